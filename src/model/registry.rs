@@ -1,0 +1,795 @@
+//! The parameter registry: one table of every module parameter and track field.
+//!
+//! Defaults, clamping, the slot reader, OSC routes, `/engine/schema`, the parameter panel,
+//! help text and the JSON Schema are all derived from these tables, so they cannot drift.
+//!
+//! Parameters live in one flat index space ([`ParamId`]): voice parameters first
+//! (`voice * VOICE_PARAM_COUNT + p` for voices 1..=16), then the module parameters.
+
+use std::fmt;
+
+/// Most voices an engine can run.
+pub const MAX_VOICES: usize = 16;
+/// Voices an engine runs unless told otherwise.
+pub const DEFAULT_VOICES: usize = 8;
+
+/// How a parameter's value is interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// A continuous value.
+    Float,
+    /// A whole number (a waveform index).
+    Int,
+}
+
+impl ParamType {
+    /// The name used in schemas ("float" / "int").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::Float => "float",
+            ParamType::Int => "int",
+        }
+    }
+}
+
+/// The kinds of module a parameter belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModuleKind {
+    /// `voice1` … `voice16`.
+    Voice,
+    /// `acid1`, the TB-303 style filter on voice2.
+    Acid,
+    /// `dist1`, the master distortion insert.
+    Dist,
+    /// `reverb1`, the reverb send bus.
+    Reverb,
+    /// `delay1`, the delay send bus.
+    Delay,
+    /// `lfo1`, modulating voice2's cutoff.
+    Lfo1,
+    /// `lfo2`, modulating voice3's amplitude.
+    Lfo2,
+}
+
+/// One module instance (`voice3`, `acid1`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Module {
+    /// A voice, numbered from 1.
+    Voice(u8),
+    /// `acid1`.
+    Acid,
+    /// `dist1`.
+    Dist,
+    /// `reverb1`.
+    Reverb,
+    /// `delay1`.
+    Delay,
+    /// `lfo1`.
+    Lfo1,
+    /// `lfo2`.
+    Lfo2,
+}
+
+/// The non-voice modules, in the order slot files and panels list them.
+pub const EFFECT_MODULES: [Module; 6] = [
+    Module::Acid,
+    Module::Dist,
+    Module::Reverb,
+    Module::Delay,
+    Module::Lfo1,
+    Module::Lfo2,
+];
+
+impl Module {
+    /// The kind of module this is.
+    pub fn kind(self) -> ModuleKind {
+        match self {
+            Module::Voice(_) => ModuleKind::Voice,
+            Module::Acid => ModuleKind::Acid,
+            Module::Dist => ModuleKind::Dist,
+            Module::Reverb => ModuleKind::Reverb,
+            Module::Delay => ModuleKind::Delay,
+            Module::Lfo1 => ModuleKind::Lfo1,
+            Module::Lfo2 => ModuleKind::Lfo2,
+        }
+    }
+
+    /// Parses a module id as used in OSC paths and slot files (`voice3`, `acid1`).
+    /// Voices are accepted from 1 to [`MAX_VOICES`].
+    pub fn parse(id: &str) -> Option<Module> {
+        match id {
+            "acid1" => Some(Module::Acid),
+            "dist1" => Some(Module::Dist),
+            "reverb1" => Some(Module::Reverb),
+            "delay1" => Some(Module::Delay),
+            "lfo1" => Some(Module::Lfo1),
+            "lfo2" => Some(Module::Lfo2),
+            _ => {
+                let n = id.strip_prefix("voice")?;
+                if n.is_empty() || n.starts_with('0') || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let n: usize = n.parse().ok()?;
+                (1..=MAX_VOICES).contains(&n).then_some(Module::Voice(n as u8))
+            }
+        }
+    }
+
+    /// The parameters of this module, in registry order.
+    pub fn params(self) -> &'static [ParamSpec] {
+        module_specs(self.kind())
+    }
+
+    /// The flat id of this module's parameter at `index` within [`Module::params`].
+    pub fn param_id(self, index: usize) -> ParamId {
+        let (base, _) = module_range(self);
+        ParamId(base + index as u16)
+    }
+
+    /// Looks a parameter up by its OSC path (`adsr/attack`).
+    pub fn param_by_osc(self, path: &str) -> Option<ParamId> {
+        let i = self.params().iter().position(|p| p.osc == path)?;
+        Some(self.param_id(i))
+    }
+
+    /// Looks a parameter up by its slot-file key (`adsr.attack`, `filter_freq`).
+    pub fn param_by_file_key(self, key: &str) -> Option<ParamId> {
+        let i = self.params().iter().position(|p| p.file_key == key)?;
+        Some(self.param_id(i))
+    }
+
+    /// All parameter ids of this module.
+    pub fn param_ids(self) -> impl Iterator<Item = ParamId> {
+        let (base, len) = module_range(self);
+        (base..base + len).map(ParamId)
+    }
+}
+
+impl fmt::Display for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Module::Voice(n) => write!(f, "voice{n}"),
+            Module::Acid => f.write_str("acid1"),
+            Module::Dist => f.write_str("dist1"),
+            Module::Reverb => f.write_str("reverb1"),
+            Module::Delay => f.write_str("delay1"),
+            Module::Lfo1 => f.write_str("lfo1"),
+            Module::Lfo2 => f.write_str("lfo2"),
+        }
+    }
+}
+
+/// One parameter's description.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParamSpec {
+    /// Short name shown in panels (`attack`).
+    pub name: &'static str,
+    /// Path after `/mod/<module>/` (`adsr/attack`).
+    pub osc: &'static str,
+    /// Key in the slot file's module object; a dot means a nested object (`adsr.attack`).
+    pub file_key: &'static str,
+    /// Value type.
+    pub ty: ParamType,
+    /// Smallest allowed value.
+    pub min: f64,
+    /// Largest allowed value.
+    pub max: f64,
+    /// Value when nothing sets it.
+    pub default: f64,
+    /// Smoothing time in milliseconds (0 = applies at once).
+    pub smoothing_ms: f64,
+    /// Unit shown after the value (`Hz`, `s`, empty for plain numbers).
+    pub unit: &'static str,
+    /// One-line description for help and schemas.
+    pub desc: &'static str,
+}
+
+impl ParamSpec {
+    /// Clamps `v` into range (and rounds ints). Non-finite values become the default.
+    pub fn clamp(&self, v: f64) -> f64 {
+        if !v.is_finite() {
+            return self.default;
+        }
+        let v = v.clamp(self.min, self.max);
+        match self.ty {
+            ParamType::Float => v,
+            ParamType::Int => v.round(),
+        }
+    }
+
+    /// True when `v` lies inside the range (ints must be whole).
+    pub fn in_range(&self, v: f64) -> bool {
+        v.is_finite()
+            && v >= self.min
+            && v <= self.max
+            && (self.ty == ParamType::Float || v.fract() == 0.0)
+    }
+
+    /// A fine adjustment step for keyboard editing.
+    pub fn fine_step(&self) -> f64 {
+        match self.ty {
+            ParamType::Int => 1.0,
+            ParamType::Float => nice_step((self.max - self.min) / 200.0),
+        }
+    }
+
+    /// A coarse adjustment step for keyboard editing.
+    pub fn coarse_step(&self) -> f64 {
+        match self.ty {
+            ParamType::Int => 1.0,
+            ParamType::Float => nice_step((self.max - self.min) / 20.0),
+        }
+    }
+}
+
+/// Rounds a raw step to 1, 2 or 5 × a power of ten.
+fn nice_step(raw: f64) -> f64 {
+    let mag = 10f64.powf(raw.log10().floor());
+    let r = raw / mag;
+    let m = if r < 1.5 {
+        1.0
+    } else if r < 3.5 {
+        2.0
+    } else if r < 7.5 {
+        5.0
+    } else {
+        10.0
+    };
+    m * mag
+}
+
+const fn float(
+    name: &'static str,
+    osc: &'static str,
+    file_key: &'static str,
+    min: f64,
+    max: f64,
+    default: f64,
+    smoothing_ms: f64,
+    unit: &'static str,
+    desc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        osc,
+        file_key,
+        ty: ParamType::Float,
+        min,
+        max,
+        default,
+        smoothing_ms,
+        unit,
+        desc,
+    }
+}
+
+/// Index of each voice parameter within [`VOICE_PARAMS`].
+pub mod voice {
+    /// `freq`
+    pub const FREQ: usize = 0;
+    /// `amp`
+    pub const AMP: usize = 1;
+    /// `osc/type` (`waveform`)
+    pub const WAVEFORM: usize = 2;
+    /// `filter/freq` (`filter_freq`)
+    pub const FILTER_FREQ: usize = 3;
+    /// `filter/q` (`filter_q`)
+    pub const FILTER_Q: usize = 4;
+    /// `adsr/attack`
+    pub const ATTACK: usize = 5;
+    /// `adsr/decay`
+    pub const DECAY: usize = 6;
+    /// `adsr/sustain`
+    pub const SUSTAIN: usize = 7;
+    /// `adsr/release`
+    pub const RELEASE: usize = 8;
+    /// `send/reverb` (`reverb_send`)
+    pub const REVERB_SEND: usize = 9;
+    /// `send/delay` (`delay_send`)
+    pub const DELAY_SEND: usize = 10;
+    /// `slide_time`
+    pub const SLIDE_TIME: usize = 11;
+}
+
+/// Parameters of every voice.
+pub const VOICE_PARAMS: [ParamSpec; 12] = [
+    float("freq", "freq", "freq", 20.0, 5000.0, 440.0, 20.0, "Hz", "oscillator frequency"),
+    float("amp", "amp", "amp", 0.0, 1.0, 0.3, 20.0, "", "output level"),
+    ParamSpec {
+        name: "waveform",
+        osc: "osc/type",
+        file_key: "waveform",
+        ty: ParamType::Int,
+        min: 0.0,
+        max: 5.0,
+        default: 0.0,
+        smoothing_ms: 0.0,
+        unit: "",
+        desc: "0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown noise",
+    },
+    float("cutoff", "filter/freq", "filter_freq", 50.0, 8000.0, 1000.0, 20.0, "Hz", "low-pass cutoff"),
+    float("q", "filter/q", "filter_q", 0.5, 10.0, 2.0, 20.0, "", "low-pass resonance"),
+    float("attack", "adsr/attack", "adsr.attack", 0.001, 2.0, 0.01, 0.0, "s", "envelope attack time"),
+    float("decay", "adsr/decay", "adsr.decay", 0.0, 2.0, 0.1, 0.0, "s", "envelope decay time"),
+    float("sustain", "adsr/sustain", "adsr.sustain", 0.0, 1.0, 0.7, 0.0, "", "envelope sustain level"),
+    float("release", "adsr/release", "adsr.release", 0.01, 3.0, 0.5, 0.0, "s", "envelope release time"),
+    float("reverb", "send/reverb", "reverb_send", 0.0, 1.0, 0.0, 20.0, "", "send to reverb1"),
+    float("delay", "send/delay", "delay_send", 0.0, 1.0, 0.0, 20.0, "", "send to delay1"),
+    float("slide", "slide_time", "slide_time", 0.0, 1.5, 0.0, 0.0, "s", "portamento time"),
+];
+
+/// Index of each acid1 parameter within [`ACID_PARAMS`].
+pub mod acid {
+    /// `cutoff`
+    pub const CUTOFF: usize = 0;
+    /// `res`
+    pub const RES: usize = 1;
+    /// `env_amount`
+    pub const ENV_AMOUNT: usize = 2;
+    /// `decay`
+    pub const DECAY: usize = 3;
+    /// `drive`
+    pub const DRIVE: usize = 4;
+    /// `mix`
+    pub const MIX: usize = 5;
+    /// `vol_comp`
+    pub const VOL_COMP: usize = 6;
+    /// `accent`
+    pub const ACCENT: usize = 7;
+}
+
+/// Parameters of acid1.
+pub const ACID_PARAMS: [ParamSpec; 8] = [
+    float("cutoff", "cutoff", "cutoff", 80.0, 5000.0, 1500.0, 20.0, "Hz", "ladder cutoff"),
+    float("res", "res", "res", 0.0, 0.98, 0.45, 20.0, "", "ladder resonance"),
+    float("env_amount", "env_amount", "env_amount", 0.0, 5000.0, 2500.0, 20.0, "Hz", "envelope to cutoff"),
+    float("decay", "decay", "decay", 0.02, 1.0, 0.25, 0.0, "s", "envelope decay"),
+    float("drive", "drive", "drive", 0.0, 1.0, 0.2, 20.0, "", "input saturation"),
+    float("mix", "mix", "mix", 0.0, 1.0, 1.0, 20.0, "", "dry/wet"),
+    float("vol_comp", "vol_comp", "vol_comp", 0.0, 1.0, 0.5, 20.0, "", "resonance gain compensation"),
+    float("accent", "accent", "accent", 0.0, 1.0, 0.5, 20.0, "", "accent strength on X hits"),
+];
+
+/// Index of each dist1 parameter.
+pub mod dist {
+    /// `drive`
+    pub const DRIVE: usize = 0;
+    /// `mix`
+    pub const MIX: usize = 1;
+    /// `tone`
+    pub const TONE: usize = 2;
+}
+
+/// Parameters of dist1.
+pub const DIST_PARAMS: [ParamSpec; 3] = [
+    float("drive", "drive", "drive", 0.0, 1.0, 0.0, 20.0, "", "waveshaper drive"),
+    float("mix", "mix", "mix", 0.0, 1.0, 0.0, 20.0, "", "dry/wet (equal power)"),
+    float("tone", "tone", "tone", 0.0, 1.0, 0.5, 20.0, "", "dark (0) to bright (1)"),
+];
+
+/// Index of each reverb1 parameter.
+pub mod reverb {
+    /// `mix`
+    pub const MIX: usize = 0;
+    /// `room`
+    pub const ROOM: usize = 1;
+    /// `damp`
+    pub const DAMP: usize = 2;
+}
+
+/// Parameters of reverb1.
+pub const REVERB_PARAMS: [ParamSpec; 3] = [
+    float("mix", "mix", "mix", 0.0, 1.0, 0.3, 20.0, "", "wet return level"),
+    float("room", "room", "room", 0.0, 1.0, 0.5, 20.0, "", "room size"),
+    float("damp", "damp", "damp", 0.0, 1.0, 0.5, 20.0, "", "high-frequency damping"),
+];
+
+/// Index of each delay1 parameter.
+pub mod delay {
+    /// `time`
+    pub const TIME: usize = 0;
+    /// `feedback`
+    pub const FEEDBACK: usize = 1;
+    /// `mix`
+    pub const MIX: usize = 2;
+    /// `lowcut`
+    pub const LOWCUT: usize = 3;
+    /// `highcut`
+    pub const HIGHCUT: usize = 4;
+}
+
+/// Parameters of delay1.
+pub const DELAY_PARAMS: [ParamSpec; 5] = [
+    float("time", "time", "time", 0.1, 0.6, 0.25, 20.0, "s", "delay time"),
+    float("feedback", "feedback", "feedback", 0.0, 0.7, 0.4, 20.0, "", "repeats"),
+    float("mix", "mix", "mix", 0.0, 1.0, 0.3, 20.0, "", "wet return level"),
+    float("lowcut", "lowcut", "lowcut", 20.0, 1000.0, 100.0, 20.0, "Hz", "high-pass in the loop"),
+    float("highcut", "highcut", "highcut", 1000.0, 10000.0, 5000.0, 20.0, "Hz", "low-pass in the loop"),
+];
+
+/// Index of each LFO parameter.
+pub mod lfo {
+    /// `rate`
+    pub const RATE: usize = 0;
+    /// `depth`
+    pub const DEPTH: usize = 1;
+}
+
+/// Parameters of lfo1 (sine → voice2 / acid cutoff, ± 800 Hz × depth).
+pub const LFO1_PARAMS: [ParamSpec; 2] = [
+    float("rate", "rate", "rate", 0.01, 10.0, 0.25, 20.0, "Hz", "speed"),
+    float("depth", "depth", "depth", 0.0, 1.0, 0.7, 20.0, "", "± 800 Hz on voice2 cutoff"),
+];
+
+/// Parameters of lfo2 (sine → voice3 amplitude).
+pub const LFO2_PARAMS: [ParamSpec; 2] = [
+    float("rate", "rate", "rate", 0.01, 10.0, 4.0, 20.0, "Hz", "speed"),
+    float("depth", "depth", "depth", 0.0, 1.0, 0.3, 20.0, "", "tremolo on voice3 amplitude"),
+];
+
+/// Number of parameters per voice.
+pub const VOICE_PARAM_COUNT: usize = VOICE_PARAMS.len();
+const VOICE_BLOCK: usize = VOICE_PARAM_COUNT * MAX_VOICES;
+const ACID_BASE: usize = VOICE_BLOCK;
+const DIST_BASE: usize = ACID_BASE + ACID_PARAMS.len();
+const REVERB_BASE: usize = DIST_BASE + DIST_PARAMS.len();
+const DELAY_BASE: usize = REVERB_BASE + REVERB_PARAMS.len();
+const LFO1_BASE: usize = DELAY_BASE + DELAY_PARAMS.len();
+const LFO2_BASE: usize = LFO1_BASE + LFO1_PARAMS.len();
+/// Size of the flat parameter space (every voice up to 16 plus every module).
+pub const PARAM_COUNT: usize = LFO2_BASE + LFO2_PARAMS.len();
+
+fn module_specs(kind: ModuleKind) -> &'static [ParamSpec] {
+    match kind {
+        ModuleKind::Voice => &VOICE_PARAMS,
+        ModuleKind::Acid => &ACID_PARAMS,
+        ModuleKind::Dist => &DIST_PARAMS,
+        ModuleKind::Reverb => &REVERB_PARAMS,
+        ModuleKind::Delay => &DELAY_PARAMS,
+        ModuleKind::Lfo1 => &LFO1_PARAMS,
+        ModuleKind::Lfo2 => &LFO2_PARAMS,
+    }
+}
+
+fn module_range(m: Module) -> (u16, u16) {
+    let (base, len) = match m {
+        Module::Voice(n) => {
+            debug_assert!((1..=MAX_VOICES as u8).contains(&n));
+            ((n as usize - 1) * VOICE_PARAM_COUNT, VOICE_PARAM_COUNT)
+        }
+        Module::Acid => (ACID_BASE, ACID_PARAMS.len()),
+        Module::Dist => (DIST_BASE, DIST_PARAMS.len()),
+        Module::Reverb => (REVERB_BASE, REVERB_PARAMS.len()),
+        Module::Delay => (DELAY_BASE, DELAY_PARAMS.len()),
+        Module::Lfo1 => (LFO1_BASE, LFO1_PARAMS.len()),
+        Module::Lfo2 => (LFO2_BASE, LFO2_PARAMS.len()),
+    };
+    (base as u16, len as u16)
+}
+
+/// A parameter's index in the flat parameter space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId(pub u16);
+
+impl ParamId {
+    /// The id of voice `n`'s (1-based) parameter `p` (one of the [`voice`] constants).
+    pub const fn voice(n: u8, p: usize) -> ParamId {
+        ParamId(((n as usize - 1) * VOICE_PARAM_COUNT + p) as u16)
+    }
+
+    /// The id of acid1's parameter `p` (one of the [`acid`] constants).
+    pub const fn acid(p: usize) -> ParamId {
+        ParamId((ACID_BASE + p) as u16)
+    }
+    /// The id of dist1's parameter `p`.
+    pub const fn dist(p: usize) -> ParamId {
+        ParamId((DIST_BASE + p) as u16)
+    }
+    /// The id of reverb1's parameter `p`.
+    pub const fn reverb(p: usize) -> ParamId {
+        ParamId((REVERB_BASE + p) as u16)
+    }
+    /// The id of delay1's parameter `p`.
+    pub const fn delay(p: usize) -> ParamId {
+        ParamId((DELAY_BASE + p) as u16)
+    }
+    /// The id of lfo1's parameter `p`.
+    pub const fn lfo1(p: usize) -> ParamId {
+        ParamId((LFO1_BASE + p) as u16)
+    }
+    /// The id of lfo2's parameter `p`.
+    pub const fn lfo2(p: usize) -> ParamId {
+        ParamId((LFO2_BASE + p) as u16)
+    }
+
+    /// The flat index, for indexing [`ParamValues`].
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The module this parameter belongs to and its index within the module.
+    pub fn locate(self) -> (Module, usize) {
+        let i = self.0 as usize;
+        assert!(i < PARAM_COUNT, "parameter id {i} out of range");
+        if i < VOICE_BLOCK {
+            return (
+                Module::Voice((i / VOICE_PARAM_COUNT + 1) as u8),
+                i % VOICE_PARAM_COUNT,
+            );
+        }
+        let table = [
+            (LFO2_BASE, Module::Lfo2),
+            (LFO1_BASE, Module::Lfo1),
+            (DELAY_BASE, Module::Delay),
+            (REVERB_BASE, Module::Reverb),
+            (DIST_BASE, Module::Dist),
+            (ACID_BASE, Module::Acid),
+        ];
+        let (base, m) = table.into_iter().find(|(b, _)| i >= *b).expect("acid base");
+        (m, i - base)
+    }
+
+    /// The module this parameter belongs to.
+    pub fn module(self) -> Module {
+        self.locate().0
+    }
+
+    /// The parameter's description.
+    pub fn spec(self) -> &'static ParamSpec {
+        let (m, i) = self.locate();
+        &m.params()[i]
+    }
+
+    /// `voice3/adsr/attack`-style label used in messages.
+    pub fn label(self) -> String {
+        format!("{}/{}", self.module(), self.spec().osc)
+    }
+
+    /// Every parameter id for an engine with `voices` voices, in registry order.
+    pub fn all(voices: usize) -> impl Iterator<Item = ParamId> {
+        let voices = voices.min(MAX_VOICES);
+        (0..voices * VOICE_PARAM_COUNT)
+            .chain(VOICE_BLOCK..PARAM_COUNT)
+            .map(|i| ParamId(i as u16))
+    }
+}
+
+/// A value for every parameter in the flat space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamValues(pub [f64; PARAM_COUNT]);
+
+impl Default for ParamValues {
+    fn default() -> Self {
+        let mut v = [0.0; PARAM_COUNT];
+        for (i, slot) in v.iter_mut().enumerate() {
+            *slot = ParamId(i as u16).spec().default;
+        }
+        ParamValues(v)
+    }
+}
+
+impl ParamValues {
+    /// The value of one parameter.
+    pub fn get(&self, id: ParamId) -> f64 {
+        self.0[id.index()]
+    }
+
+    /// Sets one parameter, clamped to its range; returns the stored value.
+    pub fn set(&mut self, id: ParamId, v: f64) -> f64 {
+        let v = id.spec().clamp(v);
+        self.0[id.index()] = v;
+        v
+    }
+}
+
+/// Resolves an OSC parameter address below `/mod/` (`voice3/adsr/attack`, legacy
+/// `sine1/freq`, `filter1/q`, `adsr1/decay`) to a parameter id.
+pub fn resolve_osc_param(path: &str) -> Option<ParamId> {
+    let path = path.trim_start_matches('/');
+    let (module, rest) = path.split_once('/')?;
+    match module {
+        "sine1" if rest == "freq" => return Some(ParamId::voice(1, voice::FREQ)),
+        "filter1" => {
+            return match rest {
+                "freq" => Some(ParamId::voice(1, voice::FILTER_FREQ)),
+                "q" => Some(ParamId::voice(1, voice::FILTER_Q)),
+                _ => None,
+            };
+        }
+        "adsr1" => return Module::Voice(1).param_by_osc(&format!("adsr/{rest}")),
+        _ => {}
+    }
+    Module::parse(module)?.param_by_osc(rest)
+}
+
+/// Sequencer-wide settings.
+pub mod sequencer {
+    use super::{ParamSpec, float};
+
+    /// Tempo.
+    pub const BPM: ParamSpec = float("bpm", "bpm", "bpm", 30.0, 300.0, 120.0, 0.0, "BPM", "tempo");
+    /// Swing of odd 16ths.
+    pub const SWING: ParamSpec = float(
+        "swing",
+        "swing",
+        "swing",
+        0.0,
+        0.6,
+        0.0,
+        0.0,
+        "",
+        "delays odd 16ths by swing × half a step",
+    );
+}
+
+/// How a track field is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackFieldKind {
+    /// Free text.
+    Text,
+    /// A voice id (`voice1` … `voice16`).
+    Voice,
+    /// A step pattern (`X`, `x`, rest).
+    Pattern,
+    /// A list of frequencies in Hz.
+    Notes,
+    /// A number with a range (see [`TrackField::spec`]).
+    Number,
+}
+
+/// One field of a sequencer track.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackField {
+    /// Key in the slot file and in `/seq/add key=value`.
+    pub key: &'static str,
+    /// Storage kind.
+    pub kind: TrackFieldKind,
+    /// Range and default for numeric fields (ignored for the others).
+    pub spec: ParamSpec,
+}
+
+const fn track_number(
+    key: &'static str,
+    min: f64,
+    max: f64,
+    default: f64,
+    unit: &'static str,
+    desc: &'static str,
+) -> TrackField {
+    TrackField {
+        key,
+        kind: TrackFieldKind::Number,
+        spec: float(key, key, key, min, max, default, 0.0, unit, desc),
+    }
+}
+
+const fn track_other(key: &'static str, kind: TrackFieldKind, desc: &'static str) -> TrackField {
+    TrackField {
+        key,
+        kind,
+        spec: float(key, key, key, 0.0, 0.0, 0.0, 0.0, "", desc),
+    }
+}
+
+/// Index of each track field within [`TRACK_FIELDS`].
+pub mod track {
+    /// `name`
+    pub const NAME: usize = 0;
+    /// `voice_id`
+    pub const VOICE_ID: usize = 1;
+    /// `pattern`
+    pub const PATTERN: usize = 2;
+    /// `notes`
+    pub const NOTES: usize = 3;
+    /// `base_freq`
+    pub const BASE_FREQ: usize = 4;
+    /// `base_amp`
+    pub const BASE_AMP: usize = 5;
+    /// `filter_freq`
+    pub const FILTER_FREQ: usize = 6;
+    /// `accent_boost`
+    pub const ACCENT_BOOST: usize = 7;
+    /// `reverb_send`
+    pub const REVERB_SEND: usize = 8;
+    /// `delay_send`
+    pub const DELAY_SEND: usize = 9;
+    /// `gate_frac`
+    pub const GATE_FRAC: usize = 10;
+    /// `note_index`
+    pub const NOTE_INDEX: usize = 11;
+}
+
+/// Every track field, in slot-file order.
+pub const TRACK_FIELDS: [TrackField; 12] = [
+    track_other("name", TrackFieldKind::Text, "track name"),
+    track_other("voice_id", TrackFieldKind::Voice, "voice the track plays (voice1…)"),
+    track_other("pattern", TrackFieldKind::Pattern, "steps: X accent, x hit, . rest"),
+    track_other("notes", TrackFieldKind::Notes, "notes in Hz, cycled on hits"),
+    track_number("base_freq", 20.0, 5000.0, 440.0, "Hz", "frequency when notes is empty"),
+    track_number("base_amp", 0.0, 1.0, 0.3, "", "amplitude × velocity on hits"),
+    track_number("filter_freq", 50.0, 8000.0, 1000.0, "Hz", "voice cutoff on hits"),
+    track_number("accent_boost", 0.0, 5000.0, 1500.0, "Hz", "cutoff + boost × (velocity − 0.5)"),
+    track_number("reverb_send", 0.0, 1.0, 0.0, "", "voice reverb send on hits"),
+    track_number("delay_send", 0.0, 1.0, 0.0, "", "voice delay send on hits"),
+    track_number("gate_frac", 0.01, 1.0, 0.5, "", "gate length as a fraction of a step"),
+    TrackField {
+        key: "note_index",
+        kind: TrackFieldKind::Number,
+        spec: ParamSpec {
+            name: "note_index",
+            osc: "note_index",
+            file_key: "note_index",
+            ty: ParamType::Int,
+            min: 0.0,
+            max: 1_000_000.0,
+            default: 0.0,
+            smoothing_ms: 0.0,
+            unit: "",
+            desc: "next note to play",
+        },
+    },
+];
+
+/// Looks a track field up by key.
+pub fn track_field(key: &str) -> Option<&'static TrackField> {
+    TRACK_FIELDS.iter().find(|f| f.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_ids_round_trip_through_locate() {
+        for i in 0..PARAM_COUNT {
+            let id = ParamId(i as u16);
+            let (m, p) = id.locate();
+            assert_eq!(m.param_id(p), id);
+        }
+        assert_eq!(PARAM_COUNT, 16 * 12 + 8 + 3 + 3 + 5 + 2 + 2);
+    }
+
+    #[test]
+    fn defaults_lie_in_range_and_match_engine_md() {
+        for id in ParamId::all(MAX_VOICES) {
+            let s = id.spec();
+            assert!(s.in_range(s.default), "{}", id.label());
+        }
+        let d = ParamValues::default();
+        assert_eq!(d.get(ParamId::voice(3, voice::AMP)), 0.3);
+        assert_eq!(d.get(ParamId::acid(acid::RES)), 0.45);
+        assert_eq!(d.get(ParamId::lfo2(lfo::RATE)), 4.0);
+        assert_eq!(d.get(ParamId::delay(delay::HIGHCUT)), 5000.0);
+    }
+
+    #[test]
+    fn osc_paths_resolve_including_legacy_aliases() {
+        assert_eq!(
+            resolve_osc_param("voice3/adsr/attack"),
+            Some(ParamId::voice(3, voice::ATTACK))
+        );
+        assert_eq!(
+            resolve_osc_param("voice16/osc/type"),
+            Some(ParamId::voice(16, voice::WAVEFORM))
+        );
+        assert_eq!(resolve_osc_param("sine1/freq"), Some(ParamId::voice(1, voice::FREQ)));
+        assert_eq!(resolve_osc_param("filter1/q"), Some(ParamId::voice(1, voice::FILTER_Q)));
+        assert_eq!(resolve_osc_param("adsr1/release"), Some(ParamId::voice(1, voice::RELEASE)));
+        assert_eq!(resolve_osc_param("acid1/env_amount"), Some(ParamId::acid(acid::ENV_AMOUNT)));
+        assert_eq!(resolve_osc_param("voice17/freq"), None);
+        assert_eq!(resolve_osc_param("voice01/freq"), None);
+        assert_eq!(resolve_osc_param("voice1/nope"), None);
+    }
+
+    #[test]
+    fn clamp_rounds_ints_and_replaces_non_finite() {
+        let w = ParamId::voice(1, voice::WAVEFORM).spec();
+        assert_eq!(w.clamp(2.6), 3.0);
+        assert_eq!(w.clamp(9.0), 5.0);
+        assert_eq!(w.clamp(f64::NAN), 0.0);
+        let f = ParamId::voice(1, voice::FREQ).spec();
+        assert_eq!(f.clamp(8000.0), 5000.0);
+        assert_eq!(f.fine_step(), 20.0);
+        assert_eq!(f.coarse_step(), 200.0);
+    }
+}

@@ -1,0 +1,197 @@
+//! Slot files, schema 1.x: the data types.
+//!
+//! Values are kept as `f64` so numbers written by the original engine (32-bit float noise such
+//! as `0.05000000074505806`) survive a load/save round trip byte for byte.
+
+use serde_json::{Map, Value};
+
+use super::registry::{
+    DEFAULT_VOICES, Module, ParamValues, TRACK_FIELDS, sequencer as seq_spec, track,
+};
+
+/// Keys a file carried that Chronus does not know, kept in order and written back unchanged.
+pub type Extra = Map<String, Value>;
+
+/// One pattern slot: the sequencer and every module's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// `chronus_version` as written in the file.
+    pub chronus_version: String,
+    /// `schema_version` ("1.0" when missing).
+    pub schema_version: String,
+    /// Unix seconds when the slot was saved.
+    pub timestamp: f64,
+    /// `metadata`.
+    pub metadata: Metadata,
+    /// `sequencer`.
+    pub sequencer: Sequencer,
+    /// Every module parameter (voices and effects) in the registry's flat space.
+    pub params: ParamValues,
+    /// How many `voiceN` objects the `modules` section holds (written back the same way).
+    pub voice_modules: usize,
+    /// Unknown keys inside each module object, by module id (`voice1`, `acid1`, …).
+    pub module_extra: Map<String, Value>,
+    /// Unknown keys in `modules` that are not module objects Chronus knows.
+    pub modules_extra: Extra,
+    /// Unknown top-level keys (including `"$schema"`).
+    pub extra: Extra,
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Metadata {
+    /// Display name.
+    pub name: String,
+    /// Genre, when given.
+    pub genre: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `sequencer`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequencer {
+    /// Tempo, 30–300.
+    pub bpm: f64,
+    /// Swing, 0–0.6.
+    pub swing: f64,
+    /// Saved for information; never applied on load.
+    pub running: bool,
+    /// Saved for information; never applied on load.
+    pub global_step: u64,
+    /// Tracks, in file order.
+    pub tracks: Vec<Track>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+impl Default for Sequencer {
+    fn default() -> Self {
+        Sequencer {
+            bpm: seq_spec::BPM.default,
+            swing: seq_spec::SWING.default,
+            running: false,
+            global_step: 0,
+            tracks: Vec::new(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// One sequencer track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// Key in `sequencer.tracks` and the track's name.
+    pub name: String,
+    /// The voice it plays (`voice1` … `voice16`).
+    pub voice_id: String,
+    /// Steps: `X` accent, `x` hit, anything else rest.
+    pub pattern: String,
+    /// Notes in Hz, cycled on hits; empty = `base_freq`.
+    pub notes: Vec<f64>,
+    /// Frequency when `notes` is empty.
+    pub base_freq: f64,
+    /// Amplitude × velocity on hits.
+    pub base_amp: f64,
+    /// Voice cutoff on hits.
+    pub filter_freq: f64,
+    /// Cutoff + accent_boost × (velocity − 0.5).
+    pub accent_boost: f64,
+    /// Reverb send set on hits.
+    pub reverb_send: f64,
+    /// Delay send set on hits.
+    pub delay_send: f64,
+    /// Gate length as a fraction of a step.
+    pub gate_frac: f64,
+    /// Next note index.
+    pub note_index: u64,
+    /// Performance state: muted tracks do not play (stored as `"muted": true` when set).
+    pub muted: bool,
+    /// Performance state: when any track is soloed only soloed tracks play.
+    pub solo: bool,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+impl Track {
+    /// A track with every field at its registry default.
+    pub fn new(name: &str, voice_id: &str, pattern: &str) -> Track {
+        let d = |i: usize| TRACK_FIELDS[i].spec.default;
+        Track {
+            name: name.to_string(),
+            voice_id: voice_id.to_string(),
+            pattern: pattern.to_string(),
+            notes: Vec::new(),
+            base_freq: d(track::BASE_FREQ),
+            base_amp: d(track::BASE_AMP),
+            filter_freq: d(track::FILTER_FREQ),
+            accent_boost: d(track::ACCENT_BOOST),
+            reverb_send: d(track::REVERB_SEND),
+            delay_send: d(track::DELAY_SEND),
+            gate_frac: d(track::GATE_FRAC),
+            note_index: 0,
+            muted: false,
+            solo: false,
+            extra: Extra::new(),
+        }
+    }
+
+    /// The voice this track plays, when its id names one.
+    pub fn voice(&self) -> Option<u8> {
+        match Module::parse(&self.voice_id)? {
+            Module::Voice(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The numeric field at registry index `i` (one of the [`track`] constants).
+    pub fn number(&self, i: usize) -> f64 {
+        match i {
+            track::BASE_FREQ => self.base_freq,
+            track::BASE_AMP => self.base_amp,
+            track::FILTER_FREQ => self.filter_freq,
+            track::ACCENT_BOOST => self.accent_boost,
+            track::REVERB_SEND => self.reverb_send,
+            track::DELAY_SEND => self.delay_send,
+            track::GATE_FRAC => self.gate_frac,
+            track::NOTE_INDEX => self.note_index as f64,
+            _ => panic!("track field {i} is not numeric"),
+        }
+    }
+
+    /// Sets the numeric field at registry index `i`, clamped; returns the stored value.
+    pub fn set_number(&mut self, i: usize, v: f64) -> f64 {
+        let v = TRACK_FIELDS[i].spec.clamp(v);
+        match i {
+            track::BASE_FREQ => self.base_freq = v,
+            track::BASE_AMP => self.base_amp = v,
+            track::FILTER_FREQ => self.filter_freq = v,
+            track::ACCENT_BOOST => self.accent_boost = v,
+            track::REVERB_SEND => self.reverb_send = v,
+            track::DELAY_SEND => self.delay_send = v,
+            track::GATE_FRAC => self.gate_frac = v,
+            track::NOTE_INDEX => self.note_index = v as u64,
+            _ => panic!("track field {i} is not numeric"),
+        }
+        v
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            chronus_version: "1.0.0".to_string(),
+            schema_version: "1.0".to_string(),
+            timestamp: 0.0,
+            metadata: Metadata::default(),
+            sequencer: Sequencer::default(),
+            params: ParamValues::default(),
+            voice_modules: DEFAULT_VOICES,
+            module_extra: Map::new(),
+            modules_extra: Extra::new(),
+            extra: Extra::new(),
+        }
+    }
+}
