@@ -1,1 +1,617 @@
-//! (module under construction)
+//! The pattern store: slot files under `<root>/slots/`, backups, atomic saves, locking.
+//!
+//! A save writes a temp file next to the slot, fsyncs it, keeps the old slot as a backup (a
+//! hard link where the filesystem allows, so the backup is always a complete file), renames
+//! the temp file over the slot and fsyncs the directory. A crash at any instant leaves the old
+//! or the new file, never a partial one. Saves to one slot are serialised by an advisory lock
+//! on `slots/.slot_NNN.lock`, which holds across threads and processes.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, read_slot_file};
+
+/// Highest slot number.
+pub const SLOT_COUNT: u8 = 128;
+/// Backups kept per slot; older ones are pruned after each save.
+pub const BACKUPS_PER_SLOT: usize = 20;
+/// Temp files of dead writers older than this are removed even when their process cannot be
+/// checked (no `/proc`).
+const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// A slot number, 1–128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlotNumber(u8);
+
+impl SlotNumber {
+    /// A slot number from an integer; 0 and anything above 128 are refused.
+    pub fn new(n: u8) -> Result<SlotNumber, StoreError> {
+        if (1..=SLOT_COUNT).contains(&n) {
+            Ok(SlotNumber(n))
+        } else {
+            Err(StoreError::BadSlotNumber {
+                value: n.to_string(),
+                reason: "is out of range",
+            })
+        }
+    }
+
+    /// Parses text such as `3`, `3.0` or ` 3 `.
+    pub fn parse(s: &str) -> Result<SlotNumber, StoreError> {
+        let t = s.trim();
+        let bad = |reason| StoreError::BadSlotNumber {
+            value: s.to_string(),
+            reason,
+        };
+        let v: f64 = match t.parse() {
+            Ok(v) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+') => v,
+            _ => return Err(bad("is not a number")),
+        };
+        Self::from_f64(v).map_err(|e| match e {
+            StoreError::BadSlotNumber { reason, .. } => bad(reason),
+            other => other,
+        })
+    }
+
+    /// A slot number from a float (OSC sends them): whole numbers 1.0–128.0 only.
+    pub fn from_f64(v: f64) -> Result<SlotNumber, StoreError> {
+        let bad = |reason| StoreError::BadSlotNumber {
+            value: format!("{v}"),
+            reason,
+        };
+        if !v.is_finite() {
+            return Err(bad("is not a number"));
+        }
+        if v.fract() != 0.0 {
+            return Err(bad("is not a whole number"));
+        }
+        if !(1.0..=SLOT_COUNT as f64).contains(&v) {
+            return Err(bad("is out of range"));
+        }
+        Ok(SlotNumber(v as u8))
+    }
+
+    /// The number, 1–128.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The slot's file name, `slot_003.json`.
+    pub fn file_name(self) -> String {
+        format!("slot_{:03}.json", self.0)
+    }
+}
+
+impl fmt::Display for SlotNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for SlotNumber {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<SlotNumber, StoreError> {
+        SlotNumber::parse(s)
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A slot number outside 1–128 or not a whole number.
+    #[error("slot number \"{value}\" {reason}: slots are numbered 1–128")]
+    BadSlotNumber {
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The slot has no file.
+    #[error("slot {slot} is empty ({} does not exist)", path.display())]
+    Missing {
+        /// The slot.
+        slot: SlotNumber,
+        /// Where its file would be.
+        path: PathBuf,
+    },
+    /// The slot file exists but does not load.
+    #[error("slot {slot}: {source}")]
+    Slot {
+        /// The slot.
+        slot: SlotNumber,
+        /// What is wrong with the file.
+        #[source]
+        source: SlotError,
+    },
+    /// The slot would be larger than a slot file may be.
+    #[error("slot {slot}: the slot would be {size} bytes, over the 1 MiB limit for slot files")]
+    TooLarge {
+        /// The slot.
+        slot: SlotNumber,
+        /// Size of the JSON text.
+        size: usize,
+    },
+    /// A file-system operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What the store was doing (`write`, `rename`, …).
+        action: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + use<> {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// What a save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveInfo {
+    /// The slot file written.
+    pub path: PathBuf,
+    /// Where the previous version went, when there was one.
+    pub backup: Option<PathBuf>,
+    /// Bytes written.
+    pub bytes: usize,
+    /// [`content_hash`] of the bytes written (the watcher uses it to recognise its own saves).
+    pub content_hash: u64,
+}
+
+/// One line of the slot list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotInfo {
+    /// The slot.
+    pub number: SlotNumber,
+    /// `metadata.name` (empty when the file does not load).
+    pub name: String,
+    /// Tempo (0 when the file does not load).
+    pub bpm: f64,
+    /// Number of tracks.
+    pub tracks: usize,
+    /// When the file was last written.
+    pub modified: SystemTime,
+    /// Why the file does not load, when it does not.
+    pub error: Option<String>,
+}
+
+/// A stable 64-bit hash of file content (FNV-1a), the same in every process and version.
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Distinguishes temp files of concurrent saves within one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The patterns folder: `slots/`, `backups/`, `library/`, `temp/`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A backup file name taken apart: slot, unix seconds, same-second sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct BackupKey {
+    secs: u64,
+    seq: u32,
+}
+
+fn parse_backup_name(name: &str, slot: SlotNumber) -> Option<BackupKey> {
+    let rest = name
+        .strip_prefix(&format!("slot_{:03}_", slot.get()))?
+        .strip_suffix(".backup")?;
+    let (secs, seq) = match rest.split_once('_') {
+        Some((s, q)) => (s, q.parse().ok()?),
+        None => (rest, 0),
+    };
+    if !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(BackupKey {
+        secs: secs.parse().ok()?,
+        seq,
+    })
+}
+
+fn backup_name(slot: SlotNumber, key: BackupKey) -> String {
+    if key.seq == 0 {
+        format!("slot_{:03}_{}.backup", slot.get(), key.secs)
+    } else {
+        format!("slot_{:03}_{}_{}.backup", slot.get(), key.secs, key.seq)
+    }
+}
+
+fn temp_prefix(slot: SlotNumber) -> String {
+    format!(".{}.tmp-", slot.file_name())
+}
+
+/// True when the process that wrote a temp file is gone (or the file is very old).
+fn temp_is_stale(name: &str, path: &Path) -> bool {
+    let pid = name
+        .rsplit_once(".tmp-")
+        .and_then(|(_, rest)| rest.split('-').next())
+        .and_then(|p| p.parse::<u32>().ok());
+    if pid == Some(std::process::id()) {
+        return false;
+    }
+    let proc_dir = Path::new("/proc");
+    if let Some(pid) = pid
+        && proc_dir.is_dir()
+    {
+        return !proc_dir.join(pid.to_string()).exists();
+    }
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > STALE_TEMP_AGE)
+}
+
+impl Store {
+    /// A store rooted at `root` (nothing is created until it is used).
+    pub fn new(root: impl Into<PathBuf>) -> Store {
+        Store { root: root.into() }
+    }
+
+    /// The patterns folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/slots`.
+    pub fn slots_dir(&self) -> PathBuf {
+        self.root.join("slots")
+    }
+
+    /// `<root>/backups`.
+    pub fn backups_dir(&self) -> PathBuf {
+        self.root.join("backups")
+    }
+
+    /// The file of slot `n`: `<root>/slots/slot_NNN.json`.
+    pub fn slot_path(&self, n: SlotNumber) -> PathBuf {
+        self.slots_dir().join(n.file_name())
+    }
+
+    /// True for files the store itself writes for bookkeeping (temp files of saves in progress,
+    /// lock files), which a watcher of `slots/` must ignore.
+    pub fn is_temp_file(name: &str) -> bool {
+        let Some(rest) = name.strip_prefix(".slot_") else {
+            return false;
+        };
+        rest.contains(".json.tmp-") || rest.ends_with(".lock")
+    }
+
+    /// The slot number a file name in `slots/` belongs to (`slot_003.json` → 3).
+    pub fn slot_of_file(name: &str) -> Option<SlotNumber> {
+        let digits = name.strip_prefix("slot_")?.strip_suffix(".json")?;
+        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        SlotNumber::new(digits.parse().ok()?).ok()
+    }
+
+    /// Creates `slots/`, `backups/`, `library/` and `temp/` when missing.
+    pub fn ensure_dirs(&self) -> Result<(), StoreError> {
+        for dir in ["slots", "backups", "library", "temp"] {
+            let path = self.root.join(dir);
+            fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
+        }
+        Ok(())
+    }
+
+    /// Loads slot `n`; [`StoreError::Missing`] when it has no file.
+    pub fn load(&self, n: SlotNumber) -> Result<Parsed, StoreError> {
+        let path = self.slot_path(n);
+        read_slot_file(&path).map_err(|source| {
+            if source.is_not_found() {
+                StoreError::Missing { slot: n, path }
+            } else {
+                StoreError::Slot { slot: n, source }
+            }
+        })
+    }
+
+    /// The backups of slot `n`, newest first.
+    pub fn backups(&self, n: SlotNumber) -> Result<Vec<PathBuf>, StoreError> {
+        Ok(self
+            .backup_keys(n)?
+            .into_iter()
+            .rev()
+            .map(|k| self.backups_dir().join(backup_name(n, k)))
+            .collect())
+    }
+
+    /// Slot `n`'s backups, oldest first.
+    fn backup_keys(&self, n: SlotNumber) -> Result<Vec<BackupKey>, StoreError> {
+        let dir = self.backups_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("read directory", &dir)(e)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("read directory", &dir))?;
+            if let Some(key) = entry.file_name().to_str().and_then(|s| parse_backup_name(s, n)) {
+                keys.push(key);
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The newest backup of slot `n` that loads, for offering when the slot file is corrupt.
+    pub fn load_backup_fallback(
+        &self,
+        n: SlotNumber,
+    ) -> Result<Option<(PathBuf, Parsed)>, StoreError> {
+        for path in self.backups(n)? {
+            if let Ok(parsed) = read_slot_file(&path) {
+                return Ok(Some((path, parsed)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Saves `slot` as slot `n`, exactly as given (the caller sets `timestamp`), atomically,
+    /// keeping the previous version as a backup.
+    pub fn save(&self, n: SlotNumber, slot: &Slot) -> Result<SaveInfo, StoreError> {
+        let text = slot.to_json();
+        if text.len() > MAX_SLOT_BYTES {
+            return Err(StoreError::TooLarge {
+                slot: n,
+                size: text.len(),
+            });
+        }
+        self.ensure_dirs()?;
+        let slots_dir = self.slots_dir();
+        let path = self.slot_path(n);
+
+        // The temp file is written and synced before taking the lock, so the lock is held only
+        // for the backup and the rename.
+        let temp = slots_dir.join(format!(
+            "{}{}-{}",
+            temp_prefix(n),
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        if let Err(e) = write_synced(&temp, text.as_bytes()) {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+
+        let result = self.replace_locked(n, &temp, &path);
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        let backup = result?;
+        Ok(SaveInfo {
+            path,
+            backup,
+            bytes: text.len(),
+            content_hash: content_hash(text.as_bytes()),
+        })
+    }
+
+    /// Under the slot's lock: back the old file up, rename the temp file over it, prune.
+    fn replace_locked(
+        &self,
+        n: SlotNumber,
+        temp: &Path,
+        path: &Path,
+    ) -> Result<Option<PathBuf>, StoreError> {
+        let slots_dir = self.slots_dir();
+        let lock_path = slots_dir.join(format!(".slot_{:03}.lock", n.get()));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err("open lock file", &lock_path))?;
+        lock.lock().map_err(io_err("lock", &lock_path))?;
+
+        let keys = self.backup_keys(n)?;
+        let backup = if path.exists() {
+            Some(self.make_backup(n, path, keys.last().copied())?)
+        } else {
+            None
+        };
+        fs::rename(temp, path).map_err(io_err("rename the new slot file to", path))?;
+        sync_dir(&slots_dir)?;
+
+        // Prune: the list read before the new backup plus that backup, oldest first.
+        let total = keys.len() + usize::from(backup.is_some());
+        let excess = total.saturating_sub(BACKUPS_PER_SLOT);
+        for key in keys.iter().take(excess) {
+            let old = self.backups_dir().join(backup_name(n, *key));
+            match fs::remove_file(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove old backup", &old)(e)),
+            }
+        }
+        self.remove_stale_temps(n);
+        drop(lock);
+        Ok(backup)
+    }
+
+    /// Keeps the current slot file as `backups/slot_NNN_<secs>[_seq].backup`; names stay in
+    /// save order even for many saves within one second or a clock that steps back.
+    fn make_backup(
+        &self,
+        n: SlotNumber,
+        path: &Path,
+        newest: Option<BackupKey>,
+    ) -> Result<PathBuf, StoreError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut key = match newest {
+            Some(last) if last.secs >= now => BackupKey {
+                secs: last.secs,
+                seq: last.seq + 1,
+            },
+            _ => BackupKey { secs: now, seq: 0 },
+        };
+        loop {
+            let backup = self.backups_dir().join(backup_name(n, key));
+            // A hard link shares the old file's complete content without copying it; the
+            // rename that follows gives the slot name a new inode, so the backup stays as is.
+            match fs::hard_link(path, &backup) {
+                Ok(()) => return Ok(backup),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => key.seq += 1,
+                Err(_) => {
+                    copy_synced(path, &backup)?;
+                    return Ok(backup);
+                }
+            }
+        }
+    }
+
+    /// Removes temp files of this slot left by writers that died mid-save.
+    fn remove_stale_temps(&self, n: SlotNumber) {
+        let prefix = temp_prefix(n);
+        let Ok(entries) = fs::read_dir(self.slots_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(&prefix) && temp_is_stale(name, &entry.path()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Every slot file, by number, with its name, tempo and track count (or why it does not
+    /// load). A missing folder gives an empty list.
+    pub fn list(&self) -> Result<Vec<SlotInfo>, StoreError> {
+        let dir = self.slots_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("read directory", &dir)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("read directory", &dir))?;
+            let Some(number) = entry.file_name().to_str().and_then(Store::slot_of_file) else {
+                continue;
+            };
+            let path = entry.path();
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(UNIX_EPOCH);
+            let info = match read_slot_file(&path) {
+                Ok(p) => SlotInfo {
+                    number,
+                    name: p.slot.metadata.name,
+                    bpm: p.slot.sequencer.bpm,
+                    tracks: p.slot.sequencer.tracks.len(),
+                    modified,
+                    error: None,
+                },
+                Err(e) => SlotInfo {
+                    number,
+                    name: String::new(),
+                    bpm: 0.0,
+                    tracks: 0,
+                    modified,
+                    error: Some(e.to_string()),
+                },
+            };
+            out.push(info);
+        }
+        out.sort_by_key(|i| i.number);
+        Ok(out)
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    f.write_all(bytes).map_err(io_err("write", path))?;
+    f.sync_all().map_err(io_err("sync", path))
+}
+
+fn copy_synced(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let bytes = fs::read(from).map_err(io_err("read", from))?;
+    write_synced(to, &bytes)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync directory", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_numbers_accept_whole_numbers_in_range_only() {
+        assert_eq!(SlotNumber::parse("3").unwrap().get(), 3);
+        assert_eq!(SlotNumber::parse("3.0").unwrap().get(), 3);
+        assert_eq!(SlotNumber::parse(" 3 ").unwrap().get(), 3);
+        assert_eq!(SlotNumber::parse("128").unwrap().get(), 128);
+        assert_eq!(SlotNumber::from_f64(1.0).unwrap().get(), 1);
+        for bad in ["0", "129", "-1", "1.5", "abc", "", "inf", "NaN", "1e2"] {
+            let err = SlotNumber::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("\"{bad}\"")), "{err}");
+            assert!(err.contains("1–128"), "{err}");
+        }
+        assert!(SlotNumber::new(0).is_err());
+        assert!(SlotNumber::from_f64(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn backup_names_sort_in_save_order() {
+        let n = SlotNumber::new(7).unwrap();
+        let a = parse_backup_name("slot_007_1700000000.backup", n).unwrap();
+        let b = parse_backup_name("slot_007_1700000000_2.backup", n).unwrap();
+        let c = parse_backup_name("slot_007_1700000001.backup", n).unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(parse_backup_name("slot_008_1700000000.backup", n), None);
+        assert_eq!(parse_backup_name("slot_007_17x.backup", n), None);
+        assert_eq!(backup_name(n, b), "slot_007_1700000000_2.backup");
+    }
+
+    #[test]
+    fn bookkeeping_files_are_recognised() {
+        assert!(Store::is_temp_file(".slot_003.json.tmp-123-4"));
+        assert!(Store::is_temp_file(".slot_003.lock"));
+        assert!(!Store::is_temp_file("slot_003.json"));
+        assert!(!Store::is_temp_file(".slot_003.json.swp"));
+        assert_eq!(Store::slot_of_file("slot_003.json").map(SlotNumber::get), Some(3));
+        assert_eq!(Store::slot_of_file("slot_000.json"), None);
+        assert_eq!(Store::slot_of_file("slot_3.json"), None);
+    }
+
+    #[test]
+    fn content_hash_is_fnv1a() {
+        assert_eq!(content_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(content_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,1 +1,201 @@
-//! (module under construction)
+//! Real-time DSP units of the Chronus engine.
+//!
+//! Every unit is a plain struct: it allocates only in `new`, processes `f32` samples one at a
+//! time (`tick`, always inlined) or in blocks (`process`, bit-identical to repeated `tick`), is
+//! deterministic (noise is seeded) and guards its feedback paths against denormals and
+//! non-finite values: a unit whose state goes non-finite resets itself.
+
+mod acid;
+mod adsr;
+mod control;
+mod delay;
+mod dist;
+mod filter;
+mod limiter;
+mod osc;
+mod reverb;
+#[cfg(test)]
+mod testutil;
+
+pub use acid::AcidFilter;
+pub use adsr::Adsr;
+pub use control::{Lfo, Portamento, Smoother};
+pub use delay::Delay;
+pub use dist::Distortion;
+pub use filter::{Biquad, LowPass};
+pub use limiter::Limiter;
+pub use osc::{Oscillator, Waveform};
+pub use reverb::Reverb;
+
+use std::f32::consts::{FRAC_PI_2, PI, TAU};
+
+/// Returns 0 for tiny (|x| < 1e-20) and non-finite values, `x` otherwise.
+#[inline]
+pub fn flush_denormal(x: f32) -> f32 {
+    let a = x.abs();
+    if (1e-20..=f32::MAX).contains(&a) { x } else { 0.0 }
+}
+
+/// Sets flush-to-zero and denormals-are-zero (MXCSR) for the current thread on x86_64;
+/// a no-op on other targets.
+pub fn set_flush_to_zero() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const FTZ: u32 = 1 << 15;
+        const DAZ: u32 = 1 << 6;
+        let mut csr: u32 = 0;
+        // SAFETY: STMXCSR/LDMXCSR read and write this thread's SSE control register through a
+        // valid, aligned u32 on our stack; setting FTZ/DAZ only changes how denormals round.
+        unsafe {
+            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr as *mut u32, options(nostack, preserves_flags));
+            csr |= FTZ | DAZ;
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr as *const u32, options(nostack, preserves_flags, readonly));
+        }
+    }
+}
+
+/// Largest input magnitude a feedback unit accepts; larger values are clamped so that no
+/// internal gain can overflow `f32`.
+const INPUT_LIMIT: f32 = 1.0e6;
+
+/// Clamps `x` to ±[`INPUT_LIMIT`] and maps NaN to 0.
+#[inline]
+pub(crate) fn sanitize(x: f32) -> f32 {
+    if x.abs() <= INPUT_LIMIT {
+        x
+    } else if x.is_nan() {
+        0.0
+    } else {
+        INPUT_LIMIT.copysign(x)
+    }
+}
+
+/// Smooth saturator: a rational tanh-like curve, exactly ±1 beyond |x| = 3, slope 1 at 0.
+#[inline]
+pub(crate) fn soft_clip(x: f32) -> f32 {
+    if x.abs() >= 3.0 {
+        1.0f32.copysign(x)
+    } else {
+        let x2 = x * x;
+        x * (27.0 + x2) / (27.0 + 9.0 * x2)
+    }
+}
+
+/// sin(t) for |t| <= π/2 (Taylor to degree 11: error < 6e-8).
+#[inline]
+fn sin_poly(t: f32) -> f32 {
+    let t2 = t * t;
+    t * (1.0
+        + t2 * (-1.0 / 6.0
+            + t2 * (1.0 / 120.0
+                + t2 * (-1.0 / 5040.0 + t2 * (1.0 / 362_880.0 + t2 * (-1.0 / 39_916_800.0))))))
+}
+
+/// cos(t) for |t| <= π/2 (Taylor to degree 12: error < 7e-9).
+#[inline]
+fn cos_poly(t: f32) -> f32 {
+    let t2 = t * t;
+    1.0 + t2
+        * (-0.5
+            + t2 * (1.0 / 24.0
+                + t2 * (-1.0 / 720.0
+                    + t2 * (1.0 / 40_320.0
+                        + t2 * (-1.0 / 3_628_800.0 + t2 * (1.0 / 479_001_600.0))))))
+}
+
+/// sin(2π·p) for a phase `p` in [0, 1), without a libm call.
+#[inline]
+pub(crate) fn sin_2pi(p: f32) -> f32 {
+    // Fold the phase into [-1/4, 1/4] cycles, where the polynomial is accurate.
+    let q = if p >= 0.5 { p - 1.0 } else { p };
+    let q = if q > 0.25 {
+        0.5 - q
+    } else if q < -0.25 {
+        -0.5 - q
+    } else {
+        q
+    };
+    sin_poly(q * TAU)
+}
+
+/// tan(π·x) for `x` in [0, 0.49]: the bilinear-transform prewarp of a cutoff `x = fc / fs`.
+#[inline]
+pub(crate) fn tan_pi(x: f32) -> f32 {
+    let t = (x * PI).clamp(0.0, FRAC_PI_2 - 0.03);
+    sin_poly(t) / cos_poly(t)
+}
+
+/// Phase increment per sample for `freq_hz`, clamped to [0, `max_dt`] (NaN → 0).
+#[inline]
+pub(crate) fn phase_step(freq_hz: f32, inv_sr: f32, max_dt: f32) -> f32 {
+    let dt = freq_hz * inv_sr;
+    if dt > 0.0 { dt.min(max_dt) } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_denormal_zeroes_tiny_and_non_finite() {
+        assert_eq!(flush_denormal(1e-21), 0.0);
+        assert_eq!(flush_denormal(-1e-30), 0.0);
+        assert_eq!(flush_denormal(f32::NAN), 0.0);
+        assert_eq!(flush_denormal(f32::INFINITY), 0.0);
+        assert_eq!(flush_denormal(f32::NEG_INFINITY), 0.0);
+        assert_eq!(flush_denormal(1e-19), 1e-19);
+        assert_eq!(flush_denormal(-0.25), -0.25);
+        assert_eq!(flush_denormal(f32::MAX), f32::MAX);
+    }
+
+    #[test]
+    fn sanitize_clamps_and_removes_nan() {
+        assert_eq!(sanitize(f32::NAN), 0.0);
+        assert_eq!(sanitize(f32::INFINITY), INPUT_LIMIT);
+        assert_eq!(sanitize(-1e30), -INPUT_LIMIT);
+        assert_eq!(sanitize(0.5), 0.5);
+    }
+
+    #[test]
+    fn fast_sine_matches_std_to_1e6() {
+        let mut worst = 0.0f32;
+        for i in 0..100_000 {
+            let p = i as f32 / 100_000.0;
+            worst = worst.max((sin_2pi(p) - (p * TAU).sin()).abs());
+        }
+        assert!(worst < 1e-6, "worst error {worst}");
+    }
+
+    #[test]
+    fn fast_tan_matches_std_relatively() {
+        for i in 1..=470 {
+            let x = i as f32 / 1000.0;
+            let exact = (f64::from(x) * std::f64::consts::PI).tan();
+            let rel = ((f64::from(tan_pi(x)) - exact) / exact).abs();
+            assert!(rel < 2e-6, "x {x}: relative error {rel}");
+        }
+    }
+
+    #[test]
+    fn soft_clip_is_bounded_monotonic_and_continuous() {
+        let mut prev = soft_clip(-5.0);
+        for i in -5000..=5000 {
+            let y = soft_clip(i as f32 / 1000.0);
+            assert!(y >= prev - 1e-6 && y.abs() <= 1.0 + 1e-6, "x {i}: {y}");
+            assert!((y - prev).abs() < 2e-3);
+            prev = y;
+        }
+        assert!((soft_clip(0.01) - 0.01).abs() < 1e-6);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn flush_to_zero_flushes_denormal_arithmetic() {
+        // Runs on its own test thread, so the MXCSR change stays local to this test.
+        let tiny = std::hint::black_box(1.0e-37f32);
+        assert!((tiny * 0.01) != 0.0, "denormal results exist before FTZ");
+        set_flush_to_zero();
+        let tiny = std::hint::black_box(1.0e-37f32);
+        assert_eq!(tiny * 0.01, 0.0);
+    }
+}

@@ -1,1 +1,897 @@
-//! (module under construction)
+//! The audio-thread side: the [`Engine`] with its voices, buses, sequencer clock and meters.
+//!
+//! The engine knows nothing of sound cards, terminals or files: it is driven by
+//! [`Engine::handle`] (messages from the control thread) and [`Engine::process`] (fill a
+//! buffer), so the live callback, the offline renderer and the tests run the same code.
+//! Everything is allocated in [`Engine::new`]; afterwards nothing allocates, frees, locks,
+//! logs or does I/O. Replaced boxes are handed back through [`Engine::pop_garbage`].
+
+mod clock;
+mod messages;
+mod meter;
+mod queue;
+mod scene;
+mod voice;
+
+pub use clock::STEPS_PER_BAR;
+pub use messages::{EngineEvent, EngineMsg, Garbage, LoadTiming, Position};
+pub use meter::BAND_CENTRES;
+pub use scene::{STEP_ACCENT, STEP_HIT, STEP_REST, Scene, SceneTrack, TrackSet, pattern_steps};
+
+use clock::Clock;
+use meter::Analyser;
+use queue::FixedQueue;
+use voice::{CONTROL_PERIOD, Ramp, SMOOTH_MS, Voice, tick_settling};
+
+use crate::dsp::{self, AcidFilter, Delay, Distortion, Lfo, Limiter, Reverb, Smoother};
+use crate::model::registry::{
+    MAX_VOICES, Module, PARAM_COUNT, ParamId, VOICE_PARAM_COUNT, acid, delay, dist, lfo, reverb,
+    voice as vp,
+};
+
+/// Longest sub-block; sub-blocks are also cut at every control period and event.
+const MAX_FRAMES: usize = CONTROL_PERIOD as usize;
+/// Events held before the oldest meter events are dropped.
+const EVENT_CAPACITY: usize = 1024;
+/// Replaced boxes held until the control thread collects them.
+const GARBAGE_CAPACITY: usize = 256;
+/// Gate changes remembered for tests.
+const GATE_LOG_CAPACITY: usize = 1024;
+/// "No gate-off scheduled".
+const NEVER: u64 = u64::MAX;
+/// lfo1 swings acid1's cutoff by this many Hz at full depth.
+const LFO1_RANGE_HZ: f32 = 800.0;
+/// Longest delay time the delay line must hold (the registry allows 0.6 s; the rest is room
+/// for the glide when the time changes).
+const DELAY_MAX_S: f32 = 1.0;
+/// Velocity of an `x` step.
+const HIT_VELOCITY: f32 = 0.6;
+/// Velocity of an `X` step.
+const ACCENT_VELOCITY: f32 = 1.0;
+
+/// First flat id of the effect modules (acid1 … lfo2), after the 16 voice blocks.
+const FX_BASE: usize = VOICE_PARAM_COUNT * MAX_VOICES;
+/// Number of effect-module parameters.
+const FX_COUNT: usize = PARAM_COUNT - FX_BASE;
+
+/// One gate change, recorded for tests.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateRecord {
+    /// Voice number, from 1.
+    pub voice: u8,
+    /// True when the gate opened.
+    pub on: bool,
+    /// Absolute sample of the change.
+    pub sample: u64,
+}
+
+/// A bar-aligned load waiting for its bar.
+#[derive(Debug)]
+struct PendingLoad {
+    scene: Box<Scene>,
+    slot: u16,
+    bar: u64,
+}
+
+/// The whole synthesizer and sequencer, driven one buffer at a time.
+#[derive(Debug)]
+pub struct Engine {
+    sample_rate: f32,
+    voices: Vec<Voice>,
+    /// Current target of every registry parameter.
+    params: [f32; PARAM_COUNT],
+    /// Control-rate smoothers of the effect parameters, indexed by `id − FX_BASE`.
+    fx: Vec<Smoother>,
+    acid: AcidFilter,
+    acid_applied: [f32; 8],
+    dist: Distortion,
+    dist_applied: [f32; 3],
+    reverb: Reverb,
+    reverb_applied: [f32; 2],
+    reverb_mix: Smoother,
+    delay: Delay,
+    delay_applied: [f32; 4],
+    delay_mix: Smoother,
+    lfo1: Lfo,
+    lfo1_rate: f32,
+    lfo2: Lfo,
+    lfo2_rate: f32,
+    /// voice3's tremolo gain at the last control tick, and its per-sample slope since then.
+    lfo2_gain: f32,
+    lfo2_step: f32,
+    control_sample: u64,
+    limiter: Limiter,
+    analyser: Analyser,
+    clock: Clock,
+    sample: u64,
+    tracks: Box<TrackSet>,
+    pending: Option<PendingLoad>,
+    /// Hits of an odd step waiting for their swung time: (step, sample).
+    swung: Option<(u64, u64)>,
+    gate_off: [u64; MAX_VOICES],
+    events: FixedQueue<EngineEvent>,
+    dropped_events: u64,
+    garbage: FixedQueue<Garbage>,
+    garbage_overflow: u64,
+    gate_log: FixedQueue<GateRecord>,
+    master_peak: [f32; 2],
+    next_report: u64,
+    scratch: Scratch,
+}
+
+/// Per-sub-block buffers.
+#[derive(Debug)]
+struct Scratch {
+    voice: [f32; MAX_FRAMES],
+    dry: [f32; MAX_FRAMES],
+    reverb_send: [f32; MAX_FRAMES],
+    delay_send: [f32; MAX_FRAMES],
+    dist: [f32; MAX_FRAMES],
+    reverb_l: [f32; MAX_FRAMES],
+    reverb_r: [f32; MAX_FRAMES],
+    delay: [f32; MAX_FRAMES],
+    mono: [f32; MAX_FRAMES],
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let z = [0.0; MAX_FRAMES];
+        Scratch {
+            voice: z,
+            dry: z,
+            reverb_send: z,
+            delay_send: z,
+            dist: z,
+            reverb_l: z,
+            reverb_r: z,
+            delay: z,
+            mono: z,
+        }
+    }
+}
+
+/// Sums |x| (non-finite when any sample is).
+fn abs_sum(buf: &[f32]) -> f32 {
+    buf.iter().map(|x| x.abs()).sum()
+}
+
+
+impl Engine {
+    /// Creates an engine with `voices` voices (clamped to 1–16) at `sample_rate` Hz,
+    /// allocating everything it will ever need.
+    pub fn new(sample_rate: f32, voices: usize) -> Engine {
+        let sample_rate = if sample_rate.is_finite() {
+            sample_rate.clamp(1000.0, 768_000.0)
+        } else {
+            48000.0
+        };
+        let voices = voices.clamp(1, MAX_VOICES);
+        let control_rate = sample_rate / CONTROL_PERIOD as f32;
+        let fx = (0..FX_COUNT)
+            .map(|i| {
+                let d = ParamId((FX_BASE + i) as u16).spec().default as f32;
+                Smoother::new(control_rate, SMOOTH_MS, d)
+            })
+            .collect();
+        let d = |id: ParamId| id.spec().default as f32;
+        let analyser = Analyser::new(sample_rate);
+        let mut e = Engine {
+            sample_rate,
+            voices: (0..voices)
+                .map(|i| Voice::new(sample_rate, 0x9E37_79B9 ^ (i as u32 + 1).wrapping_mul(0x85EB_CA6B)))
+                .collect(),
+            params: [0.0; PARAM_COUNT],
+            fx,
+            acid: AcidFilter::new(sample_rate),
+            acid_applied: [f32::NAN; 8],
+            dist: Distortion::new(sample_rate),
+            dist_applied: [f32::NAN; 3],
+            reverb: Reverb::new(sample_rate),
+            reverb_applied: [f32::NAN; 2],
+            reverb_mix: Smoother::new(sample_rate, SMOOTH_MS, d(ParamId::reverb(reverb::MIX))),
+            delay: Delay::new(sample_rate, DELAY_MAX_S),
+            delay_applied: [f32::NAN; 4],
+            delay_mix: Smoother::new(sample_rate, SMOOTH_MS, d(ParamId::delay(delay::MIX))),
+            lfo1: Lfo::new(control_rate),
+            lfo1_rate: f32::NAN,
+            lfo2: Lfo::new(control_rate),
+            lfo2_rate: f32::NAN,
+            lfo2_gain: 1.0,
+            lfo2_step: 0.0,
+            control_sample: 0,
+            limiter: Limiter::new(sample_rate),
+            next_report: analyser.period,
+            analyser,
+            clock: Clock::new(sample_rate),
+            sample: 0,
+            tracks: Box::default(),
+            pending: None,
+            swung: None,
+            gate_off: [NEVER; MAX_VOICES],
+            events: FixedQueue::new(EVENT_CAPACITY),
+            dropped_events: 0,
+            garbage: FixedQueue::new(GARBAGE_CAPACITY),
+            garbage_overflow: 0,
+            gate_log: FixedQueue::new(GATE_LOG_CAPACITY),
+            master_peak: [0.0; 2],
+            scratch: Scratch::new(),
+        };
+        for i in 0..PARAM_COUNT {
+            let id = ParamId(i as u16);
+            e.set_param(id, id.spec().default as f32);
+        }
+        e.apply_effects();
+        e
+    }
+
+    /// The sample rate the engine runs at.
+    pub fn sample_rate(&self) -> f32 {
+        self.sample_rate
+    }
+
+    /// How many voices run.
+    pub fn voices(&self) -> usize {
+        self.voices.len()
+    }
+
+    /// Current target value of a registry parameter.
+    pub fn param(&self, id: ParamId) -> f32 {
+        self.params.get(id.index()).copied().unwrap_or(0.0)
+    }
+
+    /// Where the playhead is, the tempo, and what is queued.
+    pub fn position(&self) -> Position {
+        let step = self.clock.current_step();
+        Position {
+            sample: self.sample,
+            running: self.clock.running,
+            global_step: step,
+            bar: step / STEPS_PER_BAR,
+            step_in_bar: (step % STEPS_PER_BAR) as u8,
+            bpm: self.clock.bpm,
+            swing: self.clock.swing,
+            queued_slot: self.pending.as_ref().map(|p| (p.slot, p.bar)),
+        }
+    }
+
+    /// The oldest event not yet collected.
+    pub fn pop_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop()
+    }
+
+    /// A replaced box, to be dropped by the caller (off the audio thread).
+    pub fn pop_garbage(&mut self) -> Option<Garbage> {
+        self.garbage.pop()
+    }
+
+    /// Events lost because the event queue was full.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped_events
+    }
+
+    /// Boxes leaked (not freed on the audio thread) because the garbage queue was full.
+    pub fn garbage_overflow(&self) -> u64 {
+        self.garbage_overflow
+    }
+
+    /// Test hook: the oldest recorded gate change (the log keeps the newest 1024).
+    #[doc(hidden)]
+    pub fn pop_gate_record(&mut self) -> Option<GateRecord> {
+        self.gate_log.pop()
+    }
+
+    /// Test hook: acid1's cutoff including its envelope and lfo1, in Hz.
+    #[doc(hidden)]
+    pub fn acid_cutoff(&self) -> f32 {
+        self.acid.current_cutoff()
+    }
+
+    /// Test hook: acid1's envelope level.
+    #[doc(hidden)]
+    pub fn acid_envelope(&self) -> f32 {
+        self.acid.envelope()
+    }
+
+    /// Test hook: samples per step at the current tempo.
+    #[doc(hidden)]
+    pub fn samples_per_step(&self) -> f64 {
+        self.clock.samples_per_step()
+    }
+
+    /// Test hook: how many voices are being processed (not asleep).
+    #[doc(hidden)]
+    pub fn awake_voices(&self) -> usize {
+        self.voices.iter().filter(|v| v.awake).count()
+    }
+
+    /// Applies one message.
+    pub fn handle(&mut self, msg: EngineMsg) {
+        match msg {
+            EngineMsg::SetParam { id, value } => {
+                if id.index() < PARAM_COUNT {
+                    self.set_param(id, value);
+                }
+            }
+            EngineMsg::Gate { voice, on } => {
+                let i = voice as usize;
+                if (1..=self.voices.len()).contains(&i) {
+                    self.gate_off[i - 1] = NEVER;
+                    self.gate(i - 1, on, self.sample);
+                }
+            }
+            EngineMsg::Play => {
+                if !self.clock.running {
+                    self.clock.start(self.sample);
+                    self.swung = None;
+                    self.emit(EngineEvent::Started {
+                        sample: self.sample,
+                    });
+                }
+            }
+            EngineMsg::Stop => {
+                if self.clock.running {
+                    self.clock.running = false;
+                    self.swung = None;
+                    self.release_all();
+                    self.emit(EngineEvent::Stopped {
+                        sample: self.sample,
+                    });
+                    if let Some(p) = self.pending.take() {
+                        self.apply_scene(p.scene, p.slot);
+                    }
+                }
+            }
+            EngineMsg::SetBpm(bpm) => self.clock.set_bpm(bpm),
+            EngineMsg::SetSwing(swing) => self.clock.set_swing(swing),
+            EngineMsg::SetTracks(mut tracks) => {
+                for t in tracks.tracks.iter_mut() {
+                    if let Some(old) = self.tracks.tracks.iter().find(|o| o.name == t.name) {
+                        t.note_index = old.note_index;
+                    }
+                }
+                let old = std::mem::replace(&mut self.tracks, tracks);
+                self.discard(Garbage::Tracks(old));
+            }
+            EngineMsg::Load {
+                scene,
+                timing,
+                slot,
+            } => match timing {
+                LoadTiming::Immediate => {
+                    self.release_all();
+                    self.apply_scene(scene, slot);
+                }
+                LoadTiming::NextBar if !self.clock.running => self.apply_scene(scene, slot),
+                LoadTiming::NextBar => {
+                    let bar = self.clock.next_step.div_ceil(STEPS_PER_BAR);
+                    let old = self.pending.replace(PendingLoad { scene, slot, bar });
+                    if let Some(old) = old {
+                        self.discard(Garbage::Scene(old.scene));
+                    }
+                    self.emit(EngineEvent::Queued { slot, bar });
+                }
+            },
+            EngineMsg::CancelQueued => {
+                if let Some(p) = self.pending.take() {
+                    self.discard(Garbage::Scene(p.scene));
+                }
+            }
+            EngineMsg::ReleaseAll => self.release_all(),
+        }
+    }
+
+    /// Renders interleaved stereo into `out` (`out.len() / 2` frames), running the
+    /// sequencer sample-exactly.
+    pub fn process(&mut self, out: &mut [f32]) {
+        dsp::set_flush_to_zero();
+        let frames = out.len() / 2;
+        let mut done = 0;
+        while done < frames {
+            self.run_due_events();
+            if self.sample % CONTROL_PERIOD == 0 {
+                self.control_tick();
+            }
+            let mut end = (self.sample / CONTROL_PERIOD + 1) * CONTROL_PERIOD;
+            end = end.min(self.sample + (frames - done) as u64);
+            if self.clock.running {
+                end = end.min(self.clock.next_step_sample);
+            }
+            if let Some((_, at)) = self.swung {
+                end = end.min(at);
+            }
+            for &g in &self.gate_off[..self.voices.len()] {
+                end = end.min(g);
+            }
+            let n = (end.saturating_sub(self.sample) as usize).max(1);
+            self.render(&mut out[2 * done..2 * (done + n)]);
+            self.sample += n as u64;
+            done += n;
+            if self.sample >= self.next_report {
+                self.report();
+                self.next_report += self.analyser.period;
+            }
+        }
+    }
+
+    fn emit(&mut self, ev: EngineEvent) {
+        if let Err(ev) = self.events.push(ev) {
+            self.dropped_events += 1;
+            if !self.events.remove_first(EngineEvent::is_meter) {
+                self.events.pop();
+            }
+            let _ = self.events.push(ev);
+        }
+    }
+
+    fn discard(&mut self, g: Garbage) {
+        if let Err(g) = self.garbage.push(g) {
+            // Freeing here would break the real-time rule; leaking one box is the lesser harm
+            // and only happens when the control thread stopped collecting.
+            self.garbage_overflow += 1;
+            std::mem::forget(g);
+        }
+    }
+
+    fn gate(&mut self, v: usize, on: bool, sample: u64) {
+        self.voices[v].gate(on);
+        if self.gate_log.is_full() {
+            self.gate_log.pop();
+        }
+        let _ = self.gate_log.push(GateRecord {
+            voice: v as u8 + 1,
+            on,
+            sample,
+        });
+    }
+
+    fn release_all(&mut self) {
+        for v in 0..self.voices.len() {
+            self.gate_off[v] = NEVER;
+            if self.voices[v].gate_open() {
+                self.gate(v, false, self.sample);
+            }
+        }
+    }
+
+    /// Stores a parameter's clamped target and passes it to its unit.
+    fn set_param(&mut self, id: ParamId, value: f32) {
+        let i = id.index();
+        let v = id.spec().clamp(value as f64) as f32;
+        self.params[i] = v;
+        match id.locate() {
+            (Module::Voice(n), p) => {
+                let n = n as usize;
+                if n <= self.voices.len() {
+                    let base = (n - 1) * VOICE_PARAM_COUNT;
+                    let values = &self.params[base..base + VOICE_PARAM_COUNT];
+                    self.voices[n - 1].set_param(p, v, values);
+                }
+            }
+            (Module::Reverb, reverb::MIX) => self.reverb_mix.set_target(v),
+            (Module::Delay, delay::MIX) => self.delay_mix.set_target(v),
+            (Module::Acid, acid::DECAY) => {
+                // The decay applies at once: pass it to the filter now.
+                self.acid_applied[acid::DECAY] = f32::NAN;
+                self.apply_acid();
+            }
+            _ => self.fx[i - FX_BASE].set_target(v),
+        }
+    }
+
+    fn fx_value(&self, id: ParamId) -> f32 {
+        self.fx[id.index() - FX_BASE].value()
+    }
+
+    fn apply_acid(&mut self) {
+        let f = |p: usize| self.fx_value(ParamId::acid(p));
+        let a = [
+            f(acid::CUTOFF),
+            f(acid::RES),
+            f(acid::ENV_AMOUNT),
+            self.params[ParamId::acid(acid::DECAY).index()],
+            f(acid::DRIVE),
+            f(acid::MIX),
+            f(acid::VOL_COMP),
+            f(acid::ACCENT),
+        ];
+        if a != self.acid_applied {
+            self.acid_applied = a;
+            self.acid
+                .set_params(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        }
+    }
+
+    /// Passes the smoothed effect settings to their units where they changed.
+    fn apply_effects(&mut self) {
+        self.apply_acid();
+        let d = [
+            self.fx_value(ParamId::dist(dist::DRIVE)),
+            self.fx_value(ParamId::dist(dist::MIX)),
+            self.fx_value(ParamId::dist(dist::TONE)),
+        ];
+        if d != self.dist_applied {
+            self.dist_applied = d;
+            self.dist.set(d[0], d[1], d[2]);
+        }
+        let r = [
+            self.fx_value(ParamId::reverb(reverb::ROOM)),
+            self.fx_value(ParamId::reverb(reverb::DAMP)),
+        ];
+        if r != self.reverb_applied {
+            self.reverb_applied = r;
+            self.reverb.set(r[0], r[1]);
+        }
+        let l = [
+            self.fx_value(ParamId::delay(delay::TIME)),
+            self.fx_value(ParamId::delay(delay::FEEDBACK)),
+            self.fx_value(ParamId::delay(delay::LOWCUT)),
+            self.fx_value(ParamId::delay(delay::HIGHCUT)),
+        ];
+        if l != self.delay_applied {
+            self.delay_applied = l;
+            self.delay.set(l[0], l[1], l[2], l[3]);
+        }
+    }
+
+    /// Control-rate work, every [`CONTROL_PERIOD`] samples: smoothing of effect settings,
+    /// filter coefficients and the LFOs.
+    fn control_tick(&mut self) {
+        for s in self.fx.iter_mut() {
+            tick_settling(s);
+        }
+        self.apply_effects();
+
+        let rate1 = self.fx_value(ParamId::lfo1(lfo::RATE));
+        if rate1 != self.lfo1_rate {
+            self.lfo1_rate = rate1;
+            self.lfo1.set_rate(rate1);
+        }
+        let depth1 = self.fx_value(ParamId::lfo1(lfo::DEPTH));
+        let m = self.lfo1.tick();
+        self.acid.set_cutoff_mod(LFO1_RANGE_HZ * depth1 * m);
+
+        let rate2 = self.fx_value(ParamId::lfo2(lfo::RATE));
+        if rate2 != self.lfo2_rate {
+            self.lfo2_rate = rate2;
+            self.lfo2.set_rate(rate2);
+        }
+        let depth2 = self.fx_value(ParamId::lfo2(lfo::DEPTH));
+        let m = self.lfo2.tick();
+        let target = 1.0 - depth2 * (0.5 + 0.5 * m);
+        // Ramp from where the gain is now to the new value over the coming period.
+        let elapsed = self.sample.saturating_sub(self.control_sample) as f32;
+        let now = self.lfo2_gain + self.lfo2_step * elapsed;
+        self.lfo2_gain = now;
+        self.lfo2_step = (target - now) / CONTROL_PERIOD as f32;
+        self.control_sample = self.sample;
+
+        for v in self.voices.iter_mut() {
+            v.control_tick();
+        }
+    }
+
+    /// Everything due at the current sample: gate-offs, then a step start (with a
+    /// bar-aligned load), then hits.
+    fn run_due_events(&mut self) {
+        let s = self.sample;
+        for v in 0..self.voices.len() {
+            if self.gate_off[v] <= s {
+                self.gate_off[v] = NEVER;
+                self.gate(v, false, s);
+            }
+        }
+        while self.clock.running && self.clock.next_step_sample <= s {
+            if let Some((k, _)) = self.swung.take() {
+                self.fire_hits(k, s);
+            }
+            let k = self.clock.next_step;
+            let at = self.clock.next_step_sample;
+            let bar = k / STEPS_PER_BAR;
+            if k % STEPS_PER_BAR == 0 {
+                if let Some(p) = self.pending.take() {
+                    self.apply_scene(p.scene, p.slot);
+                }
+                self.emit(EngineEvent::Bar { bar, sample: at });
+            }
+            self.emit(EngineEvent::Step {
+                global_step: k,
+                bar,
+                step_in_bar: (k % STEPS_PER_BAR) as u8,
+                sample: at,
+            });
+            let delay = self.clock.swing_delay(k);
+            self.clock.advance();
+            if delay == 0 {
+                self.fire_hits(k, at);
+            } else {
+                self.swung = Some((k, at + delay));
+            }
+        }
+        if let Some((k, at)) = self.swung
+            && at <= s
+        {
+            self.swung = None;
+            self.fire_hits(k, at);
+        }
+    }
+
+    /// Plays every active track's hit on `step`, at sample `at`.
+    fn fire_hits(&mut self, step: u64, at: u64) {
+        for t in 0..self.tracks.tracks.len() {
+            let track = &mut self.tracks.tracks[t];
+            let Some(v) = track.voice else { continue };
+            let v = v as usize;
+            if !track.active || track.steps.is_empty() || v == 0 || v > self.voices.len() {
+                continue;
+            }
+            let value = track.steps[(step % track.steps.len() as u64) as usize];
+            if value == STEP_REST {
+                continue;
+            }
+            let velocity = if value == STEP_ACCENT {
+                ACCENT_VELOCITY
+            } else {
+                HIT_VELOCITY
+            };
+            let freq = if track.notes.is_empty() {
+                track.base_freq
+            } else {
+                let f = track.notes[(track.note_index % track.notes.len() as u64) as usize];
+                track.note_index = track.note_index.wrapping_add(1);
+                f
+            };
+            let amp = track.base_amp * velocity;
+            let cutoff = track.filter_freq + track.accent_boost * (velocity - 0.5);
+            let (reverb_send, delay_send) = (track.reverb_send, track.delay_send);
+            let gate_len = self.clock.gate_len(track.gate_frac);
+
+            let n = v as u8;
+            self.voices[v - 1].wake();
+            self.set_param(ParamId::voice(n, vp::FREQ), freq);
+            self.set_param(ParamId::voice(n, vp::AMP), amp);
+            self.set_param(ParamId::voice(n, vp::FILTER_FREQ), cutoff);
+            self.set_param(ParamId::voice(n, vp::REVERB_SEND), reverb_send);
+            self.set_param(ParamId::voice(n, vp::DELAY_SEND), delay_send);
+            self.gate(v - 1, true, at);
+            if v == 2 {
+                self.acid.trigger(velocity >= ACCENT_VELOCITY);
+            }
+            self.gate_off[v - 1] = at + gate_len;
+        }
+    }
+
+    /// Applies a whole snapshot now; its box (holding the replaced tracks) goes to garbage.
+    fn apply_scene(&mut self, mut scene: Box<Scene>, slot: u16) {
+        self.clock.set_bpm(scene.bpm);
+        self.clock.set_swing(scene.swing);
+        for i in 0..PARAM_COUNT {
+            self.set_param(ParamId(i as u16), scene.params.0[i] as f32);
+        }
+        std::mem::swap(&mut self.tracks.tracks, &mut scene.tracks.tracks);
+        self.discard(Garbage::Scene(scene));
+        let bar = if self.clock.running {
+            self.clock.next_step / STEPS_PER_BAR
+        } else {
+            self.clock.current_step() / STEPS_PER_BAR
+        };
+        self.emit(EngineEvent::Applied {
+            slot,
+            bar,
+            sample: self.sample,
+        });
+    }
+
+    /// Renders one sub-block (at most [`MAX_FRAMES`] frames, no events inside).
+    fn render(&mut self, out: &mut [f32]) {
+        let n = out.len() / 2;
+        let sc = &mut self.scratch;
+        sc.dry[..n].fill(0.0);
+        sc.reverb_send[..n].fill(0.0);
+        sc.delay_send[..n].fill(0.0);
+
+        let mut resets = 0u32;
+        let tremolo = Ramp {
+            base: self.lfo2_gain,
+            step: self.lfo2_step,
+            offset: self.sample.saturating_sub(self.control_sample) as u32,
+        };
+        for (i, v) in self.voices.iter_mut().enumerate() {
+            if !v.awake {
+                continue;
+            }
+            let gain = if i == 2 { tremolo } else { Ramp::UNITY };
+            let buf = &mut sc.voice[..n];
+            let sum = if i == 1 {
+                v.render_through(&mut self.acid, buf, gain)
+            } else {
+                v.render_own(buf, gain)
+            };
+            if !sum.is_finite() {
+                v.reset_units();
+                if i == 1 {
+                    self.acid.reset();
+                }
+                buf.fill(0.0);
+                resets += 1;
+            }
+            v.mix_into(
+                &sc.voice[..n],
+                &mut sc.dry[..n],
+                &mut sc.reverb_send[..n],
+                &mut sc.delay_send[..n],
+            );
+        }
+
+        for j in 0..n {
+            sc.dist[j] = self.dist.tick(sc.dry[j]);
+        }
+        if !abs_sum(&sc.dist[..n]).is_finite() {
+            self.dist.reset();
+            sc.dist[..n].fill(0.0);
+            resets += 1;
+        }
+        for j in 0..n {
+            let (l, r) = self.reverb.tick(sc.reverb_send[j]);
+            sc.reverb_l[j] = l;
+            sc.reverb_r[j] = r;
+        }
+        if !(abs_sum(&sc.reverb_l[..n]) + abs_sum(&sc.reverb_r[..n])).is_finite() {
+            self.reverb.reset();
+            sc.reverb_l[..n].fill(0.0);
+            sc.reverb_r[..n].fill(0.0);
+            resets += 1;
+        }
+        for j in 0..n {
+            sc.delay[j] = self.delay.tick(sc.delay_send[j]);
+        }
+        if !abs_sum(&sc.delay[..n]).is_finite() {
+            self.delay.reset();
+            sc.delay[..n].fill(0.0);
+            resets += 1;
+        }
+
+        let mut limiter_ok = true;
+        let mut peak = self.master_peak;
+        for j in 0..n {
+            let rm = self.reverb_mix.tick();
+            let dm = self.delay_mix.tick();
+            let dry = sc.dist[j];
+            let l = dry + sc.reverb_l[j] * rm + sc.delay[j] * dm;
+            let r = dry + sc.reverb_r[j] * rm + sc.delay[j] * dm;
+            let (l, r) = self.limiter.tick(l, r);
+            let l = if l.is_finite() {
+                l.clamp(-1.0, 1.0)
+            } else {
+                limiter_ok = false;
+                0.0
+            };
+            let r = if r.is_finite() {
+                r.clamp(-1.0, 1.0)
+            } else {
+                limiter_ok = false;
+                0.0
+            };
+            out[2 * j] = l;
+            out[2 * j + 1] = r;
+            sc.mono[j] = 0.5 * (l + r);
+            peak[0] = peak[0].max(l.abs());
+            peak[1] = peak[1].max(r.abs());
+        }
+        self.master_peak = peak;
+        if !limiter_ok {
+            self.limiter.reset();
+            resets += 1;
+        }
+        self.analyser.feed(&sc.mono[..n], self.sample);
+        for _ in 0..resets {
+            self.emit(EngineEvent::UnitReset);
+        }
+    }
+
+    /// Emits the meter events and restarts the peak windows.
+    fn report(&mut self) {
+        let mut voices = [0.0f32; 16];
+        for (slot, v) in voices.iter_mut().zip(self.voices.iter_mut()) {
+            *slot = v.peak;
+            v.peak = 0.0;
+        }
+        let master = self.master_peak;
+        self.master_peak = [0.0; 2];
+        self.emit(EngineEvent::Levels { voices, master });
+        let bands = self.analyser.bands();
+        self.emit(EngineEvent::Spectrum { bands });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(e: &mut Engine, frames: usize) -> Vec<f32> {
+        let mut out = vec![0.0; frames * 2];
+        for chunk in out.chunks_mut(256) {
+            e.process(chunk);
+        }
+        out
+    }
+
+    #[test]
+    fn types_crossing_threads_are_send() {
+        fn send<T: Send>() {}
+        send::<Engine>();
+        send::<EngineMsg>();
+        send::<EngineEvent>();
+        send::<Garbage>();
+        send::<Scene>();
+        send::<Position>();
+        send::<LoadTiming>();
+    }
+
+    #[test]
+    fn set_param_clamps_to_the_registry_range() {
+        let mut e = Engine::new(48000.0, 8);
+        let id = ParamId::voice(3, vp::FREQ);
+        e.handle(EngineMsg::SetParam { id, value: 9000.0 });
+        assert_eq!(e.param(id), 5000.0);
+        e.handle(EngineMsg::SetParam {
+            id,
+            value: f32::NAN,
+        });
+        assert_eq!(e.param(id), 440.0);
+        let w = ParamId::voice(1, vp::WAVEFORM);
+        e.handle(EngineMsg::SetParam { id: w, value: 2.4 });
+        assert_eq!(e.param(w), 2.0);
+    }
+
+    #[test]
+    fn a_gated_voice_sounds_and_sleeps_after_release() {
+        let mut e = Engine::new(48000.0, 4);
+        assert_eq!(e.awake_voices(), 0);
+        e.handle(EngineMsg::Gate { voice: 1, on: true });
+        let out = run(&mut e, 4800);
+        assert!(out.iter().any(|x| x.abs() > 0.05));
+        assert_eq!(e.awake_voices(), 1);
+        e.handle(EngineMsg::Gate {
+            voice: 1,
+            on: false,
+        });
+        run(&mut e, 48000 * 2);
+        assert_eq!(e.awake_voices(), 0);
+        let out = run(&mut e, 4800);
+        assert!(out.iter().all(|x| x.abs() < 1e-3));
+    }
+
+    #[test]
+    fn meter_events_arrive_about_thirty_times_a_second() {
+        let mut e = Engine::new(48000.0, 8);
+        run(&mut e, 48000);
+        let mut levels = 0;
+        let mut spectra = 0;
+        while let Some(ev) = e.pop_event() {
+            match ev {
+                EngineEvent::Levels { .. } => levels += 1,
+                EngineEvent::Spectrum { .. } => spectra += 1,
+                _ => {}
+            }
+        }
+        assert_eq!((levels, spectra), (30, 30));
+    }
+
+    #[test]
+    fn a_full_event_queue_drops_meters_first() {
+        let mut e = Engine::new(48000.0, 8);
+        e.handle(EngineMsg::Play);
+        // ~40 s without collecting: far more events than the queue holds.
+        run(&mut e, 48000 * 40);
+        assert!(e.dropped_events() > 0);
+        let mut steps = 0;
+        while let Some(ev) = e.pop_event() {
+            if let EngineEvent::Step { .. } = ev {
+                steps += 1;
+            }
+        }
+        // Steps (8 per second at 120 BPM) survive while meters are dropped.
+        assert!(steps >= 300, "{steps}");
+    }
+}

@@ -1,7 +1,11 @@
 //! The song as data: the parameter registry, the slot schema, notes parsing and validation.
 
+pub mod notes;
 pub mod registry;
+pub mod schema;
 pub mod slot;
+mod slot_read;
+mod slot_write;
 
 pub use registry::{Module, ParamId, ParamSpec, ParamValues};
 pub use slot::{Slot, Track};

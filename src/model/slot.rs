@@ -195,3 +195,130 @@ impl Default for Slot {
         }
     }
 }
+
+/// Slot files larger than this are refused before they are read whole.
+pub const MAX_SLOT_BYTES: usize = 1 << 20;
+
+/// The schema major version this Chronus reads and writes.
+pub const SCHEMA_MAJOR: u64 = 1;
+
+/// A slot that loaded, with every problem the reader fixed on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The slot, with clamped values and defaults filled in.
+    pub slot: Slot,
+    /// One entry per clamped field, unknown key or unusable voice id.
+    pub warnings: Vec<Warning>,
+}
+
+/// A problem the reader fixed or tolerated (the slot still loads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// JSON path of the field, e.g. `sequencer.tracks.kick.base_amp`.
+    pub path: String,
+    /// What was wrong and what the reader did about it.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Why a slot file could not be loaded. Every variant names the file (`origin`).
+#[derive(Debug, thiserror::Error)]
+pub enum SlotError {
+    /// The text is not valid JSON (or not UTF-8).
+    #[error("{origin}:{line}:{column}: syntax error: {message}")]
+    Syntax {
+        /// File name (or other origin) of the text.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (0 = before the first character of the line).
+        column: usize,
+        /// What the JSON parser expected.
+        message: String,
+    },
+    /// Valid JSON that is not a valid slot.
+    #[error("{}", invalid_message(origin, path, message))]
+    Invalid {
+        /// File name of the slot.
+        origin: String,
+        /// JSON path of the offending field (empty for the whole document).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is larger than [`MAX_SLOT_BYTES`].
+    #[error("{origin}: file is {size} bytes; slot files are limited to 1 MiB ({MAX_SLOT_BYTES} bytes)")]
+    TooLarge {
+        /// File name.
+        origin: String,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// The file could not be read.
+    #[error("{origin}: {source}")]
+    Io {
+        /// File name.
+        origin: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was written for a newer schema than this Chronus reads.
+    #[error(
+        "{origin}: schema_version \"{found}\" is not supported: this Chronus reads schema version {supported}"
+    )]
+    Version {
+        /// File name.
+        origin: String,
+        /// `schema_version` in the file.
+        found: String,
+        /// What this Chronus reads (`1.x`).
+        supported: String,
+    },
+}
+
+fn invalid_message(origin: &str, path: &str, message: &str) -> String {
+    if path.is_empty() {
+        format!("{origin}: {message}")
+    } else {
+        format!("{origin}: {path}: {message}")
+    }
+}
+
+impl SlotError {
+    /// The file (or other origin) the error is about.
+    pub fn origin(&self) -> &str {
+        match self {
+            SlotError::Syntax { origin, .. }
+            | SlotError::Invalid { origin, .. }
+            | SlotError::TooLarge { origin, .. }
+            | SlotError::Io { origin, .. }
+            | SlotError::Version { origin, .. } => origin,
+        }
+    }
+
+    /// True when the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, SlotError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+pub use super::slot_read::{parse_slot, read_slot_file};
+
+impl Slot {
+    /// The canonical file text: 2-space indent, keys in SLOT_FORMAT.md order (known keys, then
+    /// unknown ones in their original order), trailing newline. Loading it gives this slot back
+    /// and writing that again gives the same bytes.
+    pub fn to_json(&self) -> String {
+        super::slot_write::slot_to_json(self)
+    }
+}

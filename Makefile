@@ -1,0 +1,43 @@
+# Chronus: `make run` builds and starts the tracker, `make test` runs the whole test suite.
+
+SYS_PACKAGES := pkg-config libasound2-dev jackd2 libasound2-plugins tmux
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ARGS ?=
+
+.PHONY: all run test bench deps build release fmt lint clean
+
+all: build
+
+# Install the system packages the build and the tests need, only when some are missing.
+deps:
+	@missing=""; \
+	for p in $(SYS_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) -E apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(CARGO) build --release
+
+run: build
+	./target/release/chronus $(ARGS)
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test: deps fmt lint
+	$(CARGO) test --all-targets
+
+bench: deps
+	$(CARGO) bench
+
+clean:
+	$(CARGO) clean

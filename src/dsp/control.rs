@@ -1,0 +1,344 @@
+//! Control-rate signals: parameter smoother, portamento and the sine LFO.
+
+use super::{phase_step, sin_2pi};
+
+/// Settles `value` onto `target` once the one-pole has stopped making progress (float
+/// resolution) or is within a relative 1e-7 of it, so smoothing always ends exactly on target.
+#[inline]
+fn one_pole_step(value: f32, target: f32, coef: f32) -> f32 {
+    let v = value + (target - value) * coef;
+    if v == value || (target - v).abs() <= target.abs() * 1e-7 + 1e-12 {
+        target
+    } else {
+        v
+    }
+}
+
+/// One-pole parameter smoother; `time_ms` is the time to settle within 1 % of a step.
+#[derive(Clone, Debug)]
+pub struct Smoother {
+    coef: f32,
+    value: f32,
+    target: f32,
+}
+
+impl Smoother {
+    /// Creates a smoother resting at `initial`.
+    pub fn new(sample_rate: f32, time_ms: f32, initial: f32) -> Self {
+        let samples = time_ms.max(0.0) * 0.001 * sample_rate;
+        // ln(100) time constants reach 1 % of the step.
+        let coef = if samples > 1.0 {
+            1.0 - (-(100.0f32.ln()) / samples).exp()
+        } else {
+            1.0
+        };
+        let initial = if initial.is_finite() { initial } else { 0.0 };
+        Self { coef, value: initial, target: initial }
+    }
+
+    /// Sets the value to glide to; non-finite values are ignored.
+    pub fn set_target(&mut self, v: f32) {
+        if v.is_finite() {
+            self.target = v;
+        }
+    }
+
+    /// Jumps to `v` without smoothing; non-finite values are ignored.
+    pub fn set_immediate(&mut self, v: f32) {
+        if v.is_finite() {
+            self.target = v;
+            self.value = v;
+        }
+    }
+
+    /// The value being approached.
+    pub fn target(&self) -> f32 {
+        self.target
+    }
+
+    /// The current smoothed value.
+    pub fn value(&self) -> f32 {
+        self.value
+    }
+
+    /// Whether the value has reached its target.
+    pub fn is_settled(&self) -> bool {
+        self.value == self.target
+    }
+
+    /// Advances one sample and returns the new value.
+    #[inline]
+    pub fn tick(&mut self) -> f32 {
+        if self.value != self.target {
+            self.value = one_pole_step(self.value, self.target, self.coef);
+        }
+        self.value
+    }
+
+    /// Jumps to the target.
+    pub fn reset(&mut self) {
+        self.value = self.target;
+    }
+
+    /// Fills `out` with successive values.
+    pub fn process(&mut self, out: &mut [f32]) {
+        for o in out {
+            *o = self.tick();
+        }
+    }
+}
+
+/// One-pole glide: after `time` seconds a step has covered 1 − 1/e ≈ 63.2 %; time 0 jumps.
+///
+/// After `new` or `reset` the first target is taken at once (there is no pitch to glide from).
+#[derive(Clone, Debug)]
+pub struct Portamento {
+    sample_rate: f32,
+    coef: f32,
+    value: f32,
+    primed: bool,
+}
+
+impl Portamento {
+    /// Creates a portamento with glide time 0.
+    pub fn new(sample_rate: f32) -> Self {
+        Self { sample_rate, coef: 1.0, value: 0.0, primed: false }
+    }
+
+    /// Sets the glide time constant in seconds (≤ 0 or non-finite: no glide).
+    pub fn set_time(&mut self, seconds: f32) {
+        let samples = seconds * self.sample_rate;
+        self.coef = if samples.is_finite() && samples > 1e-3 {
+            1.0 - (-1.0 / samples).exp()
+        } else {
+            1.0
+        };
+    }
+
+    /// Advances one sample towards `target` and returns the glided value.
+    #[inline]
+    pub fn tick(&mut self, target: f32) -> f32 {
+        if !target.is_finite() {
+            return self.value;
+        }
+        if !self.primed || self.coef >= 1.0 {
+            self.primed = true;
+            self.value = target;
+        } else if self.value != target {
+            self.value = one_pole_step(self.value, target, self.coef);
+        }
+        self.value
+    }
+
+    /// Jumps to `v` (the next glide starts from there).
+    pub fn reset_to(&mut self, v: f32) {
+        if v.is_finite() {
+            self.value = v;
+            self.primed = true;
+        }
+    }
+
+    /// Forgets the current value: the next target is taken at once.
+    pub fn reset(&mut self) {
+        self.value = 0.0;
+        self.primed = false;
+    }
+
+    /// Glides through `target`, writing the glided values to `out`.
+    pub fn process(&mut self, target: &[f32], out: &mut [f32]) {
+        for (o, &t) in out.iter_mut().zip(target) {
+            *o = self.tick(t);
+        }
+    }
+}
+
+/// Sine LFO with output in −1..1, starting at phase 0 (output 0, rising).
+#[derive(Clone, Debug)]
+pub struct Lfo {
+    inv_sr: f32,
+    phase: f32,
+    step: f32,
+}
+
+impl Lfo {
+    /// Creates an LFO at 1 Hz.
+    pub fn new(sample_rate: f32) -> Self {
+        let inv_sr = 1.0 / sample_rate;
+        Self { inv_sr, phase: 0.0, step: phase_step(1.0, inv_sr, 0.5) }
+    }
+
+    /// Sets the rate in Hz (clamped to 0..sample_rate/2, NaN → 0).
+    pub fn set_rate(&mut self, hz: f32) {
+        self.step = phase_step(hz, self.inv_sr, 0.5);
+    }
+
+    /// Returns the current value and advances one sample.
+    #[inline]
+    pub fn tick(&mut self) -> f32 {
+        let y = sin_2pi(self.phase);
+        let p = self.phase + self.step;
+        self.phase = if p >= 1.0 { p - 1.0 } else { p };
+        y
+    }
+
+    /// Returns to phase 0.
+    pub fn reset(&mut self) {
+        self.phase = 0.0;
+    }
+
+    /// Fills `out` with successive values.
+    pub fn process(&mut self, out: &mut [f32]) {
+        for o in out {
+            *o = self.tick();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SR: f32 = 48_000.0;
+
+    #[test]
+    fn smoother_settles_within_one_percent_at_its_time_and_lands_exactly() {
+        let mut s = Smoother::new(SR, 20.0, 0.0);
+        s.set_target(1.0);
+        let n = (0.020 * SR) as usize;
+        let mut v = 0.0;
+        for _ in 0..n - 1 {
+            v = s.tick();
+        }
+        assert!(v < 0.99, "not settled one sample early: {v}");
+        v = s.tick();
+        assert!((0.9899..0.9903).contains(&v), "at 20 ms: {v}");
+        for _ in 0..(SR as usize) {
+            s.tick();
+        }
+        assert_eq!(s.value(), 1.0);
+        assert!(s.is_settled());
+    }
+
+    #[test]
+    fn smoother_reaches_large_and_zero_targets_exactly() {
+        let mut s = Smoother::new(SR, 20.0, 440.0);
+        s.set_target(4999.5);
+        for _ in 0..48_000 {
+            s.tick();
+        }
+        assert_eq!(s.value(), 4999.5);
+        s.set_target(0.0);
+        for _ in 0..48_000 {
+            s.tick();
+        }
+        assert_eq!(s.value(), 0.0);
+    }
+
+    #[test]
+    fn smoother_zero_time_and_immediate_jump() {
+        let mut s = Smoother::new(SR, 0.0, 0.1);
+        s.set_target(0.3);
+        assert_eq!(s.tick(), 0.3);
+        let mut s = Smoother::new(SR, 20.0, 0.1);
+        s.set_immediate(0.7);
+        assert_eq!(s.tick(), 0.7);
+        s.set_target(f32::NAN);
+        assert_eq!(s.target(), 0.7);
+        s.set_target(0.2);
+        s.tick();
+        s.reset();
+        assert_eq!(s.value(), 0.2);
+    }
+
+    #[test]
+    fn smoother_process_matches_tick_and_reset_repeats() {
+        let mut a = Smoother::new(SR, 20.0, 0.0);
+        a.set_target(1.0);
+        let mut b = a.clone();
+        let mut block = [0.0f32; 300];
+        a.process(&mut block);
+        for &x in &block {
+            assert_eq!(x.to_bits(), b.tick().to_bits());
+        }
+    }
+
+    #[test]
+    fn portamento_covers_63_percent_after_its_time() {
+        let mut p = Portamento::new(SR);
+        p.set_time(0.1);
+        assert_eq!(p.tick(100.0), 100.0, "first target is taken at once");
+        let n = (0.1 * SR) as usize;
+        let mut v = 0.0;
+        for _ in 0..n {
+            v = p.tick(200.0);
+        }
+        let frac = (v - 100.0) / 100.0;
+        assert!((frac - 0.632_12).abs() < 0.001, "covered {frac}");
+        for _ in 0..(2 * SR as usize) {
+            v = p.tick(200.0);
+        }
+        assert_eq!(v, 200.0);
+    }
+
+    #[test]
+    fn portamento_zero_time_jumps_and_reset_to_sets_start() {
+        let mut p = Portamento::new(SR);
+        p.set_time(0.0);
+        p.tick(100.0);
+        assert_eq!(p.tick(300.0), 300.0);
+        p.set_time(0.05);
+        p.reset_to(50.0);
+        let v = p.tick(60.0);
+        assert!(v > 50.0 && v < 50.01, "{v}");
+        assert_eq!(p.tick(f32::NAN), v);
+    }
+
+    #[test]
+    fn portamento_process_matches_tick_and_reset_repeats() {
+        let mut a = Portamento::new(SR);
+        a.set_time(0.01);
+        let target: Vec<f32> = (0..500).map(|i| if i < 200 { 220.0 } else { 330.0 }).collect();
+        let mut b = a.clone();
+        let mut out = vec![0.0; 500];
+        a.process(&target, &mut out);
+        for (i, &t) in target.iter().enumerate() {
+            assert_eq!(out[i].to_bits(), b.tick(t).to_bits());
+        }
+        a.reset();
+        let mut again = vec![0.0; 500];
+        a.process(&target, &mut again);
+        assert_eq!(out, again);
+    }
+
+    #[test]
+    fn lfo_is_a_unit_sine_at_its_rate() {
+        let mut l = Lfo::new(SR);
+        l.set_rate(4.0);
+        let out: Vec<f32> = (0..48_000).map(|_| l.tick()).collect();
+        let max = out.iter().cloned().fold(f32::MIN, f32::max);
+        let min = out.iter().cloned().fold(f32::MAX, f32::min);
+        assert!((max - 1.0).abs() < 1e-4 && (min + 1.0).abs() < 1e-4);
+        // 4 Hz: a quarter period (3000 samples) in, the sine peaks.
+        assert!((out[3000] - 1.0).abs() < 1e-5, "{}", out[3000]);
+        let rising = out.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        assert_eq!(rising, 3, "4 cycles: 3 upward zero crossings after the start");
+    }
+
+    #[test]
+    fn lfo_process_matches_tick_and_reset_repeats() {
+        let mut a = Lfo::new(SR);
+        a.set_rate(7.3);
+        let mut b = a.clone();
+        let mut block = [0.0f32; 256];
+        a.process(&mut block);
+        for &x in &block {
+            assert_eq!(x.to_bits(), b.tick().to_bits());
+        }
+        a.reset();
+        let mut again = [0.0f32; 256];
+        a.process(&mut again);
+        assert_eq!(block, again);
+        a.set_rate(f32::NAN);
+        assert!(a.tick().is_finite());
+    }
+}

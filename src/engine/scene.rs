@@ -1,0 +1,188 @@
+//! Snapshots built on the control thread and handed to the audio thread in a `Box`.
+//!
+//! Everything here is resolved ahead of time (voice ids to numbers, pattern text to step
+//! values, mute/solo to `active`, numbers clamped) so the audio thread only reads plain data.
+
+use crate::model::registry::{TRACK_FIELDS, sequencer as seq_spec, track, voice};
+use crate::model::{ParamId, ParamValues, Slot, Track};
+
+/// A step value: rest.
+pub const STEP_REST: u8 = 0;
+/// A step value: hit at velocity 0.6 (`x`).
+pub const STEP_HIT: u8 = 1;
+/// A step value: accented hit at velocity 1.0 (`X`).
+pub const STEP_ACCENT: u8 = 2;
+
+/// A whole snapshot: tempo, swing, tracks and every module parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scene {
+    /// Tempo, 30–300.
+    pub bpm: f64,
+    /// Swing, 0–0.6.
+    pub swing: f64,
+    /// The sequencer tracks.
+    pub tracks: TrackSet,
+    /// Every module parameter, voices 1–16 and the effects.
+    pub params: ParamValues,
+}
+
+impl Scene {
+    /// Builds the snapshot of a slot for an engine running `voices` voices.
+    pub fn from_slot(slot: &Slot, voices: usize) -> Scene {
+        Scene {
+            bpm: seq_spec::BPM.clamp(slot.sequencer.bpm),
+            swing: seq_spec::SWING.clamp(slot.sequencer.swing),
+            tracks: TrackSet::from_tracks(&slot.sequencer.tracks, voices),
+            params: slot.params.clone(),
+        }
+    }
+}
+
+impl Default for Scene {
+    fn default() -> Self {
+        Scene {
+            bpm: seq_spec::BPM.default,
+            swing: seq_spec::SWING.default,
+            tracks: TrackSet::default(),
+            params: ParamValues::default(),
+        }
+    }
+}
+
+/// The sequencer tracks as the audio thread plays them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrackSet {
+    /// Tracks in file order; later tracks win when two hit the same voice on one step.
+    pub tracks: Vec<SceneTrack>,
+}
+
+impl TrackSet {
+    /// Resolves slot tracks for an engine running `voices` voices (mute/solo into `active`).
+    pub fn from_tracks(tracks: &[Track], voices: usize) -> TrackSet {
+        let any_solo = tracks.iter().any(|t| t.solo);
+        TrackSet {
+            tracks: tracks
+                .iter()
+                .map(|t| SceneTrack::from_track(t, voices, !t.muted && (!any_solo || t.solo)))
+                .collect(),
+        }
+    }
+}
+
+/// One track, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SceneTrack {
+    /// Track name (carries running note indexes across track swaps).
+    pub name: String,
+    /// Voice played, 1-based; `None` when the id is unknown or beyond the running voices.
+    pub voice: Option<u8>,
+    /// Step values: [`STEP_REST`], [`STEP_HIT`], [`STEP_ACCENT`].
+    pub steps: Vec<u8>,
+    /// Notes in Hz, cycled on hits.
+    pub notes: Vec<f32>,
+    /// Frequency when `notes` is empty.
+    pub base_freq: f32,
+    /// Amplitude × velocity on hits.
+    pub base_amp: f32,
+    /// Voice cutoff on hits.
+    pub filter_freq: f32,
+    /// Cutoff boost × (velocity − 0.5).
+    pub accent_boost: f32,
+    /// Reverb send set on hits.
+    pub reverb_send: f32,
+    /// Delay send set on hits.
+    pub delay_send: f32,
+    /// Gate length as a fraction of a step.
+    pub gate_frac: f32,
+    /// Index of the next note.
+    pub note_index: u64,
+    /// False when muted, or when another track is soloed.
+    pub active: bool,
+}
+
+impl SceneTrack {
+    /// Resolves one slot track; `active` comes from the caller's mute/solo logic.
+    pub fn from_track(t: &Track, voices: usize, active: bool) -> SceneTrack {
+        let num = |i: usize| TRACK_FIELDS[i].spec.clamp(t.number(i)) as f32;
+        let freq_spec = ParamId::voice(1, voice::FREQ).spec();
+        SceneTrack {
+            name: t.name.clone(),
+            voice: t.voice().filter(|&v| (v as usize) <= voices),
+            steps: pattern_steps(&t.pattern),
+            notes: t.notes.iter().map(|&n| freq_spec.clamp(n) as f32).collect(),
+            base_freq: num(track::BASE_FREQ),
+            base_amp: num(track::BASE_AMP),
+            filter_freq: num(track::FILTER_FREQ),
+            accent_boost: num(track::ACCENT_BOOST),
+            reverb_send: num(track::REVERB_SEND),
+            delay_send: num(track::DELAY_SEND),
+            gate_frac: num(track::GATE_FRAC),
+            note_index: t.note_index,
+            active,
+        }
+    }
+}
+
+/// Turns pattern text into step values: `X` accent, `x` hit, any other character a rest.
+pub fn pattern_steps(pattern: &str) -> Vec<u8> {
+    pattern
+        .chars()
+        .map(|c| match c {
+            'X' => STEP_ACCENT,
+            'x' => STEP_HIT,
+            _ => STEP_REST,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_map_every_character_to_one_step() {
+        assert_eq!(pattern_steps("Xx.-é"), vec![2, 1, 0, 0, 0]);
+        assert!(pattern_steps("").is_empty());
+    }
+
+    #[test]
+    fn mute_solo_and_unknown_voices_resolve() {
+        let mut a = Track::new("a", "voice1", "x...");
+        let mut b = Track::new("b", "voice2", "X...");
+        let c = Track::new("c", "voice12", "x...");
+        let d = Track::new("d", "bogus", "x...");
+        let set = TrackSet::from_tracks(&[a.clone(), b.clone(), c.clone(), d.clone()], 8);
+        assert!(set.tracks.iter().all(|t| t.active));
+        assert_eq!(
+            set.tracks.iter().map(|t| t.voice).collect::<Vec<_>>(),
+            vec![Some(1), Some(2), None, None]
+        );
+        b.solo = true;
+        a.muted = false;
+        let set = TrackSet::from_tracks(&[a.clone(), b.clone(), c], 16);
+        assert_eq!(
+            set.tracks.iter().map(|t| t.active).collect::<Vec<_>>(),
+            vec![false, true, false]
+        );
+        assert_eq!(set.tracks[2].voice, Some(12));
+        a.muted = true;
+        b.solo = false;
+        let set = TrackSet::from_tracks(&[a, b], 8);
+        assert_eq!(
+            set.tracks.iter().map(|t| t.active).collect::<Vec<_>>(),
+            vec![false, true]
+        );
+    }
+
+    #[test]
+    fn numbers_are_clamped_into_their_ranges() {
+        let mut t = Track::new("t", "voice1", "x");
+        t.base_amp = 3.0;
+        t.gate_frac = 0.0;
+        t.notes = vec![1.0, 110.0, 99999.0];
+        let s = SceneTrack::from_track(&t, 8, true);
+        assert_eq!(s.base_amp, 1.0);
+        assert_eq!(s.gate_frac, 0.01);
+        assert_eq!(s.notes, vec![20.0, 110.0, 5000.0]);
+    }
+}

@@ -1,0 +1,302 @@
+//! `chronus headless`: play without the screen until Ctrl-C or `--seconds`, printing a status
+//! line per bar, or one JSON object per line per event (`--events json`) for scripts and tests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::audio::{self, AudioOutput, Recorder};
+use crate::cli::AudioArgs;
+use crate::control::{Command, Controller, Level, Notice};
+use crate::engine::Engine;
+use crate::store::{SlotNumber, Store};
+
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsFormat {
+    /// One JSON object per line per event.
+    Json,
+}
+
+/// Options of `chronus headless`.
+#[derive(Debug, Args, Clone)]
+pub struct HeadlessArgs {
+    /// Slot to play.
+    #[arg(long, default_value = "1")]
+    pub slot: String,
+    /// Audio device options.
+    #[command(flatten)]
+    pub audio: AudioArgs,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Record the master output to this WAV file.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Print events in a machine-readable format.
+    #[arg(long, value_enum)]
+    pub events: Option<EventsFormat>,
+}
+
+/// Prints what happens, as status lines or JSON lines.
+pub struct EventPrinter {
+    json: bool,
+    out: std::io::Stdout,
+}
+
+impl EventPrinter {
+    /// A printer for the chosen format.
+    pub fn new(format: Option<EventsFormat>) -> EventPrinter {
+        EventPrinter {
+            json: format == Some(EventsFormat::Json),
+            out: std::io::stdout(),
+        }
+    }
+
+    fn emit(&mut self, event: &str, mut fields: Value, human: Option<String>) {
+        let mut lock = self.out.lock();
+        if self.json {
+            if let Value::Object(m) = &mut fields {
+                m.insert("event".into(), Value::from(event));
+                let mut ordered = serde_json::Map::new();
+                ordered.insert("event".into(), Value::from(event));
+                for (k, v) in m.iter() {
+                    if k != "event" {
+                        ordered.insert(k.clone(), v.clone());
+                    }
+                }
+                fields = Value::Object(ordered);
+            }
+            let _ = writeln!(lock, "{fields}");
+        } else if let Some(line) = human {
+            let _ = writeln!(lock, "{line}");
+        }
+        let _ = lock.flush();
+    }
+
+    /// Prints one notice from the controller.
+    pub fn notice(&mut self, ctl: &Controller, n: &Notice) {
+        match n {
+            Notice::Bar { bar, sample } => {
+                let st = &ctl.status;
+                let name = &ctl.song.metadata.name;
+                let slot = ctl.slot.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+                let human = format!(
+                    "bar {bar:>4} | slot {slot} {name:?} | {:.1} BPM | load {:.1}% (max {:.1}%) | xruns {} | late {}",
+                    ctl.song.sequencer.bpm, st.load_mean, st.load_max, st.xruns, st.late
+                );
+                self.emit(
+                    "bar",
+                    json!({"bar": bar, "sample": sample, "time": ctl.sample_time(*sample),
+                           "bpm": ctl.song.sequencer.bpm,
+                           "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
+                           "xruns": st.xruns, "late": st.late}),
+                    Some(human),
+                );
+            }
+            Notice::SlotQueued {
+                slot,
+                bar,
+                from_disk,
+            } => {
+                let human = if *from_disk {
+                    format!("slot {slot} changed on disk — applies at bar {bar}")
+                } else {
+                    format!("slot {slot} queued — applies at bar {bar}")
+                };
+                self.emit(
+                    "slot_queued",
+                    json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
+                    Some(human),
+                );
+            }
+            Notice::SlotApplied { slot, bar } => self.emit(
+                "slot_applied",
+                json!({"slot": slot, "bar": bar}),
+                Some(format!("slot {slot} applied at bar {bar}")),
+            ),
+            Notice::Saved { slot, path } => self.emit(
+                "saved",
+                json!({"slot": slot, "path": path}),
+                Some(format!("saved slot {slot} to {}", path.display())),
+            ),
+            Notice::Recorded(info) => self.emit(
+                "recorded",
+                json!({"path": info.path, "seconds": info.seconds(), "frames": info.frames}),
+                Some(format!(
+                    "recorded {:.3} s to {}",
+                    info.seconds(),
+                    info.path.display()
+                )),
+            ),
+            Notice::Message(level, text) => self.message(*level, text),
+            Notice::Beat { bar, beat, sample } => self.emit(
+                "beat",
+                json!({"bar": bar, "beat": beat, "sample": sample, "time": ctl.sample_time(*sample)}),
+                None,
+            ),
+            Notice::Started | Notice::Stopped => {}
+        }
+    }
+
+    /// Prints a message at a level.
+    pub fn message(&mut self, level: Level, text: &str) {
+        let (event, prefix) = match level {
+            Level::Info => ("info", ""),
+            Level::Warning => ("warning", "warning: "),
+            Level::Error => ("error", "error: "),
+        };
+        self.emit(event, json!({"message": text}), Some(format!("{prefix}{text}")));
+    }
+
+    /// Prints the `started` event.
+    pub fn started(&mut self, output: &AudioOutput, ctl: &Controller) {
+        let slot = ctl.slot.map(|s| s.get());
+        self.emit(
+            "started",
+            json!({"backend": output.kind(), "device": output.describe(),
+                   "sample_rate": output.sample_rate, "buffer": output.buffer,
+                   "voices": ctl.voices, "slot": slot, "name": ctl.song.metadata.name,
+                   "bpm": ctl.song.sequencer.bpm}),
+            Some(format!(
+                "playing slot {} {:?} at {:.1} BPM on {}",
+                slot.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                ctl.song.metadata.name,
+                ctl.song.sequencer.bpm,
+                output.describe()
+            )),
+        );
+    }
+
+    /// Prints the `stopped` event with the run's counters.
+    pub fn stopped(&mut self, ctl: &Controller, seconds: f64, bars: u64) {
+        let st = &ctl.status;
+        let stats = ctl.stats();
+        let dropped = stats.record_dropped.load(Ordering::Relaxed);
+        self.emit(
+            "stopped",
+            json!({"seconds": seconds, "bars": bars, "xruns": st.xruns, "late": st.late,
+                   "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
+                   "callbacks": stats.callbacks.load(Ordering::Relaxed),
+                   "events_dropped": stats.events_dropped.load(Ordering::Relaxed),
+                   "record_dropped": dropped}),
+            Some(format!(
+                "stopped after {seconds:.2} s, {bars} bars, {} xruns, {} late callbacks",
+                st.xruns, st.late
+            )),
+        );
+    }
+}
+
+/// Opens audio (device or internal clock), builds the controller and loads `slot`.
+pub fn start(
+    audio_args: &AudioArgs,
+    patterns: &Path,
+    slot: &str,
+) -> anyhow::Result<(AudioOutput, Controller, Option<String>)> {
+    let slot = SlotNumber::parse(slot).map_err(|e| anyhow::anyhow!("--slot: {e}"))?;
+    let voices = audio_args.voices as usize;
+    let mut recorder = Recorder::new();
+    let (output, link, note) = audio::open(
+        audio_args,
+        |rate| Engine::new(rate as f32, voices),
+        &mut recorder,
+    );
+    let store = Store::new(patterns);
+    let mut ctl = Controller::new(store, voices, link, recorder);
+    ctl.status.backend = output.describe();
+    ctl.apply(Command::LoadSlot {
+        slot,
+        immediate: true,
+    })?;
+    Ok((output, ctl, note))
+}
+
+/// Runs `chronus headless`.
+pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
+    let mut printer = EventPrinter::new(args.events);
+    let (mut output, mut ctl, note) = match start(&args.audio, patterns, &args.slot) {
+        Ok(x) => x,
+        Err(e) => {
+            printer.message(Level::Error, &format!("{e:#}"));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Only one handler per process; a second set (tests calling run twice) is harmless.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    printer.started(&output, &ctl);
+    if let Some(note) = note {
+        printer.message(Level::Info, &note);
+    }
+    for n in ctl.drain_notices().collect::<Vec<_>>() {
+        printer.notice(&ctl, &n);
+    }
+    if let Some(path) = &args.record
+        && let Err(e) = ctl.record_to(path)
+    {
+        printer.message(Level::Error, &format!("{e:#}"));
+        return Ok(ExitCode::from(1));
+    }
+    ctl.apply(Command::Play)?;
+    let started = Instant::now();
+    let deadline = args.seconds.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let mut bars = 0u64;
+    loop {
+        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        ctl.poll();
+        if ctl.stats().device_lost.swap(false, Ordering::Relaxed) {
+            let (out, link) = audio::open_internal(
+                Engine::new(output.sample_rate as f32, ctl.voices),
+                output.buffer,
+                ctl.recorder_mut(),
+            );
+            output = out;
+            ctl.relink(link);
+            ctl.status.backend = output.describe();
+            printer.message(
+                Level::Warning,
+                "the audio device went away — playing on the internal clock",
+            );
+        }
+        for n in ctl.drain_notices().collect::<Vec<_>>() {
+            if matches!(n, Notice::Bar { .. }) {
+                bars += 1;
+            }
+            printer.notice(&ctl, &n);
+        }
+        let wait = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::MAX)
+            .min(Duration::from_millis(5));
+        std::thread::sleep(wait);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if ctl.recording().is_some()
+        && let Err(e) = ctl.apply(Command::RecordStop)
+    {
+        printer.message(Level::Error, &e.to_string());
+    }
+    ctl.apply(Command::Stop)?;
+    std::thread::sleep(Duration::from_millis(20));
+    ctl.poll();
+    for n in ctl.drain_notices().collect::<Vec<_>>() {
+        if !matches!(n, Notice::Bar { .. }) {
+            printer.notice(&ctl, &n);
+        }
+    }
+    printer.stopped(&ctl, seconds, bars);
+    drop(output);
+    Ok(ExitCode::SUCCESS)
+}

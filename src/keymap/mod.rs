@@ -1,0 +1,344 @@
+//! Key bindings: `keymap.toml` parsing, key notation, chord lookup and the help overlay.
+//!
+//! The bindings are data, in the yazi style: one table per [`Mode`] plus `[global]`, each an
+//! ordered list of `{ on, run, desc }` rules where the first match wins. The defaults
+//! (`keymap.toml` at the repository root) are embedded in the binary; a user file adds rules
+//! before (`prepend_keymap`) or after (`append_keymap`) them, or replaces a table (`keymap`).
+//! A broken user file never stops Chronus: [`Keymap::load`] returns the defaults and an error
+//! naming the file, line and rule.
+
+mod action;
+mod dispatch;
+mod file;
+mod key;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+pub use action::{
+    ACTION_SYNTAX, Action, ActionParseError, Choice, CursorMove, Cycle, Focus, LengthChange, Nudge,
+    StepValue, TrackFieldId, Vertical,
+};
+pub use dispatch::{Dispatch, KeyDispatcher};
+pub use file::{KeymapError, KeymapProblem};
+pub use key::{
+    Key, KeyCode, KeyParseError, MAX_FUNCTION_KEY, UnsupportedKey, chord_label, chord_notation,
+};
+
+use dispatch::Lookup;
+
+/// The file read from the working directory when no `--keymap` is given.
+pub const DEFAULT_FILE: &str = "keymap.toml";
+
+/// The default bindings, as shipped in `keymap.toml`.
+pub fn default_keymap_text() -> &'static str {
+    include_str!("../../keymap.toml")
+}
+
+/// What the screen is doing, which decides the table keys are looked up in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// The pattern grid has the focus.
+    Grid,
+    /// The parameter panel has the focus.
+    Params,
+    /// The slot browser has the focus.
+    Slots,
+    /// The help overlay is open.
+    Help,
+    /// A text prompt is open; `[global]` does not apply, so letters are typed.
+    Prompt,
+    /// A yes/no question is asked.
+    Confirm,
+}
+
+impl Mode {
+    /// Every mode, in the order the help overlay lists them.
+    pub const ALL: [Mode; 6] = [
+        Mode::Grid,
+        Mode::Params,
+        Mode::Slots,
+        Mode::Help,
+        Mode::Prompt,
+        Mode::Confirm,
+    ];
+
+    /// The table name in `keymap.toml`.
+    pub fn table_name(self) -> &'static str {
+        match self {
+            Mode::Grid => "grid",
+            Mode::Params => "params",
+            Mode::Slots => "slots",
+            Mode::Help => "help",
+            Mode::Prompt => "prompt",
+            Mode::Confirm => "confirm",
+        }
+    }
+
+    /// The heading of this mode in the help overlay.
+    pub fn title(self) -> &'static str {
+        match self {
+            Mode::Grid => "Pattern grid",
+            Mode::Params => "Parameter panel",
+            Mode::Slots => "Slot browser",
+            Mode::Help => "Help overlay",
+            Mode::Prompt => "Text prompt",
+            Mode::Confirm => "Questions",
+        }
+    }
+
+    /// Whether `[global]` rules apply after this mode's own rules.
+    pub fn uses_global(self) -> bool {
+        self != Mode::Prompt
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Mode::Grid => 0,
+            Mode::Params => 1,
+            Mode::Slots => 2,
+            Mode::Help => 3,
+            Mode::Prompt => 4,
+            Mode::Confirm => 5,
+        }
+    }
+}
+
+/// The `[global]` table's name in `keymap.toml`.
+pub const GLOBAL_TABLE: &str = "global";
+
+/// The heading of the `[global]` rules in the help overlay.
+pub const GLOBAL_TITLE: &str = "Everywhere";
+
+/// One binding: a key or chord, what it does, and how the help overlay describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// The keys, pressed one after the other (one key for most rules).
+    pub on: Vec<Key>,
+    /// The action run when the keys are pressed.
+    pub action: Action,
+    /// The help overlay's description.
+    pub desc: String,
+}
+
+/// The complete bindings: `[global]` and one ordered rule list per mode.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Keymap {
+    global: Vec<Rule>,
+    modes: [Vec<Rule>; Mode::ALL.len()],
+}
+
+/// One mode's block in the help overlay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpSection {
+    /// The mode, or `None` for the rules that apply everywhere.
+    pub mode: Option<Mode>,
+    /// The heading.
+    pub title: &'static str,
+    /// The bindings, in table order.
+    pub rows: Vec<HelpRow>,
+}
+
+/// One line of the help overlay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpRow {
+    /// The keys, several bindings of the same action joined by `/`: `←/h`, `g g`.
+    pub keys: String,
+    /// What they do.
+    pub desc: String,
+}
+
+impl Keymap {
+    /// The embedded default bindings.
+    pub fn defaults() -> Keymap {
+        static DEFAULTS: OnceLock<Keymap> = OnceLock::new();
+        DEFAULTS
+            .get_or_init(|| {
+                file::apply(
+                    default_keymap_text(),
+                    Path::new("<built-in keymap.toml>"),
+                    &Keymap::default(),
+                )
+                .unwrap_or_else(|e| panic!("the embedded keymap.toml is broken: {e}"))
+            })
+            .clone()
+    }
+
+    /// Reads the bindings: `path` (from `--keymap`), else `./keymap.toml` when it exists, over
+    /// the defaults. On any problem Chronus runs with the defaults and shows the error.
+    pub fn load(path: Option<&Path>) -> (Keymap, Option<KeymapError>) {
+        let (path, explicit) = match path {
+            Some(p) => (p, true),
+            None => (Path::new(DEFAULT_FILE), false),
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+                return (Keymap::defaults(), None);
+            }
+            Err(source) => {
+                let error = KeymapError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                };
+                return (Keymap::defaults(), Some(error));
+            }
+        };
+        match Keymap::parse(&text, path) {
+            Ok(keymap) => (keymap, None),
+            Err(e) => (Keymap::defaults(), Some(e)),
+        }
+    }
+
+    /// Applies a user keymap file's text over the defaults; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Keymap, KeymapError> {
+        file::apply(text, origin, &Keymap::defaults())
+    }
+
+    /// The rules of one mode's own table, in order (without `[global]`).
+    pub fn mode_rules(&self, mode: Mode) -> &[Rule] {
+        &self.modes[mode.index()]
+    }
+
+    /// The `[global]` rules, in order.
+    pub fn global_rules(&self) -> &[Rule] {
+        &self.global
+    }
+
+    /// The rules consulted in `mode`, in the order they are tried.
+    pub fn rules_in(&self, mode: Mode) -> impl Iterator<Item = &Rule> {
+        let global: &[Rule] = if mode.uses_global() {
+            &self.global
+        } else {
+            &[]
+        };
+        self.mode_rules(mode).iter().chain(global)
+    }
+
+    /// The keys of the first rule that runs `action` in `mode`, for hints like "? help".
+    pub fn keys_for(&self, mode: Mode, action: &Action) -> Option<&[Key]> {
+        self.rules_in(mode)
+            .find(|r| r.action == *action)
+            .map(|r| r.on.as_slice())
+    }
+
+    pub(crate) fn lookup(&self, mode: Mode, keys: &[Key]) -> Lookup {
+        for rule in self.rules_in(mode) {
+            if rule.on == keys {
+                return Lookup::Exact(rule.action);
+            }
+            if rule.on.len() > keys.len() && rule.on.starts_with(keys) {
+                return Lookup::Prefix;
+            }
+        }
+        Lookup::None
+    }
+
+    /// The help overlay: `[global]` then each mode, rows in table order; rules with the same
+    /// action and description share a row; `noop` rules are left out.
+    pub fn help(&self) -> Vec<HelpSection> {
+        let global = std::iter::once((None, GLOBAL_TITLE, self.global.as_slice()));
+        let modes = Mode::ALL
+            .iter()
+            .map(|&m| (Some(m), m.title(), self.mode_rules(m)));
+        global
+            .chain(modes)
+            .map(|(mode, title, rules)| HelpSection {
+                mode,
+                title,
+                rows: help_rows(rules),
+            })
+            .collect()
+    }
+
+    fn table_mut(&mut self, mode: Option<Mode>) -> &mut Vec<Rule> {
+        match mode {
+            None => &mut self.global,
+            Some(m) => &mut self.modes[m.index()],
+        }
+    }
+
+    fn table(&self, mode: Option<Mode>) -> &[Rule] {
+        match mode {
+            None => &self.global,
+            Some(m) => self.mode_rules(m),
+        }
+    }
+}
+
+fn help_rows(rules: &[Rule]) -> Vec<HelpRow> {
+    let mut rows: Vec<(Action, HelpRow)> = Vec::new();
+    for rule in rules.iter().filter(|r| r.action != Action::Noop) {
+        let keys = chord_label(&rule.on);
+        match rows
+            .iter_mut()
+            .find(|(action, row)| *action == rule.action && row.desc == rule.desc)
+        {
+            Some((_, row)) => {
+                row.keys.push('/');
+                row.keys.push_str(&keys);
+            }
+            None => rows.push((
+                rule.action,
+                HelpRow {
+                    keys,
+                    desc: rule.desc.clone(),
+                },
+            )),
+        }
+    }
+    rows.into_iter().map(|(_, row)| row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_reachable_with_the_default_keys() {
+        let keymap = Keymap::defaults();
+        let bound: Vec<&str> = Mode::ALL
+            .iter()
+            .flat_map(|&m| keymap.rules_in(m))
+            .map(|r| r.action.name())
+            .collect();
+        for syntax in ACTION_SYNTAX {
+            let name = syntax.split(' ').next().unwrap_or_default();
+            assert!(
+                name == "noop" || bound.contains(&name),
+                "{name} has no default key"
+            );
+        }
+    }
+
+    #[test]
+    fn modes_shadow_global_keys_only_where_intended() {
+        // Each of these replaces a global key with the same intent applied to the panel.
+        let intended = [
+            (Mode::Slots, "o"),
+            (Mode::Slots, "O"),
+            (Mode::Slots, "S"),
+            (Mode::Help, "q"),
+            (Mode::Prompt, "<Esc>"),
+            (Mode::Prompt, "<C-c>"),
+            (Mode::Confirm, "<Esc>"),
+        ];
+        let keymap = Keymap::defaults();
+        for mode in Mode::ALL {
+            for rule in keymap.mode_rules(mode) {
+                let keys = chord_notation(&rule.on);
+                let shadows = keymap
+                    .global_rules()
+                    .iter()
+                    .any(|g| g.on.starts_with(&rule.on[..1]) || rule.on.starts_with(&g.on[..1]));
+                if shadows {
+                    assert!(
+                        intended.contains(&(mode, keys.as_str())),
+                        "[{}] {keys} hides a global key",
+                        mode.table_name()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Notes as text (OSC, UI entry): `"C4, A#2 Eb3 261.63 60"` ↔ frequencies in Hz.
+//!
+//! A token with a `.` is Hz, an all-digit token is a MIDI note number, anything else is a note
+//! name (`C4` = MIDI 60 = 261.63 Hz, `A#2`, `Eb3`, default octave 4). Equal temperament, A4 = 440.
+
+/// Why a notes text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotesError {
+    /// A token is neither Hz, a MIDI number nor a note name.
+    #[error(
+        "\"{token}\" is not a note: write Hz with a dot (261.63), a MIDI number (60) or a note name (C4, A#2, Eb3)"
+    )]
+    NotANote {
+        /// The token as written.
+        token: String,
+    },
+    /// A frequency that is not a positive number.
+    #[error("\"{token}\" is not a usable frequency: Hz must be a positive number")]
+    BadHz {
+        /// The token as written.
+        token: String,
+    },
+    /// A MIDI number above 127.
+    #[error("\"{token}\" is not a MIDI note number: those run from 0 to 127")]
+    BadMidi {
+        /// The token as written.
+        token: String,
+    },
+}
+
+const NAMES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+
+/// Frequency of a MIDI note number, rounded to 0.01 Hz (at most 0.5 cent off at 20 Hz) so slot
+/// files show `261.63` rather than `261.6255653005986`.
+pub fn midi_to_hz(midi: f64) -> f64 {
+    let hz = 440.0 * 2f64.powf((midi - 69.0) / 12.0);
+    (hz * 100.0).round() / 100.0
+}
+
+/// Parses notes written as text into frequencies in Hz. Tokens are separated by commas and/or
+/// whitespace; an empty text gives an empty list.
+pub fn parse_notes(text: &str) -> Result<Vec<f64>, NotesError> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(parse_note)
+        .collect()
+}
+
+/// Parses one note token (see [`parse_notes`]).
+pub fn parse_note(token: &str) -> Result<f64, NotesError> {
+    if token.contains('.') {
+        return match token.parse::<f64>() {
+            Ok(hz) if hz.is_finite() && hz > 0.0 => Ok(hz),
+            Ok(_) => Err(NotesError::BadHz {
+                token: token.to_string(),
+            }),
+            Err(_) => Err(NotesError::NotANote {
+                token: token.to_string(),
+            }),
+        };
+    }
+    if token.bytes().all(|b| b.is_ascii_digit()) {
+        return match token.parse::<u32>() {
+            Ok(n) if n <= 127 => Ok(midi_to_hz(n as f64)),
+            _ => Err(NotesError::BadMidi {
+                token: token.to_string(),
+            }),
+        };
+    }
+    parse_name(token)
+        .map(|midi| midi_to_hz(midi as f64))
+        .ok_or_else(|| NotesError::NotANote {
+            token: token.to_string(),
+        })
+}
+
+/// A note name (`C`, `A#2`, `Eb3`, `c#-1`) to its MIDI number; octave 4 when none is given.
+fn parse_name(token: &str) -> Option<i32> {
+    let mut chars = token.chars();
+    let letter = chars.next()?.to_ascii_uppercase();
+    let mut semitone: i32 = match letter {
+        'C' => 0,
+        'D' => 2,
+        'E' => 4,
+        'F' => 5,
+        'G' => 7,
+        'A' => 9,
+        'B' => 11,
+        _ => return None,
+    };
+    let rest = chars.as_str();
+    let mut octave_at = rest.len();
+    for (i, c) in rest.char_indices() {
+        match c {
+            '#' | '♯' => semitone += 1,
+            'b' | '♭' => semitone -= 1,
+            _ => {
+                octave_at = i;
+                break;
+            }
+        }
+    }
+    let octave_text = &rest[octave_at..];
+    let octave: i32 = if octave_text.is_empty() {
+        4
+    } else {
+        octave_text.parse().ok().filter(|o| (-1..=9).contains(o))?
+    };
+    let midi = (octave + 1) * 12 + semitone;
+    (0..=127).contains(&midi).then_some(midi)
+}
+
+/// The name of the note nearest to `hz` (`261.63` → `C4`); `?` for a non-positive frequency.
+pub fn note_name(hz: f64) -> String {
+    if !(hz.is_finite() && hz > 0.0) {
+        return "?".to_string();
+    }
+    let midi = (69.0 + 12.0 * (hz / 440.0).log2()).round() as i64;
+    let name = NAMES[midi.rem_euclid(12) as usize];
+    format!("{name}{}", midi.div_euclid(12) - 1)
+}
+
+/// Notes as names separated by spaces (`C2 C2 D#2`), for display.
+pub fn notes_to_names(notes: &[f64]) -> String {
+    notes
+        .iter()
+        .map(|&hz| note_name(hz))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixed_tokens_parse_to_hz() {
+        assert_eq!(
+            parse_notes("C4, A#2 Eb3 261.63 60").unwrap(),
+            vec![261.63, 116.54, 155.56, 261.63, 261.63]
+        );
+        assert_eq!(parse_notes("A").unwrap(), vec![440.0]);
+        assert_eq!(parse_notes("a4,,A5").unwrap(), vec![440.0, 880.0]);
+        assert_eq!(parse_notes("F#1 C-1").unwrap(), vec![46.25, 8.18]);
+        assert_eq!(parse_notes("  ").unwrap(), Vec::<f64>::new());
+        assert_eq!(parse_notes("bb3").unwrap(), vec![233.08]);
+    }
+
+    #[test]
+    fn bad_tokens_are_named() {
+        assert_eq!(
+            parse_notes("C4 H2").unwrap_err(),
+            NotesError::NotANote {
+                token: "H2".to_string()
+            }
+        );
+        assert!(matches!(parse_notes("128"), Err(NotesError::BadMidi { .. })));
+        assert!(matches!(parse_notes("-5.0"), Err(NotesError::BadHz { .. })));
+        assert!(matches!(parse_notes("C10"), Err(NotesError::NotANote { .. })));
+        assert!(matches!(parse_notes("1.2.3"), Err(NotesError::NotANote { .. })));
+        let msg = parse_notes("x").unwrap_err().to_string();
+        assert!(msg.contains("\"x\" is not a note"), "{msg}");
+    }
+
+    #[test]
+    fn names_round_trip_through_hz() {
+        assert_eq!(note_name(261.63), "C4");
+        assert_eq!(note_name(440.0), "A4");
+        assert_eq!(note_name(41.2), "E1");
+        assert_eq!(note_name(36.7), "D1");
+        assert_eq!(note_name(8.18), "C-1");
+        assert_eq!(note_name(0.0), "?");
+        for midi in 0..=127 {
+            let hz = midi_to_hz(midi as f64);
+            let back = parse_notes(&note_name(hz)).unwrap();
+            assert_eq!(back, vec![hz], "midi {midi}");
+        }
+        assert_eq!(notes_to_names(&[65.41, 77.78]), "C2 D#2");
+    }
+}

@@ -1,0 +1,183 @@
+//! A JSON Schema (draft 2020-12) for slot files, generated from the parameter registry so
+//! editors can complete and check slot files with the same ranges and defaults Chronus uses.
+//!
+//! Unknown keys are legal in slot files (they are kept), so no object forbids extra properties.
+
+use serde_json::{Map, Value, json};
+
+use super::registry::{
+    EFFECT_MODULES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
+    VOICE_PARAMS, sequencer, voice,
+};
+
+/// Regular expression matching the voice module ids a slot may hold.
+pub const VOICE_ID_PATTERN: &str = "^voice([1-9]|1[0-6])$";
+
+fn describe(spec: &ParamSpec) -> String {
+    if spec.unit.is_empty() {
+        spec.desc.to_string()
+    } else {
+        format!("{} ({})", spec.desc, spec.unit)
+    }
+}
+
+fn number_schema(spec: &ParamSpec) -> Value {
+    let ty = match spec.ty {
+        ParamType::Float => "number",
+        ParamType::Int => "integer",
+    };
+    let default = match spec.ty {
+        ParamType::Float => json!(spec.default),
+        ParamType::Int => json!(spec.default as i64),
+    };
+    json!({
+        "type": ty,
+        "minimum": spec.min,
+        "maximum": spec.max,
+        "default": default,
+        "description": describe(spec),
+    })
+}
+
+/// Schema of one module object: its parameters, nested objects for dotted file keys.
+fn module_schema(module: Module, title: &str) -> Value {
+    let mut props = Map::new();
+    for spec in module.params() {
+        match spec.file_key.split_once('.') {
+            Some((outer, inner)) => {
+                let nested = props.entry(outer.to_string()).or_insert_with(|| {
+                    json!({ "type": "object", "properties": {} })
+                });
+                nested["properties"][inner] = number_schema(spec);
+            }
+            None => {
+                props.insert(spec.file_key.to_string(), number_schema(spec));
+            }
+        }
+    }
+    json!({ "type": "object", "description": title, "properties": props })
+}
+
+fn track_schema() -> Value {
+    let freq = &VOICE_PARAMS[voice::FREQ];
+    let mut props = Map::new();
+    for field in &TRACK_FIELDS {
+        let s = match field.kind {
+            TrackFieldKind::Text => json!({ "type": "string", "description": field.spec.desc }),
+            TrackFieldKind::Voice => json!({
+                "type": "string",
+                "pattern": VOICE_ID_PATTERN,
+                "description": field.spec.desc,
+            }),
+            TrackFieldKind::Pattern => json!({ "type": "string", "description": field.spec.desc }),
+            TrackFieldKind::Notes => json!({
+                "type": "array",
+                "items": { "type": "number", "minimum": freq.min, "maximum": freq.max },
+                "description": field.spec.desc,
+            }),
+            TrackFieldKind::Number => number_schema(&field.spec),
+        };
+        props.insert(field.key.to_string(), s);
+    }
+    props.insert(
+        "muted".into(),
+        json!({ "type": "boolean", "default": false, "description": "performance state: the track does not play" }),
+    );
+    props.insert(
+        "solo".into(),
+        json!({ "type": "boolean", "default": false, "description": "performance state: only soloed tracks play" }),
+    );
+    json!({
+        "type": "object",
+        "required": ["pattern", "voice_id"],
+        "properties": props,
+    })
+}
+
+/// The JSON Schema for slot files (schema 1.x).
+pub fn json_schema() -> Value {
+    let mut defs = Map::new();
+    defs.insert(
+        "voice".into(),
+        module_schema(Module::Voice(1), "a voice: oscillator → ADSR → low-pass, with sends"),
+    );
+    defs.insert("track".into(), track_schema());
+    let mut module_props = Map::new();
+    for m in EFFECT_MODULES {
+        let name = m.to_string();
+        defs.insert(name.clone(), module_schema(m, &format!("{name} parameters")));
+        module_props.insert(name.clone(), json!({ "$ref": format!("#/$defs/{name}") }));
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Chronus pattern slot",
+        "description": format!(
+            "A Chronus pattern slot file, schema 1.x. Out-of-range numbers load clamped with a warning; unknown keys are kept. Voices: voice1–voice{MAX_VOICES}."
+        ),
+        "type": "object",
+        "properties": {
+            "$schema": { "type": "string" },
+            "chronus_version": { "type": "string", "default": "1.0.0" },
+            "schema_version": {
+                "type": "string",
+                "pattern": "^1(\\.[0-9]+)*$",
+                "default": "1.0",
+                "description": "1.x loads; a missing version is read as 1.0",
+            },
+            "timestamp": { "type": "number", "description": "Unix seconds when the slot was saved" },
+            "metadata": {
+                "type": "object",
+                "properties": {
+                    "name": { "type": "string" },
+                    "genre": { "type": ["string", "null"] },
+                    "tags": { "type": "array", "items": { "type": "string" } },
+                },
+            },
+            "sequencer": {
+                "type": "object",
+                "properties": {
+                    "bpm": number_schema(&sequencer::BPM),
+                    "swing": number_schema(&sequencer::SWING),
+                    "running": { "type": "boolean", "description": "informational, never applied on load" },
+                    "global_step": { "type": "integer", "minimum": 0, "description": "informational, never applied on load" },
+                    "tracks": {
+                        "type": "object",
+                        "description": "tracks keyed by name, played in file order",
+                        "additionalProperties": { "$ref": "#/$defs/track" },
+                    },
+                },
+            },
+            "modules": {
+                "type": "object",
+                "properties": module_props,
+                "patternProperties": { VOICE_ID_PATTERN: { "$ref": "#/$defs/voice" } },
+            },
+        },
+        "$defs": defs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_carries_registry_ranges_and_defaults() {
+        let s = json_schema();
+        let attack = &s["$defs"]["voice"]["properties"]["adsr"]["properties"]["attack"];
+        assert_eq!(attack["minimum"], json!(0.001));
+        assert_eq!(attack["maximum"], json!(2.0));
+        assert_eq!(attack["default"], json!(0.01));
+        assert_eq!(s["$defs"]["voice"]["properties"]["waveform"]["type"], "integer");
+        assert_eq!(s["$defs"]["acid1"]["properties"]["res"]["maximum"], json!(0.98));
+        assert_eq!(s["properties"]["sequencer"]["properties"]["bpm"]["minimum"], json!(30.0));
+        assert_eq!(
+            s["$defs"]["track"]["properties"]["gate_frac"]["default"],
+            json!(0.5)
+        );
+        assert_eq!(
+            s["properties"]["modules"]["patternProperties"][VOICE_ID_PATTERN]["$ref"],
+            "#/$defs/voice"
+        );
+    }
+}

@@ -1,0 +1,545 @@
+//! Reading slot files: JSON text → [`Slot`], following SLOT_FORMAT.md's reading rules.
+//!
+//! The text is parsed into a `serde_json::Value` (object key order preserved) and walked by
+//! hand, so every problem can name its JSON path, out-of-range values can be clamped with a
+//! warning instead of failing, and unknown keys can be kept for the next save.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::notes;
+use super::registry::{
+    DEFAULT_VOICES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
+    VOICE_PARAMS, sequencer as seq_spec, track_field, voice,
+};
+use super::slot::{
+    Extra, MAX_SLOT_BYTES, Metadata, Parsed, SCHEMA_MAJOR, Sequencer, Slot, SlotError, Track,
+    Warning,
+};
+
+/// Keys the original engine wrote that Chronus does not use; kept without a warning.
+const LEGACY_KEYS: [&str; 3] = ["voice_id", "module_id", "accent_disabled"];
+
+/// Parses slot text. `origin` names the text in messages (usually the file path).
+pub fn parse_slot(text: &str, origin: &str) -> Result<Parsed, SlotError> {
+    if text.len() > MAX_SLOT_BYTES {
+        return Err(SlotError::TooLarge {
+            origin: origin.to_string(),
+            size: text.len() as u64,
+        });
+    }
+    // Some Windows editors start UTF-8 files with a byte-order mark; JSON parsers reject it.
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root: Value = serde_json::from_str(body).map_err(|e| syntax_error(origin, &e))?;
+    let mut reader = Reader {
+        origin,
+        warnings: Vec::new(),
+    };
+    let slot = reader.slot(&root)?;
+    Ok(Parsed {
+        slot,
+        warnings: reader.warnings,
+    })
+}
+
+/// Reads and parses a slot file, refusing files over 1 MiB before reading them whole.
+pub fn read_slot_file(path: &Path) -> Result<Parsed, SlotError> {
+    let origin = path.display().to_string();
+    let io = |source| SlotError::Io {
+        origin: origin.clone(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > MAX_SLOT_BYTES as u64 {
+        return Err(SlotError::TooLarge { origin, size });
+    }
+    // The file may grow between the size check and the read (an editor saving in place), so
+    // the read itself is bounded too.
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_SLOT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() > MAX_SLOT_BYTES {
+        return Err(SlotError::TooLarge {
+            origin,
+            size: bytes.len() as u64,
+        });
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let (line, column) = line_column(&bytes[..e.valid_up_to()]);
+        SlotError::Syntax {
+            origin: origin.clone(),
+            line,
+            column,
+            message: "the file is not valid UTF-8 text".to_string(),
+        }
+    })?;
+    parse_slot(text, &origin)
+}
+
+/// Line and column (both 1-based) of the position just after `prefix`.
+fn line_column(prefix: &[u8]) -> (usize, usize) {
+    let line = prefix.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = prefix
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&prefix[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+fn syntax_error(origin: &str, e: &serde_json::Error) -> SlotError {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+    SlotError::Syntax {
+        origin: origin.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
+}
+
+/// Appends an object key to a JSON path; keys that are not plain words are quoted.
+fn child(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$'));
+    match (path.is_empty(), plain) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!(
+            "{path}[{}]",
+            serde_json::to_string(key).unwrap_or_default()
+        ),
+    }
+}
+
+/// Describes a JSON value for "expected X, found Y" messages.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => {
+            let mut shown: String = s.chars().take(40).collect();
+            if shown.len() < s.len() {
+                shown.push('…');
+            }
+            format!("text {}", serde_json::to_string(&shown).unwrap_or_default())
+        }
+        Value::Array(_) => "a list".to_string(),
+        Value::Object(_) => "an object".to_string(),
+    }
+}
+
+/// Formats a number for messages: `1` rather than `1.0`, full precision otherwise.
+fn num(v: f64) -> String {
+    format!("{v}")
+}
+
+fn range_text(spec: &ParamSpec) -> String {
+    let unit = if spec.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", spec.unit)
+    };
+    format!("{}–{}{unit}", num(spec.min), num(spec.max))
+}
+
+struct Reader<'a> {
+    origin: &'a str,
+    warnings: Vec<Warning>,
+}
+
+impl Reader<'_> {
+    fn invalid(&self, path: &str, message: impl Into<String>) -> SlotError {
+        SlotError::Invalid {
+            origin: self.origin.to_string(),
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn warn(&mut self, path: &str, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn object<'v>(&self, v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, SlotError> {
+        v.as_object()
+            .ok_or_else(|| self.invalid(path, format!("expected an object, found {}", describe(v))))
+    }
+
+    fn string(&self, v: &Value, path: &str) -> Result<String, SlotError> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            _ => Err(self.invalid(path, format!("expected text, found {}", describe(v)))),
+        }
+    }
+
+    fn boolean(&self, v: &Value, path: &str) -> Result<bool, SlotError> {
+        v.as_bool().ok_or_else(|| {
+            self.invalid(path, format!("expected true or false, found {}", describe(v)))
+        })
+    }
+
+    fn raw_number(&self, v: &Value, path: &str) -> Result<f64, SlotError> {
+        match v.as_f64() {
+            Some(x) if v.is_number() => Ok(x),
+            _ => Err(self.invalid(path, format!("expected a number, found {}", describe(v)))),
+        }
+    }
+
+    /// A number checked against `spec`: rounded when the field is whole-numbered, clamped into
+    /// range, with a warning for each fix.
+    fn number(&mut self, v: &Value, path: &str, spec: &ParamSpec) -> Result<f64, SlotError> {
+        let x = self.raw_number(v, path)?;
+        let mut fixed = x;
+        if spec.ty == ParamType::Int && x.fract() != 0.0 {
+            fixed = x.round();
+            self.warn(
+                path,
+                format!("{} is not a whole number, rounded to {}", num(x), num(fixed)),
+            );
+        }
+        let clamped = spec.clamp(fixed);
+        if clamped != fixed {
+            self.warn(
+                path,
+                format!(
+                    "{} is out of range {}, clamped to {}",
+                    num(fixed),
+                    range_text(spec),
+                    num(clamped)
+                ),
+            );
+        }
+        Ok(clamped)
+    }
+
+    /// Keeps an unknown key; tells the user unless it is a comment or a legacy field.
+    fn unknown(&mut self, extra: &mut Extra, path: &str, key: &str, v: &Value) {
+        let quiet = key.starts_with('_') || key.starts_with('$') || LEGACY_KEYS.contains(&key);
+        if !quiet {
+            self.warn(
+                &child(path, key),
+                "unknown key, kept unchanged (not used by this Chronus)",
+            );
+        }
+        extra.insert(key.to_string(), v.clone());
+    }
+
+    fn slot(&mut self, root: &Value) -> Result<Slot, SlotError> {
+        let top = root.as_object().ok_or_else(|| {
+            self.invalid(
+                "",
+                format!("a slot file must hold a JSON object, found {}", describe(root)),
+            )
+        })?;
+        let mut slot = Slot::default();
+        // The version decides how the rest is read, so it is checked before anything else.
+        if let Some(v) = top.get("schema_version") {
+            slot.schema_version = self.schema_version(v)?;
+        }
+        let mut modules = None;
+        for (key, v) in top {
+            match key.as_str() {
+                "schema_version" => {}
+                "chronus_version" => slot.chronus_version = self.string(v, key)?,
+                "timestamp" => slot.timestamp = self.raw_number(v, key)?,
+                "metadata" => slot.metadata = self.metadata(v)?,
+                "sequencer" => slot.sequencer = self.sequencer(v)?,
+                "modules" => modules = Some(v),
+                _ => self.unknown(&mut slot.extra, "", key, v),
+            }
+        }
+        if let Some(v) = modules {
+            self.modules(v, &mut slot)?;
+        }
+        self.check_voice_ids(&slot);
+        Ok(slot)
+    }
+
+    fn schema_version(&self, v: &Value) -> Result<String, SlotError> {
+        let text = self.string(v, "schema_version")?;
+        let major = text.split('.').next().unwrap_or("").trim();
+        match major.parse::<u64>() {
+            Ok(SCHEMA_MAJOR) => Ok(text),
+            Ok(_) => Err(SlotError::Version {
+                origin: self.origin.to_string(),
+                found: text,
+                supported: format!("{SCHEMA_MAJOR}.x"),
+            }),
+            Err(_) => Err(self.invalid(
+                "schema_version",
+                format!(
+                    "{} is not a version number such as \"1.0\"",
+                    describe(v)
+                ),
+            )),
+        }
+    }
+
+    fn metadata(&mut self, v: &Value) -> Result<Metadata, SlotError> {
+        let obj = self.object(v, "metadata")?;
+        let mut m = Metadata::default();
+        for (key, v) in obj {
+            let path = child("metadata", key);
+            match key.as_str() {
+                "name" => m.name = self.string(v, &path)?,
+                "genre" => {
+                    m.genre = match v {
+                        Value::Null => None,
+                        _ => Some(self.string(v, &path)?),
+                    }
+                }
+                "tags" => {
+                    let list = v.as_array().ok_or_else(|| {
+                        self.invalid(&path, format!("expected a list of text, found {}", describe(v)))
+                    })?;
+                    m.tags = list
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| self.string(t, &format!("{path}[{i}]")))
+                        .collect::<Result<_, _>>()?;
+                }
+                _ => self.unknown(&mut m.extra, "metadata", key, v),
+            }
+        }
+        Ok(m)
+    }
+
+    fn sequencer(&mut self, v: &Value) -> Result<Sequencer, SlotError> {
+        let obj = self.object(v, "sequencer")?;
+        let mut s = Sequencer::default();
+        for (key, v) in obj {
+            let path = child("sequencer", key);
+            match key.as_str() {
+                "bpm" => s.bpm = self.number(v, &path, &seq_spec::BPM)?,
+                "swing" => s.swing = self.number(v, &path, &seq_spec::SWING)?,
+                "running" => s.running = self.boolean(v, &path)?,
+                "global_step" => {
+                    let x = self.raw_number(v, &path)?;
+                    let fixed = x.round().max(0.0);
+                    if fixed != x {
+                        self.warn(&path, format!("{} is not a step number, read as {}", num(x), num(fixed)));
+                    }
+                    s.global_step = fixed as u64;
+                }
+                "tracks" => s.tracks = self.tracks(v, &path)?,
+                _ => self.unknown(&mut s.extra, "sequencer", key, v),
+            }
+        }
+        Ok(s)
+    }
+
+    fn tracks(&mut self, v: &Value, path: &str) -> Result<Vec<Track>, SlotError> {
+        let obj = v.as_object().ok_or_else(|| {
+            self.invalid(
+                path,
+                format!("expected an object keyed by track name, found {}", describe(v)),
+            )
+        })?;
+        obj.iter()
+            .map(|(name, tv)| self.track(name, tv, &child(path, name)))
+            .collect()
+    }
+
+    fn track(&mut self, name: &str, v: &Value, path: &str) -> Result<Track, SlotError> {
+        let obj = self.object(v, path)?;
+        let required = |key: &str| {
+            obj.get(key).ok_or_else(|| {
+                self.invalid(
+                    &child(path, key),
+                    format!("missing: every track needs a \"{key}\""),
+                )
+            })
+        };
+        let pattern = self.string(required("pattern")?, &child(path, "pattern"))?;
+        let voice_id = self.string(required("voice_id")?, &child(path, "voice_id"))?;
+        let mut t = Track::new(name, &voice_id, &pattern);
+        for (key, v) in obj {
+            let fpath = child(path, key);
+            let Some(field) = track_field(key) else {
+                match key.as_str() {
+                    "muted" => t.muted = self.boolean(v, &fpath)?,
+                    "solo" => t.solo = self.boolean(v, &fpath)?,
+                    _ => self.unknown(&mut t.extra, path, key, v),
+                }
+                continue;
+            };
+            match field.kind {
+                TrackFieldKind::Voice | TrackFieldKind::Pattern => {}
+                TrackFieldKind::Text => {
+                    let inner = self.string(v, &fpath)?;
+                    if inner != name {
+                        self.warn(
+                            &fpath,
+                            format!(
+                                "\"{inner}\" differs from the track's key \"{name}\"; the key is used"
+                            ),
+                        );
+                    }
+                }
+                TrackFieldKind::Notes => t.notes = self.notes(v, &fpath)?,
+                TrackFieldKind::Number => {
+                    let i = TRACK_FIELDS
+                        .iter()
+                        .position(|f| f.key == field.key)
+                        .unwrap_or_default();
+                    let x = self.number(v, &fpath, &field.spec)?;
+                    t.set_number(i, x);
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    fn notes(&mut self, v: &Value, path: &str) -> Result<Vec<f64>, SlotError> {
+        let list = v.as_array().ok_or_else(|| {
+            self.invalid(
+                path,
+                format!("expected a list of frequencies in Hz, found {}", describe(v)),
+            )
+        })?;
+        let spec = &VOICE_PARAMS[voice::FREQ];
+        let mut out = Vec::with_capacity(list.len());
+        for (i, n) in list.iter().enumerate() {
+            let npath = format!("{path}[{i}]");
+            if let Value::String(s) = n {
+                // Point a hand-written note name at its frequency instead of just refusing it.
+                let hint = match notes::parse_notes(s) {
+                    Ok(hz) if hz.len() == 1 => format!(" (write {} for {s})", num(hz[0])),
+                    _ => String::new(),
+                };
+                return Err(self.invalid(
+                    &npath,
+                    format!(
+                        "expected a frequency in Hz, found {}: notes are stored as numbers{hint}",
+                        describe(n)
+                    ),
+                ));
+            }
+            out.push(self.number(n, &npath, spec)?);
+        }
+        Ok(out)
+    }
+
+    fn modules(&mut self, v: &Value, slot: &mut Slot) -> Result<(), SlotError> {
+        let obj = self.object(v, "modules")?;
+        let mut highest_voice = 0usize;
+        for (key, mv) in obj {
+            let path = child("modules", key);
+            let Some(module) = Module::parse(key) else {
+                if key.starts_with('_') || key.starts_with('$') {
+                    slot.modules_extra.insert(key.clone(), mv.clone());
+                } else {
+                    let why = if key.starts_with("voice") {
+                        format!("not a voice Chronus has (voice1–voice{MAX_VOICES}); kept unchanged")
+                    } else {
+                        "unknown module, kept unchanged".to_string()
+                    };
+                    self.warn(&path, why);
+                    slot.modules_extra.insert(key.clone(), mv.clone());
+                }
+                continue;
+            };
+            if let Module::Voice(n) = module {
+                highest_voice = highest_voice.max(n as usize);
+            }
+            let mobj = self.object(mv, &path)?;
+            let mut extra = Extra::new();
+            for (pkey, pv) in mobj {
+                let ppath = child(&path, pkey);
+                if matches!(module, Module::Voice(_)) && pkey == "adsr" {
+                    let aobj = self.object(pv, &ppath)?;
+                    let mut adsr_extra = Extra::new();
+                    for (akey, av) in aobj {
+                        let apath = child(&ppath, akey);
+                        match module.param_by_file_key(&format!("adsr.{akey}")) {
+                            Some(id) => {
+                                let x = self.number(av, &apath, id.spec())?;
+                                slot.params.set(id, x);
+                            }
+                            None => self.unknown(&mut adsr_extra, &ppath, akey, av),
+                        }
+                    }
+                    if !adsr_extra.is_empty() {
+                        // Unknown adsr keys ride in the module's extras under "adsr"; the
+                        // writer merges them back into the nested object.
+                        extra.insert("adsr".to_string(), Value::Object(adsr_extra));
+                    }
+                    continue;
+                }
+                match module.param_by_file_key(pkey) {
+                    Some(id) if !pkey.contains('.') => {
+                        let x = self.number(pv, &ppath, id.spec())?;
+                        slot.params.set(id, x);
+                    }
+                    _ => self.unknown(&mut extra, &path, pkey, pv),
+                }
+            }
+            if !extra.is_empty() {
+                slot.module_extra.insert(key.clone(), Value::Object(extra));
+            }
+        }
+        slot.voice_modules = if highest_voice == 0 {
+            DEFAULT_VOICES
+        } else {
+            highest_voice
+        };
+        Ok(())
+    }
+
+    fn check_voice_ids(&mut self, slot: &Slot) {
+        for t in &slot.sequencer.tracks {
+            let path = child(&child("sequencer.tracks", &t.name), "voice_id");
+            match t.voice() {
+                None => self.warn(
+                    &path,
+                    format!(
+                        "\"{}\" is not a voice id (voice1–voice{MAX_VOICES}); the track stays silent",
+                        t.voice_id
+                    ),
+                ),
+                Some(n) if n as usize > slot.voice_modules => self.warn(
+                    &path,
+                    format!(
+                        "{} is beyond the {} voices this slot defines; the track stays silent unless Chronus runs with --voices {n} or more",
+                        t.voice_id, slot.voice_modules
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_quote_keys_that_are_not_plain_words() {
+        assert_eq!(child("", "sequencer"), "sequencer");
+        assert_eq!(child("sequencer.tracks", "kick"), "sequencer.tracks.kick");
+        assert_eq!(
+            child("sequencer.tracks", "hey 1"),
+            "sequencer.tracks[\"hey 1\"]"
+        );
+    }
+
+    #[test]
+    fn line_column_counts_characters_not_bytes() {
+        assert_eq!(line_column(b""), (1, 1));
+        assert_eq!(line_column(b"{\n  \"a\""), (2, 6));
+        assert_eq!(line_column("é".as_bytes()), (1, 2));
+    }
+}

@@ -1,0 +1,270 @@
+//! Writing slot files: [`Slot`] → canonical JSON text.
+//!
+//! The output is built as an ordered `Value` tree and printed by a small pretty-printer of our
+//! own: objects one key per line, lists of plain values (notes, tags) on one line, so files
+//! stay short and diff well. Floats are written the way `serde_json` prints `f64` (`120.0`,
+//! `0.05000000074505806`), which reads back to the same value, so saving a loaded slot again
+//! gives identical bytes.
+
+use serde_json::{Map, Value};
+
+use super::registry::{
+    EFFECT_MODULES, MAX_VOICES, Module, ParamId, ParamType, TRACK_FIELDS, TrackFieldKind, voice,
+};
+use super::slot::{Slot, Track};
+
+/// Voice parameters in the order SLOT_FORMAT.md lists them (the registry orders them for
+/// panels); the four ADSR parameters are written as the nested `adsr` object.
+const VOICE_FILE_ORDER: [usize; 12] = [
+    voice::FREQ,
+    voice::AMP,
+    voice::FILTER_FREQ,
+    voice::FILTER_Q,
+    voice::ATTACK,
+    voice::DECAY,
+    voice::SUSTAIN,
+    voice::RELEASE,
+    voice::REVERB_SEND,
+    voice::DELAY_SEND,
+    voice::WAVEFORM,
+    voice::SLIDE_TIME,
+];
+
+/// The canonical file text of `slot`.
+pub(super) fn slot_to_json(slot: &Slot) -> String {
+    let value = slot_value(slot);
+    let mut out = String::with_capacity(8192);
+    write_value(&value, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+fn float(v: f64) -> Value {
+    // JSON has no NaN/Inf; the model never holds them, but a stray one must not break a save.
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+fn param_value(slot: &Slot, id: ParamId) -> Value {
+    let v = slot.params.get(id);
+    match id.spec().ty {
+        ParamType::Float => float(v),
+        ParamType::Int => Value::from(v as i64),
+    }
+}
+
+fn slot_value(slot: &Slot) -> Value {
+    let mut top = Map::new();
+    if let Some(schema) = slot.extra.get("$schema") {
+        top.insert("$schema".to_string(), schema.clone());
+    }
+    top.insert("chronus_version".into(), slot.chronus_version.clone().into());
+    top.insert("schema_version".into(), slot.schema_version.clone().into());
+    top.insert("timestamp".into(), float(slot.timestamp));
+
+    let m = &slot.metadata;
+    let mut meta = Map::new();
+    meta.insert("name".into(), m.name.clone().into());
+    if let Some(genre) = &m.genre {
+        meta.insert("genre".into(), genre.clone().into());
+    }
+    meta.insert("tags".into(), m.tags.clone().into());
+    append_extra(&mut meta, &m.extra);
+    top.insert("metadata".into(), Value::Object(meta));
+
+    let s = &slot.sequencer;
+    let mut seq = Map::new();
+    seq.insert("bpm".into(), float(s.bpm));
+    seq.insert("swing".into(), float(s.swing));
+    seq.insert("running".into(), s.running.into());
+    seq.insert("global_step".into(), s.global_step.into());
+    let mut tracks = Map::new();
+    for t in &s.tracks {
+        tracks.insert(t.name.clone(), track_value(t));
+    }
+    seq.insert("tracks".into(), Value::Object(tracks));
+    append_extra(&mut seq, &s.extra);
+    top.insert("sequencer".into(), Value::Object(seq));
+
+    top.insert("modules".into(), modules_value(slot));
+    for (k, v) in &slot.extra {
+        if k != "$schema" {
+            top.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(top)
+}
+
+fn track_value(t: &Track) -> Value {
+    let mut obj = Map::new();
+    for (i, field) in TRACK_FIELDS.iter().enumerate() {
+        let v = match field.kind {
+            TrackFieldKind::Text => t.name.clone().into(),
+            TrackFieldKind::Voice => t.voice_id.clone().into(),
+            TrackFieldKind::Pattern => t.pattern.clone().into(),
+            TrackFieldKind::Notes => Value::Array(t.notes.iter().map(|&n| float(n)).collect()),
+            TrackFieldKind::Number => match field.spec.ty {
+                ParamType::Float => float(t.number(i)),
+                ParamType::Int => Value::from(t.note_index),
+            },
+        };
+        obj.insert(field.key.to_string(), v);
+    }
+    // Performance state is written only when set, so ordinary files do not carry it.
+    if t.muted {
+        obj.insert("muted".into(), true.into());
+    }
+    if t.solo {
+        obj.insert("solo".into(), true.into());
+    }
+    append_extra(&mut obj, &t.extra);
+    Value::Object(obj)
+}
+
+fn modules_value(slot: &Slot) -> Value {
+    let mut modules = Map::new();
+    // Voices beyond `voice_modules` are written too when something set them, so no edit is lost.
+    let defaults = super::registry::ParamValues::default();
+    let highest_set = (1..=MAX_VOICES as u8)
+        .filter(|&n| {
+            Module::Voice(n)
+                .param_ids()
+                .any(|id| slot.params.get(id) != defaults.get(id))
+        })
+        .max()
+        .map_or(0, usize::from);
+    let voices = slot.voice_modules.max(highest_set).min(MAX_VOICES);
+    for n in 1..=voices as u8 {
+        let module = Module::Voice(n);
+        let extra = module_extra(slot, module);
+        let mut obj = Map::new();
+        let mut adsr = Map::new();
+        for &p in &VOICE_FILE_ORDER {
+            let id = ParamId::voice(n, p);
+            let key = id.spec().file_key;
+            match key.strip_prefix("adsr.") {
+                Some(sub) => {
+                    adsr.insert(sub.to_string(), param_value(slot, id));
+                    if p == voice::RELEASE {
+                        if let Some(Value::Object(more)) = extra.and_then(|e| e.get("adsr")) {
+                            append_extra(&mut adsr, more);
+                        }
+                        obj.insert("adsr".into(), Value::Object(std::mem::take(&mut adsr)));
+                    }
+                }
+                None => {
+                    obj.insert(key.to_string(), param_value(slot, id));
+                }
+            }
+        }
+        if let Some(extra) = extra {
+            for (k, v) in extra {
+                if k != "adsr" {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        modules.insert(module.to_string(), Value::Object(obj));
+    }
+    for module in EFFECT_MODULES {
+        let mut obj = Map::new();
+        for id in module.param_ids() {
+            obj.insert(id.spec().file_key.to_string(), param_value(slot, id));
+        }
+        if let Some(extra) = module_extra(slot, module) {
+            append_extra(&mut obj, extra);
+        }
+        modules.insert(module.to_string(), Value::Object(obj));
+    }
+    append_extra(&mut modules, &slot.modules_extra);
+    Value::Object(modules)
+}
+
+fn module_extra(slot: &Slot, module: Module) -> Option<&Map<String, Value>> {
+    slot.module_extra.get(&module.to_string())?.as_object()
+}
+
+/// Appends unknown keys after the known ones; a key the known part already wrote wins.
+fn append_extra(obj: &mut Map<String, Value>, extra: &Map<String, Value>) {
+    for (k, v) in extra {
+        if !obj.contains_key(k) {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn is_plain(v: &Value) -> bool {
+    !matches!(v, Value::Array(_) | Value::Object(_))
+}
+
+fn write_indent(level: usize, out: &mut String) {
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+fn write_scalar(v: &Value, out: &mut String) {
+    // Printing a scalar `Value` cannot fail; the fallback keeps the file valid regardless.
+    out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".to_string()));
+}
+
+fn write_value(v: &Value, level: usize, out: &mut String) {
+    match v {
+        Value::Object(map) if map.is_empty() => out.push_str("{}"),
+        Value::Object(map) => {
+            out.push_str("{\n");
+            for (i, (k, item)) in map.iter().enumerate() {
+                write_indent(level + 1, out);
+                write_scalar(&Value::String(k.clone()), out);
+                out.push_str(": ");
+                write_value(item, level + 1, out);
+                if i + 1 < map.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            write_indent(level, out);
+            out.push('}');
+        }
+        Value::Array(items) if items.iter().all(is_plain) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_scalar(item, out);
+            }
+            out.push(']');
+        }
+        Value::Array(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                write_indent(level + 1, out);
+                write_value(item, level + 1, out);
+                if i + 1 < items.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            write_indent(level, out);
+            out.push(']');
+        }
+        _ => write_scalar(v, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lists_stay_on_one_line_and_objects_indent_by_two() {
+        let v: Value = serde_json::from_str(r#"{"a":[1.0,2],"b":{"c":[]},"d":[{"e":true}],"f":{}}"#)
+            .expect("test JSON");
+        let mut out = String::new();
+        write_value(&v, 0, &mut out);
+        assert_eq!(
+            out,
+            "{\n  \"a\": [1.0, 2],\n  \"b\": {\n    \"c\": []\n  },\n  \"d\": [\n    {\n      \"e\": true\n    }\n  ],\n  \"f\": {}\n}"
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! `chronus check`, `chronus slots list|show|save` and `chronus schema`: slot files from the
+//! command line. Output is plain text meant to stay stable for scripts; exit code 0 means
+//! success, 1 means a file did not validate or an operation failed.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use crate::model::notes::{note_name, notes_to_names};
+use crate::model::registry::{
+    EFFECT_MODULES, Module, ParamSpec, ParamType, ParamValues, TRACK_FIELDS, TrackFieldKind,
+    VOICE_PARAMS, sequencer, voice,
+};
+use crate::model::schema::json_schema;
+use crate::model::slot::{Slot, read_slot_file};
+use crate::store::{SlotNumber, Store};
+
+/// `chronus check FILE...`
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Slot files to validate.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `chronus slots ...`
+#[derive(Debug, Args, Clone)]
+pub struct SlotsArgs {
+    /// What to do with the slots.
+    #[command(subcommand)]
+    pub command: SlotsCommand,
+}
+
+/// The `slots` subcommands.
+#[derive(Debug, Subcommand, Clone)]
+pub enum SlotsCommand {
+    /// List the slots: number, name, tempo, tracks, last change.
+    List,
+    /// Summarise one slot: tempo, tracks, modules that differ from their defaults.
+    Show {
+        /// Slot number, 1–128.
+        slot: SlotNumber,
+    },
+    /// Validate FILE and store it as slot N (atomic, with a backup of the previous version).
+    Save {
+        /// Slot number, 1–128.
+        slot: SlotNumber,
+        /// The slot file to store.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
+}
+
+/// `chronus schema`
+#[derive(Debug, Args, Clone)]
+pub struct SchemaArgs {
+    /// Print a JSON Schema (draft 2020-12) for slot files instead of the parameter table.
+    #[arg(long)]
+    pub json_schema: bool,
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Validates each file; exit 0 when all load (warnings allowed), 1 otherwise.
+pub fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut failed = 0;
+    for file in &args.files {
+        let name = file.display();
+        match read_slot_file(file) {
+            Ok(parsed) => {
+                for w in &parsed.warnings {
+                    println!("{name}: warning: {w}");
+                }
+                if parsed.warnings.is_empty() {
+                    println!("{name}: ok");
+                } else {
+                    println!("{name}: ok ({})", plural(parsed.warnings.len(), "warning"));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("error: {e}");
+            }
+        }
+    }
+    if failed > 0 && args.files.len() > 1 {
+        println!(
+            "{} of {} did not validate",
+            plural(failed, "file"),
+            args.files.len()
+        );
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Runs `chronus slots ...` against the patterns folder `patterns`.
+pub fn run_slots(args: &SlotsArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
+    let store = Store::new(patterns);
+    match &args.command {
+        SlotsCommand::List => print!("{}", list_text(&store)?),
+        SlotsCommand::Show { slot } => {
+            let parsed = store.load(*slot)?;
+            for w in &parsed.warnings {
+                println!("warning: {w}");
+            }
+            print!("{}", show_text(*slot, &store.slot_path(*slot), &parsed.slot));
+        }
+        SlotsCommand::Save { slot, from } => {
+            let parsed = read_slot_file(from)?;
+            for w in &parsed.warnings {
+                println!("{}: warning: {w}", from.display());
+            }
+            let mut s = parsed.slot;
+            s.timestamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0);
+            let info = store
+                .save(*slot, &s)
+                .with_context(|| format!("saving {} as slot {slot}", from.display()))?;
+            println!(
+                "saved slot {slot}: {} ({} bytes)",
+                info.path.display(),
+                info.bytes
+            );
+            match &info.backup {
+                Some(b) => println!("previous version kept as {}", b.display()),
+                None => println!("slot {slot} was empty: no backup needed"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the JSON Schema (`--json-schema`) or the parameter table.
+pub fn run_schema(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
+    if args.json_schema {
+        println!("{}", serde_json::to_string_pretty(&json_schema())?);
+    } else {
+        print!("{}", parameter_table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_text(store: &Store) -> anyhow::Result<String> {
+    let slots = store.list()?;
+    let mut out = String::new();
+    if slots.is_empty() {
+        writeln!(out, "no slots in {}", store.slots_dir().display())?;
+        return Ok(out);
+    }
+    let width = slots
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 40);
+    writeln!(
+        out,
+        "slot  {:<width$}    bpm  tracks  modified",
+        "name"
+    )?;
+    for s in &slots {
+        let modified = chrono::DateTime::<chrono::Local>::from(s.modified)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        match &s.error {
+            None => {
+                let name: String = s.name.chars().take(width).collect();
+                writeln!(
+                    out,
+                    "{:>4}  {name:<width$}  {:>5.1}  {:>6}  {modified}",
+                    s.number, s.bpm, s.tracks
+                )?
+            }
+            Some(e) => writeln!(out, "{:>4}  does not load: {e}", s.number)?,
+        }
+    }
+    Ok(out)
+}
+
+/// A value with its unit, as short as it reads well (`55 Hz`, `0.3`).
+fn value_text(spec: &ParamSpec, v: f64) -> String {
+    let mut s = format!("{}", (v * 10000.0).round() / 10000.0);
+    if spec.ty == ParamType::Int && spec.name == "waveform" {
+        const WAVES: [&str; 6] = ["sine", "saw", "square", "white", "pink", "brown"];
+        if let Some(w) = WAVES.get(v as usize) {
+            s = format!("{s} ({w})");
+        }
+    }
+    if !spec.unit.is_empty() {
+        s.push(' ');
+        s.push_str(spec.unit);
+    }
+    s
+}
+
+fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
+    let mut out = String::new();
+    let name = if slot.metadata.name.is_empty() {
+        "(no name)"
+    } else {
+        &slot.metadata.name
+    };
+    let _ = writeln!(out, "slot {n}: {name}");
+    let _ = writeln!(out, "file:    {}", path.display());
+    if let Some(g) = &slot.metadata.genre {
+        let _ = writeln!(out, "genre:   {g}");
+    }
+    if !slot.metadata.tags.is_empty() {
+        let _ = writeln!(out, "tags:    {}", slot.metadata.tags.join(", "));
+    }
+    let seq = &slot.sequencer;
+    let _ = writeln!(
+        out,
+        "tempo:   {}, swing {}",
+        value_text(&sequencer::BPM, seq.bpm),
+        value_text(&sequencer::SWING, seq.swing)
+    );
+    let _ = writeln!(out, "tracks:  {}", seq.tracks.len());
+    let name_w = seq.tracks.iter().map(|t| t.name.chars().count()).max().unwrap_or(0);
+    let pat_w = seq.tracks.iter().map(|t| t.pattern.chars().count()).max().unwrap_or(0);
+    for t in &seq.tracks {
+        let pitch = if t.notes.is_empty() {
+            format!(
+                "{} ({})",
+                value_text(&VOICE_PARAMS[voice::FREQ], t.base_freq),
+                note_name(t.base_freq)
+            )
+        } else {
+            format!("notes {}", notes_to_names(&t.notes))
+        };
+        let mut fields = Vec::new();
+        for (i, f) in TRACK_FIELDS.iter().enumerate() {
+            let skip = f.kind != TrackFieldKind::Number || f.key == "base_freq";
+            if !skip && t.number(i) != f.spec.default {
+                fields.push(format!("{} {}", f.key, value_text(&f.spec, t.number(i))));
+            }
+        }
+        if t.muted {
+            fields.push("muted".to_string());
+        }
+        if t.solo {
+            fields.push("solo".to_string());
+        }
+        let _ = writeln!(
+            out,
+            "  {:<name_w$}  {:<7}  {:<pat_w$}  {pitch}",
+            t.name, t.voice_id, t.pattern
+        );
+        if !fields.is_empty() {
+            let _ = writeln!(out, "  {:<name_w$}  {}", "", fields.join(", "));
+        }
+    }
+    let defaults = ParamValues::default();
+    let modules = (1..=slot.voice_modules as u8)
+        .map(Module::Voice)
+        .chain(EFFECT_MODULES);
+    let mut lines = Vec::new();
+    for m in modules {
+        let changed: Vec<String> = m
+            .param_ids()
+            .filter(|&id| slot.params.get(id) != defaults.get(id))
+            .map(|id| {
+                let spec = id.spec();
+                format!("{} {}", spec.file_key, value_text(spec, slot.params.get(id)))
+            })
+            .collect();
+        if !changed.is_empty() {
+            lines.push(format!("  {:<7} {}", m.to_string(), changed.join(", ")));
+        }
+    }
+    if lines.is_empty() {
+        let _ = writeln!(out, "modules: all at their defaults");
+    } else {
+        let _ = writeln!(out, "modules (values that differ from the defaults):");
+        for l in lines {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    out
+}
+
+fn parameter_table() -> String {
+    let mut rows: Vec<[String; 7]> = Vec::new();
+    let range = |s: &ParamSpec| format!("{}–{}", s.min, s.max);
+    let mut add = |module: &str, s: &ParamSpec, osc: &str| {
+        rows.push([
+            module.to_string(),
+            s.file_key.to_string(),
+            osc.to_string(),
+            range(s),
+            format!("{}", s.default),
+            s.unit.to_string(),
+            s.desc.to_string(),
+        ]);
+    };
+    for s in &VOICE_PARAMS {
+        add("voiceN", s, &format!("/mod/voiceN/{}", s.osc));
+    }
+    for m in EFFECT_MODULES {
+        for s in m.params() {
+            add(&m.to_string(), s, &format!("/mod/{m}/{}", s.osc));
+        }
+    }
+    add("sequencer", &sequencer::BPM, "");
+    add("sequencer", &sequencer::SWING, "");
+    for f in TRACK_FIELDS.iter().filter(|f| f.kind == TrackFieldKind::Number) {
+        add("track", &f.spec, "");
+    }
+    let header = [
+        "module", "file key", "OSC path", "range", "default", "unit", "description",
+    ];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::slot::Track;
+
+    #[test]
+    fn show_lists_tracks_and_only_changed_modules() {
+        let mut slot = Slot::default();
+        slot.metadata.name = "Test".to_string();
+        let mut t = Track::new("bass", "voice2", "x.x.");
+        t.notes = vec![65.41, 77.78];
+        t.gate_frac = 0.3;
+        slot.sequencer.tracks.push(t);
+        slot.params
+            .set(crate::model::ParamId::voice(2, voice::WAVEFORM), 1.0);
+        let text = show_text(SlotNumber::new(4).unwrap(), Path::new("x.json"), &slot);
+        assert!(text.starts_with("slot 4: Test\n"), "{text}");
+        assert!(text.contains("bass  voice2   x.x.  notes C2 D#2"), "{text}");
+        assert!(text.contains("gate_frac 0.3"), "{text}");
+        assert!(text.contains("  voice2  waveform 1 (saw)\n"), "{text}");
+        assert!(!text.contains("voice1 "), "{text}");
+    }
+
+    #[test]
+    fn parameter_table_has_a_row_per_parameter() {
+        let t = parameter_table();
+        let expected = VOICE_PARAMS.len()
+            + EFFECT_MODULES.iter().map(|m| m.params().len()).sum::<usize>()
+            + 2
+            + TRACK_FIELDS
+                .iter()
+                .filter(|f| f.kind == TrackFieldKind::Number)
+                .count();
+        assert_eq!(t.lines().count(), expected + 1);
+        assert!(t.contains("/mod/voiceN/adsr/attack"), "{t}");
+    }
+}

@@ -1,0 +1,333 @@
+//! The screen's own state: focus, cursors, prompt, overlays, clipboard, message line.
+//!
+//! Plain data. The song itself lives in the [`Controller`](crate::control::Controller); this
+//! holds only what the performer is looking at and typing, so drawing takes `&UiState` and
+//! `&Controller` and never changes either.
+
+use std::time::Instant;
+
+use crate::control::Level;
+use crate::keymap::HelpSection;
+use crate::model::registry::EFFECT_MODULES;
+use crate::model::{Module, ParamId, Track};
+use crate::store::SlotNumber;
+
+/// The panel that has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// The pattern grid.
+    Grid,
+    /// The parameter panel.
+    Params,
+    /// The slot browser.
+    Slots,
+}
+
+impl Panel {
+    /// The next panel in the cycle grid → params → slots.
+    pub fn next(self) -> Panel {
+        match self {
+            Panel::Grid => Panel::Params,
+            Panel::Params => Panel::Slots,
+            Panel::Slots => Panel::Grid,
+        }
+    }
+
+    /// The previous panel in that cycle.
+    pub fn prev(self) -> Panel {
+        match self {
+            Panel::Grid => Panel::Slots,
+            Panel::Params => Panel::Grid,
+            Panel::Slots => Panel::Params,
+        }
+    }
+}
+
+/// How many modules the parameter panel cycles through: the selected track's voice, then
+/// every effect module.
+pub const PANEL_MODULES: usize = 1 + EFFECT_MODULES.len();
+
+/// What a text prompt asks for; decides how the typed text is read on Enter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptKind {
+    /// The tempo.
+    Bpm,
+    /// A name for a new track.
+    AddTrack,
+    /// A new name for a track.
+    Rename {
+        /// The track's current name.
+        track: String,
+    },
+    /// A track's notes (names, MIDI numbers or Hz).
+    Notes {
+        /// The track.
+        track: String,
+    },
+    /// The voice a track plays (`3` or `voice3`).
+    Voice {
+        /// The track.
+        track: String,
+    },
+    /// A track's pattern length in steps.
+    Length {
+        /// The track.
+        track: String,
+    },
+    /// A numeric track field (registry index into `TRACK_FIELDS`).
+    TrackField {
+        /// The track.
+        track: String,
+        /// The field.
+        field: usize,
+    },
+    /// An exact value for a module parameter.
+    Param(ParamId),
+    /// The slot to save to.
+    Save,
+    /// The slot to load, at the next bar or at once.
+    Load {
+        /// Load at once instead of at the next bar.
+        immediate: bool,
+    },
+    /// Any action, typed in the keymap's language (`bpm_nudge +1`).
+    Command,
+}
+
+/// An open text prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    /// What is asked.
+    pub kind: PromptKind,
+    /// The question shown above the text (`BPM (30–300)`).
+    pub label: String,
+    /// The text typed so far.
+    pub text: String,
+    /// Text cursor position, in characters.
+    pub cursor: usize,
+    /// Why the last Enter was refused (the prompt stays open).
+    pub error: Option<String>,
+}
+
+impl Prompt {
+    /// A prompt with `text` proposed and the cursor after it.
+    pub fn new(kind: PromptKind, label: impl Into<String>, text: impl Into<String>) -> Prompt {
+        let text = text.into();
+        Prompt {
+            kind,
+            label: label.into(),
+            cursor: text.chars().count(),
+            text,
+            error: None,
+        }
+    }
+
+    fn byte_at(&self, char_index: usize) -> usize {
+        self.text
+            .char_indices()
+            .nth(char_index)
+            .map(|(i, _)| i)
+            .unwrap_or(self.text.len())
+    }
+
+    /// Types one character at the cursor.
+    pub fn insert(&mut self, c: char) {
+        let at = self.byte_at(self.cursor);
+        self.text.insert(at, c);
+        self.cursor += 1;
+        self.error = None;
+    }
+
+    /// Deletes the character before the cursor.
+    pub fn backspace(&mut self) {
+        if self.cursor > 0 {
+            self.cursor -= 1;
+            let at = self.byte_at(self.cursor);
+            self.text.remove(at);
+            self.error = None;
+        }
+    }
+
+    /// Deletes the character under the cursor.
+    pub fn delete(&mut self) {
+        if self.cursor < self.text.chars().count() {
+            let at = self.byte_at(self.cursor);
+            self.text.remove(at);
+            self.error = None;
+        }
+    }
+
+    /// Deletes all the text.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.cursor = 0;
+        self.error = None;
+    }
+
+    /// Moves the cursor by `delta` characters, staying inside the text.
+    pub fn move_cursor(&mut self, delta: isize) {
+        let len = self.text.chars().count() as isize;
+        self.cursor = (self.cursor as isize + delta).clamp(0, len) as usize;
+    }
+
+    /// Puts the cursor at the start (`false`) or the end (`true`).
+    pub fn cursor_to(&mut self, end: bool) {
+        self.cursor = if end { self.text.chars().count() } else { 0 };
+    }
+}
+
+/// What a yes/no question does when answered yes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// Quit although there are unsaved edits.
+    Quit,
+    /// Overwrite a slot that holds a different pattern.
+    Overwrite(SlotNumber),
+}
+
+/// A window drawn over the screen that takes the keyboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    /// The key help, scrolled down by `scroll` lines.
+    Help {
+        /// First line shown.
+        scroll: usize,
+    },
+    /// A yes/no question.
+    Confirm {
+        /// What answering yes does.
+        question: Question,
+        /// The question as shown.
+        text: String,
+    },
+}
+
+/// What `copy_track` / `copy_pattern` remembered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Clipboard {
+    /// One track, with all its fields.
+    Track(Box<Track>),
+    /// Every track of a pattern.
+    Pattern(Vec<Track>),
+}
+
+/// The latest line for the message line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Info, warning or error.
+    pub level: Level,
+    /// The text.
+    pub text: String,
+}
+
+/// One slot file as the browser shows it, gathered when the list is refreshed (not per frame).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotRow {
+    /// `metadata.name`.
+    pub name: String,
+    /// Tempo.
+    pub bpm: f64,
+    /// Number of tracks.
+    pub tracks: usize,
+    /// Age of the file when the list was read (`5m`, `3h`, `2d`).
+    pub age: String,
+    /// Why the file does not load, when it does not.
+    pub error: Option<String>,
+    /// The file changed on disk since Chronus last read or wrote it.
+    pub changed: bool,
+}
+
+/// Key labels for the hints drawn on screen, taken from the keymap in use.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hints {
+    /// Opens the help.
+    pub help: String,
+    /// Answers yes.
+    pub confirm: String,
+    /// Answers no / closes.
+    pub cancel: String,
+    /// Accepts a prompt.
+    pub submit: String,
+    /// Adds a track.
+    pub add_track: String,
+    /// Starts playing.
+    pub play: String,
+}
+
+/// Everything the screen shows besides the song and the engine status.
+#[derive(Debug, Clone)]
+pub struct UiState {
+    /// The panel with the keyboard.
+    pub focus: Panel,
+    /// Selected track (index into the song's tracks).
+    pub track: usize,
+    /// Step under the grid cursor.
+    pub step: usize,
+    /// Module shown in the parameter panel: 0 = the selected track's voice, then
+    /// `EFFECT_MODULES` in order.
+    pub module: usize,
+    /// Selected parameter within that module.
+    pub param: usize,
+    /// Slot under the browser cursor (1–128).
+    pub slot_cursor: u8,
+    /// The browser's rows, index = slot number − 1; `None` for an empty slot.
+    pub slots: Vec<Option<SlotRow>>,
+    /// The open text prompt.
+    pub prompt: Option<Prompt>,
+    /// The open overlay.
+    pub overlay: Option<Overlay>,
+    /// What was copied.
+    pub clipboard: Option<Clipboard>,
+    /// Times of recent tempo taps.
+    pub taps: Vec<Instant>,
+    /// The message line.
+    pub message: Option<Message>,
+    /// A half-typed chord (`g…`), shown on the message line.
+    pub chord: String,
+    /// The help overlay's content, generated from the keymap.
+    pub help: Vec<HelpSection>,
+    /// Key labels for on-screen hints.
+    pub hints: Hints,
+    /// The performer asked to leave.
+    pub quit: bool,
+}
+
+impl UiState {
+    /// A fresh screen state: grid focused, first track and step, slot 1.
+    pub fn new(help: Vec<HelpSection>, hints: Hints) -> UiState {
+        UiState {
+            focus: Panel::Grid,
+            track: 0,
+            step: 0,
+            module: 0,
+            param: 0,
+            slot_cursor: 1,
+            slots: vec![None; crate::store::SLOT_COUNT as usize],
+            prompt: None,
+            overlay: None,
+            clipboard: None,
+            taps: Vec::new(),
+            message: None,
+            chord: String::new(),
+            help,
+            hints,
+            quit: false,
+        }
+    }
+
+    /// The module the parameter panel shows, for a song whose selected track plays `voice`.
+    pub fn panel_module(&self, voice: u8) -> Module {
+        match self.module {
+            0 => Module::Voice(voice),
+            i => EFFECT_MODULES[(i - 1).min(EFFECT_MODULES.len() - 1)],
+        }
+    }
+
+    /// Sets the message line.
+    pub fn say(&mut self, level: Level, text: impl Into<String>) {
+        self.message = Some(Message {
+            level,
+            text: text.into(),
+        });
+    }
+}

@@ -1,0 +1,818 @@
+//! The audio engine: sample-exact timing, bar-aligned loads, safety under extreme settings,
+//! no allocation on the audio path, deterministic offline render.
+
+use chronus::engine::{
+    Engine, EngineEvent, EngineMsg, Garbage, GateRecord, LoadTiming, Scene, TrackSet,
+};
+use chronus::model::registry::{acid, delay, dist, lfo, reverb, voice};
+use chronus::model::{ParamId, ParamValues, Slot, Track};
+use chronus::render;
+use proptest::prelude::*;
+
+/// Collects everything an engine reports while it runs.
+struct Rig {
+    e: Engine,
+    events: Vec<EngineEvent>,
+    gates: Vec<GateRecord>,
+}
+
+impl Rig {
+    fn new(sample_rate: f32, voices: usize) -> Rig {
+        Rig {
+            e: Engine::new(sample_rate, voices),
+            events: Vec::new(),
+            gates: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, msg: EngineMsg) {
+        self.e.handle(msg);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        while let Some(ev) = self.e.pop_event() {
+            if !ev_is_meter(&ev) {
+                self.events.push(ev);
+            }
+        }
+        while let Some(g) = self.e.pop_gate_record() {
+            self.gates.push(g);
+        }
+        while self.e.pop_garbage().is_some() {}
+    }
+
+    /// Processes `frames` frames in buffers of `buffer` frames; returns the audio.
+    fn run(&mut self, frames: usize, buffer: usize) -> Vec<f32> {
+        let mut out = vec![0.0; frames * 2];
+        for chunk in out.chunks_mut(buffer * 2) {
+            self.e.process(chunk);
+            self.drain();
+        }
+        out
+    }
+
+    fn steps(&self) -> Vec<(u64, u64)> {
+        self.events
+            .iter()
+            .filter_map(|ev| match *ev {
+                EngineEvent::Step {
+                    global_step,
+                    sample,
+                    ..
+                } => Some((global_step, sample)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn bars(&self) -> Vec<(u64, u64)> {
+        self.events
+            .iter()
+            .filter_map(|ev| match *ev {
+                EngineEvent::Bar { bar, sample } => Some((bar, sample)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn gate_samples(&self, voice: u8, on: bool) -> Vec<u64> {
+        self.gates
+            .iter()
+            .filter(|g| g.voice == voice && g.on == on)
+            .map(|g| g.sample)
+            .collect()
+    }
+}
+
+fn ev_is_meter(ev: &EngineEvent) -> bool {
+    matches!(ev, EngineEvent::Levels { .. } | EngineEvent::Spectrum { .. })
+}
+
+/// Start sample of step `k` when step 0 starts at sample 0.
+fn step_start(k: u64, sps: f64) -> u64 {
+    (k as f64 * sps + 0.5).floor() as u64
+}
+
+fn track(name: &str, voice: &str, pattern: &str, gate_frac: f64) -> Track {
+    let mut t = Track::new(name, voice, pattern);
+    t.gate_frac = gate_frac;
+    t
+}
+
+fn tracks(ts: &[Track], voices: usize) -> Box<TrackSet> {
+    Box::new(TrackSet::from_tracks(ts, voices))
+}
+
+fn scene(bpm: f64, swing: f64, ts: &[Track], params: ParamValues, voices: usize) -> Box<Scene> {
+    Box::new(Scene {
+        bpm,
+        swing,
+        tracks: TrackSet::from_tracks(ts, voices),
+        params,
+    })
+}
+
+/// Sets one voice's sound in a parameter table.
+#[allow(clippy::too_many_arguments)]
+fn voice_sound(
+    p: &mut ParamValues,
+    n: u8,
+    wave: f64,
+    freq: f64,
+    amp: f64,
+    cutoff: f64,
+    q: f64,
+    adsr: [f64; 4],
+    sends: [f64; 2],
+) {
+    let mut set = |i: usize, v: f64| {
+        p.set(ParamId::voice(n, i), v);
+    };
+    set(voice::WAVEFORM, wave);
+    set(voice::FREQ, freq);
+    set(voice::AMP, amp);
+    set(voice::FILTER_FREQ, cutoff);
+    set(voice::FILTER_Q, q);
+    set(voice::ATTACK, adsr[0]);
+    set(voice::DECAY, adsr[1]);
+    set(voice::SUSTAIN, adsr[2]);
+    set(voice::RELEASE, adsr[3]);
+    set(voice::REVERB_SEND, sends[0]);
+    set(voice::DELAY_SEND, sends[1]);
+}
+
+/// "Anthem Breakbeat 174", main drop, as SONGS.md describes it.
+fn anthem_slot() -> Slot {
+    let mut slot = Slot::default();
+    slot.metadata.name = "Anthem Breakbeat 174".to_string();
+    slot.sequencer.bpm = 174.0;
+    slot.sequencer.swing = 0.12;
+    let p = &mut slot.params;
+    voice_sound(p, 1, 0.0, 45.0, 0.3, 200.0, 2.5, [0.001, 0.11, 0.1, 0.18], [0.0, 0.0]);
+    voice_sound(p, 2, 1.0, 41.2, 0.24, 250.0, 3.5, [0.01, 0.15, 0.5, 0.12], [0.0, 0.0]);
+    p.set(ParamId::voice(2, voice::SLIDE_TIME), 0.04);
+    voice_sound(p, 3, 3.0, 200.0, 0.26, 5000.0, 2.0, [0.001, 0.025, 0.1, 0.015], [0.2, 0.0]);
+    voice_sound(p, 4, 4.0, 9000.0, 0.07, 8000.0, 1.5, [0.001, 0.002, 0.1, 0.003], [0.0, 0.0]);
+    voice_sound(p, 5, 1.0, 220.0, 0.22, 2200.0, 9.0, [0.02, 0.09, 0.2, 0.12], [0.45, 0.2]);
+    voice_sound(p, 6, 2.0, 165.0, 0.2, 1800.0, 11.0, [0.01, 0.11, 0.15, 0.14], [0.4, 0.25]);
+    voice_sound(p, 7, 3.0, 330.0, 0.13, 800.0, 7.0, [0.04, 0.18, 0.35, 0.25], [0.55, 0.0]);
+    voice_sound(p, 8, 2.0, 440.0, 0.17, 3500.0, 3.5, [0.001, 0.06, 0.1, 0.1], [0.0, 0.35]);
+    p.set(ParamId::acid(acid::CUTOFF), 600.0);
+    p.set(ParamId::acid(acid::RES), 0.75);
+    p.set(ParamId::acid(acid::ENV_AMOUNT), 2000.0);
+    p.set(ParamId::acid(acid::DECAY), 0.13);
+    p.set(ParamId::acid(acid::DRIVE), 0.2);
+    p.set(ParamId::reverb(reverb::ROOM), 0.92);
+    p.set(ParamId::reverb(reverb::DAMP), 0.2);
+    p.set(ParamId::reverb(reverb::MIX), 0.5);
+    p.set(ParamId::delay(delay::TIME), 0.172);
+    p.set(ParamId::delay(delay::FEEDBACK), 0.5);
+    p.set(ParamId::delay(delay::MIX), 0.35);
+    p.set(ParamId::dist(dist::DRIVE), 0.12);
+    p.set(ParamId::dist(dist::MIX), 0.2);
+    let mut bass = track("bass", "voice2", "x.x.x.x.x.x.....", 0.5);
+    bass.notes = vec![
+        41.2, 41.2, 36.7, 41.2, 49.0, 49.0, 41.2, 36.7, 32.7, 32.7, 41.2, 49.0, 55.0, 55.0, 41.2,
+        36.7,
+    ];
+    let hit = |name: &str, v: &str, pat: &str, freq: f64, cutoff: f64| {
+        let mut t = track(name, v, pat, 0.5);
+        t.base_freq = freq;
+        t.filter_freq = cutoff;
+        t
+    };
+    slot.sequencer.tracks = vec![
+        hit("kick", "voice1", "X...x...X.x.x...", 45.0, 200.0),
+        hit("snare", "voice3", "....X..x..X.X.x.", 200.0, 5000.0),
+        hit("hats", "voice4", "xxxxxxxxxxxxxxxx", 9000.0, 8000.0),
+        bass,
+        hit("hey1", "voice5", "..X.............", 220.0, 2200.0),
+        hit("hey2", "voice6", "......X.X.......", 165.0, 1800.0),
+        hit("crowd", "voice7", "........X.X.X.X.", 330.0, 800.0),
+        hit("stab", "voice8", "....x.......x...", 440.0, 3500.0),
+    ];
+    slot
+}
+
+#[test]
+fn steps_and_hits_land_on_exact_samples_for_1000_bars_at_137_bpm() {
+    let sr = 44100.0;
+    let sps = 44100.0 * 15.0 / 137.0; // 4828.467… samples: fractional
+    let mut rig = Rig::new(sr, 2);
+    let mut s = ParamValues::default();
+    s.set(ParamId::voice(1, voice::AMP), 0.0);
+    rig.send(EngineMsg::Load {
+        scene: scene(137.0, 0.0, &[track("t", "voice1", "x", 0.5)], s, 2),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    rig.send(EngineMsg::Play);
+    let steps = 16_000u64;
+    let frames = step_start(steps, sps) as usize;
+    rig.run(frames, 4096);
+
+    let got = rig.steps();
+    assert_eq!(got.len() as u64, steps);
+    for (k, &(step, sample)) in got.iter().enumerate() {
+        assert_eq!((step, sample), (k as u64, step_start(k as u64, sps)));
+    }
+    let bars = rig.bars();
+    assert_eq!(bars.len(), 1000);
+    assert_eq!(bars[999], (999, step_start(999 * 16, sps)));
+    assert_eq!(bars[999].1, 77_178_219);
+
+    let ons = rig.gate_samples(1, true);
+    let offs = rig.gate_samples(1, false);
+    assert_eq!(ons.len() as u64, steps);
+    let gate = (0.5 * sps + 0.5).floor() as u64; // 2414
+    assert_eq!(gate, 2414);
+    for k in 0..steps {
+        assert_eq!(ons[k as usize], step_start(k, sps), "hit {k}");
+        assert_eq!(offs[k as usize], step_start(k, sps) + gate, "gate-off {k}");
+    }
+}
+
+#[test]
+fn gate_closes_gate_frac_of_a_step_after_the_hit() {
+    // 174 BPM at 48 kHz: 4137.93… samples per step.
+    let sps = 48000.0 * 15.0 / 174.0;
+    for (frac, len) in [(0.01, 41u64), (0.3, 1241), (0.5, 2069), (1.0, 4138)] {
+        let mut rig = Rig::new(48000.0, 8);
+        rig.send(EngineMsg::SetBpm(174.0));
+        rig.send(EngineMsg::SetTracks(tracks(&[track("t", "voice4", "x.x.", frac)], 8)));
+        rig.send(EngineMsg::Play);
+        rig.run(step_start(8, sps) as usize + 1, 128);
+        assert_eq!((frac * sps + 0.5).floor() as u64, len);
+        let ons = rig.gate_samples(4, true);
+        let offs = rig.gate_samples(4, false);
+        let starts: Vec<u64> = [0, 2, 4, 6, 8].map(|k| step_start(k, sps)).to_vec();
+        assert_eq!(ons, starts, "frac {frac}");
+        // Every gate-off is exactly `len` samples after its hit.
+        let expect: Vec<u64> = starts[..4].iter().map(|s| s + len).collect();
+        assert_eq!(offs[..4], expect[..], "frac {frac}");
+    }
+}
+
+#[test]
+fn a_gate_off_due_with_a_hit_happens_before_it() {
+    // 120 BPM, 6000 samples per step: a full-step gate ends exactly where the next hit starts.
+    let mut rig = Rig::new(48000.0, 1);
+    rig.send(EngineMsg::SetTracks(tracks(&[track("t", "voice1", "xx", 1.0)], 1)));
+    rig.send(EngineMsg::Play);
+    rig.run(12001, 100);
+    let seq: Vec<(bool, u64)> = rig.gates.iter().map(|g| (g.on, g.sample)).collect();
+    assert_eq!(
+        seq,
+        vec![(true, 0), (false, 6000), (true, 6000), (false, 12000), (true, 12000)]
+    );
+}
+
+#[test]
+fn swing_delays_odd_sixteenths_and_keeps_bar_length() {
+    let mut rig = Rig::new(48000.0, 8);
+    rig.send(EngineMsg::SetSwing(0.5));
+    rig.send(EngineMsg::SetTracks(tracks(&[track("t", "voice1", "xxxx", 0.25)], 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(96000 * 2 + 1, 128);
+    // Odd steps sound swing × half a step late: 0.5 × 3000 = 1500 samples.
+    let ons = rig.gate_samples(1, true);
+    let expect: Vec<u64> = (0..33u64)
+        .map(|k| k * 6000 + if k % 2 == 1 { 1500 } else { 0 })
+        .collect();
+    assert_eq!(ons, expect);
+    let offs = rig.gate_samples(1, false);
+    assert_eq!(offs[..4], [1500, 7500 + 1500, 13500, 19500 + 1500]);
+    // The grid itself does not move.
+    assert_eq!(rig.bars(), vec![(0, 0), (1, 96000), (2, 192000)]);
+    let steps = rig.steps();
+    assert_eq!(steps[5], (5, 30000));
+}
+
+#[test]
+fn swing_rounds_at_a_fractional_step_length() {
+    // 137 BPM at 44.1 kHz, swing 0.37: delay = floor(0.37 × 4828.467… / 2 + 0.5) = 893.
+    let sps = 44100.0 * 15.0 / 137.0;
+    let mut rig = Rig::new(44100.0, 8);
+    rig.send(EngineMsg::SetBpm(137.0));
+    rig.send(EngineMsg::SetSwing(0.37));
+    rig.send(EngineMsg::SetTracks(tracks(&[track("t", "voice1", ".x", 0.5)], 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(step_start(64, sps) as usize, 64);
+    let ons = rig.gate_samples(1, true);
+    assert_eq!(ons.len(), 32);
+    for (i, &on) in ons.iter().enumerate() {
+        let k = 2 * i as u64 + 1;
+        assert_eq!(on, step_start(k, sps) + 893, "step {k}");
+    }
+}
+
+#[test]
+fn queued_load_applies_at_the_first_sample_of_the_next_bar() {
+    let mut rig = Rig::new(48000.0, 8);
+    let amp = ParamId::voice(3, voice::AMP);
+    let room = ParamId::reverb(reverb::ROOM);
+    rig.send(EngineMsg::SetTracks(tracks(&[track("old", "voice1", "x...", 0.5)], 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(50_000, 128);
+
+    let mut p = ParamValues::default();
+    p.set(amp, 0.9);
+    p.set(room, 0.8);
+    let new = [track("new", "voice5", "x.", 0.5)];
+    rig.send(EngineMsg::Load {
+        scene: scene(90.0, 0.0, &new, p, 8),
+        timing: LoadTiming::NextBar,
+        slot: 7,
+    });
+    assert!(rig.events.contains(&EngineEvent::Queued { slot: 7, bar: 1 }));
+    assert_eq!(rig.e.position().queued_slot, Some((7, 1)));
+
+    // One sample before the bar: nothing changed yet.
+    rig.run(96_000 - 50_000, 128);
+    assert_eq!(rig.e.param(amp), 0.3);
+    assert_eq!(rig.e.position().bpm, 120.0);
+    assert!(!rig.events.iter().any(|e| matches!(e, EngineEvent::Applied { .. })));
+
+    rig.run(1, 1);
+    assert_eq!(rig.e.param(amp), 0.9);
+    assert_eq!(rig.e.param(room), 0.8);
+    assert_eq!(rig.e.position().bpm, 90.0);
+    assert_eq!(rig.e.position().queued_slot, None);
+    let applied: Vec<_> = rig
+        .events
+        .iter()
+        .filter(|e| matches!(e, EngineEvent::Applied { .. }))
+        .collect();
+    assert_eq!(
+        applied,
+        vec![&EngineEvent::Applied {
+            slot: 7,
+            bar: 1,
+            sample: 96_000
+        }]
+    );
+    // The new tracks play from the bar's first step; the old ones are gone.
+    assert_eq!(rig.gate_samples(5, true), vec![96_000]);
+    assert_eq!(rig.gate_samples(1, true), vec![0, 24_000, 48_000, 72_000]);
+    // The new tempo runs from the bar: 90 BPM = 8000 samples per step.
+    rig.run(16_001, 128);
+    assert_eq!(rig.gate_samples(5, true), vec![96_000, 112_000]);
+    let steps = rig.steps();
+    assert_eq!(steps[16..19], [(16, 96_000), (17, 104_000), (18, 112_000)]);
+}
+
+#[test]
+fn a_newer_queued_load_replaces_the_pending_one_and_cancel_drops_it() {
+    let mut e = Engine::new(48000.0, 8);
+    let mut out = vec![0.0; 256];
+    e.handle(EngineMsg::Play);
+    e.process(&mut out);
+    let mk = |bpm| scene(bpm, 0.0, &[], ParamValues::default(), 8);
+    e.handle(EngineMsg::Load {
+        scene: mk(100.0),
+        timing: LoadTiming::NextBar,
+        slot: 1,
+    });
+    e.handle(EngineMsg::Load {
+        scene: mk(140.0),
+        timing: LoadTiming::NextBar,
+        slot: 2,
+    });
+    assert!(matches!(e.pop_garbage(), Some(Garbage::Scene(s)) if s.bpm == 100.0));
+    assert_eq!(e.position().queued_slot, Some((2, 1)));
+    e.handle(EngineMsg::CancelQueued);
+    assert!(matches!(e.pop_garbage(), Some(Garbage::Scene(s)) if s.bpm == 140.0));
+    assert_eq!(e.position().queued_slot, None);
+    let mut long = vec![0.0; 2 * 96_000];
+    e.process(&mut long);
+    assert_eq!(e.position().bpm, 120.0);
+}
+
+#[test]
+fn loads_while_stopped_apply_at_once_and_never_move_the_playhead() {
+    let mut rig = Rig::new(48000.0, 8);
+    let mut p = ParamValues::default();
+    p.set(ParamId::lfo2(lfo::RATE), 6.0);
+    rig.send(EngineMsg::Load {
+        scene: scene(128.0, 0.2, &[], p.clone(), 8),
+        timing: LoadTiming::NextBar,
+        slot: 3,
+    });
+    assert_eq!(rig.e.param(ParamId::lfo2(lfo::RATE)), 6.0);
+    assert_eq!(
+        rig.events.last(),
+        Some(&EngineEvent::Applied {
+            slot: 3,
+            bar: 0,
+            sample: 0
+        })
+    );
+    // Running: an immediate load keeps the step grid where it was.
+    rig.send(EngineMsg::Play);
+    rig.run(10_000, 128);
+    rig.send(EngineMsg::Load {
+        scene: scene(128.0, 0.0, &[track("t", "voice1", "x", 0.5)], p, 8),
+        timing: LoadTiming::Immediate,
+        slot: 4,
+    });
+    rig.run(20_000, 128);
+    let sps = 48000.0 * 15.0 / 128.0; // 5625
+    let steps = rig.steps();
+    assert_eq!(steps.len(), 6);
+    assert!(steps.iter().all(|&(k, s)| s == step_start(k, sps)));
+    assert_eq!(rig.gate_samples(1, true), vec![11_250, 16_875, 22_500, 28_125]);
+}
+
+#[test]
+fn tempo_change_takes_effect_from_the_next_step() {
+    let mut rig = Rig::new(48000.0, 8);
+    rig.send(EngineMsg::Play);
+    rig.run(9000, 100); // inside step 1 (6000..12000)
+    rig.send(EngineMsg::SetBpm(60.0)); // 12000 samples per step from step 2 on
+    rig.run(40_000, 100);
+    let steps = rig.steps();
+    assert_eq!(steps, vec![(0, 0), (1, 6000), (2, 12000), (3, 24000), (4, 36000), (5, 48000)]);
+}
+
+#[test]
+fn polymetric_tracks_wrap_independently() {
+    let mut rig = Rig::new(48000.0, 8);
+    rig.send(EngineMsg::SetTracks(tracks(
+        &[
+            track("twelve", "voice1", "x...........", 0.5),
+            track("sixteen", "voice3", "x..............x", 0.5),
+            track("empty", "voice4", "", 0.5),
+        ],
+        8,
+    )));
+    rig.send(EngineMsg::Play);
+    rig.run(6000 * 49 + 1, 128);
+    let at = |ks: &[u64]| ks.iter().map(|k| k * 6000).collect::<Vec<_>>();
+    assert_eq!(rig.gate_samples(1, true), at(&[0, 12, 24, 36, 48]));
+    assert_eq!(rig.gate_samples(3, true), at(&[0, 15, 16, 31, 32, 47, 48]));
+    assert!(rig.gate_samples(4, true).is_empty());
+}
+
+#[test]
+fn notes_cycle_on_hits_and_carry_over_a_track_swap() {
+    let mut rig = Rig::new(48000.0, 8);
+    let mut t = track("bass", "voice1", "x.", 0.5);
+    t.notes = vec![100.0, 200.0, 300.0];
+    rig.send(EngineMsg::SetTracks(tracks(std::slice::from_ref(&t), 8)));
+    rig.send(EngineMsg::Play);
+    let freq = ParamId::voice(1, voice::FREQ);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        rig.run(12_000, 12_000);
+        seen.push(rig.e.param(freq));
+    }
+    assert_eq!(seen, vec![100.0, 200.0, 300.0, 100.0]);
+    // Same name, new pattern: the next note continues where the old track was.
+    t.pattern = "x".to_string();
+    rig.send(EngineMsg::SetTracks(tracks(&[t], 8)));
+    rig.run(6000, 6000);
+    assert_eq!(rig.e.param(freq), 200.0);
+}
+
+#[test]
+fn stop_and_release_all_close_every_gate() {
+    let mut rig = Rig::new(48000.0, 8);
+    for v in 1..=8 {
+        rig.send(EngineMsg::Gate { voice: v, on: true });
+    }
+    rig.send(EngineMsg::Gate { voice: 9, on: true }); // ignored: only 8 voices
+    rig.run(1000, 128);
+    rig.send(EngineMsg::ReleaseAll);
+    let offs: Vec<u8> = rig.gates.iter().filter(|g| !g.on).map(|g| g.voice).collect();
+    assert_eq!(offs, (1..=8).collect::<Vec<u8>>());
+    rig.gates.clear();
+    rig.send(EngineMsg::SetTracks(tracks(&[track("t", "voice2", "x", 1.0)], 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(3000, 128);
+    rig.send(EngineMsg::Stop);
+    assert_eq!(
+        rig.gates,
+        vec![
+            GateRecord { voice: 2, on: true, sample: 1000 },
+            GateRecord { voice: 2, on: false, sample: 4000 },
+        ]
+    );
+    assert!(rig.events.contains(&EngineEvent::Stopped { sample: 4000 }));
+    rig.run(48_000, 128);
+    assert_eq!(rig.gates.len(), 2, "no gate opens after Stop");
+}
+
+#[test]
+fn sequenced_hits_on_voice2_fire_the_acid_envelope_and_accents_open_it_further() {
+    let mut rig = Rig::new(48000.0, 8);
+    let mut p = ParamValues::default();
+    p.set(ParamId::acid(acid::CUTOFF), 300.0);
+    p.set(ParamId::acid(acid::ENV_AMOUNT), 3000.0);
+    p.set(ParamId::acid(acid::ACCENT), 1.0);
+    p.set(ParamId::lfo1(lfo::DEPTH), 0.0);
+    let ts = [track("acid", "voice2", "x...X...", 0.5)];
+    rig.send(EngineMsg::Load {
+        scene: scene(120.0, 0.0, &ts, p, 8),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    rig.run(4800, 128); // let the smoothed cutoff settle
+    let rest = rig.e.acid_cutoff();
+    assert!((rest - 300.0).abs() < 5.0, "{rest}");
+    rig.send(EngineMsg::Play);
+    // Peak cutoff in the first 10 ms after the x hit (sample 0 after Play).
+    let peak_after = |rig: &mut Rig, frames: usize| {
+        let mut peak = 0.0f32;
+        for _ in 0..frames / 16 {
+            rig.run(16, 16);
+            peak = peak.max(rig.e.acid_cutoff());
+        }
+        peak
+    };
+    let hit = peak_after(&mut rig, 480);
+    rig.run(24_000 - 480, 128);
+    let accent = peak_after(&mut rig, 480);
+    assert!(hit > rest + 1000.0, "x hit opened the filter to {hit} Hz");
+    assert!(accent > hit + 100.0, "X hit: {accent} Hz, x hit: {hit} Hz");
+    // And it decays again before the next hit.
+    rig.run(20_000, 128);
+    assert!(rig.e.acid_cutoff() < rest + 200.0);
+}
+
+#[test]
+fn lfo2_depth_zero_leaves_voice3_alone() {
+    // Two engines differ only in lfo2's rate; with depth 0 the output must be identical.
+    let render = |rate: f32| {
+        let mut e = Engine::new(48000.0, 4);
+        for (id, v) in [
+            (ParamId::lfo2(lfo::DEPTH), 0.0),
+            (ParamId::lfo2(lfo::RATE), rate),
+            (ParamId::voice(3, voice::AMP), 0.5),
+        ] {
+            e.handle(EngineMsg::SetParam { id, value: v });
+        }
+        e.handle(EngineMsg::Gate { voice: 3, on: true });
+        let mut out = vec![0.0; 2 * 24_000];
+        e.process(&mut out);
+        out
+    };
+    let a = render(10.0);
+    assert!(a.iter().any(|x| x.abs() > 0.05));
+    assert_eq!(a, render(0.5));
+}
+
+#[test]
+fn output_does_not_depend_on_the_buffer_size() {
+    let slot = anthem_slot();
+    let render_in = |buffer: usize| {
+        let mut e = Engine::new(48000.0, 8);
+        e.handle(EngineMsg::Load {
+            scene: Box::new(Scene::from_slot(&slot, 8)),
+            timing: LoadTiming::Immediate,
+            slot: 6,
+        });
+        e.handle(EngineMsg::Play);
+        let mut out = vec![0.0; 2 * 48_000];
+        for chunk in out.chunks_mut(2 * buffer) {
+            e.process(chunk);
+            while e.pop_event().is_some() {}
+        }
+        out
+    };
+    let a = render_in(128);
+    assert!(a.iter().any(|x| x.abs() > 0.1));
+    assert_eq!(a, render_in(333));
+    assert_eq!(a, render_in(1));
+}
+
+#[test]
+fn render_is_deterministic_and_exactly_n_bars_long() {
+    let slot = anthem_slot();
+    let a = render::render(&slot, 2, 48000, 8);
+    let b = render::render(&slot, 2, 48000, 8);
+    // 2 bars × 16 steps × 4137.93… samples = 66206.9 → 66207 frames.
+    assert_eq!(a.len(), 2 * 66_207);
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(a.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+    let peak = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(peak > 0.2, "the slot is audible: peak {peak}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    render::write_wav(&pa, &a, 48000).unwrap();
+    render::write_wav(&pb, &b, 48000).unwrap();
+    let (fa, fb) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+    assert_eq!(fa, fb);
+    let r = hound::WavReader::open(&pa).unwrap();
+    assert_eq!(r.spec().channels, 2);
+    assert_eq!(r.spec().sample_rate, 48000);
+    assert_eq!(r.len() as usize, a.len());
+}
+
+#[test]
+fn slot_tracks_on_voices_beyond_the_engine_stay_silent() {
+    let mut slot = Slot::default();
+    slot.sequencer.tracks = vec![
+        track("far", "voice12", "xxxx", 0.5),
+        track("bogus", "voiceX", "xxxx", 0.5),
+    ];
+    let out = render::render(&slot, 1, 48000, 8);
+    assert!(out.iter().all(|&x| x == 0.0));
+}
+
+// ---- safety ----------------------------------------------------------------------------
+
+/// Every parameter of the mix at the loud, unstable end.
+fn extreme_params() -> ParamValues {
+    let mut p = ParamValues::default();
+    for n in 1..=8u8 {
+        p.set(ParamId::voice(n, voice::AMP), 1.0);
+        p.set(ParamId::voice(n, voice::FILTER_Q), 10.0);
+        p.set(ParamId::voice(n, voice::SUSTAIN), 1.0);
+        p.set(ParamId::voice(n, voice::REVERB_SEND), 1.0);
+        p.set(ParamId::voice(n, voice::DELAY_SEND), 1.0);
+    }
+    p.set(ParamId::acid(acid::RES), 0.98);
+    p.set(ParamId::acid(acid::DRIVE), 1.0);
+    p.set(ParamId::acid(acid::ENV_AMOUNT), 5000.0);
+    p.set(ParamId::dist(dist::DRIVE), 1.0);
+    p.set(ParamId::dist(dist::MIX), 1.0);
+    p.set(ParamId::delay(delay::FEEDBACK), 0.7);
+    p.set(ParamId::delay(delay::MIX), 1.0);
+    p.set(ParamId::reverb(reverb::ROOM), 1.0);
+    p.set(ParamId::reverb(reverb::MIX), 1.0);
+    p
+}
+
+fn check_safe(out: &[f32]) -> Result<(), TestCaseError> {
+    for (i, x) in out.iter().enumerate() {
+        prop_assert!(x.is_finite(), "sample {i} is {x}");
+        prop_assert!(x.abs() <= 1.0, "sample {i} is {x}");
+    }
+    Ok(())
+}
+
+fn pattern_strategy() -> impl Strategy<Value = String> {
+    proptest::collection::vec(prop_oneof![Just('X'), Just('x'), Just('.')], 0..20)
+        .prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_parameter_combination_breaks_the_output(
+        values in proptest::collection::vec(0.0f64..=1.0, 240),
+        patterns in proptest::collection::vec(pattern_strategy(), 8),
+        bpm in 30.0f64..300.0,
+        swing in 0.0f64..0.6,
+    ) {
+        let voices = 8;
+        // Random values across every range, on top of the extreme mix.
+        let mut p = extreme_params();
+        for (i, u) in values.iter().enumerate() {
+            let id = ParamId(i as u16);
+            if i < p.0.len() && (i % 3 == 0) {
+                let s = id.spec();
+                p.set(id, s.min + u * (s.max - s.min));
+            }
+        }
+        let ts: Vec<Track> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, pat)| {
+                let mut t = track(&format!("t{i}"), &format!("voice{}", i + 1), pat, values[i]);
+                t.base_amp = 1.0;
+                t.filter_freq = 50.0 + 7950.0 * values[i + 8];
+                t.notes = vec![20.0 + 4980.0 * values[i + 16]];
+                t
+            })
+            .collect();
+        let mut rig = Rig::new(48000.0, voices);
+        rig.send(EngineMsg::Load { scene: scene(bpm, swing, &ts, p, voices), timing: LoadTiming::Immediate, slot: 0 });
+        rig.send(EngineMsg::Play);
+        // Full gates on every voice too, on top of the sequence.
+        for v in 1..=8 {
+            rig.send(EngineMsg::Gate { voice: v, on: true });
+        }
+        check_safe(&rig.run(48_000, 128))?;
+
+        // Restore a normal sound: a hit must be heard again.
+        let mut normal = ParamValues::default();
+        normal.set(ParamId::voice(1, voice::AMP), 0.5);
+        rig.send(EngineMsg::Load {
+            scene: scene(120.0, 0.0, &[track("k", "voice1", "x...", 0.5)], normal, voices),
+            timing: LoadTiming::Immediate,
+            slot: 0,
+        });
+        rig.run(48_000, 128);
+        let out = rig.run(24_000, 128);
+        check_safe(&out)?;
+        let peak = out.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        prop_assert!(peak > 0.05, "silent after restoring normal settings: peak {}", peak);
+    }
+}
+
+// ---- no allocation -----------------------------------------------------------------------
+
+/// Run in a child process by `the_alloc_guard_is_active`: it must abort.
+#[test]
+#[ignore = "run by the_alloc_guard_is_active in a child process; it aborts on purpose"]
+fn alloc_probe() {
+    assert_no_alloc::assert_no_alloc(|| {
+        let v: Vec<u8> = Vec::with_capacity(16);
+        std::hint::black_box(v);
+    });
+}
+
+#[test]
+fn the_alloc_guard_is_active() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--ignored", "--exact", "engine::alloc_probe", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "allocating inside assert_no_alloc went unnoticed");
+    assert!(stderr.contains("memory allocation of 16 bytes failed"), "{stderr}");
+}
+
+#[test]
+fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
+    let voices = 8;
+    let slot = anthem_slot();
+    let buffers = 60 * 48_000 / 128; // 22 500
+    // Every box the engine will receive, built here, outside the guarded region.
+    let swaps = buffers / 150;
+    let mut scenes: Vec<Box<Scene>> = (0..swaps)
+        .map(|i| {
+            let mut s = Scene::from_slot(&slot, voices);
+            s.bpm = 100.0 + (i % 80) as f64;
+            Box::new(s)
+        })
+        .collect();
+    let mut track_sets: Vec<Box<TrackSet>> = (0..swaps)
+        .map(|i| {
+            let mut ts = slot.sequencer.tracks.clone();
+            ts[i % 8].pattern = "X.x.".repeat(1 + i % 5);
+            tracks(&ts, voices)
+        })
+        .collect();
+    let mut garbage: Vec<Garbage> = Vec::with_capacity(4 * swaps + 16);
+    let mut buf = vec![0.0f32; 256];
+    let ids: Vec<ParamId> = ParamId::all(voices).collect();
+    let mut events = 0u64;
+    let mut peak = 0.0f32;
+
+    let mut e = Engine::new(48000.0, voices);
+    e.handle(EngineMsg::Play);
+    assert_no_alloc::assert_no_alloc(|| {
+        for b in 0..buffers {
+            for j in 0..300 {
+                let id = ids[(b * 7 + j * 13) % ids.len()];
+                let u = ((b * 31 + j * 17) % 1000) as f32 / 999.0;
+                let s = id.spec();
+                let value = s.min as f32 + u * (s.max - s.min) as f32;
+                e.handle(EngineMsg::SetParam { id, value });
+            }
+            e.handle(EngineMsg::Gate { voice: (b % 9) as u8, on: b % 2 == 0 });
+            if b % 150 == 0
+                && let Some(t) = track_sets.pop()
+            {
+                e.handle(EngineMsg::SetTracks(t));
+            }
+            if b % 150 == 75
+                && let Some(s) = scenes.pop()
+            {
+                let timing = if b % 300 == 75 { LoadTiming::NextBar } else { LoadTiming::Immediate };
+                e.handle(EngineMsg::Load { scene: s, timing, slot: 6 });
+            }
+            if b % 1000 == 500 {
+                e.handle(EngineMsg::SetBpm(90.0 + (b % 100) as f64));
+                e.handle(EngineMsg::SetSwing(0.3));
+                e.handle(EngineMsg::ReleaseAll);
+            }
+            if b % 5000 == 2500 {
+                e.handle(EngineMsg::Stop);
+                e.handle(EngineMsg::Play);
+                e.handle(EngineMsg::CancelQueued);
+            }
+            e.process(&mut buf);
+            peak = buf.iter().fold(peak, |m, x| m.max(x.abs()));
+            while e.pop_event().is_some() {
+                events += 1;
+            }
+            while let Some(g) = e.pop_garbage() {
+                garbage.push(g);
+            }
+        }
+    });
+    assert!(scenes.is_empty() && track_sets.is_empty());
+    // Every swapped box came back, except perhaps a load still waiting for its bar.
+    assert!(garbage.len() >= 2 * swaps - 1, "{}", garbage.len());
+    assert!(events > 60 * 60, "{events}");
+    assert!(peak > 0.0 && peak <= 1.0);
+    assert_eq!(e.garbage_overflow(), 0);
+    drop(garbage);
+}

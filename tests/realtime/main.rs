@@ -1,0 +1,409 @@
+//! Real-time tests: the live command path, headless runs on the internal clock and through a
+//! JACK dummy server, recording, and saving while playing. They run one at a time (a process-
+//! wide lock) in their own test binary, so timing is not disturbed by the parallel suite.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Proc, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chronus::audio::{self, Recorder};
+use chronus::control::{Command, Controller, Notice};
+use chronus::engine::{Engine, EngineEvent, EngineMsg, LoadTiming, Scene};
+use chronus::model::registry::{ParamId, voice};
+use chronus::model::slot::{Slot, Track};
+use chronus::store::{SlotNumber, Store};
+use serde_json::Value;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_chronus");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A one-track song at `bpm`: a sine on voice1 hitting every beat.
+fn simple_song(bpm: f64) -> Slot {
+    let mut s = Slot::default();
+    s.metadata.name = format!("Test {bpm}");
+    s.sequencer.bpm = bpm;
+    let mut t = Track::new("kick", "voice1", "X...x...X...x...");
+    t.base_freq = 110.0;
+    t.gate_frac = 0.5;
+    s.sequencer.tracks.push(t);
+    s
+}
+
+fn temp_patterns(slots: &[(u8, Slot)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    for (n, s) in slots {
+        store.save(SlotNumber::new(*n).unwrap(), s).unwrap();
+    }
+    dir
+}
+
+fn peak(buf: &[f32]) -> f32 {
+    buf.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+}
+
+/// The real command path across threads: a producer thread sends through the ring while an
+/// engine loop thread renders periods. A parameter change shows in the output within one
+/// period of being sent.
+#[test]
+fn parameter_change_reaches_output_within_one_period() {
+    let _g = serial();
+    let (mut runner, mut link) = audio::link(Engine::new(48_000.0, 8), None);
+    // Hold a steady sine on voice1.
+    link.send(EngineMsg::SetParam {
+        id: ParamId::voice(1, voice::AMP),
+        value: 0.5,
+    });
+    link.send(EngineMsg::Gate { voice: 1, on: true });
+    let periods_done = Arc::new(AtomicU64::new(0));
+    let done2 = periods_done.clone();
+    let total = 400u64;
+    let engine_loop = std::thread::spawn(move || {
+        let mut buf = vec![0.0f32; 256];
+        let mut peaks = Vec::with_capacity(total as usize);
+        for _ in 0..total {
+            runner.render(&mut buf);
+            peaks.push(peak(&buf));
+            done2.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        peaks
+    });
+    // Producer: once the tone has settled, silence voice1 by gating it off; note the period.
+    while periods_done.load(Ordering::SeqCst) < 200 {
+        std::thread::yield_now();
+    }
+    let sent_after = periods_done.load(Ordering::SeqCst);
+    link.send(EngineMsg::SetParam {
+        id: ParamId::voice(1, voice::AMP),
+        value: 0.0,
+    });
+    let peaks = engine_loop.join().unwrap();
+    let before = peaks[(sent_after - 1) as usize];
+    assert!(before > 0.05, "tone before the change: peak {before}");
+    // The message was sent after period `sent_after` finished; the very next period renders
+    // with it applied, so its output already falls (amp is smoothed over ~20 ms).
+    let next = (sent_after) as usize;
+    let falling = peaks[next + 1] < before * 0.98;
+    assert!(
+        falling,
+        "peaks around the change: {:?}",
+        &peaks[next - 2..next + 4]
+    );
+    // And the change completes: silence once the smoother has settled (~20 ms = 8 periods).
+    assert!(peaks[next + 40] < 0.01, "after 40 periods: {}", peaks[next + 40]);
+}
+
+/// A bar-aligned load requested mid-bar through the Controller (ring → engine loop) applies
+/// at exactly the first sample of the next bar.
+#[test]
+fn bar_aligned_load_applies_at_next_bar_through_the_command_path() {
+    let _g = serial();
+    let dir = temp_patterns(&[(1, simple_song(120.0)), (2, simple_song(120.0))]);
+    let (mut runner, link) = audio::link(Engine::new(48_000.0, 8), None);
+    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+    ctl.apply(Command::LoadSlot {
+        slot: SlotNumber::new(1).unwrap(),
+        immediate: true,
+    })
+    .unwrap();
+    ctl.apply(Command::Play).unwrap();
+    let mut buf = vec![0.0f32; 256];
+    // 120 BPM at 48 kHz: 6000 samples per step, 96 000 per bar. Play until mid bar 0.
+    let mut rendered = 0u64;
+    while rendered < 40_000 {
+        runner.render(&mut buf);
+        rendered += 128;
+        ctl.poll();
+    }
+    ctl.apply(Command::LoadSlot {
+        slot: SlotNumber::new(2).unwrap(),
+        immediate: false,
+    })
+    .unwrap();
+    let mut applied = None;
+    while rendered < 200_000 && applied.is_none() {
+        runner.render(&mut buf);
+        rendered += 128;
+        while let Some(ev) = ctl_event(&mut ctl) {
+            if let Notice::SlotApplied { slot, bar } = ev {
+                applied = Some((slot, bar));
+            }
+        }
+    }
+    assert_eq!(applied, Some((2, 1)), "slot 2 applies at bar 1");
+    assert_eq!(ctl.status.playing_slot, Some(2));
+}
+
+fn ctl_event(ctl: &mut Controller) -> Option<Notice> {
+    ctl.poll();
+    ctl.drain_notices().next()
+}
+
+/// The sample index at which a queued snapshot applies, read from the engine's own event.
+#[test]
+fn queued_scene_applies_at_first_sample_of_next_bar() {
+    let _g = serial();
+    let mut engine = Engine::new(44_100.0, 8);
+    let song = simple_song(137.0);
+    engine.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&song, 8)),
+        timing: LoadTiming::Immediate,
+        slot: 1,
+    });
+    engine.handle(EngineMsg::Play);
+    let mut buf = vec![0.0f32; 256];
+    for _ in 0..300 {
+        engine.process(&mut buf);
+    }
+    engine.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&simple_song(90.0), 8)),
+        timing: LoadTiming::NextBar,
+        slot: 2,
+    });
+    let sps = 44_100.0 * 15.0 / 137.0;
+    let mut got = None;
+    for _ in 0..2000 {
+        engine.process(&mut buf);
+        while let Some(ev) = engine.pop_event() {
+            if let EngineEvent::Applied { slot: 2, bar, sample } = ev {
+                got = Some((bar, sample));
+            }
+        }
+    }
+    let (bar, sample) = got.expect("applied");
+    let expected = ((bar * 16) as f64 * sps + 0.5).floor() as u64;
+    assert_eq!(sample, expected, "bar {bar}");
+}
+
+fn run_headless(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> (Vec<Value>, String, i32) {
+    let mut cmd = Proc::new(BIN);
+    cmd.arg("headless").args(args).current_dir(cwd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run chronus headless");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let events = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (events, stderr, out.status.code().unwrap_or(-1))
+}
+
+fn events_named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// No device at all: `headless --seconds 3 --events json` starts on the internal clock,
+/// reports bars and beats (3 s at 120 BPM = 1.5 bars = 6 beats) and exits 0.
+#[test]
+fn headless_without_a_device_runs_on_the_internal_clock() {
+    let _g = serial();
+    let dir = temp_patterns(&[(1, simple_song(120.0))]);
+    let patterns = dir.path().to_str().unwrap();
+    let (events, stderr, code) = run_headless(
+        &["--no-audio", "--seconds", "3", "--events", "json", "--patterns", patterns],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let started = events_named(&events, "started");
+    assert_eq!(started.len(), 1, "{events:?}");
+    assert_eq!(started[0]["backend"], "internal");
+    assert_eq!(started[0]["slot"], 1);
+    let bars = events_named(&events, "bar");
+    let beats = events_named(&events, "beat");
+    assert!((1..=2).contains(&bars.len()), "bars: {}", bars.len());
+    assert!((5..=7).contains(&beats.len()), "beats: {}", beats.len());
+    let stopped = events_named(&events, "stopped");
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(stopped[0]["late"], 0, "{:?}", stopped[0]);
+    assert!(stderr.trim().is_empty(), "nothing on stderr: {stderr}");
+}
+
+/// The same with a real (absent) sound card: the default device cannot be opened here, so
+/// Chronus says so once and plays on the internal clock.
+#[test]
+fn headless_falls_back_when_the_device_cannot_open() {
+    let _g = serial();
+    let dir = temp_patterns(&[(1, simple_song(120.0))]);
+    let patterns = dir.path().to_str().unwrap();
+    let (events, stderr, code) = run_headless(
+        &["--device", "alsa:nonexistent_pcm", "--seconds", "1", "--events", "json", "--patterns", patterns],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert_eq!(events_named(&events, "started")[0]["backend"], "internal");
+    let infos = events_named(&events, "info");
+    assert!(
+        infos.iter().any(|e| e["message"].as_str().unwrap().contains("internal clock")),
+        "{events:?}"
+    );
+    assert!(!stderr.contains("ALSA lib"), "ALSA chatter leaked: {stderr}");
+}
+
+/// Saving a slot every 100 ms while playing for 60 s causes no late callback: the audio thread
+/// never waits for file work.
+#[test]
+fn saving_while_playing_never_makes_a_callback_late() {
+    let _g = serial();
+    let dir = temp_patterns(&[(1, simple_song(174.0))]);
+    let store = Store::new(dir.path());
+    let mut recorder = Recorder::new();
+    let (output, link) = audio::open_internal(Engine::new(48_000.0, 8), 128, &mut recorder);
+    let mut ctl = Controller::new(store, 8, link, recorder);
+    ctl.apply(Command::LoadSlot {
+        slot: SlotNumber::new(1).unwrap(),
+        immediate: true,
+    })
+    .unwrap();
+    ctl.apply(Command::Play).unwrap();
+    let start = Instant::now();
+    let mut saves = 0;
+    let mut next = start;
+    while start.elapsed() < Duration::from_secs(60) {
+        ctl.poll();
+        if Instant::now() >= next {
+            let step = saves % 16;
+            ctl.apply(Command::SetStep {
+                track: "kick".into(),
+                step,
+                value: chronus::control::StepValue::Hit,
+            })
+            .unwrap();
+            ctl.apply(Command::SaveSlot {
+                slot: SlotNumber::new(1).unwrap(),
+                force: true,
+            })
+            .unwrap();
+            saves += 1;
+            next += Duration::from_millis(100);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    ctl.poll();
+    let late = ctl.stats().late.load(Ordering::Relaxed);
+    let callbacks = ctl.stats().callbacks.load(Ordering::Relaxed);
+    eprintln!(
+        "saves {saves}, callbacks {callbacks}, late {late}, load mean {:.2}% max {:.2}%",
+        ctl.status.load_mean, ctl.status.load_max
+    );
+    assert!(saves >= 590, "saves: {saves}");
+    assert!(callbacks > 22_000, "callbacks: {callbacks}");
+    assert_eq!(late, 0);
+    drop(output);
+}
+
+struct Jack {
+    child: Child,
+    name: String,
+}
+
+impl Drop for Jack {
+    fn drop(&mut self) {
+        // Stop the server we started, by its pid.
+        let _ = Proc::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_jack() -> Option<Jack> {
+    let jackd = ["/usr/bin/jackd", "/usr/local/bin/jackd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let name = format!("chronus-test-{}", std::process::id());
+    let mut child = Proc::new(jackd)
+        .args(["-n", &name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"])
+        .env("JACK_NO_AUDIO_RESERVATION", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    // Wait until the server says it is running (it prints its engine details).
+    let out = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return None;
+        }
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100))
+            && line.contains("dummy")
+        {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    Some(Jack { child, name })
+}
+
+/// End to end through cpal: slot 1 plays on `alsa:jack` (a JACK dummy server) for 5 s with
+/// `--record`; the WAV is 5 s ± 50 ms long, not silent, and no xrun was reported.
+#[test]
+fn plays_slot_one_through_jack_and_records_it() {
+    let _g = serial();
+    let Some(jack) = start_jack() else {
+        panic!("jackd could not start: install jackd2 and libasound2-plugins (make deps)");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("take.wav");
+    let patterns = repo().join("patterns");
+    let (events, stderr, code) = run_headless(
+        &[
+            "--slot", "1", "--patterns", patterns.to_str().unwrap(),
+            "--device", "alsa:jack", "--buffer", "256",
+            "--seconds", "5", "--record", wav.to_str().unwrap(), "--events", "json",
+        ],
+        dir.path(),
+        &[("JACK_DEFAULT_SERVER", &jack.name), ("JACK_NO_START_SERVER", "1")],
+    );
+    drop(jack);
+    assert_eq!(code, 0, "stderr: {stderr}\nevents: {events:?}");
+    let started = events_named(&events, "started");
+    assert_eq!(started[0]["backend"], "device", "{events:?}\n{stderr}");
+    assert!(started[0]["device"].as_str().unwrap().starts_with("alsa:jack"));
+    let stopped = events_named(&events, "stopped")[0].clone();
+    assert_eq!(stopped["xruns"], 0, "{stopped}");
+    let reader = hound::WavReader::open(&wav).expect("recording exists");
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate), (2, 48_000));
+    let frames = reader.duration() as f64;
+    let seconds = frames / 48_000.0;
+    eprintln!("recorded {seconds:.4} s; stopped: {stopped}");
+    assert!((seconds - 5.0).abs() <= 0.05, "recording is {seconds} s");
+    let samples: Vec<f32> = reader.into_samples::<f32>().map(Result::unwrap).collect();
+    let rms = (samples.iter().map(|x| x * x).sum::<f32>() / samples.len() as f32).sqrt();
+    assert!(rms > 0.01, "recording is silent (rms {rms})");
+}
