@@ -34,6 +34,9 @@ pub struct PlayArgs {
     /// Audio device options.
     #[command(flatten)]
     pub audio: AudioArgs,
+    /// OSC options.
+    #[command(flatten)]
+    pub osc: crate::osc::OscArgs,
 }
 
 /// Audio device options shared by the tracker and headless mode.
@@ -71,6 +74,8 @@ pub enum CommandKind {
     Slots(crate::slots_cli::SlotsArgs),
     /// Print the slot parameters, or a JSON Schema for slot files.
     Schema(crate::slots_cli::SchemaArgs),
+    /// Send an OSC command to a running Chronus and print its answer.
+    Ctl(crate::osc::CtlArgs),
     /// Render bars of a slot to a WAV file.
     Render(crate::render::RenderArgs),
 }
@@ -81,12 +86,14 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(CommandKind::Check(args)) => crate::slots_cli::run_check(&args),
         Some(CommandKind::Slots(args)) => crate::slots_cli::run_slots(&args, &cli.play.patterns),
         Some(CommandKind::Schema(args)) => crate::slots_cli::run_schema(&args),
+        Some(CommandKind::Ctl(args)) => crate::osc::ctl::run(&args),
         Some(CommandKind::Render(a)) => {
             crate::render::run(&a, &cli.play.patterns)?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         None | Some(CommandKind::Play) => {
-            anyhow::bail!("the tracker screen is not built yet")
+            crate::tui::run(&cli.play, Vec::new())?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Some(CommandKind::Headless(a)) => crate::headless::run(&a, &cli.play.patterns),
         Some(CommandKind::Devices) => {

@@ -67,6 +67,9 @@ pub enum Command {
     TogglePlay,
     /// Set the tempo (30–300).
     SetBpm(f64),
+    /// Set the engine's tempo without editing the song (clock follow): no undo step, the
+    /// song's own tempo and saved state stay as they are.
+    FollowTempo(f64),
     /// Change the tempo by an amount.
     NudgeBpm(f64),
     /// Set the swing (0–0.6).
@@ -406,6 +409,25 @@ impl Controller {
         }
     }
 
+    /// When the audio device went away, keeps playing on the internal clock: a new engine at
+    /// the same rate gets the whole current song. Returns true when it switched. Call it on
+    /// every control-loop turn (TUI and headless alike).
+    pub fn recover_audio(&mut self, output: &mut crate::audio::AudioOutput) -> bool {
+        if !self.link.stats.device_lost.swap(false, Ordering::Relaxed) {
+            return false;
+        }
+        let engine = crate::engine::Engine::new(output.sample_rate as f32, self.voices);
+        let (out, link) = crate::audio::open_internal(engine, output.buffer, &mut self.recorder);
+        *output = out;
+        self.relink(link);
+        self.status.backend = output.describe();
+        self.notify(
+            Level::Warning,
+            "the audio device went away — playing on the internal clock",
+        );
+        true
+    }
+
     /// The engine link's shared counters.
     pub fn stats(&self) -> &std::sync::Arc<crate::audio::SharedStats> {
         &self.link.stats
@@ -562,6 +584,10 @@ impl Controller {
                 s.sequencer.bpm = seq_spec::BPM.clamp(v);
                 Ok(Some(format!("BPM {:.1}", s.sequencer.bpm)))
             }),
+            Command::FollowTempo(v) => {
+                self.link.send(EngineMsg::SetBpm(seq_spec::BPM.clamp(v)));
+                Ok(None)
+            }
             Command::NudgeBpm(d) => {
                 let v = self.song.sequencer.bpm + d;
                 self.apply(Command::SetBpm(v))
@@ -998,4 +1024,9 @@ pub trait Service {
     /// Called after the controller's notices were gathered (bars, slot changes), so services
     /// can send them on (OSC clock and state out). The default does nothing.
     fn observe(&mut self, _ctl: &Controller, _notices: &[Notice]) {}
+
+    /// One line for the status bar (OSC address, clock source), when the service has one.
+    fn status_line(&self) -> Option<String> {
+        None
+    }
 }

@@ -42,6 +42,9 @@ pub struct HeadlessArgs {
     /// Print events in a machine-readable format.
     #[arg(long, value_enum)]
     pub events: Option<EventsFormat>,
+    /// OSC options.
+    #[command(flatten)]
+    pub osc: crate::osc::OscArgs,
 }
 
 /// Prints what happens, as status lines or JSON lines.
@@ -247,6 +250,16 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         printer.message(Level::Error, &format!("{e:#}"));
         return Ok(ExitCode::from(1));
     }
+    // A taken port is reported and the music plays on without OSC.
+    let mut services = crate::osc::services(&args.osc).unwrap_or_else(|e| {
+        printer.message(Level::Error, &format!("{e:#} — OSC is off"));
+        Vec::new()
+    });
+    // Hot reload: a watcher that cannot start leaves the music playing.
+    match crate::watch::SlotWatcher::new(patterns) {
+        Ok(w) => services.push(Box::new(w)),
+        Err(e) => printer.message(Level::Warning, &format!("{e} — hot reload is off")),
+    }
     ctl.apply(Command::Play)?;
     let started = Instant::now();
     let deadline = args.seconds.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
@@ -255,22 +268,16 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        ctl.poll();
-        if ctl.stats().device_lost.swap(false, Ordering::Relaxed) {
-            let (out, link) = audio::open_internal(
-                Engine::new(output.sample_rate as f32, ctl.voices),
-                output.buffer,
-                ctl.recorder_mut(),
-            );
-            output = out;
-            ctl.relink(link);
-            ctl.status.backend = output.describe();
-            printer.message(
-                Level::Warning,
-                "the audio device went away — playing on the internal clock",
-            );
+        for s in services.iter_mut() {
+            s.poll(&mut ctl);
         }
-        for n in ctl.drain_notices().collect::<Vec<_>>() {
+        ctl.poll();
+        ctl.recover_audio(&mut output);
+        let notices: Vec<Notice> = ctl.drain_notices().collect();
+        for s in services.iter_mut() {
+            s.observe(&ctl, &notices);
+        }
+        for n in notices {
             if matches!(n, Notice::Bar { .. }) {
                 bars += 1;
             }

@@ -7,9 +7,10 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::engine::{Engine, EngineMsg, LoadTiming, STEPS_PER_BAR, Scene};
-use crate::model::Slot;
 use crate::model::registry::{MAX_VOICES, sequencer as seq_spec};
+use crate::model::registry::{acid, delay, dist, reverb, voice};
 use crate::model::slot::read_slot_file;
+use crate::model::{ParamId, ParamValues, Slot, Track};
 use crate::store::{SlotNumber, Store};
 
 /// Frames per `process` call; the output does not depend on it.
@@ -97,7 +98,11 @@ impl Source {
             Source::Slot(n) => PathBuf::from(format!("slot_{:03}.wav", n.get())),
             Source::File(p) => {
                 let stem = p.file_stem().map(|s| s.to_os_string()).unwrap_or_default();
-                let mut name = if stem.is_empty() { "render".into() } else { stem };
+                let mut name = if stem.is_empty() {
+                    "render".into()
+                } else {
+                    stem
+                };
                 name.push(".wav");
                 PathBuf::from(name)
             }
@@ -106,14 +111,19 @@ impl Source {
 }
 
 /// Loads the slot named by `target`: an existing file path, else a slot number.
-fn load_target(target: &str, patterns: &Path) -> anyhow::Result<(Source, crate::model::slot::Parsed)> {
+fn load_target(
+    target: &str,
+    patterns: &Path,
+) -> anyhow::Result<(Source, crate::model::slot::Parsed)> {
     let path = Path::new(target);
     if path.is_file() {
         let parsed = read_slot_file(path)?;
         return Ok((Source::File(path.to_path_buf()), parsed));
     }
     let n = SlotNumber::parse(target).map_err(|_| {
-        anyhow::anyhow!("render target \"{target}\" is neither a slot number (1–128) nor a slot file")
+        anyhow::anyhow!(
+            "render target \"{target}\" is neither a slot number (1–128) nor a slot file"
+        )
     })?;
     let parsed = Store::new(patterns).load(n)?;
     Ok((Source::Slot(n), parsed))
@@ -146,6 +156,171 @@ pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
         out.display(),
     );
     Ok(())
+}
+
+/// Sets one voice's sound in a parameter table.
+#[allow(clippy::too_many_arguments)]
+fn voice_sound(
+    p: &mut ParamValues,
+    n: u8,
+    wave: f64,
+    freq: f64,
+    amp: f64,
+    cutoff: f64,
+    q: f64,
+    adsr: [f64; 4],
+    sends: [f64; 2],
+) {
+    let mut set = |i: usize, v: f64| {
+        p.set(ParamId::voice(n, i), v);
+    };
+    set(voice::WAVEFORM, wave);
+    set(voice::FREQ, freq);
+    set(voice::AMP, amp);
+    set(voice::FILTER_FREQ, cutoff);
+    set(voice::FILTER_Q, q);
+    set(voice::ATTACK, adsr[0]);
+    set(voice::DECAY, adsr[1]);
+    set(voice::SUSTAIN, adsr[2]);
+    set(voice::RELEASE, adsr[3]);
+    set(voice::REVERB_SEND, sends[0]);
+    set(voice::DELAY_SEND, sends[1]);
+}
+
+/// "Anthem Breakbeat 174", main drop, as SONGS.md describes it: a full 8-voice scene for
+/// tests and benchmarks that must not depend on the files in `patterns/`.
+#[doc(hidden)]
+pub fn anthem_breakbeat() -> Slot {
+    let mut slot = Slot::default();
+    slot.metadata.name = "Anthem Breakbeat 174".to_string();
+    slot.sequencer.bpm = 174.0;
+    slot.sequencer.swing = 0.12;
+    let p = &mut slot.params;
+    voice_sound(
+        p,
+        1,
+        0.0,
+        45.0,
+        0.3,
+        200.0,
+        2.5,
+        [0.001, 0.11, 0.1, 0.18],
+        [0.0, 0.0],
+    );
+    voice_sound(
+        p,
+        2,
+        1.0,
+        41.2,
+        0.24,
+        250.0,
+        3.5,
+        [0.01, 0.15, 0.5, 0.12],
+        [0.0, 0.0],
+    );
+    p.set(ParamId::voice(2, voice::SLIDE_TIME), 0.04);
+    voice_sound(
+        p,
+        3,
+        3.0,
+        200.0,
+        0.26,
+        5000.0,
+        2.0,
+        [0.001, 0.025, 0.1, 0.015],
+        [0.2, 0.0],
+    );
+    voice_sound(
+        p,
+        4,
+        4.0,
+        9000.0,
+        0.07,
+        8000.0,
+        1.5,
+        [0.001, 0.002, 0.1, 0.003],
+        [0.0, 0.0],
+    );
+    voice_sound(
+        p,
+        5,
+        1.0,
+        220.0,
+        0.22,
+        2200.0,
+        9.0,
+        [0.02, 0.09, 0.2, 0.12],
+        [0.45, 0.2],
+    );
+    voice_sound(
+        p,
+        6,
+        2.0,
+        165.0,
+        0.2,
+        1800.0,
+        11.0,
+        [0.01, 0.11, 0.15, 0.14],
+        [0.4, 0.25],
+    );
+    voice_sound(
+        p,
+        7,
+        3.0,
+        330.0,
+        0.13,
+        800.0,
+        7.0,
+        [0.04, 0.18, 0.35, 0.25],
+        [0.55, 0.0],
+    );
+    voice_sound(
+        p,
+        8,
+        2.0,
+        440.0,
+        0.17,
+        3500.0,
+        3.5,
+        [0.001, 0.06, 0.1, 0.1],
+        [0.0, 0.35],
+    );
+    p.set(ParamId::acid(acid::CUTOFF), 600.0);
+    p.set(ParamId::acid(acid::RES), 0.75);
+    p.set(ParamId::acid(acid::ENV_AMOUNT), 2000.0);
+    p.set(ParamId::acid(acid::DECAY), 0.13);
+    p.set(ParamId::acid(acid::DRIVE), 0.2);
+    p.set(ParamId::reverb(reverb::ROOM), 0.92);
+    p.set(ParamId::reverb(reverb::DAMP), 0.2);
+    p.set(ParamId::reverb(reverb::MIX), 0.5);
+    p.set(ParamId::delay(delay::TIME), 0.172);
+    p.set(ParamId::delay(delay::FEEDBACK), 0.5);
+    p.set(ParamId::delay(delay::MIX), 0.35);
+    p.set(ParamId::dist(dist::DRIVE), 0.12);
+    p.set(ParamId::dist(dist::MIX), 0.2);
+    let hit = |name: &str, v: &str, pat: &str, freq: f64, amp: f64, cutoff: f64| {
+        let mut t = Track::new(name, v, pat);
+        t.base_freq = freq;
+        t.base_amp = amp;
+        t.filter_freq = cutoff;
+        t
+    };
+    let mut bass = hit("bass", "voice2", "x.x.x.x.x.x.....", 41.2, 0.24, 250.0);
+    bass.notes = vec![
+        41.2, 41.2, 36.7, 41.2, 49.0, 49.0, 41.2, 36.7, 32.7, 32.7, 41.2, 49.0, 55.0, 55.0, 41.2,
+        36.7,
+    ];
+    slot.sequencer.tracks = vec![
+        hit("kick", "voice1", "X...x...X.x.x...", 45.0, 0.3, 200.0),
+        hit("snare", "voice3", "....X..x..X.X.x.", 200.0, 0.26, 5000.0),
+        hit("hats", "voice4", "xxxxxxxxxxxxxxxx", 9000.0, 0.07, 8000.0),
+        bass,
+        hit("hey1", "voice5", "..X.............", 220.0, 0.22, 2200.0),
+        hit("hey2", "voice6", "......X.X.......", 165.0, 0.2, 1800.0),
+        hit("crowd", "voice7", "........X.X.X.X.", 330.0, 0.13, 800.0),
+        hit("stab", "voice8", "....x.......x...", 440.0, 0.17, 3500.0),
+    ];
+    slot
 }
 
 #[cfg(test)]

@@ -208,6 +208,12 @@ fn value_text(spec: &ParamSpec, v: f64) -> String {
     s
 }
 
+/// True when `v` differs from `default` by more than the 32-bit float noise that files from
+/// the original engine carry (`0.30000001192092896` reads as the default 0.3).
+fn differs(v: f64, default: f64) -> bool {
+    (v - default).abs() > 1e-6 * default.abs().max(1.0)
+}
+
 fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
     let mut out = String::new();
     let name = if slot.metadata.name.is_empty() {
@@ -246,7 +252,7 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
         let mut fields = Vec::new();
         for (i, f) in TRACK_FIELDS.iter().enumerate() {
             let skip = f.kind != TrackFieldKind::Number || f.key == "base_freq";
-            if !skip && t.number(i) != f.spec.default {
+            if !skip && differs(t.number(i), f.spec.default) {
                 fields.push(format!("{} {}", f.key, value_text(&f.spec, t.number(i))));
             }
         }
@@ -273,7 +279,7 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
     for m in modules {
         let changed: Vec<String> = m
             .param_ids()
-            .filter(|&id| slot.params.get(id) != defaults.get(id))
+            .filter(|&id| differs(slot.params.get(id), defaults.get(id)))
             .map(|id| {
                 let spec = id.spec();
                 format!("{} {}", spec.file_key, value_text(spec, slot.params.get(id)))

@@ -89,7 +89,8 @@ impl SlotNumber {
 
 impl fmt::Display for SlotNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        // Delegating keeps width and alignment flags working (`{:>4}` in tables).
+        fmt::Display::fmt(&self.0, f)
     }
 }
 

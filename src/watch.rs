@@ -1,1 +1,752 @@
-//! (module under construction)
+//! Hot reload: slot files edited in a text editor apply at the next bar.
+//!
+//! [`SlotWatcher`] watches the `slots/` directory (editors save by renaming a new file over
+//! the old one, so a watch on the file itself would go stale). The notify thread only stamps
+//! and forwards raw events; everything else happens in [`Service::poll`] on the control
+//! thread: events are grouped per slot file and acted on once the file has been quiet for
+//! [`QUIET`], so an editor's burst of writes and renames becomes one reload of the final
+//! content.
+//!
+//! What happens to a changed file depends on the slot:
+//! - the playing slot, valid: queued for the next bar through [`Command::QueueParsed`], with a
+//!   [`SlotDiff`] describing what changed;
+//! - the playing slot, broken: the error is shown and the last good version keeps playing;
+//! - the playing slot while the screen has unsaved edits: a conflict the performer resolves
+//!   with [`SlotWatcher::resolve_conflict`];
+//! - any other slot: the slot browser is told to refresh ([`SlotWatcher::generation`]).
+//!
+//! Content is compared by [`content_hash`], so Chronus's own atomic saves
+//! ([`Controller::own_saves`]), saves that change nothing and repeated events for one
+//! version are all ignored.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use crate::control::{Command, Controller, Level, Service, fmt_num};
+use crate::model::ParamId;
+use crate::model::registry::{PARAM_COUNT, TRACK_FIELDS, track as tf};
+use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, Track, parse_slot};
+use crate::store::{SlotNumber, Store, content_hash};
+
+/// How long a slot file must stay untouched before it is read: long enough to span the
+/// rename/create/delete sequence of a save, short enough to keep reloads well under 100 ms.
+pub const QUIET: Duration = Duration::from_millis(35);
+
+/// A file written without pause for this long is read anyway, so a program that rewrites a
+/// slot continuously still gets its changes heard.
+pub const MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// Why the watcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The slots folder is missing and could not be created.
+    #[error("cannot create the slots folder {}: {source}", path.display())]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The operating system refused the watch (inotify limits, permissions).
+    #[error("cannot watch {} for changes: {source}", path.display())]
+    Watch {
+        /// The folder.
+        path: PathBuf,
+        /// notify's error.
+        #[source]
+        source: notify::Error,
+    },
+}
+
+/// What differs between two versions of a slot, for the message line and for the screen to
+/// highlight changed tracks, steps and parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlotDiff {
+    /// Tracks only the new version has, in its order.
+    pub tracks_added: Vec<String>,
+    /// Tracks only the old version had, in its order.
+    pub tracks_removed: Vec<String>,
+    /// Per track present in both: the 0-based steps whose content differs (a step that exists
+    /// in only one version counts as changed).
+    pub steps_changed: Vec<(String, Vec<usize>)>,
+    /// Per track present in both: the other fields that differ (`TRACK_FIELDS` keys,
+    /// `muted`, `solo`).
+    pub fields_changed: Vec<(String, Vec<&'static str>)>,
+    /// Module parameters that differ, in registry order.
+    pub params_changed: Vec<ParamId>,
+    /// Old and new tempo when the tempo changed.
+    pub tempo_changed: Option<(f64, f64)>,
+    /// Old and new swing when the swing changed.
+    pub swing_changed: Option<(f64, f64)>,
+    /// The new name when `metadata.name` changed.
+    pub name_changed: Option<String>,
+}
+
+impl SlotDiff {
+    /// True when nothing the performer can hear or see differs.
+    pub fn is_empty(&self) -> bool {
+        *self == SlotDiff::default()
+    }
+
+    /// True when `track`'s step `step` (0-based) changed, for highlighting.
+    pub fn step_changed(&self, track: &str, step: usize) -> bool {
+        self.steps_changed
+            .iter()
+            .any(|(t, steps)| t == track && steps.contains(&step))
+    }
+
+    /// True when anything about `track` changed (or it is new).
+    pub fn track_changed(&self, track: &str) -> bool {
+        self.tracks_added.iter().any(|t| t == track)
+            || self.steps_changed.iter().any(|(t, _)| t == track)
+            || self.fields_changed.iter().any(|(t, _)| t == track)
+    }
+
+    /// A one-line summary: `tempo 120 → 128; added hat; kick steps 5, 9–12; acid1/cutoff`.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(name) = &self.name_changed {
+            parts.push(format!("renamed to {name:?}"));
+        }
+        if let Some((a, b)) = self.tempo_changed {
+            parts.push(format!("tempo {} → {}", fmt_num(a), fmt_num(b)));
+        }
+        if let Some((a, b)) = self.swing_changed {
+            parts.push(format!("swing {} → {}", fmt_num(a), fmt_num(b)));
+        }
+        if !self.tracks_added.is_empty() {
+            parts.push(format!("added {}", self.tracks_added.join(", ")));
+        }
+        if !self.tracks_removed.is_empty() {
+            parts.push(format!("removed {}", self.tracks_removed.join(", ")));
+        }
+        for (track, steps) in &self.steps_changed {
+            let word = if steps.len() == 1 { "step" } else { "steps" };
+            parts.push(format!("{track} {word} {}", step_ranges(steps)));
+        }
+        for (track, fields) in &self.fields_changed {
+            parts.push(format!("{track} {}", fields.join(", ")));
+        }
+        if !self.params_changed.is_empty() {
+            const SHOWN: usize = 6;
+            let mut s: Vec<String> = self
+                .params_changed
+                .iter()
+                .take(SHOWN)
+                .map(|id| id.label())
+                .collect();
+            if self.params_changed.len() > SHOWN {
+                s.push(format!("{} more", self.params_changed.len() - SHOWN));
+            }
+            parts.push(s.join(", "));
+        }
+        if parts.is_empty() {
+            "no audible change".to_string()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// 1-based step numbers with runs collapsed: `1–4, 9, 11`.
+fn step_ranges(steps: &[usize]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < steps.len() {
+        let start = steps[i];
+        let mut end = start;
+        while i + 1 < steps.len() && steps[i + 1] == end + 1 {
+            i += 1;
+            end = steps[i];
+        }
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        if end > start {
+            let _ = write!(out, "{}–{}", start + 1, end + 1);
+        } else {
+            let _ = write!(out, "{}", start + 1);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// What differs from `old` to `new`. Tracks are matched by name; steps are compared by what
+/// they play (`X`, `x`, rest), so `-` and `.` are the same rest.
+pub fn diff(old: &Slot, new: &Slot) -> SlotDiff {
+    let mut d = SlotDiff::default();
+    let (a, b) = (&old.sequencer, &new.sequencer);
+    if a.bpm != b.bpm {
+        d.tempo_changed = Some((a.bpm, b.bpm));
+    }
+    if a.swing != b.swing {
+        d.swing_changed = Some((a.swing, b.swing));
+    }
+    if old.metadata.name != new.metadata.name {
+        d.name_changed = Some(new.metadata.name.clone());
+    }
+    let find = |tracks: &[Track], name: &str| tracks.iter().position(|t| t.name == name);
+    for t in &b.tracks {
+        match find(&a.tracks, &t.name) {
+            None => d.tracks_added.push(t.name.clone()),
+            Some(i) => {
+                let before = &a.tracks[i];
+                let steps = changed_steps(&before.pattern, &t.pattern);
+                if !steps.is_empty() {
+                    d.steps_changed.push((t.name.clone(), steps));
+                }
+                let fields = changed_fields(before, t);
+                if !fields.is_empty() {
+                    d.fields_changed.push((t.name.clone(), fields));
+                }
+            }
+        }
+    }
+    for t in &a.tracks {
+        if find(&b.tracks, &t.name).is_none() {
+            d.tracks_removed.push(t.name.clone());
+        }
+    }
+    d.params_changed = (0..PARAM_COUNT)
+        .map(|i| ParamId(i as u16))
+        .filter(|&id| old.params.get(id) != new.params.get(id))
+        .collect();
+    d
+}
+
+fn changed_steps(old: &str, new: &str) -> Vec<usize> {
+    let plays = |c: Option<char>| match c {
+        Some('X') => 2,
+        Some('x') => 1,
+        Some(_) => 0,
+        None => -1,
+    };
+    let (a, b): (Vec<char>, Vec<char>) = (old.chars().collect(), new.chars().collect());
+    (0..a.len().max(b.len()))
+        .filter(|&i| plays(a.get(i).copied()) != plays(b.get(i).copied()))
+        .collect()
+}
+
+fn changed_fields(a: &Track, b: &Track) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if a.voice_id != b.voice_id {
+        out.push(TRACK_FIELDS[tf::VOICE_ID].key);
+    }
+    if a.notes != b.notes {
+        out.push(TRACK_FIELDS[tf::NOTES].key);
+    }
+    for i in [
+        tf::BASE_FREQ,
+        tf::BASE_AMP,
+        tf::FILTER_FREQ,
+        tf::ACCENT_BOOST,
+        tf::REVERB_SEND,
+        tf::DELAY_SEND,
+        tf::GATE_FRAC,
+        tf::NOTE_INDEX,
+    ] {
+        if a.number(i) != b.number(i) {
+            out.push(TRACK_FIELDS[i].key);
+        }
+    }
+    if a.muted != b.muted {
+        out.push("muted");
+    }
+    if a.solo != b.solo {
+        out.push("solo");
+    }
+    out
+}
+
+/// The slot a file name in `slots/` stands for; `None` for everything else an editor or the
+/// store leaves there (`.slot_003.json.swp`, `slot_003.json~`, vim's `4913`, `.#slot_003.json`,
+/// `*.tmp`, the store's temp and lock files).
+pub fn watched_slot(name: &str) -> Option<SlotNumber> {
+    if Store::is_temp_file(name) {
+        return None;
+    }
+    Store::slot_of_file(name)
+}
+
+/// A slot file with events not yet acted on.
+#[derive(Debug, Clone, Copy)]
+struct Burst {
+    first: Instant,
+    last: Instant,
+}
+
+/// The playing slot's file changed while the screen had unsaved edits.
+#[derive(Debug)]
+struct Conflict {
+    slot: SlotNumber,
+    parsed: Box<Parsed>,
+}
+
+/// Watches `slots/` and applies changed slot files (see the module documentation).
+pub struct SlotWatcher {
+    slots_dir: PathBuf,
+    // Dropping it stops the notify thread.
+    _watcher: RecommendedWatcher,
+    events: Receiver<(Instant, notify::Result<Event>)>,
+    bursts: BTreeMap<SlotNumber, Burst>,
+    /// Hash of the content last handled per slot (`None` after the file went away).
+    seen: HashMap<SlotNumber, u64>,
+    /// The own-save hash of each slot already recognised once, so an editor that later
+    /// restores those same bytes is not mistaken for Chronus saving again.
+    own_handled: HashMap<u8, u64>,
+    generation: u64,
+    changed: BTreeMap<SlotNumber, u64>,
+    last_diff: Option<SlotDiff>,
+    conflict: Option<Conflict>,
+    reloads: u64,
+    watch_errors: u64,
+}
+
+impl SlotWatcher {
+    /// Starts watching `<root>/slots` (created when missing). Slot files present now count as
+    /// already seen: only later changes are acted on.
+    pub fn new(root: &Path) -> Result<SlotWatcher, WatchError> {
+        let slots_dir = Store::new(root).slots_dir();
+        std::fs::create_dir_all(&slots_dir).map_err(|source| WatchError::CreateDir {
+            path: slots_dir.clone(),
+            source,
+        })?;
+        let (tx, rx) = mpsc::channel();
+        let watch_err = |source| WatchError::Watch {
+            path: slots_dir.clone(),
+            source,
+        };
+        // Stamped on arrival, so the quiet period is measured from the file system's point of
+        // view however late the control loop gets to it.
+        let mut watcher = notify::recommended_watcher(move |ev: notify::Result<Event>| {
+            let _ = tx.send((Instant::now(), ev));
+        })
+        .map_err(watch_err)?;
+        watcher
+            .watch(&slots_dir, RecursiveMode::NonRecursive)
+            .map_err(watch_err)?;
+        let mut w = SlotWatcher {
+            slots_dir,
+            _watcher: watcher,
+            events: rx,
+            bursts: BTreeMap::new(),
+            seen: HashMap::new(),
+            own_handled: HashMap::new(),
+            generation: 0,
+            changed: BTreeMap::new(),
+            last_diff: None,
+            conflict: None,
+            reloads: 0,
+            watch_errors: 0,
+        };
+        for slot in w.slot_files() {
+            if let Ok(bytes) = read_bounded(&w.slot_path(slot)) {
+                w.seen.insert(slot, content_hash(&bytes));
+            }
+        }
+        Ok(w)
+    }
+
+    /// The watched folder.
+    pub fn slots_dir(&self) -> &Path {
+        &self.slots_dir
+    }
+
+    /// Goes up by one whenever a slot file's content changed (from outside or by a save), so
+    /// the slot browser knows to re-read its list.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Slots whose file was changed outside Chronus since the watcher started, each with the
+    /// [`generation`](Self::generation) of its latest change (the browser's "modified" mark).
+    pub fn changed_slots(&self) -> &BTreeMap<SlotNumber, u64> {
+        &self.changed
+    }
+
+    /// What the latest reload of the playing slot changed.
+    pub fn last_diff(&self) -> Option<&SlotDiff> {
+        self.last_diff.as_ref()
+    }
+
+    /// The playing slot whose file changed while the screen had unsaved edits, waiting for
+    /// [`resolve_conflict`](Self::resolve_conflict).
+    pub fn pending_conflict(&self) -> Option<SlotNumber> {
+        self.conflict.as_ref().map(|c| c.slot)
+    }
+
+    /// Snapshots queued from disk so far.
+    pub fn reloads(&self) -> u64 {
+        self.reloads
+    }
+
+    /// Settles a conflict: `take_file` queues the file's version for the next bar (the screen's
+    /// edits stay in the undo history); otherwise the screen's edits stay and that version of
+    /// the file is not offered again.
+    pub fn resolve_conflict(&mut self, ctl: &mut Controller, take_file: bool) {
+        let Some(c) = self.conflict.take() else {
+            return;
+        };
+        if take_file {
+            if ctl.slot == Some(c.slot) {
+                self.queue(ctl, c.slot, *c.parsed);
+            } else {
+                ctl.notify(
+                    Level::Warning,
+                    format!(
+                        "slot {} is no longer the loaded slot — nothing to take",
+                        c.slot
+                    ),
+                );
+            }
+        } else {
+            ctl.notify(
+                Level::Info,
+                format!(
+                    "kept your edits to slot {}; save to overwrite the file's version",
+                    c.slot
+                ),
+            );
+        }
+    }
+
+    fn slot_path(&self, slot: SlotNumber) -> PathBuf {
+        self.slots_dir.join(slot.file_name())
+    }
+
+    /// The slot files present in the folder now.
+    fn slot_files(&self) -> Vec<SlotNumber> {
+        let Ok(entries) = std::fs::read_dir(&self.slots_dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(watched_slot))
+            .collect()
+    }
+
+    fn note(&mut self, slot: SlotNumber, at: Instant) {
+        self.bursts
+            .entry(slot)
+            .and_modify(|b| b.last = b.last.max(at))
+            .or_insert(Burst {
+                first: at,
+                last: at,
+            });
+    }
+
+    /// Moves every event waiting in the channel into the per-slot bursts.
+    fn drain(&mut self, ctl: &mut Controller) {
+        loop {
+            let (at, ev) = match self.events.try_recv() {
+                Ok(x) => x,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            };
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    // One message per distinct trouble is enough; the watch keeps going.
+                    self.watch_errors += 1;
+                    if self.watch_errors == 1 {
+                        ctl.notify(
+                            Level::Warning,
+                            format!("watching {}: {e}", self.slots_dir.display()),
+                        );
+                    }
+                    continue;
+                }
+            };
+            if ev.need_rescan() {
+                // The kernel dropped events: look at every slot file again.
+                let mut all: Vec<SlotNumber> = self.slot_files();
+                all.extend(self.seen.keys().copied());
+                for slot in all {
+                    self.note(slot, at);
+                }
+                continue;
+            }
+            let relevant = match ev.kind {
+                // Our own reads open and close files; only a close after writing matters.
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+                EventKind::Access(_) => false,
+                EventKind::Modify(ModifyKind::Metadata(_)) => false,
+                EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+                EventKind::Any | EventKind::Other => true,
+            };
+            if !relevant {
+                continue;
+            }
+            for path in &ev.paths {
+                if let Some(slot) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(watched_slot)
+                {
+                    self.note(slot, at);
+                }
+            }
+        }
+    }
+
+    /// Reads a slot file whose burst of events is over and acts on it. Returns true when
+    /// something the screen shows changed.
+    fn settle(&mut self, ctl: &mut Controller, slot: SlotNumber) -> bool {
+        let path = self.slot_path(slot);
+        let playing = ctl.slot == Some(slot);
+        let bytes = match read_bounded(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if self.seen.remove(&slot).is_none() {
+                    return false;
+                }
+                self.generation += 1;
+                self.changed.insert(slot, self.generation);
+                let tail = if playing {
+                    " — the loaded version keeps playing"
+                } else {
+                    ""
+                };
+                ctl.notify(
+                    Level::Info,
+                    format!("slot {slot}: {} was removed{tail}", path.display()),
+                );
+                return true;
+            }
+            Err(e) => {
+                ctl.notify(
+                    Level::Error,
+                    format!("slot {slot}: cannot read {}: {e}", path.display()),
+                );
+                return true;
+            }
+        };
+        let hash = content_hash(&bytes);
+        if self.seen.get(&slot) == Some(&hash) {
+            return false;
+        }
+        self.seen.insert(slot, hash);
+        self.generation += 1;
+        let own = ctl.own_saves.get(&slot.get()) == Some(&hash);
+        if own && self.own_handled.get(&slot.get()) != Some(&hash) {
+            self.own_handled.insert(slot.get(), hash);
+            return true;
+        }
+        self.changed.insert(slot, self.generation);
+        let parsed = parse_bytes(&bytes, &path);
+        if !playing {
+            match parsed {
+                Ok(p) => ctl.notify(
+                    Level::Info,
+                    format!("slot {slot} {:?} changed on disk", p.slot.metadata.name),
+                ),
+                Err(e) => ctl.notify(
+                    Level::Warning,
+                    format!("slot {slot} changed on disk and does not load: {e}"),
+                ),
+            }
+            return true;
+        }
+        match parsed {
+            Err(e) => ctl.notify(
+                Level::Error,
+                format!("slot {slot} changed on disk but does not load — the last good version keeps playing: {e}"),
+            ),
+            Ok(p) if p.slot == ctl.song => {
+                // Reformatted, or the same edit made on screen and in the file.
+            }
+            Ok(p) if ctl.dirty => {
+                ctl.notify(
+                    Level::Warning,
+                    format!(
+                        "slot {slot} changed on disk while you have unsaved edits — take the file's version or keep yours"
+                    ),
+                );
+                self.conflict = Some(Conflict {
+                    slot,
+                    parsed: Box::new(p),
+                });
+            }
+            Ok(p) => self.queue(ctl, slot, p),
+        }
+        true
+    }
+
+    /// Queues a changed playing slot for the next bar, like a bar-aligned load.
+    fn queue(&mut self, ctl: &mut Controller, slot: SlotNumber, parsed: Parsed) {
+        let d = diff(&ctl.song, &parsed.slot);
+        let was_running = ctl.status.running;
+        match ctl.apply(Command::QueueParsed {
+            slot,
+            parsed: Box::new(parsed),
+        }) {
+            Ok(_) => {
+                self.reloads += 1;
+                // While running, the controller's `SlotQueued` notice says when it applies.
+                if !was_running {
+                    ctl.notify(Level::Info, format!("slot {slot} changed on disk — loaded"));
+                }
+                ctl.notify(Level::Info, format!("slot {slot}: {}", d.describe()));
+                self.last_diff = Some(d);
+            }
+            Err(e) => ctl.notify(
+                Level::Error,
+                format!("slot {slot} changed on disk but cannot be queued: {e}"),
+            ),
+        }
+    }
+}
+
+impl Service for SlotWatcher {
+    fn poll(&mut self, ctl: &mut Controller) -> bool {
+        let mut changed = false;
+        // A conflict is moot once the screen's edits are saved or another slot is loaded.
+        if let Some(c) = &self.conflict
+            && (!ctl.dirty || ctl.slot != Some(c.slot))
+        {
+            self.conflict = None;
+            changed = true;
+        }
+        self.drain(ctl);
+        if self.bursts.is_empty() {
+            return changed;
+        }
+        let now = Instant::now();
+        let ready: Vec<SlotNumber> = self
+            .bursts
+            .iter()
+            .filter(|(_, b)| {
+                now.duration_since(b.last) >= QUIET || now.duration_since(b.first) >= MAX_DELAY
+            })
+            .map(|(&s, _)| s)
+            .collect();
+        for slot in ready {
+            self.bursts.remove(&slot);
+            changed |= self.settle(ctl, slot);
+        }
+        changed
+    }
+}
+
+/// Reads a file, refusing to read more than one byte past the slot size limit.
+fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take(MAX_SLOT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Parses bytes already read (and hashed) from `path`, with the same errors as reading the
+/// file through the store.
+fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Parsed, SlotError> {
+    let origin = path.display().to_string();
+    if bytes.len() > MAX_SLOT_BYTES {
+        return Err(SlotError::TooLarge {
+            origin,
+            size: bytes.len() as u64,
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        SlotError::Syntax {
+            origin: origin.clone(),
+            line,
+            column,
+            message: "the file is not valid UTF-8 text".to_string(),
+        }
+    })?;
+    parse_slot(text, &origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::registry::acid;
+
+    fn slot_with(tracks: &[(&str, &str)]) -> Slot {
+        let mut s = Slot::default();
+        for (name, pattern) in tracks {
+            s.sequencer.tracks.push(Track::new(name, "voice1", pattern));
+        }
+        s
+    }
+
+    #[test]
+    fn diff_names_tracks_steps_fields_and_params() {
+        let old = slot_with(&[("kick", "X...X...X...X..."), ("snare", "....X.......X...")]);
+        let mut new = slot_with(&[("kick", "X...x...X...X...XXXX"), ("hat", "..x.")]);
+        new.sequencer.bpm = 128.0;
+        new.sequencer.tracks[0].base_amp = 0.9;
+        new.params.set(ParamId::acid(acid::CUTOFF), 900.0);
+        let d = diff(&old, &new);
+        assert_eq!(d.tracks_added, ["hat"]);
+        assert_eq!(d.tracks_removed, ["snare"]);
+        assert_eq!(
+            d.steps_changed,
+            [("kick".to_string(), vec![4, 16, 17, 18, 19])]
+        );
+        assert_eq!(d.fields_changed, [("kick".to_string(), vec!["base_amp"])]);
+        assert_eq!(d.params_changed, [ParamId::acid(acid::CUTOFF)]);
+        assert_eq!(d.tempo_changed, Some((120.0, 128.0)));
+        assert_eq!(d.swing_changed, None);
+        assert!(d.step_changed("kick", 16) && !d.step_changed("kick", 0));
+        assert!(d.track_changed("hat") && !d.track_changed("snare"));
+        assert_eq!(
+            d.describe(),
+            "tempo 120 → 128; added hat; removed snare; kick steps 5, 17–20; kick base_amp; acid1/cutoff"
+        );
+    }
+
+    #[test]
+    fn rests_written_differently_are_the_same_step() {
+        let d = diff(
+            &slot_with(&[("kick", "X.-.")]),
+            &slot_with(&[("kick", "X-.-")]),
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(d.describe(), "no audible change");
+    }
+
+    #[test]
+    fn only_slot_files_are_watched() {
+        assert_eq!(watched_slot("slot_003.json").map(SlotNumber::get), Some(3));
+        for name in [
+            ".slot_003.json.swp",
+            ".slot_003.json.swx",
+            "slot_003.json~",
+            "4913",
+            ".#slot_003.json",
+            "slot_003.json.tmp",
+            ".tmpA1b2C3",
+            ".slot_003.json.tmp-123-4",
+            ".slot_003.lock",
+            "slot_3.json",
+            "slot_129.json",
+        ] {
+            assert_eq!(watched_slot(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_reports_line_and_column() {
+        let err =
+            parse_bytes(b"{\n  \"a\": \"\xff\"\n}", Path::new("/p/slot_001.json")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/p/slot_001.json:2:9: syntax error: the file is not valid UTF-8 text"
+        );
+    }
+}

@@ -33,7 +33,11 @@ impl Smoother {
             1.0
         };
         let initial = if initial.is_finite() { initial } else { 0.0 };
-        Self { coef, value: initial, target: initial }
+        Self {
+            coef,
+            value: initial,
+            target: initial,
+        }
     }
 
     /// Sets the value to glide to; non-finite values are ignored.
@@ -102,7 +106,12 @@ pub struct Portamento {
 impl Portamento {
     /// Creates a portamento with glide time 0.
     pub fn new(sample_rate: f32) -> Self {
-        Self { sample_rate, coef: 1.0, value: 0.0, primed: false }
+        Self {
+            sample_rate,
+            coef: 1.0,
+            value: 0.0,
+            primed: false,
+        }
     }
 
     /// Sets the glide time constant in seconds (≤ 0 or non-finite: no glide).
@@ -164,7 +173,11 @@ impl Lfo {
     /// Creates an LFO at 1 Hz.
     pub fn new(sample_rate: f32) -> Self {
         let inv_sr = 1.0 / sample_rate;
-        Self { inv_sr, phase: 0.0, step: phase_step(1.0, inv_sr, 0.5) }
+        Self {
+            inv_sr,
+            phase: 0.0,
+            step: phase_step(1.0, inv_sr, 0.5),
+        }
     }
 
     /// Sets the rate in Hz (clamped to 0..sample_rate/2, NaN → 0).
@@ -297,7 +310,9 @@ mod tests {
     fn portamento_process_matches_tick_and_reset_repeats() {
         let mut a = Portamento::new(SR);
         a.set_time(0.01);
-        let target: Vec<f32> = (0..500).map(|i| if i < 200 { 220.0 } else { 330.0 }).collect();
+        let target: Vec<f32> = (0..500)
+            .map(|i| if i < 200 { 220.0 } else { 330.0 })
+            .collect();
         let mut b = a.clone();
         let mut out = vec![0.0; 500];
         a.process(&target, &mut out);
@@ -321,7 +336,10 @@ mod tests {
         // 4 Hz: a quarter period (3000 samples) in, the sine peaks.
         assert!((out[3000] - 1.0).abs() < 1e-5, "{}", out[3000]);
         let rising = out.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
-        assert_eq!(rising, 3, "4 cycles: 3 upward zero crossings after the start");
+        assert_eq!(
+            rising, 3,
+            "4 cycles: 3 upward zero crossings after the start"
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ impl LowPass {
     #[inline]
     pub fn set(&mut self, cutoff_hz: f32, q: f32) {
         let cutoff = clamp_cutoff(cutoff_hz, self.sample_rate, self.cutoff_or_default());
-        let q = if q.is_nan() { self.q_or_default() } else { q.clamp(0.05, 100.0) };
+        let q = if q.is_nan() {
+            self.q_or_default()
+        } else {
+            q.clamp(0.05, 100.0)
+        };
         if cutoff == self.cutoff && q == self.q {
             return;
         }
@@ -91,11 +95,19 @@ impl LowPass {
     }
 
     fn cutoff_or_default(&self) -> f32 {
-        if self.cutoff.is_nan() { 1000.0 } else { self.cutoff }
+        if self.cutoff.is_nan() {
+            1000.0
+        } else {
+            self.cutoff
+        }
     }
 
     fn q_or_default(&self) -> f32 {
-        if self.q.is_nan() { std::f32::consts::FRAC_1_SQRT_2 } else { self.q }
+        if self.q.is_nan() {
+            std::f32::consts::FRAC_1_SQRT_2
+        } else {
+            self.q
+        }
     }
 
     /// The cutoff in effect (after clamping).
@@ -112,7 +124,11 @@ impl LowPass {
         let v2 = self.ic2 + self.a2 * self.ic1 + self.a3 * v3;
         self.ic1 = 2.0 * v1 - self.ic1;
         self.ic2 = 2.0 * v2 - self.ic2;
-        if guard_state(&mut self.ic1, &mut self.ic2) { v2 } else { 0.0 }
+        if guard_state(&mut self.ic1, &mut self.ic2) {
+            v2
+        } else {
+            0.0
+        }
     }
 
     /// Clears the filter state.
@@ -169,7 +185,11 @@ impl Biquad {
     /// (cos ω, α) for a centre/cutoff frequency and Q, with both clamped to sane ranges.
     fn omega(sample_rate: f32, freq_hz: f32, q: f32) -> (f64, f64) {
         let f = f64::from(clamp_cutoff(freq_hz, sample_rate, 1000.0));
-        let q = if q.is_nan() { 0.707 } else { f64::from(q.clamp(0.05, 100.0)) };
+        let q = if q.is_nan() {
+            0.707
+        } else {
+            f64::from(q.clamp(0.05, 100.0))
+        };
         let w = std::f64::consts::TAU * f / f64::from(sample_rate);
         (w.cos(), w.sin() / (2.0 * q))
     }
@@ -201,7 +221,11 @@ impl Biquad {
         let y = self.b0 * x + self.z1;
         self.z1 = self.b1 * x - self.a1 * y + self.z2;
         self.z2 = self.b2 * x - self.a2 * y;
-        if guard_state(&mut self.z1, &mut self.z2) { y } else { 0.0 }
+        if guard_state(&mut self.z1, &mut self.z2) {
+            y
+        } else {
+            0.0
+        }
     }
 
     /// Clears the filter state.
@@ -230,14 +254,23 @@ pub(crate) struct OnePole {
 impl OnePole {
     /// Creates a one-pole at `cutoff_hz`.
     pub(crate) fn new(sample_rate: f32, cutoff_hz: f32) -> Self {
-        let mut f = Self { sample_rate, cutoff: f32::NAN, gain: 0.0, s: 0.0 };
+        let mut f = Self {
+            sample_rate,
+            cutoff: f32::NAN,
+            gain: 0.0,
+            s: 0.0,
+        };
         f.set(cutoff_hz);
         f
     }
 
     /// Sets the cutoff (recomputed only on change).
     pub(crate) fn set(&mut self, cutoff_hz: f32) {
-        let fallback = if self.cutoff.is_nan() { 1000.0 } else { self.cutoff };
+        let fallback = if self.cutoff.is_nan() {
+            1000.0
+        } else {
+            self.cutoff
+        };
         let c = clamp_cutoff(cutoff_hz, self.sample_rate, fallback);
         if c != self.cutoff {
             self.cutoff = c;
@@ -252,7 +285,11 @@ impl OnePole {
         let v = (x - self.s) * self.gain;
         let y = v + self.s;
         let s = y + v;
-        self.s = if s.abs() < 1e-20 || !s.is_finite() { 0.0 } else { s };
+        self.s = if s.abs() < 1e-20 || !s.is_finite() {
+            0.0
+        } else {
+            s
+        };
         y
     }
 
@@ -276,12 +313,20 @@ mod tests {
     const SR: f32 = 48_000.0;
 
     fn impulse_response(f: &mut LowPass, n: usize) -> Vec<f32> {
-        (0..n).map(|i| f.tick(if i == 0 { 1.0 } else { 0.0 })).collect()
+        (0..n)
+            .map(|i| f.tick(if i == 0 { 1.0 } else { 0.0 }))
+            .collect()
     }
 
     #[test]
     fn lowpass_response_matches_analytic_magnitude_within_half_db() {
-        for &(cutoff, q) in &[(50.0, 0.5), (300.0, 0.707), (1000.0, 2.0), (4000.0, 5.0), (8000.0, 10.0)] {
+        for &(cutoff, q) in &[
+            (50.0, 0.5),
+            (300.0, 0.707),
+            (1000.0, 2.0),
+            (4000.0, 5.0),
+            (8000.0, 10.0),
+        ] {
             let mut f = LowPass::new(SR);
             f.set(cutoff, q);
             let n = 65_536;
@@ -297,9 +342,15 @@ mod tests {
                 let d = 20.0 * (m.max(1e-5) / want.max(1e-5)).log10();
                 worst = worst.max(d.abs());
             }
-            assert!(worst < 0.5, "cutoff {cutoff} q {q}: worst deviation {worst} dB");
+            assert!(
+                worst < 0.5,
+                "cutoff {cutoff} q {q}: worst deviation {worst} dB"
+            );
             // The analytic design itself: -3 dB·(Q=0.707) / Q gain at the cutoff, unity at DC.
-            assert!((f.magnitude_at(cutoff) - q).abs() < 1e-3 * q.max(1.0), "|H(fc)| = Q");
+            assert!(
+                (f.magnitude_at(cutoff) - q).abs() < 1e-3 * q.max(1.0),
+                "|H(fc)| = Q"
+            );
             assert!((f.magnitude_at(1.0) - 1.0).abs() < 1e-3);
         }
     }
@@ -318,7 +369,10 @@ mod tests {
                 .map(|(i, m)| (i, *m))
                 .unwrap();
             let hz = bin as f32 * SR / n as f32;
-            assert!((hz / cutoff - 1.0).abs() < 0.01, "peak at {hz} Hz for cutoff {cutoff}");
+            assert!(
+                (hz / cutoff - 1.0).abs() < 0.01,
+                "peak at {hz} Hz for cutoff {cutoff}"
+            );
             // Peak gain of a Q-8 resonator ≈ Q (18 dB).
             assert!((20.0 * peak.log10() - 18.06).abs() < 0.2, "peak {peak}");
         }
@@ -344,7 +398,13 @@ mod tests {
     #[test]
     fn lowpass_survives_extremes_and_recovers_from_nan() {
         let mut f = LowPass::new(SR);
-        for &(c, q) in &[(0.0, 0.0), (1e9, 1e9), (f32::NAN, f32::NAN), (-5.0, -1.0), (23_999.0, 100.0)] {
+        for &(c, q) in &[
+            (0.0, 0.0),
+            (1e9, 1e9),
+            (f32::NAN, f32::NAN),
+            (-5.0, -1.0),
+            (23_999.0, 100.0),
+        ] {
             f.set(c, q);
             for i in 0..2000 {
                 let x = match i % 4 {
@@ -359,7 +419,11 @@ mod tests {
         f.set(1000.0, 0.7);
         f.reset();
         let y: Vec<f32> = (0..4000).map(|_| f.tick(0.5)).collect();
-        assert!((y[3999] - 0.5).abs() < 1e-4, "DC passes after recovery: {}", y[3999]);
+        assert!(
+            (y[3999] - 0.5).abs() < 1e-4,
+            "DC passes after recovery: {}",
+            y[3999]
+        );
     }
 
     #[test]
@@ -367,10 +431,16 @@ mod tests {
         let n = 65_536;
         for &centre in &[60.0, 1000.0, 8000.0] {
             let mut b = Biquad::bandpass(SR, centre, 2.0);
-            let ir: Vec<f32> = (0..n).map(|i| b.tick(if i == 0 { 1.0 } else { 0.0 })).collect();
+            let ir: Vec<f32> = (0..n)
+                .map(|i| b.tick(if i == 0 { 1.0 } else { 0.0 }))
+                .collect();
             let mag = magnitude_spectrum(&ir);
             let bin = (centre * n as f32 / SR).round() as usize;
-            assert!((mag[bin] - 1.0).abs() < 0.01, "centre {centre}: {}", mag[bin]);
+            assert!(
+                (mag[bin] - 1.0).abs() < 0.01,
+                "centre {centre}: {}",
+                mag[bin]
+            );
             let octave_up = (2.0 * centre * n as f32 / SR).round() as usize;
             assert!(mag[octave_up] < 0.6, "an octave up is attenuated");
         }
@@ -383,8 +453,12 @@ mod tests {
         let bin = (2000.0 * n as f32 / SR).round() as usize;
         let mut lp = Biquad::lowpass(SR, 2000.0, q);
         let mut hp = Biquad::highpass(SR, 2000.0, q);
-        let l: Vec<f32> = (0..n).map(|i| lp.tick(if i == 0 { 1.0 } else { 0.0 })).collect();
-        let h: Vec<f32> = (0..n).map(|i| hp.tick(if i == 0 { 1.0 } else { 0.0 })).collect();
+        let l: Vec<f32> = (0..n)
+            .map(|i| lp.tick(if i == 0 { 1.0 } else { 0.0 }))
+            .collect();
+        let h: Vec<f32> = (0..n)
+            .map(|i| hp.tick(if i == 0 { 1.0 } else { 0.0 }))
+            .collect();
         let (ml, mh) = (magnitude_spectrum(&l), magnitude_spectrum(&h));
         assert!((20.0 * ml[bin].log10() + 3.01).abs() < 0.05);
         assert!((20.0 * mh[bin].log10() + 3.01).abs() < 0.05);

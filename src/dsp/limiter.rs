@@ -1,17 +1,300 @@
-//! Limiter (simple version; replaced shortly).
-/// Limiter.
+//! Master limiter: stereo-linked lookahead peak limiter followed by a safety clip.
+
+/// Ceiling of the limiter: −3 dBFS.
+const CEILING: f32 = 0.707_945_8;
+/// Lookahead (and attack ramp) time.
+const LOOKAHEAD_S: f32 = 0.0015;
+/// Release time constant.
+const RELEASE_S: f32 = 0.05;
+
+/// Stereo-linked peak limiter with a −3 dBFS ceiling.
+///
+/// The audio is delayed by 1.5 ms. For each sample the gain needed to bring its louder
+/// channel to the ceiling is computed; a sliding minimum over the lookahead window, an
+/// exponential 50 ms release and a moving average over the window make a smooth gain curve
+/// that has fully reached every peak's required gain by the time the peak leaves the delay.
+/// A final clip to ±1.0 catches anything else. Non-finite input resets the limiter and is
+/// replaced by silence, so the output is always finite and within ±1.0.
 #[derive(Clone, Debug)]
-pub struct Limiter { gain: f32 }
+pub struct Limiter {
+    lookahead: usize,
+    release: f32,
+    delay_l: Box<[f32]>,
+    delay_r: Box<[f32]>,
+    delay_gain: Box<[f32]>,
+    delay_pos: usize,
+    window_val: Box<[f32]>,
+    window_idx: Box<[u64]>,
+    window_head: usize,
+    window_len: usize,
+    now: u64,
+    held: f32,
+    avg_buf: Box<[f32]>,
+    avg_pos: usize,
+    avg_sum: f64,
+    gain: f32,
+}
+
 impl Limiter {
-    /// New.
-    pub fn new(_sample_rate: f32) -> Self { Self { gain: 1.0 } }
-    /// Tick.
+    /// Creates a limiter with its lookahead buffers sized for `sample_rate`.
+    pub fn new(sample_rate: f32) -> Self {
+        let lookahead = ((LOOKAHEAD_S * sample_rate).round() as usize).max(1);
+        let window = lookahead + 1;
+        Self {
+            lookahead,
+            release: (-1.0 / (RELEASE_S * sample_rate).max(1.0)).exp(),
+            delay_l: vec![0.0; lookahead].into_boxed_slice(),
+            delay_r: vec![0.0; lookahead].into_boxed_slice(),
+            delay_gain: vec![1.0; lookahead].into_boxed_slice(),
+            delay_pos: 0,
+            window_val: vec![1.0; window].into_boxed_slice(),
+            window_idx: vec![0; window].into_boxed_slice(),
+            window_head: 0,
+            window_len: 0,
+            now: 0,
+            held: 1.0,
+            avg_buf: vec![1.0; window].into_boxed_slice(),
+            avg_pos: 0,
+            avg_sum: window as f64,
+            gain: 1.0,
+        }
+    }
+
+    /// The lookahead delay in samples.
+    pub fn latency(&self) -> usize {
+        self.lookahead
+    }
+
+    /// Pushes a required gain and returns the minimum over the last `lookahead + 1` samples
+    /// (monotonic queue: amortised O(1)).
     #[inline]
-    pub fn tick(&mut self, l: f32, r: f32) -> (f32, f32) { let l = if l.is_finite() { l } else { 0.0 }; let r = if r.is_finite() { r } else { 0.0 }; (l.clamp(-1.0, 1.0), r.clamp(-1.0, 1.0)) }
-    /// GR.
-    pub fn gain_reduction_db(&self) -> f32 { -20.0 * self.gain.log10() }
-    /// Reset.
-    pub fn reset(&mut self) { self.gain = 1.0; }
-    /// Block.
-    pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) { for (l, r) in left.iter_mut().zip(right.iter_mut()) { let (a, b) = self.tick(*l, *r); *l = a; *r = b; } }
+    fn window_min(&mut self, g: f32) -> f32 {
+        let cap = self.window_val.len();
+        // Drop entries older than the window first, so the push below always has room.
+        let oldest_allowed = self.now.saturating_sub(self.lookahead as u64);
+        while self.window_len > 0 && self.window_idx[self.window_head] < oldest_allowed {
+            self.window_head = (self.window_head + 1) % cap;
+            self.window_len -= 1;
+        }
+        while self.window_len > 0 {
+            let back = (self.window_head + self.window_len - 1) % cap;
+            if self.window_val[back] >= g {
+                self.window_len -= 1;
+            } else {
+                break;
+            }
+        }
+        let slot = (self.window_head + self.window_len) % cap;
+        self.window_val[slot] = g;
+        self.window_idx[slot] = self.now;
+        self.window_len += 1;
+        self.window_val[self.window_head]
+    }
+
+    /// Limits one stereo frame.
+    #[inline]
+    pub fn tick(&mut self, l: f32, r: f32) -> (f32, f32) {
+        let (l, r) = if l.is_finite() && r.is_finite() {
+            (l, r)
+        } else {
+            self.reset();
+            (0.0, 0.0)
+        };
+        let peak = l.abs().max(r.abs());
+        let needed = if peak > CEILING { CEILING / peak } else { 1.0 };
+        let min = self.window_min(needed);
+        self.now += 1;
+        self.held = if min < self.held {
+            min
+        } else {
+            min + (self.held - min) * self.release
+        };
+
+        let n = self.avg_buf.len();
+        self.avg_sum += f64::from(self.held) - f64::from(self.avg_buf[self.avg_pos]);
+        self.avg_buf[self.avg_pos] = self.held;
+        self.avg_pos += 1;
+        if self.avg_pos == n {
+            self.avg_pos = 0;
+            // Re-add from scratch once per window so rounding never accumulates.
+            self.avg_sum = self.avg_buf.iter().map(|&v| f64::from(v)).sum();
+        }
+        let smoothed = (self.avg_sum / n as f64) as f32;
+
+        let p = self.delay_pos;
+        let (dl, dr, needed_then) = (self.delay_l[p], self.delay_r[p], self.delay_gain[p]);
+        self.delay_l[p] = l;
+        self.delay_r[p] = r;
+        self.delay_gain[p] = needed;
+        self.delay_pos = if p + 1 == self.lookahead { 0 } else { p + 1 };
+
+        // The average is ≤ the delayed sample's requirement by construction; `min` only
+        // guards against rounding.
+        self.gain = smoothed.min(needed_then).clamp(0.0, 1.0);
+        (
+            (dl * self.gain).clamp(-1.0, 1.0),
+            (dr * self.gain).clamp(-1.0, 1.0),
+        )
+    }
+
+    /// Current gain reduction in dB as a positive number (0 when not limiting).
+    pub fn gain_reduction_db(&self) -> f32 {
+        if self.gain >= 1.0 {
+            0.0
+        } else {
+            -20.0 * self.gain.max(1e-10).log10()
+        }
+    }
+
+    /// Clears the lookahead buffers and returns to unity gain.
+    pub fn reset(&mut self) {
+        self.delay_l.fill(0.0);
+        self.delay_r.fill(0.0);
+        self.delay_gain.fill(1.0);
+        self.delay_pos = 0;
+        self.window_head = 0;
+        self.window_len = 0;
+        self.now = 0;
+        self.held = 1.0;
+        self.avg_buf.fill(1.0);
+        self.avg_pos = 0;
+        self.avg_sum = self.avg_buf.len() as f64;
+        self.gain = 1.0;
+    }
+
+    /// Limits the stereo block in place (up to the shorter length).
+    pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            (*l, *r) = self.tick(*l, *r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::rng_stream;
+    use super::*;
+
+    const SR: f32 = 48_000.0;
+
+    fn sine(freq: f32, amp: f32, i: usize) -> f32 {
+        amp * (std::f32::consts::TAU * freq * i as f32 / SR).sin()
+    }
+
+    #[test]
+    fn loud_sine_settles_at_minus_3_db_and_never_overshoots() {
+        for &(freq, amp) in &[(1000.0, 4.0), (100.0, 2.0), (55.0, 10.0)] {
+            let mut lim = Limiter::new(SR);
+            let mut steady = 0.0f32;
+            for i in 0..(2.0 * SR) as usize {
+                let (l, r) = lim.tick(sine(freq, amp, i), 0.5 * sine(freq, amp, i));
+                assert!(
+                    l.abs() <= CEILING * 1.000_01 && r.abs() <= CEILING,
+                    "{freq} Hz: sample {i}: {l}"
+                );
+                if i > SR as usize {
+                    steady = steady.max(l.abs());
+                }
+            }
+            let db = 20.0 * steady.log10();
+            assert!(
+                (db + 3.0).abs() < 0.1,
+                "{freq} Hz × {amp}: steady peak {db} dBFS"
+            );
+            assert!(lim.gain_reduction_db() > 20.0 * (amp / CEILING).log10() - 0.5);
+        }
+    }
+
+    #[test]
+    fn quiet_signal_passes_unchanged_after_the_lookahead() {
+        let mut lim = Limiter::new(SR);
+        let d = lim.latency();
+        assert_eq!(d, 72);
+        let input: Vec<f32> = (0..4800).map(|i| sine(440.0, 0.5, i)).collect();
+        for (i, &x) in input.iter().enumerate() {
+            let (l, r) = lim.tick(x, -x);
+            let want = if i >= d { input[i - d] } else { 0.0 };
+            assert_eq!((l, r), (want, -want));
+        }
+        assert_eq!(lim.gain_reduction_db(), 0.0);
+    }
+
+    #[test]
+    fn transient_is_caught_before_it_passes_and_released_in_about_50_ms() {
+        let mut lim = Limiter::new(SR);
+        let mut out = vec![];
+        for i in 0..48_000 {
+            let x = if (1000..1010).contains(&i) { 8.0 } else { 0.1 };
+            out.push(lim.tick(x, x).0);
+        }
+        let d = lim.latency();
+        assert!(out.iter().all(|v| v.abs() <= CEILING * 1.000_01));
+        assert!(
+            (out[1000 + d] - CEILING).abs() < 1e-4,
+            "the peak lands on the ceiling"
+        );
+        // The gain ramps down over the lookahead rather than jumping.
+        assert!(out[1000 + d - 36] < 0.1 && out[1000 + d - 36] > 0.1 * CEILING / 8.0);
+        // 50 ms after the burst the gain has recovered most of the way (one time constant).
+        let after = out[1010 + d + 2400 + d] / 0.1;
+        assert!((0.55..0.75).contains(&after), "gain 50 ms later: {after}");
+        assert!((out[47_000] / 0.1 - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn sliding_minimum_holds_a_peak_for_exactly_the_window() {
+        // A falling staircase of peaks makes the required gain rise every sample, so the
+        // queue fills to its capacity; the minimum must still be the oldest in the window.
+        let mut lim = Limiter::new(SR);
+        let window = lim.latency() as u64 + 1;
+        for i in 0..1000u64 {
+            let g = 0.1 + i as f32 * 1e-4;
+            let m = lim.window_min(g);
+            lim.now += 1;
+            let oldest = i.saturating_sub(window - 1);
+            assert_eq!(m, 0.1 + oldest as f32 * 1e-4, "sample {i}");
+            assert!(lim.window_len as u64 <= window);
+        }
+    }
+
+    #[test]
+    fn non_finite_and_huge_input_never_escape() {
+        let mut lim = Limiter::new(SR);
+        let noise = rng_stream(3, 50_000);
+        for (i, &n) in noise.iter().enumerate() {
+            let (l, r) = match i % 997 {
+                0 => (f32::NAN, 0.2),
+                1 => (0.1, f32::INFINITY),
+                2..=300 => (3e38 * n, -3e38),
+                301..=400 => (1e-40, -1e-42),
+                _ => (50.0 * n, n),
+            };
+            let (a, b) = lim.tick(l, r);
+            assert!(
+                a.is_finite() && b.is_finite() && a.abs() <= 1.0 && b.abs() <= 1.0,
+                "sample {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn process_matches_tick_and_reset_repeats() {
+        let l_in: Vec<f32> = rng_stream(4, 5000).iter().map(|v| v * 3.0).collect();
+        let r_in = rng_stream(5, 5000);
+        let mut a = Limiter::new(SR);
+        let mut b = a.clone();
+        let (mut l, mut r) = (l_in.clone(), r_in.clone());
+        a.process(&mut l, &mut r);
+        for i in 0..l_in.len() {
+            let (bl, br) = b.tick(l_in[i], r_in[i]);
+            assert_eq!(
+                (l[i].to_bits(), r[i].to_bits()),
+                (bl.to_bits(), br.to_bits())
+            );
+        }
+        a.reset();
+        let (mut l2, mut r2) = (l_in.clone(), r_in.clone());
+        a.process(&mut l2, &mut r2);
+        assert_eq!((l, r), (l2, r2));
+    }
 }

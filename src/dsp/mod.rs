@@ -15,6 +15,8 @@ mod limiter;
 mod osc;
 mod reverb;
 #[cfg(test)]
+mod perf_scratch;
+#[cfg(test)]
 mod testutil;
 
 pub use acid::AcidFilter;
@@ -33,7 +35,11 @@ use std::f32::consts::{FRAC_PI_2, PI, TAU};
 #[inline]
 pub fn flush_denormal(x: f32) -> f32 {
     let a = x.abs();
-    if (1e-20..=f32::MAX).contains(&a) { x } else { 0.0 }
+    if (1e-20..=f32::MAX).contains(&a) {
+        x
+    } else {
+        0.0
+    }
 }
 
 /// Sets flush-to-zero and denormals-are-zero (MXCSR) for the current thread on x86_64;

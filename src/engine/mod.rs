@@ -44,6 +44,10 @@ const LFO1_RANGE_HZ: f32 = 800.0;
 /// Longest delay time the delay line must hold (the registry allows 0.6 s; the rest is room
 /// for the glide when the time changes).
 const DELAY_MAX_S: f32 = 1.0;
+/// Index of voice2, whose filter is acid1.
+const ACID_VOICE: usize = 1;
+/// Index of voice3, whose amplitude lfo2 modulates.
+const TREMOLO_VOICE: usize = 2;
 /// Velocity of an `x` step.
 const HIT_VELOCITY: f32 = 0.6;
 /// Velocity of an `X` step.
@@ -127,10 +131,8 @@ struct Scratch {
     dry: [f32; MAX_FRAMES],
     reverb_send: [f32; MAX_FRAMES],
     delay_send: [f32; MAX_FRAMES],
-    dist: [f32; MAX_FRAMES],
     reverb_l: [f32; MAX_FRAMES],
     reverb_r: [f32; MAX_FRAMES],
-    delay: [f32; MAX_FRAMES],
     mono: [f32; MAX_FRAMES],
 }
 
@@ -142,10 +144,8 @@ impl Scratch {
             dry: z,
             reverb_send: z,
             delay_send: z,
-            dist: z,
             reverb_l: z,
             reverb_r: z,
-            delay: z,
             mono: z,
         }
     }
@@ -155,7 +155,6 @@ impl Scratch {
 fn abs_sum(buf: &[f32]) -> f32 {
     buf.iter().map(|x| x.abs()).sum()
 }
-
 
 impl Engine {
     /// Creates an engine with `voices` voices (clamped to 1–16) at `sample_rate` Hz,
@@ -179,7 +178,12 @@ impl Engine {
         let mut e = Engine {
             sample_rate,
             voices: (0..voices)
-                .map(|i| Voice::new(sample_rate, 0x9E37_79B9 ^ (i as u32 + 1).wrapping_mul(0x85EB_CA6B)))
+                .map(|i| {
+                    Voice::new(
+                        sample_rate,
+                        0x9E37_79B9 ^ (i as u32 + 1).wrapping_mul(0x85EB_CA6B),
+                    )
+                })
                 .collect(),
             params: [0.0; PARAM_COUNT],
             fx,
@@ -389,7 +393,7 @@ impl Engine {
         let mut done = 0;
         while done < frames {
             self.run_due_events();
-            if self.sample % CONTROL_PERIOD == 0 {
+            if self.sample.is_multiple_of(CONTROL_PERIOD) {
                 self.control_tick();
             }
             let mut end = (self.sample / CONTROL_PERIOD + 1) * CONTROL_PERIOD;
@@ -434,6 +438,9 @@ impl Engine {
     }
 
     fn gate(&mut self, v: usize, on: bool, sample: u64) {
+        if on {
+            self.wake(v);
+        }
         self.voices[v].gate(on);
         if self.gate_log.is_full() {
             self.gate_log.pop();
@@ -443,6 +450,15 @@ impl Engine {
             on,
             sample,
         });
+    }
+
+    /// Starts processing voice `v` (index from 0) if it was asleep.
+    fn wake(&mut self, v: usize) {
+        if !self.voices[v].awake && v == ACID_VOICE {
+            // acid1 was not ticked while voice2 slept: start it clean at its current settings.
+            self.acid.reset();
+        }
+        self.voices[v].wake();
     }
 
     fn release_all(&mut self) {
@@ -569,6 +585,10 @@ impl Engine {
         for v in self.voices.iter_mut() {
             v.control_tick();
         }
+        if self.voices.get(ACID_VOICE).is_some_and(|v| !v.awake) {
+            // Keeps acid1's reported cutoff current (settings and lfo1) while it is idle.
+            self.acid.reset();
+        }
     }
 
     /// Everything due at the current sample: gate-offs, then a step start (with a
@@ -588,7 +608,7 @@ impl Engine {
             let k = self.clock.next_step;
             let at = self.clock.next_step_sample;
             let bar = k / STEPS_PER_BAR;
-            if k % STEPS_PER_BAR == 0 {
+            if k.is_multiple_of(STEPS_PER_BAR) {
                 if let Some(p) = self.pending.take() {
                     self.apply_scene(p.scene, p.slot);
                 }
@@ -647,14 +667,14 @@ impl Engine {
             let gate_len = self.clock.gate_len(track.gate_frac);
 
             let n = v as u8;
-            self.voices[v - 1].wake();
+            self.wake(v - 1);
             self.set_param(ParamId::voice(n, vp::FREQ), freq);
             self.set_param(ParamId::voice(n, vp::AMP), amp);
             self.set_param(ParamId::voice(n, vp::FILTER_FREQ), cutoff);
             self.set_param(ParamId::voice(n, vp::REVERB_SEND), reverb_send);
             self.set_param(ParamId::voice(n, vp::DELAY_SEND), delay_send);
             self.gate(v - 1, true, at);
-            if v == 2 {
+            if v - 1 == ACID_VOICE {
                 self.acid.trigger(velocity >= ACCENT_VELOCITY);
             }
             self.gate_off[v - 1] = at + gate_len;
@@ -700,16 +720,20 @@ impl Engine {
             if !v.awake {
                 continue;
             }
-            let gain = if i == 2 { tremolo } else { Ramp::UNITY };
+            let gain = if i == TREMOLO_VOICE {
+                tremolo
+            } else {
+                Ramp::UNITY
+            };
             let buf = &mut sc.voice[..n];
-            let sum = if i == 1 {
+            let sum = if i == ACID_VOICE {
                 v.render_through(&mut self.acid, buf, gain)
             } else {
                 v.render_own(buf, gain)
             };
             if !sum.is_finite() {
                 v.reset_units();
-                if i == 1 {
+                if i == ACID_VOICE {
                     self.acid.reset();
                 }
                 buf.fill(0.0);
@@ -723,31 +747,28 @@ impl Engine {
             );
         }
 
-        for j in 0..n {
-            sc.dist[j] = self.dist.tick(sc.dry[j]);
-        }
-        if !abs_sum(&sc.dist[..n]).is_finite() {
+        // The buses run in place: dry → dist1, delay send → delay1 wet.
+        self.dist.process(&mut sc.dry[..n]);
+        if !abs_sum(&sc.dry[..n]).is_finite() {
             self.dist.reset();
-            sc.dist[..n].fill(0.0);
+            sc.dry[..n].fill(0.0);
             resets += 1;
         }
-        for j in 0..n {
-            let (l, r) = self.reverb.tick(sc.reverb_send[j]);
-            sc.reverb_l[j] = l;
-            sc.reverb_r[j] = r;
-        }
+        self.reverb.process(
+            &sc.reverb_send[..n],
+            &mut sc.reverb_l[..n],
+            &mut sc.reverb_r[..n],
+        );
         if !(abs_sum(&sc.reverb_l[..n]) + abs_sum(&sc.reverb_r[..n])).is_finite() {
             self.reverb.reset();
             sc.reverb_l[..n].fill(0.0);
             sc.reverb_r[..n].fill(0.0);
             resets += 1;
         }
-        for j in 0..n {
-            sc.delay[j] = self.delay.tick(sc.delay_send[j]);
-        }
-        if !abs_sum(&sc.delay[..n]).is_finite() {
+        self.delay.process(&mut sc.delay_send[..n]);
+        if !abs_sum(&sc.delay_send[..n]).is_finite() {
             self.delay.reset();
-            sc.delay[..n].fill(0.0);
+            sc.delay_send[..n].fill(0.0);
             resets += 1;
         }
 
@@ -756,9 +777,10 @@ impl Engine {
         for j in 0..n {
             let rm = self.reverb_mix.tick();
             let dm = self.delay_mix.tick();
-            let dry = sc.dist[j];
-            let l = dry + sc.reverb_l[j] * rm + sc.delay[j] * dm;
-            let r = dry + sc.reverb_r[j] * rm + sc.delay[j] * dm;
+            let dry = sc.dry[j];
+            let echo = sc.delay_send[j] * dm;
+            let l = dry + sc.reverb_l[j] * rm + echo;
+            let r = dry + sc.reverb_r[j] * rm + echo;
             let (l, r) = self.limiter.tick(l, r);
             let l = if l.is_finite() {
                 l.clamp(-1.0, 1.0)

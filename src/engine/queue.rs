@@ -59,7 +59,8 @@ impl<T> FixedQueue<T> {
 
     /// Removes the oldest item for which `pred` holds, closing the gap; true when one was found.
     pub fn remove_first(&mut self, pred: impl Fn(&T) -> bool) -> bool {
-        let Some(pos) = (0..self.len).find(|&i| self.slots[self.index(i)].as_ref().is_some_and(&pred))
+        let Some(pos) =
+            (0..self.len).find(|&i| self.slots[self.index(i)].as_ref().is_some_and(&pred))
         else {
             return false;
         };

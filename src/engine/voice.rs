@@ -91,7 +91,9 @@ impl Voice {
             peak: 0.0,
         };
         v.core.porta.reset_to(d(vp::FREQ));
-        v.core.adsr.set(d(vp::ATTACK), d(vp::DECAY), d(vp::SUSTAIN), d(vp::RELEASE));
+        v.core
+            .adsr
+            .set(d(vp::ATTACK), d(vp::DECAY), d(vp::SUSTAIN), d(vp::RELEASE));
         v.core.porta.set_time(d(vp::SLIDE_TIME));
         v.lp.set(v.applied.0, v.applied.1);
         v
@@ -103,7 +105,10 @@ impl Voice {
         match p {
             vp::FREQ => self.core.freq.set_target(value),
             vp::AMP => self.core.amp.set_target(value),
-            vp::WAVEFORM => self.core.osc.set_waveform(Waveform::from_index(value as i32)),
+            vp::WAVEFORM => self
+                .core
+                .osc
+                .set_waveform(Waveform::from_index(value as i32)),
             vp::FILTER_FREQ => self.cutoff.set_target(value),
             vp::FILTER_Q => self.q.set_target(value),
             vp::ATTACK | vp::DECAY | vp::SUSTAIN | vp::RELEASE => self.core.adsr.set(
@@ -204,14 +209,20 @@ impl Voice {
     }
 
     /// Adds the rendered `buf` to the dry and send buses and tracks the peaks.
-    pub fn mix_into(&mut self, buf: &[f32], dry: &mut [f32], reverb: &mut [f32], delay: &mut [f32]) {
+    pub fn mix_into(
+        &mut self,
+        buf: &[f32],
+        dry: &mut [f32],
+        reverb: &mut [f32],
+        delay: &mut [f32],
+    ) {
         let mut peak = 0.0f32;
-        for (i, &y) in buf.iter().enumerate() {
-            dry[i] += y;
-            reverb[i] += y * self.reverb_send.tick();
-            delay[i] += y * self.delay_send.tick();
+        for (d, &y) in dry.iter_mut().zip(buf) {
+            *d += y;
             peak = peak.max(y.abs());
         }
+        add_send(&mut self.reverb_send, buf, reverb);
+        add_send(&mut self.delay_send, buf, delay);
         self.peak = self.peak.max(peak);
         self.period_peak = self.period_peak.max(peak);
     }
@@ -231,7 +242,17 @@ impl Voice {
         self.applied = (f32::NAN, f32::NAN);
         self.settle();
     }
+}
 
+/// Adds `buf` × the send level to a bus; a send resting at zero costs nothing.
+#[inline]
+fn add_send(send: &mut Smoother, buf: &[f32], bus: &mut [f32]) {
+    if send.target() == 0.0 && send.value() == 0.0 {
+        return;
+    }
+    for (b, &y) in bus.iter_mut().zip(buf) {
+        *b += y * send.tick();
+    }
 }
 
 /// A gain that moves linearly through a control period: `base + step × (offset + i)` at the

@@ -315,6 +315,9 @@ fn parse_key(text: &str) -> Result<Key, String> {
         _ => {}
     }
     let Some(inner) = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
+        if text.starts_with('<') {
+            return Err("missing the closing `>`".into());
+        }
         return Err(
             "a key is one character or a name in angle brackets, like <Space> or <C-s>".into(),
         );

@@ -235,7 +235,7 @@ impl Keymap {
     }
 
     /// The help overlay: `[global]` then each mode, rows in table order; rules with the same
-    /// action and description share a row; `noop` rules are left out.
+    /// action name and description share a row; `noop` rules are left out.
     pub fn help(&self) -> Vec<HelpSection> {
         let global = std::iter::once((None, GLOBAL_TITLE, self.global.as_slice()));
         let modes = Mode::ALL
@@ -267,19 +267,22 @@ impl Keymap {
 }
 
 fn help_rows(rules: &[Rule]) -> Vec<HelpRow> {
-    let mut rows: Vec<(Action, HelpRow)> = Vec::new();
+    // Rules merge on the action's name, not its arguments, so `load 1` … `load 9` sharing one
+    // description take one row.
+    let mut rows: Vec<(&str, HelpRow)> = Vec::new();
     for rule in rules.iter().filter(|r| r.action != Action::Noop) {
         let keys = chord_label(&rule.on);
+        let name = rule.action.name();
         match rows
             .iter_mut()
-            .find(|(action, row)| *action == rule.action && row.desc == rule.desc)
+            .find(|(action, row)| *action == name && row.desc == rule.desc)
         {
             Some((_, row)) => {
                 row.keys.push('/');
                 row.keys.push_str(&keys);
             }
             None => rows.push((
-                rule.action,
+                name,
                 HelpRow {
                     keys,
                     desc: rule.desc.clone(),

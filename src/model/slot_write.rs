@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::registry::{
-    EFFECT_MODULES, MAX_VOICES, Module, ParamId, ParamType, TRACK_FIELDS, TrackFieldKind, voice,
+    MAX_VOICES, Module, ParamId, ParamType, TRACK_FIELDS, TrackFieldKind, voice,
 };
 use super::slot::{Slot, Track};
 
@@ -28,6 +28,16 @@ const VOICE_FILE_ORDER: [usize; 12] = [
     voice::DELAY_SEND,
     voice::WAVEFORM,
     voice::SLIDE_TIME,
+];
+
+/// Effect modules in the order SLOT_FORMAT.md's example lists them.
+const EFFECT_FILE_ORDER: [Module; 6] = [
+    Module::Reverb,
+    Module::Delay,
+    Module::Acid,
+    Module::Dist,
+    Module::Lfo1,
+    Module::Lfo2,
 ];
 
 /// The canonical file text of `slot`.
@@ -165,7 +175,7 @@ fn modules_value(slot: &Slot) -> Value {
         }
         modules.insert(module.to_string(), Value::Object(obj));
     }
-    for module in EFFECT_MODULES {
+    for module in EFFECT_FILE_ORDER {
         let mut obj = Map::new();
         for id in module.param_ids() {
             obj.insert(id.spec().file_key.to_string(), param_value(slot, id));

@@ -248,6 +248,8 @@ pub struct Hints {
     pub cancel: String,
     /// Accepts a prompt.
     pub submit: String,
+    /// Cancels a prompt.
+    pub prompt_cancel: String,
     /// Adds a track.
     pub add_track: String,
     /// Starts playing.

@@ -643,6 +643,7 @@ prepend_keymap = [ { on = "<C-d>", run = "param_default", desc = "Back to defaul
     assert_eq!(row(0, "Tempo +1 BPM"), "+/=");
     assert_eq!(row(0, "Redo"), "C-r");
     assert_eq!(row(0, "Play / stop"), "Space");
+    assert_eq!(row(0, "Load slot 1–9 at the next bar"), "1/2/3/4/5/6/7/8/9");
     assert_eq!(row(2, "Increase (coarse)"), "S-→/L");
     // A prepended rule leads its section.
     assert_eq!(help[2].rows[0].desc, "Back to default");

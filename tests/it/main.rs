@@ -8,3 +8,7 @@ mod slot_model;
 mod store;
 mod engine;
 mod keymap;
+mod watch;
+mod tui;
+mod osc;
+mod control;

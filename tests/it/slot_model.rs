@@ -151,7 +151,7 @@ fn keys_are_written_in_slot_format_order() {
     ]);
     order(&["bpm", "swing", "running", "global_step", "tracks"]);
     order(&[
-        "voice1", "voice2", "voice8", "acid1", "dist1", "reverb1", "delay1", "lfo1", "lfo2",
+        "voice1", "voice2", "voice8", "reverb1", "delay1", "acid1", "dist1", "lfo1", "lfo2",
     ]);
     order(&[
         "base_freq",
@@ -182,13 +182,14 @@ fn unknown_keys_are_kept_at_every_level_and_written_back() {
     let parsed = parse_value(&doc).unwrap();
     let paths: Vec<&str> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
     // Comments and "$schema" pass quietly; other unknown keys are pointed out (typos).
+    // Modules are read last, after every other top-level key.
     assert_eq!(
         paths,
         [
-            "future_top",
             "metadata.mood",
-            "sequencer.time_signature",
             "sequencer.tracks.kick.probability",
+            "sequencer.time_signature",
+            "future_top",
             "modules.voice1.adsr.curve",
             "modules.reverb1.shimmer",
             "modules.chorus1",
@@ -232,8 +233,8 @@ fn out_of_range_values_are_clamped_with_one_warning_each() {
         [
             "sequencer.bpm: 400 is out of range 30–300 BPM, clamped to 300",
             "sequencer.tracks.kick.base_amp: 1.5 is out of range 0–1, clamped to 1",
-            "sequencer.tracks.hats.notes[0]: 10 is out of range 20–5000 Hz, clamped to 20",
             "sequencer.tracks.hats.base_freq: 8000 is out of range 20–5000 Hz, clamped to 5000",
+            "sequencer.tracks.hats.notes[0]: 10 is out of range 20–5000 Hz, clamped to 20",
             "modules.voice1.waveform: 7 is out of range 0–5, clamped to 5",
             "modules.voice1.adsr.attack: 0 is out of range 0.001–2 s, clamped to 0.001",
             "modules.voice2.waveform: 2.6 is not a whole number, rounded to 3",
@@ -411,7 +412,7 @@ fn invalid_utf8_is_a_syntax_error_at_its_position() {
             message,
             ..
         }) => {
-            assert_eq!((line, column), (2, 26));
+            assert_eq!((line, column), (2, 28));
             assert_eq!(message, "the file is not valid UTF-8 text");
         }
         other => panic!("{other:?}"),

@@ -129,11 +129,17 @@ fn bar_aligned_load_applies_at_next_bar_through_the_command_path() {
         rendered += 128;
         ctl.poll();
     }
+    assert!(
+        ctl.drain_notices()
+            .any(|n| n == Notice::SlotApplied { slot: 1, bar: 0 }),
+        "slot 1 applied at once while stopped"
+    );
     ctl.apply(Command::LoadSlot {
         slot: SlotNumber::new(2).unwrap(),
         immediate: false,
     })
     .unwrap();
+    assert_eq!(ctl.status.queued, Some((2, 1)), "predicted bar");
     let mut applied = None;
     while rendered < 200_000 && applied.is_none() {
         runner.render(&mut buf);

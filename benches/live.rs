@@ -1,0 +1,54 @@
+//! Live path figures: edit-to-audio latency through the real command ring on the paced
+//! internal clock (128-frame periods at 48 kHz), and control-side cost of sending an edit.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chronus::audio::{self, Recorder, unix_nanos};
+use chronus::engine::{Engine, EngineMsg};
+use chronus::model::registry::{ParamId, voice};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn edit_to_audio(c: &mut Criterion) {
+    let mut recorder = Recorder::new();
+    let (_out, mut link) = audio::open_internal(Engine::new(48_000.0, 8), 128, &mut recorder);
+    link.send(EngineMsg::Gate { voice: 1, on: true });
+    let stats = link.stats.clone();
+    let mut v = 0.0f32;
+    let mut g = c.benchmark_group("live");
+    g.sample_size(200).measurement_time(Duration::from_secs(6));
+    // From sending an edit to the end of the first period rendered with it applied: the
+    // message waits for the next callback to start, which applies it before rendering.
+    g.bench_function("edit_to_audio_128", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                v = if v > 0.5 { 0.1 } else { 0.9 };
+                let sent_ns = unix_nanos();
+                let t0 = Instant::now();
+                link.send(EngineMsg::SetParam {
+                    id: ParamId::voice(1, voice::AMP),
+                    value: v,
+                });
+                // Wait for a callback that started after the send…
+                // (spin, so the applying callback is seen as it starts, before it ends)
+                while stats.clock_unix_nanos.load(Ordering::Acquire) < sent_ns {
+                    std::hint::spin_loop();
+                }
+                let c0 = stats.callbacks.load(Ordering::Acquire);
+                // …to finish.
+                while stats.callbacks.load(Ordering::Acquire) == c0 {
+                    std::hint::spin_loop();
+                }
+                total += t0.elapsed();
+                while link.try_event().is_some() {}
+                link.collect_garbage();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, edit_to_audio);
+criterion_main!(benches);

@@ -1,0 +1,119 @@
+//! OSC dispatch cost on the control thread: how many messages per second one core can turn
+//! into commands (decode + route + `Controller::apply` + engine message), for the shapes a
+//! performance sends: one knob swept (its undo steps coalesce), several knobs swept in turn
+//! (each message a new undo step), a status query, and undecodable garbage.
+
+use std::hint::black_box;
+
+use chronus::audio::{self, EngineRunner, Recorder};
+use chronus::control::{Command, Controller};
+use chronus::engine::Engine;
+use chronus::model::slot::Track;
+use chronus::osc::OscServer;
+use chronus::store::Store;
+use criterion::{Criterion, criterion_group, criterion_main};
+use rosc::{OscMessage, OscPacket, OscType};
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    runner: EngineRunner,
+    ctl: Controller,
+    server: OscServer,
+    buf: Vec<f32>,
+    n: u64,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let (runner, link) = audio::link(Engine::new(48_000.0, 8), None);
+        let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+        for (name, voice) in [("kick", "voice1"), ("bass", "voice2"), ("hat", "voice3")] {
+            ctl.apply(Command::AddTrack(Box::new(Track::new(name, voice, "x.x.X..."))))
+                .unwrap();
+        }
+        let server = OscServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        Bench {
+            _dir: dir,
+            runner,
+            ctl,
+            server,
+            buf: vec![0.0; 32],
+            n: 0,
+        }
+    }
+
+    /// Handles one datagram; every 256 the engine renders a tiny block so its command ring
+    /// drains as it would in the audio callback.
+    fn handle(&mut self, bytes: &[u8]) -> usize {
+        let replies = self.server.handle_datagram(&mut self.ctl, bytes);
+        self.n += 1;
+        if self.n % 256 == 0 {
+            self.runner.render(&mut self.buf);
+            self.ctl.poll();
+        }
+        replies.len()
+    }
+}
+
+fn packet(addr: &str, v: f32) -> Vec<u8> {
+    rosc::encoder::encode(&OscPacket::Message(OscMessage {
+        addr: addr.to_string(),
+        args: vec![OscType::Float(v)],
+    }))
+    .unwrap()
+}
+
+fn dispatch(c: &mut Criterion) {
+    let mut g = c.benchmark_group("osc_dispatch");
+
+    let mut b = Bench::new();
+    let one: Vec<Vec<u8>> = (0..64)
+        .map(|i| packet("/mod/voice1/filter/freq", 200.0 + i as f32 * 10.0))
+        .collect();
+    g.bench_function("mod_setter_one_knob", |bn| {
+        let mut i = 0;
+        bn.iter(|| {
+            i = (i + 1) % one.len();
+            black_box(b.handle(&one[i]))
+        })
+    });
+
+    let mut b = Bench::new();
+    let knobs = [
+        "/mod/voice1/filter/freq",
+        "/mod/voice2/filter/freq",
+        "/mod/acid1/cutoff",
+        "/mod/voice3/amp",
+    ];
+    let four: Vec<Vec<u8>> = (0..64)
+        .map(|i| packet(knobs[i % 4], 0.2 + i as f32 * 10.0))
+        .collect();
+    // Fill the undo history first: the steady state of a long performance.
+    for i in 0..1000 {
+        b.handle(&four[i % four.len()]);
+    }
+    g.bench_function("mod_setter_four_knobs_in_turn", |bn| {
+        let mut i = 0;
+        bn.iter(|| {
+            i = (i + 1) % four.len();
+            black_box(b.handle(&four[i]))
+        })
+    });
+
+    let mut b = Bench::new();
+    let status = rosc::encoder::encode(&OscPacket::Message(OscMessage {
+        addr: "/seq/status".into(),
+        args: vec![],
+    }))
+    .unwrap();
+    g.bench_function("seq_status_query", |bn| bn.iter(|| black_box(b.handle(&status))));
+
+    let mut b = Bench::new();
+    let garbage: Vec<u8> = (0..256u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    g.bench_function("garbage_datagram", |bn| bn.iter(|| black_box(b.handle(&garbage))));
+    g.finish();
+}
+
+criterion_group!(benches, dispatch);
+criterion_main!(benches);

@@ -1,0 +1,586 @@
+//! The OSC server: a non-blocking UDP socket drained on every control-loop turn (no thread of
+//! its own touches state), replies to each sender, and the data Chronus sends out — visual
+//! levels, the beat clock and slot changes.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use rosc::{OscBundle, OscMessage, OscPacket, OscType};
+
+use super::follow::{FollowAction, FollowStatus, Follower};
+use super::routes::{self, Outcome, ServerView};
+use super::schema::{CLOCK_ADDRESS, IGNORED_INBOUND};
+use super::wire::{self, MAX_DATAGRAM, clip, message, number};
+use super::{ClockMode, DEFAULT_OUT, OscArgs};
+use crate::control::{Command, Controller, Level, Notice, Service};
+
+/// Datagrams handled per control-loop turn, so a flood cannot starve the screen.
+pub const MAX_DATAGRAMS_PER_POLL: usize = 2048;
+/// Messages handled per datagram (a bundle may hold thousands).
+pub const MAX_MESSAGES_PER_DATAGRAM: usize = 256;
+/// Distinct unknown addresses remembered (later ones are only counted).
+pub const MAX_UNKNOWN_KEPT: usize = 256;
+/// How often `/viz/levels` and `/viz/spectrum` go out.
+pub const VIZ_PERIOD: Duration = Duration::from_millis(100);
+/// Largest reply sent; anything longer is answered with an `/error`.
+const MAX_REPLY: usize = 65_000;
+
+/// Traffic counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OscStats {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Messages handled (bundles count each message).
+    pub messages: u64,
+    /// Messages refused (answered with `/error`), unknown addresses included.
+    pub refused: u64,
+    /// Datagrams that were not valid OSC.
+    pub undecodable: u64,
+    /// Messages beyond [`MAX_MESSAGES_PER_DATAGRAM`] in one datagram, dropped.
+    pub dropped: u64,
+    /// Clock bundles received while not following.
+    pub clock_ignored: u64,
+    /// Packets sent (replies and out).
+    pub sent: u64,
+    /// Sends that failed (nobody listening, buffer full); never retried.
+    pub send_errors: u64,
+    /// Receive errors other than "nothing waiting".
+    pub recv_errors: u64,
+}
+
+/// Why OSC could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OscSetupError {
+    /// The listening socket could not be bound (port in use, address not local).
+    #[error("cannot listen for OSC on {addr} (--osc-port/--osc-bind): {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An `--osc-out` value is not a reachable HOST:PORT.
+    #[error("--osc-out {value:?}: {reason}")]
+    BadOut {
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The sending socket could not be opened.
+    #[error("cannot open a socket to send OSC: {0}")]
+    OutSocket(#[source] io::Error),
+}
+
+/// Resolves one `--osc-out HOST:PORT`.
+pub fn parse_out(value: &str) -> Result<SocketAddr, OscSetupError> {
+    let bad = |reason: String| OscSetupError::BadOut {
+        value: value.to_string(),
+        reason,
+    };
+    if !value.contains(':') {
+        return Err(bad("expected HOST:PORT, e.g. 127.0.0.1:5006".into()));
+    }
+    let mut addrs = value
+        .to_socket_addrs()
+        .map_err(|e| bad(format!("expected HOST:PORT ({e})")))?;
+    addrs
+        .next()
+        .ok_or_else(|| bad("the host name has no address".into()))
+}
+
+/// The OSC server (see the module docs). A [`Service`] of the control loop.
+pub struct OscServer {
+    socket: UdpSocket,
+    local: SocketAddr,
+    out_v4: Option<UdpSocket>,
+    out_v6: Option<UdpSocket>,
+    dests: Vec<SocketAddr>,
+    stats: OscStats,
+    unknown: BTreeMap<String, u64>,
+    unknown_total: u64,
+    follower: Option<Follower>,
+    buf: Vec<u8>,
+    last_viz: Option<Instant>,
+    sent_playing: Option<Option<u16>>,
+    sent_queued: Option<Option<(u16, u64)>>,
+    announced: bool,
+    last_song_bpm: Option<f64>,
+}
+
+impl OscServer {
+    /// Listens on `addr` (non-blocking), sending nothing out and keeping its own clock; see
+    /// [`OscServer::with_outputs`] and [`OscServer::with_clock`].
+    pub fn bind(addr: SocketAddr) -> io::Result<OscServer> {
+        let socket = UdpSocket::bind(addr)?;
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        Ok(OscServer {
+            socket,
+            local,
+            out_v4: None,
+            out_v6: None,
+            dests: Vec::new(),
+            stats: OscStats::default(),
+            unknown: BTreeMap::new(),
+            unknown_total: 0,
+            follower: None,
+            buf: vec![0; MAX_DATAGRAM],
+            last_viz: None,
+            sent_playing: None,
+            sent_queued: None,
+            announced: false,
+            last_song_bpm: None,
+        })
+    }
+
+    /// The server the command-line options ask for.
+    pub fn from_args(args: &OscArgs) -> Result<OscServer, OscSetupError> {
+        let ip = args.osc_bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let addr = SocketAddr::new(ip, args.osc_port);
+        let server = OscServer::bind(addr).map_err(|source| OscSetupError::Bind { addr, source })?;
+        let outs: Vec<&str> = if args.osc_out.is_empty() {
+            vec![DEFAULT_OUT]
+        } else {
+            args.osc_out.iter().map(String::as_str).collect()
+        };
+        let dests = outs.into_iter().map(parse_out).collect::<Result<Vec<_>, _>>()?;
+        Ok(server
+            .with_outputs(dests)
+            .map_err(OscSetupError::OutSocket)?
+            .with_clock(args.clock))
+    }
+
+    /// Sends visual data, the clock and slot changes to `dests`.
+    pub fn with_outputs(mut self, dests: Vec<SocketAddr>) -> io::Result<OscServer> {
+        let open = |ip: IpAddr| -> io::Result<UdpSocket> {
+            let s = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        };
+        if dests.iter().any(SocketAddr::is_ipv4) {
+            self.out_v4 = Some(open(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?);
+        }
+        if dests.iter().any(SocketAddr::is_ipv6) {
+            self.out_v6 = Some(open(IpAddr::V6(Ipv6Addr::UNSPECIFIED))?);
+        }
+        self.dests = dests;
+        Ok(self)
+    }
+
+    /// Keeps its own clock, or follows `/chronus/clock` bundles from a leader.
+    pub fn with_clock(mut self, mode: ClockMode) -> OscServer {
+        self.follower = (mode == ClockMode::Follow).then(Follower::new);
+        self
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Where visual data, the clock and slot changes go.
+    pub fn outputs(&self) -> &[SocketAddr] {
+        &self.dests
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> &OscStats {
+        &self.stats
+    }
+
+    /// Unknown addresses seen, with how many messages each got.
+    pub fn unknown_routes(&self) -> &BTreeMap<String, u64> {
+        &self.unknown
+    }
+
+    /// The clock follower's state, with `--clock follow`.
+    pub fn follow_status(&self) -> Option<FollowStatus> {
+        self.follower.as_ref().map(Follower::status)
+    }
+
+    /// One line for the status bar: where OSC listens, its traffic, and the clock source.
+    pub fn describe(&self) -> String {
+        let s = &self.stats;
+        let mut line = format!(
+            "OSC {} · {} msgs · {} refused · {} unknown",
+            self.local, s.messages, s.refused, self.unknown_total
+        );
+        if let Some(f) = self.follow_status() {
+            line.push_str(" · ");
+            line.push_str(&f.describe());
+        }
+        line
+    }
+
+    /// Decodes one datagram and handles every message in it; returns the replies for the
+    /// sender. Never panics on any input.
+    pub fn handle_datagram(&mut self, ctl: &mut Controller, bytes: &[u8]) -> Vec<OscPacket> {
+        self.stats.datagrams += 1;
+        let mut replies = Vec::new();
+        match wire::decode(bytes) {
+            Ok(packet) => {
+                let mut budget = MAX_MESSAGES_PER_DATAGRAM;
+                self.walk(ctl, packet, None, &mut budget, &mut replies);
+            }
+            Err(e) => {
+                self.stats.undecodable += 1;
+                // Answer what looks like an attempt at OSC; stay quiet to other traffic.
+                if matches!(bytes.first(), Some(b'/' | b'#')) {
+                    replies.push(error_packet("", &e));
+                }
+            }
+        }
+        replies
+    }
+
+    fn walk(
+        &mut self,
+        ctl: &mut Controller,
+        packet: OscPacket,
+        timetag: Option<f64>,
+        budget: &mut usize,
+        replies: &mut Vec<OscPacket>,
+    ) {
+        match packet {
+            OscPacket::Message(m) => {
+                if *budget == 0 {
+                    self.stats.dropped += 1;
+                    return;
+                }
+                *budget -= 1;
+                self.handle_message(ctl, m, timetag, replies);
+            }
+            OscPacket::Bundle(b) => {
+                let tt = wire::unix_from_ntp(b.timetag).or(timetag);
+                for p in b.content {
+                    self.walk(ctl, p, tt, budget, replies);
+                }
+            }
+        }
+    }
+
+    fn handle_message(
+        &mut self,
+        ctl: &mut Controller,
+        msg: OscMessage,
+        timetag: Option<f64>,
+        replies: &mut Vec<OscPacket>,
+    ) {
+        self.stats.messages += 1;
+        let addr = msg.addr.as_str();
+        if addr == CLOCK_ADDRESS {
+            if let Err(e) = self.on_clock(&msg, timetag) {
+                self.stats.refused += 1;
+                replies.push(error_packet(addr, &e));
+            }
+            return;
+        }
+        if IGNORED_INBOUND.contains(&addr) {
+            return;
+        }
+        let view = ServerView {
+            unknown: &self.unknown,
+            unknown_total: self.unknown_total,
+            stats: &self.stats,
+            follower: self.follower.as_ref(),
+            local: self.local,
+            dests: &self.dests,
+        };
+        match routes::route(ctl, &msg, &view) {
+            Outcome::Silent => {}
+            Outcome::Reply(args) => {
+                let mut all = Vec::with_capacity(args.len() + 1);
+                all.push(OscType::String(msg.addr.clone()));
+                all.extend(args);
+                replies.push(OscPacket::Message(message("/reply", all)));
+            }
+            Outcome::Unknown => {
+                self.stats.refused += 1;
+                self.unknown_total += 1;
+                let key = clip(addr);
+                if let Some(n) = self.unknown.get_mut(&key) {
+                    *n += 1;
+                } else if self.unknown.len() < MAX_UNKNOWN_KEPT {
+                    self.unknown.insert(key, 1);
+                }
+                replies.push(error_packet(
+                    addr,
+                    "unknown address (/engine/schema lists the address space)",
+                ));
+            }
+            Outcome::Refused(e) => {
+                self.stats.refused += 1;
+                replies.push(error_packet(addr, &e));
+            }
+        }
+    }
+
+    fn on_clock(&mut self, msg: &OscMessage, timetag: Option<f64>) -> Result<(), String> {
+        let Some(f) = self.follower.as_mut() else {
+            self.stats.clock_ignored += 1;
+            return Ok(());
+        };
+        let get = |i: usize, what: &str| -> Result<f64, String> {
+            let a = msg
+                .args
+                .get(i)
+                .ok_or_else(|| format!("needs bar beat bpm (no {what})"))?;
+            number(a).map_err(|e| format!("{what}: {e}"))
+        };
+        let (bar, beat, bpm) = (get(0, "bar")?, get(1, "beat")?, get(2, "bpm")?);
+        let now_unix = wire::unix_now();
+        // A bare message (no bundle) carries no time: take its arrival.
+        let time = timetag.unwrap_or(now_unix);
+        f.on_clock(time, bar, beat, bpm, Instant::now(), now_unix)
+    }
+
+    fn send_to(&mut self, packet: &OscPacket, to: SocketAddr, from_server: bool) {
+        let Some(bytes) = wire::encode(packet) else {
+            self.stats.send_errors += 1;
+            return;
+        };
+        let bytes = if bytes.len() > MAX_REPLY {
+            let addr = match packet {
+                OscPacket::Message(m) => m.args.first().and_then(|a| match a {
+                    OscType::String(s) => Some(s.clone()),
+                    _ => None,
+                }),
+                OscPacket::Bundle(_) => None,
+            };
+            let err = error_packet(
+                addr.as_deref().unwrap_or(""),
+                &format!("the reply of {} bytes is too large for one datagram", bytes.len()),
+            );
+            match wire::encode(&err) {
+                Some(b) => b,
+                None => return,
+            }
+        } else {
+            bytes
+        };
+        let socket = if from_server {
+            Some(&self.socket)
+        } else if to.is_ipv4() {
+            self.out_v4.as_ref()
+        } else {
+            self.out_v6.as_ref()
+        };
+        match socket.map(|s| s.send_to(&bytes, to)) {
+            Some(Ok(_)) => self.stats.sent += 1,
+            _ => self.stats.send_errors += 1,
+        }
+    }
+
+    fn send_out(&mut self, packet: &OscPacket) {
+        for i in 0..self.dests.len() {
+            let to = self.dests[i];
+            self.send_to(packet, to, false);
+        }
+    }
+
+    fn announce(&mut self, ctl: &mut Controller) {
+        self.announced = true;
+        let outs = if self.dests.is_empty() {
+            "nothing".to_string()
+        } else {
+            self.dests
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let clock = if self.follower.is_some() {
+            "following /chronus/clock"
+        } else {
+            "own clock"
+        };
+        ctl.notify(
+            Level::Info,
+            format!("OSC: listening on {}, sending to {outs}, {clock}", self.local),
+        );
+        if !self.local.ip().is_loopback() {
+            ctl.notify(
+                Level::Warning,
+                format!(
+                    "OSC listens on {} — anyone who can reach this address can control Chronus",
+                    self.local
+                ),
+            );
+        }
+    }
+
+    fn run_follower(&mut self, ctl: &mut Controller) -> bool {
+        let Some(f) = self.follower.as_mut() else {
+            return false;
+        };
+        let song_bpm = ctl.song.sequencer.bpm;
+        if self.last_song_bpm.is_some_and(|b| b != song_bpm) {
+            f.retempo();
+        }
+        self.last_song_bpm = Some(song_bpm);
+        let actions = f.tick(Instant::now(), wire::unix_now(), ctl.status.running);
+        let changed = !actions.is_empty();
+        for a in actions {
+            match a {
+                FollowAction::Notify(level, text) => ctl.notify(level, text),
+                FollowAction::Tempo(bpm) => {
+                    let _ = ctl.apply(Command::FollowTempo(bpm));
+                }
+                FollowAction::Restart { stop } => {
+                    if stop {
+                        let _ = ctl.apply(Command::Stop);
+                    }
+                    let _ = ctl.apply(Command::Play);
+                }
+            }
+        }
+        changed
+    }
+
+    fn send_viz(&mut self, ctl: &Controller) {
+        let now = Instant::now();
+        if self.dests.is_empty() || self.last_viz.is_some_and(|t| now - t < VIZ_PERIOD) {
+            return;
+        }
+        self.last_viz = Some(now);
+        let st = &ctl.status;
+        let levels = st.levels[..ctl.voices.min(st.levels.len())]
+            .iter()
+            .map(|&l| OscType::Float(l))
+            .collect();
+        let spectrum = st.spectrum.iter().map(|&b| OscType::Float(b)).collect();
+        self.send_out(&OscPacket::Message(message("/viz/levels", levels)));
+        self.send_out(&OscPacket::Message(message("/viz/spectrum", spectrum)));
+    }
+
+    fn send_slot_changes(&mut self, ctl: &Controller) {
+        let playing = ctl.status.playing_slot;
+        if self.sent_playing != Some(playing) {
+            self.sent_playing = Some(playing);
+            if let Some(slot) = playing {
+                let m = message("/chronus/slot/playing", vec![OscType::Int(slot as i32)]);
+                self.send_out(&OscPacket::Message(m));
+            }
+        }
+        let queued = ctl.status.queued;
+        if self.sent_queued != Some(queued) {
+            let first = self.sent_queued.is_none();
+            self.sent_queued = Some(queued);
+            // A cleared queue is sent as slot 0 so receivers stop showing it.
+            let (slot, bar) = queued.unwrap_or((0, 0));
+            if !(first && queued.is_none()) {
+                let m = message(
+                    "/chronus/slot/queued",
+                    vec![
+                        OscType::Int(slot as i32),
+                        OscType::Int(bar.min(i32::MAX as u64) as i32),
+                    ],
+                );
+                self.send_out(&OscPacket::Message(m));
+            }
+        }
+    }
+}
+
+fn error_packet(addr: &str, text: &str) -> OscPacket {
+    OscPacket::Message(message(
+        "/error",
+        vec![
+            OscType::String(addr.to_string()),
+            OscType::String(text.to_string()),
+        ],
+    ))
+}
+
+/// The clock bundle for one beat: timetagged with when the beat sounds.
+pub fn clock_bundle(time: f64, bar: u64, beat: u8, bpm: f64) -> OscPacket {
+    OscPacket::Bundle(OscBundle {
+        timetag: wire::ntp_from_unix(time),
+        content: vec![OscPacket::Message(message(
+            CLOCK_ADDRESS,
+            vec![
+                OscType::Int(bar.min(i32::MAX as u64) as i32),
+                OscType::Int(beat as i32),
+                OscType::Float(bpm as f32),
+            ],
+        ))],
+    })
+}
+
+impl Service for OscServer {
+    fn poll(&mut self, ctl: &mut Controller) -> bool {
+        if !self.announced {
+            self.announce(ctl);
+        }
+        let mut changed = false;
+        let mut buf = std::mem::take(&mut self.buf);
+        for _ in 0..MAX_DATAGRAMS_PER_POLL {
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    changed = true;
+                    let replies = self.handle_datagram(ctl, &buf[..n]);
+                    for r in &replies {
+                        self.send_to(r, from, true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // An ICMP "port unreachable" for an earlier reply: the next datagram is fine.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(_) => {
+                    self.stats.recv_errors += 1;
+                    break;
+                }
+            }
+        }
+        self.buf = buf;
+        changed |= self.run_follower(ctl);
+        self.send_viz(ctl);
+        changed
+    }
+
+    fn observe(&mut self, ctl: &Controller, notices: &[Notice]) {
+        for n in notices {
+            match n {
+                Notice::Beat { bar, beat, sample } => {
+                    let time = ctl.sample_time(*sample);
+                    if !self.dests.is_empty() {
+                        let bpm = self
+                            .follower
+                            .as_ref()
+                            .and_then(Follower::nominal_bpm)
+                            .unwrap_or(ctl.song.sequencer.bpm);
+                        let bundle = clock_bundle(time, *bar, *beat, bpm);
+                        self.send_out(&bundle);
+                    }
+                    if let Some(f) = self.follower.as_mut() {
+                        f.on_local_beat(*beat, time);
+                    }
+                }
+                Notice::Started => {
+                    if let Some(f) = self.follower.as_mut() {
+                        f.on_started();
+                    }
+                }
+                Notice::SlotApplied { .. } => {
+                    if let Some(f) = self.follower.as_mut() {
+                        f.retempo();
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.send_slot_changes(ctl);
+    }
+
+    fn status_line(&self) -> Option<String> {
+        Some(self.describe())
+    }
+}

@@ -1,0 +1,233 @@
+//! The whole screen: layout, then each component draws its area from `&UiState` and
+//! `&Controller`. Nothing here changes state, does I/O or waits for the audio thread.
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::symbols::border;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Widget};
+
+use crate::control::{Controller, Level};
+
+use super::state::{Panel, UiState};
+use super::{grid, meters, overlay, panels, slots, theme, transport};
+
+/// Width from which the slot browser gets its own column beside the grid.
+const WIDE: u16 = 110;
+/// Body height from which the grid keeps room for 8 tracks.
+const TALL: u16 = 36;
+/// Height of the parameter panel row when the module overview is shown under it.
+const PANELS_H: u16 = 15;
+/// Height the module overview needs (the longest module, a header, borders).
+const MODULES_H: u16 = 11;
+
+/// Where each component goes on a screen of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScreenLayout {
+    /// Transport bar (1 or 2 rows).
+    pub transport: Rect,
+    /// Pattern grid.
+    pub grid: Rect,
+    /// Parameter panel.
+    pub params: Rect,
+    /// Selected track's fields.
+    pub track: Rect,
+    /// Level meters and spectrum (empty when the slot browser takes their place).
+    pub meters: Rect,
+    /// Slot browser (empty when there is no room and it does not have the keyboard).
+    pub slots: Rect,
+    /// Overview of every effect module (only on tall screens).
+    pub modules: Rect,
+    /// Message line.
+    pub message: Rect,
+}
+
+/// Splits the screen. Pure, so key handling and tests can reason about what is visible.
+pub fn layout(area: Rect, ui: &UiState, ctl: &Controller) -> ScreenLayout {
+    let transport_rows = transport::rows(area.width, ui, ctl).min(area.height);
+    let transport = Rect {
+        height: transport_rows,
+        ..area
+    };
+    let message = Rect {
+        y: area.bottom().saturating_sub(1),
+        height: area.height.saturating_sub(transport_rows).min(1),
+        ..area
+    };
+    let body = Rect {
+        y: transport.bottom(),
+        height: area
+            .height
+            .saturating_sub(transport_rows + message.height),
+        ..area
+    };
+    let wide = area.width >= WIDE;
+    let (left, slots_column) = if wide {
+        let sw = (area.width * 3 / 10).clamp(30, 44);
+        split_h(body, body.width - sw)
+    } else {
+        (body, Rect::default())
+    };
+
+    let tall = left.height >= TALL;
+    let min_rows = if tall { 8 } else { 4 };
+    let tracks = ctl.song.sequencer.tracks.len().max(min_rows) as u16;
+    let min_bottom = 9u16;
+    let grid_h = (tracks + 3)
+        .min(left.height.saturating_sub(min_bottom))
+        .max(5.min(left.height));
+    let (grid, bottom) = split_v(left, grid_h);
+    // Room to spare below the panels: an overview of every effect module.
+    let (bottom, modules) = if bottom.height >= PANELS_H + MODULES_H {
+        split_v(bottom, PANELS_H)
+    } else {
+        (bottom, Rect::default())
+    };
+
+    let w = bottom.width;
+    let params_w = (w * 44 / 100).clamp(36.min(w), 46);
+    let track_w = (w * 28 / 100).clamp(24.min(w - params_w), 30);
+    let (params, rest) = split_h(bottom, params_w);
+    let (track, meters_area) = split_h(rest, track_w.min(rest.width));
+
+    let (track, meters, slots) = if wide {
+        (track, meters_area, slots_column)
+    } else if ui.focus == Panel::Slots {
+        // No room for a column of its own: while it has the keyboard, the slot browser takes
+        // the place of the track fields and the meters.
+        (Rect::default(), Rect::default(), rest)
+    } else {
+        (track, meters_area, Rect::default())
+    };
+    ScreenLayout {
+        transport,
+        grid,
+        params,
+        track,
+        meters,
+        slots,
+        modules,
+        message,
+    }
+}
+
+fn split_h(r: Rect, left: u16) -> (Rect, Rect) {
+    let left = left.min(r.width);
+    (
+        Rect { width: left, ..r },
+        Rect {
+            x: r.x + left,
+            width: r.width - left,
+            ..r
+        },
+    )
+}
+
+fn split_v(r: Rect, top: u16) -> (Rect, Rect) {
+    let top = top.min(r.height);
+    (
+        Rect { height: top, ..r },
+        Rect {
+            y: r.y + top,
+            height: r.height - top,
+            ..r
+        },
+    )
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, ui: &UiState, ctl: &Controller) {
+    let area = frame.area();
+    draw_buffer(area, frame.buffer_mut(), ui, ctl);
+}
+
+/// Draws the whole screen into a buffer (what [`draw`] does, without a terminal).
+pub fn draw_buffer(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
+    let l = layout(area, ui, ctl);
+    transport::draw(l.transport, buf, ui, ctl);
+    grid::draw(l.grid, buf, ui, ctl);
+    panels::draw_params(l.params, buf, ui, ctl);
+    panels::draw_track(l.track, buf, ui, ctl);
+    meters::draw(l.meters, buf, ctl);
+    slots::draw(l.slots, buf, ui, ctl);
+    panels::draw_modules(l.modules, buf, ui, ctl);
+    draw_message(l.message, buf, ui);
+    if let Some(o) = &ui.overlay {
+        overlay::draw_overlay(area, buf, ui, o);
+    }
+    if let Some(p) = &ui.prompt {
+        overlay::draw_prompt(area, buf, ui, p);
+    }
+}
+
+/// A panel frame with a title; returns the inner area.
+pub fn panel(area: Rect, buf: &mut Buffer, title: Line<'_>, focused: bool) -> Rect {
+    panel_with(area, buf, title, None, focused)
+}
+
+/// A panel frame with a title on the left and another on the right; returns the inner area.
+pub fn panel_with(
+    area: Rect,
+    buf: &mut Buffer,
+    title: Line<'_>,
+    right_title: Option<Line<'_>>,
+    focused: bool,
+) -> Rect {
+    if area.width < 3 || area.height < 2 {
+        return Rect::default();
+    }
+    let mut block = Block::bordered()
+        .border_set(border::ROUNDED)
+        .border_style(theme::border(focused))
+        .title(title.style(theme::title(focused)));
+    if let Some(r) = right_title {
+        block = block.title_top(r.style(theme::dim()).right_aligned());
+    }
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
+/// Writes `text` at (x, y), at most up to `right` (exclusive); returns the column after it.
+pub fn put(buf: &mut Buffer, x: u16, y: u16, right: u16, text: &str, style: Style) -> u16 {
+    if x >= right {
+        return x;
+    }
+    let (end, _) = buf.set_stringn(x, y, text, (right - x) as usize, style);
+    end
+}
+
+fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
+    if area.height == 0 {
+        return;
+    }
+    let right = area.right();
+    let mut hint = String::new();
+    if !ui.chord.is_empty() {
+        hint.push_str(&ui.chord);
+        hint.push_str("… ");
+    }
+    hint.push_str(&format!("{} help ", ui.hints.help));
+    let hint_w = hint.chars().count() as u16;
+    let text_right = right.saturating_sub(hint_w + 1).max(area.x);
+    match &ui.message {
+        Some(m) => {
+            let mark = match m.level {
+                Level::Info => " ",
+                Level::Warning => " ! ",
+                Level::Error => " ✗ ",
+            };
+            let x = put(buf, area.x, area.y, text_right, mark, theme::level(m.level));
+            put(buf, x, area.y, text_right, &m.text, theme::level(m.level));
+        }
+        None => {
+            let text = format!(" {} play/stop", ui.hints.play);
+            put(buf, area.x, area.y, text_right, &text, theme::dim());
+        }
+    }
+    if hint_w < area.width {
+        put(buf, right - hint_w, area.y, right, &hint, theme::dim());
+    }
+}

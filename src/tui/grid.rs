@@ -1,0 +1,265 @@
+//! The pattern grid: one row per track, one column per step, the playhead and the cursor.
+//!
+//! Each track plays step `global_step % length`, so each row has its own playhead and steps
+//! past a track's length stay blank: polymeters are visible at a glance.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::control::Controller;
+
+use super::app::grid_columns;
+use super::draw::{panel, put};
+use super::state::{Panel, UiState};
+use super::theme;
+
+/// Which steps are on screen and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepView {
+    /// Column of the first step.
+    pub x0: u16,
+    /// Columns per step.
+    pub cell: u16,
+    /// First step shown.
+    pub first: usize,
+    /// Steps shown.
+    pub count: usize,
+}
+
+impl StepView {
+    /// Fits `cols` steps into `avail` columns, as wide as they fit (1–3 columns a step, a gap
+    /// after every 4); when even one column a step is too wide, shows whole bars around the
+    /// cursor.
+    pub fn fit(x0: u16, avail: u16, cols: usize, cursor: usize) -> StepView {
+        let avail = avail as usize;
+        for cell in (1..=3).rev() {
+            if cols * cell + cols / 4 - 1 <= avail {
+                return StepView {
+                    x0,
+                    cell: cell as u16,
+                    first: 0,
+                    count: cols,
+                };
+            }
+        }
+        let groups = (avail + 1) / 5;
+        let count = if groups >= 4 {
+            groups / 4 * 16
+        } else {
+            groups * 4
+        }
+        .clamp(4, cols);
+        let mut first = cursor / count * count;
+        if first + count > cols {
+            first = cols - count;
+        }
+        StepView {
+            x0,
+            cell: 1,
+            first,
+            count,
+        }
+    }
+
+    /// Screen column of step `i` (which must be on screen).
+    pub fn x(&self, i: usize) -> u16 {
+        let k = i - self.first;
+        self.x0 + (k as u16) * self.cell + (k / 4) as u16
+    }
+
+    /// Whether step `i` is on screen.
+    pub fn shows(&self, i: usize) -> bool {
+        i >= self.first && i < self.first + self.count
+    }
+}
+
+/// Width of the name column.
+fn name_width(inner_width: u16) -> u16 {
+    if inner_width >= 70 { 10 } else { 8 }
+}
+
+/// Draws the grid.
+pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
+    let tracks = &ctl.song.sequencer.tracks;
+    let focused = ui.focus == Panel::Grid && ui.overlay.is_none();
+    let cols = grid_columns(ctl);
+    let mut title = vec![
+        Span::raw(" Pattern "),
+        Span::styled(
+            format!("· {} tracks · {cols} steps ", tracks.len()),
+            theme::dim(),
+        ),
+    ];
+    let inner = {
+        let probe = Rect {
+            x: area.x + 1,
+            width: area.width.saturating_sub(2),
+            ..area
+        };
+        let nw = name_width(probe.width);
+        let x0 = probe.x + nw + 12;
+        let view = StepView::fit(x0, probe.right().saturating_sub(x0), cols, ui.step);
+        if view.count < cols {
+            title.push(Span::styled(
+                format!(
+                    "· steps {}–{} ",
+                    view.first + 1,
+                    view.first + view.count
+                ),
+                theme::dim(),
+            ));
+        }
+        panel(area, buf, Line::from(title), focused)
+    };
+    if inner.height == 0 || inner.width < 20 {
+        return;
+    }
+    let nw = name_width(inner.width);
+    let x0 = inner.x + nw + 12;
+    let right = inner.right();
+    let view = StepView::fit(x0, right.saturating_sub(x0), cols, ui.step);
+    let st = &ctl.status;
+
+    // Ruler: column heads and the number of each beat's first step.
+    let y = inner.y;
+    let mut x = put(buf, inner.x + 1, y, right, "track", theme::dim());
+    x = x.max(inner.x + 1 + nw + 1);
+    put(buf, x, y, right, "vc MS len", theme::dim());
+    let ruler_head = st.running.then(|| (st.global_step % cols as u64) as usize);
+    for i in view.first..view.first + view.count {
+        let sx = view.x(i);
+        if i % 4 == 0 {
+            put(buf, sx, y, right, &(i + 1).to_string(), theme::dim());
+        }
+        if ruler_head == Some(i) {
+            let cell = buf[(sx, y)].style();
+            buf[(sx, y)].set_style(theme::playhead(cell));
+        }
+    }
+    draw_gaps(buf, &view, y, right);
+
+    let rows = inner.height.saturating_sub(1) as usize;
+    if tracks.is_empty() {
+        let text = format!(
+            "no tracks yet — press {} to add one",
+            ui.hints.add_track
+        );
+        put(buf, inner.x + 1, y + 1, right, &text, theme::dim());
+        return;
+    }
+    if rows == 0 {
+        return;
+    }
+    let first_row = ui.track / rows * rows;
+    let any_solo = tracks.iter().any(|t| t.solo);
+    for (row, (ti, t)) in tracks
+        .iter()
+        .enumerate()
+        .skip(first_row)
+        .take(rows)
+        .enumerate()
+    {
+        let y = inner.y + 1 + row as u16;
+        let selected = ti == ui.track;
+        let silent = t.muted || (any_solo && !t.solo);
+        let marker_style = if focused {
+            theme::title(true)
+        } else {
+            theme::selected()
+        };
+        put(
+            buf,
+            inner.x,
+            y,
+            right,
+            if selected { "▸" } else { " " },
+            marker_style,
+        );
+        let name_style = if silent {
+            theme::dim()
+        } else if selected {
+            theme::strong()
+        } else {
+            theme::text()
+        };
+        put(buf, inner.x + 1, y, inner.x + 1 + nw, &t.name, name_style);
+        let mut x = inner.x + 1 + nw + 1;
+        let voice_ok = t.voice().is_some_and(|v| (v as usize) <= ctl.voices);
+        let voice = match t.voice() {
+            Some(v) => format!("v{v}"),
+            None => "v?".into(),
+        };
+        let voice_style = if voice_ok {
+            theme::text()
+        } else {
+            theme::level(crate::control::Level::Error)
+        };
+        put(buf, x, y, right, &voice, voice_style);
+        x += 3;
+        put(
+            buf,
+            x,
+            y,
+            right,
+            if t.muted { "M" } else { "·" },
+            if t.muted { theme::muted() } else { theme::dim() },
+        );
+        put(
+            buf,
+            x + 1,
+            y,
+            right,
+            if t.solo { "S" } else { "·" },
+            if t.solo { theme::solo() } else { theme::dim() },
+        );
+        let len = t.pattern.chars().count();
+        put(buf, x + 3, y, right, &format!("{len:>2}"), theme::dim());
+
+        if len == 0 {
+            put(buf, view.x0, y, right, "(empty: silent)", theme::dim());
+        }
+        let head = (st.running && len > 0).then(|| (st.global_step % len as u64) as usize);
+        let steps: Vec<char> = t.pattern.chars().collect();
+        for i in view.first..view.first + view.count {
+            let sx = view.x(i);
+            if sx >= right {
+                break;
+            }
+            let (ch, mut style) = match steps.get(i) {
+                Some('X') => ('X', theme::accent()),
+                Some('x') => ('x', theme::hit()),
+                Some(_) => ('.', theme::rest()),
+                None => (' ', theme::rest()),
+            };
+            if silent && ch != ' ' {
+                style = theme::rest();
+            }
+            if head == Some(i) {
+                style = theme::playhead(style);
+            }
+            if selected && i == ui.step {
+                style = if focused {
+                    theme::cursor()
+                } else {
+                    theme::cursor_unfocused(style)
+                };
+            }
+            buf[(sx, y)].set_char(ch).set_style(style);
+        }
+        draw_gaps(buf, &view, y, right);
+    }
+}
+
+/// Bar lines between bars, blanks between beats.
+fn draw_gaps(buf: &mut Buffer, view: &StepView, y: u16, right: u16) {
+    for k in (4..view.count).step_by(4) {
+        let i = view.first + k;
+        if (i % 16) == 0 {
+            let gx = view.x(i) - 1;
+            if gx < right {
+                buf[(gx, y)].set_char('│').set_style(theme::dim());
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Windows over the screen: the key help, yes/no questions and text prompts.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Clear, Widget};
+
+use crate::keymap::HelpSection;
+
+use super::draw::{panel, put};
+use super::state::{Overlay, Prompt, UiState};
+use super::theme;
+
+/// A `w`×`h` rectangle centred in `area` (shrunk to fit).
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// One line of the help text.
+enum HelpLine<'a> {
+    Title(&'a str),
+    Row(&'a str, &'a str),
+    Blank,
+}
+
+fn help_lines(sections: &[HelpSection]) -> Vec<HelpLine<'_>> {
+    let mut out = Vec::new();
+    for s in sections.iter().filter(|s| !s.rows.is_empty()) {
+        if !out.is_empty() {
+            out.push(HelpLine::Blank);
+        }
+        out.push(HelpLine::Title(s.title));
+        for r in &s.rows {
+            out.push(HelpLine::Row(&r.keys, &r.desc));
+        }
+    }
+    out
+}
+
+/// Lines in the help text (the scroll limit).
+pub fn help_line_count(sections: &[HelpSection]) -> usize {
+    help_lines(sections).len()
+}
+
+/// Draws an overlay.
+pub fn draw_overlay(area: Rect, buf: &mut Buffer, ui: &UiState, overlay: &Overlay) {
+    match overlay {
+        Overlay::Help { scroll } => draw_help(area, buf, ui, *scroll),
+        Overlay::Confirm { text, .. } => draw_confirm(area, buf, ui, text),
+    }
+}
+
+fn draw_help(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
+    let w = area.width.saturating_sub(4).max(20);
+    let h = area.height.saturating_sub(2).max(5);
+    let r = centered(area, w, h);
+    Clear.render(r, buf);
+    let title = Line::from(format!(
+        " Keys — {} closes, ↑↓ PgUp PgDn scroll ",
+        ui.hints.help
+    ));
+    let inner = panel(r, buf, title, true);
+    if inner.height == 0 {
+        return;
+    }
+    let lines = help_lines(&ui.help);
+    let scroll = scroll.min(lines.len().saturating_sub(1));
+    let columns: u16 = if inner.width >= 100 { 2 } else { 1 };
+    let col_w = inner.width / columns;
+    let rows = inner.height as usize;
+    let longest = lines
+        .iter()
+        .map(|l| match l {
+            HelpLine::Row(keys, _) => keys.chars().count(),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0) as u16;
+    let key_w = longest.clamp(6, 18).min(col_w / 3);
+    let mut it = lines.iter().skip(scroll);
+    for c in 0..columns {
+        let x0 = inner.x + c * col_w + 1;
+        let right = (inner.x + (c + 1) * col_w).min(inner.right());
+        for row in 0..rows {
+            let Some(line) = it.next() else {
+                return;
+            };
+            let y = inner.y + row as u16;
+            match line {
+                HelpLine::Title(t) => {
+                    put(buf, x0, y, right, t, theme::title(true));
+                }
+                HelpLine::Row(keys, desc) => {
+                    put(buf, x0 + 1, y, x0 + 1 + key_w, keys, theme::strong());
+                    put(buf, x0 + 2 + key_w, y, right, desc, theme::text());
+                }
+                HelpLine::Blank => {}
+            }
+        }
+    }
+}
+
+fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, text: &str) {
+    let w = (text.chars().count() as u16 + 6).clamp(30, area.width.saturating_sub(4).max(30));
+    let r = centered(area, w, 6);
+    Clear.render(r, buf);
+    let inner = panel(r, buf, Line::from(" Are you sure? "), true);
+    if inner.height == 0 {
+        return;
+    }
+    let right = inner.right();
+    put(buf, inner.x + 1, inner.y + 1, right, text, theme::strong());
+    if inner.height >= 3 {
+        let keys = format!(
+            "{} yes · {} no",
+            ui.hints.confirm, ui.hints.cancel
+        );
+        put(buf, inner.x + 1, inner.bottom() - 1, right, &keys, theme::dim());
+    }
+}
+
+/// Draws a text prompt: the question, the text with its cursor, and the last refusal.
+pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
+    let want = p
+        .label
+        .chars()
+        .count()
+        .max(p.error.as_deref().map_or(0, |e| e.chars().count()))
+        .max(p.text.chars().count() + 4) as u16
+        + 6;
+    let w = want.clamp(40, area.width.saturating_sub(4).max(20));
+    let r = centered(area, w, 6);
+    Clear.render(r, buf);
+    let inner = panel(r, buf, Line::from(format!(" {} ", p.label)), true);
+    if inner.height == 0 {
+        return;
+    }
+    let right = inner.right();
+    let y = inner.y;
+    let x = put(buf, inner.x + 1, y, right, "› ", theme::title(true));
+    // Keep the cursor visible in long texts by scrolling the text left.
+    let room = right.saturating_sub(x + 1) as usize;
+    let skip = (p.cursor + 1).saturating_sub(room);
+    let shown: String = p.text.chars().skip(skip).collect();
+    put(buf, x, y, right, &shown, theme::strong());
+    let cx = x + (p.cursor - skip) as u16;
+    if cx < right {
+        let cell = &mut buf[(cx, y)];
+        let ch = cell.symbol().chars().next().unwrap_or(' ');
+        cell.set_char(ch).set_style(theme::cursor());
+    }
+    if let Some(err) = &p.error
+        && inner.height >= 2
+    {
+        put(
+            buf,
+            inner.x + 1,
+            y + 1,
+            right,
+            err,
+            theme::level(crate::control::Level::Error),
+        );
+    }
+    if inner.height >= 3 {
+        let keys = format!(
+            "{} accept · {} cancel",
+            ui.hints.submit, ui.hints.prompt_cancel
+        );
+        put(buf, inner.x + 1, inner.bottom() - 1, right, &keys, theme::dim());
+    }
+}

@@ -1,0 +1,145 @@
+//! The transport bar: what plays, how fast, where, what is queued, and how the audio is doing.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+
+use crate::control::Controller;
+
+use super::draw::put;
+use super::state::UiState;
+use super::theme;
+
+type Parts = Vec<(String, Style)>;
+
+fn width(parts: &Parts) -> usize {
+    parts.iter().map(|(t, _)| t.chars().count()).sum()
+}
+
+/// The name of slot `n` as far as the screen knows it.
+fn slot_name(n: u16, ui: &UiState, ctl: &Controller) -> String {
+    if ctl.slot.map(|s| s.get() as u16) == Some(n) {
+        return ctl.song.metadata.name.clone();
+    }
+    ui.slots
+        .get((n as usize).wrapping_sub(1))
+        .and_then(|r| r.as_ref())
+        .map(|r| r.name.clone())
+        .unwrap_or_default()
+}
+
+/// The performance half: play state, tempo, position, slot, queue, recording.
+fn left(ui: &UiState, ctl: &Controller) -> Parts {
+    let st = &ctl.status;
+    let mut p: Parts = Vec::new();
+    if st.muted {
+        p.push((" ■ AUDIO OFF".into(), theme::recording()));
+    } else if st.running {
+        p.push((" ▶ PLAY".into(), theme::playing()));
+    } else {
+        p.push((" ■ STOP".into(), theme::text()));
+    }
+    p.push(("  ".into(), theme::dim()));
+    p.push((format!("{:.1}", ctl.song.sequencer.bpm), theme::strong()));
+    p.push((" BPM".into(), theme::dim()));
+    p.push(("  swing ".into(), theme::dim()));
+    p.push((format!("{:.2}", ctl.song.sequencer.swing), theme::text()));
+    p.push(("  bar ".into(), theme::dim()));
+    let step = st.step_in_bar;
+    p.push((
+        format!("{}.{}.{}", st.bar, step / 4 + 1, step % 4 + 1),
+        theme::strong(),
+    ));
+    p.push(("  ".into(), theme::dim()));
+    let playing = st
+        .playing_slot
+        .or_else(|| ctl.slot.map(|s| s.get() as u16));
+    match playing {
+        Some(n) => {
+            p.push((format!("slot {n}"), theme::strong()));
+            let name = slot_name(n, ui, ctl);
+            if !name.is_empty() {
+                p.push((format!(" \"{name}\""), theme::text()));
+            }
+        }
+        None => p.push(("new song".into(), theme::text())),
+    }
+    if ctl.dirty {
+        p.push((" *".into(), theme::solo()));
+    }
+    if let Some((slot, bar)) = st.queued {
+        p.push(("  → ".into(), theme::pending()));
+        p.push((format!("slot {slot} at bar {bar}"), theme::pending()));
+    }
+    if ctl.recording().is_some() {
+        p.push(("  ● REC".into(), theme::recording()));
+    }
+    p
+}
+
+/// The machine half: backend, callback load, xruns.
+fn right(ctl: &Controller) -> Parts {
+    let st = &ctl.status;
+    let mut p: Parts = Vec::new();
+    let backend = if st.backend.is_empty() {
+        "no audio".to_string()
+    } else {
+        st.backend.clone()
+    };
+    p.push((format!(" {backend}"), theme::dim()));
+    p.push(("  load ".into(), theme::dim()));
+    let load_style = if st.load_max >= 80.0 {
+        theme::level(crate::control::Level::Warning)
+    } else {
+        theme::text()
+    };
+    p.push((format!("{:.1}%", st.load_mean), load_style));
+    p.push((format!(" (max {:.1}%)", st.load_max), theme::dim()));
+    p.push(("  xruns ".into(), theme::dim()));
+    let xrun_style = if st.xruns > 0 {
+        theme::level(crate::control::Level::Warning)
+    } else {
+        theme::text()
+    };
+    p.push((st.xruns.to_string(), xrun_style));
+    p.push((" ".into(), theme::dim()));
+    p
+}
+
+/// Terminal width from which the bar may take a single row.
+const ONE_ROW: u16 = 160;
+
+/// Rows the bar takes at this width: one on very wide screens when both halves fit side by
+/// side, else two. Mostly decided by the width alone, so the screen does not jump when a
+/// slot gets queued or recording starts.
+pub fn rows(cols: u16, ui: &UiState, ctl: &Controller) -> u16 {
+    if cols >= ONE_ROW && width(&left(ui, ctl)) + 2 + width(&right(ctl)) <= cols as usize {
+        1
+    } else {
+        2
+    }
+}
+
+fn put_parts(buf: &mut Buffer, x: u16, y: u16, right: u16, parts: &Parts) {
+    let mut x = x;
+    for (text, style) in parts {
+        x = put(buf, x, y, right, text, *style);
+    }
+}
+
+/// Draws the bar.
+pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
+    if area.height == 0 {
+        return;
+    }
+    let l = left(ui, ctl);
+    let r = right(ctl);
+    put_parts(buf, area.x, area.y, area.right(), &l);
+    if area.height >= 2 {
+        put_parts(buf, area.x, area.y + 1, area.right(), &r);
+    } else {
+        let rw = width(&r) as u16;
+        let x = area.right().saturating_sub(rw).max(area.x);
+        put_parts(buf, x, area.y, area.right(), &r);
+    }
+}

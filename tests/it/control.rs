@@ -1,0 +1,1549 @@
+//! The command path, tested from outside: `Controller::apply` → `EngineLink` (ring, backlog,
+//! coalescing) → `EngineRunner::render` → audio, events and recordings.
+//!
+//! Most tests compare the runner's output sample for sample with a reference `Engine` driven
+//! directly with the messages the command should have caused, so a lost, reordered, early or
+//! late message shows up as a differing sample. Tests that document a bug in `src/control.rs`
+//! or `src/audio.rs` are `#[ignore = "bug: …"]` so the suite stays green.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chronus::audio::{self, COMMAND_RING, EngineRunner, MAX_COMMANDS_PER_CALLBACK, Recorder};
+use chronus::control::{Command, ControlError, Controller, Level, Notice, StepValue};
+use chronus::engine::{Engine, EngineMsg, LoadTiming, Scene, TrackSet};
+use chronus::model::registry::voice as vp;
+use chronus::model::{ParamId, Slot, Track};
+use chronus::store::{SlotNumber, Store, StoreError, content_hash};
+
+const SR: usize = 48_000;
+const VOICES: usize = 8;
+/// Frames per callback; divides a step at 240 BPM, so edits land on step boundaries.
+const PERIOD: usize = 200;
+/// Tempo of the test songs: a step is 3000 frames, a bar 48 000 (one second).
+const BPM: f64 = 240.0;
+const STEP: usize = 3000;
+const BAR: usize = 16 * STEP;
+
+fn slot(n: u8) -> SlotNumber {
+    SlotNumber::new(n).unwrap()
+}
+
+/// A sine track that is easy to find in the output: its own frequency, a bright filter, no
+/// accent boost and no sends.
+fn tone_track(name: &str, voice: u8, pattern: &str, freq: f64) -> Track {
+    let mut t = Track::new(name, &format!("voice{voice}"), pattern);
+    t.base_freq = freq;
+    t.base_amp = 0.3;
+    t.filter_freq = 8000.0;
+    t.accent_boost = 0.0;
+    t.reverb_send = 0.0;
+    t.delay_send = 0.0;
+    t.gate_frac = 0.5;
+    t
+}
+
+/// Short envelopes so each hit is over well before the next step.
+const SHAPE: [(usize, f64); 4] = [
+    (vp::ATTACK, 0.001),
+    (vp::DECAY, 0.0),
+    (vp::SUSTAIN, 1.0),
+    (vp::RELEASE, 0.01),
+];
+const SHAPED_VOICES: [u8; 3] = [1, 4, 5];
+
+/// A song as a slot file would hold it: 240 BPM, short envelopes, the given tracks.
+fn song(name: &str, tracks: Vec<Track>) -> Slot {
+    let mut s = Slot::default();
+    s.metadata.name = name.to_string();
+    s.sequencer.bpm = BPM;
+    for v in SHAPED_VOICES {
+        for (p, value) in SHAPE {
+            s.params.set(ParamId::voice(v, p), value);
+        }
+    }
+    s.sequencer.tracks = tracks;
+    s
+}
+
+/// Amplitude of a sine at `freq` in the left channel over frames `start..start + len`.
+fn tone(out: &[f32], start: usize, len: usize, freq: f64) -> f64 {
+    let w = std::f64::consts::TAU * freq / SR as f64;
+    let (mut re, mut im) = (0.0, 0.0);
+    for n in 0..len {
+        let x = out[2 * (start + n)] as f64;
+        re += x * (w * n as f64).cos();
+        im -= x * (w * n as f64).sin();
+    }
+    2.0 * (re * re + im * im).sqrt() / len as f64
+}
+
+/// What a tone track at `freq` played in the bar starting at frame `bar_start`: one character
+/// per step, `X` (accent, amplitude ≈ 0.3), `x` (hit, ≈ 0.18) or `.`.
+fn hits(out: &[f32], bar_start: usize, freq: f64) -> String {
+    (0..16)
+        .map(|k| {
+            let a = tone(out, bar_start + k * STEP + 700, 750, freq);
+            if a > 0.24 {
+                'X'
+            } else if a > 0.06 {
+                'x'
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+/// The strongest frequency (1 Hz resolution) within `lo..=hi` over frames `start..start+len`.
+fn peak_freq(out: &[f32], start: usize, len: usize, lo: u32, hi: u32) -> u32 {
+    (lo..=hi)
+        .max_by(|&a, &b| {
+            let ta = tone(out, start, len, a as f64);
+            let tb = tone(out, start, len, b as f64);
+            ta.partial_cmp(&tb).unwrap()
+        })
+        .unwrap()
+}
+
+fn max_abs(out: &[f32]) -> f32 {
+    out.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+}
+
+/// Index of the first sample where two renders differ.
+fn first_difference(a: &[f32], b: &[f32]) -> Option<usize> {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x.to_bits() != y.to_bits())
+}
+
+fn assert_same(what: &str, a: &[f32], b: &[f32]) {
+    if let Some(i) = first_difference(a, b) {
+        panic!(
+            "{what}: first difference at frame {} (channel {}): {} vs {}",
+            i / 2,
+            i % 2,
+            a[i],
+            b[i]
+        );
+    }
+}
+
+/// Renders a reference engine in the same periods the runner uses, dropping its events.
+fn mirror_run(e: &mut Engine, frames: usize) -> Vec<f32> {
+    let mut out = vec![0.0; frames * 2];
+    for chunk in out.chunks_mut(PERIOD * 2) {
+        e.process(chunk);
+        while e.pop_event().is_some() {}
+        while e.pop_garbage().is_some() {}
+    }
+    out
+}
+
+/// A reference engine holding a whole song, as if every edit had reached it.
+fn mirror_of(song: &Slot) -> Engine {
+    let mut e = Engine::new(SR as f32, VOICES);
+    e.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(song, VOICES)),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    e
+}
+
+/// A controller wired to a runner that the test renders by hand, with a recorder attached.
+struct Live {
+    dir: tempfile::TempDir,
+    runner: EngineRunner,
+    ctl: Controller,
+    /// Frames rendered so far.
+    frames: usize,
+    /// Every notice, with the frame count at the time it was gathered.
+    notices: Vec<(usize, Notice)>,
+}
+
+impl Live {
+    fn new() -> Live {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = Recorder::new();
+        let tap = recorder.attach(SR as u32);
+        let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), Some(tap));
+        let mut ctl = Controller::new(
+            Store::new(dir.path().join("patterns")),
+            VOICES,
+            link,
+            recorder,
+        );
+        ctl.recordings_dir = dir.path().join("recordings");
+        Live {
+            dir,
+            runner,
+            ctl,
+            frames: 0,
+            notices: Vec::new(),
+        }
+    }
+
+    /// Live with song A: 240 BPM, shaped voices, track `a` on voice1 at 440 Hz on every beat,
+    /// built through commands. Returns a reference engine holding the same song.
+    fn with_song_a() -> (Live, Engine) {
+        let mut live = Live::new();
+        live.apply(Command::SetName("A".into()));
+        live.apply(Command::SetBpm(BPM));
+        for v in SHAPED_VOICES {
+            for (p, value) in SHAPE {
+                live.apply(Command::SetParam {
+                    id: ParamId::voice(v, p),
+                    value,
+                });
+            }
+        }
+        live.apply(Command::AddTrack(Box::new(tone_track(
+            "a",
+            1,
+            "x...x...x...x...",
+            440.0,
+        ))));
+        let mirror = mirror_of(&live.ctl.song);
+        (live, mirror)
+    }
+
+    fn gather(&mut self) {
+        let f = self.frames;
+        let fresh: Vec<Notice> = self.ctl.drain_notices().collect();
+        self.notices.extend(fresh.into_iter().map(|n| (f, n)));
+    }
+
+    /// Applies a command that must succeed; returns its confirmation.
+    fn apply(&mut self, cmd: Command) -> Option<String> {
+        let what = format!("{cmd:?}");
+        let r = self
+            .ctl
+            .apply(cmd)
+            .unwrap_or_else(|e| panic!("{what} was refused: {e}"));
+        self.gather();
+        r
+    }
+
+    /// Applies a command that may fail.
+    fn try_apply(&mut self, cmd: Command) -> Result<Option<String>, ControlError> {
+        let r = self.ctl.apply(cmd);
+        self.gather();
+        r
+    }
+
+    /// Renders `frames` frames period by period, polling the controller after each.
+    fn run(&mut self, frames: usize) -> Vec<f32> {
+        let mut out = vec![0.0; frames * 2];
+        for chunk in out.chunks_mut(PERIOD * 2) {
+            self.runner.render(chunk);
+            self.frames += chunk.len() / 2;
+            self.ctl.poll();
+            self.gather();
+        }
+        out
+    }
+
+    /// Renders without polling: the control thread is busy elsewhere.
+    fn run_unpolled(&mut self, frames: usize) -> Vec<f32> {
+        let mut out = vec![0.0; frames * 2];
+        for chunk in out.chunks_mut(PERIOD * 2) {
+            self.runner.render(chunk);
+            self.frames += chunk.len() / 2;
+        }
+        out
+    }
+
+    fn save_slot_file(&self, n: u8, s: &Slot) {
+        self.ctl.store.save(slot(n), s).unwrap();
+    }
+
+    fn slot_path(&self, n: u8) -> PathBuf {
+        self.ctl.store.slot_path(slot(n))
+    }
+
+    fn notices_matching(&self, f: impl Fn(&Notice) -> bool) -> Vec<(usize, Notice)> {
+        self.notices
+            .iter()
+            .filter(|(_, n)| f(n))
+            .cloned()
+            .collect()
+    }
+
+    fn applied(&self) -> Vec<(usize, u16, u64)> {
+        self.notices
+            .iter()
+            .filter_map(|(f, n)| match n {
+                Notice::SlotApplied { slot, bar } => Some((*f, *slot, *bar)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn beats(&self) -> Vec<u64> {
+        self.notices
+            .iter()
+            .filter_map(|(_, n)| match n {
+                Notice::Beat { sample, .. } => Some(*sample),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Back-pressure: nothing lost, last values win, order kept, coalescing only where allowed.
+// ---------------------------------------------------------------------------------------------
+
+/// Message `i` of a flood: parameter changes rotating over eight voices' frequencies (so no
+/// two neighbours share a parameter), with a gate change every tenth message.
+fn flood_msg(i: usize) -> EngineMsg {
+    if i % 10 == 9 {
+        let n = i / 10;
+        EngineMsg::Gate {
+            voice: 1 + (n % VOICES) as u8,
+            on: n % 3 != 0,
+        }
+    } else {
+        EngineMsg::SetParam {
+            id: ParamId::voice(1 + (i % VOICES) as u8, vp::FREQ),
+            value: flood_freq(i),
+        }
+    }
+}
+
+fn flood_freq(i: usize) -> f32 {
+    200.0 + (i % 700) as f32
+}
+
+#[test]
+fn a_flood_of_distinct_messages_beyond_the_ring_arrives_whole_and_in_order() {
+    const N: usize = 10_000;
+    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    for i in 0..N {
+        link.send(flood_msg(i));
+    }
+    // No neighbours share a parameter, so nothing may coalesce: all wait, in order.
+    assert_eq!(link.backlog_len(), N - COMMAND_RING);
+
+    // The reference engine gets exactly the runner's per-callback batches: the ring is refilled
+    // after each callback, which takes the oldest MAX_COMMANDS_PER_CALLBACK messages.
+    let mut mirror = Engine::new(SR as f32, VOICES);
+    let mut next = 0;
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    let periods = N.div_ceil(MAX_COMMANDS_PER_CALLBACK) + 20;
+    for _ in 0..periods {
+        let mut buf = vec![0.0; PERIOD * 2];
+        runner.render(&mut buf);
+        link.pump();
+        link.collect_garbage();
+        while link.try_event().is_some() {}
+        got.extend_from_slice(&buf);
+
+        let end = (next + MAX_COMMANDS_PER_CALLBACK).min(N);
+        for i in next..end {
+            mirror.handle(flood_msg(i));
+        }
+        next = end;
+        want.extend(mirror_run(&mut mirror, PERIOD));
+    }
+    assert_eq!(link.backlog_len(), 0);
+    assert!(max_abs(&got) > 0.05, "the flood's gates should sound");
+    assert_same("runner vs every message in order", &got, &want);
+
+    // The last frequency of each voice won: release everything, then play voice 5 alone.
+    let last5 = (0..N)
+        .rev()
+        .find(|&i| i % 10 != 9 && i % VOICES == 4)
+        .unwrap();
+    link.send(EngineMsg::ReleaseAll);
+    let mut quiet = vec![0.0; SR * 2];
+    runner.render(&mut quiet);
+    link.send(EngineMsg::Gate { voice: 5, on: true });
+    let mut buf = vec![0.0; SR / 2 * 2];
+    runner.render(&mut buf);
+    let f = flood_freq(last5) as u32;
+    assert_eq!(peak_freq(&buf, 4800, 12_000, f - 30, f + 30), f);
+}
+
+#[test]
+fn flooding_one_parameter_coalesces_in_the_backlog_and_the_last_value_wins() {
+    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let id = ParamId::voice(6, vp::FREQ);
+    let value = |i: usize| 300.0 + (i % 500) as f32;
+    const N: usize = 100_000;
+    let mut max_backlog = 0;
+    for i in 0..N {
+        link.send(EngineMsg::SetParam {
+            id,
+            value: value(i),
+        });
+        max_backlog = max_backlog.max(link.backlog_len());
+    }
+    assert_eq!(max_backlog, 1, "one parameter flooded holds one backlog entry");
+
+    // Different parameters do not coalesce.
+    for v in 1..=VOICES as u8 {
+        link.send(EngineMsg::SetParam {
+            id: ParamId::voice(v, vp::AMP),
+            value: 0.5,
+        });
+    }
+    assert_eq!(link.backlog_len(), 1 + VOICES);
+
+    // Drain; the engine saw the first COMMAND_RING values, then only the newest ones.
+    let mut mirror = Engine::new(SR as f32, VOICES);
+    for i in 0..COMMAND_RING {
+        mirror.handle(EngineMsg::SetParam {
+            id,
+            value: value(i),
+        });
+    }
+    mirror.handle(EngineMsg::SetParam {
+        id,
+        value: value(N - 1),
+    });
+    for v in 1..=VOICES as u8 {
+        mirror.handle(EngineMsg::SetParam {
+            id: ParamId::voice(v, vp::AMP),
+            value: 0.5,
+        });
+    }
+    let mut renders = 0;
+    while link.backlog_len() > 0 || renders * MAX_COMMANDS_PER_CALLBACK < COMMAND_RING {
+        let mut buf = vec![0.0; PERIOD * 2];
+        runner.render(&mut buf);
+        link.pump();
+        renders += 1;
+    }
+    // The mirror renders the same (silent) frames the runner did while draining.
+    mirror_run(&mut mirror, renders * PERIOD);
+    link.send(EngineMsg::Gate { voice: 6, on: true });
+    mirror.handle(EngineMsg::Gate { voice: 6, on: true });
+    let mut got = vec![0.0; SR / 2 * 2];
+    runner.render(&mut got);
+    let mut want = vec![0.0; SR / 2 * 2];
+    mirror.process(&mut want);
+    assert!(max_abs(&got) > 0.01);
+    assert_same("runner vs first ring-full then newest value", &got, &want);
+    let f = value(N - 1) as u32;
+    assert_eq!(peak_freq(&got, 4800, 12_000, f - 30, f + 30), f);
+}
+
+#[test]
+fn coalescing_never_reorders_across_other_kinds() {
+    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let freq = ParamId::voice(1, vp::FREQ);
+    // Fill the ring with something harmless.
+    for _ in 0..COMMAND_RING {
+        link.send(EngineMsg::SetSwing(0.0));
+    }
+    assert_eq!(link.backlog_len(), 0);
+    link.send(EngineMsg::SetParam {
+        id: freq,
+        value: 300.0,
+    });
+    link.send(EngineMsg::Gate { voice: 1, on: true });
+    link.send(EngineMsg::SetParam {
+        id: freq,
+        value: 500.0,
+    });
+    link.send(EngineMsg::SetParam {
+        id: freq,
+        value: 700.0,
+    });
+    link.send(EngineMsg::SetBpm(100.0));
+    link.send(EngineMsg::SetBpm(200.0));
+    link.send(EngineMsg::SetBpm(150.0));
+    // [freq 300, gate, freq 700, bpm 150]: same-kind neighbours merged, the gate kept between.
+    assert_eq!(link.backlog_len(), 4);
+
+    let mut mirror = Engine::new(SR as f32, VOICES);
+    for msg in [
+        EngineMsg::SetParam {
+            id: freq,
+            value: 300.0,
+        },
+        EngineMsg::Gate { voice: 1, on: true },
+        EngineMsg::SetParam {
+            id: freq,
+            value: 700.0,
+        },
+        EngineMsg::SetBpm(150.0),
+    ] {
+        mirror.handle(msg);
+    }
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        let mut buf = vec![0.0; PERIOD * 2];
+        runner.render(&mut buf);
+        link.pump();
+        got.extend(buf);
+    }
+    assert_eq!(link.backlog_len(), 0);
+    // Four callbacks drain the ring; then the backlog arrives in one callback.
+    let mut want = vec![0.0; 4 * PERIOD * 2];
+    Engine::new(SR as f32, VOICES).process(&mut want);
+    want.extend(mirror_run(&mut mirror, 4 * PERIOD));
+    assert!(max_abs(&got) > 0.05);
+    assert_same("order across kinds", &got, &want);
+}
+
+#[test]
+fn a_stalled_audio_thread_loses_no_controller_edit() {
+    let (mut live, _) = Live::with_song_a();
+    live.apply(Command::AddTrack(Box::new(tone_track(
+        "b",
+        4,
+        "................",
+        1320.0,
+    ))));
+    // 6000 edits while the audio thread does not run: the ring (4096) overflows.
+    for round in 0..3000 {
+        live.apply(Command::SetParam {
+            id: ParamId::voice(7, vp::FREQ),
+            value: 100.0 + round as f64,
+        });
+        let value = if round % 2 == 0 {
+            StepValue::Hit
+        } else {
+            StepValue::Rest
+        };
+        live.apply(Command::SetStep {
+            track: "b".into(),
+            step: (round / 2) % 16,
+            value,
+        });
+    }
+    // The last round set step 7 back to a rest; leave an odd pattern on the track.
+    live.apply(Command::SetPattern {
+        track: "b".into(),
+        pattern: "x..x..x.....X...".into(),
+    });
+    live.apply(Command::Play);
+    // Draining takes a few callbacks; the song then plays as edited.
+    live.run(BAR);
+    let out = live.run(BAR);
+    for k in 0..16 { eprintln!("step {k}: {:.4} {:.4}", tone(&out, k * STEP + 700, 750, 1320.0), tone(&out, k * STEP + 700, 750, 440.0)); }
+    assert_eq!(hits(&out, 0, 1320.0), "x..x..x.....X...");
+    assert_eq!(hits(&out, 0, 440.0), "x...x...x...x...");
+}
+
+#[test]
+#[ignore = "bug: EngineRunner::render applies up to 1024 box-carrying messages per callback but the engine holds only 256 replaced boxes, so the rest are leaked"]
+fn every_replaced_box_comes_back_to_be_dropped_off_the_audio_thread() {
+    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    // 600 step edits between two callbacks (an OSC script writing a pattern step by step).
+    const EDITS: usize = 600;
+    for i in 0..EDITS {
+        let pattern: String = (0..16).map(|k| if k == i % 16 { 'x' } else { '.' }).collect();
+        let t = tone_track("t", 1, &pattern, 440.0);
+        link.send(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(&[t], VOICES))));
+    }
+    let mut returned = 0;
+    for _ in 0..10 {
+        let mut buf = vec![0.0; PERIOD * 2];
+        runner.render(&mut buf);
+        returned += link.collect_garbage();
+    }
+    assert_eq!(returned, EDITS, "every replaced track set must come back");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Edits reach the engine.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_parameter_edit_reaches_the_output_within_one_period() {
+    let mut live = Live::new();
+    let mut with = Engine::new(SR as f32, VOICES);
+    let mut without = Engine::new(SR as f32, VOICES);
+    live.apply(Command::Gate { voice: 1, on: true });
+    with.handle(EngineMsg::Gate { voice: 1, on: true });
+    without.handle(EngineMsg::Gate { voice: 1, on: true });
+    let got = live.run(SR / 10);
+    assert_same("before", &got, &mirror_run(&mut with, SR / 10));
+    mirror_run(&mut without, SR / 10);
+
+    let id = ParamId::voice(1, vp::FREQ);
+    let msg = live.apply(Command::SetParam { id, value: 660.0 });
+    assert_eq!(msg.as_deref(), Some("voice1/freq 660"));
+    assert_eq!(live.ctl.song.params.get(id), 660.0);
+    with.handle(EngineMsg::SetParam { id, value: 660.0 });
+    let got = live.run(PERIOD);
+    let old = mirror_run(&mut without, PERIOD);
+    assert_same("after, against the engine that got the edit", &got, &mirror_run(&mut with, PERIOD));
+    assert!(
+        first_difference(&got, &old).is_some(),
+        "the edit must change the very next period"
+    );
+    // And it settles on the new pitch.
+    let got = live.run(SR / 2);
+    assert_eq!(peak_freq(&got, 9600, 12_000, 600, 720), 660);
+}
+
+#[test]
+fn amp_zero_silences_a_gated_voice_after_the_smoothing_time() {
+    let mut live = Live::new();
+    live.apply(Command::Gate { voice: 1, on: true });
+    let out = live.run(SR / 5);
+    assert!(max_abs(&out[SR / 10 * 2..]) > 0.2, "{}", max_abs(&out));
+    live.apply(Command::SetParam {
+        id: ParamId::voice(1, vp::AMP),
+        value: 0.0,
+    });
+    let out = live.run(SR / 10);
+    // 20 ms smoothing reaches 1 % of the step; three times that is far below −80 dB.
+    let after_60ms = &out[(SR * 60 / 1000) * 2..];
+    assert!(max_abs(after_60ms) < 1e-4, "{}", max_abs(after_60ms));
+    assert!(max_abs(&out[..PERIOD * 2]) > 0.1, "no jump to silence");
+}
+
+#[test]
+fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
+    let (mut live, mut mirror) = Live::with_song_a();
+    live.apply(Command::AddTrack(Box::new(tone_track(
+        "b",
+        4,
+        "..x...x...x...x.",
+        1320.0,
+    ))));
+    mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
+        &live.ctl.song.sequencer.tracks,
+        VOICES,
+    ))));
+    live.apply(Command::Play);
+    mirror.handle(EngineMsg::Play);
+
+    let mut check = |live: &mut Live, mirror: &mut Engine, a: &str, b: &str| {
+        mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
+            &live.ctl.song.sequencer.tracks,
+            VOICES,
+        ))));
+        let got = live.run(BAR);
+        assert_eq!(hits(&got, 0, 440.0), a, "track a");
+        assert_eq!(hits(&got, 0, 1320.0), b, "track b");
+        assert_same("runner vs engine with the edited tracks", &got, &mirror_run(mirror, BAR));
+    };
+    check(&mut live, &mut mirror, "x...x...x...x...", "..x...x...x...x.");
+
+    live.apply(Command::SetStep {
+        track: "a".into(),
+        step: 2,
+        value: StepValue::Accent,
+    });
+    live.apply(Command::SetStep {
+        track: "a".into(),
+        step: 4,
+        value: StepValue::Rest,
+    });
+    check(&mut live, &mut mirror, "x.X.....x...x...", "..x...x...x...x.");
+
+    live.apply(Command::SetPattern {
+        track: "b".into(),
+        pattern: "xx".into(),
+    });
+    check(&mut live, &mut mirror, "x.X.....x...x...", "xxxxxxxxxxxxxxxx");
+
+    let msg = live.apply(Command::Mute {
+        track: "a".into(),
+        on: None,
+    });
+    assert_eq!(msg.as_deref(), Some("a muted"));
+    check(&mut live, &mut mirror, "................", "xxxxxxxxxxxxxxxx");
+
+    live.apply(Command::Mute {
+        track: "a".into(),
+        on: Some(false),
+    });
+    live.apply(Command::Solo {
+        track: "a".into(),
+        on: Some(true),
+    });
+    check(&mut live, &mut mirror, "x.X.....x...x...", "................");
+
+    live.apply(Command::Solo {
+        track: "a".into(),
+        on: None,
+    });
+    live.apply(Command::RemoveTrack("a".into()));
+    check(&mut live, &mut mirror, "................", "xxxxxxxxxxxxxxxx");
+
+    let mut c = tone_track("c", 5, "...x", 880.0);
+    c.base_amp = 0.5;
+    live.apply(Command::AddTrack(Box::new(c)));
+    let got = live.run(BAR);
+    assert_eq!(hits(&got, 0, 880.0), "...X...X...X...X", "0.5 × 0.6 is an X-sized hit");
+    assert_eq!(hits(&got, 0, 1320.0), "xxxxxxxxxxxxxxxx");
+}
+
+#[test]
+fn refused_edits_change_nothing_and_name_the_problem() {
+    let (mut live, _) = Live::with_song_a();
+    let before = live.ctl.song.clone();
+    let e = live
+        .try_apply(Command::SetStep {
+            track: "nope".into(),
+            step: 0,
+            value: StepValue::Hit,
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "no track named \"nope\"");
+    let e = live
+        .try_apply(Command::SetStep {
+            track: "a".into(),
+            step: 64,
+            value: StepValue::Hit,
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "step 65 is past the longest pattern (64 steps)");
+    let e = live
+        .try_apply(Command::AddTrack(Box::new(Track::new("z", "acid1", "x"))))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "\"acid1\" is not a voice (voice1–voice16)");
+    let e = live
+        .try_apply(Command::SetPattern {
+            track: "a".into(),
+            pattern: "x".repeat(65),
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "pattern of 65 steps is longer than 64");
+    let e = live
+        .try_apply(Command::RenameTrack {
+            from: "a".into(),
+            to: "a".into(),
+        })
+        .map(|_| ());
+    assert!(e.is_ok(), "renaming to the same name is a no-op");
+    assert_eq!(live.ctl.song, before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Undo / redo.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn undo_and_redo_restore_exact_songs() {
+    let mut live = Live::new();
+    let edits = vec![
+        Command::SetBpm(133.0),
+        Command::AddTrack(Box::new(tone_track("kick", 1, "x...", 60.0))),
+        Command::AddTrack(Box::new(tone_track("hat", 3, "..x.", 6000.0))),
+        Command::SetStep {
+            track: "kick".into(),
+            step: 9,
+            value: StepValue::Accent,
+        },
+        Command::SetParam {
+            id: ParamId::voice(3, vp::FILTER_FREQ),
+            value: 3000.0,
+        },
+        Command::SetName("undo me".into()),
+        Command::RenameTrack {
+            from: "hat".into(),
+            to: "hh".into(),
+        },
+        Command::MoveTrack {
+            track: "hh".into(),
+            delta: -5,
+        },
+        Command::Mute {
+            track: "kick".into(),
+            on: Some(true),
+        },
+        Command::SetSwing(0.25),
+        Command::SetNotes {
+            track: "kick".into(),
+            notes: vec![55.0, 65.4, 9999.0],
+        },
+        Command::SetTrackField {
+            track: "hh".into(),
+            field: chronus::model::registry::track::GATE_FRAC,
+            value: 0.125,
+        },
+        Command::SetLength {
+            track: "kick".into(),
+            len: 3,
+        },
+        Command::ClearTracks,
+    ];
+    let mut snaps = vec![live.ctl.song.clone()];
+    for cmd in edits {
+        live.apply(cmd);
+        assert!(live.ctl.dirty);
+        assert_ne!(&live.ctl.song, snaps.last().unwrap(), "every edit changes the song");
+        snaps.push(live.ctl.song.clone());
+    }
+    assert_eq!(snaps[11].sequencer.tracks[1].notes, vec![55.0, 65.4, 5000.0]);
+    assert_eq!(snaps[13].sequencer.tracks[1].pattern, "x..");
+    for k in (0..snaps.len() - 1).rev() {
+        assert_eq!(live.apply(Command::Undo).as_deref(), Some("undone"));
+        assert_eq!(live.ctl.song, snaps[k], "after undoing back to state {k}");
+    }
+    let e = live.try_apply(Command::Undo).unwrap_err();
+    assert!(matches!(e, ControlError::NothingTo("undo")));
+    assert_eq!(e.to_string(), "nothing to undo");
+    for (k, snap) in snaps.iter().enumerate().skip(1) {
+        live.apply(Command::Redo);
+        assert_eq!(&live.ctl.song, snap, "after redoing to state {k}");
+    }
+    assert!(matches!(
+        live.try_apply(Command::Redo),
+        Err(ControlError::NothingTo("redo"))
+    ));
+    // The engine follows an undo too: undoing the clear brings the last song's tracks back.
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song, snaps[snaps.len() - 2]);
+}
+
+#[test]
+fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
+    let mut live = Live::new();
+    let a = ParamId::voice(1, vp::FILTER_FREQ);
+    let b = ParamId::voice(1, vp::FILTER_Q);
+    let start = live.ctl.song.clone();
+    for v in [1100.0, 1200.0, 1300.0, 1400.0, 1500.0] {
+        live.apply(Command::SetParam { id: a, value: v });
+    }
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song, start, "five adjustments of one parameter are one step");
+    assert!(live.try_apply(Command::Undo).is_err());
+
+    // a, b, a: three steps.
+    live.apply(Command::SetParam { id: a, value: 2000.0 });
+    live.apply(Command::SetParam { id: b, value: 3.0 });
+    live.apply(Command::SetParam { id: a, value: 2500.0 });
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song.params.get(a), 2000.0);
+    assert_eq!(live.ctl.song.params.get(b), 3.0);
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song.params.get(b), 2.0);
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song, start);
+
+    // A new edit clears redo.
+    live.apply(Command::Redo);
+    live.apply(Command::SetName("new".into()));
+    assert!(matches!(
+        live.try_apply(Command::Redo),
+        Err(ControlError::NothingTo("redo"))
+    ));
+
+    // Adjustments more than a second apart are separate steps.
+    live.apply(Command::SetParam { id: b, value: 4.0 });
+    std::thread::sleep(Duration::from_millis(1100));
+    live.apply(Command::SetParam { id: b, value: 5.0 });
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song.params.get(b), 4.0);
+
+    // An edit that changes nothing is no undo step and does not dirty a clean song.
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: false,
+    });
+    let depth_probe = live.ctl.song.clone();
+    live.apply(Command::SetParam { id: b, value: 4.0 });
+    assert!(!live.ctl.dirty);
+    live.apply(Command::Undo);
+    assert_ne!(live.ctl.song.sequencer.bpm, 0.0);
+    assert_eq!(live.ctl.song.params.get(b), 2.0, "the no-op was not a step");
+    let _ = depth_probe;
+}
+
+#[test]
+fn undo_of_a_tempo_change_resends_the_tempo() {
+    let (mut live, _) = Live::with_song_a();
+    live.apply(Command::Play);
+    live.run(BAR);
+    live.apply(Command::SetBpm(120.0));
+    live.run(2 * BAR);
+    let beats = live.beats();
+    let n = beats.len();
+    assert_eq!(beats[n - 1] - beats[n - 2], 24_000, "120 BPM: a beat is 24 000 frames");
+
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song.sequencer.bpm, BPM);
+    live.notices.clear();
+    live.run(BAR);
+    let beats = live.beats();
+    assert!(beats.len() >= 3);
+    for w in beats[1..].windows(2) {
+        assert_eq!(w[1] - w[0], 12_000, "undo brought 240 BPM back: {beats:?}");
+    }
+
+    live.apply(Command::Redo);
+    assert_eq!(live.ctl.song.sequencer.bpm, 120.0);
+    live.notices.clear();
+    live.run(2 * BAR);
+    let beats = live.beats();
+    for w in beats[1..].windows(2) {
+        assert_eq!(w[1] - w[0], 24_000, "redo brought 120 BPM back: {beats:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Dirty flag, save guard, own-save hashes.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
+    let mut live = Live::new();
+    assert!(!live.ctl.dirty);
+    live.apply(Command::SetName("mine".into()));
+    live.apply(Command::AddTrack(Box::new(tone_track("a", 1, "x...", 440.0))));
+    assert!(live.ctl.dirty);
+
+    let msg = live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: false,
+    });
+    let p1 = live.slot_path(1);
+    assert_eq!(msg, Some(format!("saved slot 1 to {}", p1.display())));
+    assert!(!live.ctl.dirty);
+    assert_eq!(live.ctl.slot, Some(slot(1)));
+    assert_eq!(live.ctl.own_saves[&1], content_hash(&std::fs::read(&p1).unwrap()));
+    assert!(live.notices.iter().any(|(_, n)| *n
+        == Notice::Saved {
+            slot: 1,
+            path: p1.clone()
+        }));
+
+    // Slot 2 holds someone else's pattern.
+    let theirs = song("theirs", vec![tone_track("z", 2, "x.x.", 110.0)]);
+    live.save_slot_file(2, &theirs);
+    let p2 = live.slot_path(2);
+    let theirs_bytes = std::fs::read(&p2).unwrap();
+    live.apply(Command::SetStep {
+        track: "a".into(),
+        step: 2,
+        value: StepValue::Hit,
+    });
+    assert!(live.ctl.dirty);
+    let e = live
+        .try_apply(Command::SaveSlot {
+            slot: slot(2),
+            force: false,
+        })
+        .unwrap_err();
+    assert!(matches!(&e, ControlError::WouldOverwrite(s, name) if *s == slot(2) && name == "theirs"));
+    assert_eq!(
+        e.to_string(),
+        "slot 2 holds a different pattern (\"theirs\"); save again to overwrite"
+    );
+    assert_eq!(std::fs::read(&p2).unwrap(), theirs_bytes, "refused save wrote nothing");
+    assert!(live.ctl.dirty);
+    assert_eq!(live.ctl.slot, Some(slot(1)));
+
+    live.apply(Command::SaveSlot {
+        slot: slot(2),
+        force: true,
+    });
+    assert!(!live.ctl.dirty);
+    assert_eq!(live.ctl.slot, Some(slot(2)));
+    let saved = live.ctl.store.load(slot(2)).unwrap().slot;
+    assert_eq!(saved.sequencer.tracks, live.ctl.song.sequencer.tracks);
+    assert_eq!(live.ctl.own_saves[&2], content_hash(&std::fs::read(&p2).unwrap()));
+    assert_ne!(live.ctl.own_saves[&2], content_hash(&theirs_bytes));
+
+    // Saving to the current slot never asks.
+    live.apply(Command::SetStep {
+        track: "a".into(),
+        step: 3,
+        value: StepValue::Accent,
+    });
+    live.apply(Command::SaveSlot {
+        slot: slot(2),
+        force: false,
+    });
+    assert_eq!(
+        live.ctl.store.load(slot(2)).unwrap().slot.sequencer.tracks[0].pattern,
+        "x.xX"
+    );
+
+    // An empty slot, or one holding the same pattern under another name, does not ask.
+    live.apply(Command::SaveSlot {
+        slot: slot(3),
+        force: false,
+    });
+    let mut same = live.ctl.song.clone();
+    same.metadata.name = "other name".into();
+    live.save_slot_file(4, &same);
+    live.apply(Command::SaveSlot {
+        slot: slot(4),
+        force: false,
+    });
+
+    // Loading clears dirty.
+    live.apply(Command::SetName("edited".into()));
+    assert!(live.ctl.dirty);
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: true,
+    });
+    assert!(!live.ctl.dirty);
+    assert_eq!(live.ctl.slot, Some(slot(1)));
+    assert_eq!(live.ctl.song.metadata.name, "mine");
+    assert_eq!(live.ctl.song.sequencer.tracks[0].pattern, "x...");
+    // And undo of the load makes the song dirty again (it differs from slot 1).
+    live.apply(Command::Undo);
+    assert!(live.ctl.dirty);
+    assert_eq!(live.ctl.song.metadata.name, "edited");
+}
+
+#[test]
+#[ignore = "bug: Undo of a LoadSlot restores the song but not Controller::slot, so a later save to the loaded slot overwrites it without asking"]
+fn undo_of_a_load_does_not_let_a_save_overwrite_the_loaded_slot_unasked() {
+    let mut live = Live::new();
+    live.apply(Command::AddTrack(Box::new(tone_track("mine", 1, "x...", 440.0))));
+    let theirs = song("theirs", vec![tone_track("z", 2, "x.x.", 110.0)]);
+    live.save_slot_file(2, &theirs);
+    let p2 = live.slot_path(2);
+    let theirs_bytes = std::fs::read(&p2).unwrap();
+    live.apply(Command::LoadSlot {
+        slot: slot(2),
+        immediate: true,
+    });
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song.sequencer.tracks[0].name, "mine");
+    // The song on screen is not slot 2's any more: saving there must ask first.
+    let r = live.try_apply(Command::SaveSlot {
+        slot: slot(2),
+        force: false,
+    });
+    assert!(
+        matches!(r, Err(ControlError::WouldOverwrite(..))),
+        "saved without asking: {r:?}"
+    );
+    assert_eq!(std::fs::read(&p2).unwrap(), theirs_bytes);
+}
+
+#[test]
+fn loading_a_missing_slot_changes_nothing() {
+    let (mut live, _) = Live::with_song_a();
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: false,
+    });
+    let before = live.ctl.song.clone();
+    let e = live
+        .try_apply(Command::LoadSlot {
+            slot: slot(9),
+            immediate: false,
+        })
+        .unwrap_err();
+    assert!(matches!(e, ControlError::Store(StoreError::Missing { .. })), "{e:?}");
+    assert_eq!(live.ctl.song, before);
+    assert_eq!(live.ctl.slot, Some(slot(1)));
+    assert!(!live.ctl.dirty);
+    assert!(live.ctl.status.queued.is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Bar-aligned loads while running.
+// ---------------------------------------------------------------------------------------------
+
+fn song_b() -> Slot {
+    song("B", vec![tone_track("b", 4, "x.x.x.x.x.x.x.x.", 1320.0)])
+}
+
+#[test]
+fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
+    let (mut live, mut mirror) = Live::with_song_a();
+    live.save_slot_file(3, &song_b());
+    live.apply(Command::Play);
+    mirror.handle(EngineMsg::Play);
+    let mut got = live.run(BAR + BAR / 2);
+    let mut want = mirror_run(&mut mirror, BAR + BAR / 2);
+    assert_eq!(live.ctl.status.bar, 1);
+
+    let msg = live.apply(Command::LoadSlot {
+        slot: slot(3),
+        immediate: false,
+    });
+    assert_eq!(msg.as_deref(), Some("slot 3 \"B\" queued — applies at bar 2"));
+    assert_eq!(live.ctl.status.queued, Some((3, 2)));
+    assert_eq!(live.ctl.slot, Some(slot(3)));
+    assert!(!live.ctl.dirty);
+    assert!(live.notices.iter().any(|(_, n)| *n
+        == Notice::SlotQueued {
+            slot: 3,
+            bar: 2,
+            from_disk: false
+        }));
+    let parsed = live.ctl.store.load(slot(3)).unwrap();
+    mirror.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&parsed.slot, VOICES)),
+        timing: LoadTiming::NextBar,
+        slot: 3,
+    });
+
+    // Up to the last period before bar 2 nothing switches.
+    got.extend(live.run(BAR / 2 - PERIOD));
+    want.extend(mirror_run(&mut mirror, BAR / 2 - PERIOD));
+    assert!(live.applied().is_empty());
+    assert_eq!(live.ctl.status.queued, Some((3, 2)), "the engine confirmed the bar");
+    assert_eq!(live.ctl.status.playing_slot, None);
+    got.extend(live.run(PERIOD));
+    want.extend(mirror_run(&mut mirror, PERIOD));
+    assert!(live.applied().is_empty(), "bar 2 has not begun yet");
+    // The period that starts with bar 2 reports it.
+    got.extend(live.run(PERIOD));
+    want.extend(mirror_run(&mut mirror, PERIOD));
+    assert_eq!(live.applied(), vec![(2 * BAR + PERIOD, 3, 2)]);
+    assert_eq!(live.ctl.status.queued, None);
+    assert_eq!(live.ctl.status.playing_slot, Some(3));
+    let bar2 = live.notices_matching(|n| matches!(n, Notice::Bar { bar: 2, .. }));
+    assert_eq!(bar2.len(), 1);
+    assert!(matches!(bar2[0].1, Notice::Bar { bar: 2, sample } if sample == 2 * BAR as u64));
+
+    got.extend(live.run(BAR - 2 * PERIOD));
+    want.extend(mirror_run(&mut mirror, BAR - 2 * PERIOD));
+    assert_same("runner vs engine loaded at the bar", &got, &want);
+    assert_eq!(hits(&got, BAR, 440.0), "x...x...x...x...");
+    assert_eq!(hits(&got, BAR, 1320.0), "................");
+    assert_eq!(hits(&got, 2 * BAR, 440.0), "................");
+    assert_eq!(hits(&got, 2 * BAR, 1320.0), "x.x.x.x.x.x.x.x.");
+}
+
+#[test]
+fn edits_while_a_load_is_pending_go_into_the_queued_song() {
+    let (mut live, mut mirror) = Live::with_song_a();
+    live.save_slot_file(3, &song_b());
+    live.apply(Command::Play);
+    mirror.handle(EngineMsg::Play);
+    let mut got = live.run(BAR + BAR / 2);
+    let mut want = mirror_run(&mut mirror, BAR + BAR / 2);
+    live.apply(Command::LoadSlot {
+        slot: slot(3),
+        immediate: false,
+    });
+    // Edit the queued song: a step, a parameter of the queued song, and its tempo stays.
+    live.apply(Command::SetStep {
+        track: "b".into(),
+        step: 1,
+        value: StepValue::Accent,
+    });
+    live.apply(Command::SetTrackField {
+        track: "b".into(),
+        field: chronus::model::registry::track::BASE_AMP,
+        value: 0.25,
+    });
+    assert!(live.ctl.dirty);
+    assert_eq!(live.ctl.song.sequencer.tracks[0].pattern, "xXx.x.x.x.x.x.x.");
+    assert_eq!(live.ctl.status.queued, Some((3, 2)));
+    mirror.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        timing: LoadTiming::NextBar,
+        slot: 3,
+    });
+    got.extend(live.run(BAR / 2 + BAR));
+    want.extend(mirror_run(&mut mirror, BAR / 2 + BAR));
+    assert_same("runner vs engine with the edited song queued", &got, &want);
+    // The rest of bar 1 is song A untouched; bar 2 is the edited song B.
+    assert_eq!(hits(&got, BAR, 440.0), "x...x...x...x...");
+    assert_eq!(hits(&got, BAR, 1320.0), "................");
+    // 0.25 × 1.0 (accent) and 0.25 × 0.6 (hit).
+    assert_eq!(hits(&got, 2 * BAR, 1320.0), "xXx.x.x.x.x.x.x.");
+    let a = tone(&got, 2 * BAR + STEP + 700, 750, 1320.0);
+    assert!((a - 0.25).abs() < 0.02, "accent amplitude {a}");
+    assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
+    assert_eq!(live.applied()[0].1, 3);
+    assert_eq!(live.ctl.status.queued, None);
+}
+
+#[test]
+#[ignore = "bug: an edit made after the engine applied a queued load but before poll() saw it re-queues the song for the following bar (heard one bar late, SlotApplied twice)"]
+fn an_edit_just_after_the_bar_switch_is_heard_at_once() {
+    let (mut live, _) = Live::with_song_a();
+    live.save_slot_file(3, &song_b());
+    live.apply(Command::Play);
+    live.run(BAR + BAR / 2);
+    live.apply(Command::LoadSlot {
+        slot: slot(3),
+        immediate: false,
+    });
+    live.run(BAR / 2 - PERIOD);
+    // The audio thread crosses into bar 2 (applying slot 3) while the control thread is busy.
+    live.run_unpolled(2 * PERIOD);
+    live.apply(Command::SetPattern {
+        track: "b".into(),
+        pattern: "x".into(),
+    });
+    let out = live.run(BAR - PERIOD);
+    // Steps 1–15 of bar 2 follow the edit (step 0 sounded before it).
+    let bar2 = hits(&out, STEP - PERIOD, 1320.0);
+    assert_eq!(&bar2[..15], "xxxxxxxxxxxxxxx", "bar 2 after the edit: {bar2}");
+    assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
+}
+
+#[test]
+#[ignore = "bug: an immediate load does not cancel a pending bar-aligned load; the older slot replaces it at the next bar"]
+fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
+    let (mut live, _) = Live::with_song_a();
+    live.save_slot_file(2, &song_b());
+    live.save_slot_file(
+        3,
+        &song("C", vec![tone_track("c", 5, "xxxx............", 880.0)]),
+    );
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    live.apply(Command::LoadSlot {
+        slot: slot(2),
+        immediate: false,
+    });
+    live.apply(Command::LoadSlot {
+        slot: slot(3),
+        immediate: true,
+    });
+    assert_eq!(live.ctl.song.metadata.name, "C");
+    let out = live.run(BAR / 2 + BAR);
+    assert_eq!(hits(&out, BAR / 2, 880.0), "xxxx............", "slot 3 keeps playing");
+    assert_eq!(hits(&out, BAR / 2, 1320.0), "................");
+    assert_eq!(live.ctl.status.playing_slot, Some(3));
+    assert!(live.applied().iter().all(|&(_, s, _)| s == 3), "{:?}", live.applied());
+}
+
+#[test]
+#[ignore = "bug: Play does not reset EngineStatus::bar, so a load right after Play predicts and announces a stale bar"]
+fn a_load_right_after_play_announces_the_bar_it_applies_at() {
+    let (mut live, _) = Live::with_song_a();
+    live.save_slot_file(2, &song_b());
+    live.apply(Command::Play);
+    live.run(3 * BAR + BAR / 2);
+    live.apply(Command::Stop);
+    live.run(BAR / 4);
+    live.notices.clear();
+    // A script: "play; load slot 2".
+    live.apply(Command::Play);
+    live.apply(Command::LoadSlot {
+        slot: slot(2),
+        immediate: false,
+    });
+    live.run(2 * BAR);
+    let queued: Vec<u64> = live
+        .notices
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Notice::SlotQueued { bar, .. } => Some(*bar),
+            _ => None,
+        })
+        .collect();
+    let applied = live.applied();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(queued, vec![applied[0].2], "announced bar vs the bar it applied at");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Recording.
+// ---------------------------------------------------------------------------------------------
+
+fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let samples = r.samples::<f32>().map(|s| s.unwrap()).collect();
+    (spec, samples)
+}
+
+#[test]
+fn recording_is_lossless_32_bit_float_stereo() {
+    let (mut live, _) = Live::with_song_a();
+    live.apply(Command::Gate { voice: 3, on: true });
+    live.apply(Command::Play);
+    live.run(BAR / 4);
+    let msg = live.apply(Command::RecordStart(Some("take".into())));
+    let path = live.dir.path().join("recordings").join("take.wav");
+    assert_eq!(msg, Some(format!("recording to {}", path.display())));
+    assert_eq!(live.ctl.recording(), Some(path.as_path()));
+
+    const FRAMES: usize = 40_000 + 123;
+    let recorded = live.run(FRAMES);
+    let msg = live.apply(Command::RecordStop).unwrap();
+    assert!(msg.starts_with("recorded 0.84 s to "), "{msg}");
+    assert_eq!(live.ctl.recording(), None);
+    live.run(BAR / 4);
+    let info = live
+        .notices
+        .iter()
+        .find_map(|(_, n)| match n {
+            Notice::Recorded(info) => Some(info.clone()),
+            _ => None,
+        })
+        .expect("a Recorded notice");
+    assert_eq!(info.path, path);
+    assert_eq!(info.frames, FRAMES as u64);
+    assert_eq!(info.sample_rate, SR as u32);
+
+    let (spec, samples) = read_wav(&path);
+    assert_eq!(spec.channels, 2);
+    assert_eq!(spec.sample_rate, 48_000);
+    assert_eq!(spec.bits_per_sample, 32);
+    assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+    assert_eq!(samples.len(), FRAMES * 2);
+    assert!(max_abs(&recorded) > 0.1);
+    assert_same("WAV vs rendered", &samples, &recorded);
+    assert_eq!(live.ctl.stats().record_dropped.load(Ordering::Relaxed), 0);
+
+    // A second take in the same session starts clean.
+    live.apply(Command::RecordStart(Some("take2.wav".into())));
+    let second = live.run(PERIOD * 3);
+    live.apply(Command::RecordStop);
+    let (_, samples) = read_wav(&live.dir.path().join("recordings").join("take2.wav"));
+    assert_same("second take", &samples, &second);
+}
+
+#[test]
+fn recording_names_stay_inside_the_recordings_folder() {
+    let mut live = Live::new();
+    let rec = live.dir.path().join("recordings");
+    for (name, file) in [
+        ("../x", "x.wav"),
+        ("..\\..\\y", "y.wav"),
+        ("/etc/passwd", "passwd.wav"),
+        ("sub/../../z.WAV", "z.WAV"),
+        ("  .hidden take ", "hiddentake.wav"),
+    ] {
+        live.apply(Command::RecordStart(Some(name.into())));
+        assert_eq!(live.ctl.recording(), Some(rec.join(file).as_path()), "{name}");
+        live.run(PERIOD);
+        live.apply(Command::RecordStop);
+        assert!(rec.join(file).is_file(), "{name} → {file}");
+    }
+    for bad in ["..", "../..", "///", "é"] {
+        let e = live.try_apply(Command::RecordStart(Some(bad.into()))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("recording name {bad:?} has no usable characters")
+        );
+    }
+    // Nothing appeared outside the recordings folder.
+    let mut top: Vec<String> = std::fs::read_dir(live.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, vec!["recordings"]);
+    // Default name, and refusals while (not) recording.
+    live.apply(Command::RecordStart(None));
+    let name = live.ctl.recording().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("chronus_") && name.ends_with(".wav") && name.len() == 27, "{name}");
+    let e = live.try_apply(Command::RecordStart(Some("other".into()))).unwrap_err();
+    assert!(e.to_string().starts_with("already recording to "), "{e}");
+    live.apply(Command::RecordStop);
+    let e = live.try_apply(Command::RecordStop).unwrap_err();
+    assert_eq!(e.to_string(), "not recording");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Clear, gates, engine stop.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn clear_tracks_releases_every_voice() {
+    let (mut live, _) = Live::with_song_a();
+    let mut long = tone_track("drone", 4, "xxxxxxxxxxxxxxxx", 1320.0);
+    long.gate_frac = 1.0;
+    live.apply(Command::AddTrack(Box::new(long)));
+    for v in [3u8, 4] {
+        live.apply(Command::SetParam {
+            id: ParamId::voice(v, vp::RELEASE),
+            value: 0.05,
+        });
+    }
+    live.apply(Command::Gate { voice: 3, on: true });
+    live.apply(Command::Play);
+    let out = live.run(BAR / 2);
+    assert!(tone(&out, BAR / 4, 2400, 1320.0) > 0.1);
+    assert!(tone(&out, BAR / 4, 2400, 440.0) > 0.1, "voice3's manual gate (440 Hz)");
+
+    let msg = live.apply(Command::ClearTracks);
+    assert_eq!(msg.as_deref(), Some("cleared all tracks"));
+    assert!(live.ctl.song.sequencer.tracks.is_empty());
+    let out = live.run(BAR);
+    // 50 ms of release, then silence (the filters' tails are far below this).
+    assert!(max_abs(&out[..PERIOD * 2]) > 0.05, "released, not cut");
+    let tail = &out[(SR / 10) * 2..];
+    assert!(max_abs(tail) < 1e-5, "{}", max_abs(tail));
+}
+
+#[test]
+fn gate_on_a_voice_that_does_not_run_is_refused_by_name() {
+    let mut live = Live::new();
+    for v in [0u8, 9, 16, 200] {
+        let e = live.try_apply(Command::Gate { voice: v, on: true }).unwrap_err();
+        assert_eq!(e.to_string(), format!("voice{v} does not exist (1–8)"));
+    }
+    assert_eq!(live.run(PERIOD * 10).iter().copied().fold(0.0f32, f32::max), 0.0);
+    live.apply(Command::Gate { voice: 8, on: true });
+    let out = live.run(SR / 10);
+    assert!(max_abs(&out) > 0.1, "voice8 exists and sounds");
+    live.apply(Command::Gate { voice: 8, on: false });
+    let out = live.run(SR);
+    assert!(max_abs(&out[(SR / 2 + SR / 10) * 2..]) < 1e-5, "released after 0.5 s");
+}
+
+#[test]
+fn engine_stop_mutes_the_output_and_finishes_the_recording() {
+    let (mut live, _) = Live::with_song_a();
+    live.apply(Command::Gate { voice: 3, on: true });
+    live.apply(Command::Play);
+    live.run(PERIOD * 5);
+    live.apply(Command::RecordStart(None));
+    let path = live.ctl.recording().unwrap().to_path_buf();
+    live.run(PERIOD * 20);
+    let msg = live.apply(Command::EngineStop);
+    assert_eq!(msg.as_deref(), Some("audio off"));
+    assert_eq!(live.ctl.recording(), None);
+    assert!(!live.ctl.status.running);
+    let rec = live
+        .notices
+        .iter()
+        .find_map(|(_, n)| match n {
+            Notice::Recorded(i) => Some(i.clone()),
+            _ => None,
+        })
+        .expect("EngineStop finishes the recording");
+    assert_eq!(rec.path, path);
+    assert_eq!(rec.frames, (PERIOD * 20) as u64);
+    assert_eq!(read_wav(&path).1.len(), PERIOD * 20 * 2);
+
+    let out = live.run(BAR);
+    assert!(out.iter().all(|&x| x == 0.0), "muted output is exact silence");
+    assert!(live.ctl.status.muted);
+    assert!(live.notices.iter().any(|(_, n)| *n == Notice::Stopped));
+    // Beats stop too.
+    live.notices.clear();
+    live.run(BAR);
+    assert!(live.beats().is_empty());
+
+    live.apply(Command::EngineStart);
+    live.apply(Command::Gate { voice: 3, on: true });
+    let out = live.run(SR / 10);
+    assert!(!live.ctl.status.muted);
+    assert!(max_abs(&out) > 0.1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Relink, device loss, note cycles.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn relink_sends_the_whole_song_to_the_new_engine() {
+    let (mut live, _) = Live::with_song_a();
+    live.apply(Command::AddTrack(Box::new(tone_track("b", 4, "..x.", 1320.0))));
+    live.apply(Command::SetParam {
+        id: ParamId::voice(4, vp::WAVEFORM),
+        value: 1.0,
+    });
+    live.apply(Command::SaveSlot {
+        slot: slot(5),
+        force: false,
+    });
+    live.apply(Command::Play);
+    live.run(BAR + BAR / 3);
+
+    let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    live.ctl.relink(link);
+    live.runner = runner;
+    live.notices.clear();
+    let mut mirror = Engine::new(SR as f32, VOICES);
+    mirror.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        timing: LoadTiming::Immediate,
+        slot: 5,
+    });
+    mirror.handle(EngineMsg::Play);
+    let got = live.run(2 * BAR);
+    assert_same("new engine vs the whole song", &got, &mirror_run(&mut mirror, 2 * BAR));
+    assert_eq!(hits(&got, BAR, 1320.0), "..x...x...x...x.");
+    assert_eq!(live.ctl.status.playing_slot, Some(5));
+    assert!(live.ctl.status.running);
+    assert!(live.notices.iter().any(|(_, n)| *n == Notice::Started));
+}
+
+#[test]
+#[ignore = "bug: relink/recover_audio start the new engine unmuted after EngineStop (SharedStats::muted is not carried over)"]
+fn relink_keeps_audio_off_after_engine_stop() {
+    let mut live = Live::new();
+    live.apply(Command::EngineStop);
+    live.run(PERIOD);
+    assert!(live.ctl.status.muted);
+    let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    live.ctl.relink(link);
+    live.runner = runner;
+    live.ctl.send_engine(EngineMsg::Gate { voice: 1, on: true });
+    let out = live.run(SR / 10);
+    assert!(live.ctl.status.muted, "audio was turned off; a new device must not turn it on");
+    assert_eq!(max_abs(&out), 0.0);
+}
+
+#[test]
+fn recover_audio_switches_to_the_internal_clock_once() {
+    let (mut live, _) = Live::with_song_a();
+    live.apply(Command::SaveSlot {
+        slot: slot(7),
+        force: false,
+    });
+    let (mut output, link) =
+        audio::open_internal(Engine::new(SR as f32, VOICES), 128, live.ctl.recorder_mut());
+    live.ctl.relink(link);
+    live.apply(Command::Play);
+    assert!(!live.ctl.recover_audio(&mut output), "nothing was lost");
+
+    live.ctl.stats().device_lost.store(true, Ordering::Relaxed);
+    live.notices.clear();
+    assert!(live.ctl.recover_audio(&mut output));
+    live.gather();
+    assert!(output.is_internal());
+    assert_eq!(live.ctl.status.backend, "internal clock 48000 Hz / 128 frames");
+    assert!(live.notices.iter().any(|(_, n)| matches!(
+        n,
+        Notice::Message(Level::Warning, t) if t.contains("internal clock")
+    )));
+    assert!(!live.ctl.recover_audio(&mut output), "switches once per loss");
+
+    // The new engine got the song (slot 7 applied) and plays (steps arrive in real time).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut beats = 0;
+    while Instant::now() < deadline && beats < 3 {
+        std::thread::sleep(Duration::from_millis(20));
+        live.ctl.poll();
+        live.gather();
+        beats = live.beats().len();
+    }
+    assert!(beats >= 3, "the internal clock plays");
+    assert!(live.applied().iter().any(|&(_, s, bar)| s == 7 && bar == 0));
+    assert_eq!(live.ctl.status.playing_slot, Some(7));
+    drop(output);
+}
+
+#[test]
+#[ignore = "bug: SetNotes promises to restart the note cycle, but SetTracks carries the old engine note_index over by track name"]
+fn set_notes_restarts_the_note_cycle() {
+    let (mut live, _) = Live::with_song_a();
+    let mut t = tone_track("mel", 5, "x...", 220.0);
+    t.notes = vec![220.0, 330.0, 440.0, 550.0];
+    live.apply(Command::AddTrack(Box::new(t)));
+    live.apply(Command::Mute {
+        track: "a".into(),
+        on: Some(true),
+    });
+    live.apply(Command::Play);
+    // Three hits: 220, 330, 440.
+    let out = live.run(10 * STEP);
+    for (k, f) in [(0, 220.0), (4, 330.0), (8, 440.0)] {
+        assert!(tone(&out, k * STEP + 700, 750, f) > 0.1, "step {k} plays {f} Hz");
+    }
+    live.apply(Command::SetNotes {
+        track: "mel".into(),
+        notes: vec![660.0, 880.0],
+    });
+    assert_eq!(live.ctl.song.sequencer.tracks[1].note_index, 0);
+    let out = live.run(6 * STEP);
+    // The next hit (step 12) starts the new cycle at its first note.
+    let first = tone(&out, 2 * STEP + 700, 750, 660.0);
+    let second = tone(&out, 2 * STEP + 700, 750, 880.0);
+    assert!(first > 0.1 && second < 0.03, "660 Hz: {first}, 880 Hz: {second}");
+}

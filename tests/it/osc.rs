@@ -1,0 +1,1308 @@
+//! OSC over real UDP on 127.0.0.1: every route against a real controller and engine, replies
+//! and errors to the sender, robustness against garbage, a parameter flood in a headless
+//! process, `chronus ctl`, and two headless instances playing bar-aligned (leader/follower).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chronus::audio::{self, EngineRunner, Recorder};
+use chronus::control::{Controller, Notice, Service};
+use chronus::engine::Engine;
+use chronus::model::registry::{ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice};
+use chronus::model::slot::{Slot, Track};
+use chronus::osc::{OscServer, decode, registered_routes, unix_from_ntp};
+use chronus::store::{SlotNumber, Store};
+use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
+use serde_json::Value;
+
+const RATE: f32 = 48_000.0;
+const VOICES: usize = 8;
+const BLOCK: usize = 128;
+
+fn s(v: &str) -> OscType {
+    OscType::String(v.to_string())
+}
+
+fn encode(p: &OscPacket) -> Vec<u8> {
+    rosc::encoder::encode(p).unwrap()
+}
+
+fn msg(addr: &str, args: Vec<OscType>) -> OscPacket {
+    OscPacket::Message(OscMessage {
+        addr: addr.to_string(),
+        args,
+    })
+}
+
+fn flatten(p: OscPacket, out: &mut Vec<OscMessage>) {
+    match p {
+        OscPacket::Message(m) => out.push(m),
+        OscPacket::Bundle(b) => b.content.into_iter().for_each(|c| flatten(c, out)),
+    }
+}
+
+/// A controller on a real engine (rendered here, no sound card), an OSC server on an
+/// ephemeral port, and a client socket.
+struct Rig {
+    dir: tempfile::TempDir,
+    runner: EngineRunner,
+    ctl: Controller,
+    server: OscServer,
+    client: UdpSocket,
+    buf: Vec<f32>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig::with(|s| s)
+    }
+
+    fn with(setup: impl FnOnce(OscServer) -> OscServer) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = Recorder::new();
+        let producer = recorder.attach(RATE as u32);
+        let (runner, link) = audio::link(Engine::new(RATE, VOICES), Some(producer));
+        let mut ctl = Controller::new(
+            Store::new(dir.path().join("patterns")),
+            VOICES,
+            link,
+            recorder,
+        );
+        ctl.recordings_dir = dir.path().join("recordings");
+        let server = setup(OscServer::bind("127.0.0.1:0".parse().unwrap()).unwrap());
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.set_nonblocking(true).unwrap();
+        Rig {
+            dir,
+            runner,
+            ctl,
+            server,
+            client,
+            buf: vec![0.0; BLOCK * 2],
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    fn send_packet(&self, p: &OscPacket) {
+        self.client.send_to(&encode(p), self.addr()).unwrap();
+    }
+
+    /// One control-loop turn: the server drains its socket, the engine renders a block, the
+    /// controller reads its events and the server observes the notices.
+    fn turn(&mut self) -> Vec<Notice> {
+        self.server.poll(&mut self.ctl);
+        self.runner.render(&mut self.buf);
+        self.ctl.poll();
+        let notices: Vec<Notice> = self.ctl.drain_notices().collect();
+        self.server.observe(&self.ctl, &notices);
+        notices
+    }
+
+    fn render_seconds(&mut self, seconds: f64) -> Vec<Notice> {
+        let blocks = (seconds * RATE as f64 / BLOCK as f64).ceil() as usize;
+        let mut all = Vec::new();
+        for _ in 0..blocks {
+            all.extend(self.turn());
+        }
+        all
+    }
+
+    /// Everything that came back to the client so far.
+    fn received(&self) -> Vec<OscMessage> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = self.client.recv(&mut buf) {
+            flatten(decode(&buf[..n]).unwrap(), &mut out);
+        }
+        out
+    }
+
+    /// Sends one packet, waits until the server handled it, returns what came back.
+    fn ask_packet(&mut self, p: &OscPacket) -> Vec<OscMessage> {
+        let before = self.server.stats().datagrams;
+        self.send_packet(p);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.server.stats().datagrams == before {
+            assert!(Instant::now() < deadline, "the server never got the datagram");
+            self.turn();
+        }
+        self.turn();
+        self.received()
+    }
+
+    fn ask(&mut self, addr: &str, args: Vec<OscType>) -> Vec<OscMessage> {
+        self.ask_packet(&msg(addr, args))
+    }
+
+    /// The `/reply` arguments for `addr` (panics when an `/error` or nothing came).
+    fn query(&mut self, addr: &str, args: Vec<OscType>) -> Vec<OscType> {
+        let got = self.ask(addr, args);
+        reply_for(&got, addr).unwrap_or_else(|| panic!("no /reply for {addr}: {got:?}"))
+    }
+
+    /// The `/error` text for `addr` (panics when none came).
+    fn refused(&mut self, addr: &str, args: Vec<OscType>) -> String {
+        let got = self.ask(addr, args);
+        error_for(&got, addr).unwrap_or_else(|| panic!("no /error for {addr}: {got:?}"))
+    }
+
+    fn param(&self, id: ParamId) -> f64 {
+        self.ctl.song.params.get(id)
+    }
+
+    fn track(&self, name: &str) -> &Track {
+        self.ctl
+            .song
+            .sequencer
+            .tracks
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no track {name}"))
+    }
+
+    fn save_slot(&self, n: u8, slot: &Slot) {
+        self.ctl.store.save(SlotNumber::new(n).unwrap(), slot).unwrap();
+    }
+}
+
+fn reply_for(got: &[OscMessage], addr: &str) -> Option<Vec<OscType>> {
+    got.iter()
+        .find(|m| m.addr == "/reply" && m.args.first() == Some(&s(addr)))
+        .map(|m| m.args[1..].to_vec())
+}
+
+fn error_for(got: &[OscMessage], addr: &str) -> Option<String> {
+    got.iter()
+        .find(|m| m.addr == "/error" && m.args.first() == Some(&s(addr)))
+        .map(|m| match &m.args[1] {
+            OscType::String(t) => t.clone(),
+            other => panic!("error text is {other:?}"),
+        })
+}
+
+fn text_of(args: &[OscType], i: usize) -> String {
+    match &args[i] {
+        OscType::String(t) => t.clone(),
+        other => panic!("argument {i} is {other:?}"),
+    }
+}
+
+fn song(name: &str, bpm: f64, tracks: &[(&str, &str, &str)]) -> Slot {
+    let mut slot = Slot::default();
+    slot.metadata.name = name.to_string();
+    slot.sequencer.bpm = bpm;
+    slot.sequencer.tracks = tracks
+        .iter()
+        .map(|(n, v, p)| Track::new(n, v, p))
+        .collect();
+    slot
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {
+    let mut rig = Rig::new();
+    let routes: Vec<String> = registered_routes(VOICES)
+        .into_iter()
+        .filter(|r| r.starts_with("/mod/"))
+        .collect();
+    assert_eq!(routes.len(), VOICES * 12 + 23 + 7);
+    for (i, route) in routes.iter().enumerate() {
+        let id = resolve_osc_param(&route["/mod/".len()..]).unwrap();
+        let spec = id.spec();
+        // A value 3/7 of the way up the range, sent as each numeric type in turn.
+        let v = spec.min + (spec.max - spec.min) * 3.0 / 7.0;
+        let arg = match i % 5 {
+            0 => OscType::Float(v as f32),
+            1 => OscType::Double(v),
+            2 => s(&format!("{v}")),
+            3 => OscType::Int(v.round() as i32),
+            _ => OscType::Long(v.round() as i64),
+        };
+        let sent = match i % 5 {
+            0 => v as f32 as f64,
+            1 | 2 => v,
+            _ => v.round(),
+        };
+        let got = rig.ask(route, vec![arg]);
+        assert!(got.is_empty(), "{route}: setters answer nothing, got {got:?}");
+        assert_eq!(rig.param(id), spec.clamp(sent), "{route}");
+    }
+    // Clamping to the registry range, ints rounded.
+    rig.ask("/mod/voice4/osc/type", vec![OscType::Float(2.6)]);
+    assert_eq!(rig.param(ParamId::voice(4, voice::WAVEFORM)), 3.0);
+    rig.ask("/mod/voice1/freq", vec![OscType::Int(9000)]);
+    assert_eq!(rig.param(ParamId::voice(1, voice::FREQ)), 5000.0);
+    rig.ask("/mod/acid1/res", vec![OscType::Float(-4.0)]);
+    assert_eq!(rig.param(ParamId::acid(acid::RES)), 0.0);
+    // Legacy aliases reach voice1.
+    rig.ask("/mod/sine1/freq", vec![OscType::Float(220.0)]);
+    assert_eq!(rig.param(ParamId::voice(1, voice::FREQ)), 220.0);
+    rig.ask("/mod/filter1/q", vec![s("4.5")]);
+    assert_eq!(rig.param(ParamId::voice(1, voice::FILTER_Q)), 4.5);
+    rig.ask("/mod/adsr1/release", vec![OscType::Float(1.25)]);
+    assert_eq!(rig.param(ParamId::voice(1, voice::RELEASE)), 1.25);
+    rig.ask("/mod/voice2/slide_time", vec![OscType::Float(0.4)]);
+    assert!((rig.param(ParamId::voice(2, voice::SLIDE_TIME)) - 0.4).abs() < 1e-6);
+    // Refusals name the problem; nothing changes.
+    let before = rig.ctl.song.clone();
+    let e = rig.refused("/mod/voice9/freq", vec![OscType::Float(300.0)]);
+    assert!(e.contains("voice9 does not exist: 8 voices run"), "{e}");
+    let e = rig.refused("/mod/voice1/freq", vec![s("loud")]);
+    assert!(e.contains("\"loud\" is not a number"), "{e}");
+    let e = rig.refused("/mod/voice1/freq", vec![]);
+    assert!(e.contains("needs a value"), "{e}");
+    let e = rig.refused("/mod/voice1/freq", vec![OscType::Blob(vec![1, 2, 3])]);
+    assert!(e.contains("blob"), "{e}");
+    let e = rig.refused("/mod/voice1/freq", vec![OscType::Float(f32::NAN)]);
+    assert!(e.contains("finite"), "{e}");
+    let e = rig.refused("/mod/voice1/nope", vec![OscType::Float(1.0)]);
+    assert!(e.contains("unknown address"), "{e}");
+    assert_eq!(rig.ctl.song, before);
+    assert_eq!(rig.server.unknown_routes().get("/mod/voice1/nope"), Some(&1));
+}
+
+#[test]
+fn gate_routes_open_the_voice_they_name() {
+    // (address, voice index 0-based)
+    let cases = [
+        ("/gate/voice3", 2),
+        ("/gate/voice8", 7),
+        ("/gate/acid1", 1),
+        ("/gate/adsr1", 0),
+        ("/gate/1", 0),
+    ];
+    for (addr, voice_index) in cases {
+        let mut rig = Rig::new();
+        let got = rig.ask(addr, vec![OscType::Float(1.0)]);
+        assert!(got.is_empty(), "{addr}: {got:?}");
+        rig.render_seconds(0.15);
+        let levels = rig.ctl.status.levels;
+        for (i, l) in levels.iter().enumerate().take(VOICES) {
+            if i == voice_index {
+                assert!(*l > 0.02, "{addr}: voice{} level {l}", i + 1);
+            } else {
+                assert_eq!(*l, 0.0, "{addr}: voice{} should be silent", i + 1);
+            }
+        }
+        // v ≤ 0 releases: after the release (0.5 s default) the voice is silent again.
+        rig.ask(addr, vec![OscType::Int(0)]);
+        rig.render_seconds(0.8);
+        assert!(
+            rig.ctl.status.levels[voice_index] < 1e-3,
+            "{addr}: released level {}",
+            rig.ctl.status.levels[voice_index]
+        );
+    }
+    let mut rig = Rig::new();
+    let e = rig.refused("/gate/voice12", vec![OscType::Int(1)]);
+    assert!(e.contains("voice12 does not exist"), "{e}");
+    let e = rig.refused("/gate/voice1", vec![]);
+    assert!(e.contains("gate value"), "{e}");
+    assert!(rig.refused("/gate/reverb1", vec![OscType::Int(1)]).contains("unknown"));
+}
+
+#[test]
+fn seq_add_takes_the_originals_positional_and_key_value_forms() {
+    let mut rig = Rig::new();
+    // Positional: track voice pattern base_freq filter_freq notes.
+    let r = rig.query(
+        "/seq/add",
+        vec![
+            s("bass"),
+            s("voice2"),
+            s("x.x.X..."),
+            OscType::Float(55.0),
+            OscType::Int(800),
+            s("C2, E2 G2"),
+        ],
+    );
+    assert_eq!(text_of(&r, 0), "track bass on voice2 pattern x.x.X...");
+    let t = rig.track("bass");
+    assert_eq!(
+        (t.voice_id.as_str(), t.pattern.as_str()),
+        ("voice2", "x.x.X...")
+    );
+    assert_eq!((t.base_freq, t.filter_freq), (55.0, 800.0));
+    assert_eq!(t.notes, vec![65.41, 82.41, 98.0]);
+    // key=value for every numeric track field, notes by MIDI number, voice given as a number.
+    let r = rig.query(
+        "/seq/add",
+        vec![
+            s("hat"),
+            OscType::Int(3),
+            s("x..."),
+            s("gate_frac=0.1"),
+            s("reverb_send=0.3"),
+            s("delay_send=0.25"),
+            s("base_amp=0.5"),
+            s("accent_boost=900"),
+            s("filter_freq=6000"),
+            s("base_freq=8000"),
+            s("notes=60,72"),
+        ],
+    );
+    assert!(text_of(&r, 0).contains("voice3"));
+    let t = rig.track("hat");
+    assert_eq!(t.voice_id, "voice3");
+    assert_eq!(t.number(track::GATE_FRAC), 0.1);
+    assert_eq!(t.number(track::REVERB_SEND), 0.3);
+    assert_eq!(t.number(track::DELAY_SEND), 0.25);
+    assert_eq!(t.number(track::BASE_AMP), 0.5);
+    assert_eq!(t.number(track::ACCENT_BOOST), 900.0);
+    assert_eq!(t.number(track::FILTER_FREQ), 6000.0);
+    // Clamped to the registry range (base_freq 20–5000).
+    assert_eq!(t.number(track::BASE_FREQ), 5000.0);
+    assert_eq!(t.notes, vec![261.63, 523.25]);
+    // Mixed: positional base_freq then key=value.
+    rig.query(
+        "/seq/add",
+        vec![s("lead"), s("voice4"), s("X"), s("110"), s("gate_frac=0.75")],
+    );
+    assert_eq!(rig.track("lead").base_freq, 110.0);
+    assert_eq!(rig.track("lead").gate_frac, 0.75);
+    // The same name replaces the track in place.
+    rig.query("/seq/add", vec![s("bass"), s("voice5"), s("X...")]);
+    let names: Vec<&str> = rig
+        .ctl
+        .song
+        .sequencer
+        .tracks
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["bass", "hat", "lead"]);
+    assert_eq!(rig.track("bass").voice_id, "voice5");
+    assert!(rig.track("bass").notes.is_empty());
+    // Refusals leave the song alone.
+    let before = rig.ctl.song.clone();
+    let e = rig.refused("/seq/add", vec![s("x"), s("voice1"), s("x"), s("wobble=3")]);
+    assert!(e.contains("unknown track field \"wobble\""), "{e}");
+    assert!(e.contains(TRACK_FIELDS[track::GATE_FRAC].key), "{e}");
+    let e = rig.refused("/seq/add", vec![s("x"), s("voice1"), s("x"), s("gate_frac=lots")]);
+    assert!(e.contains("gate_frac=\"lots\" is not a number"), "{e}");
+    let e = rig.refused("/seq/add", vec![s("x"), s("voice1"), s("x"), s("notes=H9")]);
+    assert!(e.contains("\"H9\" is not a note"), "{e}");
+    let e = rig.refused("/seq/add", vec![s("x"), s("drums"), s("x")]);
+    assert!(e.contains("not a voice"), "{e}");
+    let e = rig.refused("/seq/add", vec![s("x"), s("voice1")]);
+    assert!(e.contains("needs a pattern"), "{e}");
+    let e = rig.refused(
+        "/seq/add",
+        vec![s("x"), s("voice1"), s("x"), s("1"), s("2"), s("C4"), s("extra")],
+    );
+    assert!(e.contains("argument 7"), "{e}");
+    assert_eq!(rig.ctl.song, before);
+}
+
+#[test]
+fn seq_routes_change_the_sequencer() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("X...")]);
+    rig.query("/seq/add", vec![s("bass"), s("voice2"), s("x.x.")]);
+    // bpm and swing, clamped.
+    assert_eq!(text_of(&rig.query("/seq/bpm", vec![OscType::Int(140)]), 0), "BPM 140.0");
+    assert_eq!(rig.ctl.song.sequencer.bpm, 140.0);
+    rig.query("/seq/bpm", vec![s("500")]);
+    assert_eq!(rig.ctl.song.sequencer.bpm, 300.0);
+    rig.query("/seq/bpm", vec![OscType::Double(96.5)]);
+    assert_eq!(rig.ctl.song.sequencer.bpm, 96.5);
+    rig.query("/seq/swing", vec![OscType::Float(0.25)]);
+    assert_eq!(rig.ctl.song.sequencer.swing, 0.25);
+    rig.query("/seq/swing", vec![OscType::Float(0.9)]);
+    assert_eq!(rig.ctl.song.sequencer.swing, 0.6);
+    assert!(rig.refused("/seq/bpm", vec![s("fast")]).contains("\"fast\""));
+    // update pattern / notes.
+    rig.query("/seq/update/pattern", vec![s("kick"), s("X.x.X.x.")]);
+    assert_eq!(rig.track("kick").pattern, "X.x.X.x.");
+    rig.query("/seq/update/notes", vec![s("bass"), s("A1 C2")]);
+    assert_eq!(rig.track("bass").notes, vec![55.0, 65.41]);
+    // One argument per note works too, and the note index is reset.
+    rig.ctl.song.sequencer.tracks[1].note_index = 3;
+    rig.query("/seq/update/notes", vec![s("bass"), s("A1"), OscType::Int(40)]);
+    assert_eq!(rig.track("bass").notes, vec![55.0, 82.41]);
+    assert_eq!(rig.track("bass").note_index, 0);
+    assert!(rig.refused("/seq/update/pattern", vec![s("nope"), s("x")]).contains("no track named"));
+    // start / status / stop.
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(1.0);
+    assert!(rig.ctl.status.running);
+    let step = rig.ctl.status.global_step;
+    assert!(step >= 5, "steps after 1 s at 96.5 BPM: {step}");
+    let st = rig.query("/seq/status", vec![]);
+    assert_eq!(st[0], OscType::Float(96.5));
+    assert_eq!(st[1], OscType::Float(0.6));
+    assert_eq!(st[2], OscType::Int(1));
+    assert!(matches!(st[3], OscType::Int(n) if n as u64 >= step));
+    let tracks: Value = serde_json::from_str(&text_of(&st, 4)).unwrap();
+    assert_eq!(tracks[0]["name"], "kick");
+    assert_eq!(tracks[1]["notes"][1], 82.41);
+    // Start while playing begins again at step 0 (96.5 BPM: a step is 155 ms).
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(0.05);
+    assert!(rig.ctl.status.running);
+    assert_eq!(rig.ctl.status.global_step, 0);
+    rig.query("/seq/stop", vec![]);
+    rig.render_seconds(0.05);
+    assert!(!rig.ctl.status.running);
+    // remove and clear.
+    rig.query("/seq/remove", vec![s("kick")]);
+    assert_eq!(rig.ctl.song.sequencer.tracks.len(), 1);
+    assert!(rig.refused("/seq/remove", vec![s("kick")]).contains("no track named \"kick\""));
+    rig.query("/seq/clear", vec![]);
+    assert!(rig.ctl.song.sequencer.tracks.is_empty());
+}
+
+#[test]
+fn pattern_routes_save_load_and_list_slots() {
+    let mut rig = Rig::new();
+    rig.save_slot(3, &song("three", 100.0, &[("pad", "voice3", "x...")]));
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("X...x...")]);
+    rig.ask("/mod/voice1/filter/freq", vec![OscType::Float(777.0)]);
+    // /pattern/save 5 writes a valid slot 5 holding the song.
+    let r = rig.query("/pattern/save", vec![OscType::Int(5)]);
+    assert!(text_of(&r, 0).contains("slot_005.json"), "{r:?}");
+    let loaded = rig.ctl.store.load(SlotNumber::new(5).unwrap()).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.slot.sequencer.tracks, rig.ctl.song.sequencer.tracks);
+    assert_eq!(
+        loaded.slot.params.get(ParamId::voice(1, voice::FILTER_FREQ)),
+        777.0
+    );
+    // "3.0" as text, as the original's clients send it; a float works too.
+    rig.query("/pattern/save", vec![s("7.0")]);
+    assert!(rig.ctl.store.slot_path(SlotNumber::new(7).unwrap()).exists());
+    rig.query("/pattern/save", vec![OscType::Float(8.0)]);
+    assert!(rig.ctl.store.slot_path(SlotNumber::new(8).unwrap()).exists());
+    for (bad, why) in [
+        (OscType::Int(0), "out of range"),
+        (OscType::Int(129), "out of range"),
+        (s("3.5"), "not a whole number"),
+        (s("three"), "not a number"),
+    ] {
+        let e = rig.refused("/pattern/save", vec![bad.clone()]);
+        assert!(e.contains(why), "{bad:?}: {e}");
+    }
+    // Load: bar-aligned while playing, at once with 1/true/immediate/now.
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(0.2);
+    let r = rig.query("/pattern/load", vec![s("3.0")]);
+    assert!(text_of(&r, 0).contains("queued"), "{r:?}");
+    rig.render_seconds(0.05);
+    assert_eq!(rig.ctl.status.queued.map(|q| q.0), Some(3));
+    for now in [OscType::Int(1), s("true"), s("immediate"), s("now"), OscType::Bool(true)] {
+        let r = rig.query("/pattern/load", vec![OscType::Int(5), now.clone()]);
+        assert!(text_of(&r, 0).contains("loaded"), "{now:?}: {r:?}");
+        rig.render_seconds(0.02);
+        assert_eq!(rig.ctl.status.playing_slot, Some(5), "{now:?}");
+        assert_eq!(rig.ctl.status.queued, None, "{now:?}");
+        rig.query("/pattern/load", vec![OscType::Int(3)]);
+        rig.render_seconds(0.02);
+        assert_eq!(rig.ctl.status.queued.map(|q| q.0), Some(3), "{now:?}");
+    }
+    let e = rig.refused("/pattern/load", vec![OscType::Int(9)]);
+    assert!(e.contains("slot 9 is empty"), "{e}");
+    // List: slot, name, modification time per used slot.
+    let list = rig.query("/pattern/list", vec![]);
+    let slots: Vec<&OscType> = list.iter().step_by(3).collect();
+    assert_eq!(
+        slots,
+        [&OscType::Int(3), &OscType::Int(5), &OscType::Int(7), &OscType::Int(8)]
+    );
+    assert_eq!(list[1], s("three"));
+    let modified = text_of(&list, 2);
+    assert_eq!(modified.len(), "2025-01-01 10:00:00".len(), "{modified}");
+}
+
+#[test]
+fn engine_routes_answer_and_act() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("X...")]);
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(0.3);
+    // stop mutes and stops; start unmutes.
+    let r = rig.query("/engine/stop", vec![]);
+    assert_eq!(text_of(&r, 0), "audio off");
+    rig.render_seconds(0.05);
+    assert!(rig.ctl.status.muted);
+    assert!(!rig.ctl.status.running);
+    assert!(rig.buf.iter().all(|&x| x == 0.0));
+    rig.query("/engine/start", vec![]);
+    rig.render_seconds(0.02);
+    assert!(!rig.ctl.status.muted);
+    // status.
+    rig.query("/seq/bpm", vec![OscType::Int(128)]);
+    let st: Value = serde_json::from_str(&text_of(&rig.query("/engine/status", vec![]), 0)).unwrap();
+    assert_eq!(st["audio"], "on");
+    assert_eq!(st["voices"], 8);
+    assert_eq!(st["bpm"], 128.0);
+    assert_eq!(st["tracks"], 1);
+    assert_eq!(st["clock"]["source"], "internal");
+    assert_eq!(st["osc"]["listen"], rig.addr().to_string());
+    assert!(st["osc"]["messages"].as_u64().unwrap() >= 6);
+    // list: human-readable.
+    let list = text_of(&rig.query("/engine/list", vec![]), 0);
+    assert!(list.contains("voice1 … voice8"), "{list}");
+    assert!(list.contains("adsr/attack"));
+    assert!(list.contains("/pattern/load slot [immediate]"));
+    // schema: JSON by default and with "json"; unknown routes listed with a warning.
+    let schema: Value =
+        serde_json::from_str(&text_of(&rig.query("/engine/schema", vec![]), 0)).unwrap();
+    assert_eq!(schema["schema_version"], "1.0");
+    assert!(schema.get("warning").is_none());
+    assert_eq!(schema["modules"]["voice"]["params"]["filter/q"]["max"], 10.0);
+    assert!(rig.refused("/no/such/route", vec![OscType::Int(1)]).contains("unknown address"));
+    rig.refused("/no/such/route", vec![]);
+    let schema: Value =
+        serde_json::from_str(&text_of(&rig.query("/engine/schema", vec![s("json")]), 0)).unwrap();
+    assert_eq!(schema["unknown_routes"], serde_json::json!(["/no/such/route"]));
+    assert!(schema["warning"].as_str().unwrap().contains("2 message(s)"));
+    assert!(rig.refused("/engine/schema", vec![s("xml")]).contains("not json or file"));
+    // schema file: chronus_schema_YYYYMMDD_HHMMSS.json in the current directory.
+    let r = rig.query("/engine/schema", vec![s("file")]);
+    let path = std::path::PathBuf::from(text_of(&r, 0));
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    let written = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        name.starts_with("chronus_schema_") && name.ends_with(".json") && name.len() == 35,
+        "{name}"
+    );
+    let written: Value = serde_json::from_str(&written.unwrap()).unwrap();
+    assert_eq!(written["engine"], "chronus");
+    // record start / status / stop.
+    let r = rig.query("/engine/record/start", vec![s("take1.wav")]);
+    assert!(text_of(&r, 0).contains("take1.wav"), "{r:?}");
+    let st = rig.query("/engine/record/status", vec![]);
+    assert_eq!(st[0], OscType::Int(1));
+    assert!(text_of(&st, 1).ends_with("take1.wav"));
+    rig.render_seconds(0.5);
+    let r = rig.query("/engine/record/stop", vec![]);
+    assert!(text_of(&r, 0).starts_with("recorded"), "{r:?}");
+    let wav = hound::WavReader::open(rig.dir.path().join("recordings/take1.wav")).unwrap();
+    assert_eq!(wav.spec().sample_rate, 48_000);
+    assert!(wav.duration() >= 20_000, "{} frames", wav.duration());
+    let st = rig.query("/engine/record/status", vec![]);
+    assert_eq!(st[0], OscType::Int(0));
+    assert!(rig.refused("/engine/record/stop", vec![]).contains("not recording"));
+}
+
+#[test]
+fn replies_go_to_each_sender_and_bundles_are_unpacked() {
+    let mut rig = Rig::new();
+    let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+    other.set_nonblocking(true).unwrap();
+    let status = encode(&msg("/seq/status", vec![]));
+    other.send_to(&status, rig.addr()).unwrap();
+    let got = rig.ask("/seq/bpm", vec![OscType::Int(99)]);
+    // The client got its own answer only…
+    assert!(reply_for(&got, "/seq/bpm").is_some());
+    assert!(reply_for(&got, "/seq/status").is_none());
+    // …and the other socket got the status.
+    let mut buf = vec![0u8; 65_536];
+    let n = other.recv(&mut buf).unwrap();
+    let mut theirs = Vec::new();
+    flatten(decode(&buf[..n]).unwrap(), &mut theirs);
+    assert_eq!(theirs[0].addr, "/reply");
+    assert_eq!(theirs[0].args[0], s("/seq/status"));
+    // A bundle of several messages is handled message by message.
+    let bundle = OscPacket::Bundle(OscBundle {
+        timetag: OscTime {
+            seconds: 0,
+            fractional: 1,
+        },
+        content: vec![
+            msg("/mod/voice2/amp", vec![OscType::Float(0.75)]),
+            msg("/seq/swing", vec![OscType::Float(0.1)]),
+            msg("/nope", vec![]),
+        ],
+    });
+    let got = rig.ask_packet(&bundle);
+    assert!((rig.param(ParamId::voice(2, voice::AMP)) - 0.75).abs() < 1e-6);
+    assert_eq!(rig.ctl.song.sequencer.swing, 0.10000000149011612);
+    assert!(reply_for(&got, "/seq/swing").is_some());
+    assert!(error_for(&got, "/nope").is_some());
+    // What Chronus itself sends is not counted as unknown when it comes back.
+    let got = rig.ask("/viz/levels", vec![OscType::Float(0.1)]);
+    assert!(got.is_empty());
+    assert!(rig.server.unknown_routes().get("/viz/levels").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Out: visual data, the clock, slot changes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn viz_clock_and_slot_changes_go_out() {
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sink.set_nonblocking(true).unwrap();
+    let to = sink.local_addr().unwrap();
+    let mut rig = Rig::with(|s| s.with_outputs(vec![to]).unwrap());
+    rig.save_slot(2, &song("two", 150.0, &[("kick", "voice1", "X...")]));
+    rig.query("/pattern/load", vec![OscType::Int(2), s("now")]);
+    rig.query("/seq/start", vec![]);
+    // 150 BPM: a beat every 19 200 samples. Keep the beats' samples and times.
+    let mut beats = Vec::new();
+    for _ in 0..(2.1 * RATE as f64 / BLOCK as f64) as usize {
+        for n in rig.turn() {
+            if let Notice::Beat { bar, beat, sample } = n {
+                beats.push((bar, beat, sample, rig.ctl.sample_time(sample)));
+            }
+        }
+    }
+    rig.query("/pattern/load", vec![OscType::Int(2)]);
+    rig.render_seconds(0.05);
+    let mut buf = vec![0u8; 65_536];
+    let mut clock = Vec::new();
+    let mut by_addr: HashMap<String, Vec<OscMessage>> = HashMap::new();
+    while let Ok(n) = sink.recv(&mut buf) {
+        match decode(&buf[..n]).unwrap() {
+            OscPacket::Bundle(b) => {
+                let t = unix_from_ntp(b.timetag).unwrap();
+                let mut inner = Vec::new();
+                b.content.into_iter().for_each(|p| flatten(p, &mut inner));
+                assert_eq!(inner.len(), 1);
+                assert_eq!(inner[0].addr, "/chronus/clock");
+                clock.push((t, inner.remove(0).args));
+            }
+            OscPacket::Message(m) => by_addr.entry(m.addr.clone()).or_default().push(m),
+        }
+    }
+    // One bundle per beat, timetagged with when the beat sounds.
+    assert!(beats.len() >= 5, "{beats:?}");
+    assert_eq!(beats[0].2, beats[1].2 - 19_200);
+    // (Beats after the collection loop sent bundles too.)
+    assert!(clock.len() >= beats.len(), "{} bundles, {} beats", clock.len(), beats.len());
+    for ((bar, beat, _, time), (t, args)) in beats.iter().zip(&clock) {
+        assert!((t - time).abs() < 1e-6, "timetag {t} vs beat time {time}");
+        assert_eq!(
+            args,
+            &vec![
+                OscType::Int(*bar as i32),
+                OscType::Int(*beat as i32),
+                OscType::Float(150.0)
+            ]
+        );
+    }
+    // 10 Hz visual data: one level per voice, 8 spectrum bands.
+    let levels = &by_addr["/viz/levels"];
+    assert!((20..=23).contains(&levels.len()), "{} level messages", levels.len());
+    assert!(levels.iter().all(|m| m.args.len() == VOICES));
+    assert!(
+        levels.iter().any(|m| matches!(m.args[0], OscType::Float(l) if l > 0.01)),
+        "voice1 plays"
+    );
+    assert!(by_addr["/viz/spectrum"].iter().all(|m| m.args.len() == 8));
+    // Slot changes.
+    assert_eq!(by_addr["/chronus/slot/playing"][0].args, vec![OscType::Int(2)]);
+    let queued = &by_addr["/chronus/slot/queued"][0].args;
+    assert_eq!(queued[0], OscType::Int(2));
+    assert!(matches!(queued[1], OscType::Int(b) if b >= 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness
+// ---------------------------------------------------------------------------------------------
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn corpus() -> Vec<Vec<u8>> {
+    let f = OscType::Float;
+    let tt = OscTime {
+        seconds: 3_900_000_000,
+        fractional: 7,
+    };
+    let mut packets = vec![
+        msg("/mod/voice1/freq", vec![f(330.0)]),
+        msg("/mod/voice3/adsr/attack", vec![s("0.2")]),
+        msg("/mod/acid1/cutoff", vec![OscType::Int(900)]),
+        msg("/mod/delay1/time", vec![OscType::Double(0.3)]),
+        msg("/mod/sine1/freq", vec![f(110.0)]),
+        msg("/gate/voice2", vec![OscType::Int(1)]),
+        msg("/gate/1", vec![OscType::Int(0)]),
+        msg(
+            "/seq/add",
+            vec![s("kick"), s("voice1"), s("X..."), f(55.0), f(900.0), s("C2 E2"), s("gate_frac=0.2")],
+        ),
+        msg("/seq/update/pattern", vec![s("kick"), s("x.x.")]),
+        msg("/seq/update/notes", vec![s("kick"), s("A1")]),
+        msg("/seq/bpm", vec![f(133.0)]),
+        msg("/seq/swing", vec![f(0.2)]),
+        msg("/seq/start", vec![]),
+        msg("/seq/status", vec![]),
+        msg("/seq/remove", vec![s("kick")]),
+        msg("/pattern/load", vec![s("3.0"), s("now")]),
+        msg("/pattern/list", vec![]),
+        msg("/engine/status", vec![]),
+        msg("/engine/list", vec![]),
+        msg("/engine/schema", vec![s("json")]),
+        msg("/engine/record/status", vec![]),
+        msg("/chronus/clock", vec![OscType::Int(3), OscType::Int(1), f(120.0)]),
+        msg("/nope/nothing", vec![OscType::Blob(vec![1, 2, 3]), OscType::Nil, OscType::Inf]),
+        OscPacket::Bundle(OscBundle {
+            timetag: tt,
+            content: vec![
+                msg("/chronus/clock", vec![OscType::Int(0), OscType::Int(0), f(90.0)]),
+                msg("/mod/voice4/amp", vec![f(0.1)]),
+            ],
+        }),
+    ];
+    // Nested bundles around a message.
+    let mut nested = msg("/mod/voice2/filter/q", vec![f(3.0)]);
+    for _ in 0..6 {
+        nested = OscPacket::Bundle(OscBundle {
+            timetag: tt,
+            content: vec![nested.clone(), msg("/seq/status", vec![])],
+        });
+    }
+    packets.push(nested);
+    packets.iter().map(encode).collect()
+}
+
+fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
+    let base = &corpus[rng.below(corpus.len())];
+    match rng.below(9) {
+        // Random bytes of any length.
+        0 => (0..rng.below(160)).map(|_| rng.next() as u8).collect(),
+        // Truncated.
+        1 => base[..rng.below(base.len())].to_vec(),
+        // A few bytes flipped.
+        2 => {
+            let mut b = base.clone();
+            for _ in 0..1 + rng.below(8) {
+                let i = rng.below(b.len());
+                b[i] ^= 1 << rng.below(8);
+            }
+            b
+        }
+        // Type tags replaced with random (valid and invalid) tags.
+        3 => {
+            let mut b = base.clone();
+            if let Some(comma) = b.iter().position(|&c| c == b',') {
+                let tags = b",ifsbhdtTFNIcrm[]XZ";
+                let mut i = comma + 1;
+                while i < b.len() && b[i] != 0 {
+                    b[i] = tags[rng.below(tags.len())];
+                    i += 1;
+                }
+            }
+            b
+        }
+        // Huge strings (address or argument).
+        4 => {
+            let big = "A".repeat(1000 + rng.below(60_000));
+            if rng.below(2) == 0 {
+                encode(&msg("/seq/add", vec![s(&big), s("voice1"), s(&big), s(&big)]))
+            } else {
+                encode(&msg(&format!("/mod/{big}"), vec![OscType::Float(1.0)]))
+            }
+        }
+        // Bundles nested up to 40 deep, sometimes with lying element sizes.
+        5 => {
+            let mut b = base.clone();
+            for _ in 0..1 + rng.below(40) {
+                let mut outer = b"#bundle\0".to_vec();
+                outer.extend_from_slice(&rng.next().to_be_bytes());
+                let size = if rng.below(4) == 0 {
+                    rng.next() as u32
+                } else {
+                    b.len() as u32
+                };
+                outer.extend_from_slice(&size.to_be_bytes());
+                outer.extend_from_slice(&b);
+                b = outer;
+            }
+            b
+        }
+        // Deeply nested arrays in the type tags.
+        6 => {
+            let depth = 1 + rng.below(3000);
+            let mut m = b"/mod/voice1/freq\0\0\0\0,".to_vec();
+            m.extend(std::iter::repeat_n(b'[', depth));
+            m.push(b'f');
+            m.extend(std::iter::repeat_n(b']', depth));
+            m.push(0);
+            while m.len() % 4 != 0 {
+                m.push(0);
+            }
+            m.extend_from_slice(&1.0f32.to_be_bytes());
+            m
+        }
+        // Two packets glued together, or garbage appended.
+        7 => {
+            let mut b = base.clone();
+            b.extend_from_slice(&corpus[rng.below(corpus.len())]);
+            b
+        }
+        _ => {
+            let mut b = base.clone();
+            for _ in 0..4 * rng.below(8) {
+                b.push(rng.next() as u8);
+            }
+            b
+        }
+    }
+}
+
+#[test]
+fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
+    let mut rig = Rig::new();
+    rig.save_slot(3, &song("three", 120.0, &[("pad", "voice3", "x...")]));
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("X...")]);
+    rig.query("/seq/start", vec![]);
+    let corpus = corpus();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let started = Instant::now();
+    let steps_before = rig.ctl.status.global_step;
+    // 100 000 packets straight into decode + dispatch, rendering between batches.
+    let mut answered = 0usize;
+    for i in 0..100_000 {
+        let p = mutate(&mut rng, &corpus);
+        answered += rig.server.handle_datagram(&mut rig.ctl, &p).len();
+        if i % 200 == 0 {
+            rig.turn();
+            assert!(rig.buf.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+        }
+    }
+    // 3 000 more through the real socket.
+    for _ in 0..30 {
+        for _ in 0..100 {
+            let p = mutate(&mut rng, &corpus);
+            let _ = rig.client.send_to(&p, rig.addr());
+        }
+        rig.turn();
+        rig.received();
+    }
+    let stats = rig.server.stats().clone();
+    eprintln!(
+        "fuzz: {:?} for 103 000 packets: {stats:?}, {answered} direct answers",
+        started.elapsed()
+    );
+    assert!(stats.undecodable > 30_000, "{stats:?}");
+    assert!(stats.messages > 20_000, "{stats:?}");
+    assert!(rig.server.unknown_routes().len() <= 256);
+    // The engine still plays and the server still answers.
+    rig.query("/engine/start", vec![]);
+    rig.query("/seq/bpm", vec![OscType::Int(120)]);
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(0.6);
+    assert!(rig.ctl.status.running);
+    assert!(rig.ctl.status.global_step >= 4, "{}", rig.ctl.status.global_step);
+    assert!(rig.ctl.status.global_step != steps_before || steps_before == 0);
+    let st = rig.query("/seq/status", vec![]);
+    assert_eq!(st[0], OscType::Float(120.0));
+    assert!(rig.buf.iter().all(|x| x.is_finite()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes: headless flood, chronus ctl, leader/follower
+// ---------------------------------------------------------------------------------------------
+
+/// Tests that time real processes run one at a time (the machine has two cores).
+static PROCESS_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn patterns_with(slots: &[(u8, Slot)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    for (n, slot) in slots {
+        store.save(SlotNumber::new(*n).unwrap(), slot).unwrap();
+    }
+    dir
+}
+
+/// A running `chronus headless --no-audio --events json` and its events, as they arrive.
+struct Headless {
+    child: Child,
+    events: mpsc::Receiver<(Instant, Value)>,
+    seen: Vec<(Instant, Value)>,
+}
+
+impl Headless {
+    fn start(patterns: &Path, args: &[&str]) -> Headless {
+        let mut child = Process::new(env!("CARGO_BIN_EXE_chronus"))
+            .arg("--patterns")
+            .arg(patterns)
+            .args(["headless", "--no-audio", "--events", "json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send((Instant::now(), v));
+                }
+            }
+        });
+        Headless {
+            child,
+            events: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for an event matching `pred` (keeping everything seen); returns it with the
+    /// instant it arrived.
+    fn wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<(Instant, Value)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(ev) => {
+                    let hit = pred(&ev.1);
+                    self.seen.push(ev.clone());
+                    if hit {
+                        return Some(ev);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Waits for the process to end and returns every event.
+    fn finish(mut self) -> Vec<(Instant, Value)> {
+        let status = self.child.wait().unwrap();
+        while let Ok(ev) = self.events.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(ev);
+        }
+        assert!(status.success(), "headless exited with {status}");
+        self.seen
+    }
+}
+
+fn is_message(v: &Value, event: &str, needle: &str) -> bool {
+    v["event"] == event && v["message"].as_str().is_some_and(|m| m.contains(needle))
+}
+
+#[test]
+fn a_flood_of_parameter_messages_is_applied_while_the_engine_plays() {
+    let _one = PROCESS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = patterns_with(&[(
+        1,
+        song("flood", 120.0, &[("kick", "voice1", "X...x..."), ("bass", "voice2", "x.x.")]),
+    )]);
+    let port = free_port();
+    let mut h = Headless::start(
+        dir.path(),
+        &["--seconds", "5", "--osc-port", &port.to_string(), "--osc-out", "127.0.0.1:9"],
+    );
+    assert!(
+        h.wait_for(Duration::from_secs(10), |v| is_message(v, "info", "OSC: listening"))
+            .is_some(),
+        "no OSC: {:?}",
+        h.seen
+    );
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Four controllers sweeping cutoffs and amps: 10 messages every millisecond for 3 s.
+    let targets = [
+        "/mod/voice1/filter/freq",
+        "/mod/voice2/filter/freq",
+        "/mod/acid1/cutoff",
+        "/mod/voice3/amp",
+    ];
+    let started = Instant::now();
+    let mut sent = 0u64;
+    for ms in 0..3000u64 {
+        for k in 0..10 {
+            let i = (sent % 4) as usize;
+            let v = 200.0 + ((ms * 10 + k) % 3000) as f32;
+            let v = if i == 3 { v / 5000.0 } else { v };
+            let p = msg(targets[i], vec![OscType::Float(v)]);
+            sender.send_to(&encode(&p), to).unwrap();
+            sent += 1;
+        }
+        let next = started + Duration::from_millis(ms + 1);
+        if let Some(d) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
+    }
+    let took = started.elapsed();
+    // Ask for the status once the flood is through (replies come to this socket).
+    sender.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut status = None;
+    for _ in 0..6 {
+        sender
+            .send_to(&encode(&msg("/engine/status", vec![])), to)
+            .unwrap();
+        let mut buf = vec![0u8; 65_536];
+        if let Ok(n) = sender.recv(&mut buf) {
+            let mut got = Vec::new();
+            flatten(decode(&buf[..n]).unwrap(), &mut got);
+            if let Some(r) = reply_for(&got, "/engine/status") {
+                let st: Value = serde_json::from_str(&text_of(&r, 0)).unwrap();
+                if st["osc"]["messages"].as_u64().unwrap() > sent {
+                    status = Some(st);
+                    break;
+                }
+            }
+        }
+    }
+    let events = h.finish();
+    let status = status.expect("no /engine/status after the flood");
+    let stopped = &events
+        .iter()
+        .rev()
+        .find(|(_, v)| v["event"] == "stopped")
+        .unwrap_or_else(|| panic!("no stopped event: {:?}", events.last()))
+        .1;
+    let bars = events.iter().filter(|(_, v)| v["event"] == "bar").count();
+    eprintln!(
+        "flood: sent {sent} messages in {took:?} ({:.0}/s); server handled {} (+status queries), \
+         refused {}; engine: late {} xruns {} load mean {:.2}% max {:.2}%, {bars} bars",
+        sent as f64 / took.as_secs_f64(),
+        status["osc"]["messages"],
+        status["osc"]["refused"],
+        stopped["late"],
+        stopped["xruns"],
+        stopped["load_mean_pct"].as_f64().unwrap(),
+        stopped["load_max_pct"].as_f64().unwrap(),
+    );
+    // Every message arrived and was applied; nothing was refused.
+    assert!(status["osc"]["messages"].as_u64().unwrap() > sent);
+    assert_eq!(status["osc"]["refused"], 0);
+    // The engine kept playing: 5 s at 120 BPM is 2.5 bars.
+    assert!(bars >= 2, "{bars} bars");
+    assert_eq!(status["running"], true);
+}
+
+#[test]
+fn chronus_ctl_prints_answers_and_exits_by_outcome() {
+    let _one = PROCESS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rig = Rig::new();
+    let port = rig.addr().port().to_string();
+    let ctl = |rig: &mut Rig, args: &[&str]| {
+        let mut child = Process::new(env!("CARGO_BIN_EXE_chronus"))
+            .args(["ctl", "--port", &port])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "ctl hangs");
+            rig.turn();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, _) = ctl(&mut rig, &["status"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"voices\": 8"), "{out}");
+    let (code, out, _) = ctl(&mut rig, &["set", "voice1", "filter/freq", "900"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("/mod/voice1/filter/freq 900 — ok"), "{out}");
+    assert_eq!(rig.param(ParamId::voice(1, voice::FILTER_FREQ)), 900.0);
+    let (code, _, err) = ctl(&mut rig, &["set", "voice1", "nope", "1"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("/mod/voice1/nope: unknown address"), "{err}");
+    let (code, _, _) = ctl(&mut rig, &["gate", "voice2", "on"]);
+    assert_eq!(code, Some(0));
+    let (code, out, _) = ctl(&mut rig, &["bpm", "133"]);
+    assert_eq!((code, out.trim()), (Some(0), "BPM 133.0"));
+    assert_eq!(rig.ctl.song.sequencer.bpm, 133.0);
+    let (code, out, _) = ctl(&mut rig, &["raw", "/seq/add", "kick", "voice1", "X...", "gate_frac=0.2"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(rig.track("kick").gate_frac, 0.2);
+    let (code, out, _) = ctl(&mut rig, &["save", "4"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("slot_004.json"), "{out}");
+    let (code, out, _) = ctl(&mut rig, &["list"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("4  "), "{out}");
+    let (code, out, _) = ctl(&mut rig, &["load", "4", "--now"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("loaded"), "{out}");
+    let (code, _, _) = ctl(&mut rig, &["seq-start"]);
+    assert_eq!(code, Some(0));
+    assert!(rig.ctl.status.running);
+    let (code, _, _) = ctl(&mut rig, &["seq-stop"]);
+    assert_eq!(code, Some(0));
+    let (code, out, _) = ctl(&mut rig, &["schema"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"registered_routes\""));
+    let (code, _, err) = ctl(&mut rig, &["load", "99"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("slot 99 is empty"), "{err}");
+    let (code, _, err) = ctl(&mut rig, &["bpm", "fast"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("\"fast\" is not a number"), "{err}");
+    // Nobody on the port: no answer, exit 1.
+    let out = Process::new(env!("CARGO_BIN_EXE_chronus"))
+        .args(["ctl", "--port", &free_port().to_string(), "--timeout", "0.3", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer"));
+}
+
+#[test]
+fn a_taken_port_is_an_error_event_and_the_music_plays_on() {
+    let _one = PROCESS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = patterns_with(&[(1, song("busy", 120.0, &[("kick", "voice1", "X...")]))]);
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let h = Headless::start(dir.path(), &["--seconds", "0.6", "--osc-port", &port]);
+    let events = h.finish();
+    let err = events
+        .iter()
+        .find(|(_, v)| v["event"] == "error")
+        .map(|(_, v)| v["message"].as_str().unwrap().to_string())
+        .expect("an error event");
+    assert!(err.contains(&format!("cannot listen for OSC on 127.0.0.1:{port}")), "{err}");
+    assert!(err.contains("OSC is off"), "{err}");
+    assert!(events.iter().any(|(_, v)| v["event"] == "bar"));
+    assert!(events.iter().any(|(_, v)| v["event"] == "stopped"));
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+fn a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_silent() {
+    let _one = PROCESS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    // The leader plays at 240 BPM (a bar a second), the follower's own slot at 200 BPM.
+    let dir = patterns_with(&[
+        (1, song("leader", 240.0, &[("kick", "voice1", "X...")])),
+        (2, song("follower", 200.0, &[("hat", "voice3", "x.x.")])),
+    ]);
+    let (pl, pf) = (free_port(), free_port());
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink_out = sink.local_addr().unwrap().to_string();
+    let mut follower = Headless::start(
+        dir.path(),
+        &[
+            "--slot",
+            "2",
+            "--seconds",
+            "12",
+            "--osc-port",
+            &pf.to_string(),
+            "--clock",
+            "follow",
+            "--osc-out",
+            &sink_out,
+        ],
+    );
+    assert!(
+        follower
+            .wait_for(Duration::from_secs(10), |v| is_message(v, "info", "OSC: listening"))
+            .is_some()
+    );
+    let leader = Headless::start(
+        dir.path(),
+        &[
+            "--seconds",
+            "8",
+            "--osc-port",
+            &pl.to_string(),
+            "--osc-out",
+            &format!("127.0.0.1:{pf}"),
+        ],
+    );
+    let follower_heard = follower.seen.first().map(|e| e.0).unwrap();
+    let locked = follower.wait_for(Duration::from_secs(10), |v| is_message(v, "info", "locked"));
+    let Some((locked_at, _)) = locked else {
+        panic!("the follower never locked: {:?}", follower.seen);
+    };
+    let lead = leader.finish();
+    let follow = follower.finish();
+    let lead_bars: Vec<f64> = lead
+        .iter()
+        .filter(|(_, v)| v["event"] == "bar")
+        .map(|(_, v)| v["time"].as_f64().unwrap())
+        .collect();
+    // Follower bars after the lock, while the leader still played.
+    let last_lead = *lead_bars.last().unwrap();
+    let follow_bars: Vec<(f64, f64)> = follow
+        .iter()
+        .filter(|(at, v)| v["event"] == "bar" && *at > locked_at)
+        .map(|(_, v)| (v["time"].as_f64().unwrap(), v["bpm"].as_f64().unwrap()))
+        .collect();
+    let offsets: Vec<f64> = follow_bars
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| *t <= last_lead + 0.1)
+        .map(|t| {
+            let nearest = lead_bars
+                .iter()
+                .min_by(|a, b| (*a - t).abs().total_cmp(&(*b - t).abs()))
+                .unwrap();
+            (t - nearest) * 1000.0
+        })
+        .collect();
+    assert!(offsets.len() >= 3, "bars after lock: {offsets:?}");
+    let worst = offsets.iter().fold(0f64, |m, o| m.max(o.abs()));
+    let med = median(&mut offsets.clone());
+    eprintln!(
+        "follow: locked after {:?}; {} bars compared, median offset {med:+.3} ms, worst {worst:.3} ms; offsets {offsets:.3?}",
+        locked_at.duration_since(follower_heard),
+        offsets.len()
+    );
+    assert!(med.abs() <= 2.0, "median offset {med} ms: {offsets:?}");
+    // The leader's tempo was taken over: 4 bars in ~4 s, not at 200 BPM.
+    let f_times: Vec<f64> = follow_bars.iter().map(|(t, _)| *t).filter(|t| *t <= last_lead).collect();
+    if f_times.len() >= 2 {
+        let per_bar = (f_times[f_times.len() - 1] - f_times[0]) / (f_times.len() - 1) as f64;
+        assert!((per_bar - 1.0).abs() < 0.01, "follower bar length {per_bar} s");
+    }
+    // The leader stopped: the follower says so and keeps playing on its own clock.
+    let fallback = follow
+        .iter()
+        .find(|(_, v)| is_message(v, "warning", "internal clock"))
+        .expect("no fallback warning");
+    assert!(
+        follow
+            .iter()
+            .any(|(at, v)| v["event"] == "bar" && *at > fallback.0),
+        "the follower kept playing after the fallback"
+    );
+}

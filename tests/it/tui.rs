@@ -1,0 +1,827 @@
+//! The tracker screen: whole-screen snapshots on ratatui's `TestBackend`, key sequences that
+//! must produce the right song and screen state, and a scripted run in a real terminal (tmux).
+//!
+//! Snapshots live in `tests/snapshots/*.txt`; `UPDATE_SNAPSHOTS=1 cargo test --test it tui`
+//! rewrites them (check the new text by eye before keeping it).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::str::FromStr;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use chronus::audio::{self, EngineRunner, Recorder};
+use chronus::control::{Command, Controller};
+use chronus::engine::Engine;
+use chronus::keymap::{Action, Key, KeyCode, Keymap};
+use chronus::model::registry::{acid, voice};
+use chronus::model::{ParamId, Slot};
+use chronus::store::{SlotNumber, Store};
+use chronus::tui::{self, App, Overlay, Panel, Question};
+use crossterm::event::{KeyCode as TermCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+/// The song every test starts from: four tracks, one of them 12 steps long (a polymeter).
+const SLOT_1: &str = r#"{
+  "chronus_version": "1.0.0",
+  "schema_version": "1.0",
+  "metadata": { "name": "Acid Line" },
+  "sequencer": {
+    "bpm": 128.0, "swing": 0.1,
+    "tracks": {
+      "kick": { "name": "kick", "voice_id": "voice1", "pattern": "X...X...X...X...",
+                "notes": [55.0], "base_amp": 0.5, "filter_freq": 150.0, "gate_frac": 0.2 },
+      "bass": { "name": "bass", "voice_id": "voice2", "pattern": "x.x.X.x.x.xXx.x.",
+                "notes": [65.41, 65.41, 77.78, 98.0], "base_amp": 0.35, "filter_freq": 800.0 },
+      "hat": { "name": "hat", "voice_id": "voice3", "pattern": "..x...x...x...x.",
+               "base_freq": 8000.0, "base_amp": 0.15 },
+      "poly": { "name": "poly", "voice_id": "voice4", "pattern": "X..x..x..x..",
+                "notes": [261.63, 311.13, 392.0], "delay_send": 0.3 }
+    }
+  },
+  "modules": { "voice3": { "waveform": 3 } }
+}
+"#;
+
+/// A second slot holding a different pattern (for the overwrite question).
+const SLOT_2: &str = r#"{
+  "metadata": { "name": "Dub Steps" },
+  "sequencer": {
+    "bpm": 92.0,
+    "tracks": {
+      "chord": { "name": "chord", "voice_id": "voice5", "pattern": "..X...X.", "notes": [220.0] }
+    }
+  }
+}
+"#;
+
+/// File times of the fixtures and the "now" the browser measures ages from: 3 days apart.
+const FILE_TIME: u64 = 1_700_000_000;
+const NOW: u64 = FILE_TIME + 3 * 86_400 + 3600;
+
+struct Rig {
+    dir: tempfile::TempDir,
+    ctl: Controller,
+    #[allow(dead_code)]
+    runner: EngineRunner,
+    app: App,
+}
+
+fn write_slot(dir: &Path, n: u8, text: &str) -> PathBuf {
+    let slots = dir.join("slots");
+    fs::create_dir_all(&slots).unwrap();
+    let path = slots.join(format!("slot_{n:03}.json"));
+    fs::write(&path, text).unwrap();
+    let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_modified(UNIX_EPOCH + Duration::from_secs(FILE_TIME))
+        .unwrap();
+    path
+}
+
+fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    write_slot(dir.path(), 1, SLOT_1);
+    write_slot(dir.path(), 2, SLOT_2);
+    let (runner, link) = audio::link(Engine::new(48000.0, 8), None);
+    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+    ctl.apply(Command::LoadSlot {
+        slot: SlotNumber::new(1).unwrap(),
+        immediate: true,
+    })
+    .unwrap();
+    let _ = ctl.drain_notices().count();
+    ctl.status.backend = "internal clock 48000 Hz / 128 frames".into();
+    let mut app = App::new(Keymap::defaults());
+    app.refresh_slots_at(&ctl, UNIX_EPOCH + Duration::from_secs(NOW));
+    Rig {
+        dir,
+        ctl,
+        runner,
+        app,
+    }
+}
+
+/// A key press written in keymap notation (`x`, `<C-r>`, `<Enter>`).
+fn event(notation: &str) -> KeyEvent {
+    let key = Key::from_str(notation).unwrap_or_else(|e| panic!("{notation}: {e}"));
+    let code = match key.code {
+        KeyCode::Char(c) => TermCode::Char(c),
+        KeyCode::Enter => TermCode::Enter,
+        KeyCode::Esc => TermCode::Esc,
+        KeyCode::Tab => TermCode::Tab,
+        KeyCode::BackTab => TermCode::BackTab,
+        KeyCode::Backspace => TermCode::Backspace,
+        KeyCode::Delete => TermCode::Delete,
+        KeyCode::Insert => TermCode::Insert,
+        KeyCode::Home => TermCode::Home,
+        KeyCode::End => TermCode::End,
+        KeyCode::PageUp => TermCode::PageUp,
+        KeyCode::PageDown => TermCode::PageDown,
+        KeyCode::Up => TermCode::Up,
+        KeyCode::Down => TermCode::Down,
+        KeyCode::Left => TermCode::Left,
+        KeyCode::Right => TermCode::Right,
+        KeyCode::F(n) => TermCode::F(n),
+    };
+    let mut mods = KeyModifiers::NONE;
+    if key.ctrl {
+        mods |= KeyModifiers::CONTROL;
+    }
+    if key.alt {
+        mods |= KeyModifiers::ALT;
+    }
+    if key.shift {
+        mods |= KeyModifiers::SHIFT;
+    }
+    KeyEvent::new(code, mods)
+}
+
+impl Rig {
+    /// Presses keys, each in keymap notation.
+    fn keys(&mut self, keys: &[&str]) {
+        for k in keys {
+            self.app.handle_key(&mut self.ctl, event(k));
+        }
+    }
+
+    /// Types text into the open prompt, character by character.
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            let ev = KeyEvent::new(TermCode::Char(c), KeyModifiers::NONE);
+            self.app.handle_key(&mut self.ctl, ev);
+        }
+    }
+
+    /// Replaces the prompt's text and presses Enter.
+    fn answer(&mut self, text: &str) {
+        self.keys(&["<C-u>"]);
+        self.type_text(text);
+        self.keys(&["<Enter>"]);
+    }
+
+    fn track(&self, name: &str) -> &chronus::model::Track {
+        self.ctl
+            .song
+            .sequencer
+            .tracks
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no track {name}"))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.ctl
+            .song
+            .sequencer
+            .tracks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect()
+    }
+
+    fn message(&self) -> String {
+        self.app
+            .ui
+            .message
+            .as_ref()
+            .map(|m| m.text.clone())
+            .unwrap_or_default()
+    }
+
+    fn render(&self, w: u16, h: u16) -> Terminal<TestBackend> {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| tui::draw(f, &self.app.ui, &self.ctl)).unwrap();
+        term
+    }
+
+    fn screen(&self, w: u16, h: u16) -> String {
+        screen_text(&self.render(w, h))
+    }
+}
+
+fn screen_text(term: &Terminal<TestBackend>) -> String {
+    let buf = term.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Compares a screen with `tests/snapshots/<name>.txt` (rewritten with UPDATE_SNAPSHOTS=1).
+fn check_snapshot(name: &str, text: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        return;
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {} — run with UPDATE_SNAPSHOTS=1 and check it by eye:\n{text}",
+            path.display()
+        )
+    });
+    if expected != text {
+        panic!(
+            "screen differs from {}\n--- expected\n{expected}\n--- got\n{text}",
+            path.display()
+        );
+    }
+}
+
+fn snapshot_both(name: &str, setup: impl Fn(&mut Rig)) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut r = rig();
+        setup(&mut r);
+        check_snapshot(&format!("{name}_{w}x{h}"), &r.screen(w, h));
+    }
+}
+
+// ---------------------------------------------------------------- snapshots
+
+#[test]
+fn snapshot_main_screen() {
+    snapshot_both("main", |r| r.keys(&["j", "l", "l"]));
+}
+
+#[test]
+fn snapshot_help_overlay() {
+    snapshot_both("help", |r| r.keys(&["?"]));
+}
+
+#[test]
+fn snapshot_slot_browser_focus() {
+    snapshot_both("slots", |r| r.keys(&["<F3>", "j"]));
+}
+
+#[test]
+fn snapshot_parameter_panel() {
+    snapshot_both("params", |r| r.keys(&["<F2>", "n", "j", "j"]));
+}
+
+#[test]
+fn every_registry_parameter_of_a_voice_is_on_screen_with_range_and_unit() {
+    let mut r = rig();
+    r.keys(&["j", "j", "<F2>"]);
+    let screen = r.screen(120, 40);
+    assert!(screen.contains("Params: voice3 (hat)"), "{screen}");
+    for spec in chronus::model::Module::Voice(3).params() {
+        assert!(screen.contains(spec.name), "{} missing:\n{screen}", spec.name);
+    }
+    // hat's waveform is 3: shown as its name from the registry's description.
+    assert!(screen.contains("white 0–5"), "{screen}");
+    assert!(screen.contains("50–8000"), "{screen}");
+}
+
+#[test]
+fn the_playhead_follows_each_tracks_own_length_and_the_cursor_is_inverted() {
+    let mut r = rig();
+    r.ctl.status.running = true;
+    r.ctl.status.global_step = 13;
+    let term = r.render(120, 40);
+    let buf = term.backend().buffer();
+    // Find each track's row and the column of its steps via the kick row's first `X`.
+    let row_of = |name: &str| {
+        (0..buf.area.height)
+            .find(|&y| {
+                let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+                line.contains(&format!("{name} ")) && line.contains(" v")
+            })
+            .unwrap()
+    };
+    let kick = row_of("kick");
+    let poly = row_of("poly");
+    let x0 = (0..buf.area.width)
+        .find(|&x| buf[(x, kick)].symbol() == "X")
+        .unwrap();
+    // 16 steps at 3 columns each, a blank after every 4.
+    let col = |step: u16| x0 + step * 3 + step / 4;
+    let bg = |x: u16, y: u16| buf[(x, y)].bg;
+    assert_eq!(bg(col(13), kick), Color::Blue, "kick plays step 13 of 16");
+    assert_ne!(bg(col(12), kick), Color::Blue);
+    assert_eq!(bg(col(1), poly), Color::Blue, "poly plays step 13 % 12 = 1");
+    assert_ne!(bg(col(13), poly), Color::Blue);
+    // Steps past poly's 12 are blank: the polymeter is visible.
+    assert_eq!(buf[(col(12), poly)].symbol(), " ");
+    assert_eq!(buf[(col(11), poly)].symbol(), ".");
+    // The cursor (kick, step 0) is inverted while the grid has the keyboard.
+    assert_eq!(bg(col(0), kick), Color::LightCyan);
+    assert_eq!(buf[(col(0), kick)].fg, Color::Black);
+}
+
+#[test]
+fn the_transport_tells_what_plays_what_is_queued_and_how_the_audio_does() {
+    let mut r = rig();
+    r.ctl.status.running = true;
+    r.ctl.status.bar = 41;
+    r.ctl.status.step_in_bar = 6;
+    r.ctl.status.queued = Some((2, 42));
+    r.ctl.status.playing_slot = Some(1);
+    r.ctl.status.load_mean = 3.25;
+    r.ctl.status.load_max = 7.5;
+    r.ctl.status.xruns = 2;
+    r.ctl.dirty = true;
+    let screen = r.screen(120, 40);
+    let top: Vec<&str> = screen.lines().take(2).collect();
+    assert_eq!(
+        top[0],
+        " ▶ PLAY  128.0 BPM  swing 0.10  bar 41.2.3  slot 1 \"Acid Line\" *  → slot 2 at bar 42"
+    );
+    assert_eq!(
+        top[1],
+        " internal clock 48000 Hz / 128 frames  load 3.2% (max 7.5%)  xruns 2"
+    );
+}
+
+// ---------------------------------------------------------------- key sequences
+
+#[test]
+fn step_keys_set_accent_hit_and_rest_under_the_cursor() {
+    let mut r = rig();
+    r.keys(&["l", "x"]);
+    assert_eq!(r.track("kick").pattern, "Xx..X...X...X...");
+    r.keys(&["l", "X", "h", "h", "."]);
+    assert_eq!(r.track("kick").pattern, ".xX.X...X...X...");
+    // Enter cycles rest → hit → accent → rest.
+    r.keys(&["j", "l", "<Enter>"]);
+    assert_eq!(r.track("bass").pattern, "xxx.X.x.x.xXx.x.");
+    r.keys(&["<Enter>", "<Enter>"]);
+    assert_eq!(r.track("bass").pattern, "x.x.X.x.x.xXx.x.");
+    assert!(r.ctl.dirty);
+}
+
+#[test]
+fn setting_a_step_past_a_tracks_length_grows_it() {
+    let mut r = rig();
+    r.keys(&["j", "j", "j"]);
+    assert_eq!(r.app.ui.track, 3);
+    r.keys(&["$"]);
+    assert_eq!(r.app.ui.step, 11, "End goes to poly's last step");
+    r.keys(&["l", "l", "X"]);
+    assert_eq!(r.track("poly").pattern, "X..x..x..x...X");
+    assert_eq!(r.message(), "poly: now 14 steps");
+    r.keys(&["<Lt>", "<Lt>"]);
+    assert_eq!(r.track("poly").pattern, "X..x..x..x..");
+    r.keys(&[">"]);
+    assert_eq!(r.track("poly").pattern, "X..x..x..x...");
+}
+
+#[test]
+fn bpm_nudges_typed_entry_and_out_of_range_values() {
+    let mut r = rig();
+    r.keys(&["+", "+", "-", "="]);
+    assert_eq!(r.ctl.song.sequencer.bpm, 130.0);
+    r.keys(&["b"]);
+    assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "130");
+    r.answer("400");
+    let p = r.app.ui.prompt.as_ref().expect("the prompt stays open");
+    assert_eq!(
+        p.error.as_deref(),
+        Some("\"400\" is out of range: bpm takes 30–300 BPM")
+    );
+    assert_eq!(r.ctl.song.sequencer.bpm, 130.0);
+    r.answer("fast");
+    assert_eq!(
+        r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
+        Some("\"fast\" is not a number")
+    );
+    r.answer("140.5");
+    assert!(r.app.ui.prompt.is_none());
+    assert_eq!(r.ctl.song.sequencer.bpm, 140.5);
+    // Esc cancels a prompt without applying it.
+    r.keys(&["b"]);
+    r.type_text("99");
+    r.keys(&["<Esc>"]);
+    assert!(r.app.ui.prompt.is_none());
+    assert_eq!(r.ctl.song.sequencer.bpm, 140.5);
+    // Swing.
+    r.keys(&["]", "]"]);
+    assert!((r.ctl.song.sequencer.swing - 0.2).abs() < 1e-9);
+}
+
+#[test]
+fn tap_tempo_averages_taps_within_two_seconds() {
+    let mut r = rig();
+    let t0 = Instant::now();
+    let tap = |r: &mut Rig, ms: u64| {
+        let at = t0 + Duration::from_millis(ms);
+        r.app.act_at(&mut r.ctl, Action::TapTempo, at);
+    };
+    tap(&mut r, 0);
+    assert_eq!(r.ctl.song.sequencer.bpm, 128.0, "one tap sets nothing");
+    tap(&mut r, 500);
+    assert_eq!(r.ctl.song.sequencer.bpm, 120.0);
+    tap(&mut r, 1000);
+    tap(&mut r, 1600);
+    // (1600 ms / 3 intervals) = 533.3 ms → 112.5 BPM.
+    assert_eq!(r.ctl.song.sequencer.bpm, 112.5);
+    // A pause longer than 2 s starts over.
+    tap(&mut r, 5000);
+    assert_eq!(r.ctl.song.sequencer.bpm, 112.5);
+    tap(&mut r, 5400);
+    assert_eq!(r.ctl.song.sequencer.bpm, 150.0);
+}
+
+#[test]
+fn tracks_are_added_renamed_moved_and_removed() {
+    let mut r = rig();
+    r.keys(&["a"]);
+    assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "track1");
+    r.answer("lead");
+    assert_eq!(r.names(), ["kick", "lead", "bass", "hat", "poly"]);
+    let lead = r.track("lead");
+    assert_eq!(lead.voice_id, "voice5", "the next free voice");
+    assert_eq!(lead.pattern, "................");
+    assert_eq!(r.app.ui.track, 1);
+    // A name in use is refused with the name quoted; the prompt stays.
+    r.keys(&["r"]);
+    r.answer("bass");
+    assert_eq!(
+        r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
+        Some("a track named \"bass\" exists already")
+    );
+    r.answer("acid");
+    assert_eq!(r.names(), ["kick", "acid", "bass", "hat", "poly"]);
+    r.keys(&["J", "J"]);
+    assert_eq!(r.names(), ["kick", "bass", "hat", "acid", "poly"]);
+    assert_eq!(r.app.ui.track, 3, "the selection moves with the track");
+    r.keys(&["v"]);
+    assert_eq!(r.track("acid").voice_id, "voice6");
+    r.keys(&["e", "v"]);
+    r.answer("voice9");
+    assert!(
+        r.app.ui.prompt.as_ref().unwrap().error.as_deref()
+            == Some("\"voice9\" is not a voice: type 1–8")
+    );
+    r.answer("7");
+    assert_eq!(r.track("acid").voice_id, "voice7");
+    r.keys(&["D"]);
+    assert_eq!(r.names(), ["kick", "bass", "hat", "poly"]);
+}
+
+#[test]
+fn notes_are_typed_as_names_or_numbers() {
+    let mut r = rig();
+    r.keys(&["j", "n"]);
+    assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "C2 C2 D#2 G2");
+    r.answer("C2 d#2, 60 261.63 H9");
+    assert_eq!(
+        r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
+        Some(
+            "\"H9\" is not a note: write Hz with a dot (261.63), a MIDI number (60) or a note name (C4, A#2, Eb3)"
+        )
+    );
+    r.answer("C2 d#2, 60 261.63");
+    assert_eq!(r.track("bass").notes, [65.41, 77.78, 261.63, 261.63]);
+    assert_eq!(r.message(), "bass notes: C2 D#2 C4 C4");
+    // Numeric fields: typed and nudged.
+    r.keys(&["e", "c"]);
+    r.answer("1200");
+    assert_eq!(r.track("bass").filter_freq, 1200.0);
+    r.keys(&["}", "}"]);
+    assert!((r.track("bass").base_amp - 0.36).abs() < 1e-9);
+    r.keys(&["e", "g"]);
+    r.answer("2");
+    assert!(
+        r.app.ui.prompt.as_ref().unwrap().error.as_deref().unwrap().starts_with("\"2\" is out of range")
+    );
+}
+
+#[test]
+fn parameters_step_fine_and_coarse_and_take_exact_values() {
+    let mut r = rig();
+    let freq = ParamId::voice(1, voice::FREQ);
+    r.keys(&["<Tab>"]);
+    assert_eq!(r.app.ui.focus, Panel::Params);
+    r.keys(&["l"]);
+    assert_eq!(r.ctl.song.params.get(freq), 460.0);
+    r.keys(&["L"]);
+    assert_eq!(r.ctl.song.params.get(freq), 660.0);
+    r.keys(&["H", "h", "h"]);
+    assert_eq!(r.ctl.song.params.get(freq), 420.0);
+    // Next module: acid1, first parameter cutoff.
+    r.keys(&["n"]);
+    let cutoff = ParamId::acid(acid::CUTOFF);
+    assert_eq!(r.app.selected_param(&r.ctl), cutoff);
+    r.keys(&["e"]);
+    r.answer("9000");
+    assert_eq!(
+        r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
+        Some("\"9000\" is out of range: cutoff takes 80–5000 Hz")
+    );
+    r.answer("2000");
+    assert_eq!(r.ctl.song.params.get(cutoff), 2000.0);
+    r.keys(&["d"]);
+    assert_eq!(r.ctl.song.params.get(cutoff), 1500.0);
+    // The voice panel follows the selected track.
+    r.keys(&["N", "<C-n>", "<C-n>"]);
+    assert_eq!(r.app.selected_param(&r.ctl), ParamId::voice(3, voice::FREQ));
+}
+
+#[test]
+fn mute_and_solo_toggle_the_selected_track() {
+    let mut r = rig();
+    r.keys(&["m"]);
+    assert!(r.track("kick").muted);
+    r.keys(&["j", "s"]);
+    assert!(r.track("bass").solo);
+    let screen = r.screen(80, 24);
+    let kick = screen.lines().find(|l| l.contains("kick ")).unwrap();
+    assert!(kick.contains(" v1 M· 16"), "{kick}");
+    let bass = screen.lines().find(|l| l.contains("bass ")).unwrap();
+    assert!(bass.contains(" v2 ·S 16"), "{bass}");
+    r.keys(&["s", "k", "m"]);
+    assert!(!r.track("kick").muted && !r.track("bass").solo);
+}
+
+#[test]
+fn tracks_and_patterns_are_copied_and_pasted() {
+    let mut r = rig();
+    let kick = r.track("kick").clone();
+    r.keys(&["y", "j", "p"]);
+    let bass = r.track("bass");
+    assert_eq!(bass.pattern, kick.pattern);
+    assert_eq!(bass.notes, kick.notes);
+    assert_eq!(bass.filter_freq, kick.filter_freq);
+    assert_eq!(bass.voice_id, "voice2", "the target keeps its voice");
+    assert_eq!(r.names(), ["kick", "bass", "hat", "poly"]);
+    // Pasting a track onto itself adds a copy below it.
+    r.keys(&["k", "p"]);
+    assert_eq!(r.names(), ["kick", "kick2", "bass", "hat", "poly"]);
+    assert_eq!(r.track("kick2").pattern, kick.pattern);
+    assert_eq!(r.app.ui.track, 1);
+    // The whole pattern.
+    let before = r.ctl.song.sequencer.tracks.clone();
+    r.keys(&["Y", "D", "D", "D"]);
+    assert_eq!(r.names(), ["kick", "poly"]);
+    r.keys(&["P"]);
+    assert_eq!(r.ctl.song.sequencer.tracks, before);
+}
+
+#[test]
+fn undo_and_redo_restore_the_exact_song() {
+    let mut r = rig();
+    let original: Slot = r.ctl.song.clone();
+    r.keys(&["x", "+", "m", "j", "D", "<Tab>", "L", "<F1>"]);
+    r.keys(&["a"]);
+    r.answer("lead");
+    let edited = r.ctl.song.clone();
+    assert_ne!(edited, original);
+    r.keys(&["u", "u", "u", "u", "u", "u"]);
+    assert_eq!(r.ctl.song, original);
+    assert_eq!(r.message(), "undone");
+    for _ in 0..6 {
+        r.keys(&["<C-r>"]);
+    }
+    assert_eq!(r.ctl.song, edited);
+    r.keys(&["<C-r>"]);
+    assert_eq!(r.ctl.song, edited);
+    assert_eq!(r.message(), "nothing to redo");
+}
+
+#[test]
+fn quitting_with_unsaved_edits_asks_first() {
+    let mut r = rig();
+    r.keys(&["q"]);
+    assert!(r.app.ui.quit, "a clean song quits at once");
+
+    let mut r = rig();
+    r.keys(&["x", "q"]);
+    assert!(!r.app.ui.quit);
+    assert!(matches!(
+        r.app.ui.overlay,
+        Some(Overlay::Confirm {
+            question: Question::Quit,
+            ..
+        })
+    ));
+    let screen = r.screen(80, 24);
+    assert!(
+        screen.contains("Slot 1 has unsaved edits. Quit anyway?"),
+        "{screen}"
+    );
+    assert!(screen.contains("y yes · n no"), "{screen}");
+    // Other keys do nothing while the question is open.
+    r.keys(&["x", "<Space>"]);
+    assert_eq!(r.track("kick").pattern, "x...X...X...X...");
+    assert!(!r.ctl.status.running);
+    r.keys(&["n"]);
+    assert!(r.app.ui.overlay.is_none() && !r.app.ui.quit);
+    r.keys(&["q", "y"]);
+    assert!(r.app.ui.quit);
+}
+
+#[test]
+fn saving_over_a_different_pattern_asks_and_empty_slots_do_not() {
+    let mut r = rig();
+    r.keys(&["x", "+"]);
+    // Slot 9 is empty: saved at once.
+    r.keys(&["S"]);
+    assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "1");
+    r.answer("9");
+    assert!(r.app.ui.overlay.is_none());
+    let saved = Store::new(r.dir.path())
+        .load(SlotNumber::new(9).unwrap())
+        .unwrap();
+    assert_eq!(saved.slot.sequencer.tracks[0].pattern, "x...X...X...X...");
+    assert_eq!(saved.slot.sequencer.bpm, 129.0);
+    assert!(!r.ctl.dirty);
+    // A bad slot number is quoted.
+    r.keys(&["S"]);
+    r.answer("200");
+    let err = r.app.ui.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(err.contains("\"200\""), "{err}");
+    // Slot 2 holds "Dub Steps": a question first, nothing written until yes.
+    r.answer("2");
+    assert!(r.app.ui.prompt.is_none());
+    match &r.app.ui.overlay {
+        Some(Overlay::Confirm {
+            question: Question::Overwrite(s),
+            text,
+        }) => {
+            assert_eq!(s.get(), 2);
+            assert!(text.contains("\"Dub Steps\""), "{text}");
+        }
+        other => panic!("expected the overwrite question, got {other:?}"),
+    }
+    let store = Store::new(r.dir.path());
+    let two = SlotNumber::new(2).unwrap();
+    assert_eq!(store.load(two).unwrap().slot.metadata.name, "Dub Steps");
+    r.keys(&["<Esc>"]);
+    assert_eq!(store.load(two).unwrap().slot.metadata.name, "Dub Steps");
+    r.keys(&["S"]);
+    r.answer("2");
+    r.keys(&["y"]);
+    let two_now = store.load(two).unwrap().slot;
+    assert_eq!(two_now.sequencer.tracks, r.ctl.song.sequencer.tracks);
+    assert_eq!(r.ctl.slot, Some(two));
+    // The browser saw the saves.
+    assert!(r.app.ui.slots[8].is_some());
+}
+
+#[test]
+fn slots_load_from_the_browser_and_by_prompt() {
+    let mut r = rig();
+    r.keys(&["<F3>"]);
+    assert_eq!(r.app.ui.slot_cursor, 1, "the browser opens on the current slot");
+    r.keys(&["j", "O"]);
+    assert_eq!(r.ctl.slot, SlotNumber::new(2).ok());
+    assert_eq!(r.ctl.song.metadata.name, "Dub Steps");
+    assert_eq!(r.names(), ["chord"]);
+    // By prompt (from the grid: in the browser `o` loads the slot under the cursor): an
+    // empty slot is refused with its number quoted.
+    r.keys(&["<F1>", "o"]);
+    r.answer("77");
+    assert_eq!(
+        r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
+        Some("slot \"77\" is empty")
+    );
+    r.answer("1");
+    assert_eq!(r.ctl.song.metadata.name, "Acid Line");
+    // While stopped a bar-aligned load applies at once; undo brings the previous song back.
+    r.keys(&["u"]);
+    assert_eq!(r.ctl.song.metadata.name, "Dub Steps");
+}
+
+#[test]
+fn the_command_prompt_runs_any_action_and_names_typos() {
+    let mut r = rig();
+    r.keys(&[":"]);
+    r.type_text("bpm_nudge +2");
+    r.keys(&["<Enter>"]);
+    assert_eq!(r.ctl.song.sequencer.bpm, 130.0);
+    r.keys(&[":"]);
+    r.type_text("undoo");
+    r.keys(&["<Enter>"]);
+    let err = r.app.ui.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(err.contains("did you mean `undo`"), "{err}");
+    r.keys(&["<Esc>", "?"]);
+    assert!(matches!(r.app.ui.overlay, Some(Overlay::Help { .. })));
+    r.keys(&["j", "j"]);
+    assert_eq!(r.app.ui.overlay, Some(Overlay::Help { scroll: 2 }));
+    r.keys(&["?"]);
+    assert!(r.app.ui.overlay.is_none());
+}
+
+// ---------------------------------------------------------------- a real terminal
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Process::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "chronus"]).stdout)
+            .into_owned()
+    }
+
+    fn send(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", "chronus", k]);
+        }
+    }
+
+    /// Polls the screen until `ok` holds, or fails after a timeout with the last screen.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn scripted_session_in_tmux_edits_and_saves_to_slot_9() {
+    if Process::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_slot(dir.path(), 1, SLOT_1);
+    let tmux = Tmux {
+        socket: format!("chronus-test-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "{} --no-audio --patterns {}",
+        env!("CARGO_BIN_EXE_chronus"),
+        dir.path().display()
+    );
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "chronus",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-c",
+        dir.path().to_str().unwrap(),
+        &cmd,
+    ]);
+    assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+    tmux.wait_for("the tracker", |s| s.contains("Pattern") && s.contains("kick"));
+
+    // kick: step 2 becomes an accent, step 1 a hit; tempo 128 → 131 → typed 133.
+    tmux.send(&["l", "x", "l", "X", "+", "+", "+"]);
+    tmux.wait_for("131 BPM", |s| s.contains("131.0 BPM"));
+    tmux.send(&["b", "C-u", "133", "Enter"]);
+    let screen = tmux.wait_for("133 BPM", |s| s.contains("133.0 BPM"));
+    let kick = screen.lines().find(|l| l.contains("kick ") && l.contains(" v1 ")).unwrap();
+    assert!(kick.contains("X  x  X  .   X  .  .  ."), "{kick}");
+    assert!(screen.contains("slot 1 \"Acid Line\" *"), "{screen}");
+
+    tmux.send(&["S", "C-u", "9", "Enter"]);
+    let screen = tmux.wait_for("the save", |s| s.contains("saved slot 9"));
+    assert!(!screen.contains("\" *"), "saved means clean:\n{screen}");
+    let row9 = screen.lines().find(|l| l.contains("  9 Acid Line")).unwrap_or_else(|| {
+        panic!("slot 9 is not in the browser:\n{screen}");
+    });
+    assert!(row9.contains("133.0"), "{row9}");
+
+    tmux.send(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.run(&["has-session", "-t", "chronus"]).status.success() {
+        assert!(Instant::now() < deadline, "chronus did not quit:\n{}", tmux.capture());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let text = fs::read_to_string(dir.path().join("slots/slot_009.json")).unwrap();
+    let saved = chronus::model::slot::parse_slot(&text, "slot_009.json").unwrap().slot;
+    assert_eq!(saved.sequencer.bpm, 133.0);
+    assert_eq!(saved.sequencer.tracks[0].name, "kick");
+    assert_eq!(saved.sequencer.tracks[0].pattern, "XxX.X...X...X...");
+    assert_eq!(saved.sequencer.tracks[1].pattern, "x.x.X.x.x.xXx.x.");
+}
