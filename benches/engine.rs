@@ -8,18 +8,21 @@ use std::time::Duration;
 
 use chronus::engine::{Engine, EngineMsg, LoadTiming, Scene};
 use chronus::model::Slot;
+use chronus::model::slot::read_slot_file;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const RATE: f32 = 48000.0;
 const FRAMES: usize = 128;
 
-/// The shipped slot 6 when present, else the same scene built in code.
+/// The shipped "Anthem Breakbeat 174" slot when `patterns/slots` has it, else the same scene
+/// built in code.
 fn anthem() -> Slot {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("patterns/slots/slot_006.json");
-    match chronus::model::slot::read_slot_file(&path) {
-        Ok(parsed) => parsed.slot,
-        Err(_) => chronus::render::anthem_breakbeat(),
-    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("patterns/slots");
+    (1..=128)
+        .filter_map(|n| read_slot_file(&dir.join(format!("slot_{n:03}.json"))).ok())
+        .map(|parsed| parsed.slot)
+        .find(|slot| slot.metadata.name == "Anthem Breakbeat 174")
+        .unwrap_or_else(chronus::render::anthem_breakbeat)
 }
 
 fn playing(slot: &Slot, voices: usize) -> Engine {
@@ -27,7 +30,7 @@ fn playing(slot: &Slot, voices: usize) -> Engine {
     e.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(slot, voices)),
         timing: LoadTiming::Immediate,
-        slot: 6,
+        slot: 1,
     });
     e.handle(EngineMsg::Play);
     // A second of music first, so the reverb and delay are full and voices have woken.

@@ -29,8 +29,10 @@ impl Bench {
         let (runner, link) = audio::link(Engine::new(48_000.0, 8), None);
         let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
         for (name, voice) in [("kick", "voice1"), ("bass", "voice2"), ("hat", "voice3")] {
-            ctl.apply(Command::AddTrack(Box::new(Track::new(name, voice, "x.x.X..."))))
-                .unwrap();
+            ctl.apply(Command::AddTrack(Box::new(Track::new(
+                name, voice, "x.x.X...",
+            ))))
+            .unwrap();
         }
         let server = OscServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         Bench {
@@ -48,7 +50,7 @@ impl Bench {
     fn handle(&mut self, bytes: &[u8]) -> usize {
         let replies = self.server.handle_datagram(&mut self.ctl, bytes);
         self.n += 1;
-        if self.n % 256 == 0 {
+        if self.n.is_multiple_of(256) {
             self.runner.render(&mut self.buf);
             self.ctl.poll();
         }
@@ -107,11 +109,17 @@ fn dispatch(c: &mut Criterion) {
         args: vec![],
     }))
     .unwrap();
-    g.bench_function("seq_status_query", |bn| bn.iter(|| black_box(b.handle(&status))));
+    g.bench_function("seq_status_query", |bn| {
+        bn.iter(|| black_box(b.handle(&status)))
+    });
 
     let mut b = Bench::new();
-    let garbage: Vec<u8> = (0..256u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    g.bench_function("garbage_datagram", |bn| bn.iter(|| black_box(b.handle(&garbage))));
+    let garbage: Vec<u8> = (0..256u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    g.bench_function("garbage_datagram", |bn| {
+        bn.iter(|| black_box(b.handle(&garbage)))
+    });
     g.finish();
 }
 

@@ -37,7 +37,9 @@ fn bench_draw(c: &mut Criterion) {
     st.bar = 27;
     st.step_in_bar = 5;
     st.queued = Some((3, 28));
-    st.levels = [0.5, 0.25, 0.8, 0.1, 0.6, 0.3, 0.05, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    st.levels = [
+        0.5, 0.25, 0.8, 0.1, 0.6, 0.3, 0.05, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    ];
     st.master = [0.7, 0.65];
     st.spectrum = [0.9, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
     st.backend = "internal clock 48000 Hz / 128 frames".into();

@@ -120,11 +120,17 @@ fn load_target(
         let parsed = read_slot_file(path)?;
         return Ok((Source::File(path.to_path_buf()), parsed));
     }
-    let n = SlotNumber::parse(target).map_err(|_| {
-        anyhow::anyhow!(
-            "render target \"{target}\" is neither a slot number (1–128) nor a slot file"
-        )
-    })?;
+    let looks_numeric = !target.trim().is_empty()
+        && target
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.');
+    if !looks_numeric {
+        anyhow::bail!(
+            "render target \"{target}\": no such slot file (and not a slot number 1–128)"
+        );
+    }
+    let n = SlotNumber::parse(target)?;
     let parsed = Store::new(patterns).load(n)?;
     Ok((Source::Slot(n), parsed))
 }

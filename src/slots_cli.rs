@@ -117,7 +117,10 @@ pub fn run_slots(args: &SlotsArgs, patterns: &Path) -> anyhow::Result<ExitCode> 
             for w in &parsed.warnings {
                 println!("warning: {w}");
             }
-            print!("{}", show_text(*slot, &store.slot_path(*slot), &parsed.slot));
+            print!(
+                "{}",
+                show_text(*slot, &store.slot_path(*slot), &parsed.slot)
+            );
         }
         SlotsCommand::Save { slot, from } => {
             let parsed = read_slot_file(from)?;
@@ -168,11 +171,7 @@ fn list_text(store: &Store) -> anyhow::Result<String> {
         .max()
         .unwrap_or(0)
         .clamp(4, 40);
-    writeln!(
-        out,
-        "slot  {:<width$}    bpm  tracks  modified",
-        "name"
-    )?;
+    writeln!(out, "slot  {:<width$}    bpm  tracks  modified", "name")?;
     for s in &slots {
         let modified = chrono::DateTime::<chrono::Local>::from(s.modified)
             .format("%Y-%m-%d %H:%M:%S")
@@ -237,8 +236,18 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
         value_text(&sequencer::SWING, seq.swing)
     );
     let _ = writeln!(out, "tracks:  {}", seq.tracks.len());
-    let name_w = seq.tracks.iter().map(|t| t.name.chars().count()).max().unwrap_or(0);
-    let pat_w = seq.tracks.iter().map(|t| t.pattern.chars().count()).max().unwrap_or(0);
+    let name_w = seq
+        .tracks
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let pat_w = seq
+        .tracks
+        .iter()
+        .map(|t| t.pattern.chars().count())
+        .max()
+        .unwrap_or(0);
     for t in &seq.tracks {
         let pitch = if t.notes.is_empty() {
             format!(
@@ -282,7 +291,11 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
             .filter(|&id| differs(slot.params.get(id), defaults.get(id)))
             .map(|id| {
                 let spec = id.spec();
-                format!("{} {}", spec.file_key, value_text(spec, slot.params.get(id)))
+                format!(
+                    "{} {}",
+                    spec.file_key,
+                    value_text(spec, slot.params.get(id))
+                )
             })
             .collect();
         if !changed.is_empty() {
@@ -324,11 +337,20 @@ fn parameter_table() -> String {
     }
     add("sequencer", &sequencer::BPM, "");
     add("sequencer", &sequencer::SWING, "");
-    for f in TRACK_FIELDS.iter().filter(|f| f.kind == TrackFieldKind::Number) {
+    for f in TRACK_FIELDS
+        .iter()
+        .filter(|f| f.kind == TrackFieldKind::Number)
+    {
         add("track", &f.spec, "");
     }
     let header = [
-        "module", "file key", "OSC path", "range", "default", "unit", "description",
+        "module",
+        "file key",
+        "OSC path",
+        "range",
+        "default",
+        "unit",
+        "description",
     ];
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
@@ -383,7 +405,10 @@ mod tests {
     fn parameter_table_has_a_row_per_parameter() {
         let t = parameter_table();
         let expected = VOICE_PARAMS.len()
-            + EFFECT_MODULES.iter().map(|m| m.params().len()).sum::<usize>()
+            + EFFECT_MODULES
+                .iter()
+                .map(|m| m.params().len())
+                .sum::<usize>()
             + 2
             + TRACK_FIELDS
                 .iter()

@@ -49,7 +49,13 @@ impl SlotNumber {
             reason,
         };
         let v: f64 = match t.parse() {
-            Ok(v) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+') => v,
+            Ok(v)
+                if !t.is_empty()
+                    && t.bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+') =>
+            {
+                v
+            }
             _ => return Err(bad("is not a number")),
         };
         Self::from_f64(v).map_err(|e| match e {
@@ -350,7 +356,11 @@ impl Store {
         let mut keys = Vec::new();
         for entry in entries {
             let entry = entry.map_err(io_err("read directory", &dir))?;
-            if let Some(key) = entry.file_name().to_str().and_then(|s| parse_backup_name(s, n)) {
+            if let Some(key) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| parse_backup_name(s, n))
+            {
                 keys.push(key);
             }
         }
@@ -605,7 +615,10 @@ mod tests {
         assert!(Store::is_temp_file(".slot_003.lock"));
         assert!(!Store::is_temp_file("slot_003.json"));
         assert!(!Store::is_temp_file(".slot_003.json.swp"));
-        assert_eq!(Store::slot_of_file("slot_003.json").map(SlotNumber::get), Some(3));
+        assert_eq!(
+            Store::slot_of_file("slot_003.json").map(SlotNumber::get),
+            Some(3)
+        );
         assert_eq!(Store::slot_of_file("slot_000.json"), None);
         assert_eq!(Store::slot_of_file("slot_3.json"), None);
     }

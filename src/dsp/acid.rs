@@ -63,6 +63,42 @@ pub struct AcidFilter {
     env_rising: bool,
     accent_hit: bool,
     s: [f32; 4],
+    coef: LadderCoefs,
+}
+
+/// Ladder coefficients for one (cutoff, feedback) pair; recomputed only when either changes.
+#[derive(Clone, Debug)]
+struct LadderCoefs {
+    fc: f32,
+    k: f32,
+    /// G, G², G³, G⁴ with G = g/(1 + g), g = tan(π·fc/fs).
+    gp: [f32; 4],
+    /// (1 − G)·G^j: what state j contributes to a stage j stages later.
+    kg: [f32; 4],
+    /// 1/(1 + k·G⁴): resolves the zero-delay feedback loop.
+    inv: f32,
+    /// k·inv·(1 − G)·G^(3−j): each state's share of the resolved feedback.
+    fb: [f32; 4],
+}
+
+impl LadderCoefs {
+    fn new(fc: f32, k: f32, inv_sr: f32) -> Self {
+        let g = tan_pi(fc * inv_sr);
+        let gg = g / (1.0 + g);
+        let keep = 1.0 - gg;
+        let gp = [gg, gg * gg, gg * gg * gg, gg * gg * gg * gg];
+        let kg = [keep, keep * gp[0], keep * gp[1], keep * gp[2]];
+        let inv = 1.0 / (1.0 + k * gp[3]);
+        let ki = k * inv;
+        Self {
+            fc,
+            k,
+            gp,
+            kg,
+            inv,
+            fb: [ki * kg[3], ki * kg[2], ki * kg[1], ki * kg[0]],
+        }
+    }
 }
 
 impl AcidFilter {
@@ -96,6 +132,7 @@ impl AcidFilter {
             env_rising: false,
             accent_hit: false,
             s: [0.0; 4],
+            coef: LadderCoefs::new(1500.0, 0.0, 1.0 / sample_rate),
         };
         f.update_drive();
         f.update_decay();
@@ -218,25 +255,30 @@ impl AcidFilter {
             0.5 + 0.5 * ((fc - MIN_CUTOFF_HZ) / (FULL_RES_CUTOFF_HZ - MIN_CUTOFF_HZ)).min(1.0);
         let k = 4.0 * res * low_scale;
 
-        let g = tan_pi(fc * self.inv_sr);
-        let gg = g / (1.0 + g);
-        let keep = 1.0 - gg;
+        if fc != self.coef.fc || k != self.coef.k {
+            self.coef = LadderCoefs::new(fc, k, self.inv_sr);
+        }
+        let c = &self.coef;
         let [s1, s2, s3, s4] = self.s;
-        // Each trapezoidal stage is y = gg·in + keep·s; solve the feedback loop for the
-        // ladder input u without a unit delay.
-        let sigma = gg * (gg * (gg * keep * s1 + keep * s2) + keep * s3) + keep * s4;
-        let g4 = gg * gg * gg * gg;
+        // Four trapezoidal one-poles in series, written in state-space form: every stage
+        // output is y_j = G^j·u + c_j(states), so once the loop input u is known all four
+        // states update in parallel instead of one stage after another.
+        let c1 = c.kg[0] * s1;
+        let c2 = c.kg[1] * s1 + c.kg[0] * s2;
+        let c3 = (c.kg[2] * s1 + c.kg[1] * s2) + c.kg[0] * s3;
+        let c4 = (c.kg[3] * s1 + c.kg[2] * s2) + (c.kg[1] * s3 + c.kg[0] * s4);
+        let feedback = (c.fb[0] * s1 + c.fb[1] * s2) + (c.fb[2] * s3 + c.fb[3] * s4);
         let xin = soft_clip(x * self.drive_gain) * self.drive_makeup;
-        let u = soft_clip((xin - k * sigma) / (1.0 + k * g4));
-        let v1 = (u - s1) * gg;
-        let y1 = v1 + s1;
-        let v2 = (y1 - s2) * gg;
-        let y2 = v2 + s2;
-        let v3 = (y2 - s3) * gg;
-        let y3 = v3 + s3;
-        let v4 = (y3 - s4) * gg;
-        let y4 = v4 + s4;
-        self.s = [y1 + v1, y2 + v2, y3 + v3, y4 + v4];
+        // u = (xin − k·y4)/(1 + k·G⁴) solved without a unit delay, then saturated so the
+        // loop stays bounded at any resonance.
+        let u = soft_clip(xin * c.inv - feedback);
+        let y4 = c.gp[3] * u + c4;
+        self.s = [
+            2.0 * c.gp[0] * u + (2.0 * c1 - s1),
+            2.0 * c.gp[1] * u + (2.0 * c2 - s2),
+            2.0 * c.gp[2] * u + (2.0 * c3 - s3),
+            2.0 * c.gp[3] * u + (2.0 * c4 - s4),
+        ];
         let m = self.s[0].abs() + self.s[1].abs() + self.s[2].abs() + self.s[3].abs();
         if m < 1e-20 {
             self.s = [0.0; 4];

@@ -38,6 +38,9 @@ pub struct Adsr {
     decay_step: f64,
     release_step: f64,
     sustain_step: f64,
+    /// The curve of `curved_level`, so held levels (sustain, idle) skip the square roots.
+    curved: f32,
+    curved_level: f64,
 }
 
 impl Adsr {
@@ -57,6 +60,8 @@ impl Adsr {
             decay_step: 1.0,
             release_step: 1.0,
             sustain_step: 1.0 / (SUSTAIN_SLEW_SECONDS * sample_rate).max(1.0),
+            curved: 0.0,
+            curved_level: 0.0,
         };
         e.set(0.01, 0.1, 0.7, 0.5);
         e
@@ -150,9 +155,13 @@ impl Adsr {
                 }
             }
         }
-        // level^0.75 = √l · ⁴√l: two square roots instead of a powf.
-        let s = (self.level as f32).sqrt();
-        s * s.sqrt()
+        if self.level != self.curved_level {
+            self.curved_level = self.level;
+            // level^0.75 = √l · ⁴√l: two square roots instead of a powf.
+            let s = (self.level as f32).sqrt();
+            self.curved = s * s.sqrt();
+        }
+        self.curved
     }
 
     /// Returns to idle at level 0.

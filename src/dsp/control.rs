@@ -15,11 +15,15 @@ fn one_pole_step(value: f32, target: f32, coef: f32) -> f32 {
 }
 
 /// One-pole parameter smoother; `time_ms` is the time to settle within 1 % of a step.
+///
+/// The state is the remaining distance to the target, so a sample costs one multiply, and the
+/// value lands exactly on the target once the distance is below 1e-7 of it.
 #[derive(Clone, Debug)]
 pub struct Smoother {
-    coef: f32,
-    value: f32,
+    decay: f32,
     target: f32,
+    /// value − target.
+    offset: f32,
 }
 
 impl Smoother {
@@ -27,23 +31,27 @@ impl Smoother {
     pub fn new(sample_rate: f32, time_ms: f32, initial: f32) -> Self {
         let samples = time_ms.max(0.0) * 0.001 * sample_rate;
         // ln(100) time constants reach 1 % of the step.
-        let coef = if samples > 1.0 {
-            1.0 - (-(100.0f32.ln()) / samples).exp()
+        let decay = if samples > 1.0 {
+            (-(100.0f32.ln()) / samples).exp()
         } else {
-            1.0
+            0.0
         };
         let initial = if initial.is_finite() { initial } else { 0.0 };
         Self {
-            coef,
-            value: initial,
+            decay,
             target: initial,
+            offset: 0.0,
         }
     }
 
     /// Sets the value to glide to; non-finite values are ignored.
     pub fn set_target(&mut self, v: f32) {
         if v.is_finite() {
+            self.offset = self.value() - v;
             self.target = v;
+            if !self.offset.is_finite() {
+                self.offset = 0.0;
+            }
         }
     }
 
@@ -51,7 +59,7 @@ impl Smoother {
     pub fn set_immediate(&mut self, v: f32) {
         if v.is_finite() {
             self.target = v;
-            self.value = v;
+            self.offset = 0.0;
         }
     }
 
@@ -62,26 +70,29 @@ impl Smoother {
 
     /// The current smoothed value.
     pub fn value(&self) -> f32 {
-        self.value
+        self.target + self.offset
     }
 
     /// Whether the value has reached its target.
     pub fn is_settled(&self) -> bool {
-        self.value == self.target
+        self.offset == 0.0
     }
 
     /// Advances one sample and returns the new value.
     #[inline]
     pub fn tick(&mut self) -> f32 {
-        if self.value != self.target {
-            self.value = one_pole_step(self.value, self.target, self.coef);
-        }
-        self.value
+        let o = self.offset * self.decay;
+        self.offset = if o.abs() > self.target.abs() * 1e-7 + 1e-12 {
+            o
+        } else {
+            0.0
+        };
+        self.target + self.offset
     }
 
     /// Jumps to the target.
     pub fn reset(&mut self) {
-        self.value = self.target;
+        self.offset = 0.0;
     }
 
     /// Fills `out` with successive values.

@@ -46,9 +46,11 @@ pub struct LowPass {
     q: f32,
     g: f32,
     k: f32,
-    a1: f32,
+    /// TPT coefficients a2 = g·a1, a3 = g·a2 with a1 = 1/(1 + g(g + k)).
     a2: f32,
     a3: f32,
+    /// 2·(a1 − 1), computed without cancellation.
+    p: f32,
     ic1: f32,
     ic2: f32,
 }
@@ -62,9 +64,9 @@ impl LowPass {
             q: f32::NAN,
             g: 0.0,
             k: 0.0,
-            a1: 0.0,
             a2: 0.0,
             a3: 0.0,
+            p: 0.0,
             ic1: 0.0,
             ic2: 0.0,
         };
@@ -89,9 +91,11 @@ impl LowPass {
         self.q = q;
         self.g = tan_pi(cutoff / self.sample_rate);
         self.k = 1.0 / q;
-        self.a1 = 1.0 / (1.0 + self.g * (self.g + self.k));
-        self.a2 = self.g * self.a1;
+        let gk = self.g * (self.g + self.k);
+        let a1 = 1.0 / (1.0 + gk);
+        self.a2 = self.g * a1;
         self.a3 = self.g * self.a2;
+        self.p = -2.0 * gk * a1;
     }
 
     fn cutoff_or_default(&self) -> f32 {
@@ -118,14 +122,19 @@ impl LowPass {
     /// Filters one sample.
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
+        // The trapezoidal SVF update (v3 = x − ic2, v1 = a1·ic1 + a2·v3,
+        // v2 = ic2 + a2·ic1 + a3·v3, ic ← 2v − ic) regrouped so each new state is the old
+        // state plus small terms (precision at low cutoffs) with a dependency chain of one
+        // multiply and two adds.
         let x = sanitize(x);
-        let v3 = x - self.ic2;
-        let v1 = self.a1 * self.ic1 + self.a2 * v3;
-        let v2 = self.ic2 + self.a2 * self.ic1 + self.a3 * v3;
-        self.ic1 = 2.0 * v1 - self.ic1;
-        self.ic2 = 2.0 * v2 - self.ic2;
+        let (ic1, ic2) = (self.ic1, self.ic2);
+        let y = (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2);
+        let q = 2.0 * self.a2;
+        let r = 2.0 * self.a3;
+        self.ic1 = (ic1 + q * x) + (self.p * ic1 - q * ic2);
+        self.ic2 = (ic2 + r * x) + (q * ic1 - r * ic2);
         if guard_state(&mut self.ic1, &mut self.ic2) {
-            v2
+            y
         } else {
             0.0
         }

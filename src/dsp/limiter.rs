@@ -32,6 +32,7 @@ pub struct Limiter {
     avg_buf: Box<[f32]>,
     avg_pos: usize,
     avg_sum: f64,
+    avg_scale: f64,
     gain: f32,
 }
 
@@ -40,6 +41,8 @@ impl Limiter {
     pub fn new(sample_rate: f32) -> Self {
         let lookahead = ((LOOKAHEAD_S * sample_rate).round() as usize).max(1);
         let window = lookahead + 1;
+        // Power-of-two queue so indices wrap with a mask.
+        let queue = window.next_power_of_two();
         Self {
             lookahead,
             release: (-1.0 / (RELEASE_S * sample_rate).max(1.0)).exp(),
@@ -47,8 +50,8 @@ impl Limiter {
             delay_r: vec![0.0; lookahead].into_boxed_slice(),
             delay_gain: vec![1.0; lookahead].into_boxed_slice(),
             delay_pos: 0,
-            window_val: vec![1.0; window].into_boxed_slice(),
-            window_idx: vec![0; window].into_boxed_slice(),
+            window_val: vec![1.0; queue].into_boxed_slice(),
+            window_idx: vec![0; queue].into_boxed_slice(),
             window_head: 0,
             window_len: 0,
             now: 0,
@@ -56,6 +59,7 @@ impl Limiter {
             avg_buf: vec![1.0; window].into_boxed_slice(),
             avg_pos: 0,
             avg_sum: window as f64,
+            avg_scale: 1.0 / window as f64,
             gain: 1.0,
         }
     }
@@ -69,22 +73,22 @@ impl Limiter {
     /// (monotonic queue: amortised O(1)).
     #[inline]
     fn window_min(&mut self, g: f32) -> f32 {
-        let cap = self.window_val.len();
+        let mask = self.window_val.len() - 1;
         // Drop entries older than the window first, so the push below always has room.
         let oldest_allowed = self.now.saturating_sub(self.lookahead as u64);
         while self.window_len > 0 && self.window_idx[self.window_head] < oldest_allowed {
-            self.window_head = (self.window_head + 1) % cap;
+            self.window_head = (self.window_head + 1) & mask;
             self.window_len -= 1;
         }
         while self.window_len > 0 {
-            let back = (self.window_head + self.window_len - 1) % cap;
+            let back = (self.window_head + self.window_len - 1) & mask;
             if self.window_val[back] >= g {
                 self.window_len -= 1;
             } else {
                 break;
             }
         }
-        let slot = (self.window_head + self.window_len) % cap;
+        let slot = (self.window_head + self.window_len) & mask;
         self.window_val[slot] = g;
         self.window_idx[slot] = self.now;
         self.window_len += 1;
@@ -119,7 +123,7 @@ impl Limiter {
             // Re-add from scratch once per window so rounding never accumulates.
             self.avg_sum = self.avg_buf.iter().map(|&v| f64::from(v)).sum();
         }
-        let smoothed = (self.avg_sum / n as f64) as f32;
+        let smoothed = (self.avg_sum * self.avg_scale) as f32;
 
         let p = self.delay_pos;
         let (dl, dr, needed_then) = (self.delay_l[p], self.delay_r[p], self.delay_gain[p]);

@@ -13,9 +13,9 @@ mod dist;
 mod filter;
 mod limiter;
 mod osc;
-mod reverb;
 #[cfg(test)]
 mod perf_scratch;
+mod reverb;
 #[cfg(test)]
 mod testutil;
 
@@ -192,6 +192,7 @@ mod tests {
             prev = y;
         }
         assert!((soft_clip(0.01) - 0.01).abs() < 1e-6);
+        assert_eq!((soft_clip(3.0), soft_clip(-7.5), soft_clip(1e30)), (1.0, -1.0, 1.0));
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -263,7 +263,24 @@ impl Oscillator {
         let naive = if self.fading {
             self.render_crossfade(step)
         } else {
-            self.render(self.wave, 1.0, step)
+            match self.wave {
+                Waveform::Sine => sin_2pi(p),
+                Waveform::Saw => {
+                    if wrapped {
+                        self.add_step(p / dt, -2.0);
+                    }
+                    2.0 * p - 1.0
+                }
+                Waveform::Square => {
+                    if wrapped {
+                        self.add_step(p / dt, 2.0);
+                    } else if p0 < 0.5 && p >= 0.5 {
+                        self.add_step((p - 0.5) / dt, -2.0);
+                    }
+                    if p < 0.5 { 1.0 } else { -1.0 }
+                }
+                noise => self.render_noise(noise, 1.0),
+            }
         };
         let slot = self.pos;
         self.ring[slot] += naive;
@@ -347,6 +364,15 @@ impl Oscillator {
                 }
                 if s.p < 0.5 { gain } else { -gain }
             }
+            noise => self.render_noise(noise, gain),
+        }
+    }
+
+    /// One sample of a noise waveform, times `gain` (kept out of line: the tonal waveforms'
+    /// per-sample path stays small).
+    #[inline(never)]
+    fn render_noise(&mut self, w: Waveform, gain: f32) -> f32 {
+        match w {
             Waveform::White => gain * WHITE_GAIN * self.white(),
             Waveform::Pink => {
                 let x = self.white();
@@ -363,12 +389,13 @@ impl Oscillator {
                 self.brown_state = self.brown_pole * self.brown_state + self.brown_in * x;
                 gain * BROWN_GAIN * self.brown_state
             }
+            _ => 0.0,
         }
     }
 
     /// Adds `amp` × the BLEP residual of a step that happened `since` samples (0 ≤ since < 1)
     /// before the current sample.
-    #[inline]
+    #[inline(never)]
     fn add_step(&mut self, since: f32, amp: f32) {
         let pos = (since * BLEP_PHASES as f32).clamp(0.0, BLEP_PHASES as f32 - 1e-3);
         let i0 = pos as usize;

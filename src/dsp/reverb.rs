@@ -22,50 +22,24 @@ const DAMP_SCALE: f32 = 0.4;
 /// Output scaling so a long tail has roughly the level of its input.
 const OUTPUT_GAIN: f32 = 3.0;
 
-/// Feedback comb with a one-pole low-pass (damping) in the loop.
+/// Combs per side.
+const COMBS: usize = 8;
+/// All comb lines: left side 0..8, right side 8..16.
+const LINES: usize = 2 * COMBS;
+/// Allpasses per side.
+const ALLPASSES: usize = 4;
+/// Longest chunk processed at once (scratch size).
+const MAX_CHUNK: usize = 128;
+
+/// A circular delay line whose read and write position coincide (read the oldest sample,
+/// then overwrite it with the newest).
 #[derive(Clone, Debug)]
-struct Comb {
-    buf: Box<[f32]>,
-    pos: usize,
-    store: f32,
-}
-
-impl Comb {
-    fn new(len: usize) -> Self {
-        Self {
-            buf: vec![0.0; len.max(1)].into_boxed_slice(),
-            pos: 0,
-            store: 0.0,
-        }
-    }
-
-    #[inline]
-    fn tick(&mut self, x: f32, feedback: f32, damp: f32) -> f32 {
-        let y = self.buf[self.pos];
-        self.store = flush_denormal(y + (self.store - y) * damp);
-        self.buf[self.pos] = x + self.store * feedback;
-        self.pos += 1;
-        if self.pos == self.buf.len() {
-            self.pos = 0;
-        }
-        y
-    }
-
-    fn reset(&mut self) {
-        self.buf.fill(0.0);
-        self.pos = 0;
-        self.store = 0.0;
-    }
-}
-
-/// Schroeder allpass (flat magnitude): w = x + g·w[n−D], y = w[n−D] − g·w.
-#[derive(Clone, Debug)]
-struct Allpass {
+struct Line {
     buf: Box<[f32]>,
     pos: usize,
 }
 
-impl Allpass {
+impl Line {
     fn new(len: usize) -> Self {
         Self {
             buf: vec![0.0; len.max(1)].into_boxed_slice(),
@@ -73,16 +47,18 @@ impl Allpass {
         }
     }
 
+    /// Splits the next `n` positions into the part before and after the wrap.
     #[inline]
-    fn tick(&mut self, x: f32) -> f32 {
-        let delayed = self.buf[self.pos];
-        let w = x + ALLPASS_GAIN * delayed;
-        self.buf[self.pos] = flush_denormal(w);
-        self.pos += 1;
-        if self.pos == self.buf.len() {
-            self.pos = 0;
+    fn first_len(&self, n: usize) -> usize {
+        (self.buf.len() - self.pos).min(n)
+    }
+
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
+        if self.pos >= self.buf.len() {
+            self.pos -= self.buf.len();
         }
-        delayed - ALLPASS_GAIN * w
     }
 
     fn reset(&mut self) {
@@ -91,57 +67,81 @@ impl Allpass {
     }
 }
 
-/// One channel of the reverb.
-#[derive(Clone, Debug)]
-struct Side {
-    combs: [Comb; 8],
-    allpasses: [Allpass; 4],
-}
-
-impl Side {
-    fn new(sample_rate: f32, extra: usize) -> Self {
-        let scale = |n: usize| ((n + extra) as f32 * sample_rate / TUNING_RATE).round() as usize;
-        Self {
-            combs: COMB_TUNING.map(|n| Comb::new(scale(n))),
-            allpasses: ALLPASS_TUNING.map(|n| Allpass::new(scale(n))),
-        }
-    }
-
-    #[inline]
-    fn tick(&mut self, x: f32, feedback: f32, damp: f32) -> f32 {
-        let mut sum = 0.0;
-        for c in &mut self.combs {
-            sum += c.tick(x, feedback, damp);
-        }
-        for a in &mut self.allpasses {
-            sum = a.tick(sum);
-        }
-        sum
-    }
-
-    fn reset(&mut self) {
-        self.combs.iter_mut().for_each(Comb::reset);
-        self.allpasses.iter_mut().for_each(Allpass::reset);
+/// Runs a Schroeder allpass (flat magnitude: w = x + g·w[n−D], y = w[n−D] − g·w) over a
+/// segment whose delayed samples all predate it.
+#[inline]
+fn allpass_segment(buf: &mut [f32], sig: &mut [f32]) {
+    for (d, s) in buf.iter_mut().zip(sig.iter_mut()) {
+        let delayed = *d;
+        let w = *s + ALLPASS_GAIN * delayed;
+        *d = flush_denormal(w);
+        *s = delayed - ALLPASS_GAIN * w;
     }
 }
 
 /// Stereo reverb returning only the wet signal; all delay memory is allocated in `new`.
+///
+/// Work is done in chunks no longer than the shortest delay line: within such a chunk every
+/// sample a line reads was written before the chunk, so the 16 combs run side by side as
+/// vector lanes and each allpass is a plain loop. Per sample the arithmetic (and its order)
+/// is the same whatever the chunk length, so `tick` (a chunk of one) and `process` agree
+/// bit for bit.
 #[derive(Clone, Debug)]
 pub struct Reverb {
-    left: Side,
-    right: Side,
+    combs: [Line; LINES],
+    /// Damping low-pass state of each comb.
+    damp_state: [f32; LINES],
+    allpasses: [Line; 2 * ALLPASSES],
+    chunk: usize,
     feedback: f32,
     damp: f32,
+    scratch: Box<Scratch>,
+}
+
+/// Per-chunk working memory, allocated once.
+#[derive(Clone, Debug)]
+struct Scratch {
+    input: [f32; MAX_CHUNK],
+    taps: [[f32; LINES]; MAX_CHUNK],
+    feed: [[f32; LINES]; MAX_CHUNK],
+    left: [f32; MAX_CHUNK],
+    right: [f32; MAX_CHUNK],
 }
 
 impl Reverb {
     /// Creates the reverb with room 0.5 and damp 0.5 (the `reverb1` defaults).
     pub fn new(sample_rate: f32) -> Self {
+        let scale = |n: usize, extra: usize| {
+            ((n + extra) as f32 * sample_rate / TUNING_RATE).round() as usize
+        };
+        let combs: [Line; LINES] = std::array::from_fn(|k| {
+            let extra = if k < COMBS { 0 } else { STEREO_SPREAD };
+            Line::new(scale(COMB_TUNING[k % COMBS], extra))
+        });
+        let allpasses: [Line; 2 * ALLPASSES] = std::array::from_fn(|k| {
+            let extra = if k < ALLPASSES { 0 } else { STEREO_SPREAD };
+            Line::new(scale(ALLPASS_TUNING[k % ALLPASSES], extra))
+        });
+        let shortest = combs
+            .iter()
+            .chain(allpasses.iter())
+            .map(|l| l.buf.len())
+            .min()
+            .unwrap_or(1);
         let mut r = Self {
-            left: Side::new(sample_rate, 0),
-            right: Side::new(sample_rate, STEREO_SPREAD),
+            combs,
+            damp_state: [0.0; LINES],
+            allpasses,
+            chunk: shortest.min(MAX_CHUNK),
             feedback: 0.0,
             damp: 0.0,
+            scratch: Box::new(Scratch {
+                input: [0.0; MAX_CHUNK],
+                taps: [[0.0; LINES]; MAX_CHUNK],
+                feed: [[0.0; LINES]; MAX_CHUNK],
+                left: [0.0; MAX_CHUNK],
+                right: [0.0; MAX_CHUNK],
+            }),
         };
         r.set(0.5, 0.5);
         r
@@ -160,27 +160,124 @@ impl Reverb {
     /// Feeds one mono sample and returns the wet (left, right) pair.
     #[inline]
     pub fn tick(&mut self, x: f32) -> (f32, f32) {
-        let x = sanitize(x) * INPUT_GAIN;
-        let l = self.left.tick(x, self.feedback, self.damp) * OUTPUT_GAIN;
-        let r = self.right.tick(x, self.feedback, self.damp) * OUTPUT_GAIN;
-        if l.is_finite() && r.is_finite() {
-            (l, r)
-        } else {
+        let (mut l, mut r) = ([0.0f32], [0.0f32]);
+        self.process_chunk(&[x], &mut l, &mut r);
+        (l[0], r[0])
+    }
+
+    /// Processes at most `self.chunk` samples.
+    fn process_chunk(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32]) {
+        let n = input.len();
+        let sc = &mut *self.scratch;
+        for (d, &x) in sc.input[..n].iter_mut().zip(input) {
+            *d = sanitize(x) * INPUT_GAIN;
+        }
+
+        // Gather every comb's outputs for the chunk, one lane per comb.
+        for (k, line) in self.combs.iter().enumerate() {
+            let first = line.first_len(n);
+            let (head, tail) = sc.taps[..n].split_at_mut(first);
+            for (t, &v) in head.iter_mut().zip(&line.buf[line.pos..line.pos + first]) {
+                t[k] = v;
+            }
+            for (t, &v) in tail.iter_mut().zip(&line.buf[..n - first]) {
+                t[k] = v;
+            }
+        }
+
+        // Damping low-pass and feedback for all 16 combs at once.
+        let (fb, damp) = (self.feedback, self.damp);
+        let mut state = self.damp_state;
+        for ((taps, feed), &x) in sc.taps[..n]
+            .iter()
+            .zip(sc.feed[..n].iter_mut())
+            .zip(&sc.input[..n])
+        {
+            for k in 0..LINES {
+                let s = flush_denormal(taps[k] + (state[k] - taps[k]) * damp);
+                state[k] = s;
+                feed[k] = x + s * fb;
+            }
+        }
+        self.damp_state = state;
+
+        // Write the feedback back and sum each side's combs (in a fixed order).
+        for (k, line) in self.combs.iter_mut().enumerate() {
+            let first = line.first_len(n);
+            let pos = line.pos;
+            let (head, tail) = sc.feed[..n].split_at(first);
+            for (d, f) in line.buf[pos..pos + first].iter_mut().zip(head) {
+                *d = f[k];
+            }
+            for (d, f) in line.buf[..n - first].iter_mut().zip(tail) {
+                *d = f[k];
+            }
+            line.advance(n);
+        }
+        for ((taps, l), r) in sc.taps[..n]
+            .iter()
+            .zip(sc.left[..n].iter_mut())
+            .zip(sc.right[..n].iter_mut())
+        {
+            let mut sl = 0.0;
+            let mut sr = 0.0;
+            for k in 0..COMBS {
+                sl += taps[k];
+                sr += taps[COMBS + k];
+            }
+            *l = sl;
+            *r = sr;
+        }
+
+        for (a, line) in self.allpasses.iter_mut().enumerate() {
+            let sig = if a < ALLPASSES {
+                &mut sc.left[..n]
+            } else {
+                &mut sc.right[..n]
+            };
+            let first = line.first_len(n);
+            let pos = line.pos;
+            let (head, tail) = sig.split_at_mut(first);
+            allpass_segment(&mut line.buf[pos..pos + first], head);
+            allpass_segment(&mut line.buf[..n - first], tail);
+            line.advance(n);
+        }
+
+        let mut finite = true;
+        for (o, &v) in left.iter_mut().zip(&sc.left[..n]) {
+            *o = v * OUTPUT_GAIN;
+            finite &= o.is_finite();
+        }
+        for (o, &v) in right.iter_mut().zip(&sc.right[..n]) {
+            *o = v * OUTPUT_GAIN;
+            finite &= o.is_finite();
+        }
+        if !finite {
             self.reset();
-            (0.0, 0.0)
+            left.fill(0.0);
+            right.fill(0.0);
         }
     }
 
     /// Clears all delay lines.
     pub fn reset(&mut self) {
-        self.left.reset();
-        self.right.reset();
+        self.combs.iter_mut().for_each(Line::reset);
+        self.allpasses.iter_mut().for_each(Line::reset);
+        self.damp_state = [0.0; LINES];
     }
 
     /// Processes `input` into the wet `left` and `right` outputs (up to the shortest length).
     pub fn process(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32]) {
-        for ((&x, l), r) in input.iter().zip(left.iter_mut()).zip(right.iter_mut()) {
-            (*l, *r) = self.tick(x);
+        let n = input.len().min(left.len()).min(right.len());
+        let mut start = 0;
+        while start < n {
+            let end = (start + self.chunk).min(n);
+            self.process_chunk(
+                &input[start..end],
+                &mut left[start..end],
+                &mut right[start..end],
+            );
+            start = end;
         }
     }
 }
@@ -208,6 +305,7 @@ mod tests {
     fn output_is_wet_only_and_starts_after_the_shortest_comb() {
         let mut r = Reverb::new(SR);
         let first = (1116.0f32 * SR / 44_100.0).round() as usize;
+        assert_eq!(r.chunk, 128);
         let out: Vec<(f32, f32)> = (0..first + 10)
             .map(|i| r.tick(if i == 0 { 1.0 } else { 0.0 }))
             .collect();
@@ -285,22 +383,35 @@ mod tests {
 
     #[test]
     fn process_matches_tick_and_reset_repeats() {
-        let input = rng_stream(2, 5000);
-        let mut a = Reverb::new(SR);
-        a.set(0.7, 0.3);
-        let mut b = a.clone();
-        let (mut l, mut r) = (vec![0.0; 5000], vec![0.0; 5000]);
-        a.process(&input, &mut l, &mut r);
-        for (i, &x) in input.iter().enumerate() {
-            let (bl, br) = b.tick(x);
-            assert_eq!(
-                (l[i].to_bits(), r[i].to_bits()),
-                (bl.to_bits(), br.to_bits())
-            );
+        // 22.05 and 8 kHz make the shortest line shorter than a 128-sample chunk.
+        for &rate in &[48_000.0, 22_050.0, 8_000.0] {
+            let input = rng_stream(2, 5000);
+            let mut a = Reverb::new(rate);
+            a.set(0.7, 0.3);
+            let mut b = a.clone();
+            let (mut l, mut r) = (vec![0.0; 5000], vec![0.0; 5000]);
+            a.process(&input, &mut l, &mut r);
+            for (i, &x) in input.iter().enumerate() {
+                let (bl, br) = b.tick(x);
+                assert_eq!(
+                    (l[i].to_bits(), r[i].to_bits()),
+                    (bl.to_bits(), br.to_bits()),
+                    "{rate} Hz, sample {i}"
+                );
+            }
+            a.reset();
+            let (mut l2, mut r2) = (vec![0.0; 5000], vec![0.0; 5000]);
+            // Uneven block sizes must not matter either.
+            let mut start = 0;
+            for len in [1, 127, 128, 129, 300, 5000].iter().cycle() {
+                let end = (start + len).min(5000);
+                a.process(&input[start..end], &mut l2[start..end], &mut r2[start..end]);
+                start = end;
+                if start == 5000 {
+                    break;
+                }
+            }
+            assert_eq!((l, r), (l2, r2), "{rate} Hz");
         }
-        a.reset();
-        let (mut l2, mut r2) = (vec![0.0; 5000], vec![0.0; 5000]);
-        a.process(&input, &mut l2, &mut r2);
-        assert_eq!((l, r), (l2, r2));
     }
 }

@@ -156,10 +156,19 @@ mod tests {
                 token: "H2".to_string()
             }
         );
-        assert!(matches!(parse_notes("128"), Err(NotesError::BadMidi { .. })));
+        assert!(matches!(
+            parse_notes("128"),
+            Err(NotesError::BadMidi { .. })
+        ));
         assert!(matches!(parse_notes("-5.0"), Err(NotesError::BadHz { .. })));
-        assert!(matches!(parse_notes("C10"), Err(NotesError::NotANote { .. })));
-        assert!(matches!(parse_notes("1.2.3"), Err(NotesError::NotANote { .. })));
+        assert!(matches!(
+            parse_notes("C10"),
+            Err(NotesError::NotANote { .. })
+        ));
+        assert!(matches!(
+            parse_notes("1.2.3"),
+            Err(NotesError::NotANote { .. })
+        ));
         let msg = parse_notes("x").unwrap_err().to_string();
         assert!(msg.contains("\"x\" is not a note"), "{msg}");
     }

@@ -45,9 +45,9 @@ fn module_schema(module: Module, title: &str) -> Value {
     for spec in module.params() {
         match spec.file_key.split_once('.') {
             Some((outer, inner)) => {
-                let nested = props.entry(outer.to_string()).or_insert_with(|| {
-                    json!({ "type": "object", "properties": {} })
-                });
+                let nested = props
+                    .entry(outer.to_string())
+                    .or_insert_with(|| json!({ "type": "object", "properties": {} }));
                 nested["properties"][inner] = number_schema(spec);
             }
             None => {
@@ -99,13 +99,19 @@ pub fn json_schema() -> Value {
     let mut defs = Map::new();
     defs.insert(
         "voice".into(),
-        module_schema(Module::Voice(1), "a voice: oscillator → ADSR → low-pass, with sends"),
+        module_schema(
+            Module::Voice(1),
+            "a voice: oscillator → ADSR → low-pass, with sends",
+        ),
     );
     defs.insert("track".into(), track_schema());
     let mut module_props = Map::new();
     for m in EFFECT_MODULES {
         let name = m.to_string();
-        defs.insert(name.clone(), module_schema(m, &format!("{name} parameters")));
+        defs.insert(
+            name.clone(),
+            module_schema(m, &format!("{name} parameters")),
+        );
         module_props.insert(name.clone(), json!({ "$ref": format!("#/$defs/{name}") }));
     }
     json!({
@@ -168,9 +174,18 @@ mod tests {
         assert_eq!(attack["minimum"], json!(0.001));
         assert_eq!(attack["maximum"], json!(2.0));
         assert_eq!(attack["default"], json!(0.01));
-        assert_eq!(s["$defs"]["voice"]["properties"]["waveform"]["type"], "integer");
-        assert_eq!(s["$defs"]["acid1"]["properties"]["res"]["maximum"], json!(0.98));
-        assert_eq!(s["properties"]["sequencer"]["properties"]["bpm"]["minimum"], json!(30.0));
+        assert_eq!(
+            s["$defs"]["voice"]["properties"]["waveform"]["type"],
+            "integer"
+        );
+        assert_eq!(
+            s["$defs"]["acid1"]["properties"]["res"]["maximum"],
+            json!(0.98)
+        );
+        assert_eq!(
+            s["properties"]["sequencer"]["properties"]["bpm"]["minimum"],
+            json!(30.0)
+        );
         assert_eq!(
             s["$defs"]["track"]["properties"]["gate_frac"]["default"],
             json!(0.5)

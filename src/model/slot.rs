@@ -256,7 +256,9 @@ pub enum SlotError {
         message: String,
     },
     /// The file is larger than [`MAX_SLOT_BYTES`].
-    #[error("{origin}: file is {size} bytes; slot files are limited to 1 MiB ({MAX_SLOT_BYTES} bytes)")]
+    #[error(
+        "{origin}: file is {size} bytes; slot files are limited to 1 MiB ({MAX_SLOT_BYTES} bytes)"
+    )]
     TooLarge {
         /// File name.
         origin: String,

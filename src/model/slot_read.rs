@@ -87,7 +87,10 @@ fn line_column(prefix: &[u8]) -> (usize, usize) {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&prefix[line_start..]).chars().count() + 1;
+    let column = String::from_utf8_lossy(&prefix[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -112,10 +115,7 @@ fn child(path: &str, key: &str) -> String {
     match (path.is_empty(), plain) {
         (true, true) => key.to_string(),
         (false, true) => format!("{path}.{key}"),
-        (_, false) => format!(
-            "{path}[{}]",
-            serde_json::to_string(key).unwrap_or_default()
-        ),
+        (_, false) => format!("{path}[{}]", serde_json::to_string(key).unwrap_or_default()),
     }
 }
 
@@ -186,7 +186,10 @@ impl Reader<'_> {
 
     fn boolean(&self, v: &Value, path: &str) -> Result<bool, SlotError> {
         v.as_bool().ok_or_else(|| {
-            self.invalid(path, format!("expected true or false, found {}", describe(v)))
+            self.invalid(
+                path,
+                format!("expected true or false, found {}", describe(v)),
+            )
         })
     }
 
@@ -206,7 +209,11 @@ impl Reader<'_> {
             fixed = x.round();
             self.warn(
                 path,
-                format!("{} is not a whole number, rounded to {}", num(x), num(fixed)),
+                format!(
+                    "{} is not a whole number, rounded to {}",
+                    num(x),
+                    num(fixed)
+                ),
             );
         }
         let clamped = spec.clamp(fixed);
@@ -240,7 +247,10 @@ impl Reader<'_> {
         let top = root.as_object().ok_or_else(|| {
             self.invalid(
                 "",
-                format!("a slot file must hold a JSON object, found {}", describe(root)),
+                format!(
+                    "a slot file must hold a JSON object, found {}",
+                    describe(root)
+                ),
             )
         })?;
         let mut slot = Slot::default();
@@ -279,10 +289,7 @@ impl Reader<'_> {
             }),
             Err(_) => Err(self.invalid(
                 "schema_version",
-                format!(
-                    "{} is not a version number such as \"1.0\"",
-                    describe(v)
-                ),
+                format!("{} is not a version number such as \"1.0\"", describe(v)),
             )),
         }
     }
@@ -302,7 +309,10 @@ impl Reader<'_> {
                 }
                 "tags" => {
                     let list = v.as_array().ok_or_else(|| {
-                        self.invalid(&path, format!("expected a list of text, found {}", describe(v)))
+                        self.invalid(
+                            &path,
+                            format!("expected a list of text, found {}", describe(v)),
+                        )
                     })?;
                     m.tags = list
                         .iter()
@@ -329,7 +339,10 @@ impl Reader<'_> {
                     let x = self.raw_number(v, &path)?;
                     let fixed = x.round().max(0.0);
                     if fixed != x {
-                        self.warn(&path, format!("{} is not a step number, read as {}", num(x), num(fixed)));
+                        self.warn(
+                            &path,
+                            format!("{} is not a step number, read as {}", num(x), num(fixed)),
+                        );
                     }
                     s.global_step = fixed as u64;
                 }
@@ -344,7 +357,10 @@ impl Reader<'_> {
         let obj = v.as_object().ok_or_else(|| {
             self.invalid(
                 path,
-                format!("expected an object keyed by track name, found {}", describe(v)),
+                format!(
+                    "expected an object keyed by track name, found {}",
+                    describe(v)
+                ),
             )
         })?;
         obj.iter()
@@ -406,7 +422,10 @@ impl Reader<'_> {
         let list = v.as_array().ok_or_else(|| {
             self.invalid(
                 path,
-                format!("expected a list of frequencies in Hz, found {}", describe(v)),
+                format!(
+                    "expected a list of frequencies in Hz, found {}",
+                    describe(v)
+                ),
             )
         })?;
         let spec = &VOICE_PARAMS[voice::FREQ];
@@ -442,7 +461,9 @@ impl Reader<'_> {
                     slot.modules_extra.insert(key.clone(), mv.clone());
                 } else {
                     let why = if key.starts_with("voice") {
-                        format!("not a voice Chronus has (voice1–voice{MAX_VOICES}); kept unchanged")
+                        format!(
+                            "not a voice Chronus has (voice1–voice{MAX_VOICES}); kept unchanged"
+                        )
                     } else {
                         "unknown module, kept unchanged".to_string()
                     };

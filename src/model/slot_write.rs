@@ -50,8 +50,9 @@ pub(super) fn slot_to_json(slot: &Slot) -> String {
 }
 
 fn float(v: f64) -> Value {
-    // JSON has no NaN/Inf; the model never holds them, but a stray one must not break a save.
-    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+    // JSON has no NaN/Inf. The model never holds them, but a stray one must neither break a
+    // save nor write a file that does not load again (`null` would be a type error).
+    Value::from(if v.is_finite() { v } else { 0.0 })
 }
 
 fn param_value(slot: &Slot, id: ParamId) -> Value {
@@ -67,7 +68,10 @@ fn slot_value(slot: &Slot) -> Value {
     if let Some(schema) = slot.extra.get("$schema") {
         top.insert("$schema".to_string(), schema.clone());
     }
-    top.insert("chronus_version".into(), slot.chronus_version.clone().into());
+    top.insert(
+        "chronus_version".into(),
+        slot.chronus_version.clone().into(),
+    );
     top.insert("schema_version".into(), slot.schema_version.clone().into());
     top.insert("timestamp".into(), float(slot.timestamp));
 
@@ -89,7 +93,17 @@ fn slot_value(slot: &Slot) -> Value {
     seq.insert("global_step".into(), s.global_step.into());
     let mut tracks = Map::new();
     for t in &s.tracks {
-        tracks.insert(t.name.clone(), track_value(t));
+        // Tracks are keyed by name; a repeated name (possible when tracks are built in code)
+        // gets a suffix rather than silently replacing the earlier track.
+        let mut key = t.name.clone();
+        let mut k = 2;
+        while tracks.contains_key(&key) {
+            key = format!("{}_{k}", t.name);
+            k += 1;
+        }
+        let mut value = track_value(t);
+        value["name"] = Value::String(key.clone());
+        tracks.insert(key, value);
     }
     seq.insert("tracks".into(), Value::Object(tracks));
     append_extra(&mut seq, &s.extra);
@@ -265,11 +279,36 @@ fn write_value(v: &Value, level: usize, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::slot::parse_slot;
+
+    #[test]
+    fn repeated_track_names_and_stray_non_finite_values_still_save_loadably() {
+        let mut slot = Slot::default();
+        slot.sequencer
+            .tracks
+            .push(Track::new("kick", "voice1", "X..."));
+        slot.sequencer
+            .tracks
+            .push(Track::new("kick", "voice2", "..x."));
+        slot.timestamp = f64::NAN;
+        let parsed = parse_slot(&slot_to_json(&slot), "saved").unwrap();
+        let names: Vec<&str> = parsed
+            .slot
+            .sequencer
+            .tracks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(names, ["kick", "kick_2"]);
+        assert_eq!(parsed.slot.sequencer.tracks[1].pattern, "..x.");
+        assert_eq!(parsed.slot.timestamp, 0.0);
+    }
 
     #[test]
     fn plain_lists_stay_on_one_line_and_objects_indent_by_two() {
-        let v: Value = serde_json::from_str(r#"{"a":[1.0,2],"b":{"c":[]},"d":[{"e":true}],"f":{}}"#)
-            .expect("test JSON");
+        let v: Value =
+            serde_json::from_str(r#"{"a":[1.0,2],"b":{"c":[]},"d":[{"e":true}],"f":{}}"#)
+                .expect("test JSON");
         let mut out = String::new();
         write_value(&v, 0, &mut out);
         assert_eq!(

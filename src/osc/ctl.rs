@@ -379,11 +379,21 @@ mod tests {
             state: "off".into(),
         })
         .unwrap();
-        assert_eq!((m.addr.as_str(), &m.args[..]), ("/gate/acid1", &[OscType::Int(0)][..]));
+        assert_eq!(
+            (m.addr.as_str(), &m.args[..]),
+            ("/gate/acid1", &[OscType::Int(0)][..])
+        );
         assert!(build(&CtlAction::Bpm { bpm: "fast".into() }).is_err());
         let raw = CtlAction::Raw {
             address: "/seq/add".into(),
-            args: vec!["kick".into(), "voice1".into(), "X...".into(), "55.5".into(), "s:3.0".into(), "i:7".into()],
+            args: vec![
+                "kick".into(),
+                "voice1".into(),
+                "X...".into(),
+                "55.5".into(),
+                "s:3.0".into(),
+                "i:7".into(),
+            ],
         };
         assert_eq!(
             build(&raw).unwrap().args,
@@ -405,7 +415,10 @@ mod tests {
             OscType::String("intro".into()),
             OscType::String("2025-01-01 10:00:00".into()),
         ];
-        assert_eq!(format_reply("/pattern/list", &list), "1  intro  2025-01-01 10:00:00");
+        assert_eq!(
+            format_reply("/pattern/list", &list),
+            "1  intro  2025-01-01 10:00:00"
+        );
         assert_eq!(format_reply("/pattern/list", &[]), "(no saved slots)");
         let json = [OscType::String("{\"a\":1}".into())];
         assert_eq!(format_reply("/engine/status", &json), "{\n  \"a\": 1\n}");

@@ -230,7 +230,9 @@ impl Follower {
             return Err(format!("bpm {bpm} is outside 30–300"));
         }
         if bar < 0.0 || !(0.0..16.0).contains(&beat) {
-            return Err(format!("bar {bar} beat {beat} is not a position (bar ≥ 0, beat 0–3)"));
+            return Err(format!(
+                "bar {bar} beat {beat} is not a position (bar ≥ 0, beat 0–3)"
+            ));
         }
         if (time - now_unix).abs() > MAX_SKEW_S {
             return Err(format!(
@@ -241,7 +243,9 @@ impl Follower {
         let pos = bar * 4.0 + beat;
         let tempo_changed = self.leader_bpm.is_none_or(|b| (b - bpm).abs() > 1e-6);
         let jumped = self.history.back().is_some_and(|last| pos <= last.pos)
-            || self.leader_pos(time).is_some_and(|p| (p - pos).abs() > 0.25);
+            || self
+                .leader_pos(time)
+                .is_some_and(|p| (p - pos).abs() > 0.25);
         if tempo_changed || jumped {
             // A new tempo or a restarted leader: older beats no longer predict it.
             self.history.clear();
@@ -514,7 +518,8 @@ mod tests {
                 t += 0.001;
                 let leader_period = 60.0 / self.leader_bpm;
                 // Leader bundles arrive 3 ms after the beat they announce.
-                while leader_alive && self.leader_t0 + self.fed as f64 * leader_period + 0.003 <= t {
+                while leader_alive && self.leader_t0 + self.fed as f64 * leader_period + 0.003 <= t
+                {
                     let bt = self.leader_t0 + self.fed as f64 * leader_period;
                     let (bar, beat) = ((self.fed / 4) as f64, (self.fed % 4) as f64);
                     self.f
@@ -525,7 +530,7 @@ mod tests {
                 while self.local.running && self.local.next_step_time <= t {
                     let st = self.local.next_step_time;
                     let k = self.local.step;
-                    if k % 4 == 0 {
+                    if k.is_multiple_of(4) {
                         self.f.on_local_beat(((k / 4) % 4) as u8, st);
                         if let Some(o) = self.f.status().offset_ms {
                             self.offsets.push(o);
@@ -566,7 +571,11 @@ mod tests {
         s.run(10.0, true);
         let st = s.f.status();
         assert!(st.locked, "{st:?}");
-        assert!((s.local.bpm - 120.0).abs() < 0.05, "local tempo {}", s.local.bpm);
+        assert!(
+            (s.local.bpm - 120.0).abs() < 0.05,
+            "local tempo {}",
+            s.local.bpm
+        );
     }
 
     #[test]

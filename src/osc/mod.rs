@@ -148,6 +148,13 @@ mod tests {
         let e = services(&args).err().unwrap().to_string();
         assert!(e.contains("cannot listen for OSC on 127.0.0.1:"), "{e}");
         assert!(e.contains("--osc-port"), "{e}");
-        assert!(services(&OscArgs { no_osc: true, ..OscArgs::default() }).unwrap().is_empty());
+        assert!(
+            services(&OscArgs {
+                no_osc: true,
+                ..OscArgs::default()
+            })
+            .unwrap()
+            .is_empty()
+        );
     }
 }

@@ -52,7 +52,9 @@ type Routed = Result<Outcome, String>;
 
 fn ack(msg: Result<Option<String>, crate::control::ControlError>) -> Routed {
     match msg {
-        Ok(m) => Ok(Outcome::Reply(vec![OscType::String(m.unwrap_or_else(|| "ok".into()))])),
+        Ok(m) => Ok(Outcome::Reply(vec![OscType::String(
+            m.unwrap_or_else(|| "ok".into()),
+        )])),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -93,78 +95,83 @@ fn voice_id(v: &str) -> String {
 /// Routes one message (the clock and ignored addresses are handled by the server).
 pub fn route(ctl: &mut Controller, msg: &OscMessage, view: &ServerView) -> Outcome {
     let addr = msg.addr.as_str();
-    let r = if let Some(path) = addr.strip_prefix("/mod/") {
-        set_param(ctl, msg, path)
-    } else if let Some(m) = addr.strip_prefix("/gate/") {
-        gate(ctl, msg, m)
-    } else {
-        match addr {
-            "/seq/add" => seq_add(ctl, msg),
-            "/seq/remove" => text_arg(msg, 0, "a track name")
-                .and_then(|t| ack(ctl.apply(Command::RemoveTrack(t)))),
-            "/seq/clear" => ack(ctl.apply(Command::ClearTracks)),
-            "/seq/start" => {
-                // Start always begins at step 0, also when already playing.
-                if ctl.status.running
-                    && let Err(e) = ctl.apply(Command::Stop)
-                {
-                    return Outcome::Refused(e.to_string());
+    let r =
+        if let Some(path) = addr.strip_prefix("/mod/") {
+            set_param(ctl, msg, path)
+        } else if let Some(m) = addr.strip_prefix("/gate/") {
+            gate(ctl, msg, m)
+        } else {
+            match addr {
+                "/seq/add" => seq_add(ctl, msg),
+                "/seq/remove" => text_arg(msg, 0, "a track name")
+                    .and_then(|t| ack(ctl.apply(Command::RemoveTrack(t)))),
+                "/seq/clear" => ack(ctl.apply(Command::ClearTracks)),
+                "/seq/start" => {
+                    // Start always begins at step 0, also when already playing.
+                    if ctl.status.running
+                        && let Err(e) = ctl.apply(Command::Stop)
+                    {
+                        return Outcome::Refused(e.to_string());
+                    }
+                    ack(ctl
+                        .apply(Command::Play)
+                        .map(|m| m.or(Some("playing".into()))))
                 }
-                ack(ctl.apply(Command::Play).map(|m| m.or(Some("playing".into()))))
+                "/seq/stop" => ack(ctl
+                    .apply(Command::Stop)
+                    .map(|m| m.or(Some("stopped".into())))),
+                "/seq/bpm" => num_arg(msg, 0, "a tempo 30–300")
+                    .and_then(|v| ack(ctl.apply(Command::SetBpm(v)))),
+                "/seq/swing" => num_arg(msg, 0, "a swing 0–0.6")
+                    .and_then(|v| ack(ctl.apply(Command::SetSwing(v)))),
+                "/seq/update/pattern" => (|| {
+                    let track = text_arg(msg, 0, "a track name")?;
+                    let pattern = text_arg(msg, 1, "a pattern")?;
+                    ack(ctl.apply(Command::SetPattern { track, pattern }))
+                })(),
+                "/seq/update/notes" => seq_update_notes(ctl, msg),
+                "/seq/status" => Ok(seq_status(ctl)),
+                "/pattern/save" => slot_arg(msg)
+                    .and_then(|slot| ack(ctl.apply(Command::SaveSlot { slot, force: true }))),
+                "/pattern/load" => slot_arg(msg).and_then(|slot| {
+                    let immediate = msg
+                        .args
+                        .get(1)
+                        .is_some_and(|a| flag(a, &["immediate", "now"]));
+                    ack(ctl.apply(Command::LoadSlot { slot, immediate }))
+                }),
+                "/pattern/list" => pattern_list(ctl),
+                "/engine/start" => ack(ctl.apply(Command::EngineStart)),
+                "/engine/stop" => ack(ctl.apply(Command::EngineStop)),
+                "/engine/status" => Ok(Outcome::Reply(vec![OscType::String(
+                    engine_status(ctl, view).to_string(),
+                )])),
+                "/engine/list" => Ok(Outcome::Reply(vec![OscType::String(schema::engine_list(
+                    ctl.voices,
+                ))])),
+                "/engine/schema" => engine_schema(ctl, msg, view),
+                "/engine/record/start" => {
+                    let name = match msg.args.first() {
+                        Some(a) => match text(a) {
+                            Ok(t) if !t.trim().is_empty() => Some(t),
+                            Ok(_) => None,
+                            Err(e) => return Outcome::Refused(format!("name: {e}")),
+                        },
+                        None => None,
+                    };
+                    ack(ctl.apply(Command::RecordStart(name)))
+                }
+                "/engine/record/stop" => ack(ctl.apply(Command::RecordStop)),
+                "/engine/record/status" => {
+                    let path = ctl.recording().map(|p| p.display().to_string());
+                    Ok(Outcome::Reply(vec![
+                        OscType::Int(i32::from(path.is_some())),
+                        OscType::String(path.unwrap_or_default()),
+                    ]))
+                }
+                _ => Ok(Outcome::Unknown),
             }
-            "/seq/stop" => ack(ctl.apply(Command::Stop).map(|m| m.or(Some("stopped".into())))),
-            "/seq/bpm" => num_arg(msg, 0, "a tempo 30–300").and_then(|v| ack(ctl.apply(Command::SetBpm(v)))),
-            "/seq/swing" => {
-                num_arg(msg, 0, "a swing 0–0.6").and_then(|v| ack(ctl.apply(Command::SetSwing(v))))
-            }
-            "/seq/update/pattern" => (|| {
-                let track = text_arg(msg, 0, "a track name")?;
-                let pattern = text_arg(msg, 1, "a pattern")?;
-                ack(ctl.apply(Command::SetPattern { track, pattern }))
-            })(),
-            "/seq/update/notes" => seq_update_notes(ctl, msg),
-            "/seq/status" => Ok(seq_status(ctl)),
-            "/pattern/save" => slot_arg(msg)
-                .and_then(|slot| ack(ctl.apply(Command::SaveSlot { slot, force: true }))),
-            "/pattern/load" => slot_arg(msg).and_then(|slot| {
-                let immediate = msg
-                    .args
-                    .get(1)
-                    .is_some_and(|a| flag(a, &["immediate", "now"]));
-                ack(ctl.apply(Command::LoadSlot { slot, immediate }))
-            }),
-            "/pattern/list" => pattern_list(ctl),
-            "/engine/start" => ack(ctl.apply(Command::EngineStart)),
-            "/engine/stop" => ack(ctl.apply(Command::EngineStop)),
-            "/engine/status" => Ok(Outcome::Reply(vec![OscType::String(
-                engine_status(ctl, view).to_string(),
-            )])),
-            "/engine/list" => Ok(Outcome::Reply(vec![OscType::String(schema::engine_list(
-                ctl.voices,
-            ))])),
-            "/engine/schema" => engine_schema(ctl, msg, view),
-            "/engine/record/start" => {
-                let name = match msg.args.first() {
-                    Some(a) => match text(a) {
-                        Ok(t) if !t.trim().is_empty() => Some(t),
-                        Ok(_) => None,
-                        Err(e) => return Outcome::Refused(format!("name: {e}")),
-                    },
-                    None => None,
-                };
-                ack(ctl.apply(Command::RecordStart(name)))
-            }
-            "/engine/record/stop" => ack(ctl.apply(Command::RecordStop)),
-            "/engine/record/status" => {
-                let path = ctl.recording().map(|p| p.display().to_string());
-                Ok(Outcome::Reply(vec![
-                    OscType::Int(i32::from(path.is_some())),
-                    OscType::String(path.unwrap_or_default()),
-                ]))
-            }
-            _ => Ok(Outcome::Unknown),
-        }
-    };
+        };
     r.unwrap_or_else(Outcome::Refused)
 }
 
@@ -201,7 +208,11 @@ fn gate(ctl: &mut Controller, msg: &OscMessage, module: &str) -> Routed {
 }
 
 fn valid_keys() -> String {
-    TRACK_FIELDS.iter().map(|f| f.key).collect::<Vec<_>>().join(", ")
+    TRACK_FIELDS
+        .iter()
+        .map(|f| f.key)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Applies one `key=value` to a track being built.
@@ -229,7 +240,8 @@ fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
         }
         TrackFieldKind::Notes => {
             let spec = TRACK_FIELDS[track_idx::BASE_FREQ].spec;
-            let notes = crate::model::notes::parse_notes(value).map_err(|e| format!("notes: {e}"))?;
+            let notes =
+                crate::model::notes::parse_notes(value).map_err(|e| format!("notes: {e}"))?;
             t.notes = notes.into_iter().map(|n| spec.clamp(n)).collect();
             t.note_index = 0;
         }
@@ -333,7 +345,9 @@ fn pattern_list(ctl: &Controller) -> Routed {
         };
         args.push(OscType::Int(info.number.get() as i32));
         args.push(OscType::String(name));
-        args.push(OscType::String(modified.format("%Y-%m-%d %H:%M:%S").to_string()));
+        args.push(OscType::String(
+            modified.format("%Y-%m-%d %H:%M:%S").to_string(),
+        ));
     }
     Ok(Outcome::Reply(args))
 }
@@ -399,7 +413,9 @@ fn engine_schema(ctl: &Controller, msg: &OscMessage, view: &ServerView) -> Route
             let path = std::env::current_dir()
                 .map(|d| d.join(&name))
                 .unwrap_or_else(|_| name.clone().into());
-            Ok(Outcome::Reply(vec![OscType::String(path.display().to_string())]))
+            Ok(Outcome::Reply(vec![OscType::String(
+                path.display().to_string(),
+            )]))
         }
         other => Err(format!("{:?} is not json or file", clip(other))),
     }

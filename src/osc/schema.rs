@@ -41,9 +41,21 @@ pub const SEQ_ROUTES: &[RouteDoc] = &[
     route("/seq/stop", "", "stop and release all voices"),
     route("/seq/bpm", "bpm", "tempo, 30–300"),
     route("/seq/swing", "amount", "swing of odd 16ths, 0–0.6"),
-    route("/seq/update/pattern", "track pattern", "new pattern, same phase"),
-    route("/seq/update/notes", "track notes", "new notes (Hz, MIDI numbers or names); resets the note index"),
-    route("/seq/status", "", "reply: bpm swing running step tracks-json"),
+    route(
+        "/seq/update/pattern",
+        "track pattern",
+        "new pattern, same phase",
+    ),
+    route(
+        "/seq/update/notes",
+        "track notes",
+        "new notes (Hz, MIDI numbers or names); resets the note index",
+    ),
+    route(
+        "/seq/status",
+        "",
+        "reply: bpm swing running step tracks-json",
+    ),
 ];
 
 /// Pattern slot routes.
@@ -54,21 +66,37 @@ pub const PATTERN_ROUTES: &[RouteDoc] = &[
         "slot [immediate]",
         "load a slot at the next bar, or at once when the 2nd argument is 1, true, immediate or now",
     ),
-    route("/pattern/list", "", "reply: slot name modified, for each used slot"),
+    route(
+        "/pattern/list",
+        "",
+        "reply: slot name modified, for each used slot",
+    ),
 ];
 
 /// Engine routes.
 pub const ENGINE_ROUTES: &[RouteDoc] = &[
     route("/engine/start", "", "audio on"),
-    route("/engine/stop", "", "audio off; stops the sequencer and any recording"),
+    route(
+        "/engine/stop",
+        "",
+        "audio off; stops the sequencer and any recording",
+    ),
     route("/engine/status", "", "reply: a JSON status summary"),
-    route("/engine/list", "", "reply: the modules and parameters as text"),
+    route(
+        "/engine/list",
+        "",
+        "reply: the modules and parameters as text",
+    ),
     route(
         "/engine/schema",
         "[json|file]",
         "reply: this schema as JSON, or write chronus_schema_YYYYMMDD_HHMMSS.json and reply its path",
     ),
-    route("/engine/record/start", "[name]", "record the master output to recordings/"),
+    route(
+        "/engine/record/start",
+        "[name]",
+        "record the master output to recordings/",
+    ),
     route("/engine/record/stop", "", "stop recording"),
     route("/engine/record/status", "", "reply: recording (0/1) path"),
 ];
@@ -304,10 +332,16 @@ mod tests {
         assert!(!r.contains(&"/mod/voice9/freq".to_string()));
         for addr in &r {
             if let Some(p) = addr.strip_prefix("/mod/") {
-                assert!(crate::model::registry::resolve_osc_param(p).is_some(), "{addr}");
+                assert!(
+                    crate::model::registry::resolve_osc_param(p).is_some(),
+                    "{addr}"
+                );
             }
         }
-        assert_eq!(r.iter().filter(|a| a.starts_with("/mod/")).count(), 8 * 12 + 23 + 7);
+        assert_eq!(
+            r.iter().filter(|a| a.starts_with("/mod/")).count(),
+            8 * 12 + 23 + 7
+        );
         let text = engine_list(4);
         assert!(text.contains("voice1 … voice4"));
         assert!(text.contains("env_amount"));

@@ -26,6 +26,61 @@ pub const MAX_UNKNOWN_KEPT: usize = 256;
 pub const VIZ_PERIOD: Duration = Duration::from_millis(100);
 /// Largest reply sent; anything longer is answered with an `/error`.
 const MAX_REPLY: usize = 65_000;
+/// Receive buffer asked for: the usual default holds only a few hundred small datagrams,
+/// which a 10 000 messages/s flood fills during one slow control-loop turn.
+const RECV_BUFFER: i32 = 1 << 20;
+
+/// Asks the kernel for a larger receive buffer (best effort: it caps the size at
+/// `net.core.rmem_max`, and a failure leaves the default).
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64"
+    )
+))]
+fn enlarge_receive_buffer(socket: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    unsafe extern "C" {
+        fn setsockopt(
+            fd: i32,
+            level: i32,
+            name: i32,
+            value: *const std::ffi::c_void,
+            len: u32,
+        ) -> i32;
+    }
+    // The values of these constants on the architectures listed above.
+    const SOL_SOCKET: i32 = 1;
+    const SO_RCVBUF: i32 = 8;
+    let size: i32 = RECV_BUFFER;
+    // SAFETY: the descriptor is an open socket owned by `socket`, and the value pointer and
+    // length describe `size`, which the kernel only reads during the call.
+    let _ = unsafe {
+        setsockopt(
+            socket.as_raw_fd(),
+            SOL_SOCKET,
+            SO_RCVBUF,
+            (&size as *const i32).cast(),
+            std::mem::size_of::<i32>() as u32,
+        )
+    };
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64"
+    )
+)))]
+fn enlarge_receive_buffer(_socket: &UdpSocket) {}
 
 /// Traffic counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,6 +172,7 @@ impl OscServer {
     pub fn bind(addr: SocketAddr) -> io::Result<OscServer> {
         let socket = UdpSocket::bind(addr)?;
         socket.set_nonblocking(true)?;
+        enlarge_receive_buffer(&socket);
         let local = socket.local_addr()?;
         Ok(OscServer {
             socket,
@@ -141,13 +197,17 @@ impl OscServer {
     pub fn from_args(args: &OscArgs) -> Result<OscServer, OscSetupError> {
         let ip = args.osc_bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let addr = SocketAddr::new(ip, args.osc_port);
-        let server = OscServer::bind(addr).map_err(|source| OscSetupError::Bind { addr, source })?;
+        let server =
+            OscServer::bind(addr).map_err(|source| OscSetupError::Bind { addr, source })?;
         let outs: Vec<&str> = if args.osc_out.is_empty() {
             vec![DEFAULT_OUT]
         } else {
             args.osc_out.iter().map(String::as_str).collect()
         };
-        let dests = outs.into_iter().map(parse_out).collect::<Result<Vec<_>, _>>()?;
+        let dests = outs
+            .into_iter()
+            .map(parse_out)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(server
             .with_outputs(dests)
             .map_err(OscSetupError::OutSocket)?
@@ -353,7 +413,10 @@ impl OscServer {
             };
             let err = error_packet(
                 addr.as_deref().unwrap_or(""),
-                &format!("the reply of {} bytes is too large for one datagram", bytes.len()),
+                &format!(
+                    "the reply of {} bytes is too large for one datagram",
+                    bytes.len()
+                ),
             );
             match wire::encode(&err) {
                 Some(b) => b,
@@ -400,7 +463,10 @@ impl OscServer {
         };
         ctl.notify(
             Level::Info,
-            format!("OSC: listening on {}, sending to {outs}, {clock}", self.local),
+            format!(
+                "OSC: listening on {}, sending to {outs}, {clock}",
+                self.local
+            ),
         );
         if !self.local.ip().is_loopback() {
             ctl.notify(

@@ -23,7 +23,7 @@ pub fn decode(bytes: &[u8]) -> Result<OscPacket, String> {
     if bytes.is_empty() {
         return Err("empty datagram".into());
     }
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!(
             "datagram of {} bytes is not a multiple of 4 (not OSC)",
             bytes.len()
@@ -277,7 +277,7 @@ mod tests {
         let mut m = b"/a\0\0,".to_vec();
         m.extend(std::iter::repeat_n(b'[', 4000));
         m.extend(std::iter::repeat_n(b']', 4000));
-        while m.len() % 4 != 0 {
+        while !m.len().is_multiple_of(4) {
             m.push(0);
         }
         m.extend_from_slice(&[0, 0, 0, 0]);

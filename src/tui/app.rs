@@ -20,8 +20,7 @@ use crate::model::{ParamId, ParamSpec, Track};
 use crate::store::{SLOT_COUNT, SlotInfo, SlotNumber};
 
 use super::state::{
-    Clipboard, Hints, Overlay, PANEL_MODULES, Panel, Prompt, PromptKind, Question, SlotRow,
-    UiState,
+    Clipboard, Hints, Overlay, PANEL_MODULES, Panel, Prompt, PromptKind, Question, SlotRow, UiState,
 };
 
 /// Taps further apart than this start a new tap-tempo measurement.
@@ -209,11 +208,7 @@ impl App {
             }
             Action::BpmSet => {
                 let bpm = control::fmt_num(ctl.song.sequencer.bpm);
-                let label = format!(
-                    "Tempo in BPM ({}–{})",
-                    seq_spec::BPM.min,
-                    seq_spec::BPM.max
-                );
+                let label = format!("Tempo in BPM ({}–{})", seq_spec::BPM.min, seq_spec::BPM.max);
                 ui.prompt = Some(Prompt::new(PromptKind::Bpm, label, bpm));
             }
             Action::TapTempo => self.tap(ctl, now),
@@ -311,15 +306,16 @@ impl App {
                     };
                     if self.run(ctl, Command::MoveTrack { track: name, delta }) {
                         let n = ctl.song.sequencer.tracks.len();
-                        self.ui.track = (self.ui.track as isize + delta).clamp(0, n as isize - 1)
-                            as usize;
+                        self.ui.track =
+                            (self.ui.track as isize + delta).clamp(0, n as isize - 1) as usize;
                     }
                 }
             }
             Action::TrackVoice(choice) => self.track_voice(ctl, choice),
             Action::TrackNotes => {
                 if let Some(t) = self.selected(ctl) {
-                    let label = format!("Notes of {} (C2 d#3 60 261.63; empty = base_freq)", t.name);
+                    let label =
+                        format!("Notes of {} (C2 d#3 60 261.63; empty = base_freq)", t.name);
                     let prompt = Prompt::new(
                         PromptKind::Notes {
                             track: t.name.clone(),
@@ -335,7 +331,8 @@ impl App {
                     let (name, len) = (t.name.clone(), t.pattern.chars().count());
                     match change {
                         LengthChange::By(by) => {
-                            let len = (len as i64 + by as i64).clamp(1, control::MAX_PATTERN as i64);
+                            let len =
+                                (len as i64 + by as i64).clamp(1, control::MAX_PATTERN as i64);
                             self.run(
                                 ctl,
                                 Command::SetLength {
@@ -345,10 +342,8 @@ impl App {
                             );
                         }
                         LengthChange::Prompt => {
-                            let label = format!(
-                                "Length of {name} in steps (1–{})",
-                                control::MAX_PATTERN
-                            );
+                            let label =
+                                format!("Length of {name} in steps (1–{})", control::MAX_PATTERN);
                             self.ui.prompt = Some(Prompt::new(
                                 PromptKind::Length { track: name },
                                 label,
@@ -514,7 +509,8 @@ impl App {
 
     fn set_step(&mut self, ctl: &mut Controller, value: StepValue) {
         let Some(track) = self.selected_name(ctl) else {
-            self.ui.say(Level::Warning, "no track to edit — add one first");
+            self.ui
+                .say(Level::Warning, "no track to edit — add one first");
             return;
         };
         let step = self.ui.step;
@@ -615,7 +611,8 @@ impl App {
             voice: format!("voice{voice}"),
         };
         if self.run(ctl, cmd) {
-            self.ui.say(Level::Info, format!("{name} plays voice{voice}"));
+            self.ui
+                .say(Level::Info, format!("{name} plays voice{voice}"));
         }
     }
 
@@ -695,7 +692,11 @@ impl App {
 
     fn open_save_prompt(&mut self, ctl: &Controller) {
         let proposed = ctl.slot.map(|s| s.to_string()).unwrap_or_default();
-        self.ui.prompt = Some(Prompt::new(PromptKind::Save, "Save to slot (1–128)", proposed));
+        self.ui.prompt = Some(Prompt::new(
+            PromptKind::Save,
+            "Save to slot (1–128)",
+            proposed,
+        ));
     }
 
     fn save(&mut self, ctl: &mut Controller, slot: SlotNumber, force: bool) {
@@ -732,11 +733,7 @@ impl App {
                 } else {
                     "Load slot at the next bar (1–128)"
                 };
-                self.ui.prompt = Some(Prompt::new(
-                    PromptKind::Load { immediate },
-                    label,
-                    "",
-                ));
+                self.ui.prompt = Some(Prompt::new(PromptKind::Load { immediate }, label, ""));
             }
         }
     }
@@ -749,6 +746,7 @@ impl App {
         if self.run(ctl, Command::LoadSlot { slot, immediate }) {
             self.ui.track = 0;
             self.ui.step = 0;
+            self.ui.slot_cursor = n;
             self.forget_seen(slot.get());
             self.refresh_slots(ctl);
         }
@@ -778,9 +776,7 @@ impl App {
             Action::Cursor(m) => match m {
                 CursorMove::Left => prompt.move_cursor(-1),
                 CursorMove::Right => prompt.move_cursor(1),
-                CursorMove::Home | CursorMove::Top | CursorMove::PageUp => {
-                    prompt.cursor_to(false)
-                }
+                CursorMove::Home | CursorMove::Top | CursorMove::PageUp => prompt.cursor_to(false),
                 CursorMove::End | CursorMove::Bottom | CursorMove::PageDown => {
                     prompt.cursor_to(true)
                 }
@@ -986,7 +982,11 @@ impl App {
                 }
                 Notice::Recorded(info) => self.ui.say(
                     Level::Info,
-                    format!("recorded {:.2} s to {}", info.seconds(), info.path.display()),
+                    format!(
+                        "recorded {:.2} s to {}",
+                        info.seconds(),
+                        info.path.display()
+                    ),
                 ),
                 _ => {}
             }
@@ -1172,7 +1172,10 @@ mod tests {
 
     #[test]
     fn free_names_count_up_from_the_copied_name() {
-        let tracks = vec![Track::new("kick", "voice1", "X..."), Track::new("track1", "voice2", "")];
+        let tracks = vec![
+            Track::new("kick", "voice1", "X..."),
+            Track::new("track1", "voice2", ""),
+        ];
         assert_eq!(free_name(&tracks, "kick"), "kick2");
         assert_eq!(free_name(&tracks, "track"), "track2");
         assert_eq!(free_name(&tracks, "snare"), "snare2");
@@ -1192,7 +1195,10 @@ mod tests {
     fn typed_values_are_checked_against_the_registry() {
         let err = parse_in_range("9000", &seq_spec::BPM).unwrap_err();
         assert_eq!(err, "\"9000\" is out of range: bpm takes 30–300 BPM");
-        assert_eq!(parse_in_range("abc", &seq_spec::BPM).unwrap_err(), "\"abc\" is not a number");
+        assert_eq!(
+            parse_in_range("abc", &seq_spec::BPM).unwrap_err(),
+            "\"abc\" is not a number"
+        );
         assert_eq!(parse_in_range("128.5", &seq_spec::BPM), Ok(128.5));
     }
 }

@@ -51,16 +51,15 @@ pub fn layout(area: Rect, ui: &UiState, ctl: &Controller) -> ScreenLayout {
         height: transport_rows,
         ..area
     };
+    let message_rows = message_lines(ui, area.width).len() as u16;
     let message = Rect {
-        y: area.bottom().saturating_sub(1),
-        height: area.height.saturating_sub(transport_rows).min(1),
+        y: area.bottom().saturating_sub(message_rows),
+        height: area.height.saturating_sub(transport_rows).min(message_rows),
         ..area
     };
     let body = Rect {
         y: transport.bottom(),
-        height: area
-            .height
-            .saturating_sub(transport_rows + message.height),
+        height: area.height.saturating_sub(transport_rows + message.height),
         ..area
     };
     let wide = area.width >= WIDE;
@@ -199,17 +198,48 @@ pub fn put(buf: &mut Buffer, x: u16, y: u16, right: u16, text: &str, style: Styl
     end
 }
 
-fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
-    if area.height == 0 {
-        return;
-    }
-    let right = area.right();
+/// The hint at the right of the message line: a half-typed chord and the help key.
+fn hint_text(ui: &UiState) -> String {
     let mut hint = String::new();
     if !ui.chord.is_empty() {
         hint.push_str(&ui.chord);
         hint.push_str("… ");
     }
     hint.push_str(&format!("{} help ", ui.hints.help));
+    hint
+}
+
+/// Most rows a warning or an error may take, so a long one (a keymap file's mistake) can be
+/// read whole.
+const MESSAGE_ROWS: usize = 3;
+
+/// The message split into the rows it is shown on: one for info, up to [`MESSAGE_ROWS`] for
+/// warnings and errors that do not fit on one.
+fn message_lines(ui: &UiState, width: u16) -> Vec<String> {
+    let Some(m) = &ui.message else {
+        return vec![String::new()];
+    };
+    let room = (width as usize)
+        .saturating_sub(hint_text(ui).chars().count() + 4)
+        .max(10);
+    let chars: Vec<char> = m.text.chars().collect();
+    if m.level == Level::Info || chars.len() <= room {
+        return vec![m.text.clone()];
+    }
+    let mut lines: Vec<String> = chars
+        .chunks(room)
+        .map(|c| c.iter().collect::<String>())
+        .collect();
+    lines.truncate(MESSAGE_ROWS);
+    lines
+}
+
+fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
+    if area.height == 0 {
+        return;
+    }
+    let right = area.right();
+    let hint = hint_text(ui);
     let hint_w = hint.chars().count() as u16;
     let text_right = right.saturating_sub(hint_w + 1).max(area.x);
     match &ui.message {
@@ -219,8 +249,15 @@ fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
                 Level::Warning => " ! ",
                 Level::Error => " ✗ ",
             };
-            let x = put(buf, area.x, area.y, text_right, mark, theme::level(m.level));
-            put(buf, x, area.y, text_right, &m.text, theme::level(m.level));
+            let style = theme::level(m.level);
+            let x0 = put(buf, area.x, area.y, text_right, mark, style);
+            for (i, line) in message_lines(ui, area.width)
+                .iter()
+                .take(area.height as usize)
+                .enumerate()
+            {
+                put(buf, x0, area.y + i as u16, text_right, line, style);
+            }
         }
         None => {
             let text = format!(" {} play/stop", ui.hints.play);
@@ -228,6 +265,13 @@ fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
         }
     }
     if hint_w < area.width {
-        put(buf, right - hint_w, area.y, right, &hint, theme::dim());
+        put(
+            buf,
+            right - hint_w,
+            area.bottom() - 1,
+            right,
+            &hint,
+            theme::dim(),
+        );
     }
 }

@@ -87,7 +87,10 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let mut title = vec![
         Span::raw(" Pattern "),
         Span::styled(
-            format!("· {} tracks · {cols} steps ", tracks.len()),
+            match tracks.len() {
+                1 => format!("· 1 track · {cols} steps "),
+                n => format!("· {n} tracks · {cols} steps "),
+            },
             theme::dim(),
         ),
     ];
@@ -102,11 +105,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         let view = StepView::fit(x0, probe.right().saturating_sub(x0), cols, ui.step);
         if view.count < cols {
             title.push(Span::styled(
-                format!(
-                    "· steps {}–{} ",
-                    view.first + 1,
-                    view.first + view.count
-                ),
+                format!("· steps {}–{} ", view.first + 1, view.first + view.count),
                 theme::dim(),
             ));
         }
@@ -129,7 +128,10 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let ruler_head = st.running.then(|| (st.global_step % cols as u64) as usize);
     for i in view.first..view.first + view.count {
         let sx = view.x(i);
-        if i % 4 == 0 {
+        if sx >= right {
+            break;
+        }
+        if i.is_multiple_of(4) {
             put(buf, sx, y, right, &(i + 1).to_string(), theme::dim());
         }
         if ruler_head == Some(i) {
@@ -141,10 +143,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
 
     let rows = inner.height.saturating_sub(1) as usize;
     if tracks.is_empty() {
-        let text = format!(
-            "no tracks yet — press {} to add one",
-            ui.hints.add_track
-        );
+        let text = format!("no tracks yet — press {} to add one", ui.hints.add_track);
         put(buf, inner.x + 1, y + 1, right, &text, theme::dim());
         return;
     }
@@ -203,7 +202,11 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             y,
             right,
             if t.muted { "M" } else { "·" },
-            if t.muted { theme::muted() } else { theme::dim() },
+            if t.muted {
+                theme::muted()
+            } else {
+                theme::dim()
+            },
         );
         put(
             buf,
@@ -255,7 +258,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
 fn draw_gaps(buf: &mut Buffer, view: &StepView, y: u16, right: u16) {
     for k in (4..view.count).step_by(4) {
         let i = view.first + k;
-        if (i % 16) == 0 {
+        if i.is_multiple_of(16) {
             let gx = view.x(i) - 1;
             if gx < right {
                 buf[(gx, y)].set_char('│').set_style(theme::dim());

@@ -96,7 +96,14 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
                 break;
             }
             let peak = st.levels[v];
-            vbar(buf, x, bottom, bar_h, meter_fraction(peak), Some(to_db(peak)));
+            vbar(
+                buf,
+                x,
+                bottom,
+                bar_h,
+                meter_fraction(peak),
+                Some(to_db(peak)),
+            );
             let label = char::from_digit(((v + 1) % 10) as u32, 10).unwrap_or('?');
             buf[(x, labels_y)].set_char(label).set_style(theme::dim());
         }
@@ -106,7 +113,14 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
             if x >= right {
                 break;
             }
-            vbar(buf, x, bottom, bar_h, meter_fraction(*peak), Some(to_db(*peak)));
+            vbar(
+                buf,
+                x,
+                bottom,
+                bar_h,
+                meter_fraction(*peak),
+                Some(to_db(*peak)),
+            );
             let label = if c == 0 { 'L' } else { 'R' };
             buf[(x, labels_y)].set_char(label).set_style(theme::dim());
         }

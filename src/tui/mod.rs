@@ -68,7 +68,8 @@ fn load_start_slot(ctl: &mut Controller, app: &mut App, slot: SlotNumber) {
         }
         Err(ControlError::Store(e @ StoreError::Missing { .. })) => {
             ctl.slot = Some(slot);
-            app.ui.say(Level::Info, format!("{e} — starting a new song"));
+            app.ui
+                .say(Level::Info, format!("{e} — starting a new song"));
         }
         Err(e) => {
             ctl.slot = Some(slot);
@@ -104,7 +105,8 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
         app.ui.say(Level::Warning, note);
     }
     if let Some(e) = keymap_error {
-        app.ui.say(Level::Error, format!("{e} — using the default keys"));
+        app.ui
+            .say(Level::Error, format!("{e} — using the default keys"));
     }
     let early: Vec<Notice> = ctl.drain_notices().collect();
     // Keep the most important start-up message: notices first, then ours again on top.

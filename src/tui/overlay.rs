@@ -118,11 +118,15 @@ fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, text: &str) {
     let right = inner.right();
     put(buf, inner.x + 1, inner.y + 1, right, text, theme::strong());
     if inner.height >= 3 {
-        let keys = format!(
-            "{} yes · {} no",
-            ui.hints.confirm, ui.hints.cancel
+        let keys = format!("{} yes · {} no", ui.hints.confirm, ui.hints.cancel);
+        put(
+            buf,
+            inner.x + 1,
+            inner.bottom() - 1,
+            right,
+            &keys,
+            theme::dim(),
         );
-        put(buf, inner.x + 1, inner.bottom() - 1, right, &keys, theme::dim());
     }
 }
 
@@ -135,7 +139,7 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
         .max(p.error.as_deref().map_or(0, |e| e.chars().count()))
         .max(p.text.chars().count() + 4) as u16
         + 6;
-    let w = want.clamp(40, area.width.saturating_sub(4).max(20));
+    let w = want.max(40).min(area.width.saturating_sub(4).max(20));
     let r = centered(area, w, 6);
     Clear.render(r, buf);
     let inner = panel(r, buf, Line::from(format!(" {} ", p.label)), true);
@@ -173,6 +177,13 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
             "{} accept · {} cancel",
             ui.hints.submit, ui.hints.prompt_cancel
         );
-        put(buf, inner.x + 1, inner.bottom() - 1, right, &keys, theme::dim());
+        put(
+            buf,
+            inner.x + 1,
+            inner.bottom() - 1,
+            right,
+            &keys,
+            theme::dim(),
+        );
     }
 }

@@ -134,7 +134,14 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
             (" ", theme::text())
         };
         put(buf, x, y, right, marker, theme::title(focused));
-        put(buf, x + 1, y, right, &format!("{:<10}", spec.name), name_style);
+        put(
+            buf,
+            x + 1,
+            y,
+            right,
+            &format!("{:<10}", spec.name),
+            name_style,
+        );
         let value = format_value(spec, v);
         let value_style = if is_sel {
             theme::strong()
@@ -179,7 +186,14 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
     let Some(t) = ctl.song.sequencer.tracks.get(ui.track) else {
         let inner = panel(area, buf, Line::from(" Track "), false);
         if inner.height > 0 {
-            put(buf, inner.x + 1, inner.y, inner.right(), "no track", theme::dim());
+            put(
+                buf,
+                inner.x + 1,
+                inner.y,
+                inner.right(),
+                "no track",
+                theme::dim(),
+            );
         }
         return;
     };
@@ -245,7 +259,11 @@ fn wrap_words(words: &[String], width: usize, max_lines: usize) -> Vec<String> {
     let mut lines: Vec<String> = vec![String::new()];
     for (i, w) in words.iter().enumerate() {
         let line = lines.last_mut().expect("one line");
-        let needed = if line.is_empty() { w.len() } else { line.len() + 1 + w.len() };
+        let needed = if line.is_empty() {
+            w.len()
+        } else {
+            line.len() + 1 + w.len()
+        };
         if needed <= width || line.is_empty() {
             if !line.is_empty() {
                 line.push(' ');
@@ -344,8 +362,14 @@ mod tests {
         assert_eq!(format_value(&VOICE_PARAMS[voice::AMP], 0.3), "0.300");
         assert_eq!(format_value(&VOICE_PARAMS[voice::ATTACK], 0.01), "0.010");
         assert_eq!(compact_value(&VOICE_PARAMS[voice::AMP], 0.3), "0.3");
-        assert_eq!(choice_name(&VOICE_PARAMS[voice::WAVEFORM], 1.0), Some("saw"));
-        assert_eq!(choice_name(&VOICE_PARAMS[voice::WAVEFORM], 5.0), Some("brown noise"));
+        assert_eq!(
+            choice_name(&VOICE_PARAMS[voice::WAVEFORM], 1.0),
+            Some("saw")
+        );
+        assert_eq!(
+            choice_name(&VOICE_PARAMS[voice::WAVEFORM], 5.0),
+            Some("brown noise")
+        );
         assert_eq!(choice_name(&VOICE_PARAMS[voice::AMP], 1.0), None);
     }
 }

@@ -33,7 +33,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let rows = (inner.height - if legend { 2 } else { 0 }) as usize;
     let total = SLOT_COUNT as usize;
     let cursor = ui.slot_cursor.clamp(1, SLOT_COUNT) as usize - 1;
-    let first = cursor.saturating_sub(rows / 2).min(total.saturating_sub(rows));
+    let first = cursor
+        .saturating_sub(rows / 2)
+        .min(total.saturating_sub(rows));
     let playing = ctl
         .status
         .playing_slot
@@ -42,7 +44,13 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let current = ctl.slot.map(|s| s.get() as u16);
     let show_age = inner.width >= 28;
     let show_bpm = inner.width >= 18;
-    let tail_w: u16 = if show_age { 11 } else if show_bpm { 6 } else { 0 };
+    let tail_w: u16 = if show_age {
+        11
+    } else if show_bpm {
+        6
+    } else {
+        0
+    };
 
     for row in 0..rows.min(total - first) {
         let n = first + row + 1;
@@ -79,9 +87,20 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             Some(r) => {
                 if let Some(err) = &r.error {
                     let text = format!("unreadable: {err}");
-                    put(buf, x, y, name_right, &text, theme::level(crate::control::Level::Error));
+                    put(
+                        buf,
+                        x,
+                        y,
+                        name_right,
+                        &text,
+                        theme::level(crate::control::Level::Error),
+                    );
                 } else {
-                    let name = if r.name.is_empty() { "(no name)" } else { &r.name };
+                    let name = if r.name.is_empty() {
+                        "(no name)"
+                    } else {
+                        &r.name
+                    };
                     let style = if playing == Some(slot) {
                         theme::strong()
                     } else {
@@ -93,7 +112,14 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                         put(buf, name_right + 1, y, right, &bpm, theme::dim());
                     }
                     if show_age {
-                        put(buf, name_right + 7, y, right, &format!("{:>4}", r.age), theme::dim());
+                        put(
+                            buf,
+                            name_right + 7,
+                            y,
+                            right,
+                            &format!("{:>4}", r.age),
+                            theme::dim(),
+                        );
                     }
                 }
             }
@@ -111,13 +137,30 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             if focused {
                 buf.set_style(row_area, theme::cursor());
             } else {
-                buf.set_style(row_area, theme::cursor_unfocused(ratatui::style::Style::new()));
+                buf.set_style(
+                    row_area,
+                    theme::cursor_unfocused(ratatui::style::Style::new()),
+                );
             }
         }
     }
     if legend {
         let y = inner.bottom() - 2;
-        put(buf, inner.x + 1, y, right, "▶ playing    → queued", theme::dim());
-        put(buf, inner.x + 1, y + 1, right, "* unsaved    ~ changed on disk", theme::dim());
+        put(
+            buf,
+            inner.x + 1,
+            y,
+            right,
+            "▶ playing    → queued",
+            theme::dim(),
+        );
+        put(
+            buf,
+            inner.x + 1,
+            y + 1,
+            right,
+            "* unsaved    ~ changed on disk",
+            theme::dim(),
+        );
     }
 }

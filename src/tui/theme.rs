@@ -39,7 +39,9 @@ pub fn title(focused: bool) -> Style {
 
 /// An accented step (`X`): the brightest thing in the grid.
 pub fn accent() -> Style {
-    Style::new().fg(Color::LightYellow).add_modifier(Modifier::BOLD)
+    Style::new()
+        .fg(Color::LightYellow)
+        .add_modifier(Modifier::BOLD)
 }
 
 /// A plain hit (`x`).
@@ -77,12 +79,16 @@ pub fn selected() -> Style {
 
 /// Play state and REC.
 pub fn playing() -> Style {
-    Style::new().fg(Color::LightGreen).add_modifier(Modifier::BOLD)
+    Style::new()
+        .fg(Color::LightGreen)
+        .add_modifier(Modifier::BOLD)
 }
 
 /// Recording.
 pub fn recording() -> Style {
-    Style::new().fg(Color::LightRed).add_modifier(Modifier::BOLD)
+    Style::new()
+        .fg(Color::LightRed)
+        .add_modifier(Modifier::BOLD)
 }
 
 /// Something waiting (a queued slot).
@@ -105,7 +111,9 @@ pub fn level(level: Level) -> Style {
     match level {
         Level::Info => Style::new().fg(Color::Gray),
         Level::Warning => Style::new().fg(Color::Yellow),
-        Level::Error => Style::new().fg(Color::LightRed).add_modifier(Modifier::BOLD),
+        Level::Error => Style::new()
+            .fg(Color::LightRed)
+            .add_modifier(Modifier::BOLD),
     }
 }
 

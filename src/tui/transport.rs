@@ -51,9 +51,7 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
         theme::strong(),
     ));
     p.push(("  ".into(), theme::dim()));
-    let playing = st
-        .playing_slot
-        .or_else(|| ctl.slot.map(|s| s.get() as u16));
+    let playing = st.playing_slot.or_else(|| ctl.slot.map(|s| s.get() as u16));
     match playing {
         Some(n) => {
             p.push((format!("slot {n}"), theme::strong()));

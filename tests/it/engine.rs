@@ -826,3 +826,39 @@ fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
     assert_eq!(e.garbage_overflow(), 0);
     drop(garbage);
 }
+
+#[test]
+fn render_command_writes_the_slot_and_names_bad_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = chronus::store::Store::new(dir.path());
+    let six = chronus::store::SlotNumber::new(6).unwrap();
+    store.save(six, &render::anthem_breakbeat()).unwrap();
+    let out = dir.path().join("six.wav");
+    let args = |target: &str| render::RenderArgs {
+        target: target.to_string(),
+        bars: 1,
+        out: Some(out.clone()),
+        rate: 44100,
+        voices: 8,
+    };
+    render::run(&args("6"), dir.path()).unwrap();
+    let wav = hound::WavReader::open(&out).unwrap();
+    assert_eq!(wav.spec().sample_rate, 44100);
+    // One bar at 174 BPM and 44.1 kHz: 16 × 3801.72 = 60827.6 → 60828 frames.
+    assert_eq!(wav.len(), 2 * 60_828);
+    assert_eq!(render::bars_to_frames(1, 174.0, 44100), 60_828);
+
+    let err = render::run(&args("129"), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"129\"") && err.contains("out of range"),
+        "{err}"
+    );
+    let err = render::run(&args("7"), dir.path()).unwrap_err().to_string();
+    assert!(err.contains("slot 7 is empty"), "{err}");
+    let err = render::run(&args("missing.json"), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing.json"), "{err}");
+}

@@ -58,12 +58,21 @@ fn slot_format_example_loads_with_every_value() {
     assert_eq!(s.sequencer.tracks.len(), 1);
     let kick = &s.sequencer.tracks[0];
     assert_eq!(
-        (kick.name.as_str(), kick.voice_id.as_str(), kick.pattern.as_str()),
+        (
+            kick.name.as_str(),
+            kick.voice_id.as_str(),
+            kick.pattern.as_str()
+        ),
         ("kick", "voice1", "X...X...X...X...")
     );
     assert_eq!(kick.notes, vec![55.0]);
     assert_eq!(
-        (kick.base_amp, kick.filter_freq, kick.gate_frac, kick.note_index),
+        (
+            kick.base_amp,
+            kick.filter_freq,
+            kick.gate_frac,
+            kick.note_index
+        ),
         (0.5, 150.0, 0.2, 0)
     );
     assert_eq!(s.params.get(ParamId::voice(1, voice::FREQ)), 55.0);
@@ -84,7 +93,10 @@ fn slot_format_example_writes_the_canonical_golden_text() {
     if std::env::var_os("CHRONUS_BLESS").is_some() {
         std::fs::write(&golden, parsed.slot.to_json()).unwrap();
     }
-    assert_eq!(parsed.slot.to_json(), fixture_text("slot_format_example.canonical.json"));
+    assert_eq!(
+        parsed.slot.to_json(),
+        fixture_text("slot_format_example.canonical.json")
+    );
 }
 
 #[test]
@@ -102,14 +114,20 @@ fn original_engine_file_loads_and_keeps_its_extra_keys_and_float_noise() {
     assert_eq!(names, ["kick", "bass", "lead", "hats"]);
     assert_eq!(s.sequencer.tracks[1].note_index, 7);
     assert_eq!(s.sequencer.tracks[3].gate_frac, 0.05000000074505806);
-    assert_eq!(s.params.get(ParamId::voice(2, voice::AMP)), 0.3499999940395355);
+    assert_eq!(
+        s.params.get(ParamId::voice(2, voice::AMP)),
+        0.3499999940395355
+    );
     assert_eq!(s.params.get(ParamId::voice(3, voice::WAVEFORM)), 2.0);
     assert_eq!(s.module_extra["voice1"]["module_id"], "voice1");
     assert_eq!(s.module_extra["acid1"]["module_id"], "acid1");
     assert_eq!(s.sequencer.tracks[0].extra["accent_disabled"], true);
 
     let text = s.to_json();
-    assert!(text.contains("\"gate_frac\": 0.05000000074505806,"), "{text}");
+    assert!(
+        text.contains("\"gate_frac\": 0.05000000074505806,"),
+        "{text}"
+    );
     assert!(text.contains("\"accent_disabled\": true"), "{text}");
     assert!(text.contains("\"module_id\": \"lfo2\""), "{text}");
     let again = parse_slot(&text, "saved").unwrap();
@@ -120,7 +138,10 @@ fn original_engine_file_loads_and_keeps_its_extra_keys_and_float_noise() {
 #[test]
 fn canonical_text_is_a_fixed_point_for_both_fixtures() {
     for name in ["slot_format_example.json", "original_engine.json"] {
-        let first = parse_slot(&fixture_text(name), name).unwrap().slot.to_json();
+        let first = parse_slot(&fixture_text(name), name)
+            .unwrap()
+            .slot
+            .to_json();
         let second = parse_slot(&first, name).unwrap().slot.to_json();
         assert_eq!(first, second, "{name}");
         assert!(first.ends_with("}\n"));
@@ -137,7 +158,10 @@ fn keys_are_written_in_slot_format_order() {
     let order = |keys: &[&str]| {
         let pos: Vec<usize> = keys
             .iter()
-            .map(|k| text.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k}")))
+            .map(|k| {
+                text.find(&format!("\"{k}\":"))
+                    .unwrap_or_else(|| panic!("{k}"))
+            })
             .collect();
         assert!(pos.windows(2).all(|w| w[0] < w[1]), "{keys:?} in {text}");
     };
@@ -163,7 +187,14 @@ fn keys_are_written_in_slot_format_order() {
         "gate_frac",
         "note_index",
     ]);
-    order(&["filter_q", "adsr", "attack", "release", "waveform", "slide_time"]);
+    order(&[
+        "filter_q",
+        "adsr",
+        "attack",
+        "release",
+        "waveform",
+        "slide_time",
+    ]);
 }
 
 #[test]
@@ -196,7 +227,10 @@ fn unknown_keys_are_kept_at_every_level_and_written_back() {
         ]
     );
     let text = parsed.slot.to_json();
-    assert!(text.starts_with("{\n  \"$schema\": \"./slot.schema.json\",\n"), "{text}");
+    assert!(
+        text.starts_with("{\n  \"$schema\": \"./slot.schema.json\",\n"),
+        "{text}"
+    );
     for needle in [
         "\"_comment\": \"hand-written\"",
         "\"future_top\": {\n    \"x\": [1, 2.5, \"y\"]\n  }\n}",
@@ -350,9 +384,17 @@ fn wrong_types_are_errors_naming_the_json_path() {
         let mut doc = base_doc();
         let (parent, key) = pointer.rsplit_once('/').unwrap();
         doc.pointer_mut(parent).unwrap()[key] = bad;
-        assert_eq!(invalid_at(&doc), (path.to_string(), message.to_string()), "{pointer}");
+        assert_eq!(
+            invalid_at(&doc),
+            (path.to_string(), message.to_string()),
+            "{pointer}"
+        );
     }
-    let err = parse_slot("{\"sequencer\": {\"bpm\": \"fast\"}}", "slots/slot_009.json").unwrap_err();
+    let err = parse_slot(
+        "{\"sequencer\": {\"bpm\": \"fast\"}}",
+        "slots/slot_009.json",
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "slots/slot_009.json: sequencer.bpm: expected a number, found text \"fast\""
@@ -397,7 +439,11 @@ fn syntax_errors_name_file_line_and_column() {
     let err = parse_slot("", "empty.json").unwrap_err();
     assert!(matches!(err, SlotError::Syntax { line: 1, .. }), "{err}");
     let err = parse_slot("{\"a\": 1} trailing", "t.json").unwrap_err();
-    assert!(err.to_string().starts_with("t.json:1:10: syntax error: trailing characters"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("t.json:1:10: syntax error: trailing characters"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -430,7 +476,10 @@ fn schema_versions_1x_load_and_higher_majors_are_refused() {
     doc["schema_version"] = json!("2.0");
     doc["sequencer"] = json!("reorganised");
     let err = parse_value(&doc).unwrap_err();
-    assert!(matches!(&err, SlotError::Version { found, .. } if found == "2.0"), "{err:?}");
+    assert!(
+        matches!(&err, SlotError::Version { found, .. } if found == "2.0"),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         "test.json: schema_version \"2.0\" is not supported: this Chronus reads schema version 1.x"
@@ -504,7 +553,12 @@ fn voice_modules_follow_the_highest_voice_in_the_file() {
         parsed.warnings[0].to_string(),
         "modules.voice17: not a voice Chronus has (voice1–voice16); kept unchanged"
     );
-    assert!(parsed.slot.to_json().contains("\"voice17\": {\n      \"amp\": 0.2\n    }"));
+    assert!(
+        parsed
+            .slot
+            .to_json()
+            .contains("\"voice17\": {\n      \"amp\": 0.2\n    }")
+    );
 }
 
 #[test]
@@ -516,7 +570,10 @@ fn running_and_global_step_are_kept_for_information() {
     assert!(s.sequencer.running);
     assert_eq!(s.sequencer.global_step, 4711);
     let text = s.to_json();
-    assert!(text.contains("\"running\": true,\n    \"global_step\": 4711,"), "{text}");
+    assert!(
+        text.contains("\"running\": true,\n    \"global_step\": 4711,"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -530,7 +587,10 @@ fn muted_and_solo_are_written_only_when_set() {
     let text = s.to_json();
     assert_eq!(text.matches("\"muted\"").count(), 1, "{text}");
     assert!(!text.contains("\"solo\""), "{text}");
-    assert!(text.contains("\"note_index\": 0,\n        \"muted\": true\n"), "{text}");
+    assert!(
+        text.contains("\"note_index\": 0,\n        \"muted\": true\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -702,8 +762,11 @@ fn check_reports_ok_warnings_and_errors_with_exit_codes() {
     );
 
     let broken = dir.path().join("broken.json");
-    std::fs::write(&broken, "{\n  \"sequencer\": {\n    \"bpm\": 120.0\n    \"swing\": 0.1\n  }\n}\n")
-        .unwrap();
+    std::fs::write(
+        &broken,
+        "{\n  \"sequencer\": {\n    \"bpm\": 120.0\n    \"swing\": 0.1\n  }\n}\n",
+    )
+    .unwrap();
     let broken_s = broken.to_str().unwrap();
     let missing = dir.path().join("nope.json");
     let missing_s = missing.to_str().unwrap();
@@ -711,8 +774,14 @@ fn check_reports_ok_warnings_and_errors_with_exit_codes() {
     assert_eq!(code, 1);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], format!("{good_s}: ok"));
-    assert_eq!(lines[1], format!("error: {broken_s}:4:5: syntax error: expected `,` or `}}`"));
-    assert!(lines[2].starts_with(&format!("error: {missing_s}: No such file")), "{out}");
+    assert_eq!(
+        lines[1],
+        format!("error: {broken_s}:4:5: syntax error: expected `,` or `}}`")
+    );
+    assert!(
+        lines[2].starts_with(&format!("error: {missing_s}: No such file")),
+        "{out}"
+    );
     assert_eq!(lines[3], "2 files of 3 did not validate");
     assert!(!err.contains("panicked"), "{err}");
 
@@ -725,7 +794,10 @@ fn schema_command_prints_a_json_schema_from_the_registry() {
     let (code, out, err) = chronus(&["schema", "--json-schema"]);
     assert_eq!(code, 0, "{err}");
     let schema: Value = serde_json::from_str(&out).expect("valid JSON");
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     assert_eq!(
         schema["$defs"]["voice"]["properties"]["filter_freq"]["maximum"],
         json!(8000.0)
@@ -738,8 +810,62 @@ fn schema_command_prints_a_json_schema_from_the_registry() {
         schema["$defs"]["track"]["required"],
         json!(["pattern", "voice_id"])
     );
-    assert!(schema["properties"]["modules"]["patternProperties"]["^voice([1-9]|1[0-6])$"].is_object());
+    assert!(
+        schema["properties"]["modules"]["patternProperties"]["^voice([1-9]|1[0-6])$"].is_object()
+    );
     let (code, table, _) = chronus(&["schema"]);
     assert_eq!(code, 0);
-    assert!(table.lines().any(|l| l.starts_with("acid1") && l.contains("/mod/acid1/res") && l.contains("0–0.98")), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("acid1")
+            && l.contains("/mod/acid1/res")
+            && l.contains("0–0.98")),
+        "{table}"
+    );
+}
+
+#[test]
+fn shipped_demo_slots_load_without_warnings_in_canonical_form() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("patterns/slots");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let parsed = read_slot_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            parsed.warnings.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            parsed.warnings
+        );
+        let s = parsed.slot;
+        assert_eq!(s.voice_modules, 8, "{}", path.display());
+        assert!(!s.sequencer.tracks.is_empty(), "{}", path.display());
+        assert!(s.metadata.genre.is_some(), "{}", path.display());
+        assert_eq!(
+            s.to_json(),
+            std::fs::read_to_string(&path).unwrap(),
+            "{}",
+            path.display()
+        );
+        names.push((
+            path.file_name().unwrap().to_str().unwrap().to_string(),
+            s.metadata.name,
+        ));
+    }
+    names.sort();
+    assert!(names.len() >= 9, "{names:?}");
+    assert_eq!(
+        names[0],
+        (
+            "slot_001.json".to_string(),
+            "Anthem Breakbeat 174".to_string()
+        )
+    );
+    let acid = read_slot_file(&dir.join("slot_007.json")).unwrap().slot;
+    let res = acid.params.get(ParamId::acid(acid::RES));
+    assert!((0.8..=0.95).contains(&res), "{res}");
+    assert_eq!(acid.params.get(ParamId::voice(2, voice::SLIDE_TIME)), 0.06);
+    assert_eq!(acid.params.get(ParamId::voice(2, voice::WAVEFORM)), 1.0);
 }

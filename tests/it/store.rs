@@ -38,11 +38,26 @@ fn temp_files(store: &Store) -> Vec<String> {
 #[test]
 fn bad_slot_numbers_are_refused_quoting_the_value_and_range() {
     let cases = [
-        ("0", "slot number \"0\" is out of range: slots are numbered 1–128"),
-        ("129", "slot number \"129\" is out of range: slots are numbered 1–128"),
-        ("-1", "slot number \"-1\" is out of range: slots are numbered 1–128"),
-        ("1.5", "slot number \"1.5\" is not a whole number: slots are numbered 1–128"),
-        ("abc", "slot number \"abc\" is not a number: slots are numbered 1–128"),
+        (
+            "0",
+            "slot number \"0\" is out of range: slots are numbered 1–128",
+        ),
+        (
+            "129",
+            "slot number \"129\" is out of range: slots are numbered 1–128",
+        ),
+        (
+            "-1",
+            "slot number \"-1\" is out of range: slots are numbered 1–128",
+        ),
+        (
+            "1.5",
+            "slot number \"1.5\" is not a whole number: slots are numbered 1–128",
+        ),
+        (
+            "abc",
+            "slot number \"abc\" is not a number: slots are numbered 1–128",
+        ),
     ];
     for (text, message) in cases {
         let err = SlotNumber::parse(text).unwrap_err();
@@ -165,7 +180,10 @@ fn backups_keep_every_previous_version_pruned_to_the_newest_twenty() {
     assert_eq!(names, expected);
     for p in &backups {
         let name = p.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with("slot_001_") && name.ends_with(".backup"), "{name}");
+        assert!(
+            name.starts_with("slot_001_") && name.ends_with(".backup"),
+            "{name}"
+        );
     }
     // Another slot's backups are not touched by slot 1's pruning.
     store.save(n(2), &slot_named("a")).unwrap();
@@ -213,7 +231,15 @@ fn list_shows_name_tempo_tracks_and_files_that_do_not_load() {
     let list = store.list().unwrap();
     let rows: Vec<(u8, &str, f64, usize, bool)> = list
         .iter()
-        .map(|i| (i.number.get(), i.name.as_str(), i.bpm, i.tracks, i.error.is_some()))
+        .map(|i| {
+            (
+                i.number.get(),
+                i.name.as_str(),
+                i.bpm,
+                i.tracks,
+                i.error.is_some(),
+            )
+        })
         .collect();
     assert_eq!(
         rows,
@@ -336,7 +362,11 @@ fn two_processes_saving_500_times_each_leave_valid_json_and_ordered_backups() {
     // Oldest first, each process's versions appear in the order it saved them, none twice.
     let mut seen: Vec<(String, usize)> = Vec::new();
     for path in backups.iter().rev() {
-        let name = read_slot_file(path).expect("backup is valid").slot.metadata.name;
+        let name = read_slot_file(path)
+            .expect("backup is valid")
+            .slot
+            .metadata
+            .name;
         let (tag, i) = name.split_once('-').unwrap();
         let i: usize = i.parse().unwrap();
         if let Some((_, prev)) = seen.iter().rev().find(|(t, _)| t == tag) {
@@ -374,7 +404,10 @@ fn sigkill_at_random_moments_never_leaves_a_partial_slot() {
         let mut line = String::new();
         while !line.contains("HELPER ready") {
             line.clear();
-            assert!(stdout.read_line(&mut line).unwrap() > 0, "child ended early");
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "child ended early"
+            );
         }
         std::thread::sleep(Duration::from_micros(next_random(&mut rng) % 5000));
         drop(child);
@@ -388,7 +421,10 @@ fn sigkill_at_random_moments_never_leaves_a_partial_slot() {
             Err(e) => panic!("after kill {kill}: {e}"),
         }
     }
-    assert!(loaded_ok > 900, "only {loaded_ok} kills came after a completed save");
+    assert!(
+        loaded_ok > 900,
+        "only {loaded_ok} kills came after a completed save"
+    );
     for path in store.backups(n(9)).unwrap() {
         read_slot_file(&path).expect("every backup is a complete slot");
     }
@@ -421,7 +457,10 @@ fn slots_save_list_and_show_work_from_the_command_line() {
 
     let (code, out, err) = chronus(&["slots", "list", "--patterns", p]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, format!("no slots in {}\n", patterns.join("slots").display()));
+    assert_eq!(
+        out,
+        format!("no slots in {}\n", patterns.join("slots").display())
+    );
 
     let (code, out, err) = chronus(&["slots", "save", "3", "--from", f, "--patterns", p]);
     assert_eq!(code, 0, "{err}");
@@ -439,7 +478,10 @@ fn slots_save_list_and_show_work_from_the_command_line() {
     assert!(stored.timestamp > 1.7e9);
     expected.timestamp = stored.timestamp;
     assert_eq!(stored, expected);
-    assert_eq!(std::fs::read_to_string(&slot_file).unwrap(), expected.to_json());
+    assert_eq!(
+        std::fs::read_to_string(&slot_file).unwrap(),
+        expected.to_json()
+    );
 
     let (code, out, _) = chronus(&["slots", "save", "3.0", "--from", f, "--patterns", p]);
     assert_eq!(code, 0);
@@ -451,28 +493,55 @@ fn slots_save_list_and_show_work_from_the_command_line() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].starts_with("slot  name"), "{out}");
-    assert!(lines[1].starts_with("   3  Pattern 3  125.0       4  20"), "{out}");
+    assert!(
+        lines[1].starts_with("   3  Pattern 3  125.0       4  20"),
+        "{out}"
+    );
 
     let (code, out, _) = chronus(&["slots", "show", "3", "--patterns", p]);
     assert_eq!(code, 0);
     assert!(out.starts_with("slot 3: Pattern 3\n"), "{out}");
     assert!(out.contains("tempo:   125 BPM, swing 0.1\n"), "{out}");
-    assert!(out.contains("  bass  voice2   ..x...x...x.x...  notes C2 C2 D#2 C2\n"), "{out}");
-    assert!(out.contains("  voice2  freq 110 Hz, amp 0.35, waveform 1 (saw)"), "{out}");
+    assert!(
+        out.contains("  bass  voice2   ..x...x...x.x...  notes C2 C2 D#2 C2\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  voice2  freq 110 Hz, amp 0.35, waveform 1 (saw)"),
+        "{out}"
+    );
     assert!(!out.contains("voice5"), "defaults are not listed: {out}");
 
     // A file that does not validate is not stored and the slot keeps its content.
     let bad = dir.path().join("bad.json");
-    std::fs::write(&bad, "{\"sequencer\": {\"tracks\": {\"a\": {\"pattern\": \"x\"}}}}").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"sequencer\": {\"tracks\": {\"a\": {\"pattern\": \"x\"}}}}",
+    )
+    .unwrap();
     let before = std::fs::read(&slot_file).unwrap();
-    let (code, _, err) = chronus(&["slots", "save", "3", "--from", bad.to_str().unwrap(), "--patterns", p]);
+    let (code, _, err) = chronus(&[
+        "slots",
+        "save",
+        "3",
+        "--from",
+        bad.to_str().unwrap(),
+        "--patterns",
+        p,
+    ]);
     assert_eq!(code, 1);
-    assert!(err.contains("sequencer.tracks.a.voice_id: missing"), "{err}");
+    assert!(
+        err.contains("sequencer.tracks.a.voice_id: missing"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&slot_file).unwrap(), before);
 
     let (code, _, err) = chronus(&["slots", "show", "129", "--patterns", p]);
     assert_eq!(code, 2);
-    assert!(err.contains("slot number \"129\" is out of range: slots are numbered 1–128"), "{err}");
+    assert!(
+        err.contains("slot number \"129\" is out of range: slots are numbered 1–128"),
+        "{err}"
+    );
     let (code, _, err) = chronus(&["slots", "show", "5", "--patterns", p]);
     assert_eq!(code, 1);
     assert!(err.contains("slot 5 is empty"), "{err}");
@@ -482,8 +551,14 @@ fn slots_save_list_and_show_work_from_the_command_line() {
 #[test]
 fn store_paths_follow_the_layout() {
     let store = Store::new(PathBuf::from("/x/patterns"));
-    assert_eq!(store.slot_path(n(1)), PathBuf::from("/x/patterns/slots/slot_001.json"));
-    assert_eq!(store.slot_path(n(128)), PathBuf::from("/x/patterns/slots/slot_128.json"));
+    assert_eq!(
+        store.slot_path(n(1)),
+        PathBuf::from("/x/patterns/slots/slot_001.json")
+    );
+    assert_eq!(
+        store.slot_path(n(128)),
+        PathBuf::from("/x/patterns/slots/slot_128.json")
+    );
     assert_eq!(store.slots_dir(), PathBuf::from("/x/patterns/slots"));
     assert!(Store::is_temp_file(".slot_001.json.tmp-42-0"));
 }

@@ -64,7 +64,6 @@ const NOW: u64 = FILE_TIME + 3 * 86_400 + 3600;
 struct Rig {
     dir: tempfile::TempDir,
     ctl: Controller,
-    #[allow(dead_code)]
     runner: EngineRunner,
     app: App,
 }
@@ -84,8 +83,11 @@ fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
     write_slot(dir.path(), 1, SLOT_1);
     write_slot(dir.path(), 2, SLOT_2);
-    let (runner, link) = audio::link(Engine::new(48000.0, 8), None);
-    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+    let mut recorder = Recorder::new();
+    let ring = recorder.attach(48000);
+    let (runner, link) = audio::link(Engine::new(48000.0, 8), Some(ring));
+    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, recorder);
+    ctl.recordings_dir = dir.path().join("recordings");
     ctl.apply(Command::LoadSlot {
         slot: SlotNumber::new(1).unwrap(),
         immediate: true,
@@ -192,7 +194,8 @@ impl Rig {
 
     fn render(&self, w: u16, h: u16) -> Terminal<TestBackend> {
         let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| tui::draw(f, &self.app.ui, &self.ctl)).unwrap();
+        term.draw(|f| tui::draw(f, &self.app.ui, &self.ctl))
+            .unwrap();
         term
     }
 
@@ -276,7 +279,11 @@ fn every_registry_parameter_of_a_voice_is_on_screen_with_range_and_unit() {
     let screen = r.screen(120, 40);
     assert!(screen.contains("Params: voice3 (hat)"), "{screen}");
     for spec in chronus::model::Module::Voice(3).params() {
-        assert!(screen.contains(spec.name), "{} missing:\n{screen}", spec.name);
+        assert!(
+            screen.contains(spec.name),
+            "{} missing:\n{screen}",
+            spec.name
+        );
     }
     // hat's waveform is 3: shown as its name from the registry's description.
     assert!(screen.contains("white 0–5"), "{screen}");
@@ -340,6 +347,88 @@ fn the_transport_tells_what_plays_what_is_queued_and_how_the_audio_does() {
     assert_eq!(
         top[1],
         " internal clock 48000 Hz / 128 frames  load 3.2% (max 7.5%)  xruns 2"
+    );
+}
+
+#[test]
+fn every_screen_size_draws_without_panicking() {
+    let mut states: Vec<Rig> = Vec::new();
+    states.push(rig());
+    let mut r = rig();
+    r.keys(&["?"]);
+    states.push(r);
+    let mut r = rig();
+    r.keys(&["x", "q"]);
+    states.push(r);
+    let mut r = rig();
+    r.keys(&["<F3>", "G"]);
+    states.push(r);
+    let mut r = rig();
+    r.keys(&["b"]);
+    r.answer("999999999999999999999999999999999999999999999999999999999");
+    states.push(r);
+    let mut r = rig();
+    r.ctl.apply(Command::ClearTracks).unwrap();
+    r.ctl.status.running = true;
+    r.ctl.status.global_step = 99;
+    states.push(r);
+    for r in &states {
+        for w in (1..=140).step_by(7).chain([79, 80, 81, 119, 120]) {
+            for h in (1..=45).step_by(4).chain([23, 24, 39, 40]) {
+                let _ = r.screen(w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_browser_marks_unsaved_edits_and_files_changed_on_disk() {
+    let mut r = rig();
+    let now = UNIX_EPOCH + Duration::from_secs(NOW);
+    // The browser's row of a slot, from its marks to its age.
+    let row = |r: &Rig, name: &str| {
+        let screen = r.screen(120, 40);
+        let line = screen
+            .lines()
+            .find(|l| l.contains(name) && l.ends_with("3d│"))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{screen}"));
+        let from = line.rfind("││").unwrap() + "││".len();
+        line[from..].to_string()
+    };
+    assert!(
+        row(&r, "Acid Line").starts_with("▸▶   1 Acid Line"),
+        "{}",
+        row(&r, "Acid")
+    );
+    r.keys(&["x"]);
+    assert!(
+        row(&r, "Acid Line").starts_with("▸▶*  1 Acid Line"),
+        "{}",
+        row(&r, "Acid")
+    );
+    // Someone else rewrites slot 2.
+    let path = r.dir.path().join("slots/slot_002.json");
+    let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_modified(UNIX_EPOCH + Duration::from_secs(FILE_TIME + 60))
+        .unwrap();
+    r.app.refresh_slots_at(&r.ctl, now);
+    assert!(
+        row(&r, "Dub Steps").starts_with("  ~  2 Dub Steps"),
+        "{}",
+        row(&r, "Dub")
+    );
+    // Loading it clears the mark and moves the browser to it.
+    r.keys(&["2"]);
+    r.app.refresh_slots_at(&r.ctl, now);
+    assert!(
+        row(&r, "Dub Steps").starts_with("▸▶   2 Dub Steps"),
+        "{}",
+        row(&r, "Dub")
+    );
+    assert!(
+        row(&r, "Acid Line").starts_with("     1 Acid Line"),
+        "{}",
+        row(&r, "Acid")
     );
 }
 
@@ -493,7 +582,15 @@ fn notes_are_typed_as_names_or_numbers() {
     r.keys(&["e", "g"]);
     r.answer("2");
     assert!(
-        r.app.ui.prompt.as_ref().unwrap().error.as_deref().unwrap().starts_with("\"2\" is out of range")
+        r.app
+            .ui
+            .prompt
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("\"2\" is out of range")
     );
 }
 
@@ -673,7 +770,10 @@ fn saving_over_a_different_pattern_asks_and_empty_slots_do_not() {
 fn slots_load_from_the_browser_and_by_prompt() {
     let mut r = rig();
     r.keys(&["<F3>"]);
-    assert_eq!(r.app.ui.slot_cursor, 1, "the browser opens on the current slot");
+    assert_eq!(
+        r.app.ui.slot_cursor, 1,
+        "the browser opens on the current slot"
+    );
     r.keys(&["j", "O"]);
     assert_eq!(r.ctl.slot, SlotNumber::new(2).ok());
     assert_eq!(r.ctl.song.metadata.name, "Dub Steps");
@@ -711,6 +811,31 @@ fn the_command_prompt_runs_any_action_and_names_typos() {
     assert_eq!(r.app.ui.overlay, Some(Overlay::Help { scroll: 2 }));
     r.keys(&["?"]);
     assert!(r.app.ui.overlay.is_none());
+}
+
+#[test]
+fn recording_starts_and_stops_and_the_transport_says_rec() {
+    let mut r = rig();
+    r.keys(&["<Space>", "R"]);
+    assert!(r.ctl.recording().is_some(), "{}", r.message());
+    assert!(r.message().starts_with("recording to "), "{}", r.message());
+    let top = r.screen(120, 40).lines().next().unwrap().to_string();
+    assert!(
+        top.starts_with(" ▶ PLAY") && top.ends_with("● REC"),
+        "{top}"
+    );
+    let mut buf = vec![0.0f32; 256];
+    for _ in 0..100 {
+        r.runner.render(&mut buf);
+    }
+    r.keys(&["R"]);
+    assert!(r.ctl.recording().is_none());
+    assert!(r.message().starts_with("recorded "), "{}", r.message());
+    let wavs = fs::read_dir(r.dir.path().join("recordings"))
+        .unwrap()
+        .count();
+    assert_eq!(wavs, 1);
+    assert!(!r.screen(120, 40).contains("REC"));
 }
 
 // ---------------------------------------------------------------- a real terminal
@@ -791,35 +916,53 @@ fn scripted_session_in_tmux_edits_and_saves_to_slot_9() {
         dir.path().to_str().unwrap(),
         &cmd,
     ]);
-    assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
-    tmux.wait_for("the tracker", |s| s.contains("Pattern") && s.contains("kick"));
+    assert!(
+        out.status.success(),
+        "tmux: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.wait_for("the tracker", |s| {
+        s.contains("Pattern") && s.contains("kick")
+    });
 
     // kick: step 2 becomes an accent, step 1 a hit; tempo 128 → 131 → typed 133.
     tmux.send(&["l", "x", "l", "X", "+", "+", "+"]);
     tmux.wait_for("131 BPM", |s| s.contains("131.0 BPM"));
     tmux.send(&["b", "C-u", "133", "Enter"]);
     let screen = tmux.wait_for("133 BPM", |s| s.contains("133.0 BPM"));
-    let kick = screen.lines().find(|l| l.contains("kick ") && l.contains(" v1 ")).unwrap();
+    let kick = screen
+        .lines()
+        .find(|l| l.contains("kick ") && l.contains(" v1 "))
+        .unwrap();
     assert!(kick.contains("X  x  X  .   X  .  .  ."), "{kick}");
     assert!(screen.contains("slot 1 \"Acid Line\" *"), "{screen}");
 
     tmux.send(&["S", "C-u", "9", "Enter"]);
     let screen = tmux.wait_for("the save", |s| s.contains("saved slot 9"));
     assert!(!screen.contains("\" *"), "saved means clean:\n{screen}");
-    let row9 = screen.lines().find(|l| l.contains("  9 Acid Line")).unwrap_or_else(|| {
-        panic!("slot 9 is not in the browser:\n{screen}");
-    });
+    let row9 = screen
+        .lines()
+        .find(|l| l.contains("  9 Acid Line"))
+        .unwrap_or_else(|| {
+            panic!("slot 9 is not in the browser:\n{screen}");
+        });
     assert!(row9.contains("133.0"), "{row9}");
 
     tmux.send(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while tmux.run(&["has-session", "-t", "chronus"]).status.success() {
-        assert!(Instant::now() < deadline, "chronus did not quit:\n{}", tmux.capture());
+        assert!(
+            Instant::now() < deadline,
+            "chronus did not quit:\n{}",
+            tmux.capture()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
     let text = fs::read_to_string(dir.path().join("slots/slot_009.json")).unwrap();
-    let saved = chronus::model::slot::parse_slot(&text, "slot_009.json").unwrap().slot;
+    let saved = chronus::model::slot::parse_slot(&text, "slot_009.json")
+        .unwrap()
+        .slot;
     assert_eq!(saved.sequencer.bpm, 133.0);
     assert_eq!(saved.sequencer.tracks[0].name, "kick");
     assert_eq!(saved.sequencer.tracks[0].pattern, "XxX.X...X...X...");
