@@ -406,11 +406,19 @@ pub fn open(
     }
     let rate = args.rate.unwrap_or(DEFAULT_RATE);
     let (out, link) = open_internal(make(rate), buffer, record);
-    (out, link, Some("audio off (--no-audio) — playing on the internal clock".into()))
+    (
+        out,
+        link,
+        Some("audio off (--no-audio) — playing on the internal clock".into()),
+    )
 }
 
 /// Starts the engine on the paced internal clock.
-pub fn open_internal(engine: Engine, buffer: u32, record: &mut Recorder) -> (AudioOutput, EngineLink) {
+pub fn open_internal(
+    engine: Engine,
+    buffer: u32,
+    record: &mut Recorder,
+) -> (AudioOutput, EngineLink) {
     let sample_rate = engine.sample_rate() as u32;
     let (mut runner, link) = link(engine, Some(record.attach(sample_rate)));
     let stop = Arc::new(AtomicBool::new(false));
@@ -457,17 +465,21 @@ fn find_device(host: &cpal::Host, id: Option<&str>) -> anyhow::Result<cpal::Devi
             .default_output_device()
             .context("no default output device"),
         Some(id) => {
-            let parsed: cpal::DeviceId = id
-                .parse()
-                .with_context(|| format!("--device {id:?} is not a device id (see `chronus devices`)"))?;
+            let parsed: cpal::DeviceId = id.parse().with_context(|| {
+                format!("--device {id:?} is not a device id (see `chronus devices`)")
+            })?;
             if let Some(d) = host.device_by_id(&parsed) {
                 return Ok(d);
             }
             // ALSA PCMs defined by plugins (such as `jack`) may not be listed; open by name.
             host.output_devices()
                 .ok()
-                .and_then(|mut ds| ds.find(|d| d.id().map(|i| i.to_string() == id).unwrap_or(false)))
-                .with_context(|| format!("--device {id:?}: no such output device (see `chronus devices`)"))
+                .and_then(|mut ds| {
+                    ds.find(|d| d.id().map(|i| i.to_string() == id).unwrap_or(false))
+                })
+                .with_context(|| {
+                    format!("--device {id:?}: no such output device (see `chronus devices`)")
+                })
         }
     }
 }
@@ -772,8 +784,12 @@ fn recorder_thread(rx: mpsc::Receiver<RecorderCmd>) {
                                 frames: samples / 2,
                                 sample_rate: rate,
                             }),
-                            (_, Some(e)) => Err(anyhow::anyhow!("recording to {}: {e}", path.display())),
-                            (Err(e), None) => Err(anyhow::anyhow!("recording to {}: {e}", path.display())),
+                            (_, Some(e)) => {
+                                Err(anyhow::anyhow!("recording to {}: {e}", path.display()))
+                            }
+                            (Err(e), None) => {
+                                Err(anyhow::anyhow!("recording to {}: {e}", path.display()))
+                            }
                         }
                     }
                     None => Err(anyhow::anyhow!("not recording")),
@@ -866,10 +882,19 @@ mod tests {
     #[test]
     fn recording_names_stay_inside_the_folder() {
         assert_eq!(recording_file_name(Some("take1")).unwrap(), "take1.wav");
-        assert_eq!(recording_file_name(Some("../../etc/passwd")).unwrap(), "passwd.wav");
-        assert_eq!(recording_file_name(Some("..")).unwrap_err(), "recording name \"..\" has no usable characters");
+        assert_eq!(
+            recording_file_name(Some("../../etc/passwd")).unwrap(),
+            "passwd.wav"
+        );
+        assert_eq!(
+            recording_file_name(Some("..")).unwrap_err(),
+            "recording name \"..\" has no usable characters"
+        );
         assert_eq!(recording_file_name(Some("a b/c.WAV")).unwrap(), "c.WAV");
         let d = recording_file_name(None).unwrap();
-        assert!(d.starts_with("chronus_") && d.ends_with(".wav") && d.len() == 27, "{d}");
+        assert!(
+            d.starts_with("chronus_") && d.ends_with(".wav") && d.len() == 27,
+            "{d}"
+        );
     }
 }

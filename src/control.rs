@@ -11,9 +11,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audio::{EngineLink, HostEvent, Recorder, RecordingInfo};
 use crate::engine::{EngineEvent, EngineMsg, LoadTiming, Scene, TrackSet};
+use crate::model::ParamId;
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec};
 use crate::model::slot::{Parsed, Slot, Track};
-use crate::model::ParamId;
 use crate::store::{SlotNumber, Store};
 
 /// What a step holds.
@@ -647,9 +647,13 @@ impl Controller {
             } => {
                 let key = format!("track:{track}:{field}");
                 self.edit(Some(&key), |s| {
-                    let f = TRACK_FIELDS.get(field).filter(|f| f.kind == TrackFieldKind::Number);
+                    let f = TRACK_FIELDS
+                        .get(field)
+                        .filter(|f| f.kind == TrackFieldKind::Number);
                     let Some(f) = f else {
-                        return Err(ControlError::Invalid(format!("track field {field} is not a number")));
+                        return Err(ControlError::Invalid(format!(
+                            "track field {field} is not a number"
+                        )));
                     };
                     let v = track_mut(s, &track)?.set_number(field, value);
                     Ok(Some(format!("{track} {} {}", f.key, fmt_num(v))))
@@ -700,12 +704,18 @@ impl Controller {
             Command::Mute { track, on } => self.edit(None, |s| {
                 let t = track_mut(s, &track)?;
                 t.muted = on.unwrap_or(!t.muted);
-                Ok(Some(format!("{track} {}", if t.muted { "muted" } else { "unmuted" })))
+                Ok(Some(format!(
+                    "{track} {}",
+                    if t.muted { "muted" } else { "unmuted" }
+                )))
             }),
             Command::Solo { track, on } => self.edit(None, |s| {
                 let t = track_mut(s, &track)?;
                 t.solo = on.unwrap_or(!t.solo);
-                Ok(Some(format!("{track} {}", if t.solo { "solo" } else { "solo off" })))
+                Ok(Some(format!(
+                    "{track} {}",
+                    if t.solo { "solo" } else { "solo off" }
+                )))
             }),
             Command::ReplaceTracks(tracks) => self.edit(None, |s| {
                 for t in &tracks {
@@ -758,7 +768,11 @@ impl Controller {
             }
             Command::RecordStop => {
                 let info = self.recorder.stop().map_err(ControlError::Record)?;
-                let msg = format!("recorded {:.2} s to {}", info.seconds(), info.path.display());
+                let msg = format!(
+                    "recorded {:.2} s to {}",
+                    info.seconds(),
+                    info.path.display()
+                );
                 self.notices.push_back(Notice::Recorded(info));
                 Ok(Some(msg))
             }
@@ -964,7 +978,10 @@ impl Controller {
             slot: slot.get(),
             path: info.path.clone(),
         });
-        Ok(Some(format!("saved slot {slot} to {}", info.path.display())))
+        Ok(Some(format!(
+            "saved slot {slot} to {}",
+            info.path.display()
+        )))
     }
 }
 

@@ -155,7 +155,11 @@ impl EventPrinter {
             Level::Warning => ("warning", "warning: "),
             Level::Error => ("error", "error: "),
         };
-        self.emit(event, json!({"message": text}), Some(format!("{prefix}{text}")));
+        self.emit(
+            event,
+            json!({"message": text}),
+            Some(format!("{prefix}{text}")),
+        );
     }
 
     /// Prints the `started` event.
@@ -262,7 +266,9 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     }
     ctl.apply(Command::Play)?;
     let started = Instant::now();
-    let deadline = args.seconds.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let deadline = args
+        .seconds
+        .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
     let mut bars = 0u64;
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {

@@ -24,6 +24,12 @@ const ACCENT_RES_BOOST: f32 = 0.5;
 const ACCENT_DECAY_CUT: f32 = 0.5;
 /// Accent level boost in dB (× accent).
 const ACCENT_GAIN_DB: f32 = 2.5;
+/// The ladder coefficients follow the cutoff once it has moved this fraction (≈ 4 cents) …
+const COEF_CUTOFF_TOLERANCE: f32 = 0.0025;
+/// … or the feedback gain this much …
+const COEF_K_TOLERANCE: f32 = 0.004;
+/// … or, for any change, at least this often (samples), so they always land exactly.
+const COEF_REFRESH: u32 = 16;
 /// Time constant of the internal de-zipper on cutoff, resonance and accent gain: smooths
 /// block-rate parameter updates (the engine smooths musically at ~20 ms before this).
 const DEZIP_S: f32 = 0.001;
@@ -64,6 +70,7 @@ pub struct AcidFilter {
     accent_hit: bool,
     s: [f32; 4],
     coef: LadderCoefs,
+    coef_age: u32,
 }
 
 /// Ladder coefficients for one (cutoff, feedback) pair; recomputed only when either changes.
@@ -73,6 +80,8 @@ struct LadderCoefs {
     k: f32,
     /// G, G², G³, G⁴ with G = g/(1 + g), g = tan(π·fc/fs).
     gp: [f32; 4],
+    /// 2·G^j: how the loop input enters each new state.
+    gp2: [f32; 4],
     /// (1 − G)·G^j: what state j contributes to a stage j stages later.
     kg: [f32; 4],
     /// 1/(1 + k·G⁴): resolves the zero-delay feedback loop.
@@ -94,6 +103,7 @@ impl LadderCoefs {
             fc,
             k,
             gp,
+            gp2: gp.map(|v| 2.0 * v),
             kg,
             inv,
             fb: [ki * kg[3], ki * kg[2], ki * kg[1], ki * kg[0]],
@@ -133,6 +143,7 @@ impl AcidFilter {
             accent_hit: false,
             s: [0.0; 4],
             coef: LadderCoefs::new(1500.0, 0.0, 1.0 / sample_rate),
+            coef_age: COEF_REFRESH,
         };
         f.update_drive();
         f.update_decay();
@@ -255,8 +266,14 @@ impl AcidFilter {
             0.5 + 0.5 * ((fc - MIN_CUTOFF_HZ) / (FULL_RES_CUTOFF_HZ - MIN_CUTOFF_HZ)).min(1.0);
         let k = 4.0 * res * low_scale;
 
-        if fc != self.coef.fc || k != self.coef.k {
+        self.coef_age = self.coef_age.saturating_add(1);
+        if (fc != self.coef.fc || k != self.coef.k)
+            && (self.coef_age >= COEF_REFRESH
+                || (fc - self.coef.fc).abs() > COEF_CUTOFF_TOLERANCE * self.coef.fc
+                || (k - self.coef.k).abs() > COEF_K_TOLERANCE)
+        {
             self.coef = LadderCoefs::new(fc, k, self.inv_sr);
+            self.coef_age = 0;
         }
         let c = &self.coef;
         let [s1, s2, s3, s4] = self.s;
@@ -274,10 +291,10 @@ impl AcidFilter {
         let u = soft_clip(xin * c.inv - feedback);
         let y4 = c.gp[3] * u + c4;
         self.s = [
-            2.0 * c.gp[0] * u + (2.0 * c1 - s1),
-            2.0 * c.gp[1] * u + (2.0 * c2 - s2),
-            2.0 * c.gp[2] * u + (2.0 * c3 - s3),
-            2.0 * c.gp[3] * u + (2.0 * c4 - s4),
+            c.gp2[0] * u + (2.0 * c1 - s1),
+            c.gp2[1] * u + (2.0 * c2 - s2),
+            c.gp2[2] * u + (2.0 * c3 - s3),
+            c.gp2[3] * u + (2.0 * c4 - s4),
         ];
         let m = self.s[0].abs() + self.s[1].abs() + self.s[2].abs() + self.s[3].abs();
         if m < 1e-20 {
@@ -304,6 +321,8 @@ impl AcidFilter {
         self.accent_gain = self.accent_gain_target;
         self.cutoff_s = self.cutoff + self.cutoff_mod;
         self.res_s = self.res;
+        // The next sample recomputes the coefficients exactly, whatever came before.
+        self.coef_age = COEF_REFRESH;
     }
 
     /// Filters `buf` in place.

@@ -24,6 +24,8 @@ pub struct Smoother {
     target: f32,
     /// value − target.
     offset: f32,
+    /// Offsets at or below this snap to 0: 1e-7 of the target (plus a floor for target 0).
+    snap: f32,
 }
 
 impl Smoother {
@@ -41,7 +43,12 @@ impl Smoother {
             decay,
             target: initial,
             offset: 0.0,
+            snap: Self::snap_for(initial),
         }
+    }
+
+    fn snap_for(target: f32) -> f32 {
+        target.abs() * 1e-7 + 1e-12
     }
 
     /// Sets the value to glide to; non-finite values are ignored.
@@ -49,6 +56,7 @@ impl Smoother {
         if v.is_finite() {
             self.offset = self.value() - v;
             self.target = v;
+            self.snap = Self::snap_for(v);
             if !self.offset.is_finite() {
                 self.offset = 0.0;
             }
@@ -60,6 +68,7 @@ impl Smoother {
         if v.is_finite() {
             self.target = v;
             self.offset = 0.0;
+            self.snap = Self::snap_for(v);
         }
     }
 
@@ -82,11 +91,7 @@ impl Smoother {
     #[inline]
     pub fn tick(&mut self) -> f32 {
         let o = self.offset * self.decay;
-        self.offset = if o.abs() > self.target.abs() * 1e-7 + 1e-12 {
-            o
-        } else {
-            0.0
-        };
+        self.offset = if o.abs() > self.snap { o } else { 0.0 };
         self.target + self.offset
     }
 

@@ -37,6 +37,8 @@ pub struct Distortion {
     dc_block: OnePole,
     tone_lp: LowPass,
     tone_hp: OnePole,
+    /// The wet chain is idle (mix 0) and its filters are cleared.
+    bypassed: bool,
 }
 
 impl Distortion {
@@ -56,6 +58,7 @@ impl Distortion {
             dc_block: OnePole::new(sample_rate, DC_BLOCK_HZ),
             tone_lp: LowPass::new(sample_rate),
             tone_hp: OnePole::new(sample_rate, 100.0),
+            bypassed: false,
         };
         d.set(0.0, 0.0, 0.5);
         d
@@ -117,6 +120,16 @@ impl Distortion {
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
         let x = sanitize(x);
+        if self.wet_gain == 0.0 {
+            // At mix 0 (the default) the wet chain is inaudible: skip it, and start it from
+            // a clean state when the mix opens again.
+            if !self.bypassed {
+                self.reset();
+                self.bypassed = true;
+            }
+            return x;
+        }
+        self.bypassed = false;
         let h = self.input_hp.highpass(x);
         let shaped = soft_clip(h * self.pre_gain + self.bias) - self.bias_out;
         let w = self.dc_block.highpass(shaped);
@@ -133,6 +146,7 @@ impl Distortion {
 
     /// Clears all filter states.
     pub fn reset(&mut self) {
+        self.bypassed = false;
         self.input_hp.reset();
         self.dc_block.reset();
         self.tone_lp.reset();
@@ -171,6 +185,26 @@ mod tests {
         for x in rng_stream(1, 2000) {
             assert_eq!(d.tick(x).to_bits(), x.to_bits());
         }
+    }
+
+    #[test]
+    fn opening_the_mix_starts_the_wet_chain_from_a_clean_state() {
+        let input = rng_stream(9, 2000);
+        let mut d = Distortion::new(SR);
+        d.set(0.8, 0.5, 0.5);
+        d.process(&mut input.clone());
+        d.set(0.8, 0.0, 0.5);
+        let mut dry = input[..1000].to_vec();
+        d.process(&mut dry);
+        assert_eq!(dry, input[..1000]);
+        d.set(0.8, 0.5, 0.5);
+        let mut reopened = input[1000..].to_vec();
+        d.process(&mut reopened);
+        let mut fresh = Distortion::new(SR);
+        fresh.set(0.8, 0.5, 0.5);
+        let mut want = input[1000..].to_vec();
+        fresh.process(&mut want);
+        assert_eq!(reopened, want);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Linear filters: the voice low-pass (TPT state-variable filter), an RBJ biquad and the
 //! one-pole used inside the effects.
 
-use super::{sanitize, tan_pi};
+use super::tan_pi;
 
 /// Highest cutoff, as a fraction of the sample rate, any filter accepts (keeps the prewarp finite).
 const MAX_CUTOFF_RATIO: f32 = 0.47;
@@ -23,17 +23,12 @@ fn clamp_cutoff(cutoff_hz: f32, sample_rate: f32, fallback: f32) -> f32 {
 #[inline]
 fn guard_state(a: &mut f32, b: &mut f32) -> bool {
     let m = a.abs() + b.abs();
-    if m < 1e-20 {
-        *a = 0.0;
-        *b = 0.0;
-        true
-    } else if m < 1e30 {
-        true
-    } else {
-        *a = 0.0;
-        *b = 0.0;
-        false
+    if (1e-20..1e30).contains(&m) {
+        return true;
     }
+    *a = 0.0;
+    *b = 0.0;
+    m < 1e-20
 }
 
 /// Resonant 2-pole low-pass: a topology-preserving-transform (trapezoidal) state-variable
@@ -125,8 +120,8 @@ impl LowPass {
         // The trapezoidal SVF update (v3 = x − ic2, v1 = a1·ic1 + a2·v3,
         // v2 = ic2 + a2·ic1 + a3·v3, ic ← 2v − ic) regrouped so each new state is the old
         // state plus small terms (precision at low cutoffs) with a dependency chain of one
-        // multiply and two adds.
-        let x = sanitize(x);
+        // multiply and two adds. Non-finite or absurd input needs no check of its own: it
+        // drives the state out of range and the guard resets the filter.
         let (ic1, ic2) = (self.ic1, self.ic2);
         let y = (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2);
         let q = 2.0 * self.a2;
@@ -226,7 +221,6 @@ impl Biquad {
     /// Filters one sample.
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
-        let x = sanitize(x);
         let y = self.b0 * x + self.z1;
         self.z1 = self.b1 * x - self.a1 * y + self.z2;
         self.z2 = self.b2 * x - self.a2 * y;

@@ -192,7 +192,79 @@ mod tests {
             prev = y;
         }
         assert!((soft_clip(0.01) - 0.01).abs() < 1e-6);
-        assert_eq!((soft_clip(3.0), soft_clip(-7.5), soft_clip(1e30)), (1.0, -1.0, 1.0));
+        assert_eq!(
+            (soft_clip(3.0), soft_clip(-7.5), soft_clip(1e30)),
+            (1.0, -1.0, 1.0)
+        );
+    }
+
+    /// Every unit in the engine's order, with parameters re-rolled every 256 samples between
+    /// legal extremes and beyond, and hostile input mixed in.
+    #[test]
+    fn whole_chain_survives_random_and_extreme_settings() {
+        use super::testutil::rng_stream;
+        let sr = 48_000.0;
+        let mut osc = Oscillator::new(sr, 1);
+        let mut env = Adsr::new(sr);
+        let mut lp = LowPass::new(sr);
+        let mut acid = AcidFilter::new(sr);
+        let mut dist = Distortion::new(sr);
+        let mut reverb = Reverb::new(sr);
+        let mut delay = Delay::new(sr, 0.6);
+        let mut limiter = Limiter::new(sr);
+        let noise = rng_stream(77, 96_000);
+        for (i, &n) in noise.iter().enumerate() {
+            if i.is_multiple_of(256) {
+                let r: Vec<f32> = rng_stream(i as u32 + 1, 16)
+                    .iter()
+                    .map(|v| v.abs())
+                    .collect();
+                let extreme = (i / 256).is_multiple_of(3);
+                osc.set_waveform(Waveform::from_index((r[0] * 6.0) as i32));
+                env.set(r[1] * 0.01, r[2] * 0.1, r[3], r[4] * 0.05);
+                env.gate(r[5] > 0.3);
+                lp.set(
+                    50.0 + 7950.0 * r[6],
+                    if extreme { 10.0 } else { 0.5 + 9.5 * r[7] },
+                );
+                acid.set_params(
+                    80.0 + 4920.0 * r[8],
+                    if extreme { 0.98 } else { r[9] },
+                    5000.0 * r[10],
+                    0.02 + r[11],
+                    if extreme { 1.0 } else { r[12] },
+                    r[13],
+                    r[14],
+                    1.0,
+                );
+                acid.set_cutoff_mod((r[15] - 0.5) * 1600.0);
+                acid.trigger(extreme);
+                dist.set(if extreme { 1.0 } else { r[1] }, r[2], r[3]);
+                reverb.set(r[4], r[5]);
+                delay.set(
+                    0.1 + 0.5 * r[6],
+                    if extreme { 0.7 } else { r[7] * 0.7 },
+                    20.0 + 980.0 * r[8],
+                    1000.0 + 9000.0 * r[9],
+                );
+            }
+            let hostile = match i % 5003 {
+                0 => f32::NAN,
+                1 => f32::INFINITY,
+                2..=20 => 1e30,
+                _ => 0.0,
+            };
+            let v = osc.tick(20.0 + 4980.0 * n.abs()) * env.tick() + hostile;
+            let a = acid.tick(lp.tick(v) + hostile);
+            let d = dist.tick(a * 4.0);
+            let (rl, rr) = reverb.tick(a);
+            let e = delay.tick(a);
+            let (l, r) = limiter.tick(d + rl + e, d + rr + e);
+            assert!(
+                l.is_finite() && r.is_finite() && l.abs() <= 1.0 && r.abs() <= 1.0,
+                "sample {i}: {l} {r}"
+            );
+        }
     }
 
     #[cfg(target_arch = "x86_64")]

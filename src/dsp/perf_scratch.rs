@@ -78,10 +78,37 @@ fn perf_report() {
     );
     let mut acid2 = AcidFilter::new(sr);
     acid2.set_params(600.0, 0.85, 2500.0, 0.25, 0.5, 1.0, 0.5, 0.7);
-    for _ in 0..48000 { acid2.tick(0.0); }
-    eprintln!("acid static: {:.2}", min_ns_per_sample(|| { let mut b = black_box(input); acid2.process(&mut b); black_box(b); }));
-    eprintln!("tan_pi: {:.2}", min_ns_per_sample(|| { let mut b = black_box(input); for v in b.iter_mut() { *v = tan_pi(v.abs() * 0.1 + 0.01); } black_box(b); }));
-    eprintln!("soft_clip: {:.2}", min_ns_per_sample(|| { let mut b = black_box(input); for v in b.iter_mut() { *v = soft_clip(*v * 3.0); } black_box(b); }));
+    for _ in 0..48000 {
+        acid2.tick(0.0);
+    }
+    eprintln!(
+        "acid static: {:.2}",
+        min_ns_per_sample(|| {
+            let mut b = black_box(input);
+            acid2.process(&mut b);
+            black_box(b);
+        })
+    );
+    eprintln!(
+        "tan_pi: {:.2}",
+        min_ns_per_sample(|| {
+            let mut b = black_box(input);
+            for v in b.iter_mut() {
+                *v = tan_pi(v.abs() * 0.1 + 0.01);
+            }
+            black_box(b);
+        })
+    );
+    eprintln!(
+        "soft_clip: {:.2}",
+        min_ns_per_sample(|| {
+            let mut b = black_box(input);
+            for v in b.iter_mut() {
+                *v = soft_clip(*v * 3.0);
+            }
+            black_box(b);
+        })
+    );
     let mut d = Distortion::new(sr);
     d.set(0.7, 0.5, 0.5);
     eprintln!(
@@ -143,4 +170,44 @@ fn perf_report() {
             black_box(&out);
         })
     );
+}
+
+#[test]
+#[ignore]
+fn alias_report() {
+    use super::testutil::{blackman_harris, power_spectrum_windowed};
+    let sr = 48_000.0f64;
+    let db = |x: &[f32], f0: f64| {
+        let n = x.len();
+        let p = power_spectrum_windowed(x, &blackman_harris(n));
+        let bin = sr / n as f64;
+        let (mut h, mut a) = (0.0, 0.0);
+        for (k, &pk) in p.iter().enumerate() {
+            let hz = k as f64 * bin;
+            if hz > 10_000.0 {
+                break;
+            }
+            if (hz - (hz / f0).round() * f0).abs() <= 6.0 * bin {
+                h += pk
+            } else {
+                a += pk
+            }
+        }
+        10.0 * (a / h).log10()
+    };
+    for f0 in [1046.5f64, 4186.0] {
+        for w in [Waveform::Saw, Waveform::Square] {
+            let mut o = Oscillator::new(48_000.0, 1);
+            o.set_waveform_immediate(w);
+            for _ in 0..64 {
+                o.tick(f0 as f32);
+            }
+            let x: Vec<f32> = (0..65_536).map(|_| o.tick(f0 as f32)).collect();
+            eprintln!("{w:?} {f0}: {:.1} dB", db(&x, f0));
+        }
+        let naive: Vec<f32> = (0..65_536)
+            .map(|i| (2.0 * ((i as f64 * f0 / sr).fract()) - 1.0) as f32)
+            .collect();
+        eprintln!("naive saw {f0}: {:.1} dB", db(&naive, f0));
+    }
 }

@@ -20,9 +20,10 @@ pub enum EngineMsg {
         /// True opens the gate (attack), false releases it.
         on: bool,
     },
-    /// Starts the sequencer: global step 0 begins at the next sample processed.
+    /// Starts the sequencer: global step 0 begins at the next sample processed (ignored
+    /// while already running, so a double press never restarts the bar).
     Play,
-    /// Stops the sequencer and releases every voice.
+    /// Stops the sequencer and releases every voice; a pending bar-aligned load applies now.
     Stop,
     /// Sets the tempo (30–300 BPM) from the next step on.
     SetBpm(f64),

@@ -821,7 +821,7 @@ impl Engine {
         let master = self.master_peak;
         self.master_peak = [0.0; 2];
         self.emit(EngineEvent::Levels { voices, master });
-        let bands = self.analyser.bands();
+        let bands = self.analyser.report();
         self.emit(EngineEvent::Spectrum { bands });
     }
 }
@@ -898,6 +898,55 @@ mod tests {
             }
         }
         assert_eq!((levels, spectra), (30, 30));
+    }
+
+    #[test]
+    fn levels_report_the_voice_that_plays() {
+        let mut e = Engine::new(48000.0, 8);
+        e.handle(EngineMsg::SetParam {
+            id: ParamId::voice(4, vp::AMP),
+            value: 0.5,
+        });
+        e.handle(EngineMsg::Gate { voice: 4, on: true });
+        run(&mut e, 4800);
+        let mut last = None;
+        while let Some(ev) = e.pop_event() {
+            if let EngineEvent::Levels { voices, master } = ev {
+                last = Some((voices, master));
+            }
+        }
+        let (voices, master) = last.expect("levels were reported");
+        assert!(voices[3] > 0.1, "{voices:?}");
+        assert!(voices.iter().enumerate().all(|(i, &v)| i == 3 || v == 0.0));
+        assert!(master[0] > 0.05 && master[0] <= 1.0 && master[0] == master[1]);
+    }
+
+    #[test]
+    fn stopping_applies_a_pending_load_at_once() {
+        let mut e = Engine::new(48000.0, 8);
+        e.handle(EngineMsg::Play);
+        run(&mut e, 1000);
+        let scene = Scene {
+            bpm: 150.0,
+            ..Scene::default()
+        };
+        e.handle(EngineMsg::Load {
+            scene: Box::new(scene),
+            timing: LoadTiming::NextBar,
+            slot: 9,
+        });
+        assert_eq!(e.position().queued_slot, Some((9, 1)));
+        e.handle(EngineMsg::Stop);
+        assert_eq!(e.position().queued_slot, None);
+        assert_eq!(e.position().bpm, 150.0);
+        let applied = std::iter::from_fn(|| e.pop_event()).any(|ev| {
+            ev == EngineEvent::Applied {
+                slot: 9,
+                bar: 0,
+                sample: 1000,
+            }
+        });
+        assert!(applied);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub(crate) struct VoiceCore {
 #[derive(Debug, Clone)]
 pub(crate) struct Voice {
     core: VoiceCore,
-    pub lp: LowPass,
+    lp: LowPass,
     cutoff: Smoother,
     q: Smoother,
     applied: (f32, f32),

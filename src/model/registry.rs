@@ -110,7 +110,9 @@ impl Module {
                     return None;
                 }
                 let n: usize = n.parse().ok()?;
-                (1..=MAX_VOICES).contains(&n).then_some(Module::Voice(n as u8))
+                (1..=MAX_VOICES)
+                    .contains(&n)
+                    .then_some(Module::Voice(n as u8))
             }
         }
     }
@@ -238,6 +240,8 @@ fn nice_step(raw: f64) -> f64 {
     m * mag
 }
 
+// A table row reads best as one call with every column in order.
+#[allow(clippy::too_many_arguments)]
 const fn float(
     name: &'static str,
     osc: &'static str,
@@ -293,7 +297,17 @@ pub mod voice {
 
 /// Parameters of every voice.
 pub const VOICE_PARAMS: [ParamSpec; 12] = [
-    float("freq", "freq", "freq", 20.0, 5000.0, 440.0, 20.0, "Hz", "oscillator frequency"),
+    float(
+        "freq",
+        "freq",
+        "freq",
+        20.0,
+        5000.0,
+        440.0,
+        20.0,
+        "Hz",
+        "oscillator frequency",
+    ),
     float("amp", "amp", "amp", 0.0, 1.0, 0.3, 20.0, "", "output level"),
     ParamSpec {
         name: "waveform",
@@ -307,15 +321,105 @@ pub const VOICE_PARAMS: [ParamSpec; 12] = [
         unit: "",
         desc: "0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown noise",
     },
-    float("cutoff", "filter/freq", "filter_freq", 50.0, 8000.0, 1000.0, 20.0, "Hz", "low-pass cutoff"),
-    float("q", "filter/q", "filter_q", 0.5, 10.0, 2.0, 20.0, "", "low-pass resonance"),
-    float("attack", "adsr/attack", "adsr.attack", 0.001, 2.0, 0.01, 0.0, "s", "envelope attack time"),
-    float("decay", "adsr/decay", "adsr.decay", 0.0, 2.0, 0.1, 0.0, "s", "envelope decay time"),
-    float("sustain", "adsr/sustain", "adsr.sustain", 0.0, 1.0, 0.7, 0.0, "", "envelope sustain level"),
-    float("release", "adsr/release", "adsr.release", 0.01, 3.0, 0.5, 0.0, "s", "envelope release time"),
-    float("reverb", "send/reverb", "reverb_send", 0.0, 1.0, 0.0, 20.0, "", "send to reverb1"),
-    float("delay", "send/delay", "delay_send", 0.0, 1.0, 0.0, 20.0, "", "send to delay1"),
-    float("slide", "slide_time", "slide_time", 0.0, 1.5, 0.0, 0.0, "s", "portamento time"),
+    float(
+        "cutoff",
+        "filter/freq",
+        "filter_freq",
+        50.0,
+        8000.0,
+        1000.0,
+        20.0,
+        "Hz",
+        "low-pass cutoff",
+    ),
+    float(
+        "q",
+        "filter/q",
+        "filter_q",
+        0.5,
+        10.0,
+        2.0,
+        20.0,
+        "",
+        "low-pass resonance",
+    ),
+    float(
+        "attack",
+        "adsr/attack",
+        "adsr.attack",
+        0.001,
+        2.0,
+        0.01,
+        0.0,
+        "s",
+        "envelope attack time",
+    ),
+    float(
+        "decay",
+        "adsr/decay",
+        "adsr.decay",
+        0.0,
+        2.0,
+        0.1,
+        0.0,
+        "s",
+        "envelope decay time",
+    ),
+    float(
+        "sustain",
+        "adsr/sustain",
+        "adsr.sustain",
+        0.0,
+        1.0,
+        0.7,
+        0.0,
+        "",
+        "envelope sustain level",
+    ),
+    float(
+        "release",
+        "adsr/release",
+        "adsr.release",
+        0.01,
+        3.0,
+        0.5,
+        0.0,
+        "s",
+        "envelope release time",
+    ),
+    float(
+        "reverb",
+        "send/reverb",
+        "reverb_send",
+        0.0,
+        1.0,
+        0.0,
+        20.0,
+        "",
+        "send to reverb1",
+    ),
+    float(
+        "delay",
+        "send/delay",
+        "delay_send",
+        0.0,
+        1.0,
+        0.0,
+        20.0,
+        "",
+        "send to delay1",
+    ),
+    float(
+        "slide",
+        "slide_time",
+        "slide_time",
+        0.0,
+        1.5,
+        0.0,
+        0.0,
+        "s",
+        "portamento time",
+    ),
 ];
 
 /// Index of each acid1 parameter within [`ACID_PARAMS`].
@@ -340,14 +444,84 @@ pub mod acid {
 
 /// Parameters of acid1.
 pub const ACID_PARAMS: [ParamSpec; 8] = [
-    float("cutoff", "cutoff", "cutoff", 80.0, 5000.0, 1500.0, 20.0, "Hz", "ladder cutoff"),
-    float("res", "res", "res", 0.0, 0.98, 0.45, 20.0, "", "ladder resonance"),
-    float("env_amount", "env_amount", "env_amount", 0.0, 5000.0, 2500.0, 20.0, "Hz", "envelope to cutoff"),
-    float("decay", "decay", "decay", 0.02, 1.0, 0.25, 0.0, "s", "envelope decay"),
-    float("drive", "drive", "drive", 0.0, 1.0, 0.2, 20.0, "", "input saturation"),
+    float(
+        "cutoff",
+        "cutoff",
+        "cutoff",
+        80.0,
+        5000.0,
+        1500.0,
+        20.0,
+        "Hz",
+        "ladder cutoff",
+    ),
+    float(
+        "res",
+        "res",
+        "res",
+        0.0,
+        0.98,
+        0.45,
+        20.0,
+        "",
+        "ladder resonance",
+    ),
+    float(
+        "env_amount",
+        "env_amount",
+        "env_amount",
+        0.0,
+        5000.0,
+        2500.0,
+        20.0,
+        "Hz",
+        "envelope to cutoff",
+    ),
+    float(
+        "decay",
+        "decay",
+        "decay",
+        0.02,
+        1.0,
+        0.25,
+        0.0,
+        "s",
+        "envelope decay",
+    ),
+    float(
+        "drive",
+        "drive",
+        "drive",
+        0.0,
+        1.0,
+        0.2,
+        20.0,
+        "",
+        "input saturation",
+    ),
     float("mix", "mix", "mix", 0.0, 1.0, 1.0, 20.0, "", "dry/wet"),
-    float("vol_comp", "vol_comp", "vol_comp", 0.0, 1.0, 0.5, 20.0, "", "resonance gain compensation"),
-    float("accent", "accent", "accent", 0.0, 1.0, 0.5, 20.0, "", "accent strength on X hits"),
+    float(
+        "vol_comp",
+        "vol_comp",
+        "vol_comp",
+        0.0,
+        1.0,
+        0.5,
+        20.0,
+        "",
+        "resonance gain compensation",
+    ),
+    float(
+        "accent",
+        "accent",
+        "accent",
+        0.0,
+        1.0,
+        0.5,
+        20.0,
+        "",
+        "accent strength on X hits",
+    ),
 ];
 
 /// Index of each dist1 parameter.
@@ -362,9 +536,39 @@ pub mod dist {
 
 /// Parameters of dist1.
 pub const DIST_PARAMS: [ParamSpec; 3] = [
-    float("drive", "drive", "drive", 0.0, 1.0, 0.0, 20.0, "", "waveshaper drive"),
-    float("mix", "mix", "mix", 0.0, 1.0, 0.0, 20.0, "", "dry/wet (equal power)"),
-    float("tone", "tone", "tone", 0.0, 1.0, 0.5, 20.0, "", "dark (0) to bright (1)"),
+    float(
+        "drive",
+        "drive",
+        "drive",
+        0.0,
+        1.0,
+        0.0,
+        20.0,
+        "",
+        "waveshaper drive",
+    ),
+    float(
+        "mix",
+        "mix",
+        "mix",
+        0.0,
+        1.0,
+        0.0,
+        20.0,
+        "",
+        "dry/wet (equal power)",
+    ),
+    float(
+        "tone",
+        "tone",
+        "tone",
+        0.0,
+        1.0,
+        0.5,
+        20.0,
+        "",
+        "dark (0) to bright (1)",
+    ),
 ];
 
 /// Index of each reverb1 parameter.
@@ -379,9 +583,29 @@ pub mod reverb {
 
 /// Parameters of reverb1.
 pub const REVERB_PARAMS: [ParamSpec; 3] = [
-    float("mix", "mix", "mix", 0.0, 1.0, 0.3, 20.0, "", "wet return level"),
+    float(
+        "mix",
+        "mix",
+        "mix",
+        0.0,
+        1.0,
+        0.3,
+        20.0,
+        "",
+        "wet return level",
+    ),
     float("room", "room", "room", 0.0, 1.0, 0.5, 20.0, "", "room size"),
-    float("damp", "damp", "damp", 0.0, 1.0, 0.5, 20.0, "", "high-frequency damping"),
+    float(
+        "damp",
+        "damp",
+        "damp",
+        0.0,
+        1.0,
+        0.5,
+        20.0,
+        "",
+        "high-frequency damping",
+    ),
 ];
 
 /// Index of each delay1 parameter.
@@ -400,11 +624,53 @@ pub mod delay {
 
 /// Parameters of delay1.
 pub const DELAY_PARAMS: [ParamSpec; 5] = [
-    float("time", "time", "time", 0.1, 0.6, 0.25, 20.0, "s", "delay time"),
-    float("feedback", "feedback", "feedback", 0.0, 0.7, 0.4, 20.0, "", "repeats"),
-    float("mix", "mix", "mix", 0.0, 1.0, 0.3, 20.0, "", "wet return level"),
-    float("lowcut", "lowcut", "lowcut", 20.0, 1000.0, 100.0, 20.0, "Hz", "high-pass in the loop"),
-    float("highcut", "highcut", "highcut", 1000.0, 10000.0, 5000.0, 20.0, "Hz", "low-pass in the loop"),
+    float(
+        "time",
+        "time",
+        "time",
+        0.1,
+        0.6,
+        0.25,
+        20.0,
+        "s",
+        "delay time",
+    ),
+    float(
+        "feedback", "feedback", "feedback", 0.0, 0.7, 0.4, 20.0, "", "repeats",
+    ),
+    float(
+        "mix",
+        "mix",
+        "mix",
+        0.0,
+        1.0,
+        0.3,
+        20.0,
+        "",
+        "wet return level",
+    ),
+    float(
+        "lowcut",
+        "lowcut",
+        "lowcut",
+        20.0,
+        1000.0,
+        100.0,
+        20.0,
+        "Hz",
+        "high-pass in the loop",
+    ),
+    float(
+        "highcut",
+        "highcut",
+        "highcut",
+        1000.0,
+        10000.0,
+        5000.0,
+        20.0,
+        "Hz",
+        "low-pass in the loop",
+    ),
 ];
 
 /// Index of each LFO parameter.
@@ -417,14 +683,36 @@ pub mod lfo {
 
 /// Parameters of lfo1 (sine → voice2 / acid cutoff, ± 800 Hz × depth).
 pub const LFO1_PARAMS: [ParamSpec; 2] = [
-    float("rate", "rate", "rate", 0.01, 10.0, 0.25, 20.0, "Hz", "speed"),
-    float("depth", "depth", "depth", 0.0, 1.0, 0.7, 20.0, "", "± 800 Hz on voice2 cutoff"),
+    float(
+        "rate", "rate", "rate", 0.01, 10.0, 0.25, 20.0, "Hz", "speed",
+    ),
+    float(
+        "depth",
+        "depth",
+        "depth",
+        0.0,
+        1.0,
+        0.7,
+        20.0,
+        "",
+        "± 800 Hz on voice2 cutoff",
+    ),
 ];
 
 /// Parameters of lfo2 (sine → voice3 amplitude).
 pub const LFO2_PARAMS: [ParamSpec; 2] = [
     float("rate", "rate", "rate", 0.01, 10.0, 4.0, 20.0, "Hz", "speed"),
-    float("depth", "depth", "depth", 0.0, 1.0, 0.3, 20.0, "", "tremolo on voice3 amplitude"),
+    float(
+        "depth",
+        "depth",
+        "depth",
+        0.0,
+        1.0,
+        0.3,
+        20.0,
+        "",
+        "tremolo on voice3 amplitude",
+    ),
 ];
 
 /// Number of parameters per voice.
@@ -702,16 +990,70 @@ pub mod track {
 /// Every track field, in slot-file order.
 pub const TRACK_FIELDS: [TrackField; 12] = [
     track_other("name", TrackFieldKind::Text, "track name"),
-    track_other("voice_id", TrackFieldKind::Voice, "voice the track plays (voice1…)"),
-    track_other("pattern", TrackFieldKind::Pattern, "steps: X accent, x hit, . rest"),
-    track_other("notes", TrackFieldKind::Notes, "notes in Hz, cycled on hits"),
-    track_number("base_freq", 20.0, 5000.0, 440.0, "Hz", "frequency when notes is empty"),
-    track_number("base_amp", 0.0, 1.0, 0.3, "", "amplitude × velocity on hits"),
-    track_number("filter_freq", 50.0, 8000.0, 1000.0, "Hz", "voice cutoff on hits"),
-    track_number("accent_boost", 0.0, 5000.0, 1500.0, "Hz", "cutoff + boost × (velocity − 0.5)"),
-    track_number("reverb_send", 0.0, 1.0, 0.0, "", "voice reverb send on hits"),
+    track_other(
+        "voice_id",
+        TrackFieldKind::Voice,
+        "voice the track plays (voice1…)",
+    ),
+    track_other(
+        "pattern",
+        TrackFieldKind::Pattern,
+        "steps: X accent, x hit, . rest",
+    ),
+    track_other(
+        "notes",
+        TrackFieldKind::Notes,
+        "notes in Hz, cycled on hits",
+    ),
+    track_number(
+        "base_freq",
+        20.0,
+        5000.0,
+        440.0,
+        "Hz",
+        "frequency when notes is empty",
+    ),
+    track_number(
+        "base_amp",
+        0.0,
+        1.0,
+        0.3,
+        "",
+        "amplitude × velocity on hits",
+    ),
+    track_number(
+        "filter_freq",
+        50.0,
+        8000.0,
+        1000.0,
+        "Hz",
+        "voice cutoff on hits",
+    ),
+    track_number(
+        "accent_boost",
+        0.0,
+        5000.0,
+        1500.0,
+        "Hz",
+        "cutoff + boost × (velocity − 0.5)",
+    ),
+    track_number(
+        "reverb_send",
+        0.0,
+        1.0,
+        0.0,
+        "",
+        "voice reverb send on hits",
+    ),
     track_number("delay_send", 0.0, 1.0, 0.0, "", "voice delay send on hits"),
-    track_number("gate_frac", 0.01, 1.0, 0.5, "", "gate length as a fraction of a step"),
+    track_number(
+        "gate_frac",
+        0.01,
+        1.0,
+        0.5,
+        "",
+        "gate length as a fraction of a step",
+    ),
     TrackField {
         key: "note_index",
         kind: TrackFieldKind::Number,
@@ -772,10 +1114,22 @@ mod tests {
             resolve_osc_param("voice16/osc/type"),
             Some(ParamId::voice(16, voice::WAVEFORM))
         );
-        assert_eq!(resolve_osc_param("sine1/freq"), Some(ParamId::voice(1, voice::FREQ)));
-        assert_eq!(resolve_osc_param("filter1/q"), Some(ParamId::voice(1, voice::FILTER_Q)));
-        assert_eq!(resolve_osc_param("adsr1/release"), Some(ParamId::voice(1, voice::RELEASE)));
-        assert_eq!(resolve_osc_param("acid1/env_amount"), Some(ParamId::acid(acid::ENV_AMOUNT)));
+        assert_eq!(
+            resolve_osc_param("sine1/freq"),
+            Some(ParamId::voice(1, voice::FREQ))
+        );
+        assert_eq!(
+            resolve_osc_param("filter1/q"),
+            Some(ParamId::voice(1, voice::FILTER_Q))
+        );
+        assert_eq!(
+            resolve_osc_param("adsr1/release"),
+            Some(ParamId::voice(1, voice::RELEASE))
+        );
+        assert_eq!(
+            resolve_osc_param("acid1/env_amount"),
+            Some(ParamId::acid(acid::ENV_AMOUNT))
+        );
         assert_eq!(resolve_osc_param("voice17/freq"), None);
         assert_eq!(resolve_osc_param("voice01/freq"), None);
         assert_eq!(resolve_osc_param("voice1/nope"), None);

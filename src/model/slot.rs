@@ -29,7 +29,8 @@ pub struct Slot {
     pub params: ParamValues,
     /// How many `voiceN` objects the `modules` section holds (written back the same way).
     pub voice_modules: usize,
-    /// Unknown keys inside each module object, by module id (`voice1`, `acid1`, …).
+    /// Unknown keys inside each module object, by module id (`voice1`, `acid1`, …); each value
+    /// is an object. Unknown keys of a voice's nested `adsr` object sit under its `"adsr"` key.
     pub module_extra: Map<String, Value>,
     /// Unknown keys in `modules` that are not module objects Chronus knows.
     pub modules_extra: Extra,

@@ -25,9 +25,10 @@ const HISTORY: usize = 4;
 /// Tempo bend per beat of phase error.
 const GAIN: f64 = 0.8;
 /// Largest tempo bend, as a fraction of the leader's tempo.
-const MAX_BEND: f64 = 0.03;
-/// A phase error above this many beats restarts at the leader's next bar instead of steering.
-const REALIGN_BEATS: f64 = 0.1;
+const MAX_BEND: f64 = 0.04;
+/// A phase error above this many beats (about six beats of the largest bend) restarts at the
+/// leader's next bar instead of steering; smaller slips (an xrun on either side) are steered.
+const REALIGN_BEATS: f64 = 0.25;
 /// Within this offset for [`LOCK_BEATS`] beats in a row counts as locked.
 const LOCK_MS: f64 = 2.0;
 const LOCK_BEATS: u32 = 4;

@@ -222,14 +222,23 @@ fn message_lines(ui: &UiState, width: u16) -> Vec<String> {
     let room = (width as usize)
         .saturating_sub(hint_text(ui).chars().count() + 4)
         .max(10);
-    let chars: Vec<char> = m.text.chars().collect();
-    if m.level == Level::Info || chars.len() <= room {
+    if m.level == Level::Info || m.text.chars().count() <= room {
         return vec![m.text.clone()];
     }
-    let mut lines: Vec<String> = chars
-        .chunks(room)
-        .map(|c| c.iter().collect::<String>())
-        .collect();
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in m.text.split(' ') {
+        let line = lines.last_mut().expect("one line");
+        let len = line.chars().count();
+        let w = word.chars().count();
+        if len > 0 && len + 1 + w > room {
+            lines.push(String::new());
+        }
+        let line = lines.last_mut().expect("one line");
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
     lines.truncate(MESSAGE_ROWS);
     lines
 }

@@ -16,6 +16,7 @@ mod state;
 mod theme;
 mod transport;
 
+use std::io;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -51,8 +52,25 @@ struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        ratatui::restore();
+        restore_terminal();
     }
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor again (drawing hides it).
+fn restore_terminal() {
+    let _ = crossterm::execute!(io::stdout(), crossterm::cursor::Show);
+    ratatui::restore();
+}
+
+/// Takes over the terminal; a panic from here on restores it before the message is printed.
+fn take_terminal() -> anyhow::Result<ratatui::DefaultTerminal> {
+    let terminal = ratatui::try_init().context("cannot take over the terminal")?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+    Ok(terminal)
 }
 
 /// Loads the start slot; a missing file is not an error (the performer starts a new song).
@@ -105,8 +123,8 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
         app.ui.say(Level::Warning, note);
     }
     if let Some(e) = keymap_error {
-        app.ui
-            .say(Level::Error, format!("{e} — using the default keys"));
+        // The error says which file, line and rule, and that the defaults are used.
+        app.ui.say(Level::Error, e.to_string());
     }
     let early: Vec<Notice> = ctl.drain_notices().collect();
     // Keep the most important start-up message: notices first, then ours again on top.
@@ -120,9 +138,8 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
     }
     app.refresh_slots(&ctl);
 
-    let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
-    let _guard = TerminalGuard;
-    terminal.hide_cursor().context("cannot hide the cursor")?;
+    let mut terminal = take_terminal()?;
+    let guard = TerminalGuard;
 
     let mut needs_draw = true;
     let mut last_draw: Option<Instant> = None;
@@ -199,8 +216,7 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
         }
     }
 
-    terminal.show_cursor().ok();
-    drop(_guard);
+    drop(guard);
     if ctl.recording().is_some()
         && let Err(e) = ctl.apply(Command::RecordStop)
     {

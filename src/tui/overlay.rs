@@ -75,15 +75,8 @@ fn draw_help(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
     let columns: u16 = if inner.width >= 100 { 2 } else { 1 };
     let col_w = inner.width / columns;
     let rows = inner.height as usize;
-    let longest = lines
-        .iter()
-        .map(|l| match l {
-            HelpLine::Row(keys, _) => keys.chars().count(),
-            _ => 0,
-        })
-        .max()
-        .unwrap_or(0) as u16;
-    let key_w = longest.clamp(6, 18).min(col_w / 3);
+    // Wide enough for nearly every binding; the rare longer one pushes its description right.
+    let key_w = 12u16.min(col_w / 3);
     let mut it = lines.iter().skip(scroll);
     for c in 0..columns {
         let x0 = inner.x + c * col_w + 1;
@@ -98,8 +91,9 @@ fn draw_help(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
                     put(buf, x0, y, right, t, theme::title(true));
                 }
                 HelpLine::Row(keys, desc) => {
-                    put(buf, x0 + 1, y, x0 + 1 + key_w, keys, theme::strong());
-                    put(buf, x0 + 2 + key_w, y, right, desc, theme::text());
+                    let end = put(buf, x0 + 1, y, right, keys, theme::strong());
+                    let dx = (x0 + 2 + key_w).max(end + 1);
+                    put(buf, dx, y, right, desc, theme::text());
                 }
                 HelpLine::Blank => {}
             }

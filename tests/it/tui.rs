@@ -432,6 +432,32 @@ fn the_browser_marks_unsaved_edits_and_files_changed_on_disk() {
     );
 }
 
+#[test]
+fn a_long_error_wraps_so_it_can_be_read_whole() {
+    let mut r = rig();
+    let text = "/home/me/keymap.toml:2:38: [grid] prepend_keymap rule 1 (on = \"w\", run = \"fly\"): unknown action `fly`; using the default keys";
+    r.app.ui.say(chronus::control::Level::Error, text);
+    let screen = r.screen(80, 24);
+    let last: Vec<&str> = screen.lines().skip(22).collect();
+    assert_eq!(
+        last,
+        [
+            " ✗ /home/me/keymap.toml:2:38: [grid] prepend_keymap rule 1 (on = \"w\",",
+            "   run = \"fly\"): unknown action `fly`; using the default keys            ? help",
+        ]
+    );
+    // Info stays on one row.
+    r.app.ui.say(chronus::control::Level::Info, text);
+    let screen = r.screen(80, 24);
+    assert!(
+        screen
+            .lines()
+            .nth(23)
+            .unwrap()
+            .starts_with(" /home/me/keymap.toml:2:38")
+    );
+}
+
 // ---------------------------------------------------------------- key sequences
 
 #[test]

@@ -5,9 +5,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Proc, Stdio};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chronus::audio::{self, Recorder};
@@ -104,7 +104,11 @@ fn parameter_change_reaches_output_within_one_period() {
         &peaks[next - 2..next + 4]
     );
     // And the change completes: silence once the smoother has settled (~20 ms = 8 periods).
-    assert!(peaks[next + 40] < 0.01, "after 40 periods: {}", peaks[next + 40]);
+    assert!(
+        peaks[next + 40] < 0.01,
+        "after 40 periods: {}",
+        peaks[next + 40]
+    );
 }
 
 /// A bar-aligned load requested mid-bar through the Controller (ring → engine loop) applies
@@ -185,7 +189,12 @@ fn queued_scene_applies_at_first_sample_of_next_bar() {
     for _ in 0..2000 {
         engine.process(&mut buf);
         while let Some(ev) = engine.pop_event() {
-            if let EngineEvent::Applied { slot: 2, bar, sample } = ev {
+            if let EngineEvent::Applied {
+                slot: 2,
+                bar,
+                sample,
+            } = ev
+            {
                 got = Some((bar, sample));
             }
         }
@@ -223,7 +232,15 @@ fn headless_without_a_device_runs_on_the_internal_clock() {
     let dir = temp_patterns(&[(1, simple_song(120.0))]);
     let patterns = dir.path().to_str().unwrap();
     let (events, stderr, code) = run_headless(
-        &["--no-audio", "--seconds", "3", "--events", "json", "--patterns", patterns],
+        &[
+            "--no-audio",
+            "--seconds",
+            "3",
+            "--events",
+            "json",
+            "--patterns",
+            patterns,
+        ],
         dir.path(),
         &[],
     );
@@ -250,7 +267,16 @@ fn headless_falls_back_when_the_device_cannot_open() {
     let dir = temp_patterns(&[(1, simple_song(120.0))]);
     let patterns = dir.path().to_str().unwrap();
     let (events, stderr, code) = run_headless(
-        &["--device", "alsa:nonexistent_pcm", "--seconds", "1", "--events", "json", "--patterns", patterns],
+        &[
+            "--device",
+            "alsa:nonexistent_pcm",
+            "--seconds",
+            "1",
+            "--events",
+            "json",
+            "--patterns",
+            patterns,
+        ],
         dir.path(),
         &[],
     );
@@ -258,10 +284,15 @@ fn headless_falls_back_when_the_device_cannot_open() {
     assert_eq!(events_named(&events, "started")[0]["backend"], "internal");
     let infos = events_named(&events, "info");
     assert!(
-        infos.iter().any(|e| e["message"].as_str().unwrap().contains("internal clock")),
+        infos
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("internal clock")),
         "{events:?}"
     );
-    assert!(!stderr.contains("ALSA lib"), "ALSA chatter leaked: {stderr}");
+    assert!(
+        !stderr.contains("ALSA lib"),
+        "ALSA chatter leaked: {stderr}"
+    );
 }
 
 /// Saving a slot every 100 ms while playing for 60 s causes no late callback: the audio thread
@@ -325,9 +356,7 @@ struct Jack {
 impl Drop for Jack {
     fn drop(&mut self) {
         // Stop the server we started, by its pid.
-        let _ = Proc::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Proc::new("kill").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -346,7 +375,17 @@ fn start_jack() -> Option<Jack> {
         .find(|p| Path::new(p).exists())?;
     let name = format!("chronus-test-{}", std::process::id());
     let mut child = Proc::new(jackd)
-        .args(["-n", &name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"])
+        .args([
+            "-n",
+            &name,
+            "--no-realtime",
+            "-d",
+            "dummy",
+            "-r",
+            "48000",
+            "-p",
+            "256",
+        ])
         .env("JACK_NO_AUDIO_RESERVATION", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -388,18 +427,37 @@ fn plays_slot_one_through_jack_and_records_it() {
     let patterns = repo().join("patterns");
     let (events, stderr, code) = run_headless(
         &[
-            "--slot", "1", "--patterns", patterns.to_str().unwrap(),
-            "--device", "alsa:jack", "--buffer", "256",
-            "--seconds", "5", "--record", wav.to_str().unwrap(), "--events", "json",
+            "--slot",
+            "1",
+            "--patterns",
+            patterns.to_str().unwrap(),
+            "--device",
+            "alsa:jack",
+            "--buffer",
+            "256",
+            "--seconds",
+            "5",
+            "--record",
+            wav.to_str().unwrap(),
+            "--events",
+            "json",
         ],
         dir.path(),
-        &[("JACK_DEFAULT_SERVER", &jack.name), ("JACK_NO_START_SERVER", "1")],
+        &[
+            ("JACK_DEFAULT_SERVER", &jack.name),
+            ("JACK_NO_START_SERVER", "1"),
+        ],
     );
     drop(jack);
     assert_eq!(code, 0, "stderr: {stderr}\nevents: {events:?}");
     let started = events_named(&events, "started");
     assert_eq!(started[0]["backend"], "device", "{events:?}\n{stderr}");
-    assert!(started[0]["device"].as_str().unwrap().starts_with("alsa:jack"));
+    assert!(
+        started[0]["device"]
+            .as_str()
+            .unwrap()
+            .starts_with("alsa:jack")
+    );
     let stopped = events_named(&events, "stopped")[0].clone();
     assert_eq!(stopped["xruns"], 0, "{stopped}");
     let reader = hound::WavReader::open(&wav).expect("recording exists");
