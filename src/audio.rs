@@ -24,7 +24,7 @@ pub const COMMAND_RING: usize = 4096;
 /// Capacity of the event ring (audio → control).
 pub const EVENT_RING: usize = 8192;
 /// Capacity of the ring returning replaced boxes to be dropped off the audio thread.
-pub const GARBAGE_RING: usize = 256;
+pub const GARBAGE_RING: usize = 2048;
 /// Largest device buffer the runner renders in one piece (bigger ones are split).
 pub const MAX_BLOCK: usize = 4096;
 /// Most commands applied per callback, so a flood never stretches one period.
@@ -228,10 +228,16 @@ impl EngineRunner {
             .clock_sample
             .store(self.engine.position().sample, Ordering::Release);
         for _ in 0..MAX_COMMANDS_PER_CALLBACK {
+            // A message may replace a boxed scene; only take one while there is room to hand
+            // the old box back, so no box is ever dropped (or leaked) on this thread.
+            if self.garbage.slots() == 0 {
+                break;
+            }
             match self.commands.pop() {
                 Ok(msg) => self.engine.handle(msg),
                 Err(_) => break,
             }
+            self.return_garbage();
         }
         for chunk in out.chunks_mut(MAX_BLOCK * 2) {
             self.engine.process(chunk);
@@ -244,14 +250,7 @@ impl EngineRunner {
                 self.stats.events_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
-        while self.garbage.slots() > 0 {
-            match self.engine.pop_garbage() {
-                Some(g) => {
-                    let _ = self.garbage.push(g);
-                }
-                None => break,
-            }
-        }
+        self.return_garbage();
         if let Some(rec) = self.record.as_mut()
             && self.stats.recording.load(Ordering::Relaxed)
         {
@@ -275,6 +274,18 @@ impl EngineRunner {
             }
         }
         self.account(started, out.len() / 2);
+    }
+
+    /// Moves boxes the engine replaced onto the return ring, as far as it has room.
+    fn return_garbage(&mut self) {
+        while self.garbage.slots() > 0 {
+            match self.engine.pop_garbage() {
+                Some(g) => {
+                    let _ = self.garbage.push(g);
+                }
+                None => break,
+            }
+        }
     }
 
     fn account(&mut self, started: Instant, frames: usize) {
@@ -647,6 +658,7 @@ pub struct Recorder {
     thread: Option<JoinHandle<()>>,
     stats: Option<Arc<SharedStats>>,
     current: Option<PathBuf>,
+    attached: bool,
 }
 
 impl Default for Recorder {
@@ -668,6 +680,7 @@ impl Recorder {
             thread: Some(thread),
             stats: None,
             current: None,
+            attached: false,
         }
     }
 
@@ -675,6 +688,7 @@ impl Recorder {
     pub fn attach(&mut self, sample_rate: u32) -> rtrb::Producer<f32> {
         let (tx, rx) = rtrb::RingBuffer::new(RECORD_RING);
         let _ = self.cmd.send(RecorderCmd::Attach(rx, sample_rate));
+        self.attached = true;
         tx
     }
 
@@ -696,6 +710,9 @@ impl Recorder {
     pub fn start(&mut self, path: &Path) -> anyhow::Result<()> {
         if let Some(cur) = &self.current {
             anyhow::bail!("already recording to {}", cur.display());
+        }
+        if !self.attached {
+            anyhow::bail!("no audio output is running to record from");
         }
         let (tx, rx) = mpsc::channel();
         self.cmd

@@ -336,15 +336,20 @@ pub struct EngineStatus {
     pub backend: String,
     /// Audio muted by `/engine/stop`.
     pub muted: bool,
+    /// Play was pressed and no step has sounded yet (a load then applies at bar 0).
+    pub fresh: bool,
 }
 
 struct UndoEntry {
     before: Slot,
+    slot: Option<SlotNumber>,
     key: Option<String>,
     at: Instant,
 }
 
 const UNDO_LIMIT: usize = 500;
+/// Undo key of a slot load (never merged with another step).
+const LOAD_KEY: &str = "\u{0}load";
 
 /// The control side: owns the song model and sends its changes to the engine.
 pub struct Controller {
@@ -367,7 +372,7 @@ pub struct Controller {
     link: EngineLink,
     recorder: Recorder,
     undo: Vec<UndoEntry>,
-    redo: Vec<Slot>,
+    redo: Vec<(Slot, Option<SlotNumber>)>,
     notices: VecDeque<Notice>,
 }
 
@@ -396,6 +401,8 @@ impl Controller {
     /// Replaces the engine link (after the audio output was reopened) and sends the whole
     /// current state to the new engine.
     pub fn relink(&mut self, link: EngineLink) {
+        let muted = self.link.stats.muted.load(Ordering::Relaxed);
+        link.stats.muted.store(muted, Ordering::Relaxed);
         self.link = link;
         self.recorder.bind(self.link.stats.clone());
         let scene = Scene::from_slot(&self.song, self.voices);
@@ -519,6 +526,7 @@ impl Controller {
                     sample,
                 } => {
                     st.global_step = global_step;
+                    st.fresh = false;
                     st.bar = bar;
                     st.step_in_bar = step_in_bar;
                     st.sample = sample;
@@ -535,7 +543,14 @@ impl Controller {
                     self.notices.push_back(Notice::Bar { bar, sample });
                 }
                 EngineEvent::Queued { slot, bar } => {
-                    st.queued = Some((slot, bar));
+                    let predicted = st.queued.replace((slot, bar));
+                    if predicted != Some((slot, bar)) {
+                        self.notices.push_back(Notice::SlotQueued {
+                            slot,
+                            bar,
+                            from_disk: false,
+                        });
+                    }
                 }
                 EngineEvent::Applied { slot, bar, .. } => {
                     st.queued = None;
@@ -562,8 +577,15 @@ impl Controller {
 
     /// Applies one command. Returns a short confirmation for the message line / OSC reply.
     pub fn apply(&mut self, cmd: Command) -> Result<Option<String>, ControlError> {
+        check_finite(&cmd)?;
         match cmd {
             Command::Play => {
+                if !self.status.running {
+                    self.status.bar = 0;
+                    self.status.global_step = 0;
+                    self.status.step_in_bar = 0;
+                    self.status.fresh = true;
+                }
                 self.link.send(EngineMsg::Play);
                 self.status.running = true;
                 Ok(None)
@@ -580,10 +602,15 @@ impl Controller {
                     self.apply(Command::Play)
                 }
             }
-            Command::SetBpm(v) => self.edit(Some("bpm"), |s| {
-                s.sequencer.bpm = seq_spec::BPM.clamp(v);
-                Ok(Some(format!("BPM {:.1}", s.sequencer.bpm)))
-            }),
+            Command::SetBpm(v) => {
+                let r = self.edit(Some("bpm"), |s| {
+                    s.sequencer.bpm = seq_spec::BPM.clamp(v);
+                    Ok(Some(format!("BPM {:.1}", s.sequencer.bpm)))
+                });
+                // Always tell the engine: it may run a followed tempo the song doesn't hold.
+                self.link.send(EngineMsg::SetBpm(self.song.sequencer.bpm));
+                r
+            }
             Command::FollowTempo(v) => {
                 self.link.send(EngineMsg::SetBpm(seq_spec::BPM.clamp(v)));
                 Ok(None)
@@ -790,18 +817,26 @@ impl Controller {
             }
             Command::Undo => {
                 let entry = self.undo.pop().ok_or(ControlError::NothingTo("undo"))?;
+                if entry.key.as_deref() == Some(LOAD_KEY) && self.status.queued.is_some() {
+                    // Undoing a load that has not reached its bar: it never happens.
+                    self.link.send(EngineMsg::CancelQueued);
+                    self.status.queued = None;
+                }
                 let current = std::mem::replace(&mut self.song, entry.before);
+                let current_slot = std::mem::replace(&mut self.slot, entry.slot);
                 self.sync(&current);
-                self.redo.push(current);
+                self.redo.push((current, current_slot));
                 self.dirty = true;
                 Ok(Some("undone".into()))
             }
             Command::Redo => {
-                let next = self.redo.pop().ok_or(ControlError::NothingTo("redo"))?;
+                let (next, next_slot) = self.redo.pop().ok_or(ControlError::NothingTo("redo"))?;
                 let before = std::mem::replace(&mut self.song, next);
+                let slot = std::mem::replace(&mut self.slot, next_slot);
                 self.sync(&before);
                 self.undo.push(UndoEntry {
                     before,
+                    slot,
                     key: None,
                     at: Instant::now(),
                 });
@@ -826,7 +861,9 @@ impl Controller {
         }
         let merge = match (coalesce, self.undo.last()) {
             (Some(k), Some(last)) => {
-                last.key.as_deref() == Some(k) && last.at.elapsed().as_secs_f64() < 1.0
+                k != LOAD_KEY
+                    && last.key.as_deref() == Some(k)
+                    && last.at.elapsed().as_secs_f64() < 1.0
             }
             _ => false,
         };
@@ -837,6 +874,7 @@ impl Controller {
         } else {
             self.undo.push(UndoEntry {
                 before: before.clone(),
+                slot: self.slot,
                 key: coalesce.map(str::to_string),
                 at: Instant::now(),
             });
@@ -910,7 +948,8 @@ impl Controller {
         let before = std::mem::replace(&mut self.song, parsed.slot);
         self.undo.push(UndoEntry {
             before,
-            key: None,
+            slot: self.slot,
+            key: Some(LOAD_KEY.to_string()),
             at: Instant::now(),
         });
         self.redo.clear();
@@ -918,6 +957,9 @@ impl Controller {
         self.dirty = false;
         let scene = Scene::from_slot(&self.song, self.voices);
         let timing = if immediate {
+            if self.status.queued.take().is_some() {
+                self.link.send(EngineMsg::CancelQueued);
+            }
             LoadTiming::Immediate
         } else {
             LoadTiming::NextBar
@@ -931,7 +973,7 @@ impl Controller {
         let name = self.song.metadata.name.clone();
         if !immediate && self.status.running {
             // The engine confirms the exact bar; predict it so the screen can say it now.
-            let bar = self.status.bar + 1;
+            let bar = if self.status.fresh { 0 } else { self.status.bar + 1 };
             self.status.queued = Some((slot_tag, bar));
             self.notices.push_back(Notice::SlotQueued {
                 slot: slot_tag,
@@ -982,6 +1024,31 @@ impl Controller {
             "saved slot {slot} to {}",
             info.path.display()
         )))
+    }
+}
+
+/// Refuses NaN and infinite numbers before they reach the song (clamping would quietly turn
+/// them into defaults).
+fn check_finite(cmd: &Command) -> Result<(), ControlError> {
+    let (what, v) = match cmd {
+        Command::SetBpm(v) | Command::FollowTempo(v) => ("BPM", *v),
+        Command::NudgeBpm(v) => ("BPM change", *v),
+        Command::SetSwing(v) | Command::NudgeSwing(v) => ("swing", *v),
+        Command::SetParam { id, value } => return finite(&id.label(), *value),
+        Command::SetTrackField { value, .. } => ("track value", *value),
+        Command::SetNotes { notes, .. } => {
+            return notes.iter().try_for_each(|n| finite("note", *n));
+        }
+        _ => return Ok(()),
+    };
+    finite(what, v)
+}
+
+fn finite(what: &str, v: f64) -> Result<(), ControlError> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(ControlError::Invalid(format!("{what} {v} is not a number")))
     }
 }
 

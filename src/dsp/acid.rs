@@ -10,7 +10,8 @@ const MIN_CUTOFF_HZ: f32 = 80.0;
 const MAX_CUTOFF_HZ: f32 = 5000.0;
 /// Highest resonance; 4·0.98 keeps the ladder just short of self-oscillation.
 const MAX_RES: f32 = 0.98;
-/// Below this cutoff resonance is scaled down (to half at 80 Hz), as on the original.
+/// Below this cutoff resonance is scaled down (linearly, to half at 80 Hz) so the bass end
+/// does not boom.
 const FULL_RES_CUTOFF_HZ: f32 = 300.0;
 /// Filter envelope attack.
 const ENV_ATTACK_S: f32 = 0.001;
@@ -73,7 +74,8 @@ pub struct AcidFilter {
     coef_age: u32,
 }
 
-/// Ladder coefficients for one (cutoff, feedback) pair; recomputed only when either changes.
+/// Ladder coefficients for one (cutoff, feedback) pair; the filter recomputes them only when
+/// either has moved beyond the `COEF_*` tolerances.
 #[derive(Clone, Debug)]
 struct LadderCoefs {
     fc: f32,

@@ -13,8 +13,6 @@ mod dist;
 mod filter;
 mod limiter;
 mod osc;
-#[cfg(test)]
-mod perf_scratch;
 mod reverb;
 #[cfg(test)]
 mod testutil;

@@ -230,7 +230,7 @@ impl Follower {
         if !(seq_spec::BPM.min..=seq_spec::BPM.max).contains(&bpm) {
             return Err(format!("bpm {bpm} is outside 30–300"));
         }
-        if bar < 0.0 || !(0.0..16.0).contains(&beat) {
+        if bar < 0.0 || !(0.0..4.0).contains(&beat) {
             return Err(format!(
                 "bar {bar} beat {beat} is not a position (bar ≥ 0, beat 0–3)"
             ));

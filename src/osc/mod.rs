@@ -22,7 +22,6 @@ use crate::control::Service;
 
 pub use ctl::{CtlAction, CtlArgs};
 pub use follow::{FollowAction, FollowState, FollowStatus, Follower};
-pub use routes::Outcome;
 pub use schema::{RouteDoc, engine_list, registered_routes, schema_json};
 pub use server::{OscServer, OscSetupError, OscStats, clock_bundle, parse_out};
 pub use wire::{decode, ntp_from_unix, unix_from_ntp};

@@ -14,7 +14,6 @@ use super::wire::{self, clip, flag, number, text};
 use crate::control::{Command, Controller};
 use crate::model::registry::{
     MAX_VOICES, Module, TRACK_FIELDS, TrackFieldKind, resolve_osc_param, track as track_idx,
-    track_field,
 };
 use crate::model::slot::Track;
 use crate::store::SlotNumber;
@@ -124,11 +123,7 @@ pub fn route(ctl: &mut Controller, msg: &OscMessage, view: &ServerView) -> Outco
                     .and_then(|v| ack(ctl.apply(Command::SetBpm(v)))),
                 "/seq/swing" => num_arg(msg, 0, "a swing 0–0.6")
                     .and_then(|v| ack(ctl.apply(Command::SetSwing(v)))),
-                "/seq/update/pattern" => (|| {
-                    let track = text_arg(msg, 0, "a track name")?;
-                    let pattern = text_arg(msg, 1, "a pattern")?;
-                    ack(ctl.apply(Command::SetPattern { track, pattern }))
-                })(),
+                "/seq/update/pattern" => seq_update_pattern(ctl, msg),
                 "/seq/update/notes" => seq_update_notes(ctl, msg),
                 "/seq/status" => Ok(seq_status(ctl)),
                 "/pattern/save" => slot_arg(msg)
@@ -217,13 +212,14 @@ fn valid_keys() -> String {
 
 /// Applies one `key=value` to a track being built.
 fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
-    let Some(field) = track_field(key) else {
+    let Some(i) = TRACK_FIELDS.iter().position(|f| f.key == key) else {
         return Err(format!(
             "unknown track field {:?} (known: {})",
             clip(key),
             valid_keys()
         ));
     };
+    let field = &TRACK_FIELDS[i];
     match field.kind {
         TrackFieldKind::Number => {
             let v: f64 = value
@@ -232,10 +228,6 @@ fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
                 .ok()
                 .filter(|v: &f64| v.is_finite())
                 .ok_or_else(|| format!("{key}={:?} is not a number", clip(value)))?;
-            let i = TRACK_FIELDS
-                .iter()
-                .position(|f| f.key == field.key)
-                .unwrap_or(track_idx::BASE_FREQ);
             t.set_number(i, v);
         }
         TrackFieldKind::Notes => {
@@ -293,6 +285,12 @@ fn seq_add(ctl: &mut Controller, msg: &OscMessage) -> Routed {
     ctl.apply(Command::AddTrack(Box::new(t)))
         .map(|_| Outcome::Reply(vec![OscType::String(summary)]))
         .map_err(|e| e.to_string())
+}
+
+fn seq_update_pattern(ctl: &mut Controller, msg: &OscMessage) -> Routed {
+    let track = text_arg(msg, 0, "a track name")?;
+    let pattern = text_arg(msg, 1, "a pattern")?;
+    ack(ctl.apply(Command::SetPattern { track, pattern }))
 }
 
 fn seq_update_notes(ctl: &mut Controller, msg: &OscMessage) -> Routed {

@@ -569,7 +569,6 @@ fn a_stalled_audio_thread_loses_no_controller_edit() {
 }
 
 #[test]
-#[ignore = "bug: EngineRunner::render applies up to 1024 box-carrying messages per callback but the engine holds only 256 replaced boxes, so the rest are leaked"]
 fn every_replaced_box_comes_back_to_be_dropped_off_the_audio_thread() {
     let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
     // 600 step edits between two callbacks (an OSC script writing a pattern step by step).
@@ -1111,7 +1110,6 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
 }
 
 #[test]
-#[ignore = "bug: Undo of a LoadSlot restores the song but not Controller::slot, so a later save to the loaded slot overwrites it without asking"]
 fn undo_of_a_load_does_not_let_a_save_overwrite_the_loaded_slot_unasked() {
     let mut live = Live::new();
     live.apply(Command::AddTrack(Box::new(tone_track(
@@ -1317,7 +1315,6 @@ fn an_edit_just_after_the_bar_switch_is_heard_at_once() {
 }
 
 #[test]
-#[ignore = "bug: an immediate load does not cancel a pending bar-aligned load; the older slot replaces it at the next bar"]
 fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
     let (mut live, _) = Live::with_song_a();
     live.save_slot_file(2, &song_b());
@@ -1352,7 +1349,6 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
 }
 
 #[test]
-#[ignore = "bug: Play does not reset EngineStatus::bar, so a load right after Play predicts and announces a stale bar"]
 fn a_load_right_after_play_announces_the_bar_it_applies_at() {
     let (mut live, _) = Live::with_song_a();
     live.save_slot_file(2, &song_b());
@@ -1654,7 +1650,6 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
 }
 
 #[test]
-#[ignore = "bug: relink/recover_audio start the new engine unmuted after EngineStop (SharedStats::muted is not carried over)"]
 fn relink_keeps_audio_off_after_engine_stop() {
     let mut live = Live::new();
     live.apply(Command::EngineStop);
@@ -1859,7 +1854,6 @@ fn follow_tempo_moves_the_engine_but_not_the_song() {
 }
 
 #[test]
-#[ignore = "bug: after FollowTempo, SetBpm to the song's own tempo is a no-op edit, so the engine keeps the followed tempo while the screen shows the song's"]
 fn setting_the_shown_tempo_after_following_reaches_the_engine() {
     let (mut live, _) = Live::with_song_a();
     live.apply(Command::Play);
@@ -1911,7 +1905,6 @@ fn nudges_clamp_and_toggle_play_follows_the_status() {
 }
 
 #[test]
-#[ignore = "bug: SetBpm/SetSwing/SetParam turn NaN or ±inf into the registry default (tempo jumps to 120) instead of refusing the value"]
 fn a_non_finite_tempo_or_parameter_is_refused() {
     let (mut live, _) = Live::with_song_a();
     let before = live.ctl.song.clone();
