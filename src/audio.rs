@@ -125,6 +125,7 @@ impl EngineLink {
         let replaces = |old: &EngineMsg| match (old, &msg) {
             (EngineMsg::SetParam { id: a, .. }, EngineMsg::SetParam { id: b, .. }) => a == b,
             (EngineMsg::SetTracks(_), EngineMsg::SetTracks(_)) => true,
+            (EngineMsg::Amend(_), EngineMsg::Amend(_)) => true,
             (EngineMsg::SetBpm(_), EngineMsg::SetBpm(_)) => true,
             (EngineMsg::SetSwing(_), EngineMsg::SetSwing(_)) => true,
             _ => false,

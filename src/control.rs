@@ -371,7 +371,7 @@ pub struct Controller {
     pub own_saves: std::collections::HashMap<u8, u64>,
     link: EngineLink,
     recorder: Recorder,
-    undo: Vec<UndoEntry>,
+    undo: VecDeque<UndoEntry>,
     redo: Vec<(Slot, Option<SlotNumber>)>,
     notices: VecDeque<Notice>,
 }
@@ -392,7 +392,7 @@ impl Controller {
             own_saves: Default::default(),
             link,
             recorder,
-            undo: Vec::new(),
+            undo: VecDeque::new(),
             redo: Vec::new(),
             notices: VecDeque::new(),
         }
@@ -816,7 +816,10 @@ impl Controller {
                 Ok(Some("audio off".into()))
             }
             Command::Undo => {
-                let entry = self.undo.pop().ok_or(ControlError::NothingTo("undo"))?;
+                let entry = self
+                    .undo
+                    .pop_back()
+                    .ok_or(ControlError::NothingTo("undo"))?;
                 if entry.key.as_deref() == Some(LOAD_KEY) && self.status.queued.is_some() {
                     // Undoing a load that has not reached its bar: it never happens.
                     self.link.send(EngineMsg::CancelQueued);
@@ -834,7 +837,7 @@ impl Controller {
                 let before = std::mem::replace(&mut self.song, next);
                 let slot = std::mem::replace(&mut self.slot, next_slot);
                 self.sync(&before);
-                self.undo.push(UndoEntry {
+                self.undo.push_back(UndoEntry {
                     before,
                     slot,
                     key: None,
@@ -859,7 +862,7 @@ impl Controller {
         if self.song == before {
             return Ok(msg);
         }
-        let merge = match (coalesce, self.undo.last()) {
+        let merge = match (coalesce, self.undo.back()) {
             (Some(k), Some(last)) => {
                 k != LOAD_KEY
                     && last.key.as_deref() == Some(k)
@@ -868,18 +871,18 @@ impl Controller {
             _ => false,
         };
         if merge {
-            if let Some(last) = self.undo.last_mut() {
+            if let Some(last) = self.undo.back_mut() {
                 last.at = Instant::now();
             }
         } else {
-            self.undo.push(UndoEntry {
+            self.undo.push_back(UndoEntry {
                 before: before.clone(),
                 slot: self.slot,
                 key: coalesce.map(str::to_string),
                 at: Instant::now(),
             });
             if self.undo.len() > UNDO_LIMIT {
-                self.undo.remove(0);
+                self.undo.pop_front();
             }
         }
         self.redo.clear();
@@ -891,13 +894,11 @@ impl Controller {
     /// Sends the engine what differs between `before` and the current song. While a slot is
     /// waiting for its bar, the whole song is re-queued instead, so it still switches at once.
     fn sync(&mut self, before: &Slot) {
-        if let Some((slot, _)) = self.status.queued {
+        if self.status.queued.is_some() {
+            // The engine may have switched already without us knowing yet: Amend goes into
+            // the pending snapshot if there still is one, and applies at once otherwise.
             let scene = Scene::from_slot(&self.song, self.voices);
-            self.link.send(EngineMsg::Load {
-                scene: Box::new(scene),
-                timing: LoadTiming::NextBar,
-                slot,
-            });
+            self.link.send(EngineMsg::Amend(Box::new(scene)));
             return;
         }
         let (a, b) = (&before.sequencer, &self.song.sequencer);
@@ -946,7 +947,7 @@ impl Controller {
             }
         }
         let before = std::mem::replace(&mut self.song, parsed.slot);
-        self.undo.push(UndoEntry {
+        self.undo.push_back(UndoEntry {
             before,
             slot: self.slot,
             key: Some(LOAD_KEY.to_string()),
@@ -973,7 +974,11 @@ impl Controller {
         let name = self.song.metadata.name.clone();
         if !immediate && self.status.running {
             // The engine confirms the exact bar; predict it so the screen can say it now.
-            let bar = if self.status.fresh { 0 } else { self.status.bar + 1 };
+            let bar = if self.status.fresh {
+                0
+            } else {
+                self.status.bar + 1
+            };
             self.status.queued = Some((slot_tag, bar));
             self.notices.push_back(Notice::SlotQueued {
                 slot: slot_tag,

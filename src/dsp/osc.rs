@@ -368,9 +368,8 @@ impl Oscillator {
         }
     }
 
-    /// One sample of a noise waveform, times `gain` (kept out of line: the tonal waveforms'
-    /// per-sample path stays small).
-    #[inline(never)]
+    /// One sample of a noise waveform, times `gain`.
+    #[inline]
     fn render_noise(&mut self, w: Waveform, gain: f32) -> f32 {
         match w {
             Waveform::White => gain * WHITE_GAIN * self.white(),

@@ -40,6 +40,11 @@ pub enum EngineMsg {
         /// The slot it came from (0 = not from a slot).
         slot: u16,
     },
+    /// An edit of the whole song made while a bar-aligned load may be pending: replaces the
+    /// pending snapshot when there is one (it still switches at its bar); otherwise applies
+    /// tempo, swing, tracks and every parameter now, without releasing voices. Closes the race
+    /// between the engine applying a load and the control side hearing about it.
+    Amend(Box<Scene>),
     /// Drops a pending bar-aligned load.
     CancelQueued,
     /// Closes every voice's gate.

@@ -85,6 +85,9 @@ pub struct Engine {
     voices: Vec<Voice>,
     /// Current target of every registry parameter.
     params: [f32; PARAM_COUNT],
+    /// The control side's song values (loads and SetParam; not the per-hit values the
+    /// sequencer sets), so an Amend changes only what the performer changed.
+    song_params: [f64; PARAM_COUNT],
     /// Control-rate smoothers of the effect parameters, indexed by `id − FX_BASE`.
     fx: Vec<Smoother>,
     acid: AcidFilter,
@@ -186,6 +189,7 @@ impl Engine {
                 })
                 .collect(),
             params: [0.0; PARAM_COUNT],
+            song_params: crate::model::ParamValues::default().0,
             fx,
             acid: AcidFilter::new(sample_rate),
             acid_applied: [f32::NAN; 8],
@@ -314,6 +318,7 @@ impl Engine {
         match msg {
             EngineMsg::SetParam { id, value } => {
                 if id.index() < PARAM_COUNT {
+                    self.song_params[id.index()] = value as f64;
                     self.set_param(id, value);
                 }
             }
@@ -349,13 +354,28 @@ impl Engine {
             EngineMsg::SetBpm(bpm) => self.clock.set_bpm(bpm),
             EngineMsg::SetSwing(swing) => self.clock.set_swing(swing),
             EngineMsg::SetTracks(mut tracks) => {
-                for t in tracks.tracks.iter_mut() {
-                    if let Some(old) = self.tracks.tracks.iter().find(|o| o.name == t.name) {
-                        t.note_index = old.note_index;
-                    }
-                }
+                self.carry_note_indexes(&mut tracks.tracks);
                 let old = std::mem::replace(&mut self.tracks, tracks);
                 self.discard(Garbage::Tracks(old));
+            }
+            EngineMsg::Amend(mut scene) => {
+                if let Some(p) = self.pending.as_mut() {
+                    let old = std::mem::replace(&mut p.scene, scene);
+                    self.discard(Garbage::Scene(old));
+                } else {
+                    self.clock.set_bpm(scene.bpm);
+                    self.clock.set_swing(scene.swing);
+                    for i in 0..PARAM_COUNT {
+                        let v = scene.params.0[i];
+                        if v != self.song_params[i] {
+                            self.song_params[i] = v;
+                            self.set_param(ParamId(i as u16), v as f32);
+                        }
+                    }
+                    self.carry_note_indexes(&mut scene.tracks.tracks);
+                    std::mem::swap(&mut self.tracks.tracks, &mut scene.tracks.tracks);
+                    self.discard(Garbage::Scene(scene));
+                }
             }
             EngineMsg::Load {
                 scene,
@@ -681,8 +701,24 @@ impl Engine {
         }
     }
 
+    /// Keeps each track's place in its note cycle across a track swap, as long as the track
+    /// (by name) still has the same notes; changed notes start their cycle again.
+    fn carry_note_indexes(&self, tracks: &mut [SceneTrack]) {
+        for t in tracks.iter_mut() {
+            if let Some(old) = self
+                .tracks
+                .tracks
+                .iter()
+                .find(|o| o.name == t.name && o.notes == t.notes)
+            {
+                t.note_index = old.note_index;
+            }
+        }
+    }
+
     /// Applies a whole snapshot now; its box (holding the replaced tracks) goes to garbage.
     fn apply_scene(&mut self, mut scene: Box<Scene>, slot: u16) {
+        self.song_params = scene.params.0;
         self.clock.set_bpm(scene.bpm);
         self.clock.set_swing(scene.swing);
         for i in 0..PARAM_COUNT {

@@ -25,6 +25,12 @@ pub enum Action {
     Cancel,
     /// `confirm`: answer yes to the question a dialog asks.
     Confirm,
+    /// `take_file`: the playing slot's file changed on disk under unsaved edits — play the
+    /// file's version from the next bar (the edits stay in the undo history).
+    TakeFile,
+    /// `keep_edits`: the playing slot's file changed on disk under unsaved edits — keep the
+    /// screen's edits and leave that version of the file alone.
+    KeepEdits,
     /// `command`: open the `:` prompt, where any action can be typed (`:bpm_set`).
     Command,
 
@@ -290,6 +296,8 @@ pub const ACTION_SYNTAX: &[&str] = &[
     "help",
     "cancel",
     "confirm",
+    "take_file",
+    "keep_edits",
     "command",
     "play_toggle",
     "stop",
@@ -373,6 +381,8 @@ impl Action {
             Action::Help => "help",
             Action::Cancel => "cancel",
             Action::Confirm => "confirm",
+            Action::TakeFile => "take_file",
+            Action::KeepEdits => "keep_edits",
             Action::Command => "command",
             Action::PlayToggle => "play_toggle",
             Action::Stop => "stop",
@@ -429,6 +439,8 @@ fn parse_known(name: &str, args: &[&str]) -> Result<Action, String> {
         "help" => Some(Action::Help),
         "cancel" => Some(Action::Cancel),
         "confirm" => Some(Action::Confirm),
+        "take_file" => Some(Action::TakeFile),
+        "keep_edits" => Some(Action::KeepEdits),
         "command" => Some(Action::Command),
         "play_toggle" => Some(Action::PlayToggle),
         "stop" => Some(Action::Stop),

@@ -325,6 +325,7 @@ mod tests {
             (Mode::Prompt, "<Esc>"),
             (Mode::Prompt, "<C-c>"),
             (Mode::Confirm, "<Esc>"),
+            (Mode::Confirm, "t"),
         ];
         let keymap = Keymap::defaults();
         for mode in Mode::ALL {

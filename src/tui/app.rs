@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::KeyEvent;
 
-use crate::control::{self, Command, ControlError, Controller, Level, Notice, StepValue};
+use crate::control::{self, Command, ControlError, Controller, Level, Notice, Service, StepValue};
 use crate::keymap::{
     Action, Choice, CursorMove, Cycle, Dispatch, Focus, Key, KeyCode, KeyDispatcher, Keymap,
     LengthChange, Mode, Nudge, Vertical, chord_label,
@@ -18,9 +18,11 @@ use crate::model::notes::{notes_to_names, parse_notes};
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, sequencer as seq_spec};
 use crate::model::{ParamId, ParamSpec, Track};
 use crate::store::{SLOT_COUNT, SlotInfo, SlotNumber};
+use crate::watch::SlotWatcher;
 
 use super::state::{
-    Clipboard, Hints, Overlay, PANEL_MODULES, Panel, Prompt, PromptKind, Question, SlotRow, UiState,
+    Clipboard, DiskChange, HIGHLIGHT_BARS, Hints, Overlay, PANEL_MODULES, Panel, Prompt,
+    PromptKind, Question, SlotRow, UiState,
 };
 
 /// Taps further apart than this start a new tap-tempo measurement.
@@ -39,9 +41,18 @@ pub struct App {
     /// What the screen shows besides the song.
     pub ui: UiState,
     keys: KeyDispatcher,
-    /// Modification time of each slot file when Chronus last read or wrote it.
+    /// Modification time of each slot file when Chronus last read or wrote it (the browser's
+    /// "changed on disk" mark when no watcher runs).
     seen: HashMap<u8, SystemTime>,
     slots_read: Option<Instant>,
+    /// The hot-reload watcher on the slots folder, when it started.
+    watcher: Option<SlotWatcher>,
+    /// The watcher's reload count and generation last taken in.
+    reloads_seen: u64,
+    generation_seen: u64,
+    /// The watcher generation at which Chronus last read or wrote each slot file: a change
+    /// on disk newer than that is marked in the browser.
+    acknowledged: HashMap<u8, u64>,
 }
 
 impl App {
@@ -61,6 +72,8 @@ impl App {
             prompt_cancel: label(Mode::Prompt, Action::Cancel, "Esc"),
             add_track: label(Mode::Grid, Action::TrackAdd, ":track_add"),
             play: label(Mode::Grid, Action::PlayToggle, ":play_toggle"),
+            take: label(Mode::Confirm, Action::TakeFile, ":take_file"),
+            keep: label(Mode::Confirm, Action::KeepEdits, ":keep_edits"),
         };
         let ui = UiState::new(keymap.help(), hints);
         App {
@@ -68,6 +81,126 @@ impl App {
             keys: KeyDispatcher::new(keymap),
             seen: HashMap::new(),
             slots_read: None,
+            watcher: None,
+            reloads_seen: 0,
+            generation_seen: 0,
+            acknowledged: HashMap::new(),
+        }
+    }
+
+    /// Hands the app the hot-reload watcher: from now on files changed on disk are
+    /// highlighted, conflicts asked about, and the browser follows the watcher.
+    pub fn set_watcher(&mut self, watcher: SlotWatcher) {
+        self.reloads_seen = watcher.reloads();
+        self.generation_seen = watcher.generation();
+        self.watcher = Some(watcher);
+    }
+
+    /// The hot-reload watcher, when one runs.
+    pub fn watcher(&self) -> Option<&SlotWatcher> {
+        self.watcher.as_ref()
+    }
+
+    /// Polls the watcher (once per loop turn, like the other services) and takes in what it
+    /// did: a reload to highlight, a conflict to ask about, a slot list to re-read. Returns
+    /// true when the screen changed.
+    pub fn poll_watcher(&mut self, ctl: &mut Controller) -> bool {
+        let Some(w) = self.watcher.as_mut() else {
+            return false;
+        };
+        let polled = w.poll(ctl);
+        self.sync_watcher(ctl) | polled
+    }
+
+    /// Takes in the watcher's state after it acted.
+    fn sync_watcher(&mut self, ctl: &Controller) -> bool {
+        let Some(w) = self.watcher.as_ref() else {
+            return false;
+        };
+        let mut changed = false;
+        let (reloads, generation, conflict) = (w.reloads(), w.generation(), w.pending_conflict());
+        if reloads != self.reloads_seen {
+            self.reloads_seen = reloads;
+            if let (Some(diff), Some(slot)) = (w.last_diff(), ctl.slot) {
+                let queued = ctl
+                    .status
+                    .queued
+                    .filter(|&(s, _)| ctl.status.running && s == slot.get() as u16);
+                self.ui.changes = Some(DiskChange {
+                    slot,
+                    diff: diff.clone(),
+                    applies_at: queued.map(|(_, bar)| bar),
+                    heard_from: None,
+                });
+                self.forget_seen(slot.get());
+            }
+            changed = true;
+        }
+        let asking = matches!(
+            self.ui.overlay,
+            Some(Overlay::Confirm {
+                question: Question::Conflict(_),
+                ..
+            })
+        );
+        match conflict {
+            // Asked once nothing else is: a half-typed prompt or another question comes first.
+            Some(slot)
+                if !asking
+                    && self.ui.prompt.is_none()
+                    && !matches!(self.ui.overlay, Some(Overlay::Confirm { .. })) =>
+            {
+                let when = if ctl.status.running {
+                    "at the next bar"
+                } else {
+                    "now"
+                };
+                let text = format!(
+                    "slot {slot} changed on disk while you have unsaved edits — {} the file's version {when} / {} your edits",
+                    mnemonic(&self.ui.hints.take, "take"),
+                    mnemonic(&self.ui.hints.keep, "keep"),
+                );
+                self.ui.overlay = Some(Overlay::Confirm {
+                    question: Question::Conflict(slot),
+                    text,
+                });
+                changed = true;
+            }
+            // Saved or another slot loaded meanwhile: nothing left to decide.
+            None if asking => {
+                self.ui.overlay = None;
+                changed = true;
+            }
+            _ => {}
+        }
+        if generation != self.generation_seen {
+            self.generation_seen = generation;
+            self.refresh_slots(ctl);
+            changed = true;
+        }
+        changed
+    }
+
+    /// Answers the conflict question: take the file's version or keep the screen's edits.
+    fn settle_conflict(&mut self, ctl: &mut Controller, take_file: bool) {
+        if matches!(
+            self.ui.overlay,
+            Some(Overlay::Confirm {
+                question: Question::Conflict(_),
+                ..
+            })
+        ) {
+            self.ui.overlay = None;
+        }
+        match self.watcher.as_mut() {
+            Some(w) if w.pending_conflict().is_some() => {
+                w.resolve_conflict(ctl, take_file);
+                self.sync_watcher(ctl);
+            }
+            _ => self.ui.say(
+                Level::Info,
+                "no slot file is waiting: nothing changed on disk under your edits",
+            ),
         }
     }
 
@@ -125,7 +258,20 @@ impl App {
         match self.mode() {
             Mode::Prompt => return self.prompt_action(ctl, action),
             Mode::Confirm => {
+                let conflict = matches!(
+                    self.ui.overlay,
+                    Some(Overlay::Confirm {
+                        question: Question::Conflict(_),
+                        ..
+                    })
+                );
                 match action {
+                    Action::TakeFile | Action::Confirm if conflict => {
+                        self.settle_conflict(ctl, true)
+                    }
+                    Action::KeepEdits | Action::Cancel | Action::Quit if conflict => {
+                        self.settle_conflict(ctl, false)
+                    }
                     Action::Confirm => self.confirm(ctl),
                     Action::Cancel | Action::Quit => {
                         self.ui.overlay = None;
@@ -169,6 +315,8 @@ impl App {
         let ui = &mut self.ui;
         match action {
             Action::Noop | Action::Confirm => {}
+            Action::TakeFile => self.settle_conflict(ctl, true),
+            Action::KeepEdits => self.settle_conflict(ctl, false),
             Action::Quit => {
                 if ctl.dirty {
                     let what = match ctl.slot {
@@ -759,6 +907,7 @@ impl App {
         match question {
             Question::Quit => self.ui.quit = true,
             Question::Overwrite(slot) => self.save(ctl, slot, true),
+            Question::Conflict(_) => self.settle_conflict(ctl, true),
         }
     }
 
@@ -952,15 +1101,54 @@ impl App {
     /// fresh slot list after saves and loads.
     pub fn on_notices(&mut self, ctl: &Controller, notices: &[Notice]) {
         let mut refresh = false;
+        // The watcher's one-line summary of the latest reload, which joins the line saying
+        // when it applies; warnings of the same turn (clamped values) are added to it so they
+        // are not hidden behind it.
+        let summary = self
+            .ui
+            .changes
+            .as_ref()
+            .map(|c| format!("slot {}: {}", c.slot, c.diff.describe()));
+        let mut warnings: Vec<&str> = Vec::new();
         for n in notices {
             match n {
-                Notice::Message(level, text) => self.ui.say(*level, text.clone()),
+                Notice::Message(Level::Info, text)
+                    if summary.as_ref() == Some(text)
+                        && let Some(c) = &self.ui.changes =>
+                {
+                    let when = match c.applies_at {
+                        Some(bar) => format!("applies at bar {bar}"),
+                        None => "loaded".to_string(),
+                    };
+                    let line = format!(
+                        "slot {} changed on disk — {when}: {}",
+                        c.slot,
+                        c.diff.describe()
+                    );
+                    if warnings.is_empty() {
+                        self.ui.say(Level::Info, line);
+                    } else {
+                        let line = format!("{line} — {}", warnings.join("; "));
+                        self.ui.say(Level::Warning, line);
+                    }
+                }
+                Notice::Message(level, text) => {
+                    if *level != Level::Info {
+                        warnings.push(text);
+                    }
+                    self.ui.say(*level, text.clone());
+                }
                 Notice::SlotQueued {
                     slot,
                     bar,
                     from_disk: true,
                 } => {
                     self.forget_seen(*slot as u8);
+                    if let Some(c) = &mut self.ui.changes
+                        && c.slot.get() as u16 == *slot
+                    {
+                        c.applies_at = Some(*bar);
+                    }
                     self.ui.say(
                         Level::Info,
                         format!("slot {slot} changed on disk — applies at bar {bar}"),
@@ -968,10 +1156,24 @@ impl App {
                     refresh = true;
                 }
                 // A bar-aligned switch is news; a load while stopped was already reported.
-                Notice::SlotApplied { slot, bar } if ctl.status.running => {
-                    self.ui
-                        .say(Level::Info, format!("slot {slot} playing from bar {bar}"));
-                }
+                Notice::SlotApplied { slot, bar } if ctl.status.running => match &mut self
+                    .ui
+                    .changes
+                {
+                    Some(c) if c.slot.get() as u16 == *slot && c.applies_at.is_some() => {
+                        c.applies_at = None;
+                        c.heard_from = Some(*bar);
+                        let text = format!(
+                            "slot {slot} changed on disk — applied at bar {bar}: {}",
+                            c.diff.describe()
+                        );
+                        self.ui.say(Level::Info, text);
+                    }
+                    _ => {
+                        self.ui
+                            .say(Level::Info, format!("slot {slot} playing from bar {bar}"));
+                    }
+                },
                 Notice::Saved { slot, path } => {
                     self.forget_seen(*slot);
                     self.ui.say(
@@ -997,18 +1199,48 @@ impl App {
         self.clamp(ctl);
     }
 
-    /// Re-reads the slot list when it is older than [`SLOT_REFRESH`]. Returns true when it did.
+    /// Re-reads the slot list when it is older than [`SLOT_REFRESH`], and ends the highlight
+    /// of a change from disk when its time is up. Returns true when the screen changed.
     pub fn tick(&mut self, ctl: &Controller, now: Instant) -> bool {
+        let expired = self.expire_changes(ctl);
         if self
             .slots_read
             .is_some_and(|t| now.saturating_duration_since(t) < SLOT_REFRESH)
         {
-            return false;
+            return expired;
         }
         let before = self.ui.slots.clone();
         self.refresh_slots(ctl);
         self.slots_read = Some(now);
-        before != self.ui.slots
+        expired || before != self.ui.slots
+    }
+
+    /// Ends the highlight of a reload from disk once the file's version has played for
+    /// [`HIGHLIGHT_BARS`] bars, or at once when the song is edited or another slot loaded.
+    /// Returns true when it ended.
+    fn expire_changes(&mut self, ctl: &Controller) -> bool {
+        let Some(c) = &mut self.ui.changes else {
+            return false;
+        };
+        let st = &ctl.status;
+        if c.applies_at.is_some() {
+            // No longer queued: it plays now (or the transport stopped and it applied).
+            if !st.queued.is_some_and(|(s, _)| s == c.slot.get() as u16) {
+                c.applies_at = None;
+            }
+        } else if st.running && c.heard_from.is_none_or(|b| st.bar < b) {
+            // Heard from now on (it applied while stopped, or the transport restarted).
+            c.heard_from = Some(st.bar);
+        }
+        let played = st.running
+            && c.applies_at.is_none()
+            && c.heard_from
+                .is_some_and(|b| st.bar >= b + HIGHLIGHT_BARS);
+        if played || ctl.dirty || ctl.slot != Some(c.slot) {
+            self.ui.changes = None;
+            return true;
+        }
+        false
     }
 
     /// Re-reads the slot list now.
@@ -1028,8 +1260,14 @@ impl App {
         let mut rows = vec![None; SLOT_COUNT as usize];
         for info in list {
             let n = info.number.get();
-            let seen = *self.seen.entry(n).or_insert(info.modified);
-            rows[n as usize - 1] = Some(slot_row(&info, now, seen != info.modified));
+            let changed = match &self.watcher {
+                // Changed by someone else after Chronus last read or wrote it.
+                Some(w) => w.changed_slots().get(&info.number).is_some_and(|&g| {
+                    g > self.acknowledged.get(&n).copied().unwrap_or(0)
+                }),
+                None => *self.seen.entry(n).or_insert(info.modified) != info.modified,
+            };
+            rows[n as usize - 1] = Some(slot_row(&info, now, changed));
         }
         self.ui.slots = rows;
         self.slots_read = Some(Instant::now());
@@ -1039,6 +1277,9 @@ impl App {
     /// state is not a "change on disk". The next refresh records the new time.
     fn forget_seen(&mut self, n: u8) {
         self.seen.remove(&n);
+        if let Some(w) = &self.watcher {
+            self.acknowledged.insert(n, w.generation());
+        }
     }
 }
 
@@ -1054,6 +1295,14 @@ fn slot_row(info: &SlotInfo, now: SystemTime, changed: bool) -> SlotRow {
         age,
         error: info.error.clone(),
         changed,
+    }
+}
+
+/// `[t]ake` when the key is the word's first letter, else `[<C-t>] take`.
+fn mnemonic(key: &str, word: &str) -> String {
+    match word.strip_prefix(key) {
+        Some(rest) if key.chars().count() == 1 => format!("[{key}]{rest}"),
+        _ => format!("[{key}] {word}"),
     }
 }
 

@@ -182,6 +182,12 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         } else {
             theme::text()
         };
+        let changes = ui.changes.as_ref();
+        let name_style = if changes.is_some_and(|c| c.diff.track_changed(&t.name)) {
+            theme::changed(name_style)
+        } else {
+            name_style
+        };
         put(buf, inner.x + 1, y, inner.x + 1 + nw, &t.name, name_style);
         let mut x = inner.x + 1 + nw + 1;
         let voice_ok = t.voice().is_some_and(|v| (v as usize) <= ctl.voices);
@@ -237,6 +243,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             };
             if silent && ch != ' ' {
                 style = theme::rest();
+            }
+            if changes.is_some_and(|c| c.step(&t.name, i)) {
+                style = theme::changed(style);
             }
             if head == Some(i) {
                 style = theme::playhead(style);

@@ -29,6 +29,7 @@ use crate::control::{Command, ControlError, Controller, EngineStatus, Level, Not
 use crate::engine::Engine;
 use crate::keymap::Keymap;
 use crate::store::{SlotNumber, Store, StoreError};
+use crate::watch::SlotWatcher;
 
 pub use app::{App, format_age, grid_columns, range_text, selected_param, selected_voice};
 pub use draw::{ScreenLayout, draw, draw_buffer, layout};
@@ -36,8 +37,8 @@ pub use grid::StepView;
 pub use meters::meter_fraction;
 pub use panels::{choice_name, decimals, format_value};
 pub use state::{
-    Clipboard, Hints, Message, Overlay, PANEL_MODULES, Panel, Prompt, PromptKind, Question,
-    SlotRow, UiState,
+    Clipboard, DiskChange, HIGHLIGHT_BARS, Hints, Message, Overlay, PANEL_MODULES, Panel, Prompt,
+    PromptKind, Question, SlotRow, UiState,
 };
 
 /// How long one loop turn waits for a key.
@@ -119,6 +120,15 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
     let mut app = App::new(keymap);
     load_start_slot(&mut ctl, &mut app, slot);
     app.ui.slot_cursor = slot.get();
+    // Hot reload: held by the app (not boxed with the other services) so the screen can show
+    // what changed; a watcher that cannot start leaves everything else working.
+    match SlotWatcher::new(&args.patterns) {
+        Ok(w) => app.set_watcher(w),
+        Err(e) => app.ui.say(
+            Level::Warning,
+            format!("{e} — files edited outside Chronus will not reload"),
+        ),
+    }
     if let Some(note) = note {
         app.ui.say(Level::Warning, note);
     }
@@ -167,6 +177,9 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
             if svc.poll(&mut ctl) {
                 needs_draw = true;
             }
+        }
+        if app.poll_watcher(&mut ctl) {
+            needs_draw = true;
         }
         if ctl.stats().device_lost.swap(false, Ordering::Relaxed) {
             let (out, link) = audio::open_internal(

@@ -8,7 +8,7 @@ use ratatui::widgets::{Clear, Widget};
 use crate::keymap::HelpSection;
 
 use super::draw::{panel, put};
-use super::state::{Overlay, Prompt, UiState};
+use super::state::{Overlay, Prompt, Question, UiState};
 use super::theme;
 
 /// A `w`×`h` rectangle centred in `area` (shrunk to fit).
@@ -53,7 +53,7 @@ pub fn help_line_count(sections: &[HelpSection]) -> usize {
 pub fn draw_overlay(area: Rect, buf: &mut Buffer, ui: &UiState, overlay: &Overlay) {
     match overlay {
         Overlay::Help { scroll } => draw_help(area, buf, ui, *scroll),
-        Overlay::Confirm { text, .. } => draw_confirm(area, buf, ui, text),
+        Overlay::Confirm { question, text } => draw_confirm(area, buf, ui, question, text),
     }
 }
 
@@ -101,18 +101,43 @@ fn draw_help(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
     }
 }
 
-fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, text: &str) {
-    let w = (text.chars().count() as u16 + 6).clamp(30, area.width.saturating_sub(4).max(30));
-    let r = centered(area, w, 6);
+/// Widest a question window grows before its text wraps.
+const CONFIRM_MAX_W: u16 = 72;
+
+fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, question: &Question, text: &str) {
+    let max_w = area.width.saturating_sub(4).clamp(30, CONFIRM_MAX_W);
+    let w = (text.chars().count() as u16 + 6).clamp(30, max_w);
+    // Text from one column inside the border to one column before it.
+    let lines = wrap(text, w.saturating_sub(4) as usize);
+    let r = centered(area, w, 5 + lines.len() as u16);
     Clear.render(r, buf);
-    let inner = panel(r, buf, Line::from(" Are you sure? "), true);
+    let (title, keys) = match question {
+        Question::Conflict(slot) => (
+            format!(" Slot {slot} changed on disk "),
+            format!(
+                "{} take the file's version · {} keep your edits",
+                ui.hints.take, ui.hints.keep
+            ),
+        ),
+        Question::Quit | Question::Overwrite(_) => (
+            " Are you sure? ".to_string(),
+            format!("{} yes · {} no", ui.hints.confirm, ui.hints.cancel),
+        ),
+    };
+    let inner = panel(r, buf, Line::from(title), true);
     if inner.height == 0 {
         return;
     }
     let right = inner.right();
-    put(buf, inner.x + 1, inner.y + 1, right, text, theme::strong());
+    // Keep the last row for the keys when there is room for them.
+    let text_rows = inner.height.saturating_sub(if inner.height >= 3 { 3 } else { 1 });
+    for (i, line) in lines.iter().take(text_rows.max(1) as usize).enumerate() {
+        let y = inner.y + 1 + i as u16;
+        if y < inner.bottom() {
+            put(buf, inner.x + 1, y, right, line, theme::strong());
+        }
+    }
     if inner.height >= 3 {
-        let keys = format!("{} yes · {} no", ui.hints.confirm, ui.hints.cancel);
         put(
             buf,
             inner.x + 1,
@@ -122,6 +147,25 @@ fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, text: &str) {
             theme::dim(),
         );
     }
+}
+
+/// Splits `text` into lines of at most `width` characters at spaces (a longer word is cut
+/// by the window).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("one line");
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if len > 0 {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 /// Draws a text prompt: the question, the text with its cursor, and the last refusal.
@@ -179,5 +223,19 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
             &keys,
             theme::dim(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_text_wraps_at_spaces() {
+        assert_eq!(
+            wrap("slot 3 changed on disk — [t]ake it", 14),
+            ["slot 3 changed", "on disk —", "[t]ake it"]
+        );
+        assert_eq!(wrap("short", 14), ["short"]);
     }
 }

@@ -148,6 +148,11 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
         } else {
             theme::text()
         };
+        let value_style = if ui.changes.as_ref().is_some_and(|c| c.param(id)) {
+            theme::changed(value_style)
+        } else {
+            value_style
+        };
         put(buf, x + 12, y, right, &format!("{value:>7}"), value_style);
         put(buf, x + 20, y, right, spec.unit, theme::dim());
         let mut rx = x + 23;
@@ -235,19 +240,30 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
     } else {
         wrap_words(&names, value_w, note_rows)
     };
-    let mut rows: Vec<(&str, String, &str)> = Vec::new();
-    rows.push(("length", format!("{len} steps"), ""));
+    // (label, value, unit, changed on disk)
+    let changed = |key: &str| ui.changes.as_ref().is_some_and(|c| c.field(&t.name, key));
+    let mut rows: Vec<(&str, String, &str, bool)> = Vec::new();
+    rows.push(("length", format!("{len} steps"), "", false));
+    let notes_changed = changed(TRACK_FIELDS[track::NOTES].key);
     for (i, line) in note_lines.into_iter().enumerate() {
-        rows.push((if i == 0 { "notes" } else { "" }, line, ""));
+        rows.push((if i == 0 { "notes" } else { "" }, line, "", notes_changed));
     }
     for i in numbers {
         let f = &TRACK_FIELDS[i];
-        rows.push((f.key, format_value(&f.spec, t.number(i)), f.spec.unit));
+        let value = format_value(&f.spec, t.number(i));
+        rows.push((f.key, value, f.spec.unit, changed(f.key)));
     }
-    for (row, (label, value, unit)) in rows.iter().enumerate().take(inner.height as usize) {
+    for (row, (label, value, unit, changed)) in
+        rows.iter().enumerate().take(inner.height as usize)
+    {
         let y = inner.y + row as u16;
         put(buf, inner.x, y, right, label, theme::dim());
-        let x = put(buf, inner.x + label_w, y, right, value, theme::text());
+        let value_style = if *changed {
+            theme::changed(theme::text())
+        } else {
+            theme::text()
+        };
+        let x = put(buf, inner.x + label_w, y, right, value, value_style);
         if !unit.is_empty() {
             put(buf, x + 1, y, right, unit, theme::dim());
         }
@@ -323,8 +339,14 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
             if y >= inner.bottom() {
                 break;
             }
-            let v = ctl.song.params.get(module.param_id(i));
+            let id = module.param_id(i);
+            let v = ctl.song.params.get(id);
             let value = compact_value(spec, v);
+            let value_style = if ui.changes.as_ref().is_some_and(|c| c.param(id)) {
+                theme::changed(theme::text())
+            } else {
+                theme::text()
+            };
             let vw = value.chars().count() as u16;
             let vx = right.saturating_sub(vw).max(x + 1);
             let selected = shown && ui.param == i;
@@ -334,7 +356,7 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
                 theme::dim()
             };
             put(buf, x + 1, y, vx.saturating_sub(1), spec.name, name_style);
-            put(buf, vx, y, right, &value, theme::text());
+            put(buf, vx, y, right, &value, value_style);
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::keymap::HelpSection;
 use crate::model::registry::EFFECT_MODULES;
 use crate::model::{Module, ParamId, Track};
 use crate::store::SlotNumber;
+use crate::watch::SlotDiff;
 
 /// The panel that has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +184,9 @@ pub enum Question {
     Quit,
     /// Overwrite a slot that holds a different pattern.
     Overwrite(SlotNumber),
+    /// The playing slot's file changed on disk while the screen has unsaved edits: take the
+    /// file's version or keep the edits.
+    Conflict(SlotNumber),
 }
 
 /// A window drawn over the screen that takes the keyboard.
@@ -254,6 +258,47 @@ pub struct Hints {
     pub add_track: String,
     /// Starts playing.
     pub play: String,
+    /// Takes a slot file's version over unsaved edits.
+    pub take: String,
+    /// Keeps unsaved edits over a slot file's version.
+    pub keep: String,
+}
+
+/// Bars a change from disk stays highlighted after it started playing.
+pub const HIGHLIGHT_BARS: u64 = 4;
+
+/// What the latest reload of the playing slot from disk changed, highlighted on screen until
+/// it has played for [`HIGHLIGHT_BARS`] bars, the next edit, or the next reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskChange {
+    /// The slot whose file changed.
+    pub slot: SlotNumber,
+    /// What differs from the version played before.
+    pub diff: SlotDiff,
+    /// The bar the file's version applies at, while it waits for it.
+    pub applies_at: Option<u64>,
+    /// The bar from which the file's version has been heard (set once it plays).
+    pub heard_from: Option<u64>,
+}
+
+impl DiskChange {
+    /// Whether `track`'s step `step` is highlighted.
+    pub fn step(&self, track: &str, step: usize) -> bool {
+        self.diff.step_changed(track, step)
+    }
+
+    /// Whether `track`'s field `key` (a `TRACK_FIELDS` key, `muted`, `solo`) is highlighted.
+    pub fn field(&self, track: &str, key: &str) -> bool {
+        self.diff
+            .fields_changed
+            .iter()
+            .any(|(t, keys)| t == track && keys.contains(&key))
+    }
+
+    /// Whether the module parameter `id` is highlighted.
+    pub fn param(&self, id: ParamId) -> bool {
+        self.diff.params_changed.contains(&id)
+    }
 }
 
 /// Everything the screen shows besides the song and the engine status.
@@ -284,6 +329,8 @@ pub struct UiState {
     pub taps: Vec<Instant>,
     /// The message line.
     pub message: Option<Message>,
+    /// What the latest reload from disk changed, while it is highlighted.
+    pub changes: Option<DiskChange>,
     /// A half-typed chord (`g…`), shown on the message line.
     pub chord: String,
     /// The help overlay's content, generated from the keymap.
@@ -310,6 +357,7 @@ impl UiState {
             clipboard: None,
             taps: Vec::new(),
             message: None,
+            changes: None,
             chord: String::new(),
             help,
             hints,

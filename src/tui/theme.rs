@@ -96,6 +96,12 @@ pub fn pending() -> Style {
     Style::new().fg(Color::LightMagenta)
 }
 
+/// Something a slot file changed on disk: magenta and underlined, so it reads apart from
+/// the queued mark (light magenta) and the cursor.
+pub fn changed(base: Style) -> Style {
+    base.fg(Color::Magenta).add_modifier(Modifier::UNDERLINED)
+}
+
 /// Muted marks.
 pub fn muted() -> Style {
     Style::new().fg(Color::Red)

@@ -39,11 +39,25 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
     } else {
         p.push((" ■ STOP".into(), theme::text()));
     }
+    // A tempo or swing a slot file changed on disk is highlighted like the steps.
+    let diff = ui.changes.as_ref().map(|c| &c.diff);
+    let mark = |style: Style, changed: bool| {
+        if changed {
+            theme::changed(style)
+        } else {
+            style
+        }
+    };
     p.push(("  ".into(), theme::dim()));
-    p.push((format!("{:.1}", ctl.song.sequencer.bpm), theme::strong()));
+    let tempo = mark(
+        theme::strong(),
+        diff.is_some_and(|d| d.tempo_changed.is_some()),
+    );
+    p.push((format!("{:.1}", ctl.song.sequencer.bpm), tempo));
     p.push((" BPM".into(), theme::dim()));
     p.push(("  swing ".into(), theme::dim()));
-    p.push((format!("{:.2}", ctl.song.sequencer.swing), theme::text()));
+    let swing = mark(theme::text(), diff.is_some_and(|d| d.swing_changed.is_some()));
+    p.push((format!("{:.2}", ctl.song.sequencer.swing), swing));
     p.push(("  bar ".into(), theme::dim()));
     let step = st.step_in_bar;
     p.push((

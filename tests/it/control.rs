@@ -1285,7 +1285,6 @@ fn edits_while_a_load_is_pending_go_into_the_queued_song() {
 }
 
 #[test]
-#[ignore = "bug: an edit made after the engine applied a queued load but before poll() saw it re-queues the song for the following bar (heard one bar late, SlotApplied twice)"]
 fn an_edit_just_after_the_bar_switch_is_heard_at_once() {
     let (mut live, _) = Live::with_song_a();
     live.save_slot_file(3, &song_b());
@@ -1714,7 +1713,6 @@ fn recover_audio_switches_to_the_internal_clock_once() {
 }
 
 #[test]
-#[ignore = "bug: SetNotes promises to restart the note cycle, but SetTracks carries the old engine note_index over by track name"]
 fn set_notes_restarts_the_note_cycle() {
     let (mut live, _) = Live::with_song_a();
     let mut t = tone_track("mel", 5, "x...", 220.0);
