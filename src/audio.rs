@@ -111,9 +111,8 @@ impl EngineLink {
     /// track replacements coalesce there) and [`EngineLink::pump`] retries.
     pub fn send(&mut self, msg: EngineMsg) {
         if self.backlog.is_empty() {
-            match self.commands.push(msg) {
-                Ok(()) => return,
-                Err(rtrb::PushError::Full(m)) => self.enqueue(m),
+            if let Err(rtrb::PushError::Full(m)) = self.commands.push(msg) {
+                self.enqueue(m);
             }
         } else {
             self.enqueue(msg);

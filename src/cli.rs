@@ -92,7 +92,14 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         None | Some(CommandKind::Play) => {
-            crate::tui::run(&cli.play, Vec::new())?;
+            let services = crate::osc::services(&cli.play.osc).unwrap_or_else(|e| {
+                let msg = format!("{e:#} — OSC is off");
+                vec![Box::new(crate::control::StartupMessage(Some((
+                    crate::control::Level::Error,
+                    msg,
+                )))) as Box<dyn crate::control::Service>]
+            });
+            crate::tui::run(&cli.play, services)?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Some(CommandKind::Headless(a)) => crate::headless::run(&a, &cli.play.patterns),

@@ -1119,3 +1119,19 @@ pub trait Service {
         None
     }
 }
+
+/// A service that shows one message on the first turn of the control loop: how a problem found
+/// before the loop started (an OSC port already taken) reaches the screen.
+pub struct StartupMessage(pub Option<(Level, String)>);
+
+impl Service for StartupMessage {
+    fn poll(&mut self, ctl: &mut Controller) -> bool {
+        match self.0.take() {
+            Some((level, text)) => {
+                ctl.notify(level, text);
+                true
+            }
+            None => false,
+        }
+    }
+}

@@ -4,11 +4,11 @@
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
-mod slot_model;
-mod store;
+mod control;
 mod engine;
 mod keymap;
-mod watch;
-mod tui;
 mod osc;
-mod control;
+mod slot_model;
+mod store;
+mod tui;
+mod watch;

@@ -11,17 +11,19 @@ use std::str::FromStr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use chronus::audio::{self, EngineRunner, Recorder};
-use chronus::control::{Command, Controller};
+use chronus::control::{Command, Controller, Level, Notice};
 use chronus::engine::Engine;
 use chronus::keymap::{Action, Key, KeyCode, Keymap};
 use chronus::model::registry::{acid, voice};
 use chronus::model::{ParamId, Slot};
 use chronus::store::{SlotNumber, Store};
-use chronus::tui::{self, App, Overlay, Panel, Question};
+use chronus::tui::{self, App, HIGHLIGHT_BARS, Overlay, Panel, Question};
+use chronus::watch::SlotWatcher;
 use crossterm::event::{KeyCode as TermCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::style::Color;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
 
 /// The song every test starts from: four tracks, one of them 12 steps long (a polymeter).
 const SLOT_1: &str = r#"{
@@ -862,6 +864,327 @@ fn recording_starts_and_stops_and_the_transport_says_rec() {
         .count();
     assert_eq!(wavs, 1);
     assert!(!r.screen(120, 40).contains("REC"));
+}
+
+// ---------------------------------------------------------------- files changed on disk
+
+/// Longest wait for the watcher; generous for a loaded 2-core machine.
+const WATCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A rig whose app holds a watcher on its temp folder, as `tui::run` sets it up.
+fn watched_rig() -> Rig {
+    let mut r = rig();
+    let watcher = SlotWatcher::new(r.dir.path()).expect("the watcher starts");
+    r.app.set_watcher(watcher);
+    r
+}
+
+/// Saves `text` the way most editors do: a temp file in `slots/` renamed over the slot.
+fn save_like_an_editor(dir: &Path, n: u8, text: &str) {
+    let slots = dir.join("slots");
+    let tmp = slots.join(format!(".slot_{n:03}.json.tmp"));
+    fs::write(&tmp, text).unwrap();
+    fs::rename(&tmp, slots.join(format!("slot_{n:03}.json"))).unwrap();
+}
+
+/// SLOT_1 with kick steps 8 and 11, bass's base_amp and acid1's cutoff changed.
+fn slot_1_edited() -> String {
+    SLOT_1
+        .replace("\"X...X...X...X...\"", "\"X...X..xX.X.X...\"")
+        .replace("\"base_amp\": 0.35", "\"base_amp\": 0.4")
+        .replace(
+            "\"modules\": { \"voice3\": { \"waveform\": 3 } }",
+            "\"modules\": { \"voice3\": { \"waveform\": 3 }, \"acid1\": { \"cutoff\": 900.0 } }",
+        )
+}
+
+impl Rig {
+    /// One turn of the tracker's loop: one audio block, then the engine's events, the
+    /// watcher, the notices and the tick, in `tui::run`'s order.
+    fn turn(&mut self) {
+        let mut buf = [0.0f32; 256];
+        self.runner.render(&mut buf);
+        self.ctl.poll();
+        self.app.poll_watcher(&mut self.ctl);
+        let notices: Vec<Notice> = self.ctl.drain_notices().collect();
+        self.app.on_notices(&self.ctl, &notices);
+        self.app.tick(&self.ctl, Instant::now());
+    }
+
+    /// Runs the loop until `cond` holds, giving the file system time between turns.
+    fn wait_for(&mut self, what: &str, cond: impl Fn(&Rig) -> bool) {
+        let deadline = Instant::now() + WATCH_TIMEOUT;
+        while !cond(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; message: {}",
+                self.message()
+            );
+            self.turn();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Runs the loop as fast as the engine renders until `cond` holds (at most 100 bars).
+    fn play_until(&mut self, what: &str, cond: impl Fn(&Rig) -> bool) {
+        for _ in 0..100 * 750 {
+            if cond(self) {
+                return;
+            }
+            self.turn();
+        }
+        panic!("{what} did not happen within 100 bars");
+    }
+}
+
+/// The screen row of a grid track and the column of each of its steps (16 steps, 3 columns
+/// each, a blank after every 4, as at 120×40).
+fn grid_cells(buf: &Buffer, name: &str) -> (u16, impl Fn(u16) -> u16) {
+    let y = (0..buf.area.height)
+        .find(|&y| {
+            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            line.contains(&format!("{name} ")) && line.contains(" v")
+        })
+        .unwrap_or_else(|| panic!("no grid row for {name}"));
+    // The first step column: the kick row starts with an `X` or `x`; any row's first step
+    // is the column after "vc MS len".
+    let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+    let len_end = line.find(" 16 ").or_else(|| line.find(" 12 ")).unwrap() + 4;
+    let x0 = line[..len_end].chars().count() as u16;
+    let x0 = (x0..buf.area.width)
+        .find(|&x| buf[(x, y)].symbol() != " ")
+        .unwrap();
+    (y, move |step: u16| x0 + step * 3 + step / 4)
+}
+
+fn underlined(buf: &Buffer, x: u16, y: u16) -> bool {
+    buf[(x, y)].modifier.contains(Modifier::UNDERLINED)
+}
+
+/// The changed-on-disk highlight: magenta and underlined (the playhead may paint over the
+/// colour, never over the underline).
+fn highlighted(buf: &Buffer, x: u16, y: u16) -> bool {
+    let c = &buf[(x, y)];
+    underlined(buf, x, y) && (c.fg == Color::Magenta || c.bg == Color::Blue)
+}
+
+/// The first cell of `text` on the row that also contains `row_has`.
+fn find_text(buf: &Buffer, row_has: &str, text: &str) -> (u16, u16) {
+    for y in 0..buf.area.height {
+        let cells: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        let line: String = cells.concat();
+        if !line.contains(row_has) {
+            continue;
+        }
+        let Some(at) = line.find(text) else {
+            continue;
+        };
+        // Cells hold one character each here, so the char index is the column.
+        return (line[..at].chars().count() as u16, y);
+    }
+    panic!("no {text:?} on a row with {row_has:?}");
+}
+
+#[test]
+fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_bar() {
+    let mut r = watched_rig();
+    r.keys(&["<Space>"]);
+    r.play_until("the first bar", |r| r.ctl.status.global_step >= 2);
+    save_like_an_editor(r.dir.path(), 1, &slot_1_edited());
+    r.wait_for("the reload", |r| r.app.ui.changes.is_some());
+
+    let (slot, bar) = r.ctl.status.queued.expect("queued for a bar");
+    assert_eq!(slot, 1);
+    assert_eq!(bar, r.ctl.status.bar + 1, "the next bar");
+    assert_eq!(r.track("kick").pattern, "X...X..xX.X.X...");
+    assert!(!r.ctl.dirty);
+    // What changed, and the loader's warnings about the file (SLOT_1's hat plays 8000 Hz,
+    // above base_freq's range) on the same line so they are not hidden behind it.
+    let m = r.app.ui.message.clone().unwrap();
+    assert_eq!(m.level, Level::Warning);
+    let summary = format!(
+        "slot 1 changed on disk — applies at bar {bar}: kick steps 8, 11; bass base_amp; acid1/cutoff"
+    );
+    assert!(
+        m.text.starts_with(&format!(
+            "{summary} — slot 1: sequencer.tracks.hat.base_freq: 8000 is out of range 20–5000 Hz, clamped to 5000"
+        )),
+        "{}",
+        m.text
+    );
+
+    let term = r.render(120, 40);
+    let buf = term.backend().buffer();
+    let (kick, col) = grid_cells(buf, "kick");
+    for step in 0..16 {
+        let changed = step == 7 || step == 10;
+        assert_eq!(
+            highlighted(buf, col(step), kick),
+            changed,
+            "kick step {}",
+            step + 1
+        );
+    }
+    assert_eq!(buf[(col(7), kick)].symbol(), "x");
+    assert_eq!(buf[(col(10), kick)].symbol(), "X");
+    // The tracks that changed are marked by name; the others are not.
+    let (x, y) = find_text(buf, " v2 ", "bass");
+    assert!(highlighted(buf, x, y), "bass's base_amp changed");
+    let (x, y) = find_text(buf, " v3 ", "hat");
+    assert!(!underlined(buf, x, y), "hat did not change");
+    // The changed parameter in the module overview: acid1's cutoff reads 900, highlighted.
+    let (x, y) = find_text(buf, "cutoff", "900");
+    assert!(highlighted(buf, x, y) && highlighted(buf, x + 2, y));
+    let (x, y) = find_text(buf, "res", "0.45");
+    assert!(!underlined(buf, x, y), "acid1's res did not change");
+    // The transport: the tempo did not change.
+    let (x, y) = find_text(buf, "BPM", "128.0");
+    assert!(!underlined(buf, x, y));
+
+    // Heard at the bar it was queued for, and said so.
+    r.play_until("the applied message", |r| r.message().contains("applied"));
+    assert_eq!(
+        r.message(),
+        format!(
+            "slot 1 changed on disk — applied at bar {bar}: kick steps 8, 11; bass base_amp; acid1/cutoff"
+        )
+    );
+    assert_eq!(r.ctl.status.playing_slot, Some(1));
+    assert_eq!(r.ctl.status.queued, None);
+    // The highlight stays for a few bars, then goes.
+    assert!(r.app.ui.changes.is_some());
+    r.play_until("the end of the highlight", |r| r.app.ui.changes.is_none());
+    assert_eq!(r.ctl.status.bar, bar + HIGHLIGHT_BARS);
+    let term = r.render(120, 40);
+    let buf = term.backend().buffer();
+    let (kick, col) = grid_cells(buf, "kick");
+    assert!(!underlined(buf, col(7), kick) && !underlined(buf, col(10), kick));
+}
+
+#[test]
+fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
+    let mut r = watched_rig();
+    r.keys(&["<Space>"]);
+    r.play_until("the first steps", |r| r.ctl.status.global_step >= 2);
+    r.keys(&["x"]);
+    assert_eq!(r.track("kick").pattern, "x...X...X...X...");
+    assert!(r.ctl.dirty);
+
+    save_like_an_editor(r.dir.path(), 1, &slot_1_edited());
+    r.wait_for("the conflict question", |r| r.app.ui.overlay.is_some());
+    assert!(matches!(
+        r.app.ui.overlay,
+        Some(Overlay::Confirm {
+            question: Question::Conflict(s),
+            ..
+        }) if s.get() == 1
+    ));
+    let screen = r.screen(80, 24);
+    assert!(screen.contains("Slot 1 changed on disk"), "{screen}");
+    // Wrapped inside the window at 80 columns.
+    for part in [
+        "│ slot 1 changed on disk while you have unsaved edits — [t]ake the     │",
+        "│ file's version at the next bar / [k]eep your edits                   │",
+    ] {
+        assert!(screen.contains(part), "{part}\n{screen}");
+    }
+    assert!(
+        screen.contains("t take the file's version · k keep your edits"),
+        "{screen}"
+    );
+    // Nothing is queued until the performer answers; grid keys do nothing meanwhile.
+    assert_eq!(r.ctl.status.queued, None);
+    r.keys(&["X"]);
+    assert_eq!(r.track("kick").pattern, "x...X...X...X...");
+
+    // k: the screen's edits stay, nothing is queued, and that file version is not offered again.
+    r.keys(&["k"]);
+    assert!(r.app.ui.overlay.is_none());
+    for _ in 0..3 {
+        r.turn();
+    }
+    assert_eq!(r.track("kick").pattern, "x...X...X...X...");
+    assert!(r.ctl.dirty);
+    assert_eq!(r.ctl.status.queued, None);
+    assert!(r.app.ui.overlay.is_none());
+    assert_eq!(
+        r.message(),
+        "kept your edits to slot 1; save to overwrite the file's version"
+    );
+
+    // The next save asks again; t queues the file's version for the next bar.
+    let second = slot_1_edited().replace("\"bpm\": 128.0", "\"bpm\": 131.0");
+    save_like_an_editor(r.dir.path(), 1, &second);
+    r.wait_for("the second question", |r| r.app.ui.overlay.is_some());
+    r.keys(&["t"]);
+    assert!(r.app.ui.overlay.is_none());
+    let (slot, bar) = r.ctl.status.queued.expect("the file's version is queued");
+    assert_eq!(slot, 1);
+    assert_eq!(bar, r.ctl.status.bar + 1);
+    assert_eq!(r.track("kick").pattern, "X...X..xX.X.X...");
+    assert_eq!(r.ctl.song.sequencer.bpm, 131.0);
+    assert!(!r.ctl.dirty);
+    r.turn();
+    assert!(
+        r.message().starts_with(&format!(
+            "slot 1 changed on disk — applies at bar {bar}: tempo 128 → 131; kick steps 1, 8, 11; bass base_amp; acid1/cutoff — slot 1: "
+        )),
+        "{}",
+        r.message()
+    );
+    // Compared with the screen's song: kick step 1 was the unsaved `x`.
+    let changes = r.app.ui.changes.as_ref().expect("highlighted");
+    assert!(changes.step("kick", 0) && changes.step("kick", 7));
+    // The tempo the file changed is highlighted in the transport.
+    let term = r.render(120, 40);
+    let (x, y) = find_text(term.backend().buffer(), "BPM", "131.0");
+    assert!(highlighted(term.backend().buffer(), x, y));
+
+    // `t` answers only this question: it does not quit past the unsaved-edits question.
+    r.keys(&["x", "q", "t"]);
+    assert!(!r.app.ui.quit);
+    assert!(matches!(
+        r.app.ui.overlay,
+        Some(Overlay::Confirm {
+            question: Question::Quit,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn another_slots_file_changing_refreshes_its_browser_row_only() {
+    let mut r = watched_rig();
+    let song = r.ctl.song.clone();
+    let renamed = SLOT_2
+        .replace("Dub Steps", "Dub Plates")
+        .replace("92.0", "96.5");
+    save_like_an_editor(r.dir.path(), 2, &renamed);
+    r.wait_for("the browser to follow", |r| {
+        r.app.ui.slots[1]
+            .as_ref()
+            .is_some_and(|row| row.name == "Dub Plates")
+    });
+    let row = r.app.ui.slots[1].as_ref().unwrap();
+    assert_eq!(row.bpm, 96.5);
+    assert!(row.changed);
+    assert_eq!(r.message(), "slot 2 \"Dub Plates\" changed on disk");
+    let screen = r.screen(120, 40);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("Dub Plates"))
+        .unwrap_or_else(|| panic!("no row for Dub Plates:\n{screen}"));
+    let from = line.rfind("││").unwrap() + "││".len();
+    let row_text = &line[from..];
+    assert!(row_text.starts_with("  ~  2 Dub Plates"), "{row_text}");
+    assert!(row_text.contains(" 96.5 "), "{row_text}");
+    // The playing slot is untouched and nothing is queued or highlighted.
+    assert_eq!(r.ctl.song, song);
+    assert_eq!(r.ctl.status.queued, None);
+    assert!(r.app.ui.changes.is_none());
+    // Loading it reads it: the mark goes.
+    r.keys(&["2"]);
+    assert!(!r.app.ui.slots[1].as_ref().unwrap().changed);
 }
 
 // ---------------------------------------------------------------- a real terminal
