@@ -530,11 +530,15 @@ impl Reader<'_> {
                         t.voice_id
                     ),
                 ),
-                Some(n) if n as usize > slot.voice_modules => self.warn(
+                // Whether voiceN plays depends on how many voices the engine runs, not on
+                // which module objects the file holds; the file alone can only be measured
+                // against the default.
+                Some(n) if n as usize > crate::model::registry::DEFAULT_VOICES => self.warn(
                     &path,
                     format!(
-                        "{} is beyond the {} voices this slot defines; the track stays silent unless Chronus runs with --voices {n} or more",
-                        t.voice_id, slot.voice_modules
+                        "{} is beyond the {} voices Chronus runs by default; the track stays silent unless Chronus runs with --voices {n} or more",
+                        t.voice_id,
+                        crate::model::registry::DEFAULT_VOICES
                     ),
                 ),
                 Some(_) => {}

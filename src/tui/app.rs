@@ -1156,24 +1156,23 @@ impl App {
                     refresh = true;
                 }
                 // A bar-aligned switch is news; a load while stopped was already reported.
-                Notice::SlotApplied { slot, bar } if ctl.status.running => match &mut self
-                    .ui
-                    .changes
-                {
-                    Some(c) if c.slot.get() as u16 == *slot && c.applies_at.is_some() => {
-                        c.applies_at = None;
-                        c.heard_from = Some(*bar);
-                        let text = format!(
-                            "slot {slot} changed on disk — applied at bar {bar}: {}",
-                            c.diff.describe()
-                        );
-                        self.ui.say(Level::Info, text);
+                Notice::SlotApplied { slot, bar } if ctl.status.running => {
+                    match &mut self.ui.changes {
+                        Some(c) if c.slot.get() as u16 == *slot && c.applies_at.is_some() => {
+                            c.applies_at = None;
+                            c.heard_from = Some(*bar);
+                            let text = format!(
+                                "slot {slot} changed on disk — applied at bar {bar}: {}",
+                                c.diff.describe()
+                            );
+                            self.ui.say(Level::Info, text);
+                        }
+                        _ => {
+                            self.ui
+                                .say(Level::Info, format!("slot {slot} playing from bar {bar}"));
+                        }
                     }
-                    _ => {
-                        self.ui
-                            .say(Level::Info, format!("slot {slot} playing from bar {bar}"));
-                    }
-                },
+                }
                 Notice::Saved { slot, path } => {
                     self.forget_seen(*slot);
                     self.ui.say(
@@ -1225,7 +1224,7 @@ impl App {
         let st = &ctl.status;
         if c.applies_at.is_some() {
             // No longer queued: it plays now (or the transport stopped and it applied).
-            if !st.queued.is_some_and(|(s, _)| s == c.slot.get() as u16) {
+            if st.queued.is_none_or(|(s, _)| s != c.slot.get() as u16) {
                 c.applies_at = None;
             }
         } else if st.running && c.heard_from.is_none_or(|b| st.bar < b) {
@@ -1234,8 +1233,7 @@ impl App {
         }
         let played = st.running
             && c.applies_at.is_none()
-            && c.heard_from
-                .is_some_and(|b| st.bar >= b + HIGHLIGHT_BARS);
+            && c.heard_from.is_some_and(|b| st.bar >= b + HIGHLIGHT_BARS);
         if played || ctl.dirty || ctl.slot != Some(c.slot) {
             self.ui.changes = None;
             return true;
@@ -1262,9 +1260,10 @@ impl App {
             let n = info.number.get();
             let changed = match &self.watcher {
                 // Changed by someone else after Chronus last read or wrote it.
-                Some(w) => w.changed_slots().get(&info.number).is_some_and(|&g| {
-                    g > self.acknowledged.get(&n).copied().unwrap_or(0)
-                }),
+                Some(w) => w
+                    .changed_slots()
+                    .get(&info.number)
+                    .is_some_and(|&g| g > self.acknowledged.get(&n).copied().unwrap_or(0)),
                 None => *self.seen.entry(n).or_insert(info.modified) != info.modified,
             };
             rows[n as usize - 1] = Some(slot_row(&info, now, changed));

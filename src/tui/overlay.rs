@@ -130,7 +130,9 @@ fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, question: &Question,
     }
     let right = inner.right();
     // Keep the last row for the keys when there is room for them.
-    let text_rows = inner.height.saturating_sub(if inner.height >= 3 { 3 } else { 1 });
+    let text_rows = inner
+        .height
+        .saturating_sub(if inner.height >= 3 { 3 } else { 1 });
     for (i, line) in lines.iter().take(text_rows.max(1) as usize).enumerate() {
         let y = inner.y + 1 + i as u16;
         if y < inner.bottom() {

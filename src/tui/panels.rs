@@ -253,8 +253,7 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
         let value = format_value(&f.spec, t.number(i));
         rows.push((f.key, value, f.spec.unit, changed(f.key)));
     }
-    for (row, (label, value, unit, changed)) in
-        rows.iter().enumerate().take(inner.height as usize)
+    for (row, (label, value, unit, changed)) in rows.iter().enumerate().take(inner.height as usize)
     {
         let y = inner.y + row as u16;
         put(buf, inner.x, y, right, label, theme::dim());

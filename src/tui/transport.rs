@@ -56,7 +56,10 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
     p.push((format!("{:.1}", ctl.song.sequencer.bpm), tempo));
     p.push((" BPM".into(), theme::dim()));
     p.push(("  swing ".into(), theme::dim()));
-    let swing = mark(theme::text(), diff.is_some_and(|d| d.swing_changed.is_some()));
+    let swing = mark(
+        theme::text(),
+        diff.is_some_and(|d| d.swing_changed.is_some()),
+    );
     p.push((format!("{:.2}", ctl.song.sequencer.swing), swing));
     p.push(("  bar ".into(), theme::dim()));
     let step = st.step_in_bar;

@@ -528,7 +528,7 @@ fn unknown_voice_ids_are_reported_and_their_tracks_kept() {
     assert_eq!(
         shown,
         [
-            "sequencer.tracks.pad.voice_id: voice12 is beyond the 8 voices this slot defines; the track stays silent unless Chronus runs with --voices 12 or more",
+            "sequencer.tracks.pad.voice_id: voice12 is beyond the 8 voices Chronus runs by default; the track stays silent unless Chronus runs with --voices 12 or more",
             "sequencer.tracks.fx.voice_id: \"sampler\" is not a voice id (voice1–voice16); the track stays silent",
         ]
     );

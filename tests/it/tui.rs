@@ -17,8 +17,8 @@ use chronus::keymap::{Action, Key, KeyCode, Keymap};
 use chronus::model::registry::{acid, voice};
 use chronus::model::{ParamId, Slot};
 use chronus::store::{SlotNumber, Store};
-use chronus::tui::{self, App, HIGHLIGHT_BARS, Overlay, Panel, Question};
-use chronus::watch::SlotWatcher;
+use chronus::tui::{self, App, DiskChange, HIGHLIGHT_BARS, Overlay, Panel, Question};
+use chronus::watch::{SlotDiff, SlotWatcher};
 use crossterm::event::{KeyCode as TermCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -373,6 +373,26 @@ fn every_screen_size_draws_without_panicking() {
     r.ctl.apply(Command::ClearTracks).unwrap();
     r.ctl.status.running = true;
     r.ctl.status.global_step = 99;
+    states.push(r);
+    // A change from disk highlighted (steps past the grid too) under the conflict question.
+    let mut r = rig();
+    let one = SlotNumber::new(1).unwrap();
+    r.app.ui.changes = Some(DiskChange {
+        slot: one,
+        diff: SlotDiff {
+            steps_changed: vec![("kick".into(), vec![0, 15, 40])],
+            fields_changed: vec![("bass".into(), vec!["notes", "base_amp"])],
+            params_changed: vec![ParamId::acid(acid::CUTOFF)],
+            tempo_changed: Some((120.0, 128.0)),
+            ..SlotDiff::default()
+        },
+        applies_at: Some(3),
+        heard_from: None,
+    });
+    r.app.ui.overlay = Some(Overlay::Confirm {
+        question: Question::Conflict(one),
+        text: "slot 1 changed on disk while you have unsaved edits — [t]ake the file's version at the next bar / [k]eep your edits".into(),
+    });
     states.push(r);
     for r in &states {
         for w in (1..=140).step_by(7).chain([79, 80, 81, 119, 120]) {
