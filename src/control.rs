@@ -939,7 +939,9 @@ impl Controller {
         let voices = self.voices;
         for t in &parsed.slot.sequencer.tracks {
             // The loader already reported unknown ids and voices beyond the default count.
-            if t.voice().is_some_and(|v| v as usize > voices && v as usize <= DEFAULT_VOICES) {
+            if t.voice()
+                .is_some_and(|v| v as usize > voices && v as usize <= DEFAULT_VOICES)
+            {
                 self.notices.push_back(Notice::Message(
                     Level::Warning,
                     format!(
