@@ -63,6 +63,8 @@ pub struct SharedStats {
     pub late: AtomicU64,
     /// Callbacks run.
     pub callbacks: AtomicU64,
+    /// Commands the audio side has applied, in total.
+    pub commands_applied: AtomicU64,
     /// Recorded samples lost because the writer thread fell behind.
     pub record_dropped: AtomicU64,
     /// Events lost because the control thread fell behind.
@@ -227,6 +229,7 @@ impl EngineRunner {
         self.stats
             .clock_sample
             .store(self.engine.position().sample, Ordering::Release);
+        let mut applied = 0u64;
         for _ in 0..MAX_COMMANDS_PER_CALLBACK {
             // A message may replace a boxed scene; only take one while there is room to hand
             // the old box back, so no box is ever dropped (or leaked) on this thread.
@@ -237,7 +240,13 @@ impl EngineRunner {
                 Ok(msg) => self.engine.handle(msg),
                 Err(_) => break,
             }
+            applied += 1;
             self.return_garbage();
+        }
+        if applied > 0 {
+            self.stats
+                .commands_applied
+                .fetch_add(applied, Ordering::Release);
         }
         for chunk in out.chunks_mut(MAX_BLOCK * 2) {
             self.engine.process(chunk);
