@@ -15,6 +15,7 @@ fn edit_to_audio(c: &mut Criterion) {
     link.send(EngineMsg::Gate { voice: 1, on: true });
     let stats = link.stats.clone();
     let mut v = 0.0f32;
+    let mut n = 0u64;
     let mut g = c.benchmark_group("live");
     g.sample_size(200).measurement_time(Duration::from_secs(6));
     // From sending an edit to the callback that applies it: the message waits for the next
@@ -22,9 +23,10 @@ fn edit_to_audio(c: &mut Criterion) {
     g.bench_function("edit_to_audio_128", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
-            for i in 0..iters {
+            for _ in 0..iters {
                 // Send at a pseudo-random phase of the period, as a performer's key press would.
-                let phase = (i.wrapping_mul(2_654_435_761) % 2667) as u64;
+                n += 1;
+                let phase = n.wrapping_mul(2_654_435_761) % 2667;
                 std::thread::sleep(Duration::from_micros(phase));
                 v = if v > 0.5 { 0.1 } else { 0.9 };
                 let target = stats.commands_applied.load(Ordering::Acquire) + 1;
