@@ -19,7 +19,7 @@ use crate::model::slot::{Parsed, Slot, Track};
 use crate::store::{SlotNumber, Store};
 
 /// What a step holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StepValue {
     /// `X`: hit at velocity 1.0.
     Accent,

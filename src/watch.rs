@@ -33,7 +33,7 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use crate::control::{Command, Controller, Level, Service, fmt_num};
 use crate::model::ParamId;
 use crate::model::registry::{PARAM_COUNT, TRACK_FIELDS, track as tf};
-use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, Track, parse_slot};
+use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, Track};
 use crate::store::{SlotNumber, Store, content_hash};
 
 /// How long a slot file must stay untouched before it is read: long enough to span the
@@ -649,26 +649,7 @@ fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
 /// Parses bytes already read (and hashed) from `path`, with the same errors as reading the
 /// file through the store.
 fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Parsed, SlotError> {
-    let origin = path.display().to_string();
-    if bytes.len() > MAX_SLOT_BYTES {
-        return Err(SlotError::TooLarge {
-            origin,
-            size: bytes.len() as u64,
-        });
-    }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let valid = &bytes[..e.valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        let start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
-        SlotError::Syntax {
-            origin: origin.clone(),
-            line,
-            column,
-            message: "the file is not valid UTF-8 text".to_string(),
-        }
-    })?;
-    parse_slot(text, &origin)
+    crate::model::slot::parse_slot_bytes(bytes, &path.display().to_string())
 }
 
 #[cfg(test)]

@@ -191,27 +191,8 @@ pub enum Vertical {
     Down,
 }
 
-/// The three values of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StepValue {
-    /// `X`: an accented hit.
-    Accent,
-    /// `x`: a hit.
-    Hit,
-    /// `.`: a rest.
-    Rest,
-}
-
-impl StepValue {
-    /// The pattern character of this value.
-    pub fn as_char(self) -> char {
-        match self {
-            StepValue::Accent => 'X',
-            StepValue::Hit => 'x',
-            StepValue::Rest => '.',
-        }
-    }
-}
+/// The three values of a step (the same type the command path uses).
+pub use crate::control::StepValue;
 
 /// Pick the next or previous item, or ask for one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

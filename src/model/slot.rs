@@ -315,7 +315,7 @@ impl SlotError {
     }
 }
 
-pub use super::slot_read::{parse_slot, read_slot_file};
+pub use super::slot_read::{parse_slot, parse_slot_bytes, read_slot_file};
 
 impl Slot {
     /// The canonical file text: 2-space indent, keys in SLOT_FORMAT.md order (known keys, then

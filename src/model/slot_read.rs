@@ -62,22 +62,28 @@ pub fn read_slot_file(path: &Path) -> Result<Parsed, SlotError> {
     file.take(MAX_SLOT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(io)?;
+    parse_slot_bytes(&bytes, &origin)
+}
+
+/// Parses a slot file's bytes (already read, e.g. to hash them) with the same errors as
+/// [`read_slot_file`]: too large, not UTF-8 (with line and column), syntax, content.
+pub fn parse_slot_bytes(bytes: &[u8], origin: &str) -> Result<Parsed, SlotError> {
     if bytes.len() > MAX_SLOT_BYTES {
         return Err(SlotError::TooLarge {
-            origin,
+            origin: origin.to_string(),
             size: bytes.len() as u64,
         });
     }
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_column(&bytes[..e.valid_up_to()]);
         SlotError::Syntax {
-            origin: origin.clone(),
+            origin: origin.to_string(),
             line,
             column,
             message: "the file is not valid UTF-8 text".to_string(),
         }
     })?;
-    parse_slot(text, &origin)
+    parse_slot(text, origin)
 }
 
 /// Line and column (both 1-based) of the position just after `prefix`.

@@ -402,14 +402,7 @@ impl App {
                 };
                 ui.param = 0;
             }
-            Action::StepSet(v) => {
-                let value = match v {
-                    crate::keymap::StepValue::Accent => StepValue::Accent,
-                    crate::keymap::StepValue::Hit => StepValue::Hit,
-                    crate::keymap::StepValue::Rest => StepValue::Rest,
-                };
-                self.set_step(ctl, value);
-            }
+            Action::StepSet(v) => self.set_step(ctl, v),
             Action::StepCycle => {
                 if let Some(t) = self.selected(ctl) {
                     let current = t

@@ -77,6 +77,16 @@ pub fn layout(area: Rect, ui: &UiState, ctl: &Controller) -> ScreenLayout {
     let grid_h = (tracks + 3)
         .min(left.height.saturating_sub(min_bottom))
         .max(5.min(left.height));
+    // A wrapped message steals rows from the body; rather than let the module overview blink
+    // out, give it the grid's empty padding rows (a short song doesn't need them).
+    let used_rows = ctl.song.sequencer.tracks.len() as u16 + 3;
+    let wanted = PANELS_H + MODULES_H;
+    let bottom_h = left.height.saturating_sub(grid_h);
+    let grid_h = if bottom_h < wanted && grid_h.saturating_sub(wanted - bottom_h) >= used_rows {
+        grid_h - (wanted - bottom_h)
+    } else {
+        grid_h
+    };
     let (grid, bottom) = split_v(left, grid_h);
     // Room to spare below the panels: an overview of every effect module.
     let (bottom, modules) = if bottom.height >= PANELS_H + MODULES_H {
