@@ -174,12 +174,23 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
             }
             None => format!("{}–{}", fmt_num(spec.min), fmt_num(spec.max)),
         };
+        // voice2 plays through acid1, which replaces its own low-pass: say so where a
+        // performer would otherwise turn a knob and hear nothing.
+        let range = if bypassed_by_acid(module, i) {
+            "→ acid1".to_string()
+        } else {
+            range
+        };
         put(buf, rx, y, right, &range, theme::dim());
     }
     if desc_row && specs.len() + 1 < rows {
         let y = inner.y + specs.len() as u16 + 1;
-        let spec = &specs[sel];
-        put(buf, inner.x + 1, y, right, spec.desc, theme::dim());
+        let desc = if bypassed_by_acid(module, sel) {
+            "acid1 replaces voice2's filter: use acid1 cutoff/res"
+        } else {
+            specs[sel].desc
+        };
+        put(buf, inner.x + 1, y, right, desc, theme::dim());
     }
 }
 
@@ -393,4 +404,11 @@ mod tests {
         );
         assert_eq!(choice_name(&VOICE_PARAMS[voice::AMP], 1.0), None);
     }
+}
+
+/// True for voice2's own filter settings, which acid1 replaces in the sound.
+fn bypassed_by_acid(module: crate::model::Module, param: usize) -> bool {
+    use crate::model::registry::voice;
+    module == crate::model::Module::Voice(2)
+        && (param == voice::FILTER_FREQ || param == voice::FILTER_Q)
 }
