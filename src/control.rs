@@ -12,9 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::audio::{EngineLink, HostEvent, Recorder, RecordingInfo};
 use crate::engine::{EngineEvent, EngineMsg, LoadTiming, Scene, TrackSet};
 use crate::model::ParamId;
-use crate::model::registry::{
-    DEFAULT_VOICES, MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec,
-};
+use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec};
 use crate::model::slot::{Parsed, Slot, Track};
 use crate::store::{SlotNumber, Store};
 
@@ -938,10 +936,12 @@ impl Controller {
         }
         let voices = self.voices;
         for t in &parsed.slot.sequencer.tracks {
-            // The loader already reported unknown ids and voices beyond the default count.
-            if t.voice()
-                .is_some_and(|v| v as usize > voices && v as usize <= DEFAULT_VOICES)
-            {
+            // Say it once: the loader may have reported this track's voice already.
+            let reported = parsed
+                .warnings
+                .iter()
+                .any(|w| w.path.ends_with(".voice_id") && w.path.contains(t.name.as_str()));
+            if !reported && t.voice().is_none_or(|v| v as usize > voices) {
                 self.notices.push_back(Notice::Message(
                     Level::Warning,
                     format!(

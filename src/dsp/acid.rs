@@ -62,15 +62,25 @@ pub struct AcidFilter {
     accent_decay_step: f32,
     sample_rate: f32,
     dezip: f32,
+    accent_gain_target: f32,
+    accent_hit: bool,
+    motion: Motion,
+    coef: LadderCoefs,
+}
+
+/// Everything that moves every sample, kept together so a block loop can hold it in
+/// registers instead of writing it back to the filter after each sample.
+#[derive(Clone, Copy, Debug)]
+struct Motion {
+    /// De-zippered cutoff (Hz, before envelope and clamping), resonance and accent gain.
     cutoff_s: f32,
     res_s: f32,
     accent_gain: f32,
-    accent_gain_target: f32,
     env: f32,
     env_rising: bool,
-    accent_hit: bool,
+    /// Ladder states.
     s: [f32; 4],
-    coef: LadderCoefs,
+    /// Samples since the coefficients were computed.
     coef_age: u32,
 }
 
@@ -136,16 +146,18 @@ impl AcidFilter {
             accent_decay_step: 0.0,
             sample_rate,
             dezip: 1.0 - (-1.0 / (DEZIP_S * sample_rate).max(1.0)).exp(),
-            cutoff_s: 1500.0,
-            res_s: 0.45,
-            accent_gain: 1.0,
             accent_gain_target: 1.0,
-            env: 0.0,
-            env_rising: false,
             accent_hit: false,
-            s: [0.0; 4],
+            motion: Motion {
+                cutoff_s: 1500.0,
+                res_s: 0.45,
+                accent_gain: 1.0,
+                env: 0.0,
+                env_rising: false,
+                s: [0.0; 4],
+                coef_age: COEF_REFRESH,
+            },
             coef: LadderCoefs::new(1500.0, 0.0, 1.0 / sample_rate),
-            coef_age: COEF_REFRESH,
         };
         f.update_drive();
         f.update_decay();
@@ -214,23 +226,28 @@ impl AcidFilter {
     /// Fires the envelope from its current value (1 ms attack, then `decay` to 0);
     /// `accent` selects the accented variant scaled by the `accent` parameter.
     pub fn trigger(&mut self, accent: bool) {
-        self.env_rising = true;
+        self.motion.env_rising = true;
         self.accent_hit = accent;
         self.update_accent_gain();
     }
 
     /// The current envelope value (0..1).
     pub fn envelope(&self) -> f32 {
-        self.env
+        self.motion.env
     }
 
     /// The effective cutoff in Hz for the current sample (after envelope, accent, modulation
     /// and clamping).
     pub fn current_cutoff(&self) -> f32 {
+        self.cutoff_of(&self.motion)
+    }
+
+    /// The effective cutoff for the envelope and de-zippered cutoff in `m`.
+    #[inline(always)]
+    fn cutoff_of(&self, m: &Motion) -> f32 {
         let a = self.accent_amount();
-        let sweep =
-            self.env * (self.env_amount * (1.0 + ACCENT_ENV_BOOST * a) + ACCENT_CUTOFF_HZ * a);
-        (self.cutoff_s + sweep).clamp(MIN_CUTOFF_HZ, self.max_cutoff)
+        let sweep = m.env * (self.env_amount * (1.0 + ACCENT_ENV_BOOST * a) + ACCENT_CUTOFF_HZ * a);
+        (m.cutoff_s + sweep).clamp(MIN_CUTOFF_HZ, self.max_cutoff)
     }
 
     /// Accent strength of the current note: the `accent` parameter if it was accented.
@@ -242,43 +259,63 @@ impl AcidFilter {
     /// Filters one sample.
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
+        let (x, xin) = self.drive_input(x);
+        let mut m = self.motion;
+        let wet = self.ladder(&mut m, xin);
+        self.motion = m;
+        match wet {
+            Some(wet) => self.mix_output(x, wet),
+            None => 0.0,
+        }
+    }
+
+    /// The sanitised input and the driven signal entering the ladder.
+    #[inline(always)]
+    fn drive_input(&self, x: f32) -> (f32, f32) {
         let x = sanitize(x);
-        self.cutoff_s += (self.cutoff + self.cutoff_mod - self.cutoff_s) * self.dezip;
-        self.res_s += (self.res - self.res_s) * self.dezip;
-        self.accent_gain += (self.accent_gain_target - self.accent_gain) * self.dezip;
-        if self.env_rising {
-            self.env += self.attack_step;
-            if self.env >= 1.0 {
-                self.env = 1.0;
-                self.env_rising = false;
+        (x, soft_clip(x * self.drive_gain) * self.drive_makeup)
+    }
+
+    /// Moves the controls and the envelope on by one sample and runs the ladder on `xin`;
+    /// returns the compensated ladder output, or `None` when the state blew up (and was reset).
+    #[inline(always)]
+    fn ladder(&mut self, m: &mut Motion, xin: f32) -> Option<f32> {
+        m.cutoff_s += (self.cutoff + self.cutoff_mod - m.cutoff_s) * self.dezip;
+        m.res_s += (self.res - m.res_s) * self.dezip;
+        m.accent_gain += (self.accent_gain_target - m.accent_gain) * self.dezip;
+        if m.env_rising {
+            m.env += self.attack_step;
+            if m.env >= 1.0 {
+                m.env = 1.0;
+                m.env_rising = false;
             }
-        } else if self.env > 0.0 {
+        } else if m.env > 0.0 {
             let step = if self.accent_hit {
                 self.accent_decay_step
             } else {
                 self.decay_step
             };
-            self.env = (self.env - step).max(0.0);
+            m.env = (m.env - step).max(0.0);
         }
 
-        let fc = self.current_cutoff();
+        let fc = self.cutoff_of(m);
         let a = self.accent_amount();
-        let res = self.res_s + (MAX_RES - self.res_s) * ACCENT_RES_BOOST * a * self.env;
+        let res = m.res_s + (MAX_RES - m.res_s) * ACCENT_RES_BOOST * a * m.env;
         let low_scale =
             0.5 + 0.5 * ((fc - MIN_CUTOFF_HZ) / (FULL_RES_CUTOFF_HZ - MIN_CUTOFF_HZ)).min(1.0);
         let k = 4.0 * res * low_scale;
 
-        self.coef_age = self.coef_age.saturating_add(1);
+        m.coef_age = m.coef_age.saturating_add(1);
         if (fc != self.coef.fc || k != self.coef.k)
-            && (self.coef_age >= COEF_REFRESH
+            && (m.coef_age >= COEF_REFRESH
                 || (fc - self.coef.fc).abs() > COEF_CUTOFF_TOLERANCE * self.coef.fc
                 || (k - self.coef.k).abs() > COEF_K_TOLERANCE)
         {
             self.coef = LadderCoefs::new(fc, k, self.inv_sr);
-            self.coef_age = 0;
+            m.coef_age = 0;
         }
         let c = &self.coef;
-        let [s1, s2, s3, s4] = self.s;
+        let [s1, s2, s3, s4] = m.s;
         // Four trapezoidal one-poles in series, written in state-space form: every stage
         // output is y_j = G^j·u + c_j(states), so once the loop input u is known all four
         // states update in parallel instead of one stage after another.
@@ -287,50 +324,75 @@ impl AcidFilter {
         let c3 = (c.kg[2] * s1 + c.kg[1] * s2) + c.kg[0] * s3;
         let c4 = (c.kg[3] * s1 + c.kg[2] * s2) + (c.kg[1] * s3 + c.kg[0] * s4);
         let feedback = (c.fb[0] * s1 + c.fb[1] * s2) + (c.fb[2] * s3 + c.fb[3] * s4);
-        let xin = soft_clip(x * self.drive_gain) * self.drive_makeup;
         // u = (xin − k·y4)/(1 + k·G⁴) solved without a unit delay, then saturated so the
         // loop stays bounded at any resonance.
         let u = soft_clip(xin * c.inv - feedback);
         let y4 = c.gp[3] * u + c4;
-        self.s = [
+        m.s = [
             c.gp2[0] * u + (2.0 * c1 - s1),
             c.gp2[1] * u + (2.0 * c2 - s2),
             c.gp2[2] * u + (2.0 * c3 - s3),
             c.gp2[3] * u + (2.0 * c4 - s4),
         ];
-        let m = self.s[0].abs() + self.s[1].abs() + self.s[2].abs() + self.s[3].abs();
-        if m < 1e-20 {
-            self.s = [0.0; 4];
-        } else if m >= 1e30 || m.is_nan() {
-            self.reset_state();
-            return 0.0;
+        let size = m.s[0].abs() + m.s[1].abs() + m.s[2].abs() + m.s[3].abs();
+        if size < 1e-20 {
+            m.s = [0.0; 4];
+        } else if size >= 1e30 || size.is_nan() {
+            m.s = [0.0; 4];
+            return None;
         }
-        let wet = y4 * (1.0 + 0.5 * k) * (1.0 - self.res_s * self.vol_comp) * self.accent_gain;
-        x * (1.0 - self.mix) + soft_clip(wet) * self.mix
+        Some(y4 * (1.0 + 0.5 * k) * (1.0 - m.res_s * self.vol_comp) * m.accent_gain)
     }
 
-    fn reset_state(&mut self) {
-        self.s = [0.0; 4];
+    /// The output saturator and dry/wet mix.
+    #[inline(always)]
+    fn mix_output(&self, x: f32, wet: f32) -> f32 {
+        x * (1.0 - self.mix) + soft_clip(wet) * self.mix
     }
 
     /// Clears the ladder, stops the envelope and settles the de-zippered controls.
     pub fn reset(&mut self) {
-        self.reset_state();
-        self.env = 0.0;
-        self.env_rising = false;
         self.accent_hit = false;
         self.update_accent_gain();
-        self.accent_gain = self.accent_gain_target;
-        self.cutoff_s = self.cutoff + self.cutoff_mod;
-        self.res_s = self.res;
-        // The next sample recomputes the coefficients exactly, whatever came before.
-        self.coef_age = COEF_REFRESH;
+        self.motion = Motion {
+            cutoff_s: self.cutoff + self.cutoff_mod,
+            res_s: self.res,
+            accent_gain: self.accent_gain_target,
+            env: 0.0,
+            env_rising: false,
+            s: [0.0; 4],
+            // The next sample recomputes the coefficients exactly, whatever came before.
+            coef_age: COEF_REFRESH,
+        };
     }
 
     /// Filters `buf` in place.
+    ///
+    /// Only the ladder is a recurrence: the input drive and the output saturator run as
+    /// separate passes over the block (which the compiler vectorises), computing exactly
+    /// what `tick` computes.
     pub fn process(&mut self, buf: &mut [f32]) {
-        for x in buf {
-            *x = self.tick(*x);
+        const CHUNK: usize = 64;
+        for block in buf.chunks_mut(CHUNK) {
+            let n = block.len();
+            let mut xin = [0.0f32; CHUNK];
+            let mut wet = [0.0f32; CHUNK];
+            let mut blown = [false; CHUNK];
+            let (xin, wet, blown) = (&mut xin[..n], &mut wet[..n], &mut blown[..n]);
+            for (x, d) in block.iter_mut().zip(xin.iter_mut()) {
+                (*x, *d) = self.drive_input(*x);
+            }
+            let mut m = self.motion;
+            for ((&d, w), b) in xin.iter().zip(wet.iter_mut()).zip(blown.iter_mut()) {
+                match self.ladder(&mut m, d) {
+                    Some(v) => *w = v,
+                    None => *b = true,
+                }
+            }
+            self.motion = m;
+            for ((x, &w), &b) in block.iter_mut().zip(wet.iter()).zip(blown.iter()) {
+                *x = if b { 0.0 } else { self.mix_output(*x, w) };
+            }
         }
     }
 }

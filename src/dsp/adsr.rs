@@ -125,8 +125,21 @@ impl Adsr {
     /// Advances one sample and returns the curved output level^0.75.
     #[inline]
     pub fn tick(&mut self) -> f32 {
+        if !self.advance() {
+            return 0.0;
+        }
+        if self.level != self.curved_level {
+            self.curved_level = self.level;
+            self.curved = curve(self.level as f32);
+        }
+        self.curved
+    }
+
+    /// Moves the linear level on by one sample; false while idle (output 0).
+    #[inline(always)]
+    fn advance(&mut self) -> bool {
         match self.stage {
-            Stage::Idle => return 0.0,
+            Stage::Idle => return false,
             Stage::Attack => {
                 self.level += self.attack_step;
                 if self.level >= 1.0 {
@@ -155,13 +168,7 @@ impl Adsr {
                 }
             }
         }
-        if self.level != self.curved_level {
-            self.curved_level = self.level;
-            // level^0.75 = √l · ⁴√l: two square roots instead of a powf.
-            let s = (self.level as f32).sqrt();
-            self.curved = s * s.sqrt();
-        }
-        self.curved
+        true
     }
 
     /// Returns to idle at level 0.
@@ -173,10 +180,41 @@ impl Adsr {
 
     /// Fills `out` with successive output values.
     pub fn process(&mut self, out: &mut [f32]) {
-        for o in out {
-            *o = self.tick();
+        match self.stage {
+            Stage::Idle => out.fill(0.0),
+            Stage::Sustain if self.level == self.sustain => {
+                // A held sustain changes nothing after its first tick (which brings the
+                // curved value up to date): the rest of the block is that value.
+                if let Some((first, rest)) = out.split_first_mut() {
+                    *first = self.tick();
+                    rest.fill(self.curved);
+                }
+            }
+            _ => {
+                // The level walk is serial, the curve is not: walk first, then curve the
+                // whole block in one vectorisable pass (the same values `tick` computes).
+                for o in out.iter_mut() {
+                    *o = if self.advance() {
+                        self.level as f32
+                    } else {
+                        0.0
+                    };
+                }
+                for o in out.iter_mut() {
+                    *o = curve(*o);
+                }
+                self.curved_level = self.level;
+                self.curved = curve(self.level as f32);
+            }
         }
     }
+}
+
+/// The output curve level^0.75 as √l · ⁴√l: two square roots instead of a powf.
+#[inline(always)]
+fn curve(level: f32) -> f32 {
+    let s = level.sqrt();
+    s * s.sqrt()
 }
 
 #[cfg(test)]

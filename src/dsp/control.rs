@@ -102,6 +102,10 @@ impl Smoother {
 
     /// Fills `out` with successive values.
     pub fn process(&mut self, out: &mut [f32]) {
+        if self.is_settled() {
+            out.fill(self.value());
+            return;
+        }
         for o in out {
             *o = self.tick();
         }
@@ -153,6 +157,12 @@ impl Portamento {
             self.value = one_pole_step(self.value, target, self.coef);
         }
         self.value
+    }
+
+    /// True when gliding towards `target` would return `target` unchanged every sample.
+    #[inline]
+    pub fn rests_at(&self, target: f32) -> bool {
+        self.primed && self.value == target
     }
 
     /// Jumps to `v` (the next glide starts from there).

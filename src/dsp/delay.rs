@@ -83,19 +83,25 @@ impl Delay {
         if self.fading { self.next } else { self.current }
     }
 
-    #[inline]
-    fn read(&self, delay: usize) -> f32 {
-        let i = self.write + self.buf.len() - delay;
-        self.buf[if i >= self.buf.len() {
-            i - self.buf.len()
-        } else {
-            i
-        }]
+    #[inline(always)]
+    fn read(line: &[f32], write: usize, delay: usize) -> f32 {
+        let i = write + line.len() - delay;
+        line[if i >= line.len() { i - line.len() } else { i }]
     }
 
     /// Feeds one sample and returns the wet output.
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
+        let mut line = std::mem::take(&mut self.buf);
+        let y = self.step(&mut line, x);
+        self.buf = line;
+        y
+    }
+
+    /// One sample through the delay memory `line` (the unit's own buffer, lent out so the
+    /// compiler knows that writing it cannot change the unit's other fields).
+    #[inline(always)]
+    fn step(&mut self, line: &mut [f32], x: f32) -> f32 {
         let x = sanitize(x);
         if !self.fading && self.requested != self.current {
             self.next = self.requested;
@@ -104,8 +110,8 @@ impl Delay {
         }
         let y = if self.fading {
             self.fade += self.fade_step;
-            let a = self.read(self.current);
-            let b = self.read(self.next);
+            let a = Self::read(line, self.write, self.current);
+            let b = Self::read(line, self.write, self.next);
             if self.fade >= 1.0 {
                 self.current = self.next;
                 self.fading = false;
@@ -114,25 +120,31 @@ impl Delay {
                 a + (b - a) * self.fade
             }
         } else {
-            self.read(self.current)
+            Self::read(line, self.write, self.current)
         };
         let fed = self.highcut.tick(self.lowcut.highpass(y)) * self.feedback;
-        self.buf[self.write] = flush_denormal(x + fed);
+        line[self.write] = flush_denormal(x + fed);
         self.write += 1;
-        if self.write == self.buf.len() {
+        if self.write == line.len() {
             self.write = 0;
         }
         if y.is_finite() {
             y
         } else {
-            self.reset();
+            self.clear(line);
             0.0
         }
     }
 
     /// Clears the delay memory and filters and jumps to the requested time without a crossfade.
     pub fn reset(&mut self) {
-        self.buf.fill(0.0);
+        let mut line = std::mem::take(&mut self.buf);
+        self.clear(&mut line);
+        self.buf = line;
+    }
+
+    fn clear(&mut self, line: &mut [f32]) {
+        line.fill(0.0);
         self.write = 0;
         self.current = self.requested;
         self.next = self.requested;
@@ -144,8 +156,14 @@ impl Delay {
 
     /// Processes `buf` in place (input → wet output).
     pub fn process(&mut self, buf: &mut [f32]) {
+        let mut line = std::mem::take(&mut self.buf);
+        self.process_with(&mut line, buf);
+        self.buf = line;
+    }
+
+    fn process_with(&mut self, line: &mut [f32], buf: &mut [f32]) {
         for x in buf {
-            *x = self.tick(*x);
+            *x = self.step(line, *x);
         }
     }
 }

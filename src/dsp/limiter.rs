@@ -19,21 +19,47 @@ const RELEASE_S: f32 = 0.05;
 pub struct Limiter {
     lookahead: usize,
     release: f32,
+    avg_scale: f64,
+    lines: Lines,
+    cur: Cursor,
+}
+
+/// The limiter's buffers, allocated in `new`.
+#[derive(Clone, Debug)]
+struct Lines {
     delay_l: Box<[f32]>,
     delay_r: Box<[f32]>,
     delay_gain: Box<[f32]>,
-    delay_pos: usize,
     window_val: Box<[f32]>,
     window_idx: Box<[u64]>,
+    avg_buf: Box<[f32]>,
+}
+
+/// The limiter's scalar state: kept apart from the buffers so a block loop can hold it in
+/// registers while it writes the buffers.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    delay_pos: usize,
     window_head: usize,
     window_len: usize,
     now: u64,
     held: f32,
-    avg_buf: Box<[f32]>,
     avg_pos: usize,
     avg_sum: f64,
-    avg_scale: f64,
     gain: f32,
+}
+
+impl Cursor {
+    const START: Cursor = Cursor {
+        delay_pos: 0,
+        window_head: 0,
+        window_len: 0,
+        now: 0,
+        held: 1.0,
+        avg_pos: 0,
+        avg_sum: 0.0,
+        gain: 1.0,
+    };
 }
 
 impl Limiter {
@@ -46,21 +72,19 @@ impl Limiter {
         Self {
             lookahead,
             release: (-1.0 / (RELEASE_S * sample_rate).max(1.0)).exp(),
-            delay_l: vec![0.0; lookahead].into_boxed_slice(),
-            delay_r: vec![0.0; lookahead].into_boxed_slice(),
-            delay_gain: vec![1.0; lookahead].into_boxed_slice(),
-            delay_pos: 0,
-            window_val: vec![1.0; queue].into_boxed_slice(),
-            window_idx: vec![0; queue].into_boxed_slice(),
-            window_head: 0,
-            window_len: 0,
-            now: 0,
-            held: 1.0,
-            avg_buf: vec![1.0; window].into_boxed_slice(),
-            avg_pos: 0,
-            avg_sum: window as f64,
             avg_scale: 1.0 / window as f64,
-            gain: 1.0,
+            lines: Lines {
+                delay_l: vec![0.0; lookahead].into_boxed_slice(),
+                delay_r: vec![0.0; lookahead].into_boxed_slice(),
+                delay_gain: vec![1.0; lookahead].into_boxed_slice(),
+                window_val: vec![1.0; queue].into_boxed_slice(),
+                window_idx: vec![0; queue].into_boxed_slice(),
+                avg_buf: vec![1.0; window].into_boxed_slice(),
+            },
+            cur: Cursor {
+                avg_sum: window as f64,
+                ..Cursor::START
+            },
         }
     }
 
@@ -71,28 +95,69 @@ impl Limiter {
 
     /// Pushes a required gain and returns the minimum over the last `lookahead + 1` samples
     /// (monotonic queue: amortised O(1)).
-    #[inline]
-    fn window_min(&mut self, g: f32) -> f32 {
-        let mask = self.window_val.len() - 1;
+    #[inline(always)]
+    fn window_min(lines: &mut Lines, c: &mut Cursor, lookahead: usize, g: f32) -> f32 {
+        let mask = lines.window_val.len() - 1;
         // Drop entries older than the window first, so the push below always has room.
-        let oldest_allowed = self.now.saturating_sub(self.lookahead as u64);
-        while self.window_len > 0 && self.window_idx[self.window_head] < oldest_allowed {
-            self.window_head = (self.window_head + 1) & mask;
-            self.window_len -= 1;
+        let oldest_allowed = c.now.saturating_sub(lookahead as u64);
+        while c.window_len > 0 && lines.window_idx[c.window_head] < oldest_allowed {
+            c.window_head = (c.window_head + 1) & mask;
+            c.window_len -= 1;
         }
-        while self.window_len > 0 {
-            let back = (self.window_head + self.window_len - 1) & mask;
-            if self.window_val[back] >= g {
-                self.window_len -= 1;
+        while c.window_len > 0 {
+            let back = (c.window_head + c.window_len - 1) & mask;
+            if lines.window_val[back] >= g {
+                c.window_len -= 1;
             } else {
                 break;
             }
         }
-        let slot = (self.window_head + self.window_len) & mask;
-        self.window_val[slot] = g;
-        self.window_idx[slot] = self.now;
-        self.window_len += 1;
-        self.window_val[self.window_head]
+        let slot = (c.window_head + c.window_len) & mask;
+        lines.window_val[slot] = g;
+        lines.window_idx[slot] = c.now;
+        c.window_len += 1;
+        lines.window_val[c.window_head]
+    }
+
+    /// Limits one stereo frame of finite samples.
+    #[inline(always)]
+    fn step(&mut self, c: &mut Cursor, l: f32, r: f32) -> (f32, f32) {
+        let lines = &mut self.lines;
+        let peak = l.abs().max(r.abs());
+        let needed = if peak > CEILING { CEILING / peak } else { 1.0 };
+        let min = Self::window_min(lines, c, self.lookahead, needed);
+        c.now += 1;
+        c.held = if min < c.held {
+            min
+        } else {
+            min + (c.held - min) * self.release
+        };
+
+        let n = lines.avg_buf.len();
+        c.avg_sum += f64::from(c.held) - f64::from(lines.avg_buf[c.avg_pos]);
+        lines.avg_buf[c.avg_pos] = c.held;
+        c.avg_pos += 1;
+        if c.avg_pos == n {
+            c.avg_pos = 0;
+            // Re-add from scratch once per window so rounding never accumulates.
+            c.avg_sum = lines.avg_buf.iter().map(|&v| f64::from(v)).sum();
+        }
+        let smoothed = (c.avg_sum * self.avg_scale) as f32;
+
+        let p = c.delay_pos;
+        let (dl, dr, needed_then) = (lines.delay_l[p], lines.delay_r[p], lines.delay_gain[p]);
+        lines.delay_l[p] = l;
+        lines.delay_r[p] = r;
+        lines.delay_gain[p] = needed;
+        c.delay_pos = if p + 1 == self.lookahead { 0 } else { p + 1 };
+
+        // The average is ≤ the delayed sample's requirement by construction; `min` only
+        // guards against rounding.
+        c.gain = smoothed.min(needed_then).clamp(0.0, 1.0);
+        (
+            (dl * c.gain).clamp(-1.0, 1.0),
+            (dr * c.gain).clamp(-1.0, 1.0),
+        )
     }
 
     /// Limits one stereo frame.
@@ -104,73 +169,55 @@ impl Limiter {
             self.reset();
             (0.0, 0.0)
         };
-        let peak = l.abs().max(r.abs());
-        let needed = if peak > CEILING { CEILING / peak } else { 1.0 };
-        let min = self.window_min(needed);
-        self.now += 1;
-        self.held = if min < self.held {
-            min
-        } else {
-            min + (self.held - min) * self.release
-        };
-
-        let n = self.avg_buf.len();
-        self.avg_sum += f64::from(self.held) - f64::from(self.avg_buf[self.avg_pos]);
-        self.avg_buf[self.avg_pos] = self.held;
-        self.avg_pos += 1;
-        if self.avg_pos == n {
-            self.avg_pos = 0;
-            // Re-add from scratch once per window so rounding never accumulates.
-            self.avg_sum = self.avg_buf.iter().map(|&v| f64::from(v)).sum();
-        }
-        let smoothed = (self.avg_sum * self.avg_scale) as f32;
-
-        let p = self.delay_pos;
-        let (dl, dr, needed_then) = (self.delay_l[p], self.delay_r[p], self.delay_gain[p]);
-        self.delay_l[p] = l;
-        self.delay_r[p] = r;
-        self.delay_gain[p] = needed;
-        self.delay_pos = if p + 1 == self.lookahead { 0 } else { p + 1 };
-
-        // The average is ≤ the delayed sample's requirement by construction; `min` only
-        // guards against rounding.
-        self.gain = smoothed.min(needed_then).clamp(0.0, 1.0);
-        (
-            (dl * self.gain).clamp(-1.0, 1.0),
-            (dr * self.gain).clamp(-1.0, 1.0),
-        )
+        let mut c = self.cur;
+        let out = self.step(&mut c, l, r);
+        self.cur = c;
+        out
     }
 
     /// Current gain reduction in dB as a positive number (0 when not limiting).
     pub fn gain_reduction_db(&self) -> f32 {
-        if self.gain >= 1.0 {
+        if self.cur.gain >= 1.0 {
             0.0
         } else {
-            -20.0 * self.gain.max(1e-10).log10()
+            -20.0 * self.cur.gain.max(1e-10).log10()
         }
     }
 
     /// Clears the lookahead buffers and returns to unity gain.
     pub fn reset(&mut self) {
-        self.delay_l.fill(0.0);
-        self.delay_r.fill(0.0);
-        self.delay_gain.fill(1.0);
-        self.delay_pos = 0;
-        self.window_head = 0;
-        self.window_len = 0;
-        self.now = 0;
-        self.held = 1.0;
-        self.avg_buf.fill(1.0);
-        self.avg_pos = 0;
-        self.avg_sum = self.avg_buf.len() as f64;
-        self.gain = 1.0;
+        let lines = &mut self.lines;
+        lines.delay_l.fill(0.0);
+        lines.delay_r.fill(0.0);
+        lines.delay_gain.fill(1.0);
+        lines.avg_buf.fill(1.0);
+        self.cur = Cursor {
+            avg_sum: lines.avg_buf.len() as f64,
+            ..Cursor::START
+        };
     }
 
     /// Limits the stereo block in place (up to the shorter length).
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            (*l, *r) = self.tick(*l, *r);
+        let n = left.len().min(right.len());
+        let (left, right) = (&mut left[..n], &mut right[..n]);
+        // The bits of |x| order like its value, so one integer pass finds any non-finite
+        // sample; only then is the per-sample check (and its reset) needed.
+        let largest = left
+            .iter()
+            .chain(right.iter())
+            .fold(0u32, |m, x| m.max(x.to_bits() & 0x7fff_ffff));
+        if largest >= f32::INFINITY.to_bits() {
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                (*l, *r) = self.tick(*l, *r);
+            }
+            return;
         }
+        let mut c = self.cur;
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            (*l, *r) = self.step(&mut c, *l, *r);
+        }
+        self.cur = c;
     }
 }
 
@@ -253,11 +300,13 @@ mod tests {
         let window = lim.latency() as u64 + 1;
         for i in 0..1000u64 {
             let g = 0.1 + i as f32 * 1e-4;
-            let m = lim.window_min(g);
-            lim.now += 1;
+            let mut c = lim.cur;
+            let m = Limiter::window_min(&mut lim.lines, &mut c, lim.lookahead, g);
+            c.now += 1;
+            lim.cur = c;
             let oldest = i.saturating_sub(window - 1);
             assert_eq!(m, 0.1 + oldest as f32 * 1e-4, "sample {i}");
-            assert!(lim.window_len as u64 <= window);
+            assert!(lim.cur.window_len as u64 <= window);
         }
     }
 

@@ -146,25 +146,40 @@ fn seed_state(seed: u32) -> u32 {
 /// Oscillator for all six waveforms, with click-free waveform switching.
 #[derive(Clone, Debug)]
 pub struct Oscillator {
-    inv_sr: f32,
     seed: u32,
+    tables: Tables,
+    run: Run,
+    /// The BLEP delay line (outside [`Run`], since the BLEP corrections write it by address).
+    ring: [f32; RING],
+}
+
+/// What an oscillator reads but never changes while running.
+#[derive(Clone, Debug)]
+struct Tables {
+    inv_sr: f32,
+    fade_step: f32,
+    pink_pole: [f32; PINK_POLES],
+    pink_in: [f32; PINK_POLES],
+    pink_direct: f32,
+    brown_pole: f32,
+    brown_in: f32,
+    blep: &'static [f32],
+}
+
+/// Everything an oscillator changes while running, kept apart from [`Tables`] so a block
+/// loop can work on a local copy (whose scalars stay in registers) and store it once.
+#[derive(Clone, Copy, Debug)]
+struct Run {
     phase: f32,
     wave: Waveform,
     /// Per-waveform crossfade gains; exactly one-hot on `wave` unless `fading`.
     gains: [f32; 6],
     fading: bool,
-    fade_step: f32,
     rng: u32,
     pink_state: [f32; PINK_POLES],
-    pink_pole: [f32; PINK_POLES],
-    pink_in: [f32; PINK_POLES],
-    pink_direct: f32,
     brown_state: f32,
-    brown_pole: f32,
-    brown_in: f32,
-    ring: [f32; RING],
+    /// Next write slot of the BLEP delay ring.
     pos: usize,
-    blep: &'static [f32],
 }
 
 impl Oscillator {
@@ -199,59 +214,153 @@ impl Oscillator {
         let mut gains = [0.0; 6];
         gains[Waveform::Sine as usize] = 1.0;
         Self {
-            inv_sr: 1.0 / sample_rate,
             seed,
-            phase: 0.0,
-            wave: Waveform::Sine,
-            gains,
-            fading: false,
-            fade_step: 1.0 / (FADE_SECONDS * sample_rate).max(1.0),
-            rng: seed_state(seed),
-            pink_state: [0.0; PINK_POLES],
-            pink_pole: pole.map(|p| p as f32),
-            pink_in: input.map(|c| (c * norm) as f32),
-            pink_direct: direct as f32,
-            brown_state: 0.0,
-            brown_pole: brown_pole as f32,
-            brown_in: brown_in as f32,
+            tables: Tables {
+                inv_sr: 1.0 / sample_rate,
+                fade_step: 1.0 / (FADE_SECONDS * sample_rate).max(1.0),
+                pink_pole: pole.map(|p| p as f32),
+                pink_in: input.map(|c| (c * norm) as f32),
+                pink_direct: direct as f32,
+                brown_pole: brown_pole as f32,
+                brown_in: brown_in as f32,
+                blep: blep_table(),
+            },
+            run: Run {
+                phase: 0.0,
+                wave: Waveform::Sine,
+                gains,
+                fading: false,
+                rng: seed_state(seed),
+                pink_state: [0.0; PINK_POLES],
+                brown_state: 0.0,
+                pos: 0,
+            },
             ring: [0.0; RING],
-            pos: 0,
-            blep: blep_table(),
         }
     }
 
     /// Switches waveform with a 5 ms linear crossfade from whatever is sounding now.
     pub fn set_waveform(&mut self, w: Waveform) {
-        if w == self.wave {
+        let r = &mut self.run;
+        if w == r.wave {
             return;
         }
-        if self.gains[w as usize] == 0.0 {
-            self.clear_noise_state(w);
+        if r.gains[w as usize] == 0.0 {
+            r.clear_noise_state(w);
         }
-        self.wave = w;
-        self.fading = true;
+        r.wave = w;
+        r.fading = true;
     }
 
     /// Switches waveform at once, without a crossfade (for silent voices, e.g. on load).
     pub fn set_waveform_immediate(&mut self, w: Waveform) {
-        if self.gains[w as usize] == 0.0 {
-            self.clear_noise_state(w);
+        let r = &mut self.run;
+        if r.gains[w as usize] == 0.0 {
+            r.clear_noise_state(w);
         }
-        self.wave = w;
-        self.fading = false;
-        self.gains = [0.0; 6];
-        self.gains[w as usize] = 1.0;
+        r.wave = w;
+        r.fading = false;
+        r.gains = [0.0; 6];
+        r.gains[w as usize] = 1.0;
     }
 
     /// The selected waveform (the crossfade target while switching).
     pub fn waveform(&self) -> Waveform {
-        self.wave
+        self.run.wave
     }
 
     /// Returns the next sample at `freq_hz` (clamped to 0..0.45·fs; NaN → 0 Hz).
     #[inline]
     pub fn tick(&mut self, freq_hz: f32) -> f32 {
-        let dt = phase_step(freq_hz, self.inv_sr, MAX_DT);
+        self.run.tick(&self.tables, &mut self.ring, freq_hz)
+    }
+
+    /// Returns to phase 0, restarts the noise sequence from the seed, clears the BLEP delay
+    /// line and finishes any crossfade.
+    pub fn reset(&mut self) {
+        let r = &mut self.run;
+        r.phase = 0.0;
+        r.rng = seed_state(self.seed);
+        r.pink_state = [0.0; PINK_POLES];
+        r.brown_state = 0.0;
+        self.ring = [0.0; RING];
+        r.pos = 0;
+        r.fading = false;
+        r.gains = [0.0; 6];
+        r.gains[r.wave as usize] = 1.0;
+    }
+
+    /// Renders `out.len()` samples at the per-sample frequencies in `freq_hz`.
+    pub fn process(&mut self, freq_hz: &[f32], out: &mut [f32]) {
+        let t = &self.tables;
+        let ring = &mut self.ring;
+        let pairs = out.iter_mut().zip(freq_hz);
+        if self.run.fading {
+            for (o, &f) in pairs {
+                *o = self.run.tick(t, ring, f);
+            }
+        } else {
+            // A local copy whose address never escapes, so its scalars live in registers.
+            let mut r = self.run;
+            // Without a crossfade the waveform cannot change inside the block: choose it once.
+            match r.wave {
+                Waveform::Sine => {
+                    for (o, &f) in pairs {
+                        let s = r.advance(t, f);
+                        *o = r.push(ring, sin_2pi(s.p));
+                    }
+                }
+                Waveform::Saw => {
+                    for (o, &f) in pairs {
+                        let s = r.advance(t, f);
+                        let naive = r.saw(t, ring, s);
+                        *o = r.push(ring, naive);
+                    }
+                }
+                Waveform::Square => {
+                    for (o, &f) in pairs {
+                        let s = r.advance(t, f);
+                        let naive = r.square(t, ring, s);
+                        *o = r.push(ring, naive);
+                    }
+                }
+                Waveform::White => {
+                    r.process_noise::<{ Waveform::White as u8 }>(t, ring, freq_hz, out)
+                }
+                Waveform::Pink => {
+                    r.process_noise::<{ Waveform::Pink as u8 }>(t, ring, freq_hz, out)
+                }
+                Waveform::Brown => {
+                    r.process_noise::<{ Waveform::Brown as u8 }>(t, ring, freq_hz, out)
+                }
+            }
+            self.run = r;
+        }
+    }
+}
+
+impl Run {
+    /// One sample at `freq_hz`.
+    #[inline(always)]
+    fn tick(&mut self, t: &Tables, ring: &mut [f32; RING], freq_hz: f32) -> f32 {
+        let step = self.advance(t, freq_hz);
+        let naive = if self.fading {
+            self.render_crossfade(t, ring, step)
+        } else {
+            match self.wave {
+                Waveform::Sine => sin_2pi(step.p),
+                Waveform::Saw => self.saw(t, ring, step),
+                Waveform::Square => self.square(t, ring, step),
+                noise => self.render_noise(t, noise, 1.0),
+            }
+        };
+        self.push(ring, naive)
+    }
+
+    /// Moves the phase on by one sample at `freq_hz`.
+    #[inline(always)]
+    fn advance(&mut self, t: &Tables, freq_hz: f32) -> Step {
+        let dt = phase_step(freq_hz, t.inv_sr, MAX_DT);
         let p0 = self.phase;
         let mut p = p0 + dt;
         let wrapped = p >= 1.0;
@@ -259,56 +368,56 @@ impl Oscillator {
             p -= 1.0;
         }
         self.phase = p;
-        let step = Step { p0, p, dt, wrapped };
-        let naive = if self.fading {
-            self.render_crossfade(step)
-        } else {
-            match self.wave {
-                Waveform::Sine => sin_2pi(p),
-                Waveform::Saw => {
-                    if wrapped {
-                        self.add_step(p / dt, -2.0);
-                    }
-                    2.0 * p - 1.0
-                }
-                Waveform::Square => {
-                    if wrapped {
-                        self.add_step(p / dt, 2.0);
-                    } else if p0 < 0.5 && p >= 0.5 {
-                        self.add_step((p - 0.5) / dt, -2.0);
-                    }
-                    if p < 0.5 { 1.0 } else { -1.0 }
-                }
-                noise => self.render_noise(noise, 1.0),
-            }
-        };
+        Step { p0, p, dt, wrapped }
+    }
+
+    /// Adds this sample's naive value to the BLEP delay ring and returns the sample leaving it.
+    #[inline(always)]
+    fn push(&mut self, ring: &mut [f32; RING], naive: f32) -> f32 {
         let slot = self.pos;
-        self.ring[slot] += naive;
+        ring[slot] += naive;
         let out_slot = (slot + RING - BLEP_HALF) & RING_MASK;
-        let y = self.ring[out_slot];
-        self.ring[out_slot] = 0.0;
+        let y = ring[out_slot];
+        ring[out_slot] = 0.0;
         self.pos = (slot + 1) & RING_MASK;
         y
     }
 
-    /// Returns to phase 0, restarts the noise sequence from the seed, clears the BLEP delay
-    /// line and finishes any crossfade.
-    pub fn reset(&mut self) {
-        self.phase = 0.0;
-        self.rng = seed_state(self.seed);
-        self.pink_state = [0.0; PINK_POLES];
-        self.brown_state = 0.0;
-        self.ring = [0.0; RING];
-        self.pos = 0;
-        self.fading = false;
-        self.gains = [0.0; 6];
-        self.gains[self.wave as usize] = 1.0;
+    /// The naive saw at full gain, with the BLEP correction of a wrap.
+    #[inline(always)]
+    fn saw(&mut self, t: &Tables, ring: &mut [f32; RING], s: Step) -> f32 {
+        if s.wrapped {
+            add_step(ring, self.pos, t.blep, s.p / s.dt, -2.0);
+        }
+        2.0 * s.p - 1.0
     }
 
-    /// Renders `out.len()` samples at the per-sample frequencies in `freq_hz`.
-    pub fn process(&mut self, freq_hz: &[f32], out: &mut [f32]) {
+    /// The naive square at full gain, with the BLEP corrections of its edges.
+    #[inline(always)]
+    fn square(&mut self, t: &Tables, ring: &mut [f32; RING], s: Step) -> f32 {
+        if s.wrapped {
+            add_step(ring, self.pos, t.blep, s.p / s.dt, 2.0);
+        } else if s.p0 < 0.5 && s.p >= 0.5 {
+            add_step(ring, self.pos, t.blep, (s.p - 0.5) / s.dt, -2.0);
+        }
+        if s.p < 0.5 { 1.0 } else { -1.0 }
+    }
+
+    /// The block loop of one noise waveform (`W` is its index); the phase keeps moving for a
+    /// later switch to a pitched waveform.
+    #[inline(always)]
+    fn process_noise<const W: u8>(
+        &mut self,
+        t: &Tables,
+        ring: &mut [f32; RING],
+        freq_hz: &[f32],
+        out: &mut [f32],
+    ) {
+        let w = Waveform::from_index(i32::from(W));
         for (o, &f) in out.iter_mut().zip(freq_hz) {
-            *o = self.tick(f);
+            self.advance(t, f);
+            let naive = self.render_noise(t, w, 1.0);
+            *o = self.push(ring, naive);
         }
     }
 
@@ -321,23 +430,23 @@ impl Oscillator {
     }
 
     /// Advances every audible waveform's crossfade gain and sums them.
-    fn render_crossfade(&mut self, step: Step) -> f32 {
+    fn render_crossfade(&mut self, t: &Tables, ring: &mut [f32; RING], step: Step) -> f32 {
         let mut sum = 0.0;
         let mut settled = true;
         for w in ALL_WAVEFORMS {
             let i = w as usize;
             let g = self.gains[i];
             let g = if w == self.wave {
-                (g + self.fade_step).min(1.0)
+                (g + t.fade_step).min(1.0)
             } else if g > 0.0 {
-                (g - self.fade_step).max(0.0)
+                (g - t.fade_step).max(0.0)
             } else {
                 continue;
             };
             self.gains[i] = g;
             settled &= g == if w == self.wave { 1.0 } else { 0.0 };
             if g > 0.0 {
-                sum += self.render(w, g, step);
+                sum += self.render(t, ring, w, g, step);
             }
         }
         self.fading = !settled;
@@ -347,37 +456,45 @@ impl Oscillator {
     /// The naive value of `w` at the new phase, times `gain`; band-limiting corrections for
     /// any discontinuity inside this sample go straight into the delay ring.
     #[inline]
-    fn render(&mut self, w: Waveform, gain: f32, s: Step) -> f32 {
+    fn render(
+        &mut self,
+        t: &Tables,
+        ring: &mut [f32; RING],
+        w: Waveform,
+        gain: f32,
+        s: Step,
+    ) -> f32 {
         match w {
             Waveform::Sine => gain * sin_2pi(s.p),
             Waveform::Saw => {
                 if s.wrapped {
-                    self.add_step(s.p / s.dt, -2.0 * gain);
+                    add_step(ring, self.pos, t.blep, s.p / s.dt, -2.0 * gain);
                 }
                 gain * (2.0 * s.p - 1.0)
             }
             Waveform::Square => {
                 if s.wrapped {
-                    self.add_step(s.p / s.dt, 2.0 * gain);
+                    add_step(ring, self.pos, t.blep, s.p / s.dt, 2.0 * gain);
                 } else if s.p0 < 0.5 && s.p >= 0.5 {
-                    self.add_step((s.p - 0.5) / s.dt, -2.0 * gain);
+                    let since = (s.p - 0.5) / s.dt;
+                    add_step(ring, self.pos, t.blep, since, -2.0 * gain);
                 }
                 if s.p < 0.5 { gain } else { -gain }
             }
-            noise => self.render_noise(noise, gain),
+            noise => self.render_noise(t, noise, gain),
         }
     }
 
     /// One sample of a noise waveform, times `gain`.
     #[inline]
-    fn render_noise(&mut self, w: Waveform, gain: f32) -> f32 {
+    fn render_noise(&mut self, t: &Tables, w: Waveform, gain: f32) -> f32 {
         match w {
             Waveform::White => gain * WHITE_GAIN * self.white(),
             Waveform::Pink => {
                 let x = self.white();
-                let mut y = self.pink_direct * x;
+                let mut y = t.pink_direct * x;
                 for i in 0..PINK_POLES {
-                    let st = self.pink_pole[i] * self.pink_state[i] + self.pink_in[i] * x;
+                    let st = t.pink_pole[i] * self.pink_state[i] + t.pink_in[i] * x;
                     self.pink_state[i] = st;
                     y += st;
                 }
@@ -385,25 +502,10 @@ impl Oscillator {
             }
             Waveform::Brown => {
                 let x = self.white();
-                self.brown_state = self.brown_pole * self.brown_state + self.brown_in * x;
+                self.brown_state = t.brown_pole * self.brown_state + t.brown_in * x;
                 gain * BROWN_GAIN * self.brown_state
             }
             _ => 0.0,
-        }
-    }
-
-    /// Adds `amp` × the BLEP residual of a step that happened `since` samples (0 ≤ since < 1)
-    /// before the current sample.
-    #[inline(never)]
-    fn add_step(&mut self, since: f32, amp: f32) {
-        let pos = (since * BLEP_PHASES as f32).clamp(0.0, BLEP_PHASES as f32 - 1e-3);
-        let i0 = pos as usize;
-        let frac = pos - i0 as f32;
-        let base = (self.pos + RING - BLEP_HALF) & RING_MASK;
-        for j in 0..BLEP_TAPS {
-            let t = j * (BLEP_PHASES + 1) + i0;
-            let (a, b) = (self.blep[t], self.blep[t + 1]);
-            self.ring[(base + j) & RING_MASK] += amp * (a + frac * (b - a));
         }
     }
 
@@ -416,6 +518,21 @@ impl Oscillator {
         s ^= s << 5;
         self.rng = s;
         (s >> 8) as f32 * (1.0 / (1u32 << 23) as f32) - 1.0
+    }
+}
+
+/// Adds `amp` × the BLEP residual of a step that happened `since` samples (0 ≤ since < 1)
+/// before the current sample to the delay `ring` whose next write slot is `pos`.
+#[inline(never)]
+fn add_step(ring: &mut [f32; RING], pos: usize, blep: &[f32], since: f32, amp: f32) {
+    let at = (since * BLEP_PHASES as f32).clamp(0.0, BLEP_PHASES as f32 - 1e-3);
+    let i0 = at as usize;
+    let frac = at - i0 as f32;
+    let base = (pos + RING - BLEP_HALF) & RING_MASK;
+    for j in 0..BLEP_TAPS {
+        let t = j * (BLEP_PHASES + 1) + i0;
+        let (a, b) = (blep[t], blep[t + 1]);
+        ring[(base + j) & RING_MASK] += amp * (a + frac * (b - a));
     }
 }
 
@@ -645,7 +762,7 @@ mod tests {
         for _ in 0..242 {
             o.tick(100.0);
         }
-        assert!(!o.fading, "the crossfade ends after 5 ms");
+        assert!(!o.run.fading, "the crossfade ends after 5 ms");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use scene::{STEP_ACCENT, STEP_HIT, STEP_REST, Scene, SceneTrack, TrackSet, p
 use clock::Clock;
 use meter::Analyser;
 use queue::FixedQueue;
-use voice::{CONTROL_PERIOD, Ramp, SMOOTH_MS, Voice, tick_settling};
+use voice::{CONTROL_PERIOD, Ramp, SMOOTH_MS, Voice, largest_magnitude, tick_settling};
 
 use crate::dsp::{self, AcidFilter, Delay, Distortion, Lfo, Limiter, Reverb, Smoother};
 use crate::model::registry::{
@@ -136,6 +136,8 @@ struct Scratch {
     delay_send: [f32; MAX_FRAMES],
     reverb_l: [f32; MAX_FRAMES],
     reverb_r: [f32; MAX_FRAMES],
+    reverb_mix: [f32; MAX_FRAMES],
+    delay_mix: [f32; MAX_FRAMES],
     mono: [f32; MAX_FRAMES],
 }
 
@@ -149,14 +151,16 @@ impl Scratch {
             delay_send: z,
             reverb_l: z,
             reverb_r: z,
+            reverb_mix: z,
+            delay_mix: z,
             mono: z,
         }
     }
 }
 
-/// Sums |x| (non-finite when any sample is).
-fn abs_sum(buf: &[f32]) -> f32 {
-    buf.iter().map(|x| x.abs()).sum()
+/// True when every sample is finite.
+fn all_finite(buf: &[f32]) -> bool {
+    largest_magnitude(buf) < f32::INFINITY.to_bits()
 }
 
 impl Engine {
@@ -762,21 +766,23 @@ impl Engine {
                 Ramp::UNITY
             };
             let buf = &mut sc.voice[..n];
-            let sum = if i == ACID_VOICE {
+            let peak = if i == ACID_VOICE {
                 v.render_through(&mut self.acid, buf, gain)
             } else {
                 v.render_own(buf, gain)
             };
-            if !sum.is_finite() {
+            let peak = peak.unwrap_or_else(|| {
                 v.reset_units();
                 if i == ACID_VOICE {
                     self.acid.reset();
                 }
                 buf.fill(0.0);
                 resets += 1;
-            }
+                0.0
+            });
             v.mix_into(
                 &sc.voice[..n],
+                peak,
                 &mut sc.dry[..n],
                 &mut sc.reverb_send[..n],
                 &mut sc.delay_send[..n],
@@ -785,7 +791,7 @@ impl Engine {
 
         // The buses run in place: dry → dist1, delay send → delay1 wet.
         self.dist.process(&mut sc.dry[..n]);
-        if !abs_sum(&sc.dry[..n]).is_finite() {
+        if !all_finite(&sc.dry[..n]) {
             self.dist.reset();
             sc.dry[..n].fill(0.0);
             resets += 1;
@@ -795,52 +801,58 @@ impl Engine {
             &mut sc.reverb_l[..n],
             &mut sc.reverb_r[..n],
         );
-        if !(abs_sum(&sc.reverb_l[..n]) + abs_sum(&sc.reverb_r[..n])).is_finite() {
+        if !(all_finite(&sc.reverb_l[..n]) && all_finite(&sc.reverb_r[..n])) {
             self.reverb.reset();
             sc.reverb_l[..n].fill(0.0);
             sc.reverb_r[..n].fill(0.0);
             resets += 1;
         }
         self.delay.process(&mut sc.delay_send[..n]);
-        if !abs_sum(&sc.delay_send[..n]).is_finite() {
+        if !all_finite(&sc.delay_send[..n]) {
             self.delay.reset();
             sc.delay_send[..n].fill(0.0);
             resets += 1;
         }
 
-        let mut limiter_ok = true;
-        let mut peak = self.master_peak;
+        // Master bus, stage by stage: the return levels, the sum into the reverb buffers
+        // (reused as the left and right master), the limiter, then the output.
+        let (rm, dm) = (&mut sc.reverb_mix[..n], &mut sc.delay_mix[..n]);
+        self.reverb_mix.process(rm);
+        self.delay_mix.process(dm);
+        let (left, right) = (&mut sc.reverb_l[..n], &mut sc.reverb_r[..n]);
         for j in 0..n {
-            let rm = self.reverb_mix.tick();
-            let dm = self.delay_mix.tick();
             let dry = sc.dry[j];
-            let echo = sc.delay_send[j] * dm;
-            let l = dry + sc.reverb_l[j] * rm + echo;
-            let r = dry + sc.reverb_r[j] * rm + echo;
-            let (l, r) = self.limiter.tick(l, r);
-            let l = if l.is_finite() {
-                l.clamp(-1.0, 1.0)
-            } else {
-                limiter_ok = false;
-                0.0
-            };
-            let r = if r.is_finite() {
-                r.clamp(-1.0, 1.0)
-            } else {
-                limiter_ok = false;
-                0.0
-            };
-            out[2 * j] = l;
-            out[2 * j + 1] = r;
-            sc.mono[j] = 0.5 * (l + r);
-            peak[0] = peak[0].max(l.abs());
-            peak[1] = peak[1].max(r.abs());
+            let echo = sc.delay_send[j] * dm[j];
+            left[j] = dry + left[j] * rm[j] + echo;
+            right[j] = dry + right[j] * rm[j] + echo;
         }
-        self.master_peak = peak;
-        if !limiter_ok {
+        self.limiter.process(left, right);
+        // The limiter's output is finite and within ±1 by construction; one integer pass
+        // proves it (the bits of |x| order like its value) and gives the peaks.
+        let mut peak = [largest_magnitude(left), largest_magnitude(right)];
+        if peak[0].max(peak[1]) > 1.0f32.to_bits() {
+            for x in left.iter_mut().chain(right.iter_mut()) {
+                *x = if x.is_finite() {
+                    x.clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                };
+            }
             self.limiter.reset();
             resets += 1;
+            peak = [largest_magnitude(left), largest_magnitude(right)];
         }
+        let peak = peak.map(f32::from_bits);
+        for (j, frame) in out.chunks_exact_mut(2).enumerate() {
+            let (l, r) = (left[j], right[j]);
+            frame[0] = l;
+            frame[1] = r;
+            sc.mono[j] = 0.5 * (l + r);
+        }
+        self.master_peak = [
+            self.master_peak[0].max(peak[0]),
+            self.master_peak[1].max(peak[1]),
+        ];
         self.analyser.feed(&sc.mono[..n], self.sample);
         for _ in 0..resets {
             self.emit(EngineEvent::UnitReset);

@@ -18,20 +18,21 @@ pub const SMOOTH_MS: f32 = 20.0;
 
 /// The filter a voice runs its signal through (its own low-pass, or acid1 for voice2).
 pub(crate) trait VoiceFilter {
-    fn filter(&mut self, x: f32) -> f32;
+    /// Filters `buf` in place.
+    fn filter(&mut self, buf: &mut [f32]);
 }
 
 impl VoiceFilter for LowPass {
     #[inline]
-    fn filter(&mut self, x: f32) -> f32 {
-        self.tick(x)
+    fn filter(&mut self, buf: &mut [f32]) {
+        self.process(buf);
     }
 }
 
 impl VoiceFilter for AcidFilter {
     #[inline]
-    fn filter(&mut self, x: f32) -> f32 {
-        self.tick(x)
+    fn filter(&mut self, buf: &mut [f32]) {
+        self.process(buf);
     }
 }
 
@@ -191,9 +192,9 @@ impl Voice {
         self.apply_filter();
     }
 
-    /// Renders into `buf` through the voice's own low-pass; returns the sum of |output|
-    /// (non-finite when a unit blew up).
-    pub fn render_own(&mut self, buf: &mut [f32], gain: Ramp) -> f32 {
+    /// Renders into `buf` through the voice's own low-pass; returns the peak |output|, or
+    /// `None` when a unit blew up (an output sample is not finite).
+    pub fn render_own(&mut self, buf: &mut [f32], gain: Ramp) -> Option<f32> {
         let Voice { core, lp, .. } = self;
         render_core(core, lp, buf, gain)
     }
@@ -204,22 +205,22 @@ impl Voice {
         filter: &mut F,
         buf: &mut [f32],
         gain: Ramp,
-    ) -> f32 {
+    ) -> Option<f32> {
         render_core(&mut self.core, filter, buf, gain)
     }
 
-    /// Adds the rendered `buf` to the dry and send buses and tracks the peaks.
+    /// Adds the rendered `buf` (whose peak |sample| is `peak`) to the dry and send buses and
+    /// tracks the peaks.
     pub fn mix_into(
         &mut self,
         buf: &[f32],
+        peak: f32,
         dry: &mut [f32],
         reverb: &mut [f32],
         delay: &mut [f32],
     ) {
-        let mut peak = 0.0f32;
         for (d, &y) in dry.iter_mut().zip(buf) {
             *d += y;
-            peak = peak.max(y.abs());
         }
         add_send(&mut self.reverb_send, buf, reverb);
         add_send(&mut self.delay_send, buf, delay);
@@ -247,7 +248,13 @@ impl Voice {
 /// Adds `buf` × the send level to a bus; a send resting at zero costs nothing.
 #[inline]
 fn add_send(send: &mut Smoother, buf: &[f32], bus: &mut [f32]) {
-    if send.target() == 0.0 && send.value() == 0.0 {
+    if send.is_settled() {
+        let level = send.value();
+        if level != 0.0 {
+            for (b, &y) in bus.iter_mut().zip(buf) {
+                *b += y * level;
+            }
+        }
         return;
     }
     for (b, &y) in bus.iter_mut().zip(buf) {
@@ -285,23 +292,62 @@ pub(crate) fn tick_settling(s: &mut Smoother) -> f32 {
     s.value()
 }
 
+/// Longest stretch a voice renders through its stack buffers at once.
+const CHUNK: usize = CONTROL_PERIOD as usize;
+
+/// Renders `buf` stage by stage (pitch, oscillator, envelope, amplitude, filter) over chunks
+/// of at most [`CHUNK`] samples. Each stage does per sample exactly what a sample-by-sample
+/// loop would, so the result is bit-identical to it; stages that are at rest (a settled
+/// pitch or amplitude, a held envelope) fill their chunk with a constant instead.
 #[inline]
 fn render_core<F: VoiceFilter>(
     v: &mut VoiceCore,
     filter: &mut F,
     buf: &mut [f32],
     gain: Ramp,
-) -> f32 {
-    let mut sum = 0.0f32;
-    for (i, out) in buf.iter_mut().enumerate() {
-        let f = v.porta.tick(v.freq.tick());
-        let s = v.osc.tick(f);
-        let e = v.adsr.tick();
-        let g = gain.base + gain.step * (gain.offset + i as u32) as f32;
-        let a = v.amp.tick() * g;
-        let y = filter.filter(s * e * a);
-        *out = y;
-        sum += y.abs();
+) -> Option<f32> {
+    let mut largest = 0u32;
+    let mut first = gain.offset;
+    for out in buf.chunks_mut(CHUNK) {
+        let n = out.len();
+        let (mut freq, mut osc, mut env, mut amp) = (
+            [0.0f32; CHUNK],
+            [0.0f32; CHUNK],
+            [0.0f32; CHUNK],
+            [0.0f32; CHUNK],
+        );
+        let (freq, osc, env, amp) = (&mut freq[..n], &mut osc[..n], &mut env[..n], &mut amp[..n]);
+
+        let held = v.freq.value();
+        if v.freq.is_settled() && v.porta.rests_at(held) {
+            freq.fill(held);
+        } else {
+            for f in freq.iter_mut() {
+                *f = v.porta.tick(v.freq.tick());
+            }
+        }
+        v.osc.process(freq, osc);
+        v.adsr.process(env);
+        v.amp.process(amp);
+        if gain.step != 0.0 || gain.base != 1.0 {
+            for (i, a) in amp.iter_mut().enumerate() {
+                *a *= gain.base + gain.step * (first + i as u32) as f32;
+            }
+        }
+        for (((x, &s), &e), &a) in out.iter_mut().zip(&*osc).zip(&*env).zip(&*amp) {
+            *x = s * e * a;
+        }
+        filter.filter(out);
+        largest = largest.max(largest_magnitude(out));
+        first += n as u32;
     }
-    sum
+    (largest < f32::INFINITY.to_bits()).then(|| f32::from_bits(largest))
+}
+
+/// The largest |x| in `buf` as bits (above those of +∞ when a sample is NaN). The bits of a
+/// non-negative float order like its value, and an integer maximum vectorises where a float
+/// sum or maximum (a serial chain) does not.
+#[inline]
+pub(crate) fn largest_magnitude(buf: &[f32]) -> u32 {
+    buf.iter().fold(0, |m, x| m.max(x.to_bits() & 0x7fff_ffff))
 }

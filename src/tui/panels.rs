@@ -371,6 +371,13 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
     }
 }
 
+/// True for voice2's own filter settings, which acid1 replaces in the sound.
+fn bypassed_by_acid(module: crate::model::Module, param: usize) -> bool {
+    use crate::model::registry::voice;
+    module == crate::model::Module::Voice(2)
+        && (param == voice::FILTER_FREQ || param == voice::FILTER_Q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,11 +411,4 @@ mod tests {
         );
         assert_eq!(choice_name(&VOICE_PARAMS[voice::AMP], 1.0), None);
     }
-}
-
-/// True for voice2's own filter settings, which acid1 replaces in the sound.
-fn bypassed_by_acid(module: crate::model::Module, param: usize) -> bool {
-    use crate::model::registry::voice;
-    module == crate::model::Module::Voice(2)
-        && (param == voice::FILTER_FREQ || param == voice::FILTER_Q)
 }
