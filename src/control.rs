@@ -181,6 +181,12 @@ pub enum Command {
         /// When it applies.
         immediate: bool,
     },
+    /// Load the newest valid backup of a slot (its file is corrupt) at the next bar; the
+    /// song is then unsaved, so a save replaces the corrupt file.
+    LoadBackup {
+        /// Which slot.
+        slot: SlotNumber,
+    },
     /// Queue an already parsed slot (a file changed on disk) for the next bar.
     QueueParsed {
         /// Which slot.
@@ -231,6 +237,19 @@ pub enum ControlError {
     /// A store (file) error.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A slot file that does not load, with a valid backup to fall back on.
+    #[error(
+        "{error} — its newest valid backup is {} (load it with B in the slot browser or :load_backup {slot})",
+        backup.display()
+    )]
+    Corrupt {
+        /// Which slot.
+        slot: SlotNumber,
+        /// Why the file does not load.
+        error: crate::store::StoreError,
+        /// The newest backup that loads.
+        backup: PathBuf,
+    },
     /// Recording failed.
     #[error("{0:#}")]
     Record(anyhow::Error),
@@ -781,8 +800,34 @@ impl Controller {
                 Ok(None)
             }
             Command::LoadSlot { slot, immediate } => {
-                let parsed = self.store.load(slot)?;
+                let parsed = match self.store.load(slot) {
+                    Ok(p) => p,
+                    Err(error @ crate::store::StoreError::Slot { .. }) => {
+                        return Err(match self.store.load_backup_fallback(slot) {
+                            Ok(Some((backup, _))) => ControlError::Corrupt {
+                                slot,
+                                error,
+                                backup,
+                            },
+                            _ => ControlError::Store(error),
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 self.queue(slot, parsed, immediate, false)
+            }
+            Command::LoadBackup { slot } => {
+                let Some((backup, parsed)) = self.store.load_backup_fallback(slot)? else {
+                    return Err(ControlError::Invalid(format!(
+                        "slot {slot} has no backup that loads"
+                    )));
+                };
+                self.queue(slot, parsed, false, false)?;
+                self.dirty = true;
+                Ok(Some(format!(
+                    "slot {slot}: loaded its backup {} — save to replace the slot file",
+                    backup.display()
+                )))
             }
             Command::QueueParsed { slot, parsed } => self.queue(slot, *parsed, false, true),
             Command::SaveSlot { slot, force } => self.save(slot, force),

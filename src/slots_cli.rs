@@ -113,7 +113,20 @@ pub fn run_slots(args: &SlotsArgs, patterns: &Path) -> anyhow::Result<ExitCode> 
     match &args.command {
         SlotsCommand::List => print!("{}", list_text(&store)?),
         SlotsCommand::Show { slot } => {
-            let parsed = store.load(*slot)?;
+            let parsed = match store.load(*slot) {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Ok(Some((backup, _))) = store.load_backup_fallback(*slot) {
+                        eprintln!(
+                            "chronus: error: {e}\nits newest valid backup is {}; restore it with: chronus slots save {slot} --from {}",
+                            backup.display(),
+                            backup.display()
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                    return Err(e.into());
+                }
+            };
             for w in &parsed.warnings {
                 println!("warning: {w}");
             }

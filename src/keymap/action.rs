@@ -116,6 +116,9 @@ pub enum Action {
     Load(Option<u8>),
     /// `load_now [N]`: load slot N (or ask which) immediately.
     LoadNow(Option<u8>),
+    /// `load_backup [N]`: load the newest valid backup of slot N (or of the slot selected in
+    /// the browser) at the next bar — the way back from a corrupt slot file.
+    LoadBackup(Option<u8>),
     /// `slot_load`: load the slot selected in the browser at the next bar.
     SlotLoad,
     /// `slot_load_now`: load the slot selected in the browser immediately.
@@ -317,6 +320,7 @@ pub const ACTION_SYNTAX: &[&str] = &[
     "save_current",
     "load [N]",
     "load_now [N]",
+    "load_backup [N]",
     "slot_load",
     "slot_load_now",
     "slot_save",
@@ -402,6 +406,7 @@ impl Action {
             Action::SaveCurrent => "save_current",
             Action::Load(_) => "load",
             Action::LoadNow(_) => "load_now",
+            Action::LoadBackup(_) => "load_backup",
             Action::SlotLoad => "slot_load",
             Action::SlotLoadNow => "slot_load_now",
             Action::SlotSave => "slot_save",
@@ -461,16 +466,16 @@ fn parse_known(name: &str, args: &[&str]) -> Result<Action, String> {
         };
     }
     match name {
-        "load" | "load_now" => {
+        "load" | "load_now" | "load_backup" => {
             let slot = match args {
                 [] => None,
                 [n] => Some(parse_slot(n)?),
                 [_, extra, ..] => return Err(format!("unexpected `{extra}`")),
             };
-            Ok(if name == "load" {
-                Action::Load(slot)
-            } else {
-                Action::LoadNow(slot)
+            Ok(match name {
+                "load" => Action::Load(slot),
+                "load_now" => Action::LoadNow(slot),
+                _ => Action::LoadBackup(slot),
             })
         }
         "track_field_adjust" => match args {
@@ -660,7 +665,9 @@ impl fmt::Display for Action {
             Action::TrackField(field) => write!(f, " {}", field.key()),
             Action::TrackFieldAdjust(field, n) => write!(f, " {} {n}", field.key()),
             Action::ParamAdjust(n) => write!(f, " {n}"),
-            Action::Load(Some(n)) | Action::LoadNow(Some(n)) => write!(f, " {n}"),
+            Action::Load(Some(n)) | Action::LoadNow(Some(n)) | Action::LoadBackup(Some(n)) => {
+                write!(f, " {n}")
+            }
             _ => Ok(()),
         }
     }
@@ -758,6 +765,7 @@ mod tests {
                 "param_adjust" => "param_adjust +fine",
                 "load" => "load 128",
                 "load_now" => "load_now",
+                "load_backup" => "load_backup 3",
                 other => other,
             };
             let action = Action::parse(example).unwrap_or_else(|e| panic!("{e}"));

@@ -592,6 +592,16 @@ impl App {
                 None => self.open_save_prompt(ctl),
             },
             Action::Load(n) => self.load_or_ask(ctl, n, false),
+            Action::LoadBackup(n) => match SlotNumber::new(n.unwrap_or(self.ui.slot_cursor)) {
+                Ok(slot) => {
+                    if self.run(ctl, Command::LoadBackup { slot }) {
+                        self.ui.track = 0;
+                        self.ui.step = 0;
+                        self.refresh_slots(ctl);
+                    }
+                }
+                Err(e) => self.ui.say(Level::Error, e.to_string()),
+            },
             Action::LoadNow(n) => self.load_or_ask(ctl, n, true),
             Action::SlotLoad | Action::SlotLoadNow => {
                 let immediate = action == Action::SlotLoadNow;

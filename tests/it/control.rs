@@ -1981,3 +1981,61 @@ fn levels_and_load_reach_the_status() {
     );
     assert_eq!(live.ctl.stats().events_dropped.load(Ordering::Relaxed), 0);
 }
+
+/// A slot file that no longer loads (a crash of some other tool, a bad hand edit) names its
+/// newest valid backup; `LoadBackup` brings that version back, unsaved, so a save repairs the
+/// slot. The CLI says the same.
+#[test]
+fn a_corrupt_slot_offers_its_newest_valid_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let good = song_b();
+    store.save(slot(4), &song("first", Vec::new())).unwrap();
+    store.save(slot(4), &good).unwrap(); // the first version is now the backup
+    store.save(slot(4), &good).unwrap(); // and so is `good`: the newest backup
+    std::fs::write(store.slot_path(slot(4)), "{ \"sequencer\": { \"bpm\": ").unwrap();
+
+    let (_runner, link) = audio::link(Engine::new(48_000.0, 8), None);
+    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+    let err = ctl
+        .apply(Command::LoadSlot {
+            slot: slot(4),
+            immediate: true,
+        })
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ControlError::Corrupt { .. }), "{text}");
+    assert!(text.contains("slot_004.json"), "{text}");
+    assert!(text.contains(":load_backup 4"), "{text}");
+    assert!(text.contains("backups"), "{text}");
+
+    let msg = ctl
+        .apply(Command::LoadBackup { slot: slot(4) })
+        .unwrap()
+        .unwrap();
+    assert!(msg.contains("save to replace the slot file"), "{msg}");
+    assert_eq!(ctl.song.sequencer.tracks, good.sequencer.tracks);
+    assert_eq!(ctl.slot, Some(slot(4)));
+    assert!(ctl.dirty, "the slot file still holds the corrupt version");
+    ctl.apply(Command::SaveSlot {
+        slot: slot(4),
+        force: false,
+    })
+    .unwrap();
+    let reloaded = Store::new(dir.path()).load(slot(4)).unwrap();
+    assert_eq!(reloaded.slot.sequencer.tracks, good.sequencer.tracks);
+
+    // The CLI points at the same backup.
+    std::fs::write(store.slot_path(slot(4)), "not json").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chronus"))
+        .args(["slots", "show", "4", "--patterns"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("restore it with: chronus slots save 4 --from"),
+        "{stderr}"
+    );
+}
