@@ -71,6 +71,8 @@ pub struct SharedStats {
     pub events_dropped: AtomicU64,
     /// Set by the device's error callback when the device is gone.
     pub device_lost: AtomicBool,
+    /// The internal clock thread runs at real-time priority (SCHED_FIFO).
+    pub realtime: AtomicBool,
     /// Engine sample clock at the start of the latest callback…
     pub clock_sample: AtomicU64,
     /// …and the wall-clock time then, in nanoseconds since the Unix epoch.
@@ -398,6 +400,24 @@ impl Drop for AudioOutput {
     }
 }
 
+/// Asks for real-time scheduling (SCHED_FIFO, a modest priority) for the calling thread, as
+/// audio threads get from JACK or a sound server, so other work on a busy machine cannot
+/// delay a period. Returns false, changing nothing, where the system does not allow it.
+fn promote_to_realtime() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain libc calls on the current thread with a fully initialised argument.
+        unsafe {
+            let param = libc::sched_param { sched_priority: 20 };
+            libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// Keeps ALSA's own error chatter off the terminal for this thread. The returned guard holds
 /// the buffer ALSA writes into; keep it alive while ALSA is used from this thread.
 pub fn silence_alsa() -> Option<impl Sized> {
@@ -449,6 +469,9 @@ pub fn open_internal(
         .name("chronus-clock".into())
         .spawn(move || {
             crate::dsp::set_flush_to_zero();
+            stats
+                .realtime
+                .store(promote_to_realtime(), Ordering::Relaxed);
             let period = Duration::from_secs_f64(frames as f64 / sample_rate as f64);
             let mut buf = vec![0.0f32; frames * 2];
             let mut deadline = Instant::now();

@@ -339,8 +339,10 @@ fn saving_while_playing_never_makes_a_callback_late() {
     let late = ctl.stats().late.load(Ordering::Relaxed);
     let callbacks = ctl.stats().callbacks.load(Ordering::Relaxed);
     eprintln!(
-        "saves {saves}, callbacks {callbacks}, late {late}, load mean {:.2}% max {:.2}%",
-        ctl.status.load_mean, ctl.status.load_max
+        "saves {saves}, callbacks {callbacks}, late {late}, load mean {:.2}% max {:.2}%, real-time clock thread: {}",
+        ctl.status.load_mean,
+        ctl.status.load_max,
+        ctl.stats().realtime.load(Ordering::Relaxed)
     );
     assert!(saves >= 590, "saves: {saves}");
     assert!(callbacks > 22_000, "callbacks: {callbacks}");
