@@ -399,7 +399,7 @@ impl AcidFilter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{magnitude_spectrum, rng_stream};
+    use super::super::testutil::{assert_block_equals_tick, magnitude_spectrum, rng_stream};
     use super::*;
 
     const SR: f32 = 48_000.0;
@@ -615,12 +615,7 @@ mod tests {
         a.set_params(700.0, 0.8, 2500.0, 0.1, 0.4, 0.9, 0.5, 0.7);
         a.set_cutoff_mod(120.0);
         a.trigger(true);
-        let mut b = a.clone();
-        let mut block = input.clone();
-        a.process(&mut block);
-        for (i, &x) in input.iter().enumerate() {
-            assert_eq!(block[i].to_bits(), b.tick(x).to_bits(), "sample {i}");
-        }
+        assert_block_equals_tick(&mut a, &input, |u, b| u.process(b), |u, x| u.tick(x));
         a.reset();
         a.trigger(true);
         let mut first = input.clone();

@@ -170,7 +170,7 @@ impl Delay {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::rng_stream;
+    use super::super::testutil::{assert_block_equals_tick, rng_stream};
     use super::*;
 
     const SR: f32 = 48_000.0;
@@ -335,12 +335,7 @@ mod tests {
         a.set(0.1, 0.6, 200.0, 3000.0);
         a.reset();
         a.set(0.2, 0.6, 200.0, 3000.0);
-        let mut b = a.clone();
-        let mut block = input.clone();
-        a.process(&mut block);
-        for (i, &x) in input.iter().enumerate() {
-            assert_eq!(block[i].to_bits(), b.tick(x).to_bits(), "sample {i}");
-        }
+        assert_block_equals_tick(&mut a, &input, |u, b| u.process(b), |u, x| u.tick(x));
         a.reset();
         let mut first = input.clone();
         a.process(&mut first);

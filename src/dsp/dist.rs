@@ -163,7 +163,9 @@ impl Distortion {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{blackman_harris, power_spectrum_windowed, rng_stream};
+    use super::super::testutil::{
+        assert_block_equals_tick, blackman_harris, power_spectrum_windowed, rng_stream,
+    };
     use super::*;
 
     const SR: f32 = 48_000.0;
@@ -310,12 +312,7 @@ mod tests {
         let input = rng_stream(3, 3000);
         let mut a = Distortion::new(SR);
         a.set(0.8, 0.6, 0.2);
-        let mut b = a.clone();
-        let mut block = input.clone();
-        a.process(&mut block);
-        for (i, &x) in input.iter().enumerate() {
-            assert_eq!(block[i].to_bits(), b.tick(x).to_bits());
-        }
+        let block = assert_block_equals_tick(&mut a, &input, |u, b| u.process(b), |u, x| u.tick(x));
         a.reset();
         let mut again = input.clone();
         a.process(&mut again);

@@ -58,3 +58,20 @@ pub fn rng_stream(seed: u32, n: usize) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Asserts that a unit's block `process` gives bit for bit what repeated `tick` gives from the
+/// same state, and returns the block output. `unit` is left as `process` left it.
+pub fn assert_block_equals_tick<U: Clone>(
+    unit: &mut U,
+    input: &[f32],
+    process: impl Fn(&mut U, &mut [f32]),
+    tick: impl Fn(&mut U, f32) -> f32,
+) -> Vec<f32> {
+    let mut b = unit.clone();
+    let mut block = input.to_vec();
+    process(unit, &mut block);
+    for (i, &x) in input.iter().enumerate() {
+        assert_eq!(block[i].to_bits(), tick(&mut b, x).to_bits(), "sample {i}");
+    }
+    block
+}
