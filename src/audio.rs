@@ -61,6 +61,10 @@ pub struct SharedStats {
     pub xruns: AtomicU64,
     /// Callbacks that took longer than their period.
     pub late: AtomicU64,
+    /// Callbacks during which the audio thread blocked (a voluntary context switch: a lock,
+    /// I/O, a page fault) — which it must never do. Lateness without blocking is the
+    /// machine pausing the thread, not the thread waiting for something.
+    pub blocked: AtomicU64,
     /// Callbacks run.
     pub callbacks: AtomicU64,
     /// Commands the audio side has applied, in total.
@@ -224,6 +228,7 @@ impl EngineRunner {
     /// then forwards events, replaced boxes and recorded samples. Never blocks or allocates.
     pub fn render(&mut self, out: &mut [f32]) {
         let started = Instant::now();
+        let waits_before = voluntary_switches();
         // The pair (sample, wall time) lets the control side timestamp bars and beats.
         self.stats
             .clock_unix_nanos
@@ -283,6 +288,9 @@ impl EngineRunner {
                     .record_dropped
                     .fetch_add((out.len() - n) as u64, Ordering::Relaxed);
             }
+        }
+        if voluntary_switches() > waits_before {
+            self.stats.blocked.fetch_add(1, Ordering::Relaxed);
         }
         self.account(started, out.len() / 2);
     }
@@ -416,6 +424,22 @@ fn promote_to_realtime() -> bool {
     {
         false
     }
+}
+
+/// How often the calling thread has given up the CPU to wait (a cheap syscall: no
+/// allocation, no I/O).
+fn voluntary_switches() -> i64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getrusage fills the zeroed struct it is given for the calling thread.
+        unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) == 0 {
+                return usage.ru_nvcsw;
+            }
+        }
+    }
+    0
 }
 
 /// Keeps ALSA's own error chatter off the terminal for this thread. The returned guard holds

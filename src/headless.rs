@@ -191,6 +191,7 @@ impl EventPrinter {
             json!({"seconds": seconds, "bars": bars, "xruns": st.xruns, "late": st.late,
                    "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
                    "callbacks": stats.callbacks.load(Ordering::Relaxed),
+                   "blocked": stats.blocked.load(Ordering::Relaxed),
                    "events_dropped": stats.events_dropped.load(Ordering::Relaxed),
                    "record_dropped": dropped}),
             Some(format!(
