@@ -2,6 +2,9 @@
 //! reverb1 + delay1 + limiter + meters), running. Target: ≥ 200× realtime, i.e. a 128-frame
 //! buffer at 48 kHz in ≤ ~13 µs.
 
+#[path = "../tests/fixtures/anthem.rs"]
+mod anthem;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
@@ -22,7 +25,7 @@ fn anthem() -> Slot {
         .filter_map(|n| read_slot_file(&dir.join(format!("slot_{n:03}.json"))).ok())
         .map(|parsed| parsed.slot)
         .find(|slot| slot.metadata.name == "Anthem Breakbeat 174")
-        .unwrap_or_else(chronus::render::anthem_breakbeat)
+        .unwrap_or_else(anthem::anthem_breakbeat)
 }
 
 fn playing(slot: &Slot, voices: usize) -> Engine {

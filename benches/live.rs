@@ -4,14 +4,15 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chronus::audio::{self, Recorder};
+use chronus::audio::Recorder;
 use chronus::engine::{Engine, EngineMsg};
 use chronus::model::registry::{ParamId, voice};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn edit_to_audio(c: &mut Criterion) {
     let mut recorder = Recorder::new();
-    let (_out, mut link) = audio::open_internal(Engine::new(48_000.0, 8), 128, &mut recorder);
+    let (_out, mut link) =
+        chronus::audio::open_engine(Engine::new(48_000.0, 8), 128, &mut recorder);
     link.send(EngineMsg::Gate { voice: 1, on: true });
     let stats = link.stats.clone();
     let mut v = 0.0f32;

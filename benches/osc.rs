@@ -5,11 +5,12 @@
 
 use std::hint::black_box;
 
-use chronus::audio::{self, EngineRunner, Recorder};
+use chronus::audio::Recorder;
 use chronus::control::{Command, Controller};
 use chronus::engine::Engine;
+use chronus::engine::link::EngineRunner;
 use chronus::model::slot::Track;
-use chronus::osc::OscServer;
+use chronus::sources::osc::OscServer;
 use chronus::store::Store;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rosc::{OscMessage, OscPacket, OscType};
@@ -26,7 +27,7 @@ struct Bench {
 impl Bench {
     fn new() -> Bench {
         let dir = tempfile::tempdir().unwrap();
-        let (runner, link) = audio::link(Engine::new(48_000.0, 8), None);
+        let (runner, link) = chronus::engine::link::link(Engine::new(48_000.0, 8), None);
         let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
         for (name, voice) in [("kick", "voice1"), ("bass", "voice2"), ("hat", "voice3")] {
             ctl.apply(Command::AddTrack(Box::new(Track::new(

@@ -1,16 +1,19 @@
 //! Drawing one frame of the full tracker screen at 120×40 on ratatui's `TestBackend`, while
 //! playing (playhead, meters, spectrum, queued slot). Target: < 2 ms a frame.
 
+#[path = "../tests/fixtures/anthem.rs"]
+mod anthem;
+
 use std::hint::black_box;
 use std::path::Path;
 
-use chronus::audio::{self, Recorder};
+use chronus::audio::Recorder;
 use chronus::control::Controller;
 use chronus::engine::Engine;
+use chronus::frontend::tui::{self, App};
 use chronus::keymap::Keymap;
 use chronus::model::Slot;
 use chronus::store::Store;
-use chronus::tui::{self, App};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -22,13 +25,13 @@ fn anthem() -> Slot {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("patterns/slots/slot_006.json");
     match chronus::model::slot::read_slot_file(&path) {
         Ok(parsed) => parsed.slot,
-        Err(_) => chronus::render::anthem_breakbeat(),
+        Err(_) => anthem::anthem_breakbeat(),
     }
 }
 
 fn bench_draw(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("chronus-bench-tui-{}", std::process::id()));
-    let (_runner, link) = audio::link(Engine::new(48000.0, 8), None);
+    let (_runner, link) = chronus::engine::link::link(Engine::new(48000.0, 8), None);
     let mut ctl = Controller::new(Store::new(&dir), 8, link, Recorder::new());
     ctl.song = anthem();
     let st = &mut ctl.status;

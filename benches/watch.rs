@@ -7,12 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chronus::audio::{self, AudioOutput, Recorder};
+use chronus::audio::{AudioOutput, Recorder};
 use chronus::control::{Command, Controller, Service};
 use chronus::engine::Engine;
 use chronus::model::slot::{Slot, Track};
+use chronus::sources::watch::{QUIET, SlotWatcher};
 use chronus::store::{SlotNumber, Store};
-use chronus::watch::{QUIET, SlotWatcher};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// How long the headless loop sleeps between turns.
@@ -49,7 +49,8 @@ impl Player {
         let slot = SlotNumber::new(3).unwrap();
         Store::new(&root).save(slot, &song(0)).unwrap();
         let mut recorder = Recorder::new();
-        let (output, link) = audio::open_internal(Engine::new(48_000.0, 8), 128, &mut recorder);
+        let (output, link) =
+            chronus::audio::open_engine(Engine::new(48_000.0, 8), 128, &mut recorder);
         let mut ctl = Controller::new(Store::new(&root), 8, link, recorder);
         ctl.apply(Command::LoadSlot {
             slot,

@@ -1,19 +1,21 @@
 //! Chronus: a keyboard-driven terminal tracker and synthesizer for live electronic music.
 //!
-//! The audio engine (`dsp`, `engine`) is independent of cpal, the terminal and files, so it
-//! plays live (`audio`), renders offline (`render`) and runs in tests the same way.
+//! Imports run one way (the architecture test in `tests/it/architecture.rs` holds the code to
+//! it): `platform`, `model` ← `dsp` ← `engine`, `store` ← `audio` ← `control`, `keymap` ←
+//! `sources` ← `app` ← `frontend`. The audio engine (`dsp`, `engine`) is independent of
+//! cpal, the terminal and files, so it plays live (`audio`), renders offline and runs in
+//! tests the same way. `app` is the one composition root; frontends only render the
+//! Controller's state.
 
+pub mod app;
 pub mod audio;
 pub mod cli;
 pub mod control;
 pub mod dsp;
 pub mod engine;
-pub mod headless;
+pub mod frontend;
 pub mod keymap;
 pub mod model;
-pub mod osc;
-pub mod render;
-pub mod slots_cli;
+pub mod platform;
+pub mod sources;
 pub mod store;
-pub mod tui;
-pub mod watch;

@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = chronus::cli::Cli::parse();
-    match chronus::cli::run(cli) {
+    match chronus::app::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("chronus: error: {err:#}");

@@ -40,24 +40,6 @@ pub fn flush_denormal(x: f32) -> f32 {
     }
 }
 
-/// Sets flush-to-zero and denormals-are-zero (MXCSR) for the current thread on x86_64;
-/// a no-op on other targets.
-pub fn set_flush_to_zero() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        const FTZ: u32 = 1 << 15;
-        const DAZ: u32 = 1 << 6;
-        let mut csr: u32 = 0;
-        // SAFETY: STMXCSR/LDMXCSR read and write this thread's SSE control register through a
-        // valid, aligned u32 on our stack; setting FTZ/DAZ only changes how denormals round.
-        unsafe {
-            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr as *mut u32, options(nostack, preserves_flags));
-            csr |= FTZ | DAZ;
-            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr as *const u32, options(nostack, preserves_flags, readonly));
-        }
-    }
-}
-
 /// Largest input magnitude a feedback unit accepts; larger values are clamped so that no
 /// internal gain can overflow `f32`.
 const INPUT_LIMIT: f32 = 1.0e6;
@@ -271,7 +253,7 @@ mod tests {
         // Runs on its own test thread, so the MXCSR change stays local to this test.
         let tiny = std::hint::black_box(1.0e-37f32);
         assert!((tiny * 0.01) != 0.0, "denormal results exist before FTZ");
-        set_flush_to_zero();
+        crate::platform::set_flush_to_zero();
         let tiny = std::hint::black_box(1.0e-37f32);
         assert_eq!(tiny * 0.01, 0.0);
     }

@@ -7,6 +7,7 @@
 //! logs or does I/O. Replaced boxes are handed back through [`Engine::pop_garbage`].
 
 mod clock;
+pub mod link;
 mod messages;
 mod meter;
 mod queue;
@@ -14,6 +15,7 @@ mod scene;
 mod voice;
 
 pub use clock::STEPS_PER_BAR;
+pub use link::{EngineLink, EngineRunner, HostEvent, SharedStats};
 pub use messages::{EngineEvent, EngineMsg, Garbage, LoadTiming, Position};
 pub use meter::BAND_CENTRES;
 pub use scene::{STEP_ACCENT, STEP_HIT, STEP_REST, Scene, SceneTrack, TrackSet, pattern_steps};
@@ -23,7 +25,7 @@ use meter::Analyser;
 use queue::FixedQueue;
 use voice::{CONTROL_PERIOD, Ramp, SMOOTH_MS, Voice, largest_magnitude, tick_settling};
 
-use crate::dsp::{self, AcidFilter, Delay, Distortion, Lfo, Limiter, Reverb, Smoother};
+use crate::dsp::{AcidFilter, Delay, Distortion, Lfo, Limiter, Reverb, Smoother};
 use crate::model::registry::{
     MAX_VOICES, Module, PARAM_COUNT, ParamId, VOICE_PARAM_COUNT, acid, delay, dist, lfo, reverb,
     voice as vp,
@@ -412,7 +414,7 @@ impl Engine {
     /// Renders interleaved stereo into `out` (`out.len() / 2` frames), running the
     /// sequencer sample-exactly.
     pub fn process(&mut self, out: &mut [f32]) {
-        dsp::set_flush_to_zero();
+        crate::platform::set_flush_to_zero();
         let frames = out.len() / 2;
         let mut done = 0;
         while done < frames {

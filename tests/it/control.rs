@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chronus::audio::{self, COMMAND_RING, EngineRunner, MAX_COMMANDS_PER_CALLBACK, Recorder};
+use chronus::audio::Recorder;
 use chronus::control::{Command, ControlError, Controller, Level, Notice, StepValue};
+use chronus::engine::link::{COMMAND_RING, EngineRunner, MAX_COMMANDS_PER_CALLBACK};
 use chronus::engine::{Engine, EngineMsg, LoadTiming, Scene, TrackSet};
 use chronus::model::registry::voice as vp;
 use chronus::model::{ParamId, Slot, Track};
@@ -169,7 +170,7 @@ impl Live {
         let dir = tempfile::tempdir().unwrap();
         let mut recorder = Recorder::new();
         let tap = recorder.attach(SR as u32);
-        let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), Some(tap));
+        let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), Some(tap));
         let mut ctl = Controller::new(
             Store::new(dir.path().join("patterns")),
             VOICES,
@@ -327,7 +328,7 @@ fn flood_freq(i: usize) -> f32 {
 #[test]
 fn a_flood_of_distinct_messages_beyond_the_ring_arrives_whole_and_in_order() {
     const N: usize = 10_000;
-    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let (mut runner, mut link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     for i in 0..N {
         link.send(flood_msg(i));
     }
@@ -388,7 +389,7 @@ fn a_flood_of_distinct_messages_beyond_the_ring_arrives_whole_and_in_order() {
 
 #[test]
 fn flooding_one_parameter_coalesces_in_the_backlog_and_the_last_value_wins() {
-    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let (mut runner, mut link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     let id = ParamId::voice(6, vp::FREQ);
     let value = |i: usize| 300.0 + (i % 500) as f32;
     const N: usize = 100_000;
@@ -455,7 +456,7 @@ fn flooding_one_parameter_coalesces_in_the_backlog_and_the_last_value_wins() {
 
 #[test]
 fn coalescing_never_reorders_across_other_kinds() {
-    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let (mut runner, mut link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     let freq = ParamId::voice(1, vp::FREQ);
     // Fill the ring with something harmless.
     for _ in 0..COMMAND_RING {
@@ -570,7 +571,7 @@ fn a_stalled_audio_thread_loses_no_controller_edit() {
 
 #[test]
 fn every_replaced_box_comes_back_to_be_dropped_off_the_audio_thread() {
-    let (mut runner, mut link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let (mut runner, mut link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     // 600 step edits between two callbacks (an OSC script writing a pattern step by step).
     const EDITS: usize = 600;
     for i in 0..EDITS {
@@ -1625,7 +1626,7 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
     live.apply(Command::Play);
     live.run(BAR + BAR / 3);
 
-    let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     live.ctl.relink(link);
     live.runner = runner;
     live.notices.clear();
@@ -1654,7 +1655,7 @@ fn relink_keeps_audio_off_after_engine_stop() {
     live.apply(Command::EngineStop);
     live.run(PERIOD);
     assert!(live.ctl.status.muted);
-    let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     live.ctl.relink(link);
     live.runner = runner;
     live.ctl.send_engine(EngineMsg::Gate { voice: 1, on: true });
@@ -1664,52 +1665,6 @@ fn relink_keeps_audio_off_after_engine_stop() {
         "audio was turned off; a new device must not turn it on"
     );
     assert_eq!(max_abs(&out), 0.0);
-}
-
-#[test]
-fn recover_audio_switches_to_the_internal_clock_once() {
-    let (mut live, _) = Live::with_song_a();
-    live.apply(Command::SaveSlot {
-        slot: slot(7),
-        force: false,
-    });
-    let (mut output, link) =
-        audio::open_internal(Engine::new(SR as f32, VOICES), 128, live.ctl.recorder_mut());
-    live.ctl.relink(link);
-    live.apply(Command::Play);
-    assert!(!live.ctl.recover_audio(&mut output), "nothing was lost");
-
-    live.ctl.stats().device_lost.store(true, Ordering::Relaxed);
-    live.notices.clear();
-    assert!(live.ctl.recover_audio(&mut output));
-    live.gather();
-    assert!(output.is_internal());
-    assert_eq!(
-        live.ctl.status.backend,
-        "internal clock 48000 Hz / 128 frames"
-    );
-    assert!(live.notices.iter().any(|(_, n)| matches!(
-        n,
-        Notice::Message(Level::Warning, t) if t.contains("internal clock")
-    )));
-    assert!(
-        !live.ctl.recover_audio(&mut output),
-        "switches once per loss"
-    );
-
-    // The new engine got the song (slot 7 applied) and plays (steps arrive in real time).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut beats = 0;
-    while Instant::now() < deadline && beats < 3 {
-        std::thread::sleep(Duration::from_millis(20));
-        live.ctl.poll();
-        live.gather();
-        beats = live.beats().len();
-    }
-    assert!(beats >= 3, "the internal clock plays");
-    assert!(live.applied().iter().any(|&(_, s, bar)| s == 7 && bar == 0));
-    assert_eq!(live.ctl.status.playing_slot, Some(7));
-    drop(output);
 }
 
 #[test]
@@ -1924,7 +1879,7 @@ fn edits_while_the_audio_side_is_gone_are_kept_and_relink_restores_everything() 
     live.apply(Command::Play);
     live.run(BAR / 2);
     // The device dies: its runner is gone, the control side keeps editing without blocking.
-    let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     drop(std::mem::replace(&mut live.runner, runner));
     for i in 0..20_000 {
         live.apply(Command::SetParam {
@@ -1995,7 +1950,7 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
     store.save(slot(4), &good).unwrap(); // and so is `good`: the newest backup
     std::fs::write(store.slot_path(slot(4)), "{ \"sequencer\": { \"bpm\": ").unwrap();
 
-    let (_runner, link) = audio::link(Engine::new(48_000.0, 8), None);
+    let (_runner, link) = chronus::engine::link::link(Engine::new(48_000.0, 8), None);
     let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
     let err = ctl
         .apply(Command::LoadSlot {

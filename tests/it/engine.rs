@@ -6,7 +6,7 @@ use chronus::engine::{
 };
 use chronus::model::registry::{acid, delay, dist, lfo, reverb, voice};
 use chronus::model::{ParamId, ParamValues, Slot, Track};
-use chronus::render;
+use chronus::{app::render, frontend::render as render_cli};
 use proptest::prelude::*;
 
 /// Collects everything an engine reports while it runs.
@@ -552,7 +552,7 @@ fn lfo2_depth_zero_leaves_voice3_alone() {
 
 #[test]
 fn output_does_not_depend_on_the_buffer_size() {
-    let slot = render::anthem_breakbeat();
+    let slot = crate::anthem::anthem_breakbeat();
     let render_in = |buffer: usize| {
         let mut e = Engine::new(48000.0, 8);
         e.handle(EngineMsg::Load {
@@ -576,7 +576,7 @@ fn output_does_not_depend_on_the_buffer_size() {
 
 #[test]
 fn render_is_deterministic_and_exactly_n_bars_long() {
-    let slot = render::anthem_breakbeat();
+    let slot = crate::anthem::anthem_breakbeat();
     let a = render::render(&slot, 2, 48000, 8);
     let b = render::render(&slot, 2, 48000, 8);
     // 2 bars × 16 steps × 4137.93… samples = 132413.8 → 132414 frames.
@@ -740,7 +740,7 @@ fn the_alloc_guard_is_active() {
 #[test]
 fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
     let voices = 8;
-    let slot = render::anthem_breakbeat();
+    let slot = crate::anthem::anthem_breakbeat();
     let buffers = 60 * 48_000 / 128; // 22 500
     // Every box the engine will receive, built here, outside the guarded region.
     let swaps = buffers / 150;
@@ -832,32 +832,34 @@ fn render_command_writes_the_slot_and_names_bad_targets() {
     let dir = tempfile::tempdir().unwrap();
     let store = chronus::store::Store::new(dir.path());
     let six = chronus::store::SlotNumber::new(6).unwrap();
-    store.save(six, &render::anthem_breakbeat()).unwrap();
+    store.save(six, &crate::anthem::anthem_breakbeat()).unwrap();
     let out = dir.path().join("six.wav");
-    let args = |target: &str| render::RenderArgs {
+    let args = |target: &str| render_cli::RenderArgs {
         target: target.to_string(),
         bars: 1,
         out: Some(out.clone()),
         rate: 44100,
         voices: 8,
     };
-    render::run(&args("6"), dir.path()).unwrap();
+    render_cli::run(&args("6"), dir.path()).unwrap();
     let wav = hound::WavReader::open(&out).unwrap();
     assert_eq!(wav.spec().sample_rate, 44100);
     // One bar at 174 BPM and 44.1 kHz: 16 × 3801.72 = 60827.6 → 60828 frames.
     assert_eq!(wav.len(), 2 * 60_828);
     assert_eq!(render::bars_to_frames(1, 174.0, 44100), 60_828);
 
-    let err = render::run(&args("129"), dir.path())
+    let err = render_cli::run(&args("129"), dir.path())
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("\"129\"") && err.contains("out of range"),
         "{err}"
     );
-    let err = render::run(&args("7"), dir.path()).unwrap_err().to_string();
+    let err = render_cli::run(&args("7"), dir.path())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("slot 7 is empty"), "{err}");
-    let err = render::run(&args("missing.json"), dir.path())
+    let err = render_cli::run(&args("missing.json"), dir.path())
         .unwrap_err()
         .to_string();
     assert!(err.contains("missing.json"), "{err}");

@@ -4,6 +4,8 @@
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
+#[path = "../fixtures/anthem.rs"]
+mod anthem;
 mod control;
 mod engine;
 mod keymap;

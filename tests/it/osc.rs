@@ -10,12 +10,15 @@ use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chronus::audio::{self, EngineRunner, Recorder};
+use chronus::audio::Recorder;
 use chronus::control::{Controller, Level, Notice, Service};
 use chronus::engine::Engine;
+use chronus::engine::link::EngineRunner;
 use chronus::model::registry::{ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice};
 use chronus::model::slot::{Slot, Track};
-use chronus::osc::{ClockMode, OscArgs, OscServer, decode, registered_routes, unix_from_ntp};
+use chronus::sources::osc::{
+    ClockMode, OscArgs, OscServer, decode, registered_routes, unix_from_ntp,
+};
 use chronus::store::{SlotNumber, Store};
 use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
 use serde_json::Value;
@@ -74,7 +77,7 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let mut recorder = Recorder::new();
         let producer = recorder.attach(RATE as u32);
-        let (runner, link) = audio::link(Engine::new(RATE, VOICES), Some(producer));
+        let (runner, link) = chronus::engine::link::link(Engine::new(RATE, VOICES), Some(producer));
         let mut ctl = Controller::new(
             Store::new(dir.path().join("patterns")),
             VOICES,
@@ -1117,7 +1120,7 @@ fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
     let follow = rig.server.follow_status().unwrap();
     assert_ne!(
         follow.state,
-        chronus::osc::FollowState::Waiting,
+        chronus::sources::osc::FollowState::Waiting,
         "{follow:?}"
     );
     assert!(rig.query("/seq/status", vec![]).len() == 5);

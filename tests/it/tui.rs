@@ -10,15 +10,16 @@ use std::process::Command as Process;
 use std::str::FromStr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use chronus::audio::{self, EngineRunner, Recorder};
+use chronus::audio::Recorder;
 use chronus::control::{Command, Controller, Level, Notice};
 use chronus::engine::Engine;
+use chronus::engine::link::EngineRunner;
+use chronus::frontend::tui::{self, App, DiskChange, HIGHLIGHT_BARS, Overlay, Panel, Question};
 use chronus::keymap::{Action, Key, KeyCode, Keymap};
 use chronus::model::registry::{acid, voice};
 use chronus::model::{ParamId, Slot};
+use chronus::sources::watch::{SlotDiff, SlotWatcher};
 use chronus::store::{SlotNumber, Store};
-use chronus::tui::{self, App, DiskChange, HIGHLIGHT_BARS, Overlay, Panel, Question};
-use chronus::watch::{SlotDiff, SlotWatcher};
 use crossterm::event::{KeyCode as TermCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -87,7 +88,7 @@ fn rig() -> Rig {
     write_slot(dir.path(), 2, SLOT_2);
     let mut recorder = Recorder::new();
     let ring = recorder.attach(48000);
-    let (runner, link) = audio::link(Engine::new(48000.0, 8), Some(ring));
+    let (runner, link) = chronus::engine::link::link(Engine::new(48000.0, 8), Some(ring));
     let mut ctl = Controller::new(Store::new(dir.path()), 8, link, recorder);
     ctl.recordings_dir = dir.path().join("recordings");
     ctl.apply(Command::LoadSlot {

@@ -8,12 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chronus::audio::{self, EngineRunner, Recorder};
+use chronus::audio::Recorder;
 use chronus::control::{Command, Controller, Level, Notice, Service};
+use chronus::engine::link::EngineRunner;
 use chronus::engine::{Engine, EngineEvent, EngineMsg, LoadTiming, Scene};
 use chronus::model::slot::{Slot, Track, parse_slot};
+use chronus::sources::watch::{QUIET, SlotWatcher};
 use chronus::store::{SlotNumber, Store};
-use chronus::watch::{QUIET, SlotWatcher};
 
 const RATE: f32 = 48_000.0;
 const VOICES: usize = 8;
@@ -117,7 +118,7 @@ impl Rig {
         let root = dir.path().join("patterns");
         let initial = initial_song();
         Store::new(&root).save(n(3), &initial).unwrap();
-        let (runner, link) = audio::link(Engine::new(RATE, VOICES), None);
+        let (runner, link) = chronus::engine::link::link(Engine::new(RATE, VOICES), None);
         let mut ctl = Controller::new(Store::new(&root), VOICES, link, Recorder::new());
         ctl.apply(Command::LoadSlot {
             slot: n(3),

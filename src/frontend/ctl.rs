@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use rosc::{OscMessage, OscPacket, OscType};
 
-use super::DEFAULT_PORT;
-use super::wire::{self, MAX_DATAGRAM, message};
+use crate::sources::osc::DEFAULT_PORT;
+use crate::sources::osc::wire::{self, MAX_DATAGRAM, message};
 
 /// Options of `chronus ctl`.
 #[derive(Debug, Args, Clone)]

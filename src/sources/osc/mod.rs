@@ -7,12 +7,11 @@
 //! keyboard. Timetags of incoming bundles are not used for scheduling (as in the original);
 //! only the clock reads them.
 
-pub mod ctl;
 mod follow;
 mod routes;
 mod schema;
 mod server;
-mod wire;
+pub mod wire;
 
 use std::net::IpAddr;
 
@@ -20,7 +19,6 @@ use clap::{Args, ValueEnum};
 
 use crate::control::Service;
 
-pub use ctl::{CtlAction, CtlArgs};
 pub use follow::{FollowAction, FollowState, FollowStatus, Follower};
 pub use schema::{RouteDoc, engine_list, registered_routes, schema_json};
 pub use server::{OscServer, OscSetupError, OscStats, clock_bundle, parse_out};

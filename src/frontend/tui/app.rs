@@ -17,8 +17,8 @@ use crate::keymap::{
 use crate::model::notes::{notes_to_names, parse_notes};
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, sequencer as seq_spec};
 use crate::model::{ParamId, ParamSpec, Track};
+use crate::sources::watch::SlotWatcher;
 use crate::store::{SLOT_COUNT, SlotInfo, SlotNumber};
-use crate::watch::SlotWatcher;
 
 use super::state::{
     Clipboard, DiskChange, HIGHLIGHT_BARS, Hints, Overlay, PANEL_MODULES, Panel, Prompt,

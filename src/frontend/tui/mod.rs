@@ -16,20 +16,19 @@ mod state;
 mod theme;
 mod transport;
 
-use std::io;
-use std::sync::atomic::Ordering;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use clap::Args;
 use crossterm::event::{self, Event, KeyEventKind};
 
-use crate::audio::{self, Recorder};
-use crate::cli::PlayArgs;
-use crate::control::{Command, ControlError, Controller, EngineStatus, Level, Notice, Service};
-use crate::engine::Engine;
+use crate::app::{Session, SessionOptions};
+use crate::control::{Command, ControlError, Controller, EngineStatus, Level, Notice, Waker};
 use crate::keymap::Keymap;
-use crate::store::{SlotNumber, Store, StoreError};
-use crate::watch::SlotWatcher;
+use crate::store::{SlotNumber, StoreError};
 
 pub use app::{App, format_age, grid_columns, range_text, selected_param, selected_voice};
 pub use draw::{ScreenLayout, draw, draw_buffer, layout};
@@ -41,12 +40,30 @@ pub use state::{
     PromptKind, Question, SlotRow, UiState,
 };
 
-/// How long one loop turn waits for a key.
-const TICK: Duration = Duration::from_millis(16);
 /// Shortest time between two frames (60 fps).
 const MIN_FRAME: Duration = Duration::from_millis(16);
 /// Longest time between two frames while playing (30 fps), so the playhead moves smoothly.
 const PLAYING_FRAME: Duration = Duration::from_millis(33);
+
+/// Options of the tracker screen (`chronus` / `chronus play`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlayArgs {
+    /// Patterns folder (holds slots/, backups/).
+    #[arg(long, global = true, default_value = "patterns")]
+    pub patterns: PathBuf,
+    /// Slot to load at start.
+    #[arg(long, default_value = "1")]
+    pub slot: String,
+    /// Key bindings file (default: ./keymap.toml when present).
+    #[arg(long)]
+    pub keymap: Option<PathBuf>,
+    /// Audio device options.
+    #[command(flatten)]
+    pub audio: crate::audio::AudioArgs,
+    /// OSC options.
+    #[command(flatten)]
+    pub osc: crate::sources::osc::OscArgs,
+}
 
 /// Restores the terminal when dropped: on a normal exit and when an error unwinds `run`.
 struct TerminalGuard;
@@ -100,112 +117,106 @@ fn load_start_slot(ctl: &mut Controller, app: &mut App, slot: SlotNumber) {
     }
 }
 
-/// Runs the tracker until the performer quits: opens audio, loads the start slot, takes the
-/// terminal, and polls keys, engine events and `services` in one loop.
-pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Result<()> {
+/// What the input thread hands the loop.
+enum Input {
+    Key(crossterm::event::KeyEvent),
+    Resize,
+    Failed(String),
+}
+
+/// Reads the terminal on a thread of its own, so a key wakes the loop at once.
+fn spawn_input(tx: mpsc::Sender<Input>, waker: Waker) {
+    let spawned = std::thread::Builder::new()
+        .name("chronus-keys".into())
+        .spawn(move || {
+            loop {
+                let input = match event::read() {
+                    Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => Input::Key(k),
+                    Ok(Event::Resize(..)) => Input::Resize,
+                    Ok(_) => continue,
+                    Err(e) => Input::Failed(e.to_string()),
+                };
+                let failed = matches!(input, Input::Failed(_));
+                if tx.send(input).is_err() || failed {
+                    waker.wake();
+                    return;
+                }
+                waker.wake();
+            }
+        });
+    if let Err(e) = spawned {
+        let _ =
+            std::io::stderr().write_all(format!("chronus: no keyboard thread: {e}\n").as_bytes());
+    }
+}
+
+/// Runs the tracker until the performer quits: starts the session (audio, controller, OSC,
+/// watcher), loads the start slot, takes the terminal, and turns the one loop, woken by keys,
+/// OSC datagrams and file events.
+pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
     let slot = SlotNumber::parse(&args.slot).map_err(|e| anyhow::anyhow!("--slot: {e}"))?;
-    let voices = args.audio.voices as usize;
     // Audio first, before the alternate screen, so whatever the sound system prints stays
     // outside the tracker.
-    let mut recorder = Recorder::new();
-    let (mut output, link, note) = audio::open(
-        &args.audio,
-        |rate| Engine::new(rate as f32, voices),
-        &mut recorder,
-    );
-    let mut ctl = Controller::new(Store::new(&args.patterns), voices, link, recorder);
-    ctl.status.backend = output.describe();
-
+    let opts = SessionOptions {
+        audio: args.audio.clone(),
+        osc: (!args.osc.no_osc).then(|| args.osc.clone()),
+        watch: true,
+    };
+    let mut session = Session::start(&args.patterns, &opts);
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let mut app = App::new(keymap);
-    load_start_slot(&mut ctl, &mut app, slot);
+    load_start_slot(session.ctl_mut(), &mut app, slot);
     app.ui.slot_cursor = slot.get();
-    // Hot reload: held by the app (not boxed with the other services) so the screen can show
-    // what changed; a watcher that cannot start leaves everything else working.
-    match SlotWatcher::new(&args.patterns) {
-        Ok(w) => app.set_watcher(w),
-        Err(e) => app.ui.say(
-            Level::Warning,
-            format!("{e} — files edited outside Chronus will not reload"),
-        ),
+    // Hot reload: held by the app so the screen can show what changed.
+    if let Some(w) = session.take_watcher() {
+        app.set_watcher(w);
     }
-    if let Some(note) = note {
-        app.ui.say(Level::Warning, note);
+    for (level, text) in session.take_startup_messages() {
+        app.ui.say(level, text);
     }
     if let Some(e) = keymap_error {
         // The error says which file, line and rule, and that the defaults are used.
         app.ui.say(Level::Error, e.to_string());
     }
-    let early: Vec<Notice> = ctl.drain_notices().collect();
+    let early: Vec<Notice> = session.ctl_mut().drain_notices().collect();
     // Keep the most important start-up message: notices first, then ours again on top.
     let start_message = app.ui.message.clone();
-    app.on_notices(&ctl, &early);
+    app.on_notices(session.ctl(), &early);
     if start_message
         .as_ref()
         .is_some_and(|m| m.level != Level::Info)
     {
         app.ui.message = start_message;
     }
-    app.refresh_slots(&ctl);
+    app.refresh_slots(session.ctl());
 
     let mut terminal = take_terminal()?;
     let guard = TerminalGuard;
+    let (tx, rx) = mpsc::channel();
+    spawn_input(tx, session.waker());
 
     let mut needs_draw = true;
     let mut last_draw: Option<Instant> = None;
-    let mut shown = Shown::of(&ctl.status);
+    let mut shown = Shown::of(&session.ctl().status);
     loop {
-        // Keys: wait up to one tick for the first, then take whatever else is queued.
-        if event::poll(TICK).context("reading the keyboard")? {
-            loop {
-                match event::read().context("reading the keyboard")? {
-                    Event::Key(k) if k.kind == KeyEventKind::Press => {
-                        app.handle_key(&mut ctl, k);
-                        needs_draw = true;
-                    }
-                    Event::Resize(..) => needs_draw = true,
-                    _ => {}
-                }
-                if !event::poll(Duration::ZERO).context("reading the keyboard")? {
-                    break;
-                }
+        while let Ok(input) = rx.try_recv() {
+            match input {
+                Input::Key(k) => app.handle_key(session.ctl_mut(), k),
+                Input::Resize => {}
+                Input::Failed(e) => anyhow::bail!("reading the keyboard: {e}"),
             }
-        }
-
-        ctl.poll();
-        for svc in services.iter_mut() {
-            if svc.poll(&mut ctl) {
-                needs_draw = true;
-            }
-        }
-        if app.poll_watcher(&mut ctl) {
             needs_draw = true;
         }
-        if ctl.stats().device_lost.swap(false, Ordering::Relaxed) {
-            let (out, link) = audio::open_internal(
-                Engine::new(output.sample_rate as f32, ctl.voices),
-                output.buffer,
-                ctl.recorder_mut(),
-            );
-            output = out;
-            ctl.relink(link);
-            ctl.status.backend = output.describe();
-            app.ui.say(
-                Level::Warning,
-                "the audio device went away — playing on the internal clock",
-            );
+        if app.poll_watcher(session.ctl_mut()) {
             needs_draw = true;
         }
-        let notices: Vec<Notice> = ctl.drain_notices().collect();
-        for svc in services.iter_mut() {
-            svc.observe(&ctl, &notices);
-        }
+        let notices = session.turn();
         if !notices.is_empty() {
-            app.on_notices(&ctl, &notices);
+            app.on_notices(session.ctl(), &notices);
             needs_draw = true;
         }
         let now = Instant::now();
-        if app.tick(&ctl, now) {
+        if app.tick(session.ctl(), now) {
             needs_draw = true;
         }
         if app.ui.quit {
@@ -215,28 +226,33 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
         // The engine's meters and position move on their own; redraw for them at most at the
         // playing frame rate, and only when they changed.
         let since = last_draw.map(|t| now.saturating_duration_since(t));
-        let current = Shown::of(&ctl.status);
+        let current = Shown::of(&session.ctl().status);
         if current != shown && since.is_none_or(|d| d >= PLAYING_FRAME) {
             needs_draw = true;
         }
         if needs_draw && since.is_none_or(|d| d >= MIN_FRAME) {
             terminal
-                .draw(|f| draw(f, &app.ui, &ctl))
+                .draw(|f| draw(f, &app.ui, session.ctl()))
                 .context("drawing the screen")?;
             needs_draw = false;
             last_draw = Some(now);
             shown = current;
         }
+        let wait = if needs_draw {
+            // A frame is due once the frame interval has passed.
+            since.map_or(Duration::ZERO, |d| MIN_FRAME.saturating_sub(d))
+        } else {
+            PLAYING_FRAME
+        };
+        session.wait(wait);
     }
 
     drop(guard);
-    if ctl.recording().is_some()
-        && let Err(e) = ctl.apply(Command::RecordStop)
-    {
-        eprintln!("chronus: {e}");
+    for n in session.shutdown() {
+        if let Notice::Message(Level::Error, text) = n {
+            eprintln!("chronus: {text}");
+        }
     }
-    let _ = ctl.apply(Command::Stop);
-    drop(output);
     Ok(())
 }
 

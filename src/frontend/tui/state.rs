@@ -10,8 +10,8 @@ use crate::control::Level;
 use crate::keymap::HelpSection;
 use crate::model::registry::EFFECT_MODULES;
 use crate::model::{Module, ParamId, Track};
+use crate::sources::watch::SlotDiff;
 use crate::store::SlotNumber;
-use crate::watch::SlotDiff;
 
 /// The panel that has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::audio::{self, AudioOutput, Recorder};
-use crate::cli::AudioArgs;
+use crate::app::{BackendInfo, Session, SessionOptions};
+use crate::audio::AudioArgs;
 use crate::control::{Command, Controller, Level, Notice};
-use crate::engine::Engine;
-use crate::store::{SlotNumber, Store};
+use crate::store::SlotNumber;
 
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,7 +43,7 @@ pub struct HeadlessArgs {
     pub events: Option<EventsFormat>,
     /// OSC options.
     #[command(flatten)]
-    pub osc: crate::osc::OscArgs,
+    pub osc: crate::sources::osc::OscArgs,
 }
 
 /// Prints what happens, as status lines or JSON lines.
@@ -163,11 +162,12 @@ impl EventPrinter {
     }
 
     /// Prints the `started` event.
-    pub fn started(&mut self, output: &AudioOutput, ctl: &Controller) {
+    pub fn started(&mut self, output: &BackendInfo, ctl: &Controller) {
         let slot = ctl.slot.map(|s| s.get());
         self.emit(
             "started",
-            json!({"backend": output.kind(), "device": output.describe(),
+            json!({"backend": output.kind, "device": output.describe,
+                   "device_id": output.device,
                    "sample_rate": output.sample_rate, "buffer": output.buffer,
                    "voices": ctl.voices, "slot": slot, "name": ctl.song.metadata.name,
                    "bpm": ctl.song.sequencer.bpm}),
@@ -176,7 +176,7 @@ impl EventPrinter {
                 slot.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
                 ctl.song.metadata.name,
                 ctl.song.sequencer.bpm,
-                output.describe()
+                output.describe
             )),
         );
     }
@@ -202,70 +202,53 @@ impl EventPrinter {
     }
 }
 
-/// Opens audio (device or internal clock), builds the controller and loads `slot`.
-pub fn start(
-    audio_args: &AudioArgs,
-    patterns: &Path,
-    slot: &str,
-) -> anyhow::Result<(AudioOutput, Controller, Option<String>)> {
-    let slot = SlotNumber::parse(slot).map_err(|e| anyhow::anyhow!("--slot: {e}"))?;
-    let voices = audio_args.voices as usize;
-    let mut recorder = Recorder::new();
-    let (output, link, note) = audio::open(
-        audio_args,
-        |rate| Engine::new(rate as f32, voices),
-        &mut recorder,
-    );
-    let store = Store::new(patterns);
-    let mut ctl = Controller::new(store, voices, link, recorder);
-    ctl.status.backend = output.describe();
-    ctl.apply(Command::LoadSlot {
-        slot,
-        immediate: true,
-    })?;
-    Ok((output, ctl, note))
-}
-
 /// Runs `chronus headless`.
 pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     let mut printer = EventPrinter::new(args.events);
-    let (mut output, mut ctl, note) = match start(&args.audio, patterns, &args.slot) {
-        Ok(x) => x,
+    let slot = match SlotNumber::parse(&args.slot) {
+        Ok(s) => s,
         Err(e) => {
-            printer.message(Level::Error, &format!("{e:#}"));
+            printer.message(Level::Error, &format!("--slot: {e}"));
             return Ok(ExitCode::from(1));
         }
     };
+    let opts = SessionOptions {
+        audio: args.audio.clone(),
+        osc: Some(args.osc.clone()),
+        watch: true,
+    };
+    let mut session = Session::start(patterns, &opts);
+    if let Err(e) = session.apply(Command::LoadSlot {
+        slot,
+        immediate: true,
+    }) {
+        printer.message(Level::Error, &format!("{e:#}"));
+        return Ok(ExitCode::from(1));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        let waker = session.waker();
         // Only one handler per process; a second set (tests calling run twice) is harmless.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+        let _ = ctrlc::set_handler(move || {
+            stop.store(true, Ordering::Relaxed);
+            waker.wake();
+        });
     }
-    printer.started(&output, &ctl);
-    if let Some(note) = note {
-        printer.message(Level::Info, &note);
+    printer.started(&session.backend(), session.ctl());
+    for (level, text) in session.take_startup_messages() {
+        printer.message(level, &text);
     }
-    for n in ctl.drain_notices().collect::<Vec<_>>() {
-        printer.notice(&ctl, &n);
+    for n in session.ctl_mut().drain_notices().collect::<Vec<_>>() {
+        printer.notice(session.ctl(), &n);
     }
     if let Some(path) = &args.record
-        && let Err(e) = ctl.record_to(path)
+        && let Err(e) = session.ctl_mut().record_to(path)
     {
         printer.message(Level::Error, &format!("{e:#}"));
         return Ok(ExitCode::from(1));
     }
-    // A taken port is reported and the music plays on without OSC.
-    let mut services = crate::osc::services(&args.osc).unwrap_or_else(|e| {
-        printer.message(Level::Error, &format!("{e:#} — OSC is off"));
-        Vec::new()
-    });
-    // Hot reload: a watcher that cannot start leaves the music playing.
-    match crate::watch::SlotWatcher::new(patterns) {
-        Ok(w) => services.push(Box::new(w)),
-        Err(e) => printer.message(Level::Warning, &format!("{e} — hot reload is off")),
-    }
-    ctl.apply(Command::Play)?;
+    session.apply(Command::Play)?;
     let started = Instant::now();
     let deadline = args
         .seconds
@@ -275,42 +258,23 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        for s in services.iter_mut() {
-            s.poll(&mut ctl);
-        }
-        ctl.poll();
-        ctl.recover_audio(&mut output);
-        let notices: Vec<Notice> = ctl.drain_notices().collect();
-        for s in services.iter_mut() {
-            s.observe(&ctl, &notices);
-        }
-        for n in notices {
+        for n in session.turn() {
             if matches!(n, Notice::Bar { .. }) {
                 bars += 1;
             }
-            printer.notice(&ctl, &n);
+            printer.notice(session.ctl(), &n);
         }
         let wait = deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::MAX)
-            .min(Duration::from_millis(5));
-        std::thread::sleep(wait);
+            .unwrap_or(Duration::MAX);
+        session.wait(wait);
     }
     let seconds = started.elapsed().as_secs_f64();
-    if ctl.recording().is_some()
-        && let Err(e) = ctl.apply(Command::RecordStop)
-    {
-        printer.message(Level::Error, &e.to_string());
-    }
-    ctl.apply(Command::Stop)?;
-    std::thread::sleep(Duration::from_millis(20));
-    ctl.poll();
-    for n in ctl.drain_notices().collect::<Vec<_>>() {
+    for n in session.shutdown() {
         if !matches!(n, Notice::Bar { .. }) {
-            printer.notice(&ctl, &n);
+            printer.notice(session.ctl(), &n);
         }
     }
-    printer.stopped(&ctl, seconds, bars);
-    drop(output);
+    printer.stopped(session.ctl(), seconds, bars);
     Ok(ExitCode::SUCCESS)
 }

@@ -4,17 +4,22 @@
 //! Each edit changes the song model, then [`Controller`] sends the engine only what differs
 //! (a parameter, the track set, tempo) through the [`EngineLink`].
 
+pub mod wake;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audio::{EngineLink, HostEvent, Recorder, RecordingInfo};
+use crate::audio::recorder::{Recorder, RecordingInfo};
+use crate::engine::link::{EngineLink, HostEvent, SharedStats};
 use crate::engine::{EngineEvent, EngineMsg, LoadTiming, Scene, TrackSet};
+
 use crate::model::ParamId;
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec};
 use crate::model::slot::{Parsed, Slot, Track};
 use crate::store::{SlotNumber, Store};
+pub use wake::{Waker, Wakeup, wake_pair};
 
 /// What a step holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -435,27 +440,8 @@ impl Controller {
         }
     }
 
-    /// When the audio device went away, keeps playing on the internal clock: a new engine at
-    /// the same rate gets the whole current song. Returns true when it switched. Call it on
-    /// every control-loop turn (TUI and headless alike).
-    pub fn recover_audio(&mut self, output: &mut crate::audio::AudioOutput) -> bool {
-        if !self.link.stats.device_lost.swap(false, Ordering::Relaxed) {
-            return false;
-        }
-        let engine = crate::engine::Engine::new(output.sample_rate as f32, self.voices);
-        let (out, link) = crate::audio::open_internal(engine, output.buffer, &mut self.recorder);
-        *output = out;
-        self.relink(link);
-        self.status.backend = output.describe();
-        self.notify(
-            Level::Warning,
-            "the audio device went away — playing on the internal clock",
-        );
-        true
-    }
-
     /// The engine link's shared counters.
-    pub fn stats(&self) -> &std::sync::Arc<crate::audio::SharedStats> {
+    pub fn stats(&self) -> &std::sync::Arc<SharedStats> {
         &self.link.stats
     }
 
@@ -832,7 +818,7 @@ impl Controller {
             Command::QueueParsed { slot, parsed } => self.queue(slot, *parsed, false, true),
             Command::SaveSlot { slot, force } => self.save(slot, force),
             Command::RecordStart(name) => {
-                let file = crate::audio::recording_file_name(name.as_deref())
+                let file = crate::audio::recorder::recording_file_name(name.as_deref())
                     .map_err(ControlError::Invalid)?;
                 let path = self.recordings_dir.join(file);
                 self.recorder.start(&path).map_err(ControlError::Record)?;
@@ -1164,24 +1150,12 @@ pub trait Service {
     /// can send them on (OSC clock and state out). The default does nothing.
     fn observe(&mut self, _ctl: &Controller, _notices: &[Notice]) {}
 
+    /// Hands the service the loop's waker: a service with a thread of its own (a socket, a
+    /// file watch) wakes the loop when something arrived. The default keeps none.
+    fn set_waker(&mut self, _waker: Waker) {}
+
     /// One line for the status bar (OSC address, clock source), when the service has one.
     fn status_line(&self) -> Option<String> {
         None
-    }
-}
-
-/// A service that shows one message on the first turn of the control loop: how a problem found
-/// before the loop started (an OSC port already taken) reaches the screen.
-pub struct StartupMessage(pub Option<(Level, String)>);
-
-impl Service for StartupMessage {
-    fn poll(&mut self, ctl: &mut Controller) -> bool {
-        match self.0.take() {
-            Some((level, text)) => {
-                ctl.notify(level, text);
-                true
-            }
-            None => false,
-        }
     }
 }

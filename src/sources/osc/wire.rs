@@ -204,7 +204,7 @@ pub fn unix_from_ntp(t: OscTime) -> Option<f64> {
 
 /// Now, in seconds since the Unix epoch.
 pub fn unix_now() -> f64 {
-    crate::audio::unix_nanos() as f64 * 1e-9
+    crate::engine::link::unix_nanos() as f64 * 1e-9
 }
 
 #[cfg(test)]

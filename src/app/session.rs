@@ -1,0 +1,253 @@
+//! The one composition root of a playing Chronus: [`Session::start`] builds the engine, the
+//! audio output (a device, or the paced internal clock), the recorder, the controller and the
+//! services (OSC, the slot-file watcher) once, and [`Session::turn`] is the one loop turn the
+//! tracker and headless mode share, in the same order, with device-loss recovery written once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::audio::{self, AudioArgs, AudioOutput, Recorder};
+use crate::control::{
+    Command, ControlError, Controller, Level, Notice, Service, Waker, Wakeup, wake_pair,
+};
+use crate::engine::Engine;
+use crate::engine::link::{self, EngineLink};
+use crate::sources::osc::{self as osc, OscArgs};
+use crate::sources::watch::SlotWatcher;
+use crate::store::Store;
+
+/// Longest a turn waits for input when nothing wakes it: the engine's events (steps, bars,
+/// meters) are read at this cadence, since the audio thread never makes a call that could
+/// wake another thread.
+pub const ENGINE_POLL: Duration = Duration::from_millis(5);
+
+/// What a session is made of.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Audio device options.
+    pub audio: AudioArgs,
+    /// OSC options; `None` runs without OSC.
+    pub osc: Option<OscArgs>,
+    /// Watch the slots folder for files edited outside Chronus.
+    pub watch: bool,
+}
+
+/// Where the sound goes, for status lines and machine-readable output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// `"device"` or `"internal"`.
+    pub kind: &'static str,
+    /// The device id when a device plays.
+    pub device: Option<String>,
+    /// One line: `alsa:jack 48000 Hz / 256 frames` or `internal clock …`.
+    pub describe: String,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Frames per period.
+    pub buffer: u32,
+}
+
+/// A running Chronus: engine, output, controller and services.
+pub struct Session {
+    ctl: Controller,
+    output: Option<AudioOutput>,
+    services: Vec<Box<dyn Service>>,
+    watcher: Option<SlotWatcher>,
+    waker: Waker,
+    wakeup: Wakeup,
+    startup: Vec<(Level, String)>,
+}
+
+impl Session {
+    /// Builds everything once. Problems that leave the music playing (no sound card, an OSC
+    /// port taken, no file watch) are not errors: they are kept as start-up messages.
+    pub fn start(patterns: &Path, opts: &SessionOptions) -> Session {
+        let voices = opts.audio.voices as usize;
+        let mut recorder = Recorder::new();
+        let mut engine_link: Option<EngineLink> = None;
+        let (output, note) = audio::open(&opts.audio, |rate| {
+            let engine = Engine::new(rate as f32, voices);
+            let (runner, l) = link::link(engine, Some(recorder.attach(rate)));
+            engine_link = Some(l);
+            runner
+        });
+        let Some(engine_link) = engine_link else {
+            unreachable!("audio::open always makes the runner")
+        };
+        let mut ctl = Controller::new(Store::new(patterns), voices, engine_link, recorder);
+        ctl.status.backend = output.describe();
+        let (waker, wakeup) = wake_pair();
+        let mut startup = Vec::new();
+        if let Some(note) = note {
+            // No sound card is a normal state: news, not a fault.
+            startup.push((Level::Info, note));
+        }
+        let mut services: Vec<Box<dyn Service>> = Vec::new();
+        if let Some(args) = &opts.osc {
+            match osc::services(args) {
+                Ok(s) => services.extend(s),
+                // A taken port is reported and the music plays on without OSC.
+                Err(e) => startup.push((Level::Error, format!("{e:#} — OSC is off"))),
+            }
+        }
+        for s in services.iter_mut() {
+            s.set_waker(waker.clone());
+        }
+        let watcher = if opts.watch {
+            match SlotWatcher::new(patterns) {
+                Ok(mut w) => {
+                    w.set_waker(waker.clone());
+                    Some(w)
+                }
+                Err(e) => {
+                    startup.push((
+                        Level::Warning,
+                        format!("{e} — files edited outside Chronus will not reload"),
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Session {
+            ctl,
+            output: Some(output),
+            services,
+            watcher,
+            waker,
+            wakeup,
+            startup,
+        }
+    }
+
+    /// The controller: what plays, what is queued, what is edited.
+    pub fn ctl(&self) -> &Controller {
+        &self.ctl
+    }
+
+    /// The controller, to apply commands.
+    pub fn ctl_mut(&mut self) -> &mut Controller {
+        &mut self.ctl
+    }
+
+    /// Applies one command (as a key, an OSC message or a file change would).
+    pub fn apply(&mut self, cmd: Command) -> Result<Option<String>, ControlError> {
+        self.ctl.apply(cmd)
+    }
+
+    /// Messages found while starting (no sound card, OSC port taken, no file watch), in order;
+    /// taking them leaves none.
+    pub fn take_startup_messages(&mut self) -> Vec<(Level, String)> {
+        std::mem::take(&mut self.startup)
+    }
+
+    /// Hands the slot-file watcher to a frontend that shows what it does (the tracker
+    /// highlights reloads and asks about conflicts); a session without one polls it itself.
+    pub fn take_watcher(&mut self) -> Option<SlotWatcher> {
+        self.watcher.take()
+    }
+
+    /// A waker for another input thread (the keyboard).
+    pub fn waker(&self) -> Waker {
+        self.waker.clone()
+    }
+
+    /// Where the sound goes now.
+    pub fn backend(&self) -> BackendInfo {
+        match &self.output {
+            Some(o) => BackendInfo {
+                kind: o.kind(),
+                device: o.device_id().map(str::to_string),
+                describe: o.describe(),
+                sample_rate: o.sample_rate,
+                buffer: o.buffer,
+            },
+            None => BackendInfo {
+                kind: "none",
+                device: None,
+                describe: "no audio output".into(),
+                sample_rate: self.ctl.sample_rate(),
+                buffer: 0,
+            },
+        }
+    }
+
+    /// One status line per service (OSC address and clock source).
+    pub fn status_lines(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .filter_map(|s| s.status_line())
+            .collect()
+    }
+
+    /// Parks the loop until an input thread wakes it or `timeout` passed (at most
+    /// [`ENGINE_POLL`], so the engine's events are read in time).
+    pub fn wait(&self, timeout: Duration) -> bool {
+        self.wakeup.wait(timeout.min(ENGINE_POLL))
+    }
+
+    /// One loop turn, the same for every frontend: services take in what arrived, the
+    /// controller reads the engine's events, a lost device is replaced by the internal clock,
+    /// and the turn's notices go to the services (clock and state out) and to the caller.
+    pub fn turn(&mut self) -> Vec<Notice> {
+        for s in self.services.iter_mut() {
+            s.poll(&mut self.ctl);
+        }
+        if let Some(w) = self.watcher.as_mut() {
+            w.poll(&mut self.ctl);
+        }
+        self.ctl.poll();
+        self.recover_audio();
+        let notices: Vec<Notice> = self.ctl.drain_notices().collect();
+        for s in self.services.iter_mut() {
+            s.observe(&self.ctl, &notices);
+        }
+        notices
+    }
+
+    /// When the audio device went away, the same engine — song, position, voices ringing —
+    /// goes on playing on the internal clock: no new engine, nothing replayed.
+    fn recover_audio(&mut self) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.ctl.stats().device_lost.swap(false, Ordering::Relaxed) {
+            return false;
+        }
+        let Some(old) = self.output.take() else {
+            return false;
+        };
+        let (rate, buffer) = (old.sample_rate, old.buffer);
+        let out = match old.into_runner() {
+            Some(runner) => audio::open_internal(runner, buffer),
+            None => {
+                // The runner could not be had back (the stream's thread died with it): a new
+                // engine gets the whole song.
+                let engine = Engine::new(rate as f32, self.ctl.voices);
+                let (runner, l) = link::link(engine, Some(self.ctl.recorder_mut().attach(rate)));
+                self.ctl.relink(l);
+                audio::open_internal(runner, buffer)
+            }
+        };
+        self.ctl.status.backend = out.describe();
+        self.output = Some(out);
+        self.ctl.notify(
+            Level::Warning,
+            "the audio device went away — playing on the internal clock",
+        );
+        true
+    }
+
+    /// Stops recording and the sequencer; returns the last notices. The output closes when
+    /// the session is dropped.
+    pub fn shutdown(&mut self) -> Vec<Notice> {
+        if self.ctl.recording().is_some()
+            && let Err(e) = self.ctl.apply(Command::RecordStop)
+        {
+            self.ctl.notify(Level::Error, e.to_string());
+        }
+        let _ = self.ctl.apply(Command::Stop);
+        std::thread::sleep(Duration::from_millis(20));
+        self.ctl.poll();
+        self.ctl.drain_notices().collect()
+    }
+}

@@ -1,0 +1,324 @@
+//! The thread boundary: the control thread's [`EngineLink`] and the audio side's
+//! [`EngineRunner`], joined by lock-free rtrb rings (commands in; events, replaced boxes and
+//! recorded samples out). Whatever drives the runner (a sound card's callback, the paced
+//! internal clock, a test loop) lives in `audio`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use super::{Engine, EngineEvent, EngineMsg, Garbage};
+
+/// Capacity of the command ring (control → audio).
+pub const COMMAND_RING: usize = 4096;
+/// Capacity of the event ring (audio → control).
+pub const EVENT_RING: usize = 8192;
+/// Capacity of the ring returning replaced boxes to be dropped off the audio thread.
+pub const GARBAGE_RING: usize = 2048;
+/// Largest device buffer the runner renders in one piece (bigger ones are split).
+pub const MAX_BLOCK: usize = 4096;
+/// Most commands applied per callback, so a flood never stretches one period.
+pub const MAX_COMMANDS_PER_CALLBACK: usize = 1024;
+
+/// What the audio side reports back besides the engine's own events.
+#[derive(Debug, Clone, Copy)]
+pub enum HostEvent {
+    /// An engine event (position, slot applied, levels, …).
+    Engine(EngineEvent),
+    /// Callback statistics over the last ~half second.
+    Load {
+        /// Mean time spent in the callback, in % of the period.
+        mean_pct: f32,
+        /// Longest callback, in % of the period.
+        max_pct: f32,
+        /// Callbacks that took longer than their period, since start.
+        late: u64,
+        /// Device under/overruns (or internal clock slips), since start.
+        xruns: u64,
+    },
+}
+
+/// Counters shared between the audio side and the control thread.
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    /// True while the recorder wants samples.
+    pub recording: AtomicBool,
+    /// True while output is muted (`/engine/stop`).
+    pub muted: AtomicBool,
+    /// Device under/overruns and internal clock slips.
+    pub xruns: AtomicU64,
+    /// Callbacks that took longer than their period.
+    pub late: AtomicU64,
+    /// Callbacks during which the audio thread blocked (a voluntary context switch: a lock,
+    /// I/O, a page fault) — which it must never do. Lateness without blocking is the
+    /// machine pausing the thread, not the thread waiting for something.
+    pub blocked: AtomicU64,
+    /// Callbacks run.
+    pub callbacks: AtomicU64,
+    /// Commands the audio side has applied, in total.
+    pub commands_applied: AtomicU64,
+    /// Recorded samples lost because the writer thread fell behind.
+    pub record_dropped: AtomicU64,
+    /// Events lost because the control thread fell behind.
+    pub events_dropped: AtomicU64,
+    /// Set by the device's error callback when the device is gone.
+    pub device_lost: AtomicBool,
+    /// The internal clock thread runs at real-time priority (SCHED_FIFO).
+    pub realtime: AtomicBool,
+    /// Engine sample clock at the start of the latest callback…
+    pub clock_sample: AtomicU64,
+    /// …and the wall-clock time then, in nanoseconds since the Unix epoch.
+    pub clock_unix_nanos: AtomicU64,
+}
+
+impl SharedStats {
+    /// When engine sample `sample` sounds(ed), in seconds since the Unix epoch, from the
+    /// latest callback's clock pair (the output latency of the device is not included).
+    pub fn sample_time(&self, sample: u64, sample_rate: u32) -> f64 {
+        let base_sample = self.clock_sample.load(Ordering::Acquire);
+        let base = self.clock_unix_nanos.load(Ordering::Acquire) as f64 * 1e-9;
+        base + (sample as f64 - base_sample as f64) / sample_rate.max(1) as f64
+    }
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// The control thread's end of the rings.
+pub struct EngineLink {
+    commands: rtrb::Producer<EngineMsg>,
+    backlog: std::collections::VecDeque<EngineMsg>,
+    events: rtrb::Consumer<HostEvent>,
+    garbage: rtrb::Consumer<Garbage>,
+    /// Counters shared with the audio side.
+    pub stats: Arc<SharedStats>,
+    /// Sample rate the engine runs at.
+    pub sample_rate: u32,
+}
+
+impl EngineLink {
+    /// Sends a message to the engine. Never blocks and never loses a message: when the ring
+    /// is full the message waits in a backlog (parameter changes to the same parameter and
+    /// track replacements coalesce there) and [`EngineLink::pump`] retries.
+    pub fn send(&mut self, msg: EngineMsg) {
+        if self.backlog.is_empty() {
+            if let Err(rtrb::PushError::Full(m)) = self.commands.push(msg) {
+                self.enqueue(m);
+            }
+        } else {
+            self.enqueue(msg);
+            self.pump();
+        }
+    }
+
+    fn enqueue(&mut self, msg: EngineMsg) {
+        let replaces = |old: &EngineMsg| match (old, &msg) {
+            (EngineMsg::SetParam { id: a, .. }, EngineMsg::SetParam { id: b, .. }) => a == b,
+            (EngineMsg::SetTracks(_), EngineMsg::SetTracks(_)) => true,
+            (EngineMsg::Amend(_), EngineMsg::Amend(_)) => true,
+            (EngineMsg::SetBpm(_), EngineMsg::SetBpm(_)) => true,
+            (EngineMsg::SetSwing(_), EngineMsg::SetSwing(_)) => true,
+            _ => false,
+        };
+        // Only the newest message of a kind matters, but order against other kinds must hold,
+        // so coalescing replaces the last queued message only when it is of the same kind.
+        if let Some(last) = self.backlog.back_mut()
+            && replaces(last)
+        {
+            *last = msg;
+            return;
+        }
+        self.backlog.push_back(msg);
+    }
+
+    /// Retries messages that found the ring full. Call it on every control-loop turn.
+    pub fn pump(&mut self) {
+        while let Some(msg) = self.backlog.pop_front() {
+            if let Err(rtrb::PushError::Full(m)) = self.commands.push(msg) {
+                self.backlog.push_front(m);
+                break;
+            }
+        }
+    }
+
+    /// Messages waiting for room in the ring.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
+    }
+
+    /// The next event from the audio side, without waiting.
+    pub fn try_event(&mut self) -> Option<HostEvent> {
+        self.events.pop().ok()
+    }
+
+    /// Drops the boxes the engine replaced (here, off the audio thread).
+    pub fn collect_garbage(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(g) = self.garbage.pop() {
+            drop(g);
+            n += 1;
+        }
+        n
+    }
+}
+
+/// The audio side: owns the engine and runs one period at a time.
+pub struct EngineRunner {
+    engine: Engine,
+    commands: rtrb::Consumer<EngineMsg>,
+    events: rtrb::Producer<HostEvent>,
+    garbage: rtrb::Producer<Garbage>,
+    record: Option<rtrb::Producer<f32>>,
+    stats: Arc<SharedStats>,
+    load_sum: f64,
+    load_max: f64,
+    load_count: u32,
+    load_frames: u64,
+}
+
+/// Creates the rings around an engine: the audio side and the control side.
+pub fn link(engine: Engine, record: Option<rtrb::Producer<f32>>) -> (EngineRunner, EngineLink) {
+    let (cmd_tx, cmd_rx) = rtrb::RingBuffer::new(COMMAND_RING);
+    let (ev_tx, ev_rx) = rtrb::RingBuffer::new(EVENT_RING);
+    let (g_tx, g_rx) = rtrb::RingBuffer::new(GARBAGE_RING);
+    let stats = Arc::new(SharedStats::default());
+    let sample_rate = engine.sample_rate() as u32;
+    let runner = EngineRunner {
+        engine,
+        commands: cmd_rx,
+        events: ev_tx,
+        garbage: g_tx,
+        record,
+        stats: stats.clone(),
+        load_sum: 0.0,
+        load_max: 0.0,
+        load_count: 0,
+        load_frames: 0,
+    };
+    let link = EngineLink {
+        commands: cmd_tx,
+        backlog: Default::default(),
+        events: ev_rx,
+        garbage: g_rx,
+        stats,
+        sample_rate,
+    };
+    (runner, link)
+}
+
+impl EngineRunner {
+    /// Renders one period into `out` (interleaved stereo). Applies pending commands first,
+    /// then forwards events, replaced boxes and recorded samples. Never blocks or allocates.
+    pub fn render(&mut self, out: &mut [f32]) {
+        let started = Instant::now();
+        let waits_before = crate::platform::voluntary_switches();
+        // The pair (sample, wall time) lets the control side timestamp bars and beats.
+        self.stats
+            .clock_unix_nanos
+            .store(unix_nanos(), Ordering::Release);
+        self.stats
+            .clock_sample
+            .store(self.engine.position().sample, Ordering::Release);
+        let mut applied = 0u64;
+        for _ in 0..MAX_COMMANDS_PER_CALLBACK {
+            // A message may replace a boxed scene; only take one while there is room to hand
+            // the old box back, so no box is ever dropped (or leaked) on this thread.
+            if self.garbage.slots() == 0 {
+                break;
+            }
+            match self.commands.pop() {
+                Ok(msg) => self.engine.handle(msg),
+                Err(_) => break,
+            }
+            applied += 1;
+            self.return_garbage();
+        }
+        if applied > 0 {
+            self.stats
+                .commands_applied
+                .fetch_add(applied, Ordering::Release);
+        }
+        for chunk in out.chunks_mut(MAX_BLOCK * 2) {
+            self.engine.process(chunk);
+        }
+        if self.stats.muted.load(Ordering::Relaxed) {
+            out.fill(0.0);
+        }
+        while let Some(ev) = self.engine.pop_event() {
+            if self.events.push(HostEvent::Engine(ev)).is_err() {
+                self.stats.events_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.return_garbage();
+        if let Some(rec) = self.record.as_mut()
+            && self.stats.recording.load(Ordering::Relaxed)
+        {
+            let n = out.len().min(rec.slots());
+            if let Ok(chunk) = rec.write_chunk_uninit(n) {
+                chunk.fill_from_iter(out[..n].iter().copied());
+            }
+            if n < out.len() {
+                self.stats
+                    .record_dropped
+                    .fetch_add((out.len() - n) as u64, Ordering::Relaxed);
+            }
+        }
+        if crate::platform::voluntary_switches() > waits_before {
+            self.stats.blocked.fetch_add(1, Ordering::Relaxed);
+        }
+        self.account(started, out.len() / 2);
+    }
+
+    /// Moves boxes the engine replaced onto the return ring, as far as it has room.
+    fn return_garbage(&mut self) {
+        while self.garbage.slots() > 0 {
+            match self.engine.pop_garbage() {
+                Some(g) => {
+                    let _ = self.garbage.push(g);
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn account(&mut self, started: Instant, frames: usize) {
+        let period = frames as f64 / self.engine.sample_rate() as f64;
+        let load = started.elapsed().as_secs_f64() / period.max(1e-9);
+        if load > 1.0 {
+            self.stats.late.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats.callbacks.fetch_add(1, Ordering::Relaxed);
+        self.load_sum += load;
+        self.load_max = self.load_max.max(load);
+        self.load_count += 1;
+        self.load_frames += frames as u64;
+        if self.load_frames >= self.engine.sample_rate() as u64 / 2 {
+            let ev = HostEvent::Load {
+                mean_pct: (100.0 * self.load_sum / self.load_count as f64) as f32,
+                max_pct: (100.0 * self.load_max) as f32,
+                late: self.stats.late.load(Ordering::Relaxed),
+                xruns: self.stats.xruns.load(Ordering::Relaxed),
+            };
+            let _ = self.events.push(ev);
+            self.load_sum = 0.0;
+            self.load_max = 0.0;
+            self.load_count = 0;
+            self.load_frames = 0;
+        }
+    }
+
+    /// The engine's sample rate.
+    pub fn sample_rate(&self) -> u32 {
+        self.engine.sample_rate() as u32
+    }
+
+    /// The counters shared with the control side.
+    pub fn stats(&self) -> &Arc<SharedStats> {
+        &self.stats
+    }
+}

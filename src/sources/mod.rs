@@ -1,0 +1,5 @@
+//! Outside events turned into Commands: the OSC server (`osc`) and the slot-file watcher
+//! (`watch`). Each is a [`crate::control::Service`] of the one control loop.
+
+pub mod osc;
+pub mod watch;
