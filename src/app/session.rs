@@ -181,10 +181,10 @@ impl Session {
             .collect()
     }
 
-    /// Parks the loop until an input thread wakes it or `timeout` passed (at most
-    /// [`ENGINE_POLL`], so the engine's events are read in time).
+    /// Parks the loop until an input thread wakes it or `timeout` passed; true when woken.
+    /// Loops that show the engine's events pass at most [`ENGINE_POLL`].
     pub fn wait(&self, timeout: Duration) -> bool {
-        self.wakeup.wait(timeout.min(ENGINE_POLL))
+        self.wakeup.wait(timeout)
     }
 
     /// One loop turn, the same for every frontend: services take in what arrived, the

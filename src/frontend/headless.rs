@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::app::{BackendInfo, Session, SessionOptions};
+use crate::app::{BackendInfo, ENGINE_POLL, Session, SessionOptions};
 use crate::audio::AudioArgs;
 use crate::control::{Command, Controller, Level, Notice};
 use crate::store::SlotNumber;
@@ -266,7 +266,8 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         }
         let wait = deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::MAX);
+            .unwrap_or(Duration::MAX)
+            .min(ENGINE_POLL);
         session.wait(wait);
     }
     let seconds = started.elapsed().as_secs_f64();

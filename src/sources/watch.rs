@@ -25,12 +25,13 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::control::{Command, Controller, Level, Service, fmt_num};
+use crate::control::{Command, Controller, Level, Service, Waker, fmt_num};
 use crate::model::ParamId;
 use crate::model::registry::{PARAM_COUNT, TRACK_FIELDS, track as tf};
 use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, Track};
@@ -298,6 +299,7 @@ pub struct SlotWatcher {
     // Dropping it stops the notify thread.
     _watcher: RecommendedWatcher,
     events: Receiver<(Instant, notify::Result<Event>)>,
+    waker: Arc<OnceLock<Waker>>,
     bursts: BTreeMap<SlotNumber, Burst>,
     /// Hash of the content last handled per slot (`None` after the file went away).
     seen: HashMap<SlotNumber, u64>,
@@ -322,6 +324,8 @@ impl SlotWatcher {
             source,
         })?;
         let (tx, rx) = mpsc::channel();
+        let waker: Arc<OnceLock<Waker>> = Arc::default();
+        let wake = waker.clone();
         let watch_err = |source| WatchError::Watch {
             path: slots_dir.clone(),
             source,
@@ -330,6 +334,9 @@ impl SlotWatcher {
         // view however late the control loop gets to it.
         let mut watcher = notify::recommended_watcher(move |ev: notify::Result<Event>| {
             let _ = tx.send((Instant::now(), ev));
+            if let Some(w) = wake.get() {
+                w.wake();
+            }
         })
         .map_err(watch_err)?;
         watcher
@@ -339,6 +346,7 @@ impl SlotWatcher {
             slots_dir,
             _watcher: watcher,
             events: rx,
+            waker,
             bursts: BTreeMap::new(),
             seen: HashMap::new(),
             own_handled: HashMap::new(),
@@ -607,6 +615,10 @@ impl SlotWatcher {
 }
 
 impl Service for SlotWatcher {
+    fn set_waker(&mut self, waker: Waker) {
+        let _ = self.waker.set(waker);
+    }
+
     fn poll(&mut self, ctl: &mut Controller) -> bool {
         let mut changed = false;
         // A conflict is moot once the screen's edits are saved or another slot is loaded.

@@ -10,6 +10,7 @@ mod control;
 mod engine;
 mod keymap;
 mod osc;
+mod session;
 mod slot_model;
 mod store;
 mod tui;

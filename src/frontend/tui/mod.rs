@@ -25,7 +25,7 @@ use anyhow::Context;
 use clap::Args;
 use crossterm::event::{self, Event, KeyEventKind};
 
-use crate::app::{Session, SessionOptions};
+use crate::app::{ENGINE_POLL, Session, SessionOptions};
 use crate::control::{Command, ControlError, Controller, EngineStatus, Level, Notice, Waker};
 use crate::keymap::Keymap;
 use crate::store::{SlotNumber, StoreError};
@@ -244,7 +244,7 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
         } else {
             PLAYING_FRAME
         };
-        session.wait(wait);
+        session.wait(wait.min(ENGINE_POLL));
     }
 
     drop(guard);

@@ -1,10 +1,13 @@
-//! The OSC server: a non-blocking UDP socket drained on every control-loop turn (no thread of
-//! its own touches state), replies to each sender, and the data Chronus sends out — visual
+//! The OSC server: a receive thread hands datagrams to the control loop and wakes it (no
+//! thread of its own touches state); the loop handles them and replies to each sender, and the data Chronus sends out — visual
 //! levels, the beat clock and slot changes.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rosc::{OscBundle, OscMessage, OscPacket, OscType};
@@ -14,7 +17,7 @@ use super::routes::{self, Outcome, ServerView};
 use super::schema::{CLOCK_ADDRESS, IGNORED_INBOUND};
 use super::wire::{self, MAX_DATAGRAM, clip, message, number};
 use super::{ClockMode, DEFAULT_OUT, OscArgs};
-use crate::control::{Command, Controller, Level, Notice, Service};
+use crate::control::{Command, Controller, Level, Notice, Service, Waker};
 
 /// Datagrams handled per control-loop turn, so a flood cannot starve the screen.
 pub const MAX_DATAGRAMS_PER_POLL: usize = 2048;
@@ -28,59 +31,86 @@ pub const VIZ_PERIOD: Duration = Duration::from_millis(100);
 const MAX_REPLY: usize = 65_000;
 /// Receive buffer asked for: the usual default holds only a few hundred small datagrams,
 /// which a 10 000 messages/s flood fills during one slow control-loop turn.
-const RECV_BUFFER: i32 = 1 << 20;
+const RECV_BUFFER: usize = 1 << 20;
 
-/// Asks the kernel for a larger receive buffer (best effort: it caps the size at
-/// `net.core.rmem_max`, and a failure leaves the default).
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64"
-    )
-))]
-fn enlarge_receive_buffer(socket: &UdpSocket) {
-    use std::os::fd::AsRawFd;
-    unsafe extern "C" {
-        fn setsockopt(
-            fd: i32,
-            level: i32,
-            name: i32,
-            value: *const std::ffi::c_void,
-            len: u32,
-        ) -> i32;
-    }
-    // The values of these constants on the architectures listed above.
-    const SOL_SOCKET: i32 = 1;
-    const SO_RCVBUF: i32 = 8;
-    let size: i32 = RECV_BUFFER;
-    // SAFETY: the descriptor is an open socket owned by `socket`, and the value pointer and
-    // length describe `size`, which the kernel only reads during the call.
-    let _ = unsafe {
-        setsockopt(
-            socket.as_raw_fd(),
-            SOL_SOCKET,
-            SO_RCVBUF,
-            (&size as *const i32).cast(),
-            std::mem::size_of::<i32>() as u32,
-        )
-    };
+/// Datagrams waiting between the receive thread and the control loop.
+pub const INBOX_DATAGRAMS: usize = 8192;
+/// Bytes waiting there at most: a flood of large datagrams is dropped (and counted) beyond it.
+pub const INBOX_BYTES: usize = 8 << 20;
+/// How often the receive thread looks up from a quiet socket to see whether it should end.
+const RECV_TIMEOUT: Duration = Duration::from_millis(100);
+/// Longest a reply may wait for room in the socket's send buffer.
+const SEND_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// Binds a UDP socket with a large receive buffer (best effort: the kernel caps it).
+fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64"
-    )
-)))]
-fn enlarge_receive_buffer(_socket: &UdpSocket) {}
+/// What the receive thread shares with the server.
+#[derive(Debug, Default)]
+struct Inbox {
+    stop: AtomicBool,
+    bytes: AtomicUsize,
+    overflow: AtomicU64,
+    recv_errors: AtomicU64,
+    waker: OnceLock<Waker>,
+}
+
+/// Receives datagrams on a thread of its own and wakes the control loop for each, so an OSC
+/// message waits for no timer; the control loop alone touches state.
+fn spawn_receiver(
+    socket: UdpSocket,
+    tx: SyncSender<(Vec<u8>, SocketAddr)>,
+    inbox: Arc<Inbox>,
+) -> io::Result<()> {
+    socket.set_read_timeout(Some(RECV_TIMEOUT))?;
+    std::thread::Builder::new()
+        .name("chronus-osc-in".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            while !inbox.stop.load(Ordering::Relaxed) {
+                match socket.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        let held = inbox.bytes.load(Ordering::Relaxed);
+                        let sent = held + n <= INBOX_BYTES
+                            && match tx.try_send((buf[..n].to_vec(), from)) {
+                                Ok(()) => true,
+                                Err(TrySendError::Full(_)) => false,
+                                Err(TrySendError::Disconnected(_)) => return,
+                            };
+                        if sent {
+                            inbox.bytes.fetch_add(n, Ordering::Relaxed);
+                        } else {
+                            inbox.overflow.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if let Some(w) = inbox.waker.get() {
+                            w.wake();
+                        }
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
+                                // An ICMP "port unreachable" for an earlier reply.
+                                | io::ErrorKind::ConnectionRefused
+                                | io::ErrorKind::ConnectionReset
+                        ) => {}
+                    Err(_) => {
+                        inbox.recv_errors.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(RECV_TIMEOUT);
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
 
 /// Traffic counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +133,8 @@ pub struct OscStats {
     pub send_errors: u64,
     /// Receive errors other than "nothing waiting".
     pub recv_errors: u64,
+    /// Datagrams dropped because the control loop fell behind (inbox full).
+    pub overflow: u64,
 }
 
 /// Why OSC could not start.
@@ -150,6 +182,8 @@ pub fn parse_out(value: &str) -> Result<SocketAddr, OscSetupError> {
 /// The OSC server (see the module docs). A [`Service`] of the control loop.
 pub struct OscServer {
     socket: UdpSocket,
+    inbox: Arc<Inbox>,
+    received: Receiver<(Vec<u8>, SocketAddr)>,
     local: SocketAddr,
     out_v4: Option<UdpSocket>,
     out_v6: Option<UdpSocket>,
@@ -158,7 +192,6 @@ pub struct OscServer {
     unknown: BTreeMap<String, u64>,
     unknown_total: u64,
     follower: Option<Follower>,
-    buf: Vec<u8>,
     last_viz: Option<Instant>,
     sent_playing: Option<Option<u16>>,
     sent_queued: Option<Option<(u16, u64)>>,
@@ -167,15 +200,19 @@ pub struct OscServer {
 }
 
 impl OscServer {
-    /// Listens on `addr` (non-blocking), sending nothing out and keeping its own clock; see
+    /// Listens on `addr` (a receive thread takes datagrams in), sending nothing out and keeping its own clock; see
     /// [`OscServer::with_outputs`] and [`OscServer::with_clock`].
     pub fn bind(addr: SocketAddr) -> io::Result<OscServer> {
-        let socket = UdpSocket::bind(addr)?;
-        socket.set_nonblocking(true)?;
-        enlarge_receive_buffer(&socket);
+        let socket = bind_socket(addr)?;
+        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
         let local = socket.local_addr()?;
+        let inbox = Arc::new(Inbox::default());
+        let (tx, received) = mpsc::sync_channel(INBOX_DATAGRAMS);
+        spawn_receiver(socket.try_clone()?, tx, inbox.clone())?;
         Ok(OscServer {
             socket,
+            inbox,
+            received,
             local,
             out_v4: None,
             out_v6: None,
@@ -184,7 +221,6 @@ impl OscServer {
             unknown: BTreeMap::new(),
             unknown_total: 0,
             follower: None,
-            buf: vec![0; MAX_DATAGRAM],
             last_viz: None,
             sent_playing: None,
             sent_queued: None,
@@ -583,30 +619,27 @@ impl Service for OscServer {
             self.announce(ctl);
         }
         let mut changed = false;
-        let mut buf = std::mem::take(&mut self.buf);
-        for _ in 0..MAX_DATAGRAMS_PER_POLL {
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    changed = true;
-                    let replies = self.handle_datagram(ctl, &buf[..n]);
-                    for r in &replies {
-                        self.send_to(r, from, true);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // An ICMP "port unreachable" for an earlier reply: the next datagram is fine.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
-                    ) => {}
-                Err(_) => {
-                    self.stats.recv_errors += 1;
-                    break;
-                }
+        let mut handled = 0;
+        while handled < MAX_DATAGRAMS_PER_POLL {
+            let Ok((bytes, from)) = self.received.try_recv() else {
+                break;
+            };
+            handled += 1;
+            self.inbox.bytes.fetch_sub(bytes.len(), Ordering::Relaxed);
+            changed = true;
+            let replies = self.handle_datagram(ctl, &bytes);
+            for r in &replies {
+                self.send_to(r, from, true);
             }
         }
-        self.buf = buf;
+        self.stats.recv_errors = self.inbox.recv_errors.load(Ordering::Relaxed);
+        self.stats.overflow = self.inbox.overflow.load(Ordering::Relaxed);
+        if handled == MAX_DATAGRAMS_PER_POLL
+            && let Some(w) = self.inbox.waker.get()
+        {
+            // More may be waiting past this turn's share: come back at once.
+            w.wake();
+        }
         changed |= self.run_follower(ctl);
         self.send_viz(ctl);
         changed
@@ -646,7 +679,18 @@ impl Service for OscServer {
         self.send_slot_changes(ctl);
     }
 
+    fn set_waker(&mut self, waker: Waker) {
+        let _ = self.inbox.waker.set(waker);
+    }
+
     fn status_line(&self) -> Option<String> {
         Some(self.describe())
+    }
+}
+
+impl Drop for OscServer {
+    fn drop(&mut self) {
+        // The receive thread sees it within one receive timeout and ends.
+        self.inbox.stop.store(true, Ordering::Relaxed);
     }
 }
