@@ -86,12 +86,12 @@ fn load_start_slot(ctl: &mut Controller, app: &mut App, slot: SlotNumber) {
             }
         }
         Err(ControlError::Store(e @ StoreError::Missing { .. })) => {
-            ctl.slot = Some(slot);
+            ctl.start_new_song(slot);
             app.ui
                 .say(Level::Info, format!("{e} — starting a new song"));
         }
         Err(e) => {
-            ctl.slot = Some(slot);
+            ctl.start_new_song(slot);
             app.ui.say(
                 Level::Error,
                 format!("slot {slot} did not load: {e} — starting a new song"),
@@ -114,7 +114,7 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
         &mut recorder,
     );
     let mut ctl = Controller::new(Store::new(&args.patterns), voices, link, recorder);
-    ctl.status.backend = output.describe();
+    ctl.set_backend(&output);
 
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let mut app = App::new(keymap);
@@ -153,7 +153,7 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
 
     let mut needs_draw = true;
     let mut last_draw: Option<Instant> = None;
-    let mut shown = Shown::of(&ctl.status);
+    let mut shown = Shown::of(ctl.status());
     loop {
         // Keys: wait up to one tick for the first, then take whatever else is queued.
         if event::poll(TICK).context("reading the keyboard")? {
@@ -183,13 +183,13 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
         }
         if ctl.stats().device_lost.swap(false, Ordering::Relaxed) {
             let (out, link) = audio::open_internal(
-                Engine::new(output.sample_rate as f32, ctl.voices),
+                Engine::new(output.sample_rate as f32, ctl.voices()),
                 output.buffer,
                 ctl.recorder_mut(),
             );
             output = out;
             ctl.relink(link);
-            ctl.status.backend = output.describe();
+            ctl.set_backend(&output);
             app.ui.say(
                 Level::Warning,
                 "the audio device went away — playing on the internal clock",
@@ -215,7 +215,7 @@ pub fn run(args: &PlayArgs, mut services: Vec<Box<dyn Service>>) -> anyhow::Resu
         // The engine's meters and position move on their own; redraw for them at most at the
         // playing frame rate, and only when they changed.
         let since = last_draw.map(|t| now.saturating_duration_since(t));
-        let current = Shown::of(&ctl.status);
+        let current = Shown::of(ctl.status());
         if current != shown && since.is_none_or(|d| d >= PLAYING_FRAME) {
             needs_draw = true;
         }
@@ -246,8 +246,8 @@ struct Shown {
     running: bool,
     global_step: u64,
     bar: u64,
-    playing: Option<u16>,
-    queued: Option<(u16, u64)>,
+    playing: Option<crate::store::SlotNumber>,
+    queued: Option<(crate::store::SlotNumber, u64)>,
     levels: Vec<u8>,
     spectrum: Vec<u8>,
     load: (u32, u32),

@@ -176,7 +176,7 @@ impl Live {
             link,
             recorder,
         );
-        ctl.recordings_dir = dir.path().join("recordings");
+        ctl.set_recordings_dir(dir.path().join("recordings"));
         Live {
             dir,
             runner,
@@ -206,7 +206,7 @@ impl Live {
             "x...x...x...x...",
             440.0,
         ))));
-        let mirror = mirror_of(&live.ctl.song);
+        let mirror = mirror_of(live.ctl.song());
         (live, mirror)
     }
 
@@ -257,11 +257,11 @@ impl Live {
     }
 
     fn save_slot_file(&self, n: u8, s: &Slot) {
-        self.ctl.store.save(slot(n), s).unwrap();
+        self.ctl.store().save(slot(n), s).unwrap();
     }
 
     fn slot_path(&self, n: u8) -> PathBuf {
-        self.ctl.store.slot_path(slot(n))
+        self.ctl.store().slot_path(slot(n))
     }
 
     fn notices_matching(&self, f: impl Fn(&Notice) -> bool) -> Vec<(usize, Notice)> {
@@ -272,7 +272,7 @@ impl Live {
         self.notices
             .iter()
             .filter_map(|(f, n)| match n {
-                Notice::SlotApplied { slot, bar } => Some((*f, *slot, *bar)),
+                Notice::SlotApplied { slot, bar } => Some((*f, slot.get() as u16, *bar)),
                 _ => None,
             })
             .collect()
@@ -563,7 +563,7 @@ fn a_stalled_audio_thread_loses_no_controller_edit() {
     assert_eq!(hits(&out, late, 1320.0), "x..x..x.....X...");
     assert_eq!(hits(&out, late, 440.0), "x...x...x...x...");
     assert_eq!(
-        live.ctl.song.params.get(ParamId::voice(7, vp::FREQ)),
+        live.ctl.song().params.get(ParamId::voice(7, vp::FREQ)),
         3099.0
     );
 }
@@ -611,7 +611,7 @@ fn a_parameter_edit_reaches_the_output_within_one_period() {
     let id = ParamId::voice(1, vp::FREQ);
     let msg = live.apply(Command::SetParam { id, value: 660.0 });
     assert_eq!(msg.as_deref(), Some("voice1/freq 660"));
-    assert_eq!(live.ctl.song.params.get(id), 660.0);
+    assert_eq!(live.ctl.song().params.get(id), 660.0);
     with.handle(EngineMsg::SetParam { id, value: 660.0 });
     let got = live.run(PERIOD);
     let old = mirror_run(&mut without, PERIOD);
@@ -656,7 +656,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
         1320.0,
     ))));
     mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
-        &live.ctl.song.sequencer.tracks,
+        &live.ctl.song().sequencer.tracks,
         VOICES,
     ))));
     live.apply(Command::Play);
@@ -664,7 +664,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
 
     let check = |live: &mut Live, mirror: &mut Engine, a: &str, b: &str| {
         mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
-            &live.ctl.song.sequencer.tracks,
+            &live.ctl.song().sequencer.tracks,
             VOICES,
         ))));
         let got = live.run(BAR);
@@ -765,7 +765,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
 #[test]
 fn refused_edits_change_nothing_and_name_the_problem() {
     let (mut live, _) = Live::with_song_a();
-    let before = live.ctl.song.clone();
+    let before = live.ctl.song().clone();
     let e = live
         .try_apply(Command::SetStep {
             track: "nope".into(),
@@ -803,7 +803,7 @@ fn refused_edits_change_nothing_and_name_the_problem() {
         })
         .map(|_| ());
     assert!(e.is_ok(), "renaming to the same name is a no-op");
-    assert_eq!(live.ctl.song, before);
+    assert_eq!(*live.ctl.song(), before);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -855,16 +855,16 @@ fn undo_and_redo_restore_exact_songs() {
         },
         Command::ClearTracks,
     ];
-    let mut snaps = vec![live.ctl.song.clone()];
+    let mut snaps = vec![live.ctl.song().clone()];
     for cmd in edits {
         live.apply(cmd);
-        assert!(live.ctl.dirty);
+        assert!(live.ctl.is_dirty());
         assert_ne!(
-            &live.ctl.song,
+            live.ctl.song(),
             snaps.last().unwrap(),
             "every edit changes the song"
         );
-        snaps.push(live.ctl.song.clone());
+        snaps.push(live.ctl.song().clone());
     }
     assert_eq!(
         snaps[11].sequencer.tracks[1].notes,
@@ -873,14 +873,18 @@ fn undo_and_redo_restore_exact_songs() {
     assert_eq!(snaps[13].sequencer.tracks[1].pattern, "x..");
     for k in (0..snaps.len() - 1).rev() {
         assert_eq!(live.apply(Command::Undo).as_deref(), Some("undone"));
-        assert_eq!(live.ctl.song, snaps[k], "after undoing back to state {k}");
+        assert_eq!(
+            *live.ctl.song(),
+            snaps[k],
+            "after undoing back to state {k}"
+        );
     }
     let e = live.try_apply(Command::Undo).unwrap_err();
     assert!(matches!(e, ControlError::NothingTo("undo")));
     assert_eq!(e.to_string(), "nothing to undo");
     for (k, snap) in snaps.iter().enumerate().skip(1) {
         live.apply(Command::Redo);
-        assert_eq!(&live.ctl.song, snap, "after redoing to state {k}");
+        assert_eq!(live.ctl.song(), snap, "after redoing to state {k}");
     }
     assert!(matches!(
         live.try_apply(Command::Redo),
@@ -888,7 +892,7 @@ fn undo_and_redo_restore_exact_songs() {
     ));
     // The engine follows an undo too: undoing the clear brings the last song's tracks back.
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song, snaps[snaps.len() - 2]);
+    assert_eq!(*live.ctl.song(), snaps[snaps.len() - 2]);
 }
 
 #[test]
@@ -896,13 +900,14 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
     let mut live = Live::new();
     let a = ParamId::voice(1, vp::FILTER_FREQ);
     let b = ParamId::voice(1, vp::FILTER_Q);
-    let start = live.ctl.song.clone();
+    let start = live.ctl.song().clone();
     for v in [1100.0, 1200.0, 1300.0, 1400.0, 1500.0] {
         live.apply(Command::SetParam { id: a, value: v });
     }
     live.apply(Command::Undo);
     assert_eq!(
-        live.ctl.song, start,
+        *live.ctl.song(),
+        start,
         "five adjustments of one parameter are one step"
     );
     assert!(live.try_apply(Command::Undo).is_err());
@@ -918,12 +923,12 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
         value: 2500.0,
     });
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(a), 2000.0);
-    assert_eq!(live.ctl.song.params.get(b), 3.0);
+    assert_eq!(live.ctl.song().params.get(a), 2000.0);
+    assert_eq!(live.ctl.song().params.get(b), 3.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(b), 2.0);
+    assert_eq!(live.ctl.song().params.get(b), 2.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song, start);
+    assert_eq!(*live.ctl.song(), start);
 
     // A new edit clears redo.
     live.apply(Command::Redo);
@@ -938,7 +943,7 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
     std::thread::sleep(Duration::from_millis(1100));
     live.apply(Command::SetParam { id: b, value: 5.0 });
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(b), 4.0);
+    assert_eq!(live.ctl.song().params.get(b), 4.0);
 
     // An edit that changes nothing is no undo step and does not dirty a clean song.
     live.apply(Command::SaveSlot {
@@ -946,9 +951,13 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
         force: false,
     });
     live.apply(Command::SetParam { id: b, value: 4.0 });
-    assert!(!live.ctl.dirty);
+    assert!(!live.ctl.is_dirty());
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(b), 2.0, "the no-op was not a step");
+    assert_eq!(
+        live.ctl.song().params.get(b),
+        2.0,
+        "the no-op was not a step"
+    );
 }
 
 #[test]
@@ -967,7 +976,7 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
     );
 
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.bpm, BPM);
+    assert_eq!(live.ctl.song().sequencer.bpm, BPM);
     live.notices.clear();
     live.run(BAR);
     let beats = live.beats();
@@ -977,7 +986,7 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
     }
 
     live.apply(Command::Redo);
-    assert_eq!(live.ctl.song.sequencer.bpm, 120.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 120.0);
     live.notices.clear();
     live.run(2 * BAR);
     let beats = live.beats();
@@ -993,12 +1002,12 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
 #[test]
 fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
     let mut live = Live::new();
-    assert!(!live.ctl.dirty);
+    assert!(!live.ctl.is_dirty());
     live.apply(Command::SetName("mine".into()));
     live.apply(Command::AddTrack(Box::new(tone_track(
         "a", 1, "x...", 440.0,
     ))));
-    assert!(live.ctl.dirty);
+    assert!(live.ctl.is_dirty());
 
     let msg = live.apply(Command::SaveSlot {
         slot: slot(1),
@@ -1006,15 +1015,15 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
     });
     let p1 = live.slot_path(1);
     assert_eq!(msg, Some(format!("saved slot 1 to {}", p1.display())));
-    assert!(!live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
+    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
     assert_eq!(
-        live.ctl.own_saves[&1],
+        live.ctl.own_save_hash(slot(1)).unwrap(),
         content_hash(&std::fs::read(&p1).unwrap())
     );
     assert!(live.notices.iter().any(|(_, n)| *n
         == Notice::Saved {
-            slot: 1,
+            slot: slot(1),
             path: p1.clone()
         }));
 
@@ -1028,7 +1037,7 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         step: 2,
         value: StepValue::Hit,
     });
-    assert!(live.ctl.dirty);
+    assert!(live.ctl.is_dirty());
     let e = live
         .try_apply(Command::SaveSlot {
             slot: slot(2),
@@ -1047,22 +1056,25 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         theirs_bytes,
         "refused save wrote nothing"
     );
-    assert!(live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
+    assert!(live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
 
     live.apply(Command::SaveSlot {
         slot: slot(2),
         force: true,
     });
-    assert!(!live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(2)));
-    let saved = live.ctl.store.load(slot(2)).unwrap().slot;
-    assert_eq!(saved.sequencer.tracks, live.ctl.song.sequencer.tracks);
+    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(2)));
+    let saved = live.ctl.store().load(slot(2)).unwrap().slot;
+    assert_eq!(saved.sequencer.tracks, live.ctl.song().sequencer.tracks);
     assert_eq!(
-        live.ctl.own_saves[&2],
+        live.ctl.own_save_hash(slot(2)).unwrap(),
         content_hash(&std::fs::read(&p2).unwrap())
     );
-    assert_ne!(live.ctl.own_saves[&2], content_hash(&theirs_bytes));
+    assert_ne!(
+        live.ctl.own_save_hash(slot(2)).unwrap(),
+        content_hash(&theirs_bytes)
+    );
 
     // Saving to the current slot never asks.
     live.apply(Command::SetStep {
@@ -1075,7 +1087,14 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         force: false,
     });
     assert_eq!(
-        live.ctl.store.load(slot(2)).unwrap().slot.sequencer.tracks[0].pattern,
+        live.ctl
+            .store()
+            .load(slot(2))
+            .unwrap()
+            .slot
+            .sequencer
+            .tracks[0]
+            .pattern,
         "x.xX"
     );
 
@@ -1084,7 +1103,7 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         slot: slot(3),
         force: false,
     });
-    let mut same = live.ctl.song.clone();
+    let mut same = live.ctl.song().clone();
     same.metadata.name = "other name".into();
     live.save_slot_file(4, &same);
     live.apply(Command::SaveSlot {
@@ -1094,19 +1113,19 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
 
     // Loading clears dirty.
     live.apply(Command::SetName("edited".into()));
-    assert!(live.ctl.dirty);
+    assert!(live.ctl.is_dirty());
     live.apply(Command::LoadSlot {
         slot: slot(1),
         immediate: true,
     });
-    assert!(!live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
-    assert_eq!(live.ctl.song.metadata.name, "mine");
-    assert_eq!(live.ctl.song.sequencer.tracks[0].pattern, "x...");
+    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
+    assert_eq!(live.ctl.song().metadata.name, "mine");
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "x...");
     // And undo of the load makes the song dirty again (it differs from slot 1).
     live.apply(Command::Undo);
-    assert!(live.ctl.dirty);
-    assert_eq!(live.ctl.song.metadata.name, "edited");
+    assert!(live.ctl.is_dirty());
+    assert_eq!(live.ctl.song().metadata.name, "edited");
 }
 
 #[test]
@@ -1124,7 +1143,7 @@ fn undo_of_a_load_does_not_let_a_save_overwrite_the_loaded_slot_unasked() {
         immediate: true,
     });
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.tracks[0].name, "mine");
+    assert_eq!(live.ctl.song().sequencer.tracks[0].name, "mine");
     // The song on screen is not slot 2's any more: saving there must ask first.
     let r = live.try_apply(Command::SaveSlot {
         slot: slot(2),
@@ -1144,7 +1163,7 @@ fn loading_a_missing_slot_changes_nothing() {
         slot: slot(1),
         force: false,
     });
-    let before = live.ctl.song.clone();
+    let before = live.ctl.song().clone();
     let e = live
         .try_apply(Command::LoadSlot {
             slot: slot(9),
@@ -1155,10 +1174,10 @@ fn loading_a_missing_slot_changes_nothing() {
         matches!(e, ControlError::Store(StoreError::Missing { .. })),
         "{e:?}"
     );
-    assert_eq!(live.ctl.song, before);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
-    assert!(!live.ctl.dirty);
-    assert!(live.ctl.status.queued.is_none());
+    assert_eq!(*live.ctl.song(), before);
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
+    assert!(!live.ctl.is_dirty());
+    assert!(live.ctl.status().queued.is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1177,7 +1196,7 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     mirror.handle(EngineMsg::Play);
     let mut got = live.run(BAR + BAR / 2);
     let mut want = mirror_run(&mut mirror, BAR + BAR / 2);
-    assert_eq!(live.ctl.status.bar, 1);
+    assert_eq!(live.ctl.status().bar, 1);
 
     let msg = live.apply(Command::LoadSlot {
         slot: slot(3),
@@ -1187,16 +1206,16 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
         msg.as_deref(),
         Some("slot 3 \"B\" queued — applies at bar 2")
     );
-    assert_eq!(live.ctl.status.queued, Some((3, 2)));
-    assert_eq!(live.ctl.slot, Some(slot(3)));
-    assert!(!live.ctl.dirty);
+    assert_eq!(live.ctl.status().queued, Some((slot(3), 2)));
+    assert_eq!(live.ctl.slot(), Some(slot(3)));
+    assert!(!live.ctl.is_dirty());
     assert!(live.notices.iter().any(|(_, n)| *n
         == Notice::SlotQueued {
-            slot: 3,
+            slot: slot(3),
             bar: 2,
             from_disk: false
         }));
-    let parsed = live.ctl.store.load(slot(3)).unwrap();
+    let parsed = live.ctl.store().load(slot(3)).unwrap();
     mirror.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&parsed.slot, VOICES)),
         timing: LoadTiming::NextBar,
@@ -1208,11 +1227,11 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     want.extend(mirror_run(&mut mirror, BAR / 2 - PERIOD));
     assert!(live.applied().is_empty());
     assert_eq!(
-        live.ctl.status.queued,
-        Some((3, 2)),
+        live.ctl.status().queued,
+        Some((slot(3), 2)),
         "the engine confirmed the bar"
     );
-    assert_eq!(live.ctl.status.playing_slot, None);
+    assert_eq!(live.ctl.status().playing_slot, None);
     got.extend(live.run(PERIOD));
     want.extend(mirror_run(&mut mirror, PERIOD));
     assert!(live.applied().is_empty(), "bar 2 has not begun yet");
@@ -1220,8 +1239,8 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     got.extend(live.run(PERIOD));
     want.extend(mirror_run(&mut mirror, PERIOD));
     assert_eq!(live.applied(), vec![(2 * BAR + PERIOD, 3, 2)]);
-    assert_eq!(live.ctl.status.queued, None);
-    assert_eq!(live.ctl.status.playing_slot, Some(3));
+    assert_eq!(live.ctl.status().queued, None);
+    assert_eq!(live.ctl.status().playing_slot, Some(slot(3)));
     let bar2 = live.notices_matching(|n| matches!(n, Notice::Bar { bar: 2, .. }));
     assert_eq!(bar2.len(), 1);
     assert!(matches!(bar2[0].1, Notice::Bar { bar: 2, sample } if sample == 2 * BAR as u64));
@@ -1258,14 +1277,14 @@ fn edits_while_a_load_is_pending_go_into_the_queued_song() {
         field: chronus::model::registry::track::BASE_AMP,
         value: 0.25,
     });
-    assert!(live.ctl.dirty);
+    assert!(live.ctl.is_dirty());
     assert_eq!(
-        live.ctl.song.sequencer.tracks[0].pattern,
+        live.ctl.song().sequencer.tracks[0].pattern,
         "xXx.x.x.x.x.x.x."
     );
-    assert_eq!(live.ctl.status.queued, Some((3, 2)));
+    assert_eq!(live.ctl.status().queued, Some((slot(3), 2)));
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
         timing: LoadTiming::NextBar,
         slot: 3,
     });
@@ -1281,7 +1300,7 @@ fn edits_while_a_load_is_pending_go_into_the_queued_song() {
     assert!((a - 0.25).abs() < 0.02, "accent amplitude {a}");
     assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
     assert_eq!(live.applied()[0].1, 3);
-    assert_eq!(live.ctl.status.queued, None);
+    assert_eq!(live.ctl.status().queued, None);
 }
 
 #[test]
@@ -1331,7 +1350,7 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
         slot: slot(3),
         immediate: true,
     });
-    assert_eq!(live.ctl.song.metadata.name, "C");
+    assert_eq!(live.ctl.song().metadata.name, "C");
     let out = live.run(BAR / 2 + BAR);
     assert_eq!(
         hits(&out, BAR / 2, 880.0),
@@ -1339,7 +1358,7 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
         "slot 3 keeps playing"
     );
     assert_eq!(hits(&out, BAR / 2, 1320.0), "................");
-    assert_eq!(live.ctl.status.playing_slot, Some(3));
+    assert_eq!(live.ctl.status().playing_slot, Some(slot(3)));
     assert!(
         live.applied().iter().all(|&(_, s, _)| s == 3),
         "{:?}",
@@ -1525,7 +1544,7 @@ fn clear_tracks_releases_every_voice() {
 
     let msg = live.apply(Command::ClearTracks);
     assert_eq!(msg.as_deref(), Some("cleared all tracks"));
-    assert!(live.ctl.song.sequencer.tracks.is_empty());
+    assert!(live.ctl.song().sequencer.tracks.is_empty());
     let out = live.run(BAR);
     // 50 ms of release, then silence (the filters' tails are far below this).
     assert!(max_abs(&out[..PERIOD * 2]) > 0.05, "released, not cut");
@@ -1572,7 +1591,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
     let msg = live.apply(Command::EngineStop);
     assert_eq!(msg.as_deref(), Some("audio off"));
     assert_eq!(live.ctl.recording(), None);
-    assert!(!live.ctl.status.running);
+    assert!(!live.ctl.status().running);
     let rec = live
         .notices
         .iter()
@@ -1590,7 +1609,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
         out.iter().all(|&x| x == 0.0),
         "muted output is exact silence"
     );
-    assert!(live.ctl.status.muted);
+    assert!(live.ctl.status().muted);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Stopped));
     // Beats stop too.
     live.notices.clear();
@@ -1600,7 +1619,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
     live.apply(Command::EngineStart);
     live.apply(Command::Gate { voice: 3, on: true });
     let out = live.run(SR / 10);
-    assert!(!live.ctl.status.muted);
+    assert!(!live.ctl.status().muted);
     assert!(max_abs(&out) > 0.1);
 }
 
@@ -1631,7 +1650,7 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
     live.notices.clear();
     let mut mirror = Engine::new(SR as f32, VOICES);
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
         timing: LoadTiming::Immediate,
         slot: 5,
     });
@@ -1643,8 +1662,8 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
         &mirror_run(&mut mirror, 2 * BAR),
     );
     assert_eq!(hits(&got, BAR, 1320.0), "..x...x...x...x.");
-    assert_eq!(live.ctl.status.playing_slot, Some(5));
-    assert!(live.ctl.status.running);
+    assert_eq!(live.ctl.status().playing_slot, Some(slot(5)));
+    assert!(live.ctl.status().running);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Started));
 }
 
@@ -1653,14 +1672,14 @@ fn relink_keeps_audio_off_after_engine_stop() {
     let mut live = Live::new();
     live.apply(Command::EngineStop);
     live.run(PERIOD);
-    assert!(live.ctl.status.muted);
+    assert!(live.ctl.status().muted);
     let (runner, link) = audio::link(Engine::new(SR as f32, VOICES), None);
     live.ctl.relink(link);
     live.runner = runner;
     live.ctl.send_engine(EngineMsg::Gate { voice: 1, on: true });
     let out = live.run(SR / 10);
     assert!(
-        live.ctl.status.muted,
+        live.ctl.status().muted,
         "audio was turned off; a new device must not turn it on"
     );
     assert_eq!(max_abs(&out), 0.0);
@@ -1685,7 +1704,7 @@ fn recover_audio_switches_to_the_internal_clock_once() {
     live.gather();
     assert!(output.is_internal());
     assert_eq!(
-        live.ctl.status.backend,
+        live.ctl.status().backend,
         "internal clock 48000 Hz / 128 frames"
     );
     assert!(live.notices.iter().any(|(_, n)| matches!(
@@ -1708,7 +1727,7 @@ fn recover_audio_switches_to_the_internal_clock_once() {
     }
     assert!(beats >= 3, "the internal clock plays");
     assert!(live.applied().iter().any(|&(_, s, bar)| s == 7 && bar == 0));
-    assert_eq!(live.ctl.status.playing_slot, Some(7));
+    assert_eq!(live.ctl.status().playing_slot, Some(slot(7)));
     drop(output);
 }
 
@@ -1735,7 +1754,7 @@ fn set_notes_restarts_the_note_cycle() {
         track: "mel".into(),
         notes: vec![660.0, 880.0],
     });
-    assert_eq!(live.ctl.song.sequencer.tracks[1].note_index, 0);
+    assert_eq!(live.ctl.song().sequencer.tracks[1].note_index, 0);
     let out = live.run(6 * STEP);
     // The next hit (step 12) starts the new cycle at its first note.
     let first = tone(&out, 2 * STEP + 700, 750, 660.0);
@@ -1789,14 +1808,14 @@ fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
                 "slot 3: track \"far\" plays voice12 but 8 voices run — it stays silent".into()
             ),
             Notice::SlotQueued {
-                slot: 3,
+                slot: slot(3),
                 bar: 1,
                 from_disk: true
             },
         ]
     );
-    assert_eq!(live.ctl.song, b);
-    assert!(!live.ctl.dirty);
+    assert_eq!(*live.ctl.song(), b);
+    assert!(!live.ctl.is_dirty());
     mirror.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&b, VOICES)),
         timing: LoadTiming::NextBar,
@@ -1818,10 +1837,10 @@ fn follow_tempo_moves_the_engine_but_not_the_song() {
     });
     live.apply(Command::Play);
     live.run(BAR);
-    let song = live.ctl.song.clone();
+    let song = live.ctl.song().clone();
     assert_eq!(live.apply(Command::FollowTempo(120.0)), None);
-    assert_eq!(live.ctl.song, song);
-    assert!(!live.ctl.dirty);
+    assert_eq!(*live.ctl.song(), song);
+    assert!(!live.ctl.is_dirty());
     live.notices.clear();
     live.run(2 * BAR);
     let beats = live.beats();
@@ -1878,34 +1897,34 @@ fn nudges_clamp_and_toggle_play_follows_the_status() {
     for _ in 0..5 {
         live.apply(Command::NudgeBpm(1.0));
     }
-    assert_eq!(live.ctl.song.sequencer.bpm, 125.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 125.0);
     live.apply(Command::NudgeBpm(-1000.0));
-    assert_eq!(live.ctl.song.sequencer.bpm, 30.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 30.0);
     live.apply(Command::NudgeSwing(0.5));
     live.apply(Command::NudgeSwing(0.5));
-    assert_eq!(live.ctl.song.sequencer.swing, 0.6);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.6);
     // All the tempo nudges were one held adjustment, then one for swing.
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.swing, 0.0);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.bpm, 120.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 120.0);
     assert!(live.try_apply(Command::Undo).is_err());
 
     live.apply(Command::TogglePlay);
-    assert!(live.ctl.status.running);
+    assert!(live.ctl.status().running);
     live.run(PERIOD);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Started));
     live.apply(Command::TogglePlay);
-    assert!(!live.ctl.status.running);
+    assert!(!live.ctl.status().running);
     live.run(PERIOD);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Stopped));
-    assert!(!live.ctl.status.running);
+    assert!(!live.ctl.status().running);
 }
 
 #[test]
 fn a_non_finite_tempo_or_parameter_is_refused() {
     let (mut live, _) = Live::with_song_a();
-    let before = live.ctl.song.clone();
+    let before = live.ctl.song().clone();
     assert!(live.try_apply(Command::SetBpm(f64::NAN)).is_err());
     assert!(live.try_apply(Command::NudgeBpm(f64::INFINITY)).is_err());
     assert!(
@@ -1915,7 +1934,7 @@ fn a_non_finite_tempo_or_parameter_is_refused() {
         })
         .is_err()
     );
-    assert_eq!(live.ctl.song, before);
+    assert_eq!(*live.ctl.song(), before);
 }
 
 #[test]
@@ -1944,7 +1963,7 @@ fn edits_while_the_audio_side_is_gone_are_kept_and_relink_restores_everything() 
     live.ctl.relink(link);
     let mut mirror = Engine::new(SR as f32, VOICES);
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
         timing: LoadTiming::Immediate,
         slot: 0,
     });
@@ -1963,7 +1982,7 @@ fn levels_and_load_reach_the_status() {
     let mut live = Live::new();
     live.apply(Command::Gate { voice: 4, on: true });
     live.run(SR);
-    let st = &live.ctl.status;
+    let st = live.ctl.status();
     assert!(st.levels[3] > 0.2, "{:?}", st.levels);
     assert!(
         st.levels
@@ -2014,9 +2033,12 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
         .unwrap()
         .unwrap();
     assert!(msg.contains("save to replace the slot file"), "{msg}");
-    assert_eq!(ctl.song.sequencer.tracks, good.sequencer.tracks);
-    assert_eq!(ctl.slot, Some(slot(4)));
-    assert!(ctl.dirty, "the slot file still holds the corrupt version");
+    assert_eq!(ctl.song().sequencer.tracks, good.sequencer.tracks);
+    assert_eq!(ctl.slot(), Some(slot(4)));
+    assert!(
+        ctl.is_dirty(),
+        "the slot file still holds the corrupt version"
+    );
     ctl.apply(Command::SaveSlot {
         slot: slot(4),
         force: false,
