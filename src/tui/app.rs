@@ -1350,7 +1350,7 @@ impl App {
         let played = st.running
             && c.applies_at.is_none()
             && c.heard_from.is_some_and(|b| st.bar >= b + HIGHLIGHT_BARS);
-        if played || ctl.is_dirty() || ctl.slot() != Some(c.slot) {
+        if played || (c.applies_at.is_none() && ctl.is_dirty()) || ctl.slot() != Some(c.slot) {
             self.ui.changes = None;
             return true;
         }

@@ -160,7 +160,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             inner.x + 1,
             y + 1,
             right,
-            "* unsaved draft  ~ changed on disk",
+            "* draft      ~ changed on disk",
             theme::dim(),
         );
     }

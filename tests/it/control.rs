@@ -1207,8 +1207,14 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
         Some("slot 3 \"B\" queued — applies at bar 2")
     );
     assert_eq!(live.ctl.status().queued, Some((slot(3), 2)));
-    assert_eq!(live.ctl.slot(), Some(slot(3)));
-    assert!(!live.ctl.is_dirty());
+    // Until its bar, the queued slot is held apart: the song is still the playing one.
+    assert_eq!(live.ctl.slot(), None);
+    assert_eq!(live.ctl.song().metadata.name, "A");
+    let q = live.ctl.queued().expect("queued");
+    assert_eq!(
+        (q.slot, q.name, q.bar, q.from_disk),
+        (slot(3), "B", 2, false)
+    );
     assert!(live.notices.iter().any(|(_, n)| *n
         == Notice::SlotQueued {
             slot: slot(3),
@@ -1240,6 +1246,11 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     want.extend(mirror_run(&mut mirror, PERIOD));
     assert_eq!(live.applied(), vec![(2 * BAR + PERIOD, 3, 2)]);
     assert_eq!(live.ctl.status().queued, None);
+    // Applied: now the queued song is the song, and the slot label changes with it.
+    assert_eq!(live.ctl.slot(), Some(slot(3)));
+    assert_eq!(*live.ctl.song(), parsed.slot);
+    assert!(live.ctl.queued().is_none());
+    assert!(!live.ctl.is_dirty());
     assert_eq!(live.ctl.status().playing_slot, Some(slot(3)));
     let bar2 = live.notices_matching(|n| matches!(n, Notice::Bar { bar: 2, .. }));
     assert_eq!(bar2.len(), 1);
@@ -1255,7 +1266,7 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
 }
 
 #[test]
-fn edits_while_a_load_is_pending_go_into_the_queued_song() {
+fn edits_while_a_load_is_pending_go_to_the_playing_song_and_are_heard_until_the_bar() {
     let (mut live, mut mirror) = Live::with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
@@ -1266,45 +1277,49 @@ fn edits_while_a_load_is_pending_go_into_the_queued_song() {
         slot: slot(3),
         immediate: false,
     });
-    // Edit the queued song: a step, a parameter of the queued song, and its tempo stays.
-    live.apply(Command::SetStep {
-        track: "b".into(),
-        step: 1,
-        value: StepValue::Accent,
-    });
-    live.apply(Command::SetTrackField {
-        track: "b".into(),
-        field: chronus::model::registry::track::BASE_AMP,
-        value: 0.25,
-    });
-    assert!(live.ctl.is_dirty());
-    assert_eq!(
-        live.ctl.song().sequencer.tracks[0].pattern,
-        "xXx.x.x.x.x.x.x."
-    );
-    assert_eq!(live.ctl.status().queued, Some((slot(3), 2)));
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
+        scene: Box::new(Scene::from_slot(&song_b(), VOICES)),
         timing: LoadTiming::NextBar,
         slot: 3,
     });
+    // Edit what plays (Elektron style): song A gets hits on the off-beats of its second half.
+    live.apply(Command::SetPattern {
+        track: "a".into(),
+        pattern: "x...x...xxxxxxxx".into(),
+    });
+    assert_eq!(live.ctl.song().metadata.name, "A");
+    assert_eq!(
+        live.ctl.song().sequencer.tracks[0].pattern,
+        "x...x...xxxxxxxx"
+    );
+    let q = live.ctl.queued().expect("still queued");
+    assert_eq!(
+        q.song.sequencer.tracks[0].pattern, "x.x.x.x.x.x.x.x.",
+        "queued song untouched"
+    );
+    // The engine got the edit live, not into the queued snapshot.
+    mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
+        &live.ctl.song().sequencer.tracks,
+        VOICES,
+    ))));
     got.extend(live.run(BAR / 2 + BAR));
     want.extend(mirror_run(&mut mirror, BAR / 2 + BAR));
-    assert_same("runner vs engine with the edited song queued", &got, &want);
-    // The rest of bar 1 is song A untouched; bar 2 is the edited song B.
-    assert_eq!(hits(&got, BAR, 440.0), "x...x...x...x...");
-    assert_eq!(hits(&got, BAR, 1320.0), "................");
-    // 0.25 × 1.0 (accent) and 0.25 × 0.6 (hit).
-    assert_eq!(hits(&got, 2 * BAR, 1320.0), "xXx.x.x.x.x.x.x.");
-    let a = tone(&got, 2 * BAR + STEP + 700, 750, 1320.0);
-    assert!((a - 0.25).abs() < 0.02, "accent amplitude {a}");
+    assert_same(
+        "runner vs engine: edit live, slot 3 at the bar",
+        &got,
+        &want,
+    );
+    // The second half of bar 1 plays the edit; bar 2 is slot 3 as its file holds it.
+    assert_eq!(hits(&got, BAR, 440.0), "x...x...xxxxxxxx");
+    assert_eq!(hits(&got, 2 * BAR, 440.0), "................");
+    assert_eq!(hits(&got, 2 * BAR, 1320.0), "x.x.x.x.x.x.x.x.");
     assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
-    assert_eq!(live.applied()[0].1, 3);
-    assert_eq!(live.ctl.status().queued, None);
+    assert_eq!(live.ctl.slot(), Some(slot(3)));
+    assert!(!live.ctl.is_dirty());
 }
 
 #[test]
-fn an_edit_just_after_the_bar_switch_is_heard_at_once() {
+fn an_edit_of_the_old_song_racing_the_bar_switch_does_not_stick() {
     let (mut live, _) = Live::with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
@@ -1314,22 +1329,23 @@ fn an_edit_just_after_the_bar_switch_is_heard_at_once() {
         immediate: false,
     });
     live.run(BAR / 2 - PERIOD);
-    // The audio thread crosses into bar 2 (applying slot 3) while the control thread is busy.
+    // The audio thread crosses into bar 2 (applying slot 3) while the control thread is busy;
+    // then an edit of song A (what the control side still plays) reaches the engine.
     let mut out = live.run_unpolled(2 * PERIOD);
     live.apply(Command::SetPattern {
-        track: "b".into(),
-        pattern: "x".into(),
+        track: "a".into(),
+        pattern: "xxxxxxxxxxxxxxxx".into(),
     });
     out.extend(live.run(2 * BAR));
-    // `out` starts one period before bar 2. Step 0 sounded before the edit, as slot 3 has it;
-    // every later step follows the edit.
-    assert_eq!(hits(&out, PERIOD, 1320.0), "xxxxxxxxxxxxxxxx", "bar 2");
+    assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
+    assert_eq!(live.ctl.song().metadata.name, "B");
+    // Once the control side hears of the switch it sends slot 3 again: bar 3 is pure B.
     assert_eq!(
         hits(&out, PERIOD + BAR, 1320.0),
-        "xxxxxxxxxxxxxxxx",
+        "x.x.x.x.x.x.x.x.",
         "bar 3"
     );
-    assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
+    assert_eq!(hits(&out, PERIOD + BAR, 440.0), "................", "bar 3");
 }
 
 #[test]
@@ -1814,8 +1830,8 @@ fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
             },
         ]
     );
-    assert_eq!(*live.ctl.song(), b);
-    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.queued().map(|q| q.song), Some(&b));
+    assert!(live.ctl.queued().unwrap().from_disk);
     mirror.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&b, VOICES)),
         timing: LoadTiming::NextBar,
@@ -1826,6 +1842,8 @@ fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
     assert_same("runner vs engine with the file queued", &got, &want);
     assert_eq!(hits(&got, BAR, 1320.0), "x.x.x.x.x.x.x.x.");
     assert_eq!(live.applied(), vec![(BAR + PERIOD, 3, 1)]);
+    assert_eq!(*live.ctl.song(), b);
+    assert!(!live.ctl.is_dirty());
 }
 
 #[test]

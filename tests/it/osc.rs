@@ -1137,7 +1137,7 @@ fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
         chronus::osc::FollowState::Waiting,
         "{follow:?}"
     );
-    assert!(rig.query("/seq/status", vec![]).len() == 5);
+    assert!(rig.query("/seq/status", vec![]).len() == 7);
 }
 
 // ---------------------------------------------------------------------------------------------

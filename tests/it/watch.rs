@@ -165,7 +165,12 @@ impl Rig {
         let before = self.watcher.reloads();
         self.watcher.poll(&mut self.ctl);
         if self.watcher.reloads() != before {
-            self.loads.push((self.blocks, self.ctl.song().clone()));
+            let song = self
+                .ctl
+                .queued()
+                .map_or(self.ctl.song(), |q| q.song)
+                .clone();
+            self.loads.push((self.blocks, song));
         }
         self.collect();
     }
@@ -175,7 +180,12 @@ impl Rig {
         let before = self.watcher.reloads();
         self.watcher.resolve_conflict(&mut self.ctl, take_file);
         if self.watcher.reloads() != before {
-            self.loads.push((self.blocks, self.ctl.song().clone()));
+            let song = self
+                .ctl
+                .queued()
+                .map_or(self.ctl.song(), |q| q.song)
+                .clone();
+            self.loads.push((self.blocks, song));
         }
         self.collect();
     }
@@ -319,10 +329,11 @@ fn assert_one_reload(rig: &mut Rig, expected: &Slot) {
     assert_eq!(rig.loads.len(), 1);
     assert_eq!(rig.watcher.reloads(), 1);
     assert_eq!(&rig.loads[0].1, expected);
-    assert_eq!(rig.ctl.song(), expected);
-    assert!(!rig.ctl.is_dirty());
+    assert_eq!(rig.ctl.queued().map(|q| q.song), Some(expected));
     let bar = queued[0];
     rig.wait_for("the queued slot to apply", |r| !r.applied_bars().is_empty());
+    assert_eq!(rig.ctl.song(), expected);
+    assert!(!rig.ctl.is_dirty());
     assert_eq!(rig.applied_bars(), [bar]);
     assert_eq!(rig.bar_sample(bar), Some(bar * BAR));
 
