@@ -939,9 +939,16 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
     ));
 
     // Adjustments more than a second apart are separate steps.
-    live.apply(Command::SetParam { id: b, value: 4.0 });
-    std::thread::sleep(Duration::from_millis(1100));
-    live.apply(Command::SetParam { id: b, value: 5.0 });
+    let t = Instant::now();
+    live.ctl
+        .apply_at(Command::SetParam { id: b, value: 4.0 }, t)
+        .unwrap();
+    live.ctl
+        .apply_at(
+            Command::SetParam { id: b, value: 5.0 },
+            t + Duration::from_millis(1100),
+        )
+        .unwrap();
     live.apply(Command::Undo);
     assert_eq!(live.ctl.song().params.get(b), 4.0);
 
@@ -2078,4 +2085,104 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
         stderr.contains("restore it with: chronus slots save 4 --from"),
         "{stderr}"
     );
+}
+
+#[test]
+fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
+    let mut live = Live::new();
+    live.save_slot_file(1, &song("One", vec![tone_track("a", 1, "x...", 440.0)]));
+    live.save_slot_file(5, &song_b());
+    let load = |live: &mut Live, n: u8| {
+        live.apply(Command::LoadSlot {
+            slot: slot(n),
+            immediate: true,
+        })
+    };
+    load(&mut live, 1);
+    let t0 = Instant::now();
+    live.ctl
+        .apply_at(
+            Command::SetPattern {
+                track: "a".into(),
+                pattern: "xxxx".into(),
+            },
+            t0,
+        )
+        .unwrap();
+    assert!(live.ctl.is_dirty());
+    // The current slot's edit is mirrored to its draft file (kill-safety).
+    let draft = live.ctl.store().draft_path(slot(1));
+    live.ctl.flush_drafts();
+    let on_disk = chronus::model::slot::read_slot_file(&draft).unwrap();
+    assert_eq!(on_disk.slot.sequencer.tracks[0].pattern, "xxxx");
+    // Switch away and back: the edit comes back, still unsaved.
+    load(&mut live, 5);
+    assert!(!live.ctl.is_dirty());
+    assert!(live.ctl.has_draft(slot(1)));
+    assert_eq!(live.ctl.draft_slots(), vec![slot(1)]);
+    let msg = load(&mut live, 1).unwrap();
+    assert!(
+        msg.starts_with("slot 1: restored unsaved edits from drafts/slot_001.json"),
+        "{msg}"
+    );
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "xxxx");
+    assert!(live.ctl.is_dirty());
+    // A fresh controller on the same folder finds the draft (next start).
+    let (_r, link) = audio::link(Engine::new(SR as f32, VOICES), None);
+    let mut next = Controller::new(live.ctl.store().clone(), VOICES, link, Recorder::new());
+    next.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: true,
+    })
+    .unwrap();
+    assert_eq!(next.song().sequencer.tracks[0].pattern, "xxxx");
+    // Revert drops the draft and reloads the file; undo brings the edit back.
+    live.apply(Command::Revert);
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "x...");
+    assert!(!live.ctl.is_dirty());
+    assert!(!draft.exists());
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "xxxx");
+    // Save writes it to the slot file and removes the draft.
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: false,
+    });
+    live.ctl.flush_drafts();
+    assert!(!draft.exists());
+    assert!(!live.ctl.is_dirty());
+    assert!(live.ctl.draft_slots().is_empty());
+}
+
+#[test]
+fn dirty_means_differs_from_the_file_and_undo_coalesces_by_passed_in_time() {
+    let mut live = Live::new();
+    live.save_slot_file(2, &song_b());
+    live.apply(Command::LoadSlot {
+        slot: slot(2),
+        immediate: true,
+    });
+    let t0 = Instant::now();
+    let set = |live: &mut Live, v: f64, at: Instant| {
+        live.ctl.apply_at(Command::SetSwing(v), at).unwrap();
+    };
+    set(&mut live, 0.1, t0);
+    set(&mut live, 0.2, t0 + Duration::from_millis(500));
+    // More than a second after the last one: a new undo step.
+    set(&mut live, 0.3, t0 + Duration::from_millis(1600));
+    assert!(live.ctl.is_dirty());
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.2);
+    assert!(live.ctl.is_dirty());
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.0);
+    assert!(!live.ctl.is_dirty(), "back to what the file holds");
+    // Save-as makes the other slot current.
+    live.apply(Command::SetSwing(0.4));
+    live.apply(Command::SaveSlot {
+        slot: slot(9),
+        force: false,
+    });
+    assert_eq!(live.ctl.slot(), Some(slot(9)));
+    assert!(!live.ctl.is_dirty());
 }
