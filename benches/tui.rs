@@ -33,20 +33,28 @@ fn bench_draw(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("chronus-bench-tui-{}", std::process::id()));
     let (_runner, link) = chronus::engine::link::link(Engine::new(48000.0, 8), None);
     let mut ctl = Controller::new(Store::new(&dir), 8, link, Recorder::new());
-    ctl.song = anthem();
-    let st = &mut ctl.status;
+    let one = chronus::store::SlotNumber::new(1).expect("slot 1");
+    Store::new(&dir).save(one, &anthem()).expect("bench slot");
+    ctl.apply(chronus::control::Command::LoadSlot {
+        slot: one,
+        immediate: true,
+    })
+    .expect("load the bench slot");
+    // Unsaved, as while performing.
+    ctl.apply(chronus::control::Command::NudgeBpm(1.0))
+        .expect("edit");
+    let st = ctl.status_mut();
     st.running = true;
     st.global_step = 437;
     st.bar = 27;
     st.step_in_bar = 5;
-    st.queued = Some((3, 28));
+    st.queued = Some((chronus::store::SlotNumber::new(3).expect("slot 3"), 28));
     st.levels = [
         0.5, 0.25, 0.8, 0.1, 0.6, 0.3, 0.05, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
     ];
     st.master = [0.7, 0.65];
     st.spectrum = [0.9, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
     st.backend = "internal clock 48000 Hz / 128 frames".into();
-    ctl.dirty = true;
     let mut app = App::new(Keymap::defaults());
     app.refresh_slots(&ctl);
     app.ui.step = 5;
@@ -55,7 +63,7 @@ fn bench_draw(c: &mut Criterion) {
     c.bench_function("tui/frame_120x40_testbackend", |b| {
         b.iter(|| {
             // Alternate the playhead so every frame has changes to flush, as while playing.
-            ctl.status.global_step ^= 1;
+            ctl.status_mut().global_step ^= 1;
             term.draw(|f| tui::draw(f, black_box(&app.ui), black_box(&ctl)))
                 .expect("draw");
         })

@@ -75,7 +75,7 @@ impl Session {
             unreachable!("audio::open always makes the runner")
         };
         let mut ctl = Controller::new(Store::new(patterns), voices, engine_link, recorder);
-        ctl.status.backend = output.describe();
+        ctl.set_backend(output.kind(), output.describe());
         let (waker, wakeup) = wake_pair();
         let mut startup = Vec::new();
         if let Some(note) = note {
@@ -222,13 +222,13 @@ impl Session {
             None => {
                 // The runner could not be had back (the stream's thread died with it): a new
                 // engine gets the whole song.
-                let engine = Engine::new(rate as f32, self.ctl.voices);
+                let engine = Engine::new(rate as f32, self.ctl.voices());
                 let (runner, l) = link::link(engine, Some(self.ctl.recorder_mut().attach(rate)));
                 self.ctl.relink(l);
                 audio::open_internal(runner, buffer)
             }
         };
-        self.ctl.status.backend = out.describe();
+        self.ctl.set_backend(out.kind(), out.describe());
         self.output = Some(out);
         self.ctl.notify(
             Level::Warning,

@@ -6,14 +6,14 @@
 
 pub mod wake;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audio::recorder::{Recorder, RecordingInfo};
 use crate::engine::link::{EngineLink, HostEvent, SharedStats};
-use crate::engine::{EngineEvent, EngineMsg, LoadTiming, Scene, TrackSet};
+use crate::engine::{EngineEvent, EngineMsg, LoadTiming, STEPS_PER_BAR, Scene, TrackSet};
 
 use crate::model::ParamId;
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec};
@@ -215,10 +215,34 @@ pub enum Command {
     EngineStart,
     /// Audio off: stops the sequencer and any recording (`/engine/stop`).
     EngineStop,
+    /// Drop the current slot's unsaved edits (its draft) and put its file's version back.
+    Revert,
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
     Redo,
+}
+
+impl Command {
+    /// True for commands that change the song (what a read-only preview refuses).
+    pub fn is_edit(&self) -> bool {
+        !matches!(
+            self,
+            Command::Play
+                | Command::Stop
+                | Command::TogglePlay
+                | Command::FollowTempo(_)
+                | Command::Gate { .. }
+                | Command::LoadSlot { .. }
+                | Command::LoadBackup { .. }
+                | Command::QueueParsed { .. }
+                | Command::SaveSlot { .. }
+                | Command::RecordStart(_)
+                | Command::RecordStop
+                | Command::EngineStart
+                | Command::EngineStop
+        )
+    }
 }
 
 /// Why a command was refused.
@@ -297,7 +321,7 @@ pub enum Notice {
     /// A slot is queued for a bar.
     SlotQueued {
         /// Slot number.
-        slot: u16,
+        slot: SlotNumber,
         /// The bar it applies at.
         bar: u64,
         /// Queued because its file changed on disk.
@@ -306,14 +330,14 @@ pub enum Notice {
     /// A slot is now playing.
     SlotApplied {
         /// Slot number.
-        slot: u16,
+        slot: SlotNumber,
         /// Bar it applied at.
         bar: u64,
     },
     /// A slot was saved.
     Saved {
         /// Slot number.
-        slot: u8,
+        slot: SlotNumber,
         /// File written.
         path: PathBuf,
     },
@@ -337,9 +361,9 @@ pub struct EngineStatus {
     /// Sample clock of the latest event.
     pub sample: u64,
     /// The slot the engine plays (after its bar-aligned switch).
-    pub playing_slot: Option<u16>,
+    pub playing_slot: Option<SlotNumber>,
     /// A slot waiting for its bar.
-    pub queued: Option<(u16, u64)>,
+    pub queued: Option<(SlotNumber, u64)>,
     /// Per-voice peak levels.
     pub levels: [f32; MAX_VOICES],
     /// Master peak (left, right).
@@ -358,6 +382,10 @@ pub struct EngineStatus {
     pub unit_resets: u64,
     /// Where the sound goes (`alsa:jack …` or `internal clock …`).
     pub backend: String,
+    /// What kind of backend plays, machine-readable: `device`, `internal` or `none`.
+    pub backend_kind: &'static str,
+    /// The tempo the engine actually runs (a follower's leader tempo), not only the song's.
+    pub playing_bpm: f64,
     /// Audio muted by `/engine/stop`.
     pub muted: bool,
     /// Play was pressed and no step has sounded yet (a load then applies at bar 0).
@@ -367,51 +395,138 @@ pub struct EngineStatus {
 struct UndoEntry {
     before: Slot,
     slot: Option<SlotNumber>,
+    /// The file content `before` was compared with (what "dirty" meant then).
+    saved: Option<Slot>,
     key: Option<String>,
     at: Instant,
+}
+
+/// A state to go back to on redo.
+struct RedoEntry {
+    song: Slot,
+    slot: Option<SlotNumber>,
+    saved: Option<Slot>,
+}
+
+/// A slot waiting for its bar: the song it brings, held apart from the playing one.
+struct Queued {
+    slot: SlotNumber,
+    song: Slot,
+    saved: Option<Slot>,
+    bar: u64,
+    from_disk: bool,
+    /// Edits of the playing song were sent to the engine while this waited: once it applies,
+    /// the engine gets this song again in case an edit crossed the switch.
+    edited: bool,
+}
+
+/// What plays now: the song the engine runs (and the screen edits).
+#[derive(Debug, Clone, Copy)]
+pub struct PlayingView<'a> {
+    /// The slot it came from or was last saved to.
+    pub slot: Option<SlotNumber>,
+    /// `metadata.name`.
+    pub name: &'a str,
+    /// The song's tempo.
+    pub bpm: f64,
+    /// The song's swing.
+    pub swing: f64,
+    /// The song itself (tracks, parameters).
+    pub song: &'a Slot,
+}
+
+/// A slot waiting for its bar.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuedView<'a> {
+    /// Which slot.
+    pub slot: SlotNumber,
+    /// Its `metadata.name`.
+    pub name: &'a str,
+    /// The bar it applies at.
+    pub bar: u64,
+    /// Queued because its file changed on disk.
+    pub from_disk: bool,
+    /// The song it brings.
+    pub song: &'a Slot,
 }
 
 const UNDO_LIMIT: usize = 500;
 /// Undo key of a slot load (never merged with another step).
 const LOAD_KEY: &str = "\u{0}load";
+/// Edits of the current slot reach its draft file at most this long after they were made.
+pub const DRAFT_DEBOUNCE: Duration = Duration::from_millis(250);
+/// Undo steps with the same key closer together than this are one step.
+const COALESCE: Duration = Duration::from_secs(1);
 
-/// The control side: owns the song model and sends its changes to the engine.
+/// True when two songs hold the same content: what a save stamps (time, transport position,
+/// voice count) does not count.
+pub fn same_content(a: &Slot, b: &Slot) -> bool {
+    a.chronus_version == b.chronus_version
+        && a.schema_version == b.schema_version
+        && a.metadata == b.metadata
+        && a.sequencer.bpm == b.sequencer.bpm
+        && a.sequencer.swing == b.sequencer.swing
+        && a.sequencer.tracks == b.sequencer.tracks
+        && a.sequencer.extra == b.sequencer.extra
+        && a.params == b.params
+        && a.module_extra == b.module_extra
+        && a.modules_extra == b.modules_extra
+        && a.extra == b.extra
+}
+
+/// The control side: owns the song model and sends its changes to the engine. It is the one
+/// owner of what plays, what is queued and what is edited; frontends read it through its
+/// accessors.
 pub struct Controller {
-    /// The song on screen: what saves write and what the engine plays (or will at the bar).
-    pub song: Slot,
+    /// The song that plays and is edited (a queued slot replaces it at its bar).
+    song: Slot,
     /// The slot the song came from or was last saved to.
-    pub slot: Option<SlotNumber>,
-    /// Edits not yet saved.
-    pub dirty: bool,
-    /// The pattern store.
-    pub store: Store,
-    /// Voices the engine runs.
-    pub voices: usize,
-    /// What the engine reports.
-    pub status: EngineStatus,
-    /// Where `record start` puts its files.
-    pub recordings_dir: PathBuf,
-    /// Content hash of the last file Chronus saved per slot, so the watcher can ignore it.
-    pub own_saves: std::collections::HashMap<u8, u64>,
+    slot: Option<SlotNumber>,
+    /// What the slot file holds (as last loaded or saved); `None` when the file does not hold
+    /// this song at all (a corrupt file, a draft of an empty slot), so the song is unsaved.
+    saved: Option<Slot>,
+    /// A slot waiting for its bar.
+    queued: Option<Queued>,
+    /// Unsaved edits of slots other than the current one (mirrored in `drafts/`).
+    drafts: BTreeMap<SlotNumber, Slot>,
+    /// The current slot's song as last written to its draft file (`None`: no draft file).
+    draft_written: Option<(SlotNumber, Slot)>,
+    /// When the current slot's draft was last written.
+    draft_at: Option<Instant>,
+    store: Store,
+    voices: usize,
+    status: EngineStatus,
+    recordings_dir: PathBuf,
+    own_saves: std::collections::HashMap<u8, u64>,
     link: EngineLink,
     recorder: Recorder,
     undo: VecDeque<UndoEntry>,
-    redo: Vec<(Slot, Option<SlotNumber>)>,
+    redo: Vec<RedoEntry>,
     notices: VecDeque<Notice>,
 }
 
 impl Controller {
-    /// A controller sending to `link`, with an empty song.
+    /// A controller sending to `link`, with an empty song. Drafts left in the store's
+    /// `drafts/` folder (unsaved edits of an earlier run) are taken in: loading their slot
+    /// restores them.
     pub fn new(store: Store, voices: usize, link: EngineLink, recorder: Recorder) -> Controller {
         let mut recorder = recorder;
         recorder.bind(link.stats.clone());
-        Controller {
+        let mut ctl = Controller {
             song: Slot::default(),
             slot: None,
-            dirty: false,
+            saved: Some(Slot::default()),
+            queued: None,
+            drafts: BTreeMap::new(),
+            draft_written: None,
+            draft_at: None,
             store,
             voices,
-            status: EngineStatus::default(),
+            status: EngineStatus {
+                playing_bpm: Slot::default().sequencer.bpm,
+                backend_kind: "none",
+                ..EngineStatus::default()
+            },
             recordings_dir: PathBuf::from("recordings"),
             own_saves: Default::default(),
             link,
@@ -419,7 +534,151 @@ impl Controller {
             undo: VecDeque::new(),
             redo: Vec::new(),
             notices: VecDeque::new(),
+        };
+        ctl.take_in_drafts();
+        ctl
+    }
+
+    /// Reads `drafts/` into memory; drafts that do not load are reported and left alone.
+    fn take_in_drafts(&mut self) {
+        match self.store.drafts() {
+            Ok(found) => {
+                for (n, path, why) in found.unreadable {
+                    self.notify(
+                        Level::Warning,
+                        format!(
+                            "slot {n}: the draft {} does not load ({why}) — left as it is",
+                            path.display()
+                        ),
+                    );
+                }
+                self.drafts.extend(found.loaded);
+            }
+            Err(e) => self.notify(Level::Warning, format!("drafts: {e}")),
         }
+    }
+
+    /// The song that plays and is edited.
+    pub fn song(&self) -> &Slot {
+        &self.song
+    }
+
+    /// The slot the song came from or was last saved to (`None`: a new song).
+    pub fn slot(&self) -> Option<SlotNumber> {
+        self.slot
+    }
+
+    /// What plays now (the queued slot takes over only at its bar).
+    pub fn playing(&self) -> PlayingView<'_> {
+        PlayingView {
+            slot: self.slot,
+            name: &self.song.metadata.name,
+            bpm: self.song.sequencer.bpm,
+            swing: self.song.sequencer.swing,
+            song: &self.song,
+        }
+    }
+
+    /// The slot waiting for its bar, if any.
+    pub fn queued(&self) -> Option<QueuedView<'_>> {
+        self.queued.as_ref().map(|q| QueuedView {
+            slot: q.slot,
+            name: &q.song.metadata.name,
+            bar: q.bar,
+            from_disk: q.from_disk,
+            song: &q.song,
+        })
+    }
+
+    /// Beats until the queued slot's bar (from the playhead), when one is queued while
+    /// running; 0 when the bar has begun and the engine has not confirmed it yet.
+    pub fn beats_until_queued(&self) -> Option<u64> {
+        let q = self.queued.as_ref()?;
+        if !self.status.running {
+            return None;
+        }
+        Some(beats_until(
+            q.bar,
+            self.status.bar,
+            self.status.step_in_bar,
+            self.status.fresh,
+        ))
+    }
+
+    /// True when the song differs from its slot file (or the file does not hold it).
+    pub fn is_dirty(&self) -> bool {
+        match &self.saved {
+            Some(saved) => !same_content(&self.song, saved),
+            None => true,
+        }
+    }
+
+    /// Slots with unsaved edits: the drafts of other slots plus the current slot when it is
+    /// dirty (a new song with no slot is not counted: it has no draft file).
+    pub fn draft_slots(&self) -> Vec<SlotNumber> {
+        let mut v: Vec<SlotNumber> = self.drafts.keys().copied().collect();
+        if let Some(s) = self.slot
+            && self.is_dirty()
+            && !v.contains(&s)
+        {
+            v.push(s);
+            v.sort();
+        }
+        v
+    }
+
+    /// True when slot `n` has unsaved edits (a draft, or the current dirty song).
+    pub fn has_draft(&self, n: SlotNumber) -> bool {
+        self.drafts.contains_key(&n) || (self.slot == Some(n) && self.is_dirty())
+    }
+
+    /// The pattern store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Voices the engine runs.
+    pub fn voices(&self) -> usize {
+        self.voices
+    }
+
+    /// What the engine reports.
+    pub fn status(&self) -> &EngineStatus {
+        &self.status
+    }
+
+    /// The engine status, to stage a screen in tests and benchmarks.
+    #[doc(hidden)]
+    pub fn status_mut(&mut self) -> &mut EngineStatus {
+        &mut self.status
+    }
+
+    /// Where `record start` puts its files.
+    pub fn recordings_dir(&self) -> &std::path::Path {
+        &self.recordings_dir
+    }
+
+    /// Sets where `record start` puts its files.
+    pub fn set_recordings_dir(&mut self, dir: impl Into<PathBuf>) {
+        self.recordings_dir = dir.into();
+    }
+
+    /// Content hash of the last file Chronus saved per slot, so the watcher can ignore it.
+    pub fn own_save_hash(&self, slot: SlotNumber) -> Option<u64> {
+        self.own_saves.get(&slot.get()).copied()
+    }
+
+    /// Records which audio output plays (status lines, `/seq/status`).
+    pub fn set_backend(&mut self, kind: &'static str, describe: String) {
+        self.status.backend = describe;
+        self.status.backend_kind = kind;
+    }
+
+    /// Starts a new song meant for `slot` (its file is missing or does not load): the next
+    /// save writes there.
+    pub fn start_new_song(&mut self, slot: SlotNumber) {
+        self.slot = Some(slot);
+        self.saved = Some(self.song.clone());
     }
 
     /// Replaces the engine link (after the audio output was reopened) and sends the whole
@@ -433,7 +692,7 @@ impl Controller {
         self.link.send(EngineMsg::Load {
             scene: Box::new(scene),
             timing: LoadTiming::Immediate,
-            slot: self.slot.map(|s| s.get() as u16).unwrap_or(0),
+            slot: slot_tag(self.slot),
         });
         if self.status.running {
             self.link.send(EngineMsg::Play);
@@ -496,6 +755,7 @@ impl Controller {
             self.on_event(ev);
         }
         self.status.muted = self.link.stats.muted.load(Ordering::Relaxed);
+        self.flush_draft_at(Instant::now(), false);
         changed
     }
 
@@ -548,7 +808,13 @@ impl Controller {
                     self.notices.push_back(Notice::Bar { bar, sample });
                 }
                 EngineEvent::Queued { slot, bar } => {
+                    let Some(slot) = tag_to_slot(slot) else {
+                        return;
+                    };
                     let predicted = st.queued.replace((slot, bar));
+                    if let Some(q) = self.queued.as_mut().filter(|q| q.slot == slot) {
+                        q.bar = bar;
+                    }
                     if predicted != Some((slot, bar)) {
                         self.notices.push_back(Notice::SlotQueued {
                             slot,
@@ -557,13 +823,7 @@ impl Controller {
                         });
                     }
                 }
-                EngineEvent::Applied { slot, bar, .. } => {
-                    st.queued = None;
-                    st.playing_slot = (slot != 0).then_some(slot);
-                    if slot != 0 {
-                        self.notices.push_back(Notice::SlotApplied { slot, bar });
-                    }
-                }
+                EngineEvent::Applied { slot, bar, .. } => self.on_applied(tag_to_slot(slot), bar),
                 EngineEvent::Levels { voices, master } => {
                     st.levels = voices;
                     st.master = master;
@@ -582,6 +842,19 @@ impl Controller {
 
     /// Applies one command. Returns a short confirmation for the message line / OSC reply.
     pub fn apply(&mut self, cmd: Command) -> Result<Option<String>, ControlError> {
+        self.apply_at(cmd, Instant::now())
+    }
+
+    /// [`Controller::apply`] at a given time: undo steps of the same kind within a second
+    /// form one step, and the current slot's draft file is written at most every
+    /// [`DRAFT_DEBOUNCE`].
+    pub fn apply_at(&mut self, cmd: Command, now: Instant) -> Result<Option<String>, ControlError> {
+        let r = self.dispatch(cmd, now);
+        self.flush_draft_at(now, false);
+        r
+    }
+
+    fn dispatch(&mut self, cmd: Command, now: Instant) -> Result<Option<String>, ControlError> {
         check_finite(&cmd)?;
         match cmd {
             Command::Play => {
@@ -602,37 +875,37 @@ impl Controller {
             }
             Command::TogglePlay => {
                 if self.status.running {
-                    self.apply(Command::Stop)
+                    self.dispatch(Command::Stop, now)
                 } else {
-                    self.apply(Command::Play)
+                    self.dispatch(Command::Play, now)
                 }
             }
             Command::SetBpm(v) => {
-                let r = self.edit(Some("bpm"), |s| {
+                let r = self.edit(now, Some("bpm"), |s| {
                     s.sequencer.bpm = seq_spec::BPM.clamp(v);
                     Ok(Some(format!("BPM {:.1}", s.sequencer.bpm)))
                 });
                 // Always tell the engine: it may run a followed tempo the song doesn't hold.
-                self.link.send(EngineMsg::SetBpm(self.song.sequencer.bpm));
+                self.send_bpm(self.song.sequencer.bpm);
                 r
             }
             Command::FollowTempo(v) => {
-                self.link.send(EngineMsg::SetBpm(seq_spec::BPM.clamp(v)));
+                self.send_bpm(seq_spec::BPM.clamp(v));
                 Ok(None)
             }
             Command::NudgeBpm(d) => {
                 let v = self.song.sequencer.bpm + d;
-                self.apply(Command::SetBpm(v))
+                self.dispatch(Command::SetBpm(v), now)
             }
-            Command::SetSwing(v) => self.edit(Some("swing"), |s| {
+            Command::SetSwing(v) => self.edit(now, Some("swing"), |s| {
                 s.sequencer.swing = seq_spec::SWING.clamp(v);
                 Ok(Some(format!("swing {:.2}", s.sequencer.swing)))
             }),
             Command::NudgeSwing(d) => {
                 let v = self.song.sequencer.swing + d;
-                self.apply(Command::SetSwing(v))
+                self.dispatch(Command::SetSwing(v), now)
             }
-            Command::SetStep { track, step, value } => self.edit(None, |s| {
+            Command::SetStep { track, step, value } => self.edit(now, None, |s| {
                 let t = track_mut(s, &track)?;
                 if step >= MAX_PATTERN {
                     return Err(ControlError::Invalid(format!(
@@ -648,12 +921,12 @@ impl Controller {
                 t.pattern = chars.into_iter().collect();
                 Ok(None)
             }),
-            Command::SetPattern { track, pattern } => self.edit(None, |s| {
+            Command::SetPattern { track, pattern } => self.edit(now, None, |s| {
                 check_pattern(&pattern)?;
                 track_mut(s, &track)?.pattern = pattern;
                 Ok(None)
             }),
-            Command::SetLength { track, len } => self.edit(None, |s| {
+            Command::SetLength { track, len } => self.edit(now, None, |s| {
                 if len > MAX_PATTERN {
                     return Err(ControlError::Invalid(format!(
                         "length {len} is out of range 0–{MAX_PATTERN}"
@@ -665,7 +938,7 @@ impl Controller {
                 t.pattern = chars.into_iter().collect();
                 Ok(Some(format!("{track}: {len} steps")))
             }),
-            Command::SetNotes { track, notes } => self.edit(None, |s| {
+            Command::SetNotes { track, notes } => self.edit(now, None, |s| {
                 let spec = TRACK_FIELDS[crate::model::registry::track::BASE_FREQ].spec;
                 let t = track_mut(s, &track)?;
                 t.notes = notes.iter().map(|&n| spec.clamp(n)).collect();
@@ -678,7 +951,7 @@ impl Controller {
                 value,
             } => {
                 let key = format!("track:{track}:{field}");
-                self.edit(Some(&key), |s| {
+                self.edit(now, Some(&key), |s| {
                     let f = TRACK_FIELDS
                         .get(field)
                         .filter(|f| f.kind == TrackFieldKind::Number);
@@ -691,12 +964,12 @@ impl Controller {
                     Ok(Some(format!("{track} {} {}", f.key, fmt_num(v))))
                 })
             }
-            Command::SetTrackVoice { track, voice } => self.edit(None, |s| {
+            Command::SetTrackVoice { track, voice } => self.edit(now, None, |s| {
                 let n = voice_number(&voice)?;
                 track_mut(s, &track)?.voice_id = format!("voice{n}");
                 Ok(None)
             }),
-            Command::AddTrack(t) => self.edit(None, |s| {
+            Command::AddTrack(t) => self.edit(now, None, |s| {
                 if t.name.trim().is_empty() {
                     return Err(ControlError::Invalid("a track needs a name".into()));
                 }
@@ -709,12 +982,12 @@ impl Controller {
                 }
                 Ok(None)
             }),
-            Command::RemoveTrack(name) => self.edit(None, |s| {
+            Command::RemoveTrack(name) => self.edit(now, None, |s| {
                 let i = track_index(s, &name)?;
                 s.sequencer.tracks.remove(i);
                 Ok(Some(format!("removed track {name}")))
             }),
-            Command::RenameTrack { from, to } => self.edit(None, |s| {
+            Command::RenameTrack { from, to } => self.edit(now, None, |s| {
                 let to = to.trim().to_string();
                 if to.is_empty() {
                     return Err(ControlError::Invalid("a track needs a name".into()));
@@ -725,7 +998,7 @@ impl Controller {
                 track_mut(s, &from)?.name = to;
                 Ok(None)
             }),
-            Command::MoveTrack { track, delta } => self.edit(None, |s| {
+            Command::MoveTrack { track, delta } => self.edit(now, None, |s| {
                 let i = track_index(s, &track)?;
                 let last = s.sequencer.tracks.len() as isize - 1;
                 let j = (i as isize + delta).clamp(0, last) as usize;
@@ -733,7 +1006,7 @@ impl Controller {
                 s.sequencer.tracks.insert(j, t);
                 Ok(None)
             }),
-            Command::Mute { track, on } => self.edit(None, |s| {
+            Command::Mute { track, on } => self.edit(now, None, |s| {
                 let t = track_mut(s, &track)?;
                 t.muted = on.unwrap_or(!t.muted);
                 Ok(Some(format!(
@@ -741,7 +1014,7 @@ impl Controller {
                     if t.muted { "muted" } else { "unmuted" }
                 )))
             }),
-            Command::Solo { track, on } => self.edit(None, |s| {
+            Command::Solo { track, on } => self.edit(now, None, |s| {
                 let t = track_mut(s, &track)?;
                 t.solo = on.unwrap_or(!t.solo);
                 Ok(Some(format!(
@@ -749,7 +1022,7 @@ impl Controller {
                     if t.solo { "solo" } else { "solo off" }
                 )))
             }),
-            Command::ReplaceTracks(tracks) => self.edit(None, |s| {
+            Command::ReplaceTracks(tracks) => self.edit(now, None, |s| {
                 for t in &tracks {
                     voice_number(&t.voice_id)?;
                 }
@@ -757,20 +1030,20 @@ impl Controller {
                 Ok(None)
             }),
             Command::ClearTracks => {
-                let r = self.edit(None, |s| {
+                let r = self.edit(now, None, |s| {
                     s.sequencer.tracks.clear();
                     Ok(Some("cleared all tracks".into()))
                 });
                 self.link.send(EngineMsg::ReleaseAll);
                 r
             }
-            Command::SetName(name) => self.edit(None, |s| {
+            Command::SetName(name) => self.edit(now, None, |s| {
                 s.metadata.name = name;
                 Ok(None)
             }),
             Command::SetParam { id, value } => {
                 let key = format!("param:{}", id.0);
-                self.edit(Some(&key), |s| {
+                self.edit(now, Some(&key), |s| {
                     let v = s.params.set(id, value);
                     Ok(Some(format!("{} {}", id.label(), fmt_num(v))))
                 })
@@ -785,37 +1058,36 @@ impl Controller {
                 self.link.send(EngineMsg::Gate { voice, on });
                 Ok(None)
             }
-            Command::LoadSlot { slot, immediate } => {
-                let parsed = match self.store.load(slot) {
-                    Ok(p) => p,
-                    Err(error @ crate::store::StoreError::Slot { .. }) => {
-                        return Err(match self.store.load_backup_fallback(slot) {
-                            Ok(Some((backup, _))) => ControlError::Corrupt {
-                                slot,
-                                error,
-                                backup,
-                            },
-                            _ => ControlError::Store(error),
-                        });
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                self.queue(slot, parsed, immediate, false)
-            }
+            Command::LoadSlot { slot, immediate } => self.load(slot, immediate, now),
             Command::LoadBackup { slot } => {
                 let Some((backup, parsed)) = self.store.load_backup_fallback(slot)? else {
                     return Err(ControlError::Invalid(format!(
                         "slot {slot} has no backup that loads"
                     )));
                 };
-                self.queue(slot, parsed, false, false)?;
-                self.dirty = true;
+                // The slot file does not hold this song: it stays unsaved until saved.
+                let incoming = Incoming {
+                    slot,
+                    song: parsed.slot,
+                    saved: None,
+                    from_disk: false,
+                };
+                self.queue(incoming, &parsed.warnings, false, now)?;
                 Ok(Some(format!(
                     "slot {slot}: loaded its backup {} — save to replace the slot file",
                     backup.display()
                 )))
             }
-            Command::QueueParsed { slot, parsed } => self.queue(slot, *parsed, false, true),
+            Command::QueueParsed { slot, parsed } => {
+                let incoming = Incoming {
+                    slot,
+                    saved: Some(parsed.slot.clone()),
+                    song: parsed.slot,
+                    from_disk: true,
+                };
+                self.queue(incoming, &parsed.warnings, false, now)
+            }
+            Command::Revert => self.revert(now),
             Command::SaveSlot { slot, force } => self.save(slot, force),
             Command::RecordStart(name) => {
                 let file = crate::audio::recorder::recording_file_name(name.as_deref())
@@ -839,42 +1111,38 @@ impl Controller {
                 Ok(Some("audio on".into()))
             }
             Command::EngineStop => {
-                self.apply(Command::Stop)?;
+                self.dispatch(Command::Stop, now)?;
                 if self.recorder.current().is_some() {
-                    self.apply(Command::RecordStop)?;
+                    self.dispatch(Command::RecordStop, now)?;
                 }
                 self.link.stats.muted.store(true, Ordering::Relaxed);
                 Ok(Some("audio off".into()))
             }
             Command::Undo => {
+                if let Some(q) = self.queued.take() {
+                    // The newest intent is the load still waiting for its bar: it never happens.
+                    self.link.send(EngineMsg::CancelQueued);
+                    self.status.queued = None;
+                    return Ok(Some(format!("slot {} no longer queued", q.slot)));
+                }
                 let entry = self
                     .undo
                     .pop_back()
                     .ok_or(ControlError::NothingTo("undo"))?;
-                if entry.key.as_deref() == Some(LOAD_KEY) && self.status.queued.is_some() {
-                    // Undoing a load that has not reached its bar: it never happens.
-                    self.link.send(EngineMsg::CancelQueued);
-                    self.status.queued = None;
-                }
-                let current = std::mem::replace(&mut self.song, entry.before);
-                let current_slot = std::mem::replace(&mut self.slot, entry.slot);
-                self.sync(&current);
-                self.redo.push((current, current_slot));
-                self.dirty = true;
+                let current = self.restore(entry.slot, entry.before, entry.saved);
+                self.redo.push(current);
                 Ok(Some("undone".into()))
             }
             Command::Redo => {
-                let (next, next_slot) = self.redo.pop().ok_or(ControlError::NothingTo("redo"))?;
-                let before = std::mem::replace(&mut self.song, next);
-                let slot = std::mem::replace(&mut self.slot, next_slot);
-                self.sync(&before);
+                let next = self.redo.pop().ok_or(ControlError::NothingTo("redo"))?;
+                let before = self.restore(next.slot, next.song, next.saved);
                 self.undo.push_back(UndoEntry {
-                    before,
-                    slot,
+                    before: before.song,
+                    slot: before.slot,
+                    saved: before.saved,
                     key: None,
-                    at: Instant::now(),
+                    at: now,
                 });
-                self.dirty = true;
                 Ok(Some("redone".into()))
             }
         }
@@ -882,9 +1150,11 @@ impl Controller {
 
     /// Runs an edit of the song: remembers the state for undo, then sends the engine what
     /// changed. Edits with the same `coalesce` key within a second form one undo step (holding
-    /// a key down on a parameter is one edit).
+    /// a key down on a parameter is one edit). While a slot is queued, edits go to the playing
+    /// song and are heard until the bar.
     fn edit(
         &mut self,
+        now: Instant,
         coalesce: Option<&str>,
         f: impl FnOnce(&mut Slot) -> Result<Option<String>, ControlError>,
     ) -> Result<Option<String>, ControlError> {
@@ -897,45 +1167,52 @@ impl Controller {
             (Some(k), Some(last)) => {
                 k != LOAD_KEY
                     && last.key.as_deref() == Some(k)
-                    && last.at.elapsed().as_secs_f64() < 1.0
+                    && now.saturating_duration_since(last.at) < COALESCE
             }
             _ => false,
         };
         if merge {
             if let Some(last) = self.undo.back_mut() {
-                last.at = Instant::now();
+                last.at = now;
             }
         } else {
-            self.undo.push_back(UndoEntry {
-                before: before.clone(),
-                slot: self.slot,
-                key: coalesce.map(str::to_string),
-                at: Instant::now(),
-            });
-            if self.undo.len() > UNDO_LIMIT {
-                self.undo.pop_front();
-            }
+            self.push_undo(before.clone(), coalesce, now);
         }
         self.redo.clear();
-        self.dirty = true;
+        if let Some(q) = self.queued.as_mut() {
+            q.edited = true;
+        }
         self.sync(&before);
         Ok(msg)
     }
 
-    /// Sends the engine what differs between `before` and the current song. While a slot is
-    /// waiting for its bar, the whole song is re-queued instead, so it still switches at once.
-    fn sync(&mut self, before: &Slot) {
-        if self.status.queued.is_some() {
-            // The engine may have switched already without us knowing yet: Amend goes into
-            // the pending snapshot if there still is one, and applies at once otherwise.
-            let scene = Scene::from_slot(&self.song, self.voices);
-            self.link.send(EngineMsg::Amend(Box::new(scene)));
-            return;
+    fn push_undo(&mut self, before: Slot, key: Option<&str>, now: Instant) {
+        self.undo.push_back(UndoEntry {
+            before,
+            slot: self.slot,
+            saved: self.saved.clone(),
+            key: key.map(str::to_string),
+            at: now,
+        });
+        if self.undo.len() > UNDO_LIMIT {
+            self.undo.pop_front();
         }
+    }
+
+    /// Sends the engine what differs between `before` and the current song. A slot waiting
+    /// for its bar keeps its own snapshot in the engine; these go to what plays until then.
+    fn sync(&mut self, before: &Slot) {
         let (a, b) = (&before.sequencer, &self.song.sequencer);
         if a.bpm != b.bpm {
-            self.link.send(EngineMsg::SetBpm(b.bpm));
+            let bpm = b.bpm;
+            self.send_bpm(bpm);
+            return self.sync_rest(before);
         }
+        self.sync_rest(before);
+    }
+
+    fn sync_rest(&mut self, before: &Slot) {
+        let (a, b) = (&before.sequencer, &self.song.sequencer);
         if a.swing != b.swing {
             self.link.send(EngineMsg::SetSwing(b.swing));
         }
@@ -954,22 +1231,118 @@ impl Controller {
         }
     }
 
-    fn queue(
+    fn send_bpm(&mut self, bpm: f64) {
+        self.status.playing_bpm = bpm;
+        self.link.send(EngineMsg::SetBpm(bpm));
+    }
+
+    /// The engine applied a load: a queued slot becomes the song now.
+    fn on_applied(&mut self, slot: Option<SlotNumber>, bar: u64) {
+        self.status.queued = None;
+        self.status.playing_slot = slot;
+        if let Some(q) = self.queued.take_if(|q| Some(q.slot) == slot) {
+            let edited = q.edited;
+            let incoming = Incoming {
+                slot: q.slot,
+                song: q.song,
+                saved: q.saved,
+                from_disk: q.from_disk,
+            };
+            self.switch_to(incoming, Instant::now());
+            self.status.playing_bpm = self.song.sequencer.bpm;
+            if edited {
+                // An edit of the old song may have reached the engine after its switch.
+                let scene = Scene::from_slot(&self.song, self.voices);
+                self.link.send(EngineMsg::Amend(Box::new(scene)));
+            }
+        } else if self.queued.is_none() && slot != self.slot {
+            // A load the controller no longer wants (undone just as its bar came): the
+            // engine plays the controller's song again, without cutting voices.
+            let scene = Scene::from_slot(&self.song, self.voices);
+            self.link.send(EngineMsg::Amend(Box::new(scene)));
+            self.status.playing_slot = self.slot;
+        }
+        if let Some(slot) = slot {
+            self.notices.push_back(Notice::SlotApplied { slot, bar });
+        }
+    }
+
+    /// What loading `slot` brings: the current song when it is that slot's unsaved edit,
+    /// its draft when it has one, else its file.
+    fn load(
         &mut self,
         slot: SlotNumber,
-        parsed: Parsed,
         immediate: bool,
-        from_disk: bool,
+        now: Instant,
     ) -> Result<Option<String>, ControlError> {
-        for w in &parsed.warnings {
+        if self.slot == Some(slot) && self.is_dirty() {
+            let mut msg = format!(
+                "slot {slot} keeps its unsaved edits (revert drops them, save writes them)"
+            );
+            if let Some(q) = self.queued.take() {
+                self.link.send(EngineMsg::CancelQueued);
+                self.status.queued = None;
+                msg = format!("slot {} no longer queued — {msg}", q.slot);
+            }
+            return Ok(Some(msg));
+        }
+        if let Some(draft) = self.drafts.get(&slot).cloned() {
+            let saved = self.store.load(slot).ok().map(|p| p.slot);
+            let incoming = Incoming {
+                slot,
+                song: draft,
+                saved,
+                from_disk: false,
+            };
+            let msg = self.queue(incoming, &[], immediate, now)?;
+            let restored = format!(
+                "slot {slot}: restored unsaved edits from {}",
+                crate::store::drafts::draft_label(slot)
+            );
+            return Ok(Some(match msg {
+                Some(m) => format!("{restored} — {m}"),
+                None => restored,
+            }));
+        }
+        let parsed = match self.store.load(slot) {
+            Ok(p) => p,
+            Err(error @ crate::store::StoreError::Slot { .. }) => {
+                return Err(match self.store.load_backup_fallback(slot) {
+                    Ok(Some((backup, _))) => ControlError::Corrupt {
+                        slot,
+                        error,
+                        backup,
+                    },
+                    _ => ControlError::Store(error),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let incoming = Incoming {
+            slot,
+            saved: Some(parsed.slot.clone()),
+            song: parsed.slot,
+            from_disk: false,
+        };
+        self.queue(incoming, &parsed.warnings, immediate, now)
+    }
+
+    fn queue(
+        &mut self,
+        incoming: Incoming,
+        warnings: &[crate::model::slot::Warning],
+        immediate: bool,
+        now: Instant,
+    ) -> Result<Option<String>, ControlError> {
+        let slot = incoming.slot;
+        for w in warnings {
             self.notices
                 .push_back(Notice::Message(Level::Warning, format!("slot {slot}: {w}")));
         }
         let voices = self.voices;
-        for t in &parsed.slot.sequencer.tracks {
+        for t in &incoming.song.sequencer.tracks {
             // Say it once: the loader may have reported this track's voice already.
-            let reported = parsed
-                .warnings
+            let reported = warnings
                 .iter()
                 .any(|w| w.path.ends_with(".voice_id") && w.path.contains(t.name.as_str()));
             if !reported && t.voice().is_none_or(|v| v as usize > voices) {
@@ -982,53 +1355,181 @@ impl Controller {
                 ));
             }
         }
-        let before = std::mem::replace(&mut self.song, parsed.slot);
-        self.undo.push_back(UndoEntry {
-            before,
-            slot: self.slot,
-            key: Some(LOAD_KEY.to_string()),
-            at: Instant::now(),
-        });
-        self.redo.clear();
-        self.slot = Some(slot);
-        self.dirty = false;
-        let scene = Scene::from_slot(&self.song, self.voices);
-        let timing = if immediate {
-            if self.status.queued.take().is_some() {
+        let scene = Scene::from_slot(&incoming.song, self.voices);
+        let name = incoming.song.metadata.name.clone();
+        let slot_tag = slot.get() as u16;
+        if immediate || !self.status.running {
+            if self.queued.take().is_some() || self.status.queued.take().is_some() {
                 self.link.send(EngineMsg::CancelQueued);
             }
-            LoadTiming::Immediate
-        } else {
-            LoadTiming::NextBar
-        };
-        let slot_tag = slot.get() as u16;
+            let timing = if immediate {
+                LoadTiming::Immediate
+            } else {
+                LoadTiming::NextBar
+            };
+            self.link.send(EngineMsg::Load {
+                scene: Box::new(scene),
+                timing,
+                slot: slot_tag,
+            });
+            self.switch_to(incoming, now);
+            self.status.playing_bpm = self.song.sequencer.bpm;
+            return Ok(Some(format!("slot {slot} {name:?} loaded")));
+        }
         self.link.send(EngineMsg::Load {
             scene: Box::new(scene),
-            timing,
+            timing: LoadTiming::NextBar,
             slot: slot_tag,
         });
-        let name = self.song.metadata.name.clone();
-        if !immediate && self.status.running {
-            // The engine confirms the exact bar; predict it so the screen can say it now.
-            let bar = if self.status.fresh {
-                0
-            } else {
-                self.status.bar + 1
-            };
-            self.status.queued = Some((slot_tag, bar));
-            self.notices.push_back(Notice::SlotQueued {
-                slot: slot_tag,
-                bar,
-                from_disk,
-            });
-            let what = if from_disk {
-                format!("slot {slot} changed on disk — applies at bar {bar}")
-            } else {
-                format!("slot {slot} {name:?} queued — applies at bar {bar}")
-            };
-            Ok(Some(what))
+        // The engine confirms the exact bar; predict it so the screen can say it now.
+        let bar = if self.status.fresh {
+            0
         } else {
-            Ok(Some(format!("slot {slot} {name:?} loaded")))
+            self.status.bar + 1
+        };
+        let from_disk = incoming.from_disk;
+        self.queued = Some(Queued {
+            slot,
+            song: incoming.song,
+            saved: incoming.saved,
+            bar,
+            from_disk,
+            edited: false,
+        });
+        self.status.queued = Some((slot, bar));
+        self.notices.push_back(Notice::SlotQueued {
+            slot,
+            bar,
+            from_disk,
+        });
+        Ok(Some(if from_disk {
+            format!("slot {slot} changed on disk — applies at bar {bar}")
+        } else {
+            format!("slot {slot} {name:?} queued — applies at bar {bar}")
+        }))
+    }
+
+    /// Makes `incoming` the song (one undo step). The outgoing slot's unsaved edits become its
+    /// draft.
+    fn switch_to(&mut self, incoming: Incoming, now: Instant) {
+        let before = self.song.clone();
+        self.push_undo(before.clone(), Some(LOAD_KEY), now);
+        self.redo.clear();
+        self.restore(Some(incoming.slot), incoming.song, incoming.saved);
+    }
+
+    /// Puts a song in place (a load, undo or redo) and tells the engine what changed; when the
+    /// slot changes, the outgoing slot's unsaved edits are kept as its draft. Returns what was
+    /// there before.
+    fn restore(&mut self, slot: Option<SlotNumber>, song: Slot, saved: Option<Slot>) -> RedoEntry {
+        if self.slot != slot {
+            if let Some(out) = self.slot {
+                if self.is_dirty() {
+                    self.drafts.insert(out, self.song.clone());
+                    self.write_draft(out);
+                } else {
+                    self.drafts.remove(&out);
+                    self.remove_draft(out);
+                }
+            }
+            self.draft_written = None;
+            if let Some(n) = slot
+                && let Some(draft) = self.drafts.remove(&n)
+            {
+                // Its draft file stays as written until the next flush says otherwise.
+                self.draft_written = Some((n, draft));
+            }
+        } else if let Some(n) = slot {
+            self.drafts.remove(&n);
+        }
+        let old_song = std::mem::replace(&mut self.song, song);
+        let old_slot = std::mem::replace(&mut self.slot, slot);
+        let old_saved = std::mem::replace(&mut self.saved, saved);
+        self.sync(&old_song);
+        RedoEntry {
+            song: old_song,
+            slot: old_slot,
+            saved: old_saved,
+        }
+    }
+
+    /// Drops the current slot's unsaved edits and puts its file's version back (one undo step,
+    /// so undo brings the edits back).
+    fn revert(&mut self, now: Instant) -> Result<Option<String>, ControlError> {
+        let Some(slot) = self.slot else {
+            return Err(ControlError::Invalid(
+                "a new song has no slot file to revert to".into(),
+            ));
+        };
+        if !self.is_dirty() {
+            return Ok(Some(format!("slot {slot} has no unsaved edits")));
+        }
+        let parsed = self.store.load(slot)?;
+        let before = self.song.clone();
+        self.push_undo(before, Some(LOAD_KEY), now);
+        self.redo.clear();
+        self.restore(Some(slot), parsed.slot.clone(), Some(parsed.slot));
+        self.flush_draft_at(now, true);
+        Ok(Some(format!(
+            "slot {slot}: unsaved edits dropped, the file's version is back (undo brings them back)"
+        )))
+    }
+
+    fn write_draft(&mut self, n: SlotNumber) {
+        let song = if self.slot == Some(n) {
+            &self.song
+        } else if let Some(d) = self.drafts.get(&n) {
+            d
+        } else {
+            return;
+        };
+        if let Err(e) = self.store.write_draft(n, song) {
+            let text = format!("slot {n}: unsaved edits not mirrored to drafts/: {e}");
+            self.notify(Level::Error, text);
+        }
+    }
+
+    fn remove_draft(&mut self, n: SlotNumber) {
+        if let Err(e) = self.store.remove_draft(n) {
+            self.notify(Level::Warning, format!("slot {n}: {e}"));
+        }
+    }
+
+    /// Mirrors the current slot's unsaved edits to its draft file now (and removes the file
+    /// when there are none), so a crash loses nothing. Quitting calls it.
+    pub fn flush_drafts(&mut self) {
+        self.flush_draft_at(Instant::now(), true);
+    }
+
+    /// Writes the current slot's draft file when its edits changed since the last write and
+    /// [`DRAFT_DEBOUNCE`] has passed (or `force`); removes it when the song is clean again.
+    /// Returns true when it wrote or removed a file.
+    pub fn flush_draft_at(&mut self, now: Instant, force: bool) -> bool {
+        let want = self.slot.filter(|_| self.is_dirty());
+        match (want, &self.draft_written) {
+            (Some(n), Some((m, w))) if *m == n && *w == self.song => false,
+            (Some(n), _) => {
+                if !force
+                    && self
+                        .draft_at
+                        .is_some_and(|t| now.saturating_duration_since(t) < DRAFT_DEBOUNCE)
+                {
+                    return false;
+                }
+                self.write_draft(n);
+                self.draft_written = Some((n, self.song.clone()));
+                self.draft_at = Some(now);
+                true
+            }
+            (None, Some((m, _))) => {
+                let m = *m;
+                if !self.drafts.contains_key(&m) {
+                    self.remove_draft(m);
+                }
+                self.draft_written = None;
+                true
+            }
+            (None, None) => false,
         }
     }
 
@@ -1055,10 +1556,18 @@ impl Controller {
         self.own_saves.insert(slot.get(), info.content_hash);
         self.song.timestamp = song.timestamp;
         self.song.voice_modules = song.voice_modules;
+        // The edits now live in `slot`'s file: no draft of the old or the new slot is needed.
+        if let Some(old) = self.slot.filter(|&o| o != slot) {
+            self.drafts.remove(&old);
+            self.remove_draft(old);
+        }
+        self.drafts.remove(&slot);
+        self.remove_draft(slot);
+        self.draft_written = None;
         self.slot = Some(slot);
-        self.dirty = false;
+        self.saved = Some(song);
         self.notices.push_back(Notice::Saved {
-            slot: slot.get(),
+            slot,
             path: info.path.clone(),
         });
         Ok(Some(format!(
@@ -1066,6 +1575,38 @@ impl Controller {
             info.path.display()
         )))
     }
+}
+
+/// A song about to become the current one.
+struct Incoming {
+    slot: SlotNumber,
+    song: Slot,
+    saved: Option<Slot>,
+    from_disk: bool,
+}
+
+/// The engine's tag of a slot (0 = not from a slot).
+fn slot_tag(slot: Option<SlotNumber>) -> u16 {
+    slot.map_or(0, |s| s.get() as u16)
+}
+
+/// The slot an engine tag names (0 and numbers past the last slot name none).
+fn tag_to_slot(tag: u16) -> Option<SlotNumber> {
+    u8::try_from(tag).ok().and_then(|n| SlotNumber::new(n).ok())
+}
+
+/// Beats (of [`STEPS_PER_BAR`]` / 4` steps) from the playhead to the start of bar `target`,
+/// rounded up; 0 when that bar has begun. `fresh`: play was pressed and no step sounded yet.
+pub fn beats_until(target: u64, bar: u64, step_in_bar: u8, fresh: bool) -> u64 {
+    let per_beat = STEPS_PER_BAR / 4;
+    let at = if fresh {
+        0
+    } else {
+        bar * STEPS_PER_BAR + step_in_bar as u64
+    };
+    (target * STEPS_PER_BAR)
+        .saturating_sub(at)
+        .div_ceil(per_beat)
 }
 
 /// Refuses NaN and infinite numbers before they reach the song (clamping would quietly turn

@@ -210,8 +210,8 @@ pub fn format_reply(address: &str, args: &[OscType]) -> String {
                 .collect::<Vec<_>>()
                 .join("\n")
         }
-        "/seq/status" if args.len() == 5 => format!(
-            "bpm {} · swing {} · {} · step {}\ntracks {}",
+        "/seq/status" if args.len() >= 5 => format!(
+            "bpm {} · swing {} · {} · step {}\ntracks {}{}",
             show_arg(&args[0]),
             show_arg(&args[1]),
             if matches!(args[2], OscType::Int(1)) {
@@ -220,7 +220,10 @@ pub fn format_reply(address: &str, args: &[OscType]) -> String {
                 "stopped"
             },
             show_arg(&args[3]),
-            show_arg(&args[4])
+            show_arg(&args[4]),
+            args.get(5)
+                .map(|b| format!("\nbackend {}", show_arg(b)))
+                .unwrap_or_default()
         ),
         _ => args.iter().map(show_arg).collect::<Vec<_>>().join(" "),
     }

@@ -86,17 +86,19 @@ impl EventPrinter {
     pub fn notice(&mut self, ctl: &Controller, n: &Notice) {
         match n {
             Notice::Bar { bar, sample } => {
-                let st = &ctl.status;
-                let name = &ctl.song.metadata.name;
-                let slot = ctl.slot.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+                let st = ctl.status();
+                let name = &ctl.song().metadata.name;
+                let slot = ctl.slot().map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+                // The tempo that plays: a follower runs its leader's, not the song's.
+                let bpm = st.playing_bpm;
                 let human = format!(
-                    "bar {bar:>4} | slot {slot} {name:?} | {:.1} BPM | load {:.1}% (max {:.1}%) | xruns {} | late {}",
-                    ctl.song.sequencer.bpm, st.load_mean, st.load_max, st.xruns, st.late
+                    "bar {bar:>4} | slot {slot} {name:?} | {bpm:.1} BPM | load {:.1}% (max {:.1}%) | xruns {} | late {}",
+                    st.load_mean, st.load_max, st.xruns, st.late
                 );
                 self.emit(
                     "bar",
                     json!({"bar": bar, "sample": sample, "time": ctl.sample_time(*sample),
-                           "bpm": ctl.song.sequencer.bpm,
+                           "bpm": bpm, "song_bpm": ctl.song().sequencer.bpm,
                            "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
                            "xruns": st.xruns, "late": st.late}),
                     Some(human),
@@ -163,19 +165,19 @@ impl EventPrinter {
 
     /// Prints the `started` event.
     pub fn started(&mut self, output: &BackendInfo, ctl: &Controller) {
-        let slot = ctl.slot.map(|s| s.get());
+        let slot = ctl.slot().map(|s| s.get());
         self.emit(
             "started",
             json!({"backend": output.kind, "device": output.describe,
                    "device_id": output.device,
                    "sample_rate": output.sample_rate, "buffer": output.buffer,
-                   "voices": ctl.voices, "slot": slot, "name": ctl.song.metadata.name,
-                   "bpm": ctl.song.sequencer.bpm}),
+                   "voices": ctl.voices(), "slot": slot, "name": ctl.song().metadata.name,
+                   "bpm": ctl.song().sequencer.bpm}),
             Some(format!(
                 "playing slot {} {:?} at {:.1} BPM on {}",
                 slot.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                ctl.song.metadata.name,
-                ctl.song.sequencer.bpm,
+                ctl.song().metadata.name,
+                ctl.song().sequencer.bpm,
                 output.describe
             )),
         );
@@ -183,7 +185,7 @@ impl EventPrinter {
 
     /// Prints the `stopped` event with the run's counters.
     pub fn stopped(&mut self, ctl: &Controller, seconds: f64, bars: u64) {
-        let st = &ctl.status;
+        let st = ctl.status();
         let stats = ctl.stats();
         let dropped = stats.record_dropped.load(Ordering::Relaxed);
         self.emit(

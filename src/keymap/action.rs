@@ -112,6 +112,13 @@ pub enum Action {
     Save,
     /// `save_current`: save the pattern to the slot it came from.
     SaveCurrent,
+    /// `revert`: drop the current slot's unsaved edits (its draft) and put the file's version
+    /// back (undo brings the edits back).
+    Revert,
+    /// `preview_queued`: show the queued slot's song in the grid, read-only, or go back.
+    PreviewQueued,
+    /// `messages`: show or hide the message log.
+    Messages,
     /// `load [N]`: load slot N (or ask which) at the start of the next bar.
     Load(Option<u8>),
     /// `load_now [N]`: load slot N (or ask which) immediately.
@@ -318,6 +325,9 @@ pub const ACTION_SYNTAX: &[&str] = &[
     "redo",
     "save",
     "save_current",
+    "revert",
+    "preview_queued",
+    "messages",
     "load [N]",
     "load_now [N]",
     "load_backup [N]",
@@ -404,6 +414,9 @@ impl Action {
             Action::Redo => "redo",
             Action::Save => "save",
             Action::SaveCurrent => "save_current",
+            Action::Revert => "revert",
+            Action::PreviewQueued => "preview_queued",
+            Action::Messages => "messages",
             Action::Load(_) => "load",
             Action::LoadNow(_) => "load_now",
             Action::LoadBackup(_) => "load_backup",
@@ -450,6 +463,9 @@ fn parse_known(name: &str, args: &[&str]) -> Result<Action, String> {
         "redo" => Some(Action::Redo),
         "save" => Some(Action::Save),
         "save_current" => Some(Action::SaveCurrent),
+        "revert" => Some(Action::Revert),
+        "preview_queued" => Some(Action::PreviewQueued),
+        "messages" => Some(Action::Messages),
         "slot_load" => Some(Action::SlotLoad),
         "slot_load_now" => Some(Action::SlotLoadNow),
         "slot_save" => Some(Action::SlotSave),

@@ -308,6 +308,8 @@ pub struct SlotWatcher {
     own_handled: HashMap<u8, u64>,
     generation: u64,
     changed: BTreeMap<SlotNumber, u64>,
+    /// Slots whose file changed on disk and does not load (the condition of an error message).
+    broken: std::collections::BTreeSet<SlotNumber>,
     last_diff: Option<SlotDiff>,
     conflict: Option<Conflict>,
     reloads: u64,
@@ -352,6 +354,7 @@ impl SlotWatcher {
             own_handled: HashMap::new(),
             generation: 0,
             changed: BTreeMap::new(),
+            broken: Default::default(),
             last_diff: None,
             conflict: None,
             reloads: 0,
@@ -382,6 +385,12 @@ impl SlotWatcher {
         &self.changed
     }
 
+    /// Slots whose file changed on disk and does not load; a slot leaves the set when its
+    /// file loads again (or is removed), which ends the error it caused.
+    pub fn broken_slots(&self) -> &std::collections::BTreeSet<SlotNumber> {
+        &self.broken
+    }
+
     /// What the latest reload of the playing slot changed.
     pub fn last_diff(&self) -> Option<&SlotDiff> {
         self.last_diff.as_ref()
@@ -406,7 +415,7 @@ impl SlotWatcher {
             return;
         };
         if take_file {
-            if ctl.slot == Some(c.slot) {
+            if ctl.slot() == Some(c.slot) {
                 self.queue(ctl, c.slot, *c.parsed);
             } else {
                 ctl.notify(
@@ -510,10 +519,11 @@ impl SlotWatcher {
     /// something the screen shows changed.
     fn settle(&mut self, ctl: &mut Controller, slot: SlotNumber) -> bool {
         let path = self.slot_path(slot);
-        let playing = ctl.slot == Some(slot);
+        let playing = ctl.slot() == Some(slot);
         let bytes = match read_bounded(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.broken.remove(&slot);
                 if self.seen.remove(&slot).is_none() {
                     return false;
                 }
@@ -544,13 +554,19 @@ impl SlotWatcher {
         }
         self.seen.insert(slot, hash);
         self.generation += 1;
-        let own = ctl.own_saves.get(&slot.get()) == Some(&hash);
+        let own = ctl.own_save_hash(slot).as_ref() == Some(&hash);
         if own && self.own_handled.get(&slot.get()) != Some(&hash) {
             self.own_handled.insert(slot.get(), hash);
+            self.broken.remove(&slot);
             return true;
         }
         self.changed.insert(slot, self.generation);
         let parsed = parse_bytes(&bytes, &path);
+        if parsed.is_err() {
+            self.broken.insert(slot);
+        } else {
+            self.broken.remove(&slot);
+        }
         if !playing {
             match parsed {
                 Ok(p) => ctl.notify(
@@ -569,10 +585,10 @@ impl SlotWatcher {
                 Level::Error,
                 format!("slot {slot} changed on disk but does not load — the last good version keeps playing: {e}"),
             ),
-            Ok(p) if p.slot == ctl.song => {
+            Ok(p) if p.slot == *ctl.song() => {
                 // Reformatted, or the same edit made on screen and in the file.
             }
-            Ok(p) if ctl.dirty => {
+            Ok(p) if ctl.is_dirty() => {
                 ctl.notify(
                     Level::Warning,
                     format!(
@@ -591,8 +607,8 @@ impl SlotWatcher {
 
     /// Queues a changed playing slot for the next bar, like a bar-aligned load.
     fn queue(&mut self, ctl: &mut Controller, slot: SlotNumber, parsed: Parsed) {
-        let d = diff(&ctl.song, &parsed.slot);
-        let was_running = ctl.status.running;
+        let d = diff(ctl.song(), &parsed.slot);
+        let was_running = ctl.status().running;
         match ctl.apply(Command::QueueParsed {
             slot,
             parsed: Box::new(parsed),
@@ -623,7 +639,7 @@ impl Service for SlotWatcher {
         let mut changed = false;
         // A conflict is moot once the screen's edits are saved or another slot is loaded.
         if let Some(c) = &self.conflict
-            && (!ctl.dirty || ctl.slot != Some(c.slot))
+            && (!ctl.is_dirty() || ctl.slot() != Some(c.slot))
         {
             self.conflict = None;
             changed = true;

@@ -14,6 +14,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod drafts;
+
 use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, read_slot_file};
 
 /// Highest slot number.
@@ -90,6 +92,12 @@ impl SlotNumber {
     /// The slot's file name, `slot_003.json`.
     pub fn file_name(self) -> String {
         format!("slot_{:03}.json", self.0)
+    }
+}
+
+impl serde::Serialize for SlotNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.0)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chronus::audio::Recorder;
 use chronus::control::{Command, ControlError, Controller, Level, Notice, StepValue};
@@ -177,7 +177,7 @@ impl Live {
             link,
             recorder,
         );
-        ctl.recordings_dir = dir.path().join("recordings");
+        ctl.set_recordings_dir(dir.path().join("recordings"));
         Live {
             dir,
             runner,
@@ -207,7 +207,7 @@ impl Live {
             "x...x...x...x...",
             440.0,
         ))));
-        let mirror = mirror_of(&live.ctl.song);
+        let mirror = mirror_of(live.ctl.song());
         (live, mirror)
     }
 
@@ -258,11 +258,11 @@ impl Live {
     }
 
     fn save_slot_file(&self, n: u8, s: &Slot) {
-        self.ctl.store.save(slot(n), s).unwrap();
+        self.ctl.store().save(slot(n), s).unwrap();
     }
 
     fn slot_path(&self, n: u8) -> PathBuf {
-        self.ctl.store.slot_path(slot(n))
+        self.ctl.store().slot_path(slot(n))
     }
 
     fn notices_matching(&self, f: impl Fn(&Notice) -> bool) -> Vec<(usize, Notice)> {
@@ -273,7 +273,7 @@ impl Live {
         self.notices
             .iter()
             .filter_map(|(f, n)| match n {
-                Notice::SlotApplied { slot, bar } => Some((*f, *slot, *bar)),
+                Notice::SlotApplied { slot, bar } => Some((*f, slot.get() as u16, *bar)),
                 _ => None,
             })
             .collect()
@@ -564,7 +564,7 @@ fn a_stalled_audio_thread_loses_no_controller_edit() {
     assert_eq!(hits(&out, late, 1320.0), "x..x..x.....X...");
     assert_eq!(hits(&out, late, 440.0), "x...x...x...x...");
     assert_eq!(
-        live.ctl.song.params.get(ParamId::voice(7, vp::FREQ)),
+        live.ctl.song().params.get(ParamId::voice(7, vp::FREQ)),
         3099.0
     );
 }
@@ -612,7 +612,7 @@ fn a_parameter_edit_reaches_the_output_within_one_period() {
     let id = ParamId::voice(1, vp::FREQ);
     let msg = live.apply(Command::SetParam { id, value: 660.0 });
     assert_eq!(msg.as_deref(), Some("voice1/freq 660"));
-    assert_eq!(live.ctl.song.params.get(id), 660.0);
+    assert_eq!(live.ctl.song().params.get(id), 660.0);
     with.handle(EngineMsg::SetParam { id, value: 660.0 });
     let got = live.run(PERIOD);
     let old = mirror_run(&mut without, PERIOD);
@@ -657,7 +657,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
         1320.0,
     ))));
     mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
-        &live.ctl.song.sequencer.tracks,
+        &live.ctl.song().sequencer.tracks,
         VOICES,
     ))));
     live.apply(Command::Play);
@@ -665,7 +665,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
 
     let check = |live: &mut Live, mirror: &mut Engine, a: &str, b: &str| {
         mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
-            &live.ctl.song.sequencer.tracks,
+            &live.ctl.song().sequencer.tracks,
             VOICES,
         ))));
         let got = live.run(BAR);
@@ -766,7 +766,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
 #[test]
 fn refused_edits_change_nothing_and_name_the_problem() {
     let (mut live, _) = Live::with_song_a();
-    let before = live.ctl.song.clone();
+    let before = live.ctl.song().clone();
     let e = live
         .try_apply(Command::SetStep {
             track: "nope".into(),
@@ -804,7 +804,7 @@ fn refused_edits_change_nothing_and_name_the_problem() {
         })
         .map(|_| ());
     assert!(e.is_ok(), "renaming to the same name is a no-op");
-    assert_eq!(live.ctl.song, before);
+    assert_eq!(*live.ctl.song(), before);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -856,16 +856,16 @@ fn undo_and_redo_restore_exact_songs() {
         },
         Command::ClearTracks,
     ];
-    let mut snaps = vec![live.ctl.song.clone()];
+    let mut snaps = vec![live.ctl.song().clone()];
     for cmd in edits {
         live.apply(cmd);
-        assert!(live.ctl.dirty);
+        assert!(live.ctl.is_dirty());
         assert_ne!(
-            &live.ctl.song,
+            live.ctl.song(),
             snaps.last().unwrap(),
             "every edit changes the song"
         );
-        snaps.push(live.ctl.song.clone());
+        snaps.push(live.ctl.song().clone());
     }
     assert_eq!(
         snaps[11].sequencer.tracks[1].notes,
@@ -874,14 +874,18 @@ fn undo_and_redo_restore_exact_songs() {
     assert_eq!(snaps[13].sequencer.tracks[1].pattern, "x..");
     for k in (0..snaps.len() - 1).rev() {
         assert_eq!(live.apply(Command::Undo).as_deref(), Some("undone"));
-        assert_eq!(live.ctl.song, snaps[k], "after undoing back to state {k}");
+        assert_eq!(
+            *live.ctl.song(),
+            snaps[k],
+            "after undoing back to state {k}"
+        );
     }
     let e = live.try_apply(Command::Undo).unwrap_err();
     assert!(matches!(e, ControlError::NothingTo("undo")));
     assert_eq!(e.to_string(), "nothing to undo");
     for (k, snap) in snaps.iter().enumerate().skip(1) {
         live.apply(Command::Redo);
-        assert_eq!(&live.ctl.song, snap, "after redoing to state {k}");
+        assert_eq!(live.ctl.song(), snap, "after redoing to state {k}");
     }
     assert!(matches!(
         live.try_apply(Command::Redo),
@@ -889,7 +893,7 @@ fn undo_and_redo_restore_exact_songs() {
     ));
     // The engine follows an undo too: undoing the clear brings the last song's tracks back.
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song, snaps[snaps.len() - 2]);
+    assert_eq!(*live.ctl.song(), snaps[snaps.len() - 2]);
 }
 
 #[test]
@@ -897,13 +901,14 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
     let mut live = Live::new();
     let a = ParamId::voice(1, vp::FILTER_FREQ);
     let b = ParamId::voice(1, vp::FILTER_Q);
-    let start = live.ctl.song.clone();
+    let start = live.ctl.song().clone();
     for v in [1100.0, 1200.0, 1300.0, 1400.0, 1500.0] {
         live.apply(Command::SetParam { id: a, value: v });
     }
     live.apply(Command::Undo);
     assert_eq!(
-        live.ctl.song, start,
+        *live.ctl.song(),
+        start,
         "five adjustments of one parameter are one step"
     );
     assert!(live.try_apply(Command::Undo).is_err());
@@ -919,12 +924,12 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
         value: 2500.0,
     });
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(a), 2000.0);
-    assert_eq!(live.ctl.song.params.get(b), 3.0);
+    assert_eq!(live.ctl.song().params.get(a), 2000.0);
+    assert_eq!(live.ctl.song().params.get(b), 3.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(b), 2.0);
+    assert_eq!(live.ctl.song().params.get(b), 2.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song, start);
+    assert_eq!(*live.ctl.song(), start);
 
     // A new edit clears redo.
     live.apply(Command::Redo);
@@ -935,11 +940,18 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
     ));
 
     // Adjustments more than a second apart are separate steps.
-    live.apply(Command::SetParam { id: b, value: 4.0 });
-    std::thread::sleep(Duration::from_millis(1100));
-    live.apply(Command::SetParam { id: b, value: 5.0 });
+    let t = Instant::now();
+    live.ctl
+        .apply_at(Command::SetParam { id: b, value: 4.0 }, t)
+        .unwrap();
+    live.ctl
+        .apply_at(
+            Command::SetParam { id: b, value: 5.0 },
+            t + Duration::from_millis(1100),
+        )
+        .unwrap();
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(b), 4.0);
+    assert_eq!(live.ctl.song().params.get(b), 4.0);
 
     // An edit that changes nothing is no undo step and does not dirty a clean song.
     live.apply(Command::SaveSlot {
@@ -947,9 +959,13 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
         force: false,
     });
     live.apply(Command::SetParam { id: b, value: 4.0 });
-    assert!(!live.ctl.dirty);
+    assert!(!live.ctl.is_dirty());
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.params.get(b), 2.0, "the no-op was not a step");
+    assert_eq!(
+        live.ctl.song().params.get(b),
+        2.0,
+        "the no-op was not a step"
+    );
 }
 
 #[test]
@@ -968,7 +984,7 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
     );
 
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.bpm, BPM);
+    assert_eq!(live.ctl.song().sequencer.bpm, BPM);
     live.notices.clear();
     live.run(BAR);
     let beats = live.beats();
@@ -978,7 +994,7 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
     }
 
     live.apply(Command::Redo);
-    assert_eq!(live.ctl.song.sequencer.bpm, 120.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 120.0);
     live.notices.clear();
     live.run(2 * BAR);
     let beats = live.beats();
@@ -994,12 +1010,12 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
 #[test]
 fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
     let mut live = Live::new();
-    assert!(!live.ctl.dirty);
+    assert!(!live.ctl.is_dirty());
     live.apply(Command::SetName("mine".into()));
     live.apply(Command::AddTrack(Box::new(tone_track(
         "a", 1, "x...", 440.0,
     ))));
-    assert!(live.ctl.dirty);
+    assert!(live.ctl.is_dirty());
 
     let msg = live.apply(Command::SaveSlot {
         slot: slot(1),
@@ -1007,15 +1023,15 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
     });
     let p1 = live.slot_path(1);
     assert_eq!(msg, Some(format!("saved slot 1 to {}", p1.display())));
-    assert!(!live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
+    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
     assert_eq!(
-        live.ctl.own_saves[&1],
+        live.ctl.own_save_hash(slot(1)).unwrap(),
         content_hash(&std::fs::read(&p1).unwrap())
     );
     assert!(live.notices.iter().any(|(_, n)| *n
         == Notice::Saved {
-            slot: 1,
+            slot: slot(1),
             path: p1.clone()
         }));
 
@@ -1029,7 +1045,7 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         step: 2,
         value: StepValue::Hit,
     });
-    assert!(live.ctl.dirty);
+    assert!(live.ctl.is_dirty());
     let e = live
         .try_apply(Command::SaveSlot {
             slot: slot(2),
@@ -1048,22 +1064,25 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         theirs_bytes,
         "refused save wrote nothing"
     );
-    assert!(live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
+    assert!(live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
 
     live.apply(Command::SaveSlot {
         slot: slot(2),
         force: true,
     });
-    assert!(!live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(2)));
-    let saved = live.ctl.store.load(slot(2)).unwrap().slot;
-    assert_eq!(saved.sequencer.tracks, live.ctl.song.sequencer.tracks);
+    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(2)));
+    let saved = live.ctl.store().load(slot(2)).unwrap().slot;
+    assert_eq!(saved.sequencer.tracks, live.ctl.song().sequencer.tracks);
     assert_eq!(
-        live.ctl.own_saves[&2],
+        live.ctl.own_save_hash(slot(2)).unwrap(),
         content_hash(&std::fs::read(&p2).unwrap())
     );
-    assert_ne!(live.ctl.own_saves[&2], content_hash(&theirs_bytes));
+    assert_ne!(
+        live.ctl.own_save_hash(slot(2)).unwrap(),
+        content_hash(&theirs_bytes)
+    );
 
     // Saving to the current slot never asks.
     live.apply(Command::SetStep {
@@ -1076,7 +1095,14 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         force: false,
     });
     assert_eq!(
-        live.ctl.store.load(slot(2)).unwrap().slot.sequencer.tracks[0].pattern,
+        live.ctl
+            .store()
+            .load(slot(2))
+            .unwrap()
+            .slot
+            .sequencer
+            .tracks[0]
+            .pattern,
         "x.xX"
     );
 
@@ -1085,7 +1111,7 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         slot: slot(3),
         force: false,
     });
-    let mut same = live.ctl.song.clone();
+    let mut same = live.ctl.song().clone();
     same.metadata.name = "other name".into();
     live.save_slot_file(4, &same);
     live.apply(Command::SaveSlot {
@@ -1095,19 +1121,19 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
 
     // Loading clears dirty.
     live.apply(Command::SetName("edited".into()));
-    assert!(live.ctl.dirty);
+    assert!(live.ctl.is_dirty());
     live.apply(Command::LoadSlot {
         slot: slot(1),
         immediate: true,
     });
-    assert!(!live.ctl.dirty);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
-    assert_eq!(live.ctl.song.metadata.name, "mine");
-    assert_eq!(live.ctl.song.sequencer.tracks[0].pattern, "x...");
+    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
+    assert_eq!(live.ctl.song().metadata.name, "mine");
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "x...");
     // And undo of the load makes the song dirty again (it differs from slot 1).
     live.apply(Command::Undo);
-    assert!(live.ctl.dirty);
-    assert_eq!(live.ctl.song.metadata.name, "edited");
+    assert!(live.ctl.is_dirty());
+    assert_eq!(live.ctl.song().metadata.name, "edited");
 }
 
 #[test]
@@ -1125,7 +1151,7 @@ fn undo_of_a_load_does_not_let_a_save_overwrite_the_loaded_slot_unasked() {
         immediate: true,
     });
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.tracks[0].name, "mine");
+    assert_eq!(live.ctl.song().sequencer.tracks[0].name, "mine");
     // The song on screen is not slot 2's any more: saving there must ask first.
     let r = live.try_apply(Command::SaveSlot {
         slot: slot(2),
@@ -1145,7 +1171,7 @@ fn loading_a_missing_slot_changes_nothing() {
         slot: slot(1),
         force: false,
     });
-    let before = live.ctl.song.clone();
+    let before = live.ctl.song().clone();
     let e = live
         .try_apply(Command::LoadSlot {
             slot: slot(9),
@@ -1156,10 +1182,10 @@ fn loading_a_missing_slot_changes_nothing() {
         matches!(e, ControlError::Store(StoreError::Missing { .. })),
         "{e:?}"
     );
-    assert_eq!(live.ctl.song, before);
-    assert_eq!(live.ctl.slot, Some(slot(1)));
-    assert!(!live.ctl.dirty);
-    assert!(live.ctl.status.queued.is_none());
+    assert_eq!(*live.ctl.song(), before);
+    assert_eq!(live.ctl.slot(), Some(slot(1)));
+    assert!(!live.ctl.is_dirty());
+    assert!(live.ctl.status().queued.is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1178,7 +1204,7 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     mirror.handle(EngineMsg::Play);
     let mut got = live.run(BAR + BAR / 2);
     let mut want = mirror_run(&mut mirror, BAR + BAR / 2);
-    assert_eq!(live.ctl.status.bar, 1);
+    assert_eq!(live.ctl.status().bar, 1);
 
     let msg = live.apply(Command::LoadSlot {
         slot: slot(3),
@@ -1188,16 +1214,22 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
         msg.as_deref(),
         Some("slot 3 \"B\" queued — applies at bar 2")
     );
-    assert_eq!(live.ctl.status.queued, Some((3, 2)));
-    assert_eq!(live.ctl.slot, Some(slot(3)));
-    assert!(!live.ctl.dirty);
+    assert_eq!(live.ctl.status().queued, Some((slot(3), 2)));
+    // Until its bar, the queued slot is held apart: the song is still the playing one.
+    assert_eq!(live.ctl.slot(), None);
+    assert_eq!(live.ctl.song().metadata.name, "A");
+    let q = live.ctl.queued().expect("queued");
+    assert_eq!(
+        (q.slot, q.name, q.bar, q.from_disk),
+        (slot(3), "B", 2, false)
+    );
     assert!(live.notices.iter().any(|(_, n)| *n
         == Notice::SlotQueued {
-            slot: 3,
+            slot: slot(3),
             bar: 2,
             from_disk: false
         }));
-    let parsed = live.ctl.store.load(slot(3)).unwrap();
+    let parsed = live.ctl.store().load(slot(3)).unwrap();
     mirror.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&parsed.slot, VOICES)),
         timing: LoadTiming::NextBar,
@@ -1209,11 +1241,11 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     want.extend(mirror_run(&mut mirror, BAR / 2 - PERIOD));
     assert!(live.applied().is_empty());
     assert_eq!(
-        live.ctl.status.queued,
-        Some((3, 2)),
+        live.ctl.status().queued,
+        Some((slot(3), 2)),
         "the engine confirmed the bar"
     );
-    assert_eq!(live.ctl.status.playing_slot, None);
+    assert_eq!(live.ctl.status().playing_slot, None);
     got.extend(live.run(PERIOD));
     want.extend(mirror_run(&mut mirror, PERIOD));
     assert!(live.applied().is_empty(), "bar 2 has not begun yet");
@@ -1221,8 +1253,13 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     got.extend(live.run(PERIOD));
     want.extend(mirror_run(&mut mirror, PERIOD));
     assert_eq!(live.applied(), vec![(2 * BAR + PERIOD, 3, 2)]);
-    assert_eq!(live.ctl.status.queued, None);
-    assert_eq!(live.ctl.status.playing_slot, Some(3));
+    assert_eq!(live.ctl.status().queued, None);
+    // Applied: now the queued song is the song, and the slot label changes with it.
+    assert_eq!(live.ctl.slot(), Some(slot(3)));
+    assert_eq!(*live.ctl.song(), parsed.slot);
+    assert!(live.ctl.queued().is_none());
+    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl.status().playing_slot, Some(slot(3)));
     let bar2 = live.notices_matching(|n| matches!(n, Notice::Bar { bar: 2, .. }));
     assert_eq!(bar2.len(), 1);
     assert!(matches!(bar2[0].1, Notice::Bar { bar: 2, sample } if sample == 2 * BAR as u64));
@@ -1237,7 +1274,7 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
 }
 
 #[test]
-fn edits_while_a_load_is_pending_go_into_the_queued_song() {
+fn edits_while_a_load_is_pending_go_to_the_playing_song_and_are_heard_until_the_bar() {
     let (mut live, mut mirror) = Live::with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
@@ -1248,45 +1285,49 @@ fn edits_while_a_load_is_pending_go_into_the_queued_song() {
         slot: slot(3),
         immediate: false,
     });
-    // Edit the queued song: a step, a parameter of the queued song, and its tempo stays.
-    live.apply(Command::SetStep {
-        track: "b".into(),
-        step: 1,
-        value: StepValue::Accent,
-    });
-    live.apply(Command::SetTrackField {
-        track: "b".into(),
-        field: chronus::model::registry::track::BASE_AMP,
-        value: 0.25,
-    });
-    assert!(live.ctl.dirty);
-    assert_eq!(
-        live.ctl.song.sequencer.tracks[0].pattern,
-        "xXx.x.x.x.x.x.x."
-    );
-    assert_eq!(live.ctl.status.queued, Some((3, 2)));
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        scene: Box::new(Scene::from_slot(&song_b(), VOICES)),
         timing: LoadTiming::NextBar,
         slot: 3,
     });
+    // Edit what plays (Elektron style): song A gets hits on the off-beats of its second half.
+    live.apply(Command::SetPattern {
+        track: "a".into(),
+        pattern: "x...x...xxxxxxxx".into(),
+    });
+    assert_eq!(live.ctl.song().metadata.name, "A");
+    assert_eq!(
+        live.ctl.song().sequencer.tracks[0].pattern,
+        "x...x...xxxxxxxx"
+    );
+    let q = live.ctl.queued().expect("still queued");
+    assert_eq!(
+        q.song.sequencer.tracks[0].pattern, "x.x.x.x.x.x.x.x.",
+        "queued song untouched"
+    );
+    // The engine got the edit live, not into the queued snapshot.
+    mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
+        &live.ctl.song().sequencer.tracks,
+        VOICES,
+    ))));
     got.extend(live.run(BAR / 2 + BAR));
     want.extend(mirror_run(&mut mirror, BAR / 2 + BAR));
-    assert_same("runner vs engine with the edited song queued", &got, &want);
-    // The rest of bar 1 is song A untouched; bar 2 is the edited song B.
-    assert_eq!(hits(&got, BAR, 440.0), "x...x...x...x...");
-    assert_eq!(hits(&got, BAR, 1320.0), "................");
-    // 0.25 × 1.0 (accent) and 0.25 × 0.6 (hit).
-    assert_eq!(hits(&got, 2 * BAR, 1320.0), "xXx.x.x.x.x.x.x.");
-    let a = tone(&got, 2 * BAR + STEP + 700, 750, 1320.0);
-    assert!((a - 0.25).abs() < 0.02, "accent amplitude {a}");
+    assert_same(
+        "runner vs engine: edit live, slot 3 at the bar",
+        &got,
+        &want,
+    );
+    // The second half of bar 1 plays the edit; bar 2 is slot 3 as its file holds it.
+    assert_eq!(hits(&got, BAR, 440.0), "x...x...xxxxxxxx");
+    assert_eq!(hits(&got, 2 * BAR, 440.0), "................");
+    assert_eq!(hits(&got, 2 * BAR, 1320.0), "x.x.x.x.x.x.x.x.");
     assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
-    assert_eq!(live.applied()[0].1, 3);
-    assert_eq!(live.ctl.status.queued, None);
+    assert_eq!(live.ctl.slot(), Some(slot(3)));
+    assert!(!live.ctl.is_dirty());
 }
 
 #[test]
-fn an_edit_just_after_the_bar_switch_is_heard_at_once() {
+fn an_edit_of_the_old_song_racing_the_bar_switch_does_not_stick() {
     let (mut live, _) = Live::with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
@@ -1296,22 +1337,23 @@ fn an_edit_just_after_the_bar_switch_is_heard_at_once() {
         immediate: false,
     });
     live.run(BAR / 2 - PERIOD);
-    // The audio thread crosses into bar 2 (applying slot 3) while the control thread is busy.
+    // The audio thread crosses into bar 2 (applying slot 3) while the control thread is busy;
+    // then an edit of song A (what the control side still plays) reaches the engine.
     let mut out = live.run_unpolled(2 * PERIOD);
     live.apply(Command::SetPattern {
-        track: "b".into(),
-        pattern: "x".into(),
+        track: "a".into(),
+        pattern: "xxxxxxxxxxxxxxxx".into(),
     });
     out.extend(live.run(2 * BAR));
-    // `out` starts one period before bar 2. Step 0 sounded before the edit, as slot 3 has it;
-    // every later step follows the edit.
-    assert_eq!(hits(&out, PERIOD, 1320.0), "xxxxxxxxxxxxxxxx", "bar 2");
+    assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
+    assert_eq!(live.ctl.song().metadata.name, "B");
+    // Once the control side hears of the switch it sends slot 3 again: bar 3 is pure B.
     assert_eq!(
         hits(&out, PERIOD + BAR, 1320.0),
-        "xxxxxxxxxxxxxxxx",
+        "x.x.x.x.x.x.x.x.",
         "bar 3"
     );
-    assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
+    assert_eq!(hits(&out, PERIOD + BAR, 440.0), "................", "bar 3");
 }
 
 #[test]
@@ -1332,7 +1374,7 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
         slot: slot(3),
         immediate: true,
     });
-    assert_eq!(live.ctl.song.metadata.name, "C");
+    assert_eq!(live.ctl.song().metadata.name, "C");
     let out = live.run(BAR / 2 + BAR);
     assert_eq!(
         hits(&out, BAR / 2, 880.0),
@@ -1340,7 +1382,7 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
         "slot 3 keeps playing"
     );
     assert_eq!(hits(&out, BAR / 2, 1320.0), "................");
-    assert_eq!(live.ctl.status.playing_slot, Some(3));
+    assert_eq!(live.ctl.status().playing_slot, Some(slot(3)));
     assert!(
         live.applied().iter().all(|&(_, s, _)| s == 3),
         "{:?}",
@@ -1526,7 +1568,7 @@ fn clear_tracks_releases_every_voice() {
 
     let msg = live.apply(Command::ClearTracks);
     assert_eq!(msg.as_deref(), Some("cleared all tracks"));
-    assert!(live.ctl.song.sequencer.tracks.is_empty());
+    assert!(live.ctl.song().sequencer.tracks.is_empty());
     let out = live.run(BAR);
     // 50 ms of release, then silence (the filters' tails are far below this).
     assert!(max_abs(&out[..PERIOD * 2]) > 0.05, "released, not cut");
@@ -1573,7 +1615,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
     let msg = live.apply(Command::EngineStop);
     assert_eq!(msg.as_deref(), Some("audio off"));
     assert_eq!(live.ctl.recording(), None);
-    assert!(!live.ctl.status.running);
+    assert!(!live.ctl.status().running);
     let rec = live
         .notices
         .iter()
@@ -1591,7 +1633,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
         out.iter().all(|&x| x == 0.0),
         "muted output is exact silence"
     );
-    assert!(live.ctl.status.muted);
+    assert!(live.ctl.status().muted);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Stopped));
     // Beats stop too.
     live.notices.clear();
@@ -1601,7 +1643,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
     live.apply(Command::EngineStart);
     live.apply(Command::Gate { voice: 3, on: true });
     let out = live.run(SR / 10);
-    assert!(!live.ctl.status.muted);
+    assert!(!live.ctl.status().muted);
     assert!(max_abs(&out) > 0.1);
 }
 
@@ -1632,7 +1674,7 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
     live.notices.clear();
     let mut mirror = Engine::new(SR as f32, VOICES);
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
         timing: LoadTiming::Immediate,
         slot: 5,
     });
@@ -1644,8 +1686,8 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
         &mirror_run(&mut mirror, 2 * BAR),
     );
     assert_eq!(hits(&got, BAR, 1320.0), "..x...x...x...x.");
-    assert_eq!(live.ctl.status.playing_slot, Some(5));
-    assert!(live.ctl.status.running);
+    assert_eq!(live.ctl.status().playing_slot, Some(slot(5)));
+    assert!(live.ctl.status().running);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Started));
 }
 
@@ -1654,14 +1696,14 @@ fn relink_keeps_audio_off_after_engine_stop() {
     let mut live = Live::new();
     live.apply(Command::EngineStop);
     live.run(PERIOD);
-    assert!(live.ctl.status.muted);
+    assert!(live.ctl.status().muted);
     let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
     live.ctl.relink(link);
     live.runner = runner;
     live.ctl.send_engine(EngineMsg::Gate { voice: 1, on: true });
     let out = live.run(SR / 10);
     assert!(
-        live.ctl.status.muted,
+        live.ctl.status().muted,
         "audio was turned off; a new device must not turn it on"
     );
     assert_eq!(max_abs(&out), 0.0);
@@ -1690,7 +1732,7 @@ fn set_notes_restarts_the_note_cycle() {
         track: "mel".into(),
         notes: vec![660.0, 880.0],
     });
-    assert_eq!(live.ctl.song.sequencer.tracks[1].note_index, 0);
+    assert_eq!(live.ctl.song().sequencer.tracks[1].note_index, 0);
     let out = live.run(6 * STEP);
     // The next hit (step 12) starts the new cycle at its first note.
     let first = tone(&out, 2 * STEP + 700, 750, 660.0);
@@ -1744,14 +1786,14 @@ fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
                 "slot 3: track \"far\" plays voice12 but 8 voices run — it stays silent".into()
             ),
             Notice::SlotQueued {
-                slot: 3,
+                slot: slot(3),
                 bar: 1,
                 from_disk: true
             },
         ]
     );
-    assert_eq!(live.ctl.song, b);
-    assert!(!live.ctl.dirty);
+    assert_eq!(live.ctl.queued().map(|q| q.song), Some(&b));
+    assert!(live.ctl.queued().unwrap().from_disk);
     mirror.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&b, VOICES)),
         timing: LoadTiming::NextBar,
@@ -1762,6 +1804,8 @@ fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
     assert_same("runner vs engine with the file queued", &got, &want);
     assert_eq!(hits(&got, BAR, 1320.0), "x.x.x.x.x.x.x.x.");
     assert_eq!(live.applied(), vec![(BAR + PERIOD, 3, 1)]);
+    assert_eq!(*live.ctl.song(), b);
+    assert!(!live.ctl.is_dirty());
 }
 
 #[test]
@@ -1773,10 +1817,10 @@ fn follow_tempo_moves_the_engine_but_not_the_song() {
     });
     live.apply(Command::Play);
     live.run(BAR);
-    let song = live.ctl.song.clone();
+    let song = live.ctl.song().clone();
     assert_eq!(live.apply(Command::FollowTempo(120.0)), None);
-    assert_eq!(live.ctl.song, song);
-    assert!(!live.ctl.dirty);
+    assert_eq!(*live.ctl.song(), song);
+    assert!(!live.ctl.is_dirty());
     live.notices.clear();
     live.run(2 * BAR);
     let beats = live.beats();
@@ -1833,34 +1877,34 @@ fn nudges_clamp_and_toggle_play_follows_the_status() {
     for _ in 0..5 {
         live.apply(Command::NudgeBpm(1.0));
     }
-    assert_eq!(live.ctl.song.sequencer.bpm, 125.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 125.0);
     live.apply(Command::NudgeBpm(-1000.0));
-    assert_eq!(live.ctl.song.sequencer.bpm, 30.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 30.0);
     live.apply(Command::NudgeSwing(0.5));
     live.apply(Command::NudgeSwing(0.5));
-    assert_eq!(live.ctl.song.sequencer.swing, 0.6);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.6);
     // All the tempo nudges were one held adjustment, then one for swing.
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.swing, 0.0);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song.sequencer.bpm, 120.0);
+    assert_eq!(live.ctl.song().sequencer.bpm, 120.0);
     assert!(live.try_apply(Command::Undo).is_err());
 
     live.apply(Command::TogglePlay);
-    assert!(live.ctl.status.running);
+    assert!(live.ctl.status().running);
     live.run(PERIOD);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Started));
     live.apply(Command::TogglePlay);
-    assert!(!live.ctl.status.running);
+    assert!(!live.ctl.status().running);
     live.run(PERIOD);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Stopped));
-    assert!(!live.ctl.status.running);
+    assert!(!live.ctl.status().running);
 }
 
 #[test]
 fn a_non_finite_tempo_or_parameter_is_refused() {
     let (mut live, _) = Live::with_song_a();
-    let before = live.ctl.song.clone();
+    let before = live.ctl.song().clone();
     assert!(live.try_apply(Command::SetBpm(f64::NAN)).is_err());
     assert!(live.try_apply(Command::NudgeBpm(f64::INFINITY)).is_err());
     assert!(
@@ -1870,7 +1914,7 @@ fn a_non_finite_tempo_or_parameter_is_refused() {
         })
         .is_err()
     );
-    assert_eq!(live.ctl.song, before);
+    assert_eq!(*live.ctl.song(), before);
 }
 
 #[test]
@@ -1899,7 +1943,7 @@ fn edits_while_the_audio_side_is_gone_are_kept_and_relink_restores_everything() 
     live.ctl.relink(link);
     let mut mirror = Engine::new(SR as f32, VOICES);
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(&live.ctl.song, VOICES)),
+        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
         timing: LoadTiming::Immediate,
         slot: 0,
     });
@@ -1918,7 +1962,7 @@ fn levels_and_load_reach_the_status() {
     let mut live = Live::new();
     live.apply(Command::Gate { voice: 4, on: true });
     live.run(SR);
-    let st = &live.ctl.status;
+    let st = live.ctl.status();
     assert!(st.levels[3] > 0.2, "{:?}", st.levels);
     assert!(
         st.levels
@@ -1969,9 +2013,12 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
         .unwrap()
         .unwrap();
     assert!(msg.contains("save to replace the slot file"), "{msg}");
-    assert_eq!(ctl.song.sequencer.tracks, good.sequencer.tracks);
-    assert_eq!(ctl.slot, Some(slot(4)));
-    assert!(ctl.dirty, "the slot file still holds the corrupt version");
+    assert_eq!(ctl.song().sequencer.tracks, good.sequencer.tracks);
+    assert_eq!(ctl.slot(), Some(slot(4)));
+    assert!(
+        ctl.is_dirty(),
+        "the slot file still holds the corrupt version"
+    );
     ctl.apply(Command::SaveSlot {
         slot: slot(4),
         force: false,
@@ -1993,4 +2040,104 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
         stderr.contains("restore it with: chronus slots save 4 --from"),
         "{stderr}"
     );
+}
+
+#[test]
+fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
+    let mut live = Live::new();
+    live.save_slot_file(1, &song("One", vec![tone_track("a", 1, "x...", 440.0)]));
+    live.save_slot_file(5, &song_b());
+    let load = |live: &mut Live, n: u8| {
+        live.apply(Command::LoadSlot {
+            slot: slot(n),
+            immediate: true,
+        })
+    };
+    load(&mut live, 1);
+    let t0 = Instant::now();
+    live.ctl
+        .apply_at(
+            Command::SetPattern {
+                track: "a".into(),
+                pattern: "xxxx".into(),
+            },
+            t0,
+        )
+        .unwrap();
+    assert!(live.ctl.is_dirty());
+    // The current slot's edit is mirrored to its draft file (kill-safety).
+    let draft = live.ctl.store().draft_path(slot(1));
+    live.ctl.flush_drafts();
+    let on_disk = chronus::model::slot::read_slot_file(&draft).unwrap();
+    assert_eq!(on_disk.slot.sequencer.tracks[0].pattern, "xxxx");
+    // Switch away and back: the edit comes back, still unsaved.
+    load(&mut live, 5);
+    assert!(!live.ctl.is_dirty());
+    assert!(live.ctl.has_draft(slot(1)));
+    assert_eq!(live.ctl.draft_slots(), vec![slot(1)]);
+    let msg = load(&mut live, 1).unwrap();
+    assert!(
+        msg.starts_with("slot 1: restored unsaved edits from drafts/slot_001.json"),
+        "{msg}"
+    );
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "xxxx");
+    assert!(live.ctl.is_dirty());
+    // A fresh controller on the same folder finds the draft (next start).
+    let (_r, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
+    let mut next = Controller::new(live.ctl.store().clone(), VOICES, link, Recorder::new());
+    next.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: true,
+    })
+    .unwrap();
+    assert_eq!(next.song().sequencer.tracks[0].pattern, "xxxx");
+    // Revert drops the draft and reloads the file; undo brings the edit back.
+    live.apply(Command::Revert);
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "x...");
+    assert!(!live.ctl.is_dirty());
+    assert!(!draft.exists());
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "xxxx");
+    // Save writes it to the slot file and removes the draft.
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: false,
+    });
+    live.ctl.flush_drafts();
+    assert!(!draft.exists());
+    assert!(!live.ctl.is_dirty());
+    assert!(live.ctl.draft_slots().is_empty());
+}
+
+#[test]
+fn dirty_means_differs_from_the_file_and_undo_coalesces_by_passed_in_time() {
+    let mut live = Live::new();
+    live.save_slot_file(2, &song_b());
+    live.apply(Command::LoadSlot {
+        slot: slot(2),
+        immediate: true,
+    });
+    let t0 = Instant::now();
+    let set = |live: &mut Live, v: f64, at: Instant| {
+        live.ctl.apply_at(Command::SetSwing(v), at).unwrap();
+    };
+    set(&mut live, 0.1, t0);
+    set(&mut live, 0.2, t0 + Duration::from_millis(500));
+    // More than a second after the last one: a new undo step.
+    set(&mut live, 0.3, t0 + Duration::from_millis(1600));
+    assert!(live.ctl.is_dirty());
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.2);
+    assert!(live.ctl.is_dirty());
+    live.apply(Command::Undo);
+    assert_eq!(live.ctl.song().sequencer.swing, 0.0);
+    assert!(!live.ctl.is_dirty(), "back to what the file holds");
+    // Save-as makes the other slot current.
+    live.apply(Command::SetSwing(0.4));
+    live.apply(Command::SaveSlot {
+        slot: slot(9),
+        force: false,
+    });
+    assert_eq!(live.ctl.slot(), Some(slot(9)));
+    assert!(!live.ctl.is_dirty());
 }

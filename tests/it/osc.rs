@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chronus::audio::Recorder;
-use chronus::control::{Controller, Level, Notice, Service};
+use chronus::control::{Command, Controller, Level, Notice, Service};
 use chronus::engine::Engine;
 use chronus::engine::link::EngineRunner;
 use chronus::model::registry::{ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice};
@@ -84,7 +84,7 @@ impl Rig {
             link,
             recorder,
         );
-        ctl.recordings_dir = dir.path().join("recordings");
+        ctl.set_recordings_dir(dir.path().join("recordings"));
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         client.set_nonblocking(true).unwrap();
         Rig {
@@ -177,12 +177,12 @@ impl Rig {
     }
 
     fn param(&self, id: ParamId) -> f64 {
-        self.ctl.song.params.get(id)
+        self.ctl.song().params.get(id)
     }
 
     fn track(&self, name: &str) -> &Track {
         self.ctl
-            .song
+            .song()
             .sequencer
             .tracks
             .iter()
@@ -192,7 +192,7 @@ impl Rig {
 
     fn save_slot(&self, n: u8, slot: &Slot) {
         self.ctl
-            .store
+            .store()
             .save(SlotNumber::new(n).unwrap(), slot)
             .unwrap();
     }
@@ -281,7 +281,7 @@ fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {
     rig.ask("/mod/voice2/slide_time", vec![OscType::Float(0.4)]);
     assert!((rig.param(ParamId::voice(2, voice::SLIDE_TIME)) - 0.4).abs() < 1e-6);
     // Refusals name the problem; nothing changes.
-    let before = rig.ctl.song.clone();
+    let before = rig.ctl.song().clone();
     let e = rig.refused("/mod/voice9/freq", vec![OscType::Float(300.0)]);
     assert!(e.contains("voice9 does not exist: 8 voices run"), "{e}");
     let e = rig.refused("/mod/voice1/freq", vec![s("loud")]);
@@ -294,7 +294,7 @@ fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {
     assert!(e.contains("finite"), "{e}");
     let e = rig.refused("/mod/voice1/nope", vec![OscType::Float(1.0)]);
     assert!(e.contains("unknown address"), "{e}");
-    assert_eq!(rig.ctl.song, before);
+    assert_eq!(*rig.ctl.song(), before);
     assert_eq!(
         rig.server.unknown_routes().get("/mod/voice1/nope"),
         Some(&1)
@@ -316,7 +316,7 @@ fn gate_routes_open_the_voice_they_name() {
         let got = rig.ask(addr, vec![OscType::Float(1.0)]);
         assert!(got.is_empty(), "{addr}: {got:?}");
         rig.render_seconds(0.15);
-        let levels = rig.ctl.status.levels;
+        let levels = rig.ctl.status().levels;
         for (i, l) in levels.iter().enumerate().take(VOICES) {
             if i == voice_index {
                 assert!(*l > 0.02, "{addr}: voice{} level {l}", i + 1);
@@ -328,9 +328,9 @@ fn gate_routes_open_the_voice_they_name() {
         rig.ask(addr, vec![OscType::Int(0)]);
         rig.render_seconds(0.8);
         assert!(
-            rig.ctl.status.levels[voice_index] < 1e-3,
+            rig.ctl.status().levels[voice_index] < 1e-3,
             "{addr}: released level {}",
-            rig.ctl.status.levels[voice_index]
+            rig.ctl.status().levels[voice_index]
         );
     }
     let mut rig = Rig::new();
@@ -413,7 +413,7 @@ fn seq_add_takes_the_originals_positional_and_key_value_forms() {
     rig.query("/seq/add", vec![s("bass"), s("voice5"), s("X...")]);
     let names: Vec<&str> = rig
         .ctl
-        .song
+        .song()
         .sequencer
         .tracks
         .iter()
@@ -423,7 +423,7 @@ fn seq_add_takes_the_originals_positional_and_key_value_forms() {
     assert_eq!(rig.track("bass").voice_id, "voice5");
     assert!(rig.track("bass").notes.is_empty());
     // Refusals leave the song alone.
-    let before = rig.ctl.song.clone();
+    let before = rig.ctl.song().clone();
     let e = rig.refused("/seq/add", vec![s("x"), s("voice1"), s("x"), s("wobble=3")]);
     assert!(e.contains("unknown track field \"wobble\""), "{e}");
     assert!(e.contains(TRACK_FIELDS[track::GATE_FRAC].key), "{e}");
@@ -451,7 +451,7 @@ fn seq_add_takes_the_originals_positional_and_key_value_forms() {
         ],
     );
     assert!(e.contains("argument 7"), "{e}");
-    assert_eq!(rig.ctl.song, before);
+    assert_eq!(*rig.ctl.song(), before);
 }
 
 #[test]
@@ -464,15 +464,15 @@ fn seq_routes_change_the_sequencer() {
         text_of(&rig.query("/seq/bpm", vec![OscType::Int(140)]), 0),
         "BPM 140.0"
     );
-    assert_eq!(rig.ctl.song.sequencer.bpm, 140.0);
+    assert_eq!(rig.ctl.song().sequencer.bpm, 140.0);
     rig.query("/seq/bpm", vec![s("500")]);
-    assert_eq!(rig.ctl.song.sequencer.bpm, 300.0);
+    assert_eq!(rig.ctl.song().sequencer.bpm, 300.0);
     rig.query("/seq/bpm", vec![OscType::Double(96.5)]);
-    assert_eq!(rig.ctl.song.sequencer.bpm, 96.5);
+    assert_eq!(rig.ctl.song().sequencer.bpm, 96.5);
     rig.query("/seq/swing", vec![OscType::Float(0.25)]);
-    assert_eq!(rig.ctl.song.sequencer.swing, 0.25);
+    assert_eq!(rig.ctl.song().sequencer.swing, 0.25);
     rig.query("/seq/swing", vec![OscType::Float(0.9)]);
-    assert_eq!(rig.ctl.song.sequencer.swing, 0.6);
+    assert_eq!(rig.ctl.song().sequencer.swing, 0.6);
     assert!(
         rig.refused("/seq/bpm", vec![s("fast")])
             .contains("\"fast\"")
@@ -483,7 +483,10 @@ fn seq_routes_change_the_sequencer() {
     rig.query("/seq/update/notes", vec![s("bass"), s("A1 C2")]);
     assert_eq!(rig.track("bass").notes, vec![55.0, 65.41]);
     // One argument per note works too, and the note index is reset.
-    rig.ctl.song.sequencer.tracks[1].note_index = 3;
+    let mut bass = rig.ctl.song().sequencer.tracks[1].clone();
+    bass.note_index = 3;
+    rig.ctl.apply(Command::AddTrack(Box::new(bass))).unwrap();
+    assert_eq!(rig.track("bass").note_index, 3);
     rig.query(
         "/seq/update/notes",
         vec![s("bass"), s("A1"), OscType::Int(40)],
@@ -497,8 +500,8 @@ fn seq_routes_change_the_sequencer() {
     // start / status / stop.
     rig.query("/seq/start", vec![]);
     rig.render_seconds(1.0);
-    assert!(rig.ctl.status.running);
-    let step = rig.ctl.status.global_step;
+    assert!(rig.ctl.status().running);
+    let step = rig.ctl.status().global_step;
     assert!(step >= 5, "steps after 1 s at 96.5 BPM: {step}");
     let st = rig.query("/seq/status", vec![]);
     assert_eq!(st[0], OscType::Float(96.5));
@@ -511,20 +514,20 @@ fn seq_routes_change_the_sequencer() {
     // Start while playing begins again at step 0 (96.5 BPM: a step is 155 ms).
     rig.query("/seq/start", vec![]);
     rig.render_seconds(0.05);
-    assert!(rig.ctl.status.running);
-    assert_eq!(rig.ctl.status.global_step, 0);
+    assert!(rig.ctl.status().running);
+    assert_eq!(rig.ctl.status().global_step, 0);
     rig.query("/seq/stop", vec![]);
     rig.render_seconds(0.05);
-    assert!(!rig.ctl.status.running);
+    assert!(!rig.ctl.status().running);
     // remove and clear.
     rig.query("/seq/remove", vec![s("kick")]);
-    assert_eq!(rig.ctl.song.sequencer.tracks.len(), 1);
+    assert_eq!(rig.ctl.song().sequencer.tracks.len(), 1);
     assert!(
         rig.refused("/seq/remove", vec![s("kick")])
             .contains("no track named \"kick\"")
     );
     rig.query("/seq/clear", vec![]);
-    assert!(rig.ctl.song.sequencer.tracks.is_empty());
+    assert!(rig.ctl.song().sequencer.tracks.is_empty());
 }
 
 #[test]
@@ -536,9 +539,12 @@ fn pattern_routes_save_load_and_list_slots() {
     // /pattern/save 5 writes a valid slot 5 holding the song.
     let r = rig.query("/pattern/save", vec![OscType::Int(5)]);
     assert!(text_of(&r, 0).contains("slot_005.json"), "{r:?}");
-    let loaded = rig.ctl.store.load(SlotNumber::new(5).unwrap()).unwrap();
+    let loaded = rig.ctl.store().load(SlotNumber::new(5).unwrap()).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    assert_eq!(loaded.slot.sequencer.tracks, rig.ctl.song.sequencer.tracks);
+    assert_eq!(
+        loaded.slot.sequencer.tracks,
+        rig.ctl.song().sequencer.tracks
+    );
     assert_eq!(
         loaded
             .slot
@@ -550,14 +556,14 @@ fn pattern_routes_save_load_and_list_slots() {
     rig.query("/pattern/save", vec![s("7.0")]);
     assert!(
         rig.ctl
-            .store
+            .store()
             .slot_path(SlotNumber::new(7).unwrap())
             .exists()
     );
     rig.query("/pattern/save", vec![OscType::Float(8.0)]);
     assert!(
         rig.ctl
-            .store
+            .store()
             .slot_path(SlotNumber::new(8).unwrap())
             .exists()
     );
@@ -576,7 +582,10 @@ fn pattern_routes_save_load_and_list_slots() {
     let r = rig.query("/pattern/load", vec![s("3.0")]);
     assert!(text_of(&r, 0).contains("queued"), "{r:?}");
     rig.render_seconds(0.05);
-    assert_eq!(rig.ctl.status.queued.map(|q| q.0), Some(3));
+    assert_eq!(
+        rig.ctl.status().queued.map(|q| q.0),
+        Some(SlotNumber::new(3).unwrap())
+    );
     for now in [
         OscType::Int(1),
         s("true"),
@@ -587,11 +596,19 @@ fn pattern_routes_save_load_and_list_slots() {
         let r = rig.query("/pattern/load", vec![OscType::Int(5), now.clone()]);
         assert!(text_of(&r, 0).contains("loaded"), "{now:?}: {r:?}");
         rig.render_seconds(0.02);
-        assert_eq!(rig.ctl.status.playing_slot, Some(5), "{now:?}");
-        assert_eq!(rig.ctl.status.queued, None, "{now:?}");
+        assert_eq!(
+            rig.ctl.status().playing_slot,
+            Some(SlotNumber::new(5).unwrap()),
+            "{now:?}"
+        );
+        assert_eq!(rig.ctl.status().queued, None, "{now:?}");
         rig.query("/pattern/load", vec![OscType::Int(3)]);
         rig.render_seconds(0.02);
-        assert_eq!(rig.ctl.status.queued.map(|q| q.0), Some(3), "{now:?}");
+        assert_eq!(
+            rig.ctl.status().queued.map(|q| q.0),
+            Some(SlotNumber::new(3).unwrap()),
+            "{now:?}"
+        );
     }
     let e = rig.refused("/pattern/load", vec![OscType::Int(9)]);
     assert!(e.contains("slot 9 is empty"), "{e}");
@@ -622,12 +639,12 @@ fn engine_routes_answer_and_act() {
     let r = rig.query("/engine/stop", vec![]);
     assert_eq!(text_of(&r, 0), "audio off");
     rig.render_seconds(0.05);
-    assert!(rig.ctl.status.muted);
-    assert!(!rig.ctl.status.running);
+    assert!(rig.ctl.status().muted);
+    assert!(!rig.ctl.status().running);
     assert!(rig.buf.iter().all(|&x| x == 0.0));
     rig.query("/engine/start", vec![]);
     rig.render_seconds(0.02);
-    assert!(!rig.ctl.status.muted);
+    assert!(!rig.ctl.status().muted);
     // status.
     rig.query("/seq/bpm", vec![OscType::Int(128)]);
     let st: Value =
@@ -733,7 +750,7 @@ fn replies_go_to_each_sender_and_bundles_are_unpacked() {
     });
     let got = rig.ask_packet(&bundle);
     assert!((rig.param(ParamId::voice(2, voice::AMP)) - 0.75).abs() < 1e-6);
-    assert_eq!(rig.ctl.song.sequencer.swing, 0.10000000149011612);
+    assert_eq!(rig.ctl.song().sequencer.swing, 0.10000000149011612);
     assert!(reply_for(&got, "/seq/swing").is_some());
     assert!(error_for(&got, "/nope").is_some());
     // What Chronus itself sends is not counted as unknown when it comes back.
@@ -1095,11 +1112,11 @@ fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
     rig.query("/seq/bpm", vec![OscType::Int(120)]);
     rig.query("/seq/start", vec![]);
     rig.render_seconds(0.6);
-    assert!(rig.ctl.status.running);
+    assert!(rig.ctl.status().running);
     assert!(
-        rig.ctl.status.global_step >= 4,
+        rig.ctl.status().global_step >= 4,
         "{}",
-        rig.ctl.status.global_step
+        rig.ctl.status().global_step
     );
     let st = rig.query("/seq/status", vec![]);
     assert_eq!(st[0], OscType::Float(120.0));
@@ -1123,7 +1140,7 @@ fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
         chronus::sources::osc::FollowState::Waiting,
         "{follow:?}"
     );
-    assert!(rig.query("/seq/status", vec![]).len() == 5);
+    assert!(rig.query("/seq/status", vec![]).len() == 7);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1366,7 +1383,7 @@ fn chronus_ctl_prints_answers_and_exits_by_outcome() {
     assert_eq!(code, Some(0));
     let (code, out, _) = ctl(&mut rig, &["bpm", "133"]);
     assert_eq!((code, out.trim()), (Some(0), "BPM 133.0"));
-    assert_eq!(rig.ctl.song.sequencer.bpm, 133.0);
+    assert_eq!(rig.ctl.song().sequencer.bpm, 133.0);
     let (code, out, _) = ctl(
         &mut rig,
         &["raw", "/seq/add", "kick", "voice1", "X...", "gate_frac=0.2"],
@@ -1384,7 +1401,7 @@ fn chronus_ctl_prints_answers_and_exits_by_outcome() {
     assert!(out.contains("loaded"), "{out}");
     let (code, _, _) = ctl(&mut rig, &["seq-start"]);
     assert_eq!(code, Some(0));
-    assert!(rig.ctl.status.running);
+    assert!(rig.ctl.status().running);
     let (code, _, _) = ctl(&mut rig, &["seq-stop"]);
     assert_eq!(code, Some(0));
     let (code, out, _) = ctl(&mut rig, &["schema"]);

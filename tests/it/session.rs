@@ -98,8 +98,8 @@ fn a_lost_device_leaves_the_same_engine_playing_on_the_internal_clock() {
         "nothing replayed: {notices:?}"
     );
     assert_eq!(s.backend().kind, "internal");
-    assert_eq!(s.ctl().status.backend, s.backend().describe);
-    assert!(s.ctl().status.running);
+    assert_eq!(s.ctl().status().backend, s.backend().describe);
+    assert!(s.ctl().status().running);
     // A second turn does not switch again.
     let again = s.turn();
     assert!(
@@ -146,7 +146,7 @@ fn an_osc_datagram_wakes_the_loop_and_is_answered_without_a_timer_tick() {
         let woke = s.wait(Duration::from_secs(5));
         s.turn();
         assert!(woke, "round {round}: the datagram did not wake the loop");
-        assert_eq!(s.ctl().song.sequencer.bpm, 133.0);
+        assert_eq!(s.ctl().song().sequencer.bpm, 133.0);
         let mut buf = [0u8; 1024];
         let (n, _) = client.recv_from(&mut buf).expect("a reply");
         assert!(n > 0);

@@ -90,14 +90,14 @@ fn rig() -> Rig {
     let ring = recorder.attach(48000);
     let (runner, link) = chronus::engine::link::link(Engine::new(48000.0, 8), Some(ring));
     let mut ctl = Controller::new(Store::new(dir.path()), 8, link, recorder);
-    ctl.recordings_dir = dir.path().join("recordings");
+    ctl.set_recordings_dir(dir.path().join("recordings"));
     ctl.apply(Command::LoadSlot {
         slot: SlotNumber::new(1).unwrap(),
         immediate: true,
     })
     .unwrap();
     let _ = ctl.drain_notices().count();
-    ctl.status.backend = "internal clock 48000 Hz / 128 frames".into();
+    ctl.status_mut().backend = "internal clock 48000 Hz / 128 frames".into();
     let mut app = App::new(Keymap::defaults());
     app.refresh_slots_at(&ctl, UNIX_EPOCH + Duration::from_secs(NOW));
     Rig {
@@ -168,7 +168,7 @@ impl Rig {
 
     fn track(&self, name: &str) -> &chronus::model::Track {
         self.ctl
-            .song
+            .song()
             .sequencer
             .tracks
             .iter()
@@ -178,7 +178,7 @@ impl Rig {
 
     fn names(&self) -> Vec<&str> {
         self.ctl
-            .song
+            .song()
             .sequencer
             .tracks
             .iter()
@@ -296,8 +296,8 @@ fn every_registry_parameter_of_a_voice_is_on_screen_with_range_and_unit() {
 #[test]
 fn the_playhead_follows_each_tracks_own_length_and_the_cursor_is_inverted() {
     let mut r = rig();
-    r.ctl.status.running = true;
-    r.ctl.status.global_step = 13;
+    r.ctl.status_mut().running = true;
+    r.ctl.status_mut().global_step = 13;
     let term = r.render(120, 40);
     let buf = term.backend().buffer();
     // Find each track's row and the column of its steps via the kick row's first `X`.
@@ -332,20 +332,32 @@ fn the_playhead_follows_each_tracks_own_length_and_the_cursor_is_inverted() {
 #[test]
 fn the_transport_tells_what_plays_what_is_queued_and_how_the_audio_does() {
     let mut r = rig();
-    r.ctl.status.running = true;
-    r.ctl.status.bar = 41;
-    r.ctl.status.step_in_bar = 6;
-    r.ctl.status.queued = Some((2, 42));
-    r.ctl.status.playing_slot = Some(1);
-    r.ctl.status.load_mean = 3.25;
-    r.ctl.status.load_max = 7.5;
-    r.ctl.status.xruns = 2;
-    r.ctl.dirty = true;
+    r.ctl.status_mut().running = true;
+    r.ctl.status_mut().bar = 41;
+    r.ctl.status_mut().step_in_bar = 8;
+    r.ctl.status_mut().load_mean = 3.25;
+    r.ctl.status_mut().load_max = 7.5;
+    r.ctl.status_mut().xruns = 2;
+    // Unsaved, then slot 2 queued for the next bar (42): the playing song stays on screen.
+    r.ctl.apply(Command::NudgeSwing(0.05)).unwrap();
+    r.keys(&["2"]);
+    assert_eq!(r.ctl.queued().map(|q| (q.slot.get(), q.bar)), Some((2, 42)));
     let screen = r.screen(120, 40);
     let top: Vec<&str> = screen.lines().take(2).collect();
     assert_eq!(
         top[0],
-        " ▶ PLAY  128.0 BPM  swing 0.10  bar 41.2.3  slot 1 \"Acid Line\" *  → slot 2 at bar 42"
+        " ▶ PLAY  128.0 BPM  swing 0.15  bar 41.3.1  slot 1 \"Acid Line\" *  → slot 2 in 2 beats"
+    );
+    // One beat later: singular.
+    r.ctl.status_mut().step_in_bar = 12;
+    let screen = r.screen(120, 40);
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("→ slot 2 in 1 beat"),
+        "{screen}"
     );
     assert_eq!(
         top[1],
@@ -372,8 +384,8 @@ fn every_screen_size_draws_without_panicking() {
     states.push(r);
     let mut r = rig();
     r.ctl.apply(Command::ClearTracks).unwrap();
-    r.ctl.status.running = true;
-    r.ctl.status.global_step = 99;
+    r.ctl.status_mut().running = true;
+    r.ctl.status_mut().global_step = 99;
     states.push(r);
     // A change from disk highlighted (steps past the grid too) under the conflict question.
     let mut r = rig();
@@ -448,11 +460,13 @@ fn the_browser_marks_unsaved_edits_and_files_changed_on_disk() {
         "{}",
         row(&r, "Dub")
     );
+    // Slot 1's unsaved edit was kept as its draft, and the browser says so.
     assert!(
-        row(&r, "Acid Line").starts_with("     1 Acid Line"),
+        row(&r, "Acid Line").starts_with("  *  1 Acid Line"),
         "{}",
         row(&r, "Acid")
     );
+    assert!(r.dir.path().join("drafts/slot_001.json").exists());
 }
 
 #[test]
@@ -469,7 +483,11 @@ fn a_long_error_wraps_so_it_can_be_read_whole() {
             "   run = \"fly\"): unknown action `fly`; using the default keys            ? help",
         ]
     );
+    // An info never hides an error the performer has not seen yet.
+    r.app.ui.say(chronus::control::Level::Info, "later news");
+    assert!(r.screen(80, 24).contains("unknown action `fly`"));
     // Info stays on one row.
+    r.app.ui.mark_all_seen();
     r.app.ui.say(chronus::control::Level::Info, text);
     let screen = r.screen(80, 24);
     assert!(
@@ -495,7 +513,7 @@ fn step_keys_set_accent_hit_and_rest_under_the_cursor() {
     assert_eq!(r.track("bass").pattern, "xxx.X.x.x.xXx.x.");
     r.keys(&["<Enter>", "<Enter>"]);
     assert_eq!(r.track("bass").pattern, "x.x.X.x.x.xXx.x.");
-    assert!(r.ctl.dirty);
+    assert!(r.ctl.is_dirty());
 }
 
 #[test]
@@ -518,7 +536,7 @@ fn setting_a_step_past_a_tracks_length_grows_it() {
 fn bpm_nudges_typed_entry_and_out_of_range_values() {
     let mut r = rig();
     r.keys(&["+", "+", "-", "="]);
-    assert_eq!(r.ctl.song.sequencer.bpm, 130.0);
+    assert_eq!(r.ctl.song().sequencer.bpm, 130.0);
     r.keys(&["b"]);
     assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "130");
     r.answer("400");
@@ -527,7 +545,7 @@ fn bpm_nudges_typed_entry_and_out_of_range_values() {
         p.error.as_deref(),
         Some("\"400\" is out of range: bpm takes 30–300 BPM")
     );
-    assert_eq!(r.ctl.song.sequencer.bpm, 130.0);
+    assert_eq!(r.ctl.song().sequencer.bpm, 130.0);
     r.answer("fast");
     assert_eq!(
         r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
@@ -535,16 +553,16 @@ fn bpm_nudges_typed_entry_and_out_of_range_values() {
     );
     r.answer("140.5");
     assert!(r.app.ui.prompt.is_none());
-    assert_eq!(r.ctl.song.sequencer.bpm, 140.5);
+    assert_eq!(r.ctl.song().sequencer.bpm, 140.5);
     // Esc cancels a prompt without applying it.
     r.keys(&["b"]);
     r.type_text("99");
     r.keys(&["<Esc>"]);
     assert!(r.app.ui.prompt.is_none());
-    assert_eq!(r.ctl.song.sequencer.bpm, 140.5);
+    assert_eq!(r.ctl.song().sequencer.bpm, 140.5);
     // Swing.
     r.keys(&["]", "]"]);
-    assert!((r.ctl.song.sequencer.swing - 0.2).abs() < 1e-9);
+    assert!((r.ctl.song().sequencer.swing - 0.2).abs() < 1e-9);
 }
 
 #[test]
@@ -556,18 +574,18 @@ fn tap_tempo_averages_taps_within_two_seconds() {
         r.app.act_at(&mut r.ctl, Action::TapTempo, at);
     };
     tap(&mut r, 0);
-    assert_eq!(r.ctl.song.sequencer.bpm, 128.0, "one tap sets nothing");
+    assert_eq!(r.ctl.song().sequencer.bpm, 128.0, "one tap sets nothing");
     tap(&mut r, 500);
-    assert_eq!(r.ctl.song.sequencer.bpm, 120.0);
+    assert_eq!(r.ctl.song().sequencer.bpm, 120.0);
     tap(&mut r, 1000);
     tap(&mut r, 1600);
     // (1600 ms / 3 intervals) = 533.3 ms → 112.5 BPM.
-    assert_eq!(r.ctl.song.sequencer.bpm, 112.5);
+    assert_eq!(r.ctl.song().sequencer.bpm, 112.5);
     // A pause longer than 2 s starts over.
     tap(&mut r, 5000);
-    assert_eq!(r.ctl.song.sequencer.bpm, 112.5);
+    assert_eq!(r.ctl.song().sequencer.bpm, 112.5);
     tap(&mut r, 5400);
-    assert_eq!(r.ctl.song.sequencer.bpm, 150.0);
+    assert_eq!(r.ctl.song().sequencer.bpm, 150.0);
 }
 
 #[test]
@@ -650,11 +668,11 @@ fn parameters_step_fine_and_coarse_and_take_exact_values() {
     r.keys(&["<Tab>"]);
     assert_eq!(r.app.ui.focus, Panel::Params);
     r.keys(&["l"]);
-    assert_eq!(r.ctl.song.params.get(freq), 460.0);
+    assert_eq!(r.ctl.song().params.get(freq), 460.0);
     r.keys(&["L"]);
-    assert_eq!(r.ctl.song.params.get(freq), 660.0);
+    assert_eq!(r.ctl.song().params.get(freq), 660.0);
     r.keys(&["H", "h", "h"]);
-    assert_eq!(r.ctl.song.params.get(freq), 420.0);
+    assert_eq!(r.ctl.song().params.get(freq), 420.0);
     // Next module: acid1, first parameter cutoff.
     r.keys(&["n"]);
     let cutoff = ParamId::acid(acid::CUTOFF);
@@ -666,9 +684,9 @@ fn parameters_step_fine_and_coarse_and_take_exact_values() {
         Some("\"9000\" is out of range: cutoff takes 80–5000 Hz")
     );
     r.answer("2000");
-    assert_eq!(r.ctl.song.params.get(cutoff), 2000.0);
+    assert_eq!(r.ctl.song().params.get(cutoff), 2000.0);
     r.keys(&["d"]);
-    assert_eq!(r.ctl.song.params.get(cutoff), 1500.0);
+    assert_eq!(r.ctl.song().params.get(cutoff), 1500.0);
     // The voice panel follows the selected track.
     r.keys(&["N", "<C-n>", "<C-n>"]);
     assert_eq!(r.app.selected_param(&r.ctl), ParamId::voice(3, voice::FREQ));
@@ -707,31 +725,31 @@ fn tracks_and_patterns_are_copied_and_pasted() {
     assert_eq!(r.track("kick2").pattern, kick.pattern);
     assert_eq!(r.app.ui.track, 1);
     // The whole pattern.
-    let before = r.ctl.song.sequencer.tracks.clone();
+    let before = r.ctl.song().sequencer.tracks.clone();
     r.keys(&["Y", "D", "D", "D"]);
     assert_eq!(r.names(), ["kick", "poly"]);
     r.keys(&["P"]);
-    assert_eq!(r.ctl.song.sequencer.tracks, before);
+    assert_eq!(r.ctl.song().sequencer.tracks, before);
 }
 
 #[test]
 fn undo_and_redo_restore_the_exact_song() {
     let mut r = rig();
-    let original: Slot = r.ctl.song.clone();
+    let original: Slot = r.ctl.song().clone();
     r.keys(&["x", "+", "m", "j", "D", "<Tab>", "L", "<F1>"]);
     r.keys(&["a"]);
     r.answer("lead");
-    let edited = r.ctl.song.clone();
+    let edited = r.ctl.song().clone();
     assert_ne!(edited, original);
     r.keys(&["u", "u", "u", "u", "u", "u"]);
-    assert_eq!(r.ctl.song, original);
+    assert_eq!(*r.ctl.song(), original);
     assert_eq!(r.message(), "undone");
     for _ in 0..6 {
         r.keys(&["<C-r>"]);
     }
-    assert_eq!(r.ctl.song, edited);
+    assert_eq!(*r.ctl.song(), edited);
     r.keys(&["<C-r>"]);
-    assert_eq!(r.ctl.song, edited);
+    assert_eq!(*r.ctl.song(), edited);
     assert_eq!(r.message(), "nothing to redo");
 }
 
@@ -753,14 +771,14 @@ fn quitting_with_unsaved_edits_asks_first() {
     ));
     let screen = r.screen(80, 24);
     assert!(
-        screen.contains("Slot 1 has unsaved edits. Quit anyway?"),
+        screen.contains("1 slot has unsaved drafts — quit anyway (they stay in drafts/ and"),
         "{screen}"
     );
     assert!(screen.contains("y yes · n no"), "{screen}");
     // Other keys do nothing while the question is open.
     r.keys(&["x", "<Space>"]);
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
-    assert!(!r.ctl.status.running);
+    assert!(!r.ctl.status().running);
     r.keys(&["n"]);
     assert!(r.app.ui.overlay.is_none() && !r.app.ui.quit);
     r.keys(&["q", "y"]);
@@ -781,7 +799,7 @@ fn saving_over_a_different_pattern_asks_and_empty_slots_do_not() {
         .unwrap();
     assert_eq!(saved.slot.sequencer.tracks[0].pattern, "x...X...X...X...");
     assert_eq!(saved.slot.sequencer.bpm, 129.0);
-    assert!(!r.ctl.dirty);
+    assert!(!r.ctl.is_dirty());
     // A bad slot number is quoted.
     r.keys(&["S"]);
     r.answer("200");
@@ -809,8 +827,8 @@ fn saving_over_a_different_pattern_asks_and_empty_slots_do_not() {
     r.answer("2");
     r.keys(&["y"]);
     let two_now = store.load(two).unwrap().slot;
-    assert_eq!(two_now.sequencer.tracks, r.ctl.song.sequencer.tracks);
-    assert_eq!(r.ctl.slot, Some(two));
+    assert_eq!(two_now.sequencer.tracks, r.ctl.song().sequencer.tracks);
+    assert_eq!(r.ctl.slot(), Some(two));
     // The browser saw the saves.
     assert!(r.app.ui.slots[8].is_some());
 }
@@ -824,8 +842,8 @@ fn slots_load_from_the_browser_and_by_prompt() {
         "the browser opens on the current slot"
     );
     r.keys(&["j", "O"]);
-    assert_eq!(r.ctl.slot, SlotNumber::new(2).ok());
-    assert_eq!(r.ctl.song.metadata.name, "Dub Steps");
+    assert_eq!(r.ctl.slot(), SlotNumber::new(2).ok());
+    assert_eq!(r.ctl.song().metadata.name, "Dub Steps");
     assert_eq!(r.names(), ["chord"]);
     // By prompt (from the grid: in the browser `o` loads the slot under the cursor): an
     // empty slot is refused with its number quoted.
@@ -836,10 +854,10 @@ fn slots_load_from_the_browser_and_by_prompt() {
         Some("slot \"77\" is empty")
     );
     r.answer("1");
-    assert_eq!(r.ctl.song.metadata.name, "Acid Line");
+    assert_eq!(r.ctl.song().metadata.name, "Acid Line");
     // While stopped a bar-aligned load applies at once; undo brings the previous song back.
     r.keys(&["u"]);
-    assert_eq!(r.ctl.song.metadata.name, "Dub Steps");
+    assert_eq!(r.ctl.song().metadata.name, "Dub Steps");
 }
 
 #[test]
@@ -848,7 +866,7 @@ fn the_command_prompt_runs_any_action_and_names_typos() {
     r.keys(&[":"]);
     r.type_text("bpm_nudge +2");
     r.keys(&["<Enter>"]);
-    assert_eq!(r.ctl.song.sequencer.bpm, 130.0);
+    assert_eq!(r.ctl.song().sequencer.bpm, 130.0);
     r.keys(&[":"]);
     r.type_text("undoo");
     r.keys(&["<Enter>"]);
@@ -1010,15 +1028,18 @@ fn find_text(buf: &Buffer, row_has: &str, text: &str) -> (u16, u16) {
 fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_bar() {
     let mut r = watched_rig();
     r.keys(&["<Space>"]);
-    r.play_until("the first bar", |r| r.ctl.status.global_step >= 2);
+    r.play_until("the first bar", |r| r.ctl.status().global_step >= 2);
     save_like_an_editor(r.dir.path(), 1, &slot_1_edited());
     r.wait_for("the reload", |r| r.app.ui.changes.is_some());
 
-    let (slot, bar) = r.ctl.status.queued.expect("queued for a bar");
-    assert_eq!(slot, 1);
-    assert_eq!(bar, r.ctl.status.bar + 1, "the next bar");
-    assert_eq!(r.track("kick").pattern, "X...X..xX.X.X...");
-    assert!(!r.ctl.dirty);
+    let (slot, bar) = r.ctl.status().queued.expect("queued for a bar");
+    assert_eq!(slot.get(), 1);
+    assert_eq!(bar, r.ctl.status().bar + 1, "the next bar");
+    // Queued: the grid keeps showing what plays until the bar.
+    let queued = r.ctl.queued().expect("held apart until its bar").song;
+    assert_eq!(queued.sequencer.tracks[0].pattern, "X...X..xX.X.X...");
+    assert_eq!(r.track("kick").pattern, "X...X...X...X...");
+    assert!(!r.ctl.is_dirty());
     // What changed, and the loader's warnings about the file (SLOT_1's hat plays 8000 Hz,
     // above base_freq's range) on the same line so they are not hidden behind it.
     let m = r.app.ui.message.clone().unwrap();
@@ -1034,6 +1055,10 @@ fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_ba
         m.text
     );
 
+    // Until the bar the grid shows what plays; the preview shows the queued file's version.
+    r.keys(&["w"]);
+    assert!(r.app.ui.preview);
+    assert!(r.screen(120, 40).contains("PREVIEW slot 1"));
     let term = r.render(120, 40);
     let buf = term.backend().buffer();
     let (kick, col) = grid_cells(buf, "kick");
@@ -1063,19 +1088,32 @@ fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_ba
     assert!(!underlined(buf, x, y));
 
     // Heard at the bar it was queued for, and said so.
-    r.play_until("the applied message", |r| r.message().contains("applied"));
+    // (The file's clamp warning stays on the line until seen; the log has the news.)
+    let applied = |r: &Rig| {
+        r.app
+            .ui
+            .log
+            .iter()
+            .rev()
+            .find(|e| e.text.contains("applied"))
+            .map(|e| e.text.clone())
+    };
+    r.play_until("the applied message", |r| applied(r).is_some());
     assert_eq!(
-        r.message(),
+        applied(&r).unwrap(),
         format!(
             "slot 1 changed on disk — applied at bar {bar}: kick steps 8, 11; bass base_amp; acid1/cutoff"
         )
     );
-    assert_eq!(r.ctl.status.playing_slot, Some(1));
-    assert_eq!(r.ctl.status.queued, None);
+    assert_eq!(
+        r.ctl.status().playing_slot,
+        Some(SlotNumber::new(1).unwrap())
+    );
+    assert_eq!(r.ctl.status().queued, None);
     // The highlight stays for a few bars, then goes.
     assert!(r.app.ui.changes.is_some());
     r.play_until("the end of the highlight", |r| r.app.ui.changes.is_none());
-    assert_eq!(r.ctl.status.bar, bar + HIGHLIGHT_BARS);
+    assert_eq!(r.ctl.status().bar, bar + HIGHLIGHT_BARS);
     let term = r.render(120, 40);
     let buf = term.backend().buffer();
     let (kick, col) = grid_cells(buf, "kick");
@@ -1086,10 +1124,10 @@ fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_ba
 fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
     let mut r = watched_rig();
     r.keys(&["<Space>"]);
-    r.play_until("the first steps", |r| r.ctl.status.global_step >= 2);
+    r.play_until("the first steps", |r| r.ctl.status().global_step >= 2);
     r.keys(&["x"]);
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
-    assert!(r.ctl.dirty);
+    assert!(r.ctl.is_dirty());
 
     save_like_an_editor(r.dir.path(), 1, &slot_1_edited());
     r.wait_for("the conflict question", |r| r.app.ui.overlay.is_some());
@@ -1114,7 +1152,7 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
         "{screen}"
     );
     // Nothing is queued until the performer answers; grid keys do nothing meanwhile.
-    assert_eq!(r.ctl.status.queued, None);
+    assert_eq!(r.ctl.status().queued, None);
     r.keys(&["X"]);
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
 
@@ -1125,8 +1163,8 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
         r.turn();
     }
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
-    assert!(r.ctl.dirty);
-    assert_eq!(r.ctl.status.queued, None);
+    assert!(r.ctl.is_dirty());
+    assert_eq!(r.ctl.status().queued, None);
     assert!(r.app.ui.overlay.is_none());
     assert_eq!(
         r.message(),
@@ -1139,12 +1177,14 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
     r.wait_for("the second question", |r| r.app.ui.overlay.is_some());
     r.keys(&["t"]);
     assert!(r.app.ui.overlay.is_none());
-    let (slot, bar) = r.ctl.status.queued.expect("the file's version is queued");
-    assert_eq!(slot, 1);
-    assert_eq!(bar, r.ctl.status.bar + 1);
-    assert_eq!(r.track("kick").pattern, "X...X..xX.X.X...");
-    assert_eq!(r.ctl.song.sequencer.bpm, 131.0);
-    assert!(!r.ctl.dirty);
+    let (slot, bar) = r.ctl.status().queued.expect("the file's version is queued");
+    assert_eq!(slot.get(), 1);
+    assert_eq!(bar, r.ctl.status().bar + 1);
+    let queued = r.ctl.queued().expect("held apart until its bar").song;
+    assert_eq!(queued.sequencer.tracks[0].pattern, "X...X..xX.X.X...");
+    assert_eq!(queued.sequencer.bpm, 131.0);
+    // Until the bar, the unsaved edits still play.
+    assert!(r.ctl.is_dirty());
     r.turn();
     assert!(
         r.message().starts_with(&format!(
@@ -1157,6 +1197,7 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
     let changes = r.app.ui.changes.as_ref().expect("highlighted");
     assert!(changes.step("kick", 0) && changes.step("kick", 7));
     // The tempo the file changed is highlighted in the transport.
+    r.play_until("the file's version to play", |r| r.ctl.queued().is_none());
     let term = r.render(120, 40);
     let (x, y) = find_text(term.backend().buffer(), "BPM", "131.0");
     assert!(highlighted(term.backend().buffer(), x, y));
@@ -1176,7 +1217,7 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
 #[test]
 fn another_slots_file_changing_refreshes_its_browser_row_only() {
     let mut r = watched_rig();
-    let song = r.ctl.song.clone();
+    let song = r.ctl.song().clone();
     let renamed = SLOT_2
         .replace("Dub Steps", "Dub Plates")
         .replace("92.0", "96.5");
@@ -1200,8 +1241,8 @@ fn another_slots_file_changing_refreshes_its_browser_row_only() {
     assert!(row_text.starts_with("  ~  2 Dub Plates"), "{row_text}");
     assert!(row_text.contains(" 96.5 "), "{row_text}");
     // The playing slot is untouched and nothing is queued or highlighted.
-    assert_eq!(r.ctl.song, song);
-    assert_eq!(r.ctl.status.queued, None);
+    assert_eq!(*r.ctl.song(), song);
+    assert_eq!(r.ctl.status().queued, None);
     assert!(r.app.ui.changes.is_none());
     // Loading it reads it: the mark goes.
     r.keys(&["2"]);

@@ -127,7 +127,7 @@ impl Rig {
         .unwrap();
         ctl.apply(Command::Play).unwrap();
         let watcher = SlotWatcher::new(&root).unwrap();
-        let initial = ctl.song.clone();
+        let initial = ctl.song().clone();
         let mut rig = Rig {
             _dir: dir,
             root,
@@ -166,7 +166,12 @@ impl Rig {
         let before = self.watcher.reloads();
         self.watcher.poll(&mut self.ctl);
         if self.watcher.reloads() != before {
-            self.loads.push((self.blocks, self.ctl.song.clone()));
+            let song = self
+                .ctl
+                .queued()
+                .map_or(self.ctl.song(), |q| q.song)
+                .clone();
+            self.loads.push((self.blocks, song));
         }
         self.collect();
     }
@@ -176,7 +181,12 @@ impl Rig {
         let before = self.watcher.reloads();
         self.watcher.resolve_conflict(&mut self.ctl, take_file);
         if self.watcher.reloads() != before {
-            self.loads.push((self.blocks, self.ctl.song.clone()));
+            let song = self
+                .ctl
+                .queued()
+                .map_or(self.ctl.song(), |q| q.song)
+                .clone();
+            self.loads.push((self.blocks, song));
         }
         self.collect();
     }
@@ -219,10 +229,10 @@ impl Rig {
             .iter()
             .filter_map(|n| match n {
                 Notice::SlotQueued {
-                    slot: 3,
+                    slot,
                     bar,
                     from_disk: true,
-                } => Some(*bar),
+                } if slot.get() == 3 => Some(*bar),
                 _ => None,
             })
             .collect()
@@ -232,7 +242,7 @@ impl Rig {
         self.notices
             .iter()
             .filter_map(|n| match n {
-                Notice::SlotApplied { slot: 3, bar } => Some(*bar),
+                Notice::SlotApplied { slot, bar } if slot.get() == 3 => Some(*bar),
                 _ => None,
             })
             .collect()
@@ -320,10 +330,11 @@ fn assert_one_reload(rig: &mut Rig, expected: &Slot) {
     assert_eq!(rig.loads.len(), 1);
     assert_eq!(rig.watcher.reloads(), 1);
     assert_eq!(&rig.loads[0].1, expected);
-    assert_eq!(&rig.ctl.song, expected);
-    assert!(!rig.ctl.dirty);
+    assert_eq!(rig.ctl.queued().map(|q| q.song), Some(expected));
     let bar = queued[0];
     rig.wait_for("the queued slot to apply", |r| !r.applied_bars().is_empty());
+    assert_eq!(rig.ctl.song(), expected);
+    assert!(!rig.ctl.is_dirty());
     assert_eq!(rig.applied_bars(), [bar]);
     assert_eq!(rig.bar_sample(bar), Some(bar * BAR));
 
@@ -412,7 +423,7 @@ fn a_half_written_file_followed_by_the_complete_one_queues_the_complete_one() {
     assert!(err.contains(&format!("{file}:{line}:")), "{err}");
     assert!(err.contains("syntax error"), "{err}");
     assert!(rig.queued_from_disk().is_empty());
-    assert_eq!(rig.ctl.song, rig.initial);
+    assert_eq!(*rig.ctl.song(), rig.initial);
 
     fs::write(rig.path(3), &text).unwrap();
     rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
@@ -480,7 +491,7 @@ fn fifty_writes_within_200_ms_are_one_reload_of_the_final_content() {
     rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
     rig.sentinel();
     assert_one_reload(&mut rig, &parsed(&texts[49]));
-    assert_eq!(rig.ctl.song.metadata.name, "Take 49");
+    assert_eq!(rig.ctl.song().metadata.name, "Take 49");
 }
 
 #[test]
@@ -490,7 +501,7 @@ fn a_save_by_chronus_itself_does_not_reload() {
     rig.ctl
         .apply(Command::SetName("Saved here".into()))
         .unwrap();
-    assert!(rig.ctl.dirty);
+    assert!(rig.ctl.is_dirty());
     let generation = rig.watcher.generation();
     rig.ctl
         .apply(Command::SaveSlot {
@@ -509,7 +520,7 @@ fn a_save_by_chronus_itself_does_not_reload() {
     assert_eq!(rig.watcher.pending_conflict(), None);
     assert!(!rig.watcher.changed_slots().contains_key(&n(3)));
     assert!(rig.messages(Level::Warning).is_empty() && rig.messages(Level::Error).is_empty());
-    assert_eq!(rig.ctl.song.metadata.name, "Saved here");
+    assert_eq!(rig.ctl.song().metadata.name, "Saved here");
     let (out, events) = reference(&rig);
     assert_same_audio(&rig, &out);
     assert_eq!(
@@ -553,11 +564,11 @@ fn broken_saves_keep_the_previous_pattern_playing() {
     );
 
     // Two more bars on the old pattern, sample for sample the same as without the bad saves.
-    let bar = rig.ctl.status.bar;
-    rig.wait_for("two more bars", |r| r.ctl.status.bar >= bar + 2);
+    let bar = rig.ctl.status().bar;
+    rig.wait_for("two more bars", |r| r.ctl.status().bar >= bar + 2);
     assert!(rig.loads.is_empty());
-    assert_eq!(rig.ctl.song, rig.initial);
-    assert_eq!(rig.ctl.status.queued, None);
+    assert_eq!(*rig.ctl.song(), rig.initial);
+    assert_eq!(rig.ctl.status().queued, None);
     let (out, _) = reference(&rig);
     assert_same_audio(&rig, &out);
 
@@ -585,9 +596,9 @@ fn another_slot_changing_refreshes_the_browser_only() {
     );
     assert!(rig.queued_from_disk().is_empty());
     assert_eq!(rig.watcher.reloads(), 0);
-    assert_eq!(rig.ctl.song, rig.initial);
-    assert_eq!(rig.ctl.slot, Some(n(3)));
-    let list = rig.ctl.store.list().unwrap();
+    assert_eq!(*rig.ctl.song(), rig.initial);
+    assert_eq!(rig.ctl.slot(), Some(n(3)));
+    let list = rig.ctl.store().list().unwrap();
     assert_eq!(
         list.iter().find(|i| i.number == n(5)).map(|i| i.bpm),
         Some(90.0)
@@ -641,7 +652,7 @@ fn a_change_under_unsaved_edits_asks_and_can_take_the_file() {
     );
     rig.idle(2 * QUIET);
     assert!(rig.queued_from_disk().is_empty());
-    assert_eq!(rig.ctl.song.metadata.name, "my edit");
+    assert_eq!(rig.ctl.song().metadata.name, "my edit");
 
     rig.resolve(true);
     assert_eq!(rig.watcher.pending_conflict(), None);
@@ -650,7 +661,7 @@ fn a_change_under_unsaved_edits_asks_and_can_take_the_file() {
     assert_one_reload(&mut rig, &parsed(&text));
     // The screen's edit is one undo away.
     rig.ctl.apply(Command::Undo).unwrap();
-    assert_eq!(rig.ctl.song.metadata.name, "my edit");
+    assert_eq!(rig.ctl.song().metadata.name, "my edit");
 }
 
 #[test]
@@ -662,8 +673,8 @@ fn keeping_the_screen_edits_is_not_asked_again_for_the_same_file() {
     rig.wait_for("the conflict", |r| r.watcher.pending_conflict().is_some());
     rig.resolve(false);
     assert_eq!(rig.watcher.pending_conflict(), None);
-    assert!(rig.ctl.dirty);
-    assert_eq!(rig.ctl.song.metadata.name, "my edit");
+    assert!(rig.ctl.is_dirty());
+    assert_eq!(rig.ctl.song().metadata.name, "my edit");
 
     // The same bytes written again: not asked again.
     write_temp_then_rename(&rig.path(3), &text);

@@ -134,8 +134,11 @@ fn bar_aligned_load_applies_at_next_bar_through_the_command_path() {
         ctl.poll();
     }
     assert!(
-        ctl.drain_notices()
-            .any(|n| n == Notice::SlotApplied { slot: 1, bar: 0 }),
+        ctl.drain_notices().any(|n| n
+            == Notice::SlotApplied {
+                slot: SlotNumber::new(1).unwrap(),
+                bar: 0
+            }),
         "slot 1 applied at once while stopped"
     );
     ctl.apply(Command::LoadSlot {
@@ -143,7 +146,11 @@ fn bar_aligned_load_applies_at_next_bar_through_the_command_path() {
         immediate: false,
     })
     .unwrap();
-    assert_eq!(ctl.status.queued, Some((2, 1)), "predicted bar");
+    assert_eq!(
+        ctl.status().queued,
+        Some((SlotNumber::new(2).unwrap(), 1)),
+        "predicted bar"
+    );
     let mut applied = None;
     while rendered < 200_000 && applied.is_none() {
         runner.render(&mut buf);
@@ -154,8 +161,12 @@ fn bar_aligned_load_applies_at_next_bar_through_the_command_path() {
             }
         }
     }
-    assert_eq!(applied, Some((2, 1)), "slot 2 applies at bar 1");
-    assert_eq!(ctl.status.playing_slot, Some(2));
+    assert_eq!(
+        applied,
+        Some((SlotNumber::new(2).unwrap(), 1)),
+        "slot 2 applies at bar 1"
+    );
+    assert_eq!(ctl.status().playing_slot, Some(SlotNumber::new(2).unwrap()));
 }
 
 fn ctl_event(ctl: &mut Controller) -> Option<Notice> {
@@ -341,8 +352,8 @@ fn saving_while_playing_never_makes_a_callback_late() {
     let callbacks = ctl.stats().callbacks.load(Ordering::Relaxed);
     eprintln!(
         "saves {saves}, callbacks {callbacks}, blocked {blocked}, late {late}, load mean {:.2}% max {:.2}%, real-time clock thread: {}",
-        ctl.status.load_mean,
-        ctl.status.load_max,
+        ctl.status().load_mean,
+        ctl.status().load_max,
         ctl.stats().realtime.load(Ordering::Relaxed)
     );
     assert!(saves >= 590, "saves: {saves}");

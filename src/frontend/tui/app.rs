@@ -53,6 +53,8 @@ pub struct App {
     /// The watcher generation at which Chronus last read or wrote each slot file: a change
     /// on disk newer than that is marked in the browser.
     acknowledged: HashMap<u8, u64>,
+    /// Slots whose file did not load at the last look at the watcher.
+    broken_seen: std::collections::BTreeSet<SlotNumber>,
 }
 
 impl App {
@@ -85,6 +87,7 @@ impl App {
             reloads_seen: 0,
             generation_seen: 0,
             acknowledged: HashMap::new(),
+            broken_seen: Default::default(),
         }
     }
 
@@ -119,13 +122,26 @@ impl App {
         };
         let mut changed = false;
         let (reloads, generation, conflict) = (w.reloads(), w.generation(), w.pending_conflict());
+        let broken = w.broken_slots().clone();
+        for &n in self.broken_seen.difference(&broken) {
+            // The file loads again: its error is over, and so is its "changed on disk" mark.
+            let about = format!("slot {n} changed on disk");
+            self.ui.resolve(
+                |t| t.starts_with(&about) && t.contains("does not load"),
+                Some((Level::Info, format!("slot {n}: its file loads again"))),
+            );
+            self.seen.remove(&n.get());
+            self.acknowledged.insert(n.get(), generation);
+            changed = true;
+        }
+        self.broken_seen = broken;
         if reloads != self.reloads_seen {
             self.reloads_seen = reloads;
-            if let (Some(diff), Some(slot)) = (w.last_diff(), ctl.slot) {
+            if let (Some(diff), Some(slot)) = (w.last_diff(), ctl.slot()) {
                 let queued = ctl
-                    .status
+                    .status()
                     .queued
-                    .filter(|&(s, _)| ctl.status.running && s == slot.get() as u16);
+                    .filter(|&(s, _)| ctl.status().running && s == slot);
                 self.ui.changes = Some(DiskChange {
                     slot,
                     diff: diff.clone(),
@@ -150,7 +166,7 @@ impl App {
                     && self.ui.prompt.is_none()
                     && !matches!(self.ui.overlay, Some(Overlay::Confirm { .. })) =>
             {
-                let when = if ctl.status.running {
+                let when = if ctl.status().running {
                     "at the next bar"
                 } else {
                     "now"
@@ -210,7 +226,7 @@ impl App {
             return Mode::Prompt;
         }
         match self.ui.overlay {
-            Some(Overlay::Help { .. }) => Mode::Help,
+            Some(Overlay::Help { .. } | Overlay::Messages { .. }) => Mode::Help,
             Some(Overlay::Confirm { .. }) => Mode::Confirm,
             None => match self.ui.focus {
                 Panel::Grid => Mode::Grid,
@@ -255,6 +271,10 @@ impl App {
 
     /// [`App::act`] at a given time.
     pub fn act_at(&mut self, ctl: &mut Controller, action: Action, now: Instant) {
+        // The performer acted with the message line in front of them.
+        if action != Action::Cancel {
+            self.ui.mark_shown_seen();
+        }
         match self.mode() {
             Mode::Prompt => return self.prompt_action(ctl, action),
             Mode::Confirm => {
@@ -282,8 +302,13 @@ impl App {
                 return;
             }
             Mode::Help => {
-                if let Some(Overlay::Help { scroll }) = &mut self.ui.overlay {
-                    let lines = super::overlay::help_line_count(&self.ui.help);
+                let lines = match &self.ui.overlay {
+                    Some(Overlay::Messages { .. }) => self.ui.log.len(),
+                    _ => super::overlay::help_line_count(&self.ui.help),
+                };
+                if let Some(Overlay::Help { scroll } | Overlay::Messages { scroll }) =
+                    &mut self.ui.overlay
+                {
                     match action {
                         Action::Cursor(m) => {
                             *scroll = match m {
@@ -297,7 +322,7 @@ impl App {
                             };
                             return;
                         }
-                        Action::Cancel | Action::Help | Action::Quit => {
+                        Action::Cancel | Action::Help | Action::Quit | Action::Messages => {
                             self.ui.overlay = None;
                             return;
                         }
@@ -318,17 +343,66 @@ impl App {
             Action::TakeFile => self.settle_conflict(ctl, true),
             Action::KeepEdits => self.settle_conflict(ctl, false),
             Action::Quit => {
-                if ctl.dirty {
-                    let what = match ctl.slot {
-                        Some(s) => format!("Slot {s} has unsaved edits. Quit anyway?"),
-                        None => "The song has unsaved edits. Quit anyway?".to_string(),
+                ctl.flush_drafts();
+                let drafts = ctl.draft_slots().len();
+                let text = if drafts > 0 {
+                    let what = match drafts {
+                        1 => "1 slot has".to_string(),
+                        n => format!("{n} slots have"),
                     };
-                    ui.overlay = Some(Overlay::Confirm {
-                        question: Question::Quit,
-                        text: what,
-                    });
+                    Some(format!(
+                        "{what} unsaved drafts — quit anyway (they stay in drafts/ and come back next start)? {}/{}",
+                        ui.hints.confirm, ui.hints.cancel
+                    ))
+                } else if ctl.is_dirty() {
+                    // A new song with no slot has no draft file: quitting loses it.
+                    Some(
+                        "The new song has unsaved edits (no slot, so no draft). Quit anyway?"
+                            .into(),
+                    )
                 } else {
-                    ui.quit = true;
+                    None
+                };
+                match text {
+                    Some(text) => {
+                        ui.overlay = Some(Overlay::Confirm {
+                            question: Question::Quit,
+                            text,
+                        })
+                    }
+                    None => ui.quit = true,
+                }
+            }
+            Action::Messages => {
+                ui.overlay = match ui.overlay {
+                    Some(Overlay::Messages { .. }) => None,
+                    _ => {
+                        ui.mark_all_seen();
+                        Some(Overlay::Messages { scroll: 0 })
+                    }
+                }
+            }
+            Action::PreviewQueued => match ctl.queued() {
+                Some(q) => {
+                    ui.preview = !ui.preview;
+                    let text = if ui.preview {
+                        format!("previewing queued slot {} {:?} (read-only)", q.slot, q.name)
+                    } else {
+                        "back to what plays".to_string()
+                    };
+                    ui.say(Level::Info, text);
+                }
+                None => {
+                    ui.preview = false;
+                    ui.say(Level::Info, "no slot is queued: nothing to preview");
+                }
+            },
+            Action::Revert => {
+                if self.run(ctl, Command::Revert) {
+                    if let Some(s) = ctl.slot() {
+                        self.forget_seen(s.get());
+                    }
+                    self.refresh_slots(ctl);
                 }
             }
             Action::Help => {
@@ -339,7 +413,9 @@ impl App {
             }
             Action::Cancel => {
                 if ui.overlay.take().is_none() {
+                    ui.mark_shown_seen();
                     ui.message = None;
+                    ui.show_unseen();
                 }
             }
             Action::Command => {
@@ -355,7 +431,7 @@ impl App {
                 self.run(ctl, Command::NudgeBpm(d));
             }
             Action::BpmSet => {
-                let bpm = control::fmt_num(ctl.song.sequencer.bpm);
+                let bpm = control::fmt_num(ctl.song().sequencer.bpm);
                 let label = format!("Tempo in BPM ({}–{})", seq_spec::BPM.min, seq_spec::BPM.max);
                 ui.prompt = Some(Prompt::new(PromptKind::Bpm, label, bpm));
             }
@@ -381,13 +457,13 @@ impl App {
                     Focus::Prev => ui.focus.prev(),
                 };
                 if ui.focus == Panel::Slots
-                    && let Some(s) = ctl.slot
+                    && let Some(s) = ctl.slot()
                 {
                     ui.slot_cursor = s.get();
                 }
             }
             Action::TrackSelect(c) => {
-                let n = ctl.song.sequencer.tracks.len();
+                let n = ctl.song().sequencer.tracks.len();
                 if n > 0 {
                     ui.track = match c {
                         Cycle::Next => (ui.track + 1) % n,
@@ -415,7 +491,7 @@ impl App {
                 }
             }
             Action::TrackAdd => {
-                let name = free_name(&ctl.song.sequencer.tracks, "track");
+                let name = free_name(&ctl.song().sequencer.tracks, "track");
                 ui.prompt = Some(Prompt::new(
                     PromptKind::AddTrack,
                     "Name of the new track",
@@ -446,7 +522,7 @@ impl App {
                         Vertical::Down => 1,
                     };
                     if self.run(ctl, Command::MoveTrack { track: name, delta }) {
-                        let n = ctl.song.sequencer.tracks.len();
+                        let n = ctl.song().sequencer.tracks.len();
                         self.ui.track =
                             (self.ui.track as isize + delta).clamp(0, n as isize - 1) as usize;
                     }
@@ -536,14 +612,14 @@ impl App {
             }
             Action::ParamAdjust(nudge) => {
                 let id = self.selected_param(ctl);
-                let value = ctl.song.params.get(id) + nudge_amount(id.spec(), nudge);
+                let value = ctl.song().params.get(id) + nudge_amount(id.spec(), nudge);
                 self.run(ctl, Command::SetParam { id, value });
             }
             Action::ParamSet => {
                 let id = selected_param(ui, ctl);
                 let spec = id.spec();
                 let label = format!("{} ({})", id.label(), range_text(spec));
-                let value = control::fmt_num(ctl.song.params.get(id));
+                let value = control::fmt_num(ctl.song().params.get(id));
                 ui.prompt = Some(Prompt::new(PromptKind::Param(id), label, value));
             }
             Action::ParamDefault => {
@@ -565,7 +641,7 @@ impl App {
             }
             Action::PasteTrack => self.paste_track(ctl),
             Action::CopyPattern => {
-                let tracks = ctl.song.sequencer.tracks.clone();
+                let tracks = ctl.song().sequencer.tracks.clone();
                 let text = format!("copied the pattern ({} tracks)", tracks.len());
                 ui.clipboard = Some(Clipboard::Pattern(tracks));
                 ui.say(Level::Info, text);
@@ -587,7 +663,7 @@ impl App {
             Action::Undo => self.run_quiet(ctl, Command::Undo),
             Action::Redo => self.run_quiet(ctl, Command::Redo),
             Action::Save => self.open_save_prompt(ctl),
-            Action::SaveCurrent => match ctl.slot {
+            Action::SaveCurrent => match ctl.slot() {
                 Some(slot) => self.save(ctl, slot, false),
                 None => self.open_save_prompt(ctl),
             },
@@ -623,6 +699,10 @@ impl App {
     /// Applies a command; its confirmation or error goes to the message line. Returns whether
     /// it was applied.
     fn run(&mut self, ctl: &mut Controller, cmd: Command) -> bool {
+        if let Err(why) = self.editable(ctl, &cmd) {
+            self.ui.say(Level::Warning, why);
+            return false;
+        }
         match ctl.apply(cmd) {
             Ok(Some(text)) => {
                 self.ui.say(Level::Info, text);
@@ -638,6 +718,9 @@ impl App {
 
     /// Like [`App::run`], but errors such as "nothing to undo" are warnings.
     fn run_quiet(&mut self, ctl: &mut Controller, cmd: Command) {
+        if let Err(why) = self.editable(ctl, &cmd) {
+            return self.ui.say(Level::Warning, why);
+        }
         match ctl.apply(cmd) {
             Ok(Some(text)) => self.ui.say(Level::Info, text),
             Ok(None) => {}
@@ -645,8 +728,28 @@ impl App {
         }
     }
 
+    /// Refuses edits while the grid previews the queued slot (it is read-only).
+    fn editable(&self, ctl: &Controller, cmd: &Command) -> Result<(), String> {
+        match ctl.queued() {
+            Some(q) if self.ui.preview && cmd.is_edit() => Err(format!(
+                "previewing queued slot {} (read-only) — {} to go back and edit what plays",
+                q.slot,
+                self.preview_key()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn preview_key(&self) -> String {
+        self.keys
+            .keymap()
+            .keys_for(Mode::Grid, &Action::PreviewQueued)
+            .map(chord_label)
+            .unwrap_or_else(|| ":preview_queued".into())
+    }
+
     fn selected<'a>(&self, ctl: &'a Controller) -> Option<&'a Track> {
-        ctl.song.sequencer.tracks.get(self.ui.track)
+        ctl.song().sequencer.tracks.get(self.ui.track)
     }
 
     fn selected_name(&self, ctl: &Controller) -> Option<String> {
@@ -681,11 +784,11 @@ impl App {
         let ui = &mut self.ui;
         match ui.focus {
             Panel::Grid => {
-                let tracks = ctl.song.sequencer.tracks.len();
+                let tracks = ctl.song().sequencer.tracks.len();
                 let last_track = tracks.saturating_sub(1);
                 let cols = grid_columns(ctl);
                 let track_len = ctl
-                    .song
+                    .song()
                     .sequencer
                     .tracks
                     .get(ui.track)
@@ -742,7 +845,7 @@ impl App {
             return;
         };
         let name = t.name.clone();
-        let voices = ctl.voices.clamp(1, MAX_VOICES) as u8;
+        let voices = ctl.voices().clamp(1, MAX_VOICES) as u8;
         let current = t.voice().unwrap_or(1).clamp(1, voices);
         let voice = match choice {
             Choice::Next => current % voices + 1,
@@ -791,7 +894,7 @@ impl App {
         let n = taps.len();
         let bpm = (60.0 / interval * 10.0).round() / 10.0;
         if self.run(ctl, Command::SetBpm(bpm)) {
-            let shown = ctl.song.sequencer.bpm;
+            let shown = ctl.song().sequencer.bpm;
             self.ui
                 .say(Level::Info, format!("tap tempo {shown:.1} BPM ({n} taps)"));
         }
@@ -808,7 +911,7 @@ impl App {
             self.ui.say(Level::Warning, text);
             return;
         };
-        let tracks = ctl.song.sequencer.tracks.clone();
+        let tracks = ctl.song().sequencer.tracks.clone();
         match tracks.get(self.ui.track) {
             Some(target) if target.name != copied.name => {
                 // Over another track: take the copy's pattern and sound, keep the target's
@@ -842,7 +945,7 @@ impl App {
     }
 
     fn open_save_prompt(&mut self, ctl: &Controller) {
-        let proposed = ctl.slot.map(|s| s.to_string()).unwrap_or_default();
+        let proposed = ctl.slot().map(|s| s.to_string()).unwrap_or_default();
         self.ui.prompt = Some(Prompt::new(
             PromptKind::Save,
             "Save to slot (1–128)",
@@ -908,7 +1011,10 @@ impl App {
             return;
         };
         match question {
-            Question::Quit => self.ui.quit = true,
+            Question::Quit => {
+                ctl.flush_drafts();
+                self.ui.quit = true;
+            }
             Question::Overwrite(slot) => self.save(ctl, slot, true),
             Question::Conflict(_) => self.settle_conflict(ctl, true),
         }
@@ -952,7 +1058,11 @@ impl App {
 
     /// Reads a submitted prompt; `Err` keeps the prompt open with the reason shown.
     fn submit(&mut self, ctl: &mut Controller, kind: PromptKind, text: &str) -> Result<(), String> {
+        let preview = self.ui.preview && ctl.queued().is_some();
         let apply = |ctl: &mut Controller, ui: &mut UiState, cmd: Command| -> Result<(), String> {
+            if preview && cmd.is_edit() {
+                return Err("the preview of the queued slot is read-only".into());
+            }
             match ctl.apply(cmd) {
                 Ok(Some(msg)) => {
                     ui.say(Level::Info, msg);
@@ -972,11 +1082,11 @@ impl App {
                 if name.is_empty() {
                     return Err("a track needs a name".into());
                 }
-                let tracks = ctl.song.sequencer.tracks.clone();
+                let tracks = ctl.song().sequencer.tracks.clone();
                 if tracks.iter().any(|t| t.name == name) {
                     return Err(format!("a track named {name:?} exists already"));
                 }
-                let voice = free_voice(&tracks, ctl.voices);
+                let voice = free_voice(&tracks, ctl.voices());
                 let t = Track::new(&name, &format!("voice{voice}"), &".".repeat(16));
                 let at = if tracks.is_empty() {
                     0
@@ -1024,7 +1134,7 @@ impl App {
                 Ok(())
             }
             PromptKind::Voice { track } => {
-                let voices = ctl.voices.clamp(1, MAX_VOICES);
+                let voices = ctl.voices().clamp(1, MAX_VOICES);
                 let digits = text.strip_prefix("voice").unwrap_or(text);
                 let n: usize = digits
                     .parse()
@@ -1074,7 +1184,7 @@ impl App {
             }
             PromptKind::Load { immediate } => {
                 let slot = SlotNumber::parse(text).map_err(|e| e.to_string())?;
-                if !ctl.store.slot_path(slot).exists() {
+                if !ctl.store().slot_path(slot).exists() && !ctl.has_draft(slot) {
                     return Err(format!("slot \"{text}\" is empty"));
                 }
                 self.load(ctl, slot.get(), immediate);
@@ -1091,13 +1201,16 @@ impl App {
     /// Keeps the cursors inside the song after anything changed it (undo, load, remove).
     pub fn clamp(&mut self, ctl: &Controller) {
         let ui = &mut self.ui;
-        let tracks = ctl.song.sequencer.tracks.len();
+        let tracks = ctl.song().sequencer.tracks.len();
         ui.track = ui.track.min(tracks.saturating_sub(1));
         ui.step = ui.step.min(grid_columns(ctl) - 1);
         ui.module = ui.module.min(PANEL_MODULES - 1);
         let count = ui.panel_module(selected_voice(ui, ctl)).params().len();
         ui.param = ui.param.min(count - 1);
         ui.slot_cursor = ui.slot_cursor.clamp(1, SLOT_COUNT);
+        if ctl.queued().is_none() {
+            ui.preview = false;
+        }
     }
 
     /// Takes in what happened since the last turn: messages for the message line, and a
@@ -1146,9 +1259,9 @@ impl App {
                     bar,
                     from_disk: true,
                 } => {
-                    self.forget_seen(*slot as u8);
+                    self.forget_seen(slot.get());
                     if let Some(c) = &mut self.ui.changes
-                        && c.slot.get() as u16 == *slot
+                        && c.slot == *slot
                     {
                         c.applies_at = Some(*bar);
                     }
@@ -1159,9 +1272,9 @@ impl App {
                     refresh = true;
                 }
                 // A bar-aligned switch is news; a load while stopped was already reported.
-                Notice::SlotApplied { slot, bar } if ctl.status.running => {
+                Notice::SlotApplied { slot, bar } if ctl.status().running => {
                     match &mut self.ui.changes {
-                        Some(c) if c.slot.get() as u16 == *slot && c.applies_at.is_some() => {
+                        Some(c) if c.slot == *slot && c.applies_at.is_some() => {
                             c.applies_at = None;
                             c.heard_from = Some(*bar);
                             let text = format!(
@@ -1177,7 +1290,7 @@ impl App {
                     }
                 }
                 Notice::Saved { slot, path } => {
-                    self.forget_seen(*slot);
+                    self.forget_seen(slot.get());
                     self.ui.say(
                         Level::Info,
                         format!("saved slot {slot} to {}", path.display()),
@@ -1224,10 +1337,10 @@ impl App {
         let Some(c) = &mut self.ui.changes else {
             return false;
         };
-        let st = &ctl.status;
+        let st = ctl.status();
         if c.applies_at.is_some() {
             // No longer queued: it plays now (or the transport stopped and it applied).
-            if st.queued.is_none_or(|(s, _)| s != c.slot.get() as u16) {
+            if st.queued.is_none_or(|(s, _)| s != c.slot) {
                 c.applies_at = None;
             }
         } else if st.running && c.heard_from.is_none_or(|b| st.bar < b) {
@@ -1237,7 +1350,7 @@ impl App {
         let played = st.running
             && c.applies_at.is_none()
             && c.heard_from.is_some_and(|b| st.bar >= b + HIGHLIGHT_BARS);
-        if played || ctl.dirty || ctl.slot != Some(c.slot) {
+        if played || (c.applies_at.is_none() && ctl.is_dirty()) || ctl.slot() != Some(c.slot) {
             self.ui.changes = None;
             return true;
         }
@@ -1251,7 +1364,7 @@ impl App {
 
     /// Re-reads the slot list, giving file ages relative to `now` (tests pass a fixed time).
     pub fn refresh_slots_at(&mut self, ctl: &Controller, now: SystemTime) {
-        let list = match ctl.store.list() {
+        let list = match ctl.store().list() {
             Ok(list) => list,
             Err(e) => {
                 self.ui.say(Level::Error, format!("slot list: {e}"));
@@ -1321,8 +1434,12 @@ pub fn format_age(secs: u64) -> String {
 
 /// Steps the grid shows: the longest track rounded up to a bar, at least one bar.
 pub fn grid_columns(ctl: &Controller) -> usize {
-    let longest = ctl
-        .song
+    columns_of(ctl.song())
+}
+
+/// Steps the grid shows for `song`.
+pub fn columns_of(song: &crate::model::Slot) -> usize {
+    let longest = song
         .sequencer
         .tracks
         .iter()
@@ -1334,8 +1451,8 @@ pub fn grid_columns(ctl: &Controller) -> usize {
 
 /// The voice of the selected track (voice1 when there is none), within the running voices.
 pub fn selected_voice(ui: &UiState, ctl: &Controller) -> u8 {
-    let voices = ctl.voices.clamp(1, MAX_VOICES) as u8;
-    ctl.song
+    let voices = ctl.voices().clamp(1, MAX_VOICES) as u8;
+    ctl.song()
         .sequencer
         .tracks
         .get(ui.track)

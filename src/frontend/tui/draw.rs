@@ -14,6 +14,14 @@ use crate::control::{Controller, Level};
 use super::state::{Panel, UiState};
 use super::{grid, meters, overlay, panels, slots, theme, transport};
 
+/// The song the grid and panels show: the queued slot's while previewing it, else what plays.
+pub fn shown_song<'a>(ui: &UiState, ctl: &'a Controller) -> &'a crate::model::Slot {
+    match ctl.queued() {
+        Some(q) if ui.preview => q.song,
+        _ => ctl.song(),
+    }
+}
+
 /// Width from which the slot browser gets its own column beside the grid.
 const WIDE: u16 = 110;
 /// Body height from which the grid keeps room for 8 tracks.
@@ -72,14 +80,14 @@ pub fn layout(area: Rect, ui: &UiState, ctl: &Controller) -> ScreenLayout {
 
     let tall = left.height >= TALL;
     let min_rows = if tall { 8 } else { 4 };
-    let tracks = ctl.song.sequencer.tracks.len().max(min_rows) as u16;
+    let tracks = shown_song(ui, ctl).sequencer.tracks.len().max(min_rows) as u16;
     let min_bottom = 9u16;
     let grid_h = (tracks + 3)
         .min(left.height.saturating_sub(min_bottom))
         .max(5.min(left.height));
     // A wrapped message steals rows from the body; rather than let the module overview blink
     // out, give it the grid's empty padding rows (a short song doesn't need them).
-    let used_rows = ctl.song.sequencer.tracks.len() as u16 + 3;
+    let used_rows = shown_song(ui, ctl).sequencer.tracks.len() as u16 + 3;
     let wanted = PANELS_H + MODULES_H;
     let bottom_h = left.height.saturating_sub(grid_h);
     let grid_h = if bottom_h < wanted && grid_h.saturating_sub(wanted - bottom_h) >= used_rows {

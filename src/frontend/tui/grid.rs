@@ -9,7 +9,6 @@ use ratatui::text::{Line, Span};
 
 use crate::control::Controller;
 
-use super::app::grid_columns;
 use super::draw::{panel, put};
 use super::state::{Panel, UiState};
 use super::theme;
@@ -81,19 +80,25 @@ fn name_width(inner_width: u16) -> u16 {
 
 /// Draws the grid.
 pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
-    let tracks = &ctl.song.sequencer.tracks;
+    let song = super::draw::shown_song(ui, ctl);
+    let preview = ui.preview.then(|| ctl.queued()).flatten();
+    let tracks = &song.sequencer.tracks;
     let focused = ui.focus == Panel::Grid && ui.overlay.is_none();
-    let cols = grid_columns(ctl);
-    let mut title = vec![
-        Span::raw(" Pattern "),
-        Span::styled(
-            match tracks.len() {
-                1 => format!("· 1 track · {cols} steps "),
-                n => format!("· {n} tracks · {cols} steps "),
-            },
-            theme::dim(),
+    let cols = super::app::columns_of(song);
+    let mut title = vec![match preview {
+        Some(q) => Span::styled(
+            format!(" PREVIEW slot {} {:?} (read-only) ", q.slot, q.name),
+            theme::pending(),
         ),
-    ];
+        None => Span::raw(" Pattern "),
+    }];
+    title.extend([Span::styled(
+        match tracks.len() {
+            1 => format!("· 1 track · {cols} steps "),
+            n => format!("· {n} tracks · {cols} steps "),
+        },
+        theme::dim(),
+    )]);
     let inner = {
         let probe = Rect {
             x: area.x + 1,
@@ -118,7 +123,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let x0 = inner.x + nw + 12;
     let right = inner.right();
     let view = StepView::fit(x0, right.saturating_sub(x0), cols, ui.step);
-    let st = &ctl.status;
+    let st = ctl.status();
 
     // Ruler: column heads and the number of each beat's first step.
     let y = inner.y;
@@ -190,7 +195,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         };
         put(buf, inner.x + 1, y, inner.x + 1 + nw, &t.name, name_style);
         let mut x = inner.x + 1 + nw + 1;
-        let voice_ok = t.voice().is_some_and(|v| (v as usize) <= ctl.voices);
+        let voice_ok = t.voice().is_some_and(|v| (v as usize) <= ctl.voices());
         let voice = match t.voice() {
             Some(v) => format!("v{v}"),
             None => "v?".into(),

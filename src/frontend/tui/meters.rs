@@ -54,8 +54,8 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
     if inner.height < 2 || inner.width < 4 {
         return;
     }
-    let st = &ctl.status;
-    let voices = ctl.voices.min(st.levels.len());
+    let st = ctl.status();
+    let voices = ctl.voices().min(st.levels.len());
     let levels_w = voices as u16 + 1 + 2;
     let spectrum_w = st.spectrum.len() as u16;
     let side_by_side = inner.width >= levels_w + 2 + spectrum_w;

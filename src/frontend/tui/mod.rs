@@ -103,12 +103,12 @@ fn load_start_slot(ctl: &mut Controller, app: &mut App, slot: SlotNumber) {
             }
         }
         Err(ControlError::Store(e @ StoreError::Missing { .. })) => {
-            ctl.slot = Some(slot);
+            ctl.start_new_song(slot);
             app.ui
                 .say(Level::Info, format!("{e} — starting a new song"));
         }
         Err(e) => {
-            ctl.slot = Some(slot);
+            ctl.start_new_song(slot);
             app.ui.say(
                 Level::Error,
                 format!("slot {slot} did not load: {e} — starting a new song"),
@@ -197,7 +197,7 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
 
     let mut needs_draw = true;
     let mut last_draw: Option<Instant> = None;
-    let mut shown = Shown::of(&session.ctl().status);
+    let mut shown = Shown::of(session.ctl().status());
     loop {
         while let Ok(input) = rx.try_recv() {
             match input {
@@ -226,7 +226,7 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
         // The engine's meters and position move on their own; redraw for them at most at the
         // playing frame rate, and only when they changed.
         let since = last_draw.map(|t| now.saturating_duration_since(t));
-        let current = Shown::of(&session.ctl().status);
+        let current = Shown::of(session.ctl().status());
         if current != shown && since.is_none_or(|d| d >= PLAYING_FRAME) {
             needs_draw = true;
         }
@@ -262,8 +262,8 @@ struct Shown {
     running: bool,
     global_step: u64,
     bar: u64,
-    playing: Option<u16>,
-    queued: Option<(u16, u64)>,
+    playing: Option<crate::store::SlotNumber>,
+    queued: Option<(crate::store::SlotNumber, u64)>,
     levels: Vec<u8>,
     spectrum: Vec<u8>,
     load: (u32, u32),

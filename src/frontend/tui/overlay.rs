@@ -54,6 +54,59 @@ pub fn draw_overlay(area: Rect, buf: &mut Buffer, ui: &UiState, overlay: &Overla
     match overlay {
         Overlay::Help { scroll } => draw_help(area, buf, ui, *scroll),
         Overlay::Confirm { question, text } => draw_confirm(area, buf, ui, question, text),
+        Overlay::Messages { scroll } => draw_messages(area, buf, ui, *scroll),
+    }
+}
+
+/// The message log, newest first.
+fn draw_messages(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
+    let w = area.width.saturating_sub(4).max(20);
+    let h = area.height.saturating_sub(2).max(5);
+    let r = centered(area, w, h);
+    Clear.render(r, buf);
+    let title = Line::from(format!(
+        " Messages ({}) — Esc closes, ↑↓ PgUp PgDn scroll ",
+        ui.log.len()
+    ));
+    let inner = panel(r, buf, title, true);
+    if inner.height == 0 {
+        return;
+    }
+    if ui.log.is_empty() {
+        put(
+            buf,
+            inner.x + 1,
+            inner.y,
+            inner.right(),
+            "no messages yet",
+            theme::dim(),
+        );
+        return;
+    }
+    let scroll = scroll.min(ui.log.len().saturating_sub(1));
+    for (row, e) in ui
+        .log
+        .iter()
+        .rev()
+        .skip(scroll)
+        .take(inner.height as usize)
+        .enumerate()
+    {
+        let mark = match e.level {
+            crate::control::Level::Info => "  ",
+            crate::control::Level::Warning => "! ",
+            crate::control::Level::Error => "✗ ",
+        };
+        let y = inner.y + row as u16;
+        let x = put(
+            buf,
+            inner.x + 1,
+            y,
+            inner.right(),
+            mark,
+            theme::level(e.level),
+        );
+        put(buf, x, y, inner.right(), &e.text, theme::level(e.level));
     }
 }
 

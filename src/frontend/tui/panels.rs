@@ -76,7 +76,10 @@ fn module_title(ui: &UiState, ctl: &Controller) -> (Module, String) {
     let module = ui.panel_module(voice);
     let mut title = format!(" Params: {module} ");
     if let Module::Voice(_) = module
-        && let Some(t) = ctl.song.sequencer.tracks.get(ui.track)
+        && let Some(t) = super::draw::shown_song(ui, ctl)
+            .sequencer
+            .tracks
+            .get(ui.track)
     {
         title = format!(" Params: {module} ({}) ", t.name);
     }
@@ -118,7 +121,7 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
     {
         let y = inner.y + row as u16;
         let id = module.param_id(i);
-        let v = ctl.song.params.get(id);
+        let v = super::draw::shown_song(ui, ctl).params.get(id);
         let is_sel = i == sel;
         let x = inner.x;
         let (marker, name_style) = if is_sel {
@@ -199,7 +202,11 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let Some(t) = ctl.song.sequencer.tracks.get(ui.track) else {
+    let Some(t) = super::draw::shown_song(ui, ctl)
+        .sequencer
+        .tracks
+        .get(ui.track)
+    else {
         let inner = panel(area, buf, Line::from(" Track "), false);
         if inner.height > 0 {
             put(
@@ -350,7 +357,7 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
                 break;
             }
             let id = module.param_id(i);
-            let v = ctl.song.params.get(id);
+            let v = super::draw::shown_song(ui, ctl).params.get(id);
             let value = compact_value(spec, v);
             let value_style = if ui.changes.as_ref().is_some_and(|c| c.param(id)) {
                 theme::changed(theme::text())

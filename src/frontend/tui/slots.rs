@@ -36,12 +36,8 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let first = cursor
         .saturating_sub(rows / 2)
         .min(total.saturating_sub(rows));
-    let playing = ctl
-        .status
-        .playing_slot
-        .or_else(|| ctl.slot.map(|s| s.get() as u16));
-    let queued = ctl.status.queued.map(|(s, _)| s);
-    let current = ctl.slot.map(|s| s.get() as u16);
+    let playing = ctl.slot();
+    let queued = ctl.queued().map(|q| q.slot);
     let show_age = inner.width >= 28;
     let show_bpm = inner.width >= 18;
     let tail_w: u16 = if show_age {
@@ -56,7 +52,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         let n = first + row + 1;
         let y = inner.y + row as u16;
         let is_cursor = n - 1 == cursor;
-        let slot = n as u16;
+        let Ok(slot) = crate::store::SlotNumber::new(n as u8) else {
+            continue;
+        };
         let (m1, m1_style) = if queued == Some(slot) {
             ("→", theme::pending())
         } else if playing == Some(slot) {
@@ -65,7 +63,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             (" ", theme::dim())
         };
         let info = ui.slots.get(n - 1).and_then(|r| r.as_ref());
-        let (m2, m2_style) = if current == Some(slot) && ctl.dirty {
+        let (m2, m2_style) = if ctl.has_draft(slot) {
             ("*", theme::solo())
         } else if info.is_some_and(|r| r.changed) {
             ("~", theme::pending())
@@ -123,6 +121,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                     }
                 }
             }
+            None if ctl.has_draft(slot) => {
+                put(buf, x, y, name_right, "(draft only)", theme::text());
+            }
             None => {
                 put(buf, x, y, name_right, "·", theme::dim());
             }
@@ -159,7 +160,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             inner.x + 1,
             y + 1,
             right,
-            "* unsaved    ~ changed on disk",
+            "* draft      ~ changed on disk",
             theme::dim(),
         );
     }

@@ -4,6 +4,7 @@
 //! holds only what the performer is looking at and typing, so drawing takes `&UiState` and
 //! `&Controller` and never changes either.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::control::Level;
@@ -197,6 +198,11 @@ pub enum Overlay {
         /// First line shown.
         scroll: usize,
     },
+    /// The message log, scrolled down by `scroll` lines.
+    Messages {
+        /// First line shown.
+        scroll: usize,
+    },
     /// A yes/no question.
     Confirm {
         /// What answering yes does.
@@ -223,6 +229,21 @@ pub struct Message {
     /// The text.
     pub text: String,
 }
+
+/// One entry of the message log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Info, warning or error.
+    pub level: Level,
+    /// The text.
+    pub text: String,
+    /// The performer has had it in front of them (shown while they pressed a key, or in the
+    /// log overlay), or the condition it was about ended.
+    pub seen: bool,
+}
+
+/// Entries the message log keeps; older ones are dropped.
+pub const LOG_LIMIT: usize = 200;
 
 /// One slot file as the browser shows it, gathered when the list is refreshed (not per frame).
 #[derive(Debug, Clone, PartialEq)]
@@ -329,6 +350,10 @@ pub struct UiState {
     pub taps: Vec<Instant>,
     /// The message line.
     pub message: Option<Message>,
+    /// Every message said, newest last (at most [`LOG_LIMIT`]).
+    pub log: VecDeque<LogEntry>,
+    /// The grid shows the queued slot's song, read-only.
+    pub preview: bool,
     /// What the latest reload from disk changed, while it is highlighted.
     pub changes: Option<DiskChange>,
     /// A half-typed chord (`g…`), shown on the message line.
@@ -357,6 +382,8 @@ impl UiState {
             clipboard: None,
             taps: Vec::new(),
             message: None,
+            log: VecDeque::new(),
+            preview: false,
             changes: None,
             chord: String::new(),
             help,
@@ -373,11 +400,88 @@ impl UiState {
         }
     }
 
-    /// Sets the message line.
+    /// Logs a message and shows the most severe one the performer has not seen yet (an
+    /// info never hides an unseen warning or error).
     pub fn say(&mut self, level: Level, text: impl Into<String>) {
-        self.message = Some(Message {
+        self.log.push_back(LogEntry {
             level,
             text: text.into(),
+            seen: false,
         });
+        while self.log.len() > LOG_LIMIT {
+            self.log.pop_front();
+        }
+        self.show_unseen();
+    }
+
+    /// Puts the most severe unseen message (the newest of that level) on the message line;
+    /// keeps the line as it is when everything was seen.
+    pub fn show_unseen(&mut self) {
+        let best = self
+            .log
+            .iter()
+            .filter(|e| !e.seen)
+            .max_by_key(|e| severity(e.level));
+        if let Some(e) = best {
+            self.message = Some(Message {
+                level: e.level,
+                text: e.text.clone(),
+            });
+        }
+    }
+
+    /// The performer pressed a key with the message line in front of them: what it shows
+    /// counts as seen.
+    pub fn mark_shown_seen(&mut self) {
+        if let Some(m) = &self.message
+            && let Some(e) = self
+                .log
+                .iter_mut()
+                .rev()
+                .find(|e| !e.seen && e.level == m.level && e.text == m.text)
+        {
+            e.seen = true;
+        }
+    }
+
+    /// Marks every message seen (the log was opened).
+    pub fn mark_all_seen(&mut self) {
+        for e in &mut self.log {
+            e.seen = true;
+        }
+    }
+
+    /// Unseen messages.
+    pub fn unseen(&self) -> usize {
+        self.log.iter().filter(|e| !e.seen).count()
+    }
+
+    /// A condition ended: messages matching `about` stop asking for attention, and leave the
+    /// message line if they are on it (`then` replaces them there).
+    pub fn resolve(&mut self, about: impl Fn(&str) -> bool, then: Option<(Level, String)>) {
+        let mut any = false;
+        for e in self.log.iter_mut().filter(|e| about(&e.text)) {
+            e.seen = true;
+            any = true;
+        }
+        if !any {
+            return;
+        }
+        if self.message.as_ref().is_some_and(|m| about(&m.text)) {
+            self.message = None;
+        }
+        match then {
+            Some((level, text)) => self.say(level, text),
+            None => self.show_unseen(),
+        }
+    }
+}
+
+/// Orders levels for the message line: errors first.
+fn severity(level: Level) -> u8 {
+    match level {
+        Level::Info => 0,
+        Level::Warning => 1,
+        Level::Error => 2,
     }
 }

@@ -16,21 +16,20 @@ fn width(parts: &Parts) -> usize {
     parts.iter().map(|(t, _)| t.chars().count()).sum()
 }
 
-/// The name of slot `n` as far as the screen knows it.
-fn slot_name(n: u16, ui: &UiState, ctl: &Controller) -> String {
-    if ctl.slot.map(|s| s.get() as u16) == Some(n) {
-        return ctl.song.metadata.name.clone();
-    }
-    ui.slots
-        .get((n as usize).wrapping_sub(1))
-        .and_then(|r| r.as_ref())
-        .map(|r| r.name.clone())
-        .unwrap_or_default()
+/// The queue indicator: `→ slot 3 in 2 beats` (or `at bar N` while stopped).
+pub fn queued_text(ctl: &Controller) -> Option<String> {
+    let q = ctl.queued()?;
+    Some(match ctl.beats_until_queued() {
+        Some(0) => format!("→ slot {} now", q.slot),
+        Some(1) => format!("→ slot {} in 1 beat", q.slot),
+        Some(n) => format!("→ slot {} in {n} beats", q.slot),
+        None => format!("→ slot {} at bar {}", q.slot, q.bar),
+    })
 }
 
 /// The performance half: play state, tempo, position, slot, queue, recording.
 fn left(ui: &UiState, ctl: &Controller) -> Parts {
-    let st = &ctl.status;
+    let st = ctl.status();
     let mut p: Parts = Vec::new();
     if st.muted {
         p.push((" ■ AUDIO OFF".into(), theme::recording()));
@@ -53,14 +52,15 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
         theme::strong(),
         diff.is_some_and(|d| d.tempo_changed.is_some()),
     );
-    p.push((format!("{:.1}", ctl.song.sequencer.bpm), tempo));
+    let playing = ctl.playing();
+    p.push((format!("{:.1}", playing.bpm), tempo));
     p.push((" BPM".into(), theme::dim()));
     p.push(("  swing ".into(), theme::dim()));
     let swing = mark(
         theme::text(),
         diff.is_some_and(|d| d.swing_changed.is_some()),
     );
-    p.push((format!("{:.2}", ctl.song.sequencer.swing), swing));
+    p.push((format!("{:.2}", playing.swing), swing));
     p.push(("  bar ".into(), theme::dim()));
     let step = st.step_in_bar;
     p.push((
@@ -68,23 +68,28 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
         theme::strong(),
     ));
     p.push(("  ".into(), theme::dim()));
-    let playing = st.playing_slot.or_else(|| ctl.slot.map(|s| s.get() as u16));
-    match playing {
+    match playing.slot {
         Some(n) => {
             p.push((format!("slot {n}"), theme::strong()));
-            let name = slot_name(n, ui, ctl);
-            if !name.is_empty() {
-                p.push((format!(" \"{name}\""), theme::text()));
+            if !playing.name.is_empty() {
+                p.push((format!(" \"{}\"", playing.name), theme::text()));
             }
         }
         None => p.push(("new song".into(), theme::text())),
     }
-    if ctl.dirty {
+    if ctl.is_dirty() {
         p.push((" *".into(), theme::solo()));
     }
-    if let Some((slot, bar)) = st.queued {
-        p.push(("  → ".into(), theme::pending()));
-        p.push((format!("slot {slot} at bar {bar}"), theme::pending()));
+    if let Some(text) = queued_text(ctl) {
+        p.push(("  ".into(), theme::pending()));
+        p.push((text, theme::pending()));
+    }
+    if ui.preview && ctl.queued().is_some() {
+        p.push(("  PREVIEW".into(), theme::pending()));
+    }
+    let unseen = ui.unseen();
+    if unseen > 1 {
+        p.push((format!("  {unseen} new messages"), theme::dim()));
     }
     if ctl.recording().is_some() {
         p.push(("  ● REC".into(), theme::recording()));
@@ -94,7 +99,7 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
 
 /// The machine half: backend, callback load, xruns.
 fn right(ctl: &Controller) -> Parts {
-    let st = &ctl.status;
+    let st = ctl.status();
     let mut p: Parts = Vec::new();
     let backend = if st.backend.is_empty() {
         "no audio".to_string()

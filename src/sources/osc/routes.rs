@@ -107,7 +107,7 @@ pub fn route(ctl: &mut Controller, msg: &OscMessage, view: &ServerView) -> Outco
                 "/seq/clear" => ack(ctl.apply(Command::ClearTracks)),
                 "/seq/start" => {
                     // Start always begins at step 0, also when already playing.
-                    if ctl.status.running
+                    if ctl.status().running
                         && let Err(e) = ctl.apply(Command::Stop)
                     {
                         return Outcome::Refused(e.to_string());
@@ -142,7 +142,7 @@ pub fn route(ctl: &mut Controller, msg: &OscMessage, view: &ServerView) -> Outco
                     engine_status(ctl, view).to_string(),
                 )])),
                 "/engine/list" => Ok(Outcome::Reply(vec![OscType::String(schema::engine_list(
-                    ctl.voices,
+                    ctl.voices(),
                 ))])),
                 "/engine/schema" => engine_schema(ctl, msg, view),
                 "/engine/record/start" => {
@@ -175,11 +175,11 @@ fn set_param(ctl: &mut Controller, msg: &OscMessage, path: &str) -> Routed {
         return Ok(Outcome::Unknown);
     };
     if let Module::Voice(n) = id.module()
-        && n as usize > ctl.voices
+        && n as usize > ctl.voices()
     {
         return Err(format!(
             "voice{n} does not exist: {} voices run (--voices)",
-            ctl.voices
+            ctl.voices()
         ));
     }
     let value = num_arg(msg, 0, "a value")?;
@@ -313,7 +313,7 @@ fn seq_update_notes(ctl: &mut Controller, msg: &OscMessage) -> Routed {
 }
 
 fn seq_status(ctl: &Controller) -> Outcome {
-    let seq = &ctl.song.sequencer;
+    let seq = &ctl.song().sequencer;
     let tracks: Vec<Value> = seq
         .tracks
         .iter()
@@ -326,14 +326,16 @@ fn seq_status(ctl: &Controller) -> Outcome {
     Outcome::Reply(vec![
         OscType::Float(seq.bpm as f32),
         OscType::Float(seq.swing as f32),
-        OscType::Int(i32::from(ctl.status.running)),
-        OscType::Int(ctl.status.global_step.min(i32::MAX as u64) as i32),
+        OscType::Int(i32::from(ctl.status().running)),
+        OscType::Int(ctl.status().global_step.min(i32::MAX as u64) as i32),
         OscType::String(Value::from(tracks).to_string()),
+        OscType::String(ctl.status().backend.clone()),
+        OscType::String(ctl.status().backend_kind.to_string()),
     ])
 }
 
 fn pattern_list(ctl: &Controller) -> Routed {
-    let list = ctl.store.list().map_err(|e| e.to_string())?;
+    let list = ctl.store().list().map_err(|e| e.to_string())?;
     let mut args = Vec::with_capacity(list.len() * 3);
     for info in list {
         let modified: chrono::DateTime<chrono::Local> = info.modified.into();
@@ -351,7 +353,8 @@ fn pattern_list(ctl: &Controller) -> Routed {
 }
 
 fn engine_status(ctl: &Controller, view: &ServerView) -> Value {
-    let st = &ctl.status;
+    let st = ctl.status();
+    let song = ctl.song();
     let follow = view.follower.map(|f| {
         let s = f.status();
         json!({"source": s.source(), "state": format!("{:?}", s.state).to_lowercase(),
@@ -361,19 +364,22 @@ fn engine_status(ctl: &Controller, view: &ServerView) -> Value {
     json!({
         "audio": if st.muted { "off" } else { "on" },
         "backend": st.backend,
+        "backend_kind": st.backend_kind,
         "sample_rate": ctl.sample_rate(),
-        "voices": ctl.voices,
+        "voices": ctl.voices(),
         "running": st.running,
-        "bpm": ctl.song.sequencer.bpm,
-        "swing": ctl.song.sequencer.swing,
+        "bpm": song.sequencer.bpm,
+        "playing_bpm": st.playing_bpm,
+        "swing": song.sequencer.swing,
         "bar": st.bar,
         "step": st.step_in_bar,
-        "song": ctl.song.metadata.name,
-        "slot": ctl.slot.map(|s| s.get()),
-        "dirty": ctl.dirty,
+        "song": song.metadata.name,
+        "slot": ctl.slot(),
+        "dirty": ctl.is_dirty(),
+        "drafts": ctl.draft_slots(),
         "playing_slot": st.playing_slot,
         "queued": st.queued.map(|(slot, bar)| json!({"slot": slot, "bar": bar})),
-        "tracks": ctl.song.sequencer.tracks.len(),
+        "tracks": song.sequencer.tracks.len(),
         "load_mean_pct": st.load_mean,
         "load_max_pct": st.load_max,
         "late": st.late,
@@ -396,7 +402,7 @@ fn engine_schema(ctl: &Controller, msg: &OscMessage, view: &ServerView) -> Route
         None => "json".to_string(),
         Some(a) => text(a)?.trim().to_ascii_lowercase(),
     };
-    let voices = ctl.voices.min(MAX_VOICES);
+    let voices = ctl.voices().min(MAX_VOICES);
     let schema = schema::schema_json(voices, view.unknown, view.unknown_total);
     match mode.as_str() {
         "json" | "" => Ok(Outcome::Reply(vec![OscType::String(schema.to_string())])),

@@ -54,7 +54,7 @@ pub const SEQ_ROUTES: &[RouteDoc] = &[
     route(
         "/seq/status",
         "",
-        "reply: bpm swing running step tracks-json",
+        "reply: bpm swing running step tracks-json backend backend-kind (device, internal)",
     ),
 ];
 

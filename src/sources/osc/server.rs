@@ -193,8 +193,8 @@ pub struct OscServer {
     unknown_total: u64,
     follower: Option<Follower>,
     last_viz: Option<Instant>,
-    sent_playing: Option<Option<u16>>,
-    sent_queued: Option<Option<(u16, u64)>>,
+    sent_playing: Option<Option<crate::store::SlotNumber>>,
+    sent_queued: Option<Option<(crate::store::SlotNumber, u64)>>,
     announced: bool,
     last_song_bpm: Option<f64>,
 }
@@ -519,12 +519,12 @@ impl OscServer {
         let Some(f) = self.follower.as_mut() else {
             return false;
         };
-        let song_bpm = ctl.song.sequencer.bpm;
+        let song_bpm = ctl.song().sequencer.bpm;
         if self.last_song_bpm.is_some_and(|b| b != song_bpm) {
             f.retempo();
         }
         self.last_song_bpm = Some(song_bpm);
-        let actions = f.tick(Instant::now(), wire::unix_now(), ctl.status.running);
+        let actions = f.tick(Instant::now(), wire::unix_now(), ctl.status().running);
         let changed = !actions.is_empty();
         for a in actions {
             match a {
@@ -549,8 +549,8 @@ impl OscServer {
             return;
         }
         self.last_viz = Some(now);
-        let st = &ctl.status;
-        let levels = st.levels[..ctl.voices.min(st.levels.len())]
+        let st = ctl.status();
+        let levels = st.levels[..ctl.voices().min(st.levels.len())]
             .iter()
             .map(|&l| OscType::Float(l))
             .collect();
@@ -560,20 +560,23 @@ impl OscServer {
     }
 
     fn send_slot_changes(&mut self, ctl: &Controller) {
-        let playing = ctl.status.playing_slot;
+        let playing = ctl.status().playing_slot;
         if self.sent_playing != Some(playing) {
             self.sent_playing = Some(playing);
             if let Some(slot) = playing {
-                let m = message("/chronus/slot/playing", vec![OscType::Int(slot as i32)]);
+                let m = message(
+                    "/chronus/slot/playing",
+                    vec![OscType::Int(slot.get() as i32)],
+                );
                 self.send_out(&OscPacket::Message(m));
             }
         }
-        let queued = ctl.status.queued;
+        let queued = ctl.status().queued;
         if self.sent_queued != Some(queued) {
             let first = self.sent_queued.is_none();
             self.sent_queued = Some(queued);
             // A cleared queue is sent as slot 0 so receivers stop showing it.
-            let (slot, bar) = queued.unwrap_or((0, 0));
+            let (slot, bar) = queued.map_or((0, 0), |(s, b)| (s.get(), b));
             if !(first && queued.is_none()) {
                 let m = message(
                     "/chronus/slot/queued",
@@ -655,7 +658,7 @@ impl Service for OscServer {
                             .follower
                             .as_ref()
                             .and_then(Follower::nominal_bpm)
-                            .unwrap_or(ctl.song.sequencer.bpm);
+                            .unwrap_or(ctl.song().sequencer.bpm);
                         let bundle = clock_bundle(time, *bar, *beat, bpm);
                         self.send_out(&bundle);
                     }
