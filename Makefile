@@ -33,7 +33,11 @@ fmt:
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Tests that need jackd or tmux skip without them (outside CI); deps installs both, and this
+# fails loudly if they still cannot be found, so `make test` never skips them.
 test: deps fmt lint
+	@command -v tmux >/dev/null || { echo "make test: tmux not found after make deps" >&2; exit 1; }
+	@[ -x /usr/bin/jackd ] || [ -x /usr/local/bin/jackd ] || { echo "make test: jackd not found after make deps" >&2; exit 1; }
 	$(CARGO) test --all-targets
 
 bench: deps

@@ -2,7 +2,8 @@
 //!
 //! Imports run one way (the architecture test in `tests/it/architecture.rs` holds the code to
 //! it): `platform`, `model` ← `dsp` ← `engine`, `store` ← `audio` ← `control`, `keymap` ←
-//! `sources` ← `app` ← `frontend`. The audio engine (`dsp`, `engine`) is independent of
+//! `sources` ← `app` ← `frontend` ← `cli` (only the binary imports `cli` and dispatches the
+//! subcommands to their frontends). The audio engine (`dsp`, `engine`) is independent of
 //! cpal, the terminal and files, so it plays live (`audio`), renders offline and runs in
 //! tests the same way. `app` is the one composition root; frontends only render the
 //! Controller's state.

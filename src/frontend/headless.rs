@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
+use crate::app::AudioArgs;
 use crate::app::{BackendInfo, ENGINE_POLL, Session, SessionOptions};
-use crate::audio::AudioArgs;
 use crate::control::{Command, Controller, Level, Notice};
 use crate::store::SlotNumber;
 

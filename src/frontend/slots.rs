@@ -431,3 +431,15 @@ mod tests {
         assert!(t.contains("/mod/voiceN/adsr/attack"), "{t}");
     }
 }
+
+/// Runs `chronus devices`: one line per output device, `id  name`.
+pub fn run_devices() -> anyhow::Result<std::process::ExitCode> {
+    let rows = crate::app::list_devices()?;
+    if rows.is_empty() {
+        println!("no output devices (Chronus plays on its internal clock)");
+    }
+    for (id, name) in rows {
+        println!("{id:<40} {name}");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -59,7 +59,7 @@ pub struct PlayArgs {
     pub keymap: Option<PathBuf>,
     /// Audio device options.
     #[command(flatten)]
-    pub audio: crate::audio::AudioArgs,
+    pub audio: crate::app::AudioArgs,
     /// OSC options.
     #[command(flatten)]
     pub osc: crate::sources::osc::OscArgs,
