@@ -391,6 +391,18 @@ fn parameter_table() -> String {
     out
 }
 
+/// Runs `chronus devices`: one line per output device, `id  name`.
+pub fn run_devices() -> anyhow::Result<std::process::ExitCode> {
+    let rows = crate::app::list_devices()?;
+    if rows.is_empty() {
+        println!("no output devices (Chronus plays on its internal clock)");
+    }
+    for (id, name) in rows {
+        println!("{id:<40} {name}");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,16 +442,4 @@ mod tests {
         assert_eq!(t.lines().count(), expected + 1);
         assert!(t.contains("/mod/voiceN/adsr/attack"), "{t}");
     }
-}
-
-/// Runs `chronus devices`: one line per output device, `id  name`.
-pub fn run_devices() -> anyhow::Result<std::process::ExitCode> {
-    let rows = crate::app::list_devices()?;
-    if rows.is_empty() {
-        println!("no output devices (Chronus plays on its internal clock)");
-    }
-    for (id, name) in rows {
-        println!("{id:<40} {name}");
-    }
-    Ok(std::process::ExitCode::SUCCESS)
 }
