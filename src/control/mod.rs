@@ -19,6 +19,7 @@ use crate::model::ParamId;
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec};
 use crate::model::slot::{Parsed, Slot, Track};
 use crate::store::{SlotNumber, Store};
+pub use crate::model::fmt_num;
 pub use wake::{Waker, Wakeup, wake_pair};
 
 /// What a step holds.
@@ -1669,15 +1670,6 @@ fn track_mut<'a>(s: &'a mut Slot, name: &str) -> Result<&'a mut Track, ControlEr
     Ok(&mut s.sequencer.tracks[i])
 }
 
-/// Formats a number compactly for messages (`0.25`, `1500`).
-pub fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e9 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
 
 /// Something the control loop polls on every turn, in the TUI and in headless mode alike:
 /// the OSC server, the slot-file watcher. Each turns what it received into [`Command`]s
