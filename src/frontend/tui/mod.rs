@@ -150,13 +150,11 @@ fn spawn_input(tx: mpsc::Sender<Input>, waker: Waker) {
     }
 }
 
-/// Runs the tracker until the performer quits: starts the session (audio, controller, OSC,
-/// watcher), loads the start slot, takes the terminal, and turns the one loop, woken by keys,
-/// OSC datagrams and file events.
-pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
+/// Starts the session (audio first, before the alternate screen, so whatever the sound
+/// system prints stays outside the tracker), loads the start slot and gathers the start-up
+/// messages so none is lost.
+fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     let slot = SlotNumber::parse(&args.slot).map_err(|e| anyhow::anyhow!("--slot: {e}"))?;
-    // Audio first, before the alternate screen, so whatever the sound system prints stays
-    // outside the tracker.
     let opts = SessionOptions {
         audio: args.audio.clone(),
         osc: (!args.osc.no_osc).then(|| args.osc.clone()),
@@ -189,64 +187,87 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
         app.ui.message = start_message;
     }
     app.refresh_slots(session.ctl());
+    Ok((session, app))
+}
 
+/// When frames are drawn: on change at most at 60 fps, for the moving playhead and meters
+/// at most at 30 fps.
+struct Frames {
+    needs_draw: bool,
+    last_draw: Option<Instant>,
+    shown: Shown,
+}
+
+impl Frames {
+    /// Draws when a frame is due; returns how long the loop may sleep.
+    fn draw(
+        &mut self,
+        terminal: &mut ratatui::DefaultTerminal,
+        app: &App,
+        ctl: &Controller,
+        now: Instant,
+    ) -> anyhow::Result<Duration> {
+        // The engine's meters and position move on their own; redraw for them at most at the
+        // playing frame rate, and only when they changed.
+        let since = self.last_draw.map(|t| now.saturating_duration_since(t));
+        let current = Shown::of(ctl.status());
+        if current != self.shown && since.is_none_or(|d| d >= PLAYING_FRAME) {
+            self.needs_draw = true;
+        }
+        if self.needs_draw && since.is_none_or(|d| d >= MIN_FRAME) {
+            terminal
+                .draw(|f| draw(f, &app.ui, ctl))
+                .context("drawing the screen")?;
+            self.needs_draw = false;
+            self.last_draw = Some(now);
+            self.shown = current;
+        }
+        Ok(if self.needs_draw {
+            // A frame is due once the frame interval has passed.
+            since.map_or(Duration::ZERO, |d| MIN_FRAME.saturating_sub(d))
+        } else {
+            PLAYING_FRAME
+        })
+    }
+}
+
+/// Runs the tracker until the performer quits: starts the session (audio, controller, OSC,
+/// watcher), loads the start slot, takes the terminal, and turns the one loop, woken by keys,
+/// OSC datagrams and file events.
+pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
+    let (mut session, mut app) = start(args)?;
     let mut terminal = take_terminal()?;
     let guard = TerminalGuard;
     let (tx, rx) = mpsc::channel();
     spawn_input(tx, session.waker());
-
-    let mut needs_draw = true;
-    let mut last_draw: Option<Instant> = None;
-    let mut shown = Shown::of(session.ctl().status());
-    loop {
+    let mut frames = Frames {
+        needs_draw: true,
+        last_draw: None,
+        shown: Shown::of(session.ctl().status()),
+    };
+    while !app.ui.quit {
         while let Ok(input) = rx.try_recv() {
             match input {
                 Input::Key(k) => app.handle_key(session.ctl_mut(), k),
                 Input::Resize => {}
                 Input::Failed(e) => anyhow::bail!("reading the keyboard: {e}"),
             }
-            needs_draw = true;
+            frames.needs_draw = true;
         }
-        if app.poll_watcher(session.ctl_mut()) {
-            needs_draw = true;
-        }
+        frames.needs_draw |= app.poll_watcher(session.ctl_mut());
         let notices = session.turn();
         if !notices.is_empty() {
             app.on_notices(session.ctl(), &notices);
-            needs_draw = true;
+            frames.needs_draw = true;
         }
         let now = Instant::now();
-        if app.tick(session.ctl(), now) {
-            needs_draw = true;
-        }
+        frames.needs_draw |= app.tick(session.ctl(), now);
         if app.ui.quit {
             break;
         }
-
-        // The engine's meters and position move on their own; redraw for them at most at the
-        // playing frame rate, and only when they changed.
-        let since = last_draw.map(|t| now.saturating_duration_since(t));
-        let current = Shown::of(session.ctl().status());
-        if current != shown && since.is_none_or(|d| d >= PLAYING_FRAME) {
-            needs_draw = true;
-        }
-        if needs_draw && since.is_none_or(|d| d >= MIN_FRAME) {
-            terminal
-                .draw(|f| draw(f, &app.ui, session.ctl()))
-                .context("drawing the screen")?;
-            needs_draw = false;
-            last_draw = Some(now);
-            shown = current;
-        }
-        let wait = if needs_draw {
-            // A frame is due once the frame interval has passed.
-            since.map_or(Duration::ZERO, |d| MIN_FRAME.saturating_sub(d))
-        } else {
-            PLAYING_FRAME
-        };
+        let wait = frames.draw(&mut terminal, &app, session.ctl(), now)?;
         session.wait(wait.min(ENGINE_POLL));
     }
-
     drop(guard);
     for n in session.shutdown() {
         if let Notice::Message(Level::Error, text) = n {
