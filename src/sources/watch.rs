@@ -481,6 +481,7 @@ fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Parsed, SlotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Slot;
     use crate::model::registry::acid;
 
     fn slot_with(tracks: &[(&str, &str)]) -> Slot {
