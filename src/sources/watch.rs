@@ -481,7 +481,7 @@ fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Parsed, SlotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Slot;
+    use crate::model::{ParamId, Slot, Track};
     use crate::model::registry::acid;
 
     fn slot_with(tracks: &[(&str, &str)]) -> Slot {
