@@ -318,6 +318,17 @@ fn save_as_slot_20_then_ctrl_s_writes_20_and_the_header_says_20() {
         p.exists() && parse(&p).sequencer.tracks[0].pattern == EDIT_1
     });
 
+    // The edit now lives in slot 20's file: neither slot keeps a draft, even once the
+    // drafts' debounce has run out.
+    std::thread::sleep(Duration::from_millis(600));
+    let screen = tmux.capture();
+    assert!(
+        !dir.path().join("drafts/slot_001.json").exists(),
+        "slot 1's draft outlives the save to slot 20"
+    );
+    assert!(!dir.path().join("drafts/slot_020.json").exists());
+    assert_eq!(browser_marks(&screen, 20), Some(('▶', ' ')), "{screen}");
+
     tmux.send(&["l", "X"]);
     tmux.wait_for("the second edit, dirty", |s| {
         grid_shows(s, "kick", EDIT_2_CELLS) && header(s).contains("slot 20 \"Acid Line\" *")
@@ -340,6 +351,9 @@ fn save_as_slot_20_then_ctrl_s_writes_20_and_the_header_says_20() {
         slot_1,
         "slot 1's file must be untouched"
     );
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!dir.path().join("drafts/slot_020.json").exists());
+    assert!(!dir.path().join("drafts/slot_001.json").exists());
     let saved = parse(&dir.path().join("slots/slot_020.json"));
     assert_eq!(saved.metadata.name, "Acid Line");
     assert_eq!(saved.sequencer.tracks[1].pattern, "..x...x...x...x.");
@@ -527,6 +541,19 @@ fn a_slot_file_broken_in_place_shows_an_error_and_fixing_it_clears_it() {
         !s.contains("slot_001.json") && browser_marks(s, 1) == Some(('▶', ' '))
     });
     assert!(track_row(&screen, "kick").is_some(), "{screen}");
+    assert!(header(&screen).contains("128.0 BPM"), "{screen}");
+
+    // Again, written in place (truncate, then write) rather than renamed.
+    fs::write(&path, &broken).unwrap();
+    tmux.wait_for("the error and the ~ again", |s| {
+        message_line(s).contains("slot_001.json") && browser_marks(s, 1) == Some(('▶', '~'))
+    });
+    fs::write(&path, &good).unwrap();
+    let screen = tmux.wait_for("the error and the ~ to clear again", |s| {
+        !s.contains("slot_001.json") && browser_marks(s, 1) == Some(('▶', ' '))
+    });
+    assert!(track_row(&screen, "kick").is_some(), "{screen}");
+    assert!(!header(&screen).contains("→ slot"), "{screen}");
 }
 
 #[test]
@@ -583,9 +610,9 @@ fn kill_9_with_drafts_open_loses_no_edit() {
     std::thread::sleep(Duration::from_millis(600));
 
     let pid = tmux.pid();
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
     assert!(
-        comm.trim().starts_with("chronus") || comm.is_empty(),
+        comm.trim() == "chronus",
         "the pane runs chronus itself, not {comm:?}"
     );
     let killed = Process::new("kill")
@@ -608,14 +635,51 @@ fn kill_9_with_drafts_open_loses_no_edit() {
     } else {
         again.wait_for("the edits back", |s| grid_shows(s, "kick", EDIT_2_CELLS))
     };
-    let lower = screen.to_lowercase();
-    assert!(
-        lower.contains("restored") || lower.contains("draft"),
-        "the restore is announced:\n{screen}"
-    );
     assert!(
         header(&screen).contains("slot 1 \"Acid Line\" *"),
         "{screen}"
+    );
+    assert_eq!(browser_marks(&screen, 1), Some(('▶', '*')), "{screen}");
+    // The restore is announced (in the message log at least; see the next test for the
+    // message line).
+    again.send(&["M"]);
+    again.wait_for("the restore in the message log", |s| {
+        s.contains("Messages (")
+            && s.contains("slot 1: restored unsaved edits from drafts/slot_001.json")
+    });
+}
+
+/// Drafts left by a crash come back at start, and the message line says so (not hidden
+/// behind the start-up's "audio off" line).
+#[test]
+#[ignore = "bug: tui::run lets the start-up messages overwrite the 'restored unsaved edits' message on the message line"]
+fn restored_drafts_are_announced_on_the_message_line_at_start() {
+    if !tmux_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_slot(dir.path(), 1, &song("Acid Line", 128.0, "kick", PATTERN));
+    let tmux = Tmux::new("restoremsg");
+    tmux.start(dir.path(), &["--no-osc"]);
+    tmux.send(&["l", "x"]);
+    tmux.wait_for("the edit", |s| grid_shows(s, "kick", EDIT_1_CELLS));
+    let draft = dir.path().join("drafts/slot_001.json");
+    wait_until("the draft on disk", || {
+        draft.exists() && parse(&draft).sequencer.tracks[0].pattern == EDIT_1
+    });
+    let killed = Process::new("kill")
+        .args(["-9", &tmux.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tmux.wait_gone("after kill -9");
+
+    let again = Tmux::new("restoremsg-again");
+    let screen = again.start(dir.path(), &["--no-osc"]);
+    let line = message_line(&screen);
+    assert!(
+        line.contains("restored unsaved edits from drafts/slot_001.json"),
+        "the restore is on the message line:\n{screen}"
     );
 }
 
