@@ -13,6 +13,7 @@ mod keymap;
 mod osc;
 mod session;
 mod slot_model;
+mod stage;
 mod store;
 mod tui;
 mod watch;
