@@ -16,10 +16,10 @@ use crate::engine::link::{EngineLink, HostEvent, SharedStats};
 use crate::engine::{EngineEvent, EngineMsg, LoadTiming, STEPS_PER_BAR, Scene, TrackSet};
 
 use crate::model::ParamId;
+pub use crate::model::fmt_num;
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec};
 use crate::model::slot::{Parsed, Slot, Track};
 use crate::store::{SlotNumber, Store};
-pub use crate::model::fmt_num;
 pub use wake::{Waker, Wakeup, wake_pair};
 
 /// What a step holds.
@@ -1669,7 +1669,6 @@ fn track_mut<'a>(s: &'a mut Slot, name: &str) -> Result<&'a mut Track, ControlEr
     let i = track_index(s, name)?;
     Ok(&mut s.sequencer.tracks[i])
 }
-
 
 /// Something the control loop polls on every turn, in the TUI and in headless mode alike:
 /// the OSC server, the slot-file watcher. Each turns what it received into [`Command`]s

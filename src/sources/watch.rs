@@ -481,8 +481,8 @@ fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Parsed, SlotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ParamId, Slot, Track};
     use crate::model::registry::acid;
+    use crate::model::{ParamId, Slot, Track};
 
     fn slot_with(tracks: &[(&str, &str)]) -> Slot {
         let mut s = Slot::default();

@@ -652,7 +652,6 @@ fn kill_9_with_drafts_open_loses_no_edit() {
 /// Drafts left by a crash come back at start, and the message line says so (not hidden
 /// behind the start-up's "audio off" line).
 #[test]
-#[ignore = "bug: tui::run lets the start-up messages overwrite the 'restored unsaved edits' message on the message line"]
 fn restored_drafts_are_announced_on_the_message_line_at_start() {
     if !tmux_present() {
         return;

@@ -163,14 +163,15 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     let mut session = Session::start(&args.patterns, &opts);
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let mut app = App::new(keymap);
+    for (level, text) in session.take_startup_messages() {
+        app.ui.say(level, text);
+    }
+    // After the session's notes, so news about the song (drafts restored) is what shows.
     load_start_slot(session.ctl_mut(), &mut app, slot);
     app.ui.slot_cursor = slot.get();
     // Hot reload: held by the app so the screen can show what changed.
     if let Some(w) = session.take_watcher() {
         app.set_watcher(w);
-    }
-    for (level, text) in session.take_startup_messages() {
-        app.ui.say(level, text);
     }
     if let Some(e) = keymap_error {
         // The error says which file, line and rule, and that the defaults are used.
