@@ -11,7 +11,7 @@ use crossterm::event::KeyEvent;
 
 use crate::control::{self, Command, ControlError, Controller, Level, Notice, Service, StepValue};
 use crate::keymap::{
-    Action, Choice, CursorMove, Cycle, Dispatch, Focus, Key, KeyCode, KeyDispatcher, Keymap,
+    self, Action, Choice, CursorMove, Cycle, Dispatch, Focus, Key, KeyCode, KeyDispatcher, Keymap,
     LengthChange, Mode, Nudge, Vertical, chord_label,
 };
 use crate::model::notes::{notes_to_names, parse_notes};
@@ -77,7 +77,9 @@ impl App {
             take: label(Mode::Confirm, Action::TakeFile, ":take_file"),
             keep: label(Mode::Confirm, Action::KeepEdits, ":keep_edits"),
         };
-        let ui = UiState::new(keymap.help(), hints);
+        let mut help = keymap.help();
+        help.push(keymap::action_reference());
+        let ui = UiState::new(help, hints);
         App {
             ui,
             keys: KeyDispatcher::new(keymap),
@@ -690,6 +692,7 @@ impl App {
                 }
             }
             Action::PromptSubmit
+            | Action::PromptComplete
             | Action::PromptBackspace
             | Action::PromptDelete
             | Action::PromptClear => {}
@@ -1031,6 +1034,7 @@ impl App {
             Action::PromptBackspace => prompt.backspace(),
             Action::PromptDelete => prompt.delete(),
             Action::PromptClear => prompt.clear(),
+            Action::PromptComplete => complete_action(prompt),
             Action::Cursor(m) => match m {
                 CursorMove::Left => prompt.move_cursor(-1),
                 CursorMove::Right => prompt.move_cursor(1),
@@ -1411,6 +1415,43 @@ fn slot_row(info: &SlotInfo, now: SystemTime, changed: bool) -> SlotRow {
         error: info.error.clone(),
         changed,
     }
+}
+
+/// Completes the action name typed in the `:` prompt from the action table: the whole name
+/// when one action matches, else the longest prefix they share (the error line lists them).
+fn complete_action(prompt: &mut Prompt) {
+    if prompt.kind != PromptKind::Command || prompt.text.contains(' ') {
+        return;
+    }
+    let typed = prompt.text.trim().to_string();
+    let found = keymap::complete(&typed);
+    let Some(first) = found.first() else {
+        prompt.error = Some(format!("no action starts with `{typed}`"));
+        return;
+    };
+    let shared = found.iter().fold(first.name, |shared, s| {
+        let n = shared
+            .chars()
+            .zip(s.name.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        &shared[..n]
+    });
+    let mut text = shared.to_string();
+    prompt.error = None;
+    match found.as_slice() {
+        [only] if only.args.is_empty() => {}
+        [only] => {
+            text.push(' ');
+            prompt.error = Some(format!("{} — {}", only.usage(), only.doc));
+        }
+        many => {
+            let names: Vec<&str> = many.iter().map(|s| s.name).collect();
+            prompt.error = Some(names.join(" "));
+        }
+    }
+    prompt.text = text;
+    prompt.cursor = prompt.text.chars().count();
 }
 
 /// `[t]ake` when the key is the word's first letter, else `[<C-t>] take`.
