@@ -773,3 +773,25 @@ fn engine_schema(ctl: &mut Controller, c: &Call) -> Routed {
         other => Err(format!("{:?} is not json or file", clip(other))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::registry::MAX_VOICES;
+
+    #[test]
+    fn every_address_a_route_lists_leads_back_to_that_route() {
+        for route in ROUTES {
+            for addr in route.addresses(MAX_VOICES) {
+                let (found, _) = find(&addr).unwrap_or_else(|| panic!("{addr} is not found"));
+                assert_eq!(found.address, route.address, "{addr}");
+            }
+        }
+        assert_eq!(
+            find("/mod/voice1/freq").map(|(_, t)| t),
+            Some("voice1/freq")
+        );
+        assert!(find("/mod/").is_none());
+        assert!(find("/seq/startx").is_none());
+    }
+}
