@@ -20,6 +20,8 @@ pub use super::args::{
 /// One action as the table declares it: name, argument syntax and doc line, plus its parser.
 #[derive(Clone, Copy)]
 pub struct ActionSpec {
+    /// The group it is declared in.
+    pub group: ActionGroup,
     /// The `run` name (the first word of a `run` string).
     pub name: &'static str,
     /// The syntax of each argument, in order (`["<field>", "+fine|-fine|+coarse|-coarse"]`).
@@ -81,24 +83,42 @@ impl<'a> Words<'a> {
     }
 }
 
-/// Declares the actions: `Variant(arg: Type, …) = "run_name": "doc line";`.
+/// Declares the actions, by group: `Group "title" { Variant(arg: Type, …) = "run_name": "doc"; }`.
 macro_rules! actions {
     ($(
-        $variant:ident $(( $($arg:ident : $ty:ty),+ ))? = $name:literal : $doc:literal;
+        $group:ident $title:literal {$(
+            $variant:ident $(( $($arg:ident : $ty:ty),+ ))? = $name:literal : $doc:literal;
+        )*}
     )*) => {
+        /// The groups of the table; the tracker handles each group in a file of its own.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ActionGroup {
+            $(#[doc = $title] $group,)*
+        }
+
+        impl ActionGroup {
+            /// What the group's actions are about, for the help overlay.
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(ActionGroup::$group => $title,)*
+                }
+            }
+        }
+
         /// Every user intent a key can trigger (the table in `keymap/action.rs`).
         #[derive(Debug, Clone, Copy, PartialEq)]
         pub enum Action {
-            $(
+            $($(
                 #[doc = concat!("`", $name, "`: ", $doc)]
                 $variant $(( $($ty),+ ))?,
-            )*
+            )*)*
         }
 
         /// Every action, in table order: the one list the help overlay, the `:` prompt and
         /// the keymap file's messages read.
-        pub const ACTIONS: &[ActionSpec] = &[$(
+        pub const ACTIONS: &[ActionSpec] = &[$($(
             ActionSpec {
+                group: ActionGroup::$group,
                 name: $name,
                 args: &[$($(<$ty as Arg>::SYNTAX),+)?],
                 doc: $doc,
@@ -111,13 +131,20 @@ macro_rules! actions {
                     Ok(action)
                 },
             },
-        )*];
+        )*)*];
 
         impl Action {
             /// The action's name (the first word of its `run` string).
             pub fn name(&self) -> &'static str {
                 match self {
-                    $(Action::$variant { .. } => $name,)*
+                    $($(Action::$variant { .. } => $name,)*)*
+                }
+            }
+
+            /// The group the action is declared in.
+            pub fn group(&self) -> ActionGroup {
+                match self {
+                    $($(Action::$variant { .. } => ActionGroup::$group,)*)*
                 }
             }
         }
@@ -126,10 +153,10 @@ macro_rules! actions {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.name())?;
                 match self {
-                    $(Action::$variant $(( $($arg),+ ))? => {
+                    $($(Action::$variant $(( $($arg),+ ))? => {
                         $($( $arg.write(f)?; )+)?
                         Ok(())
-                    })*
+                    })*)*
                 }
             }
         }
@@ -137,71 +164,77 @@ macro_rules! actions {
 }
 
 actions! {
-    Noop = "noop": "do nothing; bind a key to it in `prepend_keymap` to disable a default";
-    Quit = "quit": "leave Chronus (asks first when there are unsaved edits)";
-    Help = "help": "show or hide the key help overlay";
-    Cancel = "cancel": "close the overlay, prompt or dialog on top; otherwise clear the message line";
-    Confirm = "confirm": "answer yes to the question a dialog asks";
-    TakeFile = "take_file": "the playing slot's file changed on disk under unsaved edits: play the file's version from the next bar (the edits stay in the undo history)";
-    KeepEdits = "keep_edits": "the playing slot's file changed on disk under unsaved edits: keep the screen's edits and leave that version of the file alone";
-    Command = "command": "open the `:` prompt, where any action can be typed (`:bpm_set`)";
-
-    PlayToggle = "play_toggle": "start playing, or stop where it is";
-    Stop = "stop": "stop playing and return to the first step";
-    BpmNudge(by: f64) = "bpm_nudge": "change the tempo by N BPM (N may be fractional: +0.1)";
-    BpmSet = "bpm_set": "type an exact tempo";
-    TapTempo = "tap_tempo": "set the tempo from the interval between repeated presses";
-    SwingNudge(by: f64) = "swing_nudge": "change the swing by N (swing runs 0–0.6)";
-    RecordToggle = "record_toggle": "start or stop recording the output to a WAV file";
-
-    Cursor(to: CursorMove) = "cursor": "move within the focused panel (grid: steps and tracks; params: the parameter list; slots: the slot list; help: scroll; prompt: the text cursor)";
-    Focus(to: Focus) = "focus": "move the keyboard focus to another panel";
-    TrackSelect(to: Cycle) = "track_select": "select the next or previous track from any panel";
-    ModuleSelect(to: Cycle) = "module_select": "show the next or previous module in the parameter panel";
-
-    StepSet(value: StepValue) = "step_set": "make the step under the cursor an accent, a hit or a rest";
-    StepCycle = "step_cycle": "turn the step under the cursor rest → hit → accent → rest";
-
-    TrackAdd = "track_add": "add a track below the selected one";
-    TrackRemove = "track_remove": "remove the selected track";
-    TrackRename = "track_rename": "type a new name for the selected track";
-    TrackMove(to: Vertical) = "track_move": "move the selected track one row up or down";
-    TrackVoice(to: Choice) = "track_voice": "change the voice the selected track plays";
-    TrackNotes = "track_notes": "type the selected track's notes (note names like `a2 c3` or numbers)";
-    TrackLength(change: LengthChange) = "track_length": "lengthen or shorten the selected track's pattern, or type a length";
-    TrackField(field: TrackFieldId) = "track_field": "type an exact value for a numeric track field (base_amp, …)";
-    TrackFieldAdjust(field: TrackFieldId, step: Nudge) = "track_field_adjust": "step a numeric track field up or down";
-    Mute = "mute": "mute or unmute the selected track";
-    Solo = "solo": "solo or unsolo the selected track";
-
-    ParamAdjust(step: Nudge) = "param_adjust": "step the selected parameter up or down";
-    ParamSet = "param_set": "type an exact value for the selected parameter";
-    ParamDefault = "param_default": "reset the selected parameter to its default";
-
-    CopyTrack = "copy_track": "copy the selected track";
-    PasteTrack = "paste_track": "paste the copied track over the selected one";
-    CopyPattern = "copy_pattern": "copy the whole pattern (sequencer and modules)";
-    PastePattern = "paste_pattern": "replace the whole pattern with the copied one";
-    Undo = "undo": "undo the last edit";
-    Redo = "redo": "redo the last undone edit";
-
-    Save = "save": "save the pattern to a slot, asking which (the current slot is proposed)";
-    SaveCurrent = "save_current": "save the pattern to the slot it came from";
-    Revert = "revert": "drop the current slot's unsaved edits (its draft) and put the file's version back (undo brings the edits back)";
-    PreviewQueued = "preview_queued": "show the queued slot's song in the grid, read-only, or go back";
-    Messages = "messages": "show or hide the message log";
-    Load(slot: Option<u8>) = "load": "load slot N (or ask which) at the start of the next bar";
-    LoadNow(slot: Option<u8>) = "load_now": "load slot N (or ask which) immediately";
-    LoadBackup(slot: Option<u8>) = "load_backup": "load the newest valid backup of slot N (or of the slot selected in the browser) at the next bar: the way back from a corrupt slot file";
-    SlotLoad = "slot_load": "load the slot selected in the browser at the next bar";
-    SlotLoadNow = "slot_load_now": "load the slot selected in the browser immediately";
-    SlotSave = "slot_save": "save the pattern to the slot selected in the browser";
-
-    PromptSubmit = "prompt_submit": "accept the text typed in the prompt";
-    PromptComplete = "prompt_complete": "complete the action name typed in the `:` prompt";
-    PromptBackspace = "prompt_backspace": "delete the character before the text cursor";
-    PromptDelete = "prompt_delete": "delete the character under the text cursor";
-    PromptClear = "prompt_clear": "delete all the typed text";
+    View "screen, focus and overlays" {
+        Noop = "noop": "do nothing; bind a key to it in `prepend_keymap` to disable a default";
+        Quit = "quit": "leave Chronus (asks first when there are unsaved edits)";
+        Help = "help": "show or hide the key help overlay";
+        Cancel = "cancel": "close the overlay, prompt or dialog on top; otherwise clear the message line";
+        Confirm = "confirm": "answer yes to the question a dialog asks";
+        Messages = "messages": "show or hide the message log";
+        Focus(to: Focus) = "focus": "move the keyboard focus to another panel";
+        Cursor(to: CursorMove) = "cursor": "move within the focused panel (grid: steps and tracks; params: the parameter list; slots: the slot list; help: scroll; prompt: the text cursor)";
+    }
+    Transport "tempo, play and record" {
+        PlayToggle = "play_toggle": "start playing, or stop where it is";
+        Stop = "stop": "stop playing and return to the first step";
+        BpmNudge(by: f64) = "bpm_nudge": "change the tempo by N BPM (N may be fractional: +0.1)";
+        BpmSet = "bpm_set": "type an exact tempo";
+        TapTempo = "tap_tempo": "set the tempo from the interval between repeated presses";
+        SwingNudge(by: f64) = "swing_nudge": "change the swing by N (swing runs 0–0.6)";
+        RecordToggle = "record_toggle": "start or stop recording the output to a WAV file";
+    }
+    Grid "steps and edits of the pattern" {
+        StepSet(value: StepValue) = "step_set": "make the step under the cursor an accent, a hit or a rest";
+        StepCycle = "step_cycle": "turn the step under the cursor rest → hit → accent → rest";
+        CopyPattern = "copy_pattern": "copy the whole pattern (sequencer and modules)";
+        PastePattern = "paste_pattern": "replace the whole pattern with the copied one";
+        Undo = "undo": "undo the last edit";
+        Redo = "redo": "redo the last undone edit";
+    }
+    Tracks "the selected track" {
+        TrackSelect(to: Cycle) = "track_select": "select the next or previous track from any panel";
+        TrackAdd = "track_add": "add a track below the selected one";
+        TrackRemove = "track_remove": "remove the selected track";
+        TrackRename = "track_rename": "type a new name for the selected track";
+        TrackMove(to: Vertical) = "track_move": "move the selected track one row up or down";
+        TrackVoice(to: Choice) = "track_voice": "change the voice the selected track plays";
+        TrackNotes = "track_notes": "type the selected track's notes (note names like `a2 c3` or numbers)";
+        TrackLength(change: LengthChange) = "track_length": "lengthen or shorten the selected track's pattern, or type a length";
+        TrackField(field: TrackFieldId) = "track_field": "type an exact value for a numeric track field (base_amp, …)";
+        TrackFieldAdjust(field: TrackFieldId, step: Nudge) = "track_field_adjust": "step a numeric track field up or down";
+        Mute = "mute": "mute or unmute the selected track";
+        Solo = "solo": "solo or unsolo the selected track";
+        CopyTrack = "copy_track": "copy the selected track";
+        PasteTrack = "paste_track": "paste the copied track over the selected one";
+    }
+    Params "the parameter panel" {
+        ModuleSelect(to: Cycle) = "module_select": "show the next or previous module in the parameter panel";
+        ParamAdjust(step: Nudge) = "param_adjust": "step the selected parameter up or down";
+        ParamSet = "param_set": "type an exact value for the selected parameter";
+        ParamDefault = "param_default": "reset the selected parameter to its default";
+    }
+    Slots "saving, loading and the files on disk" {
+        Save = "save": "save the pattern to a slot, asking which (the current slot is proposed)";
+        SaveCurrent = "save_current": "save the pattern to the slot it came from";
+        Revert = "revert": "drop the current slot's unsaved edits (its draft) and put the file's version back (undo brings the edits back)";
+        Load(slot: Option<u8>) = "load": "load slot N (or ask which) at the start of the next bar";
+        LoadNow(slot: Option<u8>) = "load_now": "load slot N (or ask which) immediately";
+        LoadBackup(slot: Option<u8>) = "load_backup": "load the newest valid backup of slot N (or of the slot selected in the browser) at the next bar: the way back from a corrupt slot file";
+        SlotLoad = "slot_load": "load the slot selected in the browser at the next bar";
+        SlotLoadNow = "slot_load_now": "load the slot selected in the browser immediately";
+        SlotSave = "slot_save": "save the pattern to the slot selected in the browser";
+        PreviewQueued = "preview_queued": "show the queued slot's song in the grid, read-only, or go back";
+        TakeFile = "take_file": "the playing slot's file changed on disk under unsaved edits: play the file's version from the next bar (the edits stay in the undo history)";
+        KeepEdits = "keep_edits": "the playing slot's file changed on disk under unsaved edits: keep the screen's edits and leave that version of the file alone";
+    }
+    Prompt "the text prompt and the : command line" {
+        Command = "command": "open the `:` prompt, where any action can be typed (`:bpm_set`)";
+        PromptSubmit = "prompt_submit": "accept the text typed in the prompt";
+        PromptComplete = "prompt_complete": "complete the action name typed in the `:` prompt";
+        PromptBackspace = "prompt_backspace": "delete the character before the text cursor";
+        PromptDelete = "prompt_delete": "delete the character under the text cursor";
+        PromptClear = "prompt_clear": "delete all the typed text";
+    }
 }
 
 /// Why a `run` string did not parse; the message quotes the text.
@@ -288,6 +321,7 @@ mod tests {
             let action = Action::parse(example).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(action.name(), spec.name);
             assert_eq!(action.spec().name, spec.name);
+            assert_eq!(action.group(), spec.group);
             assert_eq!(action.to_string(), example);
         }
     }

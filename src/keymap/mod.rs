@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 pub use action::{
-    ACTIONS, Action, ActionParseError, ActionSpec, Choice, CursorMove, Cycle, Focus, LengthChange,
-    Nudge, StepValue, TrackFieldId, Vertical, complete,
+    ACTIONS, Action, ActionGroup, ActionParseError, ActionSpec, Choice, CursorMove, Cycle, Focus,
+    LengthChange, Nudge, StepValue, TrackFieldId, Vertical, complete,
 };
 pub use dispatch::{Dispatch, KeyDispatcher};
 pub use file::{KeymapError, KeymapProblem};
