@@ -8,6 +8,7 @@
 //! naming the file, line and rule.
 
 mod action;
+mod args;
 mod dispatch;
 mod file;
 mod key;
@@ -16,8 +17,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 pub use action::{
-    ACTION_SYNTAX, Action, ActionParseError, Choice, CursorMove, Cycle, Focus, LengthChange, Nudge,
-    StepValue, TrackFieldId, Vertical,
+    ACTIONS, Action, ActionGroup, ActionParseError, ActionSpec, Choice, CursorMove, Cycle, Focus,
+    LengthChange, Nudge, StepValue, TrackFieldId, Vertical, complete,
 };
 pub use dispatch::{Dispatch, KeyDispatcher};
 pub use file::{KeymapError, KeymapProblem};
@@ -266,6 +267,40 @@ impl Keymap {
     }
 }
 
+/// The help overlay's last section: every action from the table, as typed after `:`, with its
+/// doc line (the bindings above only show the actions that have keys).
+pub fn action_reference() -> HelpSection {
+    HelpSection {
+        mode: None,
+        title: ACTIONS_TITLE,
+        rows: ACTIONS
+            .iter()
+            .filter(|s| s.name != "noop")
+            .map(|s| HelpRow {
+                keys: s.usage(),
+                desc: s.doc.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// The heading of [`action_reference`].
+pub const ACTIONS_TITLE: &str = "Actions (type after :)";
+
+/// The known word nearest to a mistyped one, when it is close enough to be a typo.
+pub(crate) fn suggest<'a>(
+    typed: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = 2.max(typed.chars().count() / 3);
+    known
+        .into_iter()
+        .map(|k| (strsim::levenshtein(typed, k), k))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
 fn help_rows(rules: &[Rule]) -> Vec<HelpRow> {
     // Rules merge on the action's name, not its arguments, so `load 1` … `load 9` sharing one
     // description take one row.
@@ -305,13 +340,36 @@ mod tests {
             .flat_map(|&m| keymap.rules_in(m))
             .map(|r| r.action.name())
             .collect();
-        for syntax in ACTION_SYNTAX {
-            let name = syntax.split(' ').next().unwrap_or_default();
+        for name in ACTIONS.iter().map(|s| s.name) {
             assert!(
                 name == "noop" || bound.contains(&name),
                 "{name} has no default key"
             );
         }
+    }
+
+    #[test]
+    fn the_keymap_header_lists_every_action() {
+        let header: Vec<&str> = default_keymap_text()
+            .lines()
+            .take_while(|l| l.starts_with('#') || l.is_empty())
+            .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+            .collect();
+        for spec in ACTIONS {
+            assert!(
+                header.contains(&spec.name),
+                "keymap.toml's ACTIONS comment does not list `{}`",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn suggestions_take_the_nearest_close_word() {
+        let names = ACTIONS.iter().map(|s| s.name);
+        assert_eq!(suggest("undoo", names.clone()), Some("undo"));
+        assert_eq!(suggest("slot_lod", names.clone()), Some("slot_load"));
+        assert_eq!(suggest("fly", names), None);
     }
 
     #[test]
@@ -324,6 +382,7 @@ mod tests {
             (Mode::Help, "q"),
             (Mode::Prompt, "<Esc>"),
             (Mode::Prompt, "<C-c>"),
+            (Mode::Prompt, "<Tab>"),
             (Mode::Confirm, "<Esc>"),
             (Mode::Confirm, "t"),
         ];

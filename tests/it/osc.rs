@@ -14,10 +14,12 @@ use chronus::audio::Recorder;
 use chronus::control::{Command, Controller, Level, Notice, Service};
 use chronus::engine::Engine;
 use chronus::engine::link::EngineRunner;
-use chronus::model::registry::{ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice};
+use chronus::model::registry::{
+    MAX_VOICES, ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice,
+};
 use chronus::model::slot::{Slot, Track};
 use chronus::sources::osc::{
-    ClockMode, OscArgs, OscServer, decode, registered_routes, unix_from_ntp,
+    ClockMode, OscArgs, OscServer, ROUTES, RouteGroup, decode, registered_routes, unix_from_ntp,
 };
 use chronus::store::{SlotNumber, Store};
 use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
@@ -231,6 +233,70 @@ fn song(name: &str, bpm: f64, tracks: &[(&str, &str, &str)]) -> Slot {
 // ---------------------------------------------------------------------------------------------
 // Routes
 // ---------------------------------------------------------------------------------------------
+
+/// A voice past the running ones (`/mod/voice9/…` with 8 voices): a known address shape that is
+/// refused for the voice, not listed and not "unknown".
+fn names_a_missing_voice(addr: &str) -> Option<String> {
+    let n: usize = addr
+        .split('/')
+        .find_map(|part| part.strip_prefix("voice"))?
+        .parse()
+        .ok()?;
+    (n > VOICES).then(|| format!("voice{n}"))
+}
+
+#[test]
+fn the_schema_lists_exactly_the_addresses_the_dispatcher_accepts() {
+    let mut rig = Rig::new();
+    let reply = rig.query("/engine/schema", vec![]);
+    let schema: Value = serde_json::from_str(&text_of(&reply, 0)).unwrap();
+    let listed: Vec<String> = schema["registered_routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, registered_routes(VOICES));
+    let table = schema["routes"].as_array().unwrap();
+    assert_eq!(
+        table.len(),
+        ROUTES.len(),
+        "the schema lists the route table"
+    );
+    // Every listed address is accepted: answered, refused for its arguments, or (the clock
+    // without --clock follow) taken silently, never "unknown".
+    for addr in &listed {
+        let got = rig.ask(addr, vec![]);
+        let e = error_for(&got, addr).unwrap_or_default();
+        assert!(!e.contains("unknown address"), "{addr}: {e}");
+    }
+    assert_eq!(rig.server.unknown_routes().len(), 0);
+    // Everything else is unknown: typos of every listed address, the addresses of voices that
+    // do not run (refused naming the voice), bare prefixes, and what Chronus only sends.
+    let mut probes: Vec<String> = registered_routes(MAX_VOICES);
+    for addr in &listed {
+        probes.push(format!("{addr}x"));
+        probes.push(format!("{addr}/x"));
+        probes.push(addr[..addr.len() - 1].to_string());
+    }
+    probes.extend(["/mod/", "/gate/", "/gate/voice0", "/seq", "/mod/voice1"].map(String::from));
+    for addr in probes.iter().filter(|p| !listed.contains(p)) {
+        let got = rig.ask(addr, vec![OscType::Float(0.0)]);
+        let e = error_for(&got, addr).unwrap_or_else(|| panic!("{addr}: no error, {got:?}"));
+        match names_a_missing_voice(addr) {
+            Some(voice) if !e.contains("unknown address") => assert!(e.contains(&voice), "{e}"),
+            _ => assert!(e.contains("unknown address"), "{addr} is accepted: {e}"),
+        }
+    }
+    for route in ROUTES.iter().filter(|r| r.group == RouteGroup::Ignored) {
+        assert!(!listed.contains(&route.address.to_string()));
+        assert!(
+            rig.ask(route.address, vec![]).is_empty(),
+            "{}",
+            route.address
+        );
+    }
+}
 
 #[test]
 fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {

@@ -5,6 +5,7 @@
 //! [`draw()`] paints a frame from `&UiState` and `&Controller` without changing either.
 //! [`run`] owns the terminal and the loop.
 
+mod actions;
 mod app;
 mod draw;
 mod grid;

@@ -1,5 +1,9 @@
 //! The Music Chronus address space: each message becomes [`Command`]s through
 //! [`Controller::apply`], or a query answered from the controller's state.
+//!
+//! Every address is declared once, in [`ROUTES`] (address or pattern, arguments, doc and
+//! handler, in the manner of helix's `static_commands!`): the server dispatches by it, and
+//! `/engine/schema`, `registered_routes` and `/engine/list` are generated from it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -8,7 +12,7 @@ use rosc::{OscMessage, OscType};
 use serde_json::{Value, json};
 
 use super::follow::Follower;
-use super::schema;
+use super::schema::{self, CLOCK_ADDRESS};
 use super::server::OscStats;
 use super::wire::{self, clip, flag, number, text};
 use crate::control::{Command, Controller};
@@ -91,87 +95,427 @@ fn voice_id(v: &str) -> String {
     }
 }
 
-/// Routes one message (the clock and ignored addresses are handled by the server).
-pub fn route(ctl: &mut Controller, msg: &OscMessage, view: &ServerView) -> Outcome {
-    let addr = msg.addr.as_str();
-    let r =
-        if let Some(path) = addr.strip_prefix("/mod/") {
-            set_param(ctl, msg, path)
-        } else if let Some(m) = addr.strip_prefix("/gate/") {
-            gate(ctl, msg, m)
-        } else {
-            match addr {
-                "/seq/add" => seq_add(ctl, msg),
-                "/seq/remove" => text_arg(msg, 0, "a track name")
-                    .and_then(|t| ack(ctl.apply(Command::RemoveTrack(t)))),
-                "/seq/clear" => ack(ctl.apply(Command::ClearTracks)),
-                "/seq/start" => {
-                    // Start always begins at step 0, also when already playing.
-                    if ctl.status().running
-                        && let Err(e) = ctl.apply(Command::Stop)
-                    {
-                        return Outcome::Refused(e.to_string());
-                    }
-                    ack(ctl
-                        .apply(Command::Play)
-                        .map(|m| m.or(Some("playing".into()))))
-                }
-                "/seq/stop" => ack(ctl
-                    .apply(Command::Stop)
-                    .map(|m| m.or(Some("stopped".into())))),
-                "/seq/bpm" => num_arg(msg, 0, "a tempo 30–300")
-                    .and_then(|v| ack(ctl.apply(Command::SetBpm(v)))),
-                "/seq/swing" => num_arg(msg, 0, "a swing 0–0.6")
-                    .and_then(|v| ack(ctl.apply(Command::SetSwing(v)))),
-                "/seq/update/pattern" => seq_update_pattern(ctl, msg),
-                "/seq/update/notes" => seq_update_notes(ctl, msg),
-                "/seq/status" => Ok(seq_status(ctl)),
-                "/pattern/save" => slot_arg(msg)
-                    .and_then(|slot| ack(ctl.apply(Command::SaveSlot { slot, force: true }))),
-                "/pattern/load" => slot_arg(msg).and_then(|slot| {
-                    let immediate = msg
-                        .args
-                        .get(1)
-                        .is_some_and(|a| flag(a, &["immediate", "now"]));
-                    ack(ctl.apply(Command::LoadSlot { slot, immediate }))
-                }),
-                "/pattern/list" => pattern_list(ctl),
-                "/engine/start" => ack(ctl.apply(Command::EngineStart)),
-                "/engine/stop" => ack(ctl.apply(Command::EngineStop)),
-                "/engine/status" => Ok(Outcome::Reply(vec![OscType::String(
-                    engine_status(ctl, view).to_string(),
-                )])),
-                "/engine/list" => Ok(Outcome::Reply(vec![OscType::String(schema::engine_list(
-                    ctl.voices(),
-                ))])),
-                "/engine/schema" => engine_schema(ctl, msg, view),
-                "/engine/record/start" => {
-                    let name = match msg.args.first() {
-                        Some(a) => match text(a) {
-                            Ok(t) if !t.trim().is_empty() => Some(t),
-                            Ok(_) => None,
-                            Err(e) => return Outcome::Refused(format!("name: {e}")),
-                        },
-                        None => None,
-                    };
-                    ack(ctl.apply(Command::RecordStart(name)))
-                }
-                "/engine/record/stop" => ack(ctl.apply(Command::RecordStop)),
-                "/engine/record/status" => {
-                    let path = ctl.recording().map(|p| p.display().to_string());
-                    Ok(Outcome::Reply(vec![
-                        OscType::Int(i32::from(path.is_some())),
-                        OscType::String(path.unwrap_or_default()),
-                    ]))
-                }
-                _ => Ok(Outcome::Unknown),
-            }
-        };
-    r.unwrap_or_else(Outcome::Refused)
+/// Which part of the address space a route belongs to (the `/engine/schema` section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteGroup {
+    /// `/mod/…`: module parameters, generated from the registry.
+    Param,
+    /// `/gate/…`: voice gates.
+    Gate,
+    /// `/seq/…`: the sequencer.
+    Seq,
+    /// `/pattern/…`: pattern slots.
+    Pattern,
+    /// `/engine/…`: audio, status, schema, recording.
+    Engine,
+    /// The clock, taken by the follower (`--clock follow`).
+    Clock,
+    /// What Chronus itself sends, heard back from a leader: ignored, not counted as unknown.
+    Ignored,
 }
 
-fn set_param(ctl: &mut Controller, msg: &OscMessage, path: &str) -> Routed {
-    let Some(id) = resolve_osc_param(path) else {
+impl RouteGroup {
+    /// The group's name in `/engine/schema`'s `routes` list.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteGroup::Param => "param",
+            RouteGroup::Gate => "gate",
+            RouteGroup::Seq => "sequencer",
+            RouteGroup::Pattern => "pattern",
+            RouteGroup::Engine => "engine",
+            RouteGroup::Clock => "clock",
+            RouteGroup::Ignored => "ignored",
+        }
+    }
+}
+
+/// One message as a handler sees it.
+pub struct Call<'a> {
+    /// The message.
+    pub msg: &'a OscMessage,
+    /// The server's own state, for the queries.
+    pub view: &'a ServerView<'a>,
+    /// What a pattern route's placeholders matched (`voice1/freq` of `/mod/voice1/freq`).
+    pub tail: &'a str,
+}
+
+type Apply = fn(&mut Controller, &Call) -> Routed;
+
+/// How a route is answered.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Applied to the controller (a command or a query).
+    Apply(Apply),
+    /// Fed to the clock follower by the server.
+    Clock,
+    /// Dropped without an answer.
+    Ignore,
+}
+
+/// One entry of the address space: address, arguments, doc and handler, declared once.
+#[derive(Clone, Copy)]
+pub struct Route {
+    /// The address, or a pattern whose `<placeholders>` stand for registry names
+    /// (`/mod/<module>/<param>`).
+    pub address: &'static str,
+    /// The arguments, as written in the docs.
+    pub args: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+    /// The schema section it is listed in.
+    pub group: RouteGroup,
+    /// What answers it.
+    pub handler: Handler,
+    /// The concrete addresses of a pattern route for an engine with this many voices.
+    expand: Option<fn(usize) -> Vec<String>>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("address", &self.address)
+            .field("args", &self.args)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Route {
+    const fn fixed(
+        group: RouteGroup,
+        address: &'static str,
+        args: &'static str,
+        doc: &'static str,
+        apply: Apply,
+    ) -> Route {
+        Route {
+            address,
+            args,
+            doc,
+            group,
+            handler: Handler::Apply(apply),
+            expand: None,
+        }
+    }
+
+    const fn pattern(
+        group: RouteGroup,
+        address: &'static str,
+        args: &'static str,
+        doc: &'static str,
+        apply: Apply,
+        expand: fn(usize) -> Vec<String>,
+    ) -> Route {
+        Route {
+            address,
+            args,
+            doc,
+            group,
+            handler: Handler::Apply(apply),
+            expand: Some(expand),
+        }
+    }
+
+    const fn ignored(address: &'static str) -> Route {
+        Route {
+            address,
+            args: "…",
+            doc: "sent by Chronus; received (from a leader), ignored",
+            group: RouteGroup::Ignored,
+            handler: Handler::Ignore,
+            expand: None,
+        }
+    }
+
+    /// The fixed part of a pattern route (`/mod/`), or the whole address.
+    fn prefix(&self) -> &'static str {
+        match self.address.find('<') {
+            Some(i) => &self.address[..i],
+            None => self.address,
+        }
+    }
+
+    /// What `addr` matched of this route: the placeholders' text, or `""` for a fixed route.
+    pub fn matches<'a>(&self, addr: &'a str) -> Option<&'a str> {
+        if self.expand.is_some() {
+            addr.strip_prefix(self.prefix()).filter(|t| !t.is_empty())
+        } else {
+            (addr == self.address).then_some("")
+        }
+    }
+
+    /// The concrete addresses this route answers, for an engine with `voices` voices.
+    pub fn addresses(&self, voices: usize) -> Vec<String> {
+        match self.expand {
+            Some(expand) => expand(voices),
+            None => vec![self.address.to_string()],
+        }
+    }
+}
+
+/// The address space, in the order `/engine/schema` lists it. Dispatch looks addresses up
+/// here; `registered_routes`, the schema's command sections and `/engine/list` read it too.
+pub const ROUTES: &[Route] = &[
+    Route::pattern(
+        RouteGroup::Param,
+        "/mod/<module>/<param>",
+        "value",
+        "set a parameter (clamped to its range); modules voice1…voiceN and the effects, plus the legacy aliases",
+        set_param,
+        schema::param_addresses,
+    ),
+    Route::pattern(
+        RouteGroup::Gate,
+        "/gate/<voice>",
+        "v",
+        "open (v > 0, attack) or close (v <= 0, release) a voice's gate",
+        gate,
+        schema::gate_addresses,
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/add",
+        "track voice pattern [base_freq] [filter_freq] [notes] [key=value …]",
+        "add or replace a track; key=value sets any track field",
+        seq_add,
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/remove",
+        "track",
+        "remove a track",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            ack(ctl.apply(Command::RemoveTrack(track)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/clear",
+        "",
+        "remove all tracks and release all voices",
+        |ctl, _| ack(ctl.apply(Command::ClearTracks)),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/start",
+        "",
+        "start from step 0",
+        seq_start,
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/stop",
+        "",
+        "stop and release all voices",
+        |ctl, _| {
+            ack(ctl
+                .apply(Command::Stop)
+                .map(|m| m.or(Some("stopped".into()))))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/bpm",
+        "bpm",
+        "tempo, 30–300",
+        |ctl, c| {
+            let bpm = num_arg(c.msg, 0, "a tempo 30–300")?;
+            ack(ctl.apply(Command::SetBpm(bpm)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/swing",
+        "amount",
+        "swing of odd 16ths, 0–0.6",
+        |ctl, c| {
+            let swing = num_arg(c.msg, 0, "a swing 0–0.6")?;
+            ack(ctl.apply(Command::SetSwing(swing)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/update/pattern",
+        "track pattern",
+        "new pattern, same phase",
+        seq_update_pattern,
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/update/notes",
+        "track notes",
+        "new notes (Hz, MIDI numbers or names); resets the note index",
+        seq_update_notes,
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/status",
+        "",
+        "reply: bpm swing running step tracks-json backend backend-kind (device, internal)",
+        |ctl, _| Ok(seq_status(ctl)),
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/pattern/save",
+        "slot",
+        "save the song to slot 1–128",
+        |ctl, c| {
+            let slot = slot_arg(c.msg)?;
+            ack(ctl.apply(Command::SaveSlot { slot, force: true }))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/pattern/load",
+        "slot [immediate]",
+        "load a slot at the next bar, or at once when the 2nd argument is 1, true, immediate or now",
+        pattern_load,
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/pattern/list",
+        "",
+        "reply: slot name modified, for each used slot",
+        |ctl, _| pattern_list(ctl),
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/start",
+        "",
+        "audio on",
+        |ctl, _| ack(ctl.apply(Command::EngineStart)),
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/stop",
+        "",
+        "audio off; stops the sequencer and any recording",
+        |ctl, _| ack(ctl.apply(Command::EngineStop)),
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/status",
+        "",
+        "reply: a JSON status summary",
+        |ctl, c| {
+            let status = engine_status(ctl, c.view).to_string();
+            Ok(Outcome::Reply(vec![OscType::String(status)]))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/list",
+        "",
+        "reply: the modules and parameters as text",
+        |ctl, _| {
+            let list = schema::engine_list(ctl.voices());
+            Ok(Outcome::Reply(vec![OscType::String(list)]))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/schema",
+        "[json|file]",
+        "reply: this schema as JSON, or write chronus_schema_YYYYMMDD_HHMMSS.json and reply its path",
+        engine_schema,
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/record/start",
+        "[name]",
+        "record the master output to recordings/",
+        record_start,
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/record/stop",
+        "",
+        "stop recording",
+        |ctl, _| ack(ctl.apply(Command::RecordStop)),
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/engine/record/status",
+        "",
+        "reply: recording (0/1) path",
+        |ctl, _| {
+            let path = ctl.recording().map(|p| p.display().to_string());
+            Ok(Outcome::Reply(vec![
+                OscType::Int(i32::from(path.is_some())),
+                OscType::String(path.unwrap_or_default()),
+            ]))
+        },
+    ),
+    Route {
+        address: CLOCK_ADDRESS,
+        args: "bar beat bpm (in a bundle whose timetag is the downbeat)",
+        doc: "a leader's beat clock, followed with --clock follow (ignored otherwise)",
+        group: RouteGroup::Clock,
+        handler: Handler::Clock,
+        expand: None,
+    },
+    Route::ignored("/viz/levels"),
+    Route::ignored("/viz/spectrum"),
+    Route::ignored("/chronus/slot/playing"),
+    Route::ignored("/chronus/slot/queued"),
+    Route::ignored("/reply"),
+    Route::ignored("/error"),
+];
+
+/// The route answering `addr`, with what its placeholders matched.
+pub fn find(addr: &str) -> Option<(&'static Route, &str)> {
+    ROUTES
+        .iter()
+        .find_map(|r| r.matches(addr).map(|tail| (r, tail)))
+}
+
+/// Routes one message to the controller (the server takes the clock and ignored addresses
+/// before, by the same table).
+pub fn route(ctl: &mut Controller, msg: &OscMessage, view: &ServerView) -> Outcome {
+    let Some((route, tail)) = find(&msg.addr) else {
+        return Outcome::Unknown;
+    };
+    let Handler::Apply(apply) = route.handler else {
+        return Outcome::Silent;
+    };
+    apply(ctl, &Call { msg, view, tail }).unwrap_or_else(Outcome::Refused)
+}
+
+fn seq_start(ctl: &mut Controller, _: &Call) -> Routed {
+    // Start always begins at step 0, also when already playing.
+    if ctl.status().running {
+        ctl.apply(Command::Stop).map_err(|e| e.to_string())?;
+    }
+    ack(ctl
+        .apply(Command::Play)
+        .map(|m| m.or(Some("playing".into()))))
+}
+
+fn pattern_load(ctl: &mut Controller, c: &Call) -> Routed {
+    let slot = slot_arg(c.msg)?;
+    let immediate = c
+        .msg
+        .args
+        .get(1)
+        .is_some_and(|a| flag(a, &["immediate", "now"]));
+    ack(ctl.apply(Command::LoadSlot { slot, immediate }))
+}
+
+fn record_start(ctl: &mut Controller, c: &Call) -> Routed {
+    let name = match c.msg.args.first() {
+        Some(a) => match text(a) {
+            Ok(t) if !t.trim().is_empty() => Some(t),
+            Ok(_) => None,
+            Err(e) => return Err(format!("name: {e}")),
+        },
+        None => None,
+    };
+    ack(ctl.apply(Command::RecordStart(name)))
+}
+
+fn set_param(ctl: &mut Controller, c: &Call) -> Routed {
+    let Some(id) = resolve_osc_param(c.tail) else {
         return Ok(Outcome::Unknown);
     };
     if let Module::Voice(n) = id.module()
@@ -182,13 +526,14 @@ fn set_param(ctl: &mut Controller, msg: &OscMessage, path: &str) -> Routed {
             ctl.voices()
         ));
     }
-    let value = num_arg(msg, 0, "a value")?;
+    let value = num_arg(c.msg, 0, "a value")?;
     ctl.apply(Command::SetParam { id, value })
         .map(|_| Outcome::Silent)
         .map_err(|e| e.to_string())
 }
 
-fn gate(ctl: &mut Controller, msg: &OscMessage, module: &str) -> Routed {
+fn gate(ctl: &mut Controller, c: &Call) -> Routed {
+    let module = c.tail;
     let voice = match schema::GATE_ALIASES.iter().find(|(a, _)| *a == module) {
         Some((_, v)) => *v,
         None => match Module::parse(module) {
@@ -196,7 +541,7 @@ fn gate(ctl: &mut Controller, msg: &OscMessage, module: &str) -> Routed {
             _ => return Ok(Outcome::Unknown),
         },
     };
-    let v = num_arg(msg, 0, "a gate value (> 0 opens, ≤ 0 closes)")?;
+    let v = num_arg(c.msg, 0, "a gate value (> 0 opens, ≤ 0 closes)")?;
     ctl.apply(Command::Gate { voice, on: v > 0.0 })
         .map(|_| Outcome::Silent)
         .map_err(|e| e.to_string())
@@ -245,7 +590,8 @@ fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
 }
 
 /// `/seq/add track voice pattern [base_freq] [filter_freq] [notes] [key=value …]`.
-fn seq_add(ctl: &mut Controller, msg: &OscMessage) -> Routed {
+fn seq_add(ctl: &mut Controller, c: &Call) -> Routed {
+    let msg = c.msg;
     let name = text_arg(msg, 0, "a track name")?;
     let voice = text_arg(msg, 1, "a voice (voice1…)")?;
     let pattern = text_arg(msg, 2, "a pattern")?;
@@ -287,13 +633,15 @@ fn seq_add(ctl: &mut Controller, msg: &OscMessage) -> Routed {
         .map_err(|e| e.to_string())
 }
 
-fn seq_update_pattern(ctl: &mut Controller, msg: &OscMessage) -> Routed {
+fn seq_update_pattern(ctl: &mut Controller, c: &Call) -> Routed {
+    let msg = c.msg;
     let track = text_arg(msg, 0, "a track name")?;
     let pattern = text_arg(msg, 1, "a pattern")?;
     ack(ctl.apply(Command::SetPattern { track, pattern }))
 }
 
-fn seq_update_notes(ctl: &mut Controller, msg: &OscMessage) -> Routed {
+fn seq_update_notes(ctl: &mut Controller, c: &Call) -> Routed {
+    let msg = c.msg;
     let track = text_arg(msg, 0, "a track name")?;
     arg(msg, 1, "notes")?;
     // Notes may come as one text or one argument per note.
@@ -397,8 +745,9 @@ fn engine_status(ctl: &Controller, view: &ServerView) -> Value {
     })
 }
 
-fn engine_schema(ctl: &Controller, msg: &OscMessage, view: &ServerView) -> Routed {
-    let mode = match msg.args.first() {
+fn engine_schema(ctl: &mut Controller, c: &Call) -> Routed {
+    let view = c.view;
+    let mode = match c.msg.args.first() {
         None => "json".to_string(),
         Some(a) => text(a)?.trim().to_ascii_lowercase(),
     };
@@ -422,5 +771,27 @@ fn engine_schema(ctl: &Controller, msg: &OscMessage, view: &ServerView) -> Route
             )]))
         }
         other => Err(format!("{:?} is not json or file", clip(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::registry::MAX_VOICES;
+
+    #[test]
+    fn every_address_a_route_lists_leads_back_to_that_route() {
+        for route in ROUTES {
+            for addr in route.addresses(MAX_VOICES) {
+                let (found, _) = find(&addr).unwrap_or_else(|| panic!("{addr} is not found"));
+                assert_eq!(found.address, route.address, "{addr}");
+            }
+        }
+        assert_eq!(
+            find("/mod/voice1/freq").map(|(_, t)| t),
+            Some("voice1/freq")
+        );
+        assert!(find("/mod/").is_none());
+        assert!(find("/seq/startx").is_none());
     }
 }

@@ -1,116 +1,15 @@
-//! The address space as data: the fixed routes, the routes generated from the parameter
-//! registry, `/engine/schema` (the original's JSON shape) and `/engine/list`.
+//! The address space as documents: `/engine/schema` (the original's JSON shape),
+//! `registered_routes` and `/engine/list`, all read from the one route table
+//! ([`ROUTES`](super::routes::ROUTES)) and the parameter registry.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::routes::{ROUTES, Route, RouteGroup};
 use crate::model::registry::{
     EFFECT_MODULES, Module, ParamSpec, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec,
 };
-
-/// One fixed route: its address, its arguments and what it does.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteDoc {
-    /// The OSC address.
-    pub address: &'static str,
-    /// Arguments, as written in the docs.
-    pub args: &'static str,
-    /// What it does.
-    pub desc: &'static str,
-}
-
-const fn route(address: &'static str, args: &'static str, desc: &'static str) -> RouteDoc {
-    RouteDoc {
-        address,
-        args,
-        desc,
-    }
-}
-
-/// Sequencer routes.
-pub const SEQ_ROUTES: &[RouteDoc] = &[
-    route(
-        "/seq/add",
-        "track voice pattern [base_freq] [filter_freq] [notes] [key=value …]",
-        "add or replace a track; key=value sets any track field",
-    ),
-    route("/seq/remove", "track", "remove a track"),
-    route("/seq/clear", "", "remove all tracks and release all voices"),
-    route("/seq/start", "", "start from step 0"),
-    route("/seq/stop", "", "stop and release all voices"),
-    route("/seq/bpm", "bpm", "tempo, 30–300"),
-    route("/seq/swing", "amount", "swing of odd 16ths, 0–0.6"),
-    route(
-        "/seq/update/pattern",
-        "track pattern",
-        "new pattern, same phase",
-    ),
-    route(
-        "/seq/update/notes",
-        "track notes",
-        "new notes (Hz, MIDI numbers or names); resets the note index",
-    ),
-    route(
-        "/seq/status",
-        "",
-        "reply: bpm swing running step tracks-json backend backend-kind (device, internal)",
-    ),
-];
-
-/// Pattern slot routes.
-pub const PATTERN_ROUTES: &[RouteDoc] = &[
-    route("/pattern/save", "slot", "save the song to slot 1–128"),
-    route(
-        "/pattern/load",
-        "slot [immediate]",
-        "load a slot at the next bar, or at once when the 2nd argument is 1, true, immediate or now",
-    ),
-    route(
-        "/pattern/list",
-        "",
-        "reply: slot name modified, for each used slot",
-    ),
-];
-
-/// Engine routes.
-pub const ENGINE_ROUTES: &[RouteDoc] = &[
-    route("/engine/start", "", "audio on"),
-    route(
-        "/engine/stop",
-        "",
-        "audio off; stops the sequencer and any recording",
-    ),
-    route("/engine/status", "", "reply: a JSON status summary"),
-    route(
-        "/engine/list",
-        "",
-        "reply: the modules and parameters as text",
-    ),
-    route(
-        "/engine/schema",
-        "[json|file]",
-        "reply: this schema as JSON, or write chronus_schema_YYYYMMDD_HHMMSS.json and reply its path",
-    ),
-    route(
-        "/engine/record/start",
-        "[name]",
-        "record the master output to recordings/",
-    ),
-    route("/engine/record/stop", "", "stop recording"),
-    route("/engine/record/status", "", "reply: recording (0/1) path"),
-];
-
-/// Addresses Chronus itself sends; received, they are ignored rather than counted as unknown
-/// (a leader's `--osc-out` also carries its visual data and slot changes).
-pub const IGNORED_INBOUND: &[&str] = &[
-    "/viz/levels",
-    "/viz/spectrum",
-    "/chronus/slot/playing",
-    "/chronus/slot/queued",
-    "/reply",
-    "/error",
-];
 
 /// The clock address (followed with `--clock follow`).
 pub const CLOCK_ADDRESS: &str = "/chronus/clock";
@@ -135,8 +34,9 @@ fn module_list(voices: usize) -> impl Iterator<Item = Module> {
         .chain(EFFECT_MODULES)
 }
 
-/// Every address the server answers, for an engine with `voices` voices.
-pub fn registered_routes(voices: usize) -> Vec<String> {
+/// The `/mod/<module>/<param>` addresses: every registry parameter of the running voices and
+/// the effects, then the legacy aliases.
+pub(super) fn param_addresses(voices: usize) -> Vec<String> {
     let mut out = Vec::new();
     for m in module_list(voices) {
         for p in m.params() {
@@ -144,13 +44,30 @@ pub fn registered_routes(voices: usize) -> Vec<String> {
         }
     }
     out.extend(LEGACY_PARAMS.iter().map(|p| format!("/mod/{p}")));
-    out.extend((1..=voices).map(|n| format!("/gate/voice{n}")));
-    out.extend(GATE_ALIASES.iter().map(|(a, _)| format!("/gate/{a}")));
-    for r in SEQ_ROUTES.iter().chain(PATTERN_ROUTES).chain(ENGINE_ROUTES) {
-        out.push(r.address.to_string());
-    }
-    out.push(CLOCK_ADDRESS.to_string());
     out
+}
+
+/// The `/gate/<voice>` addresses: each running voice, then the aliases.
+pub(super) fn gate_addresses(voices: usize) -> Vec<String> {
+    let voices = voices.min(crate::model::registry::MAX_VOICES);
+    (1..=voices)
+        .map(|n| format!("/gate/voice{n}"))
+        .chain(GATE_ALIASES.iter().map(|(a, _)| format!("/gate/{a}")))
+        .collect()
+}
+
+/// Every address the server answers, for an engine with `voices` voices: the route table
+/// expanded (addresses Chronus only sends, heard back and ignored, are left out).
+pub fn registered_routes(voices: usize) -> Vec<String> {
+    ROUTES
+        .iter()
+        .filter(|r| r.group != RouteGroup::Ignored)
+        .flat_map(|r| r.addresses(voices))
+        .collect()
+}
+
+fn commands(group: RouteGroup) -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().filter(move |r| r.group == group)
 }
 
 fn param_json(p: &ParamSpec) -> Value {
@@ -173,15 +90,26 @@ fn params_json(m: Module) -> Value {
     Value::Object(params)
 }
 
-fn routes_json(routes: &[RouteDoc]) -> Value {
+fn routes_json(group: RouteGroup) -> Value {
     let mut m = Map::new();
-    for r in routes {
+    for r in commands(group) {
         m.insert(
             r.address.to_string(),
-            json!({"args": r.args, "description": r.desc}),
+            json!({"args": r.args, "description": r.doc}),
         );
     }
     Value::Object(m)
+}
+
+/// The whole route table: address (or pattern), arguments, description and section.
+fn route_table_json() -> Value {
+    ROUTES
+        .iter()
+        .map(|r| {
+            json!({"address": r.address, "args": r.args, "description": r.doc,
+                   "group": r.group.name()})
+        })
+        .collect()
 }
 
 /// The registry as the original's schema JSON, with the unknown addresses seen so far.
@@ -217,15 +145,16 @@ pub fn schema_json(voices: usize, unknown: &BTreeMap<String, u64>, unknown_total
         "schema_version": "1.0",
         "modules": modules,
         "sequencer": {
-            "commands": routes_json(SEQ_ROUTES),
+            "commands": routes_json(RouteGroup::Seq),
             "pattern_notation": {"X": 1.0, "x": 0.6, ".": "rest"},
             "bpm": param_json(&seq_spec::BPM),
             "swing": param_json(&seq_spec::SWING),
             "track_fields": fields,
             "notes_text": "comma- or space-separated: 261.63 (Hz, has a dot), 60 (MIDI), C4 / A#2 / Eb3 (names, default octave 4)",
         },
-        "pattern_commands": routes_json(PATTERN_ROUTES),
-        "engine_commands": routes_json(ENGINE_ROUTES),
+        "pattern_commands": routes_json(RouteGroup::Pattern),
+        "engine_commands": routes_json(RouteGroup::Engine),
+        "routes": route_table_json(),
         "legacy_aliases": {
             "/mod/sine1/freq": "/mod/voice1/freq",
             "/mod/filter1/freq": "/mod/voice1/filter/freq",
@@ -282,7 +211,8 @@ pub fn engine_list(voices: usize) -> String {
         module(format!("{m}  (/mod/{m}/<param>)"), m);
     }
     out.push_str("sequencer\n");
-    for r in SEQ_ROUTES.iter().chain(PATTERN_ROUTES).chain(ENGINE_ROUTES) {
+    let groups = [RouteGroup::Seq, RouteGroup::Pattern, RouteGroup::Engine];
+    for r in groups.into_iter().flat_map(commands) {
         out.push_str(&format!("  {} {}\n", r.address, r.args));
     }
     out

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use rosc::{OscBundle, OscMessage, OscPacket, OscType};
 
 use super::follow::{FollowAction, FollowStatus, Follower};
+use super::routes::Handler;
 use super::routes::{self, Outcome, ServerView};
-use super::schema::{CLOCK_ADDRESS, IGNORED_INBOUND};
+use super::schema::CLOCK_ADDRESS;
 use super::wire::{self, MAX_DATAGRAM, clip, message, number};
 use super::{ClockMode, DEFAULT_OUT, OscArgs};
 use crate::control::{Command, Controller, Level, Notice, Service, Waker};
@@ -368,15 +369,16 @@ impl OscServer {
     ) {
         self.stats.messages += 1;
         let addr = msg.addr.as_str();
-        if addr == CLOCK_ADDRESS {
-            if let Err(e) = self.on_clock(&msg, timetag) {
-                self.stats.refused += 1;
-                replies.push(error_packet(addr, &e));
+        match routes::find(addr).map(|(r, _)| r.handler) {
+            Some(Handler::Clock) => {
+                if let Err(e) = self.on_clock(&msg, timetag) {
+                    self.stats.refused += 1;
+                    replies.push(error_packet(addr, &e));
+                }
+                return;
             }
-            return;
-        }
-        if IGNORED_INBOUND.contains(&addr) {
-            return;
+            Some(Handler::Ignore) => return,
+            Some(Handler::Apply(_)) | None => {}
         }
         let view = ServerView {
             unknown: &self.unknown,

@@ -1,0 +1,186 @@
+//! The text prompt: editing keys, Tab completion of action names, and reading the answer on
+//! Enter (each kind of answer is read by its group's `submit_*`).
+
+use std::time::Instant;
+
+use crate::control::{Command, Controller, Level};
+use crate::keymap::{self, Action, CursorMove};
+use crate::model::ParamSpec;
+
+use super::super::app::{App, range_text};
+use super::super::state::{Prompt, PromptKind};
+
+impl App {
+    /// `command` opens the `:` prompt; the prompt's own keys do nothing outside a prompt.
+    pub(super) fn open_command_prompt(&mut self, action: Action) {
+        if action == Action::Command {
+            self.ui.prompt = Some(Prompt::new(PromptKind::Command, "Action", ""));
+        }
+    }
+
+    /// Performs an action while a prompt is open.
+    pub(in super::super) fn prompt_action(&mut self, ctl: &mut Controller, action: Action) {
+        let Some(prompt) = self.ui.prompt.as_mut() else {
+            return;
+        };
+        match action {
+            Action::Cancel | Action::Quit => {
+                self.ui.prompt = None;
+            }
+            Action::PromptBackspace => prompt.backspace(),
+            Action::PromptDelete => prompt.delete(),
+            Action::PromptClear => prompt.clear(),
+            Action::PromptComplete => complete_action(prompt),
+            Action::Cursor(m) => match m {
+                CursorMove::Left => prompt.move_cursor(-1),
+                CursorMove::Right => prompt.move_cursor(1),
+                CursorMove::Home | CursorMove::Top | CursorMove::PageUp => prompt.cursor_to(false),
+                CursorMove::End | CursorMove::Bottom | CursorMove::PageDown => {
+                    prompt.cursor_to(true)
+                }
+                CursorMove::Up | CursorMove::Down => {}
+            },
+            Action::PromptSubmit => {
+                // Taken out while it is read: answering may open a question or another
+                // prompt (`:bpm_set`); a refused answer puts it back with the reason.
+                if let Some(mut prompt) = self.ui.prompt.take() {
+                    let text = prompt.text.trim().to_string();
+                    if let Err(why) = self.submit(ctl, prompt.kind.clone(), &text) {
+                        prompt.error = Some(why);
+                        self.ui.prompt = Some(prompt);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.clamp(ctl);
+    }
+
+    /// Reads a submitted prompt; `Err` keeps the prompt open with the reason shown.
+    fn submit(&mut self, ctl: &mut Controller, kind: PromptKind, text: &str) -> Result<(), String> {
+        match kind {
+            PromptKind::Bpm => self.submit_bpm(ctl, text),
+            PromptKind::AddTrack => self.submit_add_track(ctl, text),
+            PromptKind::Rename { track } => self.submit_rename(ctl, track, text),
+            PromptKind::Notes { track } => self.submit_notes(ctl, track, text),
+            PromptKind::Voice { track } => self.submit_voice(ctl, track, text),
+            PromptKind::Length { track } => self.submit_length(ctl, track, text),
+            PromptKind::TrackField { track, field } => {
+                self.submit_track_field(ctl, track, field, text)
+            }
+            PromptKind::Param(id) => self.submit_param(ctl, id, text),
+            PromptKind::Save => self.submit_save(ctl, text),
+            PromptKind::Load { immediate } => self.submit_load(ctl, immediate, text),
+            PromptKind::Command => {
+                let action = Action::parse(text)?;
+                self.main_action(ctl, action, Instant::now());
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies a command typed into a prompt; an error keeps the prompt open with it.
+    pub(super) fn apply_typed(&mut self, ctl: &mut Controller, cmd: Command) -> Result<(), String> {
+        if self.ui.preview && ctl.queued().is_some() && cmd.is_edit() {
+            return Err("the preview of the queued slot is read-only".into());
+        }
+        match ctl.apply(cmd) {
+            Ok(Some(msg)) => {
+                self.ui.say(Level::Info, msg);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Completes the action name typed in the `:` prompt from the action table: the whole name
+/// when one action matches, else the longest prefix they share (the line below lists them).
+fn complete_action(prompt: &mut Prompt) {
+    if prompt.kind != PromptKind::Command || prompt.text.contains(' ') {
+        return;
+    }
+    let typed = prompt.text.trim().to_string();
+    let found = keymap::complete(&typed);
+    let Some(first) = found.first() else {
+        prompt.error = Some(format!("no action starts with `{typed}`"));
+        return;
+    };
+    let shared = found.iter().fold(first.name, |shared, s| {
+        let n = shared
+            .chars()
+            .zip(s.name.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        &shared[..n]
+    });
+    let mut text = shared.to_string();
+    prompt.error = None;
+    match found.as_slice() {
+        [only] if only.args.is_empty() => {}
+        [only] => {
+            text.push(' ');
+            prompt.error = Some(format!("{} — {}", only.usage(), only.doc));
+        }
+        many => {
+            let names: Vec<&str> = many.iter().map(|s| s.name).collect();
+            prompt.error = Some(names.join(" "));
+        }
+    }
+    prompt.text = text;
+    prompt.cursor = prompt.text.chars().count();
+}
+
+pub(super) fn parse_in_range(text: &str, spec: &ParamSpec) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("\"{text}\" is not a number"))?;
+    if !spec.in_range(v) {
+        let whole = if spec.ty == crate::model::registry::ParamType::Int {
+            "a whole number in "
+        } else {
+            ""
+        };
+        return Err(format!(
+            "\"{text}\" is out of range: {} takes {whole}{}",
+            spec.name,
+            range_text(spec)
+        ));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::registry::sequencer as seq_spec;
+
+    #[test]
+    fn typed_values_are_checked_against_the_registry() {
+        let err = parse_in_range("9000", &seq_spec::BPM).unwrap_err();
+        assert_eq!(err, "\"9000\" is out of range: bpm takes 30–300 BPM");
+        assert_eq!(
+            parse_in_range("abc", &seq_spec::BPM).unwrap_err(),
+            "\"abc\" is not a number"
+        );
+        assert_eq!(parse_in_range("128.5", &seq_spec::BPM), Ok(128.5));
+    }
+
+    #[test]
+    fn tab_completes_to_the_shared_prefix_then_the_usage() {
+        let mut p = Prompt::new(PromptKind::Command, "Action", "track_fi");
+        complete_action(&mut p);
+        assert_eq!(p.text, "track_field");
+        assert_eq!(p.error.as_deref(), Some("track_field track_field_adjust"));
+        p.text = "bpm_n".into();
+        complete_action(&mut p);
+        assert_eq!(p.text, "bpm_nudge ");
+        assert!(p.error.as_deref().unwrap().starts_with("bpm_nudge ±N — "));
+        p.text = "zz".into();
+        complete_action(&mut p);
+        assert_eq!(p.text, "zz");
+    }
+}
