@@ -136,6 +136,9 @@ pub struct OscStats {
     pub recv_errors: u64,
     /// Datagrams dropped because the control loop fell behind (inbox full).
     pub overflow: u64,
+    /// Datagrams taken from the socket and handled (the rest of `datagrams` were handed in
+    /// directly).
+    pub received: u64,
 }
 
 /// Why OSC could not start.
@@ -630,6 +633,7 @@ impl Service for OscServer {
                 break;
             };
             handled += 1;
+            self.stats.received += 1;
             self.inbox.bytes.fetch_sub(bytes.len(), Ordering::Relaxed);
             changed = true;
             let replies = self.handle_datagram(ctl, &bytes);
