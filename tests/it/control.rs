@@ -2141,3 +2141,85 @@ fn dirty_means_differs_from_the_file_and_undo_coalesces_by_passed_in_time() {
     assert_eq!(live.ctl.slot(), Some(slot(9)));
     assert!(!live.ctl.is_dirty());
 }
+
+#[test]
+fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
+    use chronus::audio::RecordingInfo;
+    use chronus::frontend::headless::human_line;
+    use chronus::frontend::tui::App;
+    use chronus::keymap::Keymap;
+
+    let (mut live, _) = Live::with_song_a();
+    live.save_slot_file(3, &song_b());
+    live.apply(Command::Play);
+    live.run(BAR + BAR / 2);
+    // A bar-aligned load: the reply, headless and the controller's describe say one sentence.
+    let reply = live.apply(Command::LoadSlot {
+        slot: slot(3),
+        immediate: false,
+    });
+    let queued = Notice::SlotQueued {
+        slot: slot(3),
+        bar: 2,
+        from_disk: false,
+    };
+    assert!(live.notices.iter().any(|(_, n)| *n == queued));
+    assert_eq!(reply, human_line(&live.ctl, &queued));
+    assert_eq!(
+        live.ctl.describe(&queued).as_deref(),
+        Some("slot 3 \"B\" queued — applies at bar 2")
+    );
+
+    let tui_line = |ctl: &Controller, n: &Notice| {
+        let mut app = App::new(Keymap::defaults());
+        app.on_notices(ctl, std::slice::from_ref(n));
+        app.ui.message.as_ref().map(|m| m.text.clone())
+    };
+    let shown = [
+        (
+            Notice::SlotQueued {
+                slot: slot(3),
+                bar: 2,
+                from_disk: true,
+            },
+            "slot 3 changed on disk — applies at bar 2",
+        ),
+        (
+            Notice::SlotApplied {
+                slot: slot(3),
+                bar: 2,
+            },
+            "slot 3 playing from bar 2",
+        ),
+        (
+            Notice::Saved {
+                slot: slot(4),
+                path: PathBuf::from("patterns/slots/slot_004.json"),
+            },
+            "saved slot 4 to patterns/slots/slot_004.json",
+        ),
+        (
+            Notice::Recorded(RecordingInfo {
+                path: PathBuf::from("recordings/take.wav"),
+                frames: 36_000,
+                sample_rate: SR as u32,
+            }),
+            "recorded 0.75 s to recordings/take.wav",
+        ),
+        (
+            Notice::Message(Level::Warning, "slot 3: look out".into()),
+            "slot 3: look out",
+        ),
+    ];
+    assert!(live.ctl.status().running, "a bar-aligned switch is news");
+    for (n, want) in shown {
+        let headless = human_line(&live.ctl, &n);
+        assert_eq!(headless.as_deref(), Some(want), "headless: {n:?}");
+        assert_eq!(tui_line(&live.ctl, &n).as_deref(), Some(want), "tui: {n:?}");
+    }
+    // Timing is not news for the message line.
+    for n in [Notice::Started, Notice::Stopped] {
+        assert_eq!(human_line(&live.ctl, &n), None);
+        assert_eq!(tui_line(&live.ctl, &n), None);
+    }
+}
