@@ -160,3 +160,96 @@ pub(super) fn finite(what: Quantity, value: f64) -> Result<(), ControlError> {
         Err(ControlError::NotFinite { what, value })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SlotNumber;
+
+    #[test]
+    fn each_refusal_quotes_the_bad_value_and_its_limits() {
+        let slot = SlotNumber::new(7).unwrap();
+        let cases = [
+            (
+                ControlError::NoTrack("kick".into()),
+                "no track named \"kick\"",
+            ),
+            (
+                ControlError::TrackExists("kick".into()),
+                "a track named \"kick\" exists already",
+            ),
+            (ControlError::EmptyTrackName, "a track needs a name"),
+            (
+                ControlError::NotFinite {
+                    what: Quantity::Bpm,
+                    value: f64::NAN,
+                },
+                "BPM NaN is not a number",
+            ),
+            (
+                ControlError::NotFinite {
+                    what: Quantity::BpmChange,
+                    value: f64::INFINITY,
+                },
+                "BPM change inf is not a number",
+            ),
+            (
+                ControlError::NotFinite {
+                    what: Quantity::Note,
+                    value: f64::NEG_INFINITY,
+                },
+                "note -inf is not a number",
+            ),
+            (
+                ControlError::StepOutOfRange { step: 64, max: 64 },
+                "step 65 is past the longest pattern (64 steps)",
+            ),
+            (
+                ControlError::LengthOutOfRange { len: 65, max: 64 },
+                "length 65 is out of range 0–64",
+            ),
+            (
+                ControlError::PatternTooLong { len: 65, max: 64 },
+                "pattern of 65 steps is longer than 64",
+            ),
+            (
+                ControlError::FieldNotNumeric { field: 2 },
+                "track field 2 is not a number",
+            ),
+            (
+                ControlError::NotAVoice {
+                    id: "acid1".into(),
+                    max: 16,
+                },
+                "\"acid1\" is not a voice (voice1–voice16)",
+            ),
+            (
+                ControlError::VoiceMissing {
+                    voice: 9,
+                    voices: 8,
+                },
+                "voice9 does not exist (1–8)",
+            ),
+            (
+                ControlError::NoBackup { slot },
+                "slot 7 has no backup that loads",
+            ),
+            (
+                ControlError::NoSlotToRevert,
+                "a new song has no slot file to revert to",
+            ),
+            (
+                ControlError::BadRecordingName { name: "..".into() },
+                "recording name \"..\" has no usable characters",
+            ),
+            (
+                ControlError::WouldOverwrite(slot, "Dub".into()),
+                "slot 7 holds a different pattern (\"Dub\"); save again to overwrite",
+            ),
+            (ControlError::NothingTo("redo"), "nothing to redo"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
+    }
+}

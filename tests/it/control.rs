@@ -782,6 +782,10 @@ fn refused_edits_change_nothing_and_name_the_problem() {
             value: StepValue::Hit,
         })
         .unwrap_err();
+    assert!(matches!(
+        e,
+        ControlError::StepOutOfRange { step: 64, max: 64 }
+    ));
     assert_eq!(
         e.to_string(),
         "step 65 is past the longest pattern (64 steps)"
@@ -789,6 +793,7 @@ fn refused_edits_change_nothing_and_name_the_problem() {
     let e = live
         .try_apply(Command::AddTrack(Box::new(Track::new("z", "acid1", "x"))))
         .unwrap_err();
+    assert!(matches!(&e, ControlError::NotAVoice { id, max: 16 } if id == "acid1"));
     assert_eq!(e.to_string(), "\"acid1\" is not a voice (voice1–voice16)");
     let e = live
         .try_apply(Command::SetPattern {
@@ -796,6 +801,10 @@ fn refused_edits_change_nothing_and_name_the_problem() {
             pattern: "x".repeat(65),
         })
         .unwrap_err();
+    assert!(matches!(
+        e,
+        ControlError::PatternTooLong { len: 65, max: 64 }
+    ));
     assert_eq!(e.to_string(), "pattern of 65 steps is longer than 64");
     let e = live
         .try_apply(Command::RenameTrack {
@@ -1506,6 +1515,7 @@ fn recording_names_stay_inside_the_recordings_folder() {
         let e = live
             .try_apply(Command::RecordStart(Some(bad.into())))
             .unwrap_err();
+        assert!(matches!(&e, ControlError::BadRecordingName { name } if name == bad));
         assert_eq!(
             e.to_string(),
             format!("recording name {bad:?} has no usable characters")
@@ -1583,6 +1593,7 @@ fn gate_on_a_voice_that_does_not_run_is_refused_by_name() {
         let e = live
             .try_apply(Command::Gate { voice: v, on: true })
             .unwrap_err();
+        assert!(matches!(e, ControlError::VoiceMissing { voice, voices: 8 } if voice == v));
         assert_eq!(e.to_string(), format!("voice{v} does not exist (1–8)"));
     }
     assert_eq!(
