@@ -166,10 +166,15 @@ mod tests {
     use super::*;
     use crate::store::SlotNumber;
 
+    fn says(cases: impl IntoIterator<Item = (ControlError, &'static str)>) {
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
+    }
+
     #[test]
-    fn each_refusal_quotes_the_bad_value_and_its_limits() {
-        let slot = SlotNumber::new(7).unwrap();
-        let cases = [
+    fn a_refused_track_edit_names_the_track() {
+        says([
             (
                 ControlError::NoTrack("kick".into()),
                 "no track named \"kick\"",
@@ -179,6 +184,12 @@ mod tests {
                 "a track named \"kick\" exists already",
             ),
             (ControlError::EmptyTrackName, "a track needs a name"),
+        ]);
+    }
+
+    #[test]
+    fn each_refused_value_is_quoted_with_its_limits() {
+        says([
             (
                 ControlError::NotFinite {
                     what: Quantity::Bpm,
@@ -230,6 +241,13 @@ mod tests {
                 },
                 "voice9 does not exist (1–8)",
             ),
+        ]);
+    }
+
+    #[test]
+    fn slot_and_history_refusals_name_the_slot() {
+        let slot = SlotNumber::new(7).unwrap();
+        says([
             (
                 ControlError::NoBackup { slot },
                 "slot 7 has no backup that loads",
@@ -247,9 +265,6 @@ mod tests {
                 "slot 7 holds a different pattern (\"Dub\"); save again to overwrite",
             ),
             (ControlError::NothingTo("redo"), "nothing to redo"),
-        ];
-        for (e, want) in cases {
-            assert_eq!(e.to_string(), want, "{e:?}");
-        }
+        ]);
     }
 }

@@ -161,28 +161,45 @@ impl Controller {
         now: Instant,
     ) -> Reply {
         self.warn_loading(&incoming, warnings);
-        let slot = incoming.slot;
         let scene = Box::new(Scene::from_slot(&incoming.song, self.voices));
         if immediate || !self.status.running {
-            if self.queued.take().is_some() || self.status.queued.take().is_some() {
-                self.link.send(EngineMsg::CancelQueued);
-            }
-            let timing = if immediate {
-                LoadTiming::Immediate
-            } else {
-                LoadTiming::NextBar
-            };
-            let slot_tag = slot_tag(Some(slot));
-            self.link.send(EngineMsg::Load {
-                scene,
-                timing,
-                slot: slot_tag,
-            });
-            let name = incoming.song.metadata.name.clone();
-            self.switch_to(incoming, now);
-            self.status.playing_bpm = self.song.sequencer.bpm;
-            return Ok(Some(format!("slot {slot} {name:?} loaded")));
+            self.load_now(incoming, scene, immediate, now)
+        } else {
+            self.wait_for_bar(incoming, scene)
         }
+    }
+
+    /// The song changes now: the engine plays it at once, or from bar 0 once started.
+    fn load_now(
+        &mut self,
+        incoming: Incoming,
+        scene: Box<Scene>,
+        immediate: bool,
+        now: Instant,
+    ) -> Reply {
+        if self.queued.take().is_some() || self.status.queued.take().is_some() {
+            self.link.send(EngineMsg::CancelQueued);
+        }
+        let timing = if immediate {
+            LoadTiming::Immediate
+        } else {
+            LoadTiming::NextBar
+        };
+        let slot = incoming.slot;
+        self.link.send(EngineMsg::Load {
+            scene,
+            timing,
+            slot: slot_tag(Some(slot)),
+        });
+        let name = incoming.song.metadata.name.clone();
+        self.switch_to(incoming, now);
+        self.status.playing_bpm = self.song.sequencer.bpm;
+        Ok(Some(format!("slot {slot} {name:?} loaded")))
+    }
+
+    /// The song waits apart until the next bar, while the playing one stays editable.
+    fn wait_for_bar(&mut self, incoming: Incoming, scene: Box<Scene>) -> Reply {
+        let slot = incoming.slot;
         self.link.send(EngineMsg::Load {
             scene,
             timing: LoadTiming::NextBar,
