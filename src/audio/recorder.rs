@@ -256,10 +256,18 @@ fn create_wav(path: &Path, sample_rate: u32) -> anyhow::Result<Writer> {
         .with_context(|| format!("cannot create the recording {}", path.display()))
 }
 
+/// A recording name with nothing usable left once cleaned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("recording name {name:?} has no usable characters")]
+pub struct BadRecordingName {
+    /// The name as given.
+    pub name: String,
+}
+
 /// The file name a `record start [name]` writes inside the recordings folder. Names are
 /// reduced to letters, digits, `-`, `_` and `.`, so they cannot escape the folder; no name
 /// gives `chronus_YYYYMMDD_HHMMSS.wav`.
-pub fn recording_file_name(name: Option<&str>) -> Result<String, String> {
+pub fn recording_file_name(name: Option<&str>) -> Result<String, BadRecordingName> {
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         None => {
             return Ok(chrono::Local::now()
@@ -275,7 +283,9 @@ pub fn recording_file_name(name: Option<&str>) -> Result<String, String> {
         .collect();
     let clean = clean.trim_start_matches('.');
     if clean.is_empty() || clean.trim_end_matches(".wav").is_empty() {
-        return Err(format!("recording name {name:?} has no usable characters"));
+        return Err(BadRecordingName {
+            name: name.to_string(),
+        });
     }
     Ok(if clean.to_ascii_lowercase().ends_with(".wav") {
         clean.to_string()
@@ -296,7 +306,7 @@ mod tests {
             "passwd.wav"
         );
         assert_eq!(
-            recording_file_name(Some("..")).unwrap_err(),
+            recording_file_name(Some("..")).unwrap_err().to_string(),
             "recording name \"..\" has no usable characters"
         );
         assert_eq!(recording_file_name(Some("a b/c.WAV")).unwrap(), "c.WAV");

@@ -108,36 +108,25 @@ impl EventPrinter {
                 slot,
                 bar,
                 from_disk,
-            } => {
-                let human = if *from_disk {
-                    format!("slot {slot} changed on disk — applies at bar {bar}")
-                } else {
-                    format!("slot {slot} queued — applies at bar {bar}")
-                };
-                self.emit(
-                    "slot_queued",
-                    json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
-                    Some(human),
-                );
-            }
+            } => self.emit(
+                "slot_queued",
+                json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
+                human_line(ctl, n),
+            ),
             Notice::SlotApplied { slot, bar } => self.emit(
                 "slot_applied",
                 json!({"slot": slot, "bar": bar}),
-                Some(format!("slot {slot} applied at bar {bar}")),
+                human_line(ctl, n),
             ),
             Notice::Saved { slot, path } => self.emit(
                 "saved",
                 json!({"slot": slot, "path": path}),
-                Some(format!("saved slot {slot} to {}", path.display())),
+                human_line(ctl, n),
             ),
             Notice::Recorded(info) => self.emit(
                 "recorded",
                 json!({"path": info.path, "seconds": info.seconds(), "frames": info.frames}),
-                Some(format!(
-                    "recorded {:.3} s to {}",
-                    info.seconds(),
-                    info.path.display()
-                )),
+                human_line(ctl, n),
             ),
             Notice::Message(level, text) => self.message(*level, text),
             Notice::Beat { bar, beat, sample } => self.emit(
@@ -202,6 +191,12 @@ impl EventPrinter {
             )),
         );
     }
+}
+
+/// The line headless output prints for a slot, save or recording notice (or a message's
+/// text): the sentence [`Controller::describe`] words, the same the TUI shows.
+pub fn human_line(ctl: &Controller, n: &Notice) -> Option<String> {
+    ctl.describe(n)
 }
 
 /// Runs `chronus headless`.

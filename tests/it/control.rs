@@ -782,6 +782,10 @@ fn refused_edits_change_nothing_and_name_the_problem() {
             value: StepValue::Hit,
         })
         .unwrap_err();
+    assert!(matches!(
+        e,
+        ControlError::StepOutOfRange { step: 64, max: 64 }
+    ));
     assert_eq!(
         e.to_string(),
         "step 65 is past the longest pattern (64 steps)"
@@ -789,6 +793,7 @@ fn refused_edits_change_nothing_and_name_the_problem() {
     let e = live
         .try_apply(Command::AddTrack(Box::new(Track::new("z", "acid1", "x"))))
         .unwrap_err();
+    assert!(matches!(&e, ControlError::NotAVoice { id, max: 16 } if id == "acid1"));
     assert_eq!(e.to_string(), "\"acid1\" is not a voice (voice1–voice16)");
     let e = live
         .try_apply(Command::SetPattern {
@@ -796,6 +801,10 @@ fn refused_edits_change_nothing_and_name_the_problem() {
             pattern: "x".repeat(65),
         })
         .unwrap_err();
+    assert!(matches!(
+        e,
+        ControlError::PatternTooLong { len: 65, max: 64 }
+    ));
     assert_eq!(e.to_string(), "pattern of 65 steps is longer than 64");
     let e = live
         .try_apply(Command::RenameTrack {
@@ -1506,6 +1515,7 @@ fn recording_names_stay_inside_the_recordings_folder() {
         let e = live
             .try_apply(Command::RecordStart(Some(bad.into())))
             .unwrap_err();
+        assert!(matches!(&e, ControlError::BadRecordingName { name } if name == bad));
         assert_eq!(
             e.to_string(),
             format!("recording name {bad:?} has no usable characters")
@@ -1583,6 +1593,7 @@ fn gate_on_a_voice_that_does_not_run_is_refused_by_name() {
         let e = live
             .try_apply(Command::Gate { voice: v, on: true })
             .unwrap_err();
+        assert!(matches!(e, ControlError::VoiceMissing { voice, voices: 8 } if voice == v));
         assert_eq!(e.to_string(), format!("voice{v} does not exist (1–8)"));
     }
     assert_eq!(
@@ -2140,4 +2151,86 @@ fn dirty_means_differs_from_the_file_and_undo_coalesces_by_passed_in_time() {
     });
     assert_eq!(live.ctl.slot(), Some(slot(9)));
     assert!(!live.ctl.is_dirty());
+}
+
+#[test]
+fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
+    use chronus::audio::RecordingInfo;
+    use chronus::frontend::headless::human_line;
+    use chronus::frontend::tui::App;
+    use chronus::keymap::Keymap;
+
+    let (mut live, _) = Live::with_song_a();
+    live.save_slot_file(3, &song_b());
+    live.apply(Command::Play);
+    live.run(BAR + BAR / 2);
+    // A bar-aligned load: the reply, headless and the controller's describe say one sentence.
+    let reply = live.apply(Command::LoadSlot {
+        slot: slot(3),
+        immediate: false,
+    });
+    let queued = Notice::SlotQueued {
+        slot: slot(3),
+        bar: 2,
+        from_disk: false,
+    };
+    assert!(live.notices.iter().any(|(_, n)| *n == queued));
+    assert_eq!(reply, human_line(&live.ctl, &queued));
+    assert_eq!(
+        live.ctl.describe(&queued).as_deref(),
+        Some("slot 3 \"B\" queued — applies at bar 2")
+    );
+
+    let tui_line = |ctl: &Controller, n: &Notice| {
+        let mut app = App::new(Keymap::defaults());
+        app.on_notices(ctl, std::slice::from_ref(n));
+        app.ui.message.as_ref().map(|m| m.text.clone())
+    };
+    let shown = [
+        (
+            Notice::SlotQueued {
+                slot: slot(3),
+                bar: 2,
+                from_disk: true,
+            },
+            "slot 3 changed on disk — applies at bar 2",
+        ),
+        (
+            Notice::SlotApplied {
+                slot: slot(3),
+                bar: 2,
+            },
+            "slot 3 playing from bar 2",
+        ),
+        (
+            Notice::Saved {
+                slot: slot(4),
+                path: PathBuf::from("patterns/slots/slot_004.json"),
+            },
+            "saved slot 4 to patterns/slots/slot_004.json",
+        ),
+        (
+            Notice::Recorded(RecordingInfo {
+                path: PathBuf::from("recordings/take.wav"),
+                frames: 36_000,
+                sample_rate: SR as u32,
+            }),
+            "recorded 0.75 s to recordings/take.wav",
+        ),
+        (
+            Notice::Message(Level::Warning, "slot 3: look out".into()),
+            "slot 3: look out",
+        ),
+    ];
+    assert!(live.ctl.status().running, "a bar-aligned switch is news");
+    for (n, want) in shown {
+        let headless = human_line(&live.ctl, &n);
+        assert_eq!(headless.as_deref(), Some(want), "headless: {n:?}");
+        assert_eq!(tui_line(&live.ctl, &n).as_deref(), Some(want), "tui: {n:?}");
+    }
+    // Timing is not news for the message line.
+    for n in [Notice::Started, Notice::Stopped] {
+        assert_eq!(human_line(&live.ctl, &n), None);
+        assert_eq!(tui_line(&live.ctl, &n), None);
+    }
 }

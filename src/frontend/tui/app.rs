@@ -350,10 +350,9 @@ impl App {
                     {
                         c.applies_at = Some(*bar);
                     }
-                    self.ui.say(
-                        Level::Info,
-                        format!("slot {slot} changed on disk — applies at bar {bar}"),
-                    );
+                    if let Some(text) = ctl.describe(n) {
+                        self.ui.say(Level::Info, text);
+                    }
                     refresh = true;
                 }
                 // A bar-aligned switch is news; a load while stopped was already reported.
@@ -369,27 +368,24 @@ impl App {
                             self.ui.say(Level::Info, text);
                         }
                         _ => {
-                            self.ui
-                                .say(Level::Info, format!("slot {slot} playing from bar {bar}"));
+                            if let Some(text) = ctl.describe(n) {
+                                self.ui.say(Level::Info, text);
+                            }
                         }
                     }
                 }
-                Notice::Saved { slot, path } => {
+                Notice::Saved { slot, .. } => {
                     self.forget_seen(slot.get());
-                    self.ui.say(
-                        Level::Info,
-                        format!("saved slot {slot} to {}", path.display()),
-                    );
+                    if let Some(text) = ctl.describe(n) {
+                        self.ui.say(Level::Info, text);
+                    }
                     refresh = true;
                 }
-                Notice::Recorded(info) => self.ui.say(
-                    Level::Info,
-                    format!(
-                        "recorded {:.2} s to {}",
-                        info.seconds(),
-                        info.path.display()
-                    ),
-                ),
+                Notice::Recorded(_) => {
+                    if let Some(text) = ctl.describe(n) {
+                        self.ui.say(Level::Info, text);
+                    }
+                }
                 _ => {}
             }
         }

@@ -1,0 +1,302 @@
+//! Song edits: steps, patterns, tracks, parameters, tempo and swing. Each runs through
+//! [`Controller::edit`] (one undo step, then the engine hears what changed).
+
+use std::time::Instant;
+
+use crate::engine::{EngineMsg, TrackSet};
+use crate::model::ParamId;
+use crate::model::registry::{
+    MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec, track as track_field,
+};
+use crate::model::slot::{Slot, Track};
+
+use super::error::{Quantity, finite};
+use super::{Command, ControlError, Controller, MAX_PATTERN, Reply, StepValue, fmt_num};
+
+impl Controller {
+    pub(super) fn set_bpm(&mut self, v: f64, now: Instant) -> Reply {
+        let r = self.edit(now, Some("bpm"), |s| {
+            s.sequencer.bpm = seq_spec::BPM.clamp(v);
+            Ok(Some(format!("BPM {:.1}", s.sequencer.bpm)))
+        });
+        // Always tell the engine: it may run a followed tempo the song doesn't hold.
+        self.send_bpm(self.song.sequencer.bpm);
+        r
+    }
+
+    pub(super) fn set_swing(&mut self, v: f64, now: Instant) -> Reply {
+        self.edit(now, Some("swing"), |s| {
+            s.sequencer.swing = seq_spec::SWING.clamp(v);
+            Ok(Some(format!("swing {:.2}", s.sequencer.swing)))
+        })
+    }
+
+    pub(super) fn set_step(
+        &mut self,
+        track: &str,
+        step: usize,
+        value: StepValue,
+        now: Instant,
+    ) -> Reply {
+        self.edit(now, None, |s| {
+            let t = track_mut(s, track)?;
+            if step >= MAX_PATTERN {
+                return Err(ControlError::StepOutOfRange {
+                    step,
+                    max: MAX_PATTERN,
+                });
+            }
+            let mut chars: Vec<char> = t.pattern.chars().collect();
+            if chars.len() <= step {
+                chars.resize(step + 1, StepValue::Rest.as_char());
+            }
+            chars[step] = value.as_char();
+            t.pattern = chars.into_iter().collect();
+            Ok(None)
+        })
+    }
+
+    pub(super) fn set_pattern(&mut self, track: &str, pattern: String, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            check_pattern(&pattern)?;
+            track_mut(s, track)?.pattern = pattern;
+            Ok(None)
+        })
+    }
+
+    pub(super) fn set_length(&mut self, track: &str, len: usize, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            if len > MAX_PATTERN {
+                return Err(ControlError::LengthOutOfRange {
+                    len,
+                    max: MAX_PATTERN,
+                });
+            }
+            let t = track_mut(s, track)?;
+            let mut chars: Vec<char> = t.pattern.chars().collect();
+            chars.resize(len, StepValue::Rest.as_char());
+            t.pattern = chars.into_iter().collect();
+            Ok(Some(format!("{track}: {len} steps")))
+        })
+    }
+
+    pub(super) fn set_notes(&mut self, track: &str, notes: &[f64], now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            let spec = TRACK_FIELDS[track_field::BASE_FREQ].spec;
+            let t = track_mut(s, track)?;
+            t.notes = notes.iter().map(|&n| spec.clamp(n)).collect();
+            t.note_index = 0;
+            Ok(None)
+        })
+    }
+
+    pub(super) fn set_track_field(
+        &mut self,
+        track: &str,
+        field: usize,
+        value: f64,
+        now: Instant,
+    ) -> Reply {
+        let key = format!("track:{track}:{field}");
+        self.edit(now, Some(&key), |s| {
+            let f = TRACK_FIELDS
+                .get(field)
+                .filter(|f| f.kind == TrackFieldKind::Number)
+                .ok_or(ControlError::FieldNotNumeric { field })?;
+            let v = track_mut(s, track)?.set_number(field, value);
+            Ok(Some(format!("{track} {} {}", f.key, fmt_num(v))))
+        })
+    }
+
+    pub(super) fn set_track_voice(&mut self, track: &str, voice: &str, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            let n = voice_number(voice)?;
+            track_mut(s, track)?.voice_id = format!("voice{n}");
+            Ok(None)
+        })
+    }
+
+    pub(super) fn add_track(&mut self, t: Track, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            if t.name.trim().is_empty() {
+                return Err(ControlError::EmptyTrackName);
+            }
+            voice_number(&t.voice_id)?;
+            check_pattern(&t.pattern)?;
+            let tracks = &mut s.sequencer.tracks;
+            match tracks.iter_mut().find(|x| x.name == t.name) {
+                Some(existing) => *existing = t,
+                None => tracks.push(t),
+            }
+            Ok(None)
+        })
+    }
+
+    pub(super) fn remove_track(&mut self, name: &str, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            let i = track_index(s, name)?;
+            s.sequencer.tracks.remove(i);
+            Ok(Some(format!("removed track {name}")))
+        })
+    }
+
+    pub(super) fn rename_track(&mut self, from: &str, to: &str, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            let to = to.trim().to_string();
+            if to.is_empty() {
+                return Err(ControlError::EmptyTrackName);
+            }
+            if to != from && s.sequencer.tracks.iter().any(|t| t.name == to) {
+                return Err(ControlError::TrackExists(to));
+            }
+            track_mut(s, from)?.name = to;
+            Ok(None)
+        })
+    }
+
+    pub(super) fn move_track(&mut self, track: &str, delta: isize, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            let i = track_index(s, track)?;
+            let last = s.sequencer.tracks.len() as isize - 1;
+            let j = (i as isize + delta).clamp(0, last) as usize;
+            let t = s.sequencer.tracks.remove(i);
+            s.sequencer.tracks.insert(j, t);
+            Ok(None)
+        })
+    }
+
+    pub(super) fn mute(&mut self, track: &str, on: Option<bool>, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            let t = track_mut(s, track)?;
+            t.muted = on.unwrap_or(!t.muted);
+            let state = if t.muted { "muted" } else { "unmuted" };
+            Ok(Some(format!("{track} {state}")))
+        })
+    }
+
+    pub(super) fn solo(&mut self, track: &str, on: Option<bool>, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            let t = track_mut(s, track)?;
+            t.solo = on.unwrap_or(!t.solo);
+            let state = if t.solo { "solo" } else { "solo off" };
+            Ok(Some(format!("{track} {state}")))
+        })
+    }
+
+    pub(super) fn replace_tracks(&mut self, tracks: Vec<Track>, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            for t in &tracks {
+                voice_number(&t.voice_id)?;
+            }
+            s.sequencer.tracks = tracks;
+            Ok(None)
+        })
+    }
+
+    pub(super) fn clear_tracks(&mut self, now: Instant) -> Reply {
+        let r = self.edit(now, None, |s| {
+            s.sequencer.tracks.clear();
+            Ok(Some("cleared all tracks".into()))
+        });
+        self.link.send(EngineMsg::ReleaseAll);
+        r
+    }
+
+    pub(super) fn set_name(&mut self, name: String, now: Instant) -> Reply {
+        self.edit(now, None, |s| {
+            s.metadata.name = name;
+            Ok(None)
+        })
+    }
+
+    pub(super) fn set_param(&mut self, id: ParamId, value: f64, now: Instant) -> Reply {
+        let key = format!("param:{}", id.0);
+        self.edit(now, Some(&key), |s| {
+            let v = s.params.set(id, value);
+            Ok(Some(format!("{} {}", id.label(), fmt_num(v))))
+        })
+    }
+
+    /// Sends the engine what differs between `before` and the current song. A slot waiting
+    /// for its bar keeps its own snapshot in the engine; these go to what plays until then.
+    pub(super) fn sync(&mut self, before: &Slot) {
+        let (a, b) = (&before.sequencer, &self.song.sequencer);
+        if a.bpm != b.bpm {
+            let bpm = b.bpm;
+            self.send_bpm(bpm);
+        }
+        let (a, b) = (&before.sequencer, &self.song.sequencer);
+        if a.swing != b.swing {
+            self.link.send(EngineMsg::SetSwing(b.swing));
+        }
+        if a.tracks != b.tracks {
+            let set = TrackSet::from_tracks(&b.tracks, self.voices);
+            self.link.send(EngineMsg::SetTracks(Box::new(set)));
+        }
+        for id in ParamId::all(self.voices) {
+            let v = self.song.params.get(id);
+            if before.params.get(id) != v {
+                self.link.send(EngineMsg::SetParam {
+                    id,
+                    value: v as f32,
+                });
+            }
+        }
+    }
+
+    /// Sets the tempo the engine runs (the song's, or a followed leader's).
+    pub(super) fn send_bpm(&mut self, bpm: f64) {
+        self.status.playing_bpm = bpm;
+        self.link.send(EngineMsg::SetBpm(bpm));
+    }
+}
+
+/// Refuses NaN and infinite numbers before they reach the song (clamping would quietly turn
+/// them into defaults).
+pub(super) fn check_finite(cmd: &Command) -> Result<(), ControlError> {
+    match cmd {
+        Command::SetBpm(v) | Command::FollowTempo(v) => finite(Quantity::Bpm, *v),
+        Command::NudgeBpm(v) => finite(Quantity::BpmChange, *v),
+        Command::SetSwing(v) | Command::NudgeSwing(v) => finite(Quantity::Swing, *v),
+        Command::SetParam { id, value } => finite(Quantity::Param(*id), *value),
+        Command::SetTrackField { value, .. } => finite(Quantity::TrackValue, *value),
+        Command::SetNotes { notes, .. } => {
+            notes.iter().try_for_each(|n| finite(Quantity::Note, *n))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_pattern(p: &str) -> Result<(), ControlError> {
+    let len = p.chars().count();
+    if len > MAX_PATTERN {
+        return Err(ControlError::PatternTooLong {
+            len,
+            max: MAX_PATTERN,
+        });
+    }
+    Ok(())
+}
+
+fn voice_number(id: &str) -> Result<u8, ControlError> {
+    match crate::model::Module::parse(id) {
+        Some(crate::model::Module::Voice(n)) => Ok(n),
+        _ => Err(ControlError::NotAVoice {
+            id: id.to_string(),
+            max: MAX_VOICES,
+        }),
+    }
+}
+
+fn track_index(s: &Slot, name: &str) -> Result<usize, ControlError> {
+    s.sequencer
+        .tracks
+        .iter()
+        .position(|t| t.name == name)
+        .ok_or_else(|| ControlError::NoTrack(name.to_string()))
+}
+
+fn track_mut<'a>(s: &'a mut Slot, name: &str) -> Result<&'a mut Track, ControlError> {
+    let i = track_index(s, name)?;
+    Ok(&mut s.sequencer.tracks[i])
+}

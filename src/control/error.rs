@@ -1,0 +1,270 @@
+//! Why a command was refused: one variant per mistake, each carrying the bad value and the
+//! limits it broke, so a message can quote both.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::audio::recorder::BadRecordingName;
+use crate::model::ParamId;
+use crate::store::{SlotNumber, StoreError};
+
+/// A number a command carries, named the way messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// A tempo.
+    Bpm,
+    /// A change of tempo.
+    BpmChange,
+    /// A swing amount (set or nudged).
+    Swing,
+    /// A module parameter.
+    Param(ParamId),
+    /// A numeric track field.
+    TrackValue,
+    /// A note in Hz.
+    Note,
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Quantity::Bpm => f.write_str("BPM"),
+            Quantity::BpmChange => f.write_str("BPM change"),
+            Quantity::Swing => f.write_str("swing"),
+            Quantity::Param(id) => f.write_str(&id.label()),
+            Quantity::TrackValue => f.write_str("track value"),
+            Quantity::Note => f.write_str("note"),
+        }
+    }
+}
+
+/// Why a command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No track of that name.
+    #[error("no track named {0:?}")]
+    NoTrack(String),
+    /// A track of that name exists already.
+    #[error("a track named {0:?} exists already")]
+    TrackExists(String),
+    /// A track's new name is empty (or only blanks).
+    #[error("a track needs a name")]
+    EmptyTrackName,
+    /// NaN or an infinity, refused before clamping would quietly turn it into a default.
+    #[error("{what} {value} is not a number")]
+    NotFinite {
+        /// What the number was for.
+        what: Quantity,
+        /// The number as given.
+        value: f64,
+    },
+    /// A step past the longest pattern (`step` counts from 0; messages count from 1).
+    #[error("step {} is past the longest pattern ({max} steps)", step + 1)]
+    StepOutOfRange {
+        /// The step index given.
+        step: usize,
+        /// The longest pattern.
+        max: usize,
+    },
+    /// A track length past the longest pattern.
+    #[error("length {len} is out of range 0–{max}")]
+    LengthOutOfRange {
+        /// The length given.
+        len: usize,
+        /// The longest pattern.
+        max: usize,
+    },
+    /// A pattern longer than the longest pattern.
+    #[error("pattern of {len} steps is longer than {max}")]
+    PatternTooLong {
+        /// Steps in the pattern given.
+        len: usize,
+        /// The longest pattern.
+        max: usize,
+    },
+    /// A track field index that is not a numeric field.
+    #[error("track field {field} is not a number")]
+    FieldNotNumeric {
+        /// The field index given.
+        field: usize,
+    },
+    /// A voice id that names no voice.
+    #[error("{id:?} is not a voice (voice1–voice{max})")]
+    NotAVoice {
+        /// The id given.
+        id: String,
+        /// The highest voice number there can be.
+        max: usize,
+    },
+    /// A voice number the engine does not run.
+    #[error("voice{voice} does not exist (1–{voices})")]
+    VoiceMissing {
+        /// The voice number given.
+        voice: u8,
+        /// Voices the engine runs.
+        voices: usize,
+    },
+    /// A slot with no backup that loads.
+    #[error("slot {slot} has no backup that loads")]
+    NoBackup {
+        /// Which slot.
+        slot: SlotNumber,
+    },
+    /// Revert with no slot file behind the song.
+    #[error("a new song has no slot file to revert to")]
+    NoSlotToRevert,
+    /// A recording name with nothing usable left after cleaning.
+    #[error("recording name {name:?} has no usable characters")]
+    BadRecordingName {
+        /// The name given.
+        name: String,
+    },
+    /// The slot holds a different pattern; ask before overwriting.
+    #[error("slot {0} holds a different pattern ({1:?}); save again to overwrite")]
+    WouldOverwrite(SlotNumber, String),
+    /// Nothing to undo or redo.
+    #[error("nothing to {0}")]
+    NothingTo(&'static str),
+    /// A store (file) error.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A slot file that does not load, with a valid backup to fall back on.
+    #[error(
+        "{error} — its newest valid backup is {} (load it with B in the slot browser or :load_backup {slot})",
+        backup.display()
+    )]
+    Corrupt {
+        /// Which slot.
+        slot: SlotNumber,
+        /// Why the file does not load.
+        error: StoreError,
+        /// The newest backup that loads.
+        backup: PathBuf,
+    },
+    /// Recording failed.
+    #[error("{0:#}")]
+    Record(anyhow::Error),
+}
+
+impl From<BadRecordingName> for ControlError {
+    fn from(e: BadRecordingName) -> ControlError {
+        ControlError::BadRecordingName { name: e.name }
+    }
+}
+
+/// Refuses NaN and infinities.
+pub(super) fn finite(what: Quantity, value: f64) -> Result<(), ControlError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(ControlError::NotFinite { what, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SlotNumber;
+
+    fn says(cases: impl IntoIterator<Item = (ControlError, &'static str)>) {
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_track_edit_names_the_track() {
+        says([
+            (
+                ControlError::NoTrack("kick".into()),
+                "no track named \"kick\"",
+            ),
+            (
+                ControlError::TrackExists("kick".into()),
+                "a track named \"kick\" exists already",
+            ),
+            (ControlError::EmptyTrackName, "a track needs a name"),
+        ]);
+    }
+
+    #[test]
+    fn each_refused_value_is_quoted_with_its_limits() {
+        says([
+            (
+                ControlError::NotFinite {
+                    what: Quantity::Bpm,
+                    value: f64::NAN,
+                },
+                "BPM NaN is not a number",
+            ),
+            (
+                ControlError::NotFinite {
+                    what: Quantity::BpmChange,
+                    value: f64::INFINITY,
+                },
+                "BPM change inf is not a number",
+            ),
+            (
+                ControlError::NotFinite {
+                    what: Quantity::Note,
+                    value: f64::NEG_INFINITY,
+                },
+                "note -inf is not a number",
+            ),
+            (
+                ControlError::StepOutOfRange { step: 64, max: 64 },
+                "step 65 is past the longest pattern (64 steps)",
+            ),
+            (
+                ControlError::LengthOutOfRange { len: 65, max: 64 },
+                "length 65 is out of range 0–64",
+            ),
+            (
+                ControlError::PatternTooLong { len: 65, max: 64 },
+                "pattern of 65 steps is longer than 64",
+            ),
+            (
+                ControlError::FieldNotNumeric { field: 2 },
+                "track field 2 is not a number",
+            ),
+            (
+                ControlError::NotAVoice {
+                    id: "acid1".into(),
+                    max: 16,
+                },
+                "\"acid1\" is not a voice (voice1–voice16)",
+            ),
+            (
+                ControlError::VoiceMissing {
+                    voice: 9,
+                    voices: 8,
+                },
+                "voice9 does not exist (1–8)",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn slot_and_history_refusals_name_the_slot() {
+        let slot = SlotNumber::new(7).unwrap();
+        says([
+            (
+                ControlError::NoBackup { slot },
+                "slot 7 has no backup that loads",
+            ),
+            (
+                ControlError::NoSlotToRevert,
+                "a new song has no slot file to revert to",
+            ),
+            (
+                ControlError::BadRecordingName { name: "..".into() },
+                "recording name \"..\" has no usable characters",
+            ),
+            (
+                ControlError::WouldOverwrite(slot, "Dub".into()),
+                "slot 7 holds a different pattern (\"Dub\"); save again to overwrite",
+            ),
+            (ControlError::NothingTo("redo"), "nothing to redo"),
+        ]);
+    }
+}

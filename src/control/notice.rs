@@ -1,0 +1,188 @@
+//! Things that happened ([`Notice`]) and the one place that words them for a person
+//! ([`describe`]): the TUI's message line, headless output and command replies all say the
+//! same sentence for the same event.
+
+use std::path::PathBuf;
+
+use crate::audio::recorder::RecordingInfo;
+use crate::store::SlotNumber;
+
+/// Severity of a message for the screen's message line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Something happened.
+    Info,
+    /// Something was adjusted or looks wrong.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// Things that happened, for the screen's message line, `--events json` and OSC out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// A bar began (while playing).
+    Bar {
+        /// Bar number since play.
+        bar: u64,
+        /// Sample index of its first sample.
+        sample: u64,
+    },
+    /// A beat began (every [`super::STEPS_PER_BEAT`] steps while playing).
+    Beat {
+        /// Bar number.
+        bar: u64,
+        /// Beat in the bar, 0–3.
+        beat: u8,
+        /// Sample index of the beat.
+        sample: u64,
+    },
+    /// The sequencer started.
+    Started,
+    /// The sequencer stopped.
+    Stopped,
+    /// A slot is queued for a bar.
+    SlotQueued {
+        /// Slot number.
+        slot: SlotNumber,
+        /// The bar it applies at.
+        bar: u64,
+        /// Queued because its file changed on disk.
+        from_disk: bool,
+    },
+    /// A slot is now playing.
+    SlotApplied {
+        /// Slot number.
+        slot: SlotNumber,
+        /// Bar it applied at.
+        bar: u64,
+    },
+    /// A slot was saved.
+    Saved {
+        /// Slot number.
+        slot: SlotNumber,
+        /// File written.
+        path: PathBuf,
+    },
+    /// A recording finished.
+    Recorded(RecordingInfo),
+    /// A message for the performer.
+    Message(Level, String),
+}
+
+/// The sentence a person reads for `n`, or `None` for notices that are timing rather than news
+/// (bars, beats, start, stop). `slot_name` is the `metadata.name` of the song a slot load
+/// brings, when known; a queued load names it (a change on disk does not: the watcher's own
+/// line names it).
+pub fn describe(n: &Notice, slot_name: Option<&str>) -> Option<String> {
+    Some(match n {
+        Notice::Bar { .. } | Notice::Beat { .. } | Notice::Started | Notice::Stopped => {
+            return None;
+        }
+        Notice::SlotQueued {
+            slot,
+            bar,
+            from_disk: true,
+        } => format!("slot {slot} changed on disk — applies at bar {bar}"),
+        Notice::SlotQueued { slot, bar, .. } => match slot_name {
+            Some(name) => format!("slot {slot} {name:?} queued — applies at bar {bar}"),
+            None => format!("slot {slot} queued — applies at bar {bar}"),
+        },
+        Notice::SlotApplied { slot, bar } => format!("slot {slot} playing from bar {bar}"),
+        Notice::Saved { slot, path } => format!("saved slot {slot} to {}", path.display()),
+        Notice::Recorded(info) => format!(
+            "recorded {:.2} s to {}",
+            info.seconds(),
+            info.path.display()
+        ),
+        Notice::Message(_, text) => text.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(n: u8) -> SlotNumber {
+        SlotNumber::new(n).unwrap()
+    }
+
+    #[test]
+    fn every_notice_is_worded_by_describe() {
+        let info = RecordingInfo {
+            path: PathBuf::from("rec/take.wav"),
+            frames: 72_000,
+            sample_rate: 48_000,
+        };
+        let cases: Vec<(Notice, Option<&str>, Option<&str>)> = vec![
+            (Notice::Bar { bar: 3, sample: 9 }, None, None),
+            (
+                Notice::Beat {
+                    bar: 3,
+                    beat: 1,
+                    sample: 9,
+                },
+                None,
+                None,
+            ),
+            (Notice::Started, None, None),
+            (Notice::Stopped, None, None),
+            (
+                Notice::SlotQueued {
+                    slot: slot(3),
+                    bar: 2,
+                    from_disk: false,
+                },
+                Some("B"),
+                Some("slot 3 \"B\" queued — applies at bar 2"),
+            ),
+            (
+                Notice::SlotQueued {
+                    slot: slot(3),
+                    bar: 2,
+                    from_disk: false,
+                },
+                None,
+                Some("slot 3 queued — applies at bar 2"),
+            ),
+            (
+                Notice::SlotQueued {
+                    slot: slot(3),
+                    bar: 1,
+                    from_disk: true,
+                },
+                Some("B"),
+                Some("slot 3 changed on disk — applies at bar 1"),
+            ),
+            (
+                Notice::SlotApplied {
+                    slot: slot(4),
+                    bar: 8,
+                },
+                None,
+                Some("slot 4 playing from bar 8"),
+            ),
+            (
+                Notice::Saved {
+                    slot: slot(5),
+                    path: PathBuf::from("slots/slot_005.json"),
+                },
+                None,
+                Some("saved slot 5 to slots/slot_005.json"),
+            ),
+            (
+                Notice::Recorded(info),
+                None,
+                Some("recorded 1.50 s to rec/take.wav"),
+            ),
+            (
+                Notice::Message(Level::Warning, "look out".into()),
+                None,
+                Some("look out"),
+            ),
+        ];
+        for (n, name, want) in cases {
+            assert_eq!(describe(&n, name).as_deref(), want, "{n:?}");
+        }
+    }
+}
