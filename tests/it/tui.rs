@@ -499,6 +499,143 @@ fn a_long_error_wraps_so_it_can_be_read_whole() {
     );
 }
 
+/// Slots and tracks named with wide characters (CJK takes two columns, so does 🥁).
+const WIDE_NAME: &str = "ドラム 🥁";
+/// Long enough to be cut, with an `x` so a wide character straddles the column's end at
+/// both sizes (name columns of 24 and 16 cells).
+const WIDE_LONG: &str = "ドラム 🥁 xとても長い名前のスロット 🎹🎹";
+
+/// The column of `text` (narrow characters) on row `y`, counted in cells: a wide character
+/// takes two cells, so this is where a terminal shows it.
+fn cell_col(buf: &Buffer, y: u16, text: &str) -> Option<u16> {
+    let want: Vec<String> = text.chars().map(String::from).collect();
+    (0..buf.area.width).find(|&x| {
+        want.iter()
+            .enumerate()
+            .all(|(i, c)| x + (i as u16) < buf.area.width && buf[(x + i as u16, y)].symbol() == c)
+    })
+}
+
+/// The row whose cells hold `text` (any characters), and the column it starts at.
+fn row_with(buf: &Buffer, text: &str) -> (u16, u16) {
+    let first = text.chars().next().unwrap().to_string();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            if buf[(x, y)].symbol() != first {
+                continue;
+            }
+            // Wide characters take their own cell and leave the next one blank.
+            let mut cx = x;
+            let mut all = true;
+            for c in text.chars() {
+                if cx >= buf.area.width || buf[(cx, y)].symbol() != c.to_string() {
+                    all = false;
+                    break;
+                }
+                cx += unicode_width::UnicodeWidthChar::width(c)
+                    .unwrap_or(1)
+                    .max(1) as u16;
+            }
+            if all {
+                return (x, y);
+            }
+        }
+    }
+    panic!("no {text:?} on screen");
+}
+
+#[test]
+fn wide_characters_in_a_slot_name_keep_the_browsers_columns_in_line() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut r = rig();
+        write_slot(
+            r.dir.path(),
+            3,
+            &SLOT_2
+                .replace("Dub Steps", WIDE_NAME)
+                .replace("92.0", "120.0"),
+        );
+        write_slot(r.dir.path(), 4, &SLOT_2.replace("Dub Steps", WIDE_LONG));
+        r.app
+            .refresh_slots_at(&r.ctl, UNIX_EPOCH + Duration::from_secs(NOW));
+        // At 80 columns the browser shows while it has the keyboard.
+        r.keys(&["<F3>"]);
+        let term = r.render(w, h);
+        let buf = term.backend().buffer();
+        let (_, dub) = row_with(buf, "Dub Steps");
+        let (name_x, wide) = row_with(buf, WIDE_NAME);
+        let (long_x, long) = row_with(buf, "ドラム 🥁 x");
+        assert_eq!(name_x, long_x, "{w}×{h}");
+        let age = |y| cell_col(buf, y, "3d").unwrap_or_else(|| panic!("{w}×{h}: no age"));
+        let bpm_end = |y, bpm: &str| cell_col(buf, y, bpm).map(|x| x + bpm.len() as u16);
+        assert_eq!(age(wide), age(dub), "{w}×{h}: age after a wide name");
+        assert_eq!(age(long), age(dub), "{w}×{h}: age after a cut wide name");
+        assert_eq!(bpm_end(wide, "120.0"), bpm_end(dub, "92.0"), "{w}×{h}");
+        assert_eq!(bpm_end(long, "92.0"), bpm_end(dub, "92.0"), "{w}×{h}");
+        // The cut name stops short of the tempo column rather than show half a character:
+        // its last cell (a wide character would straddle the end) and the gap stay blank.
+        let bpm_x = cell_col(buf, long, "92.0").unwrap() - 1;
+        assert_eq!(buf[(bpm_x - 2, long)].symbol(), " ", "{w}×{h}");
+        assert_eq!(buf[(bpm_x - 1, long)].symbol(), " ", "{w}×{h}");
+        let before = buf[(bpm_x - 4, long)].symbol();
+        assert_eq!(
+            unicode_width::UnicodeWidthStr::width(before),
+            2,
+            "{w}×{h}: {before:?}"
+        );
+    }
+}
+
+#[test]
+fn wide_characters_in_a_track_name_keep_the_grid_and_panels_in_line() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut r = rig();
+        let song = SLOT_1
+            .replace(
+                "\"kick\": { \"name\": \"kick\"",
+                &format!("\"{WIDE_NAME}\": {{ \"name\": \"{WIDE_NAME}\""),
+            )
+            .replace(
+                "\"hat\": { \"name\": \"hat\"",
+                &format!("\"{WIDE_LONG}\": {{ \"name\": \"{WIDE_LONG}\""),
+            );
+        write_slot(r.dir.path(), 3, &song);
+        r.ctl
+            .apply(Command::LoadSlot {
+                slot: SlotNumber::new(3).unwrap(),
+                immediate: true,
+            })
+            .unwrap();
+        let term = r.render(w, h);
+        let buf = term.backend().buffer();
+        // The grid: voice, mute/solo and length columns in line with a plain name's row.
+        // Kick (wide name) is above bass, hat (a wide name too long for its column) below.
+        let (name_x, bass) = row_with(buf, "bass ");
+        let (wide, long) = (bass - 1, bass + 1);
+        assert_eq!(buf[(name_x, wide)].symbol(), "ド", "{w}×{h}");
+        assert_eq!(buf[(name_x, long)].symbol(), "ド", "{w}×{h}");
+        let col = |y, text| cell_col(buf, y, text).unwrap_or_else(|| panic!("{w}×{h}: {text}"));
+        assert_eq!(
+            col(wide, "v1 ··"),
+            col(bass, "v2 ··"),
+            "{w}×{h}: grid after a wide name"
+        );
+        assert_eq!(
+            col(long, "v3 ··"),
+            col(bass, "v2 ··"),
+            "{w}×{h}: grid after a cut name"
+        );
+        // The selected (first) track's name titles the track and parameter panels.
+        let (_, title) = row_with(buf, &format!("{WIDE_NAME} voice1"));
+        let (params_x, params_y) = row_with(buf, &format!("({WIDE_NAME})"));
+        assert_eq!(title, params_y, "{w}×{h}");
+        assert!(params_x > 0);
+        // Under the titles the fields keep their columns.
+        let (label_x, length_y) = row_with(buf, "length");
+        assert_eq!(col(length_y, "16 steps"), label_x + 13, "{w}×{h}");
+    }
+}
+
 // ---------------------------------------------------------------- key sequences
 
 #[test]

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::symbols::border;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Widget};
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use crate::control::{Controller, Level};
 
@@ -59,7 +59,7 @@ pub fn layout(area: Rect, ui: &UiState, ctl: &Controller) -> ScreenLayout {
         height: transport_rows,
         ..area
     };
-    let message_rows = message_lines(ui, area.width).len() as u16;
+    let message_rows = message_rows(ui, area.width);
     let message = Rect {
         y: area.bottom().saturating_sub(message_rows),
         height: area.height.saturating_sub(transport_rows).min(message_rows),
@@ -130,7 +130,7 @@ pub fn layout(area: Rect, ui: &UiState, ctl: &Controller) -> ScreenLayout {
     }
 }
 
-fn split_h(r: Rect, left: u16) -> (Rect, Rect) {
+pub(super) fn split_h(r: Rect, left: u16) -> (Rect, Rect) {
     let left = left.min(r.width);
     (
         Rect { width: left, ..r },
@@ -142,7 +142,7 @@ fn split_h(r: Rect, left: u16) -> (Rect, Rect) {
     )
 }
 
-fn split_v(r: Rect, top: u16) -> (Rect, Rect) {
+pub(super) fn split_v(r: Rect, top: u16) -> (Rect, Rect) {
     let top = top.min(r.height);
     (
         Rect { height: top, ..r },
@@ -208,6 +208,8 @@ pub fn panel_with(
 }
 
 /// Writes `text` at (x, y), at most up to `right` (exclusive); returns the column after it.
+/// Only the hand-painted grid uses this; ratatui measures by display width, so a wide
+/// character that would cross `right` is left out rather than split.
 pub fn put(buf: &mut Buffer, x: u16, y: u16, right: u16, text: &str, style: Style) -> u16 {
     if x >= right {
         return x;
@@ -229,76 +231,63 @@ fn hint_text(ui: &UiState) -> String {
 
 /// Most rows a warning or an error may take, so a long one (a keymap file's mistake) can be
 /// read whole.
-const MESSAGE_ROWS: usize = 3;
+const MESSAGE_ROWS: u16 = 3;
 
-/// The message split into the rows it is shown on: one for info, up to [`MESSAGE_ROWS`] for
-/// warnings and errors that do not fit on one.
-fn message_lines(ui: &UiState, width: u16) -> Vec<String> {
-    let Some(m) = &ui.message else {
-        return vec![String::new()];
+/// The message's mark and the paragraph its text is drawn with: warnings and errors wrap,
+/// an info stays on one row.
+fn message_widgets(ui: &UiState) -> Option<(Line<'_>, Paragraph<'_>)> {
+    let m = ui.message.as_ref()?;
+    let style = theme::level(m.level);
+    let mark = match m.level {
+        Level::Info => " ",
+        Level::Warning => " ! ",
+        Level::Error => " ✗ ",
     };
-    let room = (width as usize)
-        .saturating_sub(hint_text(ui).chars().count() + 4)
+    let text = Paragraph::new(m.text.as_str()).style(style);
+    let text = match m.level {
+        Level::Info => text,
+        _ => text.wrap(Wrap { trim: true }),
+    };
+    Some((Line::styled(mark, style), text))
+}
+
+/// Rows the message line takes at this width: as many as its wrapped text needs, at most
+/// [`MESSAGE_ROWS`].
+fn message_rows(ui: &UiState, width: u16) -> u16 {
+    let Some((mark, text)) = message_widgets(ui) else {
+        return 1;
+    };
+    let hint_w = Line::raw(hint_text(ui)).width() as u16;
+    let room = width
+        .saturating_sub(hint_w + 1 + mark.width() as u16)
         .max(10);
-    if m.level == Level::Info || m.text.chars().count() <= room {
-        return vec![m.text.clone()];
-    }
-    let mut lines: Vec<String> = vec![String::new()];
-    for word in m.text.split(' ') {
-        let line = lines.last_mut().expect("one line");
-        let len = line.chars().count();
-        let w = word.chars().count();
-        if len > 0 && len + 1 + w > room {
-            lines.push(String::new());
-        }
-        let line = lines.last_mut().expect("one line");
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    lines.truncate(MESSAGE_ROWS);
-    lines
+    (text.line_count(room) as u16).clamp(1, MESSAGE_ROWS)
 }
 
 fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
     if area.height == 0 {
         return;
     }
-    let right = area.right();
-    let hint = hint_text(ui);
-    let hint_w = hint.chars().count() as u16;
-    let text_right = right.saturating_sub(hint_w + 1).max(area.x);
-    match &ui.message {
-        Some(m) => {
-            let mark = match m.level {
-                Level::Info => " ",
-                Level::Warning => " ! ",
-                Level::Error => " ✗ ",
-            };
-            let style = theme::level(m.level);
-            let x0 = put(buf, area.x, area.y, text_right, mark, style);
-            for (i, line) in message_lines(ui, area.width)
-                .iter()
-                .take(area.height as usize)
-                .enumerate()
-            {
-                put(buf, x0, area.y + i as u16, text_right, line, style);
-            }
+    let hint = Line::styled(hint_text(ui), theme::dim());
+    let hint_w = hint.width() as u16;
+    let (text_area, _) = split_h(area, area.width.saturating_sub(hint_w + 1));
+    match message_widgets(ui) {
+        Some((mark, text)) => {
+            let (mark_area, text_area) = split_h(text_area, mark.width() as u16);
+            mark.render(mark_area, buf);
+            text.render(text_area, buf);
         }
         None => {
-            let text = format!(" {} play/stop", ui.hints.play);
-            put(buf, area.x, area.y, text_right, &text, theme::dim());
+            Line::styled(format!(" {} play/stop", ui.hints.play), theme::dim())
+                .render(text_area, buf);
         }
     }
     if hint_w < area.width {
-        put(
-            buf,
-            right - hint_w,
-            area.bottom() - 1,
-            right,
-            &hint,
-            theme::dim(),
-        );
+        let last = Rect {
+            y: area.bottom() - 1,
+            height: 1,
+            ..area
+        };
+        hint.right_aligned().render(last, buf);
     }
 }

@@ -3,10 +3,11 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
+use ratatui::widgets::Widget;
 
 use crate::control::Controller;
 
-use super::draw::{panel, put};
+use super::draw::{panel, split_v};
 use super::theme;
 
 /// Bottom of the meters' dB scale.
@@ -59,7 +60,6 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
     let levels_w = voices as u16 + 1 + 2;
     let spectrum_w = st.spectrum.len() as u16;
     let side_by_side = inner.width >= levels_w + 2 + spectrum_w;
-    let right = inner.right();
 
     let (levels_area, spectrum_area) = if side_by_side {
         let la = Rect {
@@ -73,75 +73,70 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
         };
         (la, Some(sa))
     } else if inner.height >= 6 {
-        let h = inner.height / 2;
-        let la = Rect { height: h, ..inner };
-        let sa = Rect {
-            y: inner.y + h,
-            height: inner.height - h,
-            ..inner
-        };
+        let (la, sa) = split_v(inner, inner.height / 2);
         (la, Some(sa))
     } else {
         (inner, None)
     };
-
-    // Voices and master.
-    let bar_h = levels_area.height.saturating_sub(1).min(8);
-    let bottom = levels_area.y + bar_h;
-    let labels_y = bottom;
-    if bar_h > 0 {
-        for v in 0..voices {
-            let x = levels_area.x + v as u16;
-            if x >= right {
-                break;
-            }
-            let peak = st.levels[v];
-            vbar(
-                buf,
-                x,
-                bottom,
-                bar_h,
-                meter_fraction(peak),
-                Some(to_db(peak)),
-            );
-            let label = char::from_digit(((v + 1) % 10) as u32, 10).unwrap_or('?');
-            buf[(x, labels_y)].set_char(label).set_style(theme::dim());
-        }
-        let mx = levels_area.x + voices as u16 + 1;
-        for (c, peak) in st.master.iter().enumerate() {
-            let x = mx + c as u16;
-            if x >= right {
-                break;
-            }
-            vbar(
-                buf,
-                x,
-                bottom,
-                bar_h,
-                meter_fraction(*peak),
-                Some(to_db(*peak)),
-            );
-            let label = if c == 0 { 'L' } else { 'R' };
-            buf[(x, labels_y)].set_char(label).set_style(theme::dim());
-        }
-    }
-
-    // Spectrum, low to high.
+    draw_levels(
+        levels_area,
+        inner.right(),
+        buf,
+        &st.levels[..voices],
+        &st.master,
+    );
     if let Some(sa) = spectrum_area {
-        let bar_h = sa.height.saturating_sub(1).min(8);
-        if bar_h == 0 {
-            return;
-        }
-        let bottom = sa.y + bar_h;
-        for (b, v) in st.spectrum.iter().enumerate() {
-            let x = sa.x + b as u16;
-            if x >= right {
-                break;
-            }
-            vbar(buf, x, bottom, bar_h, *v, None);
-        }
-        put(buf, sa.x, bottom, right, "lo    hi", theme::dim());
+        draw_spectrum(sa, inner.right(), buf, &st.spectrum);
     }
+}
+
+/// Voices' bars labelled 1…N, a gap, then master L and R; nothing at or past `right`.
+fn draw_levels(area: Rect, right: u16, buf: &mut Buffer, voices: &[f32], master: &[f32]) {
+    let bar_h = area.height.saturating_sub(1).min(8);
+    if bar_h == 0 {
+        return;
+    }
+    let bottom = area.y + bar_h;
+    let voice_bars = voices.iter().enumerate().map(|(v, peak)| {
+        let label = char::from_digit(((v + 1) % 10) as u32, 10).unwrap_or('?');
+        (area.x + v as u16, *peak, label)
+    });
+    let mx = area.x + voices.len() as u16 + 1;
+    let master_bars = master.iter().enumerate().map(|(c, peak)| {
+        let label = if c == 0 { 'L' } else { 'R' };
+        (mx + c as u16, *peak, label)
+    });
+    for (x, peak, label) in voice_bars.chain(master_bars) {
+        if x >= right {
+            continue;
+        }
+        let frac = meter_fraction(peak);
+        vbar(buf, x, bottom, bar_h, frac, Some(to_db(peak)));
+        buf[(x, bottom)].set_char(label).set_style(theme::dim());
+    }
+}
+
+/// The spectrum, low to high, over its `lo    hi` label.
+fn draw_spectrum(area: Rect, right: u16, buf: &mut Buffer, bands: &[f32]) {
+    let bar_h = area.height.saturating_sub(1).min(8);
+    if bar_h == 0 {
+        return;
+    }
+    let bottom = area.y + bar_h;
+    for (b, v) in bands.iter().enumerate() {
+        let x = area.x + b as u16;
+        if x >= right {
+            break;
+        }
+        vbar(buf, x, bottom, bar_h, *v, None);
+    }
+    let labels = Rect {
+        y: bottom,
+        height: 1,
+        width: right.saturating_sub(area.x),
+        ..area
+    };
+    Line::styled("lo    hi", theme::dim()).render(labels, buf);
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
-use ratatui::widgets::{Clear, Widget};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::control::Level;
 use crate::keymap::HelpSection;
 
-use super::draw::{panel, put};
+use super::draw::{panel, split_h, split_v};
 use super::state::{Overlay, Prompt, Question, UiState};
 use super::theme;
 
@@ -58,111 +60,115 @@ pub fn draw_overlay(area: Rect, buf: &mut Buffer, ui: &UiState, overlay: &Overla
     }
 }
 
-/// The message log, newest first.
-fn draw_messages(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
+/// A window over most of the screen with a title; returns its inner area less a blank
+/// column on the left.
+fn big_window(area: Rect, buf: &mut Buffer, title: String) -> Rect {
     let w = area.width.saturating_sub(4).max(20);
     let h = area.height.saturating_sub(2).max(5);
     let r = centered(area, w, h);
     Clear.render(r, buf);
-    let title = Line::from(format!(
+    let inner = panel(r, buf, Line::from(title), true);
+    split_h(inner, 1).1
+}
+
+/// The message log, newest first. `scroll` counts messages; a long one wraps.
+fn draw_messages(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
+    let title = format!(
         " Messages ({}) — Esc closes, ↑↓ PgUp PgDn scroll ",
         ui.log.len()
-    ));
-    let inner = panel(r, buf, title, true);
+    );
+    let inner = big_window(area, buf, title);
     if inner.height == 0 {
         return;
     }
     if ui.log.is_empty() {
-        put(
-            buf,
-            inner.x + 1,
-            inner.y,
-            inner.right(),
-            "no messages yet",
-            theme::dim(),
-        );
+        Line::styled("no messages yet", theme::dim()).render(inner, buf);
         return;
     }
-    let scroll = scroll.min(ui.log.len().saturating_sub(1));
-    for (row, e) in ui
+    let entries: Vec<Line> = ui
         .log
         .iter()
         .rev()
-        .skip(scroll)
-        .take(inner.height as usize)
-        .enumerate()
-    {
-        let mark = match e.level {
-            crate::control::Level::Info => "  ",
-            crate::control::Level::Warning => "! ",
-            crate::control::Level::Error => "✗ ",
-        };
-        let y = inner.y + row as u16;
-        let x = put(
-            buf,
-            inner.x + 1,
-            y,
-            inner.right(),
-            mark,
-            theme::level(e.level),
-        );
-        put(buf, x, y, inner.right(), &e.text, theme::level(e.level));
-    }
+        .map(|e| {
+            let mark = match e.level {
+                Level::Info => "  ",
+                Level::Warning => "! ",
+                Level::Error => "✗ ",
+            };
+            Line::from(vec![Span::raw(mark), Span::raw(e.text.as_str())])
+                .style(theme::level(e.level))
+        })
+        .collect();
+    let wrap = Wrap { trim: false };
+    // Scrolled by whole messages: skip the rows the first `scroll` of them wrap onto.
+    let scroll = scroll.min(entries.len() - 1);
+    let skip: usize = entries[..scroll]
+        .iter()
+        .map(|l| Paragraph::new(l.clone()).wrap(wrap).line_count(inner.width))
+        .sum();
+    Paragraph::new(entries)
+        .wrap(wrap)
+        .scroll((skip.min(u16::MAX as usize) as u16, 0))
+        .render(inner, buf);
 }
 
 fn draw_help(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
-    let w = area.width.saturating_sub(4).max(20);
-    let h = area.height.saturating_sub(2).max(5);
-    let r = centered(area, w, h);
-    Clear.render(r, buf);
-    let title = Line::from(format!(
-        " Keys — {} closes, ↑↓ PgUp PgDn scroll ",
-        ui.hints.help
-    ));
-    let inner = panel(r, buf, title, true);
+    let title = format!(" Keys — {} closes, ↑↓ PgUp PgDn scroll ", ui.hints.help);
+    let inner = big_window(area, buf, title);
     if inner.height == 0 {
         return;
     }
     let lines = help_lines(&ui.help);
     let scroll = scroll.min(lines.len().saturating_sub(1));
-    let columns: u16 = if inner.width >= 100 { 2 } else { 1 };
-    let col_w = inner.width / columns;
-    let rows = inner.height as usize;
+    // Two columns on wide screens, the second going on where the first ends.
+    let columns: u16 = if inner.width + 1 >= 100 { 2 } else { 1 };
+    let col_w = (inner.width + 1) / columns;
     // Wide enough for nearly every binding; the rare longer one pushes its description right.
-    let key_w = 12u16.min(col_w / 3);
-    let mut it = lines.iter().skip(scroll);
+    let key_w = 12u16.min(col_w / 3) as usize;
+    let text: Vec<Line> = lines
+        .iter()
+        .map(|line| match line {
+            HelpLine::Title(t) => Line::styled(*t, theme::title(true)),
+            HelpLine::Row(keys, desc) => Line::from(vec![
+                Span::raw(" "),
+                Span::styled(*keys, theme::strong()),
+                Span::raw(" ".repeat(key_w.saturating_sub(keys.width()) + 1)),
+                Span::styled(*desc, theme::text()),
+            ]),
+            HelpLine::Blank => Line::default(),
+        })
+        .collect();
+    let help = Paragraph::new(text).wrap(Wrap { trim: false });
     for c in 0..columns {
-        let x0 = inner.x + c * col_w + 1;
-        let right = (inner.x + (c + 1) * col_w).min(inner.right());
-        for row in 0..rows {
-            let Some(line) = it.next() else {
-                return;
-            };
-            let y = inner.y + row as u16;
-            match line {
-                HelpLine::Title(t) => {
-                    put(buf, x0, y, right, t, theme::title(true));
-                }
-                HelpLine::Row(keys, desc) => {
-                    let end = put(buf, x0 + 1, y, right, keys, theme::strong());
-                    let dx = (x0 + 2 + key_w).max(end + 1);
-                    put(buf, dx, y, right, desc, theme::text());
-                }
-                HelpLine::Blank => {}
-            }
-        }
+        let column = Rect {
+            x: inner.x + c * col_w,
+            width: col_w - 1,
+            ..inner
+        };
+        let top = scroll + (c * inner.height) as usize;
+        help.clone()
+            .scroll((top.min(u16::MAX as usize) as u16, 0))
+            .render(column.intersection(inner), buf);
     }
 }
 
 /// Widest a question window grows before its text wraps.
 const CONFIRM_MAX_W: u16 = 72;
 
+/// The question's text as drawn: strong, wrapped at spaces.
+fn question_text(text: &str) -> Paragraph<'_> {
+    Paragraph::new(text)
+        .style(theme::strong())
+        .wrap(Wrap { trim: true })
+}
+
 fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, question: &Question, text: &str) {
     let max_w = area.width.saturating_sub(4).clamp(30, CONFIRM_MAX_W);
-    let w = (text.chars().count() as u16 + 6).clamp(30, max_w);
+    let w = (text.width() as u16 + 6).clamp(30, max_w);
     // Text from one column inside the border to one column before it.
-    let lines = wrap(text, w.saturating_sub(4) as usize);
-    let r = centered(area, w, 5 + lines.len() as u16);
+    let paragraph = question_text(text);
+    let lines = paragraph.line_count(w.saturating_sub(4)) as u16;
+    let r = centered(area, w, 5 + lines);
     Clear.render(r, buf);
     let (title, keys) = match question {
         Question::Conflict(slot) => (
@@ -181,56 +187,29 @@ fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, question: &Question,
     if inner.height == 0 {
         return;
     }
-    let right = inner.right();
     // Keep the last row for the keys when there is room for them.
     let text_rows = inner
         .height
-        .saturating_sub(if inner.height >= 3 { 3 } else { 1 });
-    for (i, line) in lines.iter().take(text_rows.max(1) as usize).enumerate() {
-        let y = inner.y + 1 + i as u16;
-        if y < inner.bottom() {
-            put(buf, inner.x + 1, y, right, line, theme::strong());
-        }
-    }
+        .saturating_sub(if inner.height >= 3 { 3 } else { 1 })
+        .max(1);
+    let (_, body) = split_h(inner, 1);
+    let (_, text_area) = split_v(body, 1);
+    let (text_area, _) = split_v(text_area, text_rows);
+    let (text_area, _) = split_h(text_area, text_area.width.saturating_sub(1));
+    paragraph.render(text_area, buf);
     if inner.height >= 3 {
-        put(
-            buf,
-            inner.x + 1,
-            inner.bottom() - 1,
-            right,
-            &keys,
-            theme::dim(),
-        );
+        let (_, keys_row) = split_v(body, inner.height - 1);
+        Line::styled(keys, theme::dim()).render(keys_row, buf);
     }
-}
-
-/// Splits `text` into lines of at most `width` characters at spaces (a longer word is cut
-/// by the window).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = vec![String::new()];
-    for word in text.split(' ') {
-        let line = lines.last_mut().expect("one line");
-        let len = line.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if len > 0 {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
 }
 
 /// Draws a text prompt: the question, the text with its cursor, and the last refusal.
 pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
     let want = p
         .label
-        .chars()
-        .count()
-        .max(p.error.as_deref().map_or(0, |e| e.chars().count()))
-        .max(p.text.chars().count() + 4) as u16
+        .width()
+        .max(p.error.as_deref().map_or(0, str::width))
+        .max(p.text.width() + 4) as u16
         + 6;
     let w = want.max(40).min(area.width.saturating_sub(4).max(20));
     let r = centered(area, w, 6);
@@ -239,45 +218,42 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
     if inner.height == 0 {
         return;
     }
-    let right = inner.right();
-    let y = inner.y;
-    let x = put(buf, inner.x + 1, y, right, "› ", theme::title(true));
-    // Keep the cursor visible in long texts by scrolling the text left.
-    let room = right.saturating_sub(x + 1) as usize;
-    let skip = (p.cursor + 1).saturating_sub(room);
-    let shown: String = p.text.chars().skip(skip).collect();
-    put(buf, x, y, right, &shown, theme::strong());
-    let cx = x + (p.cursor - skip) as u16;
-    if cx < right {
-        let cell = &mut buf[(cx, y)];
-        let ch = cell.symbol().chars().next().unwrap_or(' ');
-        cell.set_char(ch).set_style(theme::cursor());
-    }
+    let (_, body) = split_h(inner, 1);
+    let row = |i: u16| split_v(split_v(body, i).1, 1).0;
+    let (marker, field) = split_h(row(0), 2);
+    Line::styled("› ", theme::title(true)).render(marker, buf);
+    draw_field(field, buf, &p.text, p.cursor);
     if let Some(err) = &p.error
         && inner.height >= 2
     {
-        put(
-            buf,
-            inner.x + 1,
-            y + 1,
-            right,
-            err,
-            theme::level(crate::control::Level::Error),
-        );
+        Line::styled(err.as_str(), theme::level(Level::Error)).render(row(1), buf);
     }
     if inner.height >= 3 {
         let keys = format!(
             "{} accept · {} cancel",
             ui.hints.submit, ui.hints.prompt_cancel
         );
-        put(
-            buf,
-            inner.x + 1,
-            inner.bottom() - 1,
-            right,
-            &keys,
-            theme::dim(),
-        );
+        Line::styled(keys, theme::dim()).render(row(inner.height - 1), buf);
+    }
+}
+
+/// The prompt's text with its cursor (a character index), scrolled left as far as the
+/// cursor needs to stay visible, measured by display width.
+fn draw_field(area: Rect, buf: &mut Buffer, text: &str, cursor: usize) {
+    let chars: Vec<char> = text.chars().collect();
+    let cursor = cursor.min(chars.len());
+    let width = |cs: &[char]| cs.iter().filter_map(|c| c.width()).sum::<usize>();
+    // Room for the text before the cursor and the cursor's own cell.
+    let room = (area.width as usize).saturating_sub(1);
+    let mut skip = 0;
+    while skip < cursor && width(&chars[skip..cursor]) + 1 > room {
+        skip += 1;
+    }
+    let shown: String = chars[skip..].iter().collect();
+    Line::styled(shown, theme::strong()).render(area, buf);
+    let cx = area.x + width(&chars[skip..cursor]) as u16;
+    if cx < area.right() && area.height > 0 {
+        buf[(cx, area.y)].set_style(theme::cursor());
     }
 }
 
@@ -287,10 +263,8 @@ mod tests {
 
     #[test]
     fn question_text_wraps_at_spaces() {
-        assert_eq!(
-            wrap("slot 3 changed on disk — [t]ake it", 14),
-            ["slot 3 changed", "on disk —", "[t]ake it"]
-        );
-        assert_eq!(wrap("short", 14), ["short"]);
+        let q = question_text("slot 3 changed on disk — [t]ake it");
+        assert_eq!(q.line_count(14), 3);
+        assert_eq!(question_text("short").line_count(14), 1);
     }
 }

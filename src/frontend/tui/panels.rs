@@ -1,16 +1,18 @@
 //! The parameter panel (generated from the registry) and the selected track's fields.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, HighlightSpacing, Row, StatefulWidget, Table, TableState, Widget};
+use unicode_width::UnicodeWidthStr;
 
 use crate::control::{Controller, fmt_num};
 use crate::model::notes::note_name;
 use crate::model::registry::{EFFECT_MODULES, ParamType, TRACK_FIELDS, track};
-use crate::model::{Module, ParamSpec};
+use crate::model::{Module, ParamSpec, Track};
 
 use super::app::selected_voice;
-use super::draw::{panel, panel_with, put};
+use super::draw::{panel, panel_with, split_h, split_v};
 use super::state::{PANEL_MODULES, Panel, UiState};
 use super::theme;
 
@@ -102,99 +104,93 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
     let specs = module.params();
     let rows = inner.height as usize;
     let sel = ui.param.min(specs.len() - 1);
-    // Room for the selected parameter's description under the list when it all fits.
-    let desc_row = specs.len() < rows;
-    let list_rows = rows;
-    let first = if sel < list_rows {
-        0
-    } else {
-        sel + 1 - list_rows
-    };
-    let right = inner.right();
+    // The selected parameter stays in view, at the bottom when the list scrolls.
+    let first = (sel + 1).saturating_sub(rows);
     let wide = inner.width >= 46;
-    for (row, (i, spec)) in specs
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(list_rows)
-        .enumerate()
-    {
-        let y = inner.y + row as u16;
-        let id = module.param_id(i);
-        let v = super::draw::shown_song(ui, ctl).params.get(id);
-        let is_sel = i == sel;
-        let x = inner.x;
-        let (marker, name_style) = if is_sel {
-            (
-                "▸",
-                if focused {
-                    theme::cursor()
-                } else {
-                    theme::selected()
-                },
-            )
-        } else {
-            (" ", theme::text())
-        };
-        put(buf, x, y, right, marker, theme::title(focused));
-        put(
-            buf,
-            x + 1,
-            y,
-            right,
-            &format!("{:<10}", spec.name),
-            name_style,
-        );
-        let value = format_value(spec, v);
-        let value_style = if is_sel {
-            theme::strong()
-        } else {
-            theme::text()
-        };
-        let value_style = if ui.changes.as_ref().is_some_and(|c| c.param(id)) {
-            theme::changed(value_style)
-        } else {
-            value_style
-        };
-        put(buf, x + 12, y, right, &format!("{value:>7}"), value_style);
-        put(buf, x + 20, y, right, spec.unit, theme::dim());
-        let mut rx = x + 23;
-        if wide {
-            rx = put(buf, rx, y, right, &gauge(spec, v, 10), theme::dim()) + 1;
-        }
-        let range = match choice_name(spec, v) {
-            Some(name) => {
-                let rx2 = put(buf, rx, y, right, name, theme::text());
-                put(
-                    buf,
-                    rx2 + 1,
-                    y,
-                    right,
-                    &format!("{}–{}", fmt_num(spec.min), fmt_num(spec.max)),
-                    theme::dim(),
-                );
-                continue;
-            }
-            None => format!("{}–{}", fmt_num(spec.min), fmt_num(spec.max)),
-        };
-        // voice2 plays through acid1, which replaces its own low-pass: say so where a
-        // performer would otherwise turn a knob and hear nothing.
-        let range = if bypassed_by_acid(module, i) {
-            "→ acid1".to_string()
-        } else {
-            range
-        };
-        put(buf, rx, y, right, &range, theme::dim());
+    // Name, value, unit, a gauge on wide panels, range (or choice and range).
+    let mut widths = vec![
+        Constraint::Length(10),
+        Constraint::Length(7),
+        Constraint::Length(2),
+    ];
+    if wide {
+        widths.push(Constraint::Length(10));
     }
-    if desc_row && specs.len() + 1 < rows {
-        let y = inner.y + specs.len() as u16 + 1;
+    widths.push(Constraint::Fill(1));
+    let table = Table::new(
+        (0..specs.len()).map(|i| param_row(ui, ctl, module, i, i == sel, focused, wide)),
+        widths,
+    )
+    .column_spacing(1)
+    .highlight_symbol(Line::styled("▸", theme::title(focused)))
+    .highlight_spacing(HighlightSpacing::Always);
+    let mut state = TableState::new()
+        .with_offset(first)
+        .with_selected(Some(sel));
+    StatefulWidget::render(table, inner, buf, &mut state);
+    // The selected parameter's description under the list when it all fits.
+    if specs.len() + 2 <= rows {
         let desc = if bypassed_by_acid(module, sel) {
             "acid1 replaces voice2's filter: use acid1 cutoff/res"
         } else {
             specs[sel].desc
         };
-        put(buf, inner.x + 1, y, right, desc, theme::dim());
+        let (_, below) = split_v(inner, specs.len() as u16 + 1);
+        let (_, below) = split_h(below, 1);
+        Line::styled(desc, theme::dim()).render(below, buf);
     }
+}
+
+/// One parameter's row: name, value, unit, gauge, and its range (or its choice's name).
+fn param_row(
+    ui: &UiState,
+    ctl: &Controller,
+    module: Module,
+    i: usize,
+    is_sel: bool,
+    focused: bool,
+    wide: bool,
+) -> Row<'static> {
+    let spec = &module.params()[i];
+    let id = module.param_id(i);
+    let v = super::draw::shown_song(ui, ctl).params.get(id);
+    let name_style = match (is_sel, focused) {
+        (true, true) => theme::cursor(),
+        (true, false) => theme::selected(),
+        (false, _) => theme::text(),
+    };
+    let value_style = if is_sel {
+        theme::strong()
+    } else {
+        theme::text()
+    };
+    let value_style = if ui.changes.as_ref().is_some_and(|c| c.param(id)) {
+        theme::changed(value_style)
+    } else {
+        value_style
+    };
+    let value = Line::from(format_value(spec, v)).right_aligned();
+    let mut cells = vec![
+        Cell::from(spec.name).style(name_style),
+        Cell::from(value).style(value_style),
+        Cell::from(Span::styled(spec.unit, theme::dim())),
+    ];
+    if wide {
+        cells.push(Cell::from(Span::styled(gauge(spec, v, 10), theme::dim())));
+    }
+    let range = format!("{}–{}", fmt_num(spec.min), fmt_num(spec.max));
+    let range = match choice_name(spec, v) {
+        Some(name) => Line::from(vec![
+            Span::styled(name, theme::text()),
+            Span::styled(format!(" {range}"), theme::dim()),
+        ]),
+        // voice2 plays through acid1, which replaces its own low-pass: say so where a
+        // performer would otherwise turn a knob and hear nothing.
+        None if bypassed_by_acid(module, i) => Line::styled("→ acid1", theme::dim()),
+        None => Line::styled(range, theme::dim()),
+    };
+    cells.push(Cell::from(range));
+    Row::new(cells)
 }
 
 /// Draws the selected track's fields: notes by name and every numeric field.
@@ -208,19 +204,10 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
         .get(ui.track)
     else {
         let inner = panel(area, buf, Line::from(" Track "), false);
-        if inner.height > 0 {
-            put(
-                buf,
-                inner.x + 1,
-                inner.y,
-                inner.right(),
-                "no track",
-                theme::dim(),
-            );
-        }
+        let (_, text) = split_h(inner, 1);
+        Line::styled("no track", theme::dim()).render(text, buf);
         return;
     };
-    let len = t.pattern.chars().count();
     let mut marks = String::new();
     if t.muted {
         marks.push_str(" M");
@@ -236,9 +223,17 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
     if inner.height == 0 {
         return;
     }
-    let right = inner.right();
-    let label_w = 13u16;
-    let value_w = inner.width.saturating_sub(label_w) as usize;
+    let widths = [Constraint::Length(LABEL_W), Constraint::Fill(1)];
+    let table = Table::new(track_rows(ui, t, inner), widths).column_spacing(1);
+    Widget::render(table, inner, buf);
+}
+
+/// Width of the track panel's labels (`accent_boost`).
+const LABEL_W: u16 = 12;
+
+/// The track panel's rows: length, notes (on the rows the other fields leave free), then
+/// every numeric field with its unit.
+fn track_rows(ui: &UiState, t: &Track, inner: Rect) -> Vec<Row<'static>> {
     let numbers = [
         track::BASE_AMP,
         track::FILTER_FREQ,
@@ -248,7 +243,7 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
         track::GATE_FRAC,
         track::BASE_FREQ,
     ];
-    // Notes may take the rows the other fields leave free.
+    let value_w = inner.width.saturating_sub(LABEL_W + 1) as usize;
     let note_rows = (inner.height as usize)
         .saturating_sub(1 + numbers.len())
         .max(1);
@@ -258,44 +253,52 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
     } else {
         wrap_words(&names, value_w, note_rows)
     };
-    // (label, value, unit, changed on disk)
     let changed = |key: &str| ui.changes.as_ref().is_some_and(|c| c.field(&t.name, key));
-    let mut rows: Vec<(&str, String, &str, bool)> = Vec::new();
-    rows.push(("length", format!("{len} steps"), "", false));
-    let notes_changed = changed(TRACK_FIELDS[track::NOTES].key);
-    for (i, line) in note_lines.into_iter().enumerate() {
-        rows.push((if i == 0 { "notes" } else { "" }, line, "", notes_changed));
-    }
-    for i in numbers {
-        let f = &TRACK_FIELDS[i];
-        let value = format_value(&f.spec, t.number(i));
-        rows.push((f.key, value, f.spec.unit, changed(f.key)));
-    }
-    for (row, (label, value, unit, changed)) in rows.iter().enumerate().take(inner.height as usize)
-    {
-        let y = inner.y + row as u16;
-        put(buf, inner.x, y, right, label, theme::dim());
-        let value_style = if *changed {
+    let row = |label: &'static str, value: String, unit: &'static str, changed: bool| {
+        let style = if changed {
             theme::changed(theme::text())
         } else {
             theme::text()
         };
-        let x = put(buf, inner.x + label_w, y, right, value, value_style);
+        let mut value = vec![Span::styled(value, style)];
         if !unit.is_empty() {
-            put(buf, x + 1, y, right, unit, theme::dim());
+            value.push(Span::styled(format!(" {unit}"), theme::dim()));
         }
+        Row::new([
+            Cell::from(Span::styled(label, theme::dim())),
+            Cell::from(Line::from(value)),
+        ])
+    };
+    let len = t.pattern.chars().count();
+    let mut rows = vec![row("length", format!("{len} steps"), "", false)];
+    let notes_changed = changed(TRACK_FIELDS[track::NOTES].key);
+    for (i, line) in note_lines.into_iter().enumerate() {
+        rows.push(row(
+            if i == 0 { "notes" } else { "" },
+            line,
+            "",
+            notes_changed,
+        ));
     }
+    for i in numbers {
+        let f = &TRACK_FIELDS[i];
+        let value = format_value(&f.spec, t.number(i));
+        rows.push(row(f.key, value, f.spec.unit, changed(f.key)));
+    }
+    rows
 }
 
-/// Joins words into at most `max_lines` lines of `width` columns; a cut list ends in `…`.
+/// Joins words into at most `max_lines` lines of `width` columns (display width); a cut
+/// list ends in how many words did not fit (`+4`). Not a `Paragraph` wrap: that can only
+/// cut the list off, and the count is what tells a performer there are more notes.
 fn wrap_words(words: &[String], width: usize, max_lines: usize) -> Vec<String> {
     let mut lines: Vec<String> = vec![String::new()];
     for (i, w) in words.iter().enumerate() {
         let line = lines.last_mut().expect("one line");
         let needed = if line.is_empty() {
-            w.len()
+            w.width()
         } else {
-            line.len() + 1 + w.len()
+            line.width() + 1 + w.width()
         };
         if needed <= width || line.is_empty() {
             if !line.is_empty() {
@@ -310,7 +313,7 @@ fn wrap_words(words: &[String], width: usize, max_lines: usize) -> Vec<String> {
             loop {
                 let more = format!(" +{rest}");
                 match line.rfind(' ') {
-                    Some(cut) if line.len() + more.len() > width => {
+                    Some(cut) if line.width() + more.width() > width => {
                         line.truncate(cut);
                         rest += 1;
                     }
@@ -342,38 +345,39 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
         return;
     }
     for (c, module) in EFFECT_MODULES.iter().enumerate() {
-        let x = inner.x + c as u16 * col_w;
-        let right = x + col_w - 1;
+        // One column of the screen each, a blank on either side.
+        let column = Rect {
+            x: inner.x + c as u16 * col_w + 1,
+            width: col_w - 2,
+            ..inner
+        };
         let shown = ui.module == c + 1;
         let head_style = if shown {
             theme::title(ui.focus == Panel::Params)
         } else {
             theme::text()
         };
-        put(buf, x + 1, inner.y, right, &module.to_string(), head_style);
+        Line::styled(module.to_string(), head_style).render(column, buf);
         for (i, spec) in module.params().iter().enumerate() {
-            let y = inner.y + 1 + i as u16;
-            if y >= inner.bottom() {
-                break;
-            }
+            let (_, row) = split_v(column, i as u16 + 1);
             let id = module.param_id(i);
             let v = super::draw::shown_song(ui, ctl).params.get(id);
-            let value = compact_value(spec, v);
             let value_style = if ui.changes.as_ref().is_some_and(|c| c.param(id)) {
                 theme::changed(theme::text())
             } else {
                 theme::text()
             };
-            let vw = value.chars().count() as u16;
-            let vx = right.saturating_sub(vw).max(x + 1);
-            let selected = shown && ui.param == i;
-            let name_style = if selected {
+            let value = Line::styled(compact_value(spec, v), value_style).right_aligned();
+            let name_style = if shown && ui.param == i {
                 theme::selected()
             } else {
                 theme::dim()
             };
-            put(buf, x + 1, y, vx.saturating_sub(1), spec.name, name_style);
-            put(buf, vx, y, right, &value, value_style);
+            // The name takes what the value leaves, less a blank between them.
+            let name_w = row.width.saturating_sub(value.width() as u16 + 1);
+            let (name_area, _) = split_h(row, name_w);
+            Line::styled(spec.name, name_style).render(name_area, buf);
+            value.render(row, buf);
         }
     }
 }

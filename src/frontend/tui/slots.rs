@@ -1,16 +1,49 @@
 //! The slot browser: slots 1–128 with name, tempo, age and marks for playing, queued,
-//! unsaved and changed on disk.
+//! unsaved and changed on disk. A `Table`: columns are measured by display width, so a name
+//! with wide characters (`ドラム 🥁`) cannot push the tempo and age out of line.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Cell, HighlightSpacing, Paragraph, Row, StatefulWidget, Table, TableState, Widget,
+};
 
-use crate::control::Controller;
-use crate::store::SLOT_COUNT;
+use crate::control::{Controller, Level};
+use crate::store::{SLOT_COUNT, SlotNumber};
 
-use super::draw::{panel, put};
-use super::state::{Panel, UiState};
+use super::draw::{panel, split_v};
+use super::state::{Panel, SlotRow, UiState};
 use super::theme;
+
+/// Which columns fit beside the name.
+#[derive(Clone, Copy)]
+struct Columns {
+    bpm: bool,
+    age: bool,
+}
+
+impl Columns {
+    fn for_width(width: u16) -> Columns {
+        Columns {
+            bpm: width >= 18,
+            age: width >= 28,
+        }
+    }
+
+    /// Marks and number, name, then tempo and age when they fit.
+    fn widths(self) -> Vec<Constraint> {
+        let mut w = vec![Constraint::Length(5), Constraint::Fill(1)];
+        if self.bpm {
+            w.push(Constraint::Length(5));
+        }
+        if self.age {
+            w.push(Constraint::Length(4));
+        }
+        w
+    }
+}
 
 /// Draws the browser.
 pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
@@ -27,141 +60,109 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     if inner.height == 0 || inner.width < 8 {
         return;
     }
-    let right = inner.right();
     // A legend under the list when there is room to spare.
     let legend = inner.height >= 20;
-    let rows = (inner.height - if legend { 2 } else { 0 }) as usize;
+    let (list, legend_area) = split_v(inner, inner.height - if legend { 2 } else { 0 });
+    let rows = list.height as usize;
     let total = SLOT_COUNT as usize;
+    // The cursor stays in the middle of the list where it can.
     let cursor = ui.slot_cursor.clamp(1, SLOT_COUNT) as usize - 1;
     let first = cursor
         .saturating_sub(rows / 2)
         .min(total.saturating_sub(rows));
-    let playing = ctl.slot();
-    let queued = ctl.queued().map(|q| q.slot);
-    let show_age = inner.width >= 28;
-    let show_bpm = inner.width >= 18;
-    let tail_w: u16 = if show_age {
-        11
-    } else if show_bpm {
-        6
+    let cols = Columns::for_width(inner.width);
+    let row_highlight = if focused {
+        theme::cursor()
     } else {
-        0
+        theme::cursor_unfocused(Style::new())
     };
-
-    for row in 0..rows.min(total - first) {
-        let n = first + row + 1;
-        let y = inner.y + row as u16;
-        let is_cursor = n - 1 == cursor;
-        let Ok(slot) = crate::store::SlotNumber::new(n as u8) else {
-            continue;
-        };
-        let (m1, m1_style) = if queued == Some(slot) {
-            ("→", theme::pending())
-        } else if playing == Some(slot) {
-            ("▶", theme::playing())
-        } else {
-            (" ", theme::dim())
-        };
-        let info = ui.slots.get(n - 1).and_then(|r| r.as_ref());
-        let (m2, m2_style) = if ctl.has_draft(slot) {
-            ("*", theme::solo())
-        } else if info.is_some_and(|r| r.changed) {
-            ("~", theme::pending())
-        } else {
-            (" ", theme::dim())
-        };
-        let marker = if is_cursor { "▸" } else { " " };
-        let mut x = put(buf, inner.x, y, right, marker, theme::title(focused));
-        x = put(buf, x, y, right, m1, m1_style);
-        x = put(buf, x, y, right, m2, m2_style);
-        let num_style = if info.is_some() {
-            theme::text()
-        } else {
-            theme::dim()
-        };
-        x = put(buf, x, y, right, &format!("{n:>3} "), num_style);
-        let name_right = right.saturating_sub(tail_w);
-        match info {
-            Some(r) => {
-                if let Some(err) = &r.error {
-                    let text = format!("unreadable: {err}");
-                    put(
-                        buf,
-                        x,
-                        y,
-                        name_right,
-                        &text,
-                        theme::level(crate::control::Level::Error),
-                    );
-                } else {
-                    let name = if r.name.is_empty() {
-                        "(no name)"
-                    } else {
-                        &r.name
-                    };
-                    let style = if playing == Some(slot) {
-                        theme::strong()
-                    } else {
-                        theme::text()
-                    };
-                    put(buf, x, y, name_right, name, style);
-                    if show_bpm {
-                        let bpm = format!("{:>5.1}", r.bpm);
-                        put(buf, name_right + 1, y, right, &bpm, theme::dim());
-                    }
-                    if show_age {
-                        put(
-                            buf,
-                            name_right + 7,
-                            y,
-                            right,
-                            &format!("{:>4}", r.age),
-                            theme::dim(),
-                        );
-                    }
-                }
-            }
-            None if ctl.has_draft(slot) => {
-                put(buf, x, y, name_right, "(draft only)", theme::text());
-            }
-            None => {
-                put(buf, x, y, name_right, "·", theme::dim());
-            }
-        }
-        if is_cursor {
-            let row_area = Rect {
-                x: inner.x,
-                y,
-                width: inner.width,
-                height: 1,
-            };
-            if focused {
-                buf.set_style(row_area, theme::cursor());
-            } else {
-                buf.set_style(
-                    row_area,
-                    theme::cursor_unfocused(ratatui::style::Style::new()),
-                );
-            }
-        }
-    }
+    let table = Table::new(
+        (1..=SLOT_COUNT).map(|n| slot_row(n, ui, ctl, cols)),
+        cols.widths(),
+    )
+    .column_spacing(1)
+    .highlight_symbol(Line::styled("▸", theme::title(focused)))
+    .highlight_spacing(HighlightSpacing::Always)
+    .row_highlight_style(row_highlight);
+    let mut state = TableState::new()
+        .with_offset(first)
+        .with_selected(Some(cursor));
+    StatefulWidget::render(table, list, buf, &mut state);
     if legend {
-        let y = inner.bottom() - 2;
-        put(
-            buf,
-            inner.x + 1,
-            y,
-            right,
-            "▶ playing    → queued",
-            theme::dim(),
-        );
-        put(
-            buf,
-            inner.x + 1,
-            y + 1,
-            right,
-            "* draft      ~ changed on disk",
-            theme::dim(),
-        );
+        let (_, legend_area) = super::draw::split_h(legend_area, 1);
+        Paragraph::new(vec![
+            Line::raw("▶ playing    → queued"),
+            Line::raw("* draft      ~ changed on disk"),
+        ])
+        .style(theme::dim())
+        .render(legend_area, buf);
     }
+}
+
+/// One slot's row: marks, number, then name, tempo and age (or why it cannot be read).
+fn slot_row(n: u8, ui: &UiState, ctl: &Controller, cols: Columns) -> Row<'static> {
+    let Ok(slot) = SlotNumber::new(n) else {
+        return Row::default();
+    };
+    let playing = ctl.slot() == Some(slot);
+    let (m1, m1_style) = if ctl.queued().map(|q| q.slot) == Some(slot) {
+        ("→", theme::pending())
+    } else if playing {
+        ("▶", theme::playing())
+    } else {
+        (" ", theme::dim())
+    };
+    let info = ui.slots.get(n as usize - 1).and_then(|r| r.as_ref());
+    let (m2, m2_style) = if ctl.has_draft(slot) {
+        ("*", theme::solo())
+    } else if info.is_some_and(|r| r.changed) {
+        ("~", theme::pending())
+    } else {
+        (" ", theme::dim())
+    };
+    let num_style = if info.is_some() {
+        theme::text()
+    } else {
+        theme::dim()
+    };
+    let marks = Line::from(vec![
+        Span::styled(m1, m1_style),
+        Span::styled(m2, m2_style),
+        Span::styled(format!("{n:>3}"), num_style),
+    ]);
+    let mut cells = vec![Cell::from(marks)];
+    match info {
+        Some(SlotRow {
+            error: Some(err), ..
+        }) => {
+            let text = format!("unreadable: {err}");
+            cells.push(Cell::from(Span::styled(text, theme::level(Level::Error))));
+        }
+        Some(r) => {
+            let name = if r.name.is_empty() {
+                "(no name)".to_string()
+            } else {
+                r.name.clone()
+            };
+            let style = if playing {
+                theme::strong()
+            } else {
+                theme::text()
+            };
+            cells.push(Cell::from(Span::styled(name, style)));
+            if cols.bpm {
+                let bpm = Line::styled(format!("{:.1}", r.bpm), theme::dim()).right_aligned();
+                cells.push(Cell::from(bpm));
+            }
+            if cols.age {
+                let age = Line::styled(r.age.to_string(), theme::dim()).right_aligned();
+                cells.push(Cell::from(age));
+            }
+        }
+        None if ctl.has_draft(slot) => {
+            cells.push(Cell::from(Span::styled("(draft only)", theme::text())));
+        }
+        None => cells.push(Cell::from(Span::styled("·", theme::dim()))),
+    }
+    Row::new(cells)
 }

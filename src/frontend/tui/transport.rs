@@ -3,17 +3,19 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
 
 use crate::control::Controller;
 
-use super::draw::put;
 use super::state::UiState;
 use super::theme;
 
-type Parts = Vec<(String, Style)>;
+type Parts = Vec<Span<'static>>;
 
+/// Display width (a slot name may hold wide characters).
 fn width(parts: &Parts) -> usize {
-    parts.iter().map(|(t, _)| t.chars().count()).sum()
+    parts.iter().map(Span::width).sum()
 }
 
 /// The queue indicator: `→ slot 3 in 2 beats` (or `at bar N` while stopped).
@@ -32,11 +34,11 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
     let st = ctl.status();
     let mut p: Parts = Vec::new();
     if st.muted {
-        p.push((" ■ AUDIO OFF".into(), theme::recording()));
+        p.push(Span::styled(" ■ AUDIO OFF", theme::recording()));
     } else if st.running {
-        p.push((" ▶ PLAY".into(), theme::playing()));
+        p.push(Span::styled(" ▶ PLAY", theme::playing()));
     } else {
-        p.push((" ■ STOP".into(), theme::text()));
+        p.push(Span::styled(" ■ STOP", theme::text()));
     }
     // A tempo or swing a slot file changed on disk is highlighted like the steps.
     let diff = ui.changes.as_ref().map(|c| &c.diff);
@@ -47,52 +49,58 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
             style
         }
     };
-    p.push(("  ".into(), theme::dim()));
+    p.push(Span::styled("  ", theme::dim()));
     let tempo = mark(
         theme::strong(),
         diff.is_some_and(|d| d.tempo_changed.is_some()),
     );
     let playing = ctl.playing();
-    p.push((format!("{:.1}", playing.bpm), tempo));
-    p.push((" BPM".into(), theme::dim()));
-    p.push(("  swing ".into(), theme::dim()));
+    p.push(Span::styled(format!("{:.1}", playing.bpm), tempo));
+    p.push(Span::styled(" BPM", theme::dim()));
+    p.push(Span::styled("  swing ", theme::dim()));
     let swing = mark(
         theme::text(),
         diff.is_some_and(|d| d.swing_changed.is_some()),
     );
-    p.push((format!("{:.2}", playing.swing), swing));
-    p.push(("  bar ".into(), theme::dim()));
+    p.push(Span::styled(format!("{:.2}", playing.swing), swing));
+    p.push(Span::styled("  bar ", theme::dim()));
     let step = st.step_in_bar;
-    p.push((
+    p.push(Span::styled(
         format!("{}.{}.{}", st.bar, step / 4 + 1, step % 4 + 1),
         theme::strong(),
     ));
-    p.push(("  ".into(), theme::dim()));
+    p.push(Span::styled("  ", theme::dim()));
     match playing.slot {
         Some(n) => {
-            p.push((format!("slot {n}"), theme::strong()));
+            p.push(Span::styled(format!("slot {n}"), theme::strong()));
             if !playing.name.is_empty() {
-                p.push((format!(" \"{}\"", playing.name), theme::text()));
+                p.push(Span::styled(
+                    format!(" \"{}\"", playing.name),
+                    theme::text(),
+                ));
             }
         }
-        None => p.push(("new song".into(), theme::text())),
+        None => p.push(Span::styled("new song", theme::text())),
     }
     if ctl.is_dirty() {
-        p.push((" *".into(), theme::solo()));
+        p.push(Span::styled(" *", theme::solo()));
     }
     if let Some(text) = queued_text(ctl) {
-        p.push(("  ".into(), theme::pending()));
-        p.push((text, theme::pending()));
+        p.push(Span::styled("  ", theme::pending()));
+        p.push(Span::styled(text, theme::pending()));
     }
     if ui.preview && ctl.queued().is_some() {
-        p.push(("  PREVIEW".into(), theme::pending()));
+        p.push(Span::styled("  PREVIEW", theme::pending()));
     }
     let unseen = ui.unseen();
     if unseen > 1 {
-        p.push((format!("  {unseen} new messages"), theme::dim()));
+        p.push(Span::styled(
+            format!("  {unseen} new messages"),
+            theme::dim(),
+        ));
     }
     if ctl.recording().is_some() {
-        p.push(("  ● REC".into(), theme::recording()));
+        p.push(Span::styled("  ● REC", theme::recording()));
     }
     p
 }
@@ -106,23 +114,26 @@ fn right(ctl: &Controller) -> Parts {
     } else {
         st.backend.clone()
     };
-    p.push((format!(" {backend}"), theme::dim()));
-    p.push(("  load ".into(), theme::dim()));
+    p.push(Span::styled(format!(" {backend}"), theme::dim()));
+    p.push(Span::styled("  load ", theme::dim()));
     let load_style = if st.load_max >= 80.0 {
         theme::level(crate::control::Level::Warning)
     } else {
         theme::text()
     };
-    p.push((format!("{:.1}%", st.load_mean), load_style));
-    p.push((format!(" (max {:.1}%)", st.load_max), theme::dim()));
-    p.push(("  xruns ".into(), theme::dim()));
+    p.push(Span::styled(format!("{:.1}%", st.load_mean), load_style));
+    p.push(Span::styled(
+        format!(" (max {:.1}%)", st.load_max),
+        theme::dim(),
+    ));
+    p.push(Span::styled("  xruns ", theme::dim()));
     let xrun_style = if st.xruns > 0 {
         theme::level(crate::control::Level::Warning)
     } else {
         theme::text()
     };
-    p.push((st.xruns.to_string(), xrun_style));
-    p.push((" ".into(), theme::dim()));
+    p.push(Span::styled(st.xruns.to_string(), xrun_style));
+    p.push(Span::styled(" ", theme::dim()));
     p
 }
 
@@ -140,26 +151,21 @@ pub fn rows(cols: u16, ui: &UiState, ctl: &Controller) -> u16 {
     }
 }
 
-fn put_parts(buf: &mut Buffer, x: u16, y: u16, right: u16, parts: &Parts) {
-    let mut x = x;
-    for (text, style) in parts {
-        x = put(buf, x, y, right, text, *style);
-    }
-}
-
 /// Draws the bar.
 pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     if area.height == 0 {
         return;
     }
-    let l = left(ui, ctl);
-    let r = right(ctl);
-    put_parts(buf, area.x, area.y, area.right(), &l);
+    let row = |i: u16| Rect {
+        y: area.y + i,
+        height: 1,
+        ..area
+    };
+    Line::from(left(ui, ctl)).render(row(0), buf);
+    let r = Line::from(right(ctl));
     if area.height >= 2 {
-        put_parts(buf, area.x, area.y + 1, area.right(), &r);
+        r.render(row(1), buf);
     } else {
-        let rw = width(&r) as u16;
-        let x = area.right().saturating_sub(rw).max(area.x);
-        put_parts(buf, x, area.y, area.right(), &r);
+        r.right_aligned().render(row(0), buf);
     }
 }
