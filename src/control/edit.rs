@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::engine::{EngineMsg, TrackSet};
 use crate::model::ParamId;
 use crate::model::registry::{
-    MAX_VOICES, TRACK_FIELDS, TrackFieldKind, sequencer as seq_spec, track as track_field,
+    MAX_VOICES, TRACK_FIELDS, TrackFieldId, sequencer as seq_spec, track as track_field,
 };
 use crate::model::slot::{Slot, Track};
 
@@ -93,18 +93,14 @@ impl Controller {
     pub(super) fn set_track_field(
         &mut self,
         track: &str,
-        field: usize,
+        field: TrackFieldId,
         value: f64,
         now: Instant,
     ) -> Reply {
-        let key = format!("track:{track}:{field}");
+        let key = format!("track:{track}:{}", field.index());
         self.edit(now, Some(&key), |s| {
-            let f = TRACK_FIELDS
-                .get(field)
-                .filter(|f| f.kind == TrackFieldKind::Number)
-                .ok_or(ControlError::FieldNotNumeric { field })?;
-            let v = track_mut(s, track)?.set_number(field, value);
-            Ok(Some(format!("{track} {} {}", f.key, fmt_num(v))))
+            let v = track_mut(s, track)?.set_number(field.index(), value);
+            Ok(Some(format!("{track} {} {}", field.key(), fmt_num(v))))
         })
     }
 

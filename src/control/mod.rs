@@ -130,12 +130,12 @@ pub enum Command {
         /// Notes in Hz.
         notes: Vec<f64>,
     },
-    /// Set a numeric track field (registry index into `TRACK_FIELDS`).
+    /// Set a numeric track field.
     SetTrackField {
         /// Track name.
         track: String,
-        /// Field index (`registry::track::*`).
-        field: usize,
+        /// Which field.
+        field: crate::model::registry::TrackFieldId,
         /// New value (clamped).
         value: f64,
     },

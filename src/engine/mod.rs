@@ -344,19 +344,7 @@ impl Engine {
                     });
                 }
             }
-            EngineMsg::Stop => {
-                if self.clock.running {
-                    self.clock.running = false;
-                    self.swung = None;
-                    self.release_all();
-                    self.emit(EngineEvent::Stopped {
-                        sample: self.sample,
-                    });
-                    if let Some(p) = self.pending.take() {
-                        self.apply_scene(p.scene, p.slot);
-                    }
-                }
-            }
+            EngineMsg::Stop => self.stop(),
             EngineMsg::SetBpm(bpm) => self.clock.set_bpm(bpm),
             EngineMsg::SetSwing(swing) => self.clock.set_swing(swing),
             EngineMsg::SetTracks(mut tracks) => {
@@ -364,50 +352,73 @@ impl Engine {
                 let old = std::mem::replace(&mut self.tracks, tracks);
                 self.discard(Garbage::Tracks(old));
             }
-            EngineMsg::Amend(mut scene) => {
-                if let Some(p) = self.pending.as_mut() {
-                    let old = std::mem::replace(&mut p.scene, scene);
-                    self.discard(Garbage::Scene(old));
-                } else {
-                    self.clock.set_bpm(scene.bpm);
-                    self.clock.set_swing(scene.swing);
-                    for i in 0..PARAM_COUNT {
-                        let v = scene.params.0[i];
-                        if v != self.song_params[i] {
-                            self.song_params[i] = v;
-                            self.set_param(ParamId(i as u16), v as f32);
-                        }
-                    }
-                    self.carry_note_indexes(&mut scene.tracks.tracks);
-                    std::mem::swap(&mut self.tracks.tracks, &mut scene.tracks.tracks);
-                    self.discard(Garbage::Scene(scene));
-                }
-            }
+            EngineMsg::Amend(scene) => self.amend(scene),
             EngineMsg::Load {
                 scene,
                 timing,
                 slot,
-            } => match timing {
-                LoadTiming::Immediate => {
-                    self.release_all();
-                    self.apply_scene(scene, slot);
-                }
-                LoadTiming::NextBar if !self.clock.running => self.apply_scene(scene, slot),
-                LoadTiming::NextBar => {
-                    let bar = self.clock.next_step.div_ceil(STEPS_PER_BAR);
-                    let old = self.pending.replace(PendingLoad { scene, slot, bar });
-                    if let Some(old) = old {
-                        self.discard(Garbage::Scene(old.scene));
-                    }
-                    self.emit(EngineEvent::Queued { slot, bar });
-                }
-            },
+            } => self.load(scene, timing, slot),
             EngineMsg::CancelQueued => {
                 if let Some(p) = self.pending.take() {
                     self.discard(Garbage::Scene(p.scene));
                 }
             }
             EngineMsg::ReleaseAll => self.release_all(),
+        }
+    }
+
+    /// Stops the sequencer, releases every voice and installs a pending load at once.
+    fn stop(&mut self) {
+        if self.clock.running {
+            self.clock.running = false;
+            self.swung = None;
+            self.release_all();
+            self.emit(EngineEvent::Stopped {
+                sample: self.sample,
+            });
+            if let Some(p) = self.pending.take() {
+                self.apply_scene(p.scene, p.slot);
+            }
+        }
+    }
+
+    /// Puts an edited scene into the pending load, or applies it at once when none waits.
+    fn amend(&mut self, mut scene: Box<Scene>) {
+        if let Some(p) = self.pending.as_mut() {
+            let old = std::mem::replace(&mut p.scene, scene);
+            self.discard(Garbage::Scene(old));
+        } else {
+            self.clock.set_bpm(scene.bpm);
+            self.clock.set_swing(scene.swing);
+            for i in 0..PARAM_COUNT {
+                let v = scene.params.0[i];
+                if v != self.song_params[i] {
+                    self.song_params[i] = v;
+                    self.set_param(ParamId(i as u16), v as f32);
+                }
+            }
+            self.carry_note_indexes(&mut scene.tracks.tracks);
+            std::mem::swap(&mut self.tracks.tracks, &mut scene.tracks.tracks);
+            self.discard(Garbage::Scene(scene));
+        }
+    }
+
+    /// Installs a scene now, or holds it for the first sample of the next bar.
+    fn load(&mut self, scene: Box<Scene>, timing: LoadTiming, slot: u16) {
+        match timing {
+            LoadTiming::Immediate => {
+                self.release_all();
+                self.apply_scene(scene, slot);
+            }
+            LoadTiming::NextBar if !self.clock.running => self.apply_scene(scene, slot),
+            LoadTiming::NextBar => {
+                let bar = self.clock.next_step.div_ceil(STEPS_PER_BAR);
+                let old = self.pending.replace(PendingLoad { scene, slot, bar });
+                if let Some(old) = old {
+                    self.discard(Garbage::Scene(old.scene));
+                }
+                self.emit(EngineEvent::Queued { slot, bar });
+            }
         }
     }
 
@@ -751,7 +762,17 @@ impl Engine {
         sc.dry[..n].fill(0.0);
         sc.reverb_send[..n].fill(0.0);
         sc.delay_send[..n].fill(0.0);
+        let mut resets = self.render_voices(n);
+        resets += self.render_buses(n);
+        resets += self.render_master(out, n);
+        for _ in 0..resets {
+            self.emit(EngineEvent::UnitReset);
+        }
+    }
 
+    /// Every awake voice into the dry bus and the send buses; returns the units reset.
+    fn render_voices(&mut self, n: usize) -> u32 {
+        let sc = &mut self.scratch;
         let mut resets = 0u32;
         let tremolo = Ramp {
             base: self.lfo2_gain,
@@ -790,8 +811,14 @@ impl Engine {
                 &mut sc.delay_send[..n],
             );
         }
+        resets
+    }
 
-        // The buses run in place: dry → dist1, delay send → delay1 wet.
+    /// The buses in place; returns the units reset.
+    fn render_buses(&mut self, n: usize) -> u32 {
+        let sc = &mut self.scratch;
+        let mut resets = 0u32;
+        // dry → dist1, delay send → delay1 wet.
         self.dist.process(&mut sc.dry[..n]);
         if !all_finite(&sc.dry[..n]) {
             self.dist.reset();
@@ -815,7 +842,13 @@ impl Engine {
             sc.delay_send[..n].fill(0.0);
             resets += 1;
         }
+        resets
+    }
 
+    /// The master bus into `out`, the peaks and the analyser; returns the units reset.
+    fn render_master(&mut self, out: &mut [f32], n: usize) -> u32 {
+        let sc = &mut self.scratch;
+        let mut resets = 0u32;
         // Master bus, stage by stage: the return levels, the sum into the reverb buffers
         // (reused as the left and right master), the limiter, then the output.
         let (rm, dm) = (&mut sc.reverb_mix[..n], &mut sc.delay_mix[..n]);
@@ -856,9 +889,7 @@ impl Engine {
             self.master_peak[1].max(peak[1]),
         ];
         self.analyser.feed(&sc.mono[..n], self.sample);
-        for _ in 0..resets {
-            self.emit(EngineEvent::UnitReset);
-        }
+        resets
     }
 
     /// Emits the meter events and restarts the peak windows.

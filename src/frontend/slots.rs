@@ -16,7 +16,7 @@ use crate::model::registry::{
     VOICE_PARAMS, sequencer, voice,
 };
 use crate::model::schema::json_schema;
-use crate::model::slot::{Slot, read_slot_file};
+use crate::model::slot::{Slot, Track, read_slot_file};
 use crate::store::{SlotNumber, Store};
 
 /// `chronus check FILE...`
@@ -249,19 +249,18 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
         value_text(&sequencer::SWING, seq.swing)
     );
     let _ = writeln!(out, "tracks:  {}", seq.tracks.len());
-    let name_w = seq
-        .tracks
-        .iter()
-        .map(|t| t.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let pat_w = seq
-        .tracks
-        .iter()
-        .map(|t| t.pattern.chars().count())
-        .max()
-        .unwrap_or(0);
-    for t in &seq.tracks {
+    show_tracks(&mut out, &seq.tracks);
+    show_modules(&mut out, slot);
+    out
+}
+
+/// One line per track (name, voice, pattern, pitch), and a second with the fields that
+/// differ from their defaults.
+fn show_tracks(out: &mut String, tracks: &[Track]) {
+    let width = |f: fn(&Track) -> usize| tracks.iter().map(f).max().unwrap_or(0);
+    let name_w = width(|t| t.name.chars().count());
+    let pat_w = width(|t| t.pattern.chars().count());
+    for t in tracks {
         let pitch = if t.notes.is_empty() {
             format!(
                 "{} ({})",
@@ -293,6 +292,10 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
             let _ = writeln!(out, "  {:<name_w$}  {}", "", fields.join(", "));
         }
     }
+}
+
+/// The module parameters that differ from their defaults, a line per module.
+fn show_modules(out: &mut String, slot: &Slot) {
     let defaults = ParamValues::default();
     let modules = (1..=slot.voice_modules as u8)
         .map(Module::Voice)
@@ -323,7 +326,6 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
             let _ = writeln!(out, "{l}");
         }
     }
-    out
 }
 
 fn parameter_table() -> String {

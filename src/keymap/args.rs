@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::model::registry::{TRACK_FIELDS, TrackFieldKind, track};
+pub use crate::model::registry::TrackFieldId;
 
 /// The three values of a step (the same type the command path uses).
 pub use crate::control::StepValue;
@@ -299,34 +299,6 @@ fn signed(arg: &str) -> Result<&str, String> {
         Ok(arg.trim_start_matches('+'))
     } else {
         Err(format!("`{arg}` needs a sign, like +{arg} or -{arg}"))
-    }
-}
-
-/// A numeric track field a key may edit: an index into the registry's `TRACK_FIELDS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TrackFieldId(usize);
-
-impl TrackFieldId {
-    /// The fields keys may edit: every numeric one except the playback position `note_index`.
-    pub fn all() -> impl Iterator<Item = TrackFieldId> {
-        (0..TRACK_FIELDS.len())
-            .filter(|&i| TRACK_FIELDS[i].kind == TrackFieldKind::Number && i != track::NOTE_INDEX)
-            .map(TrackFieldId)
-    }
-
-    /// Looks an editable field up by its slot-file key (`base_amp`).
-    pub fn from_key(key: &str) -> Option<TrackFieldId> {
-        TrackFieldId::all().find(|f| f.key() == key)
-    }
-
-    /// Index into `TRACK_FIELDS` (compare with the `registry::track::*` constants).
-    pub fn index(self) -> usize {
-        self.0
-    }
-
-    /// The slot-file key.
-    pub fn key(self) -> &'static str {
-        TRACK_FIELDS[self.0].key
     }
 }
 

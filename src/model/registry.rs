@@ -1077,6 +1077,43 @@ pub fn track_field(key: &str) -> Option<&'static TrackField> {
     TRACK_FIELDS.iter().find(|f| f.key == key)
 }
 
+/// A numeric track field a key may edit: an index into the registry's `TRACK_FIELDS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrackFieldId(usize);
+
+impl TrackFieldId {
+    /// The fields keys may edit: every numeric one except the playback position `note_index`.
+    pub fn all() -> impl Iterator<Item = TrackFieldId> {
+        (0..TRACK_FIELDS.len())
+            .filter(|&i| TRACK_FIELDS[i].kind == TrackFieldKind::Number && i != track::NOTE_INDEX)
+            .map(TrackFieldId)
+    }
+
+    /// Looks an editable field up by its slot-file key (`base_amp`).
+    pub fn from_key(key: &str) -> Option<TrackFieldId> {
+        TrackFieldId::all().find(|f| f.key() == key)
+    }
+
+    /// The numeric field at `index` (a `registry::track::*` constant); `None` for the text
+    /// fields and positions past the table.
+    pub fn new(index: usize) -> Option<TrackFieldId> {
+        TRACK_FIELDS
+            .get(index)
+            .filter(|f| f.kind == TrackFieldKind::Number)
+            .map(|_| TrackFieldId(index))
+    }
+
+    /// Index into `TRACK_FIELDS` (compare with the `registry::track::*` constants).
+    pub fn index(self) -> usize {
+        self.0
+    }
+
+    /// The slot-file key.
+    pub fn key(self) -> &'static str {
+        TRACK_FIELDS[self.0].key
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

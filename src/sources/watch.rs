@@ -313,17 +313,21 @@ impl SlotWatcher {
         }
     }
 
-    /// Reads a slot file whose burst of events is over and acts on it. Returns true when
-    /// something the screen shows changed.
-    fn settle(&mut self, ctl: &mut Controller, slot: SlotNumber) -> bool {
-        let path = self.slot_path(slot);
-        let playing = ctl.slot() == Some(slot);
-        let bytes = match read_bounded(&path) {
-            Ok(b) => b,
+    /// Reads a settled slot file; `Err(changed)` when there is nothing to parse (the file
+    /// went away, or cannot be read), saying whether the screen changed.
+    fn read_settled(
+        &mut self,
+        ctl: &mut Controller,
+        slot: SlotNumber,
+        path: &Path,
+        playing: bool,
+    ) -> Result<Vec<u8>, bool> {
+        match read_bounded(path) {
+            Ok(b) => Ok(b),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.broken.remove(&slot);
                 if self.seen.remove(&slot).is_none() {
-                    return false;
+                    return Err(false);
                 }
                 self.generation += 1;
                 self.changed.insert(slot, self.generation);
@@ -336,15 +340,26 @@ impl SlotWatcher {
                     Level::Info,
                     format!("slot {slot}: {} was removed{tail}", path.display()),
                 );
-                return true;
+                Err(true)
             }
             Err(e) => {
                 ctl.notify(
                     Level::Error,
                     format!("slot {slot}: cannot read {}: {e}", path.display()),
                 );
-                return true;
+                Err(true)
             }
+        }
+    }
+
+    /// Reads a slot file whose burst of events is over and acts on it. Returns true when
+    /// something the screen shows changed.
+    fn settle(&mut self, ctl: &mut Controller, slot: SlotNumber) -> bool {
+        let path = self.slot_path(slot);
+        let playing = ctl.slot() == Some(slot);
+        let bytes = match self.read_settled(ctl, slot, &path, playing) {
+            Ok(b) => b,
+            Err(changed) => return changed,
         };
         let hash = content_hash(&bytes);
         if self.seen.get(&slot) == Some(&hash) {

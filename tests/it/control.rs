@@ -856,7 +856,10 @@ fn undo_and_redo_restore_exact_songs() {
         },
         Command::SetTrackField {
             track: "hh".into(),
-            field: chronus::model::registry::track::GATE_FRAC,
+            field: chronus::model::registry::TrackFieldId::new(
+                chronus::model::registry::track::GATE_FRAC,
+            )
+            .unwrap(),
             value: 0.125,
         },
         Command::SetLength {

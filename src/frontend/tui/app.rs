@@ -313,25 +313,8 @@ impl App {
         let mut warnings: Vec<&str> = Vec::new();
         for n in notices {
             match n {
-                Notice::Message(Level::Info, text)
-                    if summary.as_ref() == Some(text)
-                        && let Some(c) = &self.ui.changes =>
-                {
-                    let when = match c.applies_at {
-                        Some(bar) => format!("applies at bar {bar}"),
-                        None => "loaded".to_string(),
-                    };
-                    let line = format!(
-                        "slot {} changed on disk — {when}: {}",
-                        c.slot,
-                        c.diff.describe()
-                    );
-                    if warnings.is_empty() {
-                        self.ui.say(Level::Info, line);
-                    } else {
-                        let line = format!("{line} — {}", warnings.join("; "));
-                        self.ui.say(Level::Warning, line);
-                    }
+                Notice::Message(Level::Info, text) if summary.as_ref() == Some(text) => {
+                    self.say_disk_change(&warnings);
                 }
                 Notice::Message(level, text) => {
                     if *level != Level::Info {
@@ -357,21 +340,10 @@ impl App {
                 }
                 // A bar-aligned switch is news; a load while stopped was already reported.
                 Notice::SlotApplied { slot, bar } if ctl.status().running => {
-                    match &mut self.ui.changes {
-                        Some(c) if c.slot == *slot && c.applies_at.is_some() => {
-                            c.applies_at = None;
-                            c.heard_from = Some(*bar);
-                            let text = format!(
-                                "slot {slot} changed on disk — applied at bar {bar}: {}",
-                                c.diff.describe()
-                            );
-                            self.ui.say(Level::Info, text);
-                        }
-                        _ => {
-                            if let Some(text) = ctl.describe(n) {
-                                self.ui.say(Level::Info, text);
-                            }
-                        }
+                    if !self.say_disk_change_heard(*slot, *bar)
+                        && let Some(text) = ctl.describe(n)
+                    {
+                        self.ui.say(Level::Info, text);
                     }
                 }
                 Notice::Saved { slot, .. } => {
@@ -393,6 +365,48 @@ impl App {
             self.refresh_slots(ctl);
         }
         self.clamp(ctl);
+    }
+
+    /// Says what a reload from disk changed and when it applies, with the warnings of the
+    /// same turn (clamped values) so they are not hidden behind it.
+    fn say_disk_change(&mut self, warnings: &[&str]) {
+        let Some(c) = &self.ui.changes else {
+            return;
+        };
+        let when = match c.applies_at {
+            Some(bar) => format!("applies at bar {bar}"),
+            None => "loaded".to_string(),
+        };
+        let line = format!(
+            "slot {} changed on disk — {when}: {}",
+            c.slot,
+            c.diff.describe()
+        );
+        if warnings.is_empty() {
+            self.ui.say(Level::Info, line);
+        } else {
+            let line = format!("{line} — {}", warnings.join("; "));
+            self.ui.say(Level::Warning, line);
+        }
+    }
+
+    /// When the slot that just started playing is a reload from disk, says so with what
+    /// changed and marks it heard; false when it is an ordinary switch.
+    fn say_disk_change_heard(&mut self, slot: SlotNumber, bar: u64) -> bool {
+        let Some(c) = &mut self.ui.changes else {
+            return false;
+        };
+        if c.slot != slot || c.applies_at.is_none() {
+            return false;
+        }
+        c.applies_at = None;
+        c.heard_from = Some(bar);
+        let text = format!(
+            "slot {slot} changed on disk — applied at bar {bar}: {}",
+            c.diff.describe()
+        );
+        self.ui.say(Level::Info, text);
+        true
     }
 
     /// Re-reads the slot list when it is older than [`SLOT_REFRESH`], and ends the highlight

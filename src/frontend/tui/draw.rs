@@ -283,11 +283,14 @@ fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
         }
     }
     if hint_w < area.width {
+        // Only the hint's own cells: a styled line paints its style over all of its area,
+        // which would grey out a wrapped message's last row.
         let last = Rect {
+            x: area.right() - hint_w,
             y: area.bottom() - 1,
+            width: hint_w,
             height: 1,
-            ..area
         };
-        hint.right_aligned().render(last, buf);
+        hint.render(last, buf);
     }
 }

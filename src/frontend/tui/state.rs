@@ -76,12 +76,12 @@ pub enum PromptKind {
         /// The track.
         track: String,
     },
-    /// A numeric track field (registry index into `TRACK_FIELDS`).
+    /// A numeric track field.
     TrackField {
         /// The track.
         track: String,
         /// The field.
-        field: usize,
+        field: crate::model::registry::TrackFieldId,
     },
     /// An exact value for a module parameter.
     Param(ParamId),

@@ -143,7 +143,7 @@ impl App {
             self.ui.prompt = Some(Prompt::new(
                 PromptKind::TrackField {
                     track: t.name.clone(),
-                    field: field.index(),
+                    field,
                 },
                 label,
                 value,
@@ -160,7 +160,7 @@ impl App {
                 ctl,
                 Command::SetTrackField {
                     track,
-                    field: field.index(),
+                    field,
                     value,
                 },
             );
@@ -361,10 +361,10 @@ impl App {
         &mut self,
         ctl: &mut Controller,
         track: String,
-        field: usize,
+        field: TrackFieldId,
         text: &str,
     ) -> Result<(), String> {
-        let value = parse_in_range(text, &TRACK_FIELDS[field].spec)?;
+        let value = parse_in_range(text, &TRACK_FIELDS[field.index()].spec)?;
         self.apply_typed(
             ctl,
             Command::SetTrackField {
