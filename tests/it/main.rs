@@ -15,5 +15,6 @@ mod session;
 mod slot_model;
 mod stage;
 mod store;
+mod support;
 mod tui;
 mod watch;

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
+use crate::support::{Tmux, tmux_present};
+
 /// A slot file: one song with a distinctive first track, at `bpm`.
 fn song(name: &str, bpm: f64, track: &str, pattern: &str) -> String {
     format!(
@@ -56,151 +58,13 @@ fn save_like_an_editor(path: &Path, text: &str) {
     fs::rename(&tmp, path).unwrap();
 }
 
-/// Whether tmux runs here. Without it the tests skip, except in CI, where they fail.
-fn tmux_present() -> bool {
-    let ok = Process::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is needed for the stage tests (CI is set, so this fails instead of skipping)"
-        );
-        eprintln!("skipped: `tmux -V` failed (tmux is not installed)");
-    }
-    ok
-}
-
-struct Tmux {
-    socket: String,
-}
-
 impl Tmux {
-    /// A tmux server of its own for `test`, running chronus in session `chronus`.
-    fn new(test: &str) -> Tmux {
-        Tmux {
-            socket: format!("chronus-stage-{}-{test}", std::process::id()),
-        }
-    }
-
-    /// Starts chronus with `--no-audio --patterns DIR` and `args`, in `DIR`, 120×40, and
-    /// waits for the tracker.
-    fn start(&self, dir: &Path, args: &[&str]) -> String {
-        let mut argv: Vec<String> = vec![
-            "new-session".into(),
-            "-d".into(),
-            "-s".into(),
-            "chronus".into(),
-            "-x".into(),
-            "120".into(),
-            "-y".into(),
-            "40".into(),
-            "-c".into(),
-            dir.to_str().unwrap().into(),
-            // Program and arguments apart: the pane's process is chronus itself, no shell.
-            env!("CARGO_BIN_EXE_chronus").into(),
-            "--no-audio".into(),
-            "--patterns".into(),
-            dir.to_str().unwrap().into(),
-        ];
-        argv.extend(args.iter().map(|a| a.to_string()));
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let out = self.run(&argv);
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.wait_for("the tracker", |s| {
-            s.contains("Pattern") && s.contains("Slots")
-        })
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Process::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn capture(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "chronus"]).stdout)
-            .into_owned()
-    }
-
-    /// The screen with its colours as escape sequences.
-    fn capture_styled(&self) -> String {
-        String::from_utf8_lossy(
-            &self
-                .run(&["capture-pane", "-p", "-e", "-t", "chronus"])
-                .stdout,
-        )
-        .into_owned()
-    }
-
-    fn send(&self, keys: &[&str]) {
-        for k in keys {
-            let out = self.run(&["send-keys", "-t", "chronus", k]);
-            assert!(out.status.success(), "send-keys {k}: {out:?}");
-        }
-    }
-
-    fn alive(&self) -> bool {
-        self.run(&["has-session", "-t", "chronus"]).status.success()
-    }
-
-    /// The pane's process: chronus itself (the session runs the binary, not a shell).
-    fn pid(&self) -> u32 {
-        let out = self.run(&["list-panes", "-t", "chronus", "-F", "#{pane_pid}"]);
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("pane pid: {e}: {out:?}"))
-    }
-
-    /// Polls the screen until `ok` holds, or fails after a timeout with the last screen.
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.capture();
-            if ok(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen shows:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until the session ends (chronus quit).
-    fn wait_gone(&self, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.alive() {
-            assert!(
-                Instant::now() < deadline,
-                "{what}: chronus still runs:\n{}",
-                self.capture()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// Waits until the playhead is in beat 2 or 3 of the bar, so a slot queued now has at
     /// least a beat to wait and the bar has not turned yet.
     fn wait_mid_bar(&self) -> String {
         self.wait_for("the playhead mid-bar", |s| {
             matches!(beat_in_bar(s), Some(2 | 3))
         })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
     }
 }
 

@@ -4,9 +4,9 @@
 //! Snapshots live in `tests/snapshots/*.txt`; `UPDATE_SNAPSHOTS=1 cargo test --test it tui`
 //! rewrites them (check the new text by eye before keeping it).
 
+use crate::support::{Tmux, tmux_present};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
 use std::str::FromStr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -1388,95 +1388,16 @@ fn another_slots_file_changing_refreshes_its_browser_row_only() {
 
 // ---------------------------------------------------------------- a real terminal
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Process::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn capture(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "chronus"]).stdout)
-            .into_owned()
-    }
-
-    fn send(&self, keys: &[&str]) {
-        for k in keys {
-            self.run(&["send-keys", "-t", "chronus", k]);
-        }
-    }
-
-    /// Polls the screen until `ok` holds, or fails after a timeout with the last screen.
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.capture();
-            if ok(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen shows:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
 #[test]
 fn scripted_session_in_tmux_edits_and_saves_to_slot_9() {
-    if Process::new("tmux").arg("-V").output().is_err() {
-        // Skipped only off CI: with `CI` set a missing tmux fails the test.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is not installed (make deps installs it) and CI is set"
-        );
-        eprintln!("skipped: tmux is not installed (make deps installs it; with CI set this fails)");
+    if !tmux_present() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     write_slot(dir.path(), 1, SLOT_1);
-    let tmux = Tmux {
-        socket: format!("chronus-test-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "{} --no-audio --patterns {}",
-        env!("CARGO_BIN_EXE_chronus"),
-        dir.path().display()
-    );
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "chronus",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-c",
-        dir.path().to_str().unwrap(),
-        &cmd,
-    ]);
-    assert!(
-        out.status.success(),
-        "tmux: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    tmux.wait_for("the tracker", |s| {
-        s.contains("Pattern") && s.contains("kick")
-    });
+    let tmux = Tmux::new("tui-slot-9");
+    let screen = tmux.start(dir.path(), &["--no-osc"]);
+    assert!(screen.contains("kick"), "{screen}");
 
     // kick: step 2 becomes an accent, step 1 a hit; tempo 128 → 131 → typed 133.
     tmux.send(&["l", "x", "l", "X", "+", "+", "+"]);
