@@ -8,7 +8,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use super::{SlotNumber, Store, StoreError, TEMP_COUNTER, io_err, sync_dir, write_synced};
+use super::{
+    SlotNumber, Store, StoreError, TEMP_COUNTER, io_err, slot_entries, sync_dir, write_synced,
+};
 use crate::model::slot::{MAX_SLOT_BYTES, Slot, read_slot_file};
 
 impl Store {
@@ -65,18 +67,8 @@ impl Store {
     /// Every draft on disk, by slot number: the ones that load, and the ones that do not
     /// (with the reason, for a warning). A missing folder gives nothing.
     pub fn drafts(&self) -> Result<Drafts, StoreError> {
-        let dir = self.drafts_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Drafts::default()),
-            Err(e) => return Err(io_err("read directory", &dir)(e)),
-        };
         let mut out = Drafts::default();
-        for entry in entries {
-            let entry = entry.map_err(io_err("read directory", &dir))?;
-            let Some(n) = entry.file_name().to_str().and_then(Store::slot_of_file) else {
-                continue;
-            };
+        for (n, entry) in slot_entries(&self.drafts_dir())? {
             match read_slot_file(&entry.path()) {
                 Ok(p) => out.loaded.push((n, p.slot)),
                 Err(e) => out.unreadable.push((n, entry.path(), e.to_string())),

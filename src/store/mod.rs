@@ -165,6 +165,24 @@ pub enum StoreError {
     },
 }
 
+/// The slot files in `dir` (`slot_NNN.json`), each with its number; a missing folder gives
+/// none.
+fn slot_entries(dir: &Path) -> Result<Vec<(SlotNumber, fs::DirEntry)>, StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("read directory", dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err("read directory", dir))?;
+        if let Some(n) = entry.file_name().to_str().and_then(Store::slot_of_file) {
+            out.push((n, entry));
+        }
+    }
+    Ok(out)
+}
+
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + use<> {
     let path = path.to_path_buf();
     move |source| StoreError::Io {
@@ -522,18 +540,8 @@ impl Store {
     /// Every slot file, by number, with its name, tempo and track count (or why it does not
     /// load). A missing folder gives an empty list.
     pub fn list(&self) -> Result<Vec<SlotInfo>, StoreError> {
-        let dir = self.slots_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_err("read directory", &dir)(e)),
-        };
         let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io_err("read directory", &dir))?;
-            let Some(number) = entry.file_name().to_str().and_then(Store::slot_of_file) else {
-                continue;
-            };
+        for (number, entry) in slot_entries(&self.slots_dir())? {
             let path = entry.path();
             let modified = entry
                 .metadata()
