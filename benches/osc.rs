@@ -5,20 +5,18 @@
 
 use std::hint::black_box;
 
-use chronus::audio::Recorder;
-use chronus::control::{Command, Controller};
-use chronus::engine::Engine;
+use chronus::app::{AudioArgs, Session, SessionOptions};
+use chronus::control::Command;
 use chronus::engine::link::EngineRunner;
 use chronus::model::slot::Track;
 use chronus::sources::osc::OscServer;
-use chronus::store::Store;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rosc::{OscMessage, OscPacket, OscType};
 
 struct Bench {
     _dir: tempfile::TempDir,
     runner: EngineRunner,
-    ctl: Controller,
+    session: Session,
     server: OscServer,
     buf: Vec<f32>,
     n: u64,
@@ -27,19 +25,27 @@ struct Bench {
 impl Bench {
     fn new() -> Bench {
         let dir = tempfile::tempdir().unwrap();
-        let (runner, link) = chronus::engine::link::link(Engine::new(48_000.0, 8), None);
-        let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+        let opts = SessionOptions {
+            audio: AudioArgs {
+                voices: 8,
+                ..AudioArgs::default()
+            },
+            osc: None,
+            watch: false,
+        };
+        let (mut session, runner) = Session::offline(dir.path(), &opts, 48_000);
         for (name, voice) in [("kick", "voice1"), ("bass", "voice2"), ("hat", "voice3")] {
-            ctl.apply(Command::AddTrack(Box::new(Track::new(
-                name, voice, "x.x.X...",
-            ))))
-            .unwrap();
+            session
+                .apply(Command::AddTrack(Box::new(Track::new(
+                    name, voice, "x.x.X...",
+                ))))
+                .unwrap();
         }
         let server = OscServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         Bench {
             _dir: dir,
             runner,
-            ctl,
+            session,
             server,
             buf: vec![0.0; 32],
             n: 0,
@@ -49,11 +55,11 @@ impl Bench {
     /// Handles one datagram; every 256 the engine renders a tiny block so its command ring
     /// drains as it would in the audio callback.
     fn handle(&mut self, bytes: &[u8]) -> usize {
-        let replies = self.server.handle_datagram(&mut self.ctl, bytes);
+        let replies = self.server.handle_datagram(self.session.ctl_mut(), bytes);
         self.n += 1;
         if self.n.is_multiple_of(256) {
             self.runner.render(&mut self.buf);
-            self.ctl.poll();
+            self.session.turn();
         }
         replies.len()
     }

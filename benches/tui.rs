@@ -7,9 +7,7 @@ mod anthem;
 use std::hint::black_box;
 use std::path::Path;
 
-use chronus::audio::Recorder;
-use chronus::control::Controller;
-use chronus::engine::Engine;
+use chronus::app::{AudioArgs, Session, SessionOptions};
 use chronus::frontend::tui::{self, App};
 use chronus::keymap::Keymap;
 use chronus::model::Slot;
@@ -31,10 +29,18 @@ fn anthem() -> Slot {
 
 fn bench_draw(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("chronus-bench-tui-{}", std::process::id()));
-    let (_runner, link) = chronus::engine::link::link(Engine::new(48000.0, 8), None);
-    let mut ctl = Controller::new(Store::new(&dir), 8, link, Recorder::new());
     let one = chronus::store::SlotNumber::new(1).expect("slot 1");
     Store::new(&dir).save(one, &anthem()).expect("bench slot");
+    let opts = SessionOptions {
+        audio: AudioArgs {
+            voices: 8,
+            ..AudioArgs::default()
+        },
+        osc: None,
+        watch: false,
+    };
+    let (mut session, _runner) = Session::offline(&dir, &opts, 48_000);
+    let ctl = session.ctl_mut();
     ctl.apply(chronus::control::Command::LoadSlot {
         slot: one,
         immediate: true,
@@ -56,7 +62,7 @@ fn bench_draw(c: &mut Criterion) {
     st.spectrum = [0.9, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
     st.backend = "internal clock 48000 Hz / 128 frames".into();
     let mut app = App::new(Keymap::defaults());
-    app.refresh_slots(&ctl);
+    app.refresh_slots(ctl);
     app.ui.step = 5;
 
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
@@ -64,7 +70,7 @@ fn bench_draw(c: &mut Criterion) {
         b.iter(|| {
             // Alternate the playhead so every frame has changes to flush, as while playing.
             ctl.status_mut().global_step ^= 1;
-            term.draw(|f| tui::draw(f, black_box(&app.ui), black_box(&ctl)))
+            term.draw(|f| tui::draw(f, black_box(&app.ui), black_box(&*ctl)))
                 .expect("draw");
         })
     });
@@ -73,14 +79,14 @@ fn bench_draw(c: &mut Criterion) {
     c.bench_function("tui/draw_buffer_120x40", |b| {
         b.iter(|| {
             buf.reset();
-            tui::draw_buffer(area, &mut buf, black_box(&app.ui), black_box(&ctl));
+            tui::draw_buffer(area, &mut buf, black_box(&app.ui), black_box(&*ctl));
         })
     });
     let mut small = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
     c.bench_function("tui/frame_80x24_testbackend", |b| {
         b.iter(|| {
             small
-                .draw(|f| tui::draw(f, black_box(&app.ui), black_box(&ctl)))
+                .draw(|f| tui::draw(f, black_box(&app.ui), black_box(&*ctl)))
                 .expect("draw");
         })
     });

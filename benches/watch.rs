@@ -1,28 +1,23 @@
 //! Hot reload latency: from an editor's rename of a new version over the playing slot to the
-//! snapshot being queued for the next bar, with the engine on the paced internal clock and
-//! the control loop polling at the headless cadence (every 5 ms). Prints p50/p95/max over
-//! 200 saves, then lets criterion measure the mean.
+//! snapshot being queued for the next bar: a session as headless mode starts it (the engine
+//! on the paced internal clock, the watcher service, the disk thread), its loop woken by the
+//! watcher or at the headless cadence. Prints p50/p95/max over 200 saves, then lets criterion
+//! measure the mean.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chronus::audio::{AudioOutput, Recorder};
-use chronus::control::{Command, Controller, Service};
-use chronus::engine::Engine;
+use chronus::app::{AudioArgs, ENGINE_POLL, Session, SessionOptions};
+use chronus::control::{Command, Notice};
 use chronus::model::slot::{Slot, Track};
-use chronus::sources::watch::{QUIET, SlotWatcher};
+use chronus::sources::watch::QUIET;
 use chronus::store::{SlotNumber, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-/// How long the headless loop sleeps between turns.
-const LOOP_SLEEP: Duration = Duration::from_millis(5);
-
 struct Player {
     _dir: tempfile::TempDir,
-    _output: AudioOutput,
-    ctl: Controller,
-    watcher: SlotWatcher,
+    session: Session,
     path: PathBuf,
     saves: u64,
 }
@@ -48,32 +43,40 @@ impl Player {
         let root = dir.path().to_path_buf();
         let slot = SlotNumber::new(3).unwrap();
         Store::new(&root).save(slot, &song(0)).unwrap();
-        let mut recorder = Recorder::new();
-        let (output, link) =
-            chronus::audio::open_engine(Engine::new(48_000.0, 8), 128, &mut recorder);
-        let mut ctl = Controller::new(Store::new(&root), 8, link, recorder);
-        ctl.apply(Command::LoadSlot {
-            slot,
-            immediate: true,
-        })
-        .unwrap();
-        ctl.apply(Command::Play).unwrap();
-        let watcher = SlotWatcher::new(&root).unwrap();
+        let opts = SessionOptions {
+            audio: AudioArgs {
+                no_audio: true,
+                buffer: 128,
+                voices: 8,
+                ..AudioArgs::default()
+            },
+            osc: None,
+            watch: true,
+        };
+        let mut session = Session::start(&root, &opts);
+        session
+            .apply(Command::LoadSlot {
+                slot,
+                immediate: true,
+            })
+            .unwrap();
+        session.apply(Command::Play).unwrap();
         let path = Store::new(&root).slot_path(slot);
         Player {
             _dir: dir,
-            _output: output,
-            ctl,
-            watcher,
+            session,
             path,
             saves: 0,
         }
     }
 
-    fn turn(&mut self) {
-        self.ctl.poll();
-        self.watcher.poll(&mut self.ctl);
-        self.ctl.drain_notices().for_each(drop);
+    /// Turns the loop as headless mode does; true when a reload from disk was queued.
+    fn turn(&mut self) -> bool {
+        self.session.wait(ENGINE_POLL);
+        self.session
+            .turn()
+            .iter()
+            .any(|n| matches!(n, Notice::DiskReloaded { .. }))
     }
 
     /// Saves a new version the way VS Code does and returns the time until it is queued.
@@ -82,16 +85,13 @@ impl Player {
         let dir: &Path = self.path.parent().unwrap();
         let tmp = dir.join(format!(".edit{}.tmp", self.saves));
         fs::write(&tmp, song(self.saves).to_json()).unwrap();
-        let before = self.watcher.reloads();
         let t0 = Instant::now();
         fs::rename(&tmp, &self.path).unwrap();
-        while self.watcher.reloads() == before {
+        while !self.turn() {
             assert!(
                 t0.elapsed() < Duration::from_secs(10),
                 "the save was not picked up"
             );
-            std::thread::sleep(LOOP_SLEEP);
-            self.turn();
         }
         t0.elapsed()
     }
@@ -103,10 +103,10 @@ fn reload_latency(c: &mut Criterion) {
     delays.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "watch/rename_to_queued over {} saves (quiet {} ms, loop sleep {} ms): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        "watch/rename_to_queued over {} saves (quiet {} ms, loop woken or every {} ms): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
         delays.len(),
         QUIET.as_millis(),
-        LOOP_SLEEP.as_millis(),
+        ENGINE_POLL.as_millis(),
         ms(delays[delays.len() / 2]),
         ms(delays[delays.len() * 95 / 100]),
         ms(delays[delays.len() - 1]),

@@ -11,7 +11,7 @@ use crate::control::{
     Command, ControlError, Controller, Level, Notice, Service, Waker, Wakeup, wake_pair,
 };
 use crate::engine::Engine;
-use crate::engine::link::{self, EngineLink};
+use crate::engine::link::{self, EngineLink, EngineRunner};
 use crate::sources::osc::{self as osc, OscArgs};
 use crate::sources::watch::SlotWatcher;
 use crate::store::Store;
@@ -20,6 +20,10 @@ use crate::store::Store;
 /// meters) are read at this cadence, since the audio thread never makes a call that could
 /// wake another thread.
 pub const ENGINE_POLL: Duration = Duration::from_millis(5);
+
+/// Longest quitting waits for saves and draft writes still under way (a save may wait up to
+/// [`LOCK_TIMEOUT`](crate::store::worker::LOCK_TIMEOUT) for a lock).
+pub const SHUTDOWN_DISK_WAIT: Duration = Duration::from_secs(15);
 
 /// What a session is made of.
 #[derive(Debug, Clone, Default)]
@@ -52,7 +56,6 @@ pub struct Session {
     ctl: Controller,
     output: Option<AudioOutput>,
     services: Vec<Box<dyn Service>>,
-    watcher: Option<SlotWatcher>,
     waker: Waker,
     wakeup: Wakeup,
     startup: Vec<(Level, String)>,
@@ -74,14 +77,40 @@ impl Session {
         let Some(engine_link) = engine_link else {
             unreachable!("audio::open always makes the runner")
         };
+        // No sound card is a normal state: news, not a fault.
+        let startup = note.map(|n| (Level::Info, n)).into_iter().collect();
+        Session::assemble(patterns, opts, engine_link, recorder, Some(output), startup)
+    }
+
+    /// A session whose engine the caller renders block by block (tests, benchmarks): the
+    /// controller, recorder and services are built exactly as [`Session::start`] builds them.
+    pub fn offline(patterns: &Path, opts: &SessionOptions, rate: u32) -> (Session, EngineRunner) {
+        let mut recorder = Recorder::new();
+        let engine = Engine::new(rate as f32, opts.audio.voices as usize);
+        let (runner, engine_link) = link::link(engine, Some(recorder.attach(rate)));
+        let mut session =
+            Session::assemble(patterns, opts, engine_link, recorder, None, Vec::new());
+        session
+            .ctl
+            .set_backend("offline", format!("rendered by the caller at {rate} Hz"));
+        (session, runner)
+    }
+
+    /// The controller and the services around an engine link.
+    fn assemble(
+        patterns: &Path,
+        opts: &SessionOptions,
+        engine_link: EngineLink,
+        recorder: Recorder,
+        output: Option<AudioOutput>,
+        mut startup: Vec<(Level, String)>,
+    ) -> Session {
+        let voices = opts.audio.voices as usize;
         let mut ctl = Controller::new(Store::new(patterns), voices, engine_link, recorder);
-        ctl.set_backend(output.kind(), output.describe());
-        let (waker, wakeup) = wake_pair();
-        let mut startup = Vec::new();
-        if let Some(note) = note {
-            // No sound card is a normal state: news, not a fault.
-            startup.push((Level::Info, note));
+        if let Some(o) = &output {
+            ctl.set_backend(o.kind(), o.describe());
         }
+        let (waker, wakeup) = wake_pair();
         let mut services: Vec<Box<dyn Service>> = Vec::new();
         if let Some(args) = &opts.osc {
             match osc::services(args) {
@@ -90,31 +119,26 @@ impl Session {
                 Err(e) => startup.push((Level::Error, format!("{e:#} — OSC is off"))),
             }
         }
+        if opts.watch {
+            match SlotWatcher::new(patterns) {
+                Ok(w) => {
+                    ctl.set_watching(true);
+                    services.push(Box::new(w));
+                }
+                Err(e) => startup.push((
+                    Level::Warning,
+                    format!("{e} — files edited outside Chronus will not reload"),
+                )),
+            }
+        }
         for s in services.iter_mut() {
             s.set_waker(waker.clone());
         }
-        let watcher = if opts.watch {
-            match SlotWatcher::new(patterns) {
-                Ok(mut w) => {
-                    w.set_waker(waker.clone());
-                    Some(w)
-                }
-                Err(e) => {
-                    startup.push((
-                        Level::Warning,
-                        format!("{e} — files edited outside Chronus will not reload"),
-                    ));
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        ctl.set_waker(waker.clone());
         Session {
             ctl,
-            output: Some(output),
+            output,
             services,
-            watcher,
             waker,
             wakeup,
             startup,
@@ -140,12 +164,6 @@ impl Session {
     /// taking them leaves none.
     pub fn take_startup_messages(&mut self) -> Vec<(Level, String)> {
         std::mem::take(&mut self.startup)
-    }
-
-    /// Hands the slot-file watcher to a frontend that shows what it does (the tracker
-    /// highlights reloads and asks about conflicts); a session without one polls it itself.
-    pub fn take_watcher(&mut self) -> Option<SlotWatcher> {
-        self.watcher.take()
     }
 
     /// A waker for another input thread (the keyboard).
@@ -191,16 +209,25 @@ impl Session {
     /// controller reads the engine's events, a lost device is replaced by the internal clock,
     /// and the turn's notices go to the services (clock and state out) and to the caller.
     pub fn turn(&mut self) -> Vec<Notice> {
+        self.turn_with(&mut [])
+    }
+
+    /// [`Session::turn`] with services the caller holds on to (a test's OSC server, whose
+    /// counters it reads), polled and observed after the session's own.
+    pub fn turn_with(&mut self, extra: &mut [&mut dyn Service]) -> Vec<Notice> {
         for s in self.services.iter_mut() {
             s.poll(&mut self.ctl);
         }
-        if let Some(w) = self.watcher.as_mut() {
-            w.poll(&mut self.ctl);
+        for s in extra.iter_mut() {
+            s.poll(&mut self.ctl);
         }
         self.ctl.poll();
         self.recover_audio();
         let notices: Vec<Notice> = self.ctl.drain_notices().collect();
         for s in self.services.iter_mut() {
+            s.observe(&self.ctl, &notices);
+        }
+        for s in extra.iter_mut() {
             s.observe(&self.ctl, &notices);
         }
         notices
@@ -246,8 +273,18 @@ impl Session {
             self.ctl.notify(Level::Error, e.to_string());
         }
         let _ = self.ctl.apply(Command::Stop);
+        self.ctl.flush_drafts();
         std::thread::sleep(Duration::from_millis(20));
         self.ctl.poll();
+        if !self.ctl.settle_disk(SHUTDOWN_DISK_WAIT) {
+            self.ctl.notify(
+                Level::Error,
+                format!(
+                    "the disk did not finish within {} s: a save or draft may not be written",
+                    SHUTDOWN_DISK_WAIT.as_secs()
+                ),
+            );
+        }
         self.ctl.drain_notices().collect()
     }
 }

@@ -9,6 +9,7 @@
 //! [`Controller`] sends the engine only what differs through the [`EngineLink`]. What happened
 //! is told as [`Notice`]s, worded for people in one place: [`describe`].
 
+mod disk;
 mod edit;
 mod error;
 mod events;
@@ -19,7 +20,7 @@ mod transport;
 mod undo;
 pub mod wake;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ use crate::engine::link::{EngineLink, SharedStats};
 use crate::engine::{EngineMsg, LoadTiming, STEPS_PER_BAR, Scene};
 use crate::model::ParamId;
 use crate::model::slot::{Parsed, Slot, Track};
+use crate::store::worker::DiskWorker;
 use crate::store::{SlotNumber, Store};
 
 pub use crate::model::fmt_num;
@@ -236,6 +238,16 @@ pub enum Command {
     EngineStop,
     /// Drop the current slot's unsaved edits (its draft) and put its file's version back.
     Revert,
+    /// Read one slot file again: it changed on disk (a file watcher saw it settle).
+    ReadSlotFile(SlotNumber),
+    /// Read every slot file again (the slot list; a watcher that lost events).
+    RescanSlots,
+    /// Settle a file changed on disk under unsaved edits: take the file's version, or keep
+    /// the edits.
+    ResolveConflict {
+        /// Take the file's version (the edits stay in the undo history).
+        take_file: bool,
+    },
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -256,6 +268,9 @@ impl Command {
                 | Command::LoadBackup { .. }
                 | Command::QueueParsed { .. }
                 | Command::SaveSlot { .. }
+                | Command::ReadSlotFile(_)
+                | Command::RescanSlots
+                | Command::ResolveConflict { .. }
                 | Command::RecordStart(_)
                 | Command::RecordStop
                 | Command::EngineStart
@@ -345,7 +360,10 @@ pub struct Controller {
     voices: usize,
     status: EngineStatus,
     recordings_dir: PathBuf,
-    own_saves: HashMap<SlotNumber, u64>,
+    /// The slot files as last reported by the disk thread.
+    disk: disk::DiskState,
+    /// The disk thread: saves, drafts and slot-file reads.
+    worker: DiskWorker,
     link: EngineLink,
     recorder: Recorder,
     undo: VecDeque<UndoEntry>,
@@ -360,6 +378,7 @@ impl Controller {
     pub fn new(store: Store, voices: usize, link: EngineLink, recorder: Recorder) -> Controller {
         let mut recorder = recorder;
         recorder.bind(link.stats.clone());
+        let worker = DiskWorker::start(store.clone());
         let mut ctl = Controller {
             song: Slot::default(),
             slot: None,
@@ -376,7 +395,8 @@ impl Controller {
                 ..EngineStatus::default()
             },
             recordings_dir: PathBuf::from("recordings"),
-            own_saves: Default::default(),
+            disk: Default::default(),
+            worker,
             link,
             recorder,
             undo: VecDeque::new(),
@@ -384,7 +404,14 @@ impl Controller {
             notices: VecDeque::new(),
         };
         ctl.take_in_drafts();
+        ctl.scan_now();
         ctl
+    }
+
+    /// Hands the controller the loop's waker: the disk thread wakes the loop when a save, a
+    /// draft write or a file read is done.
+    pub fn set_waker(&self, waker: Waker) {
+        self.worker.set_wake(move || waker.wake());
     }
 
     /// The song that plays and is edited.
@@ -490,11 +517,6 @@ impl Controller {
     /// Sets where `record start` puts its files.
     pub fn set_recordings_dir(&mut self, dir: impl Into<PathBuf>) {
         self.recordings_dir = dir.into();
-    }
-
-    /// Content hash of the last file Chronus saved per slot, so the watcher can ignore it.
-    pub fn own_save_hash(&self, slot: SlotNumber) -> Option<u64> {
-        self.own_saves.get(&slot).copied()
     }
 
     /// Records which audio output plays (status lines, `/seq/status`).
@@ -644,6 +666,9 @@ impl Controller {
             Command::QueueParsed { slot, parsed } => self.queue_parsed(slot, *parsed, now),
             Command::SaveSlot { slot, force } => self.save(slot, force),
             Command::Revert => self.revert(now),
+            Command::ReadSlotFile(slot) => self.read_slot_file(slot),
+            Command::RescanSlots => self.rescan(),
+            Command::ResolveConflict { take_file } => self.resolve_conflict(take_file),
             Command::RecordStart(name) => self.record_start(name.as_deref()),
             Command::RecordStop => self.record_stop(),
             Command::EngineStart => self.engine_start(),

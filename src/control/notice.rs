@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::audio::recorder::RecordingInfo;
+use crate::model::diff::SlotDiff;
 use crate::store::SlotNumber;
 
 /// Severity of a message for the screen's message line.
@@ -64,6 +65,49 @@ pub enum Notice {
         /// File written.
         path: PathBuf,
     },
+    /// A save failed (the error says what, if anything, changed on disk).
+    SaveFailed {
+        /// Slot number.
+        slot: SlotNumber,
+        /// What went wrong.
+        error: String,
+    },
+    /// A save was not made: the slot's file holds a different pattern (found on disk after
+    /// the save was asked for); saving with `force` replaces it.
+    SaveRefused {
+        /// Slot number.
+        slot: SlotNumber,
+        /// The `metadata.name` of the pattern in the file.
+        name: String,
+    },
+    /// A save waits for the slot's lock, held by another program (ends with `Saved` or
+    /// `SaveFailed`).
+    SaveWaiting {
+        /// Slot number.
+        slot: SlotNumber,
+    },
+    /// The playing slot's file changed on disk and was queued for the next bar.
+    DiskReloaded {
+        /// Slot number.
+        slot: SlotNumber,
+        /// What the new version changes.
+        diff: SlotDiff,
+    },
+    /// The playing slot's file changed on disk while the song has unsaved edits: take the
+    /// file's version or keep the edits ([`super::Command::ResolveConflict`]).
+    DiskConflict {
+        /// Slot number.
+        slot: SlotNumber,
+    },
+    /// The question of a [`Notice::DiskConflict`] is moot (saved, or another slot loaded).
+    DiskConflictGone,
+    /// A slot file that did not load loads again (or is gone): its error is over.
+    SlotFileFixed {
+        /// Slot number.
+        slot: SlotNumber,
+    },
+    /// The slot list changed (a file written, changed, added or removed).
+    SlotListChanged,
     /// A recording finished.
     Recorded(RecordingInfo),
     /// A message for the performer.
@@ -90,6 +134,22 @@ pub fn describe(n: &Notice, slot_name: Option<&str>) -> Option<String> {
         },
         Notice::SlotApplied { slot, bar } => format!("slot {slot} playing from bar {bar}"),
         Notice::Saved { slot, path } => format!("saved slot {slot} to {}", path.display()),
+        Notice::SaveFailed { slot, error } => {
+            format!("slot {slot} not saved: {error}")
+        }
+        Notice::SaveRefused { slot, name } => {
+            format!("slot {slot} holds a different pattern ({name:?}); save again to overwrite")
+        }
+        Notice::SaveWaiting { slot } => format!(
+            "saving slot {slot}: another program holds its lock — waiting (at most {} s)",
+            crate::store::worker::LOCK_TIMEOUT.as_secs()
+        ),
+        Notice::DiskReloaded { slot, diff } => format!("slot {slot}: {}", diff.describe()),
+        Notice::DiskConflict { slot } => format!(
+            "slot {slot} changed on disk while you have unsaved edits — take the file's version or keep yours"
+        ),
+        Notice::SlotFileFixed { slot } => format!("slot {slot}: its file loads again"),
+        Notice::DiskConflictGone | Notice::SlotListChanged => return None,
         Notice::Recorded(info) => format!(
             "recorded {:.2} s to {}",
             info.seconds(),

@@ -5,6 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{EngineMsg, LoadTiming, Scene};
 use crate::model::slot::{Parsed, Slot, Warning};
+use crate::store::worker::Job;
 use crate::store::{SlotNumber, StoreError};
 
 use super::undo::{LOAD_KEY, RedoEntry};
@@ -85,7 +86,9 @@ impl Controller {
             Err(e) => return Err(e.into()),
         };
         let incoming = Incoming::from_file(slot, parsed.slot, false);
-        self.queue(incoming, &parsed.warnings, immediate, now)
+        let reply = self.queue(incoming, &parsed.warnings, immediate, now)?;
+        self.acknowledge_file(slot);
+        Ok(reply)
     }
 
     /// Loads a slot's draft (its unsaved edits of an earlier load or run).
@@ -337,16 +340,12 @@ impl Controller {
         } else {
             return;
         };
-        if let Err(e) = self.store.write_draft(n, song) {
-            let text = format!("slot {n}: unsaved edits not mirrored to drafts/: {e}");
-            self.notify(Level::Error, text);
-        }
+        let song = Box::new(song.clone());
+        self.worker.submit(Job::WriteDraft { slot: n, song });
     }
 
-    fn remove_draft(&mut self, n: SlotNumber) {
-        if let Err(e) = self.store.remove_draft(n) {
-            self.notify(Level::Warning, format!("slot {n}: {e}"));
-        }
+    pub(super) fn remove_draft(&mut self, n: SlotNumber) {
+        self.worker.submit(Job::RemoveDraft(n));
     }
 
     /// Mirrors the current slot's unsaved edits to its draft file now (and removes the file
@@ -387,41 +386,24 @@ impl Controller {
         }
     }
 
-    /// Saves the song to `slot`; without `force`, refuses to overwrite another slot that holds
-    /// a different pattern.
+    /// Saves the song to `slot` on the disk thread; without `force`, refuses to overwrite
+    /// another slot whose file holds a different pattern. The result comes back as
+    /// [`Notice::Saved`] or [`Notice::SaveFailed`], which makes `slot` the current one.
     pub(super) fn save(&mut self, slot: SlotNumber, force: bool) -> Reply {
         if !force
             && self.slot != Some(slot)
-            && let Ok(existing) = self.store.load(slot)
-            && existing.slot.sequencer.tracks != self.song.sequencer.tracks
+            && let Some(existing) = self.file_song(slot)
+            && existing.sequencer.tracks != self.song.sequencer.tracks
         {
             return Err(ControlError::WouldOverwrite(
                 slot,
-                existing.slot.metadata.name.clone(),
+                existing.metadata.name.clone(),
             ));
         }
         let song = self.stamped_song();
-        let info = self.store.save(slot, &song)?;
-        self.own_saves.insert(slot, info.content_hash);
-        self.song.timestamp = song.timestamp;
-        self.song.voice_modules = song.voice_modules;
-        // The edits now live in `slot`'s file: no draft of the old or the new slot is needed.
-        if let Some(old) = self.slot.filter(|&o| o != slot) {
-            self.drafts.remove(&old);
-            self.remove_draft(old);
-        }
-        self.drafts.remove(&slot);
-        self.remove_draft(slot);
-        self.draft_written = None;
-        self.slot = Some(slot);
-        self.saved = Some(song);
-        let notice = Notice::Saved {
-            slot,
-            path: info.path,
-        };
-        let msg = describe(&notice, None);
-        self.notices.push_back(notice);
-        Ok(msg)
+        let refuse_other = !force && self.slot != Some(slot);
+        self.submit_save(slot, song, refuse_other);
+        Ok(None)
     }
 
     /// The song as a save writes it: stamped with the time, the transport position and the

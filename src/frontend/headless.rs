@@ -134,7 +134,40 @@ impl EventPrinter {
                 json!({"bar": bar, "beat": beat, "sample": sample, "time": ctl.sample_time(*sample)}),
                 None,
             ),
-            Notice::Started | Notice::Stopped => {}
+            Notice::SaveFailed { slot, error } => self.emit(
+                "save_failed",
+                json!({"slot": slot, "error": error}),
+                human_line(ctl, n),
+            ),
+            Notice::SaveRefused { slot, name } => self.emit(
+                "save_refused",
+                json!({"slot": slot, "name": name}),
+                human_line(ctl, n),
+            ),
+            Notice::SaveWaiting { slot } => self.emit(
+                "save_waiting",
+                json!({"slot": slot}),
+                human_line(ctl, n),
+            ),
+            Notice::DiskReloaded { slot, diff } => self.emit(
+                "disk_reloaded",
+                json!({"slot": slot, "changes": diff.describe()}),
+                human_line(ctl, n),
+            ),
+            Notice::DiskConflict { slot } => self.emit(
+                "disk_conflict",
+                json!({"slot": slot}),
+                human_line(ctl, n),
+            ),
+            Notice::SlotFileFixed { slot } => self.emit(
+                "slot_file_fixed",
+                json!({"slot": slot}),
+                human_line(ctl, n),
+            ),
+            Notice::Started
+            | Notice::Stopped
+            | Notice::DiskConflictGone
+            | Notice::SlotListChanged => {}
         }
     }
 

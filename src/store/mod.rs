@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub mod drafts;
+pub mod worker;
 
 use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, read_slot_file};
 
@@ -143,6 +144,14 @@ pub enum StoreError {
         /// What is wrong with the file.
         #[source]
         source: SlotError,
+    },
+    /// The slot's file holds a different pattern and the save was not meant to replace it.
+    #[error("slot {slot} holds a different pattern ({name:?}); save again to overwrite")]
+    Occupied {
+        /// The slot.
+        slot: SlotNumber,
+        /// The `metadata.name` of the pattern in the file.
+        name: String,
     },
     /// The slot would be larger than a slot file may be.
     #[error("slot {slot}: the slot would be {size} bytes, over the 1 MiB limit for slot files")]
@@ -322,6 +331,11 @@ impl Store {
         self.slots_dir().join(n.file_name())
     }
 
+    /// The advisory lock file that serialises saves to slot `n`.
+    pub fn lock_path(&self, n: SlotNumber) -> PathBuf {
+        self.slots_dir().join(format!(".slot_{:03}.lock", n.get()))
+    }
+
     /// True for files the store itself writes for bookkeeping (temp files of saves in progress,
     /// lock files), which a watcher of `slots/` must ignore.
     pub fn is_temp_file(name: &str) -> bool {
@@ -410,6 +424,18 @@ impl Store {
     /// Saves `slot` as slot `n`, exactly as given (the caller sets `timestamp`), atomically,
     /// keeping the previous version as a backup.
     pub fn save(&self, n: SlotNumber, slot: &Slot) -> Result<SaveInfo, StoreError> {
+        self.save_waiting(n, slot, worker::LOCK_TIMEOUT, &mut || {})
+    }
+
+    /// [`Store::save`], waiting at most `timeout` for the slot's lock when another program
+    /// holds it; `on_wait` is called once when it has to wait.
+    pub fn save_waiting(
+        &self,
+        n: SlotNumber,
+        slot: &Slot,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<SaveInfo, StoreError> {
         let text = slot.to_json();
         if text.len() > MAX_SLOT_BYTES {
             return Err(StoreError::TooLarge {
@@ -434,7 +460,7 @@ impl Store {
             return Err(e);
         }
 
-        let result = self.replace_locked(n, &temp, &path);
+        let result = self.replace_locked(n, &temp, &path, timeout, on_wait);
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
@@ -453,16 +479,18 @@ impl Store {
         n: SlotNumber,
         temp: &Path,
         path: &Path,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(),
     ) -> Result<Option<PathBuf>, StoreError> {
         let slots_dir = self.slots_dir();
-        let lock_path = slots_dir.join(format!(".slot_{:03}.lock", n.get()));
+        let lock_path = self.lock_path(n);
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
             .map_err(io_err("open lock file", &lock_path))?;
-        lock.lock().map_err(io_err("lock", &lock_path))?;
+        worker::lock_waiting(&lock, timeout, on_wait).map_err(io_err("lock", &lock_path))?;
 
         let keys = self.backup_keys(n)?;
         let backup = if path.exists() {

@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::support::{Live, Setup};
 use chronus::audio::Recorder;
 use chronus::control::{Command, ControlError, Controller, Level, Notice, StepValue};
-use chronus::engine::link::{COMMAND_RING, EngineRunner, MAX_COMMANDS_PER_CALLBACK};
+use chronus::engine::link::{COMMAND_RING, MAX_COMMANDS_PER_CALLBACK};
 use chronus::engine::{Engine, EngineMsg, LoadTiming, Scene, TrackSet};
 use chronus::model::registry::voice as vp;
 use chronus::model::{ParamId, Slot, Track};
-use chronus::store::{SlotNumber, Store, StoreError, content_hash};
+use chronus::store::{SlotNumber, Store, StoreError};
 
 const SR: usize = 48_000;
 const VOICES: usize = 8;
@@ -154,119 +155,58 @@ fn mirror_of(song: &Slot) -> Engine {
     e
 }
 
-/// A controller wired to a runner that the test renders by hand, with a recorder attached.
-struct Live {
-    dir: tempfile::TempDir,
-    runner: EngineRunner,
-    ctl: Controller,
-    /// Frames rendered so far.
-    frames: usize,
-    /// Every notice, with the frame count at the time it was gathered.
-    notices: Vec<(usize, Notice)>,
+/// The shared rig ([`Live`]), rendering [`PERIOD`] frames per loop turn.
+fn live() -> Live {
+    Live::start(Setup {
+        rate: SR as u32,
+        voices: VOICES as u8,
+        period: PERIOD,
+        ..Setup::default()
+    })
 }
 
-impl Live {
-    fn new() -> Live {
-        let dir = tempfile::tempdir().unwrap();
-        let mut recorder = Recorder::new();
-        let tap = recorder.attach(SR as u32);
-        let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), Some(tap));
-        let mut ctl = Controller::new(
-            Store::new(dir.path().join("patterns")),
-            VOICES,
-            link,
-            recorder,
-        );
-        ctl.set_recordings_dir(dir.path().join("recordings"));
-        Live {
-            dir,
-            runner,
-            ctl,
-            frames: 0,
-            notices: Vec::new(),
+/// A rig with song A: 240 BPM, shaped voices, track `a` on voice1 at 440 Hz on every beat,
+/// built through commands. Returns a reference engine holding the same song.
+fn live_with_song_a() -> (Live, Engine) {
+    let mut live = live();
+    live.apply(Command::SetName("A".into()));
+    live.apply(Command::SetBpm(BPM));
+    for v in SHAPED_VOICES {
+        for (p, value) in SHAPE {
+            live.apply(Command::SetParam {
+                id: ParamId::voice(v, p),
+                value,
+            });
         }
     }
+    live.apply(Command::AddTrack(Box::new(tone_track(
+        "a",
+        1,
+        "x...x...x...x...",
+        440.0,
+    ))));
+    let mirror = mirror_of(live.ctl().song());
+    (live, mirror)
+}
 
-    /// Live with song A: 240 BPM, shaped voices, track `a` on voice1 at 440 Hz on every beat,
-    /// built through commands. Returns a reference engine holding the same song.
-    fn with_song_a() -> (Live, Engine) {
-        let mut live = Live::new();
-        live.apply(Command::SetName("A".into()));
-        live.apply(Command::SetBpm(BPM));
-        for v in SHAPED_VOICES {
-            for (p, value) in SHAPE {
-                live.apply(Command::SetParam {
-                    id: ParamId::voice(v, p),
-                    value,
-                });
-            }
-        }
-        live.apply(Command::AddTrack(Box::new(tone_track(
-            "a",
-            1,
-            "x...x...x...x...",
-            440.0,
-        ))));
-        let mirror = mirror_of(live.ctl.song());
-        (live, mirror)
-    }
+/// What these tests ask of the rig besides the shared calls.
+trait ControlRig {
+    /// Writes a slot file behind the controller's back (another program) and tells it to
+    /// look again, as a watcher would.
+    fn save_slot_file(&mut self, n: u8, s: &Slot);
+    fn slot_path(&self, n: u8) -> PathBuf;
+    fn applied(&self) -> Vec<(usize, u16, u64)>;
+    fn beats(&self) -> Vec<u64>;
+}
 
-    fn gather(&mut self) {
-        let f = self.frames;
-        let fresh: Vec<Notice> = self.ctl.drain_notices().collect();
-        self.notices.extend(fresh.into_iter().map(|n| (f, n)));
-    }
-
-    /// Applies a command that must succeed; returns its confirmation.
-    fn apply(&mut self, cmd: Command) -> Option<String> {
-        let what = format!("{cmd:?}");
-        let r = self
-            .ctl
-            .apply(cmd)
-            .unwrap_or_else(|e| panic!("{what} was refused: {e}"));
-        self.gather();
-        r
-    }
-
-    /// Applies a command that may fail.
-    fn try_apply(&mut self, cmd: Command) -> Result<Option<String>, ControlError> {
-        let r = self.ctl.apply(cmd);
-        self.gather();
-        r
-    }
-
-    /// Renders `frames` frames period by period, polling the controller after each.
-    fn run(&mut self, frames: usize) -> Vec<f32> {
-        let mut out = vec![0.0; frames * 2];
-        for chunk in out.chunks_mut(PERIOD * 2) {
-            self.runner.render(chunk);
-            self.frames += chunk.len() / 2;
-            self.ctl.poll();
-            self.gather();
-        }
-        out
-    }
-
-    /// Renders without polling: the control thread is busy elsewhere.
-    fn run_unpolled(&mut self, frames: usize) -> Vec<f32> {
-        let mut out = vec![0.0; frames * 2];
-        for chunk in out.chunks_mut(PERIOD * 2) {
-            self.runner.render(chunk);
-            self.frames += chunk.len() / 2;
-        }
-        out
-    }
-
-    fn save_slot_file(&self, n: u8, s: &Slot) {
-        self.ctl.store().save(slot(n), s).unwrap();
+impl ControlRig for Live {
+    fn save_slot_file(&mut self, n: u8, s: &Slot) {
+        self.ctl().store().save(slot(n), s).unwrap();
+        self.apply(Command::ReadSlotFile(slot(n)));
     }
 
     fn slot_path(&self, n: u8) -> PathBuf {
-        self.ctl.store().slot_path(slot(n))
-    }
-
-    fn notices_matching(&self, f: impl Fn(&Notice) -> bool) -> Vec<(usize, Notice)> {
-        self.notices.iter().filter(|(_, n)| f(n)).cloned().collect()
+        self.ctl().store().slot_path(slot(n))
     }
 
     fn applied(&self) -> Vec<(usize, u16, u64)> {
@@ -515,7 +455,7 @@ fn coalescing_never_reorders_across_other_kinds() {
 
 #[test]
 fn a_stalled_audio_thread_loses_no_controller_edit() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::AddTrack(Box::new(tone_track(
         "b",
         4,
@@ -564,7 +504,7 @@ fn a_stalled_audio_thread_loses_no_controller_edit() {
     assert_eq!(hits(&out, late, 1320.0), "x..x..x.....X...");
     assert_eq!(hits(&out, late, 440.0), "x...x...x...x...");
     assert_eq!(
-        live.ctl.song().params.get(ParamId::voice(7, vp::FREQ)),
+        live.ctl().song().params.get(ParamId::voice(7, vp::FREQ)),
         3099.0
     );
 }
@@ -599,7 +539,7 @@ fn every_replaced_box_comes_back_to_be_dropped_off_the_audio_thread() {
 
 #[test]
 fn a_parameter_edit_reaches_the_output_within_one_period() {
-    let mut live = Live::new();
+    let mut live = live();
     let mut with = Engine::new(SR as f32, VOICES);
     let mut without = Engine::new(SR as f32, VOICES);
     live.apply(Command::Gate { voice: 1, on: true });
@@ -612,7 +552,7 @@ fn a_parameter_edit_reaches_the_output_within_one_period() {
     let id = ParamId::voice(1, vp::FREQ);
     let msg = live.apply(Command::SetParam { id, value: 660.0 });
     assert_eq!(msg.as_deref(), Some("voice1/freq 660"));
-    assert_eq!(live.ctl.song().params.get(id), 660.0);
+    assert_eq!(live.ctl().song().params.get(id), 660.0);
     with.handle(EngineMsg::SetParam { id, value: 660.0 });
     let got = live.run(PERIOD);
     let old = mirror_run(&mut without, PERIOD);
@@ -632,7 +572,7 @@ fn a_parameter_edit_reaches_the_output_within_one_period() {
 
 #[test]
 fn amp_zero_silences_a_gated_voice_after_the_smoothing_time() {
-    let mut live = Live::new();
+    let mut live = live();
     live.apply(Command::Gate { voice: 1, on: true });
     let out = live.run(SR / 5);
     assert!(max_abs(&out[SR / 10 * 2..]) > 0.2, "{}", max_abs(&out));
@@ -649,7 +589,7 @@ fn amp_zero_silences_a_gated_voice_after_the_smoothing_time() {
 
 #[test]
 fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
-    let (mut live, mut mirror) = Live::with_song_a();
+    let (mut live, mut mirror) = live_with_song_a();
     live.apply(Command::AddTrack(Box::new(tone_track(
         "b",
         4,
@@ -657,7 +597,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
         1320.0,
     ))));
     mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
-        &live.ctl.song().sequencer.tracks,
+        &live.ctl().song().sequencer.tracks,
         VOICES,
     ))));
     live.apply(Command::Play);
@@ -665,7 +605,7 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
 
     let check = |live: &mut Live, mirror: &mut Engine, a: &str, b: &str| {
         mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
-            &live.ctl.song().sequencer.tracks,
+            &live.ctl().song().sequencer.tracks,
             VOICES,
         ))));
         let got = live.run(BAR);
@@ -765,8 +705,8 @@ fn step_pattern_track_mute_and_solo_edits_change_what_plays_at_the_next_bar() {
 
 #[test]
 fn refused_edits_change_nothing_and_name_the_problem() {
-    let (mut live, _) = Live::with_song_a();
-    let before = live.ctl.song().clone();
+    let (mut live, _) = live_with_song_a();
+    let before = live.ctl().song().clone();
     let e = live
         .try_apply(Command::SetStep {
             track: "nope".into(),
@@ -813,7 +753,7 @@ fn refused_edits_change_nothing_and_name_the_problem() {
         })
         .map(|_| ());
     assert!(e.is_ok(), "renaming to the same name is a no-op");
-    assert_eq!(*live.ctl.song(), before);
+    assert_eq!(*live.ctl().song(), before);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -822,7 +762,7 @@ fn refused_edits_change_nothing_and_name_the_problem() {
 
 #[test]
 fn undo_and_redo_restore_exact_songs() {
-    let mut live = Live::new();
+    let mut live = live();
     let edits = vec![
         Command::SetBpm(133.0),
         Command::AddTrack(Box::new(tone_track("kick", 1, "x...", 60.0))),
@@ -868,16 +808,16 @@ fn undo_and_redo_restore_exact_songs() {
         },
         Command::ClearTracks,
     ];
-    let mut snaps = vec![live.ctl.song().clone()];
+    let mut snaps = vec![live.ctl().song().clone()];
     for cmd in edits {
         live.apply(cmd);
-        assert!(live.ctl.is_dirty());
+        assert!(live.ctl().is_dirty());
         assert_ne!(
-            live.ctl.song(),
+            live.ctl().song(),
             snaps.last().unwrap(),
             "every edit changes the song"
         );
-        snaps.push(live.ctl.song().clone());
+        snaps.push(live.ctl().song().clone());
     }
     assert_eq!(
         snaps[11].sequencer.tracks[1].notes,
@@ -887,7 +827,7 @@ fn undo_and_redo_restore_exact_songs() {
     for k in (0..snaps.len() - 1).rev() {
         assert_eq!(live.apply(Command::Undo).as_deref(), Some("undone"));
         assert_eq!(
-            *live.ctl.song(),
+            *live.ctl().song(),
             snaps[k],
             "after undoing back to state {k}"
         );
@@ -897,7 +837,7 @@ fn undo_and_redo_restore_exact_songs() {
     assert_eq!(e.to_string(), "nothing to undo");
     for (k, snap) in snaps.iter().enumerate().skip(1) {
         live.apply(Command::Redo);
-        assert_eq!(live.ctl.song(), snap, "after redoing to state {k}");
+        assert_eq!(live.ctl().song(), snap, "after redoing to state {k}");
     }
     assert!(matches!(
         live.try_apply(Command::Redo),
@@ -905,21 +845,21 @@ fn undo_and_redo_restore_exact_songs() {
     ));
     // The engine follows an undo too: undoing the clear brings the last song's tracks back.
     live.apply(Command::Undo);
-    assert_eq!(*live.ctl.song(), snaps[snaps.len() - 2]);
+    assert_eq!(*live.ctl().song(), snaps[snaps.len() - 2]);
 }
 
 #[test]
 fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
-    let mut live = Live::new();
+    let mut live = live();
     let a = ParamId::voice(1, vp::FILTER_FREQ);
     let b = ParamId::voice(1, vp::FILTER_Q);
-    let start = live.ctl.song().clone();
+    let start = live.ctl().song().clone();
     for v in [1100.0, 1200.0, 1300.0, 1400.0, 1500.0] {
         live.apply(Command::SetParam { id: a, value: v });
     }
     live.apply(Command::Undo);
     assert_eq!(
-        *live.ctl.song(),
+        *live.ctl().song(),
         start,
         "five adjustments of one parameter are one step"
     );
@@ -936,12 +876,12 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
         value: 2500.0,
     });
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().params.get(a), 2000.0);
-    assert_eq!(live.ctl.song().params.get(b), 3.0);
+    assert_eq!(live.ctl().song().params.get(a), 2000.0);
+    assert_eq!(live.ctl().song().params.get(b), 3.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().params.get(b), 2.0);
+    assert_eq!(live.ctl().song().params.get(b), 2.0);
     live.apply(Command::Undo);
-    assert_eq!(*live.ctl.song(), start);
+    assert_eq!(*live.ctl().song(), start);
 
     // A new edit clears redo.
     live.apply(Command::Redo);
@@ -953,17 +893,17 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
 
     // Adjustments more than a second apart are separate steps.
     let t = Instant::now();
-    live.ctl
+    live.ctl_mut()
         .apply_at(Command::SetParam { id: b, value: 4.0 }, t)
         .unwrap();
-    live.ctl
+    live.ctl_mut()
         .apply_at(
             Command::SetParam { id: b, value: 5.0 },
             t + Duration::from_millis(1100),
         )
         .unwrap();
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().params.get(b), 4.0);
+    assert_eq!(live.ctl().song().params.get(b), 4.0);
 
     // An edit that changes nothing is no undo step and does not dirty a clean song.
     live.apply(Command::SaveSlot {
@@ -971,10 +911,10 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
         force: false,
     });
     live.apply(Command::SetParam { id: b, value: 4.0 });
-    assert!(!live.ctl.is_dirty());
+    assert!(!live.ctl().is_dirty());
     live.apply(Command::Undo);
     assert_eq!(
-        live.ctl.song().params.get(b),
+        live.ctl().song().params.get(b),
         2.0,
         "the no-op was not a step"
     );
@@ -982,7 +922,7 @@ fn holding_a_parameter_is_one_undo_step_and_a_new_edit_clears_redo() {
 
 #[test]
 fn undo_of_a_tempo_change_resends_the_tempo() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::Play);
     live.run(BAR);
     live.apply(Command::SetBpm(120.0));
@@ -996,7 +936,7 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
     );
 
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().sequencer.bpm, BPM);
+    assert_eq!(live.ctl().song().sequencer.bpm, BPM);
     live.notices.clear();
     live.run(BAR);
     let beats = live.beats();
@@ -1006,7 +946,7 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
     }
 
     live.apply(Command::Redo);
-    assert_eq!(live.ctl.song().sequencer.bpm, 120.0);
+    assert_eq!(live.ctl().song().sequencer.bpm, 120.0);
     live.notices.clear();
     live.run(2 * BAR);
     let beats = live.beats();
@@ -1020,26 +960,37 @@ fn undo_of_a_tempo_change_resends_the_tempo() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
-    let mut live = Live::new();
-    assert!(!live.ctl.is_dirty());
+fn dirty_flag_save_overwrite_guard_and_own_saves_are_not_changes_on_disk() {
+    let mut live = live();
+    assert!(!live.ctl().is_dirty());
     live.apply(Command::SetName("mine".into()));
     live.apply(Command::AddTrack(Box::new(tone_track(
         "a", 1, "x...", 440.0,
     ))));
-    assert!(live.ctl.is_dirty());
+    assert!(live.ctl().is_dirty());
 
     let msg = live.apply(Command::SaveSlot {
         slot: slot(1),
         force: false,
     });
+    // The save runs on the disk thread; its result is a notice.
+    assert_eq!(msg, None);
     let p1 = live.slot_path(1);
-    assert_eq!(msg, Some(format!("saved slot 1 to {}", p1.display())));
-    assert!(!live.ctl.is_dirty());
-    assert_eq!(live.ctl.slot(), Some(slot(1)));
     assert_eq!(
-        live.ctl.own_save_hash(slot(1)).unwrap(),
-        content_hash(&std::fs::read(&p1).unwrap())
+        live.last_said(|n| matches!(n, Notice::Saved { .. })),
+        Some(format!("saved slot 1 to {}", p1.display()))
+    );
+    assert!(!live.ctl().is_dirty());
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+    // Heard back from the disk, Chronus's own save is not a change by another program.
+    live.apply(Command::ReadSlotFile(slot(1)));
+    assert!(!live.ctl().changed_on_disk(slot(1)));
+    assert_eq!(
+        live.ctl()
+            .slot_files()
+            .map(|i| i.name.clone())
+            .collect::<Vec<_>>(),
+        ["mine"]
     );
     assert!(live.notices.iter().any(|(_, n)| *n
         == Notice::Saved {
@@ -1057,7 +1008,7 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         step: 2,
         value: StepValue::Hit,
     });
-    assert!(live.ctl.is_dirty());
+    assert!(live.ctl().is_dirty());
     let e = live
         .try_apply(Command::SaveSlot {
             slot: slot(2),
@@ -1076,25 +1027,20 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         theirs_bytes,
         "refused save wrote nothing"
     );
-    assert!(live.ctl.is_dirty());
-    assert_eq!(live.ctl.slot(), Some(slot(1)));
+    assert!(live.ctl().is_dirty());
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
 
     live.apply(Command::SaveSlot {
         slot: slot(2),
         force: true,
     });
-    assert!(!live.ctl.is_dirty());
-    assert_eq!(live.ctl.slot(), Some(slot(2)));
-    let saved = live.ctl.store().load(slot(2)).unwrap().slot;
-    assert_eq!(saved.sequencer.tracks, live.ctl.song().sequencer.tracks);
-    assert_eq!(
-        live.ctl.own_save_hash(slot(2)).unwrap(),
-        content_hash(&std::fs::read(&p2).unwrap())
-    );
-    assert_ne!(
-        live.ctl.own_save_hash(slot(2)).unwrap(),
-        content_hash(&theirs_bytes)
-    );
+    assert!(!live.ctl().is_dirty());
+    assert_eq!(live.ctl().slot(), Some(slot(2)));
+    let saved = live.ctl().store().load(slot(2)).unwrap().slot;
+    assert_eq!(saved.sequencer.tracks, live.ctl().song().sequencer.tracks);
+    assert_ne!(std::fs::read(&p2).unwrap(), theirs_bytes);
+    live.apply(Command::ReadSlotFile(slot(2)));
+    assert!(!live.ctl().changed_on_disk(slot(2)));
 
     // Saving to the current slot never asks.
     live.apply(Command::SetStep {
@@ -1107,7 +1053,7 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         force: false,
     });
     assert_eq!(
-        live.ctl
+        live.ctl()
             .store()
             .load(slot(2))
             .unwrap()
@@ -1123,7 +1069,7 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
         slot: slot(3),
         force: false,
     });
-    let mut same = live.ctl.song().clone();
+    let mut same = live.ctl().song().clone();
     same.metadata.name = "other name".into();
     live.save_slot_file(4, &same);
     live.apply(Command::SaveSlot {
@@ -1133,24 +1079,24 @@ fn dirty_flag_save_overwrite_guard_and_own_save_hash() {
 
     // Loading clears dirty.
     live.apply(Command::SetName("edited".into()));
-    assert!(live.ctl.is_dirty());
+    assert!(live.ctl().is_dirty());
     live.apply(Command::LoadSlot {
         slot: slot(1),
         immediate: true,
     });
-    assert!(!live.ctl.is_dirty());
-    assert_eq!(live.ctl.slot(), Some(slot(1)));
-    assert_eq!(live.ctl.song().metadata.name, "mine");
-    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "x...");
+    assert!(!live.ctl().is_dirty());
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+    assert_eq!(live.ctl().song().metadata.name, "mine");
+    assert_eq!(live.ctl().song().sequencer.tracks[0].pattern, "x...");
     // And undo of the load makes the song dirty again (it differs from slot 1).
     live.apply(Command::Undo);
-    assert!(live.ctl.is_dirty());
-    assert_eq!(live.ctl.song().metadata.name, "edited");
+    assert!(live.ctl().is_dirty());
+    assert_eq!(live.ctl().song().metadata.name, "edited");
 }
 
 #[test]
 fn undo_of_a_load_does_not_let_a_save_overwrite_the_loaded_slot_unasked() {
-    let mut live = Live::new();
+    let mut live = live();
     live.apply(Command::AddTrack(Box::new(tone_track(
         "mine", 1, "x...", 440.0,
     ))));
@@ -1163,7 +1109,7 @@ fn undo_of_a_load_does_not_let_a_save_overwrite_the_loaded_slot_unasked() {
         immediate: true,
     });
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().sequencer.tracks[0].name, "mine");
+    assert_eq!(live.ctl().song().sequencer.tracks[0].name, "mine");
     // The song on screen is not slot 2's any more: saving there must ask first.
     let r = live.try_apply(Command::SaveSlot {
         slot: slot(2),
@@ -1178,12 +1124,12 @@ fn undo_of_a_load_does_not_let_a_save_overwrite_the_loaded_slot_unasked() {
 
 #[test]
 fn loading_a_missing_slot_changes_nothing() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::SaveSlot {
         slot: slot(1),
         force: false,
     });
-    let before = live.ctl.song().clone();
+    let before = live.ctl().song().clone();
     let e = live
         .try_apply(Command::LoadSlot {
             slot: slot(9),
@@ -1194,10 +1140,10 @@ fn loading_a_missing_slot_changes_nothing() {
         matches!(e, ControlError::Store(StoreError::Missing { .. })),
         "{e:?}"
     );
-    assert_eq!(*live.ctl.song(), before);
-    assert_eq!(live.ctl.slot(), Some(slot(1)));
-    assert!(!live.ctl.is_dirty());
-    assert!(live.ctl.status().queued.is_none());
+    assert_eq!(*live.ctl().song(), before);
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+    assert!(!live.ctl().is_dirty());
+    assert!(live.ctl().status().queued.is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1210,13 +1156,13 @@ fn song_b() -> Slot {
 
 #[test]
 fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
-    let (mut live, mut mirror) = Live::with_song_a();
+    let (mut live, mut mirror) = live_with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
     mirror.handle(EngineMsg::Play);
     let mut got = live.run(BAR + BAR / 2);
     let mut want = mirror_run(&mut mirror, BAR + BAR / 2);
-    assert_eq!(live.ctl.status().bar, 1);
+    assert_eq!(live.ctl().status().bar, 1);
 
     let msg = live.apply(Command::LoadSlot {
         slot: slot(3),
@@ -1226,11 +1172,11 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
         msg.as_deref(),
         Some("slot 3 \"B\" queued — applies at bar 2")
     );
-    assert_eq!(live.ctl.status().queued, Some((slot(3), 2)));
+    assert_eq!(live.ctl().status().queued, Some((slot(3), 2)));
     // Until its bar, the queued slot is held apart: the song is still the playing one.
-    assert_eq!(live.ctl.slot(), None);
-    assert_eq!(live.ctl.song().metadata.name, "A");
-    let q = live.ctl.queued().expect("queued");
+    assert_eq!(live.ctl().slot(), None);
+    assert_eq!(live.ctl().song().metadata.name, "A");
+    let q = live.ctl().queued().expect("queued");
     assert_eq!(
         (q.slot, q.name, q.bar, q.from_disk),
         (slot(3), "B", 2, false)
@@ -1241,7 +1187,7 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
             bar: 2,
             from_disk: false
         }));
-    let parsed = live.ctl.store().load(slot(3)).unwrap();
+    let parsed = live.ctl().store().load(slot(3)).unwrap();
     mirror.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&parsed.slot, VOICES)),
         timing: LoadTiming::NextBar,
@@ -1253,11 +1199,11 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     want.extend(mirror_run(&mut mirror, BAR / 2 - PERIOD));
     assert!(live.applied().is_empty());
     assert_eq!(
-        live.ctl.status().queued,
+        live.ctl().status().queued,
         Some((slot(3), 2)),
         "the engine confirmed the bar"
     );
-    assert_eq!(live.ctl.status().playing_slot, None);
+    assert_eq!(live.ctl().status().playing_slot, None);
     got.extend(live.run(PERIOD));
     want.extend(mirror_run(&mut mirror, PERIOD));
     assert!(live.applied().is_empty(), "bar 2 has not begun yet");
@@ -1265,13 +1211,13 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
     got.extend(live.run(PERIOD));
     want.extend(mirror_run(&mut mirror, PERIOD));
     assert_eq!(live.applied(), vec![(2 * BAR + PERIOD, 3, 2)]);
-    assert_eq!(live.ctl.status().queued, None);
+    assert_eq!(live.ctl().status().queued, None);
     // Applied: now the queued song is the song, and the slot label changes with it.
-    assert_eq!(live.ctl.slot(), Some(slot(3)));
-    assert_eq!(*live.ctl.song(), parsed.slot);
-    assert!(live.ctl.queued().is_none());
-    assert!(!live.ctl.is_dirty());
-    assert_eq!(live.ctl.status().playing_slot, Some(slot(3)));
+    assert_eq!(live.ctl().slot(), Some(slot(3)));
+    assert_eq!(*live.ctl().song(), parsed.slot);
+    assert!(live.ctl().queued().is_none());
+    assert!(!live.ctl().is_dirty());
+    assert_eq!(live.ctl().status().playing_slot, Some(slot(3)));
     let bar2 = live.notices_matching(|n| matches!(n, Notice::Bar { bar: 2, .. }));
     assert_eq!(bar2.len(), 1);
     assert!(matches!(bar2[0].1, Notice::Bar { bar: 2, sample } if sample == 2 * BAR as u64));
@@ -1287,7 +1233,7 @@ fn a_bar_aligned_load_is_predicted_announced_and_applies_at_the_next_bar() {
 
 #[test]
 fn edits_while_a_load_is_pending_go_to_the_playing_song_and_are_heard_until_the_bar() {
-    let (mut live, mut mirror) = Live::with_song_a();
+    let (mut live, mut mirror) = live_with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
     mirror.handle(EngineMsg::Play);
@@ -1307,19 +1253,19 @@ fn edits_while_a_load_is_pending_go_to_the_playing_song_and_are_heard_until_the_
         track: "a".into(),
         pattern: "x...x...xxxxxxxx".into(),
     });
-    assert_eq!(live.ctl.song().metadata.name, "A");
+    assert_eq!(live.ctl().song().metadata.name, "A");
     assert_eq!(
-        live.ctl.song().sequencer.tracks[0].pattern,
+        live.ctl().song().sequencer.tracks[0].pattern,
         "x...x...xxxxxxxx"
     );
-    let q = live.ctl.queued().expect("still queued");
+    let q = live.ctl().queued().expect("still queued");
     assert_eq!(
         q.song.sequencer.tracks[0].pattern, "x.x.x.x.x.x.x.x.",
         "queued song untouched"
     );
     // The engine got the edit live, not into the queued snapshot.
     mirror.handle(EngineMsg::SetTracks(Box::new(TrackSet::from_tracks(
-        &live.ctl.song().sequencer.tracks,
+        &live.ctl().song().sequencer.tracks,
         VOICES,
     ))));
     got.extend(live.run(BAR / 2 + BAR));
@@ -1334,13 +1280,13 @@ fn edits_while_a_load_is_pending_go_to_the_playing_song_and_are_heard_until_the_
     assert_eq!(hits(&got, 2 * BAR, 440.0), "................");
     assert_eq!(hits(&got, 2 * BAR, 1320.0), "x.x.x.x.x.x.x.x.");
     assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
-    assert_eq!(live.ctl.slot(), Some(slot(3)));
-    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl().slot(), Some(slot(3)));
+    assert!(!live.ctl().is_dirty());
 }
 
 #[test]
 fn an_edit_of_the_old_song_racing_the_bar_switch_does_not_stick() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
     live.run(BAR + BAR / 2);
@@ -1358,7 +1304,7 @@ fn an_edit_of_the_old_song_racing_the_bar_switch_does_not_stick() {
     });
     out.extend(live.run(2 * BAR));
     assert_eq!(live.applied().len(), 1, "{:?}", live.applied());
-    assert_eq!(live.ctl.song().metadata.name, "B");
+    assert_eq!(live.ctl().song().metadata.name, "B");
     // Once the control side hears of the switch it sends slot 3 again: bar 3 is pure B.
     assert_eq!(
         hits(&out, PERIOD + BAR, 1320.0),
@@ -1370,7 +1316,7 @@ fn an_edit_of_the_old_song_racing_the_bar_switch_does_not_stick() {
 
 #[test]
 fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.save_slot_file(2, &song_b());
     live.save_slot_file(
         3,
@@ -1386,7 +1332,7 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
         slot: slot(3),
         immediate: true,
     });
-    assert_eq!(live.ctl.song().metadata.name, "C");
+    assert_eq!(live.ctl().song().metadata.name, "C");
     let out = live.run(BAR / 2 + BAR);
     assert_eq!(
         hits(&out, BAR / 2, 880.0),
@@ -1394,7 +1340,7 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
         "slot 3 keeps playing"
     );
     assert_eq!(hits(&out, BAR / 2, 1320.0), "................");
-    assert_eq!(live.ctl.status().playing_slot, Some(slot(3)));
+    assert_eq!(live.ctl().status().playing_slot, Some(slot(3)));
     assert!(
         live.applied().iter().all(|&(_, s, _)| s == 3),
         "{:?}",
@@ -1404,7 +1350,7 @@ fn an_immediate_load_cancels_a_pending_bar_aligned_load() {
 
 #[test]
 fn a_load_right_after_play_announces_the_bar_it_applies_at() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.save_slot_file(2, &song_b());
     live.apply(Command::Play);
     live.run(3 * BAR + BAR / 2);
@@ -1448,20 +1394,20 @@ fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
 
 #[test]
 fn recording_is_lossless_32_bit_float_stereo() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::Gate { voice: 3, on: true });
     live.apply(Command::Play);
     live.run(BAR / 4);
     let msg = live.apply(Command::RecordStart(Some("take".into())));
     let path = live.dir.path().join("recordings").join("take.wav");
     assert_eq!(msg, Some(format!("recording to {}", path.display())));
-    assert_eq!(live.ctl.recording(), Some(path.as_path()));
+    assert_eq!(live.ctl().recording(), Some(path.as_path()));
 
     const FRAMES: usize = 40_000 + 123;
     let recorded = live.run(FRAMES);
     let msg = live.apply(Command::RecordStop).unwrap();
     assert!(msg.starts_with("recorded 0.84 s to "), "{msg}");
-    assert_eq!(live.ctl.recording(), None);
+    assert_eq!(live.ctl().recording(), None);
     live.run(BAR / 4);
     let info = live
         .notices
@@ -1483,7 +1429,7 @@ fn recording_is_lossless_32_bit_float_stereo() {
     assert_eq!(samples.len(), FRAMES * 2);
     assert!(max_abs(&recorded) > 0.1);
     assert_same("WAV vs rendered", &samples, &recorded);
-    assert_eq!(live.ctl.stats().record_dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(live.ctl().stats().record_dropped.load(Ordering::Relaxed), 0);
 
     // A second take in the same session starts clean.
     live.apply(Command::RecordStart(Some("take2.wav".into())));
@@ -1495,7 +1441,7 @@ fn recording_is_lossless_32_bit_float_stereo() {
 
 #[test]
 fn recording_names_stay_inside_the_recordings_folder() {
-    let mut live = Live::new();
+    let mut live = live();
     let rec = live.dir.path().join("recordings");
     for (name, file) in [
         ("../x", "x.wav"),
@@ -1506,7 +1452,7 @@ fn recording_names_stay_inside_the_recordings_folder() {
     ] {
         live.apply(Command::RecordStart(Some(name.into())));
         assert_eq!(
-            live.ctl.recording(),
+            live.ctl().recording(),
             Some(rec.join(file).as_path()),
             "{name}"
         );
@@ -1530,11 +1476,11 @@ fn recording_names_stay_inside_the_recordings_folder() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     top.sort();
-    assert_eq!(top, vec!["recordings"]);
+    assert_eq!(top, vec!["patterns", "recordings"]);
     // Default name, and refusals while (not) recording.
     live.apply(Command::RecordStart(None));
     let name = live
-        .ctl
+        .ctl()
         .recording()
         .unwrap()
         .file_name()
@@ -1560,7 +1506,7 @@ fn recording_names_stay_inside_the_recordings_folder() {
 
 #[test]
 fn clear_tracks_releases_every_voice() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     let mut long = tone_track("drone", 4, "xxxxxxxxxxxxxxxx", 1320.0);
     long.gate_frac = 1.0;
     live.apply(Command::AddTrack(Box::new(long)));
@@ -1581,7 +1527,7 @@ fn clear_tracks_releases_every_voice() {
 
     let msg = live.apply(Command::ClearTracks);
     assert_eq!(msg.as_deref(), Some("cleared all tracks"));
-    assert!(live.ctl.song().sequencer.tracks.is_empty());
+    assert!(live.ctl().song().sequencer.tracks.is_empty());
     let out = live.run(BAR);
     // 50 ms of release, then silence (the filters' tails are far below this).
     assert!(max_abs(&out[..PERIOD * 2]) > 0.05, "released, not cut");
@@ -1591,7 +1537,7 @@ fn clear_tracks_releases_every_voice() {
 
 #[test]
 fn gate_on_a_voice_that_does_not_run_is_refused_by_name() {
-    let mut live = Live::new();
+    let mut live = live();
     for v in [0u8, 9, 16, 200] {
         let e = live
             .try_apply(Command::Gate { voice: v, on: true })
@@ -1619,17 +1565,17 @@ fn gate_on_a_voice_that_does_not_run_is_refused_by_name() {
 
 #[test]
 fn engine_stop_mutes_the_output_and_finishes_the_recording() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::Gate { voice: 3, on: true });
     live.apply(Command::Play);
     live.run(PERIOD * 5);
     live.apply(Command::RecordStart(None));
-    let path = live.ctl.recording().unwrap().to_path_buf();
+    let path = live.ctl().recording().unwrap().to_path_buf();
     live.run(PERIOD * 20);
     let msg = live.apply(Command::EngineStop);
     assert_eq!(msg.as_deref(), Some("audio off"));
-    assert_eq!(live.ctl.recording(), None);
-    assert!(!live.ctl.status().running);
+    assert_eq!(live.ctl().recording(), None);
+    assert!(!live.ctl().status().running);
     let rec = live
         .notices
         .iter()
@@ -1647,7 +1593,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
         out.iter().all(|&x| x == 0.0),
         "muted output is exact silence"
     );
-    assert!(live.ctl.status().muted);
+    assert!(live.ctl().status().muted);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Stopped));
     // Beats stop too.
     live.notices.clear();
@@ -1657,7 +1603,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
     live.apply(Command::EngineStart);
     live.apply(Command::Gate { voice: 3, on: true });
     let out = live.run(SR / 10);
-    assert!(!live.ctl.status().muted);
+    assert!(!live.ctl().status().muted);
     assert!(max_abs(&out) > 0.1);
 }
 
@@ -1667,7 +1613,7 @@ fn engine_stop_mutes_the_output_and_finishes_the_recording() {
 
 #[test]
 fn relink_sends_the_whole_song_to_the_new_engine() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::AddTrack(Box::new(tone_track(
         "b", 4, "..x.", 1320.0,
     ))));
@@ -1683,12 +1629,12 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
     live.run(BAR + BAR / 3);
 
     let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
-    live.ctl.relink(link);
+    live.ctl_mut().relink(link);
     live.runner = runner;
     live.notices.clear();
     let mut mirror = Engine::new(SR as f32, VOICES);
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
+        scene: Box::new(Scene::from_slot(live.ctl().song(), VOICES)),
         timing: LoadTiming::Immediate,
         slot: 5,
     });
@@ -1700,24 +1646,25 @@ fn relink_sends_the_whole_song_to_the_new_engine() {
         &mirror_run(&mut mirror, 2 * BAR),
     );
     assert_eq!(hits(&got, BAR, 1320.0), "..x...x...x...x.");
-    assert_eq!(live.ctl.status().playing_slot, Some(slot(5)));
-    assert!(live.ctl.status().running);
+    assert_eq!(live.ctl().status().playing_slot, Some(slot(5)));
+    assert!(live.ctl().status().running);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Started));
 }
 
 #[test]
 fn relink_keeps_audio_off_after_engine_stop() {
-    let mut live = Live::new();
+    let mut live = live();
     live.apply(Command::EngineStop);
     live.run(PERIOD);
-    assert!(live.ctl.status().muted);
+    assert!(live.ctl().status().muted);
     let (runner, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
-    live.ctl.relink(link);
+    live.ctl_mut().relink(link);
     live.runner = runner;
-    live.ctl.send_engine(EngineMsg::Gate { voice: 1, on: true });
+    live.ctl_mut()
+        .send_engine(EngineMsg::Gate { voice: 1, on: true });
     let out = live.run(SR / 10);
     assert!(
-        live.ctl.status().muted,
+        live.ctl().status().muted,
         "audio was turned off; a new device must not turn it on"
     );
     assert_eq!(max_abs(&out), 0.0);
@@ -1725,7 +1672,7 @@ fn relink_keeps_audio_off_after_engine_stop() {
 
 #[test]
 fn set_notes_restarts_the_note_cycle() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     let mut t = tone_track("mel", 5, "x...", 220.0);
     t.notes = vec![220.0, 330.0, 440.0, 550.0];
     live.apply(Command::AddTrack(Box::new(t)));
@@ -1746,7 +1693,7 @@ fn set_notes_restarts_the_note_cycle() {
         track: "mel".into(),
         notes: vec![660.0, 880.0],
     });
-    assert_eq!(live.ctl.song().sequencer.tracks[1].note_index, 0);
+    assert_eq!(live.ctl().song().sequencer.tracks[1].note_index, 0);
     let out = live.run(6 * STEP);
     // The next hit (step 12) starts the new cycle at its first note.
     let first = tone(&out, 2 * STEP + 700, 750, 660.0);
@@ -1759,7 +1706,7 @@ fn set_notes_restarts_the_note_cycle() {
 
 #[test]
 fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
-    let (mut live, mut mirror) = Live::with_song_a();
+    let (mut live, mut mirror) = live_with_song_a();
     live.apply(Command::Play);
     mirror.handle(EngineMsg::Play);
     let mut got = live.run(BAR / 2);
@@ -1806,8 +1753,8 @@ fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
             },
         ]
     );
-    assert_eq!(live.ctl.queued().map(|q| q.song), Some(&b));
-    assert!(live.ctl.queued().unwrap().from_disk);
+    assert_eq!(live.ctl().queued().map(|q| q.song), Some(&b));
+    assert!(live.ctl().queued().unwrap().from_disk);
     mirror.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&b, VOICES)),
         timing: LoadTiming::NextBar,
@@ -1818,23 +1765,23 @@ fn a_changed_file_is_queued_as_from_disk_with_its_warnings() {
     assert_same("runner vs engine with the file queued", &got, &want);
     assert_eq!(hits(&got, BAR, 1320.0), "x.x.x.x.x.x.x.x.");
     assert_eq!(live.applied(), vec![(BAR + PERIOD, 3, 1)]);
-    assert_eq!(*live.ctl.song(), b);
-    assert!(!live.ctl.is_dirty());
+    assert_eq!(*live.ctl().song(), b);
+    assert!(!live.ctl().is_dirty());
 }
 
 #[test]
 fn follow_tempo_moves_the_engine_but_not_the_song() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::SaveSlot {
         slot: slot(1),
         force: false,
     });
     live.apply(Command::Play);
     live.run(BAR);
-    let song = live.ctl.song().clone();
+    let song = live.ctl().song().clone();
     assert_eq!(live.apply(Command::FollowTempo(120.0)), None);
-    assert_eq!(*live.ctl.song(), song);
-    assert!(!live.ctl.is_dirty());
+    assert_eq!(*live.ctl().song(), song);
+    assert!(!live.ctl().is_dirty());
     live.notices.clear();
     live.run(2 * BAR);
     let beats = live.beats();
@@ -1866,7 +1813,7 @@ fn follow_tempo_moves_the_engine_but_not_the_song() {
 
 #[test]
 fn setting_the_shown_tempo_after_following_reaches_the_engine() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::Play);
     live.apply(Command::FollowTempo(120.0));
     live.run(BAR);
@@ -1887,38 +1834,38 @@ fn setting_the_shown_tempo_after_following_reaches_the_engine() {
 
 #[test]
 fn nudges_clamp_and_toggle_play_follows_the_status() {
-    let mut live = Live::new();
+    let mut live = live();
     for _ in 0..5 {
         live.apply(Command::NudgeBpm(1.0));
     }
-    assert_eq!(live.ctl.song().sequencer.bpm, 125.0);
+    assert_eq!(live.ctl().song().sequencer.bpm, 125.0);
     live.apply(Command::NudgeBpm(-1000.0));
-    assert_eq!(live.ctl.song().sequencer.bpm, 30.0);
+    assert_eq!(live.ctl().song().sequencer.bpm, 30.0);
     live.apply(Command::NudgeSwing(0.5));
     live.apply(Command::NudgeSwing(0.5));
-    assert_eq!(live.ctl.song().sequencer.swing, 0.6);
+    assert_eq!(live.ctl().song().sequencer.swing, 0.6);
     // All the tempo nudges were one held adjustment, then one for swing.
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().sequencer.swing, 0.0);
+    assert_eq!(live.ctl().song().sequencer.swing, 0.0);
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().sequencer.bpm, 120.0);
+    assert_eq!(live.ctl().song().sequencer.bpm, 120.0);
     assert!(live.try_apply(Command::Undo).is_err());
 
     live.apply(Command::TogglePlay);
-    assert!(live.ctl.status().running);
+    assert!(live.ctl().status().running);
     live.run(PERIOD);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Started));
     live.apply(Command::TogglePlay);
-    assert!(!live.ctl.status().running);
+    assert!(!live.ctl().status().running);
     live.run(PERIOD);
     assert!(live.notices.iter().any(|(_, n)| *n == Notice::Stopped));
-    assert!(!live.ctl.status().running);
+    assert!(!live.ctl().status().running);
 }
 
 #[test]
 fn a_non_finite_tempo_or_parameter_is_refused() {
-    let (mut live, _) = Live::with_song_a();
-    let before = live.ctl.song().clone();
+    let (mut live, _) = live_with_song_a();
+    let before = live.ctl().song().clone();
     assert!(live.try_apply(Command::SetBpm(f64::NAN)).is_err());
     assert!(live.try_apply(Command::NudgeBpm(f64::INFINITY)).is_err());
     assert!(
@@ -1928,12 +1875,12 @@ fn a_non_finite_tempo_or_parameter_is_refused() {
         })
         .is_err()
     );
-    assert_eq!(*live.ctl.song(), before);
+    assert_eq!(*live.ctl().song(), before);
 }
 
 #[test]
 fn edits_while_the_audio_side_is_gone_are_kept_and_relink_restores_everything() {
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.apply(Command::Play);
     live.run(BAR / 2);
     // The device dies: its runner is gone, the control side keeps editing without blocking.
@@ -1944,7 +1891,7 @@ fn edits_while_the_audio_side_is_gone_are_kept_and_relink_restores_everything() 
             id: ParamId::voice(1 + (i % VOICES) as u8, vp::FILTER_Q),
             value: 1.0 + (i % 7) as f64,
         });
-        live.ctl.send_engine(EngineMsg::Gate {
+        live.ctl_mut().send_engine(EngineMsg::Gate {
             voice: 8,
             on: i % 2 == 0,
         });
@@ -1953,11 +1900,11 @@ fn edits_while_the_audio_side_is_gone_are_kept_and_relink_restores_everything() 
         track: "a".into(),
         pattern: "xx..".into(),
     });
-    live.ctl.poll();
-    live.ctl.relink(link);
+    live.ctl_mut().poll();
+    live.ctl_mut().relink(link);
     let mut mirror = Engine::new(SR as f32, VOICES);
     mirror.handle(EngineMsg::Load {
-        scene: Box::new(Scene::from_slot(live.ctl.song(), VOICES)),
+        scene: Box::new(Scene::from_slot(live.ctl().song(), VOICES)),
         timing: LoadTiming::Immediate,
         slot: 0,
     });
@@ -1973,10 +1920,10 @@ fn edits_while_the_audio_side_is_gone_are_kept_and_relink_restores_everything() 
 
 #[test]
 fn levels_and_load_reach_the_status() {
-    let mut live = Live::new();
+    let mut live = live();
     live.apply(Command::Gate { voice: 4, on: true });
     live.run(SR);
-    let st = live.ctl.status();
+    let st = live.ctl().status();
     assert!(st.levels[3] > 0.2, "{:?}", st.levels);
     assert!(
         st.levels
@@ -1989,10 +1936,10 @@ fn levels_and_load_reach_the_status() {
     assert!(st.master[0] > 0.2 && st.master[1] > 0.2);
     assert!(st.load_mean > 0.0 && st.load_max >= st.load_mean);
     assert_eq!(
-        live.ctl.stats().callbacks.load(Ordering::Relaxed),
+        live.ctl().stats().callbacks.load(Ordering::Relaxed),
         (SR / PERIOD) as u64
     );
-    assert_eq!(live.ctl.stats().events_dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(live.ctl().stats().events_dropped.load(Ordering::Relaxed), 0);
 }
 
 /// A slot file that no longer loads (a crash of some other tool, a bad hand edit) names its
@@ -2038,6 +1985,7 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
         force: false,
     })
     .unwrap();
+    assert!(ctl.settle_disk(Duration::from_secs(20)));
     let reloaded = Store::new(dir.path()).load(slot(4)).unwrap();
     assert_eq!(reloaded.slot.sequencer.tracks, good.sequencer.tracks);
 
@@ -2058,7 +2006,7 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
 
 #[test]
 fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
-    let mut live = Live::new();
+    let mut live = live();
     live.save_slot_file(1, &song("One", vec![tone_track("a", 1, "x...", 440.0)]));
     live.save_slot_file(5, &song_b());
     let load = |live: &mut Live, n: u8| {
@@ -2069,7 +2017,7 @@ fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
     };
     load(&mut live, 1);
     let t0 = Instant::now();
-    live.ctl
+    live.ctl_mut()
         .apply_at(
             Command::SetPattern {
                 track: "a".into(),
@@ -2078,27 +2026,28 @@ fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
             t0,
         )
         .unwrap();
-    assert!(live.ctl.is_dirty());
+    assert!(live.ctl().is_dirty());
     // The current slot's edit is mirrored to its draft file (kill-safety).
-    let draft = live.ctl.store().draft_path(slot(1));
-    live.ctl.flush_drafts();
+    let draft = live.ctl().store().draft_path(slot(1));
+    live.ctl_mut().flush_drafts();
+    live.settle_disk();
     let on_disk = chronus::model::slot::read_slot_file(&draft).unwrap();
     assert_eq!(on_disk.slot.sequencer.tracks[0].pattern, "xxxx");
     // Switch away and back: the edit comes back, still unsaved.
     load(&mut live, 5);
-    assert!(!live.ctl.is_dirty());
-    assert!(live.ctl.has_draft(slot(1)));
-    assert_eq!(live.ctl.draft_slots(), vec![slot(1)]);
+    assert!(!live.ctl().is_dirty());
+    assert!(live.ctl().has_draft(slot(1)));
+    assert_eq!(live.ctl().draft_slots(), vec![slot(1)]);
     let msg = load(&mut live, 1).unwrap();
     assert!(
         msg.starts_with("slot 1: restored unsaved edits from drafts/slot_001.json"),
         "{msg}"
     );
-    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "xxxx");
-    assert!(live.ctl.is_dirty());
+    assert_eq!(live.ctl().song().sequencer.tracks[0].pattern, "xxxx");
+    assert!(live.ctl().is_dirty());
     // A fresh controller on the same folder finds the draft (next start).
     let (_r, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
-    let mut next = Controller::new(live.ctl.store().clone(), VOICES, link, Recorder::new());
+    let mut next = Controller::new(live.ctl().store().clone(), VOICES, link, Recorder::new());
     next.apply(Command::LoadSlot {
         slot: slot(1),
         immediate: true,
@@ -2107,25 +2056,26 @@ fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
     assert_eq!(next.song().sequencer.tracks[0].pattern, "xxxx");
     // Revert drops the draft and reloads the file; undo brings the edit back.
     live.apply(Command::Revert);
-    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "x...");
-    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl().song().sequencer.tracks[0].pattern, "x...");
+    assert!(!live.ctl().is_dirty());
     assert!(!draft.exists());
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().sequencer.tracks[0].pattern, "xxxx");
+    assert_eq!(live.ctl().song().sequencer.tracks[0].pattern, "xxxx");
     // Save writes it to the slot file and removes the draft.
     live.apply(Command::SaveSlot {
         slot: slot(1),
         force: false,
     });
-    live.ctl.flush_drafts();
+    live.ctl_mut().flush_drafts();
+    live.settle_disk();
     assert!(!draft.exists());
-    assert!(!live.ctl.is_dirty());
-    assert!(live.ctl.draft_slots().is_empty());
+    assert!(!live.ctl().is_dirty());
+    assert!(live.ctl().draft_slots().is_empty());
 }
 
 #[test]
 fn dirty_means_differs_from_the_file_and_undo_coalesces_by_passed_in_time() {
-    let mut live = Live::new();
+    let mut live = live();
     live.save_slot_file(2, &song_b());
     live.apply(Command::LoadSlot {
         slot: slot(2),
@@ -2133,27 +2083,27 @@ fn dirty_means_differs_from_the_file_and_undo_coalesces_by_passed_in_time() {
     });
     let t0 = Instant::now();
     let set = |live: &mut Live, v: f64, at: Instant| {
-        live.ctl.apply_at(Command::SetSwing(v), at).unwrap();
+        live.ctl_mut().apply_at(Command::SetSwing(v), at).unwrap();
     };
     set(&mut live, 0.1, t0);
     set(&mut live, 0.2, t0 + Duration::from_millis(500));
     // More than a second after the last one: a new undo step.
     set(&mut live, 0.3, t0 + Duration::from_millis(1600));
-    assert!(live.ctl.is_dirty());
+    assert!(live.ctl().is_dirty());
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().sequencer.swing, 0.2);
-    assert!(live.ctl.is_dirty());
+    assert_eq!(live.ctl().song().sequencer.swing, 0.2);
+    assert!(live.ctl().is_dirty());
     live.apply(Command::Undo);
-    assert_eq!(live.ctl.song().sequencer.swing, 0.0);
-    assert!(!live.ctl.is_dirty(), "back to what the file holds");
+    assert_eq!(live.ctl().song().sequencer.swing, 0.0);
+    assert!(!live.ctl().is_dirty(), "back to what the file holds");
     // Save-as makes the other slot current.
     live.apply(Command::SetSwing(0.4));
     live.apply(Command::SaveSlot {
         slot: slot(9),
         force: false,
     });
-    assert_eq!(live.ctl.slot(), Some(slot(9)));
-    assert!(!live.ctl.is_dirty());
+    assert_eq!(live.ctl().slot(), Some(slot(9)));
+    assert!(!live.ctl().is_dirty());
 }
 
 #[test]
@@ -2163,7 +2113,7 @@ fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
     use chronus::frontend::tui::App;
     use chronus::keymap::Keymap;
 
-    let (mut live, _) = Live::with_song_a();
+    let (mut live, _) = live_with_song_a();
     live.save_slot_file(3, &song_b());
     live.apply(Command::Play);
     live.run(BAR + BAR / 2);
@@ -2178,9 +2128,9 @@ fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
         from_disk: false,
     };
     assert!(live.notices.iter().any(|(_, n)| *n == queued));
-    assert_eq!(reply, human_line(&live.ctl, &queued));
+    assert_eq!(reply, human_line(live.ctl(), &queued));
     assert_eq!(
-        live.ctl.describe(&queued).as_deref(),
+        live.ctl().describe(&queued).as_deref(),
         Some("slot 3 \"B\" queued — applies at bar 2")
     );
 
@@ -2225,15 +2175,19 @@ fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
             "slot 3: look out",
         ),
     ];
-    assert!(live.ctl.status().running, "a bar-aligned switch is news");
+    assert!(live.ctl().status().running, "a bar-aligned switch is news");
     for (n, want) in shown {
-        let headless = human_line(&live.ctl, &n);
+        let headless = human_line(live.ctl(), &n);
         assert_eq!(headless.as_deref(), Some(want), "headless: {n:?}");
-        assert_eq!(tui_line(&live.ctl, &n).as_deref(), Some(want), "tui: {n:?}");
+        assert_eq!(
+            tui_line(live.ctl(), &n).as_deref(),
+            Some(want),
+            "tui: {n:?}"
+        );
     }
     // Timing is not news for the message line.
     for n in [Notice::Started, Notice::Stopped] {
-        assert_eq!(human_line(&live.ctl, &n), None);
-        assert_eq!(tui_line(&live.ctl, &n), None);
+        assert_eq!(human_line(live.ctl(), &n), None);
+        assert_eq!(tui_line(live.ctl(), &n), None);
     }
 }

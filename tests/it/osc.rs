@@ -10,10 +10,8 @@ use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chronus::audio::Recorder;
-use chronus::control::{Command, Controller, Level, Notice, Service};
-use chronus::engine::Engine;
-use chronus::engine::link::EngineRunner;
+use crate::support::{Live, Setup};
+use chronus::control::{Command, Level, Notice, Service};
 use chronus::model::registry::{
     MAX_VOICES, ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice,
 };
@@ -54,12 +52,9 @@ fn flatten(p: OscPacket, out: &mut Vec<OscMessage>) {
 /// A controller on a real engine (rendered here, no sound card), an OSC server on an
 /// ephemeral port, and a client socket.
 struct Rig {
-    dir: tempfile::TempDir,
-    runner: EngineRunner,
-    ctl: Controller,
+    live: Live,
     server: OscServer,
     client: UdpSocket,
-    buf: Vec<f32>,
     /// Every beat so far: bar, beat, sample, and when it sounds by the clock of its turn.
     beats: Vec<(u64, u8, u64, f64)>,
 }
@@ -76,26 +71,18 @@ impl Rig {
     }
 
     fn serving(server: OscServer) -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        let mut recorder = Recorder::new();
-        let producer = recorder.attach(RATE as u32);
-        let (runner, link) = chronus::engine::link::link(Engine::new(RATE, VOICES), Some(producer));
-        let mut ctl = Controller::new(
-            Store::new(dir.path().join("patterns")),
-            VOICES,
-            link,
-            recorder,
-        );
-        ctl.set_recordings_dir(dir.path().join("recordings"));
+        let live = Live::start(Setup {
+            rate: RATE as u32,
+            voices: VOICES as u8,
+            period: BLOCK,
+            ..Setup::default()
+        });
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         client.set_nonblocking(true).unwrap();
         Rig {
-            dir,
-            runner,
-            ctl,
+            live,
             server,
             client,
-            buf: vec![0.0; BLOCK * 2],
             beats: Vec::new(),
         }
     }
@@ -111,17 +98,13 @@ impl Rig {
     /// One control-loop turn: the server drains its socket, the engine renders a block, the
     /// controller reads its events and the server observes the notices.
     fn turn(&mut self) -> Vec<Notice> {
-        self.server.poll(&mut self.ctl);
-        self.runner.render(&mut self.buf);
-        self.ctl.poll();
-        let notices: Vec<Notice> = self.ctl.drain_notices().collect();
-        self.server.observe(&self.ctl, &notices);
+        let notices = self.live.turn_with(true, &mut [&mut self.server]);
         // The sample → time mapping moves with every block rendered (faster than real time
         // here), so a beat's time is taken in the turn that reported it, as the server does.
         for n in &notices {
             if let Notice::Beat { bar, beat, sample } = *n {
                 self.beats
-                    .push((bar, beat, sample, self.ctl.sample_time(sample)));
+                    .push((bar, beat, sample, self.live.ctl().sample_time(sample)));
             }
         }
         notices
@@ -159,6 +142,11 @@ impl Rig {
             self.turn();
         }
         self.turn();
+        if self.live.ctl().disk_busy() > 0 {
+            // A save answers once the disk thread has written it.
+            assert!(self.live.ctl_mut().settle_disk(Duration::from_secs(20)));
+            self.turn();
+        }
         self.received()
     }
 
@@ -179,11 +167,12 @@ impl Rig {
     }
 
     fn param(&self, id: ParamId) -> f64 {
-        self.ctl.song().params.get(id)
+        self.live.ctl().song().params.get(id)
     }
 
     fn track(&self, name: &str) -> &Track {
-        self.ctl
+        self.live
+            .ctl()
             .song()
             .sequencer
             .tracks
@@ -192,11 +181,12 @@ impl Rig {
             .unwrap_or_else(|| panic!("no track {name}"))
     }
 
-    fn save_slot(&self, n: u8, slot: &Slot) {
-        self.ctl
-            .store()
-            .save(SlotNumber::new(n).unwrap(), slot)
-            .unwrap();
+    /// Writes a slot file as another program would, and has the controller read it (as the
+    /// slot watcher of a headless session would).
+    fn save_slot(&mut self, n: u8, slot: &Slot) {
+        let n = SlotNumber::new(n).unwrap();
+        self.live.ctl().store().save(n, slot).unwrap();
+        self.live.apply(Command::ReadSlotFile(n));
     }
 }
 
@@ -347,7 +337,7 @@ fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {
     rig.ask("/mod/voice2/slide_time", vec![OscType::Float(0.4)]);
     assert!((rig.param(ParamId::voice(2, voice::SLIDE_TIME)) - 0.4).abs() < 1e-6);
     // Refusals name the problem; nothing changes.
-    let before = rig.ctl.song().clone();
+    let before = rig.live.ctl().song().clone();
     let e = rig.refused("/mod/voice9/freq", vec![OscType::Float(300.0)]);
     assert!(e.contains("voice9 does not exist: 8 voices run"), "{e}");
     let e = rig.refused("/mod/voice1/freq", vec![s("loud")]);
@@ -360,7 +350,7 @@ fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {
     assert!(e.contains("finite"), "{e}");
     let e = rig.refused("/mod/voice1/nope", vec![OscType::Float(1.0)]);
     assert!(e.contains("unknown address"), "{e}");
-    assert_eq!(*rig.ctl.song(), before);
+    assert_eq!(*rig.live.ctl().song(), before);
     assert_eq!(
         rig.server.unknown_routes().get("/mod/voice1/nope"),
         Some(&1)
@@ -382,7 +372,7 @@ fn gate_routes_open_the_voice_they_name() {
         let got = rig.ask(addr, vec![OscType::Float(1.0)]);
         assert!(got.is_empty(), "{addr}: {got:?}");
         rig.render_seconds(0.15);
-        let levels = rig.ctl.status().levels;
+        let levels = rig.live.ctl().status().levels;
         for (i, l) in levels.iter().enumerate().take(VOICES) {
             if i == voice_index {
                 assert!(*l > 0.02, "{addr}: voice{} level {l}", i + 1);
@@ -394,9 +384,9 @@ fn gate_routes_open_the_voice_they_name() {
         rig.ask(addr, vec![OscType::Int(0)]);
         rig.render_seconds(0.8);
         assert!(
-            rig.ctl.status().levels[voice_index] < 1e-3,
+            rig.live.ctl().status().levels[voice_index] < 1e-3,
             "{addr}: released level {}",
-            rig.ctl.status().levels[voice_index]
+            rig.live.ctl().status().levels[voice_index]
         );
     }
     let mut rig = Rig::new();
@@ -478,7 +468,8 @@ fn seq_add_takes_the_originals_positional_and_key_value_forms() {
     // The same name replaces the track in place.
     rig.query("/seq/add", vec![s("bass"), s("voice5"), s("X...")]);
     let names: Vec<&str> = rig
-        .ctl
+        .live
+        .ctl()
         .song()
         .sequencer
         .tracks
@@ -489,7 +480,7 @@ fn seq_add_takes_the_originals_positional_and_key_value_forms() {
     assert_eq!(rig.track("bass").voice_id, "voice5");
     assert!(rig.track("bass").notes.is_empty());
     // Refusals leave the song alone.
-    let before = rig.ctl.song().clone();
+    let before = rig.live.ctl().song().clone();
     let e = rig.refused("/seq/add", vec![s("x"), s("voice1"), s("x"), s("wobble=3")]);
     assert!(e.contains("unknown track field \"wobble\""), "{e}");
     assert!(e.contains(TRACK_FIELDS[track::GATE_FRAC].key), "{e}");
@@ -517,7 +508,7 @@ fn seq_add_takes_the_originals_positional_and_key_value_forms() {
         ],
     );
     assert!(e.contains("argument 7"), "{e}");
-    assert_eq!(*rig.ctl.song(), before);
+    assert_eq!(*rig.live.ctl().song(), before);
 }
 
 #[test]
@@ -530,15 +521,15 @@ fn seq_routes_change_the_sequencer() {
         text_of(&rig.query("/seq/bpm", vec![OscType::Int(140)]), 0),
         "BPM 140.0"
     );
-    assert_eq!(rig.ctl.song().sequencer.bpm, 140.0);
+    assert_eq!(rig.live.ctl().song().sequencer.bpm, 140.0);
     rig.query("/seq/bpm", vec![s("500")]);
-    assert_eq!(rig.ctl.song().sequencer.bpm, 300.0);
+    assert_eq!(rig.live.ctl().song().sequencer.bpm, 300.0);
     rig.query("/seq/bpm", vec![OscType::Double(96.5)]);
-    assert_eq!(rig.ctl.song().sequencer.bpm, 96.5);
+    assert_eq!(rig.live.ctl().song().sequencer.bpm, 96.5);
     rig.query("/seq/swing", vec![OscType::Float(0.25)]);
-    assert_eq!(rig.ctl.song().sequencer.swing, 0.25);
+    assert_eq!(rig.live.ctl().song().sequencer.swing, 0.25);
     rig.query("/seq/swing", vec![OscType::Float(0.9)]);
-    assert_eq!(rig.ctl.song().sequencer.swing, 0.6);
+    assert_eq!(rig.live.ctl().song().sequencer.swing, 0.6);
     assert!(
         rig.refused("/seq/bpm", vec![s("fast")])
             .contains("\"fast\"")
@@ -549,9 +540,12 @@ fn seq_routes_change_the_sequencer() {
     rig.query("/seq/update/notes", vec![s("bass"), s("A1 C2")]);
     assert_eq!(rig.track("bass").notes, vec![55.0, 65.41]);
     // One argument per note works too, and the note index is reset.
-    let mut bass = rig.ctl.song().sequencer.tracks[1].clone();
+    let mut bass = rig.live.ctl().song().sequencer.tracks[1].clone();
     bass.note_index = 3;
-    rig.ctl.apply(Command::AddTrack(Box::new(bass))).unwrap();
+    rig.live
+        .ctl_mut()
+        .apply(Command::AddTrack(Box::new(bass)))
+        .unwrap();
     assert_eq!(rig.track("bass").note_index, 3);
     rig.query(
         "/seq/update/notes",
@@ -566,8 +560,8 @@ fn seq_routes_change_the_sequencer() {
     // start / status / stop.
     rig.query("/seq/start", vec![]);
     rig.render_seconds(1.0);
-    assert!(rig.ctl.status().running);
-    let step = rig.ctl.status().global_step;
+    assert!(rig.live.ctl().status().running);
+    let step = rig.live.ctl().status().global_step;
     assert!(step >= 5, "steps after 1 s at 96.5 BPM: {step}");
     let st = rig.query("/seq/status", vec![]);
     assert_eq!(st[0], OscType::Float(96.5));
@@ -580,20 +574,20 @@ fn seq_routes_change_the_sequencer() {
     // Start while playing begins again at step 0 (96.5 BPM: a step is 155 ms).
     rig.query("/seq/start", vec![]);
     rig.render_seconds(0.05);
-    assert!(rig.ctl.status().running);
-    assert_eq!(rig.ctl.status().global_step, 0);
+    assert!(rig.live.ctl().status().running);
+    assert_eq!(rig.live.ctl().status().global_step, 0);
     rig.query("/seq/stop", vec![]);
     rig.render_seconds(0.05);
-    assert!(!rig.ctl.status().running);
+    assert!(!rig.live.ctl().status().running);
     // remove and clear.
     rig.query("/seq/remove", vec![s("kick")]);
-    assert_eq!(rig.ctl.song().sequencer.tracks.len(), 1);
+    assert_eq!(rig.live.ctl().song().sequencer.tracks.len(), 1);
     assert!(
         rig.refused("/seq/remove", vec![s("kick")])
             .contains("no track named \"kick\"")
     );
     rig.query("/seq/clear", vec![]);
-    assert!(rig.ctl.song().sequencer.tracks.is_empty());
+    assert!(rig.live.ctl().song().sequencer.tracks.is_empty());
 }
 
 #[test]
@@ -605,11 +599,16 @@ fn pattern_routes_save_load_and_list_slots() {
     // /pattern/save 5 writes a valid slot 5 holding the song.
     let r = rig.query("/pattern/save", vec![OscType::Int(5)]);
     assert!(text_of(&r, 0).contains("slot_005.json"), "{r:?}");
-    let loaded = rig.ctl.store().load(SlotNumber::new(5).unwrap()).unwrap();
+    let loaded = rig
+        .live
+        .ctl()
+        .store()
+        .load(SlotNumber::new(5).unwrap())
+        .unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert_eq!(
         loaded.slot.sequencer.tracks,
-        rig.ctl.song().sequencer.tracks
+        rig.live.ctl().song().sequencer.tracks
     );
     assert_eq!(
         loaded
@@ -621,14 +620,16 @@ fn pattern_routes_save_load_and_list_slots() {
     // "3.0" as text, as the original's clients send it; a float works too.
     rig.query("/pattern/save", vec![s("7.0")]);
     assert!(
-        rig.ctl
+        rig.live
+            .ctl()
             .store()
             .slot_path(SlotNumber::new(7).unwrap())
             .exists()
     );
     rig.query("/pattern/save", vec![OscType::Float(8.0)]);
     assert!(
-        rig.ctl
+        rig.live
+            .ctl()
             .store()
             .slot_path(SlotNumber::new(8).unwrap())
             .exists()
@@ -649,7 +650,7 @@ fn pattern_routes_save_load_and_list_slots() {
     assert!(text_of(&r, 0).contains("queued"), "{r:?}");
     rig.render_seconds(0.05);
     assert_eq!(
-        rig.ctl.status().queued.map(|q| q.0),
+        rig.live.ctl().status().queued.map(|q| q.0),
         Some(SlotNumber::new(3).unwrap())
     );
     for now in [
@@ -663,15 +664,15 @@ fn pattern_routes_save_load_and_list_slots() {
         assert!(text_of(&r, 0).contains("loaded"), "{now:?}: {r:?}");
         rig.render_seconds(0.02);
         assert_eq!(
-            rig.ctl.status().playing_slot,
+            rig.live.ctl().status().playing_slot,
             Some(SlotNumber::new(5).unwrap()),
             "{now:?}"
         );
-        assert_eq!(rig.ctl.status().queued, None, "{now:?}");
+        assert_eq!(rig.live.ctl().status().queued, None, "{now:?}");
         rig.query("/pattern/load", vec![OscType::Int(3)]);
         rig.render_seconds(0.02);
         assert_eq!(
-            rig.ctl.status().queued.map(|q| q.0),
+            rig.live.ctl().status().queued.map(|q| q.0),
             Some(SlotNumber::new(3).unwrap()),
             "{now:?}"
         );
@@ -705,12 +706,12 @@ fn engine_routes_answer_and_act() {
     let r = rig.query("/engine/stop", vec![]);
     assert_eq!(text_of(&r, 0), "audio off");
     rig.render_seconds(0.05);
-    assert!(rig.ctl.status().muted);
-    assert!(!rig.ctl.status().running);
-    assert!(rig.buf.iter().all(|&x| x == 0.0));
+    assert!(rig.live.ctl().status().muted);
+    assert!(!rig.live.ctl().status().running);
+    assert!(rig.live.last_block.iter().all(|&x| x == 0.0));
     rig.query("/engine/start", vec![]);
     rig.render_seconds(0.02);
-    assert!(!rig.ctl.status().muted);
+    assert!(!rig.live.ctl().status().muted);
     // status.
     rig.query("/seq/bpm", vec![OscType::Int(128)]);
     let st: Value =
@@ -773,7 +774,7 @@ fn engine_routes_answer_and_act() {
     rig.render_seconds(0.5);
     let r = rig.query("/engine/record/stop", vec![]);
     assert!(text_of(&r, 0).starts_with("recorded"), "{r:?}");
-    let wav = hound::WavReader::open(rig.dir.path().join("recordings/take1.wav")).unwrap();
+    let wav = hound::WavReader::open(rig.live.dir.path().join("recordings/take1.wav")).unwrap();
     assert_eq!(wav.spec().sample_rate, 48_000);
     assert!(wav.duration() >= 20_000, "{} frames", wav.duration());
     let st = rig.query("/engine/record/status", vec![]);
@@ -816,7 +817,7 @@ fn replies_go_to_each_sender_and_bundles_are_unpacked() {
     });
     let got = rig.ask_packet(&bundle);
     assert!((rig.param(ParamId::voice(2, voice::AMP)) - 0.75).abs() < 1e-6);
-    assert_eq!(rig.ctl.song().sequencer.swing, 0.10000000149011612);
+    assert_eq!(rig.live.ctl().song().sequencer.swing, 0.10000000149011612);
     assert!(reply_for(&got, "/seq/swing").is_some());
     assert!(error_for(&got, "/nope").is_some());
     // What Chronus itself sends is not counted as unknown when it comes back.
@@ -835,9 +836,10 @@ fn the_server_announces_itself_and_warns_when_it_listens_beyond_loopback() {
         ..OscArgs::default()
     };
     let mut rig = Rig::serving(OscServer::from_args(&args).unwrap());
-    rig.server.poll(&mut rig.ctl);
+    rig.server.poll(rig.live.ctl_mut());
     let messages: Vec<(Level, String)> = rig
-        .ctl
+        .live
+        .ctl_mut()
         .drain_notices()
         .filter_map(|n| match n {
             Notice::Message(l, t) => Some((l, t)),
@@ -1150,10 +1152,15 @@ fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
     let mut answered = 0usize;
     for i in 0..100_000 {
         let p = mutate(&mut rng, &corpus);
-        answered += rig.server.handle_datagram(&mut rig.ctl, &p).len();
+        answered += rig.server.handle_datagram(rig.live.ctl_mut(), &p).len();
         if i % 200 == 0 {
             rig.turn();
-            assert!(rig.buf.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+            assert!(
+                rig.live
+                    .last_block
+                    .iter()
+                    .all(|x| x.is_finite() && x.abs() <= 1.0)
+            );
         }
     }
     // 3 000 more through the real socket.
@@ -1191,15 +1198,15 @@ fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
     rig.query("/seq/bpm", vec![OscType::Int(120)]);
     rig.query("/seq/start", vec![]);
     rig.render_seconds(0.6);
-    assert!(rig.ctl.status().running);
+    assert!(rig.live.ctl().status().running);
     assert!(
-        rig.ctl.status().global_step >= 4,
+        rig.live.ctl().status().global_step >= 4,
         "{}",
-        rig.ctl.status().global_step
+        rig.live.ctl().status().global_step
     );
     let st = rig.query("/seq/status", vec![]);
     assert_eq!(st[0], OscType::Float(120.0));
-    assert!(rig.buf.iter().all(|x| x.is_finite()));
+    assert!(rig.live.last_block.iter().all(|x| x.is_finite()));
 
     // The same garbage at a follower: random clocks reach the phase-locked loop.
     let mut rig = Rig::with(|s| s.with_clock(ClockMode::Follow));
@@ -1207,10 +1214,15 @@ fn garbage_never_panics_the_server_and_the_engine_keeps_playing() {
     rig.query("/seq/start", vec![]);
     for i in 0..20_000 {
         let p = mutate(&mut rng, &corpus);
-        rig.server.handle_datagram(&mut rig.ctl, &p);
+        rig.server.handle_datagram(rig.live.ctl_mut(), &p);
         if i % 100 == 0 {
             rig.turn();
-            assert!(rig.buf.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+            assert!(
+                rig.live
+                    .last_block
+                    .iter()
+                    .all(|x| x.is_finite() && x.abs() <= 1.0)
+            );
         }
     }
     let follow = rig.server.follow_status().unwrap();
@@ -1462,7 +1474,7 @@ fn chronus_ctl_prints_answers_and_exits_by_outcome() {
     assert_eq!(code, Some(0));
     let (code, out, _) = ctl(&mut rig, &["bpm", "133"]);
     assert_eq!((code, out.trim()), (Some(0), "BPM 133.0"));
-    assert_eq!(rig.ctl.song().sequencer.bpm, 133.0);
+    assert_eq!(rig.live.ctl().song().sequencer.bpm, 133.0);
     let (code, out, _) = ctl(
         &mut rig,
         &["raw", "/seq/add", "kick", "voice1", "X...", "gate_frac=0.2"],
@@ -1480,7 +1492,7 @@ fn chronus_ctl_prints_answers_and_exits_by_outcome() {
     assert!(out.contains("loaded"), "{out}");
     let (code, _, _) = ctl(&mut rig, &["seq-start"]);
     assert_eq!(code, Some(0));
-    assert!(rig.ctl.status().running);
+    assert!(rig.live.ctl().status().running);
     let (code, _, _) = ctl(&mut rig, &["seq-stop"]);
     assert_eq!(code, Some(0));
     let (code, out, _) = ctl(&mut rig, &["schema"]);

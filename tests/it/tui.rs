@@ -4,21 +4,18 @@
 //! Snapshots live in `tests/snapshots/*.txt`; `UPDATE_SNAPSHOTS=1 cargo test --test it tui`
 //! rewrites them (check the new text by eye before keeping it).
 
-use crate::support::{Tmux, tmux_present};
+use crate::support::{Live, Setup, Tmux, tmux_present};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use chronus::audio::Recorder;
-use chronus::control::{Command, Controller, Level, Notice};
-use chronus::engine::Engine;
-use chronus::engine::link::EngineRunner;
+use chronus::control::{Command, Level, Notice};
 use chronus::frontend::tui::{self, App, DiskChange, HIGHLIGHT_BARS, Overlay, Panel, Question};
 use chronus::keymap::{Action, Key, KeyCode, Keymap};
 use chronus::model::registry::{acid, voice};
 use chronus::model::{ParamId, Slot};
-use chronus::sources::watch::{SlotDiff, SlotWatcher};
+use chronus::sources::watch::SlotDiff;
 use chronus::store::{SlotNumber, Store};
 use crossterm::event::{KeyCode as TermCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -64,11 +61,12 @@ const SLOT_2: &str = r#"{
 const FILE_TIME: u64 = 1_700_000_000;
 const NOW: u64 = FILE_TIME + 3 * 86_400 + 3600;
 
+/// The tracker's app on a session from the shared rig (patterns in the temp folder itself).
 struct Rig {
-    dir: tempfile::TempDir,
-    ctl: Controller,
-    runner: EngineRunner,
+    live: Live,
     app: App,
+    /// Notices of key presses, for the next loop turn (as the tracker's loop sees them).
+    held: Vec<Notice>,
 }
 
 fn write_slot(dir: &Path, n: u8, text: &str) -> PathBuf {
@@ -83,28 +81,35 @@ fn write_slot(dir: &Path, n: u8, text: &str) -> PathBuf {
 }
 
 fn rig() -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    write_slot(dir.path(), 1, SLOT_1);
-    write_slot(dir.path(), 2, SLOT_2);
-    let mut recorder = Recorder::new();
-    let ring = recorder.attach(48000);
-    let (runner, link) = chronus::engine::link::link(Engine::new(48000.0, 8), Some(ring));
-    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, recorder);
-    ctl.set_recordings_dir(dir.path().join("recordings"));
-    ctl.apply(Command::LoadSlot {
+    rig_with(false)
+}
+
+/// A rig as `tui::run` sets it up: slots 1 and 2 on disk, slot 1 loaded; `watch` turns the
+/// slot-file watcher on.
+fn rig_with(watch: bool) -> Rig {
+    let setup = Setup {
+        watch,
+        patterns: "",
+        ..Setup::default()
+    };
+    let mut live = Live::start_with(setup, |root| {
+        write_slot(root, 1, SLOT_1);
+        write_slot(root, 2, SLOT_2);
+    });
+    live.apply(Command::LoadSlot {
         slot: SlotNumber::new(1).unwrap(),
         immediate: true,
-    })
-    .unwrap();
+    });
+    let ctl = live.ctl_mut();
     let _ = ctl.drain_notices().count();
     ctl.status_mut().backend = "internal clock 48000 Hz / 128 frames".into();
     let mut app = App::new(Keymap::defaults());
-    app.refresh_slots_at(&ctl, UNIX_EPOCH + Duration::from_secs(NOW));
+    app.refresh_slots_at(live.ctl(), UNIX_EPOCH + Duration::from_secs(NOW));
+    live.notices.clear();
     Rig {
-        dir,
-        ctl,
-        runner,
+        live,
         app,
+        held: Vec::new(),
     }
 }
 
@@ -147,15 +152,46 @@ impl Rig {
     /// Presses keys, each in keymap notation.
     fn keys(&mut self, keys: &[&str]) {
         for k in keys {
-            self.app.handle_key(&mut self.ctl, event(k));
+            self.app.handle_key(self.live.ctl_mut(), event(k));
+            self.settle_disk();
         }
+    }
+
+    /// Waits for what a key gave the disk thread (a save) and hands its notices to the app,
+    /// as the loop's next turn would.
+    fn settle_disk(&mut self) {
+        if self.live.ctl().disk_busy() == 0 {
+            return;
+        }
+        assert!(self.live.ctl_mut().settle_disk(Duration::from_secs(20)));
+        // What the disk reported is taken in now; the rest waits for the next turn.
+        let (disk, rest): (Vec<Notice>, Vec<Notice>) =
+            self.live.ctl_mut().drain_notices().partition(|n| {
+                matches!(
+                    n,
+                    Notice::Saved { .. }
+                        | Notice::SaveFailed { .. }
+                        | Notice::SaveRefused { .. }
+                        | Notice::SlotListChanged
+                )
+            });
+        self.held.extend(rest);
+        self.app.on_notices(self.live.ctl(), &disk);
+    }
+
+    /// Reads the slot files again, as the tracker does now and then when no watcher runs,
+    /// and rebuilds the browser with ages from `now`.
+    fn rescan(&mut self, now: std::time::SystemTime) {
+        let _ = self.live.ctl_mut().apply(Command::RescanSlots);
+        self.settle_disk();
+        self.app.refresh_slots_at(self.live.ctl(), now);
     }
 
     /// Types text into the open prompt, character by character.
     fn type_text(&mut self, text: &str) {
         for c in text.chars() {
             let ev = KeyEvent::new(TermCode::Char(c), KeyModifiers::NONE);
-            self.app.handle_key(&mut self.ctl, ev);
+            self.app.handle_key(self.live.ctl_mut(), ev);
         }
     }
 
@@ -167,7 +203,8 @@ impl Rig {
     }
 
     fn track(&self, name: &str) -> &chronus::model::Track {
-        self.ctl
+        self.live
+            .ctl()
             .song()
             .sequencer
             .tracks
@@ -177,7 +214,8 @@ impl Rig {
     }
 
     fn names(&self) -> Vec<&str> {
-        self.ctl
+        self.live
+            .ctl()
             .song()
             .sequencer
             .tracks
@@ -197,7 +235,7 @@ impl Rig {
 
     fn render(&self, w: u16, h: u16) -> Terminal<TestBackend> {
         let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| tui::draw(f, &self.app.ui, &self.ctl))
+        term.draw(|f| tui::draw(f, &self.app.ui, self.live.ctl()))
             .unwrap();
         term
     }
@@ -296,8 +334,8 @@ fn every_registry_parameter_of_a_voice_is_on_screen_with_range_and_unit() {
 #[test]
 fn the_playhead_follows_each_tracks_own_length_and_the_cursor_is_inverted() {
     let mut r = rig();
-    r.ctl.status_mut().running = true;
-    r.ctl.status_mut().global_step = 13;
+    r.live.ctl_mut().status_mut().running = true;
+    r.live.ctl_mut().status_mut().global_step = 13;
     let term = r.render(120, 40);
     let buf = term.backend().buffer();
     // Find each track's row and the column of its steps via the kick row's first `X`.
@@ -332,16 +370,19 @@ fn the_playhead_follows_each_tracks_own_length_and_the_cursor_is_inverted() {
 #[test]
 fn the_transport_tells_what_plays_what_is_queued_and_how_the_audio_does() {
     let mut r = rig();
-    r.ctl.status_mut().running = true;
-    r.ctl.status_mut().bar = 41;
-    r.ctl.status_mut().step_in_bar = 8;
-    r.ctl.status_mut().load_mean = 3.25;
-    r.ctl.status_mut().load_max = 7.5;
-    r.ctl.status_mut().xruns = 2;
+    r.live.ctl_mut().status_mut().running = true;
+    r.live.ctl_mut().status_mut().bar = 41;
+    r.live.ctl_mut().status_mut().step_in_bar = 8;
+    r.live.ctl_mut().status_mut().load_mean = 3.25;
+    r.live.ctl_mut().status_mut().load_max = 7.5;
+    r.live.ctl_mut().status_mut().xruns = 2;
     // Unsaved, then slot 2 queued for the next bar (42): the playing song stays on screen.
-    r.ctl.apply(Command::NudgeSwing(0.05)).unwrap();
+    r.live.ctl_mut().apply(Command::NudgeSwing(0.05)).unwrap();
     r.keys(&["2"]);
-    assert_eq!(r.ctl.queued().map(|q| (q.slot.get(), q.bar)), Some((2, 42)));
+    assert_eq!(
+        r.live.ctl().queued().map(|q| (q.slot.get(), q.bar)),
+        Some((2, 42))
+    );
     let screen = r.screen(120, 40);
     let top: Vec<&str> = screen.lines().take(2).collect();
     assert_eq!(
@@ -349,7 +390,7 @@ fn the_transport_tells_what_plays_what_is_queued_and_how_the_audio_does() {
         " ▶ PLAY  128.0 BPM  swing 0.15  bar 41.3.1  slot 1 \"Acid Line\" *  → slot 2 in 2 beats"
     );
     // One beat later: singular.
-    r.ctl.status_mut().step_in_bar = 12;
+    r.live.ctl_mut().status_mut().step_in_bar = 12;
     let screen = r.screen(120, 40);
     assert!(
         screen
@@ -383,9 +424,9 @@ fn every_screen_size_draws_without_panicking() {
     r.answer("999999999999999999999999999999999999999999999999999999999");
     states.push(r);
     let mut r = rig();
-    r.ctl.apply(Command::ClearTracks).unwrap();
-    r.ctl.status_mut().running = true;
-    r.ctl.status_mut().global_step = 99;
+    r.live.ctl_mut().apply(Command::ClearTracks).unwrap();
+    r.live.ctl_mut().status_mut().running = true;
+    r.live.ctl_mut().status_mut().global_step = 99;
     states.push(r);
     // A change from disk highlighted (steps past the grid too) under the conflict question.
     let mut r = rig();
@@ -441,12 +482,9 @@ fn the_browser_marks_unsaved_edits_and_files_changed_on_disk() {
         "{}",
         row(&r, "Acid")
     );
-    // Someone else rewrites slot 2.
-    let path = r.dir.path().join("slots/slot_002.json");
-    let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(FILE_TIME + 60))
-        .unwrap();
-    r.app.refresh_slots_at(&r.ctl, now);
+    // Someone else rewrites slot 2 (same name, another tempo).
+    write_slot(r.live.dir.path(), 2, &SLOT_2.replace("92.0", "93.0"));
+    r.rescan(now);
     assert!(
         row(&r, "Dub Steps").starts_with("  ~  2 Dub Steps"),
         "{}",
@@ -454,7 +492,7 @@ fn the_browser_marks_unsaved_edits_and_files_changed_on_disk() {
     );
     // Loading it clears the mark and moves the browser to it.
     r.keys(&["2"]);
-    r.app.refresh_slots_at(&r.ctl, now);
+    r.app.refresh_slots_at(r.live.ctl(), now);
     assert!(
         row(&r, "Dub Steps").starts_with("▸▶   2 Dub Steps"),
         "{}",
@@ -466,7 +504,7 @@ fn the_browser_marks_unsaved_edits_and_files_changed_on_disk() {
         "{}",
         row(&r, "Acid")
     );
-    assert!(r.dir.path().join("drafts/slot_001.json").exists());
+    assert!(r.live.dir.path().join("drafts/slot_001.json").exists());
 }
 
 #[test]
@@ -549,15 +587,18 @@ fn wide_characters_in_a_slot_name_keep_the_browsers_columns_in_line() {
     for (w, h) in [(80, 24), (120, 40)] {
         let mut r = rig();
         write_slot(
-            r.dir.path(),
+            r.live.dir.path(),
             3,
             &SLOT_2
                 .replace("Dub Steps", WIDE_NAME)
                 .replace("92.0", "120.0"),
         );
-        write_slot(r.dir.path(), 4, &SLOT_2.replace("Dub Steps", WIDE_LONG));
-        r.app
-            .refresh_slots_at(&r.ctl, UNIX_EPOCH + Duration::from_secs(NOW));
+        write_slot(
+            r.live.dir.path(),
+            4,
+            &SLOT_2.replace("Dub Steps", WIDE_LONG),
+        );
+        r.rescan(UNIX_EPOCH + Duration::from_secs(NOW));
         // At 80 columns the browser shows while it has the keyboard.
         r.keys(&["<F3>"]);
         let term = r.render(w, h);
@@ -599,8 +640,9 @@ fn wide_characters_in_a_track_name_keep_the_grid_and_panels_in_line() {
                 "\"hat\": { \"name\": \"hat\"",
                 &format!("\"{WIDE_LONG}\": {{ \"name\": \"{WIDE_LONG}\""),
             );
-        write_slot(r.dir.path(), 3, &song);
-        r.ctl
+        write_slot(r.live.dir.path(), 3, &song);
+        r.live
+            .ctl_mut()
             .apply(Command::LoadSlot {
                 slot: SlotNumber::new(3).unwrap(),
                 immediate: true,
@@ -650,7 +692,7 @@ fn step_keys_set_accent_hit_and_rest_under_the_cursor() {
     assert_eq!(r.track("bass").pattern, "xxx.X.x.x.xXx.x.");
     r.keys(&["<Enter>", "<Enter>"]);
     assert_eq!(r.track("bass").pattern, "x.x.X.x.x.xXx.x.");
-    assert!(r.ctl.is_dirty());
+    assert!(r.live.ctl().is_dirty());
 }
 
 #[test]
@@ -673,7 +715,7 @@ fn setting_a_step_past_a_tracks_length_grows_it() {
 fn bpm_nudges_typed_entry_and_out_of_range_values() {
     let mut r = rig();
     r.keys(&["+", "+", "-", "="]);
-    assert_eq!(r.ctl.song().sequencer.bpm, 130.0);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 130.0);
     r.keys(&["b"]);
     assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "130");
     r.answer("400");
@@ -682,7 +724,7 @@ fn bpm_nudges_typed_entry_and_out_of_range_values() {
         p.error.as_deref(),
         Some("\"400\" is out of range: bpm takes 30–300 BPM")
     );
-    assert_eq!(r.ctl.song().sequencer.bpm, 130.0);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 130.0);
     r.answer("fast");
     assert_eq!(
         r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
@@ -690,16 +732,16 @@ fn bpm_nudges_typed_entry_and_out_of_range_values() {
     );
     r.answer("140.5");
     assert!(r.app.ui.prompt.is_none());
-    assert_eq!(r.ctl.song().sequencer.bpm, 140.5);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 140.5);
     // Esc cancels a prompt without applying it.
     r.keys(&["b"]);
     r.type_text("99");
     r.keys(&["<Esc>"]);
     assert!(r.app.ui.prompt.is_none());
-    assert_eq!(r.ctl.song().sequencer.bpm, 140.5);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 140.5);
     // Swing.
     r.keys(&["]", "]"]);
-    assert!((r.ctl.song().sequencer.swing - 0.2).abs() < 1e-9);
+    assert!((r.live.ctl().song().sequencer.swing - 0.2).abs() < 1e-9);
 }
 
 #[test]
@@ -708,21 +750,25 @@ fn tap_tempo_averages_taps_within_two_seconds() {
     let t0 = Instant::now();
     let tap = |r: &mut Rig, ms: u64| {
         let at = t0 + Duration::from_millis(ms);
-        r.app.act_at(&mut r.ctl, Action::TapTempo, at);
+        r.app.act_at(r.live.ctl_mut(), Action::TapTempo, at);
     };
     tap(&mut r, 0);
-    assert_eq!(r.ctl.song().sequencer.bpm, 128.0, "one tap sets nothing");
+    assert_eq!(
+        r.live.ctl().song().sequencer.bpm,
+        128.0,
+        "one tap sets nothing"
+    );
     tap(&mut r, 500);
-    assert_eq!(r.ctl.song().sequencer.bpm, 120.0);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 120.0);
     tap(&mut r, 1000);
     tap(&mut r, 1600);
     // (1600 ms / 3 intervals) = 533.3 ms → 112.5 BPM.
-    assert_eq!(r.ctl.song().sequencer.bpm, 112.5);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 112.5);
     // A pause longer than 2 s starts over.
     tap(&mut r, 5000);
-    assert_eq!(r.ctl.song().sequencer.bpm, 112.5);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 112.5);
     tap(&mut r, 5400);
-    assert_eq!(r.ctl.song().sequencer.bpm, 150.0);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 150.0);
 }
 
 #[test]
@@ -805,15 +851,15 @@ fn parameters_step_fine_and_coarse_and_take_exact_values() {
     r.keys(&["<Tab>"]);
     assert_eq!(r.app.ui.focus, Panel::Params);
     r.keys(&["l"]);
-    assert_eq!(r.ctl.song().params.get(freq), 460.0);
+    assert_eq!(r.live.ctl().song().params.get(freq), 460.0);
     r.keys(&["L"]);
-    assert_eq!(r.ctl.song().params.get(freq), 660.0);
+    assert_eq!(r.live.ctl().song().params.get(freq), 660.0);
     r.keys(&["H", "h", "h"]);
-    assert_eq!(r.ctl.song().params.get(freq), 420.0);
+    assert_eq!(r.live.ctl().song().params.get(freq), 420.0);
     // Next module: acid1, first parameter cutoff.
     r.keys(&["n"]);
     let cutoff = ParamId::acid(acid::CUTOFF);
-    assert_eq!(r.app.selected_param(&r.ctl), cutoff);
+    assert_eq!(r.app.selected_param(r.live.ctl()), cutoff);
     r.keys(&["e"]);
     r.answer("9000");
     assert_eq!(
@@ -821,12 +867,15 @@ fn parameters_step_fine_and_coarse_and_take_exact_values() {
         Some("\"9000\" is out of range: cutoff takes 80–5000 Hz")
     );
     r.answer("2000");
-    assert_eq!(r.ctl.song().params.get(cutoff), 2000.0);
+    assert_eq!(r.live.ctl().song().params.get(cutoff), 2000.0);
     r.keys(&["d"]);
-    assert_eq!(r.ctl.song().params.get(cutoff), 1500.0);
+    assert_eq!(r.live.ctl().song().params.get(cutoff), 1500.0);
     // The voice panel follows the selected track.
     r.keys(&["N", "<C-n>", "<C-n>"]);
-    assert_eq!(r.app.selected_param(&r.ctl), ParamId::voice(3, voice::FREQ));
+    assert_eq!(
+        r.app.selected_param(r.live.ctl()),
+        ParamId::voice(3, voice::FREQ)
+    );
 }
 
 #[test]
@@ -862,31 +911,31 @@ fn tracks_and_patterns_are_copied_and_pasted() {
     assert_eq!(r.track("kick2").pattern, kick.pattern);
     assert_eq!(r.app.ui.track, 1);
     // The whole pattern.
-    let before = r.ctl.song().sequencer.tracks.clone();
+    let before = r.live.ctl().song().sequencer.tracks.clone();
     r.keys(&["Y", "D", "D", "D"]);
     assert_eq!(r.names(), ["kick", "poly"]);
     r.keys(&["P"]);
-    assert_eq!(r.ctl.song().sequencer.tracks, before);
+    assert_eq!(r.live.ctl().song().sequencer.tracks, before);
 }
 
 #[test]
 fn undo_and_redo_restore_the_exact_song() {
     let mut r = rig();
-    let original: Slot = r.ctl.song().clone();
+    let original: Slot = r.live.ctl().song().clone();
     r.keys(&["x", "+", "m", "j", "D", "<Tab>", "L", "<F1>"]);
     r.keys(&["a"]);
     r.answer("lead");
-    let edited = r.ctl.song().clone();
+    let edited = r.live.ctl().song().clone();
     assert_ne!(edited, original);
     r.keys(&["u", "u", "u", "u", "u", "u"]);
-    assert_eq!(*r.ctl.song(), original);
+    assert_eq!(*r.live.ctl().song(), original);
     assert_eq!(r.message(), "undone");
     for _ in 0..6 {
         r.keys(&["<C-r>"]);
     }
-    assert_eq!(*r.ctl.song(), edited);
+    assert_eq!(*r.live.ctl().song(), edited);
     r.keys(&["<C-r>"]);
-    assert_eq!(*r.ctl.song(), edited);
+    assert_eq!(*r.live.ctl().song(), edited);
     assert_eq!(r.message(), "nothing to redo");
 }
 
@@ -915,7 +964,7 @@ fn quitting_with_unsaved_edits_asks_first() {
     // Other keys do nothing while the question is open.
     r.keys(&["x", "<Space>"]);
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
-    assert!(!r.ctl.status().running);
+    assert!(!r.live.ctl().status().running);
     r.keys(&["n"]);
     assert!(r.app.ui.overlay.is_none() && !r.app.ui.quit);
     r.keys(&["q", "y"]);
@@ -931,12 +980,12 @@ fn saving_over_a_different_pattern_asks_and_empty_slots_do_not() {
     assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "1");
     r.answer("9");
     assert!(r.app.ui.overlay.is_none());
-    let saved = Store::new(r.dir.path())
+    let saved = Store::new(r.live.dir.path())
         .load(SlotNumber::new(9).unwrap())
         .unwrap();
     assert_eq!(saved.slot.sequencer.tracks[0].pattern, "x...X...X...X...");
     assert_eq!(saved.slot.sequencer.bpm, 129.0);
-    assert!(!r.ctl.is_dirty());
+    assert!(!r.live.ctl().is_dirty());
     // A bad slot number is quoted.
     r.keys(&["S"]);
     r.answer("200");
@@ -955,7 +1004,7 @@ fn saving_over_a_different_pattern_asks_and_empty_slots_do_not() {
         }
         other => panic!("expected the overwrite question, got {other:?}"),
     }
-    let store = Store::new(r.dir.path());
+    let store = Store::new(r.live.dir.path());
     let two = SlotNumber::new(2).unwrap();
     assert_eq!(store.load(two).unwrap().slot.metadata.name, "Dub Steps");
     r.keys(&["<Esc>"]);
@@ -964,8 +1013,11 @@ fn saving_over_a_different_pattern_asks_and_empty_slots_do_not() {
     r.answer("2");
     r.keys(&["y"]);
     let two_now = store.load(two).unwrap().slot;
-    assert_eq!(two_now.sequencer.tracks, r.ctl.song().sequencer.tracks);
-    assert_eq!(r.ctl.slot(), Some(two));
+    assert_eq!(
+        two_now.sequencer.tracks,
+        r.live.ctl().song().sequencer.tracks
+    );
+    assert_eq!(r.live.ctl().slot(), Some(two));
     // The browser saw the saves.
     assert!(r.app.ui.slots[8].is_some());
 }
@@ -979,8 +1031,8 @@ fn slots_load_from_the_browser_and_by_prompt() {
         "the browser opens on the current slot"
     );
     r.keys(&["j", "O"]);
-    assert_eq!(r.ctl.slot(), SlotNumber::new(2).ok());
-    assert_eq!(r.ctl.song().metadata.name, "Dub Steps");
+    assert_eq!(r.live.ctl().slot(), SlotNumber::new(2).ok());
+    assert_eq!(r.live.ctl().song().metadata.name, "Dub Steps");
     assert_eq!(r.names(), ["chord"]);
     // By prompt (from the grid: in the browser `o` loads the slot under the cursor): an
     // empty slot is refused with its number quoted.
@@ -991,10 +1043,10 @@ fn slots_load_from_the_browser_and_by_prompt() {
         Some("slot \"77\" is empty")
     );
     r.answer("1");
-    assert_eq!(r.ctl.song().metadata.name, "Acid Line");
+    assert_eq!(r.live.ctl().song().metadata.name, "Acid Line");
     // While stopped a bar-aligned load applies at once; undo brings the previous song back.
     r.keys(&["u"]);
-    assert_eq!(r.ctl.song().metadata.name, "Dub Steps");
+    assert_eq!(r.live.ctl().song().metadata.name, "Dub Steps");
 }
 
 #[test]
@@ -1003,7 +1055,7 @@ fn the_command_prompt_runs_any_action_and_names_typos() {
     r.keys(&[":"]);
     r.type_text("bpm_nudge +2");
     r.keys(&["<Enter>"]);
-    assert_eq!(r.ctl.song().sequencer.bpm, 130.0);
+    assert_eq!(r.live.ctl().song().sequencer.bpm, 130.0);
     r.keys(&[":"]);
     r.type_text("undoo");
     r.keys(&["<Enter>"]);
@@ -1021,7 +1073,7 @@ fn the_command_prompt_runs_any_action_and_names_typos() {
 fn recording_starts_and_stops_and_the_transport_says_rec() {
     let mut r = rig();
     r.keys(&["<Space>", "R"]);
-    assert!(r.ctl.recording().is_some(), "{}", r.message());
+    assert!(r.live.ctl().recording().is_some(), "{}", r.message());
     assert!(r.message().starts_with("recording to "), "{}", r.message());
     let top = r.screen(120, 40).lines().next().unwrap().to_string();
     assert!(
@@ -1030,12 +1082,12 @@ fn recording_starts_and_stops_and_the_transport_says_rec() {
     );
     let mut buf = vec![0.0f32; 256];
     for _ in 0..100 {
-        r.runner.render(&mut buf);
+        r.live.runner.render(&mut buf);
     }
     r.keys(&["R"]);
-    assert!(r.ctl.recording().is_none());
+    assert!(r.live.ctl().recording().is_none());
     assert!(r.message().starts_with("recorded "), "{}", r.message());
-    let wavs = fs::read_dir(r.dir.path().join("recordings"))
+    let wavs = fs::read_dir(r.live.dir.path().join("recordings"))
         .unwrap()
         .count();
     assert_eq!(wavs, 1);
@@ -1049,10 +1101,7 @@ const WATCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A rig whose app holds a watcher on its temp folder, as `tui::run` sets it up.
 fn watched_rig() -> Rig {
-    let mut r = rig();
-    let watcher = SlotWatcher::new(r.dir.path()).expect("the watcher starts");
-    r.app.set_watcher(watcher);
-    r
+    rig_with(true)
 }
 
 /// Saves `text` the way most editors do: a temp file in `slots/` renamed over the slot.
@@ -1078,13 +1127,10 @@ impl Rig {
     /// One turn of the tracker's loop: one audio block, then the engine's events, the
     /// watcher, the notices and the tick, in `tui::run`'s order.
     fn turn(&mut self) {
-        let mut buf = [0.0f32; 256];
-        self.runner.render(&mut buf);
-        self.ctl.poll();
-        self.app.poll_watcher(&mut self.ctl);
-        let notices: Vec<Notice> = self.ctl.drain_notices().collect();
-        self.app.on_notices(&self.ctl, &notices);
-        self.app.tick(&self.ctl, Instant::now());
+        let mut notices = std::mem::take(&mut self.held);
+        notices.extend(self.live.turn(true));
+        self.app.on_notices(self.live.ctl(), &notices);
+        self.app.tick(self.live.ctl_mut(), Instant::now());
     }
 
     /// Runs the loop until `cond` holds, giving the file system time between turns.
@@ -1165,18 +1211,23 @@ fn find_text(buf: &Buffer, row_has: &str, text: &str) -> (u16, u16) {
 fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_bar() {
     let mut r = watched_rig();
     r.keys(&["<Space>"]);
-    r.play_until("the first bar", |r| r.ctl.status().global_step >= 2);
-    save_like_an_editor(r.dir.path(), 1, &slot_1_edited());
+    r.play_until("the first bar", |r| r.live.ctl().status().global_step >= 2);
+    save_like_an_editor(r.live.dir.path(), 1, &slot_1_edited());
     r.wait_for("the reload", |r| r.app.ui.changes.is_some());
 
-    let (slot, bar) = r.ctl.status().queued.expect("queued for a bar");
+    let (slot, bar) = r.live.ctl().status().queued.expect("queued for a bar");
     assert_eq!(slot.get(), 1);
-    assert_eq!(bar, r.ctl.status().bar + 1, "the next bar");
+    assert_eq!(bar, r.live.ctl().status().bar + 1, "the next bar");
     // Queued: the grid keeps showing what plays until the bar.
-    let queued = r.ctl.queued().expect("held apart until its bar").song;
+    let queued = r
+        .live
+        .ctl()
+        .queued()
+        .expect("held apart until its bar")
+        .song;
     assert_eq!(queued.sequencer.tracks[0].pattern, "X...X..xX.X.X...");
     assert_eq!(r.track("kick").pattern, "X...X...X...X...");
-    assert!(!r.ctl.is_dirty());
+    assert!(!r.live.ctl().is_dirty());
     // What changed, and the loader's warnings about the file (SLOT_1's hat plays 8000 Hz,
     // above base_freq's range) on the same line so they are not hidden behind it.
     let m = r.app.ui.message.clone().unwrap();
@@ -1243,14 +1294,14 @@ fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_ba
         )
     );
     assert_eq!(
-        r.ctl.status().playing_slot,
+        r.live.ctl().status().playing_slot,
         Some(SlotNumber::new(1).unwrap())
     );
-    assert_eq!(r.ctl.status().queued, None);
+    assert_eq!(r.live.ctl().status().queued, None);
     // The highlight stays for a few bars, then goes.
     assert!(r.app.ui.changes.is_some());
     r.play_until("the end of the highlight", |r| r.app.ui.changes.is_none());
-    assert_eq!(r.ctl.status().bar, bar + HIGHLIGHT_BARS);
+    assert_eq!(r.live.ctl().status().bar, bar + HIGHLIGHT_BARS);
     let term = r.render(120, 40);
     let buf = term.backend().buffer();
     let (kick, col) = grid_cells(buf, "kick");
@@ -1261,12 +1312,14 @@ fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_ba
 fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
     let mut r = watched_rig();
     r.keys(&["<Space>"]);
-    r.play_until("the first steps", |r| r.ctl.status().global_step >= 2);
+    r.play_until("the first steps", |r| {
+        r.live.ctl().status().global_step >= 2
+    });
     r.keys(&["x"]);
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
-    assert!(r.ctl.is_dirty());
+    assert!(r.live.ctl().is_dirty());
 
-    save_like_an_editor(r.dir.path(), 1, &slot_1_edited());
+    save_like_an_editor(r.live.dir.path(), 1, &slot_1_edited());
     r.wait_for("the conflict question", |r| r.app.ui.overlay.is_some());
     assert!(matches!(
         r.app.ui.overlay,
@@ -1289,7 +1342,7 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
         "{screen}"
     );
     // Nothing is queued until the performer answers; grid keys do nothing meanwhile.
-    assert_eq!(r.ctl.status().queued, None);
+    assert_eq!(r.live.ctl().status().queued, None);
     r.keys(&["X"]);
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
 
@@ -1300,8 +1353,8 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
         r.turn();
     }
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
-    assert!(r.ctl.is_dirty());
-    assert_eq!(r.ctl.status().queued, None);
+    assert!(r.live.ctl().is_dirty());
+    assert_eq!(r.live.ctl().status().queued, None);
     assert!(r.app.ui.overlay.is_none());
     assert_eq!(
         r.message(),
@@ -1310,18 +1363,28 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
 
     // The next save asks again; t queues the file's version for the next bar.
     let second = slot_1_edited().replace("\"bpm\": 128.0", "\"bpm\": 131.0");
-    save_like_an_editor(r.dir.path(), 1, &second);
+    save_like_an_editor(r.live.dir.path(), 1, &second);
     r.wait_for("the second question", |r| r.app.ui.overlay.is_some());
     r.keys(&["t"]);
     assert!(r.app.ui.overlay.is_none());
-    let (slot, bar) = r.ctl.status().queued.expect("the file's version is queued");
+    let (slot, bar) = r
+        .live
+        .ctl()
+        .status()
+        .queued
+        .expect("the file's version is queued");
     assert_eq!(slot.get(), 1);
-    assert_eq!(bar, r.ctl.status().bar + 1);
-    let queued = r.ctl.queued().expect("held apart until its bar").song;
+    assert_eq!(bar, r.live.ctl().status().bar + 1);
+    let queued = r
+        .live
+        .ctl()
+        .queued()
+        .expect("held apart until its bar")
+        .song;
     assert_eq!(queued.sequencer.tracks[0].pattern, "X...X..xX.X.X...");
     assert_eq!(queued.sequencer.bpm, 131.0);
     // Until the bar, the unsaved edits still play.
-    assert!(r.ctl.is_dirty());
+    assert!(r.live.ctl().is_dirty());
     r.turn();
     assert!(
         r.message().starts_with(&format!(
@@ -1334,7 +1397,9 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
     let changes = r.app.ui.changes.as_ref().expect("highlighted");
     assert!(changes.step("kick", 0) && changes.step("kick", 7));
     // The tempo the file changed is highlighted in the transport.
-    r.play_until("the file's version to play", |r| r.ctl.queued().is_none());
+    r.play_until("the file's version to play", |r| {
+        r.live.ctl().queued().is_none()
+    });
     let term = r.render(120, 40);
     let (x, y) = find_text(term.backend().buffer(), "BPM", "131.0");
     assert!(highlighted(term.backend().buffer(), x, y));
@@ -1354,11 +1419,11 @@ fn an_edit_on_disk_under_unsaved_edits_asks_and_k_keeps_and_t_takes() {
 #[test]
 fn another_slots_file_changing_refreshes_its_browser_row_only() {
     let mut r = watched_rig();
-    let song = r.ctl.song().clone();
+    let song = r.live.ctl().song().clone();
     let renamed = SLOT_2
         .replace("Dub Steps", "Dub Plates")
         .replace("92.0", "96.5");
-    save_like_an_editor(r.dir.path(), 2, &renamed);
+    save_like_an_editor(r.live.dir.path(), 2, &renamed);
     r.wait_for("the browser to follow", |r| {
         r.app.ui.slots[1]
             .as_ref()
@@ -1378,8 +1443,8 @@ fn another_slots_file_changing_refreshes_its_browser_row_only() {
     assert!(row_text.starts_with("  ~  2 Dub Plates"), "{row_text}");
     assert!(row_text.contains(" 96.5 "), "{row_text}");
     // The playing slot is untouched and nothing is queued or highlighted.
-    assert_eq!(*r.ctl.song(), song);
-    assert_eq!(r.ctl.status().queued, None);
+    assert_eq!(*r.live.ctl().song(), song);
+    assert_eq!(r.live.ctl().status().queued, None);
     assert!(r.app.ui.changes.is_none());
     // Loading it reads it: the mark goes.
     r.keys(&["2"]);

@@ -8,13 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chronus::audio::Recorder;
-use chronus::control::{Command, Controller, Level, Notice, Service};
-use chronus::engine::link::EngineRunner;
+use chronus::control::{Command, Controller, Level, Notice};
 use chronus::engine::{Engine, EngineEvent, EngineMsg, LoadTiming, Scene};
 use chronus::model::slot::{Slot, Track, parse_slot};
-use chronus::sources::watch::{QUIET, SlotWatcher};
+use chronus::sources::watch::{QUIET, SlotDiff};
 use chronus::store::{SlotNumber, Store};
+
+use crate::support::{Live, Setup};
 
 const RATE: f32 = 48_000.0;
 const VOICES: usize = 8;
@@ -93,53 +93,50 @@ fn write_like_vim(path: &Path, text: &str) {
     fs::remove_file(&swap).unwrap();
 }
 
-/// A controller playing slot 3 from a real temp folder, its engine rendered offline block by
-/// block, and a watcher on the folder.
+/// A session playing slot 3 from a real temp folder with the slot watcher on, as the tracker
+/// and headless mode run it, its engine rendered offline block by block.
 struct Rig {
-    _dir: tempfile::TempDir,
+    live: Live,
     root: PathBuf,
-    runner: EngineRunner,
-    ctl: Controller,
-    watcher: SlotWatcher,
     /// What slot 3 held when playback started.
     initial: Slot,
-    buf: Vec<f32>,
     /// Everything rendered so far (interleaved stereo).
     out: Vec<f32>,
     blocks: usize,
     notices: Vec<Notice>,
     /// Snapshots queued from disk: the block rendered next after the queue, and the song.
     loads: Vec<(usize, Slot)>,
+    sentinels: u32,
 }
 
 impl Rig {
     fn new() -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("patterns");
-        let initial = initial_song();
-        Store::new(&root).save(n(3), &initial).unwrap();
-        let (runner, link) = chronus::engine::link::link(Engine::new(RATE, VOICES), None);
-        let mut ctl = Controller::new(Store::new(&root), VOICES, link, Recorder::new());
-        ctl.apply(Command::LoadSlot {
+        let setup = Setup {
+            rate: RATE as u32,
+            voices: VOICES as u8,
+            period: BLOCK,
+            watch: true,
+            ..Setup::default()
+        };
+        let mut live = Live::start_with(setup, |root| {
+            Store::new(root).save(n(3), &initial_song()).unwrap();
+        });
+        live.apply(Command::LoadSlot {
             slot: n(3),
             immediate: true,
-        })
-        .unwrap();
-        ctl.apply(Command::Play).unwrap();
-        let watcher = SlotWatcher::new(&root).unwrap();
-        let initial = ctl.song().clone();
+        });
+        live.apply(Command::Play);
+        let initial = live.ctl().song().clone();
+        let root = live.root.clone();
         let mut rig = Rig {
-            _dir: dir,
+            live,
             root,
-            runner,
-            ctl,
-            watcher,
             initial,
-            buf: vec![0.0; 2 * BLOCK],
             out: Vec::new(),
             blocks: 0,
             notices: Vec::new(),
             loads: Vec::new(),
+            sentinels: 0,
         };
         // The first block reports the initial load; only later notices matter.
         rig.turn(true);
@@ -147,48 +144,69 @@ impl Rig {
         rig
     }
 
+    fn ctl(&self) -> &Controller {
+        self.live.ctl()
+    }
+
     fn path(&self, slot: u8) -> PathBuf {
         Store::new(&self.root).slot_path(n(slot))
     }
 
-    fn collect(&mut self) {
-        self.notices.extend(self.ctl.drain_notices());
+    /// Takes in a turn's notices; a reload from disk records the song it queued.
+    fn take(&mut self, notices: Vec<Notice>) {
+        for n in &notices {
+            if let Notice::DiskReloaded { .. } = n {
+                let ctl = self.live.ctl();
+                let song = ctl.queued().map_or(ctl.song(), |q| q.song).clone();
+                self.loads.push((self.blocks, song));
+            }
+        }
+        self.notices.extend(notices);
     }
 
     /// One control-loop turn, optionally rendering one block first.
     fn turn(&mut self, render: bool) {
         if render {
-            self.runner.render(&mut self.buf);
-            self.out.extend_from_slice(&self.buf);
+            let mut buf = vec![0.0; 2 * BLOCK];
+            self.live.runner.render(&mut buf);
+            self.out.extend_from_slice(&buf);
             self.blocks += 1;
         }
-        self.ctl.poll();
-        let before = self.watcher.reloads();
-        self.watcher.poll(&mut self.ctl);
-        if self.watcher.reloads() != before {
-            let song = self
-                .ctl
-                .queued()
-                .map_or(self.ctl.song(), |q| q.song)
-                .clone();
-            self.loads.push((self.blocks, song));
-        }
-        self.collect();
+        let notices = self.live.turn(false);
+        self.take(notices);
+    }
+
+    /// Applies a command (and waits for its file work), taking in its notices.
+    fn apply(&mut self, cmd: Command) -> Option<String> {
+        let before = self.live.notices.len();
+        let r = self.live.apply(cmd);
+        let notices = self.live.notices[before..]
+            .iter()
+            .map(|(_, n)| n.clone())
+            .collect();
+        self.take(notices);
+        r
     }
 
     /// Settles a conflict the way the screen's key binding would.
     fn resolve(&mut self, take_file: bool) {
-        let before = self.watcher.reloads();
-        self.watcher.resolve_conflict(&mut self.ctl, take_file);
-        if self.watcher.reloads() != before {
-            let song = self
-                .ctl
-                .queued()
-                .map_or(self.ctl.song(), |q| q.song)
-                .clone();
-            self.loads.push((self.blocks, song));
-        }
-        self.collect();
+        self.apply(Command::ResolveConflict { take_file });
+    }
+
+    /// Reloads of the playing slot from disk so far.
+    fn reloads(&self) -> usize {
+        self.notices
+            .iter()
+            .filter(|n| matches!(n, Notice::DiskReloaded { .. }))
+            .count()
+    }
+
+    /// What the latest reload from disk changed.
+    fn last_diff(&self) -> Option<&SlotDiff> {
+        self.notices.iter().rev().find_map(|n| match n {
+            Notice::DiskReloaded { diff, .. } => Some(diff),
+            _ => None,
+        })
     }
 
     /// Renders and polls until `cond` holds; fails after [`TIMEOUT`].
@@ -214,12 +232,20 @@ impl Rig {
         }
     }
 
-    fn messages(&self, level: Level) -> Vec<&str> {
+    /// What the message line would say at `level`, in order (messages, and the notices
+    /// about files on disk as `describe` words them).
+    fn messages(&self, level: Level) -> Vec<String> {
         self.notices
             .iter()
-            .filter_map(|n| match n {
-                Notice::Message(l, t) if *l == level => Some(t.as_str()),
-                _ => None,
+            .filter_map(|n| {
+                let l = match n {
+                    Notice::Message(l, _) => *l,
+                    Notice::DiskConflict { .. } => Level::Warning,
+                    Notice::SaveFailed { .. } => Level::Error,
+                    Notice::DiskReloaded { .. } | Notice::SlotFileFixed { .. } => Level::Info,
+                    _ => return None,
+                };
+                (l == level).then(|| self.ctl().describe(n)).flatten()
             })
             .collect()
     }
@@ -258,14 +284,22 @@ impl Rig {
     /// Waits until the watcher has acted on a change to another slot: events are delivered in
     /// order, so every earlier change to slot 3 has been acted on by then too.
     fn sentinel(&mut self) {
-        let generation = self.watcher.generation();
-        let name = format!("Sentinel {generation}");
+        self.sentinels += 1;
+        let name = format!("Sentinel {}", self.sentinels);
         fs::write(self.path(99), song(&name, "X", "x").to_json()).unwrap();
         let expect = format!("slot 99 {name:?} changed on disk");
         self.wait_for("the sentinel", |r| {
-            r.messages(Level::Info).contains(&expect.as_str())
+            r.messages(Level::Info).contains(&expect)
         });
     }
+}
+
+/// Slots marked as changed on disk.
+fn changed_slots(rig: &Rig) -> Vec<SlotNumber> {
+    (1..=128)
+        .map(n)
+        .filter(|&s| rig.ctl().changed_on_disk(s))
+        .collect()
 }
 
 /// Replays the rig's history on an engine driven directly: the initial immediate load and
@@ -328,13 +362,13 @@ fn assert_one_reload(rig: &mut Rig, expected: &Slot) {
     let queued = rig.queued_from_disk();
     assert_eq!(queued.len(), 1, "notices: {:#?}", rig.notices);
     assert_eq!(rig.loads.len(), 1);
-    assert_eq!(rig.watcher.reloads(), 1);
+    assert_eq!(rig.reloads(), 1);
     assert_eq!(&rig.loads[0].1, expected);
-    assert_eq!(rig.ctl.queued().map(|q| q.song), Some(expected));
+    assert_eq!(rig.ctl().queued().map(|q| q.song), Some(expected));
     let bar = queued[0];
     rig.wait_for("the queued slot to apply", |r| !r.applied_bars().is_empty());
-    assert_eq!(rig.ctl.song(), expected);
-    assert!(!rig.ctl.is_dirty());
+    assert_eq!(rig.ctl().song(), expected);
+    assert!(!rig.ctl().is_dirty());
     assert_eq!(rig.applied_bars(), [bar]);
     assert_eq!(rig.bar_sample(bar), Some(bar * BAR));
 
@@ -354,9 +388,9 @@ fn assert_one_reload(rig: &mut Rig, expected: &Slot) {
     assert_eq!(applied, [(0, 0), (bar, bar * BAR)]);
     assert_same_audio(rig, &out);
 
-    let diff = rig.watcher.last_diff().expect("a diff of the reload");
+    let diff = rig.last_diff().expect("a diff of the reload");
     let line = format!("slot 3: {}", diff.describe());
-    assert!(rig.messages(Level::Info).contains(&line.as_str()), "{line}");
+    assert!(rig.messages(Level::Info).contains(&line), "{line}");
     assert!(
         rig.messages(Level::Error).is_empty(),
         "{:?}",
@@ -378,10 +412,10 @@ fn check_save_style(save: fn(&Path, &str)) {
     rig.idle(Duration::from_millis(20));
     let text = edited_text();
     save(&rig.path(3), &text);
-    rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
+    rig.wait_for("the reload", |r| r.reloads() > 0);
     let expected = parsed(&text);
     assert_one_reload(&mut rig, &expected);
-    let diff = rig.watcher.last_diff().unwrap();
+    let diff = rig.last_diff().unwrap();
     assert_eq!(diff.tracks_added, ["bass"]);
     assert_eq!(diff.steps_changed, [("kick".to_string(), vec![2, 10, 15])]);
     assert_eq!(diff.name_changed.as_deref(), Some("Edited"));
@@ -423,10 +457,10 @@ fn a_half_written_file_followed_by_the_complete_one_queues_the_complete_one() {
     assert!(err.contains(&format!("{file}:{line}:")), "{err}");
     assert!(err.contains("syntax error"), "{err}");
     assert!(rig.queued_from_disk().is_empty());
-    assert_eq!(*rig.ctl.song(), rig.initial);
+    assert_eq!(*rig.ctl().song(), rig.initial);
 
     fs::write(rig.path(3), &text).unwrap();
-    rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
+    rig.wait_for("the reload", |r| r.reloads() > 0);
     let expected = parsed(&text);
     rig.notices
         .retain(|n| !matches!(n, Notice::Message(Level::Error, _)));
@@ -448,7 +482,7 @@ fn halves_written_within_the_quiet_period_are_one_reload_without_an_error() {
     rig.turn(true);
     f.write_all(&text.as_bytes()[text.len() / 2..]).unwrap();
     drop(f);
-    rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
+    rig.wait_for("the reload", |r| r.reloads() > 0);
     assert_one_reload(&mut rig, &parsed(&text));
 }
 
@@ -488,39 +522,32 @@ fn fifty_writes_within_200_ms_are_one_reload_of_the_final_content() {
         "{:?}",
         started.elapsed()
     );
-    rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
+    rig.wait_for("the reload", |r| r.reloads() > 0);
     rig.sentinel();
     assert_one_reload(&mut rig, &parsed(&texts[49]));
-    assert_eq!(rig.ctl.song().metadata.name, "Take 49");
+    assert_eq!(rig.ctl().song().metadata.name, "Take 49");
 }
 
 #[test]
 fn a_save_by_chronus_itself_does_not_reload() {
     let mut rig = Rig::new();
     // A metadata edit sends the engine nothing, so the audio must match the reference exactly.
-    rig.ctl
-        .apply(Command::SetName("Saved here".into()))
-        .unwrap();
-    assert!(rig.ctl.is_dirty());
-    let generation = rig.watcher.generation();
-    rig.ctl
-        .apply(Command::SaveSlot {
-            slot: n(3),
-            force: false,
-        })
-        .unwrap();
-    rig.collect();
-    rig.wait_for("the watcher to see the save", |r| {
-        r.watcher.generation() > generation
+    rig.apply(Command::SetName("Saved here".into()));
+    assert!(rig.ctl().is_dirty());
+    rig.apply(Command::SaveSlot {
+        slot: n(3),
+        force: false,
     });
+    rig.live.settle_disk();
+    rig.turn(false);
     rig.sentinel();
     rig.idle(2 * QUIET);
     assert!(rig.queued_from_disk().is_empty(), "{:#?}", rig.notices);
-    assert_eq!(rig.watcher.reloads(), 0);
-    assert_eq!(rig.watcher.pending_conflict(), None);
-    assert!(!rig.watcher.changed_slots().contains_key(&n(3)));
+    assert_eq!(rig.reloads(), 0);
+    assert_eq!(rig.ctl().pending_conflict(), None);
+    assert!(!rig.ctl().changed_on_disk(n(3)));
     assert!(rig.messages(Level::Warning).is_empty() && rig.messages(Level::Error).is_empty());
-    assert_eq!(rig.ctl.song().metadata.name, "Saved here");
+    assert_eq!(rig.ctl().song().metadata.name, "Saved here");
     let (out, events) = reference(&rig);
     assert_same_audio(&rig, &out);
     assert_eq!(
@@ -535,10 +562,13 @@ fn a_save_by_chronus_itself_does_not_reload() {
     rig.notices.clear();
     let text = edited_text();
     write_in_place(&rig.path(3), &text);
-    rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
+    rig.wait_for("the reload", |r| r.reloads() > 0);
     let expected = parsed(&text);
     assert_one_reload(&mut rig, &expected);
-    assert!(rig.watcher.changed_slots().contains_key(&n(3)));
+    assert!(
+        !rig.ctl().changed_on_disk(n(3)),
+        "a reload is a read by Chronus"
+    );
 }
 
 #[test]
@@ -564,17 +594,17 @@ fn broken_saves_keep_the_previous_pattern_playing() {
     );
 
     // Two more bars on the old pattern, sample for sample the same as without the bad saves.
-    let bar = rig.ctl.status().bar;
-    rig.wait_for("two more bars", |r| r.ctl.status().bar >= bar + 2);
+    let bar = rig.ctl().status().bar;
+    rig.wait_for("two more bars", |r| r.ctl().status().bar >= bar + 2);
     assert!(rig.loads.is_empty());
-    assert_eq!(*rig.ctl.song(), rig.initial);
-    assert_eq!(rig.ctl.status().queued, None);
+    assert_eq!(*rig.ctl().song(), rig.initial);
+    assert_eq!(rig.ctl().status().queued, None);
     let (out, _) = reference(&rig);
     assert_same_audio(&rig, &out);
 
     // The next good save is picked up.
     write_in_place(&rig.path(3), &text);
-    rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
+    rig.wait_for("the reload", |r| r.reloads() > 0);
     rig.notices
         .retain(|n| !matches!(n, Notice::Message(Level::Error, _)));
     assert_one_reload(&mut rig, &parsed(&text));
@@ -583,24 +613,26 @@ fn broken_saves_keep_the_previous_pattern_playing() {
 #[test]
 fn another_slot_changing_refreshes_the_browser_only() {
     let mut rig = Rig::new();
-    assert_eq!(rig.watcher.generation(), 0);
+    assert!(!rig.ctl().changed_on_disk(n(5)));
     let mut dub = song("Dub 90", "X.......X.......", "....x.......x...");
     dub.sequencer.bpm = 90.0;
     write_temp_then_rename(&rig.path(5), &dub.to_json());
-    rig.wait_for("the refresh", |r| r.watcher.generation() > 0);
-    assert_eq!(rig.watcher.generation(), 1);
-    assert_eq!(rig.watcher.changed_slots().get(&n(5)), Some(&1));
+    rig.wait_for("the refresh", |r| r.ctl().changed_on_disk(n(5)));
+    assert_eq!(changed_slots(&rig), [n(5)]);
     assert!(
         rig.messages(Level::Info)
-            .contains(&"slot 5 \"Dub 90\" changed on disk")
+            .iter()
+            .any(|m| m == "slot 5 \"Dub 90\" changed on disk")
     );
     assert!(rig.queued_from_disk().is_empty());
-    assert_eq!(rig.watcher.reloads(), 0);
-    assert_eq!(*rig.ctl.song(), rig.initial);
-    assert_eq!(rig.ctl.slot(), Some(n(3)));
-    let list = rig.ctl.store().list().unwrap();
+    assert_eq!(rig.reloads(), 0);
+    assert_eq!(*rig.ctl().song(), rig.initial);
+    assert_eq!(rig.ctl().slot(), Some(n(3)));
     assert_eq!(
-        list.iter().find(|i| i.number == n(5)).map(|i| i.bpm),
+        rig.ctl()
+            .slot_files()
+            .find(|i| i.number == n(5))
+            .map(|i| i.bpm),
         Some(90.0)
     );
 }
@@ -623,27 +655,19 @@ fn editor_and_store_side_files_are_ignored() {
     }
     fs::rename(dir.join("slot_003.json~"), dir.join("slot_004.json.bak")).unwrap();
     rig.sentinel();
-    assert_eq!(rig.watcher.generation(), 1, "{:#?}", rig.notices);
-    assert_eq!(
-        rig.watcher
-            .changed_slots()
-            .keys()
-            .copied()
-            .collect::<Vec<_>>(),
-        [n(99)]
-    );
+    assert_eq!(changed_slots(&rig), [n(99)], "{:#?}", rig.notices);
     assert!(rig.messages(Level::Error).is_empty() && rig.messages(Level::Warning).is_empty());
-    assert_eq!(rig.watcher.reloads(), 0);
+    assert_eq!(rig.reloads(), 0);
 }
 
 #[test]
 fn a_change_under_unsaved_edits_asks_and_can_take_the_file() {
     let mut rig = Rig::new();
-    rig.ctl.apply(Command::SetName("my edit".into())).unwrap();
+    rig.apply(Command::SetName("my edit".into()));
     let text = edited_text();
     write_in_place(&rig.path(3), &text);
-    rig.wait_for("the conflict", |r| r.watcher.pending_conflict().is_some());
-    assert_eq!(rig.watcher.pending_conflict(), Some(n(3)));
+    rig.wait_for("the conflict", |r| r.ctl().pending_conflict().is_some());
+    assert_eq!(rig.ctl().pending_conflict(), Some(n(3)));
     assert_eq!(
         rig.messages(Level::Warning),
         [
@@ -652,55 +676,54 @@ fn a_change_under_unsaved_edits_asks_and_can_take_the_file() {
     );
     rig.idle(2 * QUIET);
     assert!(rig.queued_from_disk().is_empty());
-    assert_eq!(rig.ctl.song().metadata.name, "my edit");
+    assert_eq!(rig.ctl().song().metadata.name, "my edit");
 
     rig.resolve(true);
-    assert_eq!(rig.watcher.pending_conflict(), None);
+    assert_eq!(rig.ctl().pending_conflict(), None);
     rig.notices
         .retain(|n| !matches!(n, Notice::Message(Level::Warning, _)));
     assert_one_reload(&mut rig, &parsed(&text));
     // The screen's edit is one undo away.
-    rig.ctl.apply(Command::Undo).unwrap();
-    assert_eq!(rig.ctl.song().metadata.name, "my edit");
+    rig.apply(Command::Undo);
+    assert_eq!(rig.ctl().song().metadata.name, "my edit");
 }
 
 #[test]
 fn keeping_the_screen_edits_is_not_asked_again_for_the_same_file() {
     let mut rig = Rig::new();
-    rig.ctl.apply(Command::SetName("my edit".into())).unwrap();
+    rig.apply(Command::SetName("my edit".into()));
     let text = edited_text();
     write_in_place(&rig.path(3), &text);
-    rig.wait_for("the conflict", |r| r.watcher.pending_conflict().is_some());
+    rig.wait_for("the conflict", |r| r.ctl().pending_conflict().is_some());
     rig.resolve(false);
-    assert_eq!(rig.watcher.pending_conflict(), None);
-    assert!(rig.ctl.is_dirty());
-    assert_eq!(rig.ctl.song().metadata.name, "my edit");
+    assert_eq!(rig.ctl().pending_conflict(), None);
+    assert!(rig.ctl().is_dirty());
+    assert_eq!(rig.ctl().song().metadata.name, "my edit");
 
     // The same bytes written again: not asked again.
     write_temp_then_rename(&rig.path(3), &text);
     rig.sentinel();
-    assert_eq!(rig.watcher.pending_conflict(), None);
+    assert_eq!(rig.ctl().pending_conflict(), None);
     assert_eq!(rig.messages(Level::Warning).len(), 1);
 
     // A different version is asked about.
     write_in_place(&rig.path(3), &text.replace("Edited", "Edited again"));
     rig.wait_for("the second conflict", |r| {
-        r.watcher.pending_conflict().is_some()
+        r.ctl().pending_conflict().is_some()
     });
     assert_eq!(rig.messages(Level::Warning).len(), 2);
     assert!(rig.loads.is_empty() && rig.queued_from_disk().is_empty());
 
     // Saving the screen's version settles it.
-    rig.ctl
-        .apply(Command::SaveSlot {
-            slot: n(3),
-            force: false,
-        })
-        .unwrap();
+    rig.apply(Command::SaveSlot {
+        slot: n(3),
+        force: false,
+    });
+    rig.live.settle_disk();
     rig.turn(true);
-    assert_eq!(rig.watcher.pending_conflict(), None);
+    assert_eq!(rig.ctl().pending_conflict(), None);
     rig.sentinel();
-    assert_eq!(rig.watcher.reloads(), 0);
+    assert_eq!(rig.reloads(), 0);
     let (out, _) = reference(&rig);
     assert_same_audio(&rig, &out);
 }
@@ -716,10 +739,10 @@ fn a_tempo_edit_is_described_and_applies_on_the_bar() {
     );
     let text = s.to_json();
     write_temp_then_rename(&rig.path(3), &text);
-    rig.wait_for("the reload", |r| r.watcher.reloads() > 0);
+    rig.wait_for("the reload", |r| r.reloads() > 0);
     assert_one_reload(&mut rig, &parsed(&text));
     assert_eq!(
-        rig.messages(Level::Info).last().copied(),
+        rig.messages(Level::Info).last().map(String::as_str),
         Some("slot 3: tempo 120 → 140; acid1/cutoff")
     );
 }
@@ -745,10 +768,10 @@ fn reload_latency() {
         .into();
         let tmp = dir.join(format!(".edit{i}.tmp"));
         fs::write(&tmp, s.to_json()).unwrap();
-        let before = rig.watcher.reloads();
+        let before = rig.reloads();
         let t0 = Instant::now();
         fs::rename(&tmp, &path).unwrap();
-        while rig.watcher.reloads() == before {
+        while rig.reloads() == before {
             assert!(t0.elapsed() < TIMEOUT);
             rig.turn(true);
             std::thread::sleep(Duration::from_micros(250));
@@ -821,10 +844,11 @@ fn headless_reloads_the_playing_slot_and_reports_it() {
     let queued = next_event(&is("slot_queued"));
     assert_eq!(queued["slot"], 3);
     assert_eq!(queued["from_disk"], true);
-    let diff = next_event(&is("info"));
+    let diff = next_event(&is("disk_reloaded"));
+    assert_eq!(diff["slot"], 3);
     assert_eq!(
-        diff["message"],
-        "slot 3: renamed to \"Edited\"; added bass; kick steps 3, 11, 16"
+        diff["changes"],
+        "renamed to \"Edited\"; added bass; kick steps 3, 11, 16"
     );
     let applied = next_event(&is("slot_applied"));
     assert_eq!(applied["bar"], queued["bar"]);

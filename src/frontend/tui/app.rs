@@ -6,18 +6,16 @@
 //! the app's state, the routing by mode, and what it takes in from notices and the watcher.
 //! Nothing here draws.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::KeyEvent;
 
-use crate::control::{self, Controller, Level, Notice, Service};
+use crate::control::{self, Command, Controller, Level, Notice};
 use crate::keymap::{
     self, Action, Dispatch, Key, KeyCode, KeyDispatcher, Keymap, Mode, chord_label,
 };
 use crate::model::registry::MAX_VOICES;
 use crate::model::{ParamId, ParamSpec, Track};
-use crate::sources::watch::SlotWatcher;
 use crate::store::{SLOT_COUNT, SlotInfo, SlotNumber};
 
 use super::state::{
@@ -32,20 +30,8 @@ pub struct App {
     /// What the screen shows besides the song.
     pub ui: UiState,
     pub(super) keys: KeyDispatcher,
-    /// Modification time of each slot file when Chronus last read or wrote it (the browser's
-    /// "changed on disk" mark when no watcher runs).
-    seen: HashMap<u8, SystemTime>,
+    /// When the slot list's rows (their ages) were last built.
     slots_read: Option<Instant>,
-    /// The hot-reload watcher on the slots folder, when it started.
-    watcher: Option<SlotWatcher>,
-    /// The watcher's reload count and generation last taken in.
-    reloads_seen: u64,
-    generation_seen: u64,
-    /// The watcher generation at which Chronus last read or wrote each slot file: a change
-    /// on disk newer than that is marked in the browser.
-    acknowledged: HashMap<u8, u64>,
-    /// Slots whose file did not load at the last look at the watcher.
-    broken_seen: std::collections::BTreeSet<SlotNumber>,
 }
 
 impl App {
@@ -74,77 +60,14 @@ impl App {
         App {
             ui,
             keys: KeyDispatcher::new(keymap),
-            seen: HashMap::new(),
             slots_read: None,
-            watcher: None,
-            reloads_seen: 0,
-            generation_seen: 0,
-            acknowledged: HashMap::new(),
-            broken_seen: Default::default(),
         }
     }
 
-    /// Hands the app the hot-reload watcher: from now on files changed on disk are
-    /// highlighted, conflicts asked about, and the browser follows the watcher.
-    pub fn set_watcher(&mut self, watcher: SlotWatcher) {
-        self.reloads_seen = watcher.reloads();
-        self.generation_seen = watcher.generation();
-        self.watcher = Some(watcher);
-    }
-
-    /// The hot-reload watcher, when one runs.
-    pub fn watcher(&self) -> Option<&SlotWatcher> {
-        self.watcher.as_ref()
-    }
-
-    /// Polls the watcher (once per loop turn, like the other services) and takes in what it
-    /// did: a reload to highlight, a conflict to ask about, a slot list to re-read. Returns
-    /// true when the screen changed.
-    pub fn poll_watcher(&mut self, ctl: &mut Controller) -> bool {
-        let Some(w) = self.watcher.as_mut() else {
-            return false;
-        };
-        let polled = w.poll(ctl);
-        self.sync_watcher(ctl) | polled
-    }
-
-    /// Takes in the watcher's state after it acted.
-    fn sync_watcher(&mut self, ctl: &Controller) -> bool {
-        let Some(w) = self.watcher.as_ref() else {
-            return false;
-        };
-        let mut changed = false;
-        let (reloads, generation, conflict) = (w.reloads(), w.generation(), w.pending_conflict());
-        let broken = w.broken_slots().clone();
-        for &n in self.broken_seen.difference(&broken) {
-            // The file loads again: its error is over, and so is its "changed on disk" mark.
-            let about = format!("slot {n} changed on disk");
-            self.ui.resolve(
-                |t| t.starts_with(&about) && t.contains("does not load"),
-                Some((Level::Info, format!("slot {n}: its file loads again"))),
-            );
-            self.seen.remove(&n.get());
-            self.acknowledged.insert(n.get(), generation);
-            changed = true;
-        }
-        self.broken_seen = broken;
-        if reloads != self.reloads_seen {
-            self.reloads_seen = reloads;
-            if let (Some(diff), Some(slot)) = (w.last_diff(), ctl.slot()) {
-                let queued = ctl
-                    .status()
-                    .queued
-                    .filter(|&(s, _)| ctl.status().running && s == slot);
-                self.ui.changes = Some(DiskChange {
-                    slot,
-                    diff: diff.clone(),
-                    applies_at: queued.map(|(_, bar)| bar),
-                    heard_from: None,
-                });
-                self.forget_seen(slot.get());
-            }
-            changed = true;
-        }
+    /// Asks about a slot file changed on disk under unsaved edits once nothing else is asked
+    /// (a half-typed prompt or another question comes first), and closes the question when
+    /// the controller no longer has one. Returns true when the screen changed.
+    fn sync_conflict(&mut self, ctl: &Controller) -> bool {
         let asking = matches!(
             self.ui.overlay,
             Some(Overlay::Confirm {
@@ -152,8 +75,7 @@ impl App {
                 ..
             })
         );
-        match conflict {
-            // Asked once nothing else is: a half-typed prompt or another question comes first.
+        match ctl.pending_conflict() {
             Some(slot)
                 if !asking
                     && self.ui.prompt.is_none()
@@ -173,21 +95,28 @@ impl App {
                     question: Question::Conflict(slot),
                     text,
                 });
-                changed = true;
+                true
             }
             // Saved or another slot loaded meanwhile: nothing left to decide.
             None if asking => {
                 self.ui.overlay = None;
-                changed = true;
+                true
             }
-            _ => {}
+            _ => false,
         }
-        if generation != self.generation_seen {
-            self.generation_seen = generation;
-            self.refresh_slots(ctl);
-            changed = true;
-        }
-        changed
+    }
+
+    /// Asks whether to overwrite slot `slot`, whose file holds another pattern, `name`.
+    pub(super) fn ask_overwrite(&mut self, slot: SlotNumber, name: &str) {
+        let text = if name.is_empty() {
+            format!("Slot {slot} holds a different pattern. Overwrite it?")
+        } else {
+            format!("Slot {slot} holds a different pattern, {name:?}. Overwrite it?")
+        };
+        self.ui.overlay = Some(Overlay::Confirm {
+            question: Question::Overwrite(slot),
+            text,
+        });
     }
 
     /// Answers the conflict question: take the file's version or keep the screen's edits.
@@ -201,15 +130,10 @@ impl App {
         ) {
             self.ui.overlay = None;
         }
-        match self.watcher.as_mut() {
-            Some(w) if w.pending_conflict().is_some() => {
-                w.resolve_conflict(ctl, take_file);
-                self.sync_watcher(ctl);
-            }
-            _ => self.ui.say(
-                Level::Info,
-                "no slot file is waiting: nothing changed on disk under your edits",
-            ),
+        match ctl.apply(Command::ResolveConflict { take_file }) {
+            Ok(Some(text)) => self.ui.say(Level::Info, text),
+            Ok(None) => {}
+            Err(e) => self.ui.say(Level::Error, e.to_string()),
         }
     }
 
@@ -302,40 +226,41 @@ impl App {
     /// fresh slot list after saves and loads.
     pub fn on_notices(&mut self, ctl: &Controller, notices: &[Notice]) {
         let mut refresh = false;
-        // The watcher's one-line summary of the latest reload, which joins the line saying
-        // when it applies; warnings of the same turn (clamped values) are added to it so they
-        // are not hidden behind it.
-        let summary = self
-            .ui
-            .changes
-            .as_ref()
-            .map(|c| format!("slot {}: {}", c.slot, c.diff.describe()));
+        // Warnings of the same turn (clamped values) join the line saying what a reload from
+        // disk changed, so they are not hidden behind it.
         let mut warnings: Vec<&str> = Vec::new();
         for n in notices {
             match n {
-                Notice::Message(Level::Info, text) if summary.as_ref() == Some(text) => {
-                    self.say_disk_change(&warnings);
-                }
                 Notice::Message(level, text) => {
                     if *level != Level::Info {
                         warnings.push(text);
                     }
                     self.ui.say(*level, text.clone());
                 }
-                Notice::SlotQueued {
-                    slot,
-                    bar,
-                    from_disk: true,
-                } => {
-                    self.forget_seen(slot.get());
-                    if let Some(c) = &mut self.ui.changes
-                        && c.slot == *slot
-                    {
-                        c.applies_at = Some(*bar);
-                    }
-                    if let Some(text) = ctl.describe(n) {
-                        self.ui.say(Level::Info, text);
-                    }
+                Notice::DiskReloaded { slot, diff } => {
+                    let applies_at = ctl
+                        .queued()
+                        .filter(|q| ctl.status().running && q.slot == *slot)
+                        .map(|q| q.bar);
+                    self.ui.changes = Some(DiskChange {
+                        slot: *slot,
+                        diff: diff.clone(),
+                        applies_at,
+                        heard_from: None,
+                    });
+                    self.say_disk_change(&warnings);
+                }
+                Notice::SlotFileFixed { slot } => {
+                    // The file loads again: its error is over.
+                    let about = format!("slot {slot} changed on disk");
+                    let cannot = format!("slot {slot}: cannot read its file");
+                    self.ui.resolve(
+                        |t| {
+                            (t.starts_with(&about) && t.contains("does not load"))
+                                || t.starts_with(&cannot)
+                        },
+                        ctl.describe(n).map(|text| (Level::Info, text)),
+                    );
                     refresh = true;
                 }
                 // A bar-aligned switch is news; a load while stopped was already reported.
@@ -346,24 +271,29 @@ impl App {
                         self.ui.say(Level::Info, text);
                     }
                 }
-                Notice::Saved { slot, .. } => {
-                    self.forget_seen(slot.get());
+                Notice::SlotQueued { .. }
+                | Notice::Saved { .. }
+                | Notice::SaveWaiting { .. }
+                | Notice::Recorded(_) => {
                     if let Some(text) = ctl.describe(n) {
                         self.ui.say(Level::Info, text);
                     }
-                    refresh = true;
+                    refresh |= matches!(n, Notice::Saved { .. } | Notice::SlotQueued { .. });
                 }
-                Notice::Recorded(_) => {
+                Notice::SaveFailed { .. } => {
                     if let Some(text) = ctl.describe(n) {
-                        self.ui.say(Level::Info, text);
+                        self.ui.say(Level::Error, text);
                     }
                 }
+                Notice::SlotListChanged => refresh = true,
+                Notice::SaveRefused { slot, name } => self.ask_overwrite(*slot, name),
                 _ => {}
             }
         }
         if refresh {
             self.refresh_slots(ctl);
         }
+        self.sync_conflict(ctl);
         self.clamp(ctl);
     }
 
@@ -411,13 +341,18 @@ impl App {
 
     /// Re-reads the slot list when it is older than [`SLOT_REFRESH`], and ends the highlight
     /// of a change from disk when its time is up. Returns true when the screen changed.
-    pub fn tick(&mut self, ctl: &Controller, now: Instant) -> bool {
-        let expired = self.expire_changes(ctl);
+    pub fn tick(&mut self, ctl: &mut Controller, now: Instant) -> bool {
+        let expired = self.expire_changes(ctl) | self.sync_conflict(ctl);
         if self
             .slots_read
             .is_some_and(|t| now.saturating_duration_since(t) < SLOT_REFRESH)
         {
             return expired;
+        }
+        if !ctl.is_watching() {
+            // No watcher tells of files changed by other programs: look again now and then
+            // (on the disk thread; the list comes back as a notice).
+            let _ = ctl.apply(Command::RescanSlots);
         }
         let before = self.ui.slots.clone();
         self.refresh_slots(ctl);
@@ -452,44 +387,21 @@ impl App {
         false
     }
 
-    /// Re-reads the slot list now.
+    /// Rebuilds the slot list's rows from what the controller knows of the slot files.
     pub fn refresh_slots(&mut self, ctl: &Controller) {
         self.refresh_slots_at(ctl, SystemTime::now());
     }
 
-    /// Re-reads the slot list, giving file ages relative to `now` (tests pass a fixed time).
+    /// Rebuilds the slot list's rows, giving file ages relative to `now` (tests pass a fixed
+    /// time).
     pub fn refresh_slots_at(&mut self, ctl: &Controller, now: SystemTime) {
-        let list = match ctl.store().list() {
-            Ok(list) => list,
-            Err(e) => {
-                self.ui.say(Level::Error, format!("slot list: {e}"));
-                return;
-            }
-        };
         let mut rows = vec![None; SLOT_COUNT as usize];
-        for info in list {
-            let n = info.number.get();
-            let changed = match &self.watcher {
-                // Changed by someone else after Chronus last read or wrote it.
-                Some(w) => w
-                    .changed_slots()
-                    .get(&info.number)
-                    .is_some_and(|&g| g > self.acknowledged.get(&n).copied().unwrap_or(0)),
-                None => *self.seen.entry(n).or_insert(info.modified) != info.modified,
-            };
-            rows[n as usize - 1] = Some(slot_row(&info, now, changed));
+        for info in ctl.slot_files() {
+            let changed = ctl.changed_on_disk(info.number);
+            rows[info.number.get() as usize - 1] = Some(slot_row(info, now, changed));
         }
         self.ui.slots = rows;
         self.slots_read = Some(Instant::now());
-    }
-
-    /// Forgets when a slot file was last seen: Chronus just read or wrote it, so its current
-    /// state is not a "change on disk". The next refresh records the new time.
-    pub(super) fn forget_seen(&mut self, n: u8) {
-        self.seen.remove(&n);
-        if let Some(w) = &self.watcher {
-            self.acknowledged.insert(n, w.generation());
-        }
     }
 }
 

@@ -170,10 +170,6 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     // After the session's notes, so news about the song (drafts restored) is what shows.
     load_start_slot(session.ctl_mut(), &mut app, slot);
     app.ui.slot_cursor = slot.get();
-    // Hot reload: held by the app so the screen can show what changed.
-    if let Some(w) = session.take_watcher() {
-        app.set_watcher(w);
-    }
     if let Some(e) = keymap_error {
         // The error says which file, line and rule, and that the defaults are used.
         app.ui.say(Level::Error, e.to_string());
@@ -256,14 +252,13 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
             }
             frames.needs_draw = true;
         }
-        frames.needs_draw |= app.poll_watcher(session.ctl_mut());
         let notices = session.turn();
         if !notices.is_empty() {
             app.on_notices(session.ctl(), &notices);
             frames.needs_draw = true;
         }
         let now = Instant::now();
-        frames.needs_draw |= app.tick(session.ctl(), now);
+        frames.needs_draw |= app.tick(session.ctl_mut(), now);
         if app.ui.quit {
             break;
         }

@@ -76,7 +76,7 @@ fn text_arg(msg: &OscMessage, i: usize, what: &str) -> Result<String, String> {
     text(arg(msg, i, what)?).map_err(|e| format!("{what}: {e}"))
 }
 
-fn slot_arg(msg: &OscMessage) -> Result<SlotNumber, String> {
+pub(super) fn slot_arg(msg: &OscMessage) -> Result<SlotNumber, String> {
     let a = arg(msg, 0, "a slot number 1–128")?;
     let r = match a {
         OscType::String(s) => SlotNumber::parse(s),
@@ -362,7 +362,10 @@ pub const ROUTES: &[Route] = &[
         "save the song to slot 1–128",
         |ctl, c| {
             let slot = slot_arg(c.msg)?;
-            ack(ctl.apply(Command::SaveSlot { slot, force: true }))
+            // Written on the disk thread: the server answers when the disk reports it.
+            ctl.apply(Command::SaveSlot { slot, force: true })
+                .map_err(|e| e.to_string())?;
+            Ok(Outcome::Silent)
         },
     ),
     Route::fixed(
@@ -683,13 +686,13 @@ fn seq_status(ctl: &Controller) -> Outcome {
 }
 
 fn pattern_list(ctl: &Controller) -> Routed {
-    let list = ctl.store().list().map_err(|e| e.to_string())?;
+    let list: Vec<_> = ctl.slot_files().collect();
     let mut args = Vec::with_capacity(list.len() * 3);
     for info in list {
         let modified: chrono::DateTime<chrono::Local> = info.modified.into();
         let name = match &info.error {
             Some(e) => format!("(unreadable: {e})"),
-            None => info.name,
+            None => info.name.clone(),
         };
         args.push(OscType::Int(info.number.get() as i32));
         args.push(OscType::String(name));

@@ -201,7 +201,15 @@ pub struct OscServer {
     sent_queued: Option<Option<(crate::store::SlotNumber, u64)>>,
     announced: bool,
     last_song_bpm: Option<f64>,
+    /// Slots of `/pattern/save` messages in the datagram being handled.
+    saves_asked: Vec<crate::store::SlotNumber>,
+    /// Saves under way on the disk thread and who asked, oldest first: a failure is
+    /// answered to its sender with `/error` when the disk reports it.
+    save_waiters: std::collections::VecDeque<(crate::store::SlotNumber, SocketAddr)>,
 }
+
+/// Saves whose sender is remembered for an `/error` answer; older ones are forgotten first.
+const MAX_SAVE_WAITERS: usize = 256;
 
 impl OscServer {
     /// Listens on `addr` (a receive thread takes datagrams in), sending nothing out and keeping its own clock; see
@@ -228,6 +236,8 @@ impl OscServer {
             last_viz: None,
             sent_playing: None,
             sent_queued: None,
+            saves_asked: Vec::new(),
+            save_waiters: Default::default(),
             announced: false,
             last_song_bpm: None,
         })
@@ -392,7 +402,13 @@ impl OscServer {
             dests: &self.dests,
         };
         match routes::route(ctl, &msg, &view) {
-            Outcome::Silent => {}
+            Outcome::Silent => {
+                if addr == "/pattern/save"
+                    && let Ok(slot) = routes::slot_arg(&msg)
+                {
+                    self.saves_asked.push(slot);
+                }
+            }
             Outcome::Reply(args) => {
                 let mut all = Vec::with_capacity(args.len() + 1);
                 all.push(OscType::String(msg.addr.clone()));
@@ -621,6 +637,34 @@ pub fn clock_bundle(time: f64, bar: u64, beat: u8, bpm: f64) -> OscPacket {
     })
 }
 
+impl OscServer {
+    /// A save asked for over OSC ended: its sender gets `/reply` (where it was written) or
+    /// `/error` (why not).
+    fn answer_save(&mut self, ctl: &Controller, slot: crate::store::SlotNumber, n: &Notice) {
+        let Some(i) = self.save_waiters.iter().position(|(s, _)| *s == slot) else {
+            return;
+        };
+        let Some((_, to)) = self.save_waiters.remove(i) else {
+            return;
+        };
+        let Some(text) = ctl.describe(n) else {
+            return;
+        };
+        let packet = if matches!(n, Notice::Saved { .. }) {
+            OscPacket::Message(message(
+                "/reply",
+                vec![
+                    OscType::String("/pattern/save".into()),
+                    OscType::String(text),
+                ],
+            ))
+        } else {
+            error_packet("/pattern/save", &text)
+        };
+        self.send_to(&packet, to, true);
+    }
+}
+
 impl Service for OscServer {
     fn poll(&mut self, ctl: &mut Controller) -> bool {
         if !self.announced {
@@ -639,6 +683,12 @@ impl Service for OscServer {
             let replies = self.handle_datagram(ctl, &bytes);
             for r in &replies {
                 self.send_to(r, from, true);
+            }
+            for slot in std::mem::take(&mut self.saves_asked) {
+                if self.save_waiters.len() == MAX_SAVE_WAITERS {
+                    self.save_waiters.pop_front();
+                }
+                self.save_waiters.push_back((slot, from));
             }
         }
         self.stats.recv_errors = self.inbox.recv_errors.load(Ordering::Relaxed);
@@ -682,6 +732,9 @@ impl Service for OscServer {
                         f.retempo();
                     }
                 }
+                Notice::Saved { slot, .. }
+                | Notice::SaveFailed { slot, .. }
+                | Notice::SaveRefused { slot, .. } => self.answer_save(ctl, *slot, n),
                 _ => {}
             }
         }

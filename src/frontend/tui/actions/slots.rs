@@ -6,7 +6,7 @@ use crate::keymap::Action;
 use crate::store::SlotNumber;
 
 use super::super::app::App;
-use super::super::state::{Overlay, Prompt, PromptKind, Question};
+use super::super::state::{Prompt, PromptKind};
 
 impl App {
     pub(super) fn slot_action(&mut self, ctl: &mut Controller, action: Action) {
@@ -39,9 +39,6 @@ impl App {
 
     fn revert(&mut self, ctl: &mut Controller) {
         if self.run(ctl, Command::Revert) {
-            if let Some(s) = ctl.slot() {
-                self.forget_seen(s.get());
-            }
             self.refresh_slots(ctl);
         }
     }
@@ -80,21 +77,9 @@ impl App {
                 if let Some(text) = text {
                     self.ui.say(Level::Info, text);
                 }
-                self.forget_seen(slot.get());
-                self.refresh_slots(ctl);
                 self.ui.slot_cursor = slot.get();
             }
-            Err(ControlError::WouldOverwrite(slot, name)) => {
-                let text = if name.is_empty() {
-                    format!("Slot {slot} holds a different pattern. Overwrite it?")
-                } else {
-                    format!("Slot {slot} holds a different pattern, {name:?}. Overwrite it?")
-                };
-                self.ui.overlay = Some(Overlay::Confirm {
-                    question: Question::Overwrite(slot),
-                    text,
-                });
-            }
+            Err(ControlError::WouldOverwrite(slot, name)) => self.ask_overwrite(slot, &name),
             Err(e) => self.ui.say(Level::Error, e.to_string()),
         }
     }
@@ -122,7 +107,6 @@ impl App {
             self.ui.track = 0;
             self.ui.step = 0;
             self.ui.slot_cursor = n;
-            self.forget_seen(slot.get());
             self.refresh_slots(ctl);
         }
     }
@@ -155,7 +139,7 @@ impl App {
         text: &str,
     ) -> Result<(), String> {
         let slot = SlotNumber::parse(text).map_err(|e| e.to_string())?;
-        if !ctl.store().slot_path(slot).exists() && !ctl.has_draft(slot) {
+        if !ctl.has_file(slot) && !ctl.has_draft(slot) {
             return Err(format!("slot \"{text}\" is empty"));
         }
         self.load(ctl, slot.get(), immediate);

@@ -1,0 +1,446 @@
+//! The slot files as the controller knows them: the slot list, which files changed on disk,
+//! which do not load, and the hot reload of the playing slot — all from the disk thread's
+//! [`Report`]s, so the control loop itself never touches a file for them.
+//!
+//! What happens when a slot file changed depends on the slot:
+//! - the playing slot, valid: queued for the next bar, with a [`SlotDiff`] of what changed
+//!   ([`Notice::DiskReloaded`]);
+//! - the playing slot, broken: the error is shown and the last good version keeps playing;
+//! - the playing slot while the song has unsaved edits: a conflict the performer settles with
+//!   [`Command::ResolveConflict`](super::Command::ResolveConflict);
+//! - any other slot: marked as changed on disk in the slot list.
+//!
+//! Content is compared by hash, so Chronus's own saves (whose reports always come first: one
+//! disk thread, one queue), saves that change nothing and repeated events are all ignored.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::model::diff::diff;
+use crate::model::slot::{Parsed, Slot};
+use crate::store::worker::{Job, Report, SlotFile};
+use crate::store::{SaveInfo, SlotInfo, SlotNumber, StoreError};
+
+use super::{Controller, Level, Notice, Reply};
+
+/// The playing slot's file changed while the song had unsaved edits.
+#[derive(Debug)]
+pub(super) struct Conflict {
+    pub(super) slot: SlotNumber,
+    pub(super) parsed: Box<Parsed>,
+}
+
+/// A save given to the disk thread, waiting for its report.
+#[derive(Debug)]
+pub(super) struct PendingSave {
+    /// The slot the song was in when the save was asked for.
+    pub(super) from: Option<SlotNumber>,
+}
+
+/// What the controller knows of the slot files (kept up to date by the disk thread).
+#[derive(Debug, Default)]
+pub(super) struct DiskState {
+    pub(super) files: BTreeMap<SlotNumber, SlotFile>,
+    /// Slots whose file was changed by another program since Chronus last read or wrote it.
+    pub(super) changed: std::collections::BTreeSet<SlotNumber>,
+    /// Slots whose file does not load (the condition of an error message).
+    pub(super) broken: std::collections::BTreeSet<SlotNumber>,
+    pub(super) conflict: Option<Conflict>,
+    pub(super) pending_saves: std::collections::VecDeque<PendingSave>,
+    /// Hash of the file each own save wrote, until the disk reports it back once.
+    pub(super) own_saves: BTreeMap<SlotNumber, u64>,
+    /// Slots whose draft could not be written (the condition of an error message).
+    pub(super) draft_failing: std::collections::BTreeSet<SlotNumber>,
+    /// A watcher reports changed files: changes of the playing slot reload it.
+    pub(super) watching: bool,
+}
+
+impl Controller {
+    /// The slot list: one line per slot file, by number.
+    pub fn slot_files(&self) -> impl Iterator<Item = &SlotInfo> {
+        self.disk.files.values().filter_map(SlotFile::info)
+    }
+
+    /// The song slot `n`'s file holds, as last read (`None`: no file, or it does not load).
+    pub fn file_song(&self, n: SlotNumber) -> Option<&Slot> {
+        self.disk.files.get(&n).and_then(SlotFile::song)
+    }
+
+    /// True when slot `n` has a file (valid or not).
+    pub fn has_file(&self, n: SlotNumber) -> bool {
+        self.disk.files.contains_key(&n)
+    }
+
+    /// True when slot `n`'s file was changed by another program since Chronus last read or
+    /// wrote it (the browser's mark).
+    pub fn changed_on_disk(&self, n: SlotNumber) -> bool {
+        self.disk.changed.contains(&n)
+    }
+
+    /// Slots whose file does not load.
+    pub fn broken_slots(&self) -> impl Iterator<Item = SlotNumber> + '_ {
+        self.disk.broken.iter().copied()
+    }
+
+    /// The playing slot whose file changed under unsaved edits, waiting for an answer.
+    pub fn pending_conflict(&self) -> Option<SlotNumber> {
+        self.disk.conflict.as_ref().map(|c| c.slot)
+    }
+
+    /// True while a file watcher tells the controller about changed slot files.
+    pub fn is_watching(&self) -> bool {
+        self.disk.watching
+    }
+
+    /// Says whether a file watcher runs (set by the session that starts one).
+    pub fn set_watching(&mut self, on: bool) {
+        self.disk.watching = on;
+    }
+
+    /// Disk jobs given and not yet reported back (saves, drafts, reads).
+    pub fn disk_busy(&self) -> usize {
+        self.worker.outstanding()
+    }
+
+    /// Waits until every disk job given so far has reported back, taking the reports in,
+    /// for at most `timeout`; false when time ran out. Quitting calls it so a save in flight
+    /// finishes; tests call it to see a save's result.
+    pub fn settle_disk(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.worker.outstanding() > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if let Some(r) = self.worker.recv_timeout(left) {
+                self.on_report(r);
+            }
+        }
+        true
+    }
+
+    /// Takes in what the disk thread reported since the last turn.
+    pub(super) fn poll_disk(&mut self) -> bool {
+        let mut any = false;
+        while let Some(r) = self.worker.try_recv() {
+            self.on_report(r);
+            any = true;
+        }
+        if let Some(c) = &self.disk.conflict
+            && (!self.is_dirty() || self.slot != Some(c.slot))
+        {
+            self.disk.conflict = None;
+            self.notices.push_back(Notice::DiskConflictGone);
+            any = true;
+        }
+        any
+    }
+
+    fn on_report(&mut self, r: Report) {
+        match r {
+            Report::Saved { slot, song, result } => self.on_saved(slot, *song, result),
+            Report::LockWait { slot } => self.notices.push_back(Notice::SaveWaiting { slot }),
+            Report::Draft { slot, result } => self.on_draft(slot, result),
+            Report::Listing(Ok(list)) => self.on_listing(list),
+            Report::Listing(Err(e)) => self.notify(Level::Error, format!("slot list: {e}")),
+            Report::File { slot, file } => {
+                self.on_file(slot, file, self.disk.watching);
+                self.notices.push_back(Notice::SlotListChanged);
+            }
+        }
+    }
+
+    /// Asks the disk thread to read slot `n`'s file again (it changed on disk).
+    pub(super) fn read_slot_file(&mut self, n: SlotNumber) -> Reply {
+        self.worker.submit(Job::Read(n));
+        Ok(None)
+    }
+
+    /// Asks the disk thread to read every slot file again.
+    pub(super) fn rescan(&mut self) -> Reply {
+        self.worker.submit(Job::Scan);
+        Ok(None)
+    }
+
+    /// Reads the slot list now, on this thread (start-up, before the loop runs).
+    pub(super) fn scan_now(&mut self) {
+        match self.store.scan() {
+            Ok(list) => {
+                for (n, file) in list {
+                    self.disk.files.insert(n, file);
+                }
+            }
+            Err(e) => self.notify(Level::Error, format!("slot list: {e}")),
+        }
+    }
+
+    fn on_listing(&mut self, list: Vec<(SlotNumber, SlotFile)>) {
+        let mut gone: Vec<SlotNumber> = self.disk.files.keys().copied().collect();
+        for (n, file) in list {
+            gone.retain(|&g| g != n);
+            self.on_file(n, file, false);
+        }
+        for n in gone {
+            self.on_file(n, SlotFile::Missing, false);
+        }
+        self.notices.push_back(Notice::SlotListChanged);
+    }
+
+    /// A slot file as read now. `reload`: a change of the playing slot is heard at the next
+    /// bar (a watcher reported it); otherwise it is only marked.
+    fn on_file(&mut self, n: SlotNumber, file: SlotFile, reload: bool) {
+        let playing = self.slot == Some(n);
+        let (hash, loads) = match &file {
+            SlotFile::Missing => return self.file_removed(n, playing),
+            SlotFile::Unreadable(info) => {
+                let why = info.error.clone().unwrap_or_default();
+                let text = format!("slot {n}: cannot read its file: {why}");
+                self.disk.files.insert(n, file);
+                self.set_broken(n, true);
+                return self.notify(Level::Error, text);
+            }
+            SlotFile::Read { hash, parsed, .. } => (*hash, parsed.is_ok()),
+        };
+        let known = match self.disk.files.get(&n) {
+            Some(SlotFile::Read { hash: h, .. }) => Some(*h),
+            _ => None,
+        };
+        self.disk.files.insert(n, file);
+        if known == Some(hash) {
+            return;
+        }
+        let fixed = loads && self.disk.broken.contains(&n);
+        self.set_broken(n, !loads);
+        if self.disk.own_saves.get(&n) == Some(&hash) {
+            // Chronus's own save, heard back from the disk once.
+            self.disk.own_saves.remove(&n);
+            return;
+        }
+        if !fixed {
+            // A file that loads again ends its error, and its mark with it.
+            self.disk.changed.insert(n);
+        }
+        match (playing && reload, self.disk.files.get(&n)) {
+            (true, Some(SlotFile::Read { parsed, .. })) => {
+                let parsed = match parsed {
+                    Ok(p) => Ok(p.clone()),
+                    Err(e) => Err(e.to_string()),
+                };
+                self.playing_file_changed(n, parsed);
+            }
+            (_, Some(SlotFile::Read { parsed, .. })) => {
+                let text = match parsed {
+                    Ok(p) => format!("slot {n} {:?} changed on disk", p.slot.metadata.name),
+                    Err(e) => format!("slot {n} changed on disk and does not load: {e}"),
+                };
+                let level = if loads { Level::Info } else { Level::Warning };
+                self.notify(level, text);
+            }
+            _ => {}
+        }
+    }
+
+    fn file_removed(&mut self, n: SlotNumber, playing: bool) {
+        self.set_broken(n, false);
+        if self.disk.files.remove(&n).is_none() {
+            return;
+        }
+        self.disk.changed.insert(n);
+        let tail = if playing {
+            " — the loaded version keeps playing"
+        } else {
+            ""
+        };
+        let path = self.store.slot_path(n);
+        self.notify(
+            Level::Info,
+            format!("slot {n}: {} was removed{tail}", path.display()),
+        );
+    }
+
+    /// Records whether slot `n`'s file loads; a file that loads again ends its error.
+    fn set_broken(&mut self, n: SlotNumber, broken: bool) {
+        if broken {
+            self.disk.broken.insert(n);
+        } else if self.disk.broken.remove(&n) {
+            self.notices.push_back(Notice::SlotFileFixed { slot: n });
+        }
+    }
+
+    /// The playing slot's file changed (a watcher saw it): reload it at the next bar, keep the
+    /// last good version when it does not load, or ask when the song has unsaved edits.
+    fn playing_file_changed(&mut self, n: SlotNumber, parsed: Result<Box<Parsed>, String>) {
+        let p = match parsed {
+            Err(e) => {
+                return self.notify(
+                    Level::Error,
+                    format!("slot {n} changed on disk but does not load — the last good version keeps playing: {e}"),
+                );
+            }
+            Ok(p) => p,
+        };
+        if p.slot == self.song {
+            // Reformatted, or the same edit made on screen and in the file: the file holds
+            // what plays.
+            self.disk.changed.remove(&n);
+            return;
+        }
+        if self.is_dirty() {
+            self.disk.conflict = Some(Conflict { slot: n, parsed: p });
+            self.notices.push_back(Notice::DiskConflict { slot: n });
+            return;
+        }
+        self.reload(n, p);
+    }
+
+    /// Queues a changed playing slot for the next bar, like a bar-aligned load.
+    fn reload(&mut self, n: SlotNumber, parsed: Box<Parsed>) {
+        let d = diff(&self.song, &parsed.slot);
+        let was_running = self.status.running;
+        match self.queue_parsed(n, *parsed, Instant::now()) {
+            Ok(_) => {
+                // While running, the `SlotQueued` notice says when it applies.
+                if !was_running {
+                    self.notify(Level::Info, format!("slot {n} changed on disk — loaded"));
+                }
+                self.disk.changed.remove(&n);
+                self.notices
+                    .push_back(Notice::DiskReloaded { slot: n, diff: d });
+            }
+            Err(e) => self.notify(
+                Level::Error,
+                format!("slot {n} changed on disk but cannot be queued: {e}"),
+            ),
+        }
+    }
+
+    /// Settles a conflict: `take_file` queues the file's version for the next bar (the song's
+    /// edits stay in the undo history); otherwise the edits stay and that version of the
+    /// file is not offered again.
+    pub(super) fn resolve_conflict(&mut self, take_file: bool) -> Reply {
+        let Some(c) = self.disk.conflict.take() else {
+            return Ok(Some(
+                "no slot file is waiting: nothing changed on disk under your edits".into(),
+            ));
+        };
+        self.notices.push_back(Notice::DiskConflictGone);
+        if !take_file {
+            return Ok(Some(format!(
+                "kept your edits to slot {}; save to overwrite the file's version",
+                c.slot
+            )));
+        }
+        if self.slot != Some(c.slot) {
+            return Ok(Some(format!(
+                "slot {} is no longer the loaded slot — nothing to take",
+                c.slot
+            )));
+        }
+        self.reload(c.slot, c.parsed);
+        Ok(None)
+    }
+
+    /// Gives a save to the disk thread; its result comes back as [`Notice::Saved`] or
+    /// [`Notice::SaveFailed`].
+    pub(super) fn submit_save(&mut self, slot: SlotNumber, song: Slot, refuse_other: bool) {
+        self.disk
+            .pending_saves
+            .push_back(PendingSave { from: self.slot });
+        self.worker.submit(Job::Save {
+            slot,
+            song: Box::new(song),
+            refuse_other,
+        });
+    }
+
+    fn on_saved(&mut self, slot: SlotNumber, song: Slot, result: Result<SaveInfo, StoreError>) {
+        let pending = self.disk.pending_saves.pop_front();
+        let info = match result {
+            Ok(info) => info,
+            Err(StoreError::Occupied { slot, name }) => {
+                return self.notices.push_back(Notice::SaveRefused { slot, name });
+            }
+            Err(e) => {
+                let error = e.to_string();
+                return self.notices.push_back(Notice::SaveFailed { slot, error });
+            }
+        };
+        self.disk.own_saves.insert(slot, info.content_hash);
+        self.disk.changed.remove(&slot);
+        self.set_broken(slot, false);
+        let listed = SlotInfo {
+            number: slot,
+            name: song.metadata.name.clone(),
+            bpm: song.sequencer.bpm,
+            tracks: song.sequencer.tracks.len(),
+            modified: SystemTime::now(),
+            error: None,
+        };
+        if pending.is_some_and(|p| p.from == self.slot) {
+            self.saved_current(slot, &song);
+        } else if self
+            .drafts
+            .get(&slot)
+            .is_some_and(|d| super::same_content(d, &song))
+        {
+            // The performer moved on while it was written; its draft is what was saved.
+            self.drafts.remove(&slot);
+            self.remove_draft(slot);
+        }
+        self.disk.files.insert(
+            slot,
+            SlotFile::Read {
+                info: listed,
+                hash: info.content_hash,
+                parsed: Ok(Box::new(Parsed {
+                    slot: song,
+                    warnings: Vec::new(),
+                })),
+            },
+        );
+        self.notices.push_back(Notice::Saved {
+            slot,
+            path: info.path,
+        });
+        self.notices.push_back(Notice::SlotListChanged);
+    }
+
+    /// The song now lives in `slot`'s file: it becomes the current slot (save as), and no
+    /// draft of the old or the new slot is needed unless edits came in meanwhile.
+    fn saved_current(&mut self, slot: SlotNumber, song: &Slot) {
+        self.song.timestamp = song.timestamp;
+        self.song.voice_modules = song.voice_modules;
+        if let Some(old) = self.slot.filter(|&o| o != slot) {
+            self.drafts.remove(&old);
+            self.remove_draft(old);
+        }
+        self.drafts.remove(&slot);
+        self.remove_draft(slot);
+        self.draft_written = None;
+        self.slot = Some(slot);
+        self.saved = Some(song.clone());
+    }
+
+    fn on_draft(&mut self, slot: SlotNumber, result: Result<(), StoreError>) {
+        match result {
+            Ok(()) => {
+                if self.disk.draft_failing.remove(&slot) {
+                    self.notify(
+                        Level::Info,
+                        format!("slot {slot}: unsaved edits are mirrored to drafts/ again"),
+                    );
+                }
+            }
+            Err(e) => {
+                self.disk.draft_failing.insert(slot);
+                let text = format!("slot {slot}: unsaved edits not mirrored to drafts/: {e}");
+                self.notify(Level::Error, text);
+            }
+        }
+    }
+
+    /// Forgets that slot `n`'s file changed on disk: Chronus just read it.
+    pub(super) fn acknowledge_file(&mut self, n: SlotNumber) {
+        self.disk.changed.remove(&n);
+    }
+}

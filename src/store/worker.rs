@@ -1,0 +1,453 @@
+//! The disk thread: every file operation of a playing Chronus — saves, draft writes, the slot
+//! list, reading a slot file that changed — runs here, in the order it was asked for, so the
+//! control loop never waits for a disk, a lock held by another program, or a file that will
+//! not open. Results come back as [`Report`]s, in the same order; the owner is woken by the
+//! callback given to [`DiskWorker::set_wake`].
+//!
+//! One thread, one queue: a slot file read after a save of the same slot reports after that
+//! save, so the owner always knows its own writes before it hears of them from the disk.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use super::{SaveInfo, SlotInfo, SlotNumber, Store, StoreError, content_hash, io_err};
+use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, parse_slot_bytes};
+
+/// Something for the disk thread to do.
+#[derive(Debug)]
+pub enum Job {
+    /// Save a song to a slot (backup, atomic replace, under the slot's lock).
+    Save {
+        /// Which slot.
+        slot: SlotNumber,
+        /// The song, stamped as it is to be written.
+        song: Box<Slot>,
+        /// Refuse when the file holds a different pattern (other tracks): the caller's view
+        /// of the file may be older than the file.
+        refuse_other: bool,
+    },
+    /// Mirror a slot's unsaved edits to its draft file.
+    WriteDraft {
+        /// Which slot.
+        slot: SlotNumber,
+        /// The edited song.
+        song: Box<Slot>,
+    },
+    /// Remove a slot's draft file.
+    RemoveDraft(SlotNumber),
+    /// Read every slot file (the slot list).
+    Scan,
+    /// Read one slot file (it changed on disk).
+    Read(SlotNumber),
+}
+
+/// What the disk thread did, in the order the jobs were given.
+#[derive(Debug)]
+pub enum Report {
+    /// A save finished (or failed, having changed nothing the error does not name).
+    Saved {
+        /// Which slot.
+        slot: SlotNumber,
+        /// The song as written.
+        song: Box<Slot>,
+        /// What the save did.
+        result: Result<SaveInfo, StoreError>,
+    },
+    /// A save is waiting for the slot's lock, held by another program.
+    LockWait {
+        /// Which slot.
+        slot: SlotNumber,
+    },
+    /// A draft was written or removed.
+    Draft {
+        /// Which slot.
+        slot: SlotNumber,
+        /// The error, if it failed.
+        result: Result<(), StoreError>,
+    },
+    /// Every slot file, read.
+    Listing(Result<Vec<(SlotNumber, SlotFile)>, StoreError>),
+    /// One slot file, read.
+    File {
+        /// Which slot.
+        slot: SlotNumber,
+        /// What it holds now.
+        file: SlotFile,
+    },
+}
+
+/// A slot file as read from disk.
+#[derive(Debug)]
+pub enum SlotFile {
+    /// There is none.
+    Missing,
+    /// It exists but cannot be read (permissions, not a regular file): the slot list's line
+    /// says why in `error`.
+    Unreadable(SlotInfo),
+    /// Its content, parsed or not.
+    Read {
+        /// The line of the slot list it makes.
+        info: SlotInfo,
+        /// [`content_hash`] of its bytes.
+        hash: u64,
+        /// The song it holds, or why it does not load.
+        parsed: Result<Box<Parsed>, SlotError>,
+    },
+}
+
+impl SlotFile {
+    /// The slot list's line for this file, when there is a file.
+    pub fn info(&self) -> Option<&SlotInfo> {
+        match self {
+            SlotFile::Read { info, .. } | SlotFile::Unreadable(info) => Some(info),
+            SlotFile::Missing => None,
+        }
+    }
+
+    /// The song the file holds, when it loads.
+    pub fn song(&self) -> Option<&Slot> {
+        match self {
+            SlotFile::Read { parsed: Ok(p), .. } => Some(&p.slot),
+            _ => None,
+        }
+    }
+}
+
+/// How long a save waits for a slot's lock held by another program before giving up.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Wakes the owner when a report is ready.
+type Wake = Arc<OnceLock<Box<dyn Fn() + Send + Sync>>>;
+
+/// The handle of the disk thread: give it [`Job`]s, take its [`Report`]s.
+pub struct DiskWorker {
+    jobs: Option<Sender<Job>>,
+    reports: Receiver<Report>,
+    wake: Wake,
+    /// Jobs given whose report has not been taken yet.
+    outstanding: usize,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DiskWorker {
+    /// Starts the disk thread for `store`.
+    pub fn start(store: Store) -> DiskWorker {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (report_tx, reports) = mpsc::channel();
+        let wake: Wake = Arc::default();
+        let wake_thread = wake.clone();
+        let thread = std::thread::Builder::new()
+            .name("chronus-disk".into())
+            .spawn(move || {
+                for job in job_rx {
+                    for report in run(&store, job, &report_tx, &wake_thread) {
+                        if report_tx.send(report).is_err() {
+                            return;
+                        }
+                        if let Some(w) = wake_thread.get() {
+                            w();
+                        }
+                    }
+                }
+            })
+            .expect("the operating system refused a thread for disk work");
+        DiskWorker {
+            jobs: Some(jobs),
+            reports,
+            wake,
+            outstanding: 0,
+            thread: Some(thread),
+        }
+    }
+
+    /// Sets what wakes the owner when a report is ready (once; later calls are ignored).
+    pub fn set_wake(&self, wake: impl Fn() + Send + Sync + 'static) {
+        let _ = self.wake.set(Box::new(wake));
+    }
+
+    /// Queues a job.
+    pub fn submit(&mut self, job: Job) {
+        if let Some(tx) = &self.jobs
+            && tx.send(job).is_ok()
+        {
+            self.outstanding += 1;
+        }
+    }
+
+    /// A report, when one is ready.
+    pub fn try_recv(&mut self) -> Option<Report> {
+        let r = self.reports.try_recv().ok()?;
+        self.count(&r);
+        Some(r)
+    }
+
+    /// Waits up to `timeout` for the next report.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Report> {
+        match self.reports.recv_timeout(timeout) {
+            Ok(r) => {
+                self.count(&r);
+                Some(r)
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Jobs given whose final report has not been taken yet.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    fn count(&mut self, r: &Report) {
+        // A lock wait is news about a save still under way, not its end.
+        if !matches!(r, Report::LockWait { .. }) {
+            self.outstanding = self.outstanding.saturating_sub(1);
+        }
+    }
+}
+
+impl Drop for DiskWorker {
+    /// Lets the thread finish the jobs already given (a save in flight completes) and waits
+    /// for it.
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Does one job; a save may report a lock wait before its result.
+fn run(store: &Store, job: Job, tx: &Sender<Report>, wake: &Wake) -> Vec<Report> {
+    match job {
+        Job::Save {
+            slot,
+            song,
+            refuse_other,
+        } => {
+            if refuse_other
+                && let SlotFile::Read { parsed: Ok(p), .. } = store.read_slot(slot)
+                && p.slot.sequencer.tracks != song.sequencer.tracks
+            {
+                let result = Err(StoreError::Occupied {
+                    slot,
+                    name: p.slot.metadata.name,
+                });
+                return vec![Report::Saved { slot, song, result }];
+            }
+            let mut on_wait = || {
+                let _ = tx.send(Report::LockWait { slot });
+                if let Some(w) = wake.get() {
+                    w();
+                }
+            };
+            let result = store.save_waiting(slot, &song, LOCK_TIMEOUT, &mut on_wait);
+            vec![Report::Saved { slot, song, result }]
+        }
+        Job::WriteDraft { slot, song } => vec![Report::Draft {
+            slot,
+            result: store.write_draft(slot, &song).map(|_| ()),
+        }],
+        Job::RemoveDraft(slot) => vec![Report::Draft {
+            slot,
+            result: store.remove_draft(slot),
+        }],
+        Job::Scan => vec![Report::Listing(store.scan())],
+        Job::Read(slot) => vec![Report::File {
+            slot,
+            file: store.read_slot(slot),
+        }],
+    }
+}
+
+impl Store {
+    /// Reads every slot file in `slots/` (one walk of the folder; a missing folder gives none).
+    pub fn scan(&self) -> Result<Vec<(SlotNumber, SlotFile)>, StoreError> {
+        let mut out: Vec<(SlotNumber, SlotFile)> = super::slot_entries(&self.slots_dir())?
+            .into_iter()
+            .map(|(n, _)| (n, self.read_slot(n)))
+            .filter(|(_, f)| !matches!(f, SlotFile::Missing))
+            .collect();
+        out.sort_by_key(|(n, _)| *n);
+        Ok(out)
+    }
+
+    /// Reads slot `n`'s file: its bytes (bounded by the slot size limit), their hash, and the
+    /// song they hold. Anything but a regular file is refused unopened.
+    pub fn read_slot(&self, n: SlotNumber) -> SlotFile {
+        let path = self.slot_path(n);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return SlotFile::Missing,
+            Err(e) => return unreadable(n, UNIX_EPOCH, io_err("read", &path)(e).to_string()),
+        };
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        if !meta.is_file() {
+            let why = format!("{} is not a regular file — left unopened", path.display());
+            return unreadable(n, modified, why);
+        }
+        let mut bytes = Vec::new();
+        let read = File::open(&path).and_then(|f| {
+            f.take(MAX_SLOT_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map(|_| ())
+        });
+        match read {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return SlotFile::Missing,
+            Err(e) => return unreadable(n, modified, io_err("read", &path)(e).to_string()),
+        }
+        let parsed = parse_slot_bytes(&bytes, &path.display().to_string()).map(Box::new);
+        let info = slot_info(n, modified, &parsed);
+        SlotFile::Read {
+            info,
+            hash: content_hash(&bytes),
+            parsed,
+        }
+    }
+}
+
+/// A slot file that cannot be read, and why.
+fn unreadable(number: SlotNumber, modified: std::time::SystemTime, why: String) -> SlotFile {
+    SlotFile::Unreadable(SlotInfo {
+        number,
+        name: String::new(),
+        bpm: 0.0,
+        tracks: 0,
+        modified,
+        error: Some(why),
+    })
+}
+
+/// The slot list's line for a file read.
+fn slot_info(
+    number: SlotNumber,
+    modified: std::time::SystemTime,
+    parsed: &Result<Box<Parsed>, SlotError>,
+) -> SlotInfo {
+    match parsed {
+        Ok(p) => SlotInfo {
+            number,
+            name: p.slot.metadata.name.clone(),
+            bpm: p.slot.sequencer.bpm,
+            tracks: p.slot.sequencer.tracks.len(),
+            modified,
+            error: None,
+        },
+        Err(e) => SlotInfo {
+            number,
+            name: String::new(),
+            bpm: 0.0,
+            tracks: 0,
+            modified,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// Takes `lock` (an open lock file), trying until `timeout`; `on_wait` is called once when
+/// another holder makes it wait.
+pub(super) fn lock_waiting(
+    lock: &File,
+    timeout: Duration,
+    on_wait: &mut dyn FnMut(),
+) -> Result<(), io::Error> {
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !told {
+                    told = true;
+                    on_wait();
+                }
+                if start.elapsed() >= timeout {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "another program held the lock for {} s",
+                            timeout.as_secs_f64()
+                        ),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(n: u8) -> SlotNumber {
+        SlotNumber::new(n).unwrap()
+    }
+
+    #[test]
+    fn reports_come_back_in_job_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DiskWorker::start(Store::new(dir.path()));
+        let mut song = Slot::default();
+        song.metadata.name = "first".into();
+        w.submit(Job::Save {
+            slot: slot(3),
+            song: Box::new(song),
+            refuse_other: true,
+        });
+        w.submit(Job::Read(slot(3)));
+        w.submit(Job::Scan);
+        let a = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(matches!(a, Report::Saved { result: Ok(_), .. }), "{a:?}");
+        let b = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        let Report::File { file, .. } = b else {
+            panic!("{b:?}")
+        };
+        assert_eq!(file.info().unwrap().name, "first");
+        let c = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        let Report::Listing(Ok(list)) = c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(list.len(), 1);
+        assert_eq!(w.outstanding(), 0);
+    }
+
+    #[test]
+    fn a_directory_or_fifo_named_like_a_slot_is_unreadable_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.ensure_dirs().unwrap();
+        std::fs::create_dir(store.slot_path(slot(4))).unwrap();
+        let f = store.read_slot(slot(4));
+        assert!(
+            matches!(&f, SlotFile::Unreadable(i) if i.error.as_ref().unwrap().contains("not a regular file")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn a_held_lock_makes_the_save_wait_and_then_fail_with_a_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.ensure_dirs().unwrap();
+        let lock_path = store.lock_path(slot(5));
+        let held = File::create(&lock_path).unwrap();
+        held.lock().unwrap();
+        let mut waited = 0;
+        let r = store.save_waiting(
+            slot(5),
+            &Slot::default(),
+            Duration::from_millis(50),
+            &mut || waited += 1,
+        );
+        assert_eq!(waited, 1);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("held the lock"), "{e}");
+        assert!(!store.slot_path(slot(5)).exists());
+    }
+}
