@@ -165,70 +165,25 @@ impl Reverb {
         (l[0], r[0])
     }
 
-    /// Processes at most `self.chunk` samples.
+    /// Processes at most `self.chunk` samples: the combs as lanes (gather, damp and feed
+    /// back, write back and sum per side), then the all-passes in series, then the output.
     fn process_chunk(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32]) {
         let n = input.len();
         let sc = &mut *self.scratch;
         for (d, &x) in sc.input[..n].iter_mut().zip(input) {
             *d = sanitize(x) * INPUT_GAIN;
         }
-
-        // Gather every comb's outputs for the chunk, one lane per comb.
-        for (k, line) in self.combs.iter().enumerate() {
-            let first = line.first_len(n);
-            let (head, tail) = sc.taps[..n].split_at_mut(first);
-            for (t, &v) in head.iter_mut().zip(&line.buf[line.pos..line.pos + first]) {
-                t[k] = v;
-            }
-            for (t, &v) in tail.iter_mut().zip(&line.buf[..n - first]) {
-                t[k] = v;
-            }
-        }
-
-        // Damping low-pass and feedback for all 16 combs at once.
+        gather_taps(&self.combs, &mut sc.taps[..n]);
         let (fb, damp) = (self.feedback, self.damp);
-        let mut state = self.damp_state;
-        for ((taps, feed), &x) in sc.taps[..n]
-            .iter()
-            .zip(sc.feed[..n].iter_mut())
-            .zip(&sc.input[..n])
-        {
-            for k in 0..LINES {
-                let s = flush_denormal(taps[k] + (state[k] - taps[k]) * damp);
-                state[k] = s;
-                feed[k] = x + s * fb;
-            }
-        }
-        self.damp_state = state;
-
-        // Write the feedback back and sum each side's combs (in a fixed order).
-        for (k, line) in self.combs.iter_mut().enumerate() {
-            let first = line.first_len(n);
-            let pos = line.pos;
-            let (head, tail) = sc.feed[..n].split_at(first);
-            for (d, f) in line.buf[pos..pos + first].iter_mut().zip(head) {
-                *d = f[k];
-            }
-            for (d, f) in line.buf[..n - first].iter_mut().zip(tail) {
-                *d = f[k];
-            }
-            line.advance(n);
-        }
-        for ((taps, l), r) in sc.taps[..n]
-            .iter()
-            .zip(sc.left[..n].iter_mut())
-            .zip(sc.right[..n].iter_mut())
-        {
-            let mut sl = 0.0;
-            let mut sr = 0.0;
-            for k in 0..COMBS {
-                sl += taps[k];
-                sr += taps[COMBS + k];
-            }
-            *l = sl;
-            *r = sr;
-        }
-
+        damp_and_feed(
+            &sc.taps[..n],
+            &sc.input[..n],
+            &mut sc.feed[..n],
+            &mut self.damp_state,
+            (fb, damp),
+        );
+        write_back(&mut self.combs, &sc.feed[..n]);
+        sum_sides(&sc.taps[..n], &mut sc.left[..n], &mut sc.right[..n]);
         for (a, line) in self.allpasses.iter_mut().enumerate() {
             let sig = if a < ALLPASSES {
                 &mut sc.left[..n]
@@ -242,7 +197,6 @@ impl Reverb {
             allpass_segment(&mut line.buf[..n - first], tail);
             line.advance(n);
         }
-
         let mut finite = true;
         for (o, &v) in left.iter_mut().zip(&sc.left[..n]) {
             *o = v * OUTPUT_GAIN;
@@ -279,6 +233,69 @@ impl Reverb {
             );
             start = end;
         }
+    }
+}
+
+/// Every comb's outputs for the chunk, one lane per comb.
+fn gather_taps(combs: &[Line; LINES], taps: &mut [[f32; LINES]]) {
+    let n = taps.len();
+    for (k, line) in combs.iter().enumerate() {
+        let first = line.first_len(n);
+        let (head, tail) = taps.split_at_mut(first);
+        for (t, &v) in head.iter_mut().zip(&line.buf[line.pos..line.pos + first]) {
+            t[k] = v;
+        }
+        for (t, &v) in tail.iter_mut().zip(&line.buf[..n - first]) {
+            t[k] = v;
+        }
+    }
+}
+
+/// Damping low-pass and feedback for all combs at once; `(feedback, damp)`.
+fn damp_and_feed(
+    taps: &[[f32; LINES]],
+    input: &[f32],
+    feed: &mut [[f32; LINES]],
+    state: &mut [f32; LINES],
+    (fb, damp): (f32, f32),
+) {
+    for ((taps, feed), &x) in taps.iter().zip(feed.iter_mut()).zip(input) {
+        for k in 0..LINES {
+            let s = flush_denormal(taps[k] + (state[k] - taps[k]) * damp);
+            state[k] = s;
+            feed[k] = x + s * fb;
+        }
+    }
+}
+
+/// Writes each comb's feedback back into its line and moves it on.
+fn write_back(combs: &mut [Line; LINES], feed: &[[f32; LINES]]) {
+    let n = feed.len();
+    for (k, line) in combs.iter_mut().enumerate() {
+        let first = line.first_len(n);
+        let pos = line.pos;
+        let (head, tail) = feed.split_at(first);
+        for (d, f) in line.buf[pos..pos + first].iter_mut().zip(head) {
+            *d = f[k];
+        }
+        for (d, f) in line.buf[..n - first].iter_mut().zip(tail) {
+            *d = f[k];
+        }
+        line.advance(n);
+    }
+}
+
+/// Sums each side's combs, in a fixed order.
+fn sum_sides(taps: &[[f32; LINES]], left: &mut [f32], right: &mut [f32]) {
+    for ((taps, l), r) in taps.iter().zip(left.iter_mut()).zip(right.iter_mut()) {
+        let mut sl = 0.0;
+        let mut sr = 0.0;
+        for k in 0..COMBS {
+            sl += taps[k];
+            sr += taps[COMBS + k];
+        }
+        *l = sl;
+        *r = sr;
     }
 }
 

@@ -85,90 +85,43 @@ impl EventPrinter {
     /// Prints one notice from the controller.
     pub fn notice(&mut self, ctl: &Controller, n: &Notice) {
         match n {
-            Notice::Bar { bar, sample } => {
-                let st = ctl.status();
-                let name = &ctl.song().metadata.name;
-                let slot = ctl.slot().map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-                // The tempo that plays: a follower runs its leader's, not the song's.
-                let bpm = st.playing_bpm;
-                let human = format!(
-                    "bar {bar:>4} | slot {slot} {name:?} | {bpm:.1} BPM | load {:.1}% (max {:.1}%) | xruns {} | late {}",
-                    st.load_mean, st.load_max, st.xruns, st.late
-                );
-                self.emit(
-                    "bar",
-                    json!({"bar": bar, "sample": sample, "time": ctl.sample_time(*sample),
-                           "bpm": bpm, "song_bpm": ctl.song().sequencer.bpm,
-                           "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
-                           "xruns": st.xruns, "late": st.late}),
-                    Some(human),
-                );
-            }
-            Notice::SlotQueued {
-                slot,
-                bar,
-                from_disk,
-            } => self.emit(
-                "slot_queued",
-                json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
-                human_line(ctl, n),
-            ),
-            Notice::SlotApplied { slot, bar } => self.emit(
-                "slot_applied",
-                json!({"slot": slot, "bar": bar}),
-                human_line(ctl, n),
-            ),
-            Notice::Saved { slot, path } => self.emit(
-                "saved",
-                json!({"slot": slot, "path": path}),
-                human_line(ctl, n),
-            ),
-            Notice::Recorded(info) => self.emit(
-                "recorded",
-                json!({"path": info.path, "seconds": info.seconds(), "frames": info.frames}),
-                human_line(ctl, n),
-            ),
+            Notice::Bar { bar, sample } => self.bar(ctl, *bar, *sample),
             Notice::Message(level, text) => self.message(*level, text),
             Notice::Beat { bar, beat, sample } => self.emit(
                 "beat",
                 json!({"bar": bar, "beat": beat, "sample": sample, "time": ctl.sample_time(*sample)}),
                 None,
             ),
-            Notice::SaveFailed { slot, error } => self.emit(
-                "save_failed",
-                json!({"slot": slot, "error": error}),
-                human_line(ctl, n),
-            ),
-            Notice::SaveRefused { slot, name } => self.emit(
-                "save_refused",
-                json!({"slot": slot, "name": name}),
-                human_line(ctl, n),
-            ),
-            Notice::SaveWaiting { slot } => self.emit(
-                "save_waiting",
-                json!({"slot": slot}),
-                human_line(ctl, n),
-            ),
-            Notice::DiskReloaded { slot, diff } => self.emit(
-                "disk_reloaded",
-                json!({"slot": slot, "changes": diff.describe()}),
-                human_line(ctl, n),
-            ),
-            Notice::DiskConflict { slot } => self.emit(
-                "disk_conflict",
-                json!({"slot": slot}),
-                human_line(ctl, n),
-            ),
-            Notice::SlotFileFixed { slot } => self.emit(
-                "slot_file_fixed",
-                json!({"slot": slot}),
-                human_line(ctl, n),
-            ),
-            Notice::Started
-            | Notice::Stopped
-            | Notice::DiskConflictGone
-            | Notice::SlotListChanged => {}
+            _ => {
+                if let Some((event, fields)) = event_of(n) {
+                    self.emit(event, fields, human_line(ctl, n));
+                }
+            }
         }
+    }
+
+    /// A bar line: where it is, what plays and how the audio does.
+    fn bar(&mut self, ctl: &Controller, bar: u64, sample: u64) {
+        let st = ctl.status();
+        let name = &ctl.song().metadata.name;
+        let slot = ctl
+            .slot()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        // The tempo that plays: a follower runs its leader's, not the song's.
+        let bpm = st.playing_bpm;
+        let human = format!(
+            "bar {bar:>4} | slot {slot} {name:?} | {bpm:.1} BPM | load {:.1}% (max {:.1}%) | xruns {} | late {}",
+            st.load_mean, st.load_max, st.xruns, st.late
+        );
+        self.emit(
+            "bar",
+            json!({"bar": bar, "sample": sample, "time": ctl.sample_time(sample),
+                   "bpm": bpm, "song_bpm": ctl.song().sequencer.bpm,
+                   "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
+                   "xruns": st.xruns, "late": st.late}),
+            Some(human),
+        );
     }
 
     /// Prints a message at a level.
@@ -224,6 +177,44 @@ impl EventPrinter {
             )),
         );
     }
+}
+
+/// The `--events json` name and fields of a notice that is news (not timing).
+fn event_of(n: &Notice) -> Option<(&'static str, Value)> {
+    Some(match n {
+        Notice::SlotQueued {
+            slot,
+            bar,
+            from_disk,
+        } => (
+            "slot_queued",
+            json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
+        ),
+        Notice::SlotApplied { slot, bar } => ("slot_applied", json!({"slot": slot, "bar": bar})),
+        Notice::Saved { slot, path } => ("saved", json!({"slot": slot, "path": path})),
+        Notice::SaveFailed { slot, error } => {
+            ("save_failed", json!({"slot": slot, "error": error}))
+        }
+        Notice::SaveRefused { slot, name } => ("save_refused", json!({"slot": slot, "name": name})),
+        Notice::SaveWaiting { slot } => ("save_waiting", json!({"slot": slot})),
+        Notice::DiskReloaded { slot, diff } => (
+            "disk_reloaded",
+            json!({"slot": slot, "changes": diff.describe()}),
+        ),
+        Notice::DiskConflict { slot } => ("disk_conflict", json!({"slot": slot})),
+        Notice::SlotFileFixed { slot } => ("slot_file_fixed", json!({"slot": slot})),
+        Notice::Recorded(info) => (
+            "recorded",
+            json!({"path": info.path, "seconds": info.seconds(), "frames": info.frames}),
+        ),
+        Notice::Bar { .. }
+        | Notice::Beat { .. }
+        | Notice::Message(..)
+        | Notice::Started
+        | Notice::Stopped
+        | Notice::DiskConflictGone
+        | Notice::SlotListChanged => return None,
+    })
 }
 
 /// The line headless output prints for a slot, save or recording notice (or a message's
