@@ -33,6 +33,10 @@ pub(super) struct Conflict {
 /// A save given to the disk thread, waiting for its report.
 #[derive(Debug)]
 pub(super) struct PendingSave {
+    /// Its number, told in the notices that end it.
+    pub(super) id: u64,
+    /// The slot it writes.
+    pub(super) slot: SlotNumber,
     /// The slot the song was in when the save was asked for.
     pub(super) from: Option<SlotNumber>,
 }
@@ -47,8 +51,8 @@ pub(super) struct DiskState {
     pub(super) broken: std::collections::BTreeSet<SlotNumber>,
     pub(super) conflict: Option<Conflict>,
     pub(super) pending_saves: std::collections::VecDeque<PendingSave>,
-    /// Hash of the file each own save wrote, until the disk reports it back once.
-    pub(super) own_saves: BTreeMap<SlotNumber, u64>,
+    /// The number of the last save given to the disk thread.
+    pub(super) last_save: u64,
     /// Slots whose draft could not be written (the condition of an error message).
     pub(super) draft_failing: std::collections::BTreeSet<SlotNumber>,
     /// A watcher reports changed files: changes of the playing slot reload it.
@@ -194,13 +198,24 @@ impl Controller {
             SlotFile::Missing => return self.file_removed(n, playing),
             SlotFile::Unreadable(info) => {
                 let why = info.error.clone().unwrap_or_default();
-                let text = format!("slot {n}: cannot read its file: {why}");
+                let same = matches!(self.disk.files.get(&n),
+                    Some(SlotFile::Unreadable(old)) if old.error == info.error);
                 self.disk.files.insert(n, file);
                 self.set_broken(n, true);
-                return self.notify(Level::Error, text);
+                self.drop_conflict_of(n);
+                if !same {
+                    // Told once per trouble, not at every look at the folder.
+                    self.notify(
+                        Level::Error,
+                        format!("slot {n}: cannot read its file: {why}"),
+                    );
+                }
+                return;
             }
             SlotFile::Read { hash, parsed, .. } => (*hash, parsed.is_ok()),
         };
+        // Chronus's own saves are recorded with the hash they wrote (reported before any
+        // read of the file that follows), so hearing them back changes nothing.
         let known = match self.disk.files.get(&n) {
             Some(SlotFile::Read { hash: h, .. }) => Some(*h),
             _ => None,
@@ -211,11 +226,9 @@ impl Controller {
         }
         let fixed = loads && self.disk.broken.contains(&n);
         self.set_broken(n, !loads);
-        if self.disk.own_saves.get(&n) == Some(&hash) {
-            // Chronus's own save, heard back from the disk once.
-            self.disk.own_saves.remove(&n);
-            return;
-        }
+        // A new version of the file settles any question about the one before (the
+        // question is asked again below when this one conflicts too).
+        self.drop_conflict_of(n);
         if !fixed {
             // A file that loads again ends its error, and its mark with it.
             self.disk.changed.insert(n);
@@ -242,6 +255,7 @@ impl Controller {
 
     fn file_removed(&mut self, n: SlotNumber, playing: bool) {
         self.set_broken(n, false);
+        self.drop_conflict_of(n);
         if self.disk.files.remove(&n).is_none() {
             return;
         }
@@ -256,6 +270,14 @@ impl Controller {
             Level::Info,
             format!("slot {n}: {} was removed{tail}", path.display()),
         );
+    }
+
+    /// Ends the question about slot `n`'s file changed under unsaved edits, if one is open.
+    fn drop_conflict_of(&mut self, n: SlotNumber) {
+        if self.disk.conflict.as_ref().is_some_and(|c| c.slot == n) {
+            self.disk.conflict = None;
+            self.notices.push_back(Notice::DiskConflictGone);
+        }
     }
 
     /// Records whether slot `n`'s file loads; a file that loads again ends its error.
@@ -343,9 +365,14 @@ impl Controller {
     /// Gives a save to the disk thread; its result comes back as [`Notice::Saved`] or
     /// [`Notice::SaveFailed`].
     pub(super) fn submit_save(&mut self, slot: SlotNumber, song: Slot, refuse_other: bool) {
-        self.disk
-            .pending_saves
-            .push_back(PendingSave { from: self.slot });
+        // A file this process is about to write is not another program's pattern.
+        let refuse_other = refuse_other && !self.save_pending(slot);
+        self.disk.last_save += 1;
+        self.disk.pending_saves.push_back(PendingSave {
+            id: self.disk.last_save,
+            slot,
+            from: self.slot,
+        });
         self.worker.submit(Job::Save {
             slot,
             song: Box::new(song),
@@ -353,31 +380,45 @@ impl Controller {
         });
     }
 
+    /// True while a save to slot `n` is on its way to the disk.
+    pub(super) fn save_pending(&self, n: SlotNumber) -> bool {
+        self.disk.pending_saves.iter().any(|p| p.slot == n)
+    }
+
+    /// The number of the last save asked for ([`Notice::Saved`] and the notices of a save
+    /// that did not happen carry it), so whoever asked can recognise its answer.
+    pub fn last_save_id(&self) -> u64 {
+        self.disk.last_save
+    }
+
     fn on_saved(&mut self, slot: SlotNumber, song: Slot, result: Result<SaveInfo, StoreError>) {
         let pending = self.disk.pending_saves.pop_front();
+        let id = pending.as_ref().map_or(0, |p| p.id);
         let info = match result {
             Ok(info) => info,
             Err(StoreError::Occupied { slot, name }) => {
-                return self.notices.push_back(Notice::SaveRefused { slot, name });
+                return self
+                    .notices
+                    .push_back(Notice::SaveRefused { slot, name, id });
             }
             Err(e) => {
                 let error = e.to_string();
-                return self.notices.push_back(Notice::SaveFailed { slot, error });
+                return self
+                    .notices
+                    .push_back(Notice::SaveFailed { slot, error, id });
             }
         };
-        self.disk.own_saves.insert(slot, info.content_hash);
         self.disk.changed.remove(&slot);
         self.set_broken(slot, false);
-        let listed = SlotInfo {
-            number: slot,
-            name: song.metadata.name.clone(),
-            bpm: song.sequencer.bpm,
-            tracks: song.sequencer.tracks.len(),
-            modified: SystemTime::now(),
-            error: None,
-        };
+        // The file holds the song now: any question about another version of it is moot.
+        self.drop_conflict_of(slot);
+        self.saved_everywhere(slot, &song);
         if pending.is_some_and(|p| p.from == self.slot) {
             self.saved_current(slot, &song);
+        } else if self.slot == Some(slot) {
+            // The slot was loaded while its save was on the way: the file holds the saved
+            // song, and the dirty mark compares with that.
+            self.saved = Some(song.clone());
         } else if self
             .drafts
             .get(&slot)
@@ -387,26 +428,43 @@ impl Controller {
             self.drafts.remove(&slot);
             self.remove_draft(slot);
         }
-        self.disk.files.insert(
-            slot,
-            SlotFile::Read {
-                info: listed,
-                hash: info.content_hash,
-                parsed: Ok(Box::new(Parsed {
-                    slot: song,
-                    warnings: Vec::new(),
-                })),
-            },
-        );
-        self.notices.push_back(Notice::Saved {
-            slot,
-            path: info.path,
-        });
+        let listed = SlotInfo {
+            number: slot,
+            name: song.metadata.name.clone(),
+            bpm: song.sequencer.bpm,
+            tracks: song.sequencer.tracks.len(),
+            modified: SystemTime::now(),
+            error: None,
+        };
+        let parsed = Ok(Box::new(Parsed {
+            slot: song,
+            warnings: Vec::new(),
+        }));
+        let hash = info.content_hash;
+        let file = SlotFile::Read {
+            info: listed,
+            hash,
+            parsed,
+        };
+        self.disk.files.insert(slot, file);
+        let path = info.path;
+        self.notices.push_back(Notice::Saved { slot, path, id });
         self.notices.push_back(Notice::SlotListChanged);
     }
 
-    /// The song now lives in `slot`'s file: it becomes the current slot (save as), and no
-    /// draft of the old or the new slot is needed unless edits came in meanwhile.
+    /// Undo and redo steps of slot `slot` compare with what its file holds now.
+    fn saved_everywhere(&mut self, slot: SlotNumber, song: &Slot) {
+        for e in self.undo.iter_mut().filter(|e| e.slot == Some(slot)) {
+            e.saved = Some(song.clone());
+        }
+        for e in self.redo.iter_mut().filter(|e| e.slot == Some(slot)) {
+            e.saved = Some(song.clone());
+        }
+    }
+
+    /// The song now lives in `slot`'s file: it becomes the current slot (save as). The
+    /// drafts of the old and the new slot go, unless edits came in while it was written:
+    /// then the new slot's draft is written again at once.
     fn saved_current(&mut self, slot: SlotNumber, song: &Slot) {
         self.song.timestamp = song.timestamp;
         self.song.voice_modules = song.voice_modules;
@@ -415,10 +473,14 @@ impl Controller {
             self.remove_draft(old);
         }
         self.drafts.remove(&slot);
-        self.remove_draft(slot);
-        self.draft_written = None;
         self.slot = Some(slot);
         self.saved = Some(song.clone());
+        self.draft_written = None;
+        if self.is_dirty() {
+            self.flush_draft_at(std::time::Instant::now(), true);
+        } else {
+            self.remove_draft(slot);
+        }
     }
 
     fn on_draft(&mut self, slot: SlotNumber, result: Result<(), StoreError>) {

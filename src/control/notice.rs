@@ -64,6 +64,8 @@ pub enum Notice {
         slot: SlotNumber,
         /// File written.
         path: PathBuf,
+        /// Which save ([`super::Controller::last_save_id`] when it was asked for).
+        id: u64,
     },
     /// A save failed (the error says what, if anything, changed on disk).
     SaveFailed {
@@ -71,6 +73,8 @@ pub enum Notice {
         slot: SlotNumber,
         /// What went wrong.
         error: String,
+        /// Which save.
+        id: u64,
     },
     /// A save was not made: the slot's file holds a different pattern (found on disk after
     /// the save was asked for); saving with `force` replaces it.
@@ -79,6 +83,8 @@ pub enum Notice {
         slot: SlotNumber,
         /// The `metadata.name` of the pattern in the file.
         name: String,
+        /// Which save.
+        id: u64,
     },
     /// A save waits for the slot's lock, held by another program (ends with `Saved` or
     /// `SaveFailed`).
@@ -133,11 +139,11 @@ pub fn describe(n: &Notice, slot_name: Option<&str>) -> Option<String> {
             None => format!("slot {slot} queued — applies at bar {bar}"),
         },
         Notice::SlotApplied { slot, bar } => format!("slot {slot} playing from bar {bar}"),
-        Notice::Saved { slot, path } => format!("saved slot {slot} to {}", path.display()),
-        Notice::SaveFailed { slot, error } => {
+        Notice::Saved { slot, path, .. } => format!("saved slot {slot} to {}", path.display()),
+        Notice::SaveFailed { slot, error, .. } => {
             format!("slot {slot} not saved: {error}")
         }
-        Notice::SaveRefused { slot, name } => {
+        Notice::SaveRefused { slot, name, .. } => {
             format!("slot {slot} holds a different pattern ({name:?}); save again to overwrite")
         }
         Notice::SaveWaiting { slot } => format!(
@@ -226,6 +232,7 @@ mod tests {
                 Notice::Saved {
                     slot: slot(5),
                     path: PathBuf::from("slots/slot_005.json"),
+                    id: 1,
                 },
                 None,
                 Some("saved slot 5 to slots/slot_005.json"),

@@ -191,11 +191,13 @@ fn event_of(n: &Notice) -> Option<(&'static str, Value)> {
             json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
         ),
         Notice::SlotApplied { slot, bar } => ("slot_applied", json!({"slot": slot, "bar": bar})),
-        Notice::Saved { slot, path } => ("saved", json!({"slot": slot, "path": path})),
-        Notice::SaveFailed { slot, error } => {
+        Notice::Saved { slot, path, .. } => ("saved", json!({"slot": slot, "path": path})),
+        Notice::SaveFailed { slot, error, .. } => {
             ("save_failed", json!({"slot": slot, "error": error}))
         }
-        Notice::SaveRefused { slot, name } => ("save_refused", json!({"slot": slot, "name": name})),
+        Notice::SaveRefused { slot, name, .. } => {
+            ("save_refused", json!({"slot": slot, "name": name}))
+        }
         Notice::SaveWaiting { slot } => ("save_waiting", json!({"slot": slot})),
         Notice::DiskReloaded { slot, diff } => (
             "disk_reloaded",

@@ -424,17 +424,18 @@ impl Store {
     /// Saves `slot` as slot `n`, exactly as given (the caller sets `timestamp`), atomically,
     /// keeping the previous version as a backup.
     pub fn save(&self, n: SlotNumber, slot: &Slot) -> Result<SaveInfo, StoreError> {
-        self.save_waiting(n, slot, worker::LOCK_TIMEOUT, &mut || {})
+        self.save_waiting(n, slot, worker::LOCK_TIMEOUT, &mut || true)
     }
 
     /// [`Store::save`], waiting at most `timeout` for the slot's lock when another program
-    /// holds it; `on_wait` is called once when it has to wait.
+    /// holds it; `on_wait` is called at every failed try, and the wait ends (the save fails,
+    /// nothing written) when it returns false.
     pub fn save_waiting(
         &self,
         n: SlotNumber,
         slot: &Slot,
         timeout: Duration,
-        on_wait: &mut dyn FnMut(),
+        on_wait: &mut dyn FnMut() -> bool,
     ) -> Result<SaveInfo, StoreError> {
         let text = slot.to_json();
         if text.len() > MAX_SLOT_BYTES {
@@ -480,7 +481,7 @@ impl Store {
         temp: &Path,
         path: &Path,
         timeout: Duration,
-        on_wait: &mut dyn FnMut(),
+        on_wait: &mut dyn FnMut() -> bool,
     ) -> Result<Option<PathBuf>, StoreError> {
         let slots_dir = self.slots_dir();
         let lock_path = self.lock_path(n);

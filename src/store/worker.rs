@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -123,11 +124,19 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Wakes the owner when a report is ready.
 type Wake = Arc<OnceLock<Box<dyn Fn() + Send + Sync>>>;
 
+/// How long dropping the worker waits for the jobs in flight before leaving the thread to
+/// finish on its own (a read hung on a network file system must not hang quitting).
+pub const DROP_WAIT: Duration = Duration::from_secs(5);
+
 /// The handle of the disk thread: give it [`Job`]s, take its [`Report`]s.
 pub struct DiskWorker {
     jobs: Option<Sender<Job>>,
     reports: Receiver<Report>,
     wake: Wake,
+    /// Set when the owner goes away: saves stop waiting for locks.
+    cancel: Arc<AtomicBool>,
+    /// Told when the thread ends.
+    ended: Receiver<()>,
     /// Jobs given whose report has not been taken yet.
     outstanding: usize,
     thread: Option<JoinHandle<()>>,
@@ -139,26 +148,35 @@ impl DiskWorker {
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (report_tx, reports) = mpsc::channel();
         let wake: Wake = Arc::default();
-        let wake_thread = wake.clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (ended_tx, ended) = mpsc::channel();
+        let ctx = Ctx {
+            store,
+            tx: report_tx,
+            wake: wake.clone(),
+            cancel: cancel.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("chronus-disk".into())
             .spawn(move || {
                 for job in job_rx {
-                    for report in run(&store, job, &report_tx, &wake_thread) {
-                        if report_tx.send(report).is_err() {
+                    for report in run(&ctx, job) {
+                        if ctx.tx.send(report).is_err() {
+                            let _ = ended_tx.send(());
                             return;
                         }
-                        if let Some(w) = wake_thread.get() {
-                            w();
-                        }
+                        ctx.wake();
                     }
                 }
+                let _ = ended_tx.send(());
             })
             .expect("the operating system refused a thread for disk work");
         DiskWorker {
             jobs: Some(jobs),
             reports,
             wake,
+            cancel,
+            ended,
             outstanding: 0,
             thread: Some(thread),
         }
@@ -210,18 +228,38 @@ impl DiskWorker {
 }
 
 impl Drop for DiskWorker {
-    /// Lets the thread finish the jobs already given (a save in flight completes) and waits
-    /// for it.
+    /// Lets the thread finish the jobs already given (a save in flight completes; one
+    /// waiting for a lock gives up) and waits for it at most [`DROP_WAIT`].
     fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
         self.jobs = None;
-        if let Some(t) = self.thread.take() {
+        if self.ended.recv_timeout(DROP_WAIT).is_ok()
+            && let Some(t) = self.thread.take()
+        {
             let _ = t.join();
         }
     }
 }
 
+/// What the disk thread works with.
+struct Ctx {
+    store: Store,
+    tx: Sender<Report>,
+    wake: Wake,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Ctx {
+    fn wake(&self) {
+        if let Some(w) = self.wake.get() {
+            w();
+        }
+    }
+}
+
 /// Does one job; a save may report a lock wait before its result.
-fn run(store: &Store, job: Job, tx: &Sender<Report>, wake: &Wake) -> Vec<Report> {
+fn run(ctx: &Ctx, job: Job) -> Vec<Report> {
+    let store = &ctx.store;
     match job {
         Job::Save {
             slot,
@@ -238,11 +276,14 @@ fn run(store: &Store, job: Job, tx: &Sender<Report>, wake: &Wake) -> Vec<Report>
                 });
                 return vec![Report::Saved { slot, song, result }];
             }
+            let mut told = false;
             let mut on_wait = || {
-                let _ = tx.send(Report::LockWait { slot });
-                if let Some(w) = wake.get() {
-                    w();
+                if !told {
+                    told = true;
+                    let _ = ctx.tx.send(Report::LockWait { slot });
+                    ctx.wake();
                 }
+                !ctx.cancel.load(Ordering::Relaxed)
             };
             let result = store.save_waiting(slot, &song, LOCK_TIMEOUT, &mut on_wait);
             vec![Report::Saved { slot, song, result }]
@@ -348,22 +389,23 @@ fn slot_info(
     }
 }
 
-/// Takes `lock` (an open lock file), trying until `timeout`; `on_wait` is called once when
-/// another holder makes it wait.
+/// Takes `lock` (an open lock file), trying until `timeout`; `on_wait` is called at every
+/// try another holder makes fail, and waiting stops when it returns false.
 pub(super) fn lock_waiting(
     lock: &File,
     timeout: Duration,
-    on_wait: &mut dyn FnMut(),
+    on_wait: &mut dyn FnMut() -> bool,
 ) -> Result<(), io::Error> {
     let start = Instant::now();
-    let mut told = false;
     loop {
         match lock.try_lock() {
             Ok(()) => return Ok(()),
             Err(std::fs::TryLockError::WouldBlock) => {
-                if !told {
-                    told = true;
-                    on_wait();
+                if !on_wait() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Interrupted,
+                        "Chronus was quitting while another program held the lock",
+                    ));
                 }
                 if start.elapsed() >= timeout {
                     return Err(io::Error::new(
@@ -443,9 +485,12 @@ mod tests {
             slot(5),
             &Slot::default(),
             Duration::from_millis(50),
-            &mut || waited += 1,
+            &mut || {
+                waited += 1;
+                true
+            },
         );
-        assert_eq!(waited, 1);
+        assert!(waited >= 2, "{waited}");
         let e = r.unwrap_err().to_string();
         assert!(e.contains("held the lock"), "{e}");
         assert!(!store.slot_path(slot(5)).exists());

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::support::{Live, Setup};
-use chronus::audio::Recorder;
+use chronus::app::{AudioArgs, Session, SessionOptions};
 use chronus::control::{Command, ControlError, Controller, Level, Notice, StepValue};
 use chronus::engine::link::{COMMAND_RING, MAX_COMMANDS_PER_CALLBACK};
 use chronus::engine::{Engine, EngineMsg, LoadTiming, Scene, TrackSet};
@@ -163,6 +163,18 @@ fn live() -> Live {
         period: PERIOD,
         ..Setup::default()
     })
+}
+
+/// The options of a session like the rig's (no OSC, no watcher).
+fn session_options() -> SessionOptions {
+    SessionOptions {
+        audio: AudioArgs {
+            voices: VOICES as u8,
+            ..AudioArgs::default()
+        },
+        osc: None,
+        watch: false,
+    }
 }
 
 /// A rig with song A: 240 BPM, shaped voices, track `a` on voice1 at 440 Hz on every beat,
@@ -995,7 +1007,8 @@ fn dirty_flag_save_overwrite_guard_and_own_saves_are_not_changes_on_disk() {
     assert!(live.notices.iter().any(|(_, n)| *n
         == Notice::Saved {
             slot: slot(1),
-            path: p1.clone()
+            path: p1.clone(),
+            id: 1,
         }));
 
     // Slot 2 holds someone else's pattern.
@@ -1955,8 +1968,8 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
     store.save(slot(4), &good).unwrap(); // and so is `good`: the newest backup
     std::fs::write(store.slot_path(slot(4)), "{ \"sequencer\": { \"bpm\": ").unwrap();
 
-    let (_runner, link) = chronus::engine::link::link(Engine::new(48_000.0, 8), None);
-    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+    let (mut session, _runner) = Session::offline(dir.path(), &session_options(), 48_000);
+    let ctl = session.ctl_mut();
     let err = ctl
         .apply(Command::LoadSlot {
             slot: slot(4),
@@ -2046,8 +2059,8 @@ fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
     assert_eq!(live.ctl().song().sequencer.tracks[0].pattern, "xxxx");
     assert!(live.ctl().is_dirty());
     // A fresh controller on the same folder finds the draft (next start).
-    let (_r, link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
-    let mut next = Controller::new(live.ctl().store().clone(), VOICES, link, Recorder::new());
+    let (mut session, _r) = Session::offline(&live.root, &session_options(), SR as u32);
+    let next = session.ctl_mut();
     next.apply(Command::LoadSlot {
         slot: slot(1),
         immediate: true,
@@ -2159,6 +2172,7 @@ fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
             Notice::Saved {
                 slot: slot(4),
                 path: PathBuf::from("patterns/slots/slot_004.json"),
+                id: 1,
             },
             "saved slot 4 to patterns/slots/slot_004.json",
         ),

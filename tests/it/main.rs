@@ -8,6 +8,7 @@ static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 mod anthem;
 mod architecture;
 mod control;
+mod disk;
 mod engine;
 mod keymap;
 mod osc;

@@ -1663,3 +1663,36 @@ fn a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_sile
         "the follower kept playing after the fallback"
     );
 }
+
+/// The tracker's own save-as of slot 5 (refused on the disk thread: the
+/// file holds another pattern) and an OSC client's `/pattern/save 5` are under way together;
+/// the client gets the tracker's refusal as its `/error`, and its own success is answered to
+/// no one.
+#[test]
+fn pattern_save_answers_each_sender_its_own_save() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("X...x...")]);
+    let n5 = SlotNumber::new(5).unwrap();
+    // Written behind Chronus's back, not read yet (no watcher here).
+    rig.live
+        .ctl()
+        .store()
+        .save(n5, &song("theirs", 100.0, &[("pad", "voice3", "x...")]))
+        .unwrap();
+    // The tracker's save-as (no force): refused by the disk thread.
+    rig.live
+        .session
+        .apply(Command::SaveSlot {
+            slot: n5,
+            force: false,
+        })
+        .unwrap();
+    let got = rig.ask("/pattern/save", vec![OscType::Int(5)]);
+    let on_disk = rig.live.ctl().store().load(n5).unwrap().slot;
+    assert_eq!(
+        on_disk.sequencer.tracks,
+        rig.live.ctl().song().sequencer.tracks
+    );
+    assert_eq!(error_for(&got, "/pattern/save"), None, "{got:?}");
+    assert!(reply_for(&got, "/pattern/save").is_some(), "{got:?}");
+}

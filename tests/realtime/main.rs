@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chronus::audio::Recorder;
+use chronus::app::{AudioArgs, Session, SessionOptions};
 use chronus::control::{Command, Controller, Notice};
 use chronus::engine::{Engine, EngineEvent, EngineMsg, LoadTiming, Scene};
 use chronus::model::registry::{ParamId, voice};
@@ -19,6 +19,21 @@ use chronus::store::{SlotNumber, Store};
 use serde_json::Value;
 
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A session's options: 8 voices, 128-frame periods, no OSC, no watcher; `internal`: no sound
+/// card (the paced internal clock).
+fn options(internal: bool) -> SessionOptions {
+    SessionOptions {
+        audio: AudioArgs {
+            no_audio: internal,
+            buffer: 128,
+            voices: 8,
+            ..AudioArgs::default()
+        },
+        osc: None,
+        watch: false,
+    }
+}
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -117,8 +132,8 @@ fn parameter_change_reaches_output_within_one_period() {
 fn bar_aligned_load_applies_at_next_bar_through_the_command_path() {
     let _g = serial();
     let dir = temp_patterns(&[(1, simple_song(120.0)), (2, simple_song(120.0))]);
-    let (mut runner, link) = chronus::engine::link::link(Engine::new(48_000.0, 8), None);
-    let mut ctl = Controller::new(Store::new(dir.path()), 8, link, Recorder::new());
+    let (mut session, mut runner) = Session::offline(dir.path(), &options(false), 48_000);
+    let ctl = session.ctl_mut();
     ctl.apply(Command::LoadSlot {
         slot: SlotNumber::new(1).unwrap(),
         immediate: true,
@@ -155,7 +170,7 @@ fn bar_aligned_load_applies_at_next_bar_through_the_command_path() {
     while rendered < 200_000 && applied.is_none() {
         runner.render(&mut buf);
         rendered += 128;
-        while let Some(ev) = ctl_event(&mut ctl) {
+        while let Some(ev) = ctl_event(ctl) {
             if let Notice::SlotApplied { slot, bar } = ev {
                 applied = Some((slot, bar));
             }
@@ -315,10 +330,9 @@ fn headless_falls_back_when_the_device_cannot_open() {
 fn saving_while_playing_never_makes_a_callback_late() {
     let _g = serial();
     let dir = temp_patterns(&[(1, simple_song(174.0))]);
-    let store = Store::new(dir.path());
-    let mut recorder = Recorder::new();
-    let (output, link) = chronus::audio::open_engine(Engine::new(48_000.0, 8), 128, &mut recorder);
-    let mut ctl = Controller::new(store, 8, link, recorder);
+    // As headless mode runs: the engine on the paced internal clock, saves on the disk thread.
+    let mut session = Session::start(dir.path(), &options(true));
+    let ctl = session.ctl_mut();
     ctl.apply(Command::LoadSlot {
         slot: SlotNumber::new(1).unwrap(),
         immediate: true,
@@ -365,7 +379,11 @@ fn saving_while_playing_never_makes_a_callback_late() {
     // asserted: a callback the VM's host pauses runs past its period without the thread
     // waiting for anything, which says nothing about Chronus.
     assert_eq!(blocked, 0, "the audio thread blocked while saving");
-    drop(output);
+    assert!(
+        ctl.settle_disk(Duration::from_secs(20)),
+        "the saves finished"
+    );
+    drop(session);
 }
 
 struct Jack {

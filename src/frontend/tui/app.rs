@@ -286,7 +286,7 @@ impl App {
                     }
                 }
                 Notice::SlotListChanged => refresh = true,
-                Notice::SaveRefused { slot, name } => self.ask_overwrite(*slot, name),
+                Notice::SaveRefused { slot, name, .. } => self.ask_overwrite(*slot, name),
                 _ => {}
             }
         }

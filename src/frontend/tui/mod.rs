@@ -267,7 +267,15 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
     }
     drop(guard);
     for n in session.shutdown() {
-        if let Notice::Message(Level::Error, text) = n {
+        // What went wrong while quitting (a save that could not be made) is said on the
+        // terminal the screen gave back.
+        let failed = matches!(
+            n,
+            Notice::Message(Level::Error, _)
+                | Notice::SaveFailed { .. }
+                | Notice::SaveRefused { .. }
+        );
+        if failed && let Some(text) = session.ctl().describe(&n) {
             eprintln!("chronus: {text}");
         }
     }

@@ -76,7 +76,7 @@ fn text_arg(msg: &OscMessage, i: usize, what: &str) -> Result<String, String> {
     text(arg(msg, i, what)?).map_err(|e| format!("{what}: {e}"))
 }
 
-pub(super) fn slot_arg(msg: &OscMessage) -> Result<SlotNumber, String> {
+fn slot_arg(msg: &OscMessage) -> Result<SlotNumber, String> {
     let a = arg(msg, 0, "a slot number 1–128")?;
     let r = match a {
         OscType::String(s) => SlotNumber::parse(s),

@@ -201,11 +201,12 @@ pub struct OscServer {
     sent_queued: Option<Option<(crate::store::SlotNumber, u64)>>,
     announced: bool,
     last_song_bpm: Option<f64>,
-    /// Slots of `/pattern/save` messages in the datagram being handled.
-    saves_asked: Vec<crate::store::SlotNumber>,
-    /// Saves under way on the disk thread and who asked, oldest first: a failure is
-    /// answered to its sender with `/error` when the disk reports it.
-    save_waiters: std::collections::VecDeque<(crate::store::SlotNumber, SocketAddr)>,
+    /// The saves (by [`Controller::last_save_id`]) `/pattern/save` messages of the datagram
+    /// being handled asked for.
+    saves_asked: Vec<u64>,
+    /// Saves under way on the disk thread and who asked, oldest first: the sender is
+    /// answered when the disk reports that save.
+    save_waiters: std::collections::VecDeque<(u64, SocketAddr)>,
 }
 
 /// Saves whose sender is remembered for an `/error` answer; older ones are forgotten first.
@@ -403,10 +404,8 @@ impl OscServer {
         };
         match routes::route(ctl, &msg, &view) {
             Outcome::Silent => {
-                if addr == "/pattern/save"
-                    && let Ok(slot) = routes::slot_arg(&msg)
-                {
-                    self.saves_asked.push(slot);
+                if addr == "/pattern/save" {
+                    self.saves_asked.push(ctl.last_save_id());
                 }
             }
             Outcome::Reply(args) => {
@@ -640,8 +639,8 @@ pub fn clock_bundle(time: f64, bar: u64, beat: u8, bpm: f64) -> OscPacket {
 impl OscServer {
     /// A save asked for over OSC ended: its sender gets `/reply` (where it was written) or
     /// `/error` (why not).
-    fn answer_save(&mut self, ctl: &Controller, slot: crate::store::SlotNumber, n: &Notice) {
-        let Some(i) = self.save_waiters.iter().position(|(s, _)| *s == slot) else {
+    fn answer_save(&mut self, ctl: &Controller, id: u64, n: &Notice) {
+        let Some(i) = self.save_waiters.iter().position(|(s, _)| *s == id) else {
             return;
         };
         let Some((_, to)) = self.save_waiters.remove(i) else {
@@ -684,11 +683,11 @@ impl Service for OscServer {
             for r in &replies {
                 self.send_to(r, from, true);
             }
-            for slot in std::mem::take(&mut self.saves_asked) {
+            for id in std::mem::take(&mut self.saves_asked) {
                 if self.save_waiters.len() == MAX_SAVE_WAITERS {
                     self.save_waiters.pop_front();
                 }
-                self.save_waiters.push_back((slot, from));
+                self.save_waiters.push_back((id, from));
             }
         }
         self.stats.recv_errors = self.inbox.recv_errors.load(Ordering::Relaxed);
@@ -732,9 +731,9 @@ impl Service for OscServer {
                         f.retempo();
                     }
                 }
-                Notice::Saved { slot, .. }
-                | Notice::SaveFailed { slot, .. }
-                | Notice::SaveRefused { slot, .. } => self.answer_save(ctl, *slot, n),
+                Notice::Saved { id, .. }
+                | Notice::SaveFailed { id, .. }
+                | Notice::SaveRefused { id, .. } => self.answer_save(ctl, *id, n),
                 _ => {}
             }
         }
