@@ -6,9 +6,7 @@ use std::time::Instant;
 
 use crate::app::render::{render, write_wav};
 use crate::model::registry::MAX_VOICES;
-use crate::model::slot::read_slot_file;
-
-use crate::store::{SlotNumber, Store};
+use crate::store::{SlotNumber, Store, read_slot_file};
 
 /// Arguments of `chronus render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -66,15 +64,19 @@ fn load_target(
     patterns: &Path,
 ) -> anyhow::Result<(Source, crate::model::slot::Parsed)> {
     let path = Path::new(target);
-    if path.is_file() {
-        let parsed = read_slot_file(path)?;
-        return Ok((Source::File(path.to_path_buf()), parsed));
-    }
     let looks_numeric = !target.trim().is_empty()
         && target
             .trim()
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.');
+    // Whatever is at the path is read as a slot file, so a FIFO or a device is refused by
+    // name instead of being taken for a slot number (or read); only a folder named like a
+    // number leaves the number to mean a slot.
+    let exists = std::fs::symlink_metadata(path).is_ok();
+    if exists && !(looks_numeric && path.is_dir()) {
+        let parsed = read_slot_file(path)?;
+        return Ok((Source::File(path.to_path_buf()), parsed));
+    }
     if !looks_numeric {
         anyhow::bail!(
             "render target \"{target}\": no such slot file (and not a slot number 1–128)"

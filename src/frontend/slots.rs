@@ -16,8 +16,8 @@ use crate::model::registry::{
     VOICE_PARAMS, sequencer, voice,
 };
 use crate::model::schema::json_schema;
-use crate::model::slot::{Slot, Track, read_slot_file};
-use crate::store::{SlotNumber, Store};
+use crate::model::slot::{Slot, Track};
+use crate::store::{SlotNumber, Store, read_slot_file};
 
 /// `chronus check FILE...`
 #[derive(Debug, Args, Clone)]

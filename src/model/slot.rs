@@ -258,13 +258,25 @@ pub enum SlotError {
     },
     /// The file is larger than [`MAX_SLOT_BYTES`].
     #[error(
-        "{origin}: file is {size} bytes; slot files are limited to 1 MiB ({MAX_SLOT_BYTES} bytes)"
+        "{origin} is {}; a slot file may be at most {}",
+        size_text(*size),
+        size_text(MAX_SLOT_BYTES as u64)
     )]
     TooLarge {
         /// File name.
         origin: String,
         /// Size in bytes.
         size: u64,
+    },
+    /// The path is not a regular file (a FIFO, socket, device or directory).
+    #[error("{origin} is {kind}, not a {what}")]
+    NotAFile {
+        /// The path.
+        origin: String,
+        /// What it is: `a FIFO (named pipe)`, `a directory`.
+        kind: String,
+        /// What it was read as: `slot file`.
+        what: &'static str,
     },
     /// The file could not be read.
     #[error("{origin}: {source}")]
@@ -304,6 +316,7 @@ impl SlotError {
             SlotError::Syntax { origin, .. }
             | SlotError::Invalid { origin, .. }
             | SlotError::TooLarge { origin, .. }
+            | SlotError::NotAFile { origin, .. }
             | SlotError::Io { origin, .. }
             | SlotError::Version { origin, .. } => origin,
         }
@@ -315,7 +328,21 @@ impl SlotError {
     }
 }
 
-pub use super::slot_read::{parse_slot, parse_slot_bytes, read_slot_file};
+pub use super::slot_read::{parse_slot, parse_slot_bytes};
+
+/// A size as people read it: `812 bytes`, `2 KiB (2048 bytes)`, `3.2 MiB (3355443 bytes)`;
+/// the exact count stays, so a limit and one byte past it never read the same.
+pub fn size_text(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    let (unit, scale) = match bytes {
+        b if b >= KIB * KIB => ("MiB", (KIB * KIB) as f64),
+        b if b >= KIB => ("KiB", KIB as f64),
+        _ => return format!("{bytes} bytes"),
+    };
+    let scaled = format!("{:.1}", bytes as f64 / scale);
+    let scaled = scaled.strip_suffix(".0").unwrap_or(&scaled);
+    format!("{scaled} {unit} ({bytes} bytes)")
+}
 
 impl Slot {
     /// The canonical file text: 2-space indent, keys in SLOT_FORMAT.md order (known keys, then

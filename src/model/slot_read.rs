@@ -4,9 +4,6 @@
 //! hand, so every problem can name its JSON path, out-of-range values can be clamped with a
 //! warning instead of failing, and unknown keys can be kept for the next save.
 
-use std::io::Read;
-use std::path::Path;
-
 use serde_json::{Map, Value};
 
 use super::notes;
@@ -44,29 +41,8 @@ pub fn parse_slot(text: &str, origin: &str) -> Result<Parsed, SlotError> {
     })
 }
 
-/// Reads and parses a slot file, refusing files over 1 MiB before reading them whole.
-pub fn read_slot_file(path: &Path) -> Result<Parsed, SlotError> {
-    let origin = path.display().to_string();
-    let io = |source| SlotError::Io {
-        origin: origin.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    if size > MAX_SLOT_BYTES as u64 {
-        return Err(SlotError::TooLarge { origin, size });
-    }
-    // The file may grow between the size check and the read (an editor saving in place), so
-    // the read itself is bounded too.
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(MAX_SLOT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    parse_slot_bytes(&bytes, &origin)
-}
-
-/// Parses a slot file's bytes (already read, e.g. to hash them) with the same errors as
-/// [`read_slot_file`]: too large, not UTF-8 (with line and column), syntax, content.
+/// Parses a slot file's bytes (read by `store::read_slot_file`, or by the watcher to hash
+/// them): too large, not UTF-8 (with line and column), syntax, content.
 pub fn parse_slot_bytes(bytes: &[u8], origin: &str) -> Result<Parsed, SlotError> {
     if bytes.len() > MAX_SLOT_BYTES {
         return Err(SlotError::TooLarge {

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use super::{
-    SlotNumber, Store, StoreError, TEMP_COUNTER, io_err, slot_entries, sync_dir, write_synced,
+    SlotNumber, Store, StoreError, TEMP_COUNTER, io_err, read_slot_file, slot_entries, sync_dir,
+    write_synced,
 };
-use crate::model::slot::{MAX_SLOT_BYTES, Slot, read_slot_file};
+use crate::model::slot::{MAX_SLOT_BYTES, Slot};
 
 impl Store {
     /// `<root>/drafts`.

@@ -15,8 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub mod drafts;
+pub mod read;
 
-use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, read_slot_file};
+pub use read::{ReadError, ReadLimit, SLOT_FILE, file_kind, read_slot_file, read_user_file};
+
+use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError};
 
 /// Highest slot number.
 pub const SLOT_COUNT: u8 = 128;

@@ -2082,7 +2082,7 @@ fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
     // The current slot's edit is mirrored to its draft file (kill-safety).
     let draft = live.ctl.store().draft_path(slot(1));
     live.ctl.flush_drafts();
-    let on_disk = chronus::model::slot::read_slot_file(&draft).unwrap();
+    let on_disk = chronus::store::read_slot_file(&draft).unwrap();
     assert_eq!(on_disk.slot.sequencer.tracks[0].pattern, "xxxx");
     // Switch away and back: the edit comes back, still unsaved.
     load(&mut live, 5);

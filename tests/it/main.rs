@@ -13,6 +13,7 @@ mod keymap;
 mod osc;
 mod session;
 mod slot_model;
+mod special_files;
 mod stage;
 mod store;
 mod support;

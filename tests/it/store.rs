@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chronus::model::slot::{Slot, SlotError, read_slot_file};
-use chronus::store::{BACKUPS_PER_SLOT, SlotNumber, Store, StoreError, content_hash};
+use chronus::model::slot::{Slot, SlotError};
+use chronus::store::{
+    BACKUPS_PER_SLOT, SlotNumber, Store, StoreError, content_hash, read_slot_file,
+};
 
 /// Environment variable that turns [`helper_save_loop`] into a save loop in a child process.
 const HELPER_ENV: &str = "CHRONUS_TEST_SAVE_LOOP";

@@ -144,3 +144,68 @@ impl Drop for Tmux {
         let _ = self.run(&["kill-server"]);
     }
 }
+
+/// The longest a command may take on a special file before it counts as hung.
+pub const HANG_BOUND: Duration = Duration::from_secs(2);
+
+/// What a bounded run of the real binary gave.
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `cmd` (its output captured) to the end, or kills it once `limit` has passed and
+/// fails the test with what it printed: a hang fails the test, it never hangs it.
+pub fn run_bounded(cmd: &mut Process, limit: Duration) -> Finished {
+    use std::io::Read;
+    use std::process::Stdio;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chronus");
+    let pipe = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = pipe(Box::new(child.stdout.take().expect("stdout")));
+    let err = pipe(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chronus") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} still ran after {limit:?} (hung); it printed:\n{}\n{}",
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Finished {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// `chronus ARGS`, bounded by [`HANG_BOUND`].
+pub fn chronus_bounded(args: &[&str]) -> Finished {
+    run_bounded(
+        Process::new(env!("CARGO_BIN_EXE_chronus")).args(args),
+        HANG_BOUND,
+    )
+}
