@@ -199,6 +199,12 @@ pub fn human_line(ctl: &Controller, n: &Notice) -> Option<String> {
     ctl.describe(n)
 }
 
+/// The start-up note when temp files of an earlier run that died mid-write were removed.
+pub fn left_behind(count: usize) -> String {
+    let files = if count == 1 { "file" } else { "files" };
+    format!("removed {count} temp {files} left by an earlier run that ended mid-write")
+}
+
 /// Runs `chronus headless`.
 pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     let mut printer = EventPrinter::new(args.events);
@@ -214,6 +220,7 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         osc: Some(args.osc.clone()),
         watch: true,
     };
+    let cleaned = crate::store::Store::new(patterns).remove_stale_temp_files();
     let mut session = Session::start(patterns, &opts);
     if let Err(e) = session.apply(Command::LoadSlot {
         slot,
@@ -235,6 +242,9 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     printer.started(&session.backend(), session.ctl());
     for (level, text) in session.take_startup_messages() {
         printer.message(level, &text);
+    }
+    if cleaned > 0 {
+        printer.message(Level::Info, &left_behind(cleaned));
     }
     for n in session.ctl_mut().drain_notices().collect::<Vec<_>>() {
         printer.notice(session.ctl(), &n);

@@ -154,6 +154,9 @@ pub fn run_slots(args: &SlotsArgs, patterns: &Path) -> anyhow::Result<ExitCode> 
             );
             match &info.backup {
                 Some(b) => println!("previous version kept as {}", b.display()),
+                None if info.unchanged => {
+                    println!("slot {slot} already held this song: no new backup")
+                }
                 None => println!("slot {slot} was empty: no backup needed"),
             }
         }

@@ -2005,7 +2005,9 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
     let good = song_b();
     store.save(slot(4), &song("first", Vec::new())).unwrap();
     store.save(slot(4), &good).unwrap(); // the first version is now the backup
-    store.save(slot(4), &good).unwrap(); // and so is `good`: the newest backup
+    let mut renamed = good.clone();
+    renamed.metadata.name = "renamed".into();
+    store.save(slot(4), &renamed).unwrap(); // and so is `good`: the newest backup
     std::fs::write(store.slot_path(slot(4)), "{ \"sequencer\": { \"bpm\": ").unwrap();
 
     let (_runner, link) = chronus::engine::link::link(Engine::new(48_000.0, 8), None);

@@ -9,6 +9,7 @@ mod anthem;
 mod architecture;
 mod control;
 mod engine;
+mod keeping;
 mod keymap;
 mod osc;
 mod session;

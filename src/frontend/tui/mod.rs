@@ -161,11 +161,16 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
         osc: (!args.osc.no_osc).then(|| args.osc.clone()),
         watch: true,
     };
+    let cleaned = crate::store::Store::new(&args.patterns).remove_stale_temp_files();
     let mut session = Session::start(&args.patterns, &opts);
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let mut app = App::new(keymap);
     for (level, text) in session.take_startup_messages() {
         app.ui.say(level, text);
+    }
+    if cleaned > 0 {
+        app.ui
+            .say(Level::Info, crate::frontend::headless::left_behind(cleaned));
     }
     // After the session's notes, so news about the song (drafts restored) is what shows.
     load_start_slot(session.ctl_mut(), &mut app, slot);

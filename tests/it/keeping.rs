@@ -1,0 +1,223 @@
+//! The user's work is never lost or silently replaced: saves that change nothing push no
+//! history out, a symlinked slot's backup holds its content, a special file where a slot goes
+//! stops the save, and temp files of writers that died go at the next start.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command as Process;
+
+use chronus::model::Slot;
+use chronus::store::{BACKUPS_PER_SLOT, SlotNumber, Store, StoreError, read_slot_file};
+
+use crate::support::{HANG_BOUND, run_bounded};
+
+fn n(v: u8) -> SlotNumber {
+    SlotNumber::new(v).unwrap()
+}
+
+fn named(name: &str) -> Slot {
+    let mut s = Slot::default();
+    s.metadata.name = name.to_string();
+    s.sequencer
+        .tracks
+        .push(chronus::model::Track::new("kick", "voice1", "X..."));
+    s
+}
+
+/// The names of the backups of slot `slot`, newest first, by the song they hold.
+fn backup_names(store: &Store, slot: u8) -> Vec<String> {
+    store
+        .backups(n(slot))
+        .unwrap()
+        .iter()
+        .map(|p| read_slot_file(p).unwrap().slot.metadata.name)
+        .collect()
+}
+
+#[test]
+fn saves_that_change_nothing_make_no_backup_and_keep_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    for i in 0..BACKUPS_PER_SLOT + 1 {
+        store.save(n(1), &named(&format!("v{i}"))).unwrap();
+    }
+    let history = backup_names(&store, 1);
+    assert_eq!(history.len(), BACKUPS_PER_SLOT);
+    // Saved again and again as a performer would: new time, transport running or not.
+    let mut same = named(&format!("v{BACKUPS_PER_SLOT}"));
+    for i in 0..30 {
+        same.timestamp = 1_700_000_000.0 + i as f64 * 0.25;
+        same.sequencer.running = i % 2 == 0;
+        same.sequencer.global_step = i * 17;
+        let info = store.save(n(1), &same).unwrap();
+        assert!(info.unchanged && info.backup.is_none(), "{info:?}");
+        // The file does carry the new save's time.
+        assert_eq!(store.load(n(1)).unwrap().slot.timestamp, same.timestamp);
+    }
+    assert_eq!(
+        backup_names(&store, 1),
+        history,
+        "no version was pushed out"
+    );
+    let info = store.save(n(1), &named("changed")).unwrap();
+    assert!(!info.unchanged);
+    assert_eq!(backup_names(&store, 1)[0], format!("v{BACKUPS_PER_SLOT}"));
+}
+
+#[test]
+fn a_hand_written_file_of_the_same_song_is_kept_as_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let song = named("by hand");
+    store.save(n(2), &song).unwrap();
+    // The same song, laid out by a person: their text is theirs, so it is kept.
+    let hand = song.to_json().replace("  ", "\t");
+    fs::write(store.slot_path(n(2)), &hand).unwrap();
+    let info = store.save(n(2), &song).unwrap();
+    let backup = info.backup.expect("a backup of the hand-written text");
+    assert_eq!(fs::read_to_string(backup).unwrap(), hand);
+}
+
+#[test]
+fn a_symlinked_slot_is_backed_up_by_its_content_not_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    store.ensure_dirs().unwrap();
+    let elsewhere = dir.path().join("elsewhere.json");
+    let original = named("linked").to_json();
+    fs::write(&elsewhere, &original).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, store.slot_path(n(5))).unwrap();
+    let info = store.save(n(5), &named("new")).unwrap();
+    let backup = info.backup.expect("a backup");
+    let meta = fs::symlink_metadata(&backup).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the backup is a file of its own"
+    );
+    assert_eq!(fs::read_to_string(&backup).unwrap(), original);
+    // Whatever happens to the link's target later, the backup keeps the song.
+    fs::write(&elsewhere, "changed later").unwrap();
+    assert_eq!(fs::read_to_string(&backup).unwrap(), original);
+    assert_eq!(store.load(n(5)).unwrap().slot.metadata.name, "new");
+    // A link to nothing holds nothing to keep.
+    std::os::unix::fs::symlink(dir.path().join("gone.json"), store.slot_path(n(6))).unwrap();
+    let info = store.save(n(6), &named("six")).unwrap();
+    assert!(info.backup.is_none() && !info.unchanged);
+}
+
+/// Makes a special file at a path.
+type MakeAt = dyn Fn(&Path);
+
+#[test]
+fn a_special_file_where_the_slot_goes_stops_the_save_and_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    store.ensure_dirs().unwrap();
+    let path = store.slot_path(n(6));
+    let kinds: [(&str, &MakeAt); 4] = [
+        ("a FIFO (named pipe)", &|p| {
+            assert!(Process::new("mkfifo").arg(p).status().unwrap().success())
+        }),
+        ("a directory", &|p| fs::create_dir(p).unwrap()),
+        ("a character device", &|p| {
+            std::os::unix::fs::symlink("/dev/null", p).unwrap()
+        }),
+        ("a socket", &|p| {
+            std::mem::forget(std::os::unix::net::UnixListener::bind(p).unwrap())
+        }),
+    ];
+    for (kind, make) in kinds {
+        make(&path);
+        let before = fs::symlink_metadata(&path).unwrap().file_type();
+        let err = store.save(n(6), &named("six")).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Occupied { .. }),
+            "{kind}: {err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "slot 6: {} is {kind}, not a slot file; it was left as it is and nothing was saved",
+                path.display()
+            )
+        );
+        assert_eq!(fs::symlink_metadata(&path).unwrap().file_type(), before);
+        assert!(store.backups(n(6)).unwrap().is_empty(), "{kind}");
+        let temps = fs::read_dir(store.slots_dir())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().contains(".tmp-")
+            })
+            .count();
+        assert_eq!(temps, 0, "{kind}: no temp file left");
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            fs::remove_dir(&path).unwrap();
+        } else {
+            fs::remove_file(&path).unwrap();
+        }
+    }
+}
+
+/// Temp files as writers that died mid-write leave them, in each folder the store writes.
+fn dead_writers_temps(store: &Store) -> Vec<std::path::PathBuf> {
+    let temps = [
+        store.slots_dir().join(".slot_001.json.tmp-4000000-0"),
+        store.drafts_dir().join(".slot_002.json.tmp-4000001-3"),
+        store.backups_dir().join(".slot_003.backup.tmp-4000002-7"),
+    ];
+    for t in &temps {
+        fs::create_dir_all(t.parent().unwrap()).unwrap();
+        fs::write(t, "{ \"half").unwrap();
+    }
+    temps.to_vec()
+}
+
+#[test]
+fn temp_files_of_dead_writers_go_and_a_live_writers_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let dead = dead_writers_temps(&store);
+    // A writer still at work holds a lock on its temp file.
+    let live = store.slots_dir().join(".slot_004.json.tmp-1-1");
+    let held = fs::File::create(&live).unwrap();
+    held.lock().unwrap();
+    // Not the store's: a user's file with a similar name.
+    let users = store.slots_dir().join("slot_001.json.tmp-notes");
+    fs::write(&users, "mine").unwrap();
+    assert_eq!(store.remove_stale_temp_files(), dead.len());
+    for t in &dead {
+        assert!(!t.exists(), "{} is still there", t.display());
+    }
+    assert!(live.exists() && users.exists());
+    drop(held);
+    assert_eq!(
+        store.remove_stale_temp_files(),
+        1,
+        "once its writer is gone"
+    );
+}
+
+#[test]
+fn headless_removes_temp_files_of_dead_writers_when_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    store.save(n(1), &named("one")).unwrap();
+    let dead = dead_writers_temps(&store);
+    let out = run_bounded(
+        Process::new(env!("CARGO_BIN_EXE_chronus"))
+            .arg("--patterns")
+            .arg(dir.path())
+            .args(["headless", "--no-audio", "--no-osc", "--seconds", "0.1"]),
+        HANG_BOUND,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("removed 3 temp files left by an earlier run that ended mid-write"),
+        "{out:?}"
+    );
+    for t in &dead {
+        assert!(!t.exists(), "{} is still there", t.display());
+    }
+}
