@@ -268,6 +268,33 @@ pub enum SlotError {
         /// Size in bytes.
         size: u64,
     },
+    /// An object has the same key twice; JSON would keep only one of the two values.
+    #[error(
+        "{origin}: {path} is written twice, at line {} column {} and at line {} column {}; an object keeps only one of them, so rename or remove one",
+        first.0, first.1, second.0, second.1
+    )]
+    DuplicateKey {
+        /// File name.
+        origin: String,
+        /// JSON path of the member written twice.
+        path: String,
+        /// Line and column of the first.
+        first: (usize, usize),
+        /// Line and column of the second.
+        second: (usize, usize),
+    },
+    /// Saved again, the slot would be larger than a slot file may be, so it could not be.
+    #[error(
+        "{origin}: saved again in full (every default and voice written out), this slot would be {}, over the {} a slot file may hold; make it smaller (fewer tracks, notes or extra keys)",
+        size_text(*size),
+        size_text(MAX_SLOT_BYTES as u64)
+    )]
+    TooLargeToSave {
+        /// File name.
+        origin: String,
+        /// The most a save of it could write, in bytes.
+        size: u64,
+    },
     /// The path is not a regular file (a FIFO, socket, device or directory).
     #[error("{origin} is {kind}, not a {what}")]
     NotAFile {
@@ -317,6 +344,8 @@ impl SlotError {
             | SlotError::Invalid { origin, .. }
             | SlotError::TooLarge { origin, .. }
             | SlotError::NotAFile { origin, .. }
+            | SlotError::DuplicateKey { origin, .. }
+            | SlotError::TooLargeToSave { origin, .. }
             | SlotError::Io { origin, .. }
             | SlotError::Version { origin, .. } => origin,
         }
@@ -350,5 +379,11 @@ impl Slot {
     /// and writing that again gives the same bytes.
     pub fn to_json(&self) -> String {
         super::slot_write::slot_to_json(self)
+    }
+
+    /// The longest file a save of this slot can write: as [`to_json`](Self::to_json) with a
+    /// module object for every voice and the longest save stamps (time, transport).
+    pub fn largest_saved_len(&self) -> usize {
+        super::slot_write::largest_saved_len(self)
     }
 }

@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 
+use super::json_keys::first_duplicate_key;
 use super::notes;
 use super::registry::{
     DEFAULT_VOICES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
@@ -30,11 +31,28 @@ pub fn parse_slot(text: &str, origin: &str) -> Result<Parsed, SlotError> {
     // Some Windows editors start UTF-8 files with a byte-order mark; JSON parsers reject it.
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root: Value = serde_json::from_str(body).map_err(|e| syntax_error(origin, &e))?;
+    if let Some(d) = first_duplicate_key(body) {
+        return Err(SlotError::DuplicateKey {
+            origin: origin.to_string(),
+            path: d.path,
+            first: d.first,
+            second: d.second,
+        });
+    }
     let mut reader = Reader {
         origin,
         warnings: Vec::new(),
     };
     let slot = reader.slot(&root)?;
+    // What loads must save: a file that would outgrow the limit once written in full (every
+    // default filled in, every voice, the longest stamps) is refused now, not at the save.
+    let saved = slot.largest_saved_len();
+    if saved > MAX_SLOT_BYTES {
+        return Err(SlotError::TooLargeToSave {
+            origin: origin.to_string(),
+            size: saved as u64,
+        });
+    }
     Ok(Parsed {
         slot,
         warnings: reader.warnings,
@@ -89,7 +107,7 @@ fn syntax_error(origin: &str, e: &serde_json::Error) -> SlotError {
 }
 
 /// Appends an object key to a JSON path; keys that are not plain words are quoted.
-fn child(path: &str, key: &str) -> String {
+pub(super) fn child(path: &str, key: &str) -> String {
     let plain = !key.is_empty()
         && key
             .chars()
@@ -176,8 +194,15 @@ impl Reader<'_> {
     }
 
     fn raw_number(&self, v: &Value, path: &str) -> Result<f64, SlotError> {
-        match v.as_f64() {
-            Some(x) if v.is_number() => Ok(x),
+        match v {
+            // Numbers are kept as written (so unknown keys round-trip exactly); one beyond a
+            // 64-bit float's range has no value Chronus could use.
+            Value::Number(n) => n.as_f64().ok_or_else(|| {
+                self.invalid(
+                    path,
+                    format!("the number {n} is beyond what Chronus can hold (±1.8e308)"),
+                )
+            }),
             _ => Err(self.invalid(path, format!("expected a number, found {}", describe(v)))),
         }
     }

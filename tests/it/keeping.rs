@@ -221,3 +221,209 @@ fn headless_removes_temp_files_of_dead_writers_when_it_starts() {
         assert!(!t.exists(), "{} is still there", t.display());
     }
 }
+
+/// A slot file with `member` written twice inside `object`, as text: where both copies start.
+fn with_duplicate(before: &str, dup: &str, after: &str) -> String {
+    format!("{before}{dup}{after}")
+}
+
+#[test]
+fn a_key_written_twice_is_refused_naming_both_places() {
+    let track = r#""kick": { "voice_id": "voice1", "pattern": "X..." }"#;
+    // (text, member path, first line:col, second line:col), one per place a key can repeat.
+    let cases = [
+        (
+            with_duplicate(
+                "{\n  \"metadata\": {\"name\": \"a\"},\n",
+                "  \"metadata\": {}\n",
+                "}",
+            ),
+            "metadata",
+            (2, 3),
+            (3, 3),
+        ),
+        (
+            format!("{{\"sequencer\": {{\"tracks\": {{\n  {track},\n  {track}\n}}}}}}"),
+            "sequencer.tracks.kick",
+            (2, 3),
+            (3, 3),
+        ),
+        (
+            "{\"sequencer\": {\"bpm\": 120, \"bpm\": 90}}".to_string(),
+            "sequencer.bpm",
+            (1, 16),
+            (1, 28),
+        ),
+        (
+            "{\"modules\": {\"voice1\": {\"adsr\": {\"attack\": 0.1,\n \"attack\": 0.2}}}}"
+                .to_string(),
+            "modules.voice1.adsr.attack",
+            (1, 34),
+            (2, 2),
+        ),
+        (
+            "{\"_notes\": [{\"x\": 1}, {\"x\": 1, \"\\u0078\": 2}]}".to_string(),
+            "_notes[1].x",
+            (1, 24),
+            (1, 32),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (text, member, first, second)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("dup{i}.json"));
+        fs::write(&path, text).unwrap();
+        let err = read_slot_file(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: {member} is written twice, at line {} column {} and at line {} column {}; an object keeps only one of them, so rename or remove one",
+                path.display(),
+                first.0,
+                first.1,
+                second.0,
+                second.1
+            ),
+            "{text}"
+        );
+        // The command line says the same and the file is left as it is.
+        let out = crate::support::chronus_bounded(&["check", path.to_str().unwrap()]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stdout.contains("is written twice"), "{out:?}");
+        assert_eq!(&fs::read_to_string(&path).unwrap(), text);
+    }
+}
+
+/// Numbers as people and other programs write them, each of which an `f64` would change,
+/// and how a save writes them: every digit as written; an exponent is written `e+N`/`e-N`
+/// (the one normalisation serde_json's arbitrary precision makes; the value is the same).
+const EXACT_NUMBERS: [(&str, &str); 10] = [
+    ("1e400", "1e+400"),
+    ("-0.0", "-0.0"),
+    (
+        "0.1000000000000000055511151231257827",
+        "0.1000000000000000055511151231257827",
+    ),
+    (
+        "123456789012345678901234567890",
+        "123456789012345678901234567890",
+    ),
+    ("1E+2", "1e+2"),
+    ("5e-324", "5e-324"),
+    ("18446744073709551616", "18446744073709551616"),
+    ("-9223372036854775809", "-9223372036854775809"),
+    ("2.50", "2.50"),
+    ("1.0E-0", "1.0e-0"),
+];
+
+#[test]
+fn numbers_in_unknown_keys_are_written_back_with_every_digit() {
+    let written: Vec<&str> = EXACT_NUMBERS.iter().map(|(w, _)| *w).collect();
+    let saved_as: Vec<&str> = EXACT_NUMBERS.iter().map(|(_, s)| *s).collect();
+    let list = written.join(", ");
+    let text = format!(
+        r#"{{
+  "_top": [{list}],
+  "metadata": {{ "name": "exact", "_n": {n0} }},
+  "sequencer": {{ "bpm": 120, "_n": {n1},
+    "tracks": {{ "kick": {{ "voice_id": "voice1", "pattern": "X...", "_n": {n2} }} }} }},
+  "modules": {{ "voice1": {{ "_n": {n3}, "adsr": {{ "_n": {n4} }} }},
+               "acid1": {{ "_deep": {{ "n": [{list}] }} }}, "_m": {n5} }}
+}}
+"#,
+        n0 = written[0],
+        n1 = written[3],
+        n2 = written[2],
+        n3 = written[6],
+        n4 = written[5],
+        n5 = written[7],
+    );
+    let slot = chronus::model::slot::parse_slot(&text, "exact")
+        .unwrap()
+        .slot;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    store.save(n(9), &slot).unwrap();
+    let saved = fs::read_to_string(store.slot_path(n(9))).unwrap();
+    assert_eq!(
+        saved.matches(&format!("[{}]", saved_as.join(", "))).count(),
+        2
+    );
+    for (i, place) in [
+        (0, "\"_n\": "),
+        (3, "\"_n\": "),
+        (2, "\"_n\": "),
+        (7, "\"_m\": "),
+    ] {
+        let want = format!("{place}{}", saved_as[i]);
+        assert!(saved.contains(&want), "{want} in {saved}");
+    }
+    // Loaded and saved again: the same song, the same bytes.
+    let again = store.load(n(9)).unwrap().slot;
+    assert_eq!(again, slot);
+    assert_eq!(again.to_json(), saved);
+}
+
+#[test]
+fn a_known_field_beyond_a_float_is_refused_by_name() {
+    let err = chronus::model::slot::parse_slot(r#"{"sequencer": {"bpm": 1e400}}"#, "big")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "big: sequencer.bpm: the number 1e+400 is beyond what Chronus can hold (±1.8e308)"
+    );
+}
+
+/// A slot whose largest save is exactly `MAX_SLOT_BYTES + extra` bytes.
+fn slot_saving_to(extra: isize) -> Slot {
+    use chronus::model::slot::MAX_SLOT_BYTES;
+    let mut slot = named("limit");
+    slot.extra
+        .insert("_padding".into(), serde_json::Value::String(String::new()));
+    let base = slot.largest_saved_len() as isize;
+    let pad = MAX_SLOT_BYTES as isize + extra - base;
+    slot.extra.insert(
+        "_padding".into(),
+        serde_json::Value::String("x".repeat(pad as usize)),
+    );
+    assert_eq!(
+        slot.largest_saved_len() as isize,
+        MAX_SLOT_BYTES as isize + extra
+    );
+    slot
+}
+
+#[test]
+fn what_loads_can_be_saved_back_at_the_limit_and_one_byte_over_is_refused_at_load() {
+    use chronus::model::slot::{MAX_SLOT_BYTES, SlotError, parse_slot};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    for extra in [-2isize, -1, 0] {
+        let slot = slot_saving_to(extra);
+        let loaded = parse_slot(&slot.to_json(), "at the limit").unwrap().slot;
+        // Saved as the tracker saves: every voice, a time stamp, the transport's position.
+        let mut stamped = loaded.clone();
+        stamped.voice_modules = chronus::model::registry::MAX_VOICES;
+        stamped.timestamp = 1_777_777_777.123;
+        stamped.sequencer.global_step = u64::MAX;
+        let info = store.save(n(10), &stamped).unwrap();
+        assert!(info.bytes <= MAX_SLOT_BYTES, "{extra}");
+        store.load(n(10)).unwrap();
+    }
+    for extra in [1isize, 2, 100] {
+        let slot = slot_saving_to(extra);
+        let text = slot.to_json();
+        assert!(text.len() <= MAX_SLOT_BYTES, "the file itself fits");
+        match parse_slot(&text, "over") {
+            Err(SlotError::TooLargeToSave { size, .. }) => {
+                assert_eq!(size as isize, MAX_SLOT_BYTES as isize + extra)
+            }
+            other => panic!("{extra}: {other:?}"),
+        }
+    }
+    let err = parse_slot(&slot_saving_to(1).to_json(), "over").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "over: saved again in full (every default and voice written out), this slot would be 1 MiB (1048577 bytes), over the 1 MiB (1048576 bytes) a slot file may hold; make it smaller (fewer tracks, notes or extra keys)"
+    );
+}
