@@ -249,11 +249,15 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     for n in session.ctl_mut().drain_notices().collect::<Vec<_>>() {
         printer.notice(session.ctl(), &n);
     }
-    if let Some(path) = &args.record
-        && let Err(e) = session.ctl_mut().record_to(path)
-    {
-        printer.message(Level::Error, &format!("{e:#}"));
-        return Ok(ExitCode::from(1));
+    if let Some(path) = &args.record {
+        match session.ctl_mut().record_to(path) {
+            // The file may be a numbered one beside the one asked for: say which.
+            Ok(file) => printer.message(Level::Info, &format!("recording to {}", file.display())),
+            Err(e) => {
+                printer.message(Level::Error, &format!("{e:#}"));
+                return Ok(ExitCode::from(1));
+            }
+        }
     }
     session.apply(Command::Play)?;
     let started = Instant::now();

@@ -16,7 +16,9 @@ pub struct RenderArgs {
     /// Bars to render.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub bars: u32,
-    /// Output WAV file (default: slot_NNN.wav, or the slot file's name with .wav).
+    /// Output WAV file (default: slot_NNN.wav, or the slot file's name with .wav); an
+    /// existing file is never replaced: the render goes to the first free `NAME-2.wav`, …
+    /// instead.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Sample rate in Hz.
@@ -90,6 +92,9 @@ fn load_target(
 /// Runs `chronus render`.
 pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     let (source, parsed) = load_target(&args.target, patterns)?;
+    let out = args.out.clone().unwrap_or_else(|| source.default_out());
+    // Before the render's work: a path among the songs is refused at once.
+    Store::new(patterns).check_output_path(&out)?;
     for w in &parsed.warnings {
         eprintln!("warning: {}: {w}", source.describe());
     }
@@ -98,8 +103,7 @@ pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let samples = render(slot, args.bars, args.rate, voices);
     let elapsed = started.elapsed().as_secs_f64();
-    let out = args.out.clone().unwrap_or_else(|| source.default_out());
-    write_wav(&out, &samples, args.rate)?;
+    let out = write_wav(&out, &samples, args.rate)?;
     let seconds = samples.len() as f64 / 2.0 / args.rate as f64;
     let speed = if elapsed > 0.0 {
         format!("{:.0}× realtime", seconds / elapsed)

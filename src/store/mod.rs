@@ -16,10 +16,12 @@ use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod drafts;
+pub mod output;
 pub mod read;
 mod save;
 mod temp;
 
+pub use output::{OutputError, create_new_file};
 pub use read::{ReadError, ReadLimit, SLOT_FILE, file_kind, read_slot_file, read_user_file};
 
 use crate::model::slot::{Parsed, SlotError};

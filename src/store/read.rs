@@ -203,32 +203,6 @@ mod tests {
         assert!(missing.to_string().contains("nope"), "{missing}");
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn a_fifo_a_socket_and_devices_are_refused_without_waiting() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
-        let socket = dir.path().join("socket");
-        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        let zero = dir.path().join("zero");
-        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
-        let cases = [
-            (fifo, "a FIFO (named pipe)"),
-            (socket, "a socket"),
-            (zero, "a character device"),
-            ("/dev/null".into(), "a character device"),
-        ];
-        for (path, kind) in cases {
-            let err = read_user_file(&path, SMALL).unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                format!("{} is {kind}, not a test file", path.display())
-            );
-        }
-    }
-
     #[test]
     fn sizes_read_in_the_unit_that_fits_with_the_exact_count() {
         assert_eq!(size_text(10), "10 bytes");

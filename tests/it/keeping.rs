@@ -427,3 +427,222 @@ fn what_loads_can_be_saved_back_at_the_limit_and_one_byte_over_is_refused_at_loa
         "over: saved again in full (every default and voice written out), this slot would be 1 MiB (1048577 bytes), over the 1 MiB (1048576 bytes) a slot file may hold; make it smaller (fewer tracks, notes or extra keys)"
     );
 }
+
+/// Every file under `dir` with its bytes (links as where they point).
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                todo.push(e.path());
+            } else if t.is_symlink() {
+                let to = fs::read_link(e.path()).unwrap();
+                out.insert(e.path(), to.to_string_lossy().as_bytes().to_vec());
+            } else if t.is_file() {
+                out.insert(e.path(), fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A patterns folder with slot 1 (and a backup of it) and a draft of slot 2, and a work
+/// folder beside it.
+fn songs_and_work() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let patterns = dir.path().join("patterns");
+    let work = dir.path().join("work");
+    fs::create_dir_all(&work).unwrap();
+    let store = Store::new(&patterns);
+    store.save(n(1), &named("first")).unwrap();
+    store.save(n(1), &named("second")).unwrap();
+    store.write_draft(n(2), &named("draft")).unwrap();
+    (dir, patterns, work)
+}
+
+fn render_to(patterns: &Path, work: &Path, out: Option<&Path>) -> crate::support::Finished {
+    let mut cmd = Process::new(env!("CARGO_BIN_EXE_chronus"));
+    cmd.current_dir(work)
+        .arg("--patterns")
+        .arg(patterns)
+        .args(["render", "1", "--bars", "1", "--rate", "8000"]);
+    if let Some(out) = out {
+        cmd.arg("--out").arg(out);
+    }
+    run_bounded(&mut cmd, HANG_BOUND)
+}
+
+#[test]
+fn render_out_never_lands_among_the_songs_or_over_an_existing_file() {
+    let (_dir, patterns, work) = songs_and_work();
+    let store = Store::new(&patterns);
+    let songs = snapshot(&patterns);
+    let backup = store.backups(n(1)).unwrap()[0].clone();
+    let refused = [
+        (store.slot_path(n(1)), "slot files"),
+        (store.slots_dir().join("new.wav"), "slot files"),
+        (store.slots_dir().join("sub/deeper.wav"), "slot files"),
+        (backup, "backups"),
+        (store.draft_path(n(2)), "drafts"),
+        (patterns.join("slots/../drafts/x.wav"), "drafts"),
+    ];
+    for (out, what) in &refused {
+        let r = render_to(&patterns, &work, Some(out));
+        assert_eq!(r.code, 1, "{}: {r:?}", out.display());
+        assert!(
+            r.stderr.contains(&format!("where Chronus keeps {what}")),
+            "{}: {r:?}",
+            out.display()
+        );
+    }
+    // Outside the songs: a name taken by a file, a link to a slot, a FIFO.
+    let take = work.join("take.wav");
+    fs::write(&take, "an earlier render").unwrap();
+    let link = work.join("link.wav");
+    std::os::unix::fs::symlink(store.slot_path(n(1)), &link).unwrap();
+    let fifo = work.join("fifo.wav");
+    assert!(
+        Process::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (out, went) in [
+        (&take, "take-2.wav"),
+        (&take, "take-3.wav"),
+        (&link, "link-2.wav"),
+        (&fifo, "fifo-2.wav"),
+    ] {
+        let r = render_to(&patterns, &work, Some(out));
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.contains(&work.join(went).display().to_string()),
+            "{r:?}"
+        );
+        assert!(work.join(went).is_file());
+    }
+    assert_eq!(fs::read_to_string(&take).unwrap(), "an earlier render");
+    // The default name too: a second render of slot 1 does not replace the first.
+    for went in ["slot_001.wav", "slot_001-2.wav"] {
+        let r = render_to(&patterns, &work, None);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stdout.contains(went), "{r:?}");
+    }
+    assert_eq!(
+        snapshot(&patterns),
+        songs,
+        "no slot, backup or draft changed"
+    );
+}
+
+#[test]
+fn a_recording_never_lands_among_the_songs_or_over_an_existing_file() {
+    let (_dir, patterns, work) = songs_and_work();
+    let songs = snapshot(&patterns);
+    let slot_file = Store::new(&patterns).slot_path(n(1));
+    let run = |record: &Path| {
+        run_bounded(
+            Process::new(env!("CARGO_BIN_EXE_chronus"))
+                .current_dir(&work)
+                .arg("--patterns")
+                .arg(&patterns)
+                .args(["headless", "--no-audio", "--no-osc", "--seconds", "0.2"])
+                .arg("--record")
+                .arg(record),
+            HANG_BOUND,
+        )
+    };
+    let r = run(&slot_file);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("where Chronus keeps slot files"), "{r:?}");
+    let take = work.join("take.wav");
+    fs::write(&take, "an earlier take").unwrap();
+    let r = run(&take);
+    assert_eq!(r.code, 0, "{r:?}");
+    let went = work.join("take-2.wav");
+    assert!(
+        r.stdout
+            .contains(&format!("recording to {}", went.display())),
+        "{r:?}"
+    );
+    assert!(fs::metadata(&went).unwrap().len() > 44, "a WAV with sound");
+    assert_eq!(fs::read_to_string(&take).unwrap(), "an earlier take");
+    assert_eq!(snapshot(&patterns), songs);
+}
+
+#[test]
+fn osc_recordings_and_schema_files_in_the_same_second_get_two_files() {
+    use rosc::OscType;
+    use std::time::Duration;
+    let (_dir, patterns, work) = songs_and_work();
+    let songs = snapshot(&patterns);
+    let (child, port) = crate::support::spawn_headless(&patterns, &work, &["--seconds", "20"]);
+    let child = KillOnDrop(Some(child));
+    let osc = crate::support::OscClient::new(port);
+    let wait = Duration::from_secs(5);
+    let mut replies = Vec::new();
+    for name in [None, None, Some("take"), Some("take")] {
+        let args = name
+            .map(|n| vec![OscType::String(n.into())])
+            .unwrap_or_default();
+        let started = osc
+            .ask("/engine/record/start", args, wait)
+            .expect("an answer");
+        assert_eq!(started.addr, "/reply", "{started:?}");
+        replies.push(format!("{:?}", started.args));
+        let stopped = osc
+            .ask("/engine/record/stop", vec![], wait)
+            .expect("an answer");
+        assert_eq!(stopped.addr, "/reply", "{stopped:?}");
+    }
+    let mut schemas = Vec::new();
+    for _ in 0..2 {
+        let m = osc
+            .ask("/engine/schema", vec![OscType::String("file".into())], wait)
+            .expect("an answer");
+        assert_eq!(m.addr, "/reply", "{m:?}");
+        schemas.push(format!("{:?}", m.args));
+    }
+    drop(child);
+    let recordings: Vec<String> = fs::read_dir(work.join("recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(recordings.len(), 4, "{recordings:?} from {replies:?}");
+    assert!(
+        recordings.contains(&"take.wav".to_string()),
+        "{recordings:?}"
+    );
+    assert!(
+        recordings.contains(&"take-2.wav".to_string()),
+        "{recordings:?}"
+    );
+    let schema_files = fs::read_dir(&work)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("chronus_schema_")
+        })
+        .count();
+    assert_eq!(schema_files, 2, "{schemas:?}");
+    assert_ne!(schemas[0], schemas[1]);
+    assert_eq!(snapshot(&patterns), songs);
+}
+
+/// Kills a child process when dropped, so a failing test leaves nothing running.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

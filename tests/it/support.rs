@@ -209,3 +209,88 @@ pub fn chronus_bounded(args: &[&str]) -> Finished {
         HANG_BOUND,
     )
 }
+
+/// A UDP port nobody listens on right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Talks OSC to a running Chronus over 127.0.0.1 UDP, as a controller app would.
+pub struct OscClient {
+    socket: std::net::UdpSocket,
+    to: std::net::SocketAddr,
+}
+
+impl OscClient {
+    /// A client of the Chronus listening on `port`.
+    pub fn new(port: u16) -> OscClient {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a client socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        OscClient {
+            socket,
+            to: ([127, 0, 0, 1], port).into(),
+        }
+    }
+
+    /// Sends one message.
+    pub fn send(&self, addr: &str, args: Vec<rosc::OscType>) {
+        let packet = rosc::OscPacket::Message(rosc::OscMessage {
+            addr: addr.to_string(),
+            args,
+        });
+        let bytes = rosc::encoder::encode(&packet).expect("encode OSC");
+        let _ = self.socket.send_to(&bytes, self.to);
+    }
+
+    /// Sends one message and waits up to `wait` for the answer (`/reply …` or `/error …`),
+    /// resending while nothing comes (Chronus may still be starting).
+    pub fn ask(
+        &self,
+        addr: &str,
+        args: Vec<rosc::OscType>,
+        wait: Duration,
+    ) -> Option<rosc::OscMessage> {
+        let deadline = Instant::now() + wait;
+        let mut buf = [0u8; 65536];
+        while Instant::now() < deadline {
+            self.send(addr, args.clone());
+            let answered = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < answered.min(deadline) {
+                let Ok(n) = self.socket.recv(&mut buf) else {
+                    continue;
+                };
+                if let Ok((_, rosc::OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n])
+                    && (m.addr == "/reply" || m.addr == "/error")
+                {
+                    return Some(m);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `chronus --patterns DIR headless --no-audio --osc-port PORT ARGS`, started in `cwd`, its
+/// output gathered by threads; returns the child and its OSC port.
+pub fn spawn_headless(patterns: &Path, cwd: &Path, args: &[&str]) -> (std::process::Child, u16) {
+    use std::process::Stdio;
+    let port = free_udp_port();
+    let child = Process::new(env!("CARGO_BIN_EXE_chronus"))
+        .current_dir(cwd)
+        .arg("--patterns")
+        .arg(patterns)
+        .args(["headless", "--no-audio", "--osc-port", &port.to_string()])
+        .args(["--osc-out", "127.0.0.1:9"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chronus headless");
+    (child, port)
+}
