@@ -13,6 +13,7 @@ mod keeping;
 mod keymap;
 mod osc;
 mod session;
+mod signals;
 mod slot_model;
 mod special_files;
 mod stage;

@@ -294,3 +294,31 @@ pub fn spawn_headless(patterns: &Path, cwd: &Path, args: &[&str]) -> (std::proce
         .expect("spawn chronus headless");
     (child, port)
 }
+/// Waits up to [`HANG_BOUND`] for `child` to end; kills it and fails the test otherwise.
+/// Returns its exit status and everything it printed.
+pub fn finish_bounded(
+    mut child: std::process::Child,
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > HANG_BOUND {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chronus still ran {HANG_BOUND:?} after it was told to stop (hung)");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (status, out, err)
+}
