@@ -364,6 +364,7 @@ pub use super::slot_read::{parse_slot, parse_slot_bytes};
 pub fn size_text(bytes: u64) -> String {
     const KIB: u64 = 1024;
     let (unit, scale) = match bytes {
+        b if b >= KIB * KIB * KIB => ("GiB", (KIB * KIB * KIB) as f64),
         b if b >= KIB * KIB => ("MiB", (KIB * KIB) as f64),
         b if b >= KIB => ("KiB", KIB as f64),
         _ => return format!("{bytes} bytes"),

@@ -343,3 +343,38 @@ fn waiting_is_bounded_by_the_rig_itself() {
     });
     assert!(slow.is_err());
 }
+
+#[test]
+fn a_slot_file_at_the_limit_is_read_and_larger_ones_are_refused_with_their_real_size() {
+    use chronus::model::slot::MAX_SLOT_BYTES;
+    let dir = tempfile::tempdir().unwrap();
+    let text = song("limit");
+    let at = dir.path().join("at.json");
+    // JSON allows trailing white space: the file is exactly at the limit and loads.
+    let mut padded = text.clone().into_bytes();
+    padded.resize(MAX_SLOT_BYTES, b' ');
+    fs::write(&at, &padded).unwrap();
+    let out = chronus_bounded(&["check", at.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let cases = [
+        (MAX_SLOT_BYTES as u64 + 1, "1 MiB (1048577 bytes)"),
+        (3_355_443, "3.2 MiB (3355443 bytes)"),
+        // Sparse: 10 GiB that take no disk, and must not be read or allocated.
+        (10 << 30, "10 GiB (10737418240 bytes)"),
+    ];
+    for (size, shown) in cases {
+        let path = dir.path().join(format!("{size}.json"));
+        let file = fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &file, text.as_bytes()).unwrap();
+        file.set_len(size).unwrap();
+        let out = chronus_bounded(&["check", path.to_str().unwrap()]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(
+            out.stdout.contains(&format!(
+                "{} is {shown}; a slot file may be at most 1 MiB (1048576 bytes)",
+                path.display()
+            )),
+            "{out:?}"
+        );
+    }
+}
