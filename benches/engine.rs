@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chronus::engine::{Engine, EngineMsg, LoadTiming, Scene};
 use chronus::model::Slot;
-use chronus::model::slot::read_slot_file;
+use chronus::store::read_slot_file;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const RATE: f32 = 48000.0;

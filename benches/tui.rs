@@ -21,7 +21,7 @@ use ratatui::layout::Rect;
 /// The shipped slot 6 when present, else the same 8-track scene built in code.
 fn anthem() -> Slot {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("patterns/slots/slot_006.json");
-    match chronus::model::slot::read_slot_file(&path) {
+    match chronus::store::read_slot_file(&path) {
         Ok(parsed) => parsed.slot,
         Err(_) => anthem::anthem_breakbeat(),
     }

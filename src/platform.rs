@@ -63,3 +63,85 @@ pub fn set_flush_to_zero() {
         }
     }
 }
+
+/// What a path on disk is, as far as reading it goes: only a regular file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link (seen only when the link itself is asked about).
+    Symlink,
+    /// A FIFO (named pipe): reading it waits for a writer.
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+    /// A character device (`/dev/zero`, a terminal).
+    CharDevice,
+    /// A block device (a disk).
+    BlockDevice,
+    /// Anything else the system has.
+    Other,
+}
+
+impl FileKind {
+    /// The kind of `ft`.
+    pub fn of(ft: &std::fs::FileType) -> FileKind {
+        if ft.is_file() {
+            return FileKind::Regular;
+        }
+        if ft.is_dir() {
+            return FileKind::Directory;
+        }
+        if ft.is_symlink() {
+            return FileKind::Symlink;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if ft.is_fifo() {
+                return FileKind::Fifo;
+            }
+            if ft.is_socket() {
+                return FileKind::Socket;
+            }
+            if ft.is_char_device() {
+                return FileKind::CharDevice;
+            }
+            if ft.is_block_device() {
+                return FileKind::BlockDevice;
+            }
+        }
+        FileKind::Other
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Regular => "a regular file",
+            FileKind::Directory => "a directory",
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Fifo => "a FIFO (named pipe)",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Other => "not a regular file",
+        })
+    }
+}
+
+/// Opens `path` for reading without ever waiting: a FIFO with no writer opens at once
+/// (instead of blocking until one appears), and a terminal device does not become the
+/// controlling terminal. Reads of a regular file are unaffected.
+pub fn open_for_reading(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    options.open(path)
+}

@@ -1,13 +1,13 @@
 //! Offline render: the live engine, driven by a loop instead of a sound card, writes bars of a
 //! slot to a WAV file. The same slot always gives the same samples.
 
-use std::path::Path;
-
-use anyhow::Context;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
 
 use crate::engine::{Engine, EngineMsg, LoadTiming, STEPS_PER_BAR, Scene};
 use crate::model::Slot;
 use crate::model::registry::sequencer as seq_spec;
+use crate::store::create_new_file;
 
 /// Frames per `process` call; the output does not depend on it.
 const RENDER_BUFFER: usize = 512;
@@ -38,22 +38,31 @@ pub fn render(slot: &Slot, bars: u32, sample_rate: u32, voices: usize) -> Vec<f3
     out
 }
 
-/// Writes interleaved stereo samples as a 32-bit float WAV file.
-pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> anyhow::Result<()> {
+/// Writes interleaved stereo samples as a 32-bit float WAV file at `path`, or, when a file
+/// is there already, at the first free numbered name beside it (`out-2.wav`): nothing is
+/// overwritten. Returns the file written; a write that fails leaves no partial file.
+pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> anyhow::Result<PathBuf> {
     let spec = hound::WavSpec {
         channels: 2,
         sample_rate,
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
+    let (file, path) = create_new_file(path)?;
     let write = || -> Result<(), hound::Error> {
-        let mut w = hound::WavWriter::create(path, spec)?;
+        let mut w = hound::WavWriter::new(BufWriter::new(file), spec)?;
         for &s in samples {
             w.write_sample(s)?;
         }
         w.finalize()
     };
-    write().with_context(|| format!("cannot write WAV file {}", path.display()))
+    match write() {
+        Ok(()) => Ok(path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(anyhow::Error::new(e).context(format!("cannot write WAV file {}", path.display())))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::engine::link::SharedStats;
+use crate::store::create_new_file;
 
 use super::DEFAULT_RATE;
 
@@ -20,7 +21,7 @@ const RECORD_RING: usize = 48_000 * 2 * 4;
 
 enum RecorderCmd {
     Attach(rtrb::Consumer<f32>, u32),
-    Start(PathBuf, mpsc::Sender<anyhow::Result<()>>),
+    Start(PathBuf, mpsc::Sender<anyhow::Result<PathBuf>>),
     Stop(mpsc::Sender<anyhow::Result<RecordingInfo>>),
     Quit,
 }
@@ -98,8 +99,10 @@ impl Recorder {
         self.current.as_deref()
     }
 
-    /// Starts recording the master output to `path` (the parent folder is created).
-    pub fn start(&mut self, path: &Path) -> anyhow::Result<()> {
+    /// Starts recording the master output to `path` (the parent folder is created), or, when
+    /// a file is there already, to the first free numbered name beside it (`take-2.wav`):
+    /// nothing is ever overwritten. Returns the file the recording goes to.
+    pub fn start(&mut self, path: &Path) -> anyhow::Result<PathBuf> {
         if let Some(cur) = &self.current {
             anyhow::bail!("already recording to {}", cur.display());
         }
@@ -110,13 +113,14 @@ impl Recorder {
         self.cmd
             .send(RecorderCmd::Start(path.to_path_buf(), tx))
             .map_err(|_| anyhow::anyhow!("the recorder thread has stopped"))?;
-        rx.recv()
+        let path = rx
+            .recv()
             .map_err(|_| anyhow::anyhow!("the recorder thread has stopped"))??;
         if let Some(s) = &self.stats {
             s.recording.store(true, Ordering::Relaxed);
         }
-        self.current = Some(path.to_path_buf());
-        Ok(())
+        self.current = Some(path.clone());
+        Ok(path)
     }
 
     /// Stops recording and finishes the file.
@@ -174,9 +178,10 @@ fn recorder_thread(rx: mpsc::Receiver<RecorderCmd>) {
                         c.commit_all();
                     }
                 }
-                let res = create_wav(&path, rate).map(|w| {
+                let res = create_wav(&path, rate).map(|(w, path)| {
                     writer = Some((w, path.clone(), 0));
                     error = None;
+                    path
                 });
                 let _ = reply.send(res);
             }
@@ -241,7 +246,8 @@ fn drain_into(
     chunk.commit_all();
 }
 
-fn create_wav(path: &Path, sample_rate: u32) -> anyhow::Result<Writer> {
+/// A new WAV file at `path` or the first free numbered name beside it, and where it is.
+fn create_wav(path: &Path, sample_rate: u32) -> anyhow::Result<(Writer, PathBuf)> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the folder {}", dir.display()))?;
@@ -252,8 +258,15 @@ fn create_wav(path: &Path, sample_rate: u32) -> anyhow::Result<Writer> {
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
-    hound::WavWriter::create(path, spec)
-        .with_context(|| format!("cannot create the recording {}", path.display()))
+    let (file, path) = create_new_file(path)?;
+    match hound::WavWriter::new(BufWriter::new(file), spec) {
+        Ok(w) => Ok((w, path)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(anyhow::Error::new(e)
+                .context(format!("cannot create the recording {}", path.display())))
+        }
+    }
 }
 
 /// A recording name with nothing usable left once cleaned.
@@ -266,7 +279,8 @@ pub struct BadRecordingName {
 
 /// The file name a `record start [name]` writes inside the recordings folder. Names are
 /// reduced to letters, digits, `-`, `_` and `.`, so they cannot escape the folder; no name
-/// gives `chronus_YYYYMMDD_HHMMSS.wav`.
+/// gives `chronus_YYYYMMDD_HHMMSS.wav` (a second recording within the same second, or a name
+/// already taken, gets a numbered name from [`Recorder::start`]).
 pub fn recording_file_name(name: Option<&str>) -> Result<String, BadRecordingName> {
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         None => {

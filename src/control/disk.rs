@@ -396,7 +396,7 @@ impl Controller {
         let id = pending.as_ref().map_or(0, |p| p.id);
         let info = match result {
             Ok(info) => info,
-            Err(StoreError::Occupied { slot, name }) => {
+            Err(StoreError::OtherPattern { slot, name }) => {
                 return self
                     .notices
                     .push_back(Notice::SaveRefused { slot, name, id });

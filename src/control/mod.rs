@@ -570,8 +570,13 @@ impl Controller {
         self.recorder.current()
     }
 
-    /// Starts recording the master output to an explicit path (`--record FILE`).
-    pub fn record_to(&mut self, path: &std::path::Path) -> Result<(), ControlError> {
+    /// Starts recording the master output to `path` (`--record FILE`), or to the first free
+    /// numbered name beside it; never inside the slots, backups or drafts folders. Returns
+    /// the file the recording goes to.
+    pub fn record_to(&mut self, path: &std::path::Path) -> Result<PathBuf, ControlError> {
+        self.store
+            .check_output_path(path)
+            .map_err(|e| ControlError::Record(e.into()))?;
         self.recorder.start(path).map_err(ControlError::Record)
     }
 

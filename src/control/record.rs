@@ -9,8 +9,8 @@ use super::{ControlError, Controller, Notice, Reply, describe};
 impl Controller {
     /// Starts recording to `name` (cleaned) inside the recordings folder.
     pub(super) fn record_start(&mut self, name: Option<&str>) -> Reply {
-        let path = self.recordings_dir.join(recording_file_name(name)?);
-        self.recorder.start(&path).map_err(ControlError::Record)?;
+        let wanted = self.recordings_dir.join(recording_file_name(name)?);
+        let path = self.record_to(&wanted)?;
         Ok(Some(format!("recording to {}", path.display())))
     }
 

@@ -225,6 +225,67 @@ pub fn human_line(ctl: &Controller, n: &Notice) -> Option<String> {
     ctl.describe(n)
 }
 
+/// The start-up note when temp files of an earlier run that died mid-write were removed.
+pub fn left_behind(count: usize) -> String {
+    let files = if count == 1 { "file" } else { "files" };
+    format!("removed {count} temp {files} left by an earlier run that ended mid-write")
+}
+
+/// Ends the run on Ctrl-C, SIGTERM and SIGHUP (a closed terminal): the flag is raised and
+/// the loop woken, so it stops cleanly, drafts flushed. Only one handler per process; a
+/// second set (tests calling run twice) is harmless.
+fn stop_on_signals(session: &Session) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let raised = stop.clone();
+    let waker = session.waker();
+    let _ = ctrlc::set_handler(move || {
+        raised.store(true, Ordering::Relaxed);
+        waker.wake();
+    });
+    stop
+}
+
+/// Starts `--record`; false (said) when it cannot.
+fn start_recording(session: &mut Session, printer: &mut EventPrinter, path: &Path) -> bool {
+    match session.ctl_mut().record_to(path) {
+        // The file may be a numbered one beside the one asked for: say which.
+        Ok(file) => {
+            printer.message(Level::Info, &format!("recording to {}", file.display()));
+            true
+        }
+        Err(e) => {
+            printer.message(Level::Error, &format!("{e:#}"));
+            false
+        }
+    }
+}
+
+/// Turns the loop until `stop` or `seconds` passed; returns the seconds played and the bars.
+fn play(
+    session: &mut Session,
+    printer: &mut EventPrinter,
+    stop: &AtomicBool,
+    seconds: Option<f64>,
+) -> (f64, u64) {
+    let started = Instant::now();
+    let deadline = seconds.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let mut bars = 0u64;
+    while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
+        for n in session.turn() {
+            if matches!(n, Notice::Bar { .. }) {
+                bars += 1;
+            }
+            printer.notice(session.ctl(), &n);
+        }
+        let wait = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::MAX)
+            .min(ENGINE_POLL);
+        session.wait(wait);
+    }
+    (started.elapsed().as_secs_f64(), bars)
+}
+
 /// Runs `chronus headless`.
 pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     let mut printer = EventPrinter::new(args.events);
@@ -240,7 +301,9 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         osc: Some(args.osc.clone()),
         watch: true,
     };
+    let cleaned = crate::store::Store::new(patterns).remove_stale_temp_files();
     let mut session = Session::start(patterns, &opts);
+    let stop = stop_on_signals(&session);
     if let Err(e) = session.apply(Command::LoadSlot {
         slot,
         immediate: true,
@@ -248,52 +311,25 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         printer.message(Level::Error, &format!("{e:#}"));
         return Ok(ExitCode::from(1));
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let waker = session.waker();
-        // Only one handler per process; a second set (tests calling run twice) is harmless.
-        let _ = ctrlc::set_handler(move || {
-            stop.store(true, Ordering::Relaxed);
-            waker.wake();
-        });
-    }
     printer.started(&session.backend(), session.ctl());
     for (level, text) in session.take_startup_messages() {
         printer.message(level, &text);
+    }
+    if cleaned > 0 {
+        printer.message(Level::Info, &left_behind(cleaned));
     }
     for n in session.ctl_mut().drain_notices().collect::<Vec<_>>() {
         printer.notice(session.ctl(), &n);
     }
     if let Some(path) = &args.record
-        && let Err(e) = session.ctl_mut().record_to(path)
+        && !start_recording(&mut session, &mut printer, path)
     {
-        printer.message(Level::Error, &format!("{e:#}"));
         return Ok(ExitCode::from(1));
     }
     session.apply(Command::Play)?;
-    let started = Instant::now();
-    let deadline = args
-        .seconds
-        .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
-    let mut bars = 0u64;
-    loop {
-        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
-            break;
-        }
-        for n in session.turn() {
-            if matches!(n, Notice::Bar { .. }) {
-                bars += 1;
-            }
-            printer.notice(session.ctl(), &n);
-        }
-        let wait = deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::MAX)
-            .min(ENGINE_POLL);
-        session.wait(wait);
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let (seconds, bars) = play(&mut session, &mut printer, &stop, args.seconds);
+    // Edits not yet mirrored (the drafts' debounce) go to drafts/ before anything else.
+    session.ctl_mut().flush_drafts();
     for n in session.shutdown() {
         if !matches!(n, Notice::Bar { .. }) {
             printer.notice(session.ctl(), &n);

@@ -6,9 +6,7 @@ use std::time::Instant;
 
 use crate::app::render::{render, write_wav};
 use crate::model::registry::MAX_VOICES;
-use crate::model::slot::read_slot_file;
-
-use crate::store::{SlotNumber, Store};
+use crate::store::{SlotNumber, Store, read_slot_file};
 
 /// Arguments of `chronus render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -18,7 +16,9 @@ pub struct RenderArgs {
     /// Bars to render.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub bars: u32,
-    /// Output WAV file (default: slot_NNN.wav, or the slot file's name with .wav).
+    /// Output WAV file (default: slot_NNN.wav, or the slot file's name with .wav); an
+    /// existing file is never replaced: the render goes to the first free `NAME-2.wav`, …
+    /// instead.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Sample rate in Hz.
@@ -66,15 +66,19 @@ fn load_target(
     patterns: &Path,
 ) -> anyhow::Result<(Source, crate::model::slot::Parsed)> {
     let path = Path::new(target);
-    if path.is_file() {
-        let parsed = read_slot_file(path)?;
-        return Ok((Source::File(path.to_path_buf()), parsed));
-    }
     let looks_numeric = !target.trim().is_empty()
         && target
             .trim()
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.');
+    // Whatever is at the path is read as a slot file, so a FIFO or a device is refused by
+    // name instead of being taken for a slot number (or read); only a folder named like a
+    // number leaves the number to mean a slot.
+    let exists = std::fs::symlink_metadata(path).is_ok();
+    if exists && !(looks_numeric && path.is_dir()) {
+        let parsed = read_slot_file(path)?;
+        return Ok((Source::File(path.to_path_buf()), parsed));
+    }
     if !looks_numeric {
         anyhow::bail!(
             "render target \"{target}\": no such slot file (and not a slot number 1–128)"
@@ -88,6 +92,9 @@ fn load_target(
 /// Runs `chronus render`.
 pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     let (source, parsed) = load_target(&args.target, patterns)?;
+    let out = args.out.clone().unwrap_or_else(|| source.default_out());
+    // Before the render's work: a path among the songs is refused at once.
+    Store::new(patterns).check_output_path(&out)?;
     for w in &parsed.warnings {
         eprintln!("warning: {}: {w}", source.describe());
     }
@@ -96,8 +103,7 @@ pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let samples = render(slot, args.bars, args.rate, voices);
     let elapsed = started.elapsed().as_secs_f64();
-    let out = args.out.clone().unwrap_or_else(|| source.default_out());
-    write_wav(&out, &samples, args.rate)?;
+    let out = write_wav(&out, &samples, args.rate)?;
     let seconds = samples.len() as f64 / 2.0 / args.rate as f64;
     let speed = if elapsed > 0.0 {
         format!("{:.0}× realtime", seconds / elapsed)

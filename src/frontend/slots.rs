@@ -16,8 +16,8 @@ use crate::model::registry::{
     VOICE_PARAMS, sequencer, voice,
 };
 use crate::model::schema::json_schema;
-use crate::model::slot::{Slot, Track, read_slot_file};
-use crate::store::{SlotNumber, Store};
+use crate::model::slot::{Slot, Track};
+use crate::store::{SlotNumber, Store, read_slot_file};
 
 /// `chronus check FILE...`
 #[derive(Debug, Args, Clone)]
@@ -154,6 +154,9 @@ pub fn run_slots(args: &SlotsArgs, patterns: &Path) -> anyhow::Result<ExitCode> 
             );
             match &info.backup {
                 Some(b) => println!("previous version kept as {}", b.display()),
+                None if info.unchanged => {
+                    println!("slot {slot} already held this song: no new backup")
+                }
                 None => println!("slot {slot} was empty: no backup needed"),
             }
         }

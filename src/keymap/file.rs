@@ -14,13 +14,14 @@ use super::{GLOBAL_TABLE, Keymap, Mode, Rule};
 /// Why a keymap file was not used; Chronus runs with the default keys instead.
 #[derive(Debug, thiserror::Error)]
 pub enum KeymapError {
-    /// The file could not be read.
-    #[error("cannot read key bindings {}: {source}; using the default keys", path.display())]
+    /// The file could not be read (missing, not a regular file, too large); the error
+    /// names the file.
+    #[error("key bindings: {source}; using the default keys")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why it was not read.
+        source: crate::store::ReadError,
     },
     /// The file has mistakes (never empty).
     #[error("{}", InvalidDisplay { path, problems })]
@@ -104,6 +105,21 @@ struct TableEdit {
     prepend: Vec<Rule>,
     replace: Option<Vec<Rule>>,
     append: Vec<Rule>,
+}
+
+/// A keymap file that is not UTF-8 text: the problem is placed just after `valid`, the text
+/// before the first bad byte.
+pub(super) fn not_text(path: &Path, valid: &str) -> KeymapError {
+    let (line, column) = line_col(valid, valid.len());
+    KeymapError::Invalid {
+        path: path.to_path_buf(),
+        problems: vec![KeymapProblem {
+            line,
+            column,
+            rule: None,
+            message: "the file is not valid UTF-8 text".to_string(),
+        }],
+    }
 }
 
 /// Parses `text` and applies it over `base`; every problem found is reported at once.

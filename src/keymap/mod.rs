@@ -16,6 +16,8 @@ mod key;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::store::{ReadLimit, read_user_file};
+
 pub use action::{
     ACTIONS, Action, ActionGroup, ActionParseError, ActionSpec, Choice, CursorMove, Cycle, Focus,
     LengthChange, Nudge, StepValue, TrackFieldId, Vertical, complete,
@@ -30,6 +32,15 @@ use dispatch::Lookup;
 
 /// The file read from the working directory when no `--keymap` is given.
 pub const DEFAULT_FILE: &str = "keymap.toml";
+
+/// A keymap file larger than this is refused before it is read (the shipped one is ~18 KiB).
+pub const MAX_KEYMAP_BYTES: u64 = 256 * 1024;
+
+/// How a keymap file is read: by the store's one reader of user files, bounded.
+const KEYMAP_FILE: ReadLimit = ReadLimit {
+    what: "keymap file",
+    max_bytes: MAX_KEYMAP_BYTES,
+};
 
 /// The default bindings, as shipped in `keymap.toml`.
 pub fn default_keymap_text() -> &'static str {
@@ -129,6 +140,24 @@ pub struct Keymap {
     modes: [Vec<Rule>; Mode::ALL.len()],
 }
 
+/// The text of a keymap file; `None` when the default file is absent (not an error).
+fn read_text(path: &Path, explicit: bool) -> Result<Option<String>, KeymapError> {
+    let bytes = match read_user_file(path, KEYMAP_FILE) {
+        Ok(bytes) => bytes,
+        Err(e) if !explicit && e.is_not_found() => return Ok(None),
+        Err(source) => {
+            return Err(KeymapError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        file::not_text(path, &String::from_utf8_lossy(valid))
+    })
+}
+
 /// One mode's block in the help overlay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelpSection {
@@ -172,21 +201,11 @@ impl Keymap {
             Some(p) => (p, true),
             None => (Path::new(DEFAULT_FILE), false),
         };
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
-                return (Keymap::defaults(), None);
-            }
-            Err(source) => {
-                let error = KeymapError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                };
-                return (Keymap::defaults(), Some(error));
-            }
-        };
-        match Keymap::parse(&text, path) {
-            Ok(keymap) => (keymap, None),
+        let parsed = read_text(path, explicit)
+            .and_then(|text| text.map(|t| Keymap::parse(&t, path)).transpose());
+        match parsed {
+            Ok(Some(keymap)) => (keymap, None),
+            Ok(None) => (Keymap::defaults(), None),
             Err(e) => (Keymap::defaults(), Some(e)),
         }
     }

@@ -1,6 +1,7 @@
 //! The song as data: the parameter registry, the slot schema, notes parsing and validation.
 
 pub mod diff;
+mod json_keys;
 pub mod notes;
 pub mod registry;
 pub mod schema;

@@ -258,13 +258,52 @@ pub enum SlotError {
     },
     /// The file is larger than [`MAX_SLOT_BYTES`].
     #[error(
-        "{origin}: file is {size} bytes; slot files are limited to 1 MiB ({MAX_SLOT_BYTES} bytes)"
+        "{origin} is {}; a slot file may be at most {}",
+        size_text(*size),
+        size_text(MAX_SLOT_BYTES as u64)
     )]
     TooLarge {
         /// File name.
         origin: String,
         /// Size in bytes.
         size: u64,
+    },
+    /// An object has the same key twice; JSON would keep only one of the two values.
+    #[error(
+        "{origin}: {path} is written twice, at line {} column {} and at line {} column {}; an object keeps only one of them, so rename or remove one",
+        first.0, first.1, second.0, second.1
+    )]
+    DuplicateKey {
+        /// File name.
+        origin: String,
+        /// JSON path of the member written twice.
+        path: String,
+        /// Line and column of the first.
+        first: (usize, usize),
+        /// Line and column of the second.
+        second: (usize, usize),
+    },
+    /// Saved again, the slot would be larger than a slot file may be, so it could not be.
+    #[error(
+        "{origin}: saved again in full (every default and voice written out), this slot would be {}, over the {} a slot file may hold; make it smaller (fewer tracks, notes or extra keys)",
+        size_text(*size),
+        size_text(MAX_SLOT_BYTES as u64)
+    )]
+    TooLargeToSave {
+        /// File name.
+        origin: String,
+        /// The most a save of it could write, in bytes.
+        size: u64,
+    },
+    /// The path is not a regular file (a FIFO, socket, device or directory).
+    #[error("{origin} is {kind}, not a {what}")]
+    NotAFile {
+        /// The path.
+        origin: String,
+        /// What it is: `a FIFO (named pipe)`, `a directory`.
+        kind: String,
+        /// What it was read as: `slot file`.
+        what: &'static str,
     },
     /// The file could not be read.
     #[error("{origin}: {source}")]
@@ -304,6 +343,9 @@ impl SlotError {
             SlotError::Syntax { origin, .. }
             | SlotError::Invalid { origin, .. }
             | SlotError::TooLarge { origin, .. }
+            | SlotError::NotAFile { origin, .. }
+            | SlotError::DuplicateKey { origin, .. }
+            | SlotError::TooLargeToSave { origin, .. }
             | SlotError::Io { origin, .. }
             | SlotError::Version { origin, .. } => origin,
         }
@@ -315,7 +357,22 @@ impl SlotError {
     }
 }
 
-pub use super::slot_read::{parse_slot, parse_slot_bytes, read_slot_file};
+pub use super::slot_read::{parse_slot, parse_slot_bytes};
+
+/// A size as people read it: `812 bytes`, `2 KiB (2048 bytes)`, `3.2 MiB (3355443 bytes)`;
+/// the exact count stays, so a limit and one byte past it never read the same.
+pub fn size_text(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    let (unit, scale) = match bytes {
+        b if b >= KIB * KIB * KIB => ("GiB", (KIB * KIB * KIB) as f64),
+        b if b >= KIB * KIB => ("MiB", (KIB * KIB) as f64),
+        b if b >= KIB => ("KiB", KIB as f64),
+        _ => return format!("{bytes} bytes"),
+    };
+    let scaled = format!("{:.1}", bytes as f64 / scale);
+    let scaled = scaled.strip_suffix(".0").unwrap_or(&scaled);
+    format!("{scaled} {unit} ({bytes} bytes)")
+}
 
 impl Slot {
     /// The canonical file text: 2-space indent, keys in SLOT_FORMAT.md order (known keys, then
@@ -323,5 +380,11 @@ impl Slot {
     /// and writing that again gives the same bytes.
     pub fn to_json(&self) -> String {
         super::slot_write::slot_to_json(self)
+    }
+
+    /// The longest file a save of this slot can write: as [`to_json`](Self::to_json) with a
+    /// module object for every voice and the longest save stamps (time, transport).
+    pub fn largest_saved_len(&self) -> usize {
+        super::slot_write::largest_saved_len(self)
     }
 }

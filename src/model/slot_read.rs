@@ -4,11 +4,9 @@
 //! hand, so every problem can name its JSON path, out-of-range values can be clamped with a
 //! warning instead of failing, and unknown keys can be kept for the next save.
 
-use std::io::Read;
-use std::path::Path;
-
 use serde_json::{Map, Value};
 
+use super::json_keys::first_duplicate_key;
 use super::notes;
 use super::registry::{
     DEFAULT_VOICES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
@@ -33,40 +31,36 @@ pub fn parse_slot(text: &str, origin: &str) -> Result<Parsed, SlotError> {
     // Some Windows editors start UTF-8 files with a byte-order mark; JSON parsers reject it.
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root: Value = serde_json::from_str(body).map_err(|e| syntax_error(origin, &e))?;
+    if let Some(d) = first_duplicate_key(body) {
+        return Err(SlotError::DuplicateKey {
+            origin: origin.to_string(),
+            path: d.path,
+            first: d.first,
+            second: d.second,
+        });
+    }
     let mut reader = Reader {
         origin,
         warnings: Vec::new(),
     };
     let slot = reader.slot(&root)?;
+    // What loads must save: a file that would outgrow the limit once written in full (every
+    // default filled in, every voice, the longest stamps) is refused now, not at the save.
+    let saved = slot.largest_saved_len();
+    if saved > MAX_SLOT_BYTES {
+        return Err(SlotError::TooLargeToSave {
+            origin: origin.to_string(),
+            size: saved as u64,
+        });
+    }
     Ok(Parsed {
         slot,
         warnings: reader.warnings,
     })
 }
 
-/// Reads and parses a slot file, refusing files over 1 MiB before reading them whole.
-pub fn read_slot_file(path: &Path) -> Result<Parsed, SlotError> {
-    let origin = path.display().to_string();
-    let io = |source| SlotError::Io {
-        origin: origin.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    if size > MAX_SLOT_BYTES as u64 {
-        return Err(SlotError::TooLarge { origin, size });
-    }
-    // The file may grow between the size check and the read (an editor saving in place), so
-    // the read itself is bounded too.
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(MAX_SLOT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    parse_slot_bytes(&bytes, &origin)
-}
-
-/// Parses a slot file's bytes (already read, e.g. to hash them) with the same errors as
-/// [`read_slot_file`]: too large, not UTF-8 (with line and column), syntax, content.
+/// Parses a slot file's bytes (read by `store::read_slot_file`, or by the watcher to hash
+/// them): too large, not UTF-8 (with line and column), syntax, content.
 pub fn parse_slot_bytes(bytes: &[u8], origin: &str) -> Result<Parsed, SlotError> {
     if bytes.len() > MAX_SLOT_BYTES {
         return Err(SlotError::TooLarge {
@@ -113,7 +107,7 @@ fn syntax_error(origin: &str, e: &serde_json::Error) -> SlotError {
 }
 
 /// Appends an object key to a JSON path; keys that are not plain words are quoted.
-fn child(path: &str, key: &str) -> String {
+pub(super) fn child(path: &str, key: &str) -> String {
     let plain = !key.is_empty()
         && key
             .chars()
@@ -200,8 +194,15 @@ impl Reader<'_> {
     }
 
     fn raw_number(&self, v: &Value, path: &str) -> Result<f64, SlotError> {
-        match v.as_f64() {
-            Some(x) if v.is_number() => Ok(x),
+        match v {
+            // Numbers are kept as written (so unknown keys round-trip exactly); one beyond a
+            // 64-bit float's range has no value Chronus could use.
+            Value::Number(n) => n.as_f64().ok_or_else(|| {
+                self.invalid(
+                    path,
+                    format!("the number {n} is beyond what Chronus can hold (±1.8e308)"),
+                )
+            }),
             _ => Err(self.invalid(path, format!("expected a number, found {}", describe(v)))),
         }
     }

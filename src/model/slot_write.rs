@@ -49,6 +49,17 @@ pub(super) fn slot_to_json(slot: &Slot) -> String {
     out
 }
 
+/// See [`Slot::largest_saved_len`].
+pub(super) fn largest_saved_len(slot: &Slot) -> usize {
+    let mut probe = slot.clone();
+    probe.voice_modules = MAX_VOICES;
+    // The longest a finite f64 prints, the longest u64, and `false` over `true`.
+    probe.timestamp = -f64::MIN_POSITIVE;
+    probe.sequencer.global_step = u64::MAX;
+    probe.sequencer.running = false;
+    slot_to_json(&probe).len()
+}
+
 fn float(v: f64) -> Value {
     // JSON has no NaN/Inf. The model never holds them, but a stray one must neither break a
     // save nor write a file that does not load again (`null` would be a type error).

@@ -6,12 +6,10 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
-use super::{
-    SlotNumber, Store, StoreError, TEMP_COUNTER, io_err, slot_entries, sync_dir, write_synced,
-};
-use crate::model::slot::{MAX_SLOT_BYTES, Slot, read_slot_file};
+use super::temp::TempFile;
+use super::{SlotNumber, Store, StoreError, io_err, read_slot_file, slot_entries, sync_dir};
+use crate::model::slot::{MAX_SLOT_BYTES, Slot};
 
 impl Store {
     /// `<root>/drafts`.
@@ -36,20 +34,16 @@ impl Store {
         let dir = self.drafts_dir();
         fs::create_dir_all(&dir).map_err(io_err("create folder", &dir))?;
         let path = self.draft_path(n);
-        let temp = dir.join(format!(
-            ".{}.tmp-{}-{}",
-            n.file_name(),
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        if let Err(e) = write_synced(&temp, text.as_bytes()) {
-            let _ = fs::remove_file(&temp);
+        let mut temp = TempFile::create(&dir, &format!(".{}.tmp-", n.file_name()))?;
+        if let Err(e) = temp.write_synced(text.as_bytes()) {
+            temp.discard();
             return Err(e);
         }
-        if let Err(e) = fs::rename(&temp, &path) {
-            let _ = fs::remove_file(&temp);
+        if let Err(e) = temp.rename_to(&path) {
+            temp.discard();
             return Err(io_err("rename the new draft to", &path)(e));
         }
+        drop(temp);
         sync_dir(&dir)?;
         Ok(path)
     }

@@ -1,31 +1,36 @@
 //! The pattern store: slot files under `<root>/slots/`, backups, atomic saves, locking.
 //!
 //! A save writes a temp file next to the slot, fsyncs it, keeps the old slot as a backup (a
-//! hard link where the filesystem allows, so the backup is always a complete file), renames
-//! the temp file over the slot and fsyncs the directory. A crash at any instant leaves the old
-//! or the new file, never a partial one. Saves to one slot are serialised by an advisory lock
-//! on `slots/.slot_NNN.lock`, which holds across threads and processes.
+//! hard link where the filesystem allows, a copy of the content for a symlinked slot; none
+//! when the file already holds the same song), renames the temp file over the slot and fsyncs
+//! the directory. A crash at any instant leaves the old or the new file, never a partial one,
+//! and the temp file it leaves is removed at the next start (its writer's lock is gone). Saves
+//! to one slot are serialised by an advisory lock on `slots/.slot_NNN.lock`, which holds
+//! across threads and processes. Every file read goes through [`read_user_file`].
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod drafts;
+pub mod output;
+pub mod read;
+mod save;
+mod temp;
 pub mod worker;
 
-use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, read_slot_file};
+pub use output::{OutputError, create_new_file};
+pub use read::{ReadError, ReadLimit, SLOT_FILE, file_kind, read_slot_file, read_user_file};
+
+use crate::model::slot::{Parsed, SlotError};
 
 /// Highest slot number.
 pub const SLOT_COUNT: u8 = 128;
 /// Backups kept per slot; older ones are pruned after each save.
 pub const BACKUPS_PER_SLOT: usize = 20;
-/// Temp files of dead writers older than this are removed even when their process cannot be
-/// checked (no `/proc`).
-const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
 /// A slot number, 1–128.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -147,7 +152,7 @@ pub enum StoreError {
     },
     /// The slot's file holds a different pattern and the save was not meant to replace it.
     #[error("slot {slot} holds a different pattern ({name:?}); save again to overwrite")]
-    Occupied {
+    OtherPattern {
         /// The slot.
         slot: SlotNumber,
         /// The `metadata.name` of the pattern in the file.
@@ -160,6 +165,28 @@ pub enum StoreError {
         slot: SlotNumber,
         /// Size of the JSON text.
         size: usize,
+    },
+    /// Something that is not a regular file sits where the slot file goes; it is left alone.
+    #[error("slot {slot}: {source}; it was left as it is and nothing was saved")]
+    Occupied {
+        /// The slot.
+        slot: SlotNumber,
+        /// What is there.
+        #[source]
+        source: ReadError,
+    },
+    /// The slot file was replaced, but its folder could not be synced to disk.
+    #[error(
+        "slot {slot} was saved to {}, but its folder could not be synced to disk ({source}); the save may not survive a power cut",
+        path.display()
+    )]
+    NotSynced {
+        /// The slot.
+        slot: SlotNumber,
+        /// The slot file, which holds the new version.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
     },
     /// A file-system operation failed.
     #[error("cannot {action} {}: {source}", path.display())]
@@ -206,8 +233,11 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreE
 pub struct SaveInfo {
     /// The slot file written.
     pub path: PathBuf,
-    /// Where the previous version went, when there was one.
+    /// Where the previous version went, when it held another song.
     pub backup: Option<PathBuf>,
+    /// True when the file already held this song (but for when it was saved): no backup was
+    /// made, so saving again does not push older versions out.
+    pub unchanged: bool,
     /// Bytes written.
     pub bytes: usize,
     /// [`content_hash`] of the bytes written (the watcher uses it to recognise its own saves).
@@ -237,9 +267,6 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     })
 }
-
-/// Distinguishes temp files of concurrent saves within one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The patterns folder: `slots/`, `backups/`, `library/`, `temp/`.
 #[derive(Debug, Clone)]
@@ -277,32 +304,6 @@ fn backup_name(slot: SlotNumber, key: BackupKey) -> String {
     } else {
         format!("slot_{:03}_{}_{}.backup", slot.get(), key.secs, key.seq)
     }
-}
-
-fn temp_prefix(slot: SlotNumber) -> String {
-    format!(".{}.tmp-", slot.file_name())
-}
-
-/// True when the process that wrote a temp file is gone (or the file is very old).
-fn temp_is_stale(name: &str, path: &Path) -> bool {
-    let pid = name
-        .rsplit_once(".tmp-")
-        .and_then(|(_, rest)| rest.split('-').next())
-        .and_then(|p| p.parse::<u32>().ok());
-    if pid == Some(std::process::id()) {
-        return false;
-    }
-    let proc_dir = Path::new("/proc");
-    if let Some(pid) = pid
-        && proc_dir.is_dir()
-    {
-        return !proc_dir.join(pid.to_string()).exists();
-    }
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age > STALE_TEMP_AGE)
 }
 
 impl Store {
@@ -421,151 +422,6 @@ impl Store {
         Ok(None)
     }
 
-    /// Saves `slot` as slot `n`, exactly as given (the caller sets `timestamp`), atomically,
-    /// keeping the previous version as a backup.
-    pub fn save(&self, n: SlotNumber, slot: &Slot) -> Result<SaveInfo, StoreError> {
-        self.save_waiting(n, slot, worker::LOCK_TIMEOUT, &mut || true)
-    }
-
-    /// [`Store::save`], waiting at most `timeout` for the slot's lock when another program
-    /// holds it; `on_wait` is called at every failed try, and the wait ends (the save fails,
-    /// nothing written) when it returns false.
-    pub fn save_waiting(
-        &self,
-        n: SlotNumber,
-        slot: &Slot,
-        timeout: Duration,
-        on_wait: &mut dyn FnMut() -> bool,
-    ) -> Result<SaveInfo, StoreError> {
-        let text = slot.to_json();
-        if text.len() > MAX_SLOT_BYTES {
-            return Err(StoreError::TooLarge {
-                slot: n,
-                size: text.len(),
-            });
-        }
-        self.ensure_dirs()?;
-        let slots_dir = self.slots_dir();
-        let path = self.slot_path(n);
-
-        // The temp file is written and synced before taking the lock, so the lock is held only
-        // for the backup and the rename.
-        let temp = slots_dir.join(format!(
-            "{}{}-{}",
-            temp_prefix(n),
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        if let Err(e) = write_synced(&temp, text.as_bytes()) {
-            let _ = fs::remove_file(&temp);
-            return Err(e);
-        }
-
-        let result = self.replace_locked(n, &temp, &path, timeout, on_wait);
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        let backup = result?;
-        Ok(SaveInfo {
-            path,
-            backup,
-            bytes: text.len(),
-            content_hash: content_hash(text.as_bytes()),
-        })
-    }
-
-    /// Under the slot's lock: back the old file up, rename the temp file over it, prune.
-    fn replace_locked(
-        &self,
-        n: SlotNumber,
-        temp: &Path,
-        path: &Path,
-        timeout: Duration,
-        on_wait: &mut dyn FnMut() -> bool,
-    ) -> Result<Option<PathBuf>, StoreError> {
-        let slots_dir = self.slots_dir();
-        let lock_path = self.lock_path(n);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err("open lock file", &lock_path))?;
-        worker::lock_waiting(&lock, timeout, on_wait).map_err(io_err("lock", &lock_path))?;
-
-        let keys = self.backup_keys(n)?;
-        let backup = if path.exists() {
-            Some(self.make_backup(n, path, keys.last().copied())?)
-        } else {
-            None
-        };
-        fs::rename(temp, path).map_err(io_err("rename the new slot file to", path))?;
-        sync_dir(&slots_dir)?;
-
-        // Prune: the list read before the new backup plus that backup, oldest first.
-        let total = keys.len() + usize::from(backup.is_some());
-        let excess = total.saturating_sub(BACKUPS_PER_SLOT);
-        for key in keys.iter().take(excess) {
-            let old = self.backups_dir().join(backup_name(n, *key));
-            match fs::remove_file(&old) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err("remove old backup", &old)(e)),
-            }
-        }
-        self.remove_stale_temps(n);
-        drop(lock);
-        Ok(backup)
-    }
-
-    /// Keeps the current slot file as `backups/slot_NNN_<secs>[_seq].backup`; names stay in
-    /// save order even for many saves within one second or a clock that steps back.
-    fn make_backup(
-        &self,
-        n: SlotNumber,
-        path: &Path,
-        newest: Option<BackupKey>,
-    ) -> Result<PathBuf, StoreError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut key = match newest {
-            Some(last) if last.secs >= now => BackupKey {
-                secs: last.secs,
-                seq: last.seq + 1,
-            },
-            _ => BackupKey { secs: now, seq: 0 },
-        };
-        loop {
-            let backup = self.backups_dir().join(backup_name(n, key));
-            // A hard link shares the old file's complete content without copying it; the
-            // rename that follows gives the slot name a new inode, so the backup stays as is.
-            match fs::hard_link(path, &backup) {
-                Ok(()) => return Ok(backup),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => key.seq += 1,
-                Err(_) => {
-                    copy_synced(path, &backup)?;
-                    return Ok(backup);
-                }
-            }
-        }
-    }
-
-    /// Removes temp files of this slot left by writers that died mid-save.
-    fn remove_stale_temps(&self, n: SlotNumber) {
-        let prefix = temp_prefix(n);
-        let Ok(entries) = fs::read_dir(self.slots_dir()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with(&prefix) && temp_is_stale(name, &entry.path()) {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
-
     /// Every slot file, by number, with its name, tempo and track count (or why it does not
     /// load). A missing folder gives an empty list.
     pub fn list(&self) -> Result<Vec<SlotInfo>, StoreError> {
@@ -599,21 +455,6 @@ impl Store {
         out.sort_by_key(|i| i.number);
         Ok(out)
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io_err("create", path))?;
-    f.write_all(bytes).map_err(io_err("write", path))?;
-    f.sync_all().map_err(io_err("sync", path))
-}
-
-fn copy_synced(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let bytes = fs::read(from).map_err(io_err("read", from))?;
-    write_synced(to, &bytes)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

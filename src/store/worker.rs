@@ -8,15 +8,15 @@
 //! save, so the owner always knows its own writes before it hears of them from the disk.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use super::{SaveInfo, SlotInfo, SlotNumber, Store, StoreError, content_hash, io_err};
-use crate::model::slot::{MAX_SLOT_BYTES, Parsed, Slot, SlotError, parse_slot_bytes};
+use super::{SaveInfo, SlotInfo, SlotNumber, Store, StoreError, content_hash};
+use crate::model::slot::{Parsed, Slot, SlotError, parse_slot_bytes};
 
 /// Something for the disk thread to do.
 #[derive(Debug)]
@@ -270,7 +270,7 @@ fn run(ctx: &Ctx, job: Job) -> Vec<Report> {
                 && let SlotFile::Read { parsed: Ok(p), .. } = store.read_slot(slot)
                 && p.slot.sequencer.tracks != song.sequencer.tracks
             {
-                let result = Err(StoreError::Occupied {
+                let result = Err(StoreError::OtherPattern {
                     slot,
                     name: p.slot.metadata.name,
                 });
@@ -320,35 +320,29 @@ impl Store {
     /// song they hold. Anything but a regular file is refused unopened.
     pub fn read_slot(&self, n: SlotNumber) -> SlotFile {
         let path = self.slot_path(n);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return SlotFile::Missing,
-            Err(e) => return unreadable(n, UNIX_EPOCH, io_err("read", &path)(e).to_string()),
+        let bytes = match super::read_user_file(&path, super::SLOT_FILE) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => return SlotFile::Missing,
+            Err(e) => {
+                let modified = modified(&path);
+                return unreadable(n, modified, e.to_string());
+            }
         };
-        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        if !meta.is_file() {
-            let why = format!("{} is not a regular file — left unopened", path.display());
-            return unreadable(n, modified, why);
-        }
-        let mut bytes = Vec::new();
-        let read = File::open(&path).and_then(|f| {
-            f.take(MAX_SLOT_BYTES as u64 + 1)
-                .read_to_end(&mut bytes)
-                .map(|_| ())
-        });
-        match read {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return SlotFile::Missing,
-            Err(e) => return unreadable(n, modified, io_err("read", &path)(e).to_string()),
-        }
         let parsed = parse_slot_bytes(&bytes, &path.display().to_string()).map(Box::new);
-        let info = slot_info(n, modified, &parsed);
+        let info = slot_info(n, modified(&path), &parsed);
         SlotFile::Read {
             info,
             hash: content_hash(&bytes),
             parsed,
         }
     }
+}
+
+/// When `path` was last written (the epoch when that cannot be told).
+fn modified(path: &std::path::Path) -> std::time::SystemTime {
+    std::fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(UNIX_EPOCH)
 }
 
 /// A slot file that cannot be read, and why.
@@ -467,7 +461,7 @@ mod tests {
         std::fs::create_dir(store.slot_path(slot(4))).unwrap();
         let f = store.read_slot(slot(4));
         assert!(
-            matches!(&f, SlotFile::Unreadable(i) if i.error.as_ref().unwrap().contains("not a regular file")),
+            matches!(&f, SlotFile::Unreadable(i) if i.error.as_ref().unwrap().contains("is a directory")),
             "{f:?}"
         );
     }

@@ -31,7 +31,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "platform",
         ],
     ),
-    ("keymap", &["control", "model"]),
+    // The keymap file is read through the store's one reader of user files.
+    ("keymap", &["control", "model", "store"]),
     (
         "sources",
         &["control", "keymap", "engine", "store", "model"],

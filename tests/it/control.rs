@@ -1965,7 +1965,9 @@ fn a_corrupt_slot_offers_its_newest_valid_backup() {
     let good = song_b();
     store.save(slot(4), &song("first", Vec::new())).unwrap();
     store.save(slot(4), &good).unwrap(); // the first version is now the backup
-    store.save(slot(4), &good).unwrap(); // and so is `good`: the newest backup
+    let mut renamed = good.clone();
+    renamed.metadata.name = "renamed".into();
+    store.save(slot(4), &renamed).unwrap(); // and so is `good`: the newest backup
     std::fs::write(store.slot_path(slot(4)), "{ \"sequencer\": { \"bpm\": ").unwrap();
 
     let (mut session, _runner) = Session::offline(dir.path(), &session_options(), 48_000);
@@ -2044,7 +2046,7 @@ fn switching_slots_keeps_unsaved_edits_as_drafts_until_save_or_revert() {
     let draft = live.ctl().store().draft_path(slot(1));
     live.ctl_mut().flush_drafts();
     live.settle_disk();
-    let on_disk = chronus::model::slot::read_slot_file(&draft).unwrap();
+    let on_disk = chronus::store::read_slot_file(&draft).unwrap();
     assert_eq!(on_disk.slot.sequencer.tracks[0].pattern, "xxxx");
     // Switch away and back: the edit comes back, still unsaved.
     load(&mut live, 5);

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Live, Setup};
 use chronus::control::{Command, Notice};
-use chronus::model::slot::read_slot_file;
 use chronus::model::{Slot, Track};
 use chronus::store::SlotNumber;
+use chronus::store::read_slot_file;
 
 fn s(n: u8) -> SlotNumber {
     SlotNumber::new(n).unwrap()

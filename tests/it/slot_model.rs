@@ -5,7 +5,8 @@ use std::process::Command;
 
 use chronus::model::notes::{note_name, parse_notes};
 use chronus::model::registry::{ParamId, acid, lfo, voice};
-use chronus::model::slot::{MAX_SLOT_BYTES, SlotError, parse_slot, read_slot_file};
+use chronus::model::slot::{MAX_SLOT_BYTES, SlotError, parse_slot};
+use chronus::store::read_slot_file;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -514,7 +515,10 @@ fn files_over_one_mebibyte_are_refused() {
         Err(SlotError::TooLarge { .. })
     ));
     let msg = read_slot_file(&path).unwrap_err().to_string();
-    assert!(msg.contains("limited to 1 MiB"), "{msg}");
+    assert!(
+        msg.ends_with("; a slot file may be at most 1 MiB (1048576 bytes)"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chronus::model::slot::{Slot, SlotError, read_slot_file};
-use chronus::store::{BACKUPS_PER_SLOT, SlotNumber, Store, StoreError, content_hash};
+use chronus::model::slot::{Slot, SlotError};
+use chronus::store::{
+    BACKUPS_PER_SLOT, SlotNumber, Store, StoreError, content_hash, read_slot_file,
+};
 
 /// Environment variable that turns [`helper_save_loop`] into a save loop in a child process.
 const HELPER_ENV: &str = "CHRONUS_TEST_SAVE_LOOP";
@@ -114,8 +116,8 @@ fn load_save_load_save_gives_byte_identical_files() {
         let info = store.save(slot_no, &second).unwrap();
         let b = std::fs::read(store.slot_path(slot_no)).unwrap();
         assert_eq!(a, b, "{name}");
-        // The backup of the second save is the first save's file.
-        assert_eq!(std::fs::read(info.backup.unwrap()).unwrap(), a);
+        // Nothing changed, so no backup pushes older versions out of the history.
+        assert!(info.unchanged && info.backup.is_none(), "{name}: {info:?}");
     }
 }
 
@@ -485,10 +487,14 @@ fn slots_save_list_and_show_work_from_the_command_line() {
         expected.to_json()
     );
 
+    // The same song again: the file gets the new save's time, the history no new backup.
     let (code, out, _) = chronus(&["slots", "save", "3.0", "--from", f, "--patterns", p]);
     assert_eq!(code, 0);
-    assert!(out.contains("previous version kept as "), "{out}");
-    assert!(out.contains("slot_003_"), "{out}");
+    assert!(
+        out.ends_with("slot 3 already held this song: no new backup\n"),
+        "{out}"
+    );
+    assert!(Store::new(&patterns).backups(n(3)).unwrap().is_empty());
 
     let (code, out, _) = chronus(&["--patterns", p, "slots", "list"]);
     assert_eq!(code, 0);

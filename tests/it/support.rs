@@ -337,3 +337,181 @@ impl Live {
         self.notices.iter().filter(|(_, n)| f(n)).cloned().collect()
     }
 }
+
+/// The longest a command may take on a special file before it counts as hung.
+pub const HANG_BOUND: Duration = Duration::from_secs(2);
+
+/// What a bounded run of the real binary gave.
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `cmd` (its output captured) to the end, or kills it once `limit` has passed and
+/// fails the test with what it printed: a hang fails the test, it never hangs it.
+pub fn run_bounded(cmd: &mut Process, limit: Duration) -> Finished {
+    use std::io::Read;
+    use std::process::Stdio;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chronus");
+    let pipe = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = pipe(Box::new(child.stdout.take().expect("stdout")));
+    let err = pipe(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chronus") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} still ran after {limit:?} (hung); it printed:\n{}\n{}",
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Finished {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// `chronus ARGS`, bounded by [`HANG_BOUND`].
+pub fn chronus_bounded(args: &[&str]) -> Finished {
+    run_bounded(
+        Process::new(env!("CARGO_BIN_EXE_chronus")).args(args),
+        HANG_BOUND,
+    )
+}
+
+/// A UDP port nobody listens on right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Talks OSC to a running Chronus over 127.0.0.1 UDP, as a controller app would.
+pub struct OscClient {
+    socket: std::net::UdpSocket,
+    to: std::net::SocketAddr,
+}
+
+impl OscClient {
+    /// A client of the Chronus listening on `port`.
+    pub fn new(port: u16) -> OscClient {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a client socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        OscClient {
+            socket,
+            to: ([127, 0, 0, 1], port).into(),
+        }
+    }
+
+    /// Sends one message.
+    pub fn send(&self, addr: &str, args: Vec<rosc::OscType>) {
+        let packet = rosc::OscPacket::Message(rosc::OscMessage {
+            addr: addr.to_string(),
+            args,
+        });
+        let bytes = rosc::encoder::encode(&packet).expect("encode OSC");
+        let _ = self.socket.send_to(&bytes, self.to);
+    }
+
+    /// Sends one message and waits up to `wait` for the answer (`/reply …` or `/error …`),
+    /// resending while nothing comes (Chronus may still be starting).
+    pub fn ask(
+        &self,
+        addr: &str,
+        args: Vec<rosc::OscType>,
+        wait: Duration,
+    ) -> Option<rosc::OscMessage> {
+        let deadline = Instant::now() + wait;
+        let mut buf = [0u8; 65536];
+        while Instant::now() < deadline {
+            self.send(addr, args.clone());
+            let answered = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < answered.min(deadline) {
+                let Ok(n) = self.socket.recv(&mut buf) else {
+                    continue;
+                };
+                if let Ok((_, rosc::OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n])
+                    && (m.addr == "/reply" || m.addr == "/error")
+                {
+                    return Some(m);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `chronus --patterns DIR headless --no-audio --osc-port PORT ARGS`, started in `cwd`, its
+/// output gathered by threads; returns the child and its OSC port.
+pub fn spawn_headless(patterns: &Path, cwd: &Path, args: &[&str]) -> (std::process::Child, u16) {
+    use std::process::Stdio;
+    let port = free_udp_port();
+    let child = Process::new(env!("CARGO_BIN_EXE_chronus"))
+        .current_dir(cwd)
+        .arg("--patterns")
+        .arg(patterns)
+        .args(["headless", "--no-audio", "--osc-port", &port.to_string()])
+        .args(["--osc-out", "127.0.0.1:9"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chronus headless");
+    (child, port)
+}
+/// Waits up to [`HANG_BOUND`] for `child` to end; kills it and fails the test otherwise.
+/// Returns its exit status and everything it printed.
+pub fn finish_bounded(
+    mut child: std::process::Child,
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > HANG_BOUND {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chronus still ran {HANG_BOUND:?} after it was told to stop (hung)");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (status, out, err)
+}

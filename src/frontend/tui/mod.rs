@@ -19,7 +19,8 @@ mod transport;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -161,11 +162,16 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
         osc: (!args.osc.no_osc).then(|| args.osc.clone()),
         watch: true,
     };
+    let cleaned = crate::store::Store::new(&args.patterns).remove_stale_temp_files();
     let mut session = Session::start(&args.patterns, &opts);
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let mut app = App::new(keymap);
     for (level, text) in session.take_startup_messages() {
         app.ui.say(level, text);
+    }
+    if cleaned > 0 {
+        app.ui
+            .say(Level::Info, crate::frontend::headless::left_behind(cleaned));
     }
     // After the session's notes, so news about the song (drafts restored) is what shows.
     load_start_slot(session.ctl_mut(), &mut app, slot);
@@ -229,22 +235,65 @@ impl Frames {
     }
 }
 
+/// Raised by Ctrl-C sent as a signal, SIGTERM and SIGHUP (a closed terminal): the loop ends
+/// as after `q`, the terminal restored and drafts flushed. (In raw mode the Ctrl-C key is a
+/// key, not a signal.) Only one handler per process; a second set is harmless.
+fn stop_on_signals(waker: Waker) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let raised = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        raised.store(true, Ordering::Relaxed);
+        waker.wake();
+    });
+    stop
+}
+
 /// Runs the tracker until the performer quits: starts the session (audio, controller, OSC,
 /// watcher), loads the start slot, takes the terminal, and turns the one loop, woken by keys,
-/// OSC datagrams and file events.
+/// OSC datagrams and file events. However the loop ends (quit, a signal, an error), edits
+/// go to drafts/ and the terminal is restored.
 pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
     let (mut session, mut app) = start(args)?;
+    let stop = stop_on_signals(session.waker());
     let mut terminal = take_terminal()?;
     let guard = TerminalGuard;
     let (tx, rx) = mpsc::channel();
     spawn_input(tx, session.waker());
+    let looped = turn_until_quit(&mut session, &mut app, &mut terminal, &rx, &stop);
+    session.ctl_mut().flush_drafts();
+    drop(guard);
+    for n in session.shutdown() {
+        // What went wrong while quitting (a save that could not be made) is said on the
+        // terminal the screen gave back.
+        let failed = matches!(
+            n,
+            Notice::Message(Level::Error, _)
+                | Notice::SaveFailed { .. }
+                | Notice::SaveRefused { .. }
+        );
+        if failed && let Some(text) = session.ctl().describe(&n) {
+            eprintln!("chronus: {text}");
+        }
+    }
+    looped
+}
+
+/// The tracker's loop: keys, file changes and the session's turn, drawn as frames fall due,
+/// until the performer quits or `stop` is raised.
+fn turn_until_quit(
+    session: &mut Session,
+    app: &mut App,
+    terminal: &mut ratatui::DefaultTerminal,
+    keys: &mpsc::Receiver<Input>,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let mut frames = Frames {
         needs_draw: true,
         last_draw: None,
         shown: Shown::of(session.ctl().status()),
     };
-    while !app.ui.quit {
-        while let Ok(input) = rx.try_recv() {
+    while !app.ui.quit && !stop.load(Ordering::Relaxed) {
+        while let Ok(input) = keys.try_recv() {
             match input {
                 Input::Key(k) => app.handle_key(session.ctl_mut(), k),
                 Input::Resize => {}
@@ -259,25 +308,11 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
         }
         let now = Instant::now();
         frames.needs_draw |= app.tick(session.ctl_mut(), now);
-        if app.ui.quit {
+        if app.ui.quit || stop.load(Ordering::Relaxed) {
             break;
         }
-        let wait = frames.draw(&mut terminal, &app, session.ctl(), now)?;
+        let wait = frames.draw(terminal, app, session.ctl(), now)?;
         session.wait(wait.min(ENGINE_POLL));
-    }
-    drop(guard);
-    for n in session.shutdown() {
-        // What went wrong while quitting (a save that could not be made) is said on the
-        // terminal the screen gave back.
-        let failed = matches!(
-            n,
-            Notice::Message(Level::Error, _)
-                | Notice::SaveFailed { .. }
-                | Notice::SaveRefused { .. }
-        );
-        if failed && let Some(text) = session.ctl().describe(&n) {
-            eprintln!("chronus: {text}");
-        }
     }
     Ok(())
 }

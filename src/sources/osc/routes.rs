@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use rosc::{OscMessage, OscType};
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ use crate::model::registry::{
     MAX_VOICES, Module, TRACK_FIELDS, TrackFieldKind, resolve_osc_param, track as track_idx,
 };
 use crate::model::slot::Track;
-use crate::store::SlotNumber;
+use crate::store::{SlotNumber, create_new_file};
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq)]
@@ -765,16 +766,31 @@ fn engine_schema(ctl: &mut Controller, c: &Call) -> Routed {
             );
             let mut body = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
             body.push('\n');
-            std::fs::write(&name, body).map_err(|e| format!("cannot write {name}: {e}"))?;
+            let path = write_new_file(ctl, Path::new(&name), body.as_bytes())?;
             let path = std::env::current_dir()
-                .map(|d| d.join(&name))
-                .unwrap_or_else(|_| name.clone().into());
+                .map(|d| d.join(&path))
+                .unwrap_or(path);
             Ok(Outcome::Reply(vec![OscType::String(
                 path.display().to_string(),
             )]))
         }
         other => Err(format!("{:?} is not json or file", clip(other))),
     }
+}
+
+/// Writes `body` to a new file at `path` (or the first free numbered name beside it; never
+/// over an existing file, never among the songs); returns where it went.
+fn write_new_file(ctl: &Controller, path: &Path, body: &[u8]) -> Result<PathBuf, String> {
+    use std::io::Write;
+    ctl.store()
+        .check_output_path(path)
+        .map_err(|e| e.to_string())?;
+    let (mut file, path) = create_new_file(path).map_err(|e| e.to_string())?;
+    if let Err(e) = file.write_all(body).and_then(|()| file.sync_all()) {
+        let _ = std::fs::remove_file(&path);
+        return Err(format!("cannot write {}: {e}", path.display()));
+    }
+    Ok(path)
 }
 
 #[cfg(test)]
