@@ -5,7 +5,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: all run test bench deps build release fmt lint clean
+.PHONY: all run test bench soak deps build release fmt lint clean
 
 all: build
 
@@ -42,6 +42,12 @@ test: deps fmt lint
 
 bench: deps
 	$(CARGO) bench
+
+# Ten minutes of headless under 1000 OSC edits and saves a second with a hot-reloaded file:
+# no blocked callback, flat memory, every slot and backup valid (CHRONUS_SOAK_SECONDS=60 for
+# a short run).
+soak: deps
+	$(CARGO) test --release --test it soak -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean

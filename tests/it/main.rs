@@ -16,6 +16,7 @@ mod osc;
 mod session;
 mod signals;
 mod slot_model;
+mod soak;
 mod special_files;
 mod stage;
 mod store;
