@@ -70,6 +70,23 @@ impl Controller {
         self.disk.files.get(&n).and_then(SlotFile::song)
     }
 
+    /// What slot `n`'s file holds, for a load: the disk thread's last read when a watcher
+    /// keeps it current (no file work on the control loop), else a read now. A file that does
+    /// not load is read again now, for its precise error.
+    pub(super) fn file_for_load(&self, n: SlotNumber) -> Result<Parsed, StoreError> {
+        if self.disk.watching && !self.save_pending(n) {
+            match self.disk.files.get(&n) {
+                Some(SlotFile::Read { parsed: Ok(p), .. }) => return Ok((**p).clone()),
+                None => {
+                    let path = self.store.slot_path(n);
+                    return Err(StoreError::Missing { slot: n, path });
+                }
+                Some(_) => {}
+            }
+        }
+        self.store.load(n)
+    }
+
     /// True when slot `n` has a file (valid or not).
     pub fn has_file(&self, n: SlotNumber) -> bool {
         self.disk.files.contains_key(&n)

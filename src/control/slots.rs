@@ -80,7 +80,7 @@ impl Controller {
         if let Some(draft) = self.drafts.get(&slot).cloned() {
             return self.load_draft(slot, draft, immediate, now);
         }
-        let parsed = match self.store.load(slot) {
+        let parsed = match self.file_for_load(slot) {
             Ok(p) => p,
             Err(error @ StoreError::Slot { .. }) => return Err(self.corrupt(slot, error)),
             Err(e) => return Err(e.into()),
@@ -99,7 +99,7 @@ impl Controller {
         immediate: bool,
         now: Instant,
     ) -> Reply {
-        let saved = self.store.load(slot).ok().map(|p| p.slot);
+        let saved = self.file_for_load(slot).ok().map(|p| p.slot);
         let incoming = Incoming {
             slot,
             song: draft,
@@ -321,7 +321,7 @@ impl Controller {
         if !self.is_dirty() {
             return Ok(Some(format!("slot {slot} has no unsaved edits")));
         }
-        let parsed = self.store.load(slot)?;
+        let parsed = self.file_for_load(slot)?;
         let before = self.song.clone();
         self.push_undo(before, Some(LOAD_KEY), now);
         self.redo.clear();
