@@ -18,6 +18,7 @@ use super::slot::{
     Extra, MAX_SLOT_BYTES, Metadata, Parsed, SCHEMA_MAJOR, Sequencer, Slot, SlotError, Track,
     Warning,
 };
+use super::text::quote;
 
 /// Keys the original engine wrote that Chronus does not use; kept without a warning.
 const LEGACY_KEYS: [&str; 3] = ["voice_id", "module_id", "accent_disabled"];
@@ -33,6 +34,7 @@ pub fn parse_slot(text: &str, origin: &str) -> Result<Parsed, SlotError> {
     // Some Windows editors start UTF-8 files with a byte-order mark; JSON parsers reject it.
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root: Value = serde_json::from_str(body).map_err(|e| syntax_error(origin, &e))?;
+    super::slot_limits::check(&root, origin)?;
     let mut reader = Reader {
         origin,
         warnings: Vec::new(),
@@ -47,9 +49,9 @@ pub fn parse_slot(text: &str, origin: &str) -> Result<Parsed, SlotError> {
 /// Reads and parses a slot file, refusing files over 1 MiB before reading them whole.
 pub fn read_slot_file(path: &Path) -> Result<Parsed, SlotError> {
     let origin = path.display().to_string();
-    let io = |source| SlotError::Io {
+    let io = |error| SlotError::Io {
         origin: origin.clone(),
-        source,
+        error,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -113,7 +115,7 @@ fn syntax_error(origin: &str, e: &serde_json::Error) -> SlotError {
 }
 
 /// Appends an object key to a JSON path; keys that are not plain words are quoted.
-fn child(path: &str, key: &str) -> String {
+pub(super) fn child(path: &str, key: &str) -> String {
     let plain = !key.is_empty()
         && key
             .chars()
@@ -143,9 +145,15 @@ fn describe(v: &Value) -> String {
     }
 }
 
-/// Formats a number for messages: `1` rather than `1.0`, full precision otherwise.
+/// Formats a number for messages: `1` rather than `1.0`, full precision otherwise, and
+/// very large or small numbers in exponent form (`1e300`, not 301 digits).
 fn num(v: f64) -> String {
-    format!("{v}")
+    let a = v.abs();
+    if a >= 1e16 || (a != 0.0 && a < 1e-6) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 fn range_text(spec: &ParamSpec) -> String {
@@ -405,7 +413,9 @@ impl Reader<'_> {
                         self.warn(
                             &fpath,
                             format!(
-                                "\"{inner}\" differs from the track's key \"{name}\"; the key is used"
+                                "{} differs from the track's key {}; the key is used",
+                                quote(&inner),
+                                quote(name)
                             ),
                         );
                     }
@@ -532,8 +542,8 @@ impl Reader<'_> {
                 None => self.warn(
                     &path,
                     format!(
-                        "\"{}\" is not a voice id (voice1–voice{MAX_VOICES}); the track stays silent",
-                        t.voice_id
+                        "{} is not a voice id (voice1–voice{MAX_VOICES}); the track stays silent",
+                        quote(&t.voice_id)
                     ),
                 ),
                 // Whether voiceN plays depends on how many voices the engine runs, not on
@@ -565,6 +575,14 @@ mod tests {
             child("sequencer.tracks", "hey 1"),
             "sequencer.tracks[\"hey 1\"]"
         );
+    }
+
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(0.30000001192092896), "0.30000001192092896");
+        assert_eq!(num(1e300), "1e300");
+        assert_eq!(num(-2.5e-9), "-2.5e-9");
     }
 
     #[test]
