@@ -2388,7 +2388,11 @@ fn a_pattern_grows_by_steps_only_up_to_its_limit() {
             track: "a".into(),
             pattern: "x".repeat(MAX_PATTERN + 1),
         },
-        Command::AddTrack(Box::new(Track::new("long", "voice1", &"x".repeat(MAX_PATTERN + 1)))),
+        Command::AddTrack(Box::new(Track::new(
+            "long",
+            "voice1",
+            &"x".repeat(MAX_PATTERN + 1),
+        ))),
     ] {
         let what = format!("{cmd:?}");
         assert!(live.try_apply(cmd).is_err(), "{what}");
