@@ -148,12 +148,7 @@ fn describe(v: &Value) -> String {
 /// Formats a number for messages: `1` rather than `1.0`, full precision otherwise, and
 /// very large or small numbers in exponent form (`1e300`, not 301 digits).
 fn num(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e16 || (a != 0.0 && a < 1e-6) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
+    super::text::fmt_exact(v)
 }
 
 fn range_text(spec: &ParamSpec) -> String {

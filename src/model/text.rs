@@ -100,6 +100,21 @@ pub fn fmt_num(v: f64) -> String {
     s.to_string()
 }
 
+/// Formats a number exactly (the shortest text that reads back as the same value), for
+/// messages that quote a value someone sent: `4.999999`, not a rounded `5`. Very large and
+/// very small numbers take the exponent form (`1e300`, not 301 digits), so the text stays
+/// under 25 characters; NaN and the infinities are words as in [`fmt_num`].
+pub fn fmt_exact(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        fmt_num(v)
+    } else if a >= 1e16 || (a != 0.0 && a < 1e-6) {
+        format!("{v:e}")
+    } else {
+        format!("{}", v + 0.0)
+    }
+}
+
 /// `1.5e12`: at most four significant digits.
 fn scientific(v: f64) -> String {
     let s = format!("{v:.3e}");
@@ -187,7 +202,16 @@ mod tests {
         for i in 0..2000 {
             let v = f64::from_bits(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i + 1));
             assert!(fmt_num(v).chars().count() <= 12, "{v:e}: {}", fmt_num(v));
+            let exact = fmt_exact(v);
+            assert!(exact.chars().count() <= 24, "{v:e}: {exact}");
+            if v.is_finite() {
+                assert_eq!(exact.parse::<f64>().unwrap(), v, "{exact}");
+            }
         }
+        assert_eq!(fmt_exact(4.999999), "4.999999");
+        assert_eq!(fmt_exact(1e300), "1e300");
+        assert_eq!(fmt_exact(-0.0), "0");
+        assert_eq!(fmt_exact(f64::NAN), "not a number");
     }
 
     #[derive(Debug)]

@@ -1651,3 +1651,162 @@ fn a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_sile
         "the follower kept playing after the fallback"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Values mean what they say, and every input has a limit
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn slot_arguments_are_never_rounded_and_t_f_are_not_slots() {
+    let mut rig = Rig::new();
+    rig.save_slot(1, &song("one", 120.0, &[("k", "voice1", "x...")]));
+    rig.save_slot(5, &song("five", 120.0, &[("k", "voice1", "x...")]));
+    let store = rig.ctl.store().clone();
+    let files = || std::fs::read_dir(store.slots_dir()).unwrap().count();
+    let before = (files(), rig.ctl.song().clone());
+    let bad = [
+        OscType::Bool(true),
+        OscType::Bool(false),
+        OscType::Float(5.5),
+        OscType::Double(4.999_999_9),
+        OscType::Float(f32::NAN),
+        OscType::Double(f64::INFINITY),
+        OscType::Int(0),
+        OscType::Int(-1),
+        OscType::Long(1 << 40),
+        s("5.5"),
+        s("1e0"),
+        s("+5"),
+        s(" 5"),
+        s("5."),
+        s("0x05"),
+        s("five"),
+        OscType::Char('5'),
+        OscType::Nil,
+        OscType::Blob(vec![5]),
+    ];
+    for addr in ["/pattern/save", "/pattern/load"] {
+        for arg in &bad {
+            let e = rig.refused(addr, vec![arg.clone()]);
+            assert!(
+                e.contains("a slot is a whole number 1–128") && e.len() < 300,
+                "{addr} {arg:?}: {e}"
+            );
+        }
+    }
+    rig.render_seconds(0.05);
+    assert_eq!((files(), rig.ctl.song().clone()), before);
+    assert_eq!(rig.ctl.status().queued, None);
+    // The plain forms work: int, whole float, digits with a zero fraction.
+    for good in [OscType::Int(5), OscType::Float(5.0), s("5"), s("5.0")] {
+        let r = rig.query("/pattern/load", vec![good.clone(), s("now")]);
+        assert!(text_of(&r, 0).contains("loaded"), "{good:?}: {r:?}");
+        rig.query("/pattern/load", vec![OscType::Int(1), s("now")]);
+    }
+    // The second argument of a load is yes/no, never a silent "no".
+    for bad in [s("soon"), OscType::Int(2), OscType::Float(0.5)] {
+        let e = rig.refused("/pattern/load", vec![OscType::Int(5), bad.clone()]);
+        assert!(e.contains("is not a yes/no value"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn oversized_osc_arguments_are_refused_before_they_reach_the_song() {
+    use chronus::model::limits::{MAX_OSC_ADDRESS_BYTES, MAX_OSC_BLOB_BYTES, MAX_OSC_STRING_BYTES};
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("x...")]);
+    let before = rig.ctl.song().clone();
+    let big = "q".repeat(MAX_OSC_STRING_BYTES + 1);
+    let cases: Vec<(&str, Vec<OscType>)> = vec![
+        ("/seq/add", vec![s(&big), s("voice1"), s("x")]),
+        ("/seq/add", vec![s("k2"), s("voice1"), s(&big)]),
+        ("/seq/update/pattern", vec![s("kick"), s(&big)]),
+        ("/seq/update/notes", vec![s("kick"), s(&big)]),
+        ("/seq/remove", vec![s(&big)]),
+        ("/engine/record/start", vec![s(&big)]),
+        (
+            "/mod/voice1/freq",
+            vec![OscType::Blob(vec![0; MAX_OSC_BLOB_BYTES + 1])],
+        ),
+        ("/nope", vec![s(&big)]),
+    ];
+    for (addr, args) in cases {
+        let e = rig.refused(addr, args);
+        assert!(
+            e.contains("may hold at most") && e.contains("this one has"),
+            "{addr}: {e}"
+        );
+    }
+    let long_addr = format!("/mod/{}", "v".repeat(MAX_OSC_ADDRESS_BYTES));
+    rig.send_packet(&msg(&long_addr, vec![OscType::Float(1.0)]));
+    rig.render_seconds(0.02);
+    let got = rig.received();
+    let e = got
+        .iter()
+        .find(|m| m.addr == "/error")
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert!(
+        format!("{:?}", e.args).contains("an OSC address may hold at most 256 bytes"),
+        "{e:?}"
+    );
+    assert_eq!(*rig.ctl.song(), before);
+    assert!(rig.ctl.recording().is_none());
+    assert!(rig.server.unknown_routes().keys().all(|k| k.len() < 300));
+}
+
+#[test]
+fn song_limits_hold_over_osc_at_the_limit_and_one_past_it() {
+    use chronus::model::limits::{MAX_NAME_CHARS, MAX_NOTES, MAX_PATTERN, MAX_TRACKS};
+    let mut rig = Rig::new();
+    // Tracks: the 64th is added, the 65th refused.
+    for i in 0..MAX_TRACKS {
+        rig.query("/seq/add", vec![s(&format!("t{i}")), s("voice1"), s("x")]);
+    }
+    let e = rig.refused("/seq/add", vec![s("one-more"), s("voice1"), s("x")]);
+    assert!(
+        e.contains("a slot may hold at most 64 tracks; this one has 65"),
+        "{e}"
+    );
+    // Replacing a track of the same name is no new track.
+    rig.query("/seq/add", vec![s("t0"), s("voice2"), s("X")]);
+    rig.query("/seq/clear", vec![]);
+    let name = |n: usize| "ド".repeat(n);
+    rig.query("/seq/add", vec![s(&name(MAX_NAME_CHARS)), s("1"), s("x")]);
+    let e = rig.refused(
+        "/seq/add",
+        vec![s(&name(MAX_NAME_CHARS + 1)), s("1"), s("x")],
+    );
+    assert!(
+        e.contains("a track name may hold at most 64 characters; this one has 65"),
+        "{e}"
+    );
+    rig.query(
+        "/seq/add",
+        vec![s("k"), s("1"), s(&"x".repeat(MAX_PATTERN))],
+    );
+    let e = rig.refused(
+        "/seq/update/pattern",
+        vec![s("k"), s(&"x".repeat(MAX_PATTERN + 1))],
+    );
+    assert!(e.contains("pattern of 65 steps is longer than 64"), "{e}");
+    let notes = |n: usize| vec!["C2"; n].join(" ");
+    rig.query("/seq/update/notes", vec![s("k"), s(&notes(MAX_NOTES))]);
+    assert_eq!(rig.track("k").notes.len(), MAX_NOTES);
+    let before = rig.ctl.song().clone();
+    let e = rig.refused("/seq/update/notes", vec![s("k"), s(&notes(MAX_NOTES + 1))]);
+    assert!(
+        e.contains("a track may hold at most 256 notes; this one has 257"),
+        "{e}"
+    );
+    let e = rig.refused(
+        "/seq/add",
+        vec![
+            s("k2"),
+            s("1"),
+            s("x"),
+            s(&format!("notes={}", notes(MAX_NOTES + 1))),
+        ],
+    );
+    assert!(e.contains("this one has 257"), "{e}");
+    assert_eq!(*rig.ctl.song(), before);
+}

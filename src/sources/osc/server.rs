@@ -371,6 +371,12 @@ impl OscServer {
         replies: &mut Vec<OscPacket>,
     ) {
         self.stats.messages += 1;
+        if let Err(e) = wire::check_sizes(&msg) {
+            // Refused before any route sees it: a huge text never reaches the song.
+            self.stats.refused += 1;
+            replies.push(error_packet(&clip(&msg.addr), &e.to_string()));
+            return;
+        }
         let addr = msg.addr.as_str();
         match routes::find(addr).map(|(r, _)| r.handler) {
             Some(Handler::Clock) => {
