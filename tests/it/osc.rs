@@ -1810,3 +1810,63 @@ fn song_limits_hold_over_osc_at_the_limit_and_one_past_it() {
     assert!(e.contains("this one has 257"), "{e}");
     assert_eq!(*rig.ctl.song(), before);
 }
+
+#[test]
+fn osc_is_sent_from_the_interface_it_listens_on() {
+    // 127.0.0.2 is loopback too (Linux answers the whole 127/8), but a socket bound to all
+    // interfaces would send to 127.0.0.1 from 127.0.0.1: the source address tells them apart.
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let to = receiver.local_addr().unwrap();
+    let Ok(server) = OscServer::bind("127.0.0.2:0".parse().unwrap()) else {
+        eprintln!("skipped: 127.0.0.2 cannot be bound here");
+        return;
+    };
+    let mut rig = Rig::serving(server.with_outputs(vec![to]).unwrap());
+    assert_eq!(
+        rig.server.out_addrs().0.map(|a| a.ip()),
+        Some("127.0.0.2".parse().unwrap())
+    );
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(0.3);
+    let mut buf = [0u8; 2048];
+    let (_, from) = receiver.recv_from(&mut buf).expect("nothing was sent out");
+    assert_eq!(from.ip().to_string(), "127.0.0.2");
+
+    // The command line's server listens on loopback by default and sends from it.
+    let args = OscArgs {
+        osc_port: 0,
+        osc_out: vec![to.to_string()],
+        ..OscArgs::default()
+    };
+    let server = OscServer::from_args(&args).unwrap();
+    assert_eq!(
+        server.out_addrs().0.map(|a| a.ip()),
+        Some("127.0.0.1".parse().unwrap())
+    );
+}
+
+#[test]
+fn a_destination_the_listening_interface_cannot_reach_is_an_error_at_start() {
+    // 192.0.2.1 (TEST-NET-1) is not on loopback: a server listening on 127.0.0.1 cannot send
+    // there, and says so instead of losing every packet.
+    let args = OscArgs {
+        osc_port: 0,
+        osc_out: vec!["127.0.0.1:5006".into(), "192.0.2.1:5006".into()],
+        ..OscArgs::default()
+    };
+    let e = OscServer::from_args(&args)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.starts_with("--osc-out 192.0.2.1:5006: cannot be reached from 127.0.0.1")
+            && e.contains("--osc-bind"),
+        "{e}"
+    );
+    // Said once: the message holds its cause and returns none.
+    let err = anyhow::Error::new(OscServer::from_args(&args).err().unwrap());
+    assert_eq!(err.chain().count(), 1, "{err:#}");
+}
