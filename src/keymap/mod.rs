@@ -16,6 +16,8 @@ mod key;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::model::limits::{self, MAX_KEYMAP_BYTES};
+
 pub use action::{
     ACTIONS, Action, ActionGroup, ActionParseError, ActionSpec, Choice, CursorMove, Cycle, Focus,
     LengthChange, Nudge, StepValue, TrackFieldId, Vertical, complete,
@@ -127,7 +129,21 @@ pub struct Rule {
 pub struct Keymap {
     global: Vec<Rule>,
     modes: [Vec<Rule>; Mode::ALL.len()],
+    /// Keys put back because the user's file left a mode with no way out, one note each.
+    restored: Vec<String>,
 }
+
+/// What each mode must keep a key for, and the keys put back when a keymap file leaves none:
+/// the first is taken even from another action, the others only when free. Quitting stays
+/// possible from every panel (`q`, `C-c`), and every overlay can be left or answered.
+const WAYS_OUT: [(Mode, Action, &[&str]); 6] = [
+    (Mode::Grid, Action::Quit, &["<C-c>", "q"]),
+    (Mode::Params, Action::Quit, &["<C-c>", "q"]),
+    (Mode::Slots, Action::Quit, &["<C-c>", "q"]),
+    (Mode::Help, Action::Cancel, &["<Esc>", "q"]),
+    (Mode::Prompt, Action::Cancel, &["<Esc>", "<C-c>"]),
+    (Mode::Confirm, Action::Confirm, &["y", "<Enter>"]),
+];
 
 /// One mode's block in the help overlay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,18 +188,14 @@ impl Keymap {
             Some(p) => (p, true),
             None => (Path::new(DEFAULT_FILE), false),
         };
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_bounded(path) {
             Ok(text) => text,
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+            Err(KeymapError::Read { error, .. })
+                if !explicit && error.kind() == std::io::ErrorKind::NotFound =>
+            {
                 return (Keymap::defaults(), None);
             }
-            Err(source) => {
-                let error = KeymapError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                };
-                return (Keymap::defaults(), Some(error));
-            }
+            Err(e) => return (Keymap::defaults(), Some(e)),
         };
         match Keymap::parse(&text, path) {
             Ok(keymap) => (keymap, None),
@@ -191,9 +203,66 @@ impl Keymap {
         }
     }
 
-    /// Applies a user keymap file's text over the defaults; `origin` names it in errors.
+    /// Applies a user keymap file's text over the defaults; `origin` names it in errors. A file
+    /// that leaves a mode with no way out (no key quits the grid, none closes the help) gets
+    /// the default keys for it back, said in [`Keymap::restored`].
     pub fn parse(text: &str, origin: &Path) -> Result<Keymap, KeymapError> {
-        file::apply(text, origin, &Keymap::defaults())
+        let mut keymap = file::apply(text, origin, &Keymap::defaults())?;
+        keymap.keep_ways_out(origin);
+        Ok(keymap)
+    }
+
+    /// One note per key put back because the keymap file left a mode with no way out.
+    pub fn restored(&self) -> &[String] {
+        &self.restored
+    }
+
+    /// True when some key sequence in `mode` runs `action` (no earlier rule hides it).
+    pub fn reaches(&self, mode: Mode, action: Action) -> bool {
+        self.rules_in(mode).any(|r| {
+            r.action == action
+                && (1..r.on.len()).all(|n| self.lookup(mode, &r.on[..n]) == Lookup::Prefix)
+                && self.lookup(mode, &r.on) == Lookup::Exact(action)
+        })
+    }
+
+    fn keep_ways_out(&mut self, origin: &Path) {
+        for (mode, action, keys) in WAYS_OUT {
+            if self.reaches(mode, action) {
+                continue;
+            }
+            let mut put_back = Vec::new();
+            for (i, text) in keys.iter().enumerate() {
+                let key: Key = text.parse().expect("the fallback keys are valid notation");
+                let free = matches!(
+                    self.lookup(mode, std::slice::from_ref(&key)),
+                    Lookup::None | Lookup::Exact(Action::Noop)
+                );
+                if i == 0 || free {
+                    let desc = format!(
+                        "{} (kept: the keymap file left no other key for it)",
+                        capitalized(action.name())
+                    );
+                    self.modes[mode.index()].insert(
+                        put_back.len(),
+                        Rule {
+                            on: vec![key],
+                            action,
+                            desc,
+                        },
+                    );
+                    put_back.push(chord_notation(std::slice::from_ref(&key)));
+                }
+            }
+            self.restored.push(format!(
+                "{}: no key runs {} in [{}]; {} {} it there",
+                origin.display(),
+                action.name(),
+                mode.table_name(),
+                put_back.join(" and "),
+                if put_back.len() == 1 { "does" } else { "do" },
+            ));
+        }
     }
 
     /// The rules of one mode's own table, in order (without `[global]`).
@@ -265,6 +334,50 @@ impl Keymap {
             Some(m) => self.mode_rules(m),
         }
     }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Reads a keymap file of at most [`MAX_KEYMAP_BYTES`] bytes; a larger one is refused with
+/// its size before it is read whole.
+fn read_bounded(path: &Path) -> Result<String, KeymapError> {
+    use std::io::Read;
+    let read_err = |error| KeymapError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let too_large = |size: u64| KeymapError::TooLarge {
+        path: path.to_path_buf(),
+        error: limits::KEYMAP_BYTES
+            .check(size as usize)
+            .expect_err("called only past the limit"),
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let size = file.metadata().map_err(read_err)?.len();
+    if size > MAX_KEYMAP_BYTES as u64 {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // The file may grow after the size was taken; the read stops one byte past the limit.
+    file.take(MAX_KEYMAP_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() > MAX_KEYMAP_BYTES {
+        let now = std::fs::metadata(path).map_or(0, |m| m.len());
+        return Err(too_large(now.max(bytes.len() as u64)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to() + 1),
+        ))
+    })
 }
 
 /// The help overlay's last section: every action from the table, as typed after `:`, with its

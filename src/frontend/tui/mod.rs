@@ -163,6 +163,7 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     };
     let mut session = Session::start(&args.patterns, &opts);
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
+    let restored = keymap.restored().to_vec();
     let mut app = App::new(keymap);
     for (level, text) in session.take_startup_messages() {
         app.ui.say(level, text);
@@ -177,6 +178,9 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     if let Some(e) = keymap_error {
         // The error says which file, line and rule, and that the defaults are used.
         app.ui.say(Level::Error, e.to_string());
+    }
+    for note in restored {
+        app.ui.say(Level::Warning, note);
     }
     let early: Vec<Notice> = session.ctl_mut().drain_notices().collect();
     // Keep the most important start-up message: notices first, then ours again on top.
