@@ -26,14 +26,15 @@ pub enum EventsFormat {
 /// Options of `chronus headless`.
 #[derive(Debug, Args, Clone)]
 pub struct HeadlessArgs {
-    /// Slot to play.
-    #[arg(long, default_value = "1")]
+    /// Slot to play (1–128).
+    #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = super::slot_arg)]
     pub slot: String,
     /// Audio device options.
     #[command(flatten)]
     pub audio: AudioArgs,
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long)]
+    /// Stop after this many seconds, more than 0 and at most a year (default: run until
+    /// Ctrl-C).
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::model::limits::parse_seconds)]
     pub seconds: Option<f64>,
     /// Record the master output to this WAV file.
     #[arg(long)]

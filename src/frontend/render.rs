@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::app::render::{render, write_wav};
+use crate::model::limits;
 use crate::model::registry::MAX_VOICES;
 use crate::model::slot::read_slot_file;
 
@@ -15,17 +16,17 @@ use crate::store::{SlotNumber, Store};
 pub struct RenderArgs {
     /// Slot number (1–128, from the patterns folder) or a slot file path.
     pub target: String,
-    /// Bars to render.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    /// Bars to render (1–10000).
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true, value_parser = limits::parse_bars)]
     pub bars: u32,
     /// Output WAV file (default: slot_NNN.wav, or the slot file's name with .wav).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Sample rate in Hz.
-    #[arg(long, default_value_t = 48000, value_parser = clap::value_parser!(u32).range(8000..=192_000))]
+    /// Sample rate in Hz (8000–192000).
+    #[arg(long, default_value_t = 48000, allow_negative_numbers = true, value_parser = limits::parse_rate)]
     pub rate: u32,
     /// Number of voices (1–16).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=16))]
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = limits::parse_voices)]
     pub voices: u8,
 }
 

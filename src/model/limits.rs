@@ -44,12 +44,15 @@ pub const MAX_WAV_DATA_BYTES: u64 = u32::MAX as u64 - 1024;
 
 /// Sample rates the command line accepts (`--rate`), in Hz.
 pub const SAMPLE_RATES: RangeInclusive<u32> = 8_000..=192_000;
-/// Device buffer sizes the command line accepts (`--buffer`), in frames.
-pub const BUFFER_FRAMES: RangeInclusive<u32> = 16..=8_192;
+/// Device buffer sizes the command line accepts (`--buffer`), in frames (the largest is the
+/// largest block the engine renders in one piece).
+pub const BUFFER_FRAMES: RangeInclusive<u32> = 16..=4_096;
 /// Voices the command line accepts (`--voices`).
 pub const VOICE_COUNTS: RangeInclusive<u32> = 1..=16;
 /// Longest `headless --seconds`, in seconds (a year).
 pub const MAX_HEADLESS_SECONDS: f64 = 31_536_000.0;
+/// Shortest `ctl --timeout`, in seconds.
+pub const MIN_CTL_TIMEOUT: f64 = 0.01;
 /// Longest `ctl --timeout`, in seconds.
 pub const MAX_CTL_TIMEOUT: f64 = 3_600.0;
 
@@ -329,9 +332,15 @@ pub fn parse_seconds(text: &str) -> Result<f64, NumberError> {
     )
 }
 
-/// `ctl --timeout`: longer than 0, at most [`MAX_CTL_TIMEOUT`].
+/// `ctl --timeout`: [`MIN_CTL_TIMEOUT`] to [`MAX_CTL_TIMEOUT`].
 pub fn parse_timeout(text: &str) -> Result<f64, NumberError> {
-    parse_number(text, "the timeout in seconds", 0.0, MAX_CTL_TIMEOUT, true)
+    parse_number(
+        text,
+        "the timeout in seconds",
+        MIN_CTL_TIMEOUT,
+        MAX_CTL_TIMEOUT,
+        false,
+    )
 }
 
 /// `ctl --port`: a UDP port to send to, 1–65535.
@@ -442,7 +451,7 @@ mod tests {
         }
         assert_eq!(
             parse_buffer("0").unwrap_err().to_string(),
-            "\"0\" is out of range: the buffer size in frames runs from 16 to 8192"
+            "\"0\" is out of range: the buffer size in frames runs from 16 to 4096"
         );
         assert_eq!(
             parse_rate("44100.5").unwrap_err().to_string(),

@@ -52,8 +52,8 @@ pub struct PlayArgs {
     /// Patterns folder (holds slots/, backups/).
     #[arg(long, global = true, default_value = "patterns")]
     pub patterns: PathBuf,
-    /// Slot to load at start.
-    #[arg(long, default_value = "1")]
+    /// Slot to load at start (1–128).
+    #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = super::slot_arg)]
     pub slot: String,
     /// Key bindings file (default: ./keymap.toml when present).
     #[arg(long)]

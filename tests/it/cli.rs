@@ -1,0 +1,148 @@
+//! The command line, run as the real binary: every numeric flag of every subcommand refuses
+//! bad numbers with clap's error quoting the value (exit 2), never a panic and never a silent
+//! substitute; values at the edges of each range are taken.
+
+use std::process::{Command, Output};
+
+fn chronus(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_chronus"))
+        .current_dir(dir.path())
+        .args(args)
+        .output()
+        .expect("chronus runs")
+}
+
+/// Numbers no flag takes.
+const NEVER: [&str; 12] = [
+    "inf", "-inf", "+inf", "NaN", "nan", "1e400", "-5", "abc", "", " ", "0x10", "1,5",
+];
+
+/// Each numeric flag: the arguments around it, the flag, bad values beyond [`NEVER`], and
+/// good values at the edges of its range.
+#[allow(clippy::type_complexity)]
+fn flags() -> Vec<(&'static [&'static str], &'static str, Vec<&'static str>)> {
+    let whole = |extra: &[&'static str]| {
+        let mut v = vec!["1.5", "99999999999999999999999"];
+        v.extend_from_slice(extra);
+        v
+    };
+    vec![
+        (&[], "--buffer", whole(&["0", "15", "4097", "-128"])),
+        (&[], "--rate", whole(&["0", "7999", "192001", "4294967296"])),
+        (&[], "--voices", whole(&["0", "17", "256"])),
+        (&[], "--osc-port", whole(&["65536", "-1"])),
+        (&[], "--slot", whole(&["0", "129", "T", "1e0"])),
+        (
+            &["headless"],
+            "--seconds",
+            vec!["0", "-0.5", "1e300", "31536001"],
+        ),
+        (&["headless"], "--buffer", whole(&["0"])),
+        (&["headless"], "--rate", whole(&["0"])),
+        (&["headless"], "--voices", whole(&["0"])),
+        (&["headless"], "--osc-port", whole(&["70000"])),
+        (&["headless"], "--slot", whole(&["0", "129"])),
+        (&["render", "1"], "--bars", whole(&["0", "10001"])),
+        (&["render", "1"], "--rate", whole(&["0", "192001"])),
+        (&["render", "1"], "--voices", whole(&["0", "17"])),
+        (&["ctl"], "--port", whole(&["0", "65536"])),
+        (&["ctl"], "--timeout", vec!["0", "0.001", "3601", "1e300"]),
+    ]
+}
+
+#[test]
+fn every_numeric_flag_refuses_bad_numbers_with_the_value_quoted() {
+    let mut checked = 0;
+    for (before, flag, extra) in flags() {
+        for bad in NEVER.iter().copied().chain(extra) {
+            let mut args: Vec<&str> = before.to_vec();
+            // `--flag=value` keeps a value such as "-5" or "" a value.
+            let joined = format!("{flag}={bad}");
+            args.push(&joined);
+            if before == ["ctl"] {
+                args.push("status");
+            }
+            let out = chronus(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("invalid value '{bad}' for '{flag}")),
+                "{args:?}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            assert!(err.lines().count() < 10, "{args:?}: {err}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "{checked}");
+}
+
+#[test]
+fn a_negative_number_is_read_as_a_value_not_a_flag() {
+    for (args, quoted) in [
+        (vec!["headless", "--seconds", "-5"], "'-5'"),
+        (vec!["render", "1", "--bars", "-3"], "'-3'"),
+        (vec!["--rate", "-48000"], "'-48000'"),
+        (vec!["ctl", "--timeout", "-1", "status"], "'-1'"),
+    ] {
+        let out = chronus(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(quoted) && err.contains("out of range"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn values_at_the_edges_of_each_range_are_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let patterns = dir.path().to_str().unwrap();
+    std::fs::create_dir_all(dir.path().join("slots")).unwrap();
+    std::fs::write(
+        dir.path().join("slots/slot_128.json"),
+        r#"{ "sequencer": { "tracks": { "k": { "voice_id": "voice1", "pattern": "x" } } } }"#,
+    )
+    .unwrap();
+    // A run of the shortest length on the internal clock with the smallest buffer, lowest
+    // rate and one voice.
+    let out = chronus(&[
+        "headless",
+        "--patterns",
+        patterns,
+        "--no-audio",
+        "--no-osc",
+        "--seconds",
+        "0.05",
+        "--buffer",
+        "16",
+        "--rate",
+        "8000",
+        "--voices",
+        "1",
+        "--slot",
+        "128",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The shortest timeout, to a port nobody answers on: parsed, waited, "no answer".
+    let out = chronus(&["ctl", "--port", "1", "--timeout", "0.01", "status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no answer"), "{err}");
+    // ctl checks slot numbers by the server's rule before it sends anything.
+    for bad in ["T", "5.5", "1e0", "0"] {
+        let out = chronus(&["ctl", "--port", "1", "load", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("a slot is a whole number 1–128"),
+            "{bad}: {err}"
+        );
+    }
+}
