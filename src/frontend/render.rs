@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::app::render::{render, write_wav};
+use crate::app::render::render_to_wav;
 use crate::model::limits;
 use crate::model::registry::MAX_VOICES;
 use crate::model::slot::read_slot_file;
@@ -95,11 +95,10 @@ pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     let slot = &parsed.slot;
     let voices = (args.voices as usize).clamp(1, MAX_VOICES);
     let started = Instant::now();
-    let samples = render(slot, args.bars, args.rate, voices);
-    let elapsed = started.elapsed().as_secs_f64();
     let out = args.out.clone().unwrap_or_else(|| source.default_out());
-    write_wav(&out, &samples, args.rate)?;
-    let seconds = samples.len() as f64 / 2.0 / args.rate as f64;
+    let info = render_to_wav(&out, slot, args.bars, args.rate, voices)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let seconds = info.seconds();
     let speed = if elapsed > 0.0 {
         format!("{:.0}× realtime", seconds / elapsed)
     } else {

@@ -146,3 +146,99 @@ fn values_at_the_edges_of_each_range_are_taken() {
         );
     }
 }
+
+/// A slot of one track at 120 BPM (a bar is 2 s).
+fn write_slot(dir: &std::path::Path, n: u8) {
+    std::fs::create_dir_all(dir.join("slots")).unwrap();
+    std::fs::write(
+        dir.join(format!("slots/slot_{n:03}.json")),
+        r#"{ "sequencer": { "bpm": 120, "tracks": { "k": { "voice_id": "voice1", "pattern": "x.x." } } } }"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn render_streams_to_disk_in_memory_that_does_not_grow_with_length() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_slot(dir.path(), 3);
+    let out = dir.path().join("long.wav");
+    // 60 bars at 120 BPM, 48 kHz: 5 760 000 frames, 46 MB of samples. Held in memory they
+    // would break a 32 MiB cap on the process's data; streamed, the render fits in it.
+    let capped = Command::new("prlimit")
+        .arg(format!("--data={}", 32 << 20))
+        .arg(env!("CARGO_BIN_EXE_chronus"))
+        .args(["--patterns", dir.path().to_str().unwrap(), "render", "3"])
+        .args(["--bars", "60", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        capped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&capped.stderr)
+    );
+    let wav = hound::WavReader::open(&out).unwrap();
+    assert_eq!(wav.len(), 2 * 5_760_000);
+    let header = std::fs::metadata(&out).unwrap().len() - 8 * 5_760_000;
+    assert!(header < 100, "{header}");
+}
+
+#[test]
+fn a_streamed_render_writes_the_same_bytes_as_one_held_in_memory() {
+    use chronus::app::render::{render, render_to_wav, write_wav};
+    let slot = crate::anthem::anthem_breakbeat();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    let info = render_to_wav(&a, &slot, 3, 44_100, 8).unwrap();
+    let samples = render(&slot, 3, 44_100, 8);
+    write_wav(&b, &samples, 44_100).unwrap();
+    assert_eq!(info.frames as usize * 2, samples.len());
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn a_render_that_cannot_be_written_leaves_no_file_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    write_slot(dir.path(), 3);
+    let patterns = dir.path().to_str().unwrap();
+    // A WAV file cannot hold 10 000 bars at 192 kHz: refused before anything is written.
+    let wav = dir.path().join("huge.wav");
+    let out = chronus(&[
+        "--patterns",
+        patterns,
+        "render",
+        "3",
+        "--bars",
+        "10000",
+        "--rate",
+        "192000",
+        "--out",
+        wav.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("a WAV file may hold at most 4294966271 bytes; this one has"),
+        "{err}"
+    );
+    assert!(!wav.exists());
+    // A folder that does not exist: the path is named once, with its cause.
+    let nowhere = dir.path().join("no/such/dir/x.wav");
+    let out = chronus(&[
+        "--patterns",
+        patterns,
+        "render",
+        "3",
+        "--bars",
+        "1",
+        "--out",
+        nowhere.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(err.contains(&nowhere.display().to_string()), "{err}");
+}
