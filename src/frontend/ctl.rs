@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 use rosc::{OscMessage, OscPacket, OscType};
 
 use crate::model::limits;
+use crate::model::text::{escape_keep_lines, fmt_exact};
 use crate::sources::osc::DEFAULT_PORT;
 use crate::sources::osc::wire::{self, MAX_DATAGRAM, message};
 
@@ -182,7 +183,13 @@ pub fn is_silent(address: &str) -> bool {
     address.starts_with("/mod/") || address.starts_with("/gate/")
 }
 
+/// An argument as printed: text with its control characters escaped (a slot or track name
+/// may hold them), JSON pretty-printed.
 fn show_arg(a: &OscType) -> String {
+    escape_keep_lines(&show_raw(a)).into_owned()
+}
+
+fn show_raw(a: &OscType) -> String {
     match a {
         OscType::String(s) => match serde_json::from_str::<serde_json::Value>(s) {
             Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
@@ -192,10 +199,23 @@ fn show_arg(a: &OscType) -> String {
         },
         OscType::Int(i) => i.to_string(),
         OscType::Long(l) => l.to_string(),
-        OscType::Float(f) => f.to_string(),
-        OscType::Double(d) => d.to_string(),
+        OscType::Float(f) => short_f32(*f),
+        OscType::Double(d) => fmt_exact(*d),
         OscType::Bool(b) => b.to_string(),
         other => format!("{other:?}"),
+    }
+}
+
+/// A float as sent, in its own precision (`0.1`, not `0.10000000149011612`), with an exponent
+/// when it is very large or small (`3.4028235e38`, not 39 digits).
+fn short_f32(f: f32) -> String {
+    let a = f.abs();
+    if !f.is_finite() {
+        fmt_exact(f as f64)
+    } else if a >= 1e16 || (a != 0.0 && a < 1e-4) {
+        format!("{f:e}")
+    } else {
+        format!("{}", f + 0.0)
     }
 }
 
@@ -300,7 +320,7 @@ pub fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
     let msg = match build(&args.action) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("chronus ctl: {e}");
+            eprintln!("chronus ctl: {}", escape_keep_lines(&e));
             return Ok(ExitCode::from(2));
         }
     };
@@ -348,7 +368,7 @@ pub fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Answer::Error(e)) => {
-            eprintln!("chronus ctl: error: {e}");
+            eprintln!("chronus ctl: error: {}", escape_keep_lines(&e));
             Ok(ExitCode::from(1))
         }
         None => {
@@ -421,6 +441,21 @@ mod tests {
                 OscType::Int(7)
             ]
         );
+    }
+
+    #[test]
+    fn numbers_in_replies_print_short() {
+        for (arg, want) in [
+            (OscType::Float(0.1), "0.1"),
+            (OscType::Float(f32::MAX), "3.4028235e38"),
+            (OscType::Float(f32::NAN), "not a number"),
+            (OscType::Float(-0.0), "0"),
+            (OscType::Double(1e300), "1e300"),
+            (OscType::Double(-2.5e-9), "-2.5e-9"),
+            (OscType::Double(128.5), "128.5"),
+        ] {
+            assert_eq!(show_arg(&arg), want, "{arg:?}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::app::AudioArgs;
 use crate::app::{BackendInfo, ENGINE_POLL, Session, SessionOptions};
 use crate::control::{Command, Controller, Level, Notice};
+use crate::model::text::{error_text, escape_json, escape_keep_lines};
 use crate::store::SlotNumber;
 
 /// How events are printed.
@@ -76,9 +77,11 @@ impl EventPrinter {
                 }
                 fields = Value::Object(ordered);
             }
-            let _ = writeln!(lock, "{fields}");
+            let _ = writeln!(lock, "{}", escape_json(&fields.to_string()));
         } else if let Some(line) = human {
-            let _ = writeln!(lock, "{line}");
+            // Names and file names may hold control characters: shown escaped, never sent
+            // to the terminal (JSON escapes them by itself).
+            let _ = writeln!(lock, "{}", escape_keep_lines(&line));
         }
         let _ = lock.flush();
     }
@@ -220,7 +223,7 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         slot,
         immediate: true,
     }) {
-        printer.message(Level::Error, &format!("{e:#}"));
+        printer.message(Level::Error, &error_text(&e));
         return Ok(ExitCode::from(1));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -243,7 +246,7 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.record
         && let Err(e) = session.ctl_mut().record_to(path)
     {
-        printer.message(Level::Error, &format!("{e:#}"));
+        printer.message(Level::Error, &error_text(&e));
         return Ok(ExitCode::from(1));
     }
     session.apply(Command::Play)?;

@@ -8,6 +8,7 @@ use crate::app::render::render_to_wav;
 use crate::model::limits;
 use crate::model::registry::MAX_VOICES;
 use crate::model::slot::read_slot_file;
+use crate::model::text::escape;
 
 use crate::store::{SlotNumber, Store};
 
@@ -90,7 +91,10 @@ fn load_target(
 pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     let (source, parsed) = load_target(&args.target, patterns)?;
     for w in &parsed.warnings {
-        eprintln!("warning: {}: {w}", source.describe());
+        eprintln!(
+            "{}",
+            escape(&format!("warning: {}: {w}", source.describe()))
+        );
     }
     let slot = &parsed.slot;
     let voices = (args.voices as usize).clamp(1, MAX_VOICES);
@@ -104,12 +108,13 @@ pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     } else {
         "instant".to_string()
     };
-    println!(
+    let line = format!(
         "rendered {} bars ({seconds:.2} s) of {} \"{}\" to {} in {elapsed:.2} s ({speed})",
         args.bars,
         source.describe(),
         slot.metadata.name,
         out.display(),
     );
+    println!("{}", escape(&line));
     Ok(())
 }

@@ -123,7 +123,11 @@ pub(super) fn child(path: &str, key: &str) -> String {
     match (path.is_empty(), plain) {
         (true, true) => key.to_string(),
         (false, true) => format!("{path}.{key}"),
-        (_, false) => format!("{path}[{}]", serde_json::to_string(key).unwrap_or_default()),
+        // Quoted as JSON, with what JSON leaves raw (C1 controls, bidi overrides) escaped too.
+        (_, false) => format!(
+            "{path}[{}]",
+            super::text::escape(&serde_json::to_string(key).unwrap_or_default())
+        ),
     }
 }
 

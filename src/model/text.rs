@@ -54,6 +54,25 @@ fn escape_where(s: &str, unsafe_char: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text (as serde_json writes it) with the characters it leaves raw inside strings (DEL,
+/// C1 controls, bidirectional formatting) written as `\uXXXX` escapes: the same JSON value,
+/// safe on a terminal.
+pub fn escape_json(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_unsafe_char(c) {
+            // Every such character is in the Basic Multilingual Plane: one \u escape each.
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// User text for a message: escaped and cut to [`QUOTE_CHARS`] characters (with `…`).
 pub fn clip(s: &str) -> String {
     let mut chars = s.chars();
@@ -108,7 +127,7 @@ pub fn fmt_exact(v: f64) -> String {
     let a = v.abs();
     if !v.is_finite() {
         fmt_num(v)
-    } else if a >= 1e16 || (a != 0.0 && a < 1e-6) {
+    } else if a >= 1e16 || (a != 0.0 && a < 1e-4) {
         format!("{v:e}")
     } else {
         format!("{}", v + 0.0)
@@ -167,6 +186,13 @@ mod tests {
         // Joiners inside emoji are not controls.
         assert_eq!(escape("👩\u{200d}🎤 ドラム"), "👩\u{200d}🎤 ドラム");
         assert_eq!(escape_keep_lines("a\nb\u{7}"), "a\nb\\u{7}");
+        let value = serde_json::json!({ "name": "a\u{1b}b\u{9b}c\u{202e}d\u{7f}" });
+        let line = escape_json(&value.to_string()).into_owned();
+        assert!(!line.chars().any(is_unsafe_char), "{line}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+            value
+        );
     }
 
     #[test]

@@ -242,3 +242,41 @@ fn a_render_that_cannot_be_written_leaves_no_file_and_says_why() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     assert!(err.contains(&nowhere.display().to_string()), "{err}");
 }
+
+#[test]
+fn an_error_says_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let patterns = dir.path().to_str().unwrap();
+    std::fs::create_dir_all(dir.path().join("slots")).unwrap();
+    std::fs::write(
+        dir.path().join("slots/slot_001.json"),
+        "{ \"sequencer\": [ ",
+    )
+    .unwrap();
+    let runs: [&[&str]; 3] = [
+        &["slots", "show", "1"],
+        &["render", "1", "--bars", "1"],
+        &[
+            "headless",
+            "--slot",
+            "1",
+            "--no-audio",
+            "--no-osc",
+            "--seconds",
+            "0.1",
+        ],
+    ];
+    for args in runs {
+        let mut all = vec!["--patterns", patterns];
+        all.extend_from_slice(args);
+        let out = chronus(&all);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert_eq!(text.matches("syntax error").count(), 1, "{args:?}: {text}");
+        assert!(text.contains("slot_001.json:1:"), "{args:?}: {text}");
+    }
+}

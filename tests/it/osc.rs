@@ -1422,32 +1422,35 @@ fn a_flood_of_parameter_messages_is_applied_while_the_engine_plays() {
     assert_eq!(status["running"], true);
 }
 
+/// Runs `chronus ctl ARGS` against the rig's server, turning the rig until it exits:
+/// (exit code, stdout, stderr).
+fn ctl(rig: &mut Rig, args: &[&str]) -> (Option<i32>, String, String) {
+    let port = rig.addr().port().to_string();
+    let mut child = Process::new(env!("CARGO_BIN_EXE_chronus"))
+        .args(["ctl", "--port", &port])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "ctl hangs");
+        rig.turn();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 #[test]
 fn chronus_ctl_prints_answers_and_exits_by_outcome() {
     let _one = HEAVY_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let mut rig = Rig::new();
-    let port = rig.addr().port().to_string();
-    let ctl = |rig: &mut Rig, args: &[&str]| {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_chronus"))
-            .args(["ctl", "--port", &port])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "ctl hangs");
-            rig.turn();
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
     let (code, out, _) = ctl(&mut rig, &["status"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("\"voices\": 8"), "{out}");
@@ -1869,4 +1872,35 @@ fn a_destination_the_listening_interface_cannot_reach_is_an_error_at_start() {
     // Said once: the message holds its cause and returns none.
     let err = anyhow::Error::new(OscServer::from_args(&args).err().unwrap());
     assert_eq!(err.chain().count(), 1, "{err:#}");
+}
+
+#[test]
+fn chronus_ctl_prints_names_with_their_control_characters_escaped() {
+    let _one = HEAVY_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rig = Rig::new();
+    let evil = "bass\u{1b}[2J\u{9b}1m\u{202e}\u{7}";
+    rig.save_slot(4, &song(evil, 120.0, &[(evil, "voice2", "x...")]));
+    rig.query("/pattern/load", vec![OscType::Int(4), s("now")]);
+    let runs: [&[&str]; 5] = [
+        &["list"],
+        &["raw", "/seq/status"],
+        &["status"],
+        &["raw", "/seq/remove", "zz\u{7}\u{1b}[31m"],
+        &["raw", "/seq/add", evil, "voice1", "x"],
+    ];
+    for args in runs {
+        let (code, out, err) = ctl(&mut rig, args);
+        assert!(code.is_some(), "{args:?}");
+        let both = format!("{out}{err}");
+        if let Some(c) = both
+            .chars()
+            .find(|&c| c != '\n' && chronus::model::text::is_unsafe_char(c))
+        {
+            panic!("{args:?}: raw {c:?} in {both:?}");
+        }
+        assert!(
+            both.contains("\\u{7}") || both.contains("\\u0007"),
+            "{args:?}: {both}"
+        );
+    }
 }
