@@ -183,15 +183,12 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
         app.ui.say(Level::Warning, note);
     }
     let early: Vec<Notice> = session.ctl_mut().drain_notices().collect();
-    // Keep the most important start-up message: notices first, then ours again on top.
-    let start_message = app.ui.message.clone();
     app.on_notices(session.ctl(), &early);
-    if start_message
-        .as_ref()
-        .is_some_and(|m| m.level != Level::Info)
-    {
-        app.ui.message = start_message;
-    }
+    // The message line shows the most severe message not yet seen, so the start-up's errors
+    // (a corrupt start slot, a broken keymap) stay in front of the notices that follow; the
+    // line used to be put back to the message shown before the notices, which could cover a
+    // newer error with an older warning.
+    app.ui.show_unseen();
     app.refresh_slots(session.ctl());
     Ok((session, app))
 }
