@@ -280,3 +280,25 @@ fn an_error_says_each_cause_once() {
         assert!(text.contains("slot_001.json:1:"), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn the_readme_documents_every_limit_and_range() {
+    use chronus::model::limits::*;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for l in &LIMITS {
+        let row = format!("| `{}` | {} {} |", l.key, l.max, l.unit);
+        assert!(readme.contains(&row), "README lacks the row {row}");
+    }
+    let ranges = [
+        format!("--buffer {}–{}", BUFFER_FRAMES.start(), BUFFER_FRAMES.end()),
+        format!("--rate\n{}–{}", SAMPLE_RATES.start(), SAMPLE_RATES.end()),
+        format!("--voices {}–{}", VOICE_COUNTS.start(), VOICE_COUNTS.end()),
+        format!("--bars 1–{MAX_RENDER_BARS}"),
+        format!("at most {MAX_HEADLESS_SECONDS}"),
+        format!("--timeout {MIN_CTL_TIMEOUT}–{MAX_CTL_TIMEOUT}"),
+    ];
+    for r in ranges {
+        assert!(readme.contains(&r), "README lacks {r:?}");
+    }
+}

@@ -1904,3 +1904,21 @@ fn chronus_ctl_prints_names_with_their_control_characters_escaped() {
         );
     }
 }
+
+#[test]
+fn the_schema_lists_every_limit_and_the_slot_rule() {
+    let mut rig = Rig::new();
+    let schema: Value =
+        serde_json::from_str(&text_of(&rig.query("/engine/schema", vec![]), 0)).unwrap();
+    for l in &chronus::model::limits::LIMITS {
+        assert_eq!(schema["limits"][l.key]["max"], l.max, "{}", l.key);
+        assert_eq!(schema["limits"][l.key]["unit"], l.unit, "{}", l.key);
+    }
+    assert!(
+        schema["slot_arguments"]
+            .as_str()
+            .is_some_and(|r| r.contains("1–128")),
+        "{}",
+        schema["slot_arguments"]
+    );
+}
