@@ -169,8 +169,8 @@ pub fn flag(arg: &OscType, yes: &[&str], no: &[&str]) -> Result<bool, FlagError>
             }
         }
         other => match number(other) {
-            Ok(v) if v == 1.0 => Ok(true),
-            Ok(v) if v == 0.0 => Ok(false),
+            Ok(1.0) => Ok(true),
+            Ok(0.0) => Ok(false),
             _ => Err(refused()),
         },
     }
