@@ -418,7 +418,19 @@ fn help_rows(rules: &[Rule]) -> Vec<HelpRow> {
     // Rules merge on the action's name, not its arguments, so `load 1` … `load 9` sharing one
     // description take one row.
     let mut rows: Vec<(&str, HelpRow)> = Vec::new();
-    for rule in rules.iter().filter(|r| r.action != Action::Noop) {
+    // A rule an earlier one of its table hides (the same keys, or a chord one starts) never
+    // fires: the help leaves it out rather than show a key that does not do what it says.
+    let live = |i: usize, r: &Rule| {
+        !rules[..i]
+            .iter()
+            .any(|e| r.on.starts_with(&e.on) || e.on.starts_with(&r.on))
+    };
+    let shown = rules
+        .iter()
+        .enumerate()
+        .filter(|&(i, r)| r.action != Action::Noop && live(i, r))
+        .map(|(_, r)| r);
+    for rule in shown {
         let keys = chord_label(&rule.on);
         let name = rule.action.name();
         match rows
