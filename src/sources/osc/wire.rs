@@ -260,7 +260,12 @@ pub fn slot_number(arg: &OscType) -> Result<SlotNumber, SlotArgError> {
         OscType::Long(l) => *l as f64,
         OscType::Float(f) => *f as f64,
         OscType::Double(d) => *d,
-        OscType::String(s) => plain_number(s).map_err(|e| e(shown.clone()))?,
+        OscType::String(s) => match read_slot_text(s) {
+            SlotText::Plain(v) => v,
+            SlotText::Fraction => return Err(SlotArgError::NotWhole { shown }),
+            SlotText::NotPlain => return Err(SlotArgError::NotPlain { shown }),
+            SlotText::NotANumber => return Err(SlotArgError::NotANumber { shown }),
+        },
         _ => return Err(SlotArgError::WrongType { shown }),
     };
     if !value.is_finite() {
@@ -275,23 +280,27 @@ pub fn slot_number(arg: &OscType) -> Result<SlotNumber, SlotArgError> {
     SlotNumber::new(value as u8).map_err(|_| SlotArgError::OutOfRange { shown })
 }
 
-type SlotArgErr = fn(String) -> SlotArgError;
+/// How the text of a slot argument reads.
+enum SlotText {
+    /// Plain digits, at most a `.` and more digits after them: the value.
+    Plain(f64),
+    /// A number with a fraction, however written.
+    Fraction,
+    /// A whole number with a sign, an exponent, spaces or a dangling `.`.
+    NotPlain,
+    /// No number at all (or not a finite one).
+    NotANumber,
+}
 
-/// The value of plain number text: digits, then at most a `.` and more digits.
-fn plain_number(s: &str) -> Result<f64, SlotArgErr> {
+fn read_slot_text(s: &str) -> SlotText {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    let plain =
-        !int.is_empty() && digits(int) && digits(frac) && (frac.is_empty() || s.contains('.'));
-    let dangling_dot = s.ends_with('.');
-    match s.parse::<f64>() {
-        Ok(v) if plain && !dangling_dot => Ok(v),
-        Ok(v) if v.is_finite() && v.fract() != 0.0 => Err(|shown| SlotArgError::NotWhole { shown }),
-        Ok(v) if v.is_finite() => Err(|shown| SlotArgError::NotPlain { shown }),
-        _ if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
-            Err(|shown| SlotArgError::NotPlain { shown })
-        }
-        _ => Err(|shown| SlotArgError::NotANumber { shown }),
+    let plain = !int.is_empty() && digits(int) && digits(frac) && !s.ends_with('.');
+    match s.trim().parse::<f64>() {
+        Ok(v) if plain => SlotText::Plain(v),
+        Ok(v) if v.is_finite() && v.fract() != 0.0 => SlotText::Fraction,
+        Ok(v) if v.is_finite() => SlotText::NotPlain,
+        _ => SlotText::NotANumber,
     }
 }
 
