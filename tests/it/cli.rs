@@ -75,7 +75,25 @@ fn every_numeric_flag_refuses_bad_numbers_with_the_value_quoted() {
             checked += 1;
         }
     }
-    assert!(checked > 200, "{checked}");
+    // The slot a `slots` subcommand takes is positional: the same checks, the same error.
+    for bad in NEVER.iter().copied().chain(["0", "129", "1.5", "T", "1e0"]) {
+        for cmd in [&["slots", "show"][..], &["slots", "save"][..]] {
+            let mut args = cmd.to_vec();
+            args.extend(["--from", "x.json", "--", bad]);
+            if cmd[1] == "show" {
+                args.drain(2..4);
+            }
+            let out = chronus(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("invalid value '{bad}' for '<SLOT>'")),
+                "{args:?}: {err}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 230, "{checked}");
 }
 
 #[test]
