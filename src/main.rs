@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("chronus: error: {err:#}");
+            eprintln!("chronus: error: {}", frontend::error_text(&err));
             ExitCode::from(1)
         }
     }

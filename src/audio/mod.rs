@@ -17,6 +17,7 @@ use clap::Args;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
 use crate::engine::link::{EngineLink, EngineRunner, MAX_BLOCK, SharedStats};
+use crate::model::limits;
 use crate::platform;
 
 pub use recorder::{Recorder, RecordingInfo, recording_file_name};
@@ -30,21 +31,23 @@ pub struct AudioArgs {
     /// Do not open a sound card: run on the internal clock.
     #[arg(long, conflicts_with = "device")]
     pub no_audio: bool,
-    /// Device buffer size in frames.
-    #[arg(long, default_value_t = 128)]
+    /// Device buffer size in frames (16–4096).
+    #[arg(long, default_value_t = 128, allow_negative_numbers = true, value_parser = limits::parse_buffer)]
     pub buffer: u32,
-    /// Sample rate in Hz (default: the device's, 48000 on the internal clock).
-    #[arg(long)]
+    /// Sample rate in Hz, 8000–192000 (default: the device's, 48000 on the internal clock).
+    #[arg(long, allow_negative_numbers = true, value_parser = limits::parse_rate)]
     pub rate: Option<u32>,
     /// Number of voices (1–16).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=16))]
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = limits::parse_voices)]
     pub voices: u8,
 }
 
 /// Sample rate of the internal clock unless `--rate` says otherwise.
 pub const DEFAULT_RATE: u32 = 48_000;
 /// Smallest device buffer Chronus asks for.
-pub const MIN_BUFFER: u32 = 16;
+pub const MIN_BUFFER: u32 = *limits::BUFFER_FRAMES.start();
+// The command line's largest buffer is one the engine renders in one piece.
+const _: () = assert!(*limits::BUFFER_FRAMES.end() == MAX_BLOCK as u32);
 
 /// Where a device stream's runner goes when the stream is dropped, so the same engine can go
 /// on playing somewhere else (kira's way: no new engine, no replayed song).

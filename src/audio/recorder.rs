@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::engine::link::SharedStats;
+use crate::model::limits;
 use crate::store::create_new_file;
 
 use super::DEFAULT_RATE;
@@ -235,7 +236,16 @@ fn drain_into(
     };
     if let Some((w, _, count)) = writer.as_mut() {
         let (a, b) = chunk.as_slices();
-        for &s in a.iter().chain(b) {
+        let fits = room(*count, limits::MAX_WAV_DATA_BYTES);
+        if (n as u64) > fits && error.is_none() {
+            // The WAV format counts bytes in 32 bits: what is past the limit is not written
+            // (hound's count would overflow), the file keeps what fits and stop says so.
+            let over = limits::WAV_BYTES
+                .check(usize::try_from((*count + n as u64) * SAMPLE_BYTES).unwrap_or(usize::MAX))
+                .err();
+            *error = over.map(|e| format!("{e}: the recording was cut there"));
+        }
+        for &s in a.iter().chain(b).take(fits.min(n as u64) as usize) {
             if let Err(e) = w.write_sample(s) {
                 error.get_or_insert_with(|| e.to_string());
                 break;
@@ -244,6 +254,16 @@ fn drain_into(
         }
     }
     chunk.commit_all();
+}
+
+/// Bytes of one recorded sample (32-bit float).
+const SAMPLE_BYTES: u64 = 4;
+
+/// Samples that still fit in a WAV file of at most `limit_bytes` of audio data after
+/// `written` samples, in whole stereo frames.
+fn room(written: u64, limit_bytes: u64) -> u64 {
+    let most = limit_bytes / SAMPLE_BYTES / 2 * 2;
+    most.saturating_sub(written)
 }
 
 /// A new WAV file at `path` or the first free numbered name beside it, and where it is.
@@ -310,7 +330,17 @@ pub fn recording_file_name(name: Option<&str>) -> Result<String, BadRecordingNam
 
 #[cfg(test)]
 mod tests {
-    use super::recording_file_name;
+    use super::{recording_file_name, room};
+
+    #[test]
+    fn a_recording_stops_growing_at_the_wav_limit_on_a_whole_frame() {
+        assert_eq!(room(0, 80), 20);
+        assert_eq!(room(18, 80), 2);
+        assert_eq!(room(20, 80), 0);
+        assert_eq!(room(25, 80), 0);
+        // 4 GiB less the header: an odd number of samples would split a frame.
+        assert_eq!(room(0, crate::model::limits::MAX_WAV_DATA_BYTES) % 2, 0);
+    }
 
     #[test]
     fn recording_names_stay_inside_the_folder() {

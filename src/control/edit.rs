@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::engine::{EngineMsg, TrackSet};
 use crate::model::ParamId;
+use crate::model::limits;
 use crate::model::registry::{
     MAX_VOICES, TRACK_FIELDS, TrackFieldId, sequencer as seq_spec, track as track_field,
 };
@@ -82,6 +83,7 @@ impl Controller {
 
     pub(super) fn set_notes(&mut self, track: &str, notes: &[f64], now: Instant) -> Reply {
         self.edit(now, None, |s| {
+            limits::NOTES.check(notes.len())?;
             let spec = TRACK_FIELDS[track_field::BASE_FREQ].spec;
             let t = track_mut(s, track)?;
             t.notes = notes.iter().map(|&n| spec.clamp(n)).collect();
@@ -114,15 +116,14 @@ impl Controller {
 
     pub(super) fn add_track(&mut self, t: Track, now: Instant) -> Reply {
         self.edit(now, None, |s| {
-            if t.name.trim().is_empty() {
-                return Err(ControlError::EmptyTrackName);
-            }
-            voice_number(&t.voice_id)?;
-            check_pattern(&t.pattern)?;
+            check_track(&t)?;
             let tracks = &mut s.sequencer.tracks;
             match tracks.iter_mut().find(|x| x.name == t.name) {
                 Some(existing) => *existing = t,
-                None => tracks.push(t),
+                None => {
+                    limits::TRACKS.check(tracks.len() + 1)?;
+                    tracks.push(t);
+                }
             }
             Ok(None)
         })
@@ -139,9 +140,7 @@ impl Controller {
     pub(super) fn rename_track(&mut self, from: &str, to: &str, now: Instant) -> Reply {
         self.edit(now, None, |s| {
             let to = to.trim().to_string();
-            if to.is_empty() {
-                return Err(ControlError::EmptyTrackName);
-            }
+            check_track_name(&to)?;
             if to != from && s.sequencer.tracks.iter().any(|t| t.name == to) {
                 return Err(ControlError::TrackExists(to));
             }
@@ -181,9 +180,8 @@ impl Controller {
 
     pub(super) fn replace_tracks(&mut self, tracks: Vec<Track>, now: Instant) -> Reply {
         self.edit(now, None, |s| {
-            for t in &tracks {
-                voice_number(&t.voice_id)?;
-            }
+            limits::TRACKS.check(tracks.len())?;
+            tracks.iter().try_for_each(check_track)?;
             s.sequencer.tracks = tracks;
             Ok(None)
         })
@@ -200,6 +198,7 @@ impl Controller {
 
     pub(super) fn set_name(&mut self, name: String, now: Instant) -> Reply {
         self.edit(now, None, |s| {
+            limits::SLOT_NAME.check_chars(&name)?;
             s.metadata.name = name;
             Ok(None)
         })
@@ -261,6 +260,24 @@ pub(super) fn check_finite(cmd: &Command) -> Result<(), ControlError> {
         }
         _ => Ok(()),
     }
+}
+
+/// A track that may join the song: a name within its limit, a voice, a pattern and notes
+/// within theirs.
+fn check_track(t: &Track) -> Result<(), ControlError> {
+    check_track_name(&t.name)?;
+    voice_number(&t.voice_id)?;
+    check_pattern(&t.pattern)?;
+    limits::NOTES.check(t.notes.len())?;
+    Ok(())
+}
+
+fn check_track_name(name: &str) -> Result<(), ControlError> {
+    if name.trim().is_empty() {
+        return Err(ControlError::EmptyTrackName);
+    }
+    limits::TRACK_NAME.check_chars(name)?;
+    Ok(())
 }
 
 fn check_pattern(p: &str) -> Result<(), ControlError> {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::audio::recorder::BadRecordingName;
 use crate::model::ParamId;
+use crate::model::fmt_num;
 use crate::store::{SlotNumber, StoreError};
 
 /// A number a command carries, named the way messages name it.
@@ -51,7 +52,7 @@ pub enum ControlError {
     #[error("a track needs a name")]
     EmptyTrackName,
     /// NaN or an infinity, refused before clamping would quietly turn it into a default.
-    #[error("{what} {value} is not a number")]
+    #[error("{}", not_finite(*what, *value))]
     NotFinite {
         /// What the number was for.
         what: Quantity,
@@ -142,13 +143,24 @@ pub enum ControlError {
         backup: PathBuf,
     },
     /// Recording failed.
-    #[error("{0:#}")]
+    #[error("{}", crate::model::text::error_chain(.0.chain()))]
     Record(anyhow::Error),
+    /// A size over one of the limits (tracks, notes, name lengths).
+    #[error(transparent)]
+    Limit(#[from] crate::model::limits::LimitError),
 }
 
 impl From<BadRecordingName> for ControlError {
     fn from(e: BadRecordingName) -> ControlError {
         ControlError::BadRecordingName { name: e.name }
+    }
+}
+
+fn not_finite(what: Quantity, value: f64) -> String {
+    if value.is_nan() {
+        format!("{what} is not a number")
+    } else {
+        format!("{what} {} is not a finite number", fmt_num(value))
     }
 }
 
@@ -195,21 +207,21 @@ mod tests {
                     what: Quantity::Bpm,
                     value: f64::NAN,
                 },
-                "BPM NaN is not a number",
+                "BPM is not a number",
             ),
             (
                 ControlError::NotFinite {
                     what: Quantity::BpmChange,
                     value: f64::INFINITY,
                 },
-                "BPM change inf is not a number",
+                "BPM change infinity is not a finite number",
             ),
             (
                 ControlError::NotFinite {
                     what: Quantity::Note,
                     value: f64::NEG_INFINITY,
                 },
-                "note -inf is not a number",
+                "note -infinity is not a finite number",
             ),
             (
                 ControlError::StepOutOfRange { step: 64, max: 64 },
@@ -240,6 +252,10 @@ mod tests {
                     voices: 8,
                 },
                 "voice9 does not exist (1–8)",
+            ),
+            (
+                ControlError::Limit(crate::model::limits::TRACKS.check(65).unwrap_err()),
+                "a slot may hold at most 64 tracks; this one has 65",
             ),
         ]);
     }

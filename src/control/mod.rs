@@ -311,8 +311,8 @@ pub struct QueuedView<'a> {
 
 /// Edits of the current slot reach its draft file at most this long after they were made.
 pub const DRAFT_DEBOUNCE: Duration = Duration::from_millis(250);
-/// Longest pattern a track may have.
-pub const MAX_PATTERN: usize = 64;
+/// Longest pattern a track may have (the limit lives with the others in `model::limits`).
+pub use crate::model::limits::MAX_PATTERN;
 /// Beats in a bar: the beat notices and the countdown to a queued slot count these.
 pub const BEATS_PER_BAR: u64 = 4;
 /// Steps in a beat.

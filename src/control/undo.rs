@@ -44,7 +44,14 @@ impl Controller {
         f: impl FnOnce(&mut Slot) -> Reply,
     ) -> Reply {
         let before = self.song.clone();
-        let msg = f(&mut self.song)?;
+        // A refused edit changes nothing, whatever it did before it found the problem.
+        let msg = match f(&mut self.song) {
+            Ok(msg) => msg,
+            Err(e) => {
+                self.song = before;
+                return Err(e);
+            }
+        };
         if self.song == before {
             return Ok(msg);
         }

@@ -66,7 +66,13 @@ impl Clock {
 
     /// Sets the tempo; while running, steps after the next boundary use it.
     pub fn set_bpm(&mut self, bpm: f64) {
-        self.bpm = seq_spec::BPM.clamp(bpm);
+        let bpm = seq_spec::BPM.clamp(bpm);
+        if bpm == self.bpm {
+            // Re-anchoring on the rounded sample of the next step would move the grid by up
+            // to half a sample each time: repeated edits at the same tempo would make it drift.
+            return;
+        }
+        self.bpm = bpm;
         self.sps = self.samples_per_step_at(self.bpm);
         if self.running {
             self.anchor_step = self.next_step;
@@ -120,6 +126,23 @@ mod tests {
         for k in 0..200_000u64 {
             let expect = 10 + (k as f64 * sps + 0.5).floor() as u64;
             assert_eq!(c.next_step_sample, expect, "step {k}");
+            c.advance();
+        }
+    }
+
+    #[test]
+    fn setting_the_same_tempo_again_never_moves_the_grid() {
+        let mut c = Clock::new(44100.0);
+        c.set_bpm(137.0);
+        c.start(0);
+        let sps = 44100.0 * 15.0 / 137.0;
+        for k in 0..50_000u64 {
+            assert_eq!(
+                c.next_step_sample,
+                (k as f64 * sps + 0.5).floor() as u64,
+                "step {k}"
+            );
+            c.set_bpm(137.0);
             c.advance();
         }
     }

@@ -398,7 +398,7 @@ impl Engine {
                 }
             }
             self.carry_note_indexes(&mut scene.tracks.tracks);
-            std::mem::swap(&mut self.tracks.tracks, &mut scene.tracks.tracks);
+            std::mem::swap(&mut *self.tracks, &mut scene.tracks);
             self.discard(Garbage::Scene(scene));
         }
     }
@@ -719,15 +719,11 @@ impl Engine {
     }
 
     /// Keeps each track's place in its note cycle across a track swap, as long as the track
-    /// (by name) still has the same notes; changed notes start their cycle again.
+    /// (by name) still has the same notes; changed notes start their cycle again. Each lookup
+    /// is a binary search in the old set's name index, so a swap costs O(n log n), not O(n²).
     fn carry_note_indexes(&self, tracks: &mut [SceneTrack]) {
         for t in tracks.iter_mut() {
-            if let Some(old) = self
-                .tracks
-                .tracks
-                .iter()
-                .find(|o| o.name == t.name && o.notes == t.notes)
-            {
+            if let Some(old) = self.tracks.find(&t.name, &t.notes) {
                 t.note_index = old.note_index;
             }
         }
@@ -741,7 +737,7 @@ impl Engine {
         for i in 0..PARAM_COUNT {
             self.set_param(ParamId(i as u16), scene.params.0[i] as f32);
         }
-        std::mem::swap(&mut self.tracks.tracks, &mut scene.tracks.tracks);
+        std::mem::swap(&mut *self.tracks, &mut scene.tracks);
         self.discard(Garbage::Scene(scene));
         let bar = if self.clock.running {
             self.clock.next_step / STEPS_PER_BAR

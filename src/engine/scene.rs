@@ -3,6 +3,7 @@
 //! Everything here is resolved ahead of time (voice ids to numbers, pattern text to step
 //! values, mute/solo to `active`, numbers clamped) so the audio thread only reads plain data.
 
+use crate::model::limits::{MAX_NOTES, MAX_PATTERN, MAX_TRACKS};
 use crate::model::registry::{TRACK_FIELDS, sequencer as seq_spec, track, voice};
 use crate::model::{ParamId, ParamValues, Slot, Track};
 
@@ -54,18 +55,38 @@ impl Default for Scene {
 pub struct TrackSet {
     /// Tracks in file order; later tracks win when two hit the same voice on one step.
     pub tracks: Vec<SceneTrack>,
+    /// Positions in `tracks` ordered by name (then position), built off the audio thread, so
+    /// the audio thread finds a track by name in logarithmic time.
+    by_name: Vec<u16>,
 }
 
 impl TrackSet {
     /// Resolves slot tracks for an engine running `voices` voices (mute/solo into `active`).
+    /// At most [`MAX_TRACKS`] tracks are taken, so the audio thread's work per step stays
+    /// bounded even if a caller skipped the controller's checks.
     pub fn from_tracks(tracks: &[Track], voices: usize) -> TrackSet {
+        let tracks = &tracks[..tracks.len().min(MAX_TRACKS)];
         let any_solo = tracks.iter().any(|t| t.solo);
-        TrackSet {
-            tracks: tracks
-                .iter()
-                .map(|t| SceneTrack::from_track(t, voices, !t.muted && (!any_solo || t.solo)))
-                .collect(),
-        }
+        let tracks: Vec<SceneTrack> = tracks
+            .iter()
+            .map(|t| SceneTrack::from_track(t, voices, !t.muted && (!any_solo || t.solo)))
+            .collect();
+        let mut by_name: Vec<u16> = (0..tracks.len() as u16).collect();
+        by_name.sort_by(|&a, &b| tracks[a as usize].name.cmp(&tracks[b as usize].name));
+        TrackSet { tracks, by_name }
+    }
+
+    /// The first track (in file order) named `name` that plays `notes`. Allocation-free and
+    /// logarithmic in the number of tracks: the audio thread calls it for every track swap.
+    pub fn find(&self, name: &str, notes: &[f32]) -> Option<&SceneTrack> {
+        let first = self
+            .by_name
+            .partition_point(|&i| self.tracks[i as usize].name.as_str() < name);
+        self.by_name[first..]
+            .iter()
+            .map(|&i| &self.tracks[i as usize])
+            .take_while(|t| t.name == name)
+            .find(|t| t.notes == notes)
     }
 }
 
@@ -109,7 +130,12 @@ impl SceneTrack {
             name: t.name.clone(),
             voice: t.voice().filter(|&v| (v as usize) <= voices),
             steps: pattern_steps(&t.pattern),
-            notes: t.notes.iter().map(|&n| freq_spec.clamp(n) as f32).collect(),
+            notes: t
+                .notes
+                .iter()
+                .take(MAX_NOTES)
+                .map(|&n| freq_spec.clamp(n) as f32)
+                .collect(),
             base_freq: num(track::BASE_FREQ),
             base_amp: num(track::BASE_AMP),
             filter_freq: num(track::FILTER_FREQ),
@@ -124,9 +150,11 @@ impl SceneTrack {
 }
 
 /// Turns pattern text into step values: `X` accent, `x` hit, any other character a rest.
+/// Steps past [`MAX_PATTERN`] are left out.
 pub fn pattern_steps(pattern: &str) -> Vec<u8> {
     pattern
         .chars()
+        .take(MAX_PATTERN)
         .map(|c| match c {
             'X' => STEP_ACCENT,
             'x' => STEP_HIT,
@@ -172,6 +200,34 @@ mod tests {
             set.tracks.iter().map(|t| t.active).collect::<Vec<_>>(),
             vec![false, true]
         );
+    }
+
+    #[test]
+    fn tracks_are_found_by_name_and_notes_in_file_order() {
+        let mut ts: Vec<Track> = ["m", "c", "x", "c", "a"]
+            .iter()
+            .map(|n| Track::new(n, "voice1", "x"))
+            .collect();
+        ts[1].notes = vec![110.0];
+        ts[3].notes = vec![220.0];
+        ts[3].note_index = 7;
+        let set = TrackSet::from_tracks(&ts, 8);
+        assert_eq!(set.find("c", &[220.0]).map(|t| t.note_index), Some(7));
+        assert_eq!(set.find("c", &[110.0]).map(|t| t.note_index), Some(0));
+        assert!(set.find("c", &[]).is_none());
+        assert!(set.find("b", &[]).is_none());
+        assert!(set.find("zz", &[]).is_none());
+        assert_eq!(set.find("a", &[]).map(|t| t.name.as_str()), Some("a"));
+    }
+
+    #[test]
+    fn a_scene_holds_at_most_the_limits_whatever_it_is_given() {
+        let mut t = Track::new("t", "voice1", &"x".repeat(MAX_PATTERN * 3));
+        t.notes = vec![100.0; MAX_NOTES * 2];
+        let set = TrackSet::from_tracks(&vec![t; MAX_TRACKS + 5], 8);
+        assert_eq!(set.tracks.len(), MAX_TRACKS);
+        assert_eq!(set.tracks[0].steps.len(), MAX_PATTERN);
+        assert_eq!(set.tracks[0].notes.len(), MAX_NOTES);
     }
 
     #[test]

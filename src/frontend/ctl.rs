@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use rosc::{OscMessage, OscPacket, OscType};
 
+use crate::model::limits;
+use crate::model::text::{escape_keep_lines, fmt_exact};
 use crate::sources::osc::DEFAULT_PORT;
 use crate::sources::osc::wire::{self, MAX_DATAGRAM, message};
 
@@ -24,11 +26,11 @@ pub struct CtlArgs {
     /// Host Chronus runs on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Its OSC port.
-    #[arg(long, default_value_t = DEFAULT_PORT)]
+    /// Its OSC port (1–65535).
+    #[arg(long, default_value_t = DEFAULT_PORT, allow_negative_numbers = true, value_parser = limits::parse_port)]
     pub port: u16,
-    /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 1.0)]
+    /// Seconds to wait for the answer (0.01–3600).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = limits::parse_timeout)]
     pub timeout: f64,
     /// What to send.
     #[command(subcommand)]
@@ -125,12 +127,12 @@ fn float(s: &str, what: &str) -> Result<OscType, String> {
     }
 }
 
-fn slot(s: &str) -> OscType {
-    match s.trim().parse::<i32>() {
-        Ok(n) => OscType::Int(n),
-        // "3.0" and anything else go as text; the server says what is wrong with it.
-        Err(_) => OscType::String(s.to_string()),
-    }
+/// A slot read by the server's own rule (plain digits, `3` or `3.0`), sent as an int; a bad one
+/// is refused here, before anything is sent.
+fn slot(s: &str) -> Result<OscType, String> {
+    wire::slot_number(&OscType::String(s.to_string()))
+        .map(|n| OscType::Int(n.get() as i32))
+        .map_err(|e| format!("slot {e}"))
 }
 
 /// The message an action sends.
@@ -155,9 +157,9 @@ pub fn build(action: &CtlAction) -> Result<OscMessage, String> {
         CtlAction::SeqStart => message("/seq/start", vec![]),
         CtlAction::SeqStop => message("/seq/stop", vec![]),
         CtlAction::Bpm { bpm } => message("/seq/bpm", vec![float(bpm, "bpm")?]),
-        CtlAction::Save { slot: s } => message("/pattern/save", vec![slot(s)]),
+        CtlAction::Save { slot: s } => message("/pattern/save", vec![slot(s)?]),
         CtlAction::Load { slot: s, now } => {
-            let mut args = vec![slot(s)];
+            let mut args = vec![slot(s)?];
             if *now {
                 args.push(OscType::String("now".into()));
             }
@@ -181,7 +183,13 @@ pub fn is_silent(address: &str) -> bool {
     address.starts_with("/mod/") || address.starts_with("/gate/")
 }
 
+/// An argument as printed: text with its control characters escaped (a slot or track name
+/// may hold them), JSON pretty-printed.
 fn show_arg(a: &OscType) -> String {
+    escape_keep_lines(&show_raw(a)).into_owned()
+}
+
+fn show_raw(a: &OscType) -> String {
     match a {
         OscType::String(s) => match serde_json::from_str::<serde_json::Value>(s) {
             Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
@@ -191,10 +199,23 @@ fn show_arg(a: &OscType) -> String {
         },
         OscType::Int(i) => i.to_string(),
         OscType::Long(l) => l.to_string(),
-        OscType::Float(f) => f.to_string(),
-        OscType::Double(d) => d.to_string(),
+        OscType::Float(f) => short_f32(*f),
+        OscType::Double(d) => fmt_exact(*d),
         OscType::Bool(b) => b.to_string(),
         other => format!("{other:?}"),
+    }
+}
+
+/// A float as sent, in its own precision (`0.1`, not `0.10000000149011612`), with an exponent
+/// when it is very large or small (`3.4028235e38`, not 39 digits).
+fn short_f32(f: f32) -> String {
+    let a = f.abs();
+    if !f.is_finite() {
+        fmt_exact(f as f64)
+    } else if a >= 1e16 || (a != 0.0 && a < 1e-4) {
+        format!("{f:e}")
+    } else {
+        format!("{}", f + 0.0)
     }
 }
 
@@ -288,10 +309,18 @@ fn wait(socket: &UdpSocket, sent: &[&str], wanted: &str, deadline: Instant) -> O
 
 /// Runs `chronus ctl`.
 pub fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
+    // The command line checks the timeout; CtlArgs built by hand are checked the same way.
+    let timeout = match limits::parse_timeout(&args.timeout.to_string()) {
+        Ok(t) => Duration::from_secs_f64(t),
+        Err(e) => {
+            eprintln!("chronus ctl: --timeout: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let msg = match build(&args.action) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("chronus ctl: {e}");
+            eprintln!("chronus ctl: {}", escape_keep_lines(&e));
             return Ok(ExitCode::from(2));
         }
     };
@@ -325,7 +354,6 @@ pub fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
         let bytes = wire::encode(p).ok_or_else(|| anyhow::anyhow!("cannot encode {}", msg.addr))?;
         socket.send_to(&bytes, target)?;
     }
-    let timeout = Duration::from_secs_f64(args.timeout.clamp(0.01, 3600.0));
     let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
     match wait(&socket, &sent, &wanted, Instant::now() + timeout) {
         Some(Answer::Reply(reply)) => {
@@ -340,7 +368,7 @@ pub fn run(args: &CtlArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Answer::Error(e)) => {
-            eprintln!("chronus ctl: error: {e}");
+            eprintln!("chronus ctl: error: {}", escape_keep_lines(&e));
             Ok(ExitCode::from(1))
         }
         None => {
@@ -373,10 +401,14 @@ mod tests {
             now: true,
         })
         .unwrap();
-        assert_eq!(
-            m.args,
-            vec![OscType::String("3.0".into()), OscType::String("now".into())]
-        );
+        assert_eq!(m.args, vec![OscType::Int(3), OscType::String("now".into())]);
+        for bad in ["T", "3.5", "1e0", "0", "129", "-1", ""] {
+            let e = build(&CtlAction::Save { slot: bad.into() }).unwrap_err();
+            assert!(
+                e.starts_with("slot \"") && e.contains("1–128"),
+                "{bad}: {e}"
+            );
+        }
         let m = build(&CtlAction::Gate {
             module: "acid1".into(),
             state: "off".into(),
@@ -409,6 +441,21 @@ mod tests {
                 OscType::Int(7)
             ]
         );
+    }
+
+    #[test]
+    fn numbers_in_replies_print_short() {
+        for (arg, want) in [
+            (OscType::Float(0.1), "0.1"),
+            (OscType::Float(f32::MAX), "3.4028235e38"),
+            (OscType::Float(f32::NAN), "not a number"),
+            (OscType::Float(-0.0), "0"),
+            (OscType::Double(1e300), "1e300"),
+            (OscType::Double(-2.5e-9), "-2.5e-9"),
+            (OscType::Double(128.5), "128.5"),
+        ] {
+            assert_eq!(show_arg(&arg), want, "{arg:?}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::app::AudioArgs;
 use crate::app::{BackendInfo, ENGINE_POLL, Session, SessionOptions};
 use crate::control::{Command, Controller, Level, Notice};
+use crate::model::text::{error_text, escape_json, escape_keep_lines};
 use crate::store::SlotNumber;
 
 /// How events are printed.
@@ -26,14 +27,15 @@ pub enum EventsFormat {
 /// Options of `chronus headless`.
 #[derive(Debug, Args, Clone)]
 pub struct HeadlessArgs {
-    /// Slot to play.
-    #[arg(long, default_value = "1")]
+    /// Slot to play (1–128).
+    #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = super::slot_arg)]
     pub slot: String,
     /// Audio device options.
     #[command(flatten)]
     pub audio: AudioArgs,
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long)]
+    /// Stop after this many seconds, more than 0 and at most a year (default: run until
+    /// Ctrl-C).
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::model::limits::parse_seconds)]
     pub seconds: Option<f64>,
     /// Record the master output to this WAV file.
     #[arg(long)]
@@ -75,9 +77,11 @@ impl EventPrinter {
                 }
                 fields = Value::Object(ordered);
             }
-            let _ = writeln!(lock, "{fields}");
+            let _ = writeln!(lock, "{}", escape_json(&fields.to_string()));
         } else if let Some(line) = human {
-            let _ = writeln!(lock, "{line}");
+            // Names and file names may hold control characters: shown escaped, never sent
+            // to the terminal (JSON escapes them by itself).
+            let _ = writeln!(lock, "{}", escape_keep_lines(&line));
         }
         let _ = lock.flush();
     }
@@ -254,7 +258,7 @@ fn start_recording(session: &mut Session, printer: &mut EventPrinter, path: &Pat
             true
         }
         Err(e) => {
-            printer.message(Level::Error, &format!("{e:#}"));
+            printer.message(Level::Error, &error_text(&e));
             false
         }
     }
@@ -308,7 +312,7 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         slot,
         immediate: true,
     }) {
-        printer.message(Level::Error, &format!("{e:#}"));
+        printer.message(Level::Error, &error_text(&e));
         return Ok(ExitCode::from(1));
     }
     printer.started(&session.backend(), session.ctl());

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::app::render::{render, write_wav};
+use crate::app::render::render_to_wav;
+use crate::model::limits;
 use crate::model::registry::MAX_VOICES;
+use crate::model::text::escape;
 use crate::store::{SlotNumber, Store, read_slot_file};
 
 /// Arguments of `chronus render`.
@@ -13,19 +15,19 @@ use crate::store::{SlotNumber, Store, read_slot_file};
 pub struct RenderArgs {
     /// Slot number (1–128, from the patterns folder) or a slot file path.
     pub target: String,
-    /// Bars to render.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    /// Bars to render (1–10000).
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true, value_parser = limits::parse_bars)]
     pub bars: u32,
     /// Output WAV file (default: slot_NNN.wav, or the slot file's name with .wav); an
     /// existing file is never replaced: the render goes to the first free `NAME-2.wav`, …
     /// instead.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Sample rate in Hz.
-    #[arg(long, default_value_t = 48000, value_parser = clap::value_parser!(u32).range(8000..=192_000))]
+    /// Sample rate in Hz (8000–192000).
+    #[arg(long, default_value_t = 48000, allow_negative_numbers = true, value_parser = limits::parse_rate)]
     pub rate: u32,
     /// Number of voices (1–16).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=16))]
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = limits::parse_voices)]
     pub voices: u8,
 }
 
@@ -96,26 +98,30 @@ pub fn run(args: &RenderArgs, patterns: &Path) -> anyhow::Result<()> {
     // Before the render's work: a path among the songs is refused at once.
     Store::new(patterns).check_output_path(&out)?;
     for w in &parsed.warnings {
-        eprintln!("warning: {}: {w}", source.describe());
+        eprintln!(
+            "{}",
+            escape(&format!("warning: {}: {w}", source.describe()))
+        );
     }
     let slot = &parsed.slot;
     let voices = (args.voices as usize).clamp(1, MAX_VOICES);
     let started = Instant::now();
-    let samples = render(slot, args.bars, args.rate, voices);
+    let info = render_to_wav(&out, slot, args.bars, args.rate, voices)?;
     let elapsed = started.elapsed().as_secs_f64();
-    let out = write_wav(&out, &samples, args.rate)?;
-    let seconds = samples.len() as f64 / 2.0 / args.rate as f64;
+    let seconds = info.seconds();
+    let out = info.path;
     let speed = if elapsed > 0.0 {
         format!("{:.0}× realtime", seconds / elapsed)
     } else {
         "instant".to_string()
     };
-    println!(
+    let line = format!(
         "rendered {} bars ({seconds:.2} s) of {} \"{}\" to {} in {elapsed:.2} s ({speed})",
         args.bars,
         source.describe(),
         slot.metadata.name,
         out.display(),
     );
+    println!("{}", escape(&line));
     Ok(())
 }

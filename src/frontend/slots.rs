@@ -17,6 +17,7 @@ use crate::model::registry::{
 };
 use crate::model::schema::json_schema;
 use crate::model::slot::{Slot, Track};
+use crate::model::text::{error_text, escape, escape_keep_lines};
 use crate::store::{SlotNumber, Store, read_slot_file};
 
 /// `chronus check FILE...`
@@ -63,6 +64,12 @@ pub struct SchemaArgs {
     pub json_schema: bool,
 }
 
+/// Prints a line of output with its control characters escaped: file names and slot names
+/// may hold them, and the terminal must not act on them.
+fn say(line: &str) {
+    println!("{}", escape(line));
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
@@ -79,17 +86,18 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         match read_slot_file(file) {
             Ok(parsed) => {
                 for w in &parsed.warnings {
-                    println!("{name}: warning: {w}");
+                    say(&format!("{name}: warning: {w}"));
                 }
                 if parsed.warnings.is_empty() {
-                    println!("{name}: ok");
+                    say(&format!("{name}: ok"));
                 } else {
-                    println!("{name}: ok ({})", plural(parsed.warnings.len(), "warning"));
+                    let n = plural(parsed.warnings.len(), "warning");
+                    say(&format!("{name}: ok ({n})"));
                 }
             }
             Err(e) => {
                 failed += 1;
-                println!("error: {e}");
+                say(&format!("error: {}", error_text(&e)));
             }
         }
     }
@@ -111,34 +119,34 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 pub fn run_slots(args: &SlotsArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     let store = Store::new(patterns);
     match &args.command {
-        SlotsCommand::List => print!("{}", list_text(&store)?),
+        SlotsCommand::List => print!("{}", escape_keep_lines(&list_text(&store)?)),
         SlotsCommand::Show { slot } => {
             let parsed = match store.load(*slot) {
                 Ok(p) => p,
                 Err(e) => {
                     if let Ok(Some((backup, _))) = store.load_backup_fallback(*slot) {
-                        eprintln!(
-                            "chronus: error: {e}\nits newest valid backup is {}; restore it with: chronus slots save {slot} --from {}",
+                        let text = format!(
+                            "chronus: error: {}\nits newest valid backup is {}; restore it with: chronus slots save {slot} --from {}",
+                            error_text(&e),
                             backup.display(),
                             backup.display()
                         );
+                        eprintln!("{}", escape_keep_lines(&text));
                         return Ok(ExitCode::from(1));
                     }
                     return Err(e.into());
                 }
             };
             for w in &parsed.warnings {
-                println!("warning: {w}");
+                say(&format!("warning: {w}"));
             }
-            print!(
-                "{}",
-                show_text(*slot, &store.slot_path(*slot), &parsed.slot)
-            );
+            let text = show_text(*slot, &store.slot_path(*slot), &parsed.slot);
+            print!("{}", escape_keep_lines(&text));
         }
         SlotsCommand::Save { slot, from } => {
             let parsed = read_slot_file(from)?;
             for w in &parsed.warnings {
-                println!("{}: warning: {w}", from.display());
+                say(&format!("{}: warning: {w}", from.display()));
             }
             let mut s = parsed.slot;
             s.timestamp = SystemTime::now()
@@ -147,17 +155,17 @@ pub fn run_slots(args: &SlotsArgs, patterns: &Path) -> anyhow::Result<ExitCode> 
             let info = store
                 .save(*slot, &s)
                 .with_context(|| format!("saving {} as slot {slot}", from.display()))?;
-            println!(
+            say(&format!(
                 "saved slot {slot}: {} ({} bytes)",
                 info.path.display(),
                 info.bytes
-            );
+            ));
             match &info.backup {
-                Some(b) => println!("previous version kept as {}", b.display()),
-                None if info.unchanged => {
-                    println!("slot {slot} already held this song: no new backup")
-                }
-                None => println!("slot {slot} was empty: no backup needed"),
+                Some(b) => say(&format!("previous version kept as {}", b.display())),
+                None if info.unchanged => say(&format!(
+                    "slot {slot} already held this song: no new backup"
+                )),
+                None => say(&format!("slot {slot} was empty: no backup needed")),
             }
         }
     }
@@ -181,27 +189,29 @@ fn list_text(store: &Store) -> anyhow::Result<String> {
         writeln!(out, "no slots in {}", store.slots_dir().display())?;
         return Ok(out);
     }
-    let width = slots
+    // Names as shown (control characters escaped), so the columns line up.
+    let names: Vec<String> = slots.iter().map(|s| escape(&s.name).into_owned()).collect();
+    let width = names
         .iter()
-        .map(|s| s.name.chars().count())
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(0)
         .clamp(4, 40);
     writeln!(out, "slot  {:<width$}    bpm  tracks  modified", "name")?;
-    for s in &slots {
+    for (s, name) in slots.iter().zip(&names) {
         let modified = chrono::DateTime::<chrono::Local>::from(s.modified)
             .format("%Y-%m-%d %H:%M:%S")
             .to_string();
         match &s.error {
             None => {
-                let name: String = s.name.chars().take(width).collect();
+                let name: String = name.chars().take(width).collect();
                 writeln!(
                     out,
                     "{:>4}  {name:<width$}  {:>5.1}  {:>6}  {modified}",
                     s.number, s.bpm, s.tracks
                 )?
             }
-            Some(e) => writeln!(out, "{:>4}  does not load: {e}", s.number)?,
+            Some(e) => writeln!(out, "{:>4}  does not load: {}", s.number, escape(e))?,
         }
     }
     Ok(out)
@@ -232,17 +242,17 @@ fn differs(v: f64, default: f64) -> bool {
 fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
     let mut out = String::new();
     let name = if slot.metadata.name.is_empty() {
-        "(no name)"
+        "(no name)".into()
     } else {
-        &slot.metadata.name
+        escape(&slot.metadata.name)
     };
     let _ = writeln!(out, "slot {n}: {name}");
     let _ = writeln!(out, "file:    {}", path.display());
     if let Some(g) = &slot.metadata.genre {
-        let _ = writeln!(out, "genre:   {g}");
+        let _ = writeln!(out, "genre:   {}", escape(g));
     }
     if !slot.metadata.tags.is_empty() {
-        let _ = writeln!(out, "tags:    {}", slot.metadata.tags.join(", "));
+        let _ = writeln!(out, "tags:    {}", escape(&slot.metadata.tags.join(", ")));
     }
     let seq = &slot.sequencer;
     let _ = writeln!(
@@ -261,8 +271,8 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
 /// differ from their defaults.
 fn show_tracks(out: &mut String, tracks: &[Track]) {
     let width = |f: fn(&Track) -> usize| tracks.iter().map(f).max().unwrap_or(0);
-    let name_w = width(|t| t.name.chars().count());
-    let pat_w = width(|t| t.pattern.chars().count());
+    let name_w = width(|t| escape(&t.name).chars().count());
+    let pat_w = width(|t| escape(&t.pattern).chars().count());
     for t in tracks {
         let pitch = if t.notes.is_empty() {
             format!(
@@ -289,7 +299,9 @@ fn show_tracks(out: &mut String, tracks: &[Track]) {
         let _ = writeln!(
             out,
             "  {:<name_w$}  {:<7}  {:<pat_w$}  {pitch}",
-            t.name, t.voice_id, t.pattern
+            escape(&t.name),
+            escape(&t.voice_id),
+            escape(&t.pattern)
         );
         if !fields.is_empty() {
             let _ = writeln!(out, "  {:<name_w$}  {}", "", fields.join(", "));

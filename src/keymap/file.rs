@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::model::limits::{self, MAX_KEYMAP_RULES};
+
 use super::action::Action;
 use super::key::{Key, KeyCode};
 use super::{GLOBAL_TABLE, Keymap, Mode, Rule};
@@ -16,12 +18,13 @@ use super::{GLOBAL_TABLE, Keymap, Mode, Rule};
 pub enum KeymapError {
     /// The file could not be read (missing, not a regular file, too large); the error
     /// names the file.
-    #[error("key bindings: {source}; using the default keys")]
+    // The message holds the cause, so it is not also returned as `source()`.
+    #[error("key bindings: {error}; using the default keys")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why it was not read.
-        source: crate::store::ReadError,
+        error: crate::store::ReadError,
     },
     /// The file has mistakes (never empty).
     #[error("{}", InvalidDisplay { path, problems })]
@@ -135,6 +138,7 @@ pub(super) fn apply(text: &str, origin: &Path, base: &Keymap) -> Result<Keymap, 
             let message = e.message().trim().replace('\n', "; ");
             reader.problem(at, None, format!("not valid TOML: {message}"));
         }
+        Ok(root) if reader.too_many_rules(root.get_ref()) => {}
         Ok(root) => {
             for (name, value) in root.get_ref() {
                 let Some(table) = table_of(name.get_ref()) else {
@@ -198,6 +202,37 @@ struct RulePlace<'a> {
 }
 
 impl Reader<'_> {
+    /// Counts the rules of every list of every table; past [`MAX_KEYMAP_RULES`] the file is
+    /// refused at the first rule too many, before any rule is read.
+    fn too_many_rules(&mut self, root: &DeTable<'_>) -> bool {
+        let lists = root
+            .values()
+            .filter_map(|t| match t.get_ref() {
+                DeValue::Table(t) => Some(t),
+                _ => None,
+            })
+            .flat_map(|t| t.values())
+            .filter_map(|l| match l.get_ref() {
+                DeValue::Array(items) => Some(items),
+                _ => None,
+            });
+        let mut count = 0;
+        let mut first_too_many = None;
+        for items in lists {
+            for item in items.iter() {
+                count += 1;
+                if count == MAX_KEYMAP_RULES + 1 {
+                    first_too_many = Some(item.span().start);
+                }
+            }
+        }
+        let Err(e) = limits::KEYMAP_RULES.check(count) else {
+            return false;
+        };
+        self.problem(first_too_many.unwrap_or(0), None, e.to_string());
+        true
+    }
+
     fn problem(&mut self, offset: usize, rule: Option<String>, message: String) {
         let (line, column) = line_col(self.text, offset);
         self.problems.push(KeymapProblem {
@@ -408,6 +443,10 @@ impl Reader<'_> {
                 Some(label.to_string()),
                 "on lists no keys".into(),
             );
+            return None;
+        }
+        if let Err(e) = limits::CHORD_KEYS.check(parts.len()) {
+            self.problem(value.span().start, Some(label.to_string()), e.to_string());
             return None;
         }
         let mut keys = Vec::with_capacity(parts.len());

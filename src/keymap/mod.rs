@@ -16,6 +16,7 @@ mod key;
 use std::path::Path;
 use std::sync::OnceLock;
 
+pub use crate::model::limits::MAX_KEYMAP_BYTES;
 use crate::store::{ReadLimit, read_user_file};
 
 pub use action::{
@@ -33,13 +34,10 @@ use dispatch::Lookup;
 /// The file read from the working directory when no `--keymap` is given.
 pub const DEFAULT_FILE: &str = "keymap.toml";
 
-/// A keymap file larger than this is refused before it is read (the shipped one is ~18 KiB).
-pub const MAX_KEYMAP_BYTES: u64 = 256 * 1024;
-
 /// How a keymap file is read: by the store's one reader of user files, bounded.
 const KEYMAP_FILE: ReadLimit = ReadLimit {
     what: "keymap file",
-    max_bytes: MAX_KEYMAP_BYTES,
+    max_bytes: MAX_KEYMAP_BYTES as u64,
 };
 
 /// The default bindings, as shipped in `keymap.toml`.
@@ -138,6 +136,8 @@ pub struct Rule {
 pub struct Keymap {
     global: Vec<Rule>,
     modes: [Vec<Rule>; Mode::ALL.len()],
+    /// Keys put back because the user's file left a mode with no way out, one note each.
+    restored: Vec<String>,
 }
 
 /// The text of a keymap file; `None` when the default file is absent (not an error).
@@ -145,10 +145,10 @@ fn read_text(path: &Path, explicit: bool) -> Result<Option<String>, KeymapError>
     let bytes = match read_user_file(path, KEYMAP_FILE) {
         Ok(bytes) => bytes,
         Err(e) if !explicit && e.is_not_found() => return Ok(None),
-        Err(source) => {
+        Err(error) => {
             return Err(KeymapError::Read {
                 path: path.to_path_buf(),
-                source,
+                error,
             });
         }
     };
@@ -157,6 +157,18 @@ fn read_text(path: &Path, explicit: bool) -> Result<Option<String>, KeymapError>
         file::not_text(path, &String::from_utf8_lossy(valid))
     })
 }
+
+/// What each mode must keep a key for, and the keys put back when a keymap file leaves none:
+/// the first is taken even from another action, the others only when free. Quitting stays
+/// possible from every panel (`q`, `C-c`), and every overlay can be left or answered.
+const WAYS_OUT: [(Mode, Action, &[&str]); 6] = [
+    (Mode::Grid, Action::Quit, &["<C-c>", "q"]),
+    (Mode::Params, Action::Quit, &["<C-c>", "q"]),
+    (Mode::Slots, Action::Quit, &["<C-c>", "q"]),
+    (Mode::Help, Action::Cancel, &["<Esc>", "q"]),
+    (Mode::Prompt, Action::Cancel, &["<Esc>", "<C-c>"]),
+    (Mode::Confirm, Action::Confirm, &["y", "<Enter>"]),
+];
 
 /// One mode's block in the help overlay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,9 +222,66 @@ impl Keymap {
         }
     }
 
-    /// Applies a user keymap file's text over the defaults; `origin` names it in errors.
+    /// Applies a user keymap file's text over the defaults; `origin` names it in errors. A file
+    /// that leaves a mode with no way out (no key quits the grid, none closes the help) gets
+    /// the default keys for it back, said in [`Keymap::restored`].
     pub fn parse(text: &str, origin: &Path) -> Result<Keymap, KeymapError> {
-        file::apply(text, origin, &Keymap::defaults())
+        let mut keymap = file::apply(text, origin, &Keymap::defaults())?;
+        keymap.keep_ways_out(origin);
+        Ok(keymap)
+    }
+
+    /// One note per key put back because the keymap file left a mode with no way out.
+    pub fn restored(&self) -> &[String] {
+        &self.restored
+    }
+
+    /// True when some key sequence in `mode` runs `action` (no earlier rule hides it).
+    pub fn reaches(&self, mode: Mode, action: Action) -> bool {
+        self.rules_in(mode).any(|r| {
+            r.action == action
+                && (1..r.on.len()).all(|n| self.lookup(mode, &r.on[..n]) == Lookup::Prefix)
+                && self.lookup(mode, &r.on) == Lookup::Exact(action)
+        })
+    }
+
+    fn keep_ways_out(&mut self, origin: &Path) {
+        for (mode, action, keys) in WAYS_OUT {
+            if self.reaches(mode, action) {
+                continue;
+            }
+            let mut put_back = Vec::new();
+            for (i, text) in keys.iter().enumerate() {
+                let key: Key = text.parse().expect("the fallback keys are valid notation");
+                let free = matches!(
+                    self.lookup(mode, std::slice::from_ref(&key)),
+                    Lookup::None | Lookup::Exact(Action::Noop)
+                );
+                if i == 0 || free {
+                    let desc = format!(
+                        "{} (kept: the keymap file left no other key for it)",
+                        capitalized(action.name())
+                    );
+                    self.modes[mode.index()].insert(
+                        put_back.len(),
+                        Rule {
+                            on: vec![key],
+                            action,
+                            desc,
+                        },
+                    );
+                    put_back.push(chord_notation(std::slice::from_ref(&key)));
+                }
+            }
+            self.restored.push(format!(
+                "{}: no key runs {} in [{}]; {} {} it there",
+                origin.display(),
+                action.name(),
+                mode.table_name(),
+                put_back.join(" and "),
+                if put_back.len() == 1 { "does" } else { "do" },
+            ));
+        }
     }
 
     /// The rules of one mode's own table, in order (without `[global]`).
@@ -286,6 +355,14 @@ impl Keymap {
     }
 }
 
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The help overlay's last section: every action from the table, as typed after `:`, with its
 /// doc line (the bindings above only show the actions that have keys).
 pub fn action_reference() -> HelpSection {
@@ -324,7 +401,19 @@ fn help_rows(rules: &[Rule]) -> Vec<HelpRow> {
     // Rules merge on the action's name, not its arguments, so `load 1` … `load 9` sharing one
     // description take one row.
     let mut rows: Vec<(&str, HelpRow)> = Vec::new();
-    for rule in rules.iter().filter(|r| r.action != Action::Noop) {
+    // A rule an earlier one of its table hides (the same keys, or a chord one starts) never
+    // fires: the help leaves it out rather than show a key that does not do what it says.
+    let live = |i: usize, r: &Rule| {
+        !rules[..i]
+            .iter()
+            .any(|e| r.on.starts_with(&e.on) || e.on.starts_with(&r.on))
+    };
+    let shown = rules
+        .iter()
+        .enumerate()
+        .filter(|&(i, r)| r.action != Action::Noop && live(i, r))
+        .map(|(_, r)| r);
+    for rule in shown {
         let keys = chord_label(&rule.on);
         let name = rule.action.name();
         match rows

@@ -8,25 +8,35 @@
 pub enum NotesError {
     /// A token is neither Hz, a MIDI number nor a note name.
     #[error(
-        "\"{token}\" is not a note: write Hz with a dot (261.63), a MIDI number (60) or a note name (C4, A#2, Eb3)"
+        "{} is not a note: write Hz with a dot (261.63), a MIDI number (60) or a note name (C4, A#2, Eb3)",
+        quote(token)
     )]
     NotANote {
         /// The token as written.
         token: String,
     },
     /// A frequency that is not a positive number.
-    #[error("\"{token}\" is not a usable frequency: Hz must be a positive number")]
+    #[error(
+        "{} is not a usable frequency: Hz must be a positive number",
+        quote(token)
+    )]
     BadHz {
         /// The token as written.
         token: String,
     },
     /// A MIDI number above 127.
-    #[error("\"{token}\" is not a MIDI note number: those run from 0 to 127")]
+    #[error("{} is not a MIDI note number: those run from 0 to 127", quote(token))]
     BadMidi {
         /// The token as written.
         token: String,
     },
+    /// More notes than a track holds.
+    #[error(transparent)]
+    TooMany(#[from] LimitError),
 }
+
+use super::limits::{self, LimitError};
+use super::text::quote;
 
 const NAMES: [&str; 12] = [
     "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
@@ -41,11 +51,14 @@ pub fn midi_to_hz(midi: f64) -> f64 {
 
 /// Parses notes written as text into frequencies in Hz. Tokens are separated by commas and/or
 /// whitespace; an empty text gives an empty list.
+/// More than [`MAX_NOTES`](super::limits::MAX_NOTES) notes is an error.
 pub fn parse_notes(text: &str) -> Result<Vec<f64>, NotesError> {
-    text.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
-        .map(parse_note)
-        .collect()
+    let tokens = || {
+        text.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+    };
+    limits::NOTES.check(tokens().count())?;
+    tokens().map(parse_note).collect()
 }
 
 /// Parses one note token (see [`parse_notes`]).
@@ -171,6 +184,25 @@ mod tests {
         ));
         let msg = parse_notes("x").unwrap_err().to_string();
         assert!(msg.contains("\"x\" is not a note"), "{msg}");
+        // A huge token is quoted cut short, its control characters escaped.
+        let msg = parse_notes(&format!("\u{1b}{}", "Q".repeat(5000)))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("\"\\u{1b}QQQ") && msg.len() < 200, "{msg}");
+    }
+
+    #[test]
+    fn a_track_holds_at_most_max_notes() {
+        let at_limit = vec!["C4"; super::limits::MAX_NOTES].join(" ");
+        assert_eq!(
+            parse_notes(&at_limit).unwrap().len(),
+            super::limits::MAX_NOTES
+        );
+        let over = format!("{at_limit} C4");
+        assert_eq!(
+            parse_notes(&over).unwrap_err().to_string(),
+            "a track may hold at most 256 notes; this one has 257"
+        );
     }
 
     #[test]

@@ -5,6 +5,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::limits::{
+    LIMITS, MAX_NAME_CHARS, MAX_NOTES, MAX_PATTERN, MAX_TAGS, MAX_TEXT_CHARS, MAX_TRACKS,
+};
 use super::registry::{
     EFFECT_MODULES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
     VOICE_PARAMS, sequencer, voice,
@@ -63,15 +66,24 @@ fn track_schema() -> Value {
     let mut props = Map::new();
     for field in &TRACK_FIELDS {
         let s = match field.kind {
-            TrackFieldKind::Text => json!({ "type": "string", "description": field.spec.desc }),
+            TrackFieldKind::Text => json!({
+                "type": "string",
+                "maxLength": MAX_NAME_CHARS,
+                "description": field.spec.desc,
+            }),
             TrackFieldKind::Voice => json!({
                 "type": "string",
                 "pattern": VOICE_ID_PATTERN,
                 "description": field.spec.desc,
             }),
-            TrackFieldKind::Pattern => json!({ "type": "string", "description": field.spec.desc }),
+            TrackFieldKind::Pattern => json!({
+                "type": "string",
+                "maxLength": MAX_PATTERN,
+                "description": field.spec.desc,
+            }),
             TrackFieldKind::Notes => json!({
                 "type": "array",
+                "maxItems": MAX_NOTES,
                 "items": { "type": "number", "minimum": freq.min, "maximum": freq.max },
                 "description": field.spec.desc,
             }),
@@ -118,8 +130,9 @@ pub fn json_schema() -> Value {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Chronus pattern slot",
         "description": format!(
-            "A Chronus pattern slot file, schema 1.x. Out-of-range numbers load clamped with a warning; unknown keys are kept. Voices: voice1–voice{MAX_VOICES}."
+            "A Chronus pattern slot file, schema 1.x. Out-of-range numbers load clamped with a warning; unknown keys are kept. Voices: voice1–voice{MAX_VOICES}. A file over a size limit (maxLength, maxItems, maxProperties; any text at most {MAX_TEXT_CHARS} characters) does not load."
         ),
+        "x-chronus-limits": limits_json(),
         "type": "object",
         "properties": {
             "$schema": { "type": "string" },
@@ -134,9 +147,13 @@ pub fn json_schema() -> Value {
             "metadata": {
                 "type": "object",
                 "properties": {
-                    "name": { "type": "string" },
-                    "genre": { "type": ["string", "null"] },
-                    "tags": { "type": "array", "items": { "type": "string" } },
+                    "name": { "type": "string", "maxLength": MAX_NAME_CHARS },
+                    "genre": { "type": ["string", "null"], "maxLength": MAX_TEXT_CHARS },
+                    "tags": {
+                        "type": "array",
+                        "maxItems": MAX_TAGS,
+                        "items": { "type": "string", "maxLength": MAX_TEXT_CHARS },
+                    },
                 },
             },
             "sequencer": {
@@ -149,6 +166,8 @@ pub fn json_schema() -> Value {
                     "tracks": {
                         "type": "object",
                         "description": "tracks keyed by name, played in file order",
+                        "maxProperties": MAX_TRACKS,
+                        "propertyNames": { "maxLength": MAX_NAME_CHARS },
                         "additionalProperties": { "$ref": "#/$defs/track" },
                     },
                 },
@@ -161,6 +180,18 @@ pub fn json_schema() -> Value {
         },
         "$defs": defs,
     })
+}
+
+/// Every size limit as `{ key: { max, unit, what } }`, for schemas and `/engine/schema`.
+pub fn limits_json() -> Value {
+    let mut out = Map::new();
+    for l in &LIMITS {
+        out.insert(
+            l.key.to_string(),
+            json!({ "max": l.max, "unit": l.unit, "what": l.what }),
+        );
+    }
+    Value::Object(out)
 }
 
 #[cfg(test)]
@@ -194,5 +225,27 @@ mod tests {
             s["properties"]["modules"]["patternProperties"][VOICE_ID_PATTERN]["$ref"],
             "#/$defs/voice"
         );
+    }
+
+    #[test]
+    fn schema_carries_the_size_limits() {
+        let s = json_schema();
+        let tracks = &s["properties"]["sequencer"]["properties"]["tracks"];
+        assert_eq!(tracks["maxProperties"], json!(MAX_TRACKS));
+        assert_eq!(tracks["propertyNames"]["maxLength"], json!(MAX_NAME_CHARS));
+        let track = &s["$defs"]["track"]["properties"];
+        assert_eq!(track["pattern"]["maxLength"], json!(MAX_PATTERN));
+        assert_eq!(track["notes"]["maxItems"], json!(MAX_NOTES));
+        let meta = &s["properties"]["metadata"]["properties"];
+        assert_eq!(meta["name"]["maxLength"], json!(MAX_NAME_CHARS));
+        assert_eq!(meta["tags"]["maxItems"], json!(MAX_TAGS));
+        for l in &LIMITS {
+            assert_eq!(
+                s["x-chronus-limits"][l.key]["max"],
+                json!(l.max),
+                "{}",
+                l.key
+            );
+        }
     }
 }

@@ -306,13 +306,24 @@ pub enum SlotError {
         what: &'static str,
     },
     /// The file could not be read.
-    #[error("{origin}: {source}")]
+    // The message holds the cause, so it is not also returned as `source()`: a chain printer
+    // would say it twice.
+    #[error("{origin}: {error}")]
     Io {
         /// File name.
         origin: String,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// A size over one of the slot limits ([`crate::model::limits`]).
+    #[error("{}", invalid_message(origin, path, &error.to_string()))]
+    Limit {
+        /// File name.
+        origin: String,
+        /// JSON path of the field over its limit.
+        path: String,
+        /// The limit and the size found.
+        error: crate::model::limits::LimitError,
     },
     /// The file was written for a newer schema than this Chronus reads.
     #[error(
@@ -347,13 +358,14 @@ impl SlotError {
             | SlotError::DuplicateKey { origin, .. }
             | SlotError::TooLargeToSave { origin, .. }
             | SlotError::Io { origin, .. }
+            | SlotError::Limit { origin, .. }
             | SlotError::Version { origin, .. } => origin,
         }
     }
 
     /// True when the file does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, SlotError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+        matches!(self, SlotError::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
     }
 }
 

@@ -16,6 +16,7 @@ use super::slot::{
     Extra, MAX_SLOT_BYTES, Metadata, Parsed, SCHEMA_MAJOR, Sequencer, Slot, SlotError, Track,
     Warning,
 };
+use super::text::quote;
 
 /// Keys the original engine wrote that Chronus does not use; kept without a warning.
 const LEGACY_KEYS: [&str; 3] = ["voice_id", "module_id", "accent_disabled"];
@@ -39,6 +40,7 @@ pub fn parse_slot(text: &str, origin: &str) -> Result<Parsed, SlotError> {
             second: d.second,
         });
     }
+    super::slot_limits::check(&root, origin)?;
     let mut reader = Reader {
         origin,
         warnings: Vec::new(),
@@ -115,7 +117,11 @@ pub(super) fn child(path: &str, key: &str) -> String {
     match (path.is_empty(), plain) {
         (true, true) => key.to_string(),
         (false, true) => format!("{path}.{key}"),
-        (_, false) => format!("{path}[{}]", serde_json::to_string(key).unwrap_or_default()),
+        // Quoted as JSON, with what JSON leaves raw (C1 controls, bidi overrides) escaped too.
+        (_, false) => format!(
+            "{path}[{}]",
+            super::text::escape(&serde_json::to_string(key).unwrap_or_default())
+        ),
     }
 }
 
@@ -137,9 +143,10 @@ fn describe(v: &Value) -> String {
     }
 }
 
-/// Formats a number for messages: `1` rather than `1.0`, full precision otherwise.
+/// Formats a number for messages: `1` rather than `1.0`, full precision otherwise, and
+/// very large or small numbers in exponent form (`1e300`, not 301 digits).
 fn num(v: f64) -> String {
-    format!("{v}")
+    super::text::fmt_exact(v)
 }
 
 fn range_text(spec: &ParamSpec) -> String {
@@ -406,7 +413,9 @@ impl Reader<'_> {
                         self.warn(
                             &fpath,
                             format!(
-                                "\"{inner}\" differs from the track's key \"{name}\"; the key is used"
+                                "{} differs from the track's key {}; the key is used",
+                                quote(&inner),
+                                quote(name)
                             ),
                         );
                     }
@@ -533,8 +542,8 @@ impl Reader<'_> {
                 None => self.warn(
                     &path,
                     format!(
-                        "\"{}\" is not a voice id (voice1–voice{MAX_VOICES}); the track stays silent",
-                        t.voice_id
+                        "{} is not a voice id (voice1–voice{MAX_VOICES}); the track stays silent",
+                        quote(&t.voice_id)
                     ),
                 ),
                 // Whether voiceN plays depends on how many voices the engine runs, not on
@@ -566,6 +575,14 @@ mod tests {
             child("sequencer.tracks", "hey 1"),
             "sequencer.tracks[\"hey 1\"]"
         );
+    }
+
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(0.30000001192092896), "0.30000001192092896");
+        assert_eq!(num(1e300), "1e300");
+        assert_eq!(num(-2.5e-9), "-2.5e-9");
     }
 
     #[test]

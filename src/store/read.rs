@@ -89,7 +89,10 @@ impl From<ReadError> for SlotError {
                 what,
             },
             ReadError::TooLarge { size, .. } => SlotError::TooLarge { origin, size },
-            ReadError::Io { source, .. } => SlotError::Io { origin, source },
+            ReadError::Io { source, .. } => SlotError::Io {
+                origin,
+                error: source,
+            },
         }
     }
 }

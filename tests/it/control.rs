@@ -2207,3 +2207,165 @@ fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
         assert_eq!(tui_line(live.ctl(), &n), None);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Limits: every edit that would take the song past a limit is refused whole.
+// ---------------------------------------------------------------------------------------------
+
+/// A command at a limit (applies) and one past it (refused, naming the limit and the size).
+fn limit_edits(live: &Live) -> Vec<(&'static str, Vec<Command>, Command, u64)> {
+    use chronus::model::limits::*;
+    let have = live.ctl().song().sequencer.tracks.len();
+    let fill: Vec<Command> = (have..MAX_TRACKS)
+        .map(|i| Command::AddTrack(Box::new(Track::new(&format!("f{i}"), "voice2", "x"))))
+        .collect();
+    let with_notes = |n: usize| {
+        let mut t = Track::new("n", "voice3", "x");
+        t.notes = vec![220.0; n];
+        Box::new(t)
+    };
+    let wide = |n: usize| "ド".repeat(n);
+    vec![
+        (
+            "tracks",
+            fill,
+            Command::AddTrack(Box::new(Track::new("one-more", "voice1", "x"))),
+            MAX_TRACKS as u64 + 1,
+        ),
+        (
+            "notes",
+            vec![Command::SetNotes {
+                track: "a".into(),
+                notes: vec![110.0; MAX_NOTES],
+            }],
+            Command::SetNotes {
+                track: "a".into(),
+                notes: vec![110.0; MAX_NOTES + 1],
+            },
+            MAX_NOTES as u64 + 1,
+        ),
+        (
+            "notes of a new track",
+            vec![Command::AddTrack(with_notes(MAX_NOTES))],
+            Command::AddTrack(with_notes(MAX_NOTES + 1)),
+            MAX_NOTES as u64 + 1,
+        ),
+        (
+            "track name",
+            vec![Command::RenameTrack {
+                from: "a".into(),
+                to: wide(MAX_NAME_CHARS),
+            }],
+            Command::RenameTrack {
+                from: wide(MAX_NAME_CHARS),
+                to: wide(MAX_NAME_CHARS + 1),
+            },
+            MAX_NAME_CHARS as u64 + 1,
+        ),
+        (
+            "new track name",
+            vec![Command::AddTrack(Box::new(Track::new(
+                &wide(MAX_NAME_CHARS),
+                "voice1",
+                "x",
+            )))],
+            Command::AddTrack(Box::new(Track::new(
+                &wide(MAX_NAME_CHARS + 1),
+                "voice1",
+                "x",
+            ))),
+            MAX_NAME_CHARS as u64 + 1,
+        ),
+        (
+            "slot name",
+            vec![Command::SetName(wide(MAX_NAME_CHARS))],
+            Command::SetName(wide(MAX_NAME_CHARS + 1)),
+            MAX_NAME_CHARS as u64 + 1,
+        ),
+        (
+            "pasted tracks",
+            vec![Command::ReplaceTracks(
+                (0..MAX_TRACKS)
+                    .map(|i| Track::new(&format!("p{i}"), "voice1", "x"))
+                    .collect(),
+            )],
+            Command::ReplaceTracks(
+                (0..=MAX_TRACKS)
+                    .map(|i| Track::new(&format!("p{i}"), "voice1", "x"))
+                    .collect(),
+            ),
+            MAX_TRACKS as u64 + 1,
+        ),
+    ]
+}
+
+#[test]
+fn edits_past_a_limit_are_refused_and_change_nothing() {
+    let cases = limit_edits(&live_with_song_a().0).len();
+    for case in 0..cases {
+        let (mut live, _) = live_with_song_a();
+        let (what, at_limit, over, found) = limit_edits(&live).swap_remove(case);
+        for cmd in at_limit {
+            live.apply(cmd);
+        }
+        let before = live.ctl().song().clone();
+        let undo_before = live.try_apply(Command::Undo).is_ok();
+        if undo_before {
+            live.apply(Command::Redo);
+        }
+        let e = live.try_apply(over).unwrap_err();
+        match &e {
+            ControlError::Limit(l) => assert_eq!(l.found, found, "{what}"),
+            other => panic!("{what}: {other:?}"),
+        }
+        assert!(
+            e.to_string().contains(" may hold at most ")
+                && e.to_string().ends_with(&format!("; this one has {found}")),
+            "{what}: {e}"
+        );
+        assert_eq!(*live.ctl().song(), before, "{what} changed the song");
+        // The refusal left no undo step behind: one undo goes back past the last good edit.
+        live.apply(Command::Undo);
+        assert_ne!(*live.ctl().song(), before, "{what}");
+    }
+}
+
+#[test]
+fn a_pattern_grows_by_steps_only_up_to_its_limit() {
+    use chronus::model::limits::MAX_PATTERN;
+    let (mut live, _) = live_with_song_a();
+    live.apply(Command::SetLength {
+        track: "a".into(),
+        len: MAX_PATTERN,
+    });
+    live.apply(Command::SetStep {
+        track: "a".into(),
+        step: MAX_PATTERN - 1,
+        value: StepValue::Accent,
+    });
+    let before = live.ctl().song().clone();
+    for cmd in [
+        Command::SetLength {
+            track: "a".into(),
+            len: MAX_PATTERN + 1,
+        },
+        Command::SetStep {
+            track: "a".into(),
+            step: MAX_PATTERN,
+            value: StepValue::Hit,
+        },
+        Command::SetPattern {
+            track: "a".into(),
+            pattern: "x".repeat(MAX_PATTERN + 1),
+        },
+        Command::AddTrack(Box::new(Track::new(
+            "long",
+            "voice1",
+            &"x".repeat(MAX_PATTERN + 1),
+        ))),
+    ] {
+        let what = format!("{cmd:?}");
+        assert!(live.try_apply(cmd).is_err(), "{what}");
+        assert_eq!(*live.ctl().song(), before, "{what}");
+    }
+}

@@ -864,3 +864,81 @@ fn render_command_writes_the_slot_and_names_bad_targets() {
         .to_string();
     assert!(err.contains("missing.json"), "{err}");
 }
+
+/// A song at every limit the audio thread sees: the most tracks, each with the longest pattern
+/// and the most notes (all different), spread over `voices` voices.
+fn tracks_at_the_limits(voices: usize) -> Vec<Track> {
+    use chronus::model::limits::{MAX_NOTES, MAX_PATTERN, MAX_TRACKS};
+    (0..MAX_TRACKS)
+        .map(|i| {
+            let pattern: String = (0..MAX_PATTERN)
+                .map(|k| if (k + i) % 3 == 0 { 'x' } else { '.' })
+                .collect();
+            let mut t = track(
+                &format!("track {:02}", MAX_TRACKS - i),
+                &format!("voice{}", 1 + i % voices),
+                &pattern,
+                0.3,
+            );
+            t.notes = (0..MAX_NOTES)
+                .map(|n| 60.0 + ((n * 37 + i * 11) % 900) as f64)
+                .collect();
+            t
+        })
+        .collect()
+}
+
+#[test]
+fn track_swaps_at_the_limits_keep_every_note_cycle_and_never_allocate() {
+    let voices = 8;
+    let ts = tracks_at_the_limits(voices);
+    let buffers = 20 * 48_000 / 256;
+    // Engine A gets the same tracks again every 20 buffers (by SetTracks and by Amend, the two
+    // edits that carry note cycles; a load starts them from the file); engine B plays them
+    // undisturbed. Carrying each track's place in its note cycle by name makes the swaps
+    // inaudible: the outputs must be identical, sample for sample.
+    let mut boxes: Vec<EngineMsg> = (0..buffers / 20)
+        .map(|i| match i % 2 {
+            0 => EngineMsg::SetTracks(tracks(&ts, voices)),
+            _ => EngineMsg::Amend(scene(130.0, 0.0, &ts, ParamValues::default(), voices)),
+        })
+        .collect();
+    let mut garbage: Vec<Garbage> = Vec::with_capacity(boxes.len() + 8);
+    let start = |e: &mut Engine| {
+        e.handle(EngineMsg::Load {
+            scene: scene(130.0, 0.0, &ts, ParamValues::default(), voices),
+            timing: LoadTiming::Immediate,
+            slot: 1,
+        });
+        e.handle(EngineMsg::Play);
+    };
+    let (mut a, mut b) = (Engine::new(48000.0, voices), Engine::new(48000.0, voices));
+    start(&mut a);
+    start(&mut b);
+    let (mut out_a, mut out_b) = (vec![0.0f32; 512], vec![0.0f32; 512]);
+    let mut first_difference = None;
+    assert_no_alloc::assert_no_alloc(|| {
+        for n in 0..buffers {
+            if n % 20 == 10
+                && let Some(m) = boxes.pop()
+            {
+                a.handle(m);
+            }
+            a.process(&mut out_a);
+            b.process(&mut out_b);
+            if first_difference.is_none() && out_a != out_b {
+                first_difference = Some(n);
+            }
+            for e in [&mut a, &mut b] {
+                while e.pop_event().is_some() {}
+                while let Some(g) = e.pop_garbage() {
+                    garbage.push(g);
+                }
+            }
+        }
+    });
+    assert!(boxes.is_empty());
+    assert_eq!(first_difference, None, "a swap was heard (buffer index)");
+    assert!(out_b.iter().any(|x| x.abs() > 0.0));
+    drop(garbage);
+}

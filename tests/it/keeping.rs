@@ -374,22 +374,31 @@ fn a_known_field_beyond_a_float_is_refused_by_name() {
     );
 }
 
-/// A slot whose largest save is exactly `MAX_SLOT_BYTES + extra` bytes.
+/// A slot whose largest save is exactly `MAX_SLOT_BYTES + extra` bytes: padded with texts
+/// of at most 4000 characters (a text in a slot may hold 4096).
 fn slot_saving_to(extra: isize) -> Slot {
     use chronus::model::slot::MAX_SLOT_BYTES;
+    const CHUNK: usize = 4000;
+    let target = MAX_SLOT_BYTES as isize + extra;
     let mut slot = named("limit");
-    slot.extra
-        .insert("_padding".into(), serde_json::Value::String(String::new()));
+    let pad = |slot: &mut Slot, chunks: usize, last: usize| {
+        let mut v: Vec<serde_json::Value> = (0..chunks)
+            .map(|_| serde_json::Value::String("x".repeat(CHUNK)))
+            .collect();
+        v.push(serde_json::Value::String("x".repeat(last)));
+        slot.extra
+            .insert("_padding".into(), serde_json::Value::Array(v));
+    };
+    pad(&mut slot, 0, 0);
     let base = slot.largest_saved_len() as isize;
-    let pad = MAX_SLOT_BYTES as isize + extra - base;
-    slot.extra.insert(
-        "_padding".into(),
-        serde_json::Value::String("x".repeat(pad as usize)),
-    );
-    assert_eq!(
-        slot.largest_saved_len() as isize,
-        MAX_SLOT_BYTES as isize + extra
-    );
+    // Each full chunk costs its characters plus its quotes, comma and indent.
+    pad(&mut slot, 1, 0);
+    let per_chunk = slot.largest_saved_len() as isize - base;
+    let chunks = ((target - base) / per_chunk) as usize;
+    pad(&mut slot, chunks, 0);
+    let last = (target - slot.largest_saved_len() as isize) as usize;
+    pad(&mut slot, chunks, last);
+    assert_eq!(slot.largest_saved_len() as isize, target);
     slot
 }
 

@@ -649,3 +649,172 @@ prepend_keymap = [ { on = "<C-d>", run = "param_default", desc = "Back to defaul
     assert_eq!(help[2].rows[0].desc, "Back to default");
     assert_eq!(help[2].rows[0].keys, "C-d");
 }
+
+// ---- limits and ways out ----------------------------------------------------------------------
+
+/// `n` valid rules in `[grid] append_keymap`, each on its own two-key chord.
+fn many_rules(n: usize) -> String {
+    let keys: Vec<String> = (0..n)
+        .map(|i| {
+            let a = char::from(b'a' + (i / 26 % 26) as u8);
+            let b = char::from(b'a' + (i % 26) as u8);
+            format!(
+                "  {{ on = [\"<F{}>\", \"{a}\", \"{b}\"], run = \"noop\" }},\n",
+                1 + i / 676
+            )
+        })
+        .collect();
+    format!("[grid]\nappend_keymap = [\n{}]\n", keys.concat())
+}
+
+#[test]
+fn keymap_files_have_a_size_a_rule_count_and_a_chord_length_limit() {
+    use chronus::model::limits::{MAX_CHORD_KEYS, MAX_KEYMAP_BYTES, MAX_KEYMAP_RULES};
+    // Rules: the limit loads, one more is refused at that rule, before any rule is read.
+    let (_, error, _, _dir) = load(&many_rules(MAX_KEYMAP_RULES));
+    assert!(error.is_none(), "{error:?}");
+    let (km, error, path, _dir) = load(&many_rules(MAX_KEYMAP_RULES + 1));
+    assert_eq!(km, Keymap::defaults());
+    let shown = error.expect("refused").to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "{}:{}:3: a keymap file may hold at most 1024 rules; this one has 1025",
+            path.display(),
+            MAX_KEYMAP_RULES + 3
+        )),
+        "{shown}"
+    );
+    // Chords: eight keys bind, nine are refused.
+    let chord = |n: usize| {
+        let keys = vec!["\"g\""; n].join(", ");
+        format!("[grid]\nappend_keymap = [ {{ on = [{keys}], run = \"noop\" }} ]\n")
+    };
+    let (_, error, _, _dir) = load(&chord(MAX_CHORD_KEYS));
+    assert!(error.is_none(), "{error:?}");
+    let (_, error, _, _dir) = load(&chord(MAX_CHORD_KEYS + 1));
+    let shown = error.expect("refused").to_string();
+    assert!(
+        shown.contains("a chord may hold at most 8 keys; this one has 9"),
+        "{shown}"
+    );
+    // Size: a file of exactly the limit is read (and found to be mostly a comment), one byte
+    // more is refused with its real size before it is parsed.
+    let padded = |n: usize| {
+        let body = "[grid]\nappend_keymap = []\n# ";
+        format!("{body}{}", "x".repeat(n - body.len()))
+    };
+    let (_, error, _, _dir) = load(&padded(MAX_KEYMAP_BYTES));
+    assert!(error.is_none(), "{error:?}");
+    let (km, error, path, _dir) = load(&padded(MAX_KEYMAP_BYTES + 1));
+    assert_eq!(km, Keymap::defaults());
+    let error = error.expect("refused");
+    assert!(
+        matches!(
+            &error,
+            KeymapError::Read {
+                error: chronus::store::ReadError::TooLarge { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!("key bindings: {}", path.display()))
+            && text.contains("(262145 bytes)")
+            && text.contains("at most 256 KiB (262144 bytes)")
+            && text.ends_with("using the default keys"),
+        "{text}"
+    );
+    let (_, error, _, _dir) = load(&padded(10 * MAX_KEYMAP_BYTES));
+    assert!(error.unwrap().to_string().contains("(2621440 bytes)"));
+}
+
+#[test]
+fn a_keymap_cannot_take_away_the_last_way_to_quit() {
+    let files = [
+        // Both quit keys turned off everywhere.
+        "[global]\nprepend_keymap = [ { on = \"q\", run = \"noop\" }, { on = \"<C-c>\", run = \"noop\" } ]\n",
+        // The global table replaced by one without quit.
+        "[global]\nkeymap = [ { on = \"?\", run = \"help\", desc = \"Help\" } ]\n",
+        // q and C-c taken for other things in the grid: C-c comes back, q stays theirs.
+        "[grid]\nprepend_keymap = [ { on = \"q\", run = \"undo\", desc = \"Undo\" }, { on = \"<C-c>\", run = \"redo\", desc = \"Redo\" } ]\n",
+        // Quit hidden behind a chord that starts with the same key.
+        "[global]\nprepend_keymap = [ { on = [\"q\", \"q\"], run = \"help\", desc = \"Help\" }, { on = [\"<C-c>\", \"x\"], run = \"help\", desc = \"Help\" } ]\n",
+    ];
+    for text in files {
+        let (km, error, _, _dir) = load(text);
+        assert!(error.is_none(), "{text}: {error:?}");
+        for mode in [Mode::Grid, Mode::Params, Mode::Slots] {
+            assert!(
+                km.reaches(mode, Action::Quit),
+                "{text}: no quit in {mode:?}"
+            );
+            assert_eq!(
+                dispatch(&km, mode, &["<C-c>"]),
+                Dispatch::Action(Action::Quit),
+                "{text}: {mode:?}"
+            );
+        }
+        assert!(!km.restored().is_empty(), "{text}");
+        assert!(
+            km.restored()
+                .iter()
+                .all(|n| n.contains("no key runs quit in [") && n.contains("<C-c>")),
+            "{:?}",
+            km.restored()
+        );
+        // The help tells how to quit, and no longer lists the global keys that were turned
+        // off or hidden (the third file overrides them in the grid only: they still quit from
+        // the other panels).
+        let help = km.help();
+        let global_quit = help
+            .iter()
+            .filter(|s| s.mode.is_none())
+            .flat_map(|s| &s.rows)
+            .any(|r| r.desc.starts_with("Quit (asks"));
+        assert_eq!(global_quit, text == files[2], "{text}: {help:?}");
+        assert!(
+            help.iter()
+                .filter(|s| s.mode == Some(Mode::Grid))
+                .flat_map(|s| &s.rows)
+                .any(|r| r.keys.contains("C-c") && r.desc.starts_with("Quit (kept")),
+            "{text}: {help:?}"
+        );
+    }
+    // q stays theirs when they bound it to something else.
+    let (km, _, _, _dir) = load(files[2]);
+    assert_eq!(
+        dispatch(&km, Mode::Grid, &["q"]),
+        Dispatch::Action(Action::Undo)
+    );
+    // Quit bound elsewhere: nothing is put back, q and C-c are free to take.
+    let (km, error, _, _dir) = load(
+        "[global]\nprepend_keymap = [ { on = \"q\", run = \"noop\" }, { on = \"<C-c>\", run = \"noop\" }, { on = \"<C-q>\", run = \"quit\", desc = \"Quit\" } ]\n",
+    );
+    assert!(error.is_none());
+    assert!(km.restored().is_empty(), "{:?}", km.restored());
+    assert_eq!(
+        dispatch(&km, Mode::Grid, &["<C-q>"]),
+        Dispatch::Action(Action::Quit)
+    );
+    // Overlays keep a way out: a prompt and the help can be left, a question answered.
+    let (km, _, _, _dir) = load(
+        "[prompt]\nkeymap = [ { on = \"<Enter>\", run = \"prompt_submit\", desc = \"OK\" } ]\n[confirm]\nkeymap = [ { on = \"n\", run = \"cancel\", desc = \"No\" } ]\n[help]\nkeymap = [ { on = \"<Esc>\", run = \"noop\" } ]\n",
+    );
+    assert_eq!(
+        dispatch(&km, Mode::Prompt, &["<Esc>"]),
+        Dispatch::Action(Action::Cancel)
+    );
+    assert_eq!(
+        dispatch(&km, Mode::Confirm, &["y"]),
+        Dispatch::Action(Action::Confirm)
+    );
+    assert_eq!(
+        dispatch(&km, Mode::Help, &["<Esc>"]),
+        Dispatch::Action(Action::Cancel)
+    );
+    assert_eq!(km.restored().len(), 3, "{:?}", km.restored());
+    // The defaults need nothing put back.
+    assert!(Keymap::defaults().restored().is_empty());
+}

@@ -7,6 +7,8 @@ static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 #[path = "../fixtures/anthem.rs"]
 mod anthem;
 mod architecture;
+mod clean_text;
+mod cli;
 mod control;
 mod disk;
 mod engine;

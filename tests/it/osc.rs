@@ -1434,32 +1434,35 @@ fn a_flood_of_parameter_messages_is_applied_while_the_engine_plays() {
     assert_eq!(status["running"], true);
 }
 
+/// Runs `chronus ctl ARGS` against the rig's server, turning the rig until it exits:
+/// (exit code, stdout, stderr).
+fn ctl(rig: &mut Rig, args: &[&str]) -> (Option<i32>, String, String) {
+    let port = rig.addr().port().to_string();
+    let mut child = Process::new(env!("CARGO_BIN_EXE_chronus"))
+        .args(["ctl", "--port", &port])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "ctl hangs");
+        rig.turn();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 #[test]
 fn chronus_ctl_prints_answers_and_exits_by_outcome() {
     let _one = HEAVY_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let mut rig = Rig::new();
-    let port = rig.addr().port().to_string();
-    let ctl = |rig: &mut Rig, args: &[&str]| {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_chronus"))
-            .args(["ctl", "--port", &port])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "ctl hangs");
-            rig.turn();
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
     let (code, out, _) = ctl(&mut rig, &["status"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("\"voices\": 8"), "{out}");
@@ -1664,10 +1667,9 @@ fn a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_sile
     );
 }
 
-/// The tracker's own save-as of slot 5 (refused on the disk thread: the
-/// file holds another pattern) and an OSC client's `/pattern/save 5` are under way together;
-/// the client gets the tracker's refusal as its `/error`, and its own success is answered to
-/// no one.
+/// The tracker's own save-as of slot 5 (refused on the disk thread: the file holds another
+/// pattern) and an OSC client's `/pattern/save 5` are under way together: the client gets
+/// its own save's answer, not the tracker's refusal.
 #[test]
 fn pattern_save_answers_each_sender_its_own_save() {
     let mut rig = Rig::new();
@@ -1695,4 +1697,272 @@ fn pattern_save_answers_each_sender_its_own_save() {
     );
     assert_eq!(error_for(&got, "/pattern/save"), None, "{got:?}");
     assert!(reply_for(&got, "/pattern/save").is_some(), "{got:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values mean what they say, and every input has a limit
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn slot_arguments_are_never_rounded_and_t_f_are_not_slots() {
+    let mut rig = Rig::new();
+    rig.save_slot(1, &song("one", 120.0, &[("k", "voice1", "x...")]));
+    rig.save_slot(5, &song("five", 120.0, &[("k", "voice1", "x...")]));
+    let store = rig.live.ctl().store().clone();
+    let files = || std::fs::read_dir(store.slots_dir()).unwrap().count();
+    let before = (files(), rig.live.ctl().song().clone());
+    let bad = [
+        OscType::Bool(true),
+        OscType::Bool(false),
+        OscType::Float(5.5),
+        OscType::Double(4.999_999_9),
+        OscType::Float(f32::NAN),
+        OscType::Double(f64::INFINITY),
+        OscType::Int(0),
+        OscType::Int(-1),
+        OscType::Long(1 << 40),
+        s("5.5"),
+        s("1e0"),
+        s("+5"),
+        s(" 5"),
+        s("5."),
+        s("0x05"),
+        s("five"),
+        OscType::Char('5'),
+        OscType::Nil,
+        OscType::Blob(vec![5]),
+    ];
+    for addr in ["/pattern/save", "/pattern/load"] {
+        for arg in &bad {
+            let e = rig.refused(addr, vec![arg.clone()]);
+            assert!(
+                e.contains("a slot is a whole number 1–128") && e.len() < 300,
+                "{addr} {arg:?}: {e}"
+            );
+        }
+    }
+    rig.render_seconds(0.05);
+    assert_eq!((files(), rig.live.ctl().song().clone()), before);
+    assert_eq!(rig.live.ctl().status().queued, None);
+    // The plain forms work: int, whole float, digits with a zero fraction.
+    for good in [OscType::Int(5), OscType::Float(5.0), s("5"), s("5.0")] {
+        let r = rig.query("/pattern/load", vec![good.clone(), s("now")]);
+        assert!(text_of(&r, 0).contains("loaded"), "{good:?}: {r:?}");
+        rig.query("/pattern/load", vec![OscType::Int(1), s("now")]);
+    }
+    // The second argument of a load is yes/no, never a silent "no".
+    for bad in [s("soon"), OscType::Int(2), OscType::Float(0.5)] {
+        let e = rig.refused("/pattern/load", vec![OscType::Int(5), bad.clone()]);
+        assert!(e.contains("is not a yes/no value"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn oversized_osc_arguments_are_refused_before_they_reach_the_song() {
+    use chronus::model::limits::{MAX_OSC_ADDRESS_BYTES, MAX_OSC_BLOB_BYTES, MAX_OSC_STRING_BYTES};
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("x...")]);
+    let before = rig.live.ctl().song().clone();
+    let big = "q".repeat(MAX_OSC_STRING_BYTES + 1);
+    let cases: Vec<(&str, Vec<OscType>)> = vec![
+        ("/seq/add", vec![s(&big), s("voice1"), s("x")]),
+        ("/seq/add", vec![s("k2"), s("voice1"), s(&big)]),
+        ("/seq/update/pattern", vec![s("kick"), s(&big)]),
+        ("/seq/update/notes", vec![s("kick"), s(&big)]),
+        ("/seq/remove", vec![s(&big)]),
+        ("/engine/record/start", vec![s(&big)]),
+        (
+            "/mod/voice1/freq",
+            vec![OscType::Blob(vec![0; MAX_OSC_BLOB_BYTES + 1])],
+        ),
+        ("/nope", vec![s(&big)]),
+    ];
+    for (addr, args) in cases {
+        let e = rig.refused(addr, args);
+        assert!(
+            e.contains("may hold at most") && e.contains("this one has"),
+            "{addr}: {e}"
+        );
+    }
+    let long_addr = format!("/mod/{}", "v".repeat(MAX_OSC_ADDRESS_BYTES));
+    rig.send_packet(&msg(&long_addr, vec![OscType::Float(1.0)]));
+    rig.render_seconds(0.02);
+    let got = rig.received();
+    let e = got
+        .iter()
+        .find(|m| m.addr == "/error")
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert!(
+        format!("{:?}", e.args).contains("an OSC address may hold at most 256 bytes"),
+        "{e:?}"
+    );
+    assert_eq!(*rig.live.ctl().song(), before);
+    assert!(rig.live.ctl().recording().is_none());
+    assert!(rig.server.unknown_routes().keys().all(|k| k.len() < 300));
+}
+
+#[test]
+fn song_limits_hold_over_osc_at_the_limit_and_one_past_it() {
+    use chronus::model::limits::{MAX_NAME_CHARS, MAX_NOTES, MAX_PATTERN, MAX_TRACKS};
+    let mut rig = Rig::new();
+    // Tracks: the 64th is added, the 65th refused.
+    for i in 0..MAX_TRACKS {
+        rig.query("/seq/add", vec![s(&format!("t{i}")), s("voice1"), s("x")]);
+    }
+    let e = rig.refused("/seq/add", vec![s("one-more"), s("voice1"), s("x")]);
+    assert!(
+        e.contains("a slot may hold at most 64 tracks; this one has 65"),
+        "{e}"
+    );
+    // Replacing a track of the same name is no new track.
+    rig.query("/seq/add", vec![s("t0"), s("voice2"), s("X")]);
+    rig.query("/seq/clear", vec![]);
+    let name = |n: usize| "ド".repeat(n);
+    rig.query("/seq/add", vec![s(&name(MAX_NAME_CHARS)), s("1"), s("x")]);
+    let e = rig.refused(
+        "/seq/add",
+        vec![s(&name(MAX_NAME_CHARS + 1)), s("1"), s("x")],
+    );
+    assert!(
+        e.contains("a track name may hold at most 64 characters; this one has 65"),
+        "{e}"
+    );
+    rig.query(
+        "/seq/add",
+        vec![s("k"), s("1"), s(&"x".repeat(MAX_PATTERN))],
+    );
+    let e = rig.refused(
+        "/seq/update/pattern",
+        vec![s("k"), s(&"x".repeat(MAX_PATTERN + 1))],
+    );
+    assert!(e.contains("pattern of 65 steps is longer than 64"), "{e}");
+    let notes = |n: usize| vec!["C2"; n].join(" ");
+    rig.query("/seq/update/notes", vec![s("k"), s(&notes(MAX_NOTES))]);
+    assert_eq!(rig.track("k").notes.len(), MAX_NOTES);
+    let before = rig.live.ctl().song().clone();
+    let e = rig.refused("/seq/update/notes", vec![s("k"), s(&notes(MAX_NOTES + 1))]);
+    assert!(
+        e.contains("a track may hold at most 256 notes; this one has 257"),
+        "{e}"
+    );
+    let e = rig.refused(
+        "/seq/add",
+        vec![
+            s("k2"),
+            s("1"),
+            s("x"),
+            s(&format!("notes={}", notes(MAX_NOTES + 1))),
+        ],
+    );
+    assert!(e.contains("this one has 257"), "{e}");
+    assert_eq!(*rig.live.ctl().song(), before);
+}
+
+#[test]
+fn osc_is_sent_from_the_interface_it_listens_on() {
+    // 127.0.0.2 is loopback too (Linux answers the whole 127/8), but a socket bound to all
+    // interfaces would send to 127.0.0.1 from 127.0.0.1: the source address tells them apart.
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let to = receiver.local_addr().unwrap();
+    let Ok(server) = OscServer::bind("127.0.0.2:0".parse().unwrap()) else {
+        eprintln!("skipped: 127.0.0.2 cannot be bound here");
+        return;
+    };
+    let mut rig = Rig::serving(server.with_outputs(vec![to]).unwrap());
+    assert_eq!(
+        rig.server.out_addrs().0.map(|a| a.ip()),
+        Some("127.0.0.2".parse().unwrap())
+    );
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(0.3);
+    let mut buf = [0u8; 2048];
+    let (_, from) = receiver.recv_from(&mut buf).expect("nothing was sent out");
+    assert_eq!(from.ip().to_string(), "127.0.0.2");
+
+    // The command line's server listens on loopback by default and sends from it.
+    let args = OscArgs {
+        osc_port: 0,
+        osc_out: vec![to.to_string()],
+        ..OscArgs::default()
+    };
+    let server = OscServer::from_args(&args).unwrap();
+    assert_eq!(
+        server.out_addrs().0.map(|a| a.ip()),
+        Some("127.0.0.1".parse().unwrap())
+    );
+}
+
+#[test]
+fn a_destination_the_listening_interface_cannot_reach_is_an_error_at_start() {
+    // 192.0.2.1 (TEST-NET-1) is not on loopback: a server listening on 127.0.0.1 cannot send
+    // there, and says so instead of losing every packet.
+    let args = OscArgs {
+        osc_port: 0,
+        osc_out: vec!["127.0.0.1:5006".into(), "192.0.2.1:5006".into()],
+        ..OscArgs::default()
+    };
+    let e = OscServer::from_args(&args)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.starts_with("--osc-out 192.0.2.1:5006: cannot be reached from 127.0.0.1")
+            && e.contains("--osc-bind"),
+        "{e}"
+    );
+    // Said once: the message holds its cause and returns none.
+    let err = anyhow::Error::new(OscServer::from_args(&args).err().unwrap());
+    assert_eq!(err.chain().count(), 1, "{err:#}");
+}
+
+#[test]
+fn chronus_ctl_prints_names_with_their_control_characters_escaped() {
+    let _one = HEAVY_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rig = Rig::new();
+    let evil = "bass\u{1b}[2J\u{9b}1m\u{202e}\u{7}";
+    rig.save_slot(4, &song(evil, 120.0, &[(evil, "voice2", "x...")]));
+    rig.query("/pattern/load", vec![OscType::Int(4), s("now")]);
+    let runs: [&[&str]; 5] = [
+        &["list"],
+        &["raw", "/seq/status"],
+        &["status"],
+        &["raw", "/seq/remove", "zz\u{7}\u{1b}[31m"],
+        &["raw", "/seq/add", evil, "voice1", "x"],
+    ];
+    for args in runs {
+        let (code, out, err) = ctl(&mut rig, args);
+        assert!(code.is_some(), "{args:?}");
+        let both = format!("{out}{err}");
+        if let Some(c) = both
+            .chars()
+            .find(|&c| c != '\n' && chronus::model::text::is_unsafe_char(c))
+        {
+            panic!("{args:?}: raw {c:?} in {both:?}");
+        }
+        assert!(
+            both.contains("\\u{7}") || both.contains("\\u0007"),
+            "{args:?}: {both}"
+        );
+    }
+}
+
+#[test]
+fn the_schema_lists_every_limit_and_the_slot_rule() {
+    let mut rig = Rig::new();
+    let schema: Value =
+        serde_json::from_str(&text_of(&rig.query("/engine/schema", vec![]), 0)).unwrap();
+    for l in &chronus::model::limits::LIMITS {
+        assert_eq!(schema["limits"][l.key]["max"], l.max, "{}", l.key);
+        assert_eq!(schema["limits"][l.key]["unit"], l.unit, "{}", l.key);
+    }
+    assert!(
+        schema["slot_arguments"]
+            .as_str()
+            .is_some_and(|r| r.contains("1–128")),
+        "{}",
+        schema["slot_arguments"]
+    );
 }

@@ -873,3 +873,160 @@ fn shipped_demo_slots_load_without_warnings_in_canonical_form() {
     assert_eq!(acid.params.get(ParamId::voice(2, voice::SLIDE_TIME)), 0.06);
     assert_eq!(acid.params.get(ParamId::voice(2, voice::WAVEFORM)), 1.0);
 }
+
+/// A slot document with `f` applied, as text.
+fn doc_with(f: impl FnOnce(&mut Value)) -> Value {
+    let mut doc = base_doc();
+    f(&mut doc);
+    doc
+}
+
+/// `n` tracks named `t0`, `t1`, …
+fn tracks(n: usize) -> Value {
+    let mut map = serde_json::Map::new();
+    for i in 0..n {
+        map.insert(
+            format!("t{i}"),
+            json!({ "voice_id": "voice1", "pattern": "x..." }),
+        );
+    }
+    Value::Object(map)
+}
+
+/// A document at each limit (it loads) and one past it (refused at `path`, naming the limit).
+fn limit_cases() -> Vec<(&'static str, Value, Value, &'static str)> {
+    use chronus::model::limits::*;
+    let track = |name: &str, pattern: String, notes: usize| {
+        let mut t = serde_json::Map::new();
+        t.insert(
+            name.to_string(),
+            json!({ "voice_id": "voice1", "pattern": pattern, "notes": vec![110.0; notes] }),
+        );
+        Value::Object(t)
+    };
+    let name = |n: usize| "ド".repeat(n);
+    vec![
+        (
+            "tracks",
+            doc_with(|d| d["sequencer"]["tracks"] = tracks(MAX_TRACKS)),
+            doc_with(|d| d["sequencer"]["tracks"] = tracks(MAX_TRACKS + 1)),
+            "sequencer.tracks",
+        ),
+        (
+            "pattern",
+            doc_with(|d| d["sequencer"]["tracks"] = track("k", "x".repeat(MAX_PATTERN), 0)),
+            doc_with(|d| d["sequencer"]["tracks"] = track("k", "é".repeat(MAX_PATTERN + 1), 0)),
+            "sequencer.tracks.k.pattern",
+        ),
+        (
+            "notes",
+            doc_with(|d| d["sequencer"]["tracks"] = track("k", "x".into(), MAX_NOTES)),
+            doc_with(|d| d["sequencer"]["tracks"] = track("k", "x".into(), MAX_NOTES + 1)),
+            "sequencer.tracks.k.notes",
+        ),
+        (
+            "track name",
+            doc_with(|d| d["sequencer"]["tracks"] = track(&name(MAX_NAME_CHARS), "x".into(), 0)),
+            doc_with(|d| {
+                d["sequencer"]["tracks"] = track(&name(MAX_NAME_CHARS + 1), "x".into(), 0)
+            }),
+            "sequencer.tracks[",
+        ),
+        (
+            "slot name",
+            doc_with(|d| d["metadata"]["name"] = json!(name(MAX_NAME_CHARS))),
+            doc_with(|d| d["metadata"]["name"] = json!(name(MAX_NAME_CHARS + 1))),
+            "metadata.name",
+        ),
+        (
+            "tags",
+            doc_with(|d| d["metadata"]["tags"] = json!(vec!["t"; MAX_TAGS])),
+            doc_with(|d| d["metadata"]["tags"] = json!(vec!["t"; MAX_TAGS + 1])),
+            "metadata.tags",
+        ),
+        (
+            "genre",
+            doc_with(|d| d["metadata"]["genre"] = json!("g".repeat(MAX_TEXT_CHARS))),
+            doc_with(|d| d["metadata"]["genre"] = json!("g".repeat(MAX_TEXT_CHARS + 1))),
+            "metadata.genre",
+        ),
+        (
+            "a text in an unknown key",
+            doc_with(|d| d["_comment"] = json!(name(MAX_TEXT_CHARS))),
+            doc_with(|d| d["_comment"] = json!(name(MAX_TEXT_CHARS + 1))),
+            "_comment",
+        ),
+        (
+            "an unknown key's name",
+            doc_with(|d| d["modules"]["voice1"][name(MAX_TEXT_CHARS)] = json!(1)),
+            doc_with(|d| d["modules"]["voice1"][name(MAX_TEXT_CHARS + 1)] = json!(1)),
+            "modules.voice1[",
+        ),
+        (
+            "a text deep in a list",
+            doc_with(|d| d["_x"] = json!([[{ "a": "q".repeat(MAX_TEXT_CHARS) }]])),
+            doc_with(|d| d["_x"] = json!([[{ "a": "q".repeat(MAX_TEXT_CHARS + 1) }]])),
+            "_x[0][0].a",
+        ),
+        (
+            "a voice id",
+            doc_with(|d| {
+                d["sequencer"]["tracks"]["kick"]["voice_id"] = json!("v".repeat(MAX_TEXT_CHARS))
+            }),
+            doc_with(|d| {
+                d["sequencer"]["tracks"]["kick"]["voice_id"] = json!("v".repeat(MAX_TEXT_CHARS + 1))
+            }),
+            "sequencer.tracks.kick.voice_id",
+        ),
+    ]
+}
+
+#[test]
+fn every_slot_limit_loads_at_its_size_and_refuses_one_more() {
+    for (what, at, over, path) in limit_cases() {
+        let parsed = parse_value(&at).unwrap_or_else(|e| panic!("{what} at its limit: {e}"));
+        let reparsed = parse_slot(&parsed.slot.to_json(), "again")
+            .unwrap_or_else(|e| panic!("{what} at its limit does not load back: {e}"));
+        assert_eq!(reparsed.slot.sequencer, parsed.slot.sequencer, "{what}");
+        match parse_value(&over) {
+            Err(SlotError::Limit {
+                path: p,
+                error,
+                origin,
+            }) => {
+                assert!(p.starts_with(path), "{what}: path {p}");
+                assert_eq!(error.found, error.limit.max + 1, "{what}");
+                assert_eq!(origin, "test.json");
+                let msg = parse_value(&over).unwrap_err().to_string();
+                assert!(
+                    msg.starts_with(&format!(
+                        "test.json: {p}: {} may hold at most ",
+                        error.limit.what
+                    )) && msg.ends_with(&format!("; this one has {}", error.found))
+                        && msg.len() < 300,
+                    "{what}: {msg}"
+                );
+            }
+            other => panic!("{what} over its limit: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_file_over_a_limit_fails_check_with_the_limit_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.json");
+    let doc = doc_with(|d| d["sequencer"]["tracks"] = tracks(65));
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chronus"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sequencer.tracks: a slot may hold at most 64 tracks; this one has 65"),
+        "{text}"
+    );
+}

@@ -252,7 +252,7 @@ fn a_special_keymap_file_is_refused_by_name_and_the_defaults_load() {
 fn a_keymap_file_at_its_limit_is_read_and_one_byte_more_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keymap.toml");
-    let limit = MAX_KEYMAP_BYTES as usize;
+    let limit = MAX_KEYMAP_BYTES;
     let mut text = "# padding\n".repeat(limit / 10);
     text.push_str(&"#".repeat(limit - text.len() - 1));
     text.push('\n');

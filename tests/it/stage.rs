@@ -573,3 +573,48 @@ fn quitting_with_drafts_asks_and_no_keeps_running() {
     tmux.wait_gone("after q y");
     assert!(dir.path().join("drafts/slot_001.json").exists());
 }
+
+#[test]
+fn start_up_errors_are_not_hidden_by_the_notices_that_follow() {
+    if !tmux_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A corrupt start slot, a broken keymap, and OSC on every interface (a warning that the
+    // server says on its first turns, after the start-up's own messages).
+    write_slot(dir.path(), 1, "{ \"sequencer\": { \"bpm\": 120,, } }");
+    fs::write(
+        dir.path().join("keymap.toml"),
+        "[grid]\nprepend_keymap = [\n  { on = \"w\", run = \"no_such_action\", desc = \"Oops\" },\n]\n",
+    )
+    .unwrap();
+    let tmux = Tmux::new("startup-errors");
+    tmux.start(dir.path(), &["--osc-port", "0", "--osc-bind", "0.0.0.0"]);
+    tmux.wait_for("unseen messages", |s| s.contains("new messages"));
+    // Let the loop turn a while: the notices of the first turns are in.
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.capture();
+    let line = message_line(&screen);
+    assert!(
+        line.starts_with("✗") && line.contains("keymap.toml:3") && line.contains("no_such_action"),
+        "the newest error is on the message line:\n{screen}"
+    );
+    assert!(!line.contains("OSC listens on"), "{line}");
+    // A key read the first error; the second takes the line, then the warning.
+    tmux.send(&["j"]);
+    let screen = tmux.wait_for("the start slot's error", |s| {
+        message_line(s).contains("slot 1 did not load")
+    });
+    assert!(message_line(&screen).starts_with("✗"), "{screen}");
+    tmux.send(&["j"]);
+    tmux.wait_for("the OSC warning", |s| {
+        message_line(s).contains("anyone who can reach this address")
+    });
+    // Both errors are in the log.
+    tmux.send(&["M"]);
+    tmux.wait_for("the message log with both errors", |s| {
+        s.contains("Messages (")
+            && s.lines().any(|l| l.contains("✗ keymap.toml:3:"))
+            && s.lines().any(|l| l.contains("✗ slot 1 did not load"))
+    });
+}

@@ -1507,3 +1507,82 @@ fn scripted_session_in_tmux_edits_and_saves_to_slot_9() {
     assert_eq!(saved.sequencer.tracks[0].pattern, "XxX.X...X...X...");
     assert_eq!(saved.sequencer.tracks[1].pattern, "x.x.X.x.x.xXx.x.");
 }
+
+// ---------------------------------------------------------------- clean text
+
+#[test]
+fn names_with_control_characters_show_escaped_everywhere_on_screen() {
+    let evil = "k\u{1b}[2J\u{7}";
+    let shown = "k\\u{1b}[2J\\u{7}";
+    let mut r = rig();
+    let song = SLOT_1
+        .replace("\"Acid Line\"", "\"Acid\\u001b]0;pwned\\u0007\"")
+        .replace(
+            "\"kick\": { \"name\": \"kick\"",
+            "\"k\\u001b[2J\\u0007\": { \"name\": \"k\\u001b[2J\\u0007\"",
+        );
+    write_slot(r.live.dir.path(), 3, &song);
+    r.live
+        .ctl_mut()
+        .apply(Command::LoadSlot {
+            slot: SlotNumber::new(3).unwrap(),
+            immediate: true,
+        })
+        .unwrap();
+    r.rescan(UNIX_EPOCH + Duration::from_secs(NOW));
+    assert_eq!(r.live.ctl().song().sequencer.tracks[0].name, evil);
+    r.app
+        .ui
+        .say(Level::Error, format!("about {evil}\nsecond line"));
+    let screen = r.screen(120, 40);
+    for (what, text) in [
+        ("the grid and the panels", shown),
+        ("the transport", "\"Acid\\u{1b}]0;pwned\\u{7}\""),
+        ("the message line", "about k\\u{1b}[2J\\u{7}"),
+    ] {
+        assert!(screen.contains(text), "{what}:\n{screen}");
+    }
+    // The grid, the track and parameter panel titles and the message, each cut to its room.
+    assert!(
+        screen.matches("k\\u{1b}[2J").count() >= 4,
+        "grid, track and params titles:\n{screen}"
+    );
+    // The browser (slot 3's name) and the rename prompt, prefilled with the name.
+    r.keys(&["<F3>"]);
+    assert!(r.screen(120, 40).contains("Acid\\u{1b}]0;pwned\\u{7}"));
+    r.keys(&["<F1>", "r"]);
+    let screen = r.screen(120, 40);
+    assert!(
+        screen.contains(&format!("› {shown}")) && screen.contains(&format!("track {shown}")),
+        "{screen}"
+    );
+    r.keys(&["<Esc>", "M"]);
+    assert!(r.screen(120, 40).contains("about k\\u{1b}[2J\\u{7}"));
+    // Nothing of it reached a cell raw.
+    let term = r.render(120, 40);
+    for cell in term.backend().buffer().content() {
+        let symbol = cell.symbol();
+        assert!(
+            !symbol.chars().any(chronus::model::text::is_unsafe_char),
+            "{symbol:?}"
+        );
+    }
+}
+
+#[test]
+fn keymap_descriptions_with_control_characters_show_escaped_in_the_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keymap.toml");
+    fs::write(
+        &path,
+        "[grid]\nprepend_keymap = [ { on = \"w\", run = \"undo\", desc = \"Undo\\u001b[2J now\" } ]\n",
+    )
+    .unwrap();
+    let (keymap, error) = Keymap::load(Some(&path));
+    assert!(error.is_none(), "{error:?}");
+    let mut r = rig();
+    r.app = App::new(keymap);
+    r.keys(&["?"]);
+    let screen = r.screen(120, 40);
+    assert!(screen.contains("Undo\\u{1b}[2J now"), "{screen}");
+}

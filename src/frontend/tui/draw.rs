@@ -1,6 +1,7 @@
 //! The whole screen: layout, then each component draws its area from `&UiState` and
 //! `&Controller`. Nothing here changes state, does I/O or waits for the audio thread.
 
+use crate::model::text::escape_keep_lines;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -243,7 +244,7 @@ fn message_widgets(ui: &UiState) -> Option<(Line<'_>, Paragraph<'_>)> {
         Level::Warning => " ! ",
         Level::Error => " ✗ ",
     };
-    let text = Paragraph::new(m.text.as_str()).style(style);
+    let text = Paragraph::new(escape_keep_lines(&m.text)).style(style);
     let text = match m.level {
         Level::Info => text,
         _ => text.wrap(Wrap { trim: true }),

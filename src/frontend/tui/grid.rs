@@ -3,6 +3,7 @@
 //! Each track plays step `global_step % length`, so each row has its own playhead and steps
 //! past a track's length stay blank: polymeters are visible at a glance.
 
+use crate::model::text::escape;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -193,7 +194,8 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         } else {
             name_style
         };
-        put(buf, inner.x + 1, y, inner.x + 1 + nw, &t.name, name_style);
+        let name = escape(&t.name);
+        put(buf, inner.x + 1, y, inner.x + 1 + nw, &name, name_style);
         let mut x = inner.x + 1 + nw + 1;
         let voice_ok = t.voice().is_some_and(|v| (v as usize) <= ctl.voices());
         let voice = match t.voice() {

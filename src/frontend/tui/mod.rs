@@ -53,8 +53,8 @@ pub struct PlayArgs {
     /// Patterns folder (holds slots/, backups/).
     #[arg(long, global = true, default_value = "patterns")]
     pub patterns: PathBuf,
-    /// Slot to load at start.
-    #[arg(long, default_value = "1")]
+    /// Slot to load at start (1–128).
+    #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = super::slot_arg)]
     pub slot: String,
     /// Key bindings file (default: ./keymap.toml when present).
     #[arg(long)]
@@ -165,6 +165,7 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     let cleaned = crate::store::Store::new(&args.patterns).remove_stale_temp_files();
     let mut session = Session::start(&args.patterns, &opts);
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
+    let restored = keymap.restored().to_vec();
     let mut app = App::new(keymap);
     for (level, text) in session.take_startup_messages() {
         app.ui.say(level, text);
@@ -180,16 +181,16 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
         // The error says which file, line and rule, and that the defaults are used.
         app.ui.say(Level::Error, e.to_string());
     }
-    let early: Vec<Notice> = session.ctl_mut().drain_notices().collect();
-    // Keep the most important start-up message: notices first, then ours again on top.
-    let start_message = app.ui.message.clone();
-    app.on_notices(session.ctl(), &early);
-    if start_message
-        .as_ref()
-        .is_some_and(|m| m.level != Level::Info)
-    {
-        app.ui.message = start_message;
+    for note in restored {
+        app.ui.say(Level::Warning, note);
     }
+    let early: Vec<Notice> = session.ctl_mut().drain_notices().collect();
+    app.on_notices(session.ctl(), &early);
+    // The message line shows the most severe message not yet seen, so the start-up's errors
+    // (a corrupt start slot, a broken keymap) stay in front of the notices that follow; the
+    // line used to be put back to the message shown before the notices, which could cover a
+    // newer error with an older warning.
+    app.ui.show_unseen();
     app.refresh_slots(session.ctl());
     Ok((session, app))
 }

@@ -1,10 +1,11 @@
 //! Windows over the screen: the key help, yes/no questions and text prompts.
 
+use crate::model::text::{escape, escape_keep_lines};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
 use crate::control::Level;
 use crate::keymap::HelpSection;
@@ -95,7 +96,7 @@ fn draw_messages(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
                 Level::Warning => "! ",
                 Level::Error => "✗ ",
             };
-            Line::from(vec![Span::raw(mark), Span::raw(e.text.as_str())])
+            Line::from(vec![Span::raw(mark), Span::raw(escape_keep_lines(&e.text))])
                 .style(theme::level(e.level))
         })
         .collect();
@@ -129,12 +130,17 @@ fn draw_help(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
         .iter()
         .map(|line| match line {
             HelpLine::Title(t) => Line::styled(*t, theme::title(true)),
-            HelpLine::Row(keys, desc) => Line::from(vec![
-                Span::raw(" "),
-                Span::styled(*keys, theme::strong()),
-                Span::raw(" ".repeat(key_w.saturating_sub(keys.width()) + 1)),
-                Span::styled(*desc, theme::text()),
-            ]),
+            HelpLine::Row(keys, desc) => {
+                // Descriptions come from the user's keymap file.
+                let keys = escape(keys);
+                let pad = " ".repeat(key_w.saturating_sub(keys.width()) + 1);
+                Line::from(vec![
+                    Span::raw(" "),
+                    Span::styled(keys, theme::strong()),
+                    Span::raw(pad),
+                    Span::styled(escape(desc), theme::text()),
+                ])
+            }
             HelpLine::Blank => Line::default(),
         })
         .collect();
@@ -157,14 +163,14 @@ const CONFIRM_MAX_W: u16 = 72;
 
 /// The question's text as drawn: strong, wrapped at spaces.
 fn question_text(text: &str) -> Paragraph<'_> {
-    Paragraph::new(text)
+    Paragraph::new(escape_keep_lines(text))
         .style(theme::strong())
         .wrap(Wrap { trim: true })
 }
 
 fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, question: &Question, text: &str) {
     let max_w = area.width.saturating_sub(4).clamp(30, CONFIRM_MAX_W);
-    let w = (text.width() as u16 + 6).clamp(30, max_w);
+    let w = (escape_keep_lines(text).width() as u16 + 6).clamp(30, max_w);
     // Text from one column inside the border to one column before it.
     let paragraph = question_text(text);
     let lines = paragraph.line_count(w.saturating_sub(4)) as u16;
@@ -205,16 +211,17 @@ fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, question: &Question,
 
 /// Draws a text prompt: the question, the text with its cursor, and the last refusal.
 pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
-    let want = p
-        .label
+    let label = escape(&p.label);
+    let error = p.error.as_deref().map(escape);
+    let want = label
         .width()
-        .max(p.error.as_deref().map_or(0, str::width))
-        .max(p.text.width() + 4) as u16
+        .max(error.as_deref().map_or(0, str::width))
+        .max(escape(&p.text).width() + 4) as u16
         + 6;
     let w = want.max(40).min(area.width.saturating_sub(4).max(20));
     let r = centered(area, w, 6);
     Clear.render(r, buf);
-    let inner = panel(r, buf, Line::from(format!(" {} ", p.label)), true);
+    let inner = panel(r, buf, Line::from(format!(" {label} ")), true);
     if inner.height == 0 {
         return;
     }
@@ -223,10 +230,10 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
     let (marker, field) = split_h(row(0), 2);
     Line::styled("› ", theme::title(true)).render(marker, buf);
     draw_field(field, buf, &p.text, p.cursor);
-    if let Some(err) = &p.error
+    if let Some(err) = error
         && inner.height >= 2
     {
-        Line::styled(err.as_str(), theme::level(Level::Error)).render(row(1), buf);
+        Line::styled(err, theme::level(Level::Error)).render(row(1), buf);
     }
     if inner.height >= 3 {
         let keys = format!(
@@ -238,18 +245,22 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
 }
 
 /// The prompt's text with its cursor (a character index), scrolled left as far as the
-/// cursor needs to stay visible, measured by display width.
+/// cursor needs to stay visible, measured by display width. A control character shows as
+/// its escape (`\u{1b}`), the cursor moving over it as over one character.
 fn draw_field(area: Rect, buf: &mut Buffer, text: &str, cursor: usize) {
-    let chars: Vec<char> = text.chars().collect();
+    let chars: Vec<String> = text
+        .chars()
+        .map(|c| escape(c.encode_utf8(&mut [0; 4])).into_owned())
+        .collect();
     let cursor = cursor.min(chars.len());
-    let width = |cs: &[char]| cs.iter().filter_map(|c| c.width()).sum::<usize>();
+    let width = |cs: &[String]| cs.iter().map(|c| c.width()).sum::<usize>();
     // Room for the text before the cursor and the cursor's own cell.
     let room = (area.width as usize).saturating_sub(1);
     let mut skip = 0;
     while skip < cursor && width(&chars[skip..cursor]) + 1 > room {
         skip += 1;
     }
-    let shown: String = chars[skip..].iter().collect();
+    let shown: String = chars[skip..].concat();
     Line::styled(shown, theme::strong()).render(area, buf);
     let cx = area.x + width(&chars[skip..cursor]) as u16;
     if cx < area.right() && area.height > 0 {

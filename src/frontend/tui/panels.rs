@@ -1,5 +1,6 @@
 //! The parameter panel (generated from the registry) and the selected track's fields.
 
+use crate::model::text::escape;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -83,7 +84,7 @@ fn module_title(ui: &UiState, ctl: &Controller) -> (Module, String) {
             .tracks
             .get(ui.track)
     {
-        title = format!(" Params: {module} ({}) ", t.name);
+        title = format!(" Params: {module} ({}) ", escape(&t.name));
     }
     (module, title)
 }
@@ -216,8 +217,8 @@ pub fn draw_track(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) 
         marks.push_str(" S");
     }
     let title = Line::from(vec![
-        Span::raw(format!(" {} ", t.name)),
-        Span::styled(format!("{}{marks} ", t.voice_id), theme::dim()),
+        Span::raw(format!(" {} ", escape(&t.name))),
+        Span::styled(format!("{}{marks} ", escape(&t.voice_id)), theme::dim()),
     ]);
     let inner = panel(area, buf, title, false);
     if inner.height == 0 {

@@ -11,6 +11,7 @@ use ratatui::widgets::{
 };
 
 use crate::control::{Controller, Level};
+use crate::model::text::escape;
 use crate::store::{SLOT_COUNT, SlotNumber};
 
 use super::draw::{panel, split_v};
@@ -135,14 +136,14 @@ fn slot_row(n: u8, ui: &UiState, ctl: &Controller, cols: Columns) -> Row<'static
         Some(SlotRow {
             error: Some(err), ..
         }) => {
-            let text = format!("unreadable: {err}");
+            let text = format!("unreadable: {}", escape(err));
             cells.push(Cell::from(Span::styled(text, theme::level(Level::Error))));
         }
         Some(r) => {
             let name = if r.name.is_empty() {
                 "(no name)".to_string()
             } else {
-                r.name.clone()
+                escape(&r.name).into_owned()
             };
             let style = if playing {
                 theme::strong()

@@ -431,7 +431,8 @@ impl UiState {
     }
 
     /// The performer pressed a key with the message line in front of them: what it shows
-    /// counts as seen.
+    /// counts as seen, and an unseen warning or error takes its place (a second start-up
+    /// error is not left waiting behind the first until something else is said).
     pub fn mark_shown_seen(&mut self) {
         if let Some(m) = &self.message
             && let Some(e) = self
@@ -441,6 +442,9 @@ impl UiState {
                 .find(|e| !e.seen && e.level == m.level && e.text == m.text)
         {
             e.seen = true;
+        }
+        if self.log.iter().any(|e| !e.seen && e.level != Level::Info) {
+            self.show_unseen();
         }
     }
 

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::control::Controller;
+use crate::model::text::escape;
 
 use super::state::UiState;
 use super::theme;
@@ -75,7 +76,7 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
             p.push(Span::styled(format!("slot {n}"), theme::strong()));
             if !playing.name.is_empty() {
                 p.push(Span::styled(
-                    format!(" \"{}\"", playing.name),
+                    format!(" \"{}\"", escape(playing.name)),
                     theme::text(),
                 ));
             }

@@ -43,8 +43,8 @@ pub enum ClockMode {
 /// OSC options of the tracker and of headless mode.
 #[derive(Debug, Args, Clone, PartialEq, Eq)]
 pub struct OscArgs {
-    /// UDP port the OSC server listens on.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT)]
+    /// UDP port the OSC server listens on (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT, allow_negative_numbers = true, value_parser = crate::model::limits::parse_listen_port)]
     pub osc_port: u16,
     /// Address the OSC server listens on (default 127.0.0.1). Anything but loopback lets
     /// other machines control Chronus.

@@ -77,13 +77,11 @@ fn text_arg(msg: &OscMessage, i: usize, what: &str) -> Result<String, String> {
     text(arg(msg, i, what)?).map_err(|e| format!("{what}: {e}"))
 }
 
+/// The slot of argument 1, strictly ([`wire::slot_number`]): nothing is rounded into a slot
+/// and T/F are not slot numbers.
 fn slot_arg(msg: &OscMessage) -> Result<SlotNumber, String> {
     let a = arg(msg, 0, "a slot number 1–128")?;
-    let r = match a {
-        OscType::String(s) => SlotNumber::parse(s),
-        other => SlotNumber::from_f64(number(other)?),
-    };
-    r.map_err(|e| e.to_string())
+    wire::slot_number(a).map_err(|e| e.to_string())
 }
 
 /// A voice id from `/seq/add` (`voice3`, or just `3`).
@@ -373,7 +371,7 @@ pub const ROUTES: &[Route] = &[
         RouteGroup::Pattern,
         "/pattern/load",
         "slot [immediate]",
-        "load a slot at the next bar, or at once when the 2nd argument is 1, true, immediate or now",
+        "load a slot at the next bar, or at once when the 2nd argument is 1, true, immediate or now (0, false, bar or next_bar: the next bar; anything else is refused); slots are whole numbers 1–128 (5, 5.0, \"5\"), never T/F",
         pattern_load,
     ),
     Route::fixed(
@@ -498,11 +496,11 @@ fn seq_start(ctl: &mut Controller, _: &Call) -> Routed {
 
 fn pattern_load(ctl: &mut Controller, c: &Call) -> Routed {
     let slot = slot_arg(c.msg)?;
-    let immediate = c
-        .msg
-        .args
-        .get(1)
-        .is_some_and(|a| flag(a, &["immediate", "now"]));
+    let immediate = match c.msg.args.get(1) {
+        Some(a) => flag(a, &["immediate", "now"], &["bar", "next_bar"])
+            .map_err(|e| format!("argument 2: {e}"))?,
+        None => false,
+    };
     ack(ctl.apply(Command::LoadSlot { slot, immediate }))
 }
 

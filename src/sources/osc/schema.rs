@@ -166,6 +166,8 @@ pub fn schema_json(voices: usize, unknown: &BTreeMap<String, u64>, unknown_total
         },
         "registered_routes": registered_routes(voices),
         "unknown_routes": unknown.keys().collect::<Vec<_>>(),
+        "limits": crate::model::schema::limits_json(),
+        "slot_arguments": super::wire::SLOT_RULE,
     });
     if unknown_total > 0
         && let Value::Object(m) = &mut out

@@ -145,13 +145,14 @@ pub struct OscStats {
 #[derive(Debug, thiserror::Error)]
 pub enum OscSetupError {
     /// The listening socket could not be bound (port in use, address not local).
-    #[error("cannot listen for OSC on {addr} (--osc-port/--osc-bind): {source}")]
+    // The messages hold their causes, so none is also returned as `source()`: a chain
+    // printer would say it twice.
+    #[error("cannot listen for OSC on {addr} (--osc-port/--osc-bind): {error}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
         /// The operating system's error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// An `--osc-out` value is not a reachable HOST:PORT.
     #[error("--osc-out {value:?}: {reason}")]
@@ -162,8 +163,67 @@ pub enum OscSetupError {
         reason: String,
     },
     /// The sending socket could not be opened.
-    #[error("cannot open a socket to send OSC: {0}")]
-    OutSocket(#[source] io::Error),
+    #[error("cannot open a socket to send OSC from {from}: {error}")]
+    OutSocket {
+        /// The address it was to be bound to (the one OSC listens on).
+        from: IpAddr,
+        /// The operating system's error.
+        error: io::Error,
+    },
+    /// An `--osc-out` destination the interface OSC listens on cannot reach.
+    #[error(
+        "--osc-out {dest}: cannot be reached from {from}, the address OSC listens and sends on (--osc-bind){}",
+        why(error.as_ref())
+    )]
+    Unreachable {
+        /// The destination.
+        dest: SocketAddr,
+        /// The address OSC listens on.
+        from: IpAddr,
+        /// The operating system's error, when it gave one (none: the families differ).
+        error: Option<io::Error>,
+    },
+}
+
+fn why(error: Option<&io::Error>) -> String {
+    match error {
+        Some(e) => format!(": {e}"),
+        None => " (one is IPv4, the other IPv6)".to_string(),
+    }
+}
+
+/// The address Chronus sends from to reach addresses of one family, given the one it listens
+/// on: the same interface (loopback stays loopback, all interfaces stay all); `None` when it
+/// listens on one specific address of the other family.
+fn send_ip(listen: IpAddr, v4: bool) -> Option<IpAddr> {
+    match (listen, v4) {
+        (IpAddr::V4(_), true) | (IpAddr::V6(_), false) => Some(listen),
+        (l, true) if l.is_loopback() => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        (l, false) if l.is_loopback() => Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        (l, true) if l.is_unspecified() => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        (l, false) if l.is_unspecified() => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        _ => None,
+    }
+}
+
+/// A socket bound to `from` (any port) that can send to `dest`: the route is checked now, so
+/// a destination the interface cannot reach is an error at start, not a silent loss later.
+fn out_socket(from: IpAddr, dest: SocketAddr) -> Result<UdpSocket, OscSetupError> {
+    let socket = UdpSocket::bind(SocketAddr::new(from, 0))
+        .map_err(|error| OscSetupError::OutSocket { from, error })?;
+    let probe = UdpSocket::bind(SocketAddr::new(from, 0))
+        .map_err(|error| OscSetupError::OutSocket { from, error })?;
+    probe
+        .connect(dest)
+        .map_err(|error| OscSetupError::Unreachable {
+            dest,
+            from,
+            error: Some(error),
+        })?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|error| OscSetupError::OutSocket { from, error })?;
+    Ok(socket)
 }
 
 /// Resolves one `--osc-out HOST:PORT`.
@@ -181,6 +241,17 @@ pub fn parse_out(value: &str) -> Result<SocketAddr, OscSetupError> {
     addrs
         .next()
         .ok_or_else(|| bad("the host name has no address".into()))
+}
+
+/// Resolves one `--osc-out HOST:PORT`, preferring an address of the family OSC listens on
+/// (`localhost` may name both ::1 and 127.0.0.1).
+fn resolve_out(value: &str, listen: IpAddr) -> Result<SocketAddr, OscSetupError> {
+    let first = parse_out(value)?;
+    let same_family = value
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut all| all.find(|a| a.is_ipv4() == listen.is_ipv4()));
+    Ok(same_family.unwrap_or(first))
 }
 
 /// The OSC server (see the module docs). A [`Service`] of the control loop.
@@ -248,8 +319,7 @@ impl OscServer {
     pub fn from_args(args: &OscArgs) -> Result<OscServer, OscSetupError> {
         let ip = args.osc_bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let addr = SocketAddr::new(ip, args.osc_port);
-        let server =
-            OscServer::bind(addr).map_err(|source| OscSetupError::Bind { addr, source })?;
+        let server = OscServer::bind(addr).map_err(|error| OscSetupError::Bind { addr, error })?;
         let outs: Vec<&str> = if args.osc_out.is_empty() {
             vec![DEFAULT_OUT]
         } else {
@@ -257,29 +327,38 @@ impl OscServer {
         };
         let dests = outs
             .into_iter()
-            .map(parse_out)
+            .map(|o| resolve_out(o, ip))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(server
-            .with_outputs(dests)
-            .map_err(OscSetupError::OutSocket)?
-            .with_clock(args.clock))
+        Ok(server.with_outputs(dests)?.with_clock(args.clock))
     }
 
-    /// Sends visual data, the clock and slot changes to `dests`.
-    pub fn with_outputs(mut self, dests: Vec<SocketAddr>) -> io::Result<OscServer> {
-        let open = |ip: IpAddr| -> io::Result<UdpSocket> {
-            let s = UdpSocket::bind(SocketAddr::new(ip, 0))?;
-            s.set_nonblocking(true)?;
-            Ok(s)
-        };
-        if dests.iter().any(SocketAddr::is_ipv4) {
-            self.out_v4 = Some(open(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?);
-        }
-        if dests.iter().any(SocketAddr::is_ipv6) {
-            self.out_v6 = Some(open(IpAddr::V6(Ipv6Addr::UNSPECIFIED))?);
+    /// Sends visual data, the clock and slot changes to `dests`, from the interface the
+    /// server listens on (so `--osc-bind 127.0.0.1` never sends from another interface).
+    /// Fails when that interface cannot reach one of them.
+    pub fn with_outputs(mut self, dests: Vec<SocketAddr>) -> Result<OscServer, OscSetupError> {
+        let listen = self.local.ip();
+        for dest in &dests {
+            let from = send_ip(listen, dest.is_ipv4()).ok_or(OscSetupError::Unreachable {
+                dest: *dest,
+                from: listen,
+                error: None,
+            })?;
+            let slot = if dest.is_ipv4() {
+                &mut self.out_v4
+            } else {
+                &mut self.out_v6
+            };
+            let socket = out_socket(from, *dest)?;
+            slot.get_or_insert(socket);
         }
         self.dests = dests;
         Ok(self)
+    }
+
+    /// The addresses visual data, the clock and slot changes are sent from (IPv4, IPv6).
+    pub fn out_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let addr = |s: &Option<UdpSocket>| s.as_ref().and_then(|s| s.local_addr().ok());
+        (addr(&self.out_v4), addr(&self.out_v6))
     }
 
     /// Keeps its own clock, or follows `/chronus/clock` bundles from a leader.
@@ -382,6 +461,12 @@ impl OscServer {
         replies: &mut Vec<OscPacket>,
     ) {
         self.stats.messages += 1;
+        if let Err(e) = wire::check_sizes(&msg) {
+            // Refused before any route sees it: a huge text never reaches the song.
+            self.stats.refused += 1;
+            replies.push(error_packet(&clip(&msg.addr), &e.to_string()));
+            return;
+        }
         let addr = msg.addr.as_str();
         match routes::find(addr).map(|(r, _)| r.handler) {
             Some(Handler::Clock) => {

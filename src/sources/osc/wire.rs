@@ -7,6 +7,10 @@
 
 use rosc::{OscMessage, OscPacket, OscTime, OscType};
 
+use crate::model::limits::{self, LimitError};
+use crate::model::text::{fmt_exact, quote};
+use crate::store::{SLOT_COUNT, SlotNumber};
+
 /// Deepest bundle nesting accepted (a bundle inside a bundle inside a bundle …).
 pub const MAX_BUNDLE_DEPTH: usize = 8;
 /// Deepest array nesting accepted in a message's type tags.
@@ -120,14 +124,14 @@ pub fn number(arg: &OscType) -> Result<f64, String> {
         OscType::Bool(b) => f64::from(u8::from(*b)),
         OscType::String(s) => match s.trim().parse::<f64>() {
             Ok(v) => v,
-            Err(_) => return Err(format!("{:?} is not a number", clip(s))),
+            Err(_) => return Err(format!("{} is not a number", quote(s))),
         },
         other => return Err(format!("a {} is not a number", type_name(other))),
     };
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(format!("{v} is not a finite number"))
+        Err(format!("{} is not a finite number", shown(arg)))
     }
 }
 
@@ -144,27 +148,206 @@ pub fn text(arg: &OscType) -> Result<String, String> {
     }
 }
 
-/// A yes/no argument: 1/0, true/false, or the words given in `yes`.
-pub fn flag(arg: &OscType, yes: &[&str]) -> bool {
+/// A yes/no argument: 1/0 (int, float or text), true/false (T/F or text), or the words given
+/// in `yes` and `no`. Anything else is refused rather than read as "no".
+pub fn flag(arg: &OscType, yes: &[&str], no: &[&str]) -> Result<bool, FlagError> {
+    let refused = || FlagError {
+        shown: shown(arg),
+        yes: yes.join(", "),
+        no: no.join(", "),
+    };
     match arg {
-        OscType::Bool(b) => *b,
+        OscType::Bool(b) => Ok(*b),
         OscType::String(s) => {
-            let s = s.trim().to_ascii_lowercase();
-            s == "true" || yes.contains(&s.as_str()) || s.parse::<f64>().is_ok_and(|v| v == 1.0)
+            let w = s.trim().to_ascii_lowercase();
+            match w.as_str() {
+                "1" | "true" => Ok(true),
+                "0" | "false" => Ok(false),
+                w if yes.contains(&w) => Ok(true),
+                w if no.contains(&w) => Ok(false),
+                _ => Err(refused()),
+            }
         }
-        other => number(other).is_ok_and(|v| v == 1.0),
+        other => match number(other) {
+            Ok(1.0) => Ok(true),
+            Ok(0.0) => Ok(false),
+            _ => Err(refused()),
+        },
     }
 }
 
-/// Shortens user text quoted in a message, so a huge string cannot make a huge reply.
-pub fn clip(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head}…")
+/// A yes/no argument that is neither.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{shown} is not a yes/no value: write 1, true, {yes} (yes) or 0, false, {no} (no)")]
+pub struct FlagError {
+    /// The argument as shown in messages.
+    pub shown: String,
+    /// The words that mean yes.
+    pub yes: String,
+    /// The words that mean no.
+    pub no: String,
+}
+
+/// An argument as a message quotes it: text quoted and cut, numbers bounded, T/F named.
+pub fn shown(arg: &OscType) -> String {
+    match arg {
+        OscType::String(s) => quote(s),
+        OscType::Int(i) => i.to_string(),
+        OscType::Long(l) => l.to_string(),
+        OscType::Float(f) => shown_float(*f as f64),
+        OscType::Double(d) => shown_float(*d),
+        OscType::Bool(true) => "true (T)".to_string(),
+        OscType::Bool(false) => "false (F)".to_string(),
+        other => format!("a {}", type_name(other)),
     }
+}
+
+/// A float as a message quotes what was sent: exact, bounded, `NaN` named as such.
+fn shown_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else {
+        fmt_exact(v)
+    }
+}
+
+/// Why an argument is not a slot number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlotArgError {
+    /// Text that is no number at all.
+    #[error("{shown} is not a number: {SLOT_RULE}")]
+    NotANumber {
+        /// The argument as shown.
+        shown: String,
+    },
+    /// A fraction: nothing is rounded into a slot.
+    #[error("{shown} is not a whole number: {SLOT_RULE}")]
+    NotWhole {
+        /// The argument as shown.
+        shown: String,
+    },
+    /// A whole number written with a sign, an exponent or spaces.
+    #[error("{shown} is not written plainly: {SLOT_RULE}")]
+    NotPlain {
+        /// The argument as shown.
+        shown: String,
+    },
+    /// A whole number outside 1–128.
+    #[error("{shown} is out of range: {SLOT_RULE}")]
+    OutOfRange {
+        /// The argument as shown.
+        shown: String,
+    },
+    /// T, F, a blob, nil, …: not numbers at all.
+    #[error("{shown} is not a slot number: {SLOT_RULE}")]
+    WrongType {
+        /// The argument as shown.
+        shown: String,
+    },
+}
+
+/// What a slot argument must be, as messages say it.
+pub const SLOT_RULE: &str = "a slot is a whole number 1–128, sent as an int (5), a float (5.0) or plain digits (\"5\", \"5.0\")";
+
+/// A slot number from an OSC argument, strictly: an int or long, a float or double holding a
+/// whole number, or text of plain digits with at most a zero fraction (`"5"`, `"5.0"`). Signs,
+/// exponents, spaces, fractions (`5.5`), T/F and every other type are refused; nothing is
+/// rounded into a slot.
+pub fn slot_number(arg: &OscType) -> Result<SlotNumber, SlotArgError> {
+    let shown = shown(arg);
+    let value = match arg {
+        OscType::Int(i) => *i as f64,
+        OscType::Long(l) => *l as f64,
+        OscType::Float(f) => *f as f64,
+        OscType::Double(d) => *d,
+        OscType::String(s) => match read_slot_text(s) {
+            SlotText::Plain(v) => v,
+            SlotText::Fraction => return Err(SlotArgError::NotWhole { shown }),
+            SlotText::NotPlain => return Err(SlotArgError::NotPlain { shown }),
+            SlotText::NotANumber => return Err(SlotArgError::NotANumber { shown }),
+        },
+        _ => return Err(SlotArgError::WrongType { shown }),
+    };
+    if !value.is_finite() {
+        return Err(SlotArgError::NotANumber { shown });
+    }
+    if value.fract() != 0.0 {
+        return Err(SlotArgError::NotWhole { shown });
+    }
+    if !(1.0..=SLOT_COUNT as f64).contains(&value) {
+        return Err(SlotArgError::OutOfRange { shown });
+    }
+    SlotNumber::new(value as u8).map_err(|_| SlotArgError::OutOfRange { shown })
+}
+
+/// How the text of a slot argument reads.
+enum SlotText {
+    /// Plain digits, at most a `.` and more digits after them: the value.
+    Plain(f64),
+    /// A number with a fraction, however written.
+    Fraction,
+    /// A whole number with a sign, an exponent, spaces or a dangling `.`.
+    NotPlain,
+    /// No number at all (or not a finite one).
+    NotANumber,
+}
+
+fn read_slot_text(s: &str) -> SlotText {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let plain = !int.is_empty() && digits(int) && digits(frac) && !s.ends_with('.');
+    match s.trim().parse::<f64>() {
+        Ok(v) if plain => SlotText::Plain(v),
+        Ok(v) if v.is_finite() && v.fract() != 0.0 => SlotText::Fraction,
+        Ok(v) if v.is_finite() => SlotText::NotPlain,
+        _ => SlotText::NotANumber,
+    }
+}
+
+/// A message whose address or arguments are larger than the OSC limits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// The address is too long.
+    #[error("the address: {0}")]
+    Address(LimitError),
+    /// A string or blob argument is too long.
+    #[error("argument {index}: {error}")]
+    Argument {
+        /// 1-based position of the argument (inside arrays, of the array).
+        index: usize,
+        /// The limit and the size found.
+        error: LimitError,
+    },
+}
+
+/// Checks a message against the OSC size limits ([`limits::OSC_ADDRESS`],
+/// [`limits::OSC_STRING`], [`limits::OSC_BLOB`]), arrays included.
+pub fn check_sizes(msg: &OscMessage) -> Result<(), SizeError> {
+    limits::OSC_ADDRESS
+        .check(msg.addr.len())
+        .map_err(SizeError::Address)?;
+    for (i, arg) in msg.args.iter().enumerate() {
+        check_arg(arg).map_err(|error| SizeError::Argument {
+            index: i + 1,
+            error,
+        })?;
+    }
+    Ok(())
+}
+
+fn check_arg(arg: &OscType) -> Result<(), LimitError> {
+    match arg {
+        OscType::String(s) => limits::OSC_STRING.check(s.len()),
+        OscType::Blob(b) => limits::OSC_BLOB.check(b.len()),
+        OscType::Array(a) => a.content.iter().try_for_each(check_arg),
+        _ => Ok(()),
+    }
+}
+
+/// Shortens user text quoted in a message, so a huge string cannot make a huge reply, and
+/// escapes its control characters.
+pub fn clip(s: &str) -> String {
+    crate::model::text::clip(s)
 }
 
 /// The NTP timetag of a Unix time (seconds).
@@ -241,10 +424,129 @@ mod tests {
         assert!(number(&OscType::String("abc".into())).is_err());
         assert!(number(&OscType::Float(f32::NAN)).is_err());
         assert!(number(&OscType::Nil).unwrap_err().contains("nil"));
-        assert!(flag(&OscType::String("now".into()), &["now", "immediate"]));
-        assert!(flag(&OscType::Int(1), &[]));
-        assert!(!flag(&OscType::Int(0), &[]));
-        assert!(flag(&OscType::String("TRUE".into()), &[]));
+    }
+
+    #[test]
+    fn yes_no_arguments_are_read_strictly() {
+        let f = |a: OscType| flag(&a, &["now", "immediate"], &["bar", "next_bar"]);
+        let s = |t: &str| OscType::String(t.into());
+        for yes in [
+            s("now"),
+            s("IMMEDIATE"),
+            s("true"),
+            s("1"),
+            OscType::Int(1),
+            OscType::Float(1.0),
+            OscType::Bool(true),
+        ] {
+            assert_eq!(f(yes.clone()), Ok(true), "{yes:?}");
+        }
+        for no in [
+            s("bar"),
+            s("false"),
+            s("0"),
+            OscType::Int(0),
+            OscType::Double(0.0),
+            OscType::Bool(false),
+        ] {
+            assert_eq!(f(no.clone()), Ok(false), "{no:?}");
+        }
+        for bad in [
+            s("banana"),
+            s(""),
+            OscType::Int(2),
+            OscType::Float(0.5),
+            OscType::Nil,
+            s("yes please"),
+        ] {
+            let e = f(bad.clone()).unwrap_err().to_string();
+            assert!(e.contains("is not a yes/no value"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn slot_arguments_are_whole_numbers_written_plainly() {
+        let s = |t: &str| OscType::String(t.into());
+        let ok = [
+            (OscType::Int(5), 5),
+            (OscType::Long(128), 128),
+            (OscType::Float(5.0), 5),
+            (OscType::Double(1.0), 1),
+            (s("5"), 5),
+            (s("5.0"), 5),
+            (s("007"), 7),
+            (s("12.000"), 12),
+        ];
+        for (arg, n) in ok {
+            assert_eq!(slot_number(&arg).map(SlotNumber::get), Ok(n), "{arg:?}");
+        }
+        let bad: [(OscType, &str); 22] = [
+            (OscType::Bool(true), "true (T) is not a slot number"),
+            (OscType::Bool(false), "false (F) is not a slot number"),
+            (OscType::Float(5.5), "5.5 is not a whole number"),
+            (OscType::Double(4.999999), "4.999999 is not a whole number"),
+            (OscType::Float(f32::NAN), "NaN is not a number"),
+            (OscType::Double(f64::INFINITY), "infinity is not a number"),
+            (OscType::Double(1e300), "1e300 is out of range"),
+            (OscType::Int(0), "0 is out of range"),
+            (OscType::Int(129), "129 is out of range"),
+            (OscType::Int(-3), "-3 is out of range"),
+            (
+                OscType::Long(i64::MAX),
+                "9223372036854775807 is out of range",
+            ),
+            (s("5.5"), "\"5.5\" is not a whole number"),
+            (s("1e0"), "\"1e0\" is not written plainly"),
+            (s("+5"), "\"+5\" is not written plainly"),
+            (s(" 5"), "\" 5\" is not written plainly"),
+            (s("5."), "\"5.\" is not written plainly"),
+            (s(".5e1"), "\".5e1\" is not written plainly"),
+            (s("0x5"), "\"0x5\" is not a number"),
+            (s("five"), "\"five\" is not a number"),
+            (s(""), "\"\" is not a number"),
+            (s("0"), "\"0\" is out of range"),
+            (OscType::Nil, "a nil is not a slot number"),
+        ];
+        for (arg, want) in bad {
+            let e = slot_number(&arg).unwrap_err().to_string();
+            assert!(
+                e.starts_with(want) && e.ends_with(SLOT_RULE),
+                "{arg:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn strings_blobs_and_addresses_have_size_limits() {
+        let m = |addr: &str, args: Vec<OscType>| message(addr, args);
+        let text = |n: usize| OscType::String("é".repeat(n / 2));
+        assert!(check_sizes(&m("/a", vec![text(limits::MAX_OSC_STRING_BYTES)])).is_ok());
+        let e = check_sizes(&m(
+            "/a",
+            vec![OscType::Int(1), text(limits::MAX_OSC_STRING_BYTES + 2)],
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "argument 2: an OSC string may hold at most 4096 bytes; this one has 4098"
+        );
+        let blob = |n: usize| OscType::Blob(vec![0; n]);
+        assert!(check_sizes(&m("/a", vec![blob(limits::MAX_OSC_BLOB_BYTES)])).is_ok());
+        assert!(check_sizes(&m("/a", vec![blob(limits::MAX_OSC_BLOB_BYTES + 1)])).is_err());
+        let nested = OscType::Array(rosc::OscArray {
+            content: vec![OscType::Array(rosc::OscArray {
+                content: vec![blob(limits::MAX_OSC_BLOB_BYTES + 1)],
+            })],
+        });
+        assert!(check_sizes(&m("/a", vec![nested])).is_err());
+        let addr = |n: usize| format!("/{}", "a".repeat(n - 1));
+        assert!(check_sizes(&m(&addr(limits::MAX_OSC_ADDRESS_BYTES), vec![])).is_ok());
+        assert_eq!(
+            check_sizes(&m(&addr(limits::MAX_OSC_ADDRESS_BYTES + 1), vec![]))
+                .unwrap_err()
+                .to_string(),
+            "the address: an OSC address may hold at most 256 bytes; this one has 257"
+        );
     }
 
     fn nested_bundles(depth: usize) -> Vec<u8> {
