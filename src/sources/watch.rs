@@ -33,23 +33,22 @@ pub const MAX_DELAY: Duration = Duration::from_secs(1);
 /// Why the watcher could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
+    // Each message holds its cause, so the cause is not also returned as `source()`.
     /// The slots folder is missing and could not be created.
-    #[error("cannot create the slots folder {}: {source}", path.display())]
+    #[error("cannot create the slots folder {}: {error}", path.display())]
     CreateDir {
         /// The folder.
         path: PathBuf,
         /// The operating system's error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The operating system refused the watch (inotify limits, permissions).
-    #[error("cannot watch {} for changes: {source}", path.display())]
+    #[error("cannot watch {} for changes: {error}", path.display())]
     Watch {
         /// The folder.
         path: PathBuf,
         /// notify's error.
-        #[source]
-        source: notify::Error,
+        error: notify::Error,
     },
 }
 
@@ -143,16 +142,16 @@ impl SlotWatcher {
     /// reported.
     pub fn new(root: &Path) -> Result<SlotWatcher, WatchError> {
         let slots_dir = Store::new(root).slots_dir();
-        std::fs::create_dir_all(&slots_dir).map_err(|source| WatchError::CreateDir {
+        std::fs::create_dir_all(&slots_dir).map_err(|error| WatchError::CreateDir {
             path: slots_dir.clone(),
-            source,
+            error,
         })?;
         let (raw_tx, raw_rx) = mpsc::channel();
         let (out_tx, settled) = mpsc::channel();
         let waker: Arc<OnceLock<Waker>> = Arc::default();
-        let watch_err = |source| WatchError::Watch {
+        let watch_err = |error| WatchError::Watch {
             path: slots_dir.clone(),
-            source,
+            error,
         };
         // Stamped on arrival, so the quiet period is measured from the file system's point of
         // view however busy the debounce thread is.

@@ -142,13 +142,14 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The slot file exists but does not load.
-    #[error("slot {slot}: {source}")]
+    // Each message below holds its cause, so the cause is not also returned as `source()`
+    // (an error chain says it once).
+    #[error("slot {slot}: {error}")]
     Slot {
         /// The slot.
         slot: SlotNumber,
         /// What is wrong with the file.
-        #[source]
-        source: SlotError,
+        error: SlotError,
     },
     /// The slot's file holds a different pattern and the save was not meant to replace it.
     #[error("slot {slot} holds a different pattern ({name:?}); save again to overwrite")]
@@ -167,17 +168,16 @@ pub enum StoreError {
         size: usize,
     },
     /// Something that is not a regular file sits where the slot file goes; it is left alone.
-    #[error("slot {slot}: {source}; it was left as it is and nothing was saved")]
+    #[error("slot {slot}: {error}; it was left as it is and nothing was saved")]
     Occupied {
         /// The slot.
         slot: SlotNumber,
         /// What is there.
-        #[source]
-        source: ReadError,
+        error: ReadError,
     },
     /// The slot file was replaced, but its folder could not be synced to disk.
     #[error(
-        "slot {slot} was saved to {}, but its folder could not be synced to disk ({source}); the save may not survive a power cut",
+        "slot {slot} was saved to {}, but its folder could not be synced to disk ({error}); the save may not survive a power cut",
         path.display()
     )]
     NotSynced {
@@ -186,18 +186,17 @@ pub enum StoreError {
         /// The slot file, which holds the new version.
         path: PathBuf,
         /// The operating system's error.
-        source: io::Error,
+        error: io::Error,
     },
     /// A file-system operation failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {error}", path.display())]
     Io {
         /// What the store was doing (`write`, `rename`, …).
         action: &'static str,
         /// The file or directory involved.
         path: PathBuf,
         /// The operating system's error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -221,10 +220,10 @@ fn slot_entries(dir: &Path) -> Result<Vec<(SlotNumber, fs::DirEntry)>, StoreErro
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + use<> {
     let path = path.to_path_buf();
-    move |source| StoreError::Io {
+    move |error| StoreError::Io {
         action,
         path,
-        source,
+        error,
     }
 }
 
@@ -371,7 +370,10 @@ impl Store {
             if source.is_not_found() {
                 StoreError::Missing { slot: n, path }
             } else {
-                StoreError::Slot { slot: n, source }
+                StoreError::Slot {
+                    slot: n,
+                    error: source,
+                }
             }
         })
     }

@@ -63,7 +63,7 @@ fn previous_version(n: SlotNumber, path: &Path, slot: &Slot) -> Result<Previous,
         Ok(_) | Err(ReadError::TooLarge { .. } | ReadError::Io { .. }) => {
             Ok(Previous::Changed { copy: link })
         }
-        Err(source @ ReadError::NotAFile { .. }) => Err(StoreError::Occupied { slot: n, source }),
+        Err(error @ ReadError::NotAFile { .. }) => Err(StoreError::Occupied { slot: n, error }),
     }
 }
 
@@ -163,10 +163,10 @@ impl Store {
         self.prune(n, &keys, backup.is_some());
         remove_stale(&self.slots_dir(), |name| name.starts_with(&temp_prefix(n)));
         drop(lock);
-        sync_folder(&self.slots_dir()).map_err(|source| StoreError::NotSynced {
+        sync_folder(&self.slots_dir()).map_err(|error| StoreError::NotSynced {
             slot: n,
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Ok((previous, backup))
     }

@@ -156,7 +156,7 @@ fn load_errors_name_the_slot_file_and_position() {
     std::fs::write(&path, "{\n  \"metadata\": {\n").unwrap();
     match store.load(n(9)).unwrap_err() {
         StoreError::Slot {
-            source: SlotError::Syntax { line, column, .. },
+            error: SlotError::Syntax { line, column, .. },
             ..
         } => assert_eq!((line, column), (3, 0)),
         other => panic!("{other:?}"),
@@ -205,7 +205,7 @@ fn a_corrupt_slot_offers_the_newest_valid_backup() {
     assert!(matches!(
         store.load(n(4)),
         Err(StoreError::Slot {
-            source: SlotError::Syntax { .. },
+            error: SlotError::Syntax { .. },
             ..
         })
     ));
