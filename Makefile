@@ -47,7 +47,7 @@ bench: deps
 # no blocked callback, flat memory, every slot and backup valid (CHRONUS_SOAK_SECONDS=60 for
 # a short run).
 soak: deps
-	$(CARGO) test --release --test it soak -- --ignored --nocapture
+	$(CARGO) test --test it soak -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean

@@ -3,7 +3,7 @@
 //! slots, with the playing slot's file rewritten by "an editor" every second. At the end: not
 //! one callback blocked, the resident memory of the last minute no higher than after the
 //! first one (with 10 % slack for the allocator), and every slot file and backup loads.
-//! Long by design: `make soak` runs it (`cargo test --release --test it soak -- --ignored`).
+//! Long by design: `make soak` runs it (`cargo test --test it soak -- --ignored`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
