@@ -52,8 +52,9 @@ impl SlotNumber {
     /// Parses text such as `3`, `3.0` or ` 3 `.
     pub fn parse(s: &str) -> Result<SlotNumber, StoreError> {
         let t = s.trim();
+        // Bounded and escaped: the text may be anything a user typed or sent.
         let bad = |reason| StoreError::BadSlotNumber {
-            value: s.to_string(),
+            value: crate::model::text::clip(s),
             reason,
         };
         let v: f64 = match t.parse() {
@@ -75,7 +76,7 @@ impl SlotNumber {
     /// A slot number from a float (OSC sends them): whole numbers 1.0–128.0 only.
     pub fn from_f64(v: f64) -> Result<SlotNumber, StoreError> {
         let bad = |reason| StoreError::BadSlotNumber {
-            value: format!("{v}"),
+            value: crate::model::text::fmt_num(v),
             reason,
         };
         if !v.is_finite() {
@@ -468,6 +469,27 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_slot_numbers_are_quoted_boundedly() {
+        let cases = [
+            SlotNumber::from_f64(1e300).unwrap_err(),
+            SlotNumber::from_f64(f64::NAN).unwrap_err(),
+            SlotNumber::parse(&"9".repeat(10_000)).unwrap_err(),
+            SlotNumber::parse("\u{1b}[2J5").unwrap_err(),
+        ];
+        for e in cases {
+            let text = e.to_string();
+            assert!(text.len() < 200, "{text}");
+            assert!(!text.contains('\u{1b}'), "{text}");
+        }
+        assert!(
+            SlotNumber::from_f64(1e300)
+                .unwrap_err()
+                .to_string()
+                .contains("1e300")
+        );
+    }
 
     #[test]
     fn slot_numbers_accept_whole_numbers_in_range_only() {
