@@ -39,6 +39,7 @@ test: deps fmt lint
 	@command -v tmux >/dev/null || { echo "make test: tmux not found after make deps" >&2; exit 1; }
 	@[ -x /usr/bin/jackd ] || [ -x /usr/local/bin/jackd ] || { echo "make test: jackd not found after make deps" >&2; exit 1; }
 	$(CARGO) test --all-targets
+	$(CARGO) test --test it -- --ignored --exact osc::a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_silent
 
 bench: deps
 	$(CARGO) bench

@@ -1550,7 +1550,11 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Two processes' bar times compared to the hundredth of a millisecond: it runs alone, after
+/// the parallel suite (`make test` runs it with `--ignored --exact`), so other tests' load on
+/// the cores does not stretch its clocks.
 #[test]
+#[ignore = "timed across two processes: make test runs it alone after the suite"]
 fn a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_silent() {
     let _one = HEAVY_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     // The leader plays at 240 BPM (a bar a second), the follower's own slot at 200 BPM.
