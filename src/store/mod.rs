@@ -13,7 +13,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 pub mod drafts;
 pub mod output;
@@ -428,35 +428,12 @@ impl Store {
     /// Every slot file, by number, with its name, tempo and track count (or why it does not
     /// load). A missing folder gives an empty list.
     pub fn list(&self) -> Result<Vec<SlotInfo>, StoreError> {
-        let mut out = Vec::new();
-        for (number, entry) in slot_entries(&self.slots_dir())? {
-            let path = entry.path();
-            let modified = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(UNIX_EPOCH);
-            let info = match read_slot_file(&path) {
-                Ok(p) => SlotInfo {
-                    number,
-                    name: p.slot.metadata.name,
-                    bpm: p.slot.sequencer.bpm,
-                    tracks: p.slot.sequencer.tracks.len(),
-                    modified,
-                    error: None,
-                },
-                Err(e) => SlotInfo {
-                    number,
-                    name: String::new(),
-                    bpm: 0.0,
-                    tracks: 0,
-                    modified,
-                    error: Some(e.to_string()),
-                },
-            };
-            out.push(info);
-        }
-        out.sort_by_key(|i| i.number);
-        Ok(out)
+        // The same read the disk thread makes for the tracker's slot list.
+        Ok(self
+            .scan()?
+            .into_iter()
+            .filter_map(|(_, file)| file.info().cloned())
+            .collect())
     }
 }
 

@@ -10,7 +10,7 @@ use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::{Live, Setup};
+use crate::support::{Live, Rng, Setup};
 use chronus::control::{Command, Level, Notice, Service};
 use chronus::model::registry::{
     MAX_VOICES, ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice,
@@ -965,20 +965,6 @@ fn viz_clock_and_slot_changes_go_out() {
 // ---------------------------------------------------------------------------------------------
 // Robustness
 // ---------------------------------------------------------------------------------------------
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn corpus() -> Vec<Vec<u8>> {
     let f = OscType::Float;

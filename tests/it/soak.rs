@@ -15,7 +15,7 @@ use chronus::store::{SlotNumber, Store, read_slot_file};
 use rosc::OscType;
 use serde_json::Value;
 
-use crate::support::{OscClient, free_udp_port};
+use crate::support::{OscClient, Rng, free_udp_port};
 
 /// Messages sent per second.
 const RATE: u64 = 1000;
@@ -28,22 +28,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-/// A small deterministic generator (xorshift), so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// One random valid edit or save.
@@ -77,7 +61,7 @@ fn random_message(rng: &mut Rng) -> (&'static str, Vec<OscType>) {
             "/seq/update/pattern",
             vec![
                 OscType::String("kick".into()),
-                OscType::String(steps[rng.below(steps.len() as u64) as usize].into()),
+                OscType::String(steps[rng.below(steps.len())].into()),
             ],
         ),
     }
