@@ -471,7 +471,11 @@ fn start_jack() -> Option<Jack> {
 }
 
 /// End to end through cpal: slot 1 plays on `alsa:jack` (a JACK dummy server) for 5 s with
-/// `--record`; the WAV is 5 s ± 50 ms long, not silent, and no xrun was reported.
+/// `--record`; the WAV is 5 s ± 50 ms long and not silent, and no callback of ours was late
+/// or blocked. The xruns JACK reports are bounded, not zero: a dummy server without real-time
+/// priority on a loaded 2-core CI machine misses its own wake-ups now and then (CI saw one in
+/// 945 callbacks with our load at 15 % max), which says nothing about Chronus; an engine too
+/// slow for its period shows as `late` in every period and as hundreds of xruns.
 #[test]
 fn plays_slot_one_through_jack_and_records_it() {
     let _g = serial();
@@ -515,7 +519,9 @@ fn plays_slot_one_through_jack_and_records_it() {
             .starts_with("alsa:jack")
     );
     let stopped = events_named(&events, "stopped")[0].clone();
-    assert_eq!(stopped["xruns"], 0, "{stopped}");
+    assert_eq!(stopped["late"], 0, "{stopped}");
+    assert_eq!(stopped["blocked"], 0, "{stopped}");
+    assert!(stopped["xruns"].as_u64().unwrap() <= 5, "{stopped}");
     let reader = hound::WavReader::open(&wav).expect("recording exists");
     let spec = reader.spec();
     assert_eq!((spec.channels, spec.sample_rate), (2, 48_000));
