@@ -41,6 +41,59 @@ pub(super) struct PendingSave {
     pub(super) from: Option<SlotNumber>,
 }
 
+/// Jobs that are worth doing once at a time per key: while one is with the disk thread,
+/// asking again only marks it to be done again when it reports. So a flood of edits or of
+/// file events keeps at most one draft write and one read per slot on the way, and the last
+/// state always reaches the disk.
+#[derive(Debug)]
+pub(super) struct OneAtATime<K> {
+    busy: BTreeMap<K, u32>,
+    again: std::collections::BTreeSet<K>,
+}
+
+impl<K> Default for OneAtATime<K> {
+    fn default() -> Self {
+        OneAtATime {
+            busy: BTreeMap::new(),
+            again: std::collections::BTreeSet::new(),
+        }
+    }
+}
+
+impl<K: Ord + Copy> OneAtATime<K> {
+    /// True when the job is to be given now; false when one is on the way (it is done again
+    /// when that one reports).
+    pub(super) fn start(&mut self, k: K) -> bool {
+        if self.busy.contains_key(&k) {
+            self.again.insert(k);
+            return false;
+        }
+        self.busy.insert(k, 1);
+        true
+    }
+
+    /// A job for `k` that goes now whatever is on the way (and makes a repeat moot).
+    pub(super) fn always(&mut self, k: K) {
+        self.again.remove(&k);
+        *self.busy.entry(k).or_default() += 1;
+    }
+
+    /// A job for `k` reported; true when it is to be done again now.
+    pub(super) fn done(&mut self, k: K) -> bool {
+        match self.busy.get_mut(&k) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                self.busy.remove(&k);
+                self.again.remove(&k)
+            }
+            None => false,
+        }
+    }
+}
+
 /// What the controller knows of the slot files (kept up to date by the disk thread).
 #[derive(Debug, Default)]
 pub(super) struct DiskState {
@@ -57,6 +110,10 @@ pub(super) struct DiskState {
     pub(super) draft_failing: std::collections::BTreeSet<SlotNumber>,
     /// A watcher reports changed files: changes of the playing slot reload it.
     pub(super) watching: bool,
+    /// Draft writes and removals on the way, per slot.
+    pub(super) draft_jobs: OneAtATime<SlotNumber>,
+    /// Reads on the way: of one slot file (`Some`) or of the whole folder (`None`).
+    pub(super) reads: OneAtATime<Option<SlotNumber>>,
 }
 
 impl Controller {
@@ -162,24 +219,40 @@ impl Controller {
             Report::Saved { slot, song, result } => self.on_saved(slot, *song, result),
             Report::LockWait { slot } => self.notices.push_back(Notice::SaveWaiting { slot }),
             Report::Draft { slot, result } => self.on_draft(slot, result),
-            Report::Listing(Ok(list)) => self.on_listing(list),
-            Report::Listing(Err(e)) => self.notify(Level::Error, format!("slot list: {e}")),
+            Report::Listing(list) => {
+                match list {
+                    Ok(list) => self.on_listing(list),
+                    Err(e) => self.notify(Level::Error, format!("slot list: {e}")),
+                }
+                if self.disk.reads.done(None) {
+                    let _ = self.rescan();
+                }
+            }
             Report::File { slot, file } => {
                 self.on_file(slot, file, self.disk.watching);
                 self.notices.push_back(Notice::SlotListChanged);
+                if self.disk.reads.done(Some(slot)) {
+                    let _ = self.read_slot_file(slot);
+                }
             }
         }
     }
 
-    /// Asks the disk thread to read slot `n`'s file again (it changed on disk).
+    /// Asks the disk thread to read slot `n`'s file again (it changed on disk); while a read
+    /// of it is on the way, once more after that one.
     pub(super) fn read_slot_file(&mut self, n: SlotNumber) -> Reply {
-        self.worker.submit(Job::Read(n));
+        if self.disk.reads.start(Some(n)) {
+            self.worker.submit(Job::Read(n));
+        }
         Ok(None)
     }
 
-    /// Asks the disk thread to read every slot file again.
+    /// Asks the disk thread to read every slot file again (once more after a scan on the
+    /// way).
     pub(super) fn rescan(&mut self) -> Reply {
-        self.worker.submit(Job::Scan);
+        if self.disk.reads.start(None) {
+            self.worker.submit(Job::Scan);
+        }
         Ok(None)
     }
 
@@ -501,6 +574,9 @@ impl Controller {
     }
 
     fn on_draft(&mut self, slot: SlotNumber, result: Result<(), StoreError>) {
+        if self.disk.draft_jobs.done(slot) {
+            self.write_draft(slot);
+        }
         match result {
             Ok(()) => {
                 if self.disk.draft_failing.remove(&slot) {

@@ -403,8 +403,8 @@ impl Controller {
             redo: Vec::new(),
             notices: VecDeque::new(),
         };
-        ctl.take_in_drafts();
         ctl.scan_now();
+        ctl.take_in_drafts();
         ctl
     }
 

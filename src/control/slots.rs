@@ -44,7 +44,9 @@ impl Incoming {
 }
 
 impl Controller {
-    /// Reads `drafts/` into memory; drafts that do not load are reported and left alone.
+    /// Reads `drafts/` into memory; drafts that do not load are reported and left alone, and
+    /// drafts that hold what their slot file holds (a save finished, then Chronus was stopped
+    /// before it removed the draft) are removed.
     pub(super) fn take_in_drafts(&mut self) {
         match self.store.drafts() {
             Ok(found) => {
@@ -57,7 +59,16 @@ impl Controller {
                         ),
                     );
                 }
-                self.drafts.extend(found.loaded);
+                for (n, draft) in found.loaded {
+                    if self
+                        .file_song(n)
+                        .is_some_and(|f| super::same_content(f, &draft))
+                    {
+                        self.remove_draft(n);
+                    } else {
+                        self.drafts.insert(n, draft);
+                    }
+                }
             }
             Err(e) => self.notify(Level::Warning, format!("drafts: {e}")),
         }
@@ -332,7 +343,7 @@ impl Controller {
         )))
     }
 
-    fn write_draft(&mut self, n: SlotNumber) {
+    pub(super) fn write_draft(&mut self, n: SlotNumber) {
         let song = if self.slot == Some(n) {
             &self.song
         } else if let Some(d) = self.drafts.get(&n) {
@@ -341,10 +352,14 @@ impl Controller {
             return;
         };
         let song = Box::new(song.clone());
-        self.worker.submit(Job::WriteDraft { slot: n, song });
+        // One write per slot on the way: edits made meanwhile are written when it reports.
+        if self.disk.draft_jobs.start(n) {
+            self.worker.submit(Job::WriteDraft { slot: n, song });
+        }
     }
 
     pub(super) fn remove_draft(&mut self, n: SlotNumber) {
+        self.disk.draft_jobs.always(n);
         self.worker.submit(Job::RemoveDraft(n));
     }
 
@@ -400,6 +415,7 @@ impl Controller {
                 existing.metadata.name.clone(),
             ));
         }
+        crate::model::limits::SAVES_IN_FLIGHT.check(self.disk.pending_saves.len() + 1)?;
         let song = self.stamped_song();
         let refuse_other = !force && self.slot != Some(slot);
         self.submit_save(slot, song, refuse_other);

@@ -39,6 +39,9 @@ pub const MAX_KEYMAP_RULES: usize = 1024;
 pub const MAX_CHORD_KEYS: usize = 8;
 /// Bars one `chronus render` writes.
 pub const MAX_RENDER_BARS: u32 = 10_000;
+/// Saves given to the disk thread and not yet written (a slow disk, or a slot's lock held
+/// by another program, makes them wait); one more is refused, not queued.
+pub const MAX_SAVES_IN_FLIGHT: usize = 64;
 /// Bytes of a WAV file's audio data (the format's 32-bit size fields, less the header).
 pub const MAX_WAV_DATA_BYTES: u64 = u32::MAX as u64 - 1024;
 
@@ -130,6 +133,14 @@ pub const WAV_BYTES: Limit = limit(
     "a WAV file",
 );
 
+/// The saves the disk thread holds.
+pub const SAVES_IN_FLIGHT: Limit = limit(
+    "saves_in_flight",
+    MAX_SAVES_IN_FLIGHT,
+    "saves",
+    "the queue of saves not yet written",
+);
+
 const fn limit(key: &'static str, max: usize, unit: &'static str, what: &'static str) -> Limit {
     Limit {
         key,
@@ -140,7 +151,7 @@ const fn limit(key: &'static str, max: usize, unit: &'static str, what: &'static
 }
 
 /// Every size limit, in the order the documentation lists them.
-pub const LIMITS: [Limit; 15] = [
+pub const LIMITS: [Limit; 16] = [
     TRACKS,
     PATTERN,
     NOTES,
@@ -156,6 +167,7 @@ pub const LIMITS: [Limit; 15] = [
     CHORD_KEYS,
     RENDER_BARS,
     WAV_BYTES,
+    SAVES_IN_FLIGHT,
 ];
 
 impl Limit {

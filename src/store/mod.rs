@@ -49,23 +49,20 @@ impl SlotNumber {
         }
     }
 
-    /// Parses text such as `3`, `3.0` or ` 3 `.
+    /// Parses a slot number written plainly: `3`, `3.0` (the rule of [`read_slot_text`], the
+    /// same for the command line, the prompt and OSC). Signs, spaces, exponents and fractions
+    /// are refused; nothing is rounded into a slot.
     pub fn parse(s: &str) -> Result<SlotNumber, StoreError> {
-        let t = s.trim();
         // Bounded and escaped: the text may be anything a user typed or sent.
         let bad = |reason| StoreError::BadSlotNumber {
             value: crate::model::text::clip(s),
             reason,
         };
-        let v: f64 = match t.parse() {
-            Ok(v)
-                if !t.is_empty()
-                    && t.bytes()
-                        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+') =>
-            {
-                v
-            }
-            _ => return Err(bad("is not a number")),
+        let v = match read_slot_text(s) {
+            SlotText::Plain(v) => v,
+            SlotText::Fraction => return Err(bad("is not a whole number")),
+            SlotText::NotPlain => return Err(bad(NOT_PLAIN)),
+            SlotText::NotANumber => return Err(bad("is not a number")),
         };
         Self::from_f64(v).map_err(|e| match e {
             StoreError::BadSlotNumber { reason, .. } => bad(reason),
@@ -105,6 +102,35 @@ impl SlotNumber {
 impl serde::Serialize for SlotNumber {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u8(self.0)
+    }
+}
+
+/// Why a whole number written with a sign, spaces, an exponent or a dangling `.` is refused.
+const NOT_PLAIN: &str = "is not written plainly (digits, optionally followed by .0)";
+
+/// How the text of a slot number reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SlotText {
+    /// Plain digits, at most a `.` and more digits after them: the value.
+    Plain(f64),
+    /// A number with a fraction, however written.
+    Fraction,
+    /// A whole number with a sign, an exponent, spaces or a dangling `.`.
+    NotPlain,
+    /// No number at all (or not a finite one).
+    NotANumber,
+}
+
+/// Reads the text of a slot number: the one rule for every place a slot is typed or sent.
+pub fn read_slot_text(s: &str) -> SlotText {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let plain = !int.is_empty() && digits(int) && digits(frac) && !s.ends_with('.');
+    match s.trim().parse::<f64>() {
+        Ok(v) if plain => SlotText::Plain(v),
+        Ok(v) if v.is_finite() && v.fract() != 0.0 => SlotText::Fraction,
+        Ok(v) if v.is_finite() => SlotText::NotPlain,
+        _ => SlotText::NotANumber,
     }
 }
 
@@ -472,10 +498,12 @@ mod tests {
     fn slot_numbers_accept_whole_numbers_in_range_only() {
         assert_eq!(SlotNumber::parse("3").unwrap().get(), 3);
         assert_eq!(SlotNumber::parse("3.0").unwrap().get(), 3);
-        assert_eq!(SlotNumber::parse(" 3 ").unwrap().get(), 3);
         assert_eq!(SlotNumber::parse("128").unwrap().get(), 128);
         assert_eq!(SlotNumber::from_f64(1.0).unwrap().get(), 1);
-        for bad in ["0", "129", "-1", "1.5", "abc", "", "inf", "NaN", "1e2"] {
+        for bad in [
+            "0", "129", "-1", "1.5", "abc", "", "inf", "NaN", "1e2", "+5", " 5", "5 ", "5.",
+            "05e0", "0x5", "5,0", "٥",
+        ] {
             let err = SlotNumber::parse(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("\"{bad}\"")), "{err}");
             assert!(err.contains("1–128"), "{err}");

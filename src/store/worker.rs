@@ -5,8 +5,12 @@
 //! callback given to [`DiskWorker::set_wake`].
 //!
 //! One thread, one queue: a slot file read after a save of the same slot reports after that
-//! save, so the owner always knows its own writes before it hears of them from the disk.
+//! save, so the owner always knows its own writes before it hears of them from the disk. The
+//! one exception to "in the order asked" is a save waiting for a lock another program holds:
+//! meanwhile the jobs that share no file with it or with anything set aside (draft writes,
+//! reads of other slots) go ahead, so edits are still mirrored to drafts.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -159,13 +163,10 @@ impl DiskWorker {
         let thread = std::thread::Builder::new()
             .name("chronus-disk".into())
             .spawn(move || {
-                for job in job_rx {
-                    for report in run(&ctx, job) {
-                        if ctx.tx.send(report).is_err() {
-                            let _ = ended_tx.send(());
-                            return;
-                        }
-                        ctx.wake();
+                let mut queue = Queue::new(job_rx);
+                while let Some((seq, job)) = queue.next() {
+                    if !run(&ctx, &mut queue, seq, job) {
+                        break;
                     }
                 }
                 let _ = ended_tx.send(());
@@ -255,53 +256,196 @@ impl Ctx {
             w();
         }
     }
+
+    /// Sends a report and wakes the owner; false when the owner is gone.
+    fn report(&self, r: Report) -> bool {
+        let sent = self.tx.send(r).is_ok();
+        self.wake();
+        sent
+    }
 }
 
-/// Does one job; a save may report a lock wait before its result.
-fn run(ctx: &Ctx, job: Job) -> Vec<Report> {
-    let store = &ctx.store;
-    match job {
-        Job::Save {
-            slot,
-            song,
-            refuse_other,
-        } => {
-            if refuse_other
-                && let SlotFile::Read { parsed: Ok(p), .. } = store.read_slot(slot)
-                && p.slot.sequencer.tracks != song.sequencer.tracks
-            {
-                let result = Err(StoreError::OtherPattern {
-                    slot,
-                    name: p.slot.metadata.name,
-                });
-                return vec![Report::Saved { slot, song, result }];
-            }
-            let mut told = false;
-            let mut on_wait = || {
-                if !told {
-                    told = true;
-                    let _ = ctx.tx.send(Report::LockWait { slot });
-                    ctx.wake();
-                }
-                !ctx.cancel.load(Ordering::Relaxed)
-            };
-            let result = store.save_waiting(slot, &song, LOCK_TIMEOUT, &mut on_wait);
-            vec![Report::Saved { slot, song, result }]
+/// The jobs given, numbered in the order given, and those set aside while a save waited for
+/// a lock.
+struct Queue {
+    rx: Receiver<Job>,
+    backlog: VecDeque<(u64, Job)>,
+    /// Jobs received so far (the next one's number).
+    received: u64,
+    /// Per slot, the number of the last job that wrote or removed its draft.
+    drafted: BTreeMap<SlotNumber, u64>,
+}
+
+impl Queue {
+    fn new(rx: Receiver<Job>) -> Queue {
+        Queue {
+            rx,
+            backlog: VecDeque::new(),
+            received: 0,
+            drafted: BTreeMap::new(),
         }
-        Job::WriteDraft { slot, song } => vec![Report::Draft {
-            slot,
-            result: store.write_draft(slot, &song).map(|_| ()),
-        }],
-        Job::RemoveDraft(slot) => vec![Report::Draft {
-            slot,
-            result: store.remove_draft(slot),
-        }],
-        Job::Scan => vec![Report::Listing(store.scan())],
-        Job::Read(slot) => vec![Report::File {
-            slot,
-            file: store.read_slot(slot),
-        }],
     }
+
+    fn number(&mut self, job: Job) -> (u64, Job) {
+        self.received += 1;
+        (self.received, job)
+    }
+
+    /// The next job: those set aside first, in the order given.
+    fn next(&mut self) -> Option<(u64, Job)> {
+        if let Some(j) = self.backlog.pop_front() {
+            return Some(j);
+        }
+        let job = self.rx.recv().ok()?;
+        Some(self.number(job))
+    }
+
+    /// Does a job that never waits for a lock.
+    fn run_plain(&mut self, store: &Store, seq: u64, job: Job) -> Report {
+        match job {
+            // Saves that may wait for a lock go through `run`; here one would not wait.
+            Job::Save { slot, song, .. } => {
+                let result = store.save_waiting(slot, &song, Duration::ZERO, &mut || true);
+                Report::Saved { slot, song, result }
+            }
+            Job::WriteDraft { slot, song } => {
+                self.drafted.insert(slot, seq);
+                Report::Draft {
+                    slot,
+                    result: store.write_draft(slot, &song).map(|_| ()),
+                }
+            }
+            Job::RemoveDraft(slot) => {
+                self.drafted.insert(slot, seq);
+                Report::Draft {
+                    slot,
+                    result: store.remove_draft(slot),
+                }
+            }
+            Job::Scan => Report::Listing(store.scan()),
+            Job::Read(slot) => Report::File {
+                slot,
+                file: store.read_slot(slot),
+            },
+        }
+    }
+
+    /// While a save of `saving` waits for its lock: does the jobs that can go before it and
+    /// sets the rest aside, in order. A job goes before when it is not a save and shares no
+    /// file with the save or with a job set aside (where one of the two writes it): so a lock
+    /// held by another program delays that save and what depends on it (a read of that file,
+    /// the slot list), never the mirroring of edits to drafts. False when the owner is gone.
+    fn run_beside(&mut self, ctx: &Ctx, saving: SlotNumber) -> bool {
+        while let Ok(job) = self.rx.try_recv() {
+            let (seq, job) = self.number(job);
+            let p = job.part();
+            let waiting = Part {
+                thing: Thing::File(Some(saving)),
+                writes: true,
+            };
+            let beside = !matches!(job, Job::Save { .. })
+                && !p.overlaps(waiting)
+                && self.backlog.iter().all(|(_, b)| !p.overlaps(b.part()));
+            if !beside {
+                self.backlog.push_back((seq, job));
+            } else {
+                let report = self.run_plain(&ctx.store, seq, job);
+                if !ctx.report(report) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// What a job reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Part {
+    thing: Thing,
+    writes: bool,
+}
+
+/// A file or set of files jobs share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Thing {
+    /// A slot file (`None`: every one).
+    File(Option<SlotNumber>),
+    /// A slot's draft.
+    Draft(SlotNumber),
+}
+
+impl Part {
+    /// True when two jobs with these parts must keep their order: they share a file and one
+    /// of them writes it.
+    fn overlaps(self, other: Part) -> bool {
+        let shared = match (self.thing, other.thing) {
+            (Thing::File(None), Thing::File(_)) | (Thing::File(_), Thing::File(None)) => true,
+            (Thing::File(a), Thing::File(b)) => a == b,
+            (Thing::Draft(a), Thing::Draft(b)) => a == b,
+            _ => false,
+        };
+        shared && (self.writes || other.writes)
+    }
+}
+
+impl Job {
+    /// What the job reads or writes. (A save also brings the slot's draft up to date, but
+    /// only when no later job wrote it: see [`run`].)
+    fn part(&self) -> Part {
+        let (thing, writes) = match self {
+            Job::Save { slot, .. } => (Thing::File(Some(*slot)), true),
+            Job::WriteDraft { slot, .. } | Job::RemoveDraft(slot) => (Thing::Draft(*slot), true),
+            Job::Read(slot) => (Thing::File(Some(*slot)), false),
+            Job::Scan => (Thing::File(None), false),
+        };
+        Part { thing, writes }
+    }
+}
+
+/// Does job number `seq` and reports it; false when the owner is gone.
+fn run(ctx: &Ctx, queue: &mut Queue, seq: u64, job: Job) -> bool {
+    let Job::Save {
+        slot,
+        song,
+        refuse_other,
+    } = job
+    else {
+        let report = queue.run_plain(&ctx.store, seq, job);
+        return ctx.report(report);
+    };
+    let store = &ctx.store;
+    if refuse_other
+        && let SlotFile::Read { parsed: Ok(p), .. } = store.read_slot(slot)
+        && p.slot.sequencer.tracks != song.sequencer.tracks
+    {
+        let result = Err(StoreError::OtherPattern {
+            slot,
+            name: p.slot.metadata.name,
+        });
+        return ctx.report(Report::Saved { slot, song, result });
+    }
+    // A draft is brought up to what is saved before the file is replaced, so a kill between
+    // the replace and the draft's removal leaves a draft equal to the file (dropped at the
+    // next start), never an older one offered back as unsaved edits. A draft written after
+    // this save was asked for (while an earlier save waited for a lock) holds newer edits and
+    // is left alone.
+    let newer_draft = queue.drafted.get(&slot).is_some_and(|&d| d > seq);
+    if !newer_draft && store.draft_path(slot).is_file() {
+        let _ = store.write_draft(slot, &song);
+    }
+    let mut told = false;
+    let mut owner_gone = false;
+    let mut on_wait = || {
+        if !told {
+            told = true;
+            owner_gone |= !ctx.report(Report::LockWait { slot });
+        }
+        owner_gone |= !queue.run_beside(ctx, slot);
+        !owner_gone && !ctx.cancel.load(Ordering::Relaxed)
+    };
+    let result = store.save_waiting(slot, &song, LOCK_TIMEOUT, &mut on_wait);
+    ctx.report(Report::Saved { slot, song, result }) && !owner_gone
 }
 
 impl Store {
@@ -488,5 +632,108 @@ mod tests {
         let e = r.unwrap_err().to_string();
         assert!(e.contains("held the lock"), "{e}");
         assert!(!store.slot_path(slot(5)).exists());
+    }
+
+    /// Another program holds slot 5's lock: the save of slot 5 waits, and meanwhile draft
+    /// writes (any slot) and reads of other slots are done; a read of slot 5 and a scan wait
+    /// for the save, so every report of a slot still follows Chronus's own write to it.
+    #[test]
+    fn a_held_lock_delays_its_save_and_what_depends_on_it_not_the_drafts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.ensure_dirs().unwrap();
+        let held = File::create(store.lock_path(slot(5))).unwrap();
+        held.lock().unwrap();
+        let mut w = DiskWorker::start(store.clone());
+        let mut song = Slot::default();
+        song.metadata.name = "five".into();
+        w.submit(Job::Save {
+            slot: slot(5),
+            song: Box::new(song.clone()),
+            refuse_other: false,
+        });
+        w.submit(Job::WriteDraft {
+            slot: slot(7),
+            song: Box::new(song.clone()),
+        });
+        w.submit(Job::Read(slot(5)));
+        w.submit(Job::Scan);
+        w.submit(Job::WriteDraft {
+            slot: slot(5),
+            song: Box::new(song.clone()),
+        });
+        w.submit(Job::Read(slot(6)));
+        let mut seen = Vec::new();
+        let start = Instant::now();
+        while seen.len() < 4 {
+            let r = w.recv_timeout(Duration::from_secs(5)).expect("a report");
+            seen.push(
+                format!("{r:?}")
+                    .split([' ', '(', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(seen, ["LockWait", "Draft", "Draft", "File"]);
+        assert!(store.draft_path(slot(7)).is_file());
+        assert!(store.draft_path(slot(5)).is_file());
+        assert!(
+            !store.slot_path(slot(5)).exists(),
+            "saved under a held lock"
+        );
+        held.unlock().unwrap();
+        let saved = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            matches!(saved, Report::Saved { result: Ok(_), .. }),
+            "{saved:?}"
+        );
+        let read = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            matches!(&read, Report::File { file, .. } if file.info().unwrap().name == "five"),
+            "{read:?}"
+        );
+        let scan = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            matches!(scan, Report::Listing(Ok(ref l)) if l.len() == 1),
+            "{scan:?}"
+        );
+        assert_eq!(w.outstanding(), 0);
+    }
+
+    /// A save brings the slot's draft up to what it writes before it replaces the file, so a
+    /// kill before the draft is removed leaves a draft equal to the file, not an older one.
+    #[test]
+    fn a_save_brings_an_existing_draft_up_to_date_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut older = Slot::default();
+        older.metadata.name = "older edit".into();
+        store.write_draft(slot(3), &older).unwrap();
+        let mut w = DiskWorker::start(store.clone());
+        let mut saved = Slot::default();
+        saved.metadata.name = "saved".into();
+        w.submit(Job::Save {
+            slot: slot(3),
+            song: Box::new(saved),
+            refuse_other: false,
+        });
+        let r = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(matches!(r, Report::Saved { result: Ok(_), .. }), "{r:?}");
+        let draft = super::super::read_slot_file(&store.draft_path(slot(3))).unwrap();
+        assert_eq!(draft.slot.metadata.name, "saved");
+        // No draft, none made.
+        w.submit(Job::Save {
+            slot: slot(4),
+            song: Box::new(Slot::default()),
+            refuse_other: false,
+        });
+        w.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(!store.draft_path(slot(4)).exists());
     }
 }

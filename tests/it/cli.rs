@@ -32,7 +32,11 @@ fn flags() -> Vec<(&'static [&'static str], &'static str, Vec<&'static str>)> {
         (&[], "--rate", whole(&["0", "7999", "192001", "4294967296"])),
         (&[], "--voices", whole(&["0", "17", "256"])),
         (&[], "--osc-port", whole(&["65536", "-1"])),
-        (&[], "--slot", whole(&["0", "129", "T", "1e0"])),
+        (
+            &[],
+            "--slot",
+            whole(&["0", "129", "T", "1e0", "+5", " 5", "5."]),
+        ),
         (
             &["headless"],
             "--seconds",
@@ -76,7 +80,11 @@ fn every_numeric_flag_refuses_bad_numbers_with_the_value_quoted() {
         }
     }
     // The slot a `slots` subcommand takes is positional: the same checks, the same error.
-    for bad in NEVER.iter().copied().chain(["0", "129", "1.5", "T", "1e0"]) {
+    for bad in NEVER
+        .iter()
+        .copied()
+        .chain(["0", "129", "1.5", "T", "1e0", "+5", " 5", "5."])
+    {
         for cmd in [&["slots", "show"][..], &["slots", "save"][..]] {
             let mut args = cmd.to_vec();
             args.extend(["--from", "x.json", "--", bad]);

@@ -334,3 +334,120 @@ fn quitting_is_bounded_by_the_shutdown_wait() {
         "quitting took {took:?} (limit 15 s)"
     );
 }
+
+/// Another program holds slot 1's lock: saves queue up to the limit (`saves_in_flight`), the
+/// next is refused with the limit's message and changes nothing, the performer's edits keep
+/// reaching drafts/ meanwhile, and when the lock goes every queued save lands, in order.
+#[test]
+fn saves_behind_a_held_lock_are_bounded_and_drafts_go_on() {
+    use chronus::model::limits::MAX_SAVES_IN_FLIGHT;
+    let mut live = saved_in_slot_1();
+    let store = live.ctl().store().clone();
+    let held = File::create(store.lock_path(s(1))).unwrap();
+    held.lock().unwrap();
+    let saved_before = live
+        .notices_matching(|n| matches!(n, Notice::Saved { .. }))
+        .len();
+    let mut refused = 0;
+    for i in 0..MAX_SAVES_IN_FLIGHT + 5 {
+        set_pattern(
+            &mut live,
+            &format!("{:b}", i + 1).replace('0', ".").replace('1', "x"),
+        );
+        let r = live.session.apply(Command::SaveSlot {
+            slot: s(1),
+            force: false,
+        });
+        if let Err(e) = r {
+            let e = e.to_string();
+            assert!(
+                e.contains(&format!("at most {MAX_SAVES_IN_FLIGHT} saves")),
+                "{e}"
+            );
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 5);
+    // The saves, and at most one draft job.
+    assert!(
+        live.ctl().disk_busy() <= MAX_SAVES_IN_FLIGHT + 2,
+        "{}",
+        live.ctl().disk_busy()
+    );
+    // Edits go on, and reach the draft while every save waits.
+    set_pattern(&mut live, "x.x.x.x.");
+    live.ctl_mut().flush_drafts();
+    let draft = store.draft_path(s(1));
+    let t0 = Instant::now();
+    loop {
+        live.turn(false);
+        if draft.exists() && pattern(&read_slot_file(&draft).unwrap().slot) == "x.x.x.x." {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the draft waited for the lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(pattern(&store.load(s(1)).unwrap().slot), "x...");
+    held.unlock().unwrap();
+    live.settle_disk();
+    let saved = live.notices_matching(|n| matches!(n, Notice::Saved { .. }));
+    assert_eq!(saved.len() - saved_before, MAX_SAVES_IN_FLIGHT);
+    // The last save asked for is the file's content; the edit after it stays a draft.
+    let last = format!("{:b}", MAX_SAVES_IN_FLIGHT)
+        .replace('0', ".")
+        .replace('1', "x");
+    assert_eq!(pattern(&store.load(s(1)).unwrap().slot), last);
+    assert!(live.ctl().is_dirty());
+    assert_eq!(pattern(&read_slot_file(&draft).unwrap().slot), "x.x.x.x.");
+}
+
+/// A thousand forced draft flushes in a row (a flood of slot switches with edits) keep at
+/// most one draft write on the way; the last edit is what the draft holds at the end.
+#[test]
+fn a_flood_of_draft_writes_keeps_one_on_the_way() {
+    let mut live = saved_in_slot_1();
+    let mut most = 0;
+    for i in 0..1000u32 {
+        set_pattern(
+            &mut live,
+            &format!("{:b}", i + 2).replace('0', ".").replace('1', "x"),
+        );
+        live.ctl_mut().flush_drafts();
+        most = most.max(live.ctl().disk_busy());
+        live.turn(false);
+    }
+    assert!(most <= 2, "{most} disk jobs on the way");
+    live.settle_disk();
+    let store = live.ctl().store().clone();
+    let draft = read_slot_file(&store.draft_path(s(1))).unwrap();
+    assert_eq!(pattern(&draft.slot), pattern(live.ctl().song()));
+}
+
+/// Chronus was stopped after a save replaced the file and before it removed the draft: at
+/// the next start the draft holds what the file holds, so it is removed, not offered back.
+#[test]
+fn a_draft_equal_to_its_file_is_dropped_at_start() {
+    let mut song = Slot::default();
+    song.metadata.name = "kept".into();
+    song.sequencer
+        .tracks
+        .push(Track::new("a", "voice1", "x.x."));
+    let mut other = song.clone();
+    other.sequencer.tracks[0].pattern = "xxxx".into();
+    let mut live = Live::start_with(Setup::default(), |root| {
+        let store = chronus::store::Store::new(root);
+        store.save(s(2), &song).unwrap();
+        store.write_draft(s(2), &song).unwrap();
+        store.save(s(3), &song).unwrap();
+        store.write_draft(s(3), &other).unwrap();
+    });
+    live.settle_disk();
+    let store = live.ctl().store().clone();
+    assert!(!live.ctl().has_draft(s(2)));
+    assert!(!store.draft_path(s(2)).exists());
+    assert!(live.ctl().has_draft(s(3)), "a draft with edits is kept");
+    assert!(store.draft_path(s(3)).exists());
+}

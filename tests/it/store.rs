@@ -50,11 +50,15 @@ fn bad_slot_numbers_are_refused_quoting_the_value_and_range() {
         ),
         (
             "-1",
-            "slot number \"-1\" is out of range: slots are numbered 1–128",
+            "slot number \"-1\" is not written plainly (digits, optionally followed by .0): slots are numbered 1–128",
         ),
         (
             "1.5",
             "slot number \"1.5\" is not a whole number: slots are numbered 1–128",
+        ),
+        (
+            " 3 ",
+            "slot number \" 3 \" is not written plainly (digits, optionally followed by .0): slots are numbered 1–128",
         ),
         (
             "abc",
@@ -66,7 +70,7 @@ fn bad_slot_numbers_are_refused_quoting_the_value_and_range() {
         assert!(matches!(err, StoreError::BadSlotNumber { .. }));
         assert_eq!(err.to_string(), message);
     }
-    for (text, value) in [("3", 3), ("3.0", 3), (" 3 ", 3), ("128", 128), ("1", 1)] {
+    for (text, value) in [("3", 3), ("3.0", 3), ("003", 3), ("128", 128), ("1", 1)] {
         assert_eq!(SlotNumber::parse(text).unwrap().get(), value);
         assert_eq!(text.parse::<SlotNumber>().unwrap().get(), value);
     }

@@ -9,7 +9,7 @@ use rosc::{OscMessage, OscPacket, OscTime, OscType};
 
 use crate::model::limits::{self, LimitError};
 use crate::model::text::{fmt_exact, quote};
-use crate::store::{SLOT_COUNT, SlotNumber};
+use crate::store::{SLOT_COUNT, SlotNumber, SlotText, read_slot_text};
 
 /// Deepest bundle nesting accepted (a bundle inside a bundle inside a bundle …).
 pub const MAX_BUNDLE_DEPTH: usize = 8;
@@ -278,30 +278,6 @@ pub fn slot_number(arg: &OscType) -> Result<SlotNumber, SlotArgError> {
         return Err(SlotArgError::OutOfRange { shown });
     }
     SlotNumber::new(value as u8).map_err(|_| SlotArgError::OutOfRange { shown })
-}
-
-/// How the text of a slot argument reads.
-enum SlotText {
-    /// Plain digits, at most a `.` and more digits after them: the value.
-    Plain(f64),
-    /// A number with a fraction, however written.
-    Fraction,
-    /// A whole number with a sign, an exponent, spaces or a dangling `.`.
-    NotPlain,
-    /// No number at all (or not a finite one).
-    NotANumber,
-}
-
-fn read_slot_text(s: &str) -> SlotText {
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    let plain = !int.is_empty() && digits(int) && digits(frac) && !s.ends_with('.');
-    match s.trim().parse::<f64>() {
-        Ok(v) if plain => SlotText::Plain(v),
-        Ok(v) if v.is_finite() && v.fract() != 0.0 => SlotText::Fraction,
-        Ok(v) if v.is_finite() => SlotText::NotPlain,
-        _ => SlotText::NotANumber,
-    }
 }
 
 /// A message whose address or arguments are larger than the OSC limits.

@@ -126,7 +126,8 @@ impl App {
 
     /// The slot typed after `save`.
     pub(super) fn submit_save(&mut self, ctl: &mut Controller, text: &str) -> Result<(), String> {
-        let slot = SlotNumber::parse(text).map_err(|e| e.to_string())?;
+        // Spaces typed around the number are the prompt's, not the number's.
+        let slot = SlotNumber::parse(text.trim()).map_err(|e| e.to_string())?;
         self.save(ctl, slot, false);
         Ok(())
     }
@@ -138,7 +139,7 @@ impl App {
         immediate: bool,
         text: &str,
     ) -> Result<(), String> {
-        let slot = SlotNumber::parse(text).map_err(|e| e.to_string())?;
+        let slot = SlotNumber::parse(text.trim()).map_err(|e| e.to_string())?;
         if !ctl.has_file(slot) && !ctl.has_draft(slot) {
             return Err(format!("slot \"{text}\" is empty"));
         }
