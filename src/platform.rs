@@ -1,53 +1,82 @@
 //! Everything that differs between operating systems and processors, and the only place in
-//! Chronus with `unsafe` code: real-time priority for the clock thread, the thread's
-//! voluntary-switch counter (how the audio side notices that it blocked), ALSA's error
-//! chatter, and flush-to-zero for denormals.
+//! Chronus with `unsafe` code or `cfg(target_os)`: real-time priority for the clock thread,
+//! the thread's voluntary-switch counter (how the audio side notices that it blocked), ALSA's
+//! error chatter, flush-to-zero for denormals, opening user files without waiting, and how
+//! files are replaced, synced and linked on each system.
 //!
 //! It sits below every other module, so the engine (which sets flush-to-zero on the thread
 //! that renders) and the audio drivers can both use it.
 #![allow(unsafe_code)]
 
-/// Asks for real-time scheduling (SCHED_FIFO, a modest priority) for the calling thread, as
-/// audio threads get from JACK or a sound server, so other work on a busy machine cannot
-/// delay a period. Returns false, changing nothing, where the system does not allow it.
-pub fn promote_to_realtime() -> bool {
+/// The calling thread runs at real-time priority while this is alive (dropping it changes
+/// nothing: the thread keeps its priority until it ends).
+pub struct Realtime {
+    /// The handle of the real-time grant, where the system gave one.
+    _handle: Option<audio_thread_priority::RtPriorityHandle>,
+}
+
+/// Asks for real-time priority for the calling thread, as audio threads get from JACK or a
+/// sound server, so other work on a busy machine cannot delay a period of `frames` frames at
+/// `rate` Hz. `None`, changing nothing, where the system does not allow it.
+///
+/// - Linux: SCHED_FIFO straight away where the user may (root, or an `rtprio` limit as audio
+///   setups grant to the `audio` group), else through rtkit over D-Bus (the desktop way);
+/// - Windows: the MMCSS "Pro Audio" task class; macOS: a Mach time-constraint policy sized to
+///   the period (both through `audio_thread_priority`).
+pub fn promote_to_realtime(frames: u32, rate: u32) -> Option<Realtime> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: plain libc calls on the current thread with a fully initialised argument.
-        unsafe {
+        let direct = unsafe {
             let param = libc::sched_param { sched_priority: 20 };
             libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0
+        };
+        if direct {
+            return Some(Realtime { _handle: None });
         }
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        false
-    }
+    audio_thread_priority::promote_current_thread_to_real_time(frames, rate)
+        .ok()
+        .map(|h| Realtime { _handle: Some(h) })
 }
 
+/// True where [`voluntary_switches`] counts: where the audio side can notice that it waited
+/// (Linux). Elsewhere `blocked` is not counted, and reports say so rather than show 0.
+pub const COUNTS_WAITS: bool = cfg!(target_os = "linux");
+
 /// How often the calling thread has given up the CPU to wait (a cheap syscall: no
-/// allocation, no I/O).
-pub fn voluntary_switches() -> i64 {
+/// allocation, no I/O); `None` where the system keeps no such count per thread.
+pub fn voluntary_switches() -> Option<i64> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: getrusage fills the zeroed struct it is given for the calling thread.
         unsafe {
             let mut usage: libc::rusage = std::mem::zeroed();
             if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) == 0 {
-                return usage.ru_nvcsw;
+                return Some(usage.ru_nvcsw);
             }
         }
     }
-    0
+    None
 }
 
-/// Keeps ALSA's own error chatter off the terminal for this thread. The returned guard holds
-/// the buffer ALSA writes into; keep it alive while ALSA is used from this thread.
+/// Keeps ALSA's own error chatter off the terminal for this thread (Linux; elsewhere there is
+/// no ALSA and nothing to keep quiet). Keep the returned guard alive while ALSA is used from
+/// this thread: it holds the buffer ALSA writes into.
 pub fn silence_alsa() -> Option<impl Sized> {
-    alsa::Output::local_error_handler().ok()
+    #[cfg(target_os = "linux")]
+    {
+        alsa::Output::local_error_handler().ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None::<()>
+    }
 }
-/// Sets flush-to-zero and denormals-are-zero (MXCSR) for the current thread on x86_64;
-/// a no-op on other targets.
+
+/// Sets flush-to-zero for the current thread, so denormal numbers in decaying filters and
+/// reverb tails cost no more than any other: FTZ and DAZ in MXCSR on x86_64, FZ in FPCR on
+/// aarch64 (Apple silicon, ARM laptops); a no-op on other processors.
 pub fn set_flush_to_zero() {
     #[cfg(target_arch = "x86_64")]
     {
@@ -60,6 +89,18 @@ pub fn set_flush_to_zero() {
             std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr as *mut u32, options(nostack, preserves_flags));
             csr |= FTZ | DAZ;
             std::arch::asm!("ldmxcsr [{}]", in(reg) &csr as *const u32, options(nostack, preserves_flags, readonly));
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        const FZ: u64 = 1 << 24;
+        let mut fpcr: u64;
+        // SAFETY: MRS/MSR read and write this thread's floating-point control register; setting
+        // FZ only changes how denormals round.
+        unsafe {
+            std::arch::asm!("mrs {}, fpcr", out(reg) fpcr, options(nomem, nostack, preserves_flags));
+            fpcr |= FZ;
+            std::arch::asm!("msr fpcr, {}", in(reg) fpcr, options(nomem, nostack, preserves_flags));
         }
     }
 }
@@ -144,4 +185,63 @@ pub fn open_for_reading(path: &std::path::Path) -> std::io::Result<std::fs::File
         options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     }
     options.open(path)
+}
+
+/// Makes a rename or a new file in `dir` durable. On Unix the folder itself is synced (its
+/// entry is what a rename changes). Windows cannot open a folder as a file, and NTFS journals
+/// its metadata: there, flushing the file before the rename (which every writer does) is
+/// what the system offers, so this does nothing.
+pub fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir).and_then(|d| d.sync_all())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// How long [`replace_file`] keeps trying while another program has the file open without
+/// sharing it (Windows: an editor saving, a virus scanner, a backup tool).
+pub const REPLACE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Renames `from` to `to`, replacing `to` atomically (POSIX `rename`; on Windows `MoveFileEx`
+/// with replace, which is what `std::fs::rename` does). On Windows a file another program
+/// holds open without sharing refuses that for a moment: the rename is tried again for up to
+/// [`REPLACE_RETRY`] before the error is returned.
+pub fn replace_file(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match std::fs::rename(from, to) {
+            Err(e) if held_by_another_program(&e) && start.elapsed() < REPLACE_RETRY => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// True for the errors Windows gives while another program has a file open without sharing
+/// it: a sharing or lock violation, or access denied (what a pending delete or a scanner's
+/// handle gives a rename). Never on other systems, where such a rename does not fail.
+fn held_by_another_program(e: &std::io::Error) -> bool {
+    #[cfg(windows)]
+    {
+        const ERROR_ACCESS_DENIED: i32 = 5;
+        const ERROR_SHARING_VIOLATION: i32 = 32;
+        const ERROR_LOCK_VIOLATION: i32 = 33;
+        matches!(
+            e.raw_os_error(),
+            Some(ERROR_ACCESS_DENIED | ERROR_SHARING_VIOLATION | ERROR_LOCK_VIOLATION)
+        )
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = e;
+        false
+    }
 }

@@ -216,9 +216,8 @@ pub fn open_internal(mut runner: EngineRunner, buffer: u32) -> AudioOutput {
         .name("chronus-clock".into())
         .spawn(move || {
             platform::set_flush_to_zero();
-            stats
-                .realtime
-                .store(platform::promote_to_realtime(), Ordering::Relaxed);
+            let realtime = platform::promote_to_realtime(buffer, sample_rate);
+            stats.realtime.store(realtime.is_some(), Ordering::Relaxed);
             let period = Duration::from_secs_f64(frames as f64 / sample_rate as f64);
             let mut buf = vec![0.0f32; frames * 2];
             let mut deadline = Instant::now();

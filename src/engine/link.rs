@@ -268,7 +268,9 @@ impl EngineRunner {
                     .fetch_add((out.len() - n) as u64, Ordering::Relaxed);
             }
         }
-        if crate::platform::voluntary_switches() > waits_before {
+        if let (Some(after), Some(before)) = (crate::platform::voluntary_switches(), waits_before)
+            && after > before
+        {
             self.stats.blocked.fetch_add(1, Ordering::Relaxed);
         }
         self.account(started, out.len() / 2);

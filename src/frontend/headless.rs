@@ -167,12 +167,14 @@ impl EventPrinter {
         let st = ctl.status();
         let stats = ctl.stats();
         let dropped = stats.record_dropped.load(Ordering::Relaxed);
+        // `null` where the system keeps no count of a thread's waits (not Linux).
+        let blocked = crate::platform::COUNTS_WAITS.then(|| stats.blocked.load(Ordering::Relaxed));
         self.emit(
             "stopped",
             json!({"seconds": seconds, "bars": bars, "xruns": st.xruns, "late": st.late,
                    "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
                    "callbacks": stats.callbacks.load(Ordering::Relaxed),
-                   "blocked": stats.blocked.load(Ordering::Relaxed),
+                   "blocked": blocked,
                    "events_dropped": stats.events_dropped.load(Ordering::Relaxed),
                    "record_dropped": dropped}),
             Some(format!(
@@ -195,7 +197,10 @@ fn event_of(n: &Notice) -> Option<(&'static str, Value)> {
             json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
         ),
         Notice::SlotApplied { slot, bar } => ("slot_applied", json!({"slot": slot, "bar": bar})),
-        Notice::Saved { slot, path, .. } => ("saved", json!({"slot": slot, "path": path})),
+        Notice::Saved { slot, path, .. } => (
+            "saved",
+            json!({"slot": slot, "path": path.display().to_string()}),
+        ),
         Notice::SaveFailed { slot, error, .. } => {
             ("save_failed", json!({"slot": slot, "error": error}))
         }
@@ -211,7 +216,7 @@ fn event_of(n: &Notice) -> Option<(&'static str, Value)> {
         Notice::SlotFileFixed { slot } => ("slot_file_fixed", json!({"slot": slot})),
         Notice::Recorded(info) => (
             "recorded",
-            json!({"path": info.path, "seconds": info.seconds(), "frames": info.frames}),
+            json!({"path": info.path.display().to_string(), "seconds": info.seconds(), "frames": info.frames}),
         ),
         Notice::Bar { .. }
         | Notice::Beat { .. }

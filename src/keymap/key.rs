@@ -175,10 +175,24 @@ impl Key {
             TermCode::F(n) if (1..=MAX_FUNCTION_KEY).contains(&n) => KeyCode::F(n),
             _ => return None,
         };
-        Some(Key::normalised(
-            code,
+        let (mut ctrl, mut alt) = (
             m.contains(KeyModifiers::CONTROL),
             m.contains(KeyModifiers::ALT),
+        );
+        // AltGr: Windows reports the symbols it types (`@`, `{`, `€` on European layouts) with
+        // Ctrl and Alt held. The character is what was typed; Ctrl+Alt with a letter or a digit
+        // stays a chord.
+        if let KeyCode::Char(c) = code
+            && ctrl
+            && alt
+            && !c.is_ascii_alphanumeric()
+        {
+            (ctrl, alt) = (false, false);
+        }
+        Some(Key::normalised(
+            code,
+            ctrl,
+            alt,
             m.contains(KeyModifiers::SHIFT),
         ))
     }
@@ -411,6 +425,28 @@ mod tests {
 
     fn key(s: &str) -> Key {
         s.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// How Windows consoles report keys: shifted symbols with Shift held (`!` for Shift+1),
+    /// capitals with Shift, AltGr symbols with Ctrl+Alt. Each reads as the character typed,
+    /// as the same keys do in a Unix terminal.
+    #[test]
+    fn windows_key_reports_read_as_the_character_typed() {
+        let ev = |c: char, m: KeyModifiers| {
+            Key::from_event(&KeyEvent::new(TermCode::Char(c), m)).unwrap()
+        };
+        let sc = KeyModifiers::SHIFT;
+        let altgr = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        assert_eq!(ev('!', sc), ev('!', KeyModifiers::NONE));
+        assert_eq!(ev('!', sc), key("!"));
+        assert_eq!(ev('A', sc), key("A"));
+        assert_eq!(ev('a', sc), key("A"));
+        assert_eq!(ev('?', sc), key("?"));
+        for c in ['@', '{', '}', '[', ']', '\\', '|', '~', '€', '²'] {
+            assert_eq!(ev(c, altgr), Key::char(c), "{c}");
+        }
+        assert_eq!(ev('x', altgr), Key::char('x').with_ctrl().with_alt());
+        assert_eq!(ev('s', KeyModifiers::CONTROL), key("<C-s>"));
     }
 
     #[test]

@@ -224,10 +224,19 @@ impl ParamSpec {
     }
 }
 
-/// Rounds a raw step to 1, 2 or 5 × a power of ten.
+/// Rounds a raw step to 1, 2 or 5 × a power of ten. The power is applied as an exact
+/// multiplication or division by 10^k (no `powf`, whose last bit differs between the C
+/// runtimes of Linux and Windows), so a step of 0.001 is the double nearest 0.001 everywhere.
 fn nice_step(raw: f64) -> f64 {
-    let mag = 10f64.powf(raw.log10().floor());
-    let r = raw / mag;
+    let e = raw.log10().floor() as i32;
+    let times_mag = |m: f64| {
+        if e >= 0 {
+            m * 10f64.powi(e)
+        } else {
+            m / 10f64.powi(-e)
+        }
+    };
+    let r = raw / times_mag(1.0);
     let m = if r < 1.5 {
         1.0
     } else if r < 3.5 {
@@ -237,7 +246,7 @@ fn nice_step(raw: f64) -> f64 {
     } else {
         10.0
     };
-    m * mag
+    times_mag(m)
 }
 
 // A table row reads best as one call with every column in order.

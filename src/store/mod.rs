@@ -9,7 +9,7 @@
 //! across threads and processes. Every file read goes through [`read_user_file`].
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -464,9 +464,7 @@ impl Store {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("sync directory", dir))
+    crate::platform::sync_dir(dir).map_err(io_err("sync directory", dir))
 }
 
 #[cfg(test)]

@@ -83,7 +83,7 @@ fn next_backup_key(newest: Option<BackupKey>) -> BackupKey {
 }
 
 fn sync_folder(dir: &Path) -> io::Result<()> {
-    File::open(dir).and_then(|d| d.sync_all())
+    crate::platform::sync_dir(dir)
 }
 
 impl Store {

@@ -85,10 +85,11 @@ impl TempFile {
         self.file.sync_all().map_err(io_err("sync", &self.path))
     }
 
-    /// Gives the file its final name (replacing what is there); the lock goes when it is
+    /// Gives the file its final name (replacing what is there, atomically; on Windows
+    /// retrying while another program briefly holds the file); the lock goes when it is
     /// dropped.
     pub(super) fn rename_to(&self, to: &Path) -> io::Result<()> {
-        fs::rename(&self.path, to)
+        platform::replace_file(&self.path, to)
     }
 
     /// Removes the file's name but keeps it open (tests: a temp file lost before its rename).

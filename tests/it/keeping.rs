@@ -78,6 +78,7 @@ fn a_hand_written_file_of_the_same_song_is_kept_as_a_backup() {
     assert_eq!(fs::read_to_string(backup).unwrap(), hand);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_symlinked_slot_is_backed_up_by_its_content_not_the_link() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,6 +109,7 @@ fn a_symlinked_slot_is_backed_up_by_its_content_not_the_link() {
 /// Makes a special file at a path.
 type MakeAt = dyn Fn(&Path);
 
+#[cfg(unix)]
 #[test]
 fn a_special_file_where_the_slot_goes_stops_the_save_and_stays() {
     let dir = tempfile::tempdir().unwrap();
@@ -486,6 +488,7 @@ fn render_to(patterns: &Path, work: &Path, out: Option<&Path>) -> crate::support
     run_bounded(&mut cmd, HANG_BOUND)
 }
 
+#[cfg(unix)]
 #[test]
 fn render_out_never_lands_among_the_songs_or_over_an_existing_file() {
     let (_dir, patterns, work) = songs_and_work();

@@ -16,9 +16,12 @@ mod keeping;
 mod keymap;
 mod osc;
 mod session;
+// Signals, FIFOs, sockets and device files are Unix things (the Windows build checks the rest).
+#[cfg(unix)]
 mod signals;
 mod slot_model;
 mod soak;
+#[cfg(unix)]
 mod special_files;
 mod stage;
 mod store;
