@@ -451,3 +451,97 @@ fn a_draft_equal_to_its_file_is_dropped_at_start() {
     assert!(live.ctl().has_draft(s(3)), "a draft with edits is kept");
     assert!(store.draft_path(s(3)).exists());
 }
+
+/// Slot 5 has unsaved edits in drafts/ ("..xx") over its file ("...."); the performer, in
+/// slot 1 ("x..."), saves as slot 5, then loads slot 5 before the save reports: its draft's
+/// edits play, dirty. The file now holds "x...", so "..xx" must stay in drafts/ — yet the
+/// save's draft pre-write replaced it with the song saved, and nothing writes it back (the
+/// controller believes the draft file still holds "..xx"). At the next start the draft equals
+/// the file and is dropped: the edits are gone.
+#[test]
+fn a_save_as_does_not_overwrite_the_target_slots_draft() {
+    let mut b = Slot::default();
+    b.metadata.name = "B".into();
+    b.sequencer.tracks.push(Track::new("a", "voice1", "...."));
+    let mut d5 = b.clone();
+    d5.sequencer.tracks[0].pattern = "..xx".into();
+    let mut live = Live::start_with(Setup::default(), |root| {
+        let store = chronus::store::Store::new(root);
+        store.save(s(5), &b).unwrap();
+        store.write_draft(s(5), &d5).unwrap();
+    });
+    assert!(live.ctl().has_draft(s(5)));
+    live.apply(Command::AddTrack(Box::new(Track::new(
+        "a", "voice1", "x...",
+    ))));
+    live.apply(Command::SaveSlot {
+        slot: s(1),
+        force: false,
+    });
+    live.session
+        .apply(Command::SaveSlot {
+            slot: s(5),
+            force: true,
+        })
+        .unwrap();
+    live.session
+        .apply(Command::LoadSlot {
+            slot: s(5),
+            immediate: true,
+        })
+        .unwrap();
+    live.settle_disk();
+    live.turn(false);
+    assert_eq!(pattern(live.ctl().song()), "..xx");
+    live.session.shutdown();
+    let store = live.ctl().store().clone();
+    let file = pattern(&store.load(s(5)).unwrap().slot);
+    let draft = store.draft_path(s(5));
+    let in_draft = draft
+        .exists()
+        .then(|| pattern(&read_slot_file(&draft).unwrap().slot));
+    assert!(
+        file == "..xx" || in_draft.as_deref() == Some("..xx"),
+        "slot 5's edits ..xx are nowhere on disk: slot file {file:?}, draft {in_draft:?}"
+    );
+}
+
+/// Slot 5 has unsaved edits in drafts/; a save-as to slot 5 fails (here its path is a
+/// folder; a lock held past 10 s or quitting while it waits do the same). Nothing was saved,
+/// so slot 5's draft must still hold its edits, not the song that was not saved.
+#[test]
+fn a_failed_save_as_leaves_the_target_slots_draft_alone() {
+    let mut d5 = Slot::default();
+    d5.metadata.name = "five".into();
+    d5.sequencer.tracks.push(Track::new("a", "voice1", "..xx"));
+    let mut live = Live::start_with(Setup::default(), |root| {
+        let store = chronus::store::Store::new(root);
+        store.write_draft(s(5), &d5).unwrap();
+        std::fs::create_dir_all(store.slot_path(s(5))).unwrap();
+    });
+    assert!(live.ctl().has_draft(s(5)));
+    live.apply(Command::AddTrack(Box::new(Track::new(
+        "a", "voice1", "x...",
+    ))));
+    live.apply(Command::SaveSlot {
+        slot: s(1),
+        force: false,
+    });
+    live.apply(Command::SaveSlot {
+        slot: s(5),
+        force: true,
+    });
+    assert!(
+        live.notices_matching(|n| matches!(n, Notice::SaveFailed { .. }))
+            .len()
+            == 1
+    );
+    live.session.shutdown();
+    let store = live.ctl().store().clone();
+    let draft = read_slot_file(&store.draft_path(s(5))).unwrap().slot;
+    assert_eq!(
+        pattern(&draft),
+        "..xx",
+        "slot 5's draft was replaced by a save that did not happen"
+    );
+}
