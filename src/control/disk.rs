@@ -457,6 +457,7 @@ impl Controller {
     pub(super) fn submit_save(&mut self, slot: SlotNumber, song: Slot, refuse_other: bool) {
         // A file this process is about to write is not another program's pattern.
         let refuse_other = refuse_other && !self.save_pending(slot);
+        let own_edits = self.slot == Some(slot);
         self.disk.last_save += 1;
         self.disk.pending_saves.push_back(PendingSave {
             id: self.disk.last_save,
@@ -467,6 +468,7 @@ impl Controller {
             slot,
             song: Box::new(song),
             refuse_other,
+            own_edits,
         });
     }
 

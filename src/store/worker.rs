@@ -34,6 +34,9 @@ pub enum Job {
         /// Refuse when the file holds a different pattern (other tracks): the caller's view
         /// of the file may be older than the file.
         refuse_other: bool,
+        /// The song is the slot's own edits (not a save-as of another song): an existing
+        /// draft of the slot is brought up to it before the file is replaced.
+        own_edits: bool,
     },
     /// Mirror a slot's unsaved edits to its draft file.
     WriteDraft {
@@ -409,6 +412,7 @@ fn run(ctx: &Ctx, queue: &mut Queue, seq: u64, job: Job) -> bool {
         slot,
         song,
         refuse_other,
+        own_edits,
     } = job
     else {
         let report = queue.run_plain(&ctx.store, seq, job);
@@ -429,9 +433,10 @@ fn run(ctx: &Ctx, queue: &mut Queue, seq: u64, job: Job) -> bool {
     // the replace and the draft's removal leaves a draft equal to the file (dropped at the
     // next start), never an older one offered back as unsaved edits. A draft written after
     // this save was asked for (while an earlier save waited for a lock) holds newer edits and
-    // is left alone.
+    // is left alone. A save-as of another song leaves the slot's draft alone too: it holds
+    // that slot's own edits, which the song saved is not.
     let newer_draft = queue.drafted.get(&slot).is_some_and(|&d| d > seq);
-    if !newer_draft && store.draft_path(slot).is_file() {
+    if own_edits && !newer_draft && store.draft_path(slot).is_file() {
         let _ = store.write_draft(slot, &song);
     }
     let mut told = false;
@@ -579,6 +584,7 @@ mod tests {
             slot: slot(3),
             song: Box::new(song),
             refuse_other: true,
+            own_edits: true,
         });
         w.submit(Job::Read(slot(3)));
         w.submit(Job::Scan);
@@ -651,6 +657,7 @@ mod tests {
             slot: slot(5),
             song: Box::new(song.clone()),
             refuse_other: false,
+            own_edits: true,
         });
         w.submit(Job::WriteDraft {
             slot: slot(7),
@@ -722,6 +729,7 @@ mod tests {
             slot: slot(3),
             song: Box::new(saved),
             refuse_other: false,
+            own_edits: true,
         });
         let r = w.recv_timeout(Duration::from_secs(5)).unwrap();
         assert!(matches!(r, Report::Saved { result: Ok(_), .. }), "{r:?}");
@@ -732,8 +740,32 @@ mod tests {
             slot: slot(4),
             song: Box::new(Slot::default()),
             refuse_other: false,
+            own_edits: true,
         });
         w.recv_timeout(Duration::from_secs(5)).unwrap();
         assert!(!store.draft_path(slot(4)).exists());
+    }
+    /// A save-as of another song (not the slot's own edits) leaves the slot's draft alone:
+    /// it holds that slot's edits, and the save may fail.
+    #[test]
+    fn a_save_as_leaves_the_target_slots_draft_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut edits = Slot::default();
+        edits.metadata.name = "slot 3's edits".into();
+        store.write_draft(slot(3), &edits).unwrap();
+        let mut w = DiskWorker::start(store.clone());
+        let mut other = Slot::default();
+        other.metadata.name = "another song".into();
+        w.submit(Job::Save {
+            slot: slot(3),
+            song: Box::new(other),
+            refuse_other: false,
+            own_edits: false,
+        });
+        let r = w.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(matches!(r, Report::Saved { result: Ok(_), .. }), "{r:?}");
+        let draft = super::super::read_slot_file(&store.draft_path(slot(3))).unwrap();
+        assert_eq!(draft.slot.metadata.name, "slot 3's edits");
     }
 }
