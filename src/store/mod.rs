@@ -127,6 +127,8 @@ pub fn read_slot_text(s: &str) -> SlotText {
     let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
     let plain = !int.is_empty() && digits(int) && digits(frac) && !s.ends_with('.');
     match s.trim().parse::<f64>() {
+        // A fraction is judged by its digits: an f64 rounds 4.9999999999999999 to 5.
+        Ok(_) if plain && frac.bytes().any(|b| b != b'0') => SlotText::Fraction,
         Ok(v) if plain => SlotText::Plain(v),
         Ok(v) if v.is_finite() && v.fract() != 0.0 => SlotText::Fraction,
         Ok(v) if v.is_finite() => SlotText::NotPlain,
