@@ -768,4 +768,60 @@ mod tests {
         let draft = super::super::read_slot_file(&store.draft_path(slot(3))).unwrap();
         assert_eq!(draft.slot.metadata.name, "slot 3's edits");
     }
+    /// A save of slot 5 set aside behind a save waiting for slot 1's lock does not bring
+    /// slot 5's draft back to its older song once a later draft write or removal ran beside;
+    /// saves still report in the order given and every job reports once.
+    #[test]
+    fn a_set_aside_save_never_clobbers_a_later_draft_job() {
+        for remove in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::new(dir.path());
+            store.ensure_dirs().unwrap();
+            let named = |n: &str| {
+                let mut s = Slot::default();
+                s.metadata.name = n.into();
+                Box::new(s)
+            };
+            store.write_draft(slot(5), &named("old draft")).unwrap();
+            let held = File::create(store.lock_path(slot(1))).unwrap();
+            held.lock().unwrap();
+            let mut w = DiskWorker::start(store.clone());
+            for (n, name) in [(1, "one"), (5, "five")] {
+                w.submit(Job::Save {
+                    slot: slot(n),
+                    song: named(name),
+                    refuse_other: false,
+                    own_edits: true,
+                });
+            }
+            w.submit(if remove {
+                Job::RemoveDraft(slot(5))
+            } else {
+                Job::WriteDraft {
+                    slot: slot(5),
+                    song: named("newer edits"),
+                }
+            });
+            let r = w.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert!(matches!(r, Report::LockWait { .. }), "{r:?}");
+            let r = w.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert!(matches!(r, Report::Draft { result: Ok(()), .. }), "{r:?}");
+            held.unlock().unwrap();
+            for want in [1, 5] {
+                let r = w.recv_timeout(Duration::from_secs(5)).unwrap();
+                assert!(
+                    matches!(r, Report::Saved { slot: s, result: Ok(_), .. } if s == slot(want)),
+                    "{r:?}"
+                );
+            }
+            assert_eq!(w.outstanding(), 0);
+            let draft = store.draft_path(slot(5));
+            if remove {
+                assert!(!draft.exists());
+            } else {
+                let d = super::super::read_slot_file(&draft).unwrap();
+                assert_eq!(d.slot.metadata.name, "newer edits");
+            }
+        }
+    }
 }
