@@ -22,7 +22,7 @@ run headless --no-audio --no-osc --seconds 2 --patterns patterns
 
 # OSC round trip: headless listening on a free port, `ctl status` and `ctl save` answered.
 port=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"${WINE[@]}" "$EXE" headless --no-audio --osc-port "$port" --seconds 20 --patterns "$P" >"$WORK/headless.log" 2>&1 &
+"${WINE[@]}" "$EXE" headless --no-audio --osc-port "$port" --seconds 20 --patterns "$P" --slot 12 >"$WORK/headless.log" 2>&1 &
 hl=$!
 answered=""
 for _ in $(seq 1 40); do
@@ -31,4 +31,4 @@ for _ in $(seq 1 40); do
 done
 if [[ -n $answered ]]; then ok "ctl status answered: $(head -c 120 <<<"$st" | tr '\n' ' ')"; else echo "$st"; bad "ctl status: no answer"; fi
 if sv=$("${WINE[@]}" "$EXE" ctl --port "$port" --timeout 5 save 13 2>&1) && [[ -f $P/slots/slot_013.json ]]; then ok "ctl save 13: $sv"; else echo "$sv"; bad "ctl save 13"; fi
-kill "$hl" 2>/dev/null; wait "$hl" 2>/dev/null || true
+kill "$hl" 2>/dev/null || true; wait "$hl" 2>/dev/null || true

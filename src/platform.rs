@@ -192,9 +192,19 @@ pub fn open_for_reading(path: &std::path::Path) -> std::io::Result<std::fs::File
 /// its metadata: there, flushing the file before the rename (which every writer does) is
 /// what the system offers, so this does nothing.
 pub fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     {
         std::fs::File::open(dir).and_then(|d| d.sync_all())
+    }
+    // macOS and the BSDs: `sync_all` asks for F_FULLFSYNC on Apple systems, which some file
+    // systems refuse for a folder. The file itself was fully synced before its rename; a
+    // folder sync the file system does not offer is not a failed save (as in SQLite).
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOTSUP)) => Ok(()),
+            other => other,
+        }
     }
     #[cfg(not(unix))]
     {
@@ -243,5 +253,49 @@ fn held_by_another_program(e: &std::io::Error) -> bool {
     {
         let _ = e;
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replace_puts_the_new_content_under_the_old_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("new.tmp"), dir.path().join("slot.json"));
+        std::fs::write(&from, "new").unwrap();
+        std::fs::write(&to, "old").unwrap();
+        replace_file(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "new");
+        assert!(!from.exists());
+        sync_dir(dir.path()).unwrap();
+    }
+
+    /// Windows: another program (an editor, a virus scanner) holds the slot file open without
+    /// sharing it; the replace waits for it to let go instead of failing the save.
+    #[cfg(windows)]
+    #[test]
+    fn a_replace_waits_while_another_program_holds_the_file() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("new.tmp"), dir.path().join("slot.json"));
+        std::fs::write(&from, "new").unwrap();
+        std::fs::write(&to, "old").unwrap();
+        let held = std::fs::OpenOptions::new()
+            .read(true)
+            .share_mode(0)
+            .open(&to)
+            .unwrap();
+        assert!(std::fs::rename(&from, &to).is_err(), "the file is not held");
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        let t0 = std::time::Instant::now();
+        replace_file(&from, &to).unwrap();
+        assert!(t0.elapsed() >= std::time::Duration::from_millis(200));
+        letting_go.join().unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "new");
     }
 }

@@ -497,7 +497,11 @@ mod tests {
     /// "Nothing is rounded into a slot": a fraction too fine for an f64 is still a fraction.
     #[test]
     fn a_fraction_too_fine_for_a_float_is_not_rounded_into_a_slot() {
-        for bad in ["4.9999999999999999", "5.0000000000000001", "0.99999999999999999"] {
+        for bad in [
+            "4.9999999999999999",
+            "5.0000000000000001",
+            "0.99999999999999999",
+        ] {
             assert!(SlotNumber::parse(bad).is_err(), "{bad} was taken as a slot");
         }
     }
