@@ -52,10 +52,13 @@ soak: deps
 
 # The Windows build, proven here: cross-compiles for x86_64-pc-windows-gnu (Debian's matching
 # rustc/std sources, unpacked privately; mingw-w64 links), checks every target, builds the
-# release .exe and runs .ci/windows-smoke.sh under wine (.ci/windows-check.sh says how).
+# release .exe, runs .ci/windows-smoke.sh under wine, then the unit tests of the store, the
+# slot model and the platform layer, built for Windows and run under wine
+# (.ci/windows-check.sh says how).
 WINDOWS_CHECK ?= .ci/windows-check.sh
+WINE_TESTS ?= store:: model:: platform::
 check-windows:
-	CHECK_ARGS="--all-targets" SMOKE=.ci/windows-smoke.sh $(WINDOWS_CHECK) . smoke
+	CHECK_ARGS="--all-targets" SMOKE=.ci/windows-smoke.sh WINE_TESTS="$(WINE_TESTS)" $(WINDOWS_CHECK) . smoke
 
 clean:
 	$(CARGO) clean

@@ -311,6 +311,10 @@ mod tests {
         assert!(!same_song(hand.as_bytes(), &song));
     }
 
+    // The fault is injected by removing the temp file's name while it is open: on Windows
+    // (and under wine) an open file removed keeps its name until closed, so the rename does
+    // not fail there and this way of failing it does not exist.
+    #[cfg(unix)]
     #[test]
     fn a_rename_that_fails_after_the_backup_leaves_no_backup_and_the_old_slot() {
         let dir = tempfile::tempdir().unwrap();
