@@ -605,25 +605,24 @@ fn wide_characters_in_a_slot_name_keep_the_browsers_columns_in_line() {
         let buf = term.backend().buffer();
         let (_, dub) = row_with(buf, "Dub Steps");
         let (name_x, wide) = row_with(buf, WIDE_NAME);
-        let (long_x, long) = row_with(buf, "ドラム 🥁 x");
-        assert_eq!(name_x, long_x, "{w}×{h}");
+        // The long name is shortened in the middle: its start and its distinguishing end.
+        let (_, long) = row_with(buf, "🎹🎹");
+        assert_eq!(buf[(name_x, long)].symbol(), "ド", "{w}×{h}");
         let age = |y| cell_col(buf, y, "3d").unwrap_or_else(|| panic!("{w}×{h}: no age"));
         let bpm_end = |y, bpm: &str| cell_col(buf, y, bpm).map(|x| x + bpm.len() as u16);
         assert_eq!(age(wide), age(dub), "{w}×{h}: age after a wide name");
-        assert_eq!(age(long), age(dub), "{w}×{h}: age after a cut wide name");
+        assert_eq!(
+            age(long),
+            age(dub),
+            "{w}×{h}: age after a shortened wide name"
+        );
         assert_eq!(bpm_end(wide, "120.0"), bpm_end(dub, "92.0"), "{w}×{h}");
         assert_eq!(bpm_end(long, "92.0"), bpm_end(dub, "92.0"), "{w}×{h}");
-        // The cut name stops short of the tempo column rather than show half a character:
-        // its last cell (a wide character would straddle the end) and the gap stay blank.
+        // The name ends before the tempo column, with a blank cell between them.
         let bpm_x = cell_col(buf, long, "92.0").unwrap() - 1;
-        assert_eq!(buf[(bpm_x - 2, long)].symbol(), " ", "{w}×{h}");
         assert_eq!(buf[(bpm_x - 1, long)].symbol(), " ", "{w}×{h}");
-        let before = buf[(bpm_x - 4, long)].symbol();
-        assert_eq!(
-            unicode_width::UnicodeWidthStr::width(before),
-            2,
-            "{w}×{h}: {before:?}"
-        );
+        let row: String = (name_x..bpm_x).map(|x| buf[(x, long)].symbol()).collect();
+        assert!(row.contains('…'), "{w}×{h}: {row}");
     }
 }
 
@@ -1585,4 +1584,61 @@ fn keymap_descriptions_with_control_characters_show_escaped_in_the_help() {
     r.keys(&["?"]);
     let screen = r.screen(120, 40);
     assert!(screen.contains("Undo\\u{1b}[2J now"), "{screen}");
+}
+
+/// At 80 columns, with a long slot name, a queued slot and a recording, the header shows the
+/// play state, tempo, position, the queue countdown and REC whole: the name is shortened
+/// first (keeping its end), then left out.
+#[test]
+fn the_header_never_cuts_the_queue_or_rec_at_80_columns() {
+    let mut r = rig();
+    r.live.apply(Command::SetName(
+        "Anthem Breakbeat 174 with a very long name – fill".into(),
+    ));
+    r.live.apply(Command::Play);
+    r.live.run(4_800);
+    r.live.apply(Command::LoadSlot {
+        slot: SlotNumber::new(2).unwrap(),
+        immediate: false,
+    });
+    r.live.apply(Command::RecordStart(None));
+    for w in [80u16, 90, 100, 120] {
+        let screen = r.screen(w, 24);
+        let header = screen.lines().next().unwrap();
+        assert!(header.contains("▶ PLAY"), "{w}: {header}");
+        assert!(header.contains("BPM"), "{w}: {header}");
+        assert!(header.contains("→ slot 2 "), "{w}: {header}");
+        assert!(header.contains("beat"), "{w}: {header}");
+        assert!(header.contains("● REC"), "{w}: {header}");
+        if w >= 100 {
+            assert!(header.contains("– fill\""), "{w}: the name's end: {header}");
+            assert!(header.contains('…'), "{w}: {header}");
+        }
+    }
+    let _ = r.live.apply(Command::RecordStop);
+}
+
+/// Two slots whose names differ only at the end stay told apart in a narrow browser.
+#[test]
+fn the_browser_shows_the_distinguishing_end_of_long_names() {
+    use chronus::frontend::tui::shorten_middle;
+    let a = shorten_middle("Anthem Breakbeat 174", 14);
+    let b = shorten_middle("Anthem Breakbeat 174 – fill", 14);
+    assert_ne!(a, b);
+    assert!(b.ends_with("– fill"), "{b}");
+    assert_eq!(shorten_middle("short", 14), "short");
+    assert_eq!(shorten_middle("Anthem Breakbeat 174", 0), "");
+    for max in 1..30 {
+        let s = shorten_middle("Anthem Breakbeat 174 – fill", max);
+        assert!(
+            unicode_width::UnicodeWidthStr::width(s.as_str()) <= max,
+            "{max}: {s}"
+        );
+    }
+    // Wide characters count as two columns.
+    let w = shorten_middle("ドラムとベースのパターン", 9);
+    assert!(
+        unicode_width::UnicodeWidthStr::width(w.as_str()) <= 9,
+        "{w}"
+    );
 }

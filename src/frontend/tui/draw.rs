@@ -295,3 +295,40 @@ fn draw_message(area: Rect, buf: &mut Buffer, ui: &UiState) {
         hint.render(last, buf);
     }
 }
+
+/// `text` in at most `max` columns: whole when it fits, else its start and its end around an
+/// ellipsis, the end given the larger share, so names that differ only at the end ("Anthem
+/// Breakbeat 174" and "Anthem Breakbeat 174 – fill") still look different.
+pub fn shorten_middle(text: &str, max: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let w = |c: char| c.width().unwrap_or(0);
+    let total: usize = text.chars().map(w).sum();
+    if total <= max {
+        return text.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let room = max - 1;
+    let (head_room, tail_room) = (room * 2 / 5, room - room * 2 / 5);
+    let mut head = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        if used + w(c) > head_room {
+            break;
+        }
+        used += w(c);
+        head.push(c);
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for c in text.chars().rev() {
+        if used + w(c) > tail_room {
+            break;
+        }
+        used += w(c);
+        tail.push(c);
+    }
+    let tail: String = tail.into_iter().rev().collect();
+    format!("{}…{}", head.trim_end(), tail.trim_start())
+}

@@ -33,7 +33,7 @@ use crate::keymap::Keymap;
 use crate::store::{SlotNumber, StoreError};
 
 pub use app::{App, format_age, grid_columns, range_text, selected_param, selected_voice};
-pub use draw::{ScreenLayout, draw, draw_buffer, layout};
+pub use draw::{ScreenLayout, draw, draw_buffer, layout, shorten_middle};
 pub use grid::StepView;
 pub use meters::meter_fraction;
 pub use panels::{choice_name, decimals, format_value};

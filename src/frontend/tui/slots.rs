@@ -23,13 +23,19 @@ use super::theme;
 struct Columns {
     bpm: bool,
     age: bool,
+    /// Columns left for the name.
+    name: usize,
 }
 
 impl Columns {
     fn for_width(width: u16) -> Columns {
+        let (bpm, age) = (width >= 18, width >= 28);
+        // The highlight symbol, the marks and number, and each column with its spacing.
+        let taken = 1 + 5 + 1 + if bpm { 6 } else { 0 } + if age { 5 } else { 0 };
         Columns {
-            bpm: width >= 18,
-            age: width >= 28,
+            bpm,
+            age,
+            name: (width as usize).saturating_sub(taken),
         }
     }
 
@@ -143,7 +149,7 @@ fn slot_row(n: u8, ui: &UiState, ctl: &Controller, cols: Columns) -> Row<'static
             let name = if r.name.is_empty() {
                 "(no name)".to_string()
             } else {
-                escape(&r.name).into_owned()
+                super::draw::shorten_middle(&escape(&r.name), cols.name)
             };
             let style = if playing {
                 theme::strong()

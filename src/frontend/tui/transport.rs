@@ -30,8 +30,9 @@ pub fn queued_text(ctl: &Controller) -> Option<String> {
     })
 }
 
-/// The performance half: play state, tempo, position, slot, queue, recording.
-fn left(ui: &UiState, ctl: &Controller) -> Parts {
+/// The performance half: play state, tempo, position, slot, queue, recording; the slot name in
+/// at most `name_room` columns.
+fn left(ui: &UiState, ctl: &Controller, name_room: usize) -> Parts {
     let st = ctl.status();
     let mut p: Parts = Vec::new();
     if st.muted {
@@ -74,11 +75,11 @@ fn left(ui: &UiState, ctl: &Controller) -> Parts {
     match playing.slot {
         Some(n) => {
             p.push(Span::styled(format!("slot {n}"), theme::strong()));
-            if !playing.name.is_empty() {
-                p.push(Span::styled(
-                    format!(" \"{}\"", escape(playing.name)),
-                    theme::text(),
-                ));
+            // Quotes and the space before them take 3 columns; a name with less room than a
+            // few characters is left out rather than shown as an ellipsis alone.
+            if !playing.name.is_empty() && name_room >= 3 + 6 {
+                let name = super::draw::shorten_middle(&escape(playing.name), name_room - 3);
+                p.push(Span::styled(format!(" \"{name}\""), theme::text()));
             }
         }
         None => p.push(Span::styled("new song", theme::text())),
@@ -138,6 +139,19 @@ fn right(ctl: &Controller) -> Parts {
     p
 }
 
+/// The performance half fitted to `cols`: the slot name is shortened first (then left out), so
+/// the play state, tempo, position, queue countdown and REC always show whole.
+fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
+    let full = left(ui, ctl, usize::MAX);
+    let over = width(&full).saturating_sub(cols);
+    if over == 0 {
+        return full;
+    }
+    let bare = width(&left(ui, ctl, 0));
+    let name_width = width(&full) - bare;
+    left(ui, ctl, name_width.saturating_sub(over))
+}
+
 /// Terminal width from which the bar may take a single row.
 const ONE_ROW: u16 = 160;
 
@@ -145,7 +159,9 @@ const ONE_ROW: u16 = 160;
 /// side, else two. Mostly decided by the width alone, so the screen does not jump when a
 /// slot gets queued or recording starts.
 pub fn rows(cols: u16, ui: &UiState, ctl: &Controller) -> u16 {
-    if cols >= ONE_ROW && width(&left(ui, ctl)) + 2 + width(&right(ctl)) <= cols as usize {
+    if cols >= ONE_ROW
+        && width(&left(ui, ctl, usize::MAX)) + 2 + width(&right(ctl)) <= cols as usize
+    {
         1
     } else {
         2
@@ -162,7 +178,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         height: 1,
         ..area
     };
-    Line::from(left(ui, ctl)).render(row(0), buf);
+    Line::from(left_fitted(ui, ctl, area.width as usize)).render(row(0), buf);
     let r = Line::from(right(ctl));
     if area.height >= 2 {
         r.render(row(1), buf);
