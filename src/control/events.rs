@@ -32,6 +32,8 @@ pub struct EngineStatus {
     pub levels: [f32; MAX_VOICES],
     /// Master peak (left, right).
     pub master: [f32; 2],
+    /// The master limiter's deepest gain reduction in the last meter window, dB (0: none).
+    pub limiting_db: f32,
     /// 8-band spectrum, 0–1.
     pub spectrum: [f32; 8],
     /// Mean callback load in % of the period.
@@ -120,9 +122,14 @@ impl Controller {
                 }
             }
             EngineEvent::Applied { slot, bar, .. } => self.on_applied(tag_to_slot(slot), bar),
-            EngineEvent::Levels { voices, master } => {
+            EngineEvent::Levels {
+                voices,
+                master,
+                limiting_db,
+            } => {
                 st.levels = voices;
                 st.master = master;
+                st.limiting_db = limiting_db;
             }
             EngineEvent::Spectrum { bands } => st.spectrum = bands,
             EngineEvent::UnitReset => {

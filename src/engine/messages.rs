@@ -122,6 +122,9 @@ pub enum EngineEvent {
         voices: [f32; 16],
         /// Master peak, left and right, after the limiter.
         master: [f32; 2],
+        /// The most the master limiter reduced the gain, in dB (0: it did not touch the
+        /// signal), looked at after every block.
+        limiting_db: f32,
     },
     /// Master spectrum, 0..1 per band (−60..0 dB), about 30 per second.
     Spectrum {

@@ -125,6 +125,8 @@ pub struct Engine {
     garbage_overflow: u64,
     gate_log: FixedQueue<GateRecord>,
     master_peak: [f32; 2],
+    /// The limiter's deepest gain reduction since the last report, in dB.
+    limiting_db: f32,
     next_report: u64,
     scratch: Scratch,
 }
@@ -229,6 +231,7 @@ impl Engine {
             garbage_overflow: 0,
             gate_log: FixedQueue::new(GATE_LOG_CAPACITY),
             master_peak: [0.0; 2],
+            limiting_db: 0.0,
             scratch: Scratch::new(),
         };
         for i in 0..PARAM_COUNT {
@@ -858,6 +861,7 @@ impl Engine {
             right[j] = dry + right[j] * rm[j] + echo;
         }
         self.limiter.process(left, right);
+        self.limiting_db = self.limiting_db.max(self.limiter.gain_reduction_db());
         // The limiter's output is finite and within ±1 by construction; one integer pass
         // proves it (the bits of |x| order like its value) and gives the peaks.
         let mut peak = [largest_magnitude(left), largest_magnitude(right)];
@@ -897,7 +901,12 @@ impl Engine {
         }
         let master = self.master_peak;
         self.master_peak = [0.0; 2];
-        self.emit(EngineEvent::Levels { voices, master });
+        let limiting_db = std::mem::take(&mut self.limiting_db);
+        self.emit(EngineEvent::Levels {
+            voices,
+            master,
+            limiting_db,
+        });
         let bands = self.analyser.report();
         self.emit(EngineEvent::Spectrum { bands });
     }
@@ -988,7 +997,7 @@ mod tests {
         run(&mut e, 4800);
         let mut last = None;
         while let Some(ev) = e.pop_event() {
-            if let EngineEvent::Levels { voices, master } = ev {
+            if let EngineEvent::Levels { voices, master, .. } = ev {
                 last = Some((voices, master));
             }
         }

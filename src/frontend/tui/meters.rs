@@ -51,14 +51,18 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let inner = panel(area, buf, Line::from(" Levels · Spectrum "), false);
+    let st = ctl.status();
+    let inner = panel(area, buf, title(st.master, st.limiting_db), false);
     if inner.height < 2 || inner.width < 4 {
         return;
     }
-    let st = ctl.status();
     let voices = ctl.voices().min(st.levels.len());
-    let levels_w = voices as u16 + 1 + 2;
+    let bars_w = voices as u16 + 1 + 2;
     let spectrum_w = st.spectrum.len() as u16;
+    // The dB scale goes left of the bars when the panel has room for it.
+    let scale = inner.width >= SCALE_W + bars_w + 2 + spectrum_w
+        || (inner.width < bars_w + 2 + spectrum_w && inner.width >= SCALE_W + bars_w);
+    let levels_w = bars_w + if scale { SCALE_W } else { 0 };
     let side_by_side = inner.width >= levels_w + 2 + spectrum_w;
 
     let (levels_area, spectrum_area) = if side_by_side {
@@ -78,8 +82,18 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
     } else {
         (inner, None)
     };
+    let bars_area = if scale {
+        draw_scale(levels_area, buf);
+        Rect {
+            x: levels_area.x + SCALE_W,
+            width: levels_area.width - SCALE_W,
+            ..levels_area
+        }
+    } else {
+        levels_area
+    };
     draw_levels(
-        levels_area,
+        bars_area,
         inner.right(),
         buf,
         &st.levels[..voices],
@@ -87,6 +101,58 @@ pub fn draw(area: Rect, buf: &mut Buffer, ctl: &Controller) {
     );
     if let Some(sa) = spectrum_area {
         draw_spectrum(sa, inner.right(), buf, &st.spectrum);
+    }
+}
+
+/// Columns of the dB scale (`-12 `).
+const SCALE_W: u16 = 4;
+
+/// Limiter gain reduction (dB) from which the panel says the limiter is working.
+const LIMITING_SHOWN_DB: f32 = 0.5;
+
+/// The panel's title, with the clip and limiter light: `CLIP` (red) when the master reached
+/// full scale, `LIM −3.2 dB` (yellow) while the limiter holds the level down.
+fn title(master: [f32; 2], limiting_db: f32) -> Line<'static> {
+    let mut spans = vec![ratatui::text::Span::raw(" Levels · Spectrum ")];
+    let peak = master[0].max(master[1]);
+    if to_db(peak) >= -0.1 {
+        spans.push(ratatui::text::Span::styled(" CLIP ", theme::meter(0.0)));
+    } else if limiting_db >= LIMITING_SHOWN_DB {
+        spans.push(ratatui::text::Span::styled(
+            format!(" LIM −{limiting_db:.1} dB "),
+            theme::meter(-3.0),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The rows of a bar `height` high whose top edge is at each mark of the scale (0, −12, −24,
+/// −36 dB), from the top; rows too close to a mark above are left unlabelled.
+fn scale_marks(height: u16) -> Vec<(u16, i32)> {
+    let mut marks: Vec<(u16, i32)> = Vec::new();
+    for db in [0, -12, -24, -36] {
+        let frac = (db as f32 - FLOOR_DB) / -FLOOR_DB;
+        let from_top = ((1.0 - frac) * height as f32).floor() as u16;
+        if from_top < height && marks.last().is_none_or(|&(r, _)| from_top > r) {
+            marks.push((from_top, db));
+        }
+    }
+    marks
+}
+
+/// The dB scale beside the bars.
+fn draw_scale(area: Rect, buf: &mut Buffer) {
+    let bar_h = area.height.saturating_sub(1).min(8);
+    for (row, db) in scale_marks(bar_h) {
+        let label = Rect {
+            y: area.y + row,
+            height: 1,
+            width: SCALE_W - 1,
+            ..area
+        };
+        Line::styled(db.to_string(), theme::dim())
+            .right_aligned()
+            .render(label, buf);
     }
 }
 
@@ -142,6 +208,28 @@ fn draw_spectrum(area: Rect, right: u16, buf: &mut Buffer, bands: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scale_marks_sit_on_the_rows_their_levels_reach() {
+        assert_eq!(scale_marks(8), vec![(0, 0), (2, -12), (4, -24), (6, -36)]);
+        assert_eq!(scale_marks(4), vec![(0, 0), (1, -12), (2, -24), (3, -36)]);
+        assert_eq!(scale_marks(2), vec![(0, 0), (1, -24)]);
+        assert_eq!(scale_marks(0), vec![]);
+    }
+
+    #[test]
+    fn the_light_says_clip_at_full_scale_and_lim_while_limiting() {
+        let text = |l: Line| {
+            l.spans
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect::<String>()
+        };
+        assert!(text(title([1.0, 0.2], 0.0)).contains("CLIP"));
+        assert!(text(title([0.5, 0.5], 3.24)).contains("LIM −3.2 dB"));
+        let quiet = text(title([0.5, 0.5], 0.1));
+        assert!(!quiet.contains("LIM") && !quiet.contains("CLIP"), "{quiet}");
+    }
 
     #[test]
     fn the_meter_scale_runs_from_minus_48_db_to_full_scale() {
