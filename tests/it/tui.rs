@@ -1581,9 +1581,20 @@ fn keymap_descriptions_with_control_characters_show_escaped_in_the_help() {
     assert!(error.is_none(), "{error:?}");
     let mut r = rig();
     r.app = App::new(keymap);
+    r.app.ui.screen = (120, 40);
     r.keys(&["?"]);
-    let screen = r.screen(120, 40);
-    assert!(screen.contains("Undo\\u{1b}[2J now"), "{screen}");
+    // The grid's section may be a page or two down.
+    let mut screens = Vec::new();
+    for _ in 0..6 {
+        screens.push(r.screen(120, 40));
+        r.keys(&["<PageDown>"]);
+    }
+    assert!(
+        screens.iter().any(|s| s.contains("Undo\\u{1b}[2J now")),
+        "{}",
+        screens.join("\n")
+    );
+    assert!(screens.iter().all(|s| !s.contains('\u{1b}')));
 }
 
 /// At 80 columns, with a long slot name, a queued slot and a recording, the header shows the
@@ -1641,4 +1652,65 @@ fn the_browser_shows_the_distinguishing_end_of_long_names() {
         unicode_width::UnicodeWidthStr::width(w.as_str()) <= 9,
         "{w}"
     );
+}
+
+/// The help overlay: each section whole in one column (never split across two), and a page
+/// key scrolls by the rows the window shows, to the end and back, on small and large screens.
+#[test]
+fn the_help_keeps_sections_whole_and_pages_by_what_shows() {
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 50)] {
+        let mut r = rig();
+        r.app.ui.screen = (w, h);
+        r.keys(&["?"]);
+        let screen = r.screen(w, h);
+        // A section's title and its first row are in the same column.
+        for s in &r.app.ui.help {
+            if s.rows.is_empty() {
+                continue;
+            }
+            let title_at = screen
+                .lines()
+                .find_map(|l| l.find(s.title).map(|x| l[..x].chars().count()));
+            if let Some(tx) = title_at {
+                let first = screen
+                    .lines()
+                    .skip_while(|l| !l.contains(s.title))
+                    .nth(1)
+                    .unwrap_or("");
+                let col: String = first.chars().skip(tx).take(20).collect();
+                assert!(
+                    col.trim_start()
+                        .starts_with(s.rows[0].keys.chars().next().unwrap()),
+                    "{w}×{h}: section {:?} split? next row in its column: {col:?}\n{screen}",
+                    s.title
+                );
+            }
+        }
+        let (max, page) = chronus::frontend::tui::help_scroll_range(&r.app.ui.help, (w, h));
+        assert_eq!(page as u16, h - 4, "{w}×{h}");
+        r.keys(&["<PageDown>"]);
+        assert_eq!(
+            r.app.ui.overlay,
+            Some(Overlay::Help {
+                scroll: page.min(max)
+            })
+        );
+        for _ in 0..20 {
+            r.keys(&["<PageDown>"]);
+        }
+        assert_eq!(r.app.ui.overlay, Some(Overlay::Help { scroll: max }));
+        // The last page still shows rows, not a blank window.
+        let last = r.screen(w, h);
+        assert!(
+            last.lines().skip(2).take(3).any(|l| l.trim().len() > 4),
+            "{last}"
+        );
+        r.keys(&["<PageUp>"]);
+        assert_eq!(
+            r.app.ui.overlay,
+            Some(Overlay::Help {
+                scroll: max.saturating_sub(page)
+            })
+        );
+    }
 }

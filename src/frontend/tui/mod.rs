@@ -36,6 +36,7 @@ pub use app::{App, format_age, grid_columns, range_text, selected_param, selecte
 pub use draw::{ScreenLayout, draw, draw_buffer, layout, shorten_middle};
 pub use grid::StepView;
 pub use meters::meter_fraction;
+pub use overlay::help_scroll_range;
 pub use panels::{choice_name, decimals, format_value};
 pub use state::{
     Clipboard, DiskChange, HIGHLIGHT_BARS, Hints, Message, Overlay, PANEL_MODULES, Panel, Prompt,
@@ -208,7 +209,7 @@ impl Frames {
     fn draw(
         &mut self,
         terminal: &mut ratatui::DefaultTerminal,
-        app: &App,
+        app: &mut App,
         ctl: &Controller,
         now: Instant,
     ) -> anyhow::Result<Duration> {
@@ -220,6 +221,9 @@ impl Frames {
             self.needs_draw = true;
         }
         if self.needs_draw && since.is_none_or(|d| d >= MIN_FRAME) {
+            if let Ok(size) = terminal.size() {
+                app.ui.screen = (size.width, size.height);
+            }
             terminal
                 .draw(|f| draw(f, &app.ui, ctl))
                 .context("drawing the screen")?;

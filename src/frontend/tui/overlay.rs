@@ -33,23 +33,84 @@ enum HelpLine<'a> {
     Blank,
 }
 
-fn help_lines(sections: &[HelpSection]) -> Vec<HelpLine<'_>> {
-    let mut out = Vec::new();
-    for s in sections.iter().filter(|s| !s.rows.is_empty()) {
-        if !out.is_empty() {
-            out.push(HelpLine::Blank);
+/// The help laid out in `columns` columns, each section whole in one column (a section is
+/// never split), filled left to right and balanced by height.
+fn help_columns(sections: &[HelpSection], columns: usize) -> Vec<Vec<HelpLine<'_>>> {
+    let sections: Vec<&HelpSection> = sections.iter().filter(|s| !s.rows.is_empty()).collect();
+    let height = |s: &HelpSection| 1 + s.rows.len();
+    let total: usize = sections.iter().map(|s| height(s) + 1).sum();
+    let target = total.div_ceil(columns.max(1));
+    let mut out: Vec<Vec<HelpLine>> = vec![Vec::new()];
+    for s in sections {
+        let col = out.last_mut().expect("one column at least");
+        if !col.is_empty() && col.len() + 1 + height(s) > target && out.len() < columns {
+            out.push(Vec::new());
         }
-        out.push(HelpLine::Title(s.title));
-        for r in &s.rows {
-            out.push(HelpLine::Row(&r.keys, &r.desc));
+        let col = out.last_mut().expect("one column at least");
+        if !col.is_empty() {
+            col.push(HelpLine::Blank);
         }
+        col.push(HelpLine::Title(s.title));
+        col.extend(s.rows.iter().map(|r| HelpLine::Row(&r.keys, &r.desc)));
     }
     out
 }
 
-/// Lines in the help text (the scroll limit).
-pub fn help_line_count(sections: &[HelpSection]) -> usize {
-    help_lines(sections).len()
+/// Columns of help on a window `inner_width` wide: one per 50 columns, at most 3.
+fn help_column_count(inner_width: u16) -> usize {
+    ((inner_width as usize + 1) / 50).clamp(1, 3)
+}
+
+/// The inner size of the help window on a screen of `screen` (columns, rows).
+fn help_inner(screen: (u16, u16)) -> (u16, u16) {
+    let r = big_window_rect(Rect::new(0, 0, screen.0, screen.1));
+    // Borders, and the blank column on the left.
+    (r.width.saturating_sub(3), r.height.saturating_sub(2))
+}
+
+/// How far the help scrolls on a screen of `screen`, and its page: the rows it shows.
+pub fn help_scroll_range(sections: &[HelpSection], screen: (u16, u16)) -> (usize, usize) {
+    let (w, h) = help_inner(screen);
+    let longest = help_paragraphs(sections, w)
+        .iter()
+        .map(|(p, width)| p.line_count(*width))
+        .max()
+        .unwrap_or(0);
+    (longest.saturating_sub(h as usize), (h as usize).max(1))
+}
+
+/// The help's columns on a window `inner_width` wide, as wrapped paragraphs with the width
+/// each is drawn at.
+fn help_paragraphs(sections: &[HelpSection], inner_width: u16) -> Vec<(Paragraph<'_>, u16)> {
+    let columns = help_columns(sections, help_column_count(inner_width));
+    let col_w = (inner_width + 1) / columns.len().max(1) as u16;
+    // Wide enough for nearly every binding; the rare longer one pushes its description right.
+    let key_w = 12u16.min(col_w / 3) as usize;
+    columns
+        .into_iter()
+        .map(|lines| {
+            let text: Vec<Line> = lines
+                .iter()
+                .map(|line| match line {
+                    HelpLine::Title(t) => Line::styled(*t, theme::title(true)),
+                    HelpLine::Row(keys, desc) => {
+                        // Descriptions come from the user's keymap file.
+                        let keys = escape(keys);
+                        let pad = " ".repeat(key_w.saturating_sub(keys.width()) + 1);
+                        Line::from(vec![
+                            Span::raw(" "),
+                            Span::styled(keys, theme::strong()),
+                            Span::raw(pad),
+                            Span::styled(escape(desc), theme::text()),
+                        ])
+                    }
+                    HelpLine::Blank => Line::default(),
+                })
+                .collect();
+            let p = Paragraph::new(text).wrap(Wrap { trim: false });
+            (p, col_w.saturating_sub(1))
+        })
+        .collect()
 }
 
 /// Draws an overlay.
@@ -64,12 +125,17 @@ pub fn draw_overlay(area: Rect, buf: &mut Buffer, ui: &UiState, overlay: &Overla
 /// A window over most of the screen with a title; returns its inner area less a blank
 /// column on the left.
 fn big_window(area: Rect, buf: &mut Buffer, title: String) -> Rect {
-    let w = area.width.saturating_sub(4).max(20);
-    let h = area.height.saturating_sub(2).max(5);
-    let r = centered(area, w, h);
+    let r = big_window_rect(area);
     Clear.render(r, buf);
     let inner = panel(r, buf, Line::from(title), true);
     split_h(inner, 1).1
+}
+
+/// Where [`big_window`] goes on `area`.
+fn big_window_rect(area: Rect) -> Rect {
+    let w = area.width.saturating_sub(4).max(20);
+    let h = area.height.saturating_sub(2).max(5);
+    centered(area, w, h)
 }
 
 /// The message log, newest first. `scroll` counts messages; a long one wraps.
@@ -119,41 +185,14 @@ fn draw_help(area: Rect, buf: &mut Buffer, ui: &UiState, scroll: usize) {
     if inner.height == 0 {
         return;
     }
-    let lines = help_lines(&ui.help);
-    let scroll = scroll.min(lines.len().saturating_sub(1));
-    // Two columns on wide screens, the second going on where the first ends.
-    let columns: u16 = if inner.width + 1 >= 100 { 2 } else { 1 };
-    let col_w = (inner.width + 1) / columns;
-    // Wide enough for nearly every binding; the rare longer one pushes its description right.
-    let key_w = 12u16.min(col_w / 3) as usize;
-    let text: Vec<Line> = lines
-        .iter()
-        .map(|line| match line {
-            HelpLine::Title(t) => Line::styled(*t, theme::title(true)),
-            HelpLine::Row(keys, desc) => {
-                // Descriptions come from the user's keymap file.
-                let keys = escape(keys);
-                let pad = " ".repeat(key_w.saturating_sub(keys.width()) + 1);
-                Line::from(vec![
-                    Span::raw(" "),
-                    Span::styled(keys, theme::strong()),
-                    Span::raw(pad),
-                    Span::styled(escape(desc), theme::text()),
-                ])
-            }
-            HelpLine::Blank => Line::default(),
-        })
-        .collect();
-    let help = Paragraph::new(text).wrap(Wrap { trim: false });
-    for c in 0..columns {
-        let column = Rect {
-            x: inner.x + c * col_w,
-            width: col_w - 1,
-            ..inner
-        };
-        let top = scroll + (c * inner.height) as usize;
-        help.clone()
-            .scroll((top.min(u16::MAX as usize) as u16, 0))
+    let (max, _) = help_scroll_range(&ui.help, (area.width, area.height));
+    let scroll = scroll.min(max);
+    let mut x = inner.x;
+    for (p, width) in help_paragraphs(&ui.help, inner.width) {
+        let column = Rect { x, width, ..inner };
+        x += width + 1;
+        // Every column scrolls with the first; a long description wraps within its column.
+        p.scroll((scroll.min(u16::MAX as usize) as u16, 0))
             .render(column.intersection(inner), buf);
     }
 }

@@ -364,6 +364,8 @@ pub struct UiState {
     pub hints: Hints,
     /// The performer asked to leave.
     pub quit: bool,
+    /// The screen's size at the last draw (columns, rows): how far a page scrolls.
+    pub screen: (u16, u16),
 }
 
 impl UiState {
@@ -389,6 +391,7 @@ impl UiState {
             help,
             hints,
             quit: false,
+            screen: (80, 24),
         }
     }
 

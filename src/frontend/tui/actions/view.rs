@@ -131,9 +131,10 @@ impl App {
 
     /// Scrolls or closes the help and message overlays; false when the action is not theirs.
     pub(in super::super) fn overlay_action(&mut self, action: Action) -> bool {
-        let lines = match &self.ui.overlay {
-            Some(Overlay::Messages { .. }) => self.ui.log.len(),
-            _ => super::super::overlay::help_line_count(&self.ui.help),
+        // Messages scroll by whole messages; the help by rows, a page being what shows.
+        let (lines, page) = match &self.ui.overlay {
+            Some(Overlay::Messages { .. }) => (self.ui.log.len().saturating_sub(1), 10),
+            _ => super::super::overlay::help_scroll_range(&self.ui.help, self.ui.screen),
         };
         let Some(Overlay::Help { scroll } | Overlay::Messages { scroll }) = &mut self.ui.overlay
         else {
@@ -144,8 +145,8 @@ impl App {
                 *scroll = match m {
                     CursorMove::Up => scroll.saturating_sub(1),
                     CursorMove::Down => (*scroll + 1).min(lines),
-                    CursorMove::PageUp => scroll.saturating_sub(10),
-                    CursorMove::PageDown => (*scroll + 10).min(lines),
+                    CursorMove::PageUp => scroll.saturating_sub(page),
+                    CursorMove::PageDown => (*scroll + page).min(lines),
                     CursorMove::Top | CursorMove::Home => 0,
                     CursorMove::Bottom | CursorMove::End => lines,
                     CursorMove::Left | CursorMove::Right => *scroll,
