@@ -72,6 +72,12 @@ pub struct SharedStats {
 }
 
 impl SharedStats {
+    /// [`SharedStats::blocked`], where the system lets the audio side count its waits
+    /// (Linux); `None` elsewhere, so no report claims a count nobody kept.
+    pub fn blocked_count(&self) -> Option<u64> {
+        crate::platform::COUNTS_WAITS.then(|| self.blocked.load(Ordering::Relaxed))
+    }
+
     /// When engine sample `sample` sounds(ed), in seconds since the Unix epoch, from the
     /// latest callback's clock pair (the output latency of the device is not included).
     pub fn sample_time(&self, sample: u64, sample_rate: u32) -> f64 {

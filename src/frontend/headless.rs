@@ -168,7 +168,7 @@ impl EventPrinter {
         let stats = ctl.stats();
         let dropped = stats.record_dropped.load(Ordering::Relaxed);
         // `null` where the system keeps no count of a thread's waits (not Linux).
-        let blocked = crate::platform::COUNTS_WAITS.then(|| stats.blocked.load(Ordering::Relaxed));
+        let blocked = stats.blocked_count();
         self.emit(
             "stopped",
             json!({"seconds": seconds, "bars": bars, "xruns": st.xruns, "late": st.late,
