@@ -365,6 +365,29 @@ fn the_playhead_follows_each_tracks_own_length_and_the_cursor_is_inverted() {
     // The cursor (kick, step 0) is inverted while the grid has the keyboard.
     assert_eq!(bg(col(0), kick), Color::LightCyan);
     assert_eq!(buf[(col(0), kick)].fg, Color::Black);
+    // Without colour too: a mark in the ruler over the step the longest track plays, and
+    // only there; it stands in for a step number while it is on one.
+    let ruler = kick - 1;
+    let marks: Vec<u16> = (0..buf.area.width)
+        .filter(|&x| buf[(x, ruler)].symbol() == "▼")
+        .collect();
+    assert_eq!(marks, vec![col(13)]);
+    for (step, want) in [(12u64, "▼ "), (4, "▼"), (0, "▼")] {
+        r.live.ctl_mut().status_mut().global_step = step;
+        let term = r.render(120, 40);
+        let b = term.backend().buffer();
+        let at: String = (0..want.chars().count() as u16)
+            .map(|i| b[(col(step as u16) + i, ruler)].symbol().to_string())
+            .collect();
+        assert_eq!(at, want, "step {step}");
+    }
+    r.live.ctl_mut().status_mut().running = false;
+    let term = r.render(120, 40);
+    let b = term.backend().buffer();
+    assert!(
+        (0..b.area.width).all(|x| b[(x, ruler)].symbol() != "▼"),
+        "no mark while stopped"
+    );
 }
 
 #[test]

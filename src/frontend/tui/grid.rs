@@ -79,6 +79,9 @@ fn name_width(inner_width: u16) -> u16 {
     if inner_width >= 70 { 10 } else { 8 }
 }
 
+/// The playhead's mark in the ruler above the steps.
+pub const PLAYHEAD_MARK: char = '▼';
+
 /// Draws the grid.
 pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let song = super::draw::shown_song(ui, ctl);
@@ -141,8 +144,16 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
             put(buf, sx, y, right, &(i + 1).to_string(), theme::dim());
         }
         if ruler_head == Some(i) {
+            // A marker, not only a colour: the playhead shows on a monochrome terminal and to
+            // a performer who cannot tell the colours apart. It stands in for the step's
+            // number while it is there.
+            if (i + 1) >= 10 && i.is_multiple_of(4) && sx + 1 < right {
+                buf[(sx + 1, y)].set_char(' ');
+            }
             let cell = buf[(sx, y)].style();
-            buf[(sx, y)].set_style(theme::playhead(cell));
+            buf[(sx, y)]
+                .set_char(PLAYHEAD_MARK)
+                .set_style(theme::playhead(cell));
         }
     }
     draw_gaps(buf, &view, y, right);
