@@ -47,10 +47,11 @@ impl Controller {
                     max: MAX_PATTERN,
                 });
             }
-            let mut chars: Vec<char> = t.pattern.chars().collect();
-            if chars.len() <= step {
-                chars.resize(step + 1, StepValue::Rest.as_char());
+            if t.pattern.chars().count() <= step {
+                // Past the end: the track grows, taking back its hidden steps first.
+                super::pattern::resize(t, step + 1);
             }
+            let mut chars: Vec<char> = t.pattern.chars().collect();
             chars[step] = value.as_char();
             t.pattern = chars.into_iter().collect();
             Ok(None)
@@ -60,13 +61,17 @@ impl Controller {
     pub(super) fn set_pattern(&mut self, track: &str, pattern: String, now: Instant) -> Reply {
         self.edit(now, None, |s| {
             check_pattern(&pattern)?;
-            track_mut(s, track)?.pattern = pattern;
+            let t = track_mut(s, track)?;
+            t.pattern = pattern;
+            // A typed row is the whole track: steps hidden from an earlier length go.
+            t.extra.remove(super::pattern::HIDDEN_STEPS_KEY);
             Ok(None)
         })
     }
 
     pub(super) fn set_length(&mut self, track: &str, len: usize, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        let key = format!("length:{track}");
+        self.edit(now, Some(&key), |s| {
             if len > MAX_PATTERN {
                 return Err(ControlError::LengthOutOfRange {
                     len,
@@ -74,10 +79,13 @@ impl Controller {
                 });
             }
             let t = track_mut(s, track)?;
-            let mut chars: Vec<char> = t.pattern.chars().collect();
-            chars.resize(len, StepValue::Rest.as_char());
-            t.pattern = chars.into_iter().collect();
-            Ok(Some(format!("{track}: {len} steps")))
+            super::pattern::resize(t, len);
+            let hidden = super::pattern::hidden_steps(t).chars().count();
+            Ok(Some(if hidden > 0 {
+                format!("{track}: {len} steps ({hidden} hidden, lengthen to bring them back)")
+            } else {
+                format!("{track}: {len} steps")
+            }))
         })
     }
 
@@ -160,8 +168,9 @@ impl Controller {
         })
     }
 
-    pub(super) fn mute(&mut self, track: &str, on: Option<bool>, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+    /// Mutes are performance state: heard at once, but no undo step and no unsaved edit.
+    pub(super) fn mute(&mut self, track: &str, on: Option<bool>) -> Reply {
+        self.perform(|s| {
             let t = track_mut(s, track)?;
             t.muted = on.unwrap_or(!t.muted);
             let state = if t.muted { "muted" } else { "unmuted" };
@@ -169,13 +178,49 @@ impl Controller {
         })
     }
 
-    pub(super) fn solo(&mut self, track: &str, on: Option<bool>, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+    /// Solos are performance state, like mutes.
+    pub(super) fn solo(&mut self, track: &str, on: Option<bool>) -> Reply {
+        self.perform(|s| {
             let t = track_mut(s, track)?;
             t.solo = on.unwrap_or(!t.solo);
             let state = if t.solo { "solo" } else { "solo off" };
             Ok(Some(format!("{track} {state}")))
         })
+    }
+
+    /// Changes performance state of the song (mutes, solos): the engine hears it, the undo
+    /// history and the dirty mark do not see it.
+    fn perform(&mut self, f: impl FnOnce(&mut Slot) -> Reply) -> Reply {
+        let before = self.song.clone();
+        match f(&mut self.song) {
+            Ok(msg) => {
+                self.sync(&before);
+                Ok(msg)
+            }
+            Err(e) => {
+                self.song = before;
+                Err(e)
+            }
+        }
+    }
+
+    /// The next save writes the mutes and solos as they are now.
+    pub(super) fn keep_mutes(&mut self) -> Reply {
+        self.keep_mutes = true;
+        Ok(Some(
+            "mutes and solos kept in the song: the next save writes them".into(),
+        ))
+    }
+
+    pub(super) fn set_edit_step(&mut self, n: usize) -> Reply {
+        if n > limits::MAX_EDIT_STEP {
+            return Err(ControlError::EditStepOutOfRange {
+                step: n,
+                max: limits::MAX_EDIT_STEP,
+            });
+        }
+        self.edit_step = n;
+        Ok(Some(format!("edit step {n}")))
     }
 
     pub(super) fn replace_tracks(&mut self, tracks: Vec<Track>, now: Instant) -> Reply {
@@ -309,7 +354,7 @@ fn track_index(s: &Slot, name: &str) -> Result<usize, ControlError> {
         .ok_or_else(|| ControlError::NoTrack(name.to_string()))
 }
 
-fn track_mut<'a>(s: &'a mut Slot, name: &str) -> Result<&'a mut Track, ControlError> {
+pub(super) fn track_mut<'a>(s: &'a mut Slot, name: &str) -> Result<&'a mut Track, ControlError> {
     let i = track_index(s, name)?;
     Ok(&mut s.sequencer.tracks[i])
 }

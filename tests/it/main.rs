@@ -15,6 +15,7 @@ mod cli;
 mod control;
 mod disk;
 mod engine;
+mod fast_entry;
 mod keeping;
 mod keymap;
 mod osc;
