@@ -157,6 +157,14 @@ word_arg! {
 }
 
 word_arg! {
+    /// Left or right along a row.
+    Horizontal, "left or right" {
+        Left = "left",
+        Right = "right",
+    }
+}
+
+word_arg! {
     /// Pick the next or previous item, or ask for one.
     Choice, "next, prev or prompt" {
         Next = "next",

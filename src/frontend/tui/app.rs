@@ -53,6 +53,7 @@ impl App {
             play: label(Mode::Grid, Action::PlayToggle, ":play_toggle"),
             take: label(Mode::Confirm, Action::TakeFile, ":take_file"),
             keep: label(Mode::Confirm, Action::KeepEdits, ":keep_edits"),
+            save_quit: label(Mode::Confirm, Action::SaveCurrent, ":save_current"),
         };
         let mut help = keymap.help();
         help.push(keymap::action_reference());

@@ -1,16 +1,54 @@
 //! The pattern grid: steps, the whole pattern's clipboard, undo and redo.
 
-use crate::control::{Command, Controller, Level, StepValue};
-use crate::keymap::Action;
+use crate::control::{Command, Controller, Level, PatternOp, StepValue};
+use crate::keymap::{Action, Horizontal};
+use crate::model::limits::MAX_EDIT_STEP;
 
 use super::super::app::App;
-use super::super::state::Clipboard;
+use super::super::state::{Clipboard, Prompt, PromptKind};
 
 impl App {
     pub(super) fn grid_action(&mut self, ctl: &mut Controller, action: Action) {
         match action {
-            Action::StepSet(v) => self.set_step(ctl, v),
+            Action::StepSet(v) => self.enter_step(ctl, v),
             Action::StepCycle => self.step_cycle(ctl),
+            Action::EditStep => {
+                let label = format!("Edit step: steps the cursor moves on (0–{MAX_EDIT_STEP})");
+                let now = ctl.edit_step().to_string();
+                self.ui.prompt = Some(Prompt::new(PromptKind::EditStep, label, now));
+            }
+            Action::PatternType => {
+                if let Some(t) = self.selected(ctl) {
+                    let label = format!("Steps of {} (X accent, x hit, . rest)", t.name);
+                    let kind = PromptKind::PatternRow {
+                        track: t.name.clone(),
+                    };
+                    self.ui.prompt = Some(Prompt::new(kind, label, t.pattern.clone()));
+                }
+            }
+            Action::PatternFill => {
+                if let Some(t) = self.selected(ctl) {
+                    let label = format!(
+                        "Fill {}: N = a hit every N steps, N+O from step O+1, K/N Euclid, K/N+R rotated",
+                        t.name
+                    );
+                    let kind = PromptKind::Fill {
+                        track: t.name.clone(),
+                    };
+                    self.ui.prompt = Some(Prompt::new(kind, label, "4"));
+                }
+            }
+            Action::PatternRotate(to) => self.pattern_op(
+                ctl,
+                PatternOp::Rotate(match to {
+                    Horizontal::Left => -1,
+                    Horizontal::Right => 1,
+                }),
+            ),
+            Action::PatternReverse => self.pattern_op(ctl, PatternOp::Reverse),
+            Action::PatternClear => self.pattern_op(ctl, PatternOp::Clear),
+            Action::PatternDouble => self.pattern_op(ctl, PatternOp::Double),
+            Action::PatternHalve => self.pattern_op(ctl, PatternOp::Halve),
             Action::CopyPattern => {
                 let tracks = ctl.song().sequencer.tracks.clone();
                 let text = format!("copied the pattern ({} tracks)", tracks.len());
@@ -24,23 +62,103 @@ impl App {
         }
     }
 
-    fn set_step(&mut self, ctl: &mut Controller, value: StepValue) {
+    /// Sets the step under the cursor; true when it was set.
+    fn set_step(&mut self, ctl: &mut Controller, value: StepValue) -> bool {
         let Some(track) = self.selected_name(ctl) else {
             self.ui
                 .say(Level::Warning, "no track to edit — add one first");
-            return;
+            return false;
         };
         let step = self.ui.step;
         let before = self.selected(ctl).map(|t| t.pattern.chars().count());
-        if self.run(ctl, Command::SetStep { track, step, value })
-            && let (Some(before), Some(t)) = (before, self.selected(ctl))
-        {
+        let set = self.run(ctl, Command::SetStep { track, step, value });
+        if set && let (Some(before), Some(t)) = (before, self.selected(ctl)) {
             let after = t.pattern.chars().count();
             if after != before {
                 let text = format!("{}: now {after} steps", t.name);
                 self.ui.say(Level::Info, text);
             }
         }
+        set
+    }
+
+    /// Step entry: sets the step, then moves on by the edit step.
+    fn enter_step(&mut self, ctl: &mut Controller, value: StepValue) {
+        if self.set_step(ctl, value) {
+            self.advance(ctl);
+        }
+    }
+
+    /// Moves the cursor on by the edit step after a step was entered, wrapping round the
+    /// track (Renoise's edit step).
+    fn advance(&mut self, ctl: &Controller) {
+        let len = self.selected(ctl).map_or(0, |t| t.pattern.chars().count());
+        if len > 0 {
+            self.ui.step = (self.ui.step + ctl.edit_step()) % len;
+        }
+    }
+
+    fn pattern_op(&mut self, ctl: &mut Controller, op: PatternOp) {
+        match self.selected_name(ctl) {
+            Some(track) => {
+                self.run(ctl, Command::EditPattern { track, op });
+            }
+            None => self
+                .ui
+                .say(Level::Warning, "no track to edit — add one first"),
+        }
+    }
+
+    /// The edit step typed after `edit_step`.
+    pub(super) fn submit_edit_step(
+        &mut self,
+        ctl: &mut Controller,
+        text: &str,
+    ) -> Result<(), String> {
+        let n: usize = text
+            .parse()
+            .ok()
+            .filter(|n| *n <= MAX_EDIT_STEP)
+            .ok_or_else(|| format!("\"{text}\" is not an edit step: type 0–{MAX_EDIT_STEP}"))?;
+        self.apply_typed(ctl, Command::SetEditStep(n))
+    }
+
+    /// The row typed after `pattern_type`: the track's steps, its length the row's.
+    pub(super) fn submit_pattern_row(
+        &mut self,
+        ctl: &mut Controller,
+        track: String,
+        text: &str,
+    ) -> Result<(), String> {
+        let row: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Some(bad) = row.chars().find(|c| !matches!(c, 'X' | 'x' | '.' | '-')) {
+            return Err(format!(
+                "\"{bad}\" is not a step: type X (accent), x (hit) or . (rest)"
+            ));
+        }
+        let pattern = row.replace('-', ".");
+        let len = pattern.chars().count();
+        self.apply_typed(
+            ctl,
+            Command::SetPattern {
+                track: track.clone(),
+                pattern,
+            },
+        )?;
+        self.ui
+            .say(Level::Info, format!("{track}: {len} steps typed"));
+        Ok(())
+    }
+
+    /// The fill typed after `pattern_fill`.
+    pub(super) fn submit_fill(
+        &mut self,
+        ctl: &mut Controller,
+        track: String,
+        text: &str,
+    ) -> Result<(), String> {
+        let op = PatternOp::parse_fill(text)?;
+        self.apply_typed(ctl, Command::EditPattern { track, op })
     }
 
     fn step_cycle(&mut self, ctl: &mut Controller) {

@@ -46,6 +46,9 @@ impl App {
                     self.run(ctl, Command::Solo { track, on: None });
                 }
             }
+            Action::KeepMutes => {
+                self.run(ctl, Command::KeepMutes);
+            }
             Action::CopyTrack => {
                 if let Some(t) = self.selected(ctl) {
                     let text = format!("copied track {}", t.name);
