@@ -300,6 +300,7 @@ pub(super) fn check_finite(cmd: &Command) -> Result<(), ControlError> {
         Command::SetSwing(v) | Command::NudgeSwing(v) => finite(Quantity::Swing, *v),
         Command::SetParam { id, value } => finite(Quantity::Param(*id), *value),
         Command::SetTrackField { value, .. } => finite(Quantity::TrackValue, *value),
+        Command::SetStepNote { hz, .. } => finite(Quantity::Note, *hz),
         Command::SetNotes { notes, .. } => {
             notes.iter().try_for_each(|n| finite(Quantity::Note, *n))
         }

@@ -38,7 +38,7 @@ pub use crate::model::fmt_num;
 pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
 pub use notice::{Level, Notice, describe};
-pub use pattern::{HIDDEN_STEPS_KEY, PatternOp, hidden_steps};
+pub use pattern::{HIDDEN_STEPS_KEY, PatternOp, hidden_steps, step_notes};
 pub use wake::{Waker, Wakeup, wake_pair};
 
 use slots::Queued;
@@ -182,6 +182,16 @@ pub enum Command {
         /// New state, or toggle.
         on: Option<bool>,
     },
+    /// Keyboard-piano entry: step `step` of the track becomes a hit playing `hz` (its notes
+    /// are laid out one per hit).
+    SetStepNote {
+        /// Track name.
+        track: String,
+        /// Step index.
+        step: usize,
+        /// The note in Hz.
+        hz: f64,
+    },
     /// A whole-track edit: fill every N, Euclid, rotate, reverse, clear, double, halve.
     EditPattern {
         /// Track name.
@@ -317,6 +327,9 @@ impl Command {
             Command::RenameTrack { from, .. } => format!("rename of {from}"),
             Command::MoveTrack { track, .. } => format!("move of {track}"),
             Command::EditPattern { track, op } => format!("{track} {}", op.describe()),
+            Command::SetStepNote { track, step, .. } => {
+                format!("note on step {} of {track}", step + 1)
+            }
             Command::KeepMutes => "mutes kept in the song".into(),
             Command::ReplaceTracks(_) => "tracks".into(),
             Command::ClearTracks => "clear of every track".into(),
@@ -783,6 +796,7 @@ impl Controller {
             Command::Mute { track, on } => self.mute(&track, on),
             Command::Solo { track, on } => self.solo(&track, on),
             Command::EditPattern { track, op } => self.edit_pattern(&track, op, now),
+            Command::SetStepNote { track, step, hz } => self.set_step_note(&track, step, hz, now),
             Command::SetEditStep(n) => self.set_edit_step(n),
             Command::KeepMutes => self.keep_mutes(),
             Command::NewSong => self.new_song(now),

@@ -213,7 +213,82 @@ pub fn apply_op(t: &mut Track, op: PatternOp) -> Result<(), ControlError> {
     Ok(())
 }
 
+/// Plays `hz` on step `step` of `t` (keyboard-piano entry): the step becomes a hit (an
+/// accent stays one) and the track's notes are laid out one per hit, in step order, so each
+/// hit plays the note entered on it, loop after loop.
+pub fn set_step_note(t: &mut Track, step: usize, hz: f64) -> Result<(), ControlError> {
+    if step >= MAX_PATTERN {
+        return Err(ControlError::StepOutOfRange {
+            step,
+            max: MAX_PATTERN,
+        });
+    }
+    if t.pattern.chars().count() <= step {
+        resize(t, step + 1);
+    }
+    let mut cells: Vec<char> = t.pattern.chars().collect();
+    let is_hit = |c: char| StepValue::from_char(c) != StepValue::Rest;
+    // What each hit plays now (the notes cycle from note_index; none: base_freq).
+    let hits_before = cells[..step].iter().filter(|&&c| is_hit(c)).count();
+    let old_hits = cells.iter().filter(|&&c| is_hit(c)).count();
+    let mut per_hit: Vec<f64> = (0..old_hits)
+        .map(|k| match t.notes.len() {
+            0 => t.base_freq,
+            n => t.notes[(t.note_index as usize + k) % n],
+        })
+        .collect();
+    if is_hit(cells[step]) {
+        per_hit[hits_before] = hz;
+    } else {
+        cells[step] = StepValue::Hit.as_char();
+        per_hit.insert(hits_before, hz);
+    }
+    t.pattern = cells.into_iter().collect();
+    t.notes = per_hit;
+    t.note_index = 0;
+    Ok(())
+}
+
+/// The note each step plays in the first loop (`None` on rests and on tracks without
+/// notes): what the grid shows in the step's cell.
+pub fn step_notes(t: &Track) -> Vec<Option<f64>> {
+    let mut k = t.note_index as usize;
+    t.pattern
+        .chars()
+        .map(|c| {
+            if StepValue::from_char(c) == StepValue::Rest || t.notes.is_empty() {
+                return None;
+            }
+            let hz = t.notes[k % t.notes.len()];
+            k += 1;
+            Some(hz)
+        })
+        .collect()
+}
+
 impl Controller {
+    /// Keyboard-piano entry on one step.
+    pub(super) fn set_step_note(
+        &mut self,
+        track: &str,
+        step: usize,
+        hz: f64,
+        now: Instant,
+    ) -> Reply {
+        self.edit(now, None, |s| {
+            let spec =
+                crate::model::registry::TRACK_FIELDS[crate::model::registry::track::BASE_FREQ].spec;
+            let hz = spec.clamp(hz);
+            let t = super::edit::track_mut(s, track)?;
+            set_step_note(t, step, hz)?;
+            Ok(Some(format!(
+                "{track} step {}: {}",
+                step + 1,
+                crate::model::notes::note_name(hz)
+            )))
+        })
+    }
+
     /// Runs a whole-track edit; repeated rotations within a second are one undo step.
     pub(super) fn edit_pattern(&mut self, track: &str, op: PatternOp, now: Instant) -> Reply {
         let key = match op {
@@ -309,6 +384,42 @@ mod tests {
         let mut t = track("x.......");
         resize(&mut t, 2);
         assert_eq!(hidden_steps(&t), "");
+    }
+
+    #[test]
+    fn piano_entry_lays_the_notes_out_one_per_hit() {
+        let mut t = track("x...x...");
+        t.base_freq = 55.0;
+        set_step_note(&mut t, 4, 220.0).unwrap();
+        assert_eq!(t.notes, vec![55.0, 220.0]);
+        set_step_note(&mut t, 2, 110.0).unwrap();
+        assert_eq!(t.pattern, "x.x.x...");
+        assert_eq!(t.notes, vec![55.0, 110.0, 220.0]);
+        set_step_note(&mut t, 9, 440.0).unwrap();
+        assert_eq!(t.pattern, "x.x.x....x");
+        assert_eq!(t.notes, vec![55.0, 110.0, 220.0, 440.0]);
+        assert_eq!(
+            step_notes(&t),
+            vec![
+                Some(55.0),
+                None,
+                Some(110.0),
+                None,
+                Some(220.0),
+                None,
+                None,
+                None,
+                None,
+                Some(440.0)
+            ]
+        );
+        // Notes that cycled unevenly are laid out as they played from note_index.
+        let mut t = track("xxx.");
+        t.notes = vec![1.0, 2.0];
+        t.note_index = 1;
+        set_step_note(&mut t, 3, 9.0).unwrap();
+        assert_eq!(t.notes, vec![2.0, 1.0, 2.0, 9.0]);
+        assert_eq!(t.note_index, 0);
     }
 
     #[test]

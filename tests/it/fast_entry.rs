@@ -281,3 +281,47 @@ fn mutes_and_solos_are_performance_state_not_undo_steps_nor_unsaved_edits() {
         "one save, then performance state again"
     );
 }
+
+#[test]
+fn piano_entry_sets_the_note_each_hit_plays_and_undo_names_it() {
+    let mut live = live_with(&[("bass", "x...x...")]);
+    live.apply(Command::SetNotes {
+        track: "bass".into(),
+        notes: vec![55.0],
+    });
+    let said = live.apply(Command::SetStepNote {
+        track: "bass".into(),
+        step: 2,
+        hz: 110.0,
+    });
+    assert_eq!(said.as_deref(), Some("bass step 3: A2"));
+    let t = &live.ctl().song().sequencer.tracks[0];
+    assert_eq!(t.pattern, "x.x.x...");
+    assert_eq!(t.notes, vec![55.0, 110.0, 55.0]);
+    assert_eq!(
+        chronus::control::step_notes(t),
+        vec![
+            Some(55.0),
+            None,
+            Some(110.0),
+            None,
+            Some(55.0),
+            None,
+            None,
+            None
+        ]
+    );
+    assert!(
+        live.try_apply(Command::SetStepNote {
+            track: "bass".into(),
+            step: 1,
+            hz: f64::NAN,
+        })
+        .is_err()
+    );
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: note on step 3 of bass")
+    );
+    assert_eq!(live.ctl().song().sequencer.tracks[0].notes, vec![55.0]);
+}

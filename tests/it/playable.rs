@@ -155,3 +155,32 @@ fn mutes_do_not_dirty_the_slot_and_enter_does_not_quit() {
         assert!(!text.contains("\"muted\""), "{text}");
     }
 }
+
+#[test]
+fn the_keyboard_piano_enters_notes_on_the_steps_under_the_cursor() {
+    if !tmux_present() {
+        return;
+    }
+    for size in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = start(dir.path(), "piano", size);
+        // Piano on; z plays C3 on step 1 (the accent stays), the cursor moves on, w plays D4
+        // on step 2; = takes the lower row an octave up, then z plays C4 on step 3.
+        tmux.send(&["Z", "z", "w", "=", "z"]);
+        tmux.wait_for("the piano in the grid's title", |s| {
+            s.contains("PIANO oct 4")
+        });
+        tmux.send(&["Escape", "C-s"]);
+        wait_file(&tmux, dir.path(), 1, |song| {
+            track(song, "kick").is_some_and(|t| {
+                t.pattern == "Xxx.x...X..x..x."
+                    && t.notes.len() == 7
+                    && (t.notes[0] - 130.81).abs() < 0.01
+                    && (t.notes[1] - 293.66).abs() < 0.01
+                    && (t.notes[2] - 261.63).abs() < 0.01
+                    && t.notes[3..].iter().all(|&n| n == 55.0)
+            })
+        });
+        tmux.wait_for("the piano off", |s| !s.contains("PIANO"));
+    }
+}

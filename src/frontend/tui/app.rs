@@ -165,6 +165,9 @@ impl App {
             return;
         };
         let mode = self.mode();
+        if mode == Mode::Grid && self.keys.pending().is_empty() && self.piano_key(ctl, key) {
+            return self.clamp(ctl);
+        }
         let dispatch = self.keys.feed(mode, key);
         self.ui.chord = chord_label(self.keys.pending());
         match dispatch {

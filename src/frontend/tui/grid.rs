@@ -100,6 +100,18 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         },
         theme::dim(),
     )]);
+    if let Some(octave) = ui.piano {
+        title.push(Span::styled(
+            format!("· PIANO oct {octave} "),
+            theme::pending(),
+        ));
+    }
+    if ctl.edit_step() != crate::control::DEFAULT_EDIT_STEP {
+        title.push(Span::styled(
+            format!("· edit step {} ", ctl.edit_step()),
+            theme::dim(),
+        ));
+    }
     let inner = {
         let probe = Rect {
             x: area.x + 1,

@@ -385,6 +385,8 @@ pub struct UiState {
     pub log: VecDeque<LogEntry>,
     /// The grid shows the queued slot's song, read-only.
     pub preview: bool,
+    /// Keyboard piano on (grid): the octave of its lower row; letters play notes.
+    pub piano: Option<u8>,
     /// What the latest reload from disk changed, while it is highlighted.
     pub changes: Option<DiskChange>,
     /// A half-typed chord (`g…`), shown on the message line.
@@ -415,6 +417,7 @@ impl UiState {
             message: None,
             log: VecDeque::new(),
             preview: false,
+            piano: None,
             changes: None,
             chord: String::new(),
             help,

@@ -1,8 +1,26 @@
 //! The pattern grid: steps, the whole pattern's clipboard, undo and redo.
 
 use crate::control::{Command, Controller, Level, PatternOp, StepValue};
-use crate::keymap::{Action, Horizontal};
+use crate::keymap::{Action, Horizontal, Key, KeyCode};
 use crate::model::limits::MAX_EDIT_STEP;
+use crate::model::notes::midi_to_hz;
+
+/// The keyboard piano's octave when it is turned on (its z key plays C3).
+const PIANO_OCTAVE: u8 = 3;
+/// The highest octave of its lower row.
+const PIANO_TOP_OCTAVE: u8 = 7;
+
+/// Semitones above the lower row's C for a key of the piano layout (Renoise, FastTracker):
+/// the z-row white keys with the s-row black keys are one octave, the q-row with the 2-row
+/// the next.
+fn piano_semitone(c: char) -> Option<i32> {
+    const LOWER: &str = "zsxdcvgbhnjm,l.;/";
+    const UPPER: &str = "q2w3er5t6y7ui9o0p";
+    LOWER
+        .find(c)
+        .or_else(|| UPPER.find(c).map(|i| i + 12))
+        .map(|i| i as i32)
+}
 
 use super::super::app::App;
 use super::super::state::{Clipboard, Prompt, PromptKind};
@@ -12,6 +30,19 @@ impl App {
         match action {
             Action::StepSet(v) => self.enter_step(ctl, v),
             Action::StepCycle => self.step_cycle(ctl),
+            Action::Piano => {
+                self.ui.piano = match self.ui.piano {
+                    Some(_) => None,
+                    None => Some(PIANO_OCTAVE),
+                };
+                let text = match self.ui.piano {
+                    Some(o) => format!(
+                        "keyboard piano on (octave {o}): z s x d c v … and q 2 w 3 e … play notes, - = octave, Esc leaves"
+                    ),
+                    None => "keyboard piano off".into(),
+                };
+                self.ui.say(Level::Info, text);
+            }
             Action::EditStep => {
                 let label = format!("Edit step: steps the cursor moves on (0–{MAX_EDIT_STEP})");
                 let now = ctl.edit_step().to_string();
@@ -80,6 +111,59 @@ impl App {
             }
         }
         set
+    }
+
+    /// A key pressed while the keyboard piano is on: a note on the step under the cursor,
+    /// an octave change, or Esc to leave. False when the key is not the piano's.
+    pub(in super::super) fn piano_key(&mut self, ctl: &mut Controller, key: Key) -> bool {
+        let Some(octave) = self.ui.piano else {
+            return false;
+        };
+        if key.ctrl || key.alt {
+            return false;
+        }
+        let c = match key.code {
+            KeyCode::Esc => {
+                self.ui.piano = None;
+                self.ui.say(Level::Info, "keyboard piano off");
+                return true;
+            }
+            KeyCode::Char(c) => c,
+            _ => return false,
+        };
+        match c {
+            '-' | '=' | '+' => {
+                let o = if c == '-' {
+                    octave.saturating_sub(1)
+                } else {
+                    (octave + 1).min(PIANO_TOP_OCTAVE)
+                };
+                self.ui.piano = Some(o);
+                self.ui
+                    .say(Level::Info, format!("keyboard piano: octave {o}"));
+                true
+            }
+            _ => match piano_semitone(c) {
+                Some(semitone) => {
+                    let midi = 12 * (octave as i32 + 1) + semitone;
+                    self.enter_note(ctl, midi_to_hz(midi as f64));
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    fn enter_note(&mut self, ctl: &mut Controller, hz: f64) {
+        let Some(track) = self.selected_name(ctl) else {
+            return self
+                .ui
+                .say(Level::Warning, "no track to play notes on — add one first");
+        };
+        let step = self.ui.step;
+        if self.run(ctl, Command::SetStepNote { track, step, hz }) {
+            self.advance(ctl);
+        }
     }
 
     /// Step entry: sets the step, then moves on by the edit step.
