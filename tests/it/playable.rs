@@ -167,9 +167,16 @@ fn the_keyboard_piano_enters_notes_on_the_steps_under_the_cursor() {
         // Piano on; z plays C3 on step 1 (the accent stays), the cursor moves on, w plays D4
         // on step 2; = takes the lower row an octave up, then z plays C4 on step 3.
         tmux.send(&["Z", "z", "w", "=", "z"]);
-        tmux.wait_for("the piano in the grid's title", |s| {
-            s.contains("PIANO oct 4")
+        // The grid's title says PIANO, and shows the note each hit plays, in its cell.
+        let screen = tmux.wait_for("the notes in the grid", |s| {
+            s.contains("PIANO oct 4") && s.contains("C3 D4 C4 ")
         });
+        let kick = screen
+            .lines()
+            .find(|l| l.contains("kick ") && l.contains(" v1 "))
+            .unwrap_or_else(|| panic!("no kick row:\n{screen}"));
+        assert!(kick.contains("C3 D4 C4 "), "{size:?}\n{kick}");
+        assert!(kick.contains("A1"), "{size:?}\n{kick}");
         tmux.send(&["Escape", "C-s"]);
         wait_file(&tmux, dir.path(), 1, |song| {
             track(song, "kick").is_some_and(|t| {

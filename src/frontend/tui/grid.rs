@@ -249,6 +249,11 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         }
         let head = (st.running && len > 0).then(|| (st.global_step % len as u64) as usize);
         let steps: Vec<char> = t.pattern.chars().collect();
+        // With the keyboard piano on, each hit shows the note it plays.
+        let notes = ui
+            .piano
+            .map(|_| crate::control::step_notes(t))
+            .unwrap_or_default();
         for i in view.first..view.first + view.count {
             let sx = view.x(i);
             if sx >= right {
@@ -277,6 +282,19 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                 };
             }
             buf[(sx, y)].set_char(ch).set_style(style);
+            if let Some(Some(hz)) = notes.get(i) {
+                let name = crate::model::notes::note_name(*hz);
+                for (k, c) in name.chars().take(3).enumerate() {
+                    let cx = sx + k as u16;
+                    if cx < right {
+                        let cell = &mut buf[(cx, y)];
+                        cell.set_char(c);
+                        if k > 0 {
+                            cell.set_style(if silent { theme::rest() } else { theme::hit() });
+                        }
+                    }
+                }
+            }
         }
         draw_gaps(buf, &view, y, right);
     }
