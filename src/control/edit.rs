@@ -168,24 +168,137 @@ impl Controller {
         })
     }
 
-    /// Mutes are performance state: heard at once, but no undo step and no unsaved edit.
+    /// Mutes are performance state: heard at once (or at the next bar when quantised), but
+    /// no undo step and no unsaved edit.
     pub(super) fn mute(&mut self, track: &str, on: Option<bool>) -> Reply {
-        self.perform(|s| {
-            let t = track_mut(s, track)?;
-            t.muted = on.unwrap_or(!t.muted);
-            let state = if t.muted { "muted" } else { "unmuted" };
-            Ok(Some(format!("{track} {state}")))
-        })
+        self.mute_or_solo(track, false, on)
     }
 
     /// Solos are performance state, like mutes.
     pub(super) fn solo(&mut self, track: &str, on: Option<bool>) -> Reply {
+        self.mute_or_solo(track, true, on)
+    }
+
+    fn mute_or_solo(&mut self, track: &str, solo: bool, on: Option<bool>) -> Reply {
+        let t = track_mut(&mut self.song, track)?;
+        let now = if solo { t.solo } else { t.muted };
+        let key = (track.to_string(), solo);
+        // A toggle starts from what the next bar brings, so two presses cancel out.
+        let next = self.pending_mutes.get(&key).copied().unwrap_or(now);
+        let want = on.unwrap_or(!next);
+        let word = match (solo, want) {
+            (false, true) => "muted",
+            (false, false) => "unmuted",
+            (true, true) => "solo",
+            (true, false) => "solo off",
+        };
+        if self.mute_quantize && self.status.running {
+            if want == now {
+                self.pending_mutes.remove(&key);
+                return Ok(Some(format!("{track} stays {word}")));
+            }
+            self.pending_mutes.insert(key, want);
+            return Ok(Some(format!("{track} {word} at the next bar")));
+        }
+        self.pending_mutes.remove(&key);
         self.perform(|s| {
             let t = track_mut(s, track)?;
-            t.solo = on.unwrap_or(!t.solo);
-            let state = if t.solo { "solo" } else { "solo off" };
-            Ok(Some(format!("{track} {state}")))
+            if solo {
+                t.solo = want;
+            } else {
+                t.muted = want;
+            }
+            Ok(Some(format!("{track} {word}")))
         })
+    }
+
+    /// Mutes (or unmutes) every track of mute group `group`; `None` mutes them unless all
+    /// are muted already.
+    pub(super) fn mute_group(&mut self, group: u8, on: Option<bool>) -> Reply {
+        let members: Vec<(String, bool)> = self
+            .song
+            .sequencer
+            .tracks
+            .iter()
+            .filter(|t| super::pattern::mute_group(t) == Some(group))
+            .map(|t| (t.name.clone(), t.muted))
+            .collect();
+        if members.is_empty() {
+            return Err(ControlError::EmptyMuteGroup(group));
+        }
+        let want = on.unwrap_or_else(|| {
+            !members.iter().all(|(name, muted)| {
+                self.pending_mutes
+                    .get(&(name.clone(), false))
+                    .copied()
+                    .unwrap_or(*muted)
+            })
+        });
+        for (name, _) in &members {
+            self.mute_or_solo(name, false, Some(want))?;
+        }
+        let word = if want { "muted" } else { "unmuted" };
+        let when = if self.mute_quantize && self.status.running {
+            " at the next bar"
+        } else {
+            ""
+        };
+        let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        Ok(Some(format!(
+            "mute group {group} {word}{when}: {}",
+            names.join(", ")
+        )))
+    }
+
+    /// Puts a track in mute group `group` (0: none). Part of the song: an undo step, saved.
+    pub(super) fn set_mute_group(&mut self, track: &str, group: u8, now: Instant) -> Reply {
+        if group as usize > limits::MAX_MUTE_GROUP {
+            return Err(ControlError::MuteGroupOutOfRange {
+                group,
+                max: limits::MAX_MUTE_GROUP,
+            });
+        }
+        self.edit(now, None, |s| {
+            let t = track_mut(s, track)?;
+            super::pattern::set_mute_group(t, group);
+            Ok(Some(match group {
+                0 => format!("{track} in no mute group"),
+                g => format!("{track} in mute group {g}"),
+            }))
+        })
+    }
+
+    /// Mutes and solos wait for the next bar (`None` toggles).
+    pub(super) fn set_mute_quantize(&mut self, on: Option<bool>) -> Reply {
+        self.mute_quantize = on.unwrap_or(!self.mute_quantize);
+        if !self.mute_quantize {
+            self.apply_pending_mutes();
+        }
+        Ok(Some(if self.mute_quantize {
+            "mutes and solos wait for the next bar".into()
+        } else {
+            "mutes and solos act at once".into()
+        }))
+    }
+
+    /// Applies the mutes and solos waiting for the bar.
+    pub(super) fn apply_pending_mutes(&mut self) {
+        if self.pending_mutes.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending_mutes);
+        let _ = self.perform(|s| {
+            for ((name, solo), want) in pending {
+                if let Some(t) = s.sequencer.tracks.iter_mut().find(|t| t.name == name) {
+                    if solo {
+                        t.solo = want;
+                    } else {
+                        t.muted = want;
+                    }
+                }
+            }
+            Ok(None)
+        });
     }
 
     /// Changes performance state of the song (mutes, solos): the engine hears it, the undo

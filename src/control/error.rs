@@ -135,6 +135,17 @@ pub enum ControlError {
         /// Which slot.
         slot: SlotNumber,
     },
+    /// A mute group no track belongs to.
+    #[error("mute group {0} is empty: put tracks in it first (track_mute_group)")]
+    EmptyMuteGroup(u8),
+    /// A mute group past the last.
+    #[error("mute group {group} is out of range 0–{max}")]
+    MuteGroupOutOfRange {
+        /// The group given.
+        group: u8,
+        /// The last group.
+        max: usize,
+    },
     /// Every slot holds a file or a draft.
     #[error("no empty slot left: every slot holds a file or unsaved edits")]
     NoEmptySlot,

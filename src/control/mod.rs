@@ -38,7 +38,9 @@ pub use crate::model::fmt_num;
 pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
 pub use notice::{Level, Notice, describe};
-pub use pattern::{HIDDEN_STEPS_KEY, PatternOp, hidden_steps, step_notes};
+pub use pattern::{
+    HIDDEN_STEPS_KEY, MUTE_GROUP_KEY, PatternOp, hidden_steps, mute_group, step_notes,
+};
 pub use wake::{Waker, Wakeup, wake_pair};
 
 use slots::Queued;
@@ -202,6 +204,22 @@ pub enum Command {
     /// Set how many steps step entry moves on after each step it sets (0–16; performer
     /// setting, not part of the song).
     SetEditStep(usize),
+    /// Mute (or unmute) every track of a mute group (`None` toggles).
+    MuteGroup {
+        /// The group, 1–4.
+        group: u8,
+        /// New state, or toggle.
+        on: Option<bool>,
+    },
+    /// Put a track in a mute group (0: none).
+    SetMuteGroup {
+        /// Track name.
+        track: String,
+        /// The group, 0–4.
+        group: u8,
+    },
+    /// Mutes and solos wait for the next bar while playing (`None` toggles).
+    SetMuteQuantize(Option<bool>),
     /// Keep the mutes and solos as they are now in the song: the next save writes them
     /// (otherwise they are performance state and a save leaves the file's as they were).
     KeepMutes,
@@ -294,6 +312,8 @@ impl Command {
                 | Command::Mute { .. }
                 | Command::Solo { .. }
                 | Command::KeepMutes
+                | Command::MuteGroup { .. }
+                | Command::SetMuteQuantize(_)
                 | Command::Gate { .. }
                 | Command::LoadSlot { .. }
                 | Command::LoadBackup { .. }
@@ -331,6 +351,7 @@ impl Command {
                 format!("note on step {} of {track}", step + 1)
             }
             Command::KeepMutes => "mutes kept in the song".into(),
+            Command::SetMuteGroup { track, .. } => format!("mute group of {track}"),
             Command::ReplaceTracks(_) => "tracks".into(),
             Command::ClearTracks => "clear of every track".into(),
             Command::SetName(_) => "song name".into(),
@@ -485,6 +506,11 @@ pub struct Controller {
     edit_step: usize,
     /// The next save writes the mutes and solos as they are (the performer asked).
     keep_mutes: bool,
+    /// Mutes and solos wait for the next bar while playing.
+    mute_quantize: bool,
+    /// Mutes and solos waiting for the next bar: (track, solo?) → the new state. At most
+    /// two per track.
+    pending_mutes: BTreeMap<(String, bool), bool>,
     notices: VecDeque<Notice>,
 }
 
@@ -521,6 +547,8 @@ impl Controller {
             edit_label: String::new(),
             edit_step: DEFAULT_EDIT_STEP,
             keep_mutes: false,
+            mute_quantize: false,
+            pending_mutes: BTreeMap::new(),
             notices: VecDeque::new(),
         };
         ctl.scan_now();
@@ -595,6 +623,16 @@ impl Controller {
     /// Steps step entry moves on after setting a step (0: it stays).
     pub fn edit_step(&self) -> usize {
         self.edit_step
+    }
+
+    /// True when mutes and solos wait for the next bar while playing.
+    pub fn mute_quantize(&self) -> bool {
+        self.mute_quantize
+    }
+
+    /// The mute (`false`) or solo (`true`) state `track` takes at the next bar, if one waits.
+    pub fn pending_mute(&self, track: &str, solo: bool) -> Option<bool> {
+        self.pending_mutes.get(&(track.to_string(), solo)).copied()
     }
 
     /// True when the next save writes the mutes and solos as they are now.
@@ -799,6 +837,9 @@ impl Controller {
             Command::SetStepNote { track, step, hz } => self.set_step_note(&track, step, hz, now),
             Command::SetEditStep(n) => self.set_edit_step(n),
             Command::KeepMutes => self.keep_mutes(),
+            Command::MuteGroup { group, on } => self.mute_group(group, on),
+            Command::SetMuteGroup { track, group } => self.set_mute_group(&track, group, now),
+            Command::SetMuteQuantize(on) => self.set_mute_quantize(on),
             Command::NewSong => self.new_song(now),
             Command::ReplaceTracks(tracks) => self.replace_tracks(tracks, now),
             Command::ClearTracks => self.clear_tracks(now),

@@ -103,6 +103,27 @@ impl PatternOp {
     }
 }
 
+/// The track key holding its mute group (1–4), saved with the song.
+pub const MUTE_GROUP_KEY: &str = "mute_group";
+
+/// The mute group a track belongs to, if any.
+pub fn mute_group(t: &Track) -> Option<u8> {
+    t.extra
+        .get(MUTE_GROUP_KEY)
+        .and_then(|v| v.as_u64())
+        .and_then(|g| u8::try_from(g).ok())
+        .filter(|g| (1..=crate::model::limits::MAX_MUTE_GROUP as u8).contains(g))
+}
+
+/// Puts `t` in mute group `group` (0: none).
+pub fn set_mute_group(t: &mut Track, group: u8) {
+    if group == 0 {
+        t.extra.remove(MUTE_GROUP_KEY);
+    } else {
+        t.extra.insert(MUTE_GROUP_KEY.into(), group.into());
+    }
+}
+
 /// The steps a track hides past its length.
 pub fn hidden_steps(t: &Track) -> &str {
     t.extra

@@ -14,8 +14,8 @@ use std::str::FromStr;
 
 use super::args::Arg;
 pub use super::args::{
-    Choice, CursorMove, Cycle, Focus, Horizontal, LengthChange, Nudge, StepValue, TrackFieldId,
-    Vertical,
+    Choice, CursorMove, Cycle, Focus, Horizontal, LengthChange, MuteGroupArg, Nudge, StepValue,
+    TrackFieldId, Vertical,
 };
 
 /// One action as the table declares it: name, argument syntax and doc line, plus its parser.
@@ -214,6 +214,9 @@ actions! {
         TrackFieldAdjust(field: TrackFieldId, step: Nudge) = "track_field_adjust": "step a numeric track field up or down";
         Mute = "mute": "mute or unmute the selected track";
         Solo = "solo": "solo or unsolo the selected track";
+        MuteQuantize = "mute_quantize": "mutes and solos wait for the next bar (on/off)";
+        MuteGroup(group: MuteGroupArg) = "mute_group": "mute or unmute every track of mute group N";
+        TrackMuteGroup = "track_mute_group": "type the mute group (1–4, 0 = none) of the selected track";
         KeepMutes = "keep_mutes": "keep the mutes and solos in the song: the next save writes them (otherwise they are performance state and never saved)";
         CopyTrack = "copy_track": "copy the selected track";
         PasteTrack = "paste_track": "paste the copied track over the selected one";
@@ -315,6 +318,7 @@ mod tests {
             "step_set" => "step_set .",
             "track_move" => "track_move down",
             "pattern_rotate" => "pattern_rotate left",
+            "mute_group" => "mute_group 2",
             "track_voice" => "track_voice prompt",
             "track_length" => "track_length -4",
             "track_field" => "track_field gate_frac",

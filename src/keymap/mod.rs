@@ -21,7 +21,7 @@ use crate::store::{ReadLimit, read_user_file};
 
 pub use action::{
     ACTIONS, Action, ActionGroup, ActionParseError, ActionSpec, Choice, CursorMove, Cycle, Focus,
-    Horizontal, LengthChange, Nudge, StepValue, TrackFieldId, Vertical, complete,
+    Horizontal, LengthChange, MuteGroupArg, Nudge, StepValue, TrackFieldId, Vertical, complete,
 };
 pub use dispatch::{Dispatch, KeyDispatcher};
 pub use file::{KeymapError, KeymapProblem};

@@ -325,3 +325,66 @@ fn piano_entry_sets_the_note_each_hit_plays_and_undo_names_it() {
     );
     assert_eq!(live.ctl().song().sequencer.tracks[0].notes, vec![55.0]);
 }
+
+#[test]
+fn quantised_mutes_and_mute_groups_act_at_the_next_bar() {
+    let mut live = live_with(&[("kick", "X...X..."), ("hat", "..x...x."), ("bass", "x.x.")]);
+    for track in ["kick", "hat"] {
+        live.apply(Command::SetMuteGroup {
+            track: track.into(),
+            group: 1,
+        });
+    }
+    assert_eq!(
+        chronus::control::mute_group(&live.ctl().song().sequencer.tracks[1]),
+        Some(1)
+    );
+    assert!(
+        live.try_apply(Command::MuteGroup { group: 2, on: None })
+            .is_err(),
+        "an empty group says so"
+    );
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    // Stopped, a mute acts at once: no bar is coming.
+    assert_eq!(
+        live.apply(Command::Mute {
+            track: "bass".into(),
+            on: None
+        })
+        .as_deref(),
+        Some("bass muted")
+    );
+    live.apply(Command::Play);
+    live.run(2048);
+    assert!(live.ctl().status().running);
+    let said = live.apply(Command::Mute {
+        track: "kick".into(),
+        on: None,
+    });
+    assert_eq!(said.as_deref(), Some("kick muted at the next bar"));
+    let tracks = &live.ctl().song().sequencer.tracks;
+    assert!(!tracks[0].muted, "not before the bar");
+    assert_eq!(live.ctl().pending_mute("kick", false), Some(true));
+    // Pressed twice, it cancels.
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: None,
+    });
+    assert_eq!(live.ctl().pending_mute("kick", false), None);
+    let said = live.apply(Command::MuteGroup { group: 1, on: None });
+    assert_eq!(
+        said.as_deref(),
+        Some("mute group 1 muted at the next bar: kick, hat")
+    );
+    // One bar at 120 BPM is 96 000 frames at 48 kHz.
+    live.run(100_000);
+    let tracks = &live.ctl().song().sequencer.tracks;
+    assert!(tracks[0].muted && tracks[1].muted, "muted at the bar");
+    assert_eq!(live.ctl().pending_mute("kick", false), None);
+    // Mutes are no undo step: undo takes back the last group assignment instead.
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: mute group of hat")
+    );
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+}

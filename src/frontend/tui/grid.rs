@@ -221,26 +221,19 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         };
         put(buf, x, y, right, &voice, voice_style);
         x += 3;
-        put(
-            buf,
-            x,
-            y,
-            right,
-            if t.muted { "M" } else { "·" },
-            if t.muted {
-                theme::muted()
-            } else {
-                theme::dim()
-            },
-        );
-        put(
-            buf,
-            x + 1,
-            y,
-            right,
-            if t.solo { "S" } else { "·" },
-            if t.solo { theme::solo() } else { theme::dim() },
-        );
+        // A mute or solo waiting for the next bar shows what it will be, marked as pending.
+        let (mute, mute_style) = match ctl.pending_mute(&t.name, false) {
+            Some(m) => (if m { "M" } else { "·" }, theme::pending()),
+            None if t.muted => ("M", theme::muted()),
+            None => ("·", theme::dim()),
+        };
+        put(buf, x, y, right, mute, mute_style);
+        let (solo, solo_style) = match ctl.pending_mute(&t.name, true) {
+            Some(s) => (if s { "S" } else { "·" }, theme::pending()),
+            None if t.solo => ("S", theme::solo()),
+            None => ("·", theme::dim()),
+        };
+        put(buf, x + 1, y, right, solo, solo_style);
         let len = t.pattern.chars().count();
         put(buf, x + 3, y, right, &format!("{len:>2}"), theme::dim());
 

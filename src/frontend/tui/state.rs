@@ -94,6 +94,11 @@ pub enum PromptKind {
     },
     /// How many steps step entry moves on.
     EditStep,
+    /// A track's mute group.
+    MuteGroup {
+        /// The track.
+        track: String,
+    },
     /// A track's steps typed as a row (`x.x.X...`).
     PatternRow {
         /// The track.

@@ -72,6 +72,7 @@ impl App {
             PromptKind::Save => self.submit_save(ctl, text),
             PromptKind::Load { immediate } => self.submit_load(ctl, immediate, text),
             PromptKind::EditStep => self.submit_edit_step(ctl, text),
+            PromptKind::MuteGroup { track } => self.submit_mute_group(ctl, track, text),
             PromptKind::PatternRow { track } => self.submit_pattern_row(ctl, track, text),
             PromptKind::Fill { track } => self.submit_fill(ctl, track, text),
             PromptKind::Command => {
