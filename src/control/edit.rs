@@ -115,7 +115,9 @@ impl Controller {
     }
 
     pub(super) fn set_track_voice(&mut self, track: &str, voice: &str, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        // Stepping through the voices with repeated presses is one undo step.
+        let key = format!("voice:{track}");
+        self.edit(now, Some(&key), |s| {
             let n = voice_number(voice)?;
             track_mut(s, track)?.voice_id = format!("voice{n}");
             Ok(None)
@@ -158,7 +160,9 @@ impl Controller {
     }
 
     pub(super) fn move_track(&mut self, track: &str, delta: isize, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        // Moving a track several rows with repeated presses is one undo step.
+        let key = format!("move:{track}");
+        self.edit(now, Some(&key), |s| {
             let i = track_index(s, track)?;
             let last = s.sequencer.tracks.len() as isize - 1;
             let j = (i as isize + delta).clamp(0, last) as usize;

@@ -388,3 +388,76 @@ fn quantised_mutes_and_mute_groups_act_at_the_next_bar() {
     );
     assert!(live.ctl().song().sequencer.tracks[0].muted);
 }
+
+#[test]
+fn repeated_moves_and_voice_steps_are_one_undo_step_each() {
+    let mut live = live_with(&[("a", "x"), ("b", "x"), ("c", "x")]);
+    let t0 = Instant::now();
+    for i in 0..2u64 {
+        live.ctl_mut()
+            .apply_at(
+                Command::MoveTrack {
+                    track: "c".into(),
+                    delta: -1,
+                },
+                t0 + Duration::from_millis(300 * i),
+            )
+            .unwrap();
+    }
+    for (i, v) in ["voice4", "voice5", "voice6"].into_iter().enumerate() {
+        live.ctl_mut()
+            .apply_at(
+                Command::SetTrackVoice {
+                    track: "c".into(),
+                    voice: v.into(),
+                },
+                t0 + Duration::from_millis(700 + 300 * i as u64),
+            )
+            .unwrap();
+    }
+    let names = |live: &Live| -> Vec<String> {
+        let tracks = &live.ctl().song().sequencer.tracks;
+        tracks.iter().map(|t| t.name.clone()).collect()
+    };
+    assert_eq!(names(&live), ["c", "a", "b"]);
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: voice of c")
+    );
+    assert_eq!(live.ctl().song().sequencer.tracks[0].voice_id, "voice3");
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: move of c")
+    );
+    assert_eq!(names(&live), ["a", "b", "c"]);
+}
+
+#[test]
+fn a_new_empty_slot_takes_the_first_slot_without_a_file_and_keeps_the_tempo() {
+    let mut live = live_with(&[("kick", "X...")]);
+    live.apply(Command::SetBpm(128.0));
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: true,
+    });
+    live.settle_disk();
+    live.apply(Command::SaveSlot {
+        slot: slot(2),
+        force: true,
+    });
+    live.settle_disk();
+    let said = live.apply(Command::NewSong);
+    assert_eq!(said.as_deref(), Some("new empty song in slot 3"));
+    assert_eq!(live.ctl().slot(), Some(slot(3)));
+    let song = live.ctl().song();
+    assert!(song.sequencer.tracks.is_empty());
+    assert_eq!(song.sequencer.bpm, 128.0);
+    assert!(!live.ctl().is_dirty(), "untouched, it leaves no draft");
+    // Undo goes back to the song before.
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: new song")
+    );
+    assert_eq!(live.ctl().slot(), Some(slot(2)));
+    assert_eq!(live.ctl().song().sequencer.tracks.len(), 1);
+}
