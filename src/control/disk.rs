@@ -567,6 +567,7 @@ impl Controller {
         self.drafts.remove(&slot);
         self.slot = Some(slot);
         self.saved = Some(song.clone());
+        self.keep_mutes = false;
         self.draft_written = None;
         if self.is_dirty() {
             self.flush_draft_at(std::time::Instant::now(), true);

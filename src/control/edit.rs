@@ -47,10 +47,11 @@ impl Controller {
                     max: MAX_PATTERN,
                 });
             }
-            let mut chars: Vec<char> = t.pattern.chars().collect();
-            if chars.len() <= step {
-                chars.resize(step + 1, StepValue::Rest.as_char());
+            if t.pattern.chars().count() <= step {
+                // Past the end: the track grows, taking back its hidden steps first.
+                super::pattern::resize(t, step + 1);
             }
+            let mut chars: Vec<char> = t.pattern.chars().collect();
             chars[step] = value.as_char();
             t.pattern = chars.into_iter().collect();
             Ok(None)
@@ -60,13 +61,17 @@ impl Controller {
     pub(super) fn set_pattern(&mut self, track: &str, pattern: String, now: Instant) -> Reply {
         self.edit(now, None, |s| {
             check_pattern(&pattern)?;
-            track_mut(s, track)?.pattern = pattern;
+            let t = track_mut(s, track)?;
+            t.pattern = pattern;
+            // A typed row is the whole track: steps hidden from an earlier length go.
+            t.extra.remove(super::pattern::HIDDEN_STEPS_KEY);
             Ok(None)
         })
     }
 
     pub(super) fn set_length(&mut self, track: &str, len: usize, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        let key = format!("length:{track}");
+        self.edit(now, Some(&key), |s| {
             if len > MAX_PATTERN {
                 return Err(ControlError::LengthOutOfRange {
                     len,
@@ -74,10 +79,13 @@ impl Controller {
                 });
             }
             let t = track_mut(s, track)?;
-            let mut chars: Vec<char> = t.pattern.chars().collect();
-            chars.resize(len, StepValue::Rest.as_char());
-            t.pattern = chars.into_iter().collect();
-            Ok(Some(format!("{track}: {len} steps")))
+            super::pattern::resize(t, len);
+            let hidden = super::pattern::hidden_steps(t).chars().count();
+            Ok(Some(if hidden > 0 {
+                format!("{track}: {len} steps ({hidden} hidden, lengthen to bring them back)")
+            } else {
+                format!("{track}: {len} steps")
+            }))
         })
     }
 
@@ -107,7 +115,9 @@ impl Controller {
     }
 
     pub(super) fn set_track_voice(&mut self, track: &str, voice: &str, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        // Stepping through the voices with repeated presses is one undo step.
+        let key = format!("voice:{track}");
+        self.edit(now, Some(&key), |s| {
             let n = voice_number(voice)?;
             track_mut(s, track)?.voice_id = format!("voice{n}");
             Ok(None)
@@ -150,7 +160,9 @@ impl Controller {
     }
 
     pub(super) fn move_track(&mut self, track: &str, delta: isize, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        // Moving a track several rows with repeated presses is one undo step.
+        let key = format!("move:{track}");
+        self.edit(now, Some(&key), |s| {
             let i = track_index(s, track)?;
             let last = s.sequencer.tracks.len() as isize - 1;
             let j = (i as isize + delta).clamp(0, last) as usize;
@@ -160,22 +172,172 @@ impl Controller {
         })
     }
 
-    pub(super) fn mute(&mut self, track: &str, on: Option<bool>, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+    /// Mutes are performance state: heard at once (or at the next bar when quantised), but
+    /// no undo step and no unsaved edit.
+    pub(super) fn mute(&mut self, track: &str, on: Option<bool>) -> Reply {
+        self.mute_or_solo(track, false, on)
+    }
+
+    /// Solos are performance state, like mutes.
+    pub(super) fn solo(&mut self, track: &str, on: Option<bool>) -> Reply {
+        self.mute_or_solo(track, true, on)
+    }
+
+    fn mute_or_solo(&mut self, track: &str, solo: bool, on: Option<bool>) -> Reply {
+        let t = track_mut(&mut self.song, track)?;
+        let now = if solo { t.solo } else { t.muted };
+        let key = (track.to_string(), solo);
+        // A toggle starts from what the next bar brings, so two presses cancel out.
+        let next = self.pending_mutes.get(&key).copied().unwrap_or(now);
+        let want = on.unwrap_or(!next);
+        let word = match (solo, want) {
+            (false, true) => "muted",
+            (false, false) => "unmuted",
+            (true, true) => "solo",
+            (true, false) => "solo off",
+        };
+        if self.mute_quantize && self.status.running {
+            if want == now {
+                self.pending_mutes.remove(&key);
+                return Ok(Some(format!("{track} stays {word}")));
+            }
+            self.pending_mutes.insert(key, want);
+            return Ok(Some(format!("{track} {word} at the next bar")));
+        }
+        self.pending_mutes.remove(&key);
+        self.perform(|s| {
             let t = track_mut(s, track)?;
-            t.muted = on.unwrap_or(!t.muted);
-            let state = if t.muted { "muted" } else { "unmuted" };
-            Ok(Some(format!("{track} {state}")))
+            if solo {
+                t.solo = want;
+            } else {
+                t.muted = want;
+            }
+            Ok(Some(format!("{track} {word}")))
         })
     }
 
-    pub(super) fn solo(&mut self, track: &str, on: Option<bool>, now: Instant) -> Reply {
+    /// Mutes (or unmutes) every track of mute group `group`; `None` mutes them unless all
+    /// are muted already.
+    pub(super) fn mute_group(&mut self, group: u8, on: Option<bool>) -> Reply {
+        let members: Vec<(String, bool)> = self
+            .song
+            .sequencer
+            .tracks
+            .iter()
+            .filter(|t| super::pattern::mute_group(t) == Some(group))
+            .map(|t| (t.name.clone(), t.muted))
+            .collect();
+        if members.is_empty() {
+            return Err(ControlError::EmptyMuteGroup(group));
+        }
+        let want = on.unwrap_or_else(|| {
+            !members.iter().all(|(name, muted)| {
+                self.pending_mutes
+                    .get(&(name.clone(), false))
+                    .copied()
+                    .unwrap_or(*muted)
+            })
+        });
+        for (name, _) in &members {
+            self.mute_or_solo(name, false, Some(want))?;
+        }
+        let word = if want { "muted" } else { "unmuted" };
+        let when = if self.mute_quantize && self.status.running {
+            " at the next bar"
+        } else {
+            ""
+        };
+        let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        Ok(Some(format!(
+            "mute group {group} {word}{when}: {}",
+            names.join(", ")
+        )))
+    }
+
+    /// Puts a track in mute group `group` (0: none). Part of the song: an undo step, saved.
+    pub(super) fn set_mute_group(&mut self, track: &str, group: u8, now: Instant) -> Reply {
+        if group as usize > limits::MAX_MUTE_GROUP {
+            return Err(ControlError::MuteGroupOutOfRange {
+                group,
+                max: limits::MAX_MUTE_GROUP,
+            });
+        }
         self.edit(now, None, |s| {
             let t = track_mut(s, track)?;
-            t.solo = on.unwrap_or(!t.solo);
-            let state = if t.solo { "solo" } else { "solo off" };
-            Ok(Some(format!("{track} {state}")))
+            super::pattern::set_mute_group(t, group);
+            Ok(Some(match group {
+                0 => format!("{track} in no mute group"),
+                g => format!("{track} in mute group {g}"),
+            }))
         })
+    }
+
+    /// Mutes and solos wait for the next bar (`None` toggles).
+    pub(super) fn set_mute_quantize(&mut self, on: Option<bool>) -> Reply {
+        self.mute_quantize = on.unwrap_or(!self.mute_quantize);
+        if !self.mute_quantize {
+            self.apply_pending_mutes();
+        }
+        Ok(Some(if self.mute_quantize {
+            "mutes and solos wait for the next bar".into()
+        } else {
+            "mutes and solos act at once".into()
+        }))
+    }
+
+    /// Applies the mutes and solos waiting for the bar.
+    pub(super) fn apply_pending_mutes(&mut self) {
+        if self.pending_mutes.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending_mutes);
+        let _ = self.perform(|s| {
+            for ((name, solo), want) in pending {
+                if let Some(t) = s.sequencer.tracks.iter_mut().find(|t| t.name == name) {
+                    if solo {
+                        t.solo = want;
+                    } else {
+                        t.muted = want;
+                    }
+                }
+            }
+            Ok(None)
+        });
+    }
+
+    /// Changes performance state of the song (mutes, solos): the engine hears it, the undo
+    /// history and the dirty mark do not see it.
+    fn perform(&mut self, f: impl FnOnce(&mut Slot) -> Reply) -> Reply {
+        let before = self.song.clone();
+        match f(&mut self.song) {
+            Ok(msg) => {
+                self.sync(&before);
+                Ok(msg)
+            }
+            Err(e) => {
+                self.song = before;
+                Err(e)
+            }
+        }
+    }
+
+    /// The next save writes the mutes and solos as they are now.
+    pub(super) fn keep_mutes(&mut self) -> Reply {
+        self.keep_mutes = true;
+        Ok(Some(
+            "mutes and solos kept in the song: the next save writes them".into(),
+        ))
+    }
+
+    pub(super) fn set_edit_step(&mut self, n: usize) -> Reply {
+        if n > limits::MAX_EDIT_STEP {
+            return Err(ControlError::EditStepOutOfRange {
+                step: n,
+                max: limits::MAX_EDIT_STEP,
+            });
+        }
+        self.edit_step = n;
+        Ok(Some(format!("edit step {n}")))
     }
 
     pub(super) fn replace_tracks(&mut self, tracks: Vec<Track>, now: Instant) -> Reply {
@@ -255,6 +417,7 @@ pub(super) fn check_finite(cmd: &Command) -> Result<(), ControlError> {
         Command::SetSwing(v) | Command::NudgeSwing(v) => finite(Quantity::Swing, *v),
         Command::SetParam { id, value } => finite(Quantity::Param(*id), *value),
         Command::SetTrackField { value, .. } => finite(Quantity::TrackValue, *value),
+        Command::SetStepNote { hz, .. } => finite(Quantity::Note, *hz),
         Command::SetNotes { notes, .. } => {
             notes.iter().try_for_each(|n| finite(Quantity::Note, *n))
         }
@@ -309,7 +472,7 @@ fn track_index(s: &Slot, name: &str) -> Result<usize, ControlError> {
         .ok_or_else(|| ControlError::NoTrack(name.to_string()))
 }
 
-fn track_mut<'a>(s: &'a mut Slot, name: &str) -> Result<&'a mut Track, ControlError> {
+pub(super) fn track_mut<'a>(s: &'a mut Slot, name: &str) -> Result<&'a mut Track, ControlError> {
     let i = track_index(s, name)?;
     Ok(&mut s.sequencer.tracks[i])
 }

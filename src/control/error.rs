@@ -75,6 +75,30 @@ pub enum ControlError {
         /// The longest pattern.
         max: usize,
     },
+    /// A fill distance outside 1–64.
+    #[error("a hit every {every} steps is out of range: every 1–64 steps")]
+    FillOutOfRange {
+        /// The distance given.
+        every: usize,
+    },
+    /// A Euclid rhythm with more hits than steps, or a length past the longest pattern.
+    #[error("Euclid {hits}/{steps} is out of range: 1–{max} steps and at most one hit per step")]
+    EuclidOutOfRange {
+        /// Hits given.
+        hits: usize,
+        /// Steps given.
+        steps: usize,
+        /// The longest pattern.
+        max: usize,
+    },
+    /// An edit step past the limit.
+    #[error("edit step {step} is out of range 0–{max}")]
+    EditStepOutOfRange {
+        /// The edit step given.
+        step: usize,
+        /// The largest edit step.
+        max: usize,
+    },
     /// A pattern longer than the longest pattern.
     #[error("pattern of {len} steps is longer than {max}")]
     PatternTooLong {
@@ -111,6 +135,20 @@ pub enum ControlError {
         /// Which slot.
         slot: SlotNumber,
     },
+    /// A mute group no track belongs to.
+    #[error("mute group {0} is empty: put tracks in it first (track_mute_group)")]
+    EmptyMuteGroup(u8),
+    /// A mute group past the last.
+    #[error("mute group {group} is out of range 0–{max}")]
+    MuteGroupOutOfRange {
+        /// The group given.
+        group: u8,
+        /// The last group.
+        max: usize,
+    },
+    /// Every slot holds a file or a draft.
+    #[error("no empty slot left: every slot holds a file or unsaved edits")]
+    NoEmptySlot,
     /// Revert with no slot file behind the song.
     #[error("a new song has no slot file to revert to")]
     NoSlotToRevert,

@@ -9,7 +9,7 @@ use crate::model::registry::MAX_VOICES;
 use crate::store::SlotNumber;
 
 use super::slots::Incoming;
-use super::{Controller, Level, Notice, STEPS_PER_BEAT, tag_to_slot};
+use super::{Controller, Level, Notice, STEPS_PER_BAR, STEPS_PER_BEAT, tag_to_slot};
 
 /// What the screen shows of the engine, updated from its events.
 #[derive(Debug, Clone, Default)]
@@ -105,6 +105,8 @@ impl Controller {
                 st.running = false;
                 st.sample = sample;
                 self.notices.push_back(Notice::Stopped);
+                // No bar is coming: what waited for one acts now.
+                self.apply_pending_mutes();
             }
             EngineEvent::Step {
                 global_step,
@@ -147,6 +149,11 @@ impl Controller {
         st.step_in_bar = step_in_bar;
         st.sample = sample;
         let step = step_in_bar as u64;
+        if step + 1 == STEPS_PER_BAR {
+            // The bar's last step has begun: the engine gets the waiting mutes a step ahead
+            // of the downbeat, so they are heard from its first hit.
+            self.apply_pending_mutes();
+        }
         if step.is_multiple_of(STEPS_PER_BEAT) {
             self.notices.push_back(Notice::Beat {
                 bar,

@@ -14,6 +14,7 @@ mod edit;
 mod error;
 mod events;
 mod notice;
+mod pattern;
 mod record;
 mod slots;
 mod transport;
@@ -37,6 +38,9 @@ pub use crate::model::fmt_num;
 pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
 pub use notice::{Level, Notice, describe};
+pub use pattern::{
+    HIDDEN_STEPS_KEY, MUTE_GROUP_KEY, PatternOp, hidden_steps, mute_group, step_notes,
+};
 pub use wake::{Waker, Wakeup, wake_pair};
 
 use slots::Queued;
@@ -180,6 +184,47 @@ pub enum Command {
         /// New state, or toggle.
         on: Option<bool>,
     },
+    /// Keyboard-piano entry: step `step` of the track becomes a hit playing `hz` (its notes
+    /// are laid out one per hit).
+    SetStepNote {
+        /// Track name.
+        track: String,
+        /// Step index.
+        step: usize,
+        /// The note in Hz.
+        hz: f64,
+    },
+    /// A whole-track edit: fill every N, Euclid, rotate, reverse, clear, double, halve.
+    EditPattern {
+        /// Track name.
+        track: String,
+        /// The edit.
+        op: PatternOp,
+    },
+    /// Set how many steps step entry moves on after each step it sets (0–16; performer
+    /// setting, not part of the song).
+    SetEditStep(usize),
+    /// Mute (or unmute) every track of a mute group (`None` toggles).
+    MuteGroup {
+        /// The group, 1–4.
+        group: u8,
+        /// New state, or toggle.
+        on: Option<bool>,
+    },
+    /// Put a track in a mute group (0: none).
+    SetMuteGroup {
+        /// Track name.
+        track: String,
+        /// The group, 0–4.
+        group: u8,
+    },
+    /// Mutes and solos wait for the next bar while playing (`None` toggles).
+    SetMuteQuantize(Option<bool>),
+    /// Keep the mutes and solos as they are now in the song: the next save writes them
+    /// (otherwise they are performance state and a save leaves the file's as they were).
+    KeepMutes,
+    /// Start a new empty song in the first empty slot.
+    NewSong,
     /// Replace every track at once (paste a whole pattern).
     ReplaceTracks(Vec<Track>),
     /// Remove every track and release every voice.
@@ -263,6 +308,12 @@ impl Command {
                 | Command::Stop
                 | Command::TogglePlay
                 | Command::FollowTempo(_)
+                | Command::SetEditStep(_)
+                | Command::Mute { .. }
+                | Command::Solo { .. }
+                | Command::KeepMutes
+                | Command::MuteGroup { .. }
+                | Command::SetMuteQuantize(_)
                 | Command::Gate { .. }
                 | Command::LoadSlot { .. }
                 | Command::LoadBackup { .. }
@@ -276,6 +327,43 @@ impl Command {
                 | Command::EngineStart
                 | Command::EngineStop
         )
+    }
+}
+
+impl Command {
+    /// What an edit changes, in a few words, for "undone: …" and "redone: …".
+    pub fn undo_label(&self) -> String {
+        match self {
+            Command::SetBpm(_) | Command::NudgeBpm(_) => "tempo".into(),
+            Command::SetSwing(_) | Command::NudgeSwing(_) => "swing".into(),
+            Command::SetStep { track, step, .. } => format!("step {} of {track}", step + 1),
+            Command::SetPattern { track, .. } => format!("steps of {track}"),
+            Command::SetLength { track, .. } => format!("length of {track}"),
+            Command::SetNotes { track, .. } => format!("notes of {track}"),
+            Command::SetTrackField { track, field, .. } => format!("{track} {}", field.key()),
+            Command::SetTrackVoice { track, .. } => format!("voice of {track}"),
+            Command::AddTrack(t) => format!("track {}", t.name),
+            Command::RemoveTrack(name) => format!("removal of {name}"),
+            Command::RenameTrack { from, .. } => format!("rename of {from}"),
+            Command::MoveTrack { track, .. } => format!("move of {track}"),
+            Command::EditPattern { track, op } => format!("{track} {}", op.describe()),
+            Command::SetStepNote { track, step, .. } => {
+                format!("note on step {} of {track}", step + 1)
+            }
+            Command::KeepMutes => "mutes kept in the song".into(),
+            Command::SetMuteGroup { track, .. } => format!("mute group of {track}"),
+            Command::ReplaceTracks(_) => "tracks".into(),
+            Command::ClearTracks => "clear of every track".into(),
+            Command::SetName(_) => "song name".into(),
+            Command::SetParam { id, .. } => id.label(),
+            Command::LoadSlot { slot, .. } => format!("load of slot {slot}"),
+            Command::LoadBackup { slot } => format!("backup of slot {slot}"),
+            Command::QueueParsed { slot, .. } => format!("slot {slot} from disk"),
+            Command::Revert => "revert".into(),
+            Command::NewSong => "new song".into(),
+            Command::ResolveConflict { .. } => "file from disk".into(),
+            _ => "edit".into(),
+        }
     }
 }
 
@@ -313,6 +401,8 @@ pub struct QueuedView<'a> {
 pub const DRAFT_DEBOUNCE: Duration = Duration::from_millis(250);
 /// Longest pattern a track may have (the limit lives with the others in `model::limits`).
 pub use crate::model::limits::MAX_PATTERN;
+/// Steps step entry moves on by default (Renoise's default edit step).
+pub const DEFAULT_EDIT_STEP: usize = 1;
 /// Beats in a bar: the beat notices and the countdown to a queued slot count these.
 pub const BEATS_PER_BAR: u64 = 4;
 /// Steps in a beat.
@@ -329,12 +419,54 @@ pub fn same_content(a: &Slot, b: &Slot) -> bool {
         && a.metadata == b.metadata
         && a.sequencer.bpm == b.sequencer.bpm
         && a.sequencer.swing == b.sequencer.swing
-        && a.sequencer.tracks == b.sequencer.tracks
+        && a.sequencer.tracks.len() == b.sequencer.tracks.len()
+        && a.sequencer
+            .tracks
+            .iter()
+            .zip(&b.sequencer.tracks)
+            .all(|(x, y)| same_track(x, y))
         && a.sequencer.extra == b.sequencer.extra
         && a.params == b.params
         && a.module_extra == b.module_extra
         && a.modules_extra == b.modules_extra
         && a.extra == b.extra
+}
+
+/// True when two tracks hold the same content; mutes and solos are performance state and
+/// do not count.
+fn same_track(a: &Track, b: &Track) -> bool {
+    if a.muted == b.muted && a.solo == b.solo {
+        return a == b;
+    }
+    Track {
+        muted: b.muted,
+        solo: b.solo,
+        ..a.clone()
+    } == *b
+}
+
+/// Gives the tracks of `to` the mutes and solos of the tracks of the same name in `from`
+/// (tracks `from` lacks keep theirs).
+fn carry_mutes(from: &Slot, to: &mut Slot) {
+    for t in &mut to.sequencer.tracks {
+        if let Some(o) = from.sequencer.tracks.iter().find(|o| o.name == t.name) {
+            t.muted = o.muted;
+            t.solo = o.solo;
+        }
+    }
+}
+
+/// True when the tracks of two songs are muted and soloed alike (by track name).
+fn same_mutes(a: &Slot, b: &Slot) -> bool {
+    a.sequencer.tracks.iter().all(|t| {
+        let (muted, solo) = b
+            .sequencer
+            .tracks
+            .iter()
+            .find(|o| o.name == t.name)
+            .map_or((false, false), |o| (o.muted, o.solo));
+        t.muted == muted && t.solo == solo
+    })
 }
 
 /// The control side: owns the song model and sends its changes to the engine. It is the one
@@ -368,6 +500,17 @@ pub struct Controller {
     recorder: Recorder,
     undo: VecDeque<UndoEntry>,
     redo: Vec<RedoEntry>,
+    /// What the command being applied changes (the label of the undo step it makes).
+    edit_label: String,
+    /// Steps step entry moves on after setting a step.
+    edit_step: usize,
+    /// The next save writes the mutes and solos as they are (the performer asked).
+    keep_mutes: bool,
+    /// Mutes and solos wait for the next bar while playing.
+    mute_quantize: bool,
+    /// Mutes and solos waiting for the next bar: (track, solo?) → the new state. At most
+    /// two per track.
+    pending_mutes: BTreeMap<(String, bool), bool>,
     notices: VecDeque<Notice>,
 }
 
@@ -401,6 +544,11 @@ impl Controller {
             recorder,
             undo: VecDeque::new(),
             redo: Vec::new(),
+            edit_label: String::new(),
+            edit_step: DEFAULT_EDIT_STEP,
+            keep_mutes: false,
+            mute_quantize: false,
+            pending_mutes: BTreeMap::new(),
             notices: VecDeque::new(),
         };
         ctl.scan_now();
@@ -464,9 +612,32 @@ impl Controller {
     /// True when the song differs from its slot file (or the file does not hold it).
     pub fn is_dirty(&self) -> bool {
         match &self.saved {
-            Some(saved) => !same_content(&self.song, saved),
+            Some(saved) => {
+                !same_content(&self.song, saved)
+                    || (self.keep_mutes && !same_mutes(&self.song, saved))
+            }
             None => true,
         }
+    }
+
+    /// Steps step entry moves on after setting a step (0: it stays).
+    pub fn edit_step(&self) -> usize {
+        self.edit_step
+    }
+
+    /// True when mutes and solos wait for the next bar while playing.
+    pub fn mute_quantize(&self) -> bool {
+        self.mute_quantize
+    }
+
+    /// The mute (`false`) or solo (`true`) state `track` takes at the next bar, if one waits.
+    pub fn pending_mute(&self, track: &str, solo: bool) -> Option<bool> {
+        self.pending_mutes.get(&(track.to_string(), solo)).copied()
+    }
+
+    /// True when the next save writes the mutes and solos as they are now.
+    pub fn keeps_mutes(&self) -> bool {
+        self.keep_mutes
     }
 
     /// Slots with unsaved edits: the drafts of other slots plus the current slot when it is
@@ -636,6 +807,7 @@ impl Controller {
     /// The table of commands: one line each, to the handler of its concern.
     fn dispatch(&mut self, cmd: Command, now: Instant) -> Reply {
         edit::check_finite(&cmd)?;
+        self.edit_label = cmd.undo_label();
         match cmd {
             Command::Play => self.play(),
             Command::Stop => self.stop(),
@@ -659,8 +831,16 @@ impl Controller {
             Command::RemoveTrack(name) => self.remove_track(&name, now),
             Command::RenameTrack { from, to } => self.rename_track(&from, &to, now),
             Command::MoveTrack { track, delta } => self.move_track(&track, delta, now),
-            Command::Mute { track, on } => self.mute(&track, on, now),
-            Command::Solo { track, on } => self.solo(&track, on, now),
+            Command::Mute { track, on } => self.mute(&track, on),
+            Command::Solo { track, on } => self.solo(&track, on),
+            Command::EditPattern { track, op } => self.edit_pattern(&track, op, now),
+            Command::SetStepNote { track, step, hz } => self.set_step_note(&track, step, hz, now),
+            Command::SetEditStep(n) => self.set_edit_step(n),
+            Command::KeepMutes => self.keep_mutes(),
+            Command::MuteGroup { group, on } => self.mute_group(group, on),
+            Command::SetMuteGroup { track, group } => self.set_mute_group(&track, group, now),
+            Command::SetMuteQuantize(on) => self.set_mute_quantize(on),
+            Command::NewSong => self.new_song(now),
             Command::ReplaceTracks(tracks) => self.replace_tracks(tracks, now),
             Command::ClearTracks => self.clear_tracks(now),
             Command::SetName(name) => self.set_name(name, now),

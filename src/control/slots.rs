@@ -274,6 +274,7 @@ impl Controller {
         let before = self.song.clone();
         self.push_undo(before, Some(LOAD_KEY), now);
         self.redo.clear();
+        self.keep_mutes = false;
         self.restore(Some(incoming.slot), incoming.song, incoming.saved);
     }
 
@@ -306,6 +307,7 @@ impl Controller {
             song: old_song,
             slot: old_slot,
             saved: old_saved,
+            label: self.edit_label.clone(),
         }
     }
 
@@ -321,6 +323,23 @@ impl Controller {
             self.drafts.remove(&out);
             self.remove_draft(out);
         }
+    }
+
+    /// Starts a new, empty song in the first slot with no file and no draft (one undo step;
+    /// the outgoing slot's unsaved edits become its draft). The song keeps the tempo.
+    pub(super) fn new_song(&mut self, now: Instant) -> Reply {
+        let free = (1..=crate::store::SLOT_COUNT)
+            .filter_map(|n| SlotNumber::new(n).ok())
+            .find(|&n| !self.has_file(n) && !self.has_draft(n) && self.slot != Some(n))
+            .ok_or(ControlError::NoEmptySlot)?;
+        let mut song = Slot::default();
+        song.sequencer.bpm = self.song.sequencer.bpm;
+        song.metadata.name = format!("Pattern {free}");
+        // Clean until edited, like a slot whose file is missing: leaving it untouched
+        // leaves no draft behind.
+        self.switch_to(Incoming::from_file(free, song, false), now);
+        self.link.send(crate::engine::EngineMsg::ReleaseAll);
+        Ok(Some(format!("new empty song in slot {free}")))
     }
 
     /// Drops the current slot's unsaved edits and puts its file's version back (one undo step,
@@ -426,6 +445,15 @@ impl Controller {
     /// voice count.
     fn stamped_song(&self) -> Slot {
         let mut song = self.song.clone();
+        if !self.keep_mutes {
+            // Mutes and solos are performance state: the file keeps the ones it has.
+            let file = self.saved.clone().unwrap_or_default();
+            for t in &mut song.sequencer.tracks {
+                t.muted = false;
+                t.solo = false;
+            }
+            super::carry_mutes(&file, &mut song);
+        }
         song.timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| (d.as_millis() as f64) / 1000.0)

@@ -23,6 +23,8 @@ pub(super) struct UndoEntry {
     /// The file content `before` was compared with (what "dirty" meant then).
     pub(super) saved: Option<Slot>,
     pub(super) key: Option<String>,
+    /// What the step changed ("tempo", "step 3 of kick").
+    pub(super) label: String,
     pub(super) at: Instant,
 }
 
@@ -31,6 +33,7 @@ pub(super) struct RedoEntry {
     pub(super) song: Slot,
     pub(super) slot: Option<SlotNumber>,
     pub(super) saved: Option<Slot>,
+    pub(super) label: String,
 }
 
 impl Controller {
@@ -66,6 +69,7 @@ impl Controller {
         if merge {
             if let Some(last) = self.undo.back_mut() {
                 last.at = now;
+                last.label.clone_from(&self.edit_label);
             }
         } else {
             self.push_undo(before.clone(), coalesce, now);
@@ -84,6 +88,7 @@ impl Controller {
             slot: self.slot,
             saved: self.saved.clone(),
             key: key.map(str::to_string),
+            label: self.edit_label.clone(),
             at: now,
         });
         if self.undo.len() > UNDO_LIMIT {
@@ -103,21 +108,34 @@ impl Controller {
             .undo
             .pop_back()
             .ok_or(ControlError::NothingTo("undo"))?;
-        let current = self.restore(entry.slot, entry.before, entry.saved);
+        let song = self.keeping_mutes(entry.slot, entry.before);
+        let mut current = self.restore(entry.slot, song, entry.saved);
+        current.label.clone_from(&entry.label);
         self.redo.push(current);
-        Ok(Some("undone".into()))
+        Ok(Some(format!("undone: {}", entry.label)))
     }
 
     pub(super) fn redo(&mut self, now: Instant) -> Reply {
         let next = self.redo.pop().ok_or(ControlError::NothingTo("redo"))?;
-        let before = self.restore(next.slot, next.song, next.saved);
+        let song = self.keeping_mutes(next.slot, next.song);
+        let before = self.restore(next.slot, song, next.saved);
         self.undo.push_back(UndoEntry {
             before: before.song,
             slot: before.slot,
             saved: before.saved,
             key: None,
+            label: next.label.clone(),
             at: now,
         });
-        Ok(Some("redone".into()))
+        Ok(Some(format!("redone: {}", next.label)))
+    }
+
+    /// Mutes and solos are not undone: a step back within the same slot keeps them as the
+    /// performer has them now.
+    fn keeping_mutes(&self, slot: Option<SlotNumber>, mut song: Slot) -> Slot {
+        if slot == self.slot {
+            super::carry_mutes(&self.song, &mut song);
+        }
+        song
     }
 }

@@ -14,7 +14,8 @@ use std::str::FromStr;
 
 use super::args::Arg;
 pub use super::args::{
-    Choice, CursorMove, Cycle, Focus, LengthChange, Nudge, StepValue, TrackFieldId, Vertical,
+    Choice, CursorMove, Cycle, Focus, Horizontal, LengthChange, MuteGroupArg, Nudge, StepValue,
+    TrackFieldId, Vertical,
 };
 
 /// One action as the table declares it: name, argument syntax and doc line, plus its parser.
@@ -186,6 +187,15 @@ actions! {
     Grid "steps and edits of the pattern" {
         StepSet(value: StepValue) = "step_set": "make the step under the cursor an accent, a hit or a rest";
         StepCycle = "step_cycle": "turn the step under the cursor rest → hit → accent → rest";
+        EditStep = "edit_step": "type how many steps the cursor moves on after each step entered (0–16)";
+        Piano = "piano": "keyboard piano on or off: z-row and s-row play one octave, q-row and 2-row the next, - and = change octave; each note lands on the step under the cursor";
+        PatternType = "pattern_type": "type the selected track's steps as a row (`x.x.X...`)";
+        PatternFill = "pattern_fill": "fill the selected track: N (a hit every N steps), N+O (from step O+1), K/N (Euclid) or K/N+R (rotated)";
+        PatternRotate(to: Horizontal) = "pattern_rotate": "rotate the selected track's steps one step left or right";
+        PatternReverse = "pattern_reverse": "play the selected track's steps backwards";
+        PatternClear = "pattern_clear": "make every step of the selected track a rest";
+        PatternDouble = "pattern_double": "double the selected track (its steps played twice)";
+        PatternHalve = "pattern_halve": "halve the selected track (the second half is hidden; lengthen to bring it back)";
         CopyPattern = "copy_pattern": "copy the whole pattern (sequencer and modules)";
         PastePattern = "paste_pattern": "replace the whole pattern with the copied one";
         Undo = "undo": "undo the last edit";
@@ -204,6 +214,10 @@ actions! {
         TrackFieldAdjust(field: TrackFieldId, step: Nudge) = "track_field_adjust": "step a numeric track field up or down";
         Mute = "mute": "mute or unmute the selected track";
         Solo = "solo": "solo or unsolo the selected track";
+        MuteQuantize = "mute_quantize": "mutes and solos wait for the next bar (on/off)";
+        MuteGroup(group: MuteGroupArg) = "mute_group": "mute or unmute every track of mute group N";
+        TrackMuteGroup = "track_mute_group": "type the mute group (1–4, 0 = none) of the selected track";
+        KeepMutes = "keep_mutes": "keep the mutes and solos in the song: the next save writes them (otherwise they are performance state and never saved)";
         CopyTrack = "copy_track": "copy the selected track";
         PasteTrack = "paste_track": "paste the copied track over the selected one";
     }
@@ -216,6 +230,7 @@ actions! {
     Slots "saving, loading and the files on disk" {
         Save = "save": "save the pattern to a slot, asking which (the current slot is proposed)";
         SaveCurrent = "save_current": "save the pattern to the slot it came from";
+        NewSlot = "new_slot": "start a new empty song in the first empty slot (the current song's edits stay as its draft)";
         Revert = "revert": "drop the current slot's unsaved edits (its draft) and put the file's version back (undo brings the edits back)";
         Load(slot: Option<u8>) = "load": "load slot N (or ask which) at the start of the next bar";
         LoadNow(slot: Option<u8>) = "load_now": "load slot N (or ask which) immediately";
@@ -302,6 +317,8 @@ mod tests {
             "module_select" => "module_select next",
             "step_set" => "step_set .",
             "track_move" => "track_move down",
+            "pattern_rotate" => "pattern_rotate left",
+            "mute_group" => "mute_group 2",
             "track_voice" => "track_voice prompt",
             "track_length" => "track_length -4",
             "track_field" => "track_field gate_frac",

@@ -157,6 +157,36 @@ word_arg! {
 }
 
 word_arg! {
+    /// A mute group.
+    MuteGroupArg, "the mute group (1–4)" {
+        One = "1",
+        Two = "2",
+        Three = "3",
+        Four = "4",
+    }
+}
+
+impl MuteGroupArg {
+    /// The group's number.
+    pub fn number(self) -> u8 {
+        match self {
+            MuteGroupArg::One => 1,
+            MuteGroupArg::Two => 2,
+            MuteGroupArg::Three => 3,
+            MuteGroupArg::Four => 4,
+        }
+    }
+}
+
+word_arg! {
+    /// Left or right along a row.
+    Horizontal, "left or right" {
+        Left = "left",
+        Right = "right",
+    }
+}
+
+word_arg! {
     /// Pick the next or previous item, or ask for one.
     Choice, "next, prev or prompt" {
         Next = "next",

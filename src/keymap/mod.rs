@@ -21,7 +21,7 @@ use crate::store::{ReadLimit, read_user_file};
 
 pub use action::{
     ACTIONS, Action, ActionGroup, ActionParseError, ActionSpec, Choice, CursorMove, Cycle, Focus,
-    LengthChange, Nudge, StepValue, TrackFieldId, Vertical, complete,
+    Horizontal, LengthChange, MuteGroupArg, Nudge, StepValue, TrackFieldId, Vertical, complete,
 };
 pub use dispatch::{Dispatch, KeyDispatcher};
 pub use file::{KeymapError, KeymapProblem};
@@ -493,6 +493,8 @@ mod tests {
             (Mode::Prompt, "<Tab>"),
             (Mode::Confirm, "<Esc>"),
             (Mode::Confirm, "t"),
+            // The quit question's "save, then quit".
+            (Mode::Confirm, "S"),
         ];
         let keymap = Keymap::defaults();
         for mode in Mode::ALL {

@@ -16,6 +16,10 @@ use super::text::{fmt_num, quote};
 pub const MAX_TRACKS: usize = 64;
 /// Steps a track's pattern holds.
 pub const MAX_PATTERN: usize = 64;
+/// Steps step entry may move on after each step it sets (Renoise's edit step).
+pub const MAX_EDIT_STEP: usize = 16;
+/// Mute groups a track may join (1–4).
+pub const MAX_MUTE_GROUP: usize = 4;
 /// Notes a track cycles through.
 pub const MAX_NOTES: usize = 256;
 /// Characters of a slot's name (`metadata.name`) or a track's name.

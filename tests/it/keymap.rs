@@ -197,7 +197,7 @@ fn defaults_hold_the_keys_a_new_user_expects() {
         ("<S-Right>", Action::ParamAdjust(Nudge::CoarseUp)),
         ("H", Action::ParamAdjust(Nudge::CoarseDown)),
         ("<Enter>", Action::ParamSet),
-        ("0", Action::ParamDefault),
+        ("d", Action::ParamDefault),
         ("j", Action::Cursor(CursorMove::Down)),
     ];
     for (k, want) in params {

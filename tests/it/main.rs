@@ -15,9 +15,11 @@ mod cli;
 mod control;
 mod disk;
 mod engine;
+mod fast_entry;
 mod keeping;
 mod keymap;
 mod osc;
+mod playable;
 mod session;
 // Signals, FIFOs, sockets and device files are Unix things (the Windows build checks the rest).
 #[cfg(unix)]

@@ -39,7 +39,7 @@ const PATTERN_CELLS: &str = "X  .  .  .   X  .  .  .";
 /// After `l x` (step 2 a hit).
 const EDIT_1: &str = "Xx..X...X...X...";
 const EDIT_1_CELLS: &str = "X  x  .  .   X  .  .  .";
-/// After `l x l X` (step 2 a hit, step 3 an accent).
+/// After `l x X` (step 2 a hit, step 3 an accent: step entry moves on by the edit step).
 const EDIT_2: &str = "XxX.X...X...X...";
 const EDIT_2_CELLS: &str = "X  x  X  .   X  .  .  .";
 
@@ -193,7 +193,7 @@ fn save_as_slot_20_then_ctrl_s_writes_20_and_the_header_says_20() {
     assert!(!dir.path().join("drafts/slot_020.json").exists());
     assert_eq!(browser_marks(&screen, 20), Some(('▶', ' ')), "{screen}");
 
-    tmux.send(&["l", "X"]);
+    tmux.send(&["X"]);
     tmux.wait_for("the second edit, dirty", |s| {
         grid_shows(s, "kick", EDIT_2_CELLS) && header(s).contains("slot 20 \"Acid Line\" *")
     });
@@ -466,7 +466,7 @@ fn kill_9_with_drafts_open_loses_no_edit() {
     let path_1 = write_slot(dir.path(), 1, &slot_1);
     let tmux = Tmux::new("kill9");
     tmux.start(dir.path(), &["--no-osc"]);
-    tmux.send(&["l", "x", "l", "X"]);
+    tmux.send(&["l", "x", "X"]);
     tmux.wait_for("the edits", |s| {
         grid_shows(s, "kick", EDIT_2_CELLS) && header(s).contains("slot 1 \"Acid Line\" *")
     });

@@ -36,15 +36,20 @@ impl Tmux {
     /// Starts chronus with `--no-audio --patterns DIR` and `args`, in `DIR`, 120×40, and
     /// waits for the tracker.
     pub fn start(&self, dir: &Path, args: &[&str]) -> String {
+        self.start_sized(dir, args, 120, 40)
+    }
+
+    /// [`Tmux::start`] in a terminal of `width`×`height`.
+    pub fn start_sized(&self, dir: &Path, args: &[&str], width: u16, height: u16) -> String {
         let mut argv: Vec<String> = vec![
             "new-session".into(),
             "-d".into(),
             "-s".into(),
             "chronus".into(),
             "-x".into(),
-            "120".into(),
+            width.to_string(),
             "-y".into(),
-            "40".into(),
+            height.to_string(),
             "-c".into(),
             dir.to_str().unwrap().into(),
             // Program and arguments apart: the pane's process is chronus itself, no shell.
@@ -61,8 +66,9 @@ impl Tmux {
             "tmux: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // A narrow terminal has no room for the slot browser.
         self.wait_for("the tracker", |s| {
-            s.contains("Pattern") && s.contains("Slots")
+            s.contains("Pattern") && (s.contains("Slots") || width < 120)
         })
     }
 

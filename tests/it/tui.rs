@@ -707,10 +707,11 @@ fn step_keys_set_accent_hit_and_rest_under_the_cursor() {
     let mut r = rig();
     r.keys(&["l", "x"]);
     assert_eq!(r.track("kick").pattern, "Xx..X...X...X...");
-    r.keys(&["l", "X", "h", "h", "."]);
+    // Step entry moves on by the edit step (1): `X` lands on step 3.
+    r.keys(&["X", "0", "."]);
     assert_eq!(r.track("kick").pattern, ".xX.X...X...X...");
-    // Enter cycles rest → hit → accent → rest.
-    r.keys(&["j", "l", "<Enter>"]);
+    // Enter cycles rest → hit → accent → rest, and stays on its step.
+    r.keys(&["j", "<Enter>"]);
     assert_eq!(r.track("bass").pattern, "xxx.X.x.x.xXx.x.");
     r.keys(&["<Enter>", "<Enter>"]);
     assert_eq!(r.track("bass").pattern, "x.x.X.x.x.xXx.x.");
@@ -944,15 +945,15 @@ fn tracks_and_patterns_are_copied_and_pasted() {
 fn undo_and_redo_restore_the_exact_song() {
     let mut r = rig();
     let original: Slot = r.live.ctl().song().clone();
-    r.keys(&["x", "+", "m", "j", "D", "<Tab>", "L", "<F1>"]);
+    r.keys(&["x", "+", "j", "D", "<Tab>", "L", "<F1>"]);
     r.keys(&["a"]);
     r.answer("lead");
     let edited = r.live.ctl().song().clone();
     assert_ne!(edited, original);
-    r.keys(&["u", "u", "u", "u", "u", "u"]);
+    r.keys(&["u", "u", "u", "u", "u"]);
     assert_eq!(*r.live.ctl().song(), original);
-    assert_eq!(r.message(), "undone");
-    for _ in 0..6 {
+    assert_eq!(r.message(), "undone: step 1 of kick");
+    for _ in 0..5 {
         r.keys(&["<C-r>"]);
     }
     assert_eq!(*r.live.ctl().song(), edited);
@@ -982,7 +983,10 @@ fn quitting_with_unsaved_edits_asks_first() {
         screen.contains("1 slot has unsaved drafts — quit anyway (they stay in drafts/ and"),
         "{screen}"
     );
-    assert!(screen.contains("y yes · n no"), "{screen}");
+    assert!(
+        screen.contains("y quit · S save and quit · n no"),
+        "{screen}"
+    );
     // Other keys do nothing while the question is open.
     r.keys(&["x", "<Space>"]);
     assert_eq!(r.track("kick").pattern, "x...X...X...X...");
@@ -1487,7 +1491,7 @@ fn scripted_session_in_tmux_edits_and_saves_to_slot_9() {
     assert!(screen.contains("kick"), "{screen}");
 
     // kick: step 2 becomes an accent, step 1 a hit; tempo 128 → 131 → typed 133.
-    tmux.send(&["l", "x", "l", "X", "+", "+", "+"]);
+    tmux.send(&["l", "x", "X", "+", "+", "+"]);
     tmux.wait_for("131 BPM", |s| s.contains("131.0 BPM"));
     tmux.send(&["b", "C-u", "133", "Enter"]);
     let screen = tmux.wait_for("133 BPM", |s| s.contains("133.0 BPM"));

@@ -53,6 +53,7 @@ impl App {
             play: label(Mode::Grid, Action::PlayToggle, ":play_toggle"),
             take: label(Mode::Confirm, Action::TakeFile, ":take_file"),
             keep: label(Mode::Confirm, Action::KeepEdits, ":keep_edits"),
+            save_quit: label(Mode::Confirm, Action::SaveCurrent, ":save_current"),
         };
         let mut help = keymap.help();
         help.push(keymap::action_reference());
@@ -164,6 +165,9 @@ impl App {
             return;
         };
         let mode = self.mode();
+        if mode == Mode::Grid && self.keys.pending().is_empty() && self.piano_key(ctl, key) {
+            return self.clamp(ctl);
+        }
         let dispatch = self.keys.feed(mode, key);
         self.ui.chord = chord_label(self.keys.pending());
         match dispatch {

@@ -103,6 +103,18 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         },
         theme::dim(),
     )]);
+    if let Some(octave) = ui.piano {
+        title.push(Span::styled(
+            format!("· PIANO oct {octave} "),
+            theme::pending(),
+        ));
+    }
+    if ctl.edit_step() != crate::control::DEFAULT_EDIT_STEP {
+        title.push(Span::styled(
+            format!("· edit step {} ", ctl.edit_step()),
+            theme::dim(),
+        ));
+    }
     let inner = {
         let probe = Rect {
             x: area.x + 1,
@@ -220,26 +232,19 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         };
         put(buf, x, y, right, &voice, voice_style);
         x += 3;
-        put(
-            buf,
-            x,
-            y,
-            right,
-            if t.muted { "M" } else { "·" },
-            if t.muted {
-                theme::muted()
-            } else {
-                theme::dim()
-            },
-        );
-        put(
-            buf,
-            x + 1,
-            y,
-            right,
-            if t.solo { "S" } else { "·" },
-            if t.solo { theme::solo() } else { theme::dim() },
-        );
+        // A mute or solo waiting for the next bar shows what it will be, marked as pending.
+        let (mute, mute_style) = match ctl.pending_mute(&t.name, false) {
+            Some(m) => (if m { "M" } else { "·" }, theme::pending()),
+            None if t.muted => ("M", theme::muted()),
+            None => ("·", theme::dim()),
+        };
+        put(buf, x, y, right, mute, mute_style);
+        let (solo, solo_style) = match ctl.pending_mute(&t.name, true) {
+            Some(s) => (if s { "S" } else { "·" }, theme::pending()),
+            None if t.solo => ("S", theme::solo()),
+            None => ("·", theme::dim()),
+        };
+        put(buf, x + 1, y, right, solo, solo_style);
         let len = t.pattern.chars().count();
         put(buf, x + 3, y, right, &format!("{len:>2}"), theme::dim());
 
@@ -248,6 +253,11 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         }
         let head = (st.running && len > 0).then(|| (st.global_step % len as u64) as usize);
         let steps: Vec<char> = t.pattern.chars().collect();
+        // With the keyboard piano on, each hit shows the note it plays.
+        let notes = ui
+            .piano
+            .map(|_| crate::control::step_notes(t))
+            .unwrap_or_default();
         for i in view.first..view.first + view.count {
             let sx = view.x(i);
             if sx >= right {
@@ -276,6 +286,19 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                 };
             }
             buf[(sx, y)].set_char(ch).set_style(style);
+            if let Some(Some(hz)) = notes.get(i) {
+                let name = crate::model::notes::note_name(*hz);
+                for (k, c) in name.chars().take(3).enumerate() {
+                    let cx = sx + k as u16;
+                    if cx < right {
+                        let cell = &mut buf[(cx, y)];
+                        cell.set_char(c);
+                        if k > 0 {
+                            cell.set_style(if silent { theme::rest() } else { theme::hit() });
+                        }
+                    }
+                }
+            }
         }
         draw_gaps(buf, &view, y, right);
     }

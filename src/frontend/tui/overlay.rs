@@ -223,7 +223,14 @@ fn draw_confirm(area: Rect, buf: &mut Buffer, ui: &UiState, question: &Question,
                 ui.hints.take, ui.hints.keep
             ),
         ),
-        Question::Quit | Question::Overwrite(_) => (
+        Question::Quit => (
+            " Are you sure? ".to_string(),
+            format!(
+                "{} quit · {} save and quit · {} no",
+                ui.hints.confirm, ui.hints.save_quit, ui.hints.cancel
+            ),
+        ),
+        Question::Overwrite(_) => (
             " Are you sure? ".to_string(),
             format!("{} yes · {} no", ui.hints.confirm, ui.hints.cancel),
         ),
@@ -268,7 +275,7 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
     let row = |i: u16| split_v(split_v(body, i).1, 1).0;
     let (marker, field) = split_h(row(0), 2);
     Line::styled("› ", theme::title(true)).render(marker, buf);
-    draw_field(field, buf, &p.text, p.cursor);
+    draw_field(field, buf, &p.text, p.cursor, p.selected);
     if let Some(err) = error
         && inner.height >= 2
     {
@@ -286,7 +293,7 @@ pub fn draw_prompt(area: Rect, buf: &mut Buffer, ui: &UiState, p: &Prompt) {
 /// The prompt's text with its cursor (a character index), scrolled left as far as the
 /// cursor needs to stay visible, measured by display width. A control character shows as
 /// its escape (`\u{1b}`), the cursor moving over it as over one character.
-fn draw_field(area: Rect, buf: &mut Buffer, text: &str, cursor: usize) {
+fn draw_field(area: Rect, buf: &mut Buffer, text: &str, cursor: usize, selected: bool) {
     let chars: Vec<String> = text
         .chars()
         .map(|c| escape(c.encode_utf8(&mut [0; 4])).into_owned())
@@ -300,7 +307,13 @@ fn draw_field(area: Rect, buf: &mut Buffer, text: &str, cursor: usize) {
         skip += 1;
     }
     let shown: String = chars[skip..].concat();
-    Line::styled(shown, theme::strong()).render(area, buf);
+    // A proposed answer shows selected: typing replaces it.
+    let style = if selected {
+        theme::selected()
+    } else {
+        theme::strong()
+    };
+    Line::styled(shown, style).render(area, buf);
     let cx = area.x + width(&chars[skip..cursor]) as u16;
     if cx < area.right() && area.height > 0 {
         buf[(cx, area.y)].set_style(theme::cursor());

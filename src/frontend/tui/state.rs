@@ -92,6 +92,23 @@ pub enum PromptKind {
         /// Load at once instead of at the next bar.
         immediate: bool,
     },
+    /// How many steps step entry moves on.
+    EditStep,
+    /// A track's mute group.
+    MuteGroup {
+        /// The track.
+        track: String,
+    },
+    /// A track's steps typed as a row (`x.x.X...`).
+    PatternRow {
+        /// The track.
+        track: String,
+    },
+    /// A fill of a track: every N, or Euclid.
+    Fill {
+        /// The track.
+        track: String,
+    },
     /// Any action, typed in the keymap's language (`bpm_nudge +1`).
     Command,
 }
@@ -109,16 +126,21 @@ pub struct Prompt {
     pub cursor: usize,
     /// Why the last Enter was refused (the prompt stays open).
     pub error: Option<String>,
+    /// The proposed text is selected: typing replaces it, Backspace deletes it, a cursor key
+    /// keeps it for editing.
+    pub selected: bool,
 }
 
 impl Prompt {
-    /// A prompt with `text` proposed and the cursor after it.
+    /// A prompt with `text` proposed (selected, so typing replaces it) and the cursor after
+    /// it.
     pub fn new(kind: PromptKind, label: impl Into<String>, text: impl Into<String>) -> Prompt {
         let text = text.into();
         Prompt {
             kind,
             label: label.into(),
             cursor: text.chars().count(),
+            selected: !text.is_empty(),
             text,
             error: None,
         }
@@ -132,16 +154,22 @@ impl Prompt {
             .unwrap_or(self.text.len())
     }
 
-    /// Types one character at the cursor.
+    /// Types one character at the cursor (over the proposed text while it is selected).
     pub fn insert(&mut self, c: char) {
+        if std::mem::take(&mut self.selected) {
+            self.clear();
+        }
         let at = self.byte_at(self.cursor);
         self.text.insert(at, c);
         self.cursor += 1;
         self.error = None;
     }
 
-    /// Deletes the character before the cursor.
+    /// Deletes the character before the cursor (all the proposed text while it is selected).
     pub fn backspace(&mut self) {
+        if std::mem::take(&mut self.selected) {
+            return self.clear();
+        }
         if self.cursor > 0 {
             self.cursor -= 1;
             let at = self.byte_at(self.cursor);
@@ -150,8 +178,11 @@ impl Prompt {
         }
     }
 
-    /// Deletes the character under the cursor.
+    /// Deletes the character under the cursor (all the proposed text while it is selected).
     pub fn delete(&mut self) {
+        if std::mem::take(&mut self.selected) {
+            return self.clear();
+        }
         if self.cursor < self.text.chars().count() {
             let at = self.byte_at(self.cursor);
             self.text.remove(at);
@@ -161,6 +192,7 @@ impl Prompt {
 
     /// Deletes all the text.
     pub fn clear(&mut self) {
+        self.selected = false;
         self.text.clear();
         self.cursor = 0;
         self.error = None;
@@ -168,12 +200,14 @@ impl Prompt {
 
     /// Moves the cursor by `delta` characters, staying inside the text.
     pub fn move_cursor(&mut self, delta: isize) {
+        self.selected = false;
         let len = self.text.chars().count() as isize;
         self.cursor = (self.cursor as isize + delta).clamp(0, len) as usize;
     }
 
     /// Puts the cursor at the start (`false`) or the end (`true`).
     pub fn cursor_to(&mut self, end: bool) {
+        self.selected = false;
         self.cursor = if end { self.text.chars().count() } else { 0 };
     }
 }
@@ -283,6 +317,8 @@ pub struct Hints {
     pub take: String,
     /// Keeps unsaved edits over a slot file's version.
     pub keep: String,
+    /// Saves, then quits (the quit question).
+    pub save_quit: String,
 }
 
 /// Bars a change from disk stays highlighted after it started playing.
@@ -354,6 +390,8 @@ pub struct UiState {
     pub log: VecDeque<LogEntry>,
     /// The grid shows the queued slot's song, read-only.
     pub preview: bool,
+    /// Keyboard piano on (grid): the octave of its lower row; letters play notes.
+    pub piano: Option<u8>,
     /// What the latest reload from disk changed, while it is highlighted.
     pub changes: Option<DiskChange>,
     /// A half-typed chord (`g…`), shown on the message line.
@@ -386,6 +424,7 @@ impl UiState {
             message: None,
             log: VecDeque::new(),
             preview: false,
+            piano: None,
             changes: None,
             chord: String::new(),
             help,

@@ -71,6 +71,10 @@ impl App {
             PromptKind::Param(id) => self.submit_param(ctl, id, text),
             PromptKind::Save => self.submit_save(ctl, text),
             PromptKind::Load { immediate } => self.submit_load(ctl, immediate, text),
+            PromptKind::EditStep => self.submit_edit_step(ctl, text),
+            PromptKind::MuteGroup { track } => self.submit_mute_group(ctl, track, text),
+            PromptKind::PatternRow { track } => self.submit_pattern_row(ctl, track, text),
+            PromptKind::Fill { track } => self.submit_fill(ctl, track, text),
             PromptKind::Command => {
                 let action = Action::parse(text)?;
                 self.main_action(ctl, action, Instant::now());
@@ -129,6 +133,7 @@ fn complete_action(prompt: &mut Prompt) {
         }
     }
     prompt.text = text;
+    prompt.selected = false;
     prompt.cursor = prompt.text.chars().count();
 }
 

@@ -20,6 +20,7 @@ impl App {
                 Some(slot) => self.save(ctl, slot, false),
                 None => self.open_save_prompt(ctl),
             },
+            Action::NewSlot => self.new_slot(ctl),
             Action::Load(n) => self.load_or_ask(ctl, n, false),
             Action::LoadBackup(n) => self.load_backup(ctl, n),
             Action::LoadNow(n) => self.load_or_ask(ctl, n, true),
@@ -34,6 +35,17 @@ impl App {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn new_slot(&mut self, ctl: &mut Controller) {
+        if self.run(ctl, Command::NewSong) {
+            self.ui.track = 0;
+            self.ui.step = 0;
+            if let Some(s) = ctl.slot() {
+                self.ui.slot_cursor = s.get();
+            }
+            self.refresh_slots(ctl);
         }
     }
 

@@ -46,6 +46,31 @@ impl App {
                     self.run(ctl, Command::Solo { track, on: None });
                 }
             }
+            Action::MuteQuantize => {
+                self.run(ctl, Command::SetMuteQuantize(None));
+            }
+            Action::MuteGroup(g) => {
+                self.run(
+                    ctl,
+                    Command::MuteGroup {
+                        group: g.number(),
+                        on: None,
+                    },
+                );
+            }
+            Action::TrackMuteGroup => {
+                if let Some(t) = self.selected(ctl) {
+                    let now = control::mute_group(t).unwrap_or(0).to_string();
+                    let label = format!("Mute group of {} (1–4, 0 = none)", t.name);
+                    let kind = PromptKind::MuteGroup {
+                        track: t.name.clone(),
+                    };
+                    self.ui.prompt = Some(Prompt::new(kind, label, now));
+                }
+            }
+            Action::KeepMutes => {
+                self.run(ctl, Command::KeepMutes);
+            }
             Action::CopyTrack => {
                 if let Some(t) = self.selected(ctl) {
                     let text = format!("copied track {}", t.name);
@@ -338,6 +363,20 @@ impl App {
         )?;
         self.ui.say(Level::Info, format!("{track} plays voice{n}"));
         Ok(())
+    }
+
+    /// The mute group typed after `track_mute_group`.
+    pub(super) fn submit_mute_group(
+        &mut self,
+        ctl: &mut Controller,
+        track: String,
+        text: &str,
+    ) -> Result<(), String> {
+        let max = crate::model::limits::MAX_MUTE_GROUP as u8;
+        let group: u8 = text.parse().ok().filter(|g| *g <= max).ok_or_else(|| {
+            format!("\"{text}\" is not a mute group: type 1–{max}, or 0 for none")
+        })?;
+        self.apply_typed(ctl, Command::SetMuteGroup { track, group })
     }
 
     /// The length typed after `track_length prompt`.

@@ -107,11 +107,41 @@ impl App {
                 self.settle_conflict(ctl, false)
             }
             Action::Confirm => self.confirm(ctl),
+            Action::SaveCurrent if matches!(self.question(), Some(Question::Quit)) => {
+                self.save_and_quit(ctl)
+            }
             Action::Cancel | Action::Quit => {
                 self.ui.overlay = None;
                 self.ui.say(Level::Info, "cancelled");
             }
             _ => {}
+        }
+    }
+
+    fn question(&self) -> Option<&Question> {
+        match &self.ui.overlay {
+            Some(Overlay::Confirm { question, .. }) => Some(question),
+            _ => None,
+        }
+    }
+
+    /// Answers the quit question with "save, then quit": the song goes to its slot (the
+    /// session waits for the disk before it ends). A new song with no slot needs one first.
+    fn save_and_quit(&mut self, ctl: &mut Controller) {
+        let Some(slot) = ctl.slot() else {
+            self.ui.overlay = None;
+            return self.ui.say(
+                Level::Warning,
+                "the new song has no slot yet: save it to one first (save), then quit",
+            );
+        };
+        self.ui.overlay = None;
+        match ctl.apply(crate::control::Command::SaveSlot { slot, force: false }) {
+            Ok(_) => {
+                ctl.flush_drafts();
+                self.ui.quit = true;
+            }
+            Err(e) => self.ui.say(Level::Error, e.to_string()),
         }
     }
 

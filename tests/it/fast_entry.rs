@@ -1,0 +1,463 @@
+//! Fast entry, non-destructive length and performance safety, at the controller (issue 13,
+//! items 3–5): whole-track edits, the edit step, hidden steps that survive a save and a
+//! reload, mutes that are performance state, and undo that says what it undid.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Live, Setup};
+use chronus::control::{Command, ControlError, PatternOp, StepValue, hidden_steps};
+use chronus::model::Track;
+use chronus::store::SlotNumber;
+
+fn live_with(tracks: &[(&str, &str)]) -> Live {
+    let mut live = Live::start(Setup::default());
+    for (i, (name, pattern)) in tracks.iter().enumerate() {
+        let t = Track::new(name, &format!("voice{}", i + 1), pattern);
+        live.apply(Command::AddTrack(Box::new(t)));
+    }
+    live
+}
+
+fn pattern(live: &Live, track: &str) -> String {
+    live.ctl()
+        .song()
+        .sequencer
+        .tracks
+        .iter()
+        .find(|t| t.name == track)
+        .unwrap()
+        .pattern
+        .clone()
+}
+
+fn op(live: &mut Live, track: &str, op: PatternOp) -> Option<String> {
+    live.apply(Command::EditPattern {
+        track: track.into(),
+        op,
+    })
+}
+
+fn slot(n: u8) -> SlotNumber {
+    SlotNumber::new(n).unwrap()
+}
+
+#[test]
+fn euclid_fill_rotate_reverse_clear_double_halve_edit_the_track_and_undo() {
+    let mut live = live_with(&[("hat", "................")]);
+    let msg = op(
+        &mut live,
+        "hat",
+        PatternOp::Fill {
+            every: 2,
+            offset: 0,
+        },
+    );
+    assert_eq!(pattern(&live, "hat"), "x.x.x.x.x.x.x.x.");
+    assert_eq!(
+        msg.as_deref(),
+        Some("hat: a hit every 2 steps (x.x.x.x.x.x.x.x.)")
+    );
+    op(
+        &mut live,
+        "hat",
+        PatternOp::Euclid {
+            hits: 3,
+            steps: 8,
+            rotation: 0,
+        },
+    );
+    assert_eq!(pattern(&live, "hat"), "x..x..x.");
+    op(&mut live, "hat", PatternOp::Rotate(1));
+    assert_eq!(pattern(&live, "hat"), ".x..x..x");
+    op(&mut live, "hat", PatternOp::Rotate(-2));
+    assert_eq!(pattern(&live, "hat"), "..x..x.x");
+    op(&mut live, "hat", PatternOp::Reverse);
+    assert_eq!(pattern(&live, "hat"), "x.x..x..");
+    op(&mut live, "hat", PatternOp::Double);
+    assert_eq!(pattern(&live, "hat"), "x.x..x..x.x..x..");
+    op(&mut live, "hat", PatternOp::Halve);
+    assert_eq!(pattern(&live, "hat"), "x.x..x..");
+    op(&mut live, "hat", PatternOp::Clear);
+    assert_eq!(pattern(&live, "hat"), "........");
+
+    // A refused edit changes nothing and says why.
+    let e = live
+        .try_apply(Command::EditPattern {
+            track: "hat".into(),
+            op: PatternOp::Euclid {
+                hits: 9,
+                steps: 8,
+                rotation: 0,
+            },
+        })
+        .unwrap_err();
+    assert!(matches!(e, ControlError::EuclidOutOfRange { .. }), "{e}");
+    assert_eq!(pattern(&live, "hat"), "........");
+
+    // Undo walks back one edit at a time and names each.
+    let said = live.apply(Command::Undo);
+    assert_eq!(said.as_deref(), Some("undone: hat cleared"));
+    assert_eq!(pattern(&live, "hat"), "x.x..x..");
+    let said = live.apply(Command::Undo);
+    assert_eq!(said.as_deref(), Some("undone: hat halved"));
+    let said = live.apply(Command::Redo);
+    assert_eq!(said.as_deref(), Some("redone: hat halved"));
+}
+
+#[test]
+fn repeated_presses_of_one_control_are_one_undo_step() {
+    let mut live = live_with(&[("kick", "X...X...X...X...")]);
+    let t0 = Instant::now();
+    for i in 0..3u64 {
+        live.ctl_mut()
+            .apply_at(
+                Command::EditPattern {
+                    track: "kick".into(),
+                    op: PatternOp::Rotate(1),
+                },
+                t0 + Duration::from_millis(200 * i),
+            )
+            .unwrap();
+    }
+    for (i, len) in [15, 14, 13].into_iter().enumerate() {
+        live.ctl_mut()
+            .apply_at(
+                Command::SetLength {
+                    track: "kick".into(),
+                    len,
+                },
+                t0 + Duration::from_millis(800 + 200 * i as u64),
+            )
+            .unwrap();
+    }
+    assert_eq!(pattern(&live, "kick"), "...X...X...X.");
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: length of kick")
+    );
+    assert_eq!(pattern(&live, "kick"), "...X...X...X...X");
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: kick rotated right 1")
+    );
+    assert_eq!(pattern(&live, "kick"), "X...X...X...X...");
+}
+
+#[test]
+fn the_edit_step_is_a_bounded_performer_setting() {
+    let mut live = live_with(&[("kick", "X...")]);
+    assert_eq!(live.ctl().edit_step(), 1, "Renoise's default");
+    let (dirty, song) = (live.ctl().is_dirty(), live.ctl().song().clone());
+    assert_eq!(
+        live.apply(Command::SetEditStep(4)).as_deref(),
+        Some("edit step 4")
+    );
+    assert_eq!(live.ctl().edit_step(), 4);
+    assert_eq!(live.ctl().is_dirty(), dirty);
+    assert_eq!(*live.ctl().song(), song, "not part of the song");
+    let e = live.try_apply(Command::SetEditStep(17)).unwrap_err();
+    assert_eq!(e.to_string(), "edit step 17 is out of range 0–16");
+    assert_eq!(live.ctl().edit_step(), 4);
+}
+
+#[test]
+fn shortening_hides_steps_lengthening_brings_them_back_even_after_save_and_reload() {
+    let mut live = live_with(&[("kick", "X...x...X..x..x.")]);
+    live.apply(Command::SaveSlot {
+        slot: slot(3),
+        force: true,
+    });
+    live.settle_disk();
+    let msg = live.apply(Command::SetLength {
+        track: "kick".into(),
+        len: 4,
+    });
+    assert_eq!(
+        msg.as_deref(),
+        Some("kick: 4 steps (11 hidden, lengthen to bring them back)")
+    );
+    assert_eq!(pattern(&live, "kick"), "X...");
+    // Setting a step past the end takes the hidden steps back first.
+    live.apply(Command::SetStep {
+        track: "kick".into(),
+        step: 5,
+        value: StepValue::Accent,
+    });
+    assert_eq!(pattern(&live, "kick"), "X...xX");
+    live.apply(Command::SetLength {
+        track: "kick".into(),
+        len: 8,
+    });
+    assert_eq!(pattern(&live, "kick"), "X...xX..");
+    live.apply(Command::SetLength {
+        track: "kick".into(),
+        len: 2,
+    });
+    live.apply(Command::SaveSlot {
+        slot: slot(3),
+        force: true,
+    });
+    live.settle_disk();
+    let text = std::fs::read_to_string(live.root.join("slots/slot_003.json")).unwrap();
+    assert!(
+        text.contains("\"hidden_steps\": \"..xX..X..x..x\""),
+        "{text}"
+    );
+    // The file as a reload reads it holds the hidden steps.
+    let reread = chronus::model::slot::parse_slot(&text, "slot_003.json").unwrap();
+    let t = &reread.slot.sequencer.tracks[0];
+    assert_eq!(t.pattern, "X.");
+    assert_eq!(hidden_steps(t), "..xX..X..x..x");
+    live.apply(Command::ReplaceTracks(reread.slot.sequencer.tracks.clone()));
+    live.apply(Command::SetLength {
+        track: "kick".into(),
+        len: 16,
+    });
+    assert_eq!(pattern(&live, "kick"), "X...xX..X..x..x.");
+    assert_eq!(hidden_steps(&live.ctl().song().sequencer.tracks[0]), "");
+}
+
+#[test]
+fn mutes_and_solos_are_performance_state_not_undo_steps_nor_unsaved_edits() {
+    let mut live = live_with(&[("kick", "X...X..."), ("hat", "..x...x.")]);
+    live.apply(Command::SaveSlot {
+        slot: slot(5),
+        force: true,
+    });
+    live.settle_disk();
+    assert!(!live.ctl().is_dirty());
+    live.apply(Command::SetStep {
+        track: "kick".into(),
+        step: 1,
+        value: StepValue::Hit,
+    });
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: Some(true),
+    });
+    live.apply(Command::Solo {
+        track: "hat".into(),
+        on: Some(true),
+    });
+    // Undo takes back the step, not the mute or the solo.
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: step 2 of kick")
+    );
+    let tracks = &live.ctl().song().sequencer.tracks;
+    assert!(tracks[0].muted && tracks[1].solo, "mutes are not undone");
+    assert!(!live.ctl().is_dirty(), "mutes do not make the slot dirty");
+
+    // A save leaves the file's mutes (none) as they were.
+    live.apply(Command::SetStep {
+        track: "kick".into(),
+        step: 2,
+        value: StepValue::Hit,
+    });
+    live.apply(Command::SaveSlot {
+        slot: slot(5),
+        force: false,
+    });
+    live.settle_disk();
+    let text = std::fs::read_to_string(live.root.join("slots/slot_005.json")).unwrap();
+    assert!(!text.contains("\"muted\""), "{text}");
+    assert!(!text.contains("\"solo\""), "{text}");
+    assert!(live.ctl().song().sequencer.tracks[0].muted, "still muted");
+
+    // Kept on purpose, they are an unsaved edit and the next save writes them.
+    live.apply(Command::KeepMutes);
+    assert!(live.ctl().is_dirty());
+    live.apply(Command::SaveSlot {
+        slot: slot(5),
+        force: false,
+    });
+    live.settle_disk();
+    let text = std::fs::read_to_string(live.root.join("slots/slot_005.json")).unwrap();
+    assert!(text.contains("\"muted\": true"), "{text}");
+    assert!(text.contains("\"solo\": true"), "{text}");
+    assert!(!live.ctl().is_dirty());
+    assert!(
+        !live.ctl().keeps_mutes(),
+        "one save, then performance state again"
+    );
+}
+
+#[test]
+fn piano_entry_sets_the_note_each_hit_plays_and_undo_names_it() {
+    let mut live = live_with(&[("bass", "x...x...")]);
+    live.apply(Command::SetNotes {
+        track: "bass".into(),
+        notes: vec![55.0],
+    });
+    let said = live.apply(Command::SetStepNote {
+        track: "bass".into(),
+        step: 2,
+        hz: 110.0,
+    });
+    assert_eq!(said.as_deref(), Some("bass step 3: A2"));
+    let t = &live.ctl().song().sequencer.tracks[0];
+    assert_eq!(t.pattern, "x.x.x...");
+    assert_eq!(t.notes, vec![55.0, 110.0, 55.0]);
+    assert_eq!(
+        chronus::control::step_notes(t),
+        vec![
+            Some(55.0),
+            None,
+            Some(110.0),
+            None,
+            Some(55.0),
+            None,
+            None,
+            None
+        ]
+    );
+    assert!(
+        live.try_apply(Command::SetStepNote {
+            track: "bass".into(),
+            step: 1,
+            hz: f64::NAN,
+        })
+        .is_err()
+    );
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: note on step 3 of bass")
+    );
+    assert_eq!(live.ctl().song().sequencer.tracks[0].notes, vec![55.0]);
+}
+
+#[test]
+fn quantised_mutes_and_mute_groups_act_at_the_next_bar() {
+    let mut live = live_with(&[("kick", "X...X..."), ("hat", "..x...x."), ("bass", "x.x.")]);
+    for track in ["kick", "hat"] {
+        live.apply(Command::SetMuteGroup {
+            track: track.into(),
+            group: 1,
+        });
+    }
+    assert_eq!(
+        chronus::control::mute_group(&live.ctl().song().sequencer.tracks[1]),
+        Some(1)
+    );
+    assert!(
+        live.try_apply(Command::MuteGroup { group: 2, on: None })
+            .is_err(),
+        "an empty group says so"
+    );
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    // Stopped, a mute acts at once: no bar is coming.
+    assert_eq!(
+        live.apply(Command::Mute {
+            track: "bass".into(),
+            on: None
+        })
+        .as_deref(),
+        Some("bass muted")
+    );
+    live.apply(Command::Play);
+    live.run(2048);
+    assert!(live.ctl().status().running);
+    let said = live.apply(Command::Mute {
+        track: "kick".into(),
+        on: None,
+    });
+    assert_eq!(said.as_deref(), Some("kick muted at the next bar"));
+    let tracks = &live.ctl().song().sequencer.tracks;
+    assert!(!tracks[0].muted, "not before the bar");
+    assert_eq!(live.ctl().pending_mute("kick", false), Some(true));
+    // Pressed twice, it cancels.
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: None,
+    });
+    assert_eq!(live.ctl().pending_mute("kick", false), None);
+    let said = live.apply(Command::MuteGroup { group: 1, on: None });
+    assert_eq!(
+        said.as_deref(),
+        Some("mute group 1 muted at the next bar: kick, hat")
+    );
+    // One bar at 120 BPM is 96 000 frames at 48 kHz.
+    live.run(100_000);
+    let tracks = &live.ctl().song().sequencer.tracks;
+    assert!(tracks[0].muted && tracks[1].muted, "muted at the bar");
+    assert_eq!(live.ctl().pending_mute("kick", false), None);
+    // Mutes are no undo step: undo takes back the last group assignment instead.
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: mute group of hat")
+    );
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+}
+
+#[test]
+fn repeated_moves_and_voice_steps_are_one_undo_step_each() {
+    let mut live = live_with(&[("a", "x"), ("b", "x"), ("c", "x")]);
+    let t0 = Instant::now();
+    for i in 0..2u64 {
+        live.ctl_mut()
+            .apply_at(
+                Command::MoveTrack {
+                    track: "c".into(),
+                    delta: -1,
+                },
+                t0 + Duration::from_millis(300 * i),
+            )
+            .unwrap();
+    }
+    for (i, v) in ["voice4", "voice5", "voice6"].into_iter().enumerate() {
+        live.ctl_mut()
+            .apply_at(
+                Command::SetTrackVoice {
+                    track: "c".into(),
+                    voice: v.into(),
+                },
+                t0 + Duration::from_millis(700 + 300 * i as u64),
+            )
+            .unwrap();
+    }
+    let names = |live: &Live| -> Vec<String> {
+        let tracks = &live.ctl().song().sequencer.tracks;
+        tracks.iter().map(|t| t.name.clone()).collect()
+    };
+    assert_eq!(names(&live), ["c", "a", "b"]);
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: voice of c")
+    );
+    assert_eq!(live.ctl().song().sequencer.tracks[0].voice_id, "voice3");
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: move of c")
+    );
+    assert_eq!(names(&live), ["a", "b", "c"]);
+}
+
+#[test]
+fn a_new_empty_slot_takes_the_first_slot_without_a_file_and_keeps_the_tempo() {
+    let mut live = live_with(&[("kick", "X...")]);
+    live.apply(Command::SetBpm(128.0));
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: true,
+    });
+    live.settle_disk();
+    live.apply(Command::SaveSlot {
+        slot: slot(2),
+        force: true,
+    });
+    live.settle_disk();
+    let said = live.apply(Command::NewSong);
+    assert_eq!(said.as_deref(), Some("new empty song in slot 3"));
+    assert_eq!(live.ctl().slot(), Some(slot(3)));
+    let song = live.ctl().song();
+    assert!(song.sequencer.tracks.is_empty());
+    assert_eq!(song.sequencer.bpm, 128.0);
+    assert!(!live.ctl().is_dirty(), "untouched, it leaves no draft");
+    // Undo goes back to the song before.
+    assert_eq!(
+        live.apply(Command::Undo).as_deref(),
+        Some("undone: new song")
+    );
+    assert_eq!(live.ctl().slot(), Some(slot(2)));
+    assert_eq!(live.ctl().song().sequencer.tracks.len(), 1);
+}

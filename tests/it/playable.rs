@@ -1,0 +1,193 @@
+//! Playable on stage (issue 13, items 3–5): the real binary in tmux at 120×40 and 80×24,
+//! driven with the fewest keys a performer needs, each task's key count asserted. What the
+//! keys did is checked in the slot file they save, so the grid's layout at either size does
+//! not matter.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::{Tmux, tmux_present};
+
+/// Slot 1: a kick on voice1 and a bass on voice2.
+const SLOT_1: &str = r#"{
+  "chronus_version": "1.0.0",
+  "schema_version": "1.0",
+  "metadata": { "name": "Stage" },
+  "sequencer": {
+    "bpm": 120.0, "swing": 0.0,
+    "tracks": {
+      "kick": { "name": "kick", "voice_id": "voice1", "pattern": "X...x...X..x..x.",
+                "notes": [55.0], "base_amp": 0.5, "filter_freq": 150.0, "gate_frac": 0.2 },
+      "bass": { "name": "bass", "voice_id": "voice2", "pattern": "..x...x...x...x.",
+                "base_freq": 110.0 }
+    }
+  }
+}
+"#;
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+fn start(dir: &Path, name: &str, (w, h): (u16, u16)) -> Tmux {
+    let slots = dir.join("slots");
+    fs::create_dir_all(&slots).unwrap();
+    fs::write(slots.join("slot_001.json"), SLOT_1).unwrap();
+    let tmux = Tmux::new(&format!("{name}-{w}x{h}"));
+    tmux.start_sized(dir, &["--no-osc", "--slot", "1"], w, h);
+    tmux
+}
+
+/// Presses `keys` (one key each), counting them against the task's budget.
+fn press(tmux: &Tmux, task: &str, keys: &[&str], budget: usize) {
+    assert!(
+        keys.len() <= budget,
+        "{task}: {} keys, the budget is {budget}",
+        keys.len()
+    );
+    tmux.send(keys);
+}
+
+/// Waits until slot `n`'s file exists and `ok` holds for its song.
+fn wait_file(tmux: &Tmux, dir: &Path, n: u8, ok: impl Fn(&chronus::model::Slot) -> bool) {
+    let path = dir.join(format!("slots/slot_{n:03}.json"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let song = fs::read_to_string(&path).ok().and_then(|text| {
+            chronus::model::slot::parse_slot(&text, "slot")
+                .ok()
+                .map(|p| p.slot)
+        });
+        if song.as_ref().is_some_and(&ok) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {}: {song:?}\nthe screen shows:\n{}",
+            path.display(),
+            tmux.capture()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn track<'a>(song: &'a chronus::model::Slot, name: &str) -> Option<&'a chronus::model::Track> {
+    song.sequencer.tracks.iter().find(|t| t.name == name)
+}
+
+#[test]
+fn hats_every_other_16th_bpm_128_and_save_to_slot_10_in_few_keys() {
+    if !tmux_present() {
+        return;
+    }
+    for size in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = start(dir.path(), "hats", size);
+        // Add a track named hats (the proposed name is selected: typing replaces it), then
+        // fill it with a hit every 2 steps (the proposed 4 is replaced the same way).
+        let hats = ["a", "h", "a", "t", "s", "Enter", "f", "2", "Enter"];
+        press(&tmux, "hats every other 16th", &hats, 10);
+        tmux.wait_for("the hats track", |s| s.contains("hats"));
+        press(&tmux, "BPM 128", &["b", "1", "2", "8", "Enter"], 5);
+        tmux.wait_for("128 BPM", |s| s.contains("128"));
+        press(&tmux, "save to slot 10", &["S", "1", "0", "Enter"], 5);
+        wait_file(&tmux, dir.path(), 10, |song| {
+            song.sequencer.bpm == 128.0
+                && track(song, "hats").is_some_and(|t| t.pattern == "x.x.x.x.x.x.x.x.")
+        });
+        let screen = tmux.wait_for("slot 10 in the header", |s| s.contains("slot 10"));
+        assert!(screen.contains("Stage"), "{size:?}\n{screen}");
+    }
+}
+
+#[test]
+fn shortening_then_lengthening_a_track_brings_its_steps_back() {
+    if !tmux_present() {
+        return;
+    }
+    for size in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = start(dir.path(), "polymeter", size);
+        // kick is selected: six steps shorter, saved (the file keeps the hidden steps).
+        tmux.send(&["<", "<", "<", "<", "<", "<", "C-s"]);
+        wait_file(&tmux, dir.path(), 1, |song| {
+            track(song, "kick").is_some_and(|t| {
+                t.pattern == "X...x...X."
+                    && t.extra.get("hidden_steps").and_then(|v| v.as_str()) == Some(".x..x")
+            })
+        });
+        // Six steps longer: the same steps are back.
+        tmux.send(&[">", ">", ">", ">", ">", ">", "C-s"]);
+        wait_file(&tmux, dir.path(), 1, |song| {
+            track(song, "kick").is_some_and(|t| {
+                t.pattern == "X...x...X..x..x." && !t.extra.contains_key("hidden_steps")
+            })
+        });
+        // Undo says what it undid.
+        tmux.send(&["u"]);
+        tmux.wait_for("the undo message", |s| s.contains("undone: length of kick"));
+    }
+}
+
+#[test]
+fn mutes_do_not_dirty_the_slot_and_enter_does_not_quit() {
+    if !tmux_present() {
+        return;
+    }
+    for size in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = start(dir.path(), "mutes", size);
+        tmux.send(&["m"]);
+        tmux.wait_for("kick muted", |s| s.contains("kick muted"));
+        // Clean: quitting asks nothing.
+        let screen = tmux.capture();
+        assert!(!screen.contains("\"Stage\" *"), "{size:?}\n{screen}");
+        // An edit makes it dirty; the quit question is not answered by Enter.
+        tmux.send(&["x", "q"]);
+        tmux.wait_for("the quit question", |s| s.contains("unsaved drafts"));
+        tmux.send(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(tmux.alive(), "Enter answered the quit question");
+        // S saves, then quits; the file holds the edit, and no mute.
+        tmux.send(&["S"]);
+        tmux.wait_gone("save and quit");
+        let text = fs::read_to_string(dir.path().join("slots/slot_001.json")).unwrap();
+        assert!(text.contains("\"pattern\": \"x...x..."), "{text}");
+        assert!(!text.contains("\"muted\""), "{text}");
+    }
+}
+
+#[test]
+fn the_keyboard_piano_enters_notes_on_the_steps_under_the_cursor() {
+    if !tmux_present() {
+        return;
+    }
+    for size in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = start(dir.path(), "piano", size);
+        // Piano on; z plays C3 on step 1 (the accent stays), the cursor moves on, w plays D4
+        // on step 2; = takes the lower row an octave up, then z plays C4 on step 3.
+        tmux.send(&["Z", "z", "w", "=", "z"]);
+        // The grid's title says PIANO, and shows the note each hit plays, in its cell.
+        let screen = tmux.wait_for("the notes in the grid", |s| {
+            s.contains("PIANO oct 4") && s.contains("C3 D4 C4 ")
+        });
+        let kick = screen
+            .lines()
+            .find(|l| l.contains("kick ") && l.contains(" v1 "))
+            .unwrap_or_else(|| panic!("no kick row:\n{screen}"));
+        assert!(kick.contains("C3 D4 C4 "), "{size:?}\n{kick}");
+        assert!(kick.contains("A1"), "{size:?}\n{kick}");
+        tmux.send(&["Escape", "C-s"]);
+        wait_file(&tmux, dir.path(), 1, |song| {
+            track(song, "kick").is_some_and(|t| {
+                t.pattern == "Xxx.x...X..x..x."
+                    && t.notes.len() == 7
+                    && (t.notes[0] - 130.81).abs() < 0.01
+                    && (t.notes[1] - 293.66).abs() < 0.01
+                    && (t.notes[2] - 261.63).abs() < 0.01
+                    && t.notes[3..].iter().all(|&n| n == 55.0)
+            })
+        });
+        tmux.wait_for("the piano off", |s| !s.contains("PIANO"));
+    }
+}
