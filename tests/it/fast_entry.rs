@@ -499,3 +499,26 @@ fn a_mute_waiting_for_the_bar_does_not_fall_on_the_next_slot_loaded_before_it() 
         "slot 1's kick muted by a press made on slot 2's"
     );
 }
+
+#[test]
+#[ignore = "open: keep_mutes is reset before the outgoing draft is decided; needs keep_mutes per slot"]
+fn mutes_kept_on_purpose_are_not_dropped_when_the_slot_is_left() {
+    let mut live = live_with(&[("kick", "X...X...")]);
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: true,
+    });
+    live.settle_disk();
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: Some(true),
+    });
+    live.apply(Command::KeepMutes);
+    assert!(live.ctl().is_dirty(), "the screen shows unsaved edits");
+    live.apply(Command::NewSong);
+    assert!(
+        live.ctl().draft_slots().contains(&slot(1)),
+        "slot 1 was shown unsaved, yet leaving it kept no draft: {:?}",
+        live.ctl().draft_slots()
+    );
+}
