@@ -290,6 +290,9 @@ impl Controller {
         if self.slot != slot {
             self.keep_outgoing_draft();
             self.draft_written = None;
+            // Mutes waiting for the bar were asked of the outgoing song's tracks, not of
+            // tracks of the same name in another slot.
+            self.pending_mutes.clear();
             if let Some(n) = slot
                 && let Some(draft) = self.drafts.remove(&n)
             {

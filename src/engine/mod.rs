@@ -724,11 +724,27 @@ impl Engine {
     /// Keeps each track's place in its note cycle across a track swap, as long as the track
     /// (by name) still has the same notes; changed notes start their cycle again. Each lookup
     /// is a binary search in the old set's name index, so a swap costs O(n log n), not O(n²).
+    ///
+    /// Changed notes laid out one per hit (the keyboard piano's layout) belong to their
+    /// steps: the cycle is placed where the playhead is in the track's loop, so each hit plays
+    /// the note entered on it, as the grid shows, from the next hit on.
     fn carry_note_indexes(&self, tracks: &mut [SceneTrack]) {
+        // The next step whose hits fire (a swung step has advanced the clock already).
+        let next = match self.swung {
+            Some((k, _)) => k,
+            None => self.clock.next_step,
+        };
         for t in tracks.iter_mut() {
             if let Some(old) = self.tracks.find(&t.name, &t.notes) {
                 t.note_index = old.note_index;
+                continue;
             }
+            let hits = |s: &[u8]| s.iter().filter(|&&v| v != STEP_REST).count();
+            if !self.clock.running || t.notes.is_empty() || t.notes.len() != hits(&t.steps) {
+                continue;
+            }
+            let at = (next % t.steps.len() as u64) as usize;
+            t.note_index = t.note_index.wrapping_add(hits(&t.steps[..at]) as u64);
         }
     }
 

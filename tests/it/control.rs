@@ -2366,3 +2366,41 @@ fn a_pattern_grows_by_steps_only_up_to_its_limit() {
         assert_eq!(*live.ctl().song(), before, "{what}");
     }
 }
+
+#[test]
+fn a_piano_note_entered_while_playing_is_heard_on_the_step_the_grid_shows_it_on() {
+    let (mut live, _) = live_with_song_a();
+    let mut t = tone_track("mel", 5, "x.x.x.x.", 220.0);
+    t.notes = vec![220.0];
+    live.apply(Command::AddTrack(Box::new(t)));
+    live.apply(Command::Mute {
+        track: "a".into(),
+        on: Some(true),
+    });
+    live.apply(Command::Play);
+    // Steps 0–4 play; the playhead is past step 4 when the note goes on step 6.
+    live.run(5 * STEP);
+    live.apply(Command::SetStepNote {
+        track: "mel".into(),
+        step: 6,
+        hz: 440.0,
+    });
+    let t = &live.ctl().song().sequencer.tracks[1];
+    let shown = chronus::control::step_notes(t);
+    assert_eq!(shown[6], Some(440.0));
+    assert_eq!(shown[0], Some(220.0));
+    // Steps 5–15: step 6 (frame STEP) and the next loop's steps 8, 10, 12, 14.
+    let out = live.run(11 * STEP);
+    for (k, want) in [(6, 440.0), (8, 220.0), (14, 440.0)] {
+        let at = (k - 5) * STEP + 700;
+        let (hit, other) = if want == 440.0 {
+            (tone(&out, at, 750, 440.0), tone(&out, at, 750, 220.0))
+        } else {
+            (tone(&out, at, 750, 220.0), tone(&out, at, 750, 440.0))
+        };
+        assert!(
+            hit > 0.1 && other < 0.03,
+            "step {k} should play {want} Hz as the grid shows: {hit} vs {other}"
+        );
+    }
+}

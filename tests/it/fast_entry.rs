@@ -461,3 +461,64 @@ fn a_new_empty_slot_takes_the_first_slot_without_a_file_and_keeps_the_tempo() {
     assert_eq!(live.ctl().slot(), Some(slot(2)));
     assert_eq!(live.ctl().song().sequencer.tracks.len(), 1);
 }
+
+#[test]
+fn a_mute_waiting_for_the_bar_does_not_fall_on_the_next_slot_loaded_before_it() {
+    let mut live = live_with(&[("kick", "X...X...")]);
+    for n in [1, 2] {
+        live.apply(Command::SaveSlot {
+            slot: slot(n),
+            force: true,
+        });
+        live.settle_disk();
+    }
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(2048);
+    assert!(live.ctl().status().running);
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: Some(true),
+    });
+    assert_eq!(live.ctl().pending_mute("kick", false), Some(true));
+    // The performer leaves for slot 1 before the bar: that song's kick was never muted.
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: true,
+    });
+    live.run(4096);
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+    assert_eq!(
+        live.ctl().pending_mute("kick", false),
+        None,
+        "the grid of slot 1 shows a mute waiting that was asked for slot 2"
+    );
+    live.run(100_000);
+    assert!(
+        !live.ctl().song().sequencer.tracks[0].muted,
+        "slot 1's kick muted by a press made on slot 2's"
+    );
+}
+
+#[test]
+#[ignore = "open: keep_mutes is reset before the outgoing draft is decided; needs keep_mutes per slot"]
+fn mutes_kept_on_purpose_are_not_dropped_when_the_slot_is_left() {
+    let mut live = live_with(&[("kick", "X...X...")]);
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: true,
+    });
+    live.settle_disk();
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: Some(true),
+    });
+    live.apply(Command::KeepMutes);
+    assert!(live.ctl().is_dirty(), "the screen shows unsaved edits");
+    live.apply(Command::NewSong);
+    assert!(
+        live.ctl().draft_slots().contains(&slot(1)),
+        "slot 1 was shown unsaved, yet leaving it kept no draft: {:?}",
+        live.ctl().draft_slots()
+    );
+}
