@@ -565,9 +565,11 @@ impl Controller {
             self.remove_draft(old);
         }
         self.drafts.remove(&slot);
+        // The mutes kept for this save are in the file now.
+        self.keep_mutes.remove(&self.slot);
+        self.keep_mutes.remove(&Some(slot));
         self.slot = Some(slot);
         self.saved = Some(song.clone());
-        self.keep_mutes = false;
         self.draft_written = None;
         if self.is_dirty() {
             self.flush_draft_at(std::time::Instant::now(), true);

@@ -323,7 +323,7 @@ impl Controller {
 
     /// The next save writes the mutes and solos as they are now.
     pub(super) fn keep_mutes(&mut self) -> Reply {
-        self.keep_mutes = true;
+        self.keep_mutes.insert(self.slot);
         Ok(Some(
             "mutes and solos kept in the song: the next save writes them".into(),
         ))

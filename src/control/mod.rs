@@ -504,8 +504,9 @@ pub struct Controller {
     edit_label: String,
     /// Steps step entry moves on after setting a step.
     edit_step: usize,
-    /// The next save writes the mutes and solos as they are (the performer asked).
-    keep_mutes: bool,
+    /// Slots (`None`: the unsaved new song) whose next save writes the mutes and solos as
+    /// they are (the performer asked). Kept per slot, so leaving and coming back keeps them.
+    keep_mutes: std::collections::BTreeSet<Option<SlotNumber>>,
     /// Mutes and solos wait for the next bar while playing.
     mute_quantize: bool,
     /// Mutes and solos waiting for the next bar: (track, solo?) → the new state. At most
@@ -546,7 +547,7 @@ impl Controller {
             redo: Vec::new(),
             edit_label: String::new(),
             edit_step: DEFAULT_EDIT_STEP,
-            keep_mutes: false,
+            keep_mutes: std::collections::BTreeSet::new(),
             mute_quantize: false,
             pending_mutes: BTreeMap::new(),
             notices: VecDeque::new(),
@@ -614,7 +615,7 @@ impl Controller {
         match &self.saved {
             Some(saved) => {
                 !same_content(&self.song, saved)
-                    || (self.keep_mutes && !same_mutes(&self.song, saved))
+                    || (self.keeps_mutes() && !same_mutes(&self.song, saved))
             }
             None => true,
         }
@@ -637,7 +638,7 @@ impl Controller {
 
     /// True when the next save writes the mutes and solos as they are now.
     pub fn keeps_mutes(&self) -> bool {
-        self.keep_mutes
+        self.keep_mutes.contains(&self.slot)
     }
 
     /// Slots with unsaved edits: the drafts of other slots plus the current slot when it is

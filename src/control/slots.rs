@@ -274,7 +274,6 @@ impl Controller {
         let before = self.song.clone();
         self.push_undo(before, Some(LOAD_KEY), now);
         self.redo.clear();
-        self.keep_mutes = false;
         self.restore(Some(incoming.slot), incoming.song, incoming.saved);
     }
 
@@ -358,6 +357,8 @@ impl Controller {
         let before = self.song.clone();
         self.push_undo(before, Some(LOAD_KEY), now);
         self.redo.clear();
+        // The file's mutes are back: nothing is kept for the next save.
+        self.keep_mutes.remove(&Some(slot));
         self.restore(Some(slot), parsed.slot.clone(), Some(parsed.slot));
         self.flush_draft_at(now, true);
         Ok(Some(format!(
@@ -448,7 +449,7 @@ impl Controller {
     /// voice count.
     fn stamped_song(&self) -> Slot {
         let mut song = self.song.clone();
-        if !self.keep_mutes {
+        if !self.keeps_mutes() {
             // Mutes and solos are performance state: the file keeps the ones it has.
             let file = self.saved.clone().unwrap_or_default();
             for t in &mut song.sequencer.tracks {

@@ -501,7 +501,6 @@ fn a_mute_waiting_for_the_bar_does_not_fall_on_the_next_slot_loaded_before_it() 
 }
 
 #[test]
-#[ignore = "open: keep_mutes is reset before the outgoing draft is decided; needs keep_mutes per slot"]
 fn mutes_kept_on_purpose_are_not_dropped_when_the_slot_is_left() {
     let mut live = live_with(&[("kick", "X...X...")]);
     live.apply(Command::SaveSlot {
@@ -520,5 +519,24 @@ fn mutes_kept_on_purpose_are_not_dropped_when_the_slot_is_left() {
         live.ctl().draft_slots().contains(&slot(1)),
         "slot 1 was shown unsaved, yet leaving it kept no draft: {:?}",
         live.ctl().draft_slots()
+    );
+    // Back in slot 1: the draft, still unsaved, and the next save writes the kept mute.
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: true,
+    });
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+    assert!(live.ctl().is_dirty(), "the kept mute is an unsaved edit");
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: false,
+    });
+    live.settle_disk();
+    assert!(!live.ctl().is_dirty());
+    assert!(!live.ctl().keeps_mutes(), "kept for one save");
+    let file = live.ctl().store().load(slot(1)).unwrap();
+    assert!(
+        file.slot.sequencer.tracks[0].muted,
+        "the kept mute is in the file"
     );
 }
