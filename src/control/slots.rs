@@ -422,16 +422,14 @@ impl Controller {
         Ok(None)
     }
 
-    /// The song as a save writes it: stamped with the time, the transport position and the
-    /// voice count.
+    /// The song as a save writes it: stamped with the time and the voice count (the transport
+    /// position is runtime state, not part of the song).
     fn stamped_song(&self) -> Slot {
         let mut song = self.song.clone();
         song.timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| (d.as_millis() as f64) / 1000.0)
             .unwrap_or(0.0);
-        song.sequencer.running = self.status.running;
-        song.sequencer.global_step = self.status.global_step;
         song.voice_modules = song.voice_modules.max(self.voices);
         song
     }

@@ -994,10 +994,12 @@ pub mod track {
     pub const GATE_FRAC: usize = 10;
     /// `note_index`
     pub const NOTE_INDEX: usize = 11;
+    /// `accent`
+    pub const ACCENT: usize = 12;
 }
 
 /// Every track field, in slot-file order.
-pub const TRACK_FIELDS: [TrackField; 12] = [
+pub const TRACK_FIELDS: [TrackField; 13] = [
     track_other("name", TrackFieldKind::Text, "track name"),
     track_other(
         "voice_id",
@@ -1079,6 +1081,16 @@ pub const TRACK_FIELDS: [TrackField; 12] = [
             desc: "next note to play",
         },
     },
+    // Last, and written only when it differs from its default, so files that never set it
+    // keep the shape the original engine reads and writes.
+    track_number(
+        "accent",
+        0.0,
+        12.0,
+        6.0,
+        "dB",
+        "level an X hit adds over an x hit",
+    ),
 ];
 
 /// Looks a track field up by key.

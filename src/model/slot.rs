@@ -58,10 +58,6 @@ pub struct Sequencer {
     pub bpm: f64,
     /// Swing, 0–0.6.
     pub swing: f64,
-    /// Saved for information; never applied on load.
-    pub running: bool,
-    /// Saved for information; never applied on load.
-    pub global_step: u64,
     /// Tracks, in file order.
     pub tracks: Vec<Track>,
     /// Unknown keys.
@@ -73,8 +69,6 @@ impl Default for Sequencer {
         Sequencer {
             bpm: seq_spec::BPM.default,
             swing: seq_spec::SWING.default,
-            running: false,
-            global_step: 0,
             tracks: Vec::new(),
             extra: Extra::new(),
         }
@@ -108,6 +102,8 @@ pub struct Track {
     pub gate_frac: f64,
     /// Next note index.
     pub note_index: u64,
+    /// Level in dB an accented (`X`) hit adds over a plain one.
+    pub accent: f64,
     /// Performance state: muted tracks do not play (stored as `"muted": true` when set).
     pub muted: bool,
     /// Performance state: when any track is soloed only soloed tracks play.
@@ -133,6 +129,7 @@ impl Track {
             delay_send: d(track::DELAY_SEND),
             gate_frac: d(track::GATE_FRAC),
             note_index: 0,
+            accent: d(track::ACCENT),
             muted: false,
             solo: false,
             extra: Extra::new(),
@@ -158,6 +155,7 @@ impl Track {
             track::DELAY_SEND => self.delay_send,
             track::GATE_FRAC => self.gate_frac,
             track::NOTE_INDEX => self.note_index as f64,
+            track::ACCENT => self.accent,
             _ => panic!("track field {i} is not numeric"),
         }
     }
@@ -174,6 +172,7 @@ impl Track {
             track::DELAY_SEND => self.delay_send = v,
             track::GATE_FRAC => self.gate_frac = v,
             track::NOTE_INDEX => self.note_index = v as u64,
+            track::ACCENT => self.accent = v,
             _ => panic!("track field {i} is not numeric"),
         }
         v
