@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::registry::{
-    DEFAULT_VOICES, Module, ParamValues, TRACK_FIELDS, sequencer as seq_spec, track,
+    DEFAULT_VOICES, Module, ParamId, ParamValues, TRACK_FIELDS, sequencer as seq_spec, track, voice,
 };
 
 /// Keys a file carried that Chronus does not know, kept in order and written back unchanged.
@@ -176,6 +176,41 @@ impl Track {
             _ => panic!("track field {i} is not numeric"),
         }
         v
+    }
+}
+
+impl Slot {
+    /// A new track on `voice_id` that sounds as the voice sounds now: a track overrides its
+    /// voice's pitch, level, cutoff and sends on every hit, so registry defaults (440 Hz,
+    /// 1000 Hz) would turn a 45 Hz kick voice into a beep. When another track already plays
+    /// the voice, the new one takes that track's pitch, level, filter, accents, sends and
+    /// gate; otherwise the voice's own parameters.
+    pub fn new_track(&self, name: &str, voice_id: &str, pattern: &str) -> Track {
+        let mut t = Track::new(name, voice_id, pattern);
+        let Some(n) = t.voice() else { return t };
+        if let Some(other) = self.sequencer.tracks.iter().find(|o| o.voice() == Some(n)) {
+            let pitch = other.notes.first().copied().unwrap_or(other.base_freq);
+            t.set_number(track::BASE_FREQ, pitch);
+            for i in [
+                track::BASE_AMP,
+                track::FILTER_FREQ,
+                track::ACCENT_BOOST,
+                track::REVERB_SEND,
+                track::DELAY_SEND,
+                track::GATE_FRAC,
+                track::ACCENT,
+            ] {
+                t.set_number(i, other.number(i));
+            }
+            return t;
+        }
+        let p = |i: usize| self.params.get(ParamId::voice(n, i));
+        t.set_number(track::BASE_FREQ, p(voice::FREQ));
+        t.set_number(track::BASE_AMP, p(voice::AMP));
+        t.set_number(track::FILTER_FREQ, p(voice::FILTER_FREQ));
+        t.set_number(track::REVERB_SEND, p(voice::REVERB_SEND));
+        t.set_number(track::DELAY_SEND, p(voice::DELAY_SEND));
+        t
     }
 }
 

@@ -4,8 +4,11 @@
 use std::path::Path;
 
 use chronus::app::render;
-use chronus::model::{Slot, Track};
+use chronus::model::registry::voice;
+use chronus::model::{ParamId, Slot, Track};
 use chronus::store::read_slot_file;
+use rustfft::FftPlanner;
+use rustfft::num_complex::Complex;
 
 const RATE: u32 = 48_000;
 
@@ -63,4 +66,68 @@ fn an_accented_hit_is_at_least_3_db_louder_on_every_demo_voice() {
         }
     }
     eprintln!("smallest accent over every demo voice: {worst:+.2} dB");
+}
+
+/// Magnitude spectrum of the mono sum of a stereo render (Hann window), with the width of a
+/// bin in Hz.
+pub fn spectrum(out: &[f32]) -> (Vec<f64>, f64) {
+    let n = out.len() / 2;
+    let mut buf: Vec<Complex<f64>> = (0..n)
+        .map(|i| {
+            let w = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos();
+            Complex::new(w * (out[2 * i] as f64 + out[2 * i + 1] as f64), 0.0)
+        })
+        .collect();
+    FftPlanner::new().plan_fft_forward(n).process(&mut buf);
+    let mags = buf[..n / 2].iter().map(|c| c.norm()).collect();
+    (mags, RATE as f64 / n as f64)
+}
+
+/// The frequency of the loudest bin above 20 Hz.
+pub fn peak_hz(out: &[f32]) -> f64 {
+    let (mags, bin) = spectrum(out);
+    let first = (20.0 / bin).ceil() as usize;
+    let i = (first..mags.len())
+        .max_by(|&a, &b| mags[a].total_cmp(&mags[b]))
+        .unwrap();
+    i as f64 * bin
+}
+
+fn slot_file(name: &str) -> Slot {
+    demo_slots().into_iter().find(|(f, _)| f == name).unwrap().1
+}
+
+#[test]
+fn a_new_track_on_voice1_sounds_at_voice1s_frequency() {
+    // No track plays voice1: the new track takes the voice's own pitch (110 Hz here).
+    let mut slot = slot_file("slot_001.json");
+    slot.sequencer.tracks.clear();
+    slot.params.set(ParamId::voice(1, voice::FREQ), 110.0);
+    let t = slot.new_track("new", "voice1", "x.x.x.x.x.x.x.x.");
+    slot.sequencer.tracks.push(t.clone());
+    let peak = peak_hz(&render::render(&slot, 2, RATE, 8));
+    eprintln!("new track on a free voice1 at 110 Hz: FFT peak {peak:.1} Hz");
+    assert!((peak / 110.0).log2().abs() < 1.0 / 24.0, "peak {peak} Hz");
+    // What a new track used to be (registry defaults) sounds elsewhere: the test can fail.
+    slot.sequencer.tracks = vec![Track::new("old", "voice1", &t.pattern)];
+    let old = peak_hz(&render::render(&slot, 2, RATE, 8));
+    assert!(
+        (old / 110.0).log2().abs() > 1.0,
+        "old default peak {old} Hz"
+    );
+
+    // The kick plays voice1 at 45 Hz on every hit, whatever the voice's own freq says: a new
+    // track on voice1 sounds as the kick does.
+    let mut slot = slot_file("slot_001.json");
+    slot.params.set(ParamId::voice(1, voice::FREQ), 300.0);
+    let kick = slot.sequencer.tracks[0].clone();
+    assert_eq!((kick.voice_id.as_str(), kick.base_freq), ("voice1", 45.0));
+    let t = slot.new_track("new", "voice1", "x.x.x.x.x.x.x.x.");
+    assert_eq!(t.base_freq, 45.0);
+    assert_eq!(t.filter_freq, kick.filter_freq);
+    assert_eq!(t.gate_frac, kick.gate_frac);
+    slot.sequencer.tracks = vec![t];
+    let peak = peak_hz(&render::render(&slot, 2, RATE, 8));
+    eprintln!("new track beside the 45 Hz kick: FFT peak {peak:.1} Hz");
+    assert!((peak / 45.0).log2().abs() < 1.0 / 12.0, "peak {peak} Hz");
 }

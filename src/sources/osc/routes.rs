@@ -597,7 +597,7 @@ fn seq_add(ctl: &mut Controller, c: &Call) -> Routed {
     let name = text_arg(msg, 0, "a track name")?;
     let voice = text_arg(msg, 1, "a voice (voice1…)")?;
     let pattern = text_arg(msg, 2, "a pattern")?;
-    let mut t = Track::new(&name, &voice_id(&voice), &pattern);
+    let mut t = ctl.song().new_track(&name, &voice_id(&voice), &pattern);
     let mut positional = 0;
     for (i, a) in msg.args.iter().enumerate().skip(3) {
         if let OscType::String(s) = a

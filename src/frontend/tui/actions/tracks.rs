@@ -256,7 +256,9 @@ impl App {
             return Err(format!("a track named {name:?} exists already"));
         }
         let voice = free_voice(&tracks, ctl.voices());
-        let t = Track::new(&name, &format!("voice{voice}"), &".".repeat(16));
+        let t = ctl
+            .song()
+            .new_track(&name, &format!("voice{voice}"), &".".repeat(16));
         let at = if tracks.is_empty() {
             0
         } else {
