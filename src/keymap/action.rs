@@ -202,6 +202,7 @@ actions! {
         TrackLength(change: LengthChange) = "track_length": "lengthen or shorten the selected track's pattern, or type a length";
         TrackField(field: TrackFieldId) = "track_field": "type an exact value for a numeric track field (base_amp, …)";
         TrackFieldAdjust(field: TrackFieldId, step: Nudge) = "track_field_adjust": "step a numeric track field up or down";
+        FilterNudge(step: Nudge) = "filter_nudge": "sweep the cutoff the selected track is heard through (acid1 cutoff on voice2): a semitone (fine) or an octave (coarse)";
         Mute = "mute": "mute or unmute the selected track";
         Solo = "solo": "solo or unsolo the selected track";
         CopyTrack = "copy_track": "copy the selected track";
@@ -307,6 +308,7 @@ mod tests {
             "track_field" => "track_field gate_frac",
             "track_field_adjust" => "track_field_adjust filter_freq -coarse",
             "param_adjust" => "param_adjust +fine",
+            "filter_nudge" => "filter_nudge -coarse",
             "load" => "load 128",
             "load_now" => "load_now",
             "load_backup" => "load_backup 3",
@@ -415,7 +417,8 @@ mod tests {
                 "accent_boost",
                 "reverb_send",
                 "delay_send",
-                "gate_frac"
+                "gate_frac",
+                "accent"
             ]
         );
         assert_eq!(

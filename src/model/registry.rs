@@ -207,6 +207,56 @@ impl ParamSpec {
             && (self.ty == ParamType::Float || v.fract() == 0.0)
     }
 
+    /// How keyboard nudges move this parameter (from its unit and what it is).
+    pub fn scale(&self) -> Scale {
+        match (self.ty, self.unit, self.name) {
+            (ParamType::Int, ..) => Scale::Linear,
+            (_, "Hz", _) => Scale::Pitch,
+            (_, "s", _) => Scale::Time,
+            (_, "dB", _) => Scale::Decibels,
+            (_, _, "amp" | "base_amp" | "reverb_send" | "delay_send") => Scale::Level,
+            _ => Scale::Linear,
+        }
+    }
+
+    /// `v` nudged one fine or coarse step up or down, in the parameter's musical scale,
+    /// clamped, and rounded to a clean decimal (a save writes `0.22`, never
+    /// `0.21999999999999997`).
+    pub fn nudged(&self, v: f64, up: bool, coarse: bool) -> f64 {
+        let sign = if up { 1.0 } else { -1.0 };
+        let ratio = |fine: f64, coarse_ratio: f64| if coarse { coarse_ratio } else { fine };
+        // Multiplicative scales cannot leave 0 by multiplying: below `floor` they step
+        // between the bottom of the range and `floor`.
+        let times = |r: f64, floor: f64| {
+            let floor = floor.max(self.min);
+            if up {
+                if v < floor { floor } else { clean(v * r, 4) }
+            } else {
+                let down = v / r;
+                if down < floor * 0.9999 {
+                    self.min
+                } else {
+                    clean(down, 4)
+                }
+            }
+        };
+        let out = match self.scale() {
+            Scale::Pitch => times(ratio(2f64.powf(1.0 / 12.0), 2.0), 10.0),
+            Scale::Time => times(ratio(1.01, 1.1), 0.001),
+            Scale::Level => times(10f64.powf(ratio(1.0, 6.0) / 20.0), 0.001),
+            Scale::Decibels => clean(v + sign * ratio(1.0, 3.0), 6),
+            Scale::Linear => {
+                let step = if coarse {
+                    self.coarse_step()
+                } else {
+                    self.fine_step()
+                };
+                clean(v + sign * step, 6)
+            }
+        };
+        self.clamp(out)
+    }
+
     /// A fine adjustment step for keyboard editing.
     pub fn fine_step(&self) -> f64 {
         match self.ty {
@@ -222,6 +272,32 @@ impl ParamSpec {
             ParamType::Float => nice_step((self.max - self.min) / 20.0),
         }
     }
+}
+
+/// How keyboard nudges move a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Even steps (fine = 1/200, coarse = 1/20 of the range).
+    Linear,
+    /// A frequency: fine = 1 semitone, coarse = 1 octave.
+    Pitch,
+    /// A time: fine = 1 %, coarse = 10 %.
+    Time,
+    /// An amplitude: fine = 1 dB, coarse = 6 dB; below −60 dB it steps to 0.
+    Level,
+    /// A value in dB: fine = 1 dB, coarse = 3 dB.
+    Decibels,
+}
+
+/// `v` rounded to `digits` significant decimal digits: the double nearest that decimal, which
+/// prints as it (so 0.1 + 0.02 + 0.1 saves as `0.22`).
+pub fn clean(v: f64, digits: usize) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    format!("{:.*e}", digits.saturating_sub(1), v)
+        .parse()
+        .unwrap_or(v)
 }
 
 /// Rounds a raw step to 1, 2 or 5 × a power of ten. The power is applied as an exact
@@ -879,6 +955,15 @@ impl ParamValues {
     }
 }
 
+/// The voice whose own low-pass acid1 replaces.
+pub const ACID_VOICE: u8 = 2;
+
+/// The parameter that is heard in place of voice `n`'s own cutoff, when something replaces
+/// its filter: acid1's cutoff for voice2.
+pub fn audible_filter(n: u8) -> Option<ParamId> {
+    (n == ACID_VOICE).then_some(ParamId::acid(acid::CUTOFF))
+}
+
 /// Resolves an OSC parameter address below `/mod/` (`voice3/adsr/attack`, legacy
 /// `sine1/freq`, `filter1/q`, `adsr1/decay`) to a parameter id.
 pub fn resolve_osc_param(path: &str) -> Option<ParamId> {
@@ -1191,6 +1276,49 @@ mod tests {
         assert_eq!(resolve_osc_param("voice17/freq"), None);
         assert_eq!(resolve_osc_param("voice01/freq"), None);
         assert_eq!(resolve_osc_param("voice1/nope"), None);
+    }
+
+    #[test]
+    fn nudges_move_in_musical_steps_and_save_clean_numbers() {
+        let cutoff = VOICE_PARAMS[voice::FILTER_FREQ];
+        assert_eq!(cutoff.scale(), Scale::Pitch);
+        assert_eq!(cutoff.nudged(1000.0, true, true), 2000.0);
+        assert_eq!(cutoff.nudged(1000.0, false, true), 500.0);
+        assert_eq!(cutoff.nudged(440.0, true, false), 466.2);
+        assert_eq!(cutoff.nudged(466.2, false, false), 440.0);
+        assert_eq!(
+            cutoff.nudged(60.0, false, true),
+            50.0,
+            "clamped at the bottom"
+        );
+        let attack = VOICE_PARAMS[voice::ATTACK];
+        assert_eq!(attack.nudged(0.5, true, true), 0.55);
+        assert_eq!(attack.nudged(0.5, true, false), 0.505);
+        let amp = VOICE_PARAMS[voice::AMP];
+        assert_eq!(amp.scale(), Scale::Level);
+        assert_eq!(amp.nudged(0.5, false, true), 0.2506, "−6 dB");
+        assert_eq!(amp.nudged(0.0, true, false), 0.001, "up from silence");
+        assert_eq!(amp.nudged(0.001, false, false), 0.0, "down to silence");
+        let decay = VOICE_PARAMS[voice::DECAY];
+        assert_eq!(decay.nudged(0.0, true, false), 0.001);
+        let q = VOICE_PARAMS[voice::FILTER_Q];
+        assert_eq!(q.scale(), Scale::Linear);
+        let (mut v, mut raw) = (0.6, 0.6);
+        for _ in 0..3 {
+            v = q.nudged(v, true, false);
+            raw += q.fine_step();
+        }
+        assert_eq!(
+            format!("{raw}"),
+            "0.7500000000000001",
+            "plain adding leaves noise"
+        );
+        assert_eq!(format!("{v}"), "0.75");
+        assert_eq!(clean(0.21999999999999997, 6), 0.22);
+        assert_eq!(clean(0.1f32 as f64, 6), 0.1);
+        let accent = TRACK_FIELDS[track::ACCENT].spec;
+        assert_eq!(accent.nudged(6.0, true, false), 7.0);
+        assert_eq!(accent.nudged(6.0, false, true), 3.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chronus::app::render;
-use chronus::model::registry::voice;
+use chronus::model::registry::{audible_filter, track, voice};
 use chronus::model::{ParamId, Slot, Track};
 use chronus::store::read_slot_file;
 use rustfft::FftPlanner;
@@ -93,6 +93,19 @@ pub fn peak_hz(out: &[f32]) -> f64 {
     i as f64 * bin
 }
 
+/// Power-weighted mean frequency (spectral centroid) from 20 Hz up.
+pub fn centroid_hz(out: &[f32]) -> f64 {
+    let (mags, bin) = spectrum(out);
+    let first = (20.0 / bin).ceil() as usize;
+    let (mut num, mut den) = (0.0, 0.0);
+    for (i, m) in mags.iter().enumerate().skip(first) {
+        let p = m * m;
+        num += p * i as f64 * bin;
+        den += p;
+    }
+    num / den
+}
+
 fn slot_file(name: &str) -> Slot {
     demo_slots().into_iter().find(|(f, _)| f == name).unwrap().1
 }
@@ -130,4 +143,62 @@ fn a_new_track_on_voice1_sounds_at_voice1s_frequency() {
     let peak = peak_hz(&render::render(&slot, 2, RATE, 8));
     eprintln!("new track beside the 45 Hz kick: FFT peak {peak:.1} Hz");
     assert!((peak / 45.0).log2().abs() < 1.0 / 12.0, "peak {peak} Hz");
+}
+
+/// The demo slot reduced to its track `name`, and that track.
+fn only(file: &str, name: &str) -> Slot {
+    let mut slot = slot_file(file);
+    slot.sequencer.tracks.retain(|t| t.name == name);
+    assert_eq!(slot.sequencer.tracks.len(), 1, "{file} {name}");
+    slot
+}
+
+/// What the tracker's `filter_nudge ±coarse` does to a one-track slot: the cutoff the track
+/// is heard through (its own, or acid1's on voice2) one octave up or down.
+fn filter_nudge(slot: &mut Slot, up: bool) -> f64 {
+    let t = &mut slot.sequencer.tracks[0];
+    match t.voice().and_then(audible_filter) {
+        Some(id) => {
+            let v = id.spec().nudged(slot.params.get(id), up, true);
+            slot.params.set(id, v)
+        }
+        None => {
+            let spec = chronus::model::registry::TRACK_FIELDS[track::FILTER_FREQ].spec;
+            let v = spec.nudged(t.filter_freq, up, true);
+            t.set_number(track::FILTER_FREQ, v)
+        }
+    }
+}
+
+#[test]
+fn a_coarse_cutoff_nudge_moves_the_spectral_centroid_by_about_an_octave() {
+    // The noise "crowd" of slot 1 through its own low-pass at 800 Hz.
+    let mut slot = only("slot_001.json", "crowd");
+    let before = centroid_hz(&render::render(&slot, 2, RATE, 8));
+    assert_eq!(filter_nudge(&mut slot, true), 1600.0);
+    let up = centroid_hz(&render::render(&slot, 2, RATE, 8));
+    let octaves = (up / before).log2();
+    eprintln!("crowd: centroid {before:.0} Hz -> {up:.0} Hz ({octaves:+.2} octaves)");
+    assert!((0.65..1.35).contains(&octaves), "{octaves:+.2} octaves");
+    filter_nudge(&mut slot, false);
+    assert_eq!(filter_nudge(&mut slot, false), 400.0);
+    let down = centroid_hz(&render::render(&slot, 2, RATE, 8));
+    let octaves = (down / before).log2();
+    eprintln!("crowd: centroid {before:.0} Hz -> {down:.0} Hz ({octaves:+.2} octaves)");
+    assert!((-1.35..-0.65).contains(&octaves), "{octaves:+.2} octaves");
+
+    // The acid bass of slot 1: the nudge moves acid1's cutoff, which is what voice2 is heard
+    // through (its own filter is replaced), so the render changes. With this slot's envelope
+    // (env_amount 2000 Hz on a 600 Hz cutoff) the sweep dominates the brightness, so the
+    // spectrum moves far less than an octave; that is the slot's sound, not the nudge.
+    let mut slot = only("slot_001.json", "bass");
+    let before = render::render(&slot, 2, RATE, 8);
+    assert_eq!(filter_nudge(&mut slot, true), 1200.0);
+    let after = render::render(&slot, 2, RATE, 8);
+    assert_ne!(before, after, "acid1's cutoff is heard");
+    eprintln!(
+        "acid bass: centroid {:.0} Hz -> {:.0} Hz",
+        centroid_hz(&before),
+        centroid_hz(&after)
+    );
 }

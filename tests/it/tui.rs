@@ -827,8 +827,9 @@ fn notes_are_typed_as_names_or_numbers() {
     r.keys(&["e", "c"]);
     r.answer("1200");
     assert_eq!(r.track("bass").filter_freq, 1200.0);
+    // Levels step in dB (issue 13): 0.35 → +1 dB → +1 dB.
     r.keys(&["}", "}"]);
-    assert!((r.track("bass").base_amp - 0.36).abs() < 1e-9);
+    assert_eq!(r.track("bass").base_amp, 0.4406);
     r.keys(&["e", "g"]);
     r.answer("2");
     assert!(
@@ -850,12 +851,13 @@ fn parameters_step_fine_and_coarse_and_take_exact_values() {
     let freq = ParamId::voice(1, voice::FREQ);
     r.keys(&["<Tab>"]);
     assert_eq!(r.app.ui.focus, Panel::Params);
+    // Frequencies step musically (issue 13): fine = a semitone, coarse = an octave.
     r.keys(&["l"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 460.0);
+    assert_eq!(r.live.ctl().song().params.get(freq), 466.2);
     r.keys(&["L"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 660.0);
+    assert_eq!(r.live.ctl().song().params.get(freq), 932.4);
     r.keys(&["H", "h", "h"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 420.0);
+    assert_eq!(r.live.ctl().song().params.get(freq), 415.3);
     // Next module: acid1, first parameter cutoff.
     r.keys(&["n"]);
     let cutoff = ParamId::acid(acid::CUTOFF);

@@ -239,6 +239,7 @@ fn track_rows(ui: &UiState, t: &Track, inner: Rect) -> Vec<Row<'static>> {
         track::BASE_AMP,
         track::FILTER_FREQ,
         track::ACCENT_BOOST,
+        track::ACCENT,
         track::REVERB_SEND,
         track::DELAY_SEND,
         track::GATE_FRAC,

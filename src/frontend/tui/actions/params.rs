@@ -6,7 +6,7 @@ use crate::model::ParamId;
 
 use super::super::app::{App, range_text, selected_param};
 use super::super::state::{PANEL_MODULES, Prompt, PromptKind};
-use super::nudge_amount;
+use super::nudged;
 use super::prompt::parse_in_range;
 
 impl App {
@@ -22,7 +22,7 @@ impl App {
             }
             Action::ParamAdjust(nudge) => {
                 let id = self.selected_param(ctl);
-                let value = ctl.song().params.get(id) + nudge_amount(id.spec(), nudge);
+                let value = nudged(id.spec(), ctl.song().params.get(id), nudge);
                 self.run(ctl, Command::SetParam { id, value });
             }
             Action::ParamSet => {
