@@ -202,3 +202,104 @@ fn a_coarse_cutoff_nudge_moves_the_spectral_centroid_by_about_an_octave() {
         centroid_hz(&after)
     );
 }
+
+/// Every number in a JSON tree, with the key it sits under.
+fn numbers(v: &serde_json::Value, key: &str, out: &mut Vec<(String, f64)>) {
+    match v {
+        serde_json::Value::Number(n) => out.push((key.to_string(), n.as_f64().unwrap())),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| numbers(i, key, out)),
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, i)| numbers(i, k, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_save_writes_no_float_noise_and_no_runtime_state_and_loads_again() {
+    use crate::support::{Live, Setup};
+    use chronus::control::Command;
+    use chronus::keymap::TrackFieldId;
+    use chronus::store::SlotNumber;
+
+    let mut live = Live::start(Setup::default());
+    let t = live
+        .ctl()
+        .song()
+        .new_track("hats", "voice1", "x.x.x.x.x.x.x.x.");
+    live.apply(Command::AddTrack(Box::new(t)));
+    // Values as sums of steps leave them, as a client or a key repeat would send them.
+    let sends = TrackFieldId::from_key("reverb_send").unwrap();
+    live.apply(Command::SetTrackField {
+        track: "hats".into(),
+        field: sends,
+        value: 0.1 + 0.02 + 0.1,
+    });
+    for _ in 0..3 {
+        live.apply(Command::NudgeSwing(0.05));
+        live.apply(Command::NudgeBpm(0.1));
+    }
+    let attack = ParamId::voice(1, voice::ATTACK);
+    live.apply(Command::SetParam {
+        id: attack,
+        value: 0.001 + 0.002,
+    });
+    live.apply(Command::Play);
+    live.run(48_000);
+    live.apply(Command::SaveSlot {
+        slot: SlotNumber::new(1).unwrap(),
+        force: false,
+    });
+    let path = live.root.join("slots/slot_001.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Runtime state is not part of the song.
+    assert!(!text.contains("\"running\""), "{text}");
+    assert!(!text.contains("\"global_step\""), "{text}");
+    assert!(!text.contains("\"muted\"") && !text.contains("\"solo\""));
+    // Every number is the short decimal it means (the time stamp is seconds.millis).
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut all = Vec::new();
+    numbers(&doc, "", &mut all);
+    for (key, v) in &all {
+        let digits = format!("{v:e}")
+            .split('e')
+            .next()
+            .unwrap()
+            .replace(['.', '-'], "");
+        let limit = if key == "timestamp" { 14 } else { 9 };
+        assert!(digits.len() <= limit, "{key}: {v} is float noise");
+    }
+    for want in [
+        "\"swing\": 0.15,",
+        "\"bpm\": 120.3,",
+        "\"reverb_send\": 0.22,",
+        "\"attack\": 0.003,",
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    // It loads again, as this engine's and the original's files do: only keys of the
+    // schema-1.0 dialect (SLOT_FORMAT.md).
+    let loaded = read_slot_file(&path).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.slot.sequencer.swing, 0.15);
+    let seq = doc["sequencer"].as_object().unwrap();
+    let keys: Vec<&str> = seq.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["bpm", "swing", "tracks"]);
+    let track = doc["sequencer"]["tracks"]["hats"].as_object().unwrap();
+    let original = [
+        "name",
+        "voice_id",
+        "pattern",
+        "notes",
+        "base_freq",
+        "base_amp",
+        "filter_freq",
+        "accent_boost",
+        "reverb_send",
+        "delay_send",
+        "gate_frac",
+        "note_index",
+    ];
+    assert!(
+        track.keys().all(|k| original.contains(&k.as_str())),
+        "{track:?}"
+    );
+}
