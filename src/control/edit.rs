@@ -105,7 +105,9 @@ impl Controller {
     ) -> Reply {
         let key = format!("track:{track}:{}", field.index());
         self.edit(now, Some(&key), |s| {
-            let v = track_mut(s, track)?.set_number(field.index(), clean(value, EDIT_DIGITS));
+            // A field that overrides its voice on every hit sets the voice's parameter too.
+            let i = track_index(s, track)?;
+            let v = s.set_track_number_heard(i, field.index(), clean(value, EDIT_DIGITS));
             Ok(Some(format!("{track} {} {}", field.key(), fmt_num(v))))
         })
     }
@@ -211,7 +213,9 @@ impl Controller {
     pub(super) fn set_param(&mut self, id: ParamId, value: f64, now: Instant) -> Reply {
         let key = format!("param:{}", id.0);
         self.edit(now, Some(&key), |s| {
-            let v = s.params.set(id, clean(value, EDIT_DIGITS));
+            // A voice parameter its tracks override on every hit sets their field too, so
+            // the edit is heard (OSC, keys and typed values alike).
+            let v = s.set_param_heard(id, clean(value, EDIT_DIGITS));
             Ok(Some(format!("{} {}", id.label(), fmt_num(v))))
         })
     }

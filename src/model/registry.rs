@@ -964,6 +964,29 @@ pub fn audible_filter(n: u8) -> Option<ParamId> {
     (n == ACID_VOICE).then_some(ParamId::acid(acid::CUTOFF))
 }
 
+/// The parameter heard in place of `id`, when something replaces it in the sound: acid1's
+/// cutoff and resonance for voice2's own filter.
+pub fn replaced_by(id: ParamId) -> Option<ParamId> {
+    match id.locate() {
+        (Module::Voice(ACID_VOICE), voice::FILTER_FREQ) => Some(ParamId::acid(acid::CUTOFF)),
+        (Module::Voice(ACID_VOICE), voice::FILTER_Q) => Some(ParamId::acid(acid::RES)),
+        _ => None,
+    }
+}
+
+/// The track field that overrides voice parameter `p` (a [`voice`] index) on every hit of a
+/// track playing the voice.
+pub fn track_override(p: usize) -> Option<usize> {
+    match p {
+        voice::FREQ => Some(track::BASE_FREQ),
+        voice::AMP => Some(track::BASE_AMP),
+        voice::FILTER_FREQ => Some(track::FILTER_FREQ),
+        voice::REVERB_SEND => Some(track::REVERB_SEND),
+        voice::DELAY_SEND => Some(track::DELAY_SEND),
+        _ => None,
+    }
+}
+
 /// Resolves an OSC parameter address below `/mod/` (`voice3/adsr/attack`, legacy
 /// `sine1/freq`, `filter1/q`, `adsr1/decay`) to a parameter id.
 pub fn resolve_osc_param(path: &str) -> Option<ParamId> {

@@ -303,3 +303,52 @@ fn a_save_writes_no_float_noise_and_no_runtime_state_and_loads_again() {
         "{track:?}"
     );
 }
+
+#[test]
+fn every_editable_voice_row_of_every_demo_slot_changes_the_render() {
+    use chronus::model::slot::Heard;
+    let (mut checked, mut not_heard) = (0, Vec::new());
+    for (file, slot) in demo_slots() {
+        let base = render::render(&slot, 2, RATE, 8);
+        let mut voices: Vec<u8> = slot
+            .sequencer
+            .tracks
+            .iter()
+            .filter_map(Track::voice)
+            .collect();
+        voices.sort_unstable();
+        voices.dedup();
+        for n in voices {
+            for p in 0..chronus::model::registry::VOICE_PARAM_COUNT {
+                let id = ParamId::voice(n, p);
+                let (target, value) = match slot.heard(id, None) {
+                    Heard::Edit { id, value } => (id, value),
+                    Heard::NotHeard(why) => {
+                        not_heard.push(format!("{file} {}: {why}", id.label()));
+                        continue;
+                    }
+                };
+                // One coarse step, as the panel's key does (down when already at the top).
+                let spec = target.spec();
+                let mut v = spec.nudged(value, true, true);
+                if v == value {
+                    v = spec.nudged(value, false, true);
+                }
+                let mut edited = slot.clone();
+                edited.set_param_heard(target, v);
+                let out = render::render(&edited, 2, RATE, 8);
+                assert!(
+                    out.iter()
+                        .zip(&base)
+                        .any(|(a, b)| a.to_bits() != b.to_bits()),
+                    "{file}: {} ({} {value} -> {v}) changes nothing in the render",
+                    id.label(),
+                    target.label()
+                );
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("{checked} editable voice rows change the render; not offered: {not_heard:#?}");
+    assert!(checked > 300, "{checked}");
+}

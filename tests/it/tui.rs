@@ -851,13 +851,27 @@ fn parameters_step_fine_and_coarse_and_take_exact_values() {
     let freq = ParamId::voice(1, voice::FREQ);
     r.keys(&["<Tab>"]);
     assert_eq!(r.app.ui.focus, Panel::Params);
-    // Frequencies step musically (issue 13): fine = a semitone, coarse = an octave.
+    // The kick's notes set voice1's pitch on every hit: its freq row is not heard and is not
+    // offered for editing (issue 13).
     r.keys(&["l"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 466.2);
+    assert_eq!(r.live.ctl().song().params.get(freq), 440.0);
+    assert!(
+        r.message().contains("not heard: notes set the pitch"),
+        "{}",
+        r.message()
+    );
+    // The cutoff row shows what sounds, the kick's 150 Hz, and edits both the voice and the
+    // kick. Frequencies step musically: fine = a semitone, coarse = an octave.
+    let cutoff1 = ParamId::voice(1, voice::FILTER_FREQ);
+    r.keys(&["j", "j", "j"]);
+    r.keys(&["l"]);
+    assert_eq!(r.live.ctl().song().params.get(cutoff1), 158.9);
+    assert_eq!(r.track("kick").filter_freq, 158.9);
     r.keys(&["L"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 932.4);
+    assert_eq!(r.track("kick").filter_freq, 317.8);
     r.keys(&["H", "h", "h"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 415.3);
+    assert_eq!(r.track("kick").filter_freq, 141.6);
+    assert_eq!(r.live.ctl().song().params.get(cutoff1), 141.6);
     // Next module: acid1, first parameter cutoff.
     r.keys(&["n"]);
     let cutoff = ParamId::acid(acid::CUTOFF);
