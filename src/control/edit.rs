@@ -32,7 +32,11 @@ impl Controller {
     pub(super) fn set_swing(&mut self, v: f64, now: Instant) -> Reply {
         self.edit(now, Some("swing"), |s| {
             s.sequencer.swing = seq_spec::SWING.clamp(clean(v, EDIT_DIGITS));
-            Ok(Some(format!("swing {:.2}", s.sequencer.swing)))
+            let sw = s.sequencer.swing;
+            Ok(Some(format!(
+                "swing {:.1} % ({sw:.3})",
+                seq_spec::swing_percent(sw)
+            )))
         })
     }
 

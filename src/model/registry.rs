@@ -1014,17 +1014,25 @@ pub mod sequencer {
     /// Tempo.
     pub const BPM: ParamSpec = float("bpm", "bpm", "bpm", 30.0, 300.0, 120.0, 0.0, "BPM", "tempo");
     /// Swing of odd 16ths.
+    /// Up to 0.668: the off-16th lands a third of a step late, a triplet feel (66.7 % in MPC
+    /// terms, see [`swing_percent`]).
     pub const SWING: ParamSpec = float(
         "swing",
         "swing",
         "swing",
         0.0,
-        0.6,
+        0.668,
         0.0,
         0.0,
         "",
-        "delays odd 16ths by swing × half a step",
+        "delays odd 16ths by swing × half a step (0.668 = 66.7 % MPC, triplet feel)",
     );
+
+    /// Swing as MPC/Elektron percent: where the off-16th falls in its pair of 16ths (50 %
+    /// straight, 66.7 % a triplet).
+    pub fn swing_percent(swing: f64) -> f64 {
+        50.0 + 25.0 * swing
+    }
 }
 
 /// How a track field is stored.
@@ -1342,6 +1350,11 @@ mod tests {
         let accent = TRACK_FIELDS[track::ACCENT].spec;
         assert_eq!(accent.nudged(6.0, true, false), 7.0);
         assert_eq!(accent.nudged(6.0, false, true), 3.0);
+        // Swing reaches a triplet feel: the off-16th a third of a step late, 66.7 % MPC.
+        let top = sequencer::SWING.max;
+        assert!((top / 2.0 - 1.0 / 3.0).abs() < 0.001);
+        assert_eq!(format!("{:.1}", sequencer::swing_percent(top)), "66.7");
+        assert_eq!(sequencer::swing_percent(0.0), 50.0);
     }
 
     #[test]

@@ -531,7 +531,11 @@ fn seq_routes_change_the_sequencer() {
     rig.query("/seq/swing", vec![OscType::Float(0.25)]);
     assert_eq!(rig.live.ctl().song().sequencer.swing, 0.25);
     rig.query("/seq/swing", vec![OscType::Float(0.9)]);
-    assert_eq!(rig.live.ctl().song().sequencer.swing, 0.6);
+    assert_eq!(
+        rig.live.ctl().song().sequencer.swing,
+        0.668,
+        "triplet feel is the top (issue 13)"
+    );
     assert!(
         rig.refused("/seq/bpm", vec![s("fast")])
             .contains("\"fast\"")
@@ -567,7 +571,7 @@ fn seq_routes_change_the_sequencer() {
     assert!(step >= 5, "steps after 1 s at 96.5 BPM: {step}");
     let st = rig.query("/seq/status", vec![]);
     assert_eq!(st[0], OscType::Float(96.5));
-    assert_eq!(st[1], OscType::Float(0.6));
+    assert_eq!(st[1], OscType::Float(0.668));
     assert_eq!(st[2], OscType::Int(1));
     assert!(matches!(st[3], OscType::Int(n) if n as u64 >= step));
     let tracks: Value = serde_json::from_str(&text_of(&st, 4)).unwrap();

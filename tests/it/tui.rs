@@ -387,7 +387,7 @@ fn the_transport_tells_what_plays_what_is_queued_and_how_the_audio_does() {
     let top: Vec<&str> = screen.lines().take(2).collect();
     assert_eq!(
         top[0],
-        " ▶ PLAY  128.0 BPM  swing 0.15  bar 41.3.1  slot 1 \"Acid Line\" *  → slot 2 in 2 beats"
+        " ▶ PLAY  128.0 BPM  swing 53.8%  bar 41.3.1  slot 1 \"Acid Line\" *  → slot 2 in 2 beats"
     );
     // One beat later: singular.
     r.live.ctl_mut().status_mut().step_in_bar = 12;

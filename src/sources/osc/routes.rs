@@ -327,9 +327,9 @@ pub const ROUTES: &[Route] = &[
         RouteGroup::Seq,
         "/seq/swing",
         "amount",
-        "swing of odd 16ths, 0–0.6",
+        "swing of odd 16ths, 0–0.668 (0.668 = 66.7 % MPC, triplet feel)",
         |ctl, c| {
-            let swing = num_arg(c.msg, 0, "a swing 0–0.6")?;
+            let swing = num_arg(c.msg, 0, "a swing 0–0.668")?;
             ack(ctl.apply(Command::SetSwing(swing)))
         },
     ),
