@@ -224,6 +224,7 @@ actions! {
         SlotLoad = "slot_load": "load the slot selected in the browser at the next bar";
         SlotLoadNow = "slot_load_now": "load the slot selected in the browser immediately";
         SlotSave = "slot_save": "save the pattern to the slot selected in the browser";
+        SlotRename = "slot_rename": "rename the song (the name its slot file and the browser show)";
         PreviewQueued = "preview_queued": "show the queued slot's song in the grid, read-only, or go back";
         TakeFile = "take_file": "the playing slot's file changed on disk under unsaved edits: play the file's version from the next bar (the edits stay in the undo history)";
         KeepEdits = "keep_edits": "the playing slot's file changed on disk under unsaved edits: keep the screen's edits and leave that version of the file alone";

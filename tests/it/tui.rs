@@ -1602,3 +1602,17 @@ fn keymap_descriptions_with_control_characters_show_escaped_in_the_help() {
     let screen = r.screen(120, 40);
     assert!(screen.contains("Undo\\u{1b}[2J now"), "{screen}");
 }
+
+#[test]
+fn the_song_is_renamed_from_the_slot_browser_and_saved_with_its_name() {
+    // Issue 13 item 7: the slot can be renamed from the tracker.
+    let mut r = rig();
+    r.keys(&["<F3>", "r"]);
+    assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "Acid Line");
+    r.answer("Acid Line – fill");
+    assert_eq!(r.live.ctl().song().metadata.name, "Acid Line – fill");
+    r.keys(&["<C-s>"]);
+    r.live.settle_disk();
+    let text = fs::read_to_string(r.live.root.join("slots/slot_001.json")).unwrap();
+    assert!(text.contains("\"name\": \"Acid Line – fill\""), "{text}");
+}

@@ -70,6 +70,9 @@ impl App {
             }
             PromptKind::Param(id) => self.submit_param(ctl, id, text),
             PromptKind::Save => self.submit_save(ctl, text),
+            PromptKind::SlotName => {
+                self.apply_typed(ctl, Command::SetName(text.trim().to_string()))
+            }
             PromptKind::Load { immediate } => self.submit_load(ctl, immediate, text),
             PromptKind::Command => {
                 let action = Action::parse(text)?;
