@@ -140,6 +140,16 @@ impl Module {
         Some(self.param_id(i))
     }
 
+    /// Looks a parameter up by any of its names: OSC path, slot-file key or panel name, with
+    /// `/`, `.` and `_` alike, so `cutoff` = `filter_freq` = `filter/freq` on voices.
+    pub fn param_by_name(self, name: &str) -> Option<ParamId> {
+        let want = same_separators(name);
+        let i = self.params().iter().position(|p| {
+            same_separators(p.osc) == want || same_separators(p.file_key) == want || p.name == name
+        })?;
+        Some(self.param_id(i))
+    }
+
     /// All parameter ids of this module.
     pub fn param_ids(self) -> impl Iterator<Item = ParamId> {
         let (base, len) = module_range(self);
@@ -955,6 +965,21 @@ impl ParamValues {
     }
 }
 
+/// A parameter name with `/` and `.` written as `_` (`filter/freq` → `filter_freq`).
+fn same_separators(name: &str) -> String {
+    name.replace(['/', '.'], "_")
+}
+
+/// The index in [`TRACK_FIELDS`] of a track field named by its key or by the voice
+/// parameter it overrides (`cutoff`, `filter/freq`, `freq`, `amp`, `send/reverb` …).
+pub fn track_field_by_name(name: &str) -> Option<usize> {
+    if let Some(i) = TRACK_FIELDS.iter().position(|f| f.key == name) {
+        return Some(i);
+    }
+    let p = Module::Voice(1).param_by_name(name)?.locate().1;
+    track_override(p)
+}
+
 /// The voice whose own low-pass acid1 replaces.
 pub const ACID_VOICE: u8 = 2;
 
@@ -1004,7 +1029,10 @@ pub fn resolve_osc_param(path: &str) -> Option<ParamId> {
         "adsr1" => return Module::Voice(1).param_by_osc(&format!("adsr/{rest}")),
         _ => {}
     }
-    Module::parse(module)?.param_by_osc(rest)
+    let module = Module::parse(module)?;
+    module
+        .param_by_osc(rest)
+        .or_else(|| module.param_by_name(rest))
 }
 
 /// Sequencer-wide settings.
@@ -1226,9 +1254,11 @@ impl TrackFieldId {
             .map(TrackFieldId)
     }
 
-    /// Looks an editable field up by its slot-file key (`base_amp`).
+    /// Looks an editable field up by its slot-file key (`base_amp`) or an alias
+    /// ([`track_field_by_name`]: `cutoff` = `filter_freq`).
     pub fn from_key(key: &str) -> Option<TrackFieldId> {
-        TrackFieldId::all().find(|f| f.key() == key)
+        let i = track_field_by_name(key)?;
+        TrackFieldId::all().find(|f| f.index() == i)
     }
 
     /// The numeric field at `index` (a `registry::track::*` constant); `None` for the text
@@ -1355,6 +1385,42 @@ mod tests {
         assert!((top / 2.0 - 1.0 / 3.0).abs() < 0.001);
         assert_eq!(format!("{:.1}", sequencer::swing_percent(top)), "66.7");
         assert_eq!(sequencer::swing_percent(0.0), 50.0);
+    }
+
+    #[test]
+    fn one_name_per_parameter_with_the_other_spellings_as_aliases() {
+        let cutoff = ParamId::voice(3, voice::FILTER_FREQ);
+        for path in [
+            "voice3/filter/freq",
+            "voice3/filter_freq",
+            "voice3/cutoff",
+            "voice3/filter.freq",
+        ] {
+            assert_eq!(resolve_osc_param(path), Some(cutoff), "{path}");
+        }
+        assert_eq!(
+            resolve_osc_param("voice1/attack"),
+            Some(ParamId::voice(1, voice::ATTACK))
+        );
+        assert_eq!(
+            resolve_osc_param("voice1/reverb_send"),
+            Some(ParamId::voice(1, voice::REVERB_SEND))
+        );
+        assert_eq!(
+            resolve_osc_param("acid1/cutoff"),
+            Some(ParamId::acid(acid::CUTOFF))
+        );
+        assert_eq!(resolve_osc_param("voice1/nope"), None);
+        for name in ["filter_freq", "cutoff", "filter/freq"] {
+            assert_eq!(
+                track_field_by_name(name),
+                Some(track::FILTER_FREQ),
+                "{name}"
+            );
+        }
+        assert_eq!(track_field_by_name("send/reverb"), Some(track::REVERB_SEND));
+        assert_eq!(track_field_by_name("freq"), Some(track::BASE_FREQ));
+        assert_eq!(track_field_by_name("q"), None);
     }
 
     #[test]

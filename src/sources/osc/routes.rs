@@ -559,7 +559,7 @@ fn valid_keys() -> String {
 
 /// Applies one `key=value` to a track being built.
 fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
-    let Some(i) = TRACK_FIELDS.iter().position(|f| f.key == key) else {
+    let Some(i) = crate::model::registry::track_field_by_name(key) else {
         return Err(format!(
             "unknown track field {:?} (known: {})",
             clip(key),
