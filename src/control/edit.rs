@@ -7,17 +7,21 @@ use crate::engine::{EngineMsg, TrackSet};
 use crate::model::ParamId;
 use crate::model::limits;
 use crate::model::registry::{
-    MAX_VOICES, TRACK_FIELDS, TrackFieldId, sequencer as seq_spec, track as track_field,
+    MAX_VOICES, TRACK_FIELDS, TrackFieldId, clean, sequencer as seq_spec, track as track_field,
 };
 use crate::model::slot::{Slot, Track};
 
 use super::error::{Quantity, finite};
 use super::{Command, ControlError, Controller, MAX_PATTERN, Reply, StepValue, fmt_num};
 
+/// Significant digits an edited number keeps: more than anyone types, few enough that sums of
+/// steps (0.1 + 0.02 + 0.1) save as the decimal they mean (`0.22`, not 0.21999999999999997).
+const EDIT_DIGITS: usize = 12;
+
 impl Controller {
     pub(super) fn set_bpm(&mut self, v: f64, now: Instant) -> Reply {
         let r = self.edit(now, Some("bpm"), |s| {
-            s.sequencer.bpm = seq_spec::BPM.clamp(v);
+            s.sequencer.bpm = seq_spec::BPM.clamp(clean(v, EDIT_DIGITS));
             Ok(Some(format!("BPM {:.1}", s.sequencer.bpm)))
         });
         // Always tell the engine: it may run a followed tempo the song doesn't hold.
@@ -27,8 +31,12 @@ impl Controller {
 
     pub(super) fn set_swing(&mut self, v: f64, now: Instant) -> Reply {
         self.edit(now, Some("swing"), |s| {
-            s.sequencer.swing = seq_spec::SWING.clamp(v);
-            Ok(Some(format!("swing {:.2}", s.sequencer.swing)))
+            s.sequencer.swing = seq_spec::SWING.clamp(clean(v, EDIT_DIGITS));
+            let sw = s.sequencer.swing;
+            Ok(Some(format!(
+                "swing {:.1} % ({sw:.3})",
+                seq_spec::swing_percent(sw)
+            )))
         })
     }
 
@@ -109,7 +117,9 @@ impl Controller {
     ) -> Reply {
         let key = format!("track:{track}:{}", field.index());
         self.edit(now, Some(&key), |s| {
-            let v = track_mut(s, track)?.set_number(field.index(), value);
+            // A field that overrides its voice on every hit sets the voice's parameter too.
+            let i = track_index(s, track)?;
+            let v = s.set_track_number_heard(i, field.index(), clean(value, EDIT_DIGITS));
             Ok(Some(format!("{track} {} {}", field.key(), fmt_num(v))))
         })
     }
@@ -369,7 +379,9 @@ impl Controller {
     pub(super) fn set_param(&mut self, id: ParamId, value: f64, now: Instant) -> Reply {
         let key = format!("param:{}", id.0);
         self.edit(now, Some(&key), |s| {
-            let v = s.params.set(id, value);
+            // A voice parameter its tracks override on every hit sets their field too, so
+            // the edit is heard (OSC, keys and typed values alike).
+            let v = s.set_param_heard(id, clean(value, EDIT_DIGITS));
             Ok(Some(format!("{} {}", id.label(), fmt_num(v))))
         })
     }

@@ -445,8 +445,8 @@ impl Controller {
         Ok(None)
     }
 
-    /// The song as a save writes it: stamped with the time, the transport position and the
-    /// voice count.
+    /// The song as a save writes it: stamped with the time and the voice count (the transport
+    /// position is runtime state, not part of the song).
     fn stamped_song(&self) -> Slot {
         let mut song = self.song.clone();
         if !self.keeps_mutes() {
@@ -462,8 +462,6 @@ impl Controller {
             .duration_since(UNIX_EPOCH)
             .map(|d| (d.as_millis() as f64) / 1000.0)
             .unwrap_or(0.0);
-        song.sequencer.running = self.status.running;
-        song.sequencer.global_step = self.status.global_step;
         song.voice_modules = song.voice_modules.max(self.voices);
         song
     }

@@ -689,10 +689,10 @@ impl Engine {
             if value == STEP_REST {
                 continue;
             }
-            let velocity = if value == STEP_ACCENT {
-                ACCENT_VELOCITY
+            let (velocity, gain) = if value == STEP_ACCENT {
+                (ACCENT_VELOCITY, HIT_VELOCITY * track.accent_gain)
             } else {
-                HIT_VELOCITY
+                (HIT_VELOCITY, HIT_VELOCITY)
             };
             let freq = if track.notes.is_empty() {
                 track.base_freq
@@ -701,7 +701,7 @@ impl Engine {
                 track.note_index = track.note_index.wrapping_add(1);
                 f
             };
-            let amp = track.base_amp * velocity;
+            let amp = track.base_amp * gain;
             let cutoff = track.filter_freq + track.accent_boost * (velocity - 0.5);
             let (reverb_send, delay_send) = (track.reverb_send, track.delay_send);
             let gate_len = self.clock.gate_len(track.gate_frac);
@@ -714,6 +714,9 @@ impl Engine {
             self.set_param(ParamId::voice(n, vp::REVERB_SEND), reverb_send);
             self.set_param(ParamId::voice(n, vp::DELAY_SEND), delay_send);
             self.gate(v - 1, true, at);
+            // The hit's level and cutoff sound from its first sample: smoothed over 20 ms they
+            // would arrive after a short drum's attack and an accent would barely be heard.
+            self.voices[v - 1].land_hit();
             if v - 1 == ACID_VOICE {
                 self.acid.trigger(velocity >= ACCENT_VELOCITY);
             }

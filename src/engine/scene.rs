@@ -109,6 +109,8 @@ pub struct SceneTrack {
     pub filter_freq: f32,
     /// Cutoff boost × (velocity − 0.5).
     pub accent_boost: f32,
+    /// Gain of an accented hit over a plain one (linear, from the track's `accent` dB).
+    pub accent_gain: f32,
     /// Reverb send set on hits.
     pub reverb_send: f32,
     /// Delay send set on hits.
@@ -140,6 +142,7 @@ impl SceneTrack {
             base_amp: num(track::BASE_AMP),
             filter_freq: num(track::FILTER_FREQ),
             accent_boost: num(track::ACCENT_BOOST),
+            accent_gain: 10f32.powf(num(track::ACCENT) / 20.0),
             reverb_send: num(track::REVERB_SEND),
             delay_send: num(track::DELAY_SEND),
             gate_frac: num(track::GATE_FRAC),

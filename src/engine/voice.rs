@@ -163,6 +163,13 @@ impl Voice {
         self.core.adsr.gate(on);
     }
 
+    /// Jumps the level and cutoff to the targets a hit just set, so the hit sounds at them.
+    pub fn land_hit(&mut self) {
+        self.core.amp.reset();
+        self.cutoff.reset();
+        self.apply_filter();
+    }
+
     /// True while the gate is open (a release has not been asked for).
     pub fn gate_open(&self) -> bool {
         self.gate_open

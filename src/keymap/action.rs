@@ -212,6 +212,7 @@ actions! {
         TrackLength(change: LengthChange) = "track_length": "lengthen or shorten the selected track's pattern, or type a length";
         TrackField(field: TrackFieldId) = "track_field": "type an exact value for a numeric track field (base_amp, …)";
         TrackFieldAdjust(field: TrackFieldId, step: Nudge) = "track_field_adjust": "step a numeric track field up or down";
+        FilterNudge(step: Nudge) = "filter_nudge": "sweep the cutoff the selected track is heard through (acid1 cutoff on voice2): a semitone (fine) or an octave (coarse)";
         Mute = "mute": "mute or unmute the selected track";
         Solo = "solo": "solo or unsolo the selected track";
         MuteQuantize = "mute_quantize": "mutes and solos wait for the next bar (on/off)";
@@ -238,6 +239,7 @@ actions! {
         SlotLoad = "slot_load": "load the slot selected in the browser at the next bar";
         SlotLoadNow = "slot_load_now": "load the slot selected in the browser immediately";
         SlotSave = "slot_save": "save the pattern to the slot selected in the browser";
+        SlotRename = "slot_rename": "rename the song (the name its slot file and the browser show)";
         PreviewQueued = "preview_queued": "show the queued slot's song in the grid, read-only, or go back";
         TakeFile = "take_file": "the playing slot's file changed on disk under unsaved edits: play the file's version from the next bar (the edits stay in the undo history)";
         KeepEdits = "keep_edits": "the playing slot's file changed on disk under unsaved edits: keep the screen's edits and leave that version of the file alone";
@@ -324,6 +326,7 @@ mod tests {
             "track_field" => "track_field gate_frac",
             "track_field_adjust" => "track_field_adjust filter_freq -coarse",
             "param_adjust" => "param_adjust +fine",
+            "filter_nudge" => "filter_nudge -coarse",
             "load" => "load 128",
             "load_now" => "load_now",
             "load_backup" => "load_backup 3",
@@ -432,7 +435,8 @@ mod tests {
                 "accent_boost",
                 "reverb_send",
                 "delay_send",
-                "gate_frac"
+                "gate_frac",
+                "accent"
             ]
         );
         assert_eq!(

@@ -195,6 +195,7 @@ fn changed_fields(a: &Track, b: &Track) -> Vec<&'static str> {
         tf::DELAY_SEND,
         tf::GATE_FRAC,
         tf::NOTE_INDEX,
+        tf::ACCENT,
     ] {
         if a.number(i) != b.number(i) {
             out.push(TRACK_FIELDS[i].key);

@@ -140,6 +140,16 @@ impl Module {
         Some(self.param_id(i))
     }
 
+    /// Looks a parameter up by any of its names: OSC path, slot-file key or panel name, with
+    /// `/`, `.` and `_` alike, so `cutoff` = `filter_freq` = `filter/freq` on voices.
+    pub fn param_by_name(self, name: &str) -> Option<ParamId> {
+        let want = same_separators(name);
+        let i = self.params().iter().position(|p| {
+            same_separators(p.osc) == want || same_separators(p.file_key) == want || p.name == name
+        })?;
+        Some(self.param_id(i))
+    }
+
     /// All parameter ids of this module.
     pub fn param_ids(self) -> impl Iterator<Item = ParamId> {
         let (base, len) = module_range(self);
@@ -207,6 +217,56 @@ impl ParamSpec {
             && (self.ty == ParamType::Float || v.fract() == 0.0)
     }
 
+    /// How keyboard nudges move this parameter (from its unit and what it is).
+    pub fn scale(&self) -> Scale {
+        match (self.ty, self.unit, self.name) {
+            (ParamType::Int, ..) => Scale::Linear,
+            (_, "Hz", _) => Scale::Pitch,
+            (_, "s", _) => Scale::Time,
+            (_, "dB", _) => Scale::Decibels,
+            (_, _, "amp" | "base_amp" | "reverb_send" | "delay_send") => Scale::Level,
+            _ => Scale::Linear,
+        }
+    }
+
+    /// `v` nudged one fine or coarse step up or down, in the parameter's musical scale,
+    /// clamped, and rounded to a clean decimal (a save writes `0.22`, never
+    /// `0.21999999999999997`).
+    pub fn nudged(&self, v: f64, up: bool, coarse: bool) -> f64 {
+        let sign = if up { 1.0 } else { -1.0 };
+        let ratio = |fine: f64, coarse_ratio: f64| if coarse { coarse_ratio } else { fine };
+        // Multiplicative scales cannot leave 0 by multiplying: below `floor` they step
+        // between the bottom of the range and `floor`.
+        let times = |r: f64, floor: f64| {
+            let floor = floor.max(self.min);
+            if up {
+                if v < floor { floor } else { clean(v * r, 4) }
+            } else {
+                let down = v / r;
+                if down < floor * 0.9999 {
+                    self.min
+                } else {
+                    clean(down, 4)
+                }
+            }
+        };
+        let out = match self.scale() {
+            Scale::Pitch => times(ratio(2f64.powf(1.0 / 12.0), 2.0), 10.0),
+            Scale::Time => times(ratio(1.01, 1.1), 0.001),
+            Scale::Level => times(10f64.powf(ratio(1.0, 6.0) / 20.0), 0.001),
+            Scale::Decibels => clean(v + sign * ratio(1.0, 3.0), 6),
+            Scale::Linear => {
+                let step = if coarse {
+                    self.coarse_step()
+                } else {
+                    self.fine_step()
+                };
+                clean(v + sign * step, 6)
+            }
+        };
+        self.clamp(out)
+    }
+
     /// A fine adjustment step for keyboard editing.
     pub fn fine_step(&self) -> f64 {
         match self.ty {
@@ -222,6 +282,32 @@ impl ParamSpec {
             ParamType::Float => nice_step((self.max - self.min) / 20.0),
         }
     }
+}
+
+/// How keyboard nudges move a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Even steps (fine = 1/200, coarse = 1/20 of the range).
+    Linear,
+    /// A frequency: fine = 1 semitone, coarse = 1 octave.
+    Pitch,
+    /// A time: fine = 1 %, coarse = 10 %.
+    Time,
+    /// An amplitude: fine = 1 dB, coarse = 6 dB; below −60 dB it steps to 0.
+    Level,
+    /// A value in dB: fine = 1 dB, coarse = 3 dB.
+    Decibels,
+}
+
+/// `v` rounded to `digits` significant decimal digits: the double nearest that decimal, which
+/// prints as it (so 0.1 + 0.02 + 0.1 saves as `0.22`).
+pub fn clean(v: f64, digits: usize) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    format!("{:.*e}", digits.saturating_sub(1), v)
+        .parse()
+        .unwrap_or(v)
 }
 
 /// Rounds a raw step to 1, 2 or 5 × a power of ten. The power is applied as an exact
@@ -879,6 +965,53 @@ impl ParamValues {
     }
 }
 
+/// A parameter name with `/` and `.` written as `_` (`filter/freq` → `filter_freq`).
+fn same_separators(name: &str) -> String {
+    name.replace(['/', '.'], "_")
+}
+
+/// The index in [`TRACK_FIELDS`] of a track field named by its key or by the voice
+/// parameter it overrides (`cutoff`, `filter/freq`, `freq`, `amp`, `send/reverb` …).
+pub fn track_field_by_name(name: &str) -> Option<usize> {
+    if let Some(i) = TRACK_FIELDS.iter().position(|f| f.key == name) {
+        return Some(i);
+    }
+    let p = Module::Voice(1).param_by_name(name)?.locate().1;
+    track_override(p)
+}
+
+/// The voice whose own low-pass acid1 replaces.
+pub const ACID_VOICE: u8 = 2;
+
+/// The parameter that is heard in place of voice `n`'s own cutoff, when something replaces
+/// its filter: acid1's cutoff for voice2.
+pub fn audible_filter(n: u8) -> Option<ParamId> {
+    (n == ACID_VOICE).then_some(ParamId::acid(acid::CUTOFF))
+}
+
+/// The parameter heard in place of `id`, when something replaces it in the sound: acid1's
+/// cutoff and resonance for voice2's own filter.
+pub fn replaced_by(id: ParamId) -> Option<ParamId> {
+    match id.locate() {
+        (Module::Voice(ACID_VOICE), voice::FILTER_FREQ) => Some(ParamId::acid(acid::CUTOFF)),
+        (Module::Voice(ACID_VOICE), voice::FILTER_Q) => Some(ParamId::acid(acid::RES)),
+        _ => None,
+    }
+}
+
+/// The track field that overrides voice parameter `p` (a [`voice`] index) on every hit of a
+/// track playing the voice.
+pub fn track_override(p: usize) -> Option<usize> {
+    match p {
+        voice::FREQ => Some(track::BASE_FREQ),
+        voice::AMP => Some(track::BASE_AMP),
+        voice::FILTER_FREQ => Some(track::FILTER_FREQ),
+        voice::REVERB_SEND => Some(track::REVERB_SEND),
+        voice::DELAY_SEND => Some(track::DELAY_SEND),
+        _ => None,
+    }
+}
+
 /// Resolves an OSC parameter address below `/mod/` (`voice3/adsr/attack`, legacy
 /// `sine1/freq`, `filter1/q`, `adsr1/decay`) to a parameter id.
 pub fn resolve_osc_param(path: &str) -> Option<ParamId> {
@@ -896,7 +1029,10 @@ pub fn resolve_osc_param(path: &str) -> Option<ParamId> {
         "adsr1" => return Module::Voice(1).param_by_osc(&format!("adsr/{rest}")),
         _ => {}
     }
-    Module::parse(module)?.param_by_osc(rest)
+    let module = Module::parse(module)?;
+    module
+        .param_by_osc(rest)
+        .or_else(|| module.param_by_name(rest))
 }
 
 /// Sequencer-wide settings.
@@ -906,17 +1042,25 @@ pub mod sequencer {
     /// Tempo.
     pub const BPM: ParamSpec = float("bpm", "bpm", "bpm", 30.0, 300.0, 120.0, 0.0, "BPM", "tempo");
     /// Swing of odd 16ths.
+    /// Up to 0.668: the off-16th lands a third of a step late, a triplet feel (66.7 % in MPC
+    /// terms, see [`swing_percent`]).
     pub const SWING: ParamSpec = float(
         "swing",
         "swing",
         "swing",
         0.0,
-        0.6,
+        0.668,
         0.0,
         0.0,
         "",
-        "delays odd 16ths by swing × half a step",
+        "delays odd 16ths by swing × half a step (0.668 = 66.7 % MPC, triplet feel)",
     );
+
+    /// Swing as MPC/Elektron percent: where the off-16th falls in its pair of 16ths (50 %
+    /// straight, 66.7 % a triplet).
+    pub fn swing_percent(swing: f64) -> f64 {
+        50.0 + 25.0 * swing
+    }
 }
 
 /// How a track field is stored.
@@ -994,10 +1138,12 @@ pub mod track {
     pub const GATE_FRAC: usize = 10;
     /// `note_index`
     pub const NOTE_INDEX: usize = 11;
+    /// `accent`
+    pub const ACCENT: usize = 12;
 }
 
 /// Every track field, in slot-file order.
-pub const TRACK_FIELDS: [TrackField; 12] = [
+pub const TRACK_FIELDS: [TrackField; 13] = [
     track_other("name", TrackFieldKind::Text, "track name"),
     track_other(
         "voice_id",
@@ -1079,6 +1225,16 @@ pub const TRACK_FIELDS: [TrackField; 12] = [
             desc: "next note to play",
         },
     },
+    // Last, and written only when it differs from its default, so files that never set it
+    // keep the shape the original engine reads and writes.
+    track_number(
+        "accent",
+        0.0,
+        12.0,
+        6.0,
+        "dB",
+        "level an X hit adds over an x hit",
+    ),
 ];
 
 /// Looks a track field up by key.
@@ -1098,9 +1254,11 @@ impl TrackFieldId {
             .map(TrackFieldId)
     }
 
-    /// Looks an editable field up by its slot-file key (`base_amp`).
+    /// Looks an editable field up by its slot-file key (`base_amp`) or an alias
+    /// ([`track_field_by_name`]: `cutoff` = `filter_freq`).
     pub fn from_key(key: &str) -> Option<TrackFieldId> {
-        TrackFieldId::all().find(|f| f.key() == key)
+        let i = track_field_by_name(key)?;
+        TrackFieldId::all().find(|f| f.index() == i)
     }
 
     /// The numeric field at `index` (a `registry::track::*` constant); `None` for the text
@@ -1179,6 +1337,90 @@ mod tests {
         assert_eq!(resolve_osc_param("voice17/freq"), None);
         assert_eq!(resolve_osc_param("voice01/freq"), None);
         assert_eq!(resolve_osc_param("voice1/nope"), None);
+    }
+
+    #[test]
+    fn nudges_move_in_musical_steps_and_save_clean_numbers() {
+        let cutoff = VOICE_PARAMS[voice::FILTER_FREQ];
+        assert_eq!(cutoff.scale(), Scale::Pitch);
+        assert_eq!(cutoff.nudged(1000.0, true, true), 2000.0);
+        assert_eq!(cutoff.nudged(1000.0, false, true), 500.0);
+        assert_eq!(cutoff.nudged(440.0, true, false), 466.2);
+        assert_eq!(cutoff.nudged(466.2, false, false), 440.0);
+        assert_eq!(
+            cutoff.nudged(60.0, false, true),
+            50.0,
+            "clamped at the bottom"
+        );
+        let attack = VOICE_PARAMS[voice::ATTACK];
+        assert_eq!(attack.nudged(0.5, true, true), 0.55);
+        assert_eq!(attack.nudged(0.5, true, false), 0.505);
+        let amp = VOICE_PARAMS[voice::AMP];
+        assert_eq!(amp.scale(), Scale::Level);
+        assert_eq!(amp.nudged(0.5, false, true), 0.2506, "−6 dB");
+        assert_eq!(amp.nudged(0.0, true, false), 0.001, "up from silence");
+        assert_eq!(amp.nudged(0.001, false, false), 0.0, "down to silence");
+        let decay = VOICE_PARAMS[voice::DECAY];
+        assert_eq!(decay.nudged(0.0, true, false), 0.001);
+        let q = VOICE_PARAMS[voice::FILTER_Q];
+        assert_eq!(q.scale(), Scale::Linear);
+        let (mut v, mut raw) = (0.6, 0.6);
+        for _ in 0..3 {
+            v = q.nudged(v, true, false);
+            raw += q.fine_step();
+        }
+        assert_eq!(
+            format!("{raw}"),
+            "0.7500000000000001",
+            "plain adding leaves noise"
+        );
+        assert_eq!(format!("{v}"), "0.75");
+        assert_eq!(clean(0.21999999999999997, 6), 0.22);
+        assert_eq!(clean(0.1f32 as f64, 6), 0.1);
+        let accent = TRACK_FIELDS[track::ACCENT].spec;
+        assert_eq!(accent.nudged(6.0, true, false), 7.0);
+        assert_eq!(accent.nudged(6.0, false, true), 3.0);
+        // Swing reaches a triplet feel: the off-16th a third of a step late, 66.7 % MPC.
+        let top = sequencer::SWING.max;
+        assert!((top / 2.0 - 1.0 / 3.0).abs() < 0.001);
+        assert_eq!(format!("{:.1}", sequencer::swing_percent(top)), "66.7");
+        assert_eq!(sequencer::swing_percent(0.0), 50.0);
+    }
+
+    #[test]
+    fn one_name_per_parameter_with_the_other_spellings_as_aliases() {
+        let cutoff = ParamId::voice(3, voice::FILTER_FREQ);
+        for path in [
+            "voice3/filter/freq",
+            "voice3/filter_freq",
+            "voice3/cutoff",
+            "voice3/filter.freq",
+        ] {
+            assert_eq!(resolve_osc_param(path), Some(cutoff), "{path}");
+        }
+        assert_eq!(
+            resolve_osc_param("voice1/attack"),
+            Some(ParamId::voice(1, voice::ATTACK))
+        );
+        assert_eq!(
+            resolve_osc_param("voice1/reverb_send"),
+            Some(ParamId::voice(1, voice::REVERB_SEND))
+        );
+        assert_eq!(
+            resolve_osc_param("acid1/cutoff"),
+            Some(ParamId::acid(acid::CUTOFF))
+        );
+        assert_eq!(resolve_osc_param("voice1/nope"), None);
+        for name in ["filter_freq", "cutoff", "filter/freq"] {
+            assert_eq!(
+                track_field_by_name(name),
+                Some(track::FILTER_FREQ),
+                "{name}"
+            );
+        }
+        assert_eq!(track_field_by_name("send/reverb"), Some(track::REVERB_SEND));
+        assert_eq!(track_field_by_name("freq"), Some(track::BASE_FREQ));
+        assert_eq!(track_field_by_name("q"), None);
     }
 
     #[test]

@@ -161,8 +161,8 @@ pub fn json_schema() -> Value {
                 "properties": {
                     "bpm": number_schema(&sequencer::BPM),
                     "swing": number_schema(&sequencer::SWING),
-                    "running": { "type": "boolean", "description": "informational, never applied on load" },
-                    "global_step": { "type": "integer", "minimum": 0, "description": "informational, never applied on load" },
+                    "running": { "type": "boolean", "description": "runtime state the original engine wrote: read, never applied, not written by Chronus" },
+                    "global_step": { "type": "integer", "minimum": 0, "description": "runtime state the original engine wrote: read, never applied, not written by Chronus" },
                     "tracks": {
                         "type": "object",
                         "description": "tracks keyed by name, played in file order",

@@ -6,7 +6,8 @@
 use serde_json::{Map, Value};
 
 use super::registry::{
-    DEFAULT_VOICES, Module, ParamValues, TRACK_FIELDS, sequencer as seq_spec, track,
+    self, DEFAULT_VOICES, Module, ParamId, ParamValues, TRACK_FIELDS, sequencer as seq_spec, track,
+    voice,
 };
 
 /// Keys a file carried that Chronus does not know, kept in order and written back unchanged.
@@ -58,10 +59,6 @@ pub struct Sequencer {
     pub bpm: f64,
     /// Swing, 0–0.6.
     pub swing: f64,
-    /// Saved for information; never applied on load.
-    pub running: bool,
-    /// Saved for information; never applied on load.
-    pub global_step: u64,
     /// Tracks, in file order.
     pub tracks: Vec<Track>,
     /// Unknown keys.
@@ -73,8 +70,6 @@ impl Default for Sequencer {
         Sequencer {
             bpm: seq_spec::BPM.default,
             swing: seq_spec::SWING.default,
-            running: false,
-            global_step: 0,
             tracks: Vec::new(),
             extra: Extra::new(),
         }
@@ -108,6 +103,8 @@ pub struct Track {
     pub gate_frac: f64,
     /// Next note index.
     pub note_index: u64,
+    /// Level in dB an accented (`X`) hit adds over a plain one.
+    pub accent: f64,
     /// Performance state: muted tracks do not play (stored as `"muted": true` when set).
     pub muted: bool,
     /// Performance state: when any track is soloed only soloed tracks play.
@@ -133,6 +130,7 @@ impl Track {
             delay_send: d(track::DELAY_SEND),
             gate_frac: d(track::GATE_FRAC),
             note_index: 0,
+            accent: d(track::ACCENT),
             muted: false,
             solo: false,
             extra: Extra::new(),
@@ -158,6 +156,7 @@ impl Track {
             track::DELAY_SEND => self.delay_send,
             track::GATE_FRAC => self.gate_frac,
             track::NOTE_INDEX => self.note_index as f64,
+            track::ACCENT => self.accent,
             _ => panic!("track field {i} is not numeric"),
         }
     }
@@ -174,9 +173,170 @@ impl Track {
             track::DELAY_SEND => self.delay_send = v,
             track::GATE_FRAC => self.gate_frac = v,
             track::NOTE_INDEX => self.note_index = v as u64,
+            track::ACCENT => self.accent = v,
             _ => panic!("track field {i} is not numeric"),
         }
         v
+    }
+}
+
+/// What the parameter panel offers for one voice parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Heard {
+    /// Editing `id` changes the sound; `value` is what sounds (a track's field where a track
+    /// overrides the voice on every hit).
+    Edit {
+        /// The parameter an edit sets.
+        id: ParamId,
+        /// The value that sounds.
+        value: f64,
+    },
+    /// Nothing plays this value: the voice's pitch comes from its tracks' notes, or slide
+    /// has only one pitch to glide between.
+    NotHeard(&'static str),
+}
+
+impl Slot {
+    /// The track playing voice `n` whose fields sound: `prefer` (the selected track) when it
+    /// plays the voice, else the first that does.
+    pub fn sounding_track(&self, n: u8, prefer: Option<usize>) -> Option<&Track> {
+        let tracks = &self.sequencer.tracks;
+        prefer
+            .and_then(|i| tracks.get(i))
+            .filter(|t| t.voice() == Some(n))
+            .or_else(|| tracks.iter().find(|t| t.voice() == Some(n)))
+    }
+
+    /// What the panel row of voice parameter `id` shows and edits: where it is heard, and
+    /// the value that sounds. Voice2's own filter points to acid1, which replaces it.
+    pub fn heard(&self, id: ParamId, prefer: Option<usize>) -> Heard {
+        let (Module::Voice(n), p) = id.locate() else {
+            return Heard::Edit {
+                id,
+                value: self.params.get(id),
+            };
+        };
+        if let Some(other) = registry::replaced_by(id) {
+            return Heard::Edit {
+                id: other,
+                value: self.params.get(other),
+            };
+        }
+        let playing: Vec<&Track> = self
+            .sequencer
+            .tracks
+            .iter()
+            .filter(|t| t.voice() == Some(n))
+            .collect();
+        if !playing.is_empty() {
+            if p == voice::FREQ && playing.iter().all(|t| !t.notes.is_empty()) {
+                return Heard::NotHeard("notes set the pitch");
+            }
+            let mut pitches: Vec<u64> = playing
+                .iter()
+                .flat_map(|t| {
+                    if t.notes.is_empty() {
+                        vec![t.base_freq.to_bits()]
+                    } else {
+                        t.notes.iter().map(|f| f.to_bits()).collect()
+                    }
+                })
+                .collect();
+            // The voice starts at its own freq: a first hit at another pitch glides too.
+            pitches.push(self.params.get(ParamId::voice(n, voice::FREQ)).to_bits());
+            pitches.sort_unstable();
+            pitches.dedup();
+            if p == voice::SLIDE_TIME && pitches.len() == 1 {
+                return Heard::NotHeard("one pitch: nothing to slide");
+            }
+            // The envelope is released before its decay when every gate is shorter than the
+            // attack (a gate is gate_frac of a 16th).
+            let longest_gate =
+                playing.iter().map(|t| t.gate_frac).fold(0.0, f64::max) * 15.0 / self.sequencer.bpm;
+            let attack = self.params.get(ParamId::voice(n, voice::ATTACK));
+            if (p == voice::DECAY || p == voice::SUSTAIN) && longest_gate <= attack {
+                return Heard::NotHeard("the gate closes during the attack");
+            }
+            // With sustain 0, an envelope that has decayed before every gate-off has nothing
+            // left to release.
+            let shortest_gate =
+                playing.iter().map(|t| t.gate_frac).fold(1.0, f64::min) * 15.0 / self.sequencer.bpm;
+            let decay = self.params.get(ParamId::voice(n, voice::DECAY));
+            let sustain = self.params.get(ParamId::voice(n, voice::SUSTAIN));
+            if p == voice::RELEASE && sustain == 0.0 && shortest_gate >= attack + decay {
+                return Heard::NotHeard("silent before the gate closes: nothing to release");
+            }
+        }
+        let value = match (registry::track_override(p), self.sounding_track(n, prefer)) {
+            (Some(field), Some(t)) => t.number(field),
+            _ => self.params.get(id),
+        };
+        Heard::Edit { id, value }
+    }
+
+    /// Sets parameter `id` (clamped) and, where tracks override it on every hit, their field
+    /// too, so the edit is heard; returns the stored value.
+    pub fn set_param_heard(&mut self, id: ParamId, v: f64) -> f64 {
+        let v = self.params.set(id, v);
+        if let (Module::Voice(n), p) = id.locate()
+            && let Some(field) = registry::track_override(p)
+        {
+            for t in self.sequencer.tracks.iter_mut() {
+                if t.voice() == Some(n) {
+                    t.set_number(field, v);
+                }
+            }
+        }
+        v
+    }
+
+    /// Sets numeric field `field` of track `i` (clamped) and, where it overrides a voice
+    /// parameter, the voice's parameter too, so both places show what sounds.
+    pub fn set_track_number_heard(&mut self, i: usize, field: usize, v: f64) -> f64 {
+        let Some(t) = self.sequencer.tracks.get_mut(i) else {
+            return v;
+        };
+        let v = t.set_number(field, v);
+        if let Some(n) = t.voice()
+            && let Some(p) = (0..registry::VOICE_PARAM_COUNT)
+                .find(|&p| registry::track_override(p) == Some(field))
+        {
+            self.params.set(ParamId::voice(n, p), v);
+        }
+        v
+    }
+
+    /// A new track on `voice_id` that sounds as the voice sounds now: a track overrides its
+    /// voice's pitch, level, cutoff and sends on every hit, so registry defaults (440 Hz,
+    /// 1000 Hz) would turn a 45 Hz kick voice into a beep. When another track already plays
+    /// the voice, the new one takes that track's pitch, level, filter, accents, sends and
+    /// gate; otherwise the voice's own parameters.
+    pub fn new_track(&self, name: &str, voice_id: &str, pattern: &str) -> Track {
+        let mut t = Track::new(name, voice_id, pattern);
+        let Some(n) = t.voice() else { return t };
+        if let Some(other) = self.sequencer.tracks.iter().find(|o| o.voice() == Some(n)) {
+            let pitch = other.notes.first().copied().unwrap_or(other.base_freq);
+            t.set_number(track::BASE_FREQ, pitch);
+            for i in [
+                track::BASE_AMP,
+                track::FILTER_FREQ,
+                track::ACCENT_BOOST,
+                track::REVERB_SEND,
+                track::DELAY_SEND,
+                track::GATE_FRAC,
+                track::ACCENT,
+            ] {
+                t.set_number(i, other.number(i));
+            }
+            return t;
+        }
+        let p = |i: usize| self.params.get(ParamId::voice(n, i));
+        t.set_number(track::BASE_FREQ, p(voice::FREQ));
+        t.set_number(track::BASE_AMP, p(voice::AMP));
+        t.set_number(track::FILTER_FREQ, p(voice::FILTER_FREQ));
+        t.set_number(track::REVERB_SEND, p(voice::REVERB_SEND));
+        t.set_number(track::DELAY_SEND, p(voice::DELAY_SEND));
+        t
     }
 }
 

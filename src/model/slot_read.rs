@@ -348,7 +348,11 @@ impl Reader<'_> {
             match key.as_str() {
                 "bpm" => s.bpm = self.number(v, &path, &seq_spec::BPM)?,
                 "swing" => s.swing = self.number(v, &path, &seq_spec::SWING)?,
-                "running" => s.running = self.boolean(v, &path)?,
+                // Runtime state the original engine wrote: checked, then left out of the song
+                // (a save does not write it back).
+                "running" => {
+                    self.boolean(v, &path)?;
+                }
                 "global_step" => {
                     let x = self.raw_number(v, &path)?;
                     let fixed = x.round().max(0.0);
@@ -358,7 +362,6 @@ impl Reader<'_> {
                             format!("{} is not a step number, read as {}", num(x), num(fixed)),
                         );
                     }
-                    s.global_step = fixed as u64;
                 }
                 "tracks" => s.tracks = self.tracks(v, &path)?,
                 _ => self.unknown(&mut s.extra, "sequencer", key, v),

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::registry::{
-    MAX_VOICES, Module, ParamId, ParamType, TRACK_FIELDS, TrackFieldKind, voice,
+    MAX_VOICES, Module, ParamId, ParamType, TRACK_FIELDS, TrackFieldKind, track, voice,
 };
 use super::slot::{Slot, Track};
 
@@ -55,8 +55,6 @@ pub(super) fn largest_saved_len(slot: &Slot) -> usize {
     probe.voice_modules = MAX_VOICES;
     // The longest a finite f64 prints, the longest u64, and `false` over `true`.
     probe.timestamp = -f64::MIN_POSITIVE;
-    probe.sequencer.global_step = u64::MAX;
-    probe.sequencer.running = false;
     slot_to_json(&probe).len()
 }
 
@@ -100,8 +98,8 @@ fn slot_value(slot: &Slot) -> Value {
     let mut seq = Map::new();
     seq.insert("bpm".into(), float(s.bpm));
     seq.insert("swing".into(), float(s.swing));
-    seq.insert("running".into(), s.running.into());
-    seq.insert("global_step".into(), s.global_step.into());
+    // `running` and `global_step` are runtime state, not part of the song: never written
+    // (SLOT_FORMAT.md: every reader takes them as optional).
     let mut tracks = Map::new();
     for t in &s.tracks {
         // Tracks are keyed by name; a repeated name (possible when tracks are built in code)
@@ -132,6 +130,10 @@ fn slot_value(slot: &Slot) -> Value {
 fn track_value(t: &Track) -> Value {
     let mut obj = Map::new();
     for (i, field) in TRACK_FIELDS.iter().enumerate() {
+        // An optional field newer than the original engine: written only when set.
+        if i == track::ACCENT && t.accent == field.spec.default {
+            continue;
+        }
         let v = match field.kind {
             TrackFieldKind::Text => t.name.clone().into(),
             TrackFieldKind::Voice => t.voice_id.clone().into(),
@@ -139,7 +141,7 @@ fn track_value(t: &Track) -> Value {
             TrackFieldKind::Notes => Value::Array(t.notes.iter().map(|&n| float(n)).collect()),
             TrackFieldKind::Number => match field.spec.ty {
                 ParamType::Float => float(t.number(i)),
-                ParamType::Int => Value::from(t.note_index),
+                ParamType::Int => Value::from(t.number(i) as u64),
             },
         };
         obj.insert(field.key.to_string(), v);

@@ -1853,7 +1853,11 @@ fn nudges_clamp_and_toggle_play_follows_the_status() {
     assert_eq!(live.ctl().song().sequencer.bpm, 30.0);
     live.apply(Command::NudgeSwing(0.5));
     live.apply(Command::NudgeSwing(0.5));
-    assert_eq!(live.ctl().song().sequencer.swing, 0.6);
+    assert_eq!(
+        live.ctl().song().sequencer.swing,
+        0.668,
+        "triplet feel is the top (issue 13)"
+    );
     // All the tempo nudges were one held adjustment, then one for swing.
     live.apply(Command::Undo);
     assert_eq!(live.ctl().song().sequencer.swing, 0.0);

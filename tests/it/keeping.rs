@@ -43,12 +43,10 @@ fn saves_that_change_nothing_make_no_backup_and_keep_the_history() {
     }
     let history = backup_names(&store, 1);
     assert_eq!(history.len(), BACKUPS_PER_SLOT);
-    // Saved again and again as a performer would: new time, transport running or not.
+    // Saved again and again as a performer would: new time each time.
     let mut same = named(&format!("v{BACKUPS_PER_SLOT}"));
     for i in 0..30 {
         same.timestamp = 1_700_000_000.0 + i as f64 * 0.25;
-        same.sequencer.running = i % 2 == 0;
-        same.sequencer.global_step = i * 17;
         let info = store.save(n(1), &same).unwrap();
         assert!(info.unchanged && info.backup.is_none(), "{info:?}");
         // The file does carry the new save's time.
@@ -412,11 +410,10 @@ fn what_loads_can_be_saved_back_at_the_limit_and_one_byte_over_is_refused_at_loa
     for extra in [-2isize, -1, 0] {
         let slot = slot_saving_to(extra);
         let loaded = parse_slot(&slot.to_json(), "at the limit").unwrap().slot;
-        // Saved as the tracker saves: every voice, a time stamp, the transport's position.
+        // Saved as the tracker saves: every voice, a time stamp.
         let mut stamped = loaded.clone();
         stamped.voice_modules = chronus::model::registry::MAX_VOICES;
         stamped.timestamp = 1_777_777_777.123;
-        stamped.sequencer.global_step = u64::MAX;
         let info = store.save(n(10), &stamped).unwrap();
         assert!(info.bytes <= MAX_SLOT_BYTES, "{extra}");
         store.load(n(10)).unwrap();

@@ -29,6 +29,7 @@ mod soak;
 #[cfg(unix)]
 mod special_files;
 mod stage;
+mod stage_sound;
 mod store;
 mod support;
 mod tui;

@@ -309,8 +309,10 @@ fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {
             _ => OscType::Long(v.round() as i64),
         };
         let sent = match i % 5 {
-            0 => v as f32 as f64,
-            1 | 2 => v,
+            // A float stands for the decimal it prints as (issue 13: no float noise).
+            0 => (v as f32).to_string().parse::<f64>().unwrap(),
+            // An edit keeps 12 significant digits, so sums of steps save as their decimal.
+            1 | 2 => chronus::model::registry::clean(v, 12),
             _ => v.round(),
         };
         let got = rig.ask(route, vec![arg]);
@@ -529,7 +531,11 @@ fn seq_routes_change_the_sequencer() {
     rig.query("/seq/swing", vec![OscType::Float(0.25)]);
     assert_eq!(rig.live.ctl().song().sequencer.swing, 0.25);
     rig.query("/seq/swing", vec![OscType::Float(0.9)]);
-    assert_eq!(rig.live.ctl().song().sequencer.swing, 0.6);
+    assert_eq!(
+        rig.live.ctl().song().sequencer.swing,
+        0.668,
+        "triplet feel is the top (issue 13)"
+    );
     assert!(
         rig.refused("/seq/bpm", vec![s("fast")])
             .contains("\"fast\"")
@@ -565,7 +571,7 @@ fn seq_routes_change_the_sequencer() {
     assert!(step >= 5, "steps after 1 s at 96.5 BPM: {step}");
     let st = rig.query("/seq/status", vec![]);
     assert_eq!(st[0], OscType::Float(96.5));
-    assert_eq!(st[1], OscType::Float(0.6));
+    assert_eq!(st[1], OscType::Float(0.668));
     assert_eq!(st[2], OscType::Int(1));
     assert!(matches!(st[3], OscType::Int(n) if n as u64 >= step));
     let tracks: Value = serde_json::from_str(&text_of(&st, 4)).unwrap();
@@ -817,7 +823,8 @@ fn replies_go_to_each_sender_and_bundles_are_unpacked() {
     });
     let got = rig.ask_packet(&bundle);
     assert!((rig.param(ParamId::voice(2, voice::AMP)) - 0.75).abs() < 1e-6);
-    assert_eq!(rig.live.ctl().song().sequencer.swing, 0.10000000149011612);
+    // A 32-bit 0.1 is taken as the decimal it stands for (issue 13: files without float noise).
+    assert_eq!(rig.live.ctl().song().sequencer.swing, 0.1);
     assert!(reply_for(&got, "/seq/swing").is_some());
     assert!(error_for(&got, "/nope").is_some());
     // What Chronus itself sends is not counted as unknown when it comes back.

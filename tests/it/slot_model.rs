@@ -107,8 +107,6 @@ fn original_engine_file_loads_and_keeps_its_extra_keys_and_float_noise() {
     let s = &parsed.slot;
     assert_eq!(s.sequencer.bpm, 125.0);
     assert_eq!(s.sequencer.swing, 0.10000000149011612);
-    assert!(s.sequencer.running);
-    assert_eq!(s.sequencer.global_step, 1234);
     assert_eq!(s.voice_modules, 8);
     assert_eq!(s.metadata.genre, None);
     let names: Vec<&str> = s.sequencer.tracks.iter().map(|t| t.name.as_str()).collect();
@@ -174,7 +172,7 @@ fn keys_are_written_in_slot_format_order() {
         "sequencer",
         "modules",
     ]);
-    order(&["bpm", "swing", "running", "global_step", "tracks"]);
+    order(&["bpm", "swing", "tracks"]);
     order(&[
         "voice1", "voice2", "voice8", "reverb1", "delay1", "acid1", "dist1", "lfo1", "lfo2",
     ]);
@@ -301,7 +299,6 @@ fn integers_and_integral_floats_are_both_accepted() {
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     let s = parsed.slot;
     assert_eq!(s.sequencer.bpm, 120.0);
-    assert_eq!(s.sequencer.global_step, 64);
     assert_eq!(s.sequencer.tracks[0].note_index, 3);
     assert_eq!(s.sequencer.tracks[0].filter_freq, 150.0);
     assert_eq!(s.params.get(ParamId::voice(1, voice::WAVEFORM)), 1.0);
@@ -566,18 +563,21 @@ fn voice_modules_follow_the_highest_voice_in_the_file() {
 }
 
 #[test]
-fn running_and_global_step_are_kept_for_information() {
+fn running_and_global_step_load_but_are_runtime_state_never_written() {
+    // Issue 13: the transport's state is not part of the song. The original engine's files
+    // carry it and still load; a save leaves it out.
     let mut doc = base_doc();
     doc["sequencer"]["running"] = json!(true);
     doc["sequencer"]["global_step"] = json!(4711);
-    let s = parse_value(&doc).unwrap().slot;
-    assert!(s.sequencer.running);
-    assert_eq!(s.sequencer.global_step, 4711);
-    let text = s.to_json();
-    assert!(
-        text.contains("\"running\": true,\n    \"global_step\": 4711,"),
-        "{text}"
-    );
+    let parsed = parse_value(&doc).unwrap();
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let text = parsed.slot.to_json();
+    assert!(!text.contains("\"running\""), "{text}");
+    assert!(!text.contains("\"global_step\""), "{text}");
+    assert_eq!(parse_slot(&text, "saved").unwrap().slot, parsed.slot);
+    // A wrong type is still an error that names the field.
+    doc["sequencer"]["running"] = json!("yes");
+    assert!(parse_value(&doc).is_err());
 }
 
 #[test]

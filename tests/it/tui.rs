@@ -410,7 +410,7 @@ fn the_transport_tells_what_plays_what_is_queued_and_how_the_audio_does() {
     let top: Vec<&str> = screen.lines().take(2).collect();
     assert_eq!(
         top[0],
-        " ▶ PLAY  128.0 BPM  swing 0.15  bar 41.3.1  slot 1 \"Acid Line\" *  → slot 2 in 2 beats"
+        " ▶ PLAY  128.0 BPM  swing 53.8%  bar 41.3.1  slot 1 \"Acid Line\" *  → slot 2 in 2 beats"
     );
     // One beat later: singular.
     r.live.ctl_mut().status_mut().step_in_bar = 12;
@@ -850,8 +850,9 @@ fn notes_are_typed_as_names_or_numbers() {
     r.keys(&["e", "c"]);
     r.answer("1200");
     assert_eq!(r.track("bass").filter_freq, 1200.0);
+    // Levels step in dB (issue 13): 0.35 → +1 dB → +1 dB.
     r.keys(&["}", "}"]);
-    assert!((r.track("bass").base_amp - 0.36).abs() < 1e-9);
+    assert_eq!(r.track("bass").base_amp, 0.4406);
     r.keys(&["e", "g"]);
     r.answer("2");
     assert!(
@@ -873,12 +874,27 @@ fn parameters_step_fine_and_coarse_and_take_exact_values() {
     let freq = ParamId::voice(1, voice::FREQ);
     r.keys(&["<Tab>"]);
     assert_eq!(r.app.ui.focus, Panel::Params);
+    // The kick's notes set voice1's pitch on every hit: its freq row is not heard and is not
+    // offered for editing (issue 13).
     r.keys(&["l"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 460.0);
+    assert_eq!(r.live.ctl().song().params.get(freq), 440.0);
+    assert!(
+        r.message().contains("not heard: notes set the pitch"),
+        "{}",
+        r.message()
+    );
+    // The cutoff row shows what sounds, the kick's 150 Hz, and edits both the voice and the
+    // kick. Frequencies step musically: fine = a semitone, coarse = an octave.
+    let cutoff1 = ParamId::voice(1, voice::FILTER_FREQ);
+    r.keys(&["j", "j", "j"]);
+    r.keys(&["l"]);
+    assert_eq!(r.live.ctl().song().params.get(cutoff1), 158.9);
+    assert_eq!(r.track("kick").filter_freq, 158.9);
     r.keys(&["L"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 660.0);
+    assert_eq!(r.track("kick").filter_freq, 317.8);
     r.keys(&["H", "h", "h"]);
-    assert_eq!(r.live.ctl().song().params.get(freq), 420.0);
+    assert_eq!(r.track("kick").filter_freq, 141.6);
+    assert_eq!(r.live.ctl().song().params.get(cutoff1), 141.6);
     // Next module: acid1, first parameter cutoff.
     r.keys(&["n"]);
     let cutoff = ParamId::acid(acid::CUTOFF);
@@ -1740,4 +1756,18 @@ fn the_help_keeps_sections_whole_and_pages_by_what_shows() {
             })
         );
     }
+}
+
+#[test]
+fn the_song_is_renamed_from_the_slot_browser_and_saved_with_its_name() {
+    // Issue 13 item 7: the slot can be renamed from the tracker.
+    let mut r = rig();
+    r.keys(&["<F3>", "r"]);
+    assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "Acid Line");
+    r.answer("Acid Line – fill");
+    assert_eq!(r.live.ctl().song().metadata.name, "Acid Line – fill");
+    r.keys(&["<C-s>"]);
+    r.live.settle_disk();
+    let text = fs::read_to_string(r.live.root.join("slots/slot_001.json")).unwrap();
+    assert!(text.contains("\"name\": \"Acid Line – fill\""), "{text}");
 }

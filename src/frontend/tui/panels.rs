@@ -10,6 +10,7 @@ use unicode_width::UnicodeWidthStr;
 use crate::control::{Controller, fmt_num};
 use crate::model::notes::note_name;
 use crate::model::registry::{EFFECT_MODULES, ParamType, TRACK_FIELDS, track};
+use crate::model::slot::Heard;
 use crate::model::{Module, ParamSpec, Track};
 
 use super::app::selected_voice;
@@ -131,8 +132,11 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
     StatefulWidget::render(table, inner, buf, &mut state);
     // The selected parameter's description under the list when it all fits.
     if specs.len() + 2 <= rows {
+        let heard = super::draw::shown_song(ui, ctl).heard(module.param_id(sel), Some(ui.track));
         let desc = if bypassed_by_acid(module, sel) {
-            "acid1 replaces voice2's filter: use acid1 cutoff/res"
+            "acid1 replaces voice2's filter: this row shows and sets acid1's"
+        } else if let Heard::NotHeard(why) = heard {
+            why
         } else {
             specs[sel].desc
         };
@@ -154,7 +158,17 @@ fn param_row(
 ) -> Row<'static> {
     let spec = &module.params()[i];
     let id = module.param_id(i);
-    let v = super::draw::shown_song(ui, ctl).params.get(id);
+    // The value that sounds: a track's field where it overrides the voice on every hit, the
+    // replacing control's where another one is heard instead (voice2's filter → acid1).
+    let heard = super::draw::shown_song(ui, ctl).heard(id, Some(ui.track));
+    let (v, not_heard) = match heard {
+        Heard::Edit {
+            id: heard_id,
+            value,
+        } if heard_id == id => (value, None),
+        Heard::Edit { .. } => (super::draw::shown_song(ui, ctl).params.get(id), None),
+        Heard::NotHeard(why) => (super::draw::shown_song(ui, ctl).params.get(id), Some(why)),
+    };
     let name_style = match (is_sel, focused) {
         (true, true) => theme::cursor(),
         (true, false) => theme::selected(),
@@ -170,7 +184,13 @@ fn param_row(
     } else {
         value_style
     };
-    let value = Line::from(format_value(spec, v)).right_aligned();
+    let value = match (heard, not_heard) {
+        (Heard::Edit { id: other, value }, _) if other != id => {
+            Line::from(format_value(other.spec(), value)).right_aligned()
+        }
+        (_, Some(_)) => Line::from("—").right_aligned(),
+        _ => Line::from(format_value(spec, v)).right_aligned(),
+    };
     let mut cells = vec![
         Cell::from(spec.name).style(name_style),
         Cell::from(value).style(value_style),
@@ -185,9 +205,10 @@ fn param_row(
             Span::styled(name, theme::text()),
             Span::styled(format!(" {range}"), theme::dim()),
         ]),
-        // voice2 plays through acid1, which replaces its own low-pass: say so where a
-        // performer would otherwise turn a knob and hear nothing.
+        // voice2 plays through acid1, which replaces its own low-pass: the row shows and edits
+        // the control that is heard, and says which.
         None if bypassed_by_acid(module, i) => Line::styled("→ acid1", theme::dim()),
+        None if not_heard.is_some() => Line::styled("not heard", theme::dim()),
         None => Line::styled(range, theme::dim()),
     };
     cells.push(Cell::from(range));
@@ -239,6 +260,7 @@ fn track_rows(ui: &UiState, t: &Track, inner: Rect) -> Vec<Row<'static>> {
         track::BASE_AMP,
         track::FILTER_FREQ,
         track::ACCENT_BOOST,
+        track::ACCENT,
         track::REVERB_SEND,
         track::DELAY_SEND,
         track::GATE_FRAC,

@@ -87,6 +87,8 @@ pub enum PromptKind {
     Param(ParamId),
     /// The slot to save to.
     Save,
+    /// A new name for the song.
+    SlotName,
     /// The slot to load, at the next bar or at once.
     Load {
         /// Load at once instead of at the next bar.

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::control::Controller;
+use crate::model::registry::sequencer;
 use crate::model::text::escape;
 
 use super::state::UiState;
@@ -64,7 +65,10 @@ fn left(ui: &UiState, ctl: &Controller, name_room: usize) -> Parts {
         theme::text(),
         diff.is_some_and(|d| d.swing_changed.is_some()),
     );
-    p.push(Span::styled(format!("{:.2}", playing.swing), swing));
+    p.push(Span::styled(
+        format!("{:.1}%", sequencer::swing_percent(playing.swing)),
+        swing,
+    ));
     p.push(Span::styled("  bar ", theme::dim()));
     let step = st.step_in_bar;
     p.push(Span::styled(

@@ -327,9 +327,9 @@ pub const ROUTES: &[Route] = &[
         RouteGroup::Seq,
         "/seq/swing",
         "amount",
-        "swing of odd 16ths, 0–0.6",
+        "swing of odd 16ths, 0–0.668 (0.668 = 66.7 % MPC, triplet feel)",
         |ctl, c| {
-            let swing = num_arg(c.msg, 0, "a swing 0–0.6")?;
+            let swing = num_arg(c.msg, 0, "a swing 0–0.668")?;
             ack(ctl.apply(Command::SetSwing(swing)))
         },
     ),
@@ -559,7 +559,7 @@ fn valid_keys() -> String {
 
 /// Applies one `key=value` to a track being built.
 fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
-    let Some(i) = TRACK_FIELDS.iter().position(|f| f.key == key) else {
+    let Some(i) = crate::model::registry::track_field_by_name(key) else {
         return Err(format!(
             "unknown track field {:?} (known: {})",
             clip(key),
@@ -597,7 +597,7 @@ fn seq_add(ctl: &mut Controller, c: &Call) -> Routed {
     let name = text_arg(msg, 0, "a track name")?;
     let voice = text_arg(msg, 1, "a voice (voice1…)")?;
     let pattern = text_arg(msg, 2, "a pattern")?;
-    let mut t = Track::new(&name, &voice_id(&voice), &pattern);
+    let mut t = ctl.song().new_track(&name, &voice_id(&voice), &pattern);
     let mut positional = 0;
     for (i, a) in msg.args.iter().enumerate().skip(3) {
         if let OscType::String(s) = a

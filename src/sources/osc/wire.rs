@@ -118,7 +118,9 @@ pub fn type_name(arg: &OscType) -> &'static str {
 pub fn number(arg: &OscType) -> Result<f64, String> {
     let v = match arg {
         OscType::Int(i) => *i as f64,
-        OscType::Float(f) => *f as f64,
+        // A 32-bit float stands for the decimal it prints as (0.1, not 0.10000000149011612),
+        // so what a peer sends saves without float noise.
+        OscType::Float(f) => f.to_string().parse().unwrap_or(*f as f64),
         OscType::Double(d) => *d,
         OscType::Long(l) => *l as f64,
         OscType::Bool(b) => f64::from(u8::from(*b)),
@@ -393,6 +395,8 @@ mod tests {
     fn numbers_come_from_every_numeric_type_and_from_text() {
         assert_eq!(number(&OscType::Int(3)), Ok(3.0));
         assert_eq!(number(&OscType::Float(0.5)), Ok(0.5));
+        assert_eq!(number(&OscType::Float(0.1)), Ok(0.1));
+        assert_eq!(number(&OscType::Float(1e-7)), Ok(1e-7));
         assert_eq!(number(&OscType::Double(2.25)), Ok(2.25));
         assert_eq!(number(&OscType::Long(-7)), Ok(-7.0));
         assert_eq!(number(&OscType::Bool(true)), Ok(1.0));

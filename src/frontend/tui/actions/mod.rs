@@ -95,11 +95,7 @@ impl App {
     }
 }
 
-fn nudge_amount(spec: &ParamSpec, nudge: Nudge) -> f64 {
-    let step = if nudge.is_coarse() {
-        spec.coarse_step()
-    } else {
-        spec.fine_step()
-    };
-    nudge.sign() * step
+/// `v` moved one step of `nudge` in the parameter's musical scale (semitones, percent, dB).
+fn nudged(spec: &ParamSpec, v: f64, nudge: Nudge) -> f64 {
+    spec.nudged(v, nudge.sign() > 0.0, nudge.is_coarse())
 }

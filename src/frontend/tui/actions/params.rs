@@ -1,12 +1,13 @@
 //! The parameter panel: which module it shows, and stepping, typing or resetting a parameter.
 
-use crate::control::{self, Command, Controller};
+use crate::control::{self, Command, Controller, Level};
 use crate::keymap::{Action, Cycle};
 use crate::model::ParamId;
+use crate::model::slot::Heard;
 
 use super::super::app::{App, range_text, selected_param};
 use super::super::state::{PANEL_MODULES, Prompt, PromptKind};
-use super::nudge_amount;
+use super::nudged;
 use super::prompt::parse_in_range;
 
 impl App {
@@ -21,19 +22,25 @@ impl App {
                 ui.param = 0;
             }
             Action::ParamAdjust(nudge) => {
-                let id = self.selected_param(ctl);
-                let value = ctl.song().params.get(id) + nudge_amount(id.spec(), nudge);
+                let Some((id, v)) = self.heard_param(ctl) else {
+                    return;
+                };
+                let value = nudged(id.spec(), v, nudge);
                 self.run(ctl, Command::SetParam { id, value });
             }
             Action::ParamSet => {
-                let id = selected_param(&self.ui, ctl);
+                let Some((id, v)) = self.heard_param(ctl) else {
+                    return;
+                };
                 let spec = id.spec();
                 let label = format!("{} ({})", id.label(), range_text(spec));
-                let value = control::fmt_num(ctl.song().params.get(id));
+                let value = control::fmt_num(v);
                 self.ui.prompt = Some(Prompt::new(PromptKind::Param(id), label, value));
             }
             Action::ParamDefault => {
-                let id = self.selected_param(ctl);
+                let Some((id, _)) = self.heard_param(ctl) else {
+                    return;
+                };
                 self.run(
                     ctl,
                     Command::SetParam {
@@ -43,6 +50,23 @@ impl App {
                 );
             }
             _ => {}
+        }
+    }
+
+    /// The parameter the selected row is heard through and the value that sounds (a row
+    /// replaced by another control edits that one); `None`, with a message, for a row
+    /// nothing plays.
+    fn heard_param(&mut self, ctl: &Controller) -> Option<(ParamId, f64)> {
+        let id = selected_param(&self.ui, ctl);
+        match ctl.song().heard(id, Some(self.ui.track)) {
+            Heard::Edit { id, value } => Some((id, value)),
+            Heard::NotHeard(why) => {
+                self.ui.say(
+                    Level::Warning,
+                    format!("{} is not heard: {why}", id.label()),
+                );
+                None
+            }
         }
     }
 

@@ -70,6 +70,9 @@ impl App {
             }
             PromptKind::Param(id) => self.submit_param(ctl, id, text),
             PromptKind::Save => self.submit_save(ctl, text),
+            PromptKind::SlotName => {
+                self.apply_typed(ctl, Command::SetName(text.trim().to_string()))
+            }
             PromptKind::Load { immediate } => self.submit_load(ctl, immediate, text),
             PromptKind::EditStep => self.submit_edit_step(ctl, text),
             PromptKind::MuteGroup { track } => self.submit_mute_group(ctl, track, text),

@@ -16,6 +16,10 @@ impl App {
             Action::PreviewQueued => self.preview_queued(ctl),
             Action::Revert => self.revert(ctl),
             Action::Save => self.open_save_prompt(ctl),
+            Action::SlotRename => {
+                let name = ctl.song().metadata.name.clone();
+                self.ui.prompt = Some(Prompt::new(PromptKind::SlotName, "Name of the song", name));
+            }
             Action::SaveCurrent => match ctl.slot() {
                 Some(slot) => self.save(ctl, slot, false),
                 None => self.open_save_prompt(ctl),

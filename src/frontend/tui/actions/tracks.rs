@@ -5,11 +5,11 @@ use crate::control::{self, Command, Controller, Level};
 use crate::keymap::{Action, Choice, Cycle, LengthChange, Nudge, TrackFieldId, Vertical};
 use crate::model::Track;
 use crate::model::notes::{notes_to_names, parse_notes};
-use crate::model::registry::{MAX_VOICES, TRACK_FIELDS};
+use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, audible_filter, track};
 
 use super::super::app::{App, range_text};
 use super::super::state::{Clipboard, Prompt, PromptKind};
-use super::nudge_amount;
+use super::nudged;
 use super::prompt::parse_in_range;
 
 impl App {
@@ -36,6 +36,7 @@ impl App {
             Action::TrackLength(change) => self.track_length(ctl, change),
             Action::TrackField(field) => self.track_field(ctl, field),
             Action::TrackFieldAdjust(field, nudge) => self.track_field_adjust(ctl, field, nudge),
+            Action::FilterNudge(nudge) => self.filter_nudge(ctl, nudge),
             Action::Mute => {
                 if let Some(track) = self.selected_name(ctl) {
                     self.run(ctl, Command::Mute { track, on: None });
@@ -179,7 +180,7 @@ impl App {
     fn track_field_adjust(&mut self, ctl: &mut Controller, field: TrackFieldId, nudge: Nudge) {
         if let Some(t) = self.selected(ctl) {
             let spec = &TRACK_FIELDS[field.index()].spec;
-            let value = t.number(field.index()) + nudge_amount(spec, nudge);
+            let value = nudged(spec, t.number(field.index()), nudge);
             let track = t.name.clone();
             self.run(
                 ctl,
@@ -189,6 +190,25 @@ impl App {
                     value,
                 },
             );
+        }
+    }
+
+    /// Sweeps the filter the selected track is heard through: acid1's cutoff on voice2 (whose
+    /// own filter acid1 replaces), the track's cutoff elsewhere.
+    fn filter_nudge(&mut self, ctl: &mut Controller, nudge: Nudge) {
+        let Some(t) = self.selected(ctl) else {
+            return;
+        };
+        match t.voice().and_then(audible_filter) {
+            Some(id) => {
+                let value = nudged(id.spec(), ctl.song().params.get(id), nudge);
+                self.run(ctl, Command::SetParam { id, value });
+            }
+            None => {
+                if let Some(field) = TrackFieldId::new(track::FILTER_FREQ) {
+                    self.track_field_adjust(ctl, field, nudge);
+                }
+            }
         }
     }
 
@@ -281,7 +301,9 @@ impl App {
             return Err(format!("a track named {name:?} exists already"));
         }
         let voice = free_voice(&tracks, ctl.voices());
-        let t = Track::new(&name, &format!("voice{voice}"), &".".repeat(16));
+        let t = ctl
+            .song()
+            .new_track(&name, &format!("voice{voice}"), &".".repeat(16));
         let at = if tracks.is_empty() {
             0
         } else {
