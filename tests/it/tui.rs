@@ -1721,6 +1721,10 @@ fn the_help_keeps_sections_whole_and_pages_by_what_shows() {
                     .nth(1)
                     .unwrap_or("");
                 let col: String = first.chars().skip(tx).take(20).collect();
+                if col.starts_with('─') {
+                    // The title is on the page's last row: its rows are on the next page.
+                    continue;
+                }
                 assert!(
                     col.trim_start()
                         .starts_with(s.rows[0].keys.chars().next().unwrap()),
