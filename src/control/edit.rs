@@ -381,8 +381,16 @@ impl Controller {
         self.edit(now, Some(&key), |s| {
             // A voice parameter its tracks override on every hit sets their field too, so
             // the edit is heard (OSC, keys and typed values alike).
+            let was_synced = s.delay_time_heard(id).is_some();
             let v = s.set_param_heard(id, clean(value, EDIT_DIGITS));
-            Ok(Some(format!("{} {}", id.label(), fmt_num(v))))
+            let mut text = format!("{} {}", id.label(), fmt_num(v));
+            if let Some(name) = id.spec().choice_name(v) {
+                text.push_str(&format!(" ({name})"));
+            }
+            if was_synced {
+                text.push_str(" (free: no longer synced to the tempo)");
+            }
+            Ok(Some(text))
         })
     }
 

@@ -43,9 +43,10 @@ const GATE_LOG_CAPACITY: usize = 1024;
 const NEVER: u64 = u64::MAX;
 /// lfo1 swings acid1's cutoff by this many Hz at full depth.
 const LFO1_RANGE_HZ: f32 = 800.0;
-/// Longest delay time the delay line must hold (the registry allows 0.6 s; the rest is room
-/// for the glide when the time changes).
-const DELAY_MAX_S: f32 = 1.0;
+/// Longest delay time the delay line must hold: a synced note value reaches
+/// [`delay::SYNCED_MAX_S`] (a free time 0.6 s); the rest is room for the glide when the time
+/// changes.
+const DELAY_MAX_S: f32 = delay::SYNCED_MAX_S as f32 + 0.1;
 /// Index of voice2, whose filter is acid1.
 const ACID_VOICE: usize = 1;
 /// Index of voice3, whose amplitude lfo2 modulates.
@@ -102,6 +103,8 @@ pub struct Engine {
     delay: Delay,
     delay_applied: [f32; 4],
     delay_mix: Smoother,
+    /// The tempo delay1's synced time was last set for (NaN while its time is free).
+    delay_tempo: f64,
     lfo1: Lfo,
     lfo1_rate: f32,
     lfo2: Lfo,
@@ -209,6 +212,7 @@ impl Engine {
             delay: Delay::new(sample_rate, DELAY_MAX_S),
             delay_applied: [f32::NAN; 4],
             delay_mix: Smoother::new(sample_rate, SMOOTH_MS, d(ParamId::delay(delay::MIX))),
+            delay_tempo: f64::NAN,
             lfo1: Lfo::new(control_rate),
             lfo1_rate: f32::NAN,
             lfo2: Lfo::new(control_rate),
@@ -526,6 +530,7 @@ impl Engine {
             }
             (Module::Reverb, reverb::MIX) => self.reverb_mix.set_target(v),
             (Module::Delay, delay::MIX) => self.delay_mix.set_target(v),
+            (Module::Delay, delay::TIME | delay::SYNC) => self.delay_time_target(),
             (Module::Acid, acid::DECAY) => {
                 // The decay applies at once: pass it to the filter now.
                 self.acid_applied[acid::DECAY] = f32::NAN;
@@ -533,6 +538,24 @@ impl Engine {
             }
             _ => self.fx[i - FX_BASE].set_target(v),
         }
+    }
+
+    /// Points delay1's time at its free `time`, or at its synced note value at the tempo
+    /// playing now (which a clock follower may move).
+    fn delay_time_target(&mut self) {
+        let sync = self.params[ParamId::delay(delay::SYNC).index()];
+        let time = ParamId::delay(delay::TIME).index();
+        let target = match delay::synced_time(sync as f64, self.clock.bpm) {
+            Some(t) => {
+                self.delay_tempo = self.clock.bpm;
+                t as f32
+            }
+            None => {
+                self.delay_tempo = f64::NAN;
+                self.params[time]
+            }
+        };
+        self.fx[time - FX_BASE].set_target(target);
     }
 
     fn fx_value(&self, id: ParamId) -> f32 {
@@ -593,6 +616,9 @@ impl Engine {
     /// Control-rate work, every [`CONTROL_PERIOD`] samples: smoothing of effect settings,
     /// filter coefficients and the LFOs.
     fn control_tick(&mut self) {
+        if !self.delay_tempo.is_nan() && self.delay_tempo != self.clock.bpm {
+            self.delay_time_target();
+        }
         for s in self.fx.iter_mut() {
             tick_settling(s);
         }

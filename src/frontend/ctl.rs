@@ -142,10 +142,19 @@ pub fn build(action: &CtlAction) -> Result<OscMessage, String> {
             module,
             param,
             value,
-        } => message(
-            &format!("/mod/{module}/{}", param.trim_matches('/')),
-            vec![float(value, "value")?],
-        ),
+        } => {
+            // A number goes as a float; a choice's name (`saw`, `1/8.`) as text, which
+            // Chronus looks up for the parameter.
+            let arg = match float(value, "value") {
+                Ok(v) => v,
+                Err(_) if !value.trim().is_empty() => OscType::String(value.trim().to_string()),
+                Err(e) => return Err(e),
+            };
+            message(
+                &format!("/mod/{module}/{}", param.trim_matches('/')),
+                vec![arg],
+            )
+        }
         CtlAction::Gate { module, state } => {
             let on = match state.to_ascii_lowercase().as_str() {
                 "on" | "1" | "true" => 1,

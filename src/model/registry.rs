@@ -140,12 +140,23 @@ impl Module {
         Some(self.param_id(i))
     }
 
-    /// Looks a parameter up by any of its names: OSC path, slot-file key or panel name, with
-    /// `/`, `.` and `_` alike, so `cutoff` = `filter_freq` = `filter/freq` on voices.
+    /// Looks a parameter up by any of its names: OSC path, slot-file key, screen name or a
+    /// short alias, with `/`, `.` and `_` alike, so `cutoff` = `filter_freq` = `filter/freq`
+    /// on voices.
     pub fn param_by_name(self, name: &str) -> Option<ParamId> {
         let want = same_separators(name);
-        let i = self.params().iter().position(|p| {
-            same_separators(p.osc) == want || same_separators(p.file_key) == want || p.name == name
+        let matches = |key: &str| {
+            self.params().iter().position(|p| {
+                same_separators(p.osc) == key
+                    || same_separators(p.file_key) == key
+                    || same_separators(p.name) == key
+            })
+        };
+        let i = matches(&want).or_else(|| {
+            let (_, _, full) = SHORT_NAMES
+                .iter()
+                .find(|(kind, short, _)| *kind == self.kind() && *short == want)?;
+            matches(&same_separators(full))
         })?;
         Some(self.param_id(i))
     }
@@ -171,10 +182,21 @@ impl fmt::Display for Module {
     }
 }
 
+/// Short spellings accepted for parameters whose one name is longer: a performer types
+/// `cutoff` or `q` for a voice's `filter_freq` or `filter_q`.
+const SHORT_NAMES: [(ModuleKind, &str, &str); 5] = [
+    (ModuleKind::Voice, "cutoff", "filter_freq"),
+    (ModuleKind::Voice, "q", "filter_q"),
+    (ModuleKind::Voice, "reverb", "reverb_send"),
+    (ModuleKind::Voice, "delay", "delay_send"),
+    (ModuleKind::Voice, "slide", "slide_time"),
+];
+
 /// One parameter's description.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ParamSpec {
-    /// Short name shown in panels (`attack`).
+    /// The parameter's one name on screen (`filter_freq`, `attack`): its slot-file key
+    /// without the `adsr.` nesting.
     pub name: &'static str,
     /// Path after `/mod/<module>/` (`adsr/attack`).
     pub osc: &'static str,
@@ -215,6 +237,34 @@ impl ParamSpec {
             && v >= self.min
             && v <= self.max
             && (self.ty == ParamType::Float || v.fract() == 0.0)
+    }
+
+    /// For an int parameter whose description lists its choices (`0 sine, 1 saw, …`), the
+    /// name of choice `v`.
+    pub fn choice_name(&self, v: f64) -> Option<&'static str> {
+        if self.ty != ParamType::Int {
+            return None;
+        }
+        let want = format!("{}", v as i64);
+        self.desc.split(", ").find_map(|item| {
+            let (n, name) = item.split_once(' ')?;
+            (n == want).then_some(name)
+        })
+    }
+
+    /// The choice named `name` (`saw`, `1/8.`), for an int parameter that lists choices.
+    pub fn choice_value(&self, name: &str) -> Option<f64> {
+        if self.ty != ParamType::Int {
+            return None;
+        }
+        let name = name.trim();
+        self.desc.split(", ").find_map(|item| {
+            let (n, choice) = item.split_once(' ')?;
+            choice
+                .eq_ignore_ascii_case(name)
+                .then(|| n.parse().ok())
+                .flatten()
+        })
     }
 
     /// How keyboard nudges move this parameter (from its unit and what it is).
@@ -417,7 +467,7 @@ pub const VOICE_PARAMS: [ParamSpec; 12] = [
         desc: "0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown noise",
     },
     float(
-        "cutoff",
+        "filter_freq",
         "filter/freq",
         "filter_freq",
         50.0,
@@ -428,7 +478,7 @@ pub const VOICE_PARAMS: [ParamSpec; 12] = [
         "low-pass cutoff",
     ),
     float(
-        "q",
+        "filter_q",
         "filter/q",
         "filter_q",
         0.5,
@@ -483,7 +533,7 @@ pub const VOICE_PARAMS: [ParamSpec; 12] = [
         "envelope release time",
     ),
     float(
-        "reverb",
+        "reverb_send",
         "send/reverb",
         "reverb_send",
         0.0,
@@ -494,7 +544,7 @@ pub const VOICE_PARAMS: [ParamSpec; 12] = [
         "send to reverb1",
     ),
     float(
-        "delay",
+        "delay_send",
         "send/delay",
         "delay_send",
         0.0,
@@ -505,7 +555,7 @@ pub const VOICE_PARAMS: [ParamSpec; 12] = [
         "send to delay1",
     ),
     float(
-        "slide",
+        "slide_time",
         "slide_time",
         "slide_time",
         0.0,
@@ -715,10 +765,49 @@ pub mod delay {
     pub const LOWCUT: usize = 3;
     /// `highcut`
     pub const HIGHCUT: usize = 4;
+    /// `sync`: 0 = free `time`, else a note value synced to the tempo.
+    pub const SYNC: usize = 5;
+
+    /// The note values `sync` chooses from (index 1 …), as shown and as their length in
+    /// beats (quarter notes): straight, dotted (`.`) and triplet (`t`).
+    pub const NOTE_VALUES: [(&str, f64); 13] = [
+        ("1/32", 0.125),
+        ("1/16t", 1.0 / 6.0),
+        ("1/16", 0.25),
+        ("1/16.", 0.375),
+        ("1/8t", 1.0 / 3.0),
+        ("1/8", 0.5),
+        ("1/8.", 0.75),
+        ("1/4t", 2.0 / 3.0),
+        ("1/4", 1.0),
+        ("1/4.", 1.5),
+        ("1/2", 2.0),
+        ("1/2.", 3.0),
+        ("1/1", 4.0),
+    ];
+
+    /// Longest time a synced delay reaches (a half note at 60 BPM); a longer note value
+    /// plays at this time, and the panel says so.
+    pub const SYNCED_MAX_S: f64 = 2.0;
+
+    /// The delay time note value `sync` (0 = free) plays at `bpm`, in seconds, or `None`
+    /// when the time is free. Longer than [`SYNCED_MAX_S`] plays at that.
+    pub fn synced_time(sync: f64, bpm: f64) -> Option<f64> {
+        if !(sync >= 1.0) || !(bpm > 0.0) {
+            return None;
+        }
+        let (_, beats) = NOTE_VALUES[(sync as usize - 1).min(NOTE_VALUES.len() - 1)];
+        Some((beats * 60.0 / bpm).min(SYNCED_MAX_S))
+    }
+
+    /// The name of note value `sync` (`1/8.`), or `None` for free time.
+    pub fn note_value_name(sync: f64) -> Option<&'static str> {
+        (sync >= 1.0).then(|| NOTE_VALUES[(sync as usize - 1).min(NOTE_VALUES.len() - 1)].0)
+    }
 }
 
 /// Parameters of delay1.
-pub const DELAY_PARAMS: [ParamSpec; 5] = [
+pub const DELAY_PARAMS: [ParamSpec; 6] = [
     float(
         "time",
         "time",
@@ -766,6 +855,19 @@ pub const DELAY_PARAMS: [ParamSpec; 5] = [
         "Hz",
         "low-pass in the loop",
     ),
+    ParamSpec {
+        name: "sync",
+        osc: "sync",
+        file_key: "sync",
+        ty: ParamType::Int,
+        min: 0.0,
+        max: 13.0,
+        default: 0.0,
+        smoothing_ms: 0.0,
+        unit: "",
+        desc: "0 free, 1 1/32, 2 1/16t, 3 1/16, 4 1/16., 5 1/8t, 6 1/8, 7 1/8., 8 1/4t, 9 1/4, \
+               10 1/4., 11 1/2, 12 1/2., 13 1/1",
+    },
 ];
 
 /// Index of each LFO parameter.
@@ -1292,7 +1394,7 @@ mod tests {
             let (m, p) = id.locate();
             assert_eq!(m.param_id(p), id);
         }
-        assert_eq!(PARAM_COUNT, 16 * 12 + 8 + 3 + 3 + 5 + 2 + 2);
+        assert_eq!(PARAM_COUNT, 16 * 12 + 8 + 3 + 3 + 6 + 2 + 2);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value};
 
 use super::registry::{
-    self, DEFAULT_VOICES, Module, ParamId, ParamValues, TRACK_FIELDS, sequencer as seq_spec, track,
-    voice,
+    self, DEFAULT_VOICES, Module, ParamId, ParamValues, TRACK_FIELDS, delay, sequencer as seq_spec,
+    track, voice,
 };
 
 /// Keys a file carried that Chronus does not know, kept in order and written back unchanged.
@@ -213,7 +213,7 @@ impl Slot {
         let (Module::Voice(n), p) = id.locate() else {
             return Heard::Edit {
                 id,
-                value: self.params.get(id),
+                value: self.delay_time_heard(id).unwrap_or(self.params.get(id)),
             };
         };
         if let Some(other) = registry::replaced_by(id) {
@@ -274,9 +274,24 @@ impl Slot {
         Heard::Edit { id, value }
     }
 
+    /// The time delay1 plays when `id` is its `time` and a note value syncs it to the tempo.
+    pub fn delay_time_heard(&self, id: ParamId) -> Option<f64> {
+        if id != ParamId::delay(delay::TIME) {
+            return None;
+        }
+        delay::synced_time(
+            self.params.get(ParamId::delay(delay::SYNC)),
+            self.sequencer.bpm,
+        )
+    }
+
     /// Sets parameter `id` (clamped) and, where tracks override it on every hit, their field
-    /// too, so the edit is heard; returns the stored value.
+    /// too, so the edit is heard; returns the stored value. Setting delay1's `time` frees it
+    /// from the tempo (as turning a synced delay's time knob does on a hardware box).
     pub fn set_param_heard(&mut self, id: ParamId, v: f64) -> f64 {
+        if id == ParamId::delay(delay::TIME) {
+            self.params.set(ParamId::delay(delay::SYNC), 0.0);
+        }
         let v = self.params.set(id, v);
         if let (Module::Voice(n), p) = id.locate()
             && let Some(field) = registry::track_override(p)

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::registry::{
-    MAX_VOICES, Module, ParamId, ParamType, TRACK_FIELDS, TrackFieldKind, track, voice,
+    MAX_VOICES, Module, ParamId, ParamType, TRACK_FIELDS, TrackFieldKind, delay, track, voice,
 };
 use super::slot::{Slot, Track};
 
@@ -205,6 +205,11 @@ fn modules_value(slot: &Slot) -> Value {
     for module in EFFECT_FILE_ORDER {
         let mut obj = Map::new();
         for id in module.param_ids() {
+            // A free delay time is the original format's only kind: `sync` is written only
+            // when a note value is chosen, so older files round-trip byte for byte.
+            if id == ParamId::delay(delay::SYNC) && slot.params.get(id) == 0.0 {
+                continue;
+            }
             obj.insert(id.spec().file_key.to_string(), param_value(slot, id));
         }
         if let Some(extra) = module_extra(slot, module) {

@@ -942,3 +942,65 @@ fn track_swaps_at_the_limits_keep_every_note_cycle_and_never_allocate() {
     assert!(out_b.iter().any(|x| x.abs() > 0.0));
     drop(garbage);
 }
+
+// ---- tempo-synced delay ------------------------------------------------------------------
+
+/// First frame at or after `from` where the left channel's magnitude exceeds `level`.
+fn onset(out: &[f32], from: usize, level: f32) -> usize {
+    (from..out.len() / 2)
+        .find(|&i| out[2 * i].abs() > level)
+        .unwrap_or_else(|| panic!("nothing above {level} after frame {from}"))
+}
+
+#[test]
+fn a_synced_delay_repeats_one_note_value_later_and_follows_the_tempo() {
+    // A short noise click on voice1, all of it sent to delay1 for one repeat.
+    let mut p = ParamValues::default();
+    for (param, v) in [
+        (voice::WAVEFORM, 3.0),
+        (voice::AMP, 1.0),
+        (voice::FILTER_FREQ, 8000.0),
+        (voice::ATTACK, 0.001),
+        (voice::DECAY, 0.005),
+        (voice::SUSTAIN, 0.0),
+        (voice::RELEASE, 0.01),
+        (voice::DELAY_SEND, 1.0),
+    ] {
+        p.set(ParamId::voice(1, param), v);
+    }
+    p.set(ParamId::reverb(reverb::MIX), 0.0);
+    p.set(ParamId::delay(delay::FEEDBACK), 0.0);
+    p.set(ParamId::delay(delay::MIX), 1.0);
+    p.set(ParamId::delay(delay::LOWCUT), 20.0);
+    p.set(ParamId::delay(delay::HIGHCUT), 10000.0);
+    // A dotted eighth: 0.375 s at 120 BPM, 0.3 s at 150 (the free time stays 0.25 s).
+    p.set(ParamId::delay(delay::SYNC), 7.0);
+    let mut click = track("click", "voice1", "x...............", 0.05);
+    click.base_amp = 1.0;
+    click.filter_freq = 8000.0;
+    click.delay_send = 1.0;
+    let rate = 48_000.0;
+    let mut rig = Rig::new(rate as f32, 8);
+    rig.send(EngineMsg::Load {
+        scene: scene(120.0, 0.0, &[click], p, 8),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    rig.send(EngineMsg::Play);
+    let mut out = rig.run(2 * 96_000, 128);
+    // The repeat of bar 2's hit, measured from the hit itself.
+    let echo_after = |out: &[f32], hit: usize| {
+        let dry = onset(out, hit, 0.05);
+        let echo = onset(out, dry + 4_800, 0.05);
+        echo - dry
+    };
+    let at_120 = echo_after(&out, 96_000);
+    rig.send(EngineMsg::SetBpm(150.0));
+    out.extend(rig.run(3 * 76_800, 128));
+    let bars = rig.bars();
+    let (_, last) = *bars.last().expect("bars");
+    let at_150 = echo_after(&out, last as usize);
+    eprintln!("dotted eighth: {at_120} samples at 120 BPM, {at_150} at 150 BPM");
+    assert!(at_120.abs_diff(18_000) <= 48, "{at_120}");
+    assert!(at_150.abs_diff(14_400) <= 48, "{at_150}");
+}

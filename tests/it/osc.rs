@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::support::{Live, Rng, Setup};
 use chronus::control::{Command, Level, Notice, Service};
 use chronus::model::registry::{
-    MAX_VOICES, ParamId, TRACK_FIELDS, acid, resolve_osc_param, track, voice,
+    MAX_VOICES, ParamId, TRACK_FIELDS, acid, delay, resolve_osc_param, track, voice,
 };
 use chronus::model::slot::{Slot, Track};
 use chronus::sources::osc::{
@@ -295,7 +295,7 @@ fn every_mod_route_sets_its_registry_parameter_with_any_numeric_type() {
         .into_iter()
         .filter(|r| r.starts_with("/mod/"))
         .collect();
-    assert_eq!(routes.len(), VOICES * 12 + 23 + 7);
+    assert_eq!(routes.len(), VOICES * 12 + 24 + 7);
     for (i, route) in routes.iter().enumerate() {
         let id = resolve_osc_param(&route["/mod/".len()..]).unwrap();
         let spec = id.spec();
@@ -1463,6 +1463,16 @@ fn chronus_ctl_prints_answers_and_exits_by_outcome() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("/mod/voice1/filter/freq 900 — ok"), "{out}");
     assert_eq!(rig.param(ParamId::voice(1, voice::FILTER_FREQ)), 900.0);
+    // A short spelling, and a choice by its name: the delay synced to a dotted eighth.
+    let (code, out, _) = ctl(&mut rig, &["set", "voice1", "cutoff", "700"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(rig.param(ParamId::voice(1, voice::FILTER_FREQ)), 700.0);
+    let (code, out, err) = ctl(&mut rig, &["set", "delay1", "sync", "1/8."]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(rig.param(ParamId::delay(delay::SYNC)), 7.0);
+    let (code, _, err) = ctl(&mut rig, &["set", "delay1", "sync", "1/7"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("\"1/7\" is not a number"), "{err}");
     let (code, _, err) = ctl(&mut rig, &["set", "voice1", "nope", "1"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("/mod/voice1/nope: unknown address"), "{err}");

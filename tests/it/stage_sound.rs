@@ -352,3 +352,55 @@ fn every_editable_voice_row_of_every_demo_slot_changes_the_render() {
     eprintln!("{checked} editable voice rows change the render; not offered: {not_heard:#?}");
     assert!(checked > 300, "{checked}");
 }
+
+#[test]
+fn the_delay_syncs_to_a_note_value_in_the_file_and_a_time_edit_frees_it() {
+    use chronus::model::registry::delay;
+    use chronus::model::slot::Heard;
+    use chronus::model::slot::parse_slot;
+    let sync = ParamId::delay(delay::SYNC);
+    let time = ParamId::delay(delay::TIME);
+    for (file, slot) in demo_slots() {
+        // Files without a note value keep their bytes: `sync` is written only when chosen.
+        assert!(!slot.to_json().contains("\"sync\""), "{file}");
+        let mut synced = slot.clone();
+        synced.set_param_heard(sync, 8.0); // 1/4t
+        let text = synced.to_json();
+        assert!(text.contains("\"sync\": 8"), "{file}");
+        let again = parse_slot(&text, &file).unwrap().slot;
+        assert_eq!(again.params.get(sync), 8.0, "{file}");
+        // The time row shows what plays: two thirds of a beat at the slot's tempo.
+        let want = (2.0 / 3.0 * 60.0 / slot.sequencer.bpm).min(delay::SYNCED_MAX_S);
+        match again.heard(time, None) {
+            Heard::Edit { id, value } => {
+                assert_eq!(id, time);
+                assert!((value - want).abs() < 1e-12, "{file}: {value} vs {want}");
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+        // Setting the time frees it from the tempo, and the file says so by leaving `sync` out.
+        let mut freed = again.clone();
+        freed.set_param_heard(time, 0.3);
+        assert_eq!(freed.params.get(sync), 0.0);
+        assert_eq!(
+            freed.heard(time, None),
+            Heard::Edit {
+                id: time,
+                value: 0.3
+            }
+        );
+        assert!(!freed.to_json().contains("\"sync\""), "{file}");
+    }
+    // Renders differ between free and synced (a dotted eighth at 120 BPM is 0.375 s).
+    assert_eq!(delay::synced_time(7.0, 120.0), Some(0.375));
+    assert_eq!(delay::synced_time(13.0, 60.0), Some(delay::SYNCED_MAX_S));
+    assert_eq!(delay::synced_time(0.0, 120.0), None);
+    assert_eq!(
+        ParamId::delay(delay::SYNC).spec().choice_value("1/8."),
+        Some(7.0)
+    );
+    assert_eq!(
+        ParamId::delay(delay::SYNC).spec().choice_name(7.0),
+        Some("1/8.")
+    );
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use chronus::control::{Command, Level, Notice};
 use chronus::frontend::tui::{self, App, DiskChange, HIGHLIGHT_BARS, Overlay, Panel, Question};
 use chronus::keymap::{Action, Key, KeyCode, Keymap};
-use chronus::model::registry::{acid, voice};
+use chronus::model::registry::{acid, delay, dist, lfo, reverb, voice};
 use chronus::model::{ParamId, Slot};
 use chronus::sources::watch::SlotDiff;
 use chronus::store::{SlotNumber, Store};
@@ -1774,4 +1774,54 @@ fn the_song_is_renamed_from_the_slot_browser_and_saved_with_its_name() {
     r.live.settle_disk();
     let text = fs::read_to_string(r.live.root.join("slots/slot_001.json")).unwrap();
     assert!(text.contains("\"name\": \"Acid Line – fill\""), "{text}");
+}
+
+/// The Modules panel names every parameter whole where it fits (120 columns); where it does
+/// not, the selected parameter is named whole in its title.
+#[test]
+fn the_modules_panel_names_parameters_whole_or_in_its_title() {
+    let r = rig();
+    for w in [120u16, 160] {
+        let screen = r.screen(w, 40);
+        for name in [
+            "env_amount",
+            "vol_comp",
+            "feedback",
+            "highcut",
+            "lowcut",
+            "sync",
+        ] {
+            assert!(
+                screen.lines().any(|l| l.contains(&format!(" {name} "))),
+                "{w}: {name} whole:\n{screen}"
+            );
+        }
+    }
+    // Values with more digits take more room: one blank between columns at 80 and 120
+    // columns; on a narrower screen names are cut, and the parameter selected in the panel
+    // (acid1 env_amount) is named whole in the title.
+    let mut r = rig();
+    for (id, v) in [
+        (ParamId::acid(acid::RES), 0.123),
+        (ParamId::acid(acid::ENV_AMOUNT), 2345.0),
+        (ParamId::dist(dist::DRIVE), 0.123),
+        (ParamId::reverb(reverb::ROOM), 0.123),
+        (ParamId::delay(delay::FEEDBACK), 0.123),
+        (ParamId::lfo1(lfo::RATE), 0.0123),
+        (ParamId::lfo2(lfo::RATE), 0.0123),
+    ] {
+        r.live.apply(Command::SetParam { id, value: v });
+    }
+    r.keys(&["<F2>", "n", "j", "j"]);
+    let screen = r.screen(120, 40);
+    assert!(screen.contains(" env_amount 2345 "), "{screen}");
+    let screen = r.screen(80, 40);
+    assert!(screen.contains(" env_amount 2345 "), "{screen}");
+    let screen = r.screen(72, 40);
+    let title = screen.lines().find(|l| l.contains(" Modules")).unwrap();
+    assert!(
+        title.contains("Modules · acid1 env_amount 2345 Hz"),
+        "{title}\n{screen}"
+    );
+    assert!(screen.contains("0.012"), "{screen}");
 }

@@ -37,7 +37,7 @@ pub use draw::{ScreenLayout, draw, draw_buffer, layout, shorten_middle};
 pub use grid::StepView;
 pub use meters::meter_fraction;
 pub use overlay::help_scroll_range;
-pub use panels::{choice_name, decimals, format_value};
+pub use panels::{decimals, format_value};
 pub use state::{
     Clipboard, DiskChange, HIGHLIGHT_BARS, Hints, Message, Overlay, PANEL_MODULES, Panel, Prompt,
     PromptKind, Question, SlotRow, UiState,

@@ -9,9 +9,9 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::control::{Controller, fmt_num};
 use crate::model::notes::note_name;
-use crate::model::registry::{EFFECT_MODULES, ParamType, TRACK_FIELDS, track};
+use crate::model::registry::{EFFECT_MODULES, ParamType, TRACK_FIELDS, delay, track};
 use crate::model::slot::Heard;
-use crate::model::{Module, ParamSpec, Track};
+use crate::model::{Module, ParamId, ParamSpec, Track};
 
 use super::app::selected_voice;
 use super::draw::{panel, panel_with, split_h, split_v};
@@ -33,9 +33,24 @@ pub fn decimals(spec: &ParamSpec) -> usize {
     places(spec.fine_step()).max(places(spec.min)).min(4)
 }
 
-/// A value as the panel shows it: fixed decimals for the parameter.
+/// Most decimals a value is shown with; smaller values show in exponent form.
+const MAX_DECIMALS: usize = 5;
+
+/// A value as the panel shows it: the decimals a fine step of the parameter needs, more when
+/// the value itself needs them to be read within 5 % (0.002 s is `0.002`, never `0.00`).
 pub fn format_value(spec: &ParamSpec, v: f64) -> String {
-    format!("{v:.*}", decimals(spec))
+    let mut places = decimals(spec);
+    let close = |places: usize| {
+        let shown: f64 = format!("{v:.places$}").parse().unwrap_or(v);
+        (shown - v).abs() <= 0.05 * v.abs()
+    };
+    while !close(places) {
+        if places == MAX_DECIMALS {
+            return format!("{v:.1e}");
+        }
+        places += 1;
+    }
+    format!("{v:.places$}")
 }
 
 /// A value without trailing zeros (`0.3`, `1500`), for tight columns.
@@ -46,19 +61,6 @@ pub fn compact_value(spec: &ParamSpec, v: f64) -> String {
     } else {
         s
     }
-}
-
-/// For an int parameter whose description lists its choices (`0 sine, 1 saw, …`), the name
-/// of choice `v`.
-pub fn choice_name(spec: &ParamSpec, v: f64) -> Option<&'static str> {
-    if spec.ty != ParamType::Int {
-        return None;
-    }
-    let want = format!("{}", v as i64);
-    spec.desc.split(", ").find_map(|item| {
-        let (n, name) = item.split_once(' ')?;
-        (n == want).then_some(name)
-    })
 }
 
 fn gauge(spec: &ParamSpec, v: f64, width: usize) -> String {
@@ -110,8 +112,14 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
     let first = (sel + 1).saturating_sub(rows);
     let wide = inner.width >= 46;
     // Name, value, unit, a gauge on wide panels, range (or choice and range).
+    let name_w = specs
+        .iter()
+        .map(|p| p.name.width())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     let mut widths = vec![
-        Constraint::Length(10),
+        Constraint::Length(name_w as u16),
         Constraint::Length(7),
         Constraint::Length(2),
     ];
@@ -191,16 +199,27 @@ fn param_row(
         (_, Some(_)) => Line::from("—").right_aligned(),
         _ => Line::from(format_value(spec, v)).right_aligned(),
     };
+    let unit = if not_heard.is_some() { "" } else { spec.unit };
     let mut cells = vec![
         Cell::from(spec.name).style(name_style),
         Cell::from(value).style(value_style),
-        Cell::from(Span::styled(spec.unit, theme::dim())),
+        Cell::from(Span::styled(unit, theme::dim())),
     ];
     if wide {
         cells.push(Cell::from(Span::styled(gauge(spec, v, 10), theme::dim())));
     }
     let range = format!("{}–{}", fmt_num(spec.min), fmt_num(spec.max));
-    let range = match choice_name(spec, v) {
+    let song = super::draw::shown_song(ui, ctl);
+    let synced = song.delay_time_heard(id).and(delay::note_value_name(
+        song.params.get(ParamId::delay(delay::SYNC)),
+    ));
+    let range = match spec.choice_name(v) {
+        // A synced delay time: the note value it follows (`sync` sets it; a nudge here frees
+        // the time, starting from what plays).
+        _ if synced.is_some() => Line::from(vec![
+            Span::styled("sync ", theme::dim()),
+            Span::styled(synced.unwrap_or_default(), theme::text()),
+        ]),
         Some(name) => Line::from(vec![
             Span::styled(name, theme::text()),
             Span::styled(format!(" {range}"), theme::dim()),
@@ -353,27 +372,84 @@ fn wrap_words(words: &[String], width: usize, max_lines: usize) -> Vec<String> {
 }
 
 /// Draws every effect module side by side, values only: the whole sound at a glance. The
-/// module shown in the parameter panel is highlighted.
+/// module shown in the parameter panel is highlighted. Names are shown whole; a panel too
+/// narrow for that shortens them and names the selected parameter whole in its title.
 pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let inner = panel(area, buf, Line::from(" Modules "), false);
-    if inner.height < 2 {
-        return;
-    }
+    let song = super::draw::shown_song(ui, ctl);
+    // Each module's cells: (name, value, changed), and the width they need whole.
+    let columns: Vec<Vec<(&'static str, String, bool)>> = EFFECT_MODULES
+        .iter()
+        .map(|module| {
+            module
+                .params()
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| {
+                    let id = module.param_id(i);
+                    let v = song.delay_time_heard(id).unwrap_or(song.params.get(id));
+                    let value = match spec.choice_name(v) {
+                        Some(name) => name.to_string(),
+                        None => compact_value(spec, v),
+                    };
+                    let changed = ui.changes.as_ref().is_some_and(|c| c.param(id));
+                    (spec.name, value, changed)
+                })
+                .collect()
+        })
+        .collect();
+    let needed: Vec<u16> = EFFECT_MODULES
+        .iter()
+        .zip(&columns)
+        .map(|(module, cells)| {
+            let widest = cells
+                .iter()
+                .map(|(name, value, _)| name.width() + 1 + value.width())
+                .max()
+                .unwrap_or(0);
+            widest.max(module.to_string().width()) as u16
+        })
+        .collect();
     let n = EFFECT_MODULES.len() as u16;
-    let col_w = inner.width / n;
-    if col_w < 8 {
+    let inner_w = area.width.saturating_sub(2);
+    // Whole names: each column as wide as it needs, two blanks between columns (one when
+    // tight), the space left shared out evenly. Otherwise equal columns, names cut, and the
+    // selected parameter named whole in the title.
+    let whole = |gap: u16| needed.iter().sum::<u16>() + gap * (n - 1) + 2;
+    let gap = if whole(2) <= inner_w { 2 } else { 1 };
+    let fits = whole(gap) <= inner_w;
+    let widths: Vec<u16> = if fits {
+        let extra = (inner_w - whole(gap)) / n;
+        needed.iter().map(|w| w + extra).collect()
+    } else {
+        vec![(inner_w / n).saturating_sub(gap); n as usize]
+    };
+    let mut title = vec![Span::raw(" Modules ")];
+    if !fits
+        && ui.module >= 1
+        && let Some(module) = EFFECT_MODULES.get(ui.module - 1)
+        && let Some(spec) = module.params().get(ui.param)
+    {
+        let (_, value, _) = &columns[ui.module - 1][ui.param];
+        title.push(Span::styled(
+            format!("· {module} {} {value} {} ", spec.name, spec.unit).replace("  ", " "),
+            theme::dim(),
+        ));
+    }
+    let inner = panel(area, buf, Line::from(title), false);
+    if inner.height < 2 || widths.iter().any(|&w| w < 6) {
         return;
     }
-    for (c, module) in EFFECT_MODULES.iter().enumerate() {
-        // One column of the screen each, a blank on either side.
+    let mut x = inner.x + 1;
+    for (c, (module, cells)) in EFFECT_MODULES.iter().zip(&columns).enumerate() {
         let column = Rect {
-            x: inner.x + c as u16 * col_w + 1,
-            width: col_w - 2,
+            x,
+            width: widths[c].min(inner.right().saturating_sub(x)),
             ..inner
         };
+        x += widths[c] + gap;
         let shown = ui.module == c + 1;
         let head_style = if shown {
             theme::title(ui.focus == Panel::Params)
@@ -381,16 +457,14 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
             theme::text()
         };
         Line::styled(module.to_string(), head_style).render(column, buf);
-        for (i, spec) in module.params().iter().enumerate() {
+        for (i, (name, value, changed)) in cells.iter().enumerate() {
             let (_, row) = split_v(column, i as u16 + 1);
-            let id = module.param_id(i);
-            let v = super::draw::shown_song(ui, ctl).params.get(id);
-            let value_style = if ui.changes.as_ref().is_some_and(|c| c.param(id)) {
+            let value_style = if *changed {
                 theme::changed(theme::text())
             } else {
                 theme::text()
             };
-            let value = Line::styled(compact_value(spec, v), value_style).right_aligned();
+            let value = Line::styled(value.clone(), value_style).right_aligned();
             let name_style = if shown && ui.param == i {
                 theme::selected()
             } else {
@@ -399,7 +473,7 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
             // The name takes what the value leaves, less a blank between them.
             let name_w = row.width.saturating_sub(value.width() as u16 + 1);
             let (name_area, _) = split_h(row, name_w);
-            Line::styled(spec.name, name_style).render(name_area, buf);
+            Line::styled(*name, name_style).render(name_area, buf);
             value.render(row, buf);
         }
     }
@@ -428,6 +502,69 @@ mod tests {
         assert_eq!(wrap_words(&w, 40, 1), ["C2 C2 D#2 G2 A#2 C3"]);
     }
 
+    /// Every row of every panel, over its whole range: what shows reads back within 5 %
+    /// of the value and fits the value column (7 cells).
+    #[test]
+    fn every_row_shows_its_value_within_5_percent_in_7_cells() {
+        use crate::model::registry::{TrackFieldKind, VOICE_PARAMS, sequencer, voice};
+        let mut specs: Vec<&ParamSpec> = [
+            Module::Voice(1),
+            Module::Acid,
+            Module::Dist,
+            Module::Reverb,
+            Module::Delay,
+            Module::Lfo1,
+            Module::Lfo2,
+        ]
+        .iter()
+        .flat_map(|m| m.params())
+        .collect();
+        specs.extend(
+            TRACK_FIELDS
+                .iter()
+                .filter(|f| f.kind == TrackFieldKind::Number)
+                .map(|f| &f.spec),
+        );
+        specs.extend([&sequencer::BPM, &sequencer::SWING]);
+        let mut checked = 0;
+        for spec in specs {
+            let mut values = vec![
+                spec.min,
+                spec.max,
+                spec.default,
+                spec.min + spec.fine_step(),
+            ];
+            // A sweep over the range, evenly in log where the range allows it.
+            let low = spec.min.max(1e-4);
+            for k in 0..=60 {
+                let f = k as f64 / 60.0;
+                values.push(spec.min + (spec.max - spec.min) * f);
+                if spec.max > low {
+                    values.push(low * (spec.max / low).powf(f));
+                }
+            }
+            for v in values.into_iter().map(|v| spec.clamp(v)) {
+                let shown = format_value(spec, v);
+                assert!(
+                    shown.width() <= 7,
+                    "{} {v}: {shown:?} is too wide",
+                    spec.name
+                );
+                let back: f64 = shown.parse().unwrap();
+                assert!(
+                    (back - v).abs() <= 0.05 * v.abs(),
+                    "{} {v} shows as {shown}",
+                    spec.name
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 5_000, "{checked}");
+        assert_eq!(format_value(&VOICE_PARAMS[voice::DECAY], 0.002), "0.002");
+        assert_eq!(format_value(&VOICE_PARAMS[voice::AMP], 0.0004), "0.0004");
+        assert_eq!(format_value(&VOICE_PARAMS[voice::AMP], 1e-7), "1.0e-7");
+    }
+
     #[test]
     fn values_show_as_many_decimals_as_a_fine_step_needs() {
         use crate::model::registry::{VOICE_PARAMS, voice};
@@ -435,14 +572,11 @@ mod tests {
         assert_eq!(format_value(&VOICE_PARAMS[voice::AMP], 0.3), "0.300");
         assert_eq!(format_value(&VOICE_PARAMS[voice::ATTACK], 0.01), "0.010");
         assert_eq!(compact_value(&VOICE_PARAMS[voice::AMP], 0.3), "0.3");
+        assert_eq!(VOICE_PARAMS[voice::WAVEFORM].choice_name(1.0), Some("saw"));
         assert_eq!(
-            choice_name(&VOICE_PARAMS[voice::WAVEFORM], 1.0),
-            Some("saw")
-        );
-        assert_eq!(
-            choice_name(&VOICE_PARAMS[voice::WAVEFORM], 5.0),
+            VOICE_PARAMS[voice::WAVEFORM].choice_name(5.0),
             Some("brown noise")
         );
-        assert_eq!(choice_name(&VOICE_PARAMS[voice::AMP], 1.0), None);
+        assert_eq!(VOICE_PARAMS[voice::AMP].choice_name(1.0), None);
     }
 }

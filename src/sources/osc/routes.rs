@@ -528,7 +528,11 @@ fn set_param(ctl: &mut Controller, c: &Call) -> Routed {
             ctl.voices()
         ));
     }
-    let value = num_arg(c.msg, 0, "a value")?;
+    // A choice may come by name (`/mod/delay1/sync "1/8."`, `/mod/voice1/osc/type "saw"`).
+    let value = match arg(c.msg, 0, "a value")? {
+        OscType::String(name) if let Some(v) = id.spec().choice_value(name) => v,
+        _ => num_arg(c.msg, 0, "a value")?,
+    };
     ctl.apply(Command::SetParam { id, value })
         .map(|_| Outcome::Silent)
         .map_err(|e| e.to_string())

@@ -272,7 +272,7 @@ mod tests {
         }
         assert_eq!(
             r.iter().filter(|a| a.starts_with("/mod/")).count(),
-            8 * 12 + 23 + 7
+            8 * 12 + 24 + 7
         );
         let text = engine_list(4);
         assert!(text.contains("voice1 … voice4"));

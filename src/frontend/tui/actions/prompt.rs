@@ -141,6 +141,9 @@ fn complete_action(prompt: &mut Prompt) {
 }
 
 pub(super) fn parse_in_range(text: &str, spec: &ParamSpec) -> Result<f64, String> {
+    if let Some(v) = spec.choice_value(text) {
+        return Ok(v);
+    }
     let v: f64 = text
         .parse()
         .ok()
