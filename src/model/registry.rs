@@ -793,7 +793,9 @@ pub mod delay {
     /// The delay time note value `sync` (0 = free) plays at `bpm`, in seconds, or `None`
     /// when the time is free. Longer than [`SYNCED_MAX_S`] plays at that.
     pub fn synced_time(sync: f64, bpm: f64) -> Option<f64> {
-        if !(sync >= 1.0) || !(bpm > 0.0) {
+        // NaN tempo or choice: free.
+        let synced = sync >= 1.0 && bpm > 0.0;
+        if !synced {
             return None;
         }
         let (_, beats) = NOTE_VALUES[(sync as usize - 1).min(NOTE_VALUES.len() - 1)];
