@@ -293,6 +293,14 @@ impl Slot {
             self.params.set(ParamId::delay(delay::SYNC), 0.0);
         }
         let v = self.params.set(id, v);
+        // Choosing a note value also moves the free time as near to it as its range allows:
+        // a reader that knows no `sync` plays that, and freeing the time later starts there.
+        if id == ParamId::delay(delay::SYNC)
+            && let Some(t) = delay::synced_time(v, self.sequencer.bpm)
+        {
+            self.params
+                .set(ParamId::delay(delay::TIME), registry::clean(t, 6));
+        }
         if let (Module::Voice(n), p) = id.locate()
             && let Some(field) = registry::track_override(p)
         {

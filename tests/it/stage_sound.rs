@@ -369,6 +369,14 @@ fn the_delay_syncs_to_a_note_value_in_the_file_and_a_time_edit_frees_it() {
         assert!(text.contains("\"sync\": 8"), "{file}");
         let again = parse_slot(&text, &file).unwrap().slot;
         assert_eq!(again.params.get(sync), 8.0, "{file}");
+        // The free time moved as near the note value as its range allows (0.1–0.6 s), for
+        // readers that know no `sync`.
+        let free = again.params.get(time);
+        let at_tempo = 2.0 / 3.0 * 60.0 / slot.sequencer.bpm;
+        assert!(
+            (free - at_tempo.clamp(0.1, 0.6)).abs() < 1e-5,
+            "{file}: {free}"
+        );
         // The time row shows what plays: two thirds of a beat at the slot's tempo.
         let want = (2.0 / 3.0 * 60.0 / slot.sequencer.bpm).min(delay::SYNCED_MAX_S);
         match again.heard(time, None) {
