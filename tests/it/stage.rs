@@ -618,3 +618,41 @@ fn start_up_errors_are_not_hidden_by_the_notices_that_follow() {
             && s.lines().any(|l| l.contains("✗ slot 1 did not load"))
     });
 }
+
+/// Issue 13: at 80×24, with a long slot name, a slot queued for the next bar and a recording
+/// running, the header shows the transport, the queue target with its countdown and REC in
+/// full: the name gives way first.
+#[test]
+fn the_header_at_80x24_shows_the_queue_and_rec_in_full() {
+    if !tmux_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 30 BPM: an 8-second bar, so the queue waits long enough to be seen.
+    write_slot(
+        dir.path(),
+        1,
+        &song(
+            "Anthem Breakbeat 174 – long set name",
+            30.0,
+            "kick",
+            PATTERN,
+        ),
+    );
+    write_slot(dir.path(), 2, &song("Dub Steps", 92.0, "kick", PATTERN));
+    let tmux = Tmux::new("header80");
+    tmux.start_sized(dir.path(), &["--no-osc"], 80, 24);
+    tmux.send(&["Space", "R", "2"]);
+    let screen = tmux.wait_for("the queue and REC", |s| {
+        let h = header(s);
+        h.contains("→ slot 2") && h.contains("REC")
+    });
+    let h = header(&screen);
+    assert!(h.contains("▶ PLAY"), "{h}");
+    assert!(h.contains("30.0 BPM"), "{h}");
+    assert!(h.contains("→ slot 2 in "), "the countdown: {h}");
+    assert!(h.contains("● REC"), "{h}");
+    assert!(h.chars().count() <= 80, "{h}");
+    tmux.send(&["R"]);
+    tmux.wait_for("the recording stopped", |s| !header(s).contains("REC"));
+}

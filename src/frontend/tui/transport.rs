@@ -31,9 +31,20 @@ pub fn queued_text(ctl: &Controller) -> Option<String> {
     })
 }
 
-/// The performance half: play state, tempo, position, slot, queue, recording; the slot name in
-/// at most `name_room` columns.
-fn left(ui: &UiState, ctl: &Controller, name_room: usize) -> Parts {
+/// How the count of unseen messages shows in the header: it gives way before the rest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unseen {
+    /// `3 new messages`
+    Full,
+    /// `3 new`
+    Short,
+    /// Left out (the message line still shows the most severe one).
+    Hidden,
+}
+
+/// The performance half: play state, tempo, position, slot, queue, recording, then how many
+/// messages are unseen; the slot name in at most `name_room` columns.
+fn left(ui: &UiState, ctl: &Controller, name_room: usize, unseen_as: Unseen) -> Parts {
     let st = ctl.status();
     let mut p: Parts = Vec::new();
     if st.muted {
@@ -98,15 +109,19 @@ fn left(ui: &UiState, ctl: &Controller, name_room: usize) -> Parts {
     if ui.preview && ctl.queued().is_some() {
         p.push(Span::styled("  PREVIEW", theme::pending()));
     }
-    let unseen = ui.unseen();
-    if unseen > 1 {
-        p.push(Span::styled(
-            format!("  {unseen} new messages"),
-            theme::dim(),
-        ));
-    }
     if ctl.recording().is_some() {
         p.push(Span::styled("  ● REC", theme::recording()));
+    }
+    let unseen = ui.unseen();
+    if unseen > 1 {
+        match unseen_as {
+            Unseen::Full => p.push(Span::styled(
+                format!("  {unseen} new messages"),
+                theme::dim(),
+            )),
+            Unseen::Short => p.push(Span::styled(format!("  {unseen} new"), theme::dim())),
+            Unseen::Hidden => {}
+        }
     }
     p
 }
@@ -143,17 +158,21 @@ fn right(ctl: &Controller) -> Parts {
     p
 }
 
-/// The performance half fitted to `cols`: the slot name is shortened first (then left out), so
-/// the play state, tempo, position, queue countdown and REC always show whole.
+/// The performance half fitted to `cols`: the count of unseen messages gives way first
+/// (shortened, then left out), then the slot name (shortened, then left out), so the play
+/// state, tempo, position, queue countdown and REC always show whole.
 fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
-    let full = left(ui, ctl, usize::MAX);
-    let over = width(&full).saturating_sub(cols);
-    if over == 0 {
-        return full;
+    for unseen_as in [Unseen::Full, Unseen::Short, Unseen::Hidden] {
+        let whole = left(ui, ctl, usize::MAX, unseen_as);
+        if width(&whole) <= cols {
+            return whole;
+        }
     }
-    let bare = width(&left(ui, ctl, 0));
-    let name_width = width(&full) - bare;
-    left(ui, ctl, name_width.saturating_sub(over))
+    let whole = left(ui, ctl, usize::MAX, Unseen::Hidden);
+    let over = width(&whole).saturating_sub(cols);
+    let bare = width(&left(ui, ctl, 0, Unseen::Hidden));
+    let name_width = width(&whole) - bare;
+    left(ui, ctl, name_width.saturating_sub(over), Unseen::Hidden)
 }
 
 /// Terminal width from which the bar may take a single row.
@@ -164,7 +183,7 @@ const ONE_ROW: u16 = 160;
 /// slot gets queued or recording starts.
 pub fn rows(cols: u16, ui: &UiState, ctl: &Controller) -> u16 {
     if cols >= ONE_ROW
-        && width(&left(ui, ctl, usize::MAX)) + 2 + width(&right(ctl)) <= cols as usize
+        && width(&left(ui, ctl, usize::MAX, Unseen::Full)) + 2 + width(&right(ctl)) <= cols as usize
     {
         1
     } else {
