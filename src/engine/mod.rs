@@ -342,6 +342,11 @@ impl Engine {
                 if !self.clock.running {
                     self.clock.start(self.sample);
                     self.swung = None;
+                    // The grid shows each track's cycle from its first hit: a stop in mid-loop
+                    // must not leave the notes shifted against it.
+                    for t in self.tracks.tracks.iter_mut() {
+                        t.note_index = t.note_start;
+                    }
                     self.emit(EngineEvent::Started {
                         sample: self.sample,
                     });
@@ -732,11 +737,7 @@ impl Engine {
     /// steps: the cycle is placed where the playhead is in the track's loop, so each hit plays
     /// the note entered on it, as the grid shows, from the next hit on.
     fn carry_note_indexes(&self, tracks: &mut [SceneTrack]) {
-        // The next step whose hits fire (a swung step has advanced the clock already).
-        let next = match self.swung {
-            Some((k, _)) => k,
-            None => self.clock.next_step,
-        };
+        let next = self.next_hit_step();
         for t in tracks.iter_mut() {
             if let Some(old) = self.tracks.find(&t.name, &t.notes) {
                 t.note_index = old.note_index;
@@ -751,8 +752,24 @@ impl Engine {
         }
     }
 
+    /// The next step whose hits fire (a swung step has advanced the clock already).
+    fn next_hit_step(&self) -> u64 {
+        match self.swung {
+            Some((k, _)) => k,
+            None => self.clock.next_step,
+        }
+    }
+
     /// Applies a whole snapshot now; its box (holding the replaced tracks) goes to garbage.
     fn apply_scene(&mut self, mut scene: Box<Scene>, slot: u16) {
+        if self.clock.running {
+            // A slot arriving mid-song plays each track's notes as if it had played since
+            // step 0, so every hit plays the note the grid shows on its step.
+            let next = self.next_hit_step();
+            for t in scene.tracks.tracks.iter_mut() {
+                t.note_index = t.note_start.wrapping_add(hits_before(&t.steps, next));
+            }
+        }
         self.song_params = scene.params.0;
         self.clock.set_bpm(scene.bpm);
         self.clock.set_swing(scene.swing);
@@ -931,9 +948,29 @@ impl Engine {
     }
 }
 
+/// Hits a track of `steps` has played in global steps `0..step`.
+fn hits_before(steps: &[u8], step: u64) -> u64 {
+    if steps.is_empty() {
+        return 0;
+    }
+    let len = steps.len() as u64;
+    let hits = |s: &[u8]| s.iter().filter(|&&v| v != STEP_REST).count() as u64;
+    (step / len) * hits(steps) + hits(&steps[..(step % len) as usize])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hits_before_counts_whole_loops_and_the_part_loop() {
+        let steps = pattern_steps("x.xX.");
+        assert_eq!(hits_before(&steps, 0), 0);
+        assert_eq!(hits_before(&steps, 3), 2);
+        assert_eq!(hits_before(&steps, 5), 3);
+        assert_eq!(hits_before(&steps, 16), 3 * 3 + 1);
+        assert_eq!(hits_before(&[], 16), 0);
+    }
 
     fn run(e: &mut Engine, frames: usize) -> Vec<f32> {
         let mut out = vec![0.0; frames * 2];
