@@ -116,6 +116,8 @@ pub struct Engine {
     sample: u64,
     tracks: Box<TrackSet>,
     pending: Option<PendingLoad>,
+    /// Tracks waiting for the same bar a load waits for (quantised mutes).
+    pending_tracks: Option<Box<TrackSet>>,
     /// Hits of an odd step waiting for their swung time: (step, sample).
     swung: Option<(u64, u64)>,
     gate_off: [u64; MAX_VOICES],
@@ -223,6 +225,7 @@ impl Engine {
             sample: 0,
             tracks: Box::default(),
             pending: None,
+            pending_tracks: None,
             swung: None,
             gate_off: [NEVER; MAX_VOICES],
             events: FixedQueue::new(EVENT_CAPACITY),
@@ -360,6 +363,19 @@ impl Engine {
                 let old = std::mem::replace(&mut self.tracks, tracks);
                 self.discard(Garbage::Tracks(old));
             }
+            EngineMsg::QueueTracks(tracks) => {
+                if let Some(old) = self.pending_tracks.replace(tracks) {
+                    self.discard(Garbage::Tracks(old));
+                }
+                if !self.clock.running {
+                    self.apply_at_bar();
+                }
+            }
+            EngineMsg::CancelQueuedTracks => {
+                if let Some(old) = self.pending_tracks.take() {
+                    self.discard(Garbage::Tracks(old));
+                }
+            }
             EngineMsg::Amend(scene) => self.amend(scene),
             EngineMsg::Load {
                 scene,
@@ -384,9 +400,7 @@ impl Engine {
             self.emit(EngineEvent::Stopped {
                 sample: self.sample,
             });
-            if let Some(p) = self.pending.take() {
-                self.apply_scene(p.scene, p.slot);
-            }
+            self.apply_at_bar();
         }
     }
 
@@ -654,9 +668,7 @@ impl Engine {
             let at = self.clock.next_step_sample;
             let bar = k / STEPS_PER_BAR;
             if k.is_multiple_of(STEPS_PER_BAR) {
-                if let Some(p) = self.pending.take() {
-                    self.apply_scene(p.scene, p.slot);
-                }
+                self.apply_at_bar();
                 self.emit(EngineEvent::Bar { bar, sample: at });
             }
             self.emit(EngineEvent::Step {
@@ -760,8 +772,38 @@ impl Engine {
         }
     }
 
+    /// The bar the clock is in or about to start (the bar of the next step while running).
+    fn bar_now(&self) -> u64 {
+        if self.clock.running {
+            self.clock.next_step / STEPS_PER_BAR
+        } else {
+            self.clock.current_step() / STEPS_PER_BAR
+        }
+    }
+
+    /// Everything waiting for the bar takes effect: queued tracks (quantised mutes), then a
+    /// queued load, which replaces them.
+    fn apply_at_bar(&mut self) {
+        if let Some(mut tracks) = self.pending_tracks.take() {
+            self.carry_note_indexes(&mut tracks.tracks);
+            let old = std::mem::replace(&mut self.tracks, tracks);
+            self.discard(Garbage::Tracks(old));
+            self.emit(EngineEvent::TracksApplied {
+                bar: self.bar_now(),
+                sample: self.sample,
+            });
+        }
+        if let Some(p) = self.pending.take() {
+            self.apply_scene(p.scene, p.slot);
+        }
+    }
+
     /// Applies a whole snapshot now; its box (holding the replaced tracks) goes to garbage.
+    /// Tracks queued for the bar belonged to the song it replaces: they are dropped.
     fn apply_scene(&mut self, mut scene: Box<Scene>, slot: u16) {
+        if let Some(old) = self.pending_tracks.take() {
+            self.discard(Garbage::Tracks(old));
+        }
         if self.clock.running {
             // A slot arriving mid-song plays each track's notes as if it had played since
             // step 0, so every hit plays the note the grid shows on its step.
@@ -778,11 +820,7 @@ impl Engine {
         }
         std::mem::swap(&mut *self.tracks, &mut scene.tracks);
         self.discard(Garbage::Scene(scene));
-        let bar = if self.clock.running {
-            self.clock.next_step / STEPS_PER_BAR
-        } else {
-            self.clock.current_step() / STEPS_PER_BAR
-        };
+        let bar = self.bar_now();
         self.emit(EngineEvent::Applied {
             slot,
             bar,

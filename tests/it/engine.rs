@@ -1035,3 +1035,39 @@ fn a_slot_loaded_at_a_bar_plays_its_notes_in_step_with_the_grid() {
     // Steps 4, 6, 8 and 10 of the track: its 3rd to 6th notes.
     assert_pitches(&first_hit_pitches(&out), &t.notes[2..], "loaded at bar 1");
 }
+
+#[test]
+fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
+    let mut rig = Rig::new(48000.0, 8);
+    let a = track("a", "voice1", "xxxx", 0.25);
+    let b = track("b", "voice2", "xxxx", 0.25);
+    rig.send(EngineMsg::SetTracks(tracks(&[a.clone()], 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(50_000, 128);
+    rig.send(EngineMsg::QueueTracks(tracks(&[b.clone()], 8)));
+    rig.run(46_001, 128);
+    assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
+    assert_eq!(rig.gate_samples(2, true), vec![96_000]);
+    assert!(rig.events.contains(&EngineEvent::TracksApplied {
+        bar: 1,
+        sample: 96_000
+    }));
+    // Queued, then a slot loaded at once: the queued tracks belonged to the song replaced.
+    rig.send(EngineMsg::QueueTracks(tracks(&[a.clone()], 8)));
+    rig.send(EngineMsg::Load {
+        scene: scene(120.0, 0.0, &[b], ParamValues::default(), 8),
+        timing: LoadTiming::Immediate,
+        slot: 4,
+    });
+    rig.run(96_000, 128);
+    assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
+    // Stopped, queued tracks apply at once.
+    rig.send(EngineMsg::Stop);
+    rig.send(EngineMsg::QueueTracks(tracks(&[a], 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(1, 1);
+    assert_eq!(
+        rig.gate_samples(1, true).last(),
+        Some(&(50_000 + 46_001 + 96_000))
+    );
+}
