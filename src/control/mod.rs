@@ -39,7 +39,7 @@ pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
 pub use notice::{Level, Notice, describe};
 pub use pattern::{
-    HIDDEN_STEPS_KEY, MUTE_GROUP_KEY, PatternOp, hidden_steps, mute_group, step_notes,
+    HIDDEN_STEPS_KEY, MUTE_GROUP_KEY, PatternOp, hidden_steps, mute_group, parse_row, step_notes,
 };
 pub use wake::{Waker, Wakeup, wake_pair};
 

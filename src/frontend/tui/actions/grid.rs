@@ -214,13 +214,7 @@ impl App {
         track: String,
         text: &str,
     ) -> Result<(), String> {
-        let row: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        if let Some(bad) = row.chars().find(|c| !matches!(c, 'X' | 'x' | '.' | '-')) {
-            return Err(format!(
-                "\"{bad}\" is not a step: type X (accent), x (hit) or . (rest)"
-            ));
-        }
-        let pattern = row.replace('-', ".");
+        let pattern = crate::control::parse_row(text)?;
         let len = pattern.chars().count();
         self.apply_typed(
             ctl,
