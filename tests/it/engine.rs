@@ -1041,10 +1041,10 @@ fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
     let mut rig = Rig::new(48000.0, 8);
     let a = track("a", "voice1", "xxxx", 0.25);
     let b = track("b", "voice2", "xxxx", 0.25);
-    rig.send(EngineMsg::SetTracks(tracks(&[a.clone()], 8)));
+    rig.send(EngineMsg::SetTracks(tracks(std::slice::from_ref(&a), 8)));
     rig.send(EngineMsg::Play);
     rig.run(50_000, 128);
-    rig.send(EngineMsg::QueueTracks(tracks(&[b.clone()], 8)));
+    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&b), 8)));
     rig.run(46_001, 128);
     assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
     assert_eq!(rig.gate_samples(2, true), vec![96_000]);
@@ -1053,7 +1053,7 @@ fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
         sample: 96_000
     }));
     // Queued, then a slot loaded at once: the queued tracks belonged to the song replaced.
-    rig.send(EngineMsg::QueueTracks(tracks(&[a.clone()], 8)));
+    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&a), 8)));
     rig.send(EngineMsg::Load {
         scene: scene(120.0, 0.0, &[b], ParamValues::default(), 8),
         timing: LoadTiming::Immediate,
