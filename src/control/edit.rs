@@ -207,12 +207,15 @@ impl Controller {
             (true, false) => "solo off",
         };
         if self.mute_quantize && self.status.running {
-            if want == now {
+            let said = if want == now {
                 self.pending_mutes.remove(&key);
-                return Ok(Some(format!("{track} stays {word}")));
-            }
-            self.pending_mutes.insert(key, want);
-            return Ok(Some(format!("{track} {word} at the next bar")));
+                format!("{track} stays {word}")
+            } else {
+                self.pending_mutes.insert(key, want);
+                format!("{track} {word} at the next bar")
+            };
+            self.queue_mutes();
+            return Ok(Some(said));
         }
         self.pending_mutes.remove(&key);
         self.perform(|s| {
@@ -315,6 +318,31 @@ impl Controller {
         });
     }
 
+    /// Hands the engine the tracks as the pending mutes and solos make them, to switch to at
+    /// the first sample of the next bar (the sample a queued slot switches at); with none
+    /// pending, drops what it holds. Called whenever the pending mutes or the tracks change.
+    pub(super) fn queue_mutes(&mut self) {
+        if self.pending_mutes.is_empty() || !self.status.running {
+            if std::mem::take(&mut self.mutes_queued) {
+                self.link.send(EngineMsg::CancelQueuedTracks);
+            }
+            return;
+        }
+        let mut tracks = self.song.sequencer.tracks.clone();
+        for ((name, solo), want) in &self.pending_mutes {
+            if let Some(t) = tracks.iter_mut().find(|t| &t.name == name) {
+                if *solo {
+                    t.solo = *want;
+                } else {
+                    t.muted = *want;
+                }
+            }
+        }
+        let set = TrackSet::from_tracks(&tracks, self.voices);
+        self.link.send(EngineMsg::QueueTracks(Box::new(set)));
+        self.mutes_queued = true;
+    }
+
     /// Changes performance state of the song (mutes, solos): the engine hears it, the undo
     /// history and the dirty mark do not see it.
     fn perform(&mut self, f: impl FnOnce(&mut Slot) -> Reply) -> Reply {
@@ -409,6 +437,10 @@ impl Controller {
         if a.tracks != b.tracks {
             let set = TrackSet::from_tracks(&b.tracks, self.voices);
             self.link.send(EngineMsg::SetTracks(Box::new(set)));
+            // Tracks waiting for the bar must hold this edit too.
+            self.queue_mutes();
+        } else if self.pending_mutes.is_empty() {
+            self.queue_mutes();
         }
         for id in ParamId::all(self.voices) {
             let v = self.song.params.get(id);

@@ -9,7 +9,7 @@ use crate::model::registry::MAX_VOICES;
 use crate::store::SlotNumber;
 
 use super::slots::Incoming;
-use super::{Controller, Level, Notice, STEPS_PER_BAR, STEPS_PER_BEAT, tag_to_slot};
+use super::{Controller, Level, Notice, STEPS_PER_BEAT, tag_to_slot};
 
 /// What the screen shows of the engine, updated from its events.
 #[derive(Debug, Clone, Default)]
@@ -124,6 +124,9 @@ impl Controller {
                 }
             }
             EngineEvent::Applied { slot, bar, .. } => self.on_applied(tag_to_slot(slot), bar),
+            // The engine switched to the tracks with the waiting mutes at the bar's first
+            // sample; the song takes them now (the engine already plays them).
+            EngineEvent::TracksApplied { .. } => self.apply_pending_mutes(),
             EngineEvent::Levels {
                 voices,
                 master,
@@ -149,11 +152,6 @@ impl Controller {
         st.step_in_bar = step_in_bar;
         st.sample = sample;
         let step = step_in_bar as u64;
-        if step + 1 == STEPS_PER_BAR {
-            // The bar's last step has begun: the engine gets the waiting mutes a step ahead
-            // of the downbeat, so they are heard from its first hit.
-            self.apply_pending_mutes();
-        }
         if step.is_multiple_of(STEPS_PER_BEAT) {
             self.notices.push_back(Notice::Beat {
                 bar,

@@ -39,7 +39,7 @@ pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
 pub use notice::{Level, Notice, describe};
 pub use pattern::{
-    HIDDEN_STEPS_KEY, MUTE_GROUP_KEY, PatternOp, hidden_steps, mute_group, step_notes,
+    HIDDEN_STEPS_KEY, MUTE_GROUP_KEY, PatternOp, hidden_steps, mute_group, parse_row, step_notes,
 };
 pub use wake::{Waker, Wakeup, wake_pair};
 
@@ -512,6 +512,8 @@ pub struct Controller {
     /// Mutes and solos waiting for the next bar: (track, solo?) → the new state. At most
     /// two per track.
     pending_mutes: BTreeMap<(String, bool), bool>,
+    /// The engine holds tracks with the pending mutes, to switch to at the bar.
+    mutes_queued: bool,
     notices: VecDeque<Notice>,
 }
 
@@ -550,6 +552,7 @@ impl Controller {
             keep_mutes: std::collections::BTreeSet::new(),
             mute_quantize: false,
             pending_mutes: BTreeMap::new(),
+            mutes_queued: false,
             notices: VecDeque::new(),
         };
         ctl.scan_now();
@@ -720,6 +723,8 @@ impl Controller {
         if self.status.running {
             self.link.send(EngineMsg::Play);
         }
+        self.mutes_queued = false;
+        self.queue_mutes();
     }
 
     /// The engine link's shared counters.

@@ -103,6 +103,18 @@ impl PatternOp {
     }
 }
 
+/// Reads a row of steps typed in one go (`x.x.X...`; spaces ignored, `-` is a rest too) into
+/// pattern text; any other character is refused, naming it.
+pub fn parse_row(text: &str) -> Result<String, String> {
+    let row: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if let Some(bad) = row.chars().find(|c| !matches!(c, 'X' | 'x' | '.' | '-')) {
+        return Err(format!(
+            "\"{bad}\" is not a step: type X (accent), x (hit) or . (rest)"
+        ));
+    }
+    Ok(row.replace('-', "."))
+}
+
 /// The track key holding its mute group (1–4), saved with the song.
 pub const MUTE_GROUP_KEY: &str = "mute_group";
 

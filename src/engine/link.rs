@@ -325,6 +325,12 @@ impl EngineRunner {
         self.engine.sample_rate() as u32
     }
 
+    /// Test hook: the engine it drives (its gate log).
+    #[doc(hidden)]
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     /// The counters shared with the control side.
     pub fn stats(&self) -> &Arc<SharedStats> {
         &self.stats

@@ -31,6 +31,12 @@ pub enum EngineMsg {
     SetSwing(f64),
     /// Replaces the tracks at once, keeping the playhead phase.
     SetTracks(Box<TrackSet>),
+    /// Replaces the tracks at the first sample of the next bar, the sample a bar-aligned load
+    /// switches at (at once when stopped): quantised mutes and solos. A newer one replaces
+    /// the waiting one; any load that applies drops it.
+    QueueTracks(Box<TrackSet>),
+    /// Drops tracks waiting for the bar.
+    CancelQueuedTracks,
     /// Loads a whole snapshot (tempo, swing, tracks, every module parameter).
     Load {
         /// The snapshot, built off the audio thread.
@@ -114,6 +120,13 @@ pub enum EngineEvent {
         /// The bar during which (or at whose start) it applied.
         bar: u64,
         /// The sample at which it applied.
+        sample: u64,
+    },
+    /// Tracks queued for the bar replaced the playing ones.
+    TracksApplied {
+        /// The bar at whose first sample they applied (or during which, when stopped).
+        bar: u64,
+        /// The sample at which they applied.
         sample: u64,
     },
     /// Peak levels since the previous `Levels` event (about 30 per second).

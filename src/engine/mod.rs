@@ -119,6 +119,8 @@ pub struct Engine {
     sample: u64,
     tracks: Box<TrackSet>,
     pending: Option<PendingLoad>,
+    /// Tracks waiting for the same bar a load waits for (quantised mutes).
+    pending_tracks: Option<Box<TrackSet>>,
     /// Hits of an odd step waiting for their swung time: (step, sample).
     swung: Option<(u64, u64)>,
     gate_off: [u64; MAX_VOICES],
@@ -227,6 +229,7 @@ impl Engine {
             sample: 0,
             tracks: Box::default(),
             pending: None,
+            pending_tracks: None,
             swung: None,
             gate_off: [NEVER; MAX_VOICES],
             events: FixedQueue::new(EVENT_CAPACITY),
@@ -346,6 +349,11 @@ impl Engine {
                 if !self.clock.running {
                     self.clock.start(self.sample);
                     self.swung = None;
+                    // The grid shows each track's cycle from its first hit: a stop in mid-loop
+                    // must not leave the notes shifted against it.
+                    for t in self.tracks.tracks.iter_mut() {
+                        t.note_index = t.note_start;
+                    }
                     self.emit(EngineEvent::Started {
                         sample: self.sample,
                     });
@@ -358,6 +366,19 @@ impl Engine {
                 self.carry_note_indexes(&mut tracks.tracks);
                 let old = std::mem::replace(&mut self.tracks, tracks);
                 self.discard(Garbage::Tracks(old));
+            }
+            EngineMsg::QueueTracks(tracks) => {
+                if let Some(old) = self.pending_tracks.replace(tracks) {
+                    self.discard(Garbage::Tracks(old));
+                }
+                if !self.clock.running {
+                    self.apply_at_bar();
+                }
+            }
+            EngineMsg::CancelQueuedTracks => {
+                if let Some(old) = self.pending_tracks.take() {
+                    self.discard(Garbage::Tracks(old));
+                }
             }
             EngineMsg::Amend(scene) => self.amend(scene),
             EngineMsg::Load {
@@ -383,9 +404,7 @@ impl Engine {
             self.emit(EngineEvent::Stopped {
                 sample: self.sample,
             });
-            if let Some(p) = self.pending.take() {
-                self.apply_scene(p.scene, p.slot);
-            }
+            self.apply_at_bar();
         }
     }
 
@@ -675,9 +694,7 @@ impl Engine {
             let at = self.clock.next_step_sample;
             let bar = k / STEPS_PER_BAR;
             if k.is_multiple_of(STEPS_PER_BAR) {
-                if let Some(p) = self.pending.take() {
-                    self.apply_scene(p.scene, p.slot);
-                }
+                self.apply_at_bar();
                 self.emit(EngineEvent::Bar { bar, sample: at });
             }
             self.emit(EngineEvent::Step {
@@ -758,11 +775,7 @@ impl Engine {
     /// steps: the cycle is placed where the playhead is in the track's loop, so each hit plays
     /// the note entered on it, as the grid shows, from the next hit on.
     fn carry_note_indexes(&self, tracks: &mut [SceneTrack]) {
-        // The next step whose hits fire (a swung step has advanced the clock already).
-        let next = match self.swung {
-            Some((k, _)) => k,
-            None => self.clock.next_step,
-        };
+        let next = self.next_hit_step();
         for t in tracks.iter_mut() {
             if let Some(old) = self.tracks.find(&t.name, &t.notes) {
                 t.note_index = old.note_index;
@@ -777,8 +790,54 @@ impl Engine {
         }
     }
 
+    /// The next step whose hits fire (a swung step has advanced the clock already).
+    fn next_hit_step(&self) -> u64 {
+        match self.swung {
+            Some((k, _)) => k,
+            None => self.clock.next_step,
+        }
+    }
+
+    /// The bar the clock is in or about to start (the bar of the next step while running).
+    fn bar_now(&self) -> u64 {
+        if self.clock.running {
+            self.clock.next_step / STEPS_PER_BAR
+        } else {
+            self.clock.current_step() / STEPS_PER_BAR
+        }
+    }
+
+    /// Everything waiting for the bar takes effect: queued tracks (quantised mutes), then a
+    /// queued load, which replaces them.
+    fn apply_at_bar(&mut self) {
+        if let Some(mut tracks) = self.pending_tracks.take() {
+            self.carry_note_indexes(&mut tracks.tracks);
+            let old = std::mem::replace(&mut self.tracks, tracks);
+            self.discard(Garbage::Tracks(old));
+            self.emit(EngineEvent::TracksApplied {
+                bar: self.bar_now(),
+                sample: self.sample,
+            });
+        }
+        if let Some(p) = self.pending.take() {
+            self.apply_scene(p.scene, p.slot);
+        }
+    }
+
     /// Applies a whole snapshot now; its box (holding the replaced tracks) goes to garbage.
+    /// Tracks queued for the bar belonged to the song it replaces: they are dropped.
     fn apply_scene(&mut self, mut scene: Box<Scene>, slot: u16) {
+        if let Some(old) = self.pending_tracks.take() {
+            self.discard(Garbage::Tracks(old));
+        }
+        if self.clock.running {
+            // A slot arriving mid-song plays each track's notes as if it had played since
+            // step 0, so every hit plays the note the grid shows on its step.
+            let next = self.next_hit_step();
+            for t in scene.tracks.tracks.iter_mut() {
+                t.note_index = t.note_start.wrapping_add(hits_before(&t.steps, next));
+            }
+        }
         self.song_params = scene.params.0;
         self.clock.set_bpm(scene.bpm);
         self.clock.set_swing(scene.swing);
@@ -787,11 +846,7 @@ impl Engine {
         }
         std::mem::swap(&mut *self.tracks, &mut scene.tracks);
         self.discard(Garbage::Scene(scene));
-        let bar = if self.clock.running {
-            self.clock.next_step / STEPS_PER_BAR
-        } else {
-            self.clock.current_step() / STEPS_PER_BAR
-        };
+        let bar = self.bar_now();
         self.emit(EngineEvent::Applied {
             slot,
             bar,
@@ -957,9 +1012,29 @@ impl Engine {
     }
 }
 
+/// Hits a track of `steps` has played in global steps `0..step`.
+fn hits_before(steps: &[u8], step: u64) -> u64 {
+    if steps.is_empty() {
+        return 0;
+    }
+    let len = steps.len() as u64;
+    let hits = |s: &[u8]| s.iter().filter(|&&v| v != STEP_REST).count() as u64;
+    (step / len) * hits(steps) + hits(&steps[..(step % len) as usize])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hits_before_counts_whole_loops_and_the_part_loop() {
+        let steps = pattern_steps("x.xX.");
+        assert_eq!(hits_before(&steps, 0), 0);
+        assert_eq!(hits_before(&steps, 3), 2);
+        assert_eq!(hits_before(&steps, 5), 3);
+        assert_eq!(hits_before(&steps, 16), 3 * 3 + 1);
+        assert_eq!(hits_before(&[], 16), 0);
+    }
 
     fn run(e: &mut Engine, frames: usize) -> Vec<f32> {
         let mut out = vec![0.0; frames * 2];

@@ -119,6 +119,9 @@ pub struct SceneTrack {
     pub gate_frac: f32,
     /// Index of the next note.
     pub note_index: u64,
+    /// Index of the note the track's first hit plays (the slot's `note_index`): where the
+    /// cycle starts again on Play.
+    pub note_start: u64,
     /// False when muted, or when another track is soloed.
     pub active: bool,
 }
@@ -147,6 +150,7 @@ impl SceneTrack {
             delay_send: num(track::DELAY_SEND),
             gate_frac: num(track::GATE_FRAC),
             note_index: t.note_index,
+            note_start: t.note_index,
             active,
         }
     }

@@ -188,7 +188,7 @@ actions! {
         StepSet(value: StepValue) = "step_set": "make the step under the cursor an accent, a hit or a rest";
         StepCycle = "step_cycle": "turn the step under the cursor rest → hit → accent → rest";
         EditStep = "edit_step": "type how many steps the cursor moves on after each step entered (0–16)";
-        Piano = "piano": "keyboard piano on or off: z-row and s-row play one octave, q-row and 2-row the next, - and = change octave; each note lands on the step under the cursor";
+        Piano = "piano": "keyboard piano on or off: z-row and s-row play one octave, q-row and 2-row the next, - and = change octave; each note lands on the step under the cursor, or with a on every hit of the track";
         PatternType = "pattern_type": "type the selected track's steps as a row (`x.x.X...`)";
         PatternFill = "pattern_fill": "fill the selected track: N (a hit every N steps), N+O (from step O+1), K/N (Euclid) or K/N+R (rotated)";
         PatternRotate(to: Horizontal) = "pattern_rotate": "rotate the selected track's steps one step left or right";

@@ -943,6 +943,135 @@ fn track_swaps_at_the_limits_keep_every_note_cycle_and_never_allocate() {
     drop(garbage);
 }
 
+/// The strongest frequency in `len` frames of the left channel from frame `start` (Hann
+/// window, zero-padded to 32 768 points, parabolic interpolation between bins).
+fn pitch_at(out: &[f32], start: usize, len: usize, rate: f64) -> f64 {
+    use rustfft::FftPlanner;
+    use rustfft::num_complex::Complex;
+    let n = 32_768;
+    let mut buf = vec![Complex::new(0.0f64, 0.0); n];
+    for (i, b) in buf.iter_mut().take(len).enumerate() {
+        let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / len as f64).cos();
+        *b = Complex::new(w * out[2 * (start + i)] as f64, 0.0);
+    }
+    FftPlanner::new().plan_fft_forward(n).process(&mut buf);
+    let mag: Vec<f64> = buf[..n / 2].iter().map(|c| c.norm()).collect();
+    let k = (1..n / 2 - 1)
+        .max_by(|&a, &b| mag[a].total_cmp(&mag[b]))
+        .unwrap();
+    let (a, b, c) = (mag[k - 1], mag[k], mag[k + 1]);
+    let shift = 0.5 * (a - c) / (a - 2.0 * b + c);
+    (k as f64 + shift) * rate / n as f64
+}
+
+/// A sine bass on voice1 with one note per hit, as the keyboard piano lays notes out.
+fn melody() -> (Track, ParamValues) {
+    let mut t = track("mel", "voice1", "x.x.x.x.", 0.5);
+    t.notes = vec![220.0, 330.0, 440.0, 550.0];
+    t.filter_freq = 8000.0;
+    t.accent_boost = 0.0;
+    let mut p = ParamValues::default();
+    p.set(ParamId::voice(1, voice::ATTACK), 0.001);
+    p.set(ParamId::voice(1, voice::RELEASE), 0.01);
+    (t, p)
+}
+
+/// Pitches of the hits on steps 0, 2, 4 and 6 of a render that starts at step 0 (120 BPM,
+/// 6000 samples a step): measured from 1200 samples into each hit (past the 20 ms glide) over
+/// 2400 samples.
+fn first_hit_pitches(out: &[f32]) -> Vec<f64> {
+    [0, 2, 4, 6]
+        .map(|k| pitch_at(out, k * 6000 + 1200, 2400, 48_000.0))
+        .to_vec()
+}
+
+fn assert_pitches(got: &[f64], want: &[f64], what: &str) {
+    eprintln!("{what}: {got:.1?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() < 3.0,
+            "{what}: heard {got:.1?}, the grid shows {want:?}"
+        );
+    }
+}
+
+#[test]
+fn play_after_a_stop_in_mid_loop_starts_the_notes_where_the_grid_does() {
+    let (t, p) = melody();
+    let mut rig = Rig::new(48000.0, 8);
+    rig.send(EngineMsg::Load {
+        scene: scene(120.0, 0.0, std::slice::from_ref(&t), p, 8),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    rig.send(EngineMsg::Play);
+    let first = rig.run(8 * 6000, 128);
+    assert_pitches(&first_hit_pitches(&first), &t.notes, "first play");
+    // Stopped after three hits (steps 0, 2 and 4 of the second loop), then played again.
+    rig.run(5 * 6000, 128);
+    rig.send(EngineMsg::Stop);
+    rig.run(48_000, 128);
+    rig.send(EngineMsg::Play);
+    let again = rig.run(8 * 6000, 128);
+    assert_pitches(&first_hit_pitches(&again), &t.notes, "play after stop");
+}
+
+#[test]
+fn a_slot_loaded_at_a_bar_plays_its_notes_in_step_with_the_grid() {
+    let (mut t, p) = melody();
+    // 12 steps: at bar 1 (global step 16) the track is at its step 4.
+    t.pattern = "x.x.x.x.x.x.".into();
+    t.notes = vec![220.0, 275.0, 330.0, 385.0, 440.0, 495.0];
+    let mut rig = Rig::new(48000.0, 8);
+    rig.send(EngineMsg::Play);
+    rig.run(50_000, 128);
+    rig.send(EngineMsg::Load {
+        scene: scene(120.0, 0.0, std::slice::from_ref(&t), p, 8),
+        timing: LoadTiming::NextBar,
+        slot: 3,
+    });
+    rig.run(96_000 - 50_000, 128);
+    let out = rig.run(8 * 6000, 128);
+    // Steps 4, 6, 8 and 10 of the track: its 3rd to 6th notes.
+    assert_pitches(&first_hit_pitches(&out), &t.notes[2..], "loaded at bar 1");
+}
+
+#[test]
+fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
+    let mut rig = Rig::new(48000.0, 8);
+    let a = track("a", "voice1", "xxxx", 0.25);
+    let b = track("b", "voice2", "xxxx", 0.25);
+    rig.send(EngineMsg::SetTracks(tracks(std::slice::from_ref(&a), 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(50_000, 128);
+    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&b), 8)));
+    rig.run(46_001, 128);
+    assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
+    assert_eq!(rig.gate_samples(2, true), vec![96_000]);
+    assert!(rig.events.contains(&EngineEvent::TracksApplied {
+        bar: 1,
+        sample: 96_000
+    }));
+    // Queued, then a slot loaded at once: the queued tracks belonged to the song replaced.
+    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&a), 8)));
+    rig.send(EngineMsg::Load {
+        scene: scene(120.0, 0.0, &[b], ParamValues::default(), 8),
+        timing: LoadTiming::Immediate,
+        slot: 4,
+    });
+    rig.run(96_000, 128);
+    assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
+    // Stopped, queued tracks apply at once.
+    rig.send(EngineMsg::Stop);
+    rig.send(EngineMsg::QueueTracks(tracks(&[a], 8)));
+    rig.send(EngineMsg::Play);
+    rig.run(1, 1);
+    assert_eq!(
+        rig.gate_samples(1, true).last(),
+        Some(&(50_000 + 46_001 + 96_000))
+    );
+}
+
 // ---- tempo-synced delay ------------------------------------------------------------------
 
 /// First frame at or after `from` where the left channel's magnitude exceeds `level`.

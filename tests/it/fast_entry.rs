@@ -540,3 +540,72 @@ fn mutes_kept_on_purpose_are_not_dropped_when_the_slot_is_left() {
         "the kept mute is in the file"
     );
 }
+
+/// Gate-on samples of `voice` recorded by the rig's engine since the last call, with every
+/// other voice's (the log keeps the newest 1024 changes).
+fn gate_ons(live: &mut Live) -> Vec<(u8, u64)> {
+    let e = live.runner.engine_mut();
+    std::iter::from_fn(|| e.pop_gate_record())
+        .filter(|g| g.on)
+        .map(|g| (g.voice, g.sample))
+        .collect()
+}
+
+#[test]
+fn a_quantised_mute_lands_on_the_first_sample_of_the_next_bar() {
+    // 120 BPM at 48 kHz: 6000 samples a step, bars at 96 000 and 192 000. With swing 0.5 the
+    // odd steps sound 1500 samples late, so the last step's hit (90 000 + 1500) comes after
+    // the bar's last step began: a mute sent a step ahead would swallow it.
+    let mut live = live_with(&[("kick", "x..."), ("hat", "xxxx")]);
+    live.apply(Command::SetSwing(0.5));
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::Mute {
+        track: "hat".into(),
+        on: Some(true),
+    });
+    gate_ons(&mut live);
+    // Up to the last sample before the bar line.
+    live.run(96_000 - live.frames);
+    let hat: Vec<u64> = gate_ons(&mut live)
+        .into_iter()
+        .filter(|g| g.0 == 2)
+        .map(|g| g.1)
+        .collect();
+    assert_eq!(
+        hat.last(),
+        Some(&91_500),
+        "the hat's last hit is step 15's, swung"
+    );
+    live.run(8 * 6000);
+    let after = gate_ons(&mut live);
+    assert_eq!(
+        after.first(),
+        Some(&(1, 96_000)),
+        "the kick plays on the bar line"
+    );
+    assert!(
+        after.iter().all(|g| g.0 != 2),
+        "the muted hat played after the bar: {after:?}"
+    );
+    assert!(live.ctl().song().sequencer.tracks[1].muted);
+    assert_eq!(live.ctl().pending_mute("hat", false), None);
+    // Unmuted in bar 1, the hat comes back exactly on the bar line of bar 2.
+    live.apply(Command::Mute {
+        track: "hat".into(),
+        on: Some(false),
+    });
+    live.run(192_000 + 6000 - live.frames);
+    let hat: Vec<u64> = gate_ons(&mut live)
+        .into_iter()
+        .filter(|g| g.0 == 2)
+        .map(|g| g.1)
+        .collect();
+    assert_eq!(
+        hat,
+        vec![192_000],
+        "the hat returns on the bar line, not before"
+    );
+    assert!(!live.ctl().song().sequencer.tracks[1].muted);
+}

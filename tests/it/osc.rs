@@ -1973,3 +1973,249 @@ fn the_schema_lists_every_limit_and_the_slot_rule() {
         schema["slot_arguments"]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Pattern commands (issue 13): each answered to the sender with what it did and the pattern
+// ---------------------------------------------------------------------------------------------
+
+/// The `/reply` of a pattern route: its message and the track's pattern after it.
+fn pattern_reply(rig: &mut Rig, addr: &str, args: Vec<OscType>) -> (String, String) {
+    let got = rig.query(addr, args);
+    (text_of(&got, 0), text_of(&got, 1))
+}
+
+#[test]
+fn pattern_command_routes_edit_the_track_and_reply_the_pattern() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("hat"), s("voice3"), s("X.......")]);
+    let cases: Vec<(&str, Vec<OscType>, &str, &str)> = vec![
+        (
+            "/seq/pattern/fill",
+            vec![s("hat"), OscType::Int(2)],
+            "hat: a hit every 2 steps (x.x.x.x.)",
+            "x.x.x.x.",
+        ),
+        (
+            "/seq/pattern/fill",
+            vec![s("hat"), OscType::Int(4), OscType::Int(2)],
+            "hat: a hit every 4 steps from step 3 (..x...x.)",
+            "..x...x.",
+        ),
+        (
+            "/seq/pattern/fill",
+            vec![s("hat"), s("3/8+1")],
+            "hat: Euclid 3/8 rotated 1 (.x..x..x)",
+            ".x..x..x",
+        ),
+        (
+            "/seq/pattern/euclid",
+            vec![s("hat"), OscType::Int(5), OscType::Float(8.0)],
+            "hat: Euclid 5/8 (x.x.xx.x)",
+            "x.x.xx.x",
+        ),
+        (
+            "/seq/pattern/rotate",
+            vec![s("hat"), OscType::Int(-1)],
+            "hat: rotated left 1 (.x.xx.xx)",
+            ".x.xx.xx",
+        ),
+        (
+            "/seq/pattern/reverse",
+            vec![s("hat")],
+            "hat: reversed (xx.xx.x.)",
+            "xx.xx.x.",
+        ),
+        (
+            "/seq/pattern/double",
+            vec![s("hat")],
+            "hat: doubled (xx.xx.x.xx.xx.x.)",
+            "xx.xx.x.xx.xx.x.",
+        ),
+        (
+            "/seq/pattern/halve",
+            vec![s("hat")],
+            "hat: halved (xx.xx.x.)",
+            "xx.xx.x.",
+        ),
+        (
+            "/seq/pattern/clear",
+            vec![s("hat")],
+            "hat: cleared (........)",
+            "........",
+        ),
+        (
+            "/seq/pattern/row",
+            vec![s("hat"), s("x.x. X-x-")],
+            "hat: x.x.X.x.",
+            "x.x.X.x.",
+        ),
+        (
+            "/seq/step",
+            vec![s("hat"), OscType::Int(2), s("X")],
+            "hat: xXx.X.x.",
+            "xXx.X.x.",
+        ),
+        (
+            "/seq/step",
+            vec![s("hat"), s("10"), s("x")],
+            "hat: xXx.X.x..x",
+            "xXx.X.x..x",
+        ),
+    ];
+    for (addr, args, said, pattern) in cases {
+        let (got_said, got_pattern) = pattern_reply(&mut rig, addr, args);
+        assert_eq!(got_pattern, pattern, "{addr}");
+        assert_eq!(rig.track("hat").pattern, pattern, "{addr}");
+        assert_eq!(got_said, said, "{addr}");
+    }
+    // The keyboard piano's entry: step 4 plays E3; every hit keeps what it played.
+    let (said, pattern) = pattern_reply(
+        &mut rig,
+        "/seq/step/note",
+        vec![s("hat"), OscType::Int(4), s("E3")],
+    );
+    assert_eq!(
+        (said.as_str(), pattern.as_str()),
+        ("hat step 4: E3", "xXxxX.x..x")
+    );
+    let notes = chronus::control::step_notes(rig.track("hat"));
+    assert_eq!(notes[3], Some(164.81));
+    // Refusals name what is wrong; nothing changes.
+    for (addr, args, needle) in [
+        ("/seq/pattern/fill", vec![s("hat"), s("x")], "is not a fill"),
+        (
+            "/seq/pattern/fill",
+            vec![s("nope"), OscType::Int(2)],
+            "no track named",
+        ),
+        (
+            "/seq/pattern/euclid",
+            vec![s("hat"), OscType::Int(9), OscType::Int(8)],
+            "9",
+        ),
+        (
+            "/seq/pattern/rotate",
+            vec![s("hat"), OscType::Float(1.5)],
+            "1.5",
+        ),
+        (
+            "/seq/pattern/row",
+            vec![s("hat"), s("x.y.")],
+            "\"y\" is not a step",
+        ),
+        (
+            "/seq/step",
+            vec![s("hat"), OscType::Int(0), s("x")],
+            "not a step number",
+        ),
+        (
+            "/seq/step",
+            vec![s("hat"), OscType::Int(1), s("o")],
+            "not a step value",
+        ),
+        (
+            "/seq/step/note",
+            vec![s("hat"), OscType::Int(1), s("C4 D4")],
+            "not one note",
+        ),
+    ] {
+        let err = rig.refused(addr, args);
+        assert!(err.contains(needle), "{addr}: {err}");
+        assert_eq!(
+            rig.track("hat").pattern,
+            "xXxxX.x..x",
+            "{addr} changed the track"
+        );
+    }
+    // Each route is one undo step, undone like the keys' edits.
+    rig.live.apply(Command::Undo);
+    assert_eq!(rig.track("hat").pattern, "xXx.X.x..x");
+}
+
+#[test]
+fn mute_routes_mute_groups_quantise_edit_step_and_new_slot() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("kick"), s("voice1"), s("x...")]);
+    rig.query("/seq/add", vec![s("hat"), s("voice3"), s("x.x.")]);
+    rig.query("/seq/add", vec![s("bass"), s("voice2"), s("x...")]);
+    let said = |rig: &mut Rig, addr: &str, args: Vec<OscType>| text_of(&rig.query(addr, args), 0);
+    assert_eq!(said(&mut rig, "/seq/mute", vec![s("bass")]), "bass muted");
+    assert!(rig.track("bass").muted);
+    assert_eq!(
+        said(&mut rig, "/seq/mute", vec![s("bass"), OscType::Int(0)]),
+        "bass unmuted"
+    );
+    assert_eq!(
+        said(&mut rig, "/seq/solo", vec![s("bass"), s("on")]),
+        "bass solo"
+    );
+    assert!(rig.track("bass").solo);
+    assert_eq!(
+        said(&mut rig, "/seq/solo", vec![s("bass")]),
+        "bass solo off"
+    );
+    for t in ["kick", "hat"] {
+        assert_eq!(
+            said(&mut rig, "/seq/mute/assign", vec![s(t), OscType::Int(2)]),
+            format!("{t} in mute group 2")
+        );
+    }
+    assert_eq!(
+        chronus::control::mute_group(rig.track("hat")),
+        Some(2),
+        "the group is part of the song"
+    );
+    assert!(
+        rig.refused("/seq/mute/assign", vec![s("hat"), OscType::Int(9)])
+            .contains('9')
+    );
+    assert!(
+        rig.refused("/seq/mute/group", vec![OscType::Int(3)])
+            .contains('3'),
+        "an empty group says so"
+    );
+    // Quantised while playing: the group waits for the bar, then both are muted.
+    assert_eq!(
+        said(&mut rig, "/seq/mute/quantize", vec![OscType::Bool(true)]),
+        "mutes and solos wait for the next bar"
+    );
+    assert!(rig.live.ctl().mute_quantize());
+    rig.query("/seq/start", vec![]);
+    rig.render_seconds(0.1);
+    assert_eq!(
+        said(&mut rig, "/seq/mute/group", vec![OscType::Int(2)]),
+        "mute group 2 muted at the next bar: kick, hat"
+    );
+    assert!(!rig.track("kick").muted, "not before the bar");
+    rig.render_seconds(2.0);
+    assert!(rig.track("kick").muted && rig.track("hat").muted);
+    assert_eq!(
+        said(&mut rig, "/seq/mute/quantize", vec![]),
+        "mutes and solos act at once"
+    );
+    assert!(
+        rig.refused("/seq/mute/quantize", vec![s("maybe")])
+            .contains("\"maybe\"")
+    );
+    assert_eq!(
+        said(&mut rig, "/seq/mute/keep", vec![]),
+        "mutes and solos kept in the song: the next save writes them"
+    );
+    // The edit step, a performer setting.
+    assert_eq!(
+        said(&mut rig, "/seq/edit_step", vec![OscType::Int(3)]),
+        "edit step 3"
+    );
+    assert_eq!(rig.live.ctl().edit_step(), 3);
+    assert!(
+        rig.refused("/seq/edit_step", vec![OscType::Int(99)])
+            .contains("99")
+    );
+    // A new empty song in the first slot without a file.
+    rig.query("/seq/stop", vec![]);
+    assert_eq!(
+        said(&mut rig, "/pattern/new", vec![]),
+        "new empty song in slot 1"
+    );
+    assert!(rig.live.ctl().song().sequencer.tracks.is_empty());
+}

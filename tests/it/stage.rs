@@ -34,14 +34,15 @@ fn song(name: &str, bpm: f64, track: &str, pattern: &str) -> String {
 
 /// The first track's pattern in every fixture.
 const PATTERN: &str = "X...X...X...X...";
-/// How the grid draws it: steps two columns apart, a beat's four steps grouped.
-const PATTERN_CELLS: &str = "X  .  .  .   X  .  .  .";
+/// How the grid draws it: three columns a step, a beat's four steps grouped; each hit shows
+/// the note it plays (the track's one note, 55 Hz = A1), an accent in bold.
+const PATTERN_CELLS: &str = "A1 .  .  .   A1 .  .  .";
 /// After `l x` (step 2 a hit).
 const EDIT_1: &str = "Xx..X...X...X...";
-const EDIT_1_CELLS: &str = "X  x  .  .   X  .  .  .";
+const EDIT_1_CELLS: &str = "A1 A1 .  .   A1 .  .  .";
 /// After `l x X` (step 2 a hit, step 3 an accent: step entry moves on by the edit step).
 const EDIT_2: &str = "XxX.X...X...X...";
-const EDIT_2_CELLS: &str = "X  x  X  .   X  .  .  .";
+const EDIT_2_CELLS: &str = "A1 A1 A1 .   A1 .  .  .";
 
 fn write_slot(dir: &Path, n: u8, text: &str) -> PathBuf {
     let slots = dir.join("slots");

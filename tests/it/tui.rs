@@ -349,9 +349,12 @@ fn the_playhead_follows_each_tracks_own_length_and_the_cursor_is_inverted() {
     };
     let kick = row_of("kick");
     let poly = row_of("poly");
+    // The hat (no notes: hit marks) has its first hit on step 2.
+    let hat = row_of("hat");
     let x0 = (0..buf.area.width)
-        .find(|&x| buf[(x, kick)].symbol() == "X")
-        .unwrap();
+        .find(|&x| buf[(x, hat)].symbol() == "x")
+        .unwrap()
+        - 2 * 3;
     // 16 steps at 3 columns each, a blank after every 4.
     let col = |step: u16| x0 + step * 3 + step / 4;
     let bg = |x: u16, y: u16| buf[(x, y)].bg;
@@ -1301,8 +1304,11 @@ fn an_edit_on_disk_to_the_playing_slot_is_highlighted_and_applies_at_the_next_ba
             step + 1
         );
     }
-    assert_eq!(buf[(col(7), kick)].symbol(), "x");
-    assert_eq!(buf[(col(10), kick)].symbol(), "X");
+    // The kick has notes: its hits show the note (A1), an accent in bold.
+    let bold = |x: u16| buf[(x, kick)].modifier.contains(Modifier::BOLD);
+    assert_eq!(buf[(col(7), kick)].symbol(), "A");
+    assert_eq!(buf[(col(10), kick)].symbol(), "A");
+    assert!(!bold(col(7)) && bold(col(10)));
     // The tracks that changed are marked by name; the others are not.
     let (x, y) = find_text(buf, " v2 ", "bass");
     assert!(highlighted(buf, x, y), "bass's base_amp changed");
@@ -1515,7 +1521,8 @@ fn scripted_session_in_tmux_edits_and_saves_to_slot_9() {
         .lines()
         .find(|l| l.contains("kick ") && l.contains(" v1 "))
         .unwrap();
-    assert!(kick.contains("X  x  X  .   X  .  .  ."), "{kick}");
+    // The kick's hits show its note, A1.
+    assert!(kick.contains("A1 A1 A1 .   A1 .  .  ."), "{kick}");
     assert!(screen.contains("slot 1 \"Acid Line\" *"), "{screen}");
 
     tmux.send(&["S", "C-u", "9", "Enter"]);
@@ -1774,6 +1781,115 @@ fn the_song_is_renamed_from_the_slot_browser_and_saved_with_its_name() {
     r.live.settle_disk();
     let text = fs::read_to_string(r.live.root.join("slots/slot_001.json")).unwrap();
     assert!(text.contains("\"name\": \"Acid Line – fill\""), "{text}");
+}
+
+/// The grid row of track `name` on a rendered screen.
+fn grid_row(screen: &str, name: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains(&format!("{name} ")) && l.contains(" v"))
+        .unwrap_or_else(|| panic!("no {name} row:\n{screen}"))
+        .to_string()
+}
+
+#[test]
+fn a_tracks_notes_show_in_the_cells_they_play_on_at_80_and_120_columns() {
+    let mut r = rig();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let screen = r.screen(w, h);
+        // 16 steps get three columns a step at both sizes: the whole name replaces the mark.
+        let bass = grid_row(&screen, "bass");
+        assert!(
+            bass.contains("C2 .  C2 .   D#2.  G2 .   C2 .  C2 D#2 G2 .  C2 ."),
+            "{w}x{h}\n{bass}"
+        );
+        assert!(
+            grid_row(&screen, "kick").contains("A1 .  .  .   A1"),
+            "{w}x{h}"
+        );
+        // poly's three notes over four hits: the first loop, as it plays from Play.
+        assert!(grid_row(&screen, "poly").contains("C4 .  .  D#4 .  .  G4 .   .  C4"));
+        // A track without notes keeps its hit marks.
+        assert!(grid_row(&screen, "hat").contains(".  .  x  ."), "{w}x{h}");
+    }
+    // The accent keeps its style under the name (bold), as the hit mark had it.
+    let term = r.render(120, 40);
+    let buf = term.backend().buffer();
+    let (x, y) = row_with(buf, "C2 .  C2 .   D#2");
+    let accent = x + 13;
+    assert_eq!(buf[(accent, y)].symbol(), "D");
+    assert!(buf[(accent, y)].modifier.contains(Modifier::BOLD));
+    assert!(!buf[(x, y)].modifier.contains(Modifier::BOLD));
+    // 32 steps: one column a step at 80 and 120 columns: the marks stay and the title names
+    // the note under the cursor.
+    r.keys(&["j"]);
+    r.live
+        .ctl_mut()
+        .apply(Command::SetPattern {
+            track: "bass".into(),
+            pattern: "x.x.X.x.x.xXx.x.x.x.X.x.x.xXx.x.".into(),
+        })
+        .unwrap();
+    r.keys(&["l", "l", "l", "l"]);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let screen = r.screen(w, h);
+        assert!(
+            grid_row(&screen, "bass").contains("x.x. X.x. x.xX x.x."),
+            "{screen}"
+        );
+        assert!(screen.contains("step 5 D#2"), "{screen}");
+    }
+    // Two columns a step (a wider terminal): the name without its octave in the cells, the
+    // whole name of the note under the cursor in the title.
+    let screen = r.screen(170, 40);
+    assert!(
+        grid_row(&screen, "bass")
+            .contains("C . C .  D#. G .  C . C D# G . C . │C . D#.  G . C .  C . D#G  C . C ."),
+        "{screen}"
+    );
+    assert!(screen.contains("step 5 D#2"), "{screen}");
+}
+
+#[test]
+fn the_keyboard_piano_sets_every_hit_of_the_track_at_once_in_its_all_hits_mode() {
+    let mut r = rig();
+    // bass is selected; Z piano on (octave 3), a = every hit, z plays C3 on all of them.
+    r.keys(&["j", "Z", "a"]);
+    assert!(r.message().contains("every hit"), "{}", r.message());
+    let screen = r.screen(80, 24);
+    assert!(screen.contains("PIANO oct 3 ALL HITS"), "{screen}");
+    r.keys(&["z"]);
+    assert_eq!(r.track("bass").notes, vec![130.81]);
+    assert_eq!(
+        r.track("bass").pattern,
+        "x.x.X.x.x.xXx.x.",
+        "the steps stay"
+    );
+    assert_eq!(r.app.ui.step, 0, "the cursor stays");
+    assert_eq!(r.message(), "bass: every hit plays C3");
+    let screen = r.screen(120, 40);
+    assert!(
+        grid_row(&screen, "bass").contains("C3 .  C3 .   C3 .  C3 .   C3 .  C3 C3  C3 .  C3 ."),
+        "{screen}"
+    );
+    // One undo step takes the old notes back (u is a piano key: leave the piano first).
+    r.keys(&["<Esc>", "u"]);
+    assert_eq!(r.track("bass").notes.len(), 4);
+    // Back on, the piano starts on the step under the cursor again: w plays D4 on step 1
+    // and the cursor moves on.
+    r.keys(&["Z"]);
+    assert!(!r.app.ui.piano_all);
+    r.keys(&["w"]);
+    assert_eq!(
+        chronus::control::step_notes(r.track("bass"))[0],
+        Some(293.66)
+    );
+    assert_eq!(r.app.ui.step, 1);
+    // a toggles: on, then off again.
+    r.keys(&["a"]);
+    assert!(r.screen(80, 24).contains("ALL HITS"));
+    r.keys(&["a"]);
+    assert!(!r.screen(80, 24).contains("ALL HITS"));
 }
 
 /// The Modules panel names every parameter whole where it fits (120 columns); where it does

@@ -3,6 +3,7 @@
 //! Each track plays step `global_step % length`, so each row has its own playhead and steps
 //! past a track's length stay blank: polymeters are visible at a glance.
 
+use crate::model::notes::note_name;
 use crate::model::text::escape;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -104,8 +105,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         theme::dim(),
     )]);
     if let Some(octave) = ui.piano {
+        let scope = if ui.piano_all { " ALL HITS" } else { "" };
         title.push(Span::styled(
-            format!("· PIANO oct {octave} "),
+            format!("· PIANO oct {octave}{scope} "),
             theme::pending(),
         ));
     }
@@ -127,6 +129,20 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         if view.count < cols {
             title.push(Span::styled(
                 format!("· steps {}–{} ", view.first + 1, view.first + view.count),
+                theme::dim(),
+            ));
+        }
+        // Cells too narrow for a whole note name: the title names the note under the cursor.
+        if view.cell < 3
+            && let Some(Some(hz)) = tracks.get(ui.track).map(|t| {
+                crate::control::step_notes(t)
+                    .get(ui.step)
+                    .copied()
+                    .flatten()
+            })
+        {
+            title.push(Span::styled(
+                format!("· step {} {} ", ui.step + 1, note_name(hz)),
                 theme::dim(),
             ));
         }
@@ -253,11 +269,8 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         }
         let head = (st.running && len > 0).then(|| (st.global_step % len as u64) as usize);
         let steps: Vec<char> = t.pattern.chars().collect();
-        // With the keyboard piano on, each hit shows the note it plays.
-        let notes = ui
-            .piano
-            .map(|_| crate::control::step_notes(t))
-            .unwrap_or_default();
+        // A track with notes shows on each hit the note it plays, as a tracker does.
+        let notes = crate::control::step_notes(t);
         for i in view.first..view.first + view.count {
             let sx = view.x(i);
             if sx >= right {
@@ -286,21 +299,34 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                 };
             }
             buf[(sx, y)].set_char(ch).set_style(style);
-            if let Some(Some(hz)) = notes.get(i) {
-                let name = crate::model::notes::note_name(*hz);
-                for (k, c) in name.chars().take(3).enumerate() {
+            if let Some(Some(hz)) = notes.get(i)
+                && let Some(name) = note_label(*hz, view.cell)
+            {
+                // The name replaces the hit mark; an accent keeps its style (bold).
+                for (k, c) in name.chars().enumerate() {
                     let cx = sx + k as u16;
                     if cx < right {
-                        let cell = &mut buf[(cx, y)];
-                        cell.set_char(c);
-                        if k > 0 {
-                            cell.set_style(if silent { theme::rest() } else { theme::hit() });
-                        }
+                        buf[(cx, y)].set_char(c).set_style(style);
                     }
                 }
             }
         }
         draw_gaps(buf, &view, y, right);
+    }
+}
+
+/// What a hit's cell of `cell` columns shows of the note it plays: the whole name (`C#4`) in
+/// three columns, the name without its octave (`C#`) in two; in one column the hit mark stays.
+/// Below three columns the grid's title names the whole note under the cursor.
+fn note_label(hz: f64, cell: u16) -> Option<String> {
+    let name = note_name(hz);
+    match cell {
+        3.. => Some(name),
+        2 => Some(
+            name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+                .to_string(),
+        ),
+        _ => None,
     }
 }
 

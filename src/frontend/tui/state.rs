@@ -394,6 +394,9 @@ pub struct UiState {
     pub preview: bool,
     /// Keyboard piano on (grid): the octave of its lower row; letters play notes.
     pub piano: Option<u8>,
+    /// The keyboard piano sets the note of every hit of the selected track at once, not of
+    /// the step under the cursor.
+    pub piano_all: bool,
     /// What the latest reload from disk changed, while it is highlighted.
     pub changes: Option<DiskChange>,
     /// A half-typed chord (`g…`), shown on the message line.
@@ -427,6 +430,7 @@ impl UiState {
             log: VecDeque::new(),
             preview: false,
             piano: None,
+            piano_all: false,
             changes: None,
             chord: String::new(),
             help,

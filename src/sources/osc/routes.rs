@@ -16,7 +16,7 @@ use super::follow::Follower;
 use super::schema::{self, CLOCK_ADDRESS};
 use super::server::OscStats;
 use super::wire::{self, clip, flag, number, text};
-use crate::control::{Command, Controller};
+use crate::control::{Command, Controller, PatternOp, StepValue, parse_row};
 use crate::model::registry::{
     MAX_VOICES, Module, TRACK_FIELDS, TrackFieldKind, resolve_osc_param, track as track_idx,
 };
@@ -349,6 +349,214 @@ pub const ROUTES: &[Route] = &[
     ),
     Route::fixed(
         RouteGroup::Seq,
+        "/seq/pattern/row",
+        "track row",
+        "type a track's steps in one go (X accent, x hit, . or - rest; spaces ignored); any other character is refused. Reply: message pattern",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            let pattern = parse_row(&text_arg(c.msg, 1, "a row of steps (x.x.X...)")?)?;
+            let cmd = Command::SetPattern {
+                track: track.clone(),
+                pattern,
+            };
+            pattern_ack(ctl, &track, cmd)
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/pattern/fill",
+        "track every [offset]",
+        "a hit every N steps from step offset+1, rests elsewhere; the 2nd argument may also be the fill prompt's text (4+2, 3/8+1). Reply: message pattern",
+        pattern_fill,
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/pattern/euclid",
+        "track hits steps [rotation]",
+        "Euclid: hits spread evenly over steps (the track becomes that long), rotated right. Reply: message pattern",
+        |ctl, c| {
+            let count = |i: usize, what: &str| -> Result<usize, String> {
+                let v = num_arg(c.msg, i, what)?;
+                whole(v).ok_or_else(|| format!("{what}: {v} is not a whole number ≥ 0"))
+            };
+            let op = PatternOp::Euclid {
+                hits: count(1, "hits")?,
+                steps: count(2, "steps")?,
+                rotation: match c.msg.args.get(3) {
+                    Some(_) => count(3, "rotation")?,
+                    None => 0,
+                },
+            };
+            edit_pattern(ctl, c, op)
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/pattern/rotate",
+        "track by",
+        "move every step by places, wrapping (positive later, negative earlier). Reply: message pattern",
+        |ctl, c| {
+            let by = num_arg(c.msg, 1, "places to rotate")?;
+            if by.fract() != 0.0 || by.abs() > 1e6 {
+                return Err(format!("places to rotate: {by} is not a whole number"));
+            }
+            edit_pattern(ctl, c, PatternOp::Rotate(by as i32))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/pattern/reverse",
+        "track",
+        "steps in reverse order. Reply: message pattern",
+        |ctl, c| edit_pattern(ctl, c, PatternOp::Reverse),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/pattern/clear",
+        "track",
+        "every step of the track a rest; the length stays. Reply: message pattern",
+        |ctl, c| edit_pattern(ctl, c, PatternOp::Clear),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/pattern/double",
+        "track",
+        "the pattern played twice (at most 64 steps). Reply: message pattern",
+        |ctl, c| edit_pattern(ctl, c, PatternOp::Double),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/pattern/halve",
+        "track",
+        "the first half only; the second half is hidden and comes back when the track grows. Reply: message pattern",
+        |ctl, c| edit_pattern(ctl, c, PatternOp::Halve),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/step",
+        "track step value",
+        "set one step (numbered from 1, as on screen) to X (accent), x (hit) or . (rest); past the end the track grows. Reply: message pattern",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            let step = step_arg(c.msg)?;
+            let v = text_arg(c.msg, 2, "a step value (X, x or .)")?;
+            let value = match v.trim() {
+                "X" => StepValue::Accent,
+                "x" => StepValue::Hit,
+                "." | "-" => StepValue::Rest,
+                other => {
+                    return Err(format!(
+                        "{:?} is not a step value: X (accent), x (hit) or . (rest)",
+                        clip(other)
+                    ));
+                }
+            };
+            let cmd = Command::SetStep {
+                track: track.clone(),
+                step,
+                value,
+            };
+            pattern_ack(ctl, &track, cmd)
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/step/note",
+        "track step note",
+        "the keyboard piano's entry: the step (from 1) becomes a hit playing the note (name, MIDI number or Hz); the track's notes are laid out one per hit. Reply: message pattern",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            let step = step_arg(c.msg)?;
+            let note = text_arg(c.msg, 2, "a note (C4, 60 or 261.6)")?;
+            let hz = match crate::model::notes::parse_notes(&note)
+                .map_err(|e| format!("note: {e}"))?
+                .as_slice()
+            {
+                [hz] => *hz,
+                _ => return Err(format!("{:?} is not one note", clip(&note))),
+            };
+            let cmd = Command::SetStepNote {
+                track: track.clone(),
+                step,
+                hz,
+            };
+            pattern_ack(ctl, &track, cmd)
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/edit_step",
+        "steps",
+        "how many steps step entry moves on after each step it sets, 0–16 (a performer setting, not saved)",
+        |ctl, c| {
+            let n = num_arg(c.msg, 0, "an edit step 0–16")?;
+            let n = whole(n).ok_or_else(|| format!("edit step: {n} is not a whole number ≥ 0"))?;
+            ack(ctl.apply(Command::SetEditStep(n)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/mute",
+        "track [on]",
+        "mute (1), unmute (0) or toggle (no argument) a track; performance state, at the next bar when mutes are quantised",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            let on = on_arg(c.msg, 1)?;
+            ack(ctl.apply(Command::Mute { track, on }))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/solo",
+        "track [on]",
+        "solo (1), unsolo (0) or toggle (no argument) a track; at the next bar when mutes are quantised",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            let on = on_arg(c.msg, 1)?;
+            ack(ctl.apply(Command::Solo { track, on }))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/mute/group",
+        "group [on]",
+        "mute (1), unmute (0) or toggle (no argument: mute unless all are muted) every track of mute group 1–4",
+        |ctl, c| {
+            let group = group_arg(c.msg, 0)?;
+            let on = on_arg(c.msg, 1)?;
+            ack(ctl.apply(Command::MuteGroup { group, on }))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/mute/assign",
+        "track group",
+        "put a track in mute group 1–4 (0: none); part of the song",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            let group = group_arg(c.msg, 1)?;
+            ack(ctl.apply(Command::SetMuteGroup { track, group }))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/mute/quantize",
+        "[on]",
+        "mutes and solos wait for the first sample of the next bar while playing: on (1), off (0) or toggle (no argument)",
+        |ctl, c| {
+            let on = on_arg(c.msg, 0)?;
+            ack(ctl.apply(Command::SetMuteQuantize(on)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/mute/keep",
+        "",
+        "keep the mutes and solos as they are in the song: the next save writes them",
+        |ctl, _| ack(ctl.apply(Command::KeepMutes)),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
         "/seq/status",
         "",
         "reply: bpm swing running step tracks-json backend backend-kind (device, internal)",
@@ -373,6 +581,13 @@ pub const ROUTES: &[Route] = &[
         "slot [immediate]",
         "load a slot at the next bar, or at once when the 2nd argument is 1, true, immediate or now (0, false, bar or next_bar: the next bar; anything else is refused); slots are whole numbers 1–128 (5, 5.0, \"5\"), never T/F",
         pattern_load,
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/pattern/new",
+        "",
+        "start a new empty song in the first slot without a file (the tempo stays); reply: which slot",
+        |ctl, _| ack(ctl.apply(Command::NewSong)),
     ),
     Route::fixed(
         RouteGroup::Pattern,
@@ -482,6 +697,81 @@ pub fn route(ctl: &mut Controller, msg: &OscMessage, view: &ServerView) -> Outco
         return Outcome::Silent;
     };
     apply(ctl, &Call { msg, view, tail }).unwrap_or_else(Outcome::Refused)
+}
+
+/// A whole number ≥ 0 that fits a count of steps or a group.
+fn whole(v: f64) -> Option<usize> {
+    (v.fract() == 0.0 && (0.0..=1e6).contains(&v)).then_some(v as usize)
+}
+
+/// A step numbered from 1 (argument 2), as the screen numbers them; 0-based inside.
+fn step_arg(msg: &OscMessage) -> Result<usize, String> {
+    let v = num_arg(msg, 1, "a step number from 1")?;
+    match whole(v) {
+        Some(n) if n >= 1 => Ok(n - 1),
+        _ => Err(format!("step: {v} is not a step number (1, 2, …)")),
+    }
+}
+
+/// A mute group (0–4; the controller checks the range and says so).
+fn group_arg(msg: &OscMessage, i: usize) -> Result<u8, String> {
+    let v = num_arg(msg, i, "a mute group 1–4")?;
+    whole(v)
+        .and_then(|n| u8::try_from(n).ok())
+        .ok_or_else(|| format!("mute group: {v} is not a group number"))
+}
+
+/// An optional on/off argument: missing toggles.
+fn on_arg(msg: &OscMessage, i: usize) -> Result<Option<bool>, String> {
+    match msg.args.get(i) {
+        Some(a) => flag(a, &["on"], &["off"])
+            .map(Some)
+            .map_err(|e| format!("argument {}: {e}", i + 1)),
+        None => Ok(None),
+    }
+}
+
+/// Applies an edit of one track's steps; replies its message and the pattern it left.
+fn pattern_ack(ctl: &mut Controller, track: &str, cmd: Command) -> Routed {
+    let said = ctl.apply(cmd).map_err(|e| e.to_string())?;
+    let pattern = ctl
+        .song()
+        .sequencer
+        .tracks
+        .iter()
+        .find(|t| t.name == track)
+        .map(|t| t.pattern.clone())
+        .unwrap_or_default();
+    let said = said.unwrap_or_else(|| format!("{track}: {pattern}"));
+    Ok(Outcome::Reply(vec![
+        OscType::String(said),
+        OscType::String(pattern),
+    ]))
+}
+
+/// A whole-track edit of the track named by argument 1.
+fn edit_pattern(ctl: &mut Controller, c: &Call, op: PatternOp) -> Routed {
+    let track = text_arg(c.msg, 0, "a track name")?;
+    let cmd = Command::EditPattern {
+        track: track.clone(),
+        op,
+    };
+    pattern_ack(ctl, &track, cmd)
+}
+
+fn pattern_fill(ctl: &mut Controller, c: &Call) -> Routed {
+    let every = text_arg(c.msg, 1, "a hit every N steps")?;
+    let text = match c.msg.args.get(2) {
+        Some(a) => {
+            let offset = number(a).map_err(|e| format!("offset: {e}"))?;
+            let offset = whole(offset)
+                .ok_or_else(|| format!("offset: {offset} is not a whole number ≥ 0"))?;
+            format!("{}+{offset}", every.trim())
+        }
+        None => every,
+    };
+    let op = PatternOp::parse_fill(&text)?;
+    edit_pattern(ctl, c, op)
 }
 
 fn seq_start(ctl: &mut Controller, _: &Call) -> Routed {

@@ -3,7 +3,7 @@
 use crate::control::{Command, Controller, Level, PatternOp, StepValue};
 use crate::keymap::{Action, Horizontal, Key, KeyCode};
 use crate::model::limits::MAX_EDIT_STEP;
-use crate::model::notes::midi_to_hz;
+use crate::model::notes::{midi_to_hz, note_name};
 
 /// The keyboard piano's octave when it is turned on (its z key plays C3).
 const PIANO_OCTAVE: u8 = 3;
@@ -35,6 +35,8 @@ impl App {
                     Some(_) => None,
                     None => Some(PIANO_OCTAVE),
                 };
+                // It always starts on the step under the cursor, as its help says.
+                self.ui.piano_all = false;
                 let text = match self.ui.piano {
                     Some(o) => format!(
                         "keyboard piano on (octave {o}): z s x d c v … and q 2 w 3 e … play notes, - = octave, Esc leaves"
@@ -132,6 +134,16 @@ impl App {
             _ => return false,
         };
         match c {
+            'a' => {
+                self.ui.piano_all = !self.ui.piano_all;
+                let text = if self.ui.piano_all {
+                    "keyboard piano: each note goes on every hit of the track (a: the step under the cursor)"
+                } else {
+                    "keyboard piano: each note goes on the step under the cursor (a: every hit)"
+                };
+                self.ui.say(Level::Info, text);
+                true
+            }
             '-' | '=' | '+' => {
                 let o = if c == '-' {
                     octave.saturating_sub(1)
@@ -160,6 +172,18 @@ impl App {
                 .ui
                 .say(Level::Warning, "no track to play notes on — add one first");
         };
+        if self.ui.piano_all {
+            // One note cycled over every hit: the whole track plays it, the cursor stays.
+            let cmd = Command::SetNotes {
+                track: track.clone(),
+                notes: vec![hz],
+            };
+            if self.run(ctl, cmd) {
+                let text = format!("{track}: every hit plays {}", note_name(hz));
+                self.ui.say(Level::Info, text);
+            }
+            return;
+        }
         let step = self.ui.step;
         if self.run(ctl, Command::SetStepNote { track, step, hz }) {
             self.advance(ctl);
@@ -214,13 +238,7 @@ impl App {
         track: String,
         text: &str,
     ) -> Result<(), String> {
-        let row: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        if let Some(bad) = row.chars().find(|c| !matches!(c, 'X' | 'x' | '.' | '-')) {
-            return Err(format!(
-                "\"{bad}\" is not a step: type X (accent), x (hit) or . (rest)"
-            ));
-        }
-        let pattern = row.replace('-', ".");
+        let pattern = crate::control::parse_row(text)?;
         let len = pattern.chars().count();
         self.apply_typed(
             ctl,
