@@ -819,8 +819,19 @@ fn set_param(ctl: &mut Controller, c: &Call) -> Routed {
         ));
     }
     // A choice may come by name (`/mod/delay1/sync "1/8."`, `/mod/voice1/osc/type "saw"`).
+    let spec = id.spec();
     let value = match arg(c.msg, 0, "a value")? {
-        OscType::String(name) if let Some(v) = id.spec().choice_value(name) => v,
+        OscType::String(name) if let Some(v) = spec.choice_value(name) => v,
+        // A parameter with named choices says which names it takes.
+        OscType::String(name) if spec.choice_name(spec.min).is_some() => {
+            num_arg(c.msg, 0, "a value").map_err(|_| {
+                format!(
+                    "{:?} is neither a number nor one of {}",
+                    name.trim(),
+                    spec.desc
+                )
+            })?
+        }
         _ => num_arg(c.msg, 0, "a value")?,
     };
     ctl.apply(Command::SetParam { id, value })
