@@ -854,6 +854,10 @@ impl Engine {
             self.locked_until[v - 1] = at + (self.clock.samples_per_step() + 0.5) as u64;
         }
         self.gate(v - 1, true, at);
+        if (released | hit.lock_mask) & (1 << vp::FILTER_Q) != 0 {
+            // A locked resonance, or its return, belongs to this hit from its first sample.
+            self.voices[v - 1].land_q();
+        }
         // The hit's level and cutoff sound from its first sample: smoothed over 20 ms they
         // would arrive after a short drum's attack and an accent would barely be heard.
         self.voices[v - 1].land_hit();

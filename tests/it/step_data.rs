@@ -63,3 +63,407 @@ fn slots_without_step_data_render_bit_identically_to_before() {
         assert_eq!(*want, got);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The engine, sample-exact, on slots written as files (the reader is part of what is tested).
+
+use chronus::engine::{Engine, EngineMsg, LoadTiming, Scene};
+use chronus::model::ParamId;
+use chronus::model::registry::voice;
+use chronus::model::slot::parse_slot;
+use serde_json::{Value, json};
+
+/// 120 BPM at 48 kHz: a step is exactly 6000 samples.
+const SPS: u64 = 6000;
+
+/// A slot at `bpm` with `tracks`, voice1 a short sine (so each hit ends within its step).
+fn slot_with(bpm: f64, seed: Option<u32>, tracks: Value) -> Slot {
+    let mut seq = json!({ "bpm": bpm, "swing": 0.0, "tracks": tracks });
+    if let Some(seed) = seed {
+        seq["seed"] = json!(seed);
+    }
+    let doc = json!({
+        "schema_version": "1.1",
+        "sequencer": seq,
+        "modules": {
+            "voice1": { "freq": 440.0, "amp": 0.3, "waveform": 0, "filter_freq": 8000.0,
+                        "filter_q": 0.7,
+                        "adsr": { "attack": 0.001, "decay": 0.02, "sustain": 0.6, "release": 0.01 } },
+            "reverb1": { "mix": 0.0 }, "delay1": { "mix": 0.0 }
+        }
+    });
+    let parsed = parse_slot(&doc.to_string(), "test").unwrap_or_else(|e| panic!("{e}"));
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    parsed.slot
+}
+
+/// One track on voice1 playing `pattern` with `steps`.
+fn track(pattern: &str, steps: Value) -> Value {
+    json!({ "voice_id": "voice1", "pattern": pattern, "notes": [440.0], "base_amp": 0.3,
+            "filter_freq": 8000.0, "accent_boost": 0.0, "gate_frac": 0.25, "steps": steps })
+}
+
+/// An engine playing `slot` from sample 0.
+fn engine_for(slot: &Slot) -> Engine {
+    let mut e = Engine::new(RATE as f32, 8);
+    e.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(slot, 8)),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    e.handle(EngineMsg::Play);
+    e
+}
+
+/// `frames` of `e` in blocks of `block`: the left channel, and voice1's gate-on samples.
+fn run(e: &mut Engine, frames: usize, block: usize) -> (Vec<f32>, Vec<u64>) {
+    let mut left = Vec::with_capacity(frames);
+    let mut ons = Vec::new();
+    let mut buf = vec![0.0f32; block * 2];
+    let mut done = 0;
+    while done < frames {
+        let n = block.min(frames - done);
+        e.process(&mut buf[..2 * n]);
+        left.extend(buf[..2 * n].iter().step_by(2));
+        while let Some(g) = e.pop_gate_record() {
+            if g.on && g.voice == 1 {
+                ons.push(g.sample);
+            }
+        }
+        while e.pop_event().is_some() {}
+        while e.pop_garbage().is_some() {}
+        done += n;
+    }
+    (left, ons)
+}
+
+fn step_rms(left: &[f32], step: usize) -> f64 {
+    let w = &left[step * SPS as usize..(step + 1) * SPS as usize];
+    (w.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / w.len() as f64).sqrt()
+}
+
+/// The first sample that is not silent.
+fn first_sound(left: &[f32]) -> usize {
+    left.iter().position(|&x| x != 0.0).expect("something sounds")
+}
+
+#[test]
+fn a_lock_changes_its_parameter_for_exactly_one_step() {
+    let all = "xxxxxxxxxxxxxxxx";
+    let plain = slot_with(120.0, None, json!({ "t": track(all, json!({})) }));
+    let locked = slot_with(
+        120.0,
+        None,
+        json!({ "t": track(all, json!({ "5": { "lock": { "amp": 0.1 } } })) }),
+    );
+    let (a, _) = run(&mut engine_for(&plain), 16 * SPS as usize, 128);
+    let (b, _) = run(&mut engine_for(&locked), 16 * SPS as usize, 128);
+    let ratios: Vec<f64> = (0..16).map(|s| step_rms(&b, s) / step_rms(&a, s)).collect();
+    eprintln!("level with the lock / without, per step: {ratios:.4?}");
+    // base_amp 0.3 locked to 0.1 (through its alias `amp`) on step 5 (index 4): a third of
+    // the level there, and every other step as without the lock. Steps 6 and 7 differ by
+    // under 0.5 %: the quieter tail lets the voice fall asleep a control period sooner, and
+    // a sleeping oscillator does not turn, so the next hits start at another phase.
+    assert!((ratios[4] - 1.0 / 3.0).abs() < 0.01, "{ratios:?}");
+    for (s, r) in ratios.iter().enumerate().filter(|(s, _)| *s != 4) {
+        assert!((r - 1.0).abs() < 0.005, "step {}: {r}", s + 1);
+    }
+    assert_eq!(a[..4 * SPS as usize], b[..4 * SPS as usize]);
+    // The level each hit sets, one sample into each step: locked on step 5 only.
+    let mut e = engine_for(&locked);
+    let mut levels = Vec::new();
+    for _ in 0..16 {
+        run(&mut e, 1, 1);
+        levels.push(e.param(ParamId::voice(1, voice::AMP)));
+        run(&mut e, SPS as usize - 1, 256);
+    }
+    let plain_level = 0.3f32 * 0.6;
+    let locked_level = 0.1f32 * 0.6;
+    for (s, l) in levels.iter().enumerate() {
+        let want = if s == 4 { locked_level } else { plain_level };
+        assert_eq!(*l, want, "step {}", s + 1);
+    }
+}
+
+#[test]
+fn a_voice_lock_returns_after_its_step_even_when_two_tracks_share_the_voice() {
+    let q = ParamId::voice(1, voice::FILTER_Q);
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({
+            "a": track("x...x...", json!({ "1": { "lock": { "q": 9.0, "waveform": 1 } } })),
+            "b": track(".x....x.", json!({})),
+        }),
+    );
+    let mut e = engine_for(&slot);
+    let mut trace = Vec::new();
+    for _ in 0..8 {
+        let (_, _) = run(&mut e, 10, 10);
+        trace.push((
+            e.param(q),
+            e.param(ParamId::voice(1, voice::WAVEFORM)),
+        ));
+        run(&mut e, SPS as usize - 10, 128);
+    }
+    eprintln!("voice1 (q, waveform) 10 samples into each step: {trace:?}");
+    // Step 1 (a, locked), step 2 (b's hit right after: the lock is back), step 5 (a again,
+    // unlocked step), step 7 (b).
+    assert_eq!(trace[0], (9.0, 1.0));
+    for (s, &(qv, w)) in trace.iter().enumerate().skip(1) {
+        assert_eq!((qv, w), (0.7, 0.0), "step {}", s + 1);
+    }
+    // Without b, the lock returns one step after its hit, at the exact sample.
+    let alone = slot_with(
+        120.0,
+        None,
+        json!({ "a": track("x...", json!({ "1": { "lock": { "filter_q": 9.0 } } })) }),
+    );
+    let mut e = engine_for(&alone);
+    run(&mut e, SPS as usize, 64);
+    assert_eq!(e.param(q), 9.0, "still locked through sample {}", SPS - 1);
+    run(&mut e, 1, 1);
+    assert_eq!(e.param(q), 0.7, "back at sample {SPS}");
+}
+
+#[test]
+fn ratchet_4_gives_4_onsets_equally_spaced_in_the_step() {
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({ "t": track("....x...........", json!({ "5": { "ratchet": 4 } })) }),
+    );
+    for block in [64, 128, 333] {
+        let (left, ons) = run(&mut engine_for(&slot), 16 * SPS as usize, block);
+        assert_eq!(ons, [24_000, 25_500, 27_000, 28_500], "block {block}");
+        assert_eq!(first_sound(&left), 24_000 + first_sound_after_gate());
+        // Each quarter of the step sounds, the step before and the one after do not.
+        let quarter = |i: usize| {
+            let w = &left[24_000 + i * 1500..24_000 + (i + 1) * 1500];
+            w.iter().fold(0.0f32, |m, &x| m.max(x.abs()))
+        };
+        let peaks: Vec<f32> = (0..4).map(quarter).collect();
+        assert!(peaks.iter().all(|&p| p > 0.05), "{peaks:?}");
+        assert!(peaks.iter().all(|&p| (p - peaks[0]).abs() < 0.02 * peaks[0]), "{peaks:?}");
+    }
+    // At a tempo whose step is not a whole number of samples (137 BPM, 44.1 kHz: 4828.47),
+    // the onsets are the step start plus round(i × step / 4).
+    let slot = slot_with(137.0, None, json!({ "t": track("x...", json!({ "1": { "ratchet": 4 } })) }));
+    let mut e = Engine::new(44_100.0, 8);
+    e.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&slot, 8)),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    e.handle(EngineMsg::Play);
+    let (_, ons) = run(&mut e, 5000, 100);
+    let sps = 44_100.0 * 15.0 / 137.0;
+    let want: Vec<u64> = (0..4).map(|i| (i as f64 * sps / 4.0).round() as u64).collect();
+    assert_eq!(ons, want);
+    eprintln!("ratchet 4 at 137 BPM / 44.1 kHz: onsets {ons:?}");
+}
+
+/// How many samples after its gate opens a hit of the test voice is first heard (a sine
+/// starting at phase 0 under an envelope starting at 0).
+fn first_sound_after_gate() -> usize {
+    let slot = slot_with(120.0, None, json!({ "t": track("x...", json!({})) }));
+    let (left, ons) = run(&mut engine_for(&slot), 1000, 128);
+    assert_eq!(ons, [0]);
+    first_sound(&left)
+}
+
+#[test]
+fn micro_moves_the_onset_by_exactly_that_fraction_of_a_step() {
+    let onset = |micro: f64, bpm: f64, rate: u32| {
+        let slot = slot_with(
+            bpm,
+            None,
+            json!({ "t": track("....x...........", json!({ "5": { "micro": micro } })) }),
+        );
+        let mut e = Engine::new(rate as f32, 8);
+        e.handle(EngineMsg::Load {
+            scene: Box::new(Scene::from_slot(&slot, 8)),
+            timing: LoadTiming::Immediate,
+            slot: 0,
+        });
+        e.handle(EngineMsg::Play);
+        let sps = rate as f64 * 15.0 / bpm;
+        let (left, ons) = run(&mut e, (6.0 * sps) as usize, 128);
+        (first_sound(&left) as i64, ons, sps)
+    };
+    let (on_grid, ons, _) = onset(0.0, 120.0, RATE);
+    assert_eq!(ons, [24_000]);
+    let (late, ons, _) = onset(0.25, 120.0, RATE);
+    assert_eq!(ons, [25_500]);
+    assert_eq!(late - on_grid, 1500, "a quarter of 6000 samples, measured on the render");
+    let (early, ons, _) = onset(-0.25, 120.0, RATE);
+    assert_eq!(ons, [22_500]);
+    assert_eq!(on_grid - early, 1500);
+    // 137 BPM at 44.1 kHz: round(0.25 × 4828.467) = 1207 samples.
+    let (grid, _, sps) = onset(0.0, 137.0, 44_100);
+    let (moved, _, _) = onset(0.25, 137.0, 44_100);
+    assert_eq!(moved - grid, (0.25 * sps).round() as i64);
+    assert_eq!(moved - grid, 1207);
+    eprintln!("micro onsets at 120 BPM: {early} / {on_grid} / {late}; at 137 BPM {grid} → {moved}");
+}
+
+#[test]
+fn negative_micro_on_step_1_plays_on_time_at_play_and_early_in_every_later_loop() {
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({ "t": track("x...", json!({ "1": { "micro": -0.5 } })) }),
+    );
+    let (_, ons) = run(&mut engine_for(&slot), 3 * 4 * SPS as usize, 100);
+    // A loop is 4 steps (24 000 samples); from the second loop on, step 1 sounds half a
+    // step before its loop starts, in the last step of the loop before.
+    assert_eq!(ons, [0, 21_000, 45_000, 69_000]);
+}
+
+#[test]
+fn a_1_4_condition_plays_on_loops_1_5_9_only() {
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({ "t": track("x...............", json!({ "1": { "cond": "1:4" } })) }),
+    );
+    let bars = 12;
+    let (left, ons) = run(&mut engine_for(&slot), bars * 16 * SPS as usize, 256);
+    let loops: Vec<u64> = ons.iter().map(|s| s / (16 * SPS) + 1).collect();
+    assert_eq!(loops, [1, 5, 9]);
+    let bar = 16 * SPS as usize;
+    let sounding: Vec<usize> = (0..bars)
+        .filter(|b| left[b * bar..(b + 1) * bar].iter().any(|&x| x.abs() > 1e-3))
+        .map(|b| b + 1)
+        .collect();
+    assert_eq!(sounding, [1, 5, 9], "loops heard in the render");
+}
+
+/// Hits over 1000 loops of a one-step track whose step has `chance` %, seed `seed`, rendered
+/// in blocks of `block`; and the render's fingerprint.
+fn chance_run(seed: u32, block: usize) -> (usize, u64) {
+    let slot = slot_with(
+        300.0,
+        Some(seed),
+        json!({ "t": track("x", json!({ "1": { "chance": 50 } })) }),
+    );
+    let frames = 1000 * 2400;
+    let (left, ons) = run(&mut engine_for(&slot), frames, block);
+    (ons.len(), render_hash(&left))
+}
+
+#[test]
+fn a_50_percent_chance_plays_about_half_of_1000_loops_the_same_way_every_render() {
+    let (plays, hash) = chance_run(1234, 512);
+    eprintln!("50 % chance, seed 1234: {plays} of 1000 loops played");
+    assert!((450..=550).contains(&plays), "{plays}");
+    // The same seed: the same samples, whatever the block size.
+    assert_eq!(chance_run(1234, 512), (plays, hash));
+    assert_eq!(chance_run(1234, 97), (plays, hash));
+    // Another seed draws otherwise.
+    let (other, other_hash) = chance_run(99, 512);
+    eprintln!("seed 99: {other} of 1000");
+    assert!((450..=550).contains(&other), "{other}");
+    assert_ne!(other_hash, hash);
+}
+
+#[test]
+fn fill_plays_fill_steps_only_while_it_is_on() {
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({ "t": track("x.x.", json!({ "1": { "cond": "fill" }, "3": { "cond": "!fill" } })) }),
+    );
+    let mut e = engine_for(&slot);
+    let (_, off) = run(&mut e, 4 * SPS as usize, 128);
+    assert_eq!(off, [2 * SPS]);
+    e.handle(EngineMsg::SetFill(true));
+    assert!(e.fill());
+    let (_, on) = run(&mut e, 4 * SPS as usize, 128);
+    assert_eq!(on, [4 * SPS]);
+    e.handle(EngineMsg::SetFill(false));
+    let (_, off) = run(&mut e, 4 * SPS as usize, 128);
+    assert_eq!(off, [10 * SPS]);
+}
+
+#[test]
+fn first_plays_in_the_first_loop_after_play_and_after_a_load_only() {
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({ "t": track("x.x.............", json!({ "1": { "cond": "first" }, "3": { "cond": "!first" } })) }),
+    );
+    let mut e = engine_for(&slot);
+    let bar = 16 * SPS;
+    let (_, ons) = run(&mut e, 3 * bar as usize, 128);
+    assert_eq!(ons, [0, bar + 2 * SPS, 2 * bar + 2 * SPS]);
+    assert_eq!(e.track_loop(0, 3 * 16), Some(3));
+    // Loaded again at the bar: its first loop is that bar.
+    e.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&slot, 8)),
+        timing: LoadTiming::NextBar,
+        slot: 3,
+    });
+    let (_, ons) = run(&mut e, 2 * bar as usize, 128);
+    assert_eq!(ons, [3 * bar, 4 * bar + 2 * SPS]);
+    assert_eq!(e.track_loop(0, 4 * 16), Some(1));
+}
+
+#[test]
+fn pre_follows_the_most_recently_evaluated_condition_of_its_track() {
+    // Step 1 plays by chance; step 2 plays when it did (pre), step 3 when it did not (!pre);
+    // step 4 (pre) looks past step 2 and 3, which are pre conditions themselves, to step 1.
+    let slot = slot_with(
+        300.0,
+        Some(7),
+        json!({ "t": track("xxxx", json!({
+            "1": { "chance": 50 }, "2": { "cond": "pre" }, "3": { "cond": "!pre" },
+            "4": { "cond": "pre" } })) }),
+    );
+    let sps = 2400;
+    let (_, ons) = run(&mut engine_for(&slot), 200 * 4 * sps, 512);
+    let mut played = [[false; 4]; 200];
+    for s in &ons {
+        let step = (s / sps as u64) as usize;
+        played[step / 4][step % 4] = true;
+    }
+    let mut firsts = 0;
+    for (l, p) in played.iter().enumerate() {
+        assert_eq!(p[1], p[0], "loop {l}");
+        assert_eq!(p[2], !p[0], "loop {l}");
+        assert_eq!(p[3], p[0], "loop {l}");
+        firsts += usize::from(p[0]);
+    }
+    assert!((60..=140).contains(&firsts), "{firsts} of 200");
+}
+
+#[test]
+fn a_step_note_replaces_its_hit_while_the_cycle_keeps_its_place() {
+    let c3 = chronus::model::notes::parse_note("C3").unwrap() as f32;
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({ "t": { "voice_id": "voice1", "pattern": "xxxx", "notes": [110.0, 220.0, 330.0, 440.0],
+                       "steps": { "2": { "note": "C3", "velocity": 0.5 } } } }),
+    );
+    let mut e = engine_for(&slot);
+    let mut freqs = Vec::new();
+    for _ in 0..8 {
+        run(&mut e, 1, 1);
+        freqs.push(e.param(ParamId::voice(1, voice::FREQ)));
+        run(&mut e, SPS as usize - 1, 256);
+    }
+    assert_eq!(
+        freqs,
+        [110.0, c3, 330.0, 440.0, 110.0, c3, 330.0, 440.0],
+        "the other steps play the notes they played without the step note"
+    );
+    let amp = |v: f64| {
+        let s = slot_with(120.0, None, json!({ "t": { "voice_id": "voice1", "pattern": "x...",
+            "steps": { "1": { "velocity": v } } } }));
+        let mut e = engine_for(&s);
+        run(&mut e, 1, 1);
+        e.param(ParamId::voice(1, voice::AMP))
+    };
+    assert_eq!(amp(0.5), amp(1.0) * 0.5);
+}
