@@ -194,13 +194,9 @@ fn slot_location(file: &Path) -> Option<(PathBuf, SlotNumber)> {
     if slots.file_name()? != "slots" {
         return None;
     }
-    let root = slots.parent()?;
-    let root = if root.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        root
-    };
-    Some((root.to_path_buf(), n))
+    // `slots/slot_003.json` given from inside the patterns folder: the root is "" (the
+    // working folder), so messages name `backups/…` as the user would.
+    Some((slots.parent()?.to_path_buf(), n))
 }
 
 /// The keys an upgrade removed, added or rewrote (`schema_version` aside), as JSON paths:

@@ -467,3 +467,235 @@ fn a_step_note_replaces_its_hit_while_the_cycle_keeps_its_place() {
     };
     assert_eq!(amp(0.5), amp(1.0) * 0.5);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Schema 1.1: reading, writing, migration.
+
+fn parse_err(doc: &Value) -> String {
+    parse_slot(&doc.to_string(), "s.json").unwrap_err().to_string()
+}
+
+fn doc_with_steps(steps: Value) -> Value {
+    json!({ "sequencer": { "tracks": { "kick": { "voice_id": "voice1", "pattern": "x...x...", "steps": steps } } } })
+}
+
+#[test]
+fn step_data_errors_name_the_field_and_what_was_expected() {
+    let cases = [
+        (
+            json!({ "0": {} }),
+            "s.json: sequencer.tracks.kick.steps.0: \"0\" is not a step number: steps are numbered from 1 to 64 without leading zeros (\"1\" is the first step)",
+        ),
+        (
+            json!({ "1": { "cond": "5:4" } }),
+            "s.json: sequencer.tracks.kick.steps.1.cond: \"5:4\": A (which loop of the 4 plays) runs from 1 to 4",
+        ),
+        (
+            json!({ "1": { "cond": "sometimes" } }),
+            "s.json: sequencer.tracks.kick.steps.1.cond: \"sometimes\" is not a condition: write A:B (1:4 plays on the first of every 4 loops), fill, !fill, first, !first, pre or !pre",
+        ),
+        (
+            json!({ "1": { "note": "H2" } }),
+            "s.json: sequencer.tracks.kick.steps.1.note: \"H2\" is not a note: write a name (C3, A#2, Eb4), a MIDI number (\"48\") or Hz (130.81)",
+        ),
+        (
+            json!({ "1": { "lock": { "cutoff": 900, "filter_freq": 1000 } } }),
+            "s.json: sequencer.tracks.kick.steps.1.lock.filter_freq: locks filter_freq a second time (\"cutoff\" already does); keep one",
+        ),
+        (
+            json!({ "1": { "ratchet": "2" } }),
+            "s.json: sequencer.tracks.kick.steps.1.ratchet: expected a number, found text \"2\"",
+        ),
+        (
+            json!([1, 2]),
+            "s.json: sequencer.tracks.kick.steps: expected an object keyed by step number (\"1\" is the first step), found a list",
+        ),
+    ];
+    for (steps, want) in cases {
+        assert_eq!(parse_err(&doc_with_steps(steps)), want);
+    }
+    let many: serde_json::Map<String, Value> =
+        (1..=17).map(|i| (format!("_{i}"), json!(i))).collect();
+    let locks: Value = Value::Object(many);
+    assert_eq!(
+        parse_err(&doc_with_steps(json!({ "1": { "lock": locks } }))),
+        "s.json: sequencer.tracks.kick.steps.1.lock: a step may hold at most 16 locks; this one has 17"
+    );
+}
+
+#[test]
+fn step_values_out_of_range_are_clamped_with_a_warning_and_unknown_keys_kept() {
+    let doc = doc_with_steps(json!({
+        "_comment": "kept",
+        "1": { "micro": 0.9, "ratchet": 12, "chance": 150, "velocity": 2, "wobble": 1,
+               "lock": { "adsr/attack": 9, "glitter": 3 } },
+        "9": { "note": 48 },
+    }));
+    let parsed = parse_slot(&doc.to_string(), "s.json").unwrap();
+    let warnings: Vec<String> = parsed.warnings.iter().map(|w| w.to_string()).collect();
+    for want in [
+        "sequencer.tracks.kick.steps.1.micro: 0.9 is out of range -0.5–0.5 steps, clamped to 0.5",
+        "sequencer.tracks.kick.steps.1.ratchet: 12 is out of range 1–8, clamped to 8",
+        "sequencer.tracks.kick.steps.1.chance: 150 is out of range 0–100 %, clamped to 100",
+        "sequencer.tracks.kick.steps.1.velocity: 2 is out of range 0–1, clamped to 1",
+        "sequencer.tracks.kick.steps.1.wobble: unknown key, kept unchanged (not used by this Chronus)",
+        "sequencer.tracks.kick.steps.1.lock[\"adsr/attack\"]: 9 is out of range 0.001–2 s, clamped to 2",
+        "sequencer.tracks.kick.steps.1.lock.glitter: unknown key, kept unchanged (not used by this Chronus)",
+        "sequencer.tracks.kick.steps.9: the pattern has 8 steps, so step 9 does not play; kept for when the pattern is longer",
+    ] {
+        assert!(warnings.iter().any(|w| w == want), "no {want:?} in {warnings:#?}");
+    }
+    let text = parsed.slot.to_json();
+    // Canonical keys (adsr/attack → adsr.attack), unknown keys where they were, step 9's
+    // 48 Hz as a number (no note name reads back as exactly 48 Hz).
+    assert!(text.contains("\"adsr.attack\": 2.0"), "{text}");
+    assert!(text.contains("\"glitter\": 3"), "{text}");
+    assert!(text.contains("\"wobble\": 1"), "{text}");
+    assert!(text.contains("\"_comment\": \"kept\""), "{text}");
+    assert!(text.contains("\"note\": 48.0"), "{text}");
+    let again = parse_slot(&text, "again").unwrap();
+    assert_eq!(again.slot.sequencer, parsed.slot.sequencer);
+    assert_eq!(again.slot.to_json(), text);
+}
+
+#[test]
+fn the_issue_example_reads_and_writes_back_as_written() {
+    let doc = json!({
+        "schema_version": "1.1",
+        "sequencer": { "bpm": 120.0, "swing": 0.0, "seed": 1234, "tracks": { "bass": {
+            "voice_id": "voice2", "pattern": "x...x...x...x...",
+            "steps": { "5": { "note": "C3", "velocity": 0.8,
+                              "lock": { "filter_freq": 1800, "base_amp": 0.2 },
+                              "micro": 0.25, "ratchet": 2, "chance": 50, "cond": "1:4" } } } } }
+    });
+    let parsed = parse_slot(&doc.to_string(), "example").unwrap();
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let slot = parsed.slot;
+    assert_eq!(slot.sequencer.seed, Some(1234));
+    let d = &slot.sequencer.tracks[0].steps.entries[&5];
+    assert_eq!(d.note, Some(chronus::model::notes::parse_note("C3").unwrap()));
+    assert_eq!(d.ratchet, Some(2));
+    let text = slot.to_json();
+    let steps = [
+        "        \"steps\": {",
+        "          \"5\": {",
+        "            \"note\": \"C3\",",
+        "            \"velocity\": 0.8,",
+        "            \"lock\": {",
+        "              \"filter_freq\": 1800.0,",
+        "              \"base_amp\": 0.2",
+        "            },",
+        "            \"micro\": 0.25,",
+        "            \"ratchet\": 2,",
+        "            \"chance\": 50.0,",
+        "            \"cond\": \"1:4\"",
+        "          }",
+        "        }",
+    ]
+    .join("\n");
+    assert!(text.contains(&steps), "{text}");
+    assert!(text.contains("\"seed\": 1234,"), "{text}");
+    assert!(text.contains("\"schema_version\": \"1.1\""), "{text}");
+}
+
+#[test]
+fn versions_1_0_and_1_1_load_a_newer_1_x_loads_with_a_warning_and_2_0_is_refused() {
+    let doc = |v: &str| json!({ "schema_version": v, "sequencer": { "tracks": {} } }).to_string();
+    for v in ["1.0", "1.1", "1"] {
+        let p = parse_slot(&doc(v), "s.json").unwrap();
+        assert!(p.warnings.is_empty(), "{v}: {:?}", p.warnings);
+        assert!(p.slot.to_json().contains("\"schema_version\": \"1.1\""), "{v}");
+    }
+    // A newer minor only adds keys, which are kept (SLOT_FORMAT.md); its number stays.
+    let p = parse_slot(&doc("1.2"), "s.json").unwrap();
+    assert_eq!(
+        p.warnings[0].to_string(),
+        "schema_version: \"1.2\" is newer than the schema this Chronus knows (1.1): what it adds is kept but not played"
+    );
+    assert!(p.slot.to_json().contains("\"schema_version\": \"1.2\""));
+    assert_eq!(
+        parse_slot(&doc("2.0"), "s.json").unwrap_err().to_string(),
+        "s.json: schema_version \"2.0\" is not supported: this Chronus reads schema version 1.x"
+    );
+}
+
+/// The shipped demo slots as they were before the upgrade (schema 1.0), and the
+/// original-dialect fixtures.
+fn files_of_1_0() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = crate::stage_sound::demo_slots()
+        .into_iter()
+        .map(|(name, slot)| (name, slot.to_json().replace("\"schema_version\": \"1.1\"", "\"schema_version\": \"1.0\"")))
+        .collect();
+    for name in ["original_engine.json", "slot_format_example.json"] {
+        out.push((name.to_string(), std::fs::read_to_string(fixture(name)).unwrap()));
+    }
+    out
+}
+
+#[test]
+fn a_1_0_file_loaded_and_saved_is_a_valid_1_1_file_that_renders_identically() {
+    for (name, text) in files_of_1_0() {
+        assert!(text.contains("\"schema_version\": \"1.0\""), "{name}");
+        let before = parse_slot(&text, &name).unwrap().slot;
+        let saved = before.to_json();
+        assert!(saved.contains("\"schema_version\": \"1.1\""), "{name}");
+        let after = parse_slot(&saved, &name).unwrap();
+        assert!(after.warnings.is_empty(), "{name}: {:?}", after.warnings);
+        assert_eq!(after.slot.to_json(), saved, "{name}: a second save changes nothing");
+        let a = render::render(&before, 2, RATE, 8);
+        let b = render::render(&after.slot, 2, RATE, 8);
+        assert!(a == b, "{name} renders differently after the upgrade");
+    }
+}
+
+#[test]
+fn check_upgrade_rewrites_in_place_keeping_a_backup_and_says_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let slots = dir.path().join("slots");
+    std::fs::create_dir_all(&slots).unwrap();
+    let original = std::fs::read_to_string(fixture("original_engine.json")).unwrap();
+    let file = slots.join("slot_003.json");
+    std::fs::write(&file, &original).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chronus"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&["check", "--upgrade", "slots/slot_003.json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("slots/slot_003.json: 1.0 → 1.1 (schema_version; metadata.genre dropped; sequencer.running dropped; sequencer.global_step dropped)")
+    );
+    let kept = lines.next().unwrap();
+    assert!(kept.starts_with("slots/slot_003.json: previous version kept as backups/slot_003_"), "{out}");
+    let backups: Vec<_> = std::fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), original);
+    let upgraded = read_slot_file(&file).unwrap();
+    assert!(upgraded.warnings.is_empty(), "{:?}", upgraded.warnings);
+    assert_eq!(upgraded.slot.schema_version, "1.1");
+    let before = parse_slot(&original, "o").unwrap().slot;
+    assert!(render::render(&before, 2, RATE, 8) == render::render(&upgraded.slot, 2, RATE, 8));
+    // Again: nothing to do, no new backup.
+    let (code, out) = run(&["check", "--upgrade", "slots/slot_003.json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "slots/slot_003.json: already 1.1, nothing to change\n");
+    assert_eq!(std::fs::read_dir(dir.path().join("backups")).unwrap().count(), 1);
+    // A file outside a patterns folder is left alone, and said so.
+    std::fs::write(dir.path().join("loose.json"), &original).unwrap();
+    let (code, out) = run(&["check", "--upgrade", "loose.json"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("loose.json: not upgraded: --upgrade rewrites slot files of a patterns folder"), "{out}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("loose.json")).unwrap(), original);
+}
