@@ -150,8 +150,16 @@ fn upgrade(file: &Path, slot: Slot) -> Result<(), Box<dyn std::error::Error>> {
     let name = file.display();
     let old_text = std::fs::read_to_string(file)?;
     let new_text = slot.to_json();
-    let old_version = slot.schema_version.clone();
-    let new_version = crate::model::slot::written_schema_version(&old_version).to_string();
+    let old_value: serde_json::Value = serde_json::from_str(
+        old_text.strip_prefix('\u{feff}').unwrap_or(&old_text),
+    )?;
+    // A file without a version is a 1.0 file (SLOT_FORMAT.md).
+    let old_version = old_value
+        .get("schema_version")
+        .and_then(|v| v.as_str())
+        .unwrap_or("1.0")
+        .to_string();
+    let new_version = slot.schema_version.clone();
     if old_text == new_text {
         say(&format!("{name}: already {new_version}, nothing to change"));
         return Ok(());
@@ -164,9 +172,6 @@ fn upgrade(file: &Path, slot: Slot) -> Result<(), Box<dyn std::error::Error>> {
     if old_version != new_version {
         changes.push("schema_version".to_string());
     }
-    let old_value: serde_json::Value = serde_json::from_str(
-        old_text.strip_prefix('\u{feff}').unwrap_or(&old_text),
-    )?;
     let new_value: serde_json::Value = serde_json::from_str(&new_text)?;
     changes.extend(json_changes(&old_value, &new_value, MAX_CHANGES_SHOWN));
     if changes.is_empty() {

@@ -19,7 +19,9 @@ pub type Extra = Map<String, Value>;
 pub struct Slot {
     /// `chronus_version` as written in the file.
     pub chronus_version: String,
-    /// `schema_version` ("1.0" when missing).
+    /// The schema version a save writes: [`SCHEMA_VERSION`] for a slot made here or read from
+    /// a 1.0 or 1.1 file (a 1.0 file, or one with no version, is upgraded as it is read, and
+    /// written as 1.1 when saved); a newer 1.x file's own version, so its saves keep it.
     pub schema_version: String,
     /// Unix seconds when the slot was saved.
     pub timestamp: f64,
@@ -352,7 +354,7 @@ impl Default for Slot {
     fn default() -> Self {
         Slot {
             chronus_version: "1.0.0".to_string(),
-            schema_version: "1.0".to_string(),
+            schema_version: SCHEMA_VERSION.to_string(),
             timestamp: 0.0,
             metadata: Metadata::default(),
             sequencer: Sequencer::default(),

@@ -270,8 +270,10 @@ impl Reader<'_> {
         })?;
         let mut slot = Slot::default();
         // The version decides how the rest is read, so it is checked before anything else.
+        // Held as the version a save writes: 1.0 (or none) reads as 1.1, which only adds.
         if let Some(v) = top.get("schema_version") {
-            slot.schema_version = self.schema_version(v)?;
+            let read = self.schema_version(v)?;
+            slot.schema_version = super::slot::written_schema_version(&read).to_string();
         }
         let mut modules = None;
         for (key, v) in top {
