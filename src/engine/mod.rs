@@ -19,8 +19,7 @@ pub use link::{EngineLink, EngineRunner, HostEvent, SharedStats};
 pub use messages::{EngineEvent, EngineMsg, Garbage, LoadTiming, Position};
 pub use meter::BAND_CENTRES;
 pub use scene::{
-    NO_STEP, STEP_ACCENT, STEP_HIT, STEP_REST, Scene, SceneTrack, StepPlay, TrackSet,
-    pattern_steps,
+    NO_STEP, STEP_ACCENT, STEP_HIT, STEP_REST, Scene, SceneTrack, StepPlay, TrackSet, pattern_steps,
 };
 
 use clock::Clock;
@@ -775,8 +774,8 @@ impl Engine {
         let next = step + 1;
         let track = &self.tracks.tracks[t];
         let pos = (next % track.steps.len() as u64) as usize;
-        let early = track.steps[pos] != STEP_REST
-            && track.step_data[pos].is_some_and(|d| d.micro < 0.0);
+        let early =
+            track.steps[pos] != STEP_REST && track.step_data[pos].is_some_and(|d| d.micro < 0.0);
         // A slot switching at the next bar plays its own first step: the old one's is not
         // played early into the old slot's time.
         let switching = self.pending.is_some() && next.is_multiple_of(STEPS_PER_BAR);
@@ -1214,7 +1213,14 @@ fn loop_of(track: &SceneTrack, step: u64) -> u64 {
 /// True when step data `d` on step `pos` (0-based) of `track`, global step `step`, plays:
 /// its condition holds and its chance comes up. The outcome is what a later `pre` reads
 /// (Elektron: the most recently evaluated condition; `pre` itself is not one, a chance is).
-fn passes(track: &mut SceneTrack, d: &StepPlay, pos: usize, step: u64, fill: bool, seed: u64) -> bool {
+fn passes(
+    track: &mut SceneTrack,
+    d: &StepPlay,
+    pos: usize,
+    step: u64,
+    fill: bool,
+    seed: u64,
+) -> bool {
     let lp = loop_of(track, step);
     let cond = match d.cond {
         None => true,

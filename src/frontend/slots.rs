@@ -118,11 +118,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         } else {
             "did not validate"
         };
-        println!(
-            "{} of {} {what}",
-            plural(failed, "file"),
-            args.files.len()
-        );
+        println!("{} of {} {what}", plural(failed, "file"), args.files.len());
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -150,9 +146,8 @@ fn upgrade(file: &Path, slot: Slot) -> Result<(), Box<dyn std::error::Error>> {
     let name = file.display();
     let old_text = std::fs::read_to_string(file)?;
     let new_text = slot.to_json();
-    let old_value: serde_json::Value = serde_json::from_str(
-        old_text.strip_prefix('\u{feff}').unwrap_or(&old_text),
-    )?;
+    let old_value: serde_json::Value =
+        serde_json::from_str(old_text.strip_prefix('\u{feff}').unwrap_or(&old_text))?;
     // A file without a version is a 1.0 file (SLOT_FORMAT.md).
     let old_version = old_value
         .get("schema_version")

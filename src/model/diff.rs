@@ -152,7 +152,11 @@ pub fn diff(old: &Slot, new: &Slot) -> SlotDiff {
                 let before = &a.tracks[i];
                 let mut steps = changed_steps(&before.pattern, &t.pattern);
                 // Per-step data (schema 1.1) changes what a step plays as much as its hit does.
-                let n = before.pattern.chars().count().max(t.pattern.chars().count());
+                let n = before
+                    .pattern
+                    .chars()
+                    .count()
+                    .max(t.pattern.chars().count());
                 for i in 0..n {
                     if before.steps.at(i) != t.steps.at(i) && !steps.contains(&i) {
                         steps.push(i);

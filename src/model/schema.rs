@@ -19,7 +19,8 @@ use super::steps::LockTarget;
 pub const STEP_KEY_PATTERN: &str = "^[1-9][0-9]?$";
 
 /// Regular expression matching a step's `cond`.
-pub const COND_PATTERN: &str = "^\\s*([0-9]{1,2}:[0-9]{1,2}|!?(fill|first|pre|FILL|FIRST|PRE))\\s*$";
+pub const COND_PATTERN: &str =
+    "^\\s*([0-9]{1,2}:[0-9]{1,2}|!?(fill|first|pre|FILL|FIRST|PRE))\\s*$";
 
 /// Regular expression matching the voice module ids a slot may hold.
 pub const VOICE_ID_PATTERN: &str = "^voice([1-9]|1[0-6])$";
@@ -308,7 +309,10 @@ mod tests {
             "integer"
         );
         // Every step number and no other matches the key pattern's digits.
-        assert_eq!(MAX_PATTERN, 64, "STEP_KEY_PATTERN allows up to 99; the limit says 64");
+        assert_eq!(
+            MAX_PATTERN, 64,
+            "STEP_KEY_PATTERN allows up to 99; the limit says 64"
+        );
     }
 
     #[test]

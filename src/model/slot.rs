@@ -5,11 +5,11 @@
 
 use serde_json::{Map, Value};
 
-use super::steps::Steps;
 use super::registry::{
     self, DEFAULT_VOICES, Module, ParamId, ParamValues, TRACK_FIELDS, sequencer as seq_spec, track,
     voice,
 };
+use super::steps::Steps;
 
 /// Keys a file carried that Chronus does not know, kept in order and written back unchanged.
 pub type Extra = Map<String, Value>;

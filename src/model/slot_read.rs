@@ -12,11 +12,11 @@ use super::registry::{
     DEFAULT_VOICES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
     VOICE_PARAMS, sequencer as seq_spec, step as step_spec, track_field, voice,
 };
-use super::steps::{Cond, LockTarget, StepData, Steps, step_number};
 use super::slot::{
     Extra, MAX_SLOT_BYTES, Metadata, Parsed, SCHEMA_MAJOR, SCHEMA_VERSION, Sequencer, Slot,
     SlotError, Track, Warning, schema_minor,
 };
+use super::steps::{Cond, LockTarget, StepData, Steps, step_number};
 use super::text::quote;
 
 /// Keys the original engine wrote that Chronus does not use; kept without a warning.

@@ -352,7 +352,9 @@ mod tests {
             Cond::parse("1:17").unwrap_err().to_string(),
             "\"1:17\": B (the loops in the cycle) runs from 1 to 16"
         );
-        for bad in ["0:4", "1:0", "", "1:", ":4", "x:4", "1:4:2", "fil", "!!fill", "-1:4"] {
+        for bad in [
+            "0:4", "1:0", "", "1:", ":4", "x:4", "1:4:2", "fil", "!!fill", "-1:4",
+        ] {
             assert!(Cond::parse(bad).is_err(), "{bad}");
         }
     }

@@ -31,9 +31,15 @@ fn render_hash(samples: &[f32]) -> u64 {
 fn reference_slots() -> Vec<(String, Slot)> {
     let mut out = crate::stage_sound::demo_slots();
     for name in ["original_engine.json", "slot_format_example.json"] {
-        out.push((name.to_string(), read_slot_file(&fixture(name)).unwrap().slot));
+        out.push((
+            name.to_string(),
+            read_slot_file(&fixture(name)).unwrap().slot,
+        ));
     }
-    out.push(("anthem (code)".to_string(), crate::anthem::anthem_breakbeat()));
+    out.push((
+        "anthem (code)".to_string(),
+        crate::anthem::anthem_breakbeat(),
+    ));
     out
 }
 
@@ -144,7 +150,9 @@ fn step_rms(left: &[f32], step: usize) -> f64 {
 
 /// The first sample that is not silent.
 fn first_sound(left: &[f32]) -> usize {
-    left.iter().position(|&x| x != 0.0).expect("something sounds")
+    left.iter()
+        .position(|&x| x != 0.0)
+        .expect("something sounds")
 }
 
 #[test]
@@ -200,10 +208,7 @@ fn a_voice_lock_returns_after_its_step_even_when_two_tracks_share_the_voice() {
     let mut trace = Vec::new();
     for _ in 0..8 {
         let (_, _) = run(&mut e, 10, 10);
-        trace.push((
-            e.param(q),
-            e.param(ParamId::voice(1, voice::WAVEFORM)),
-        ));
+        trace.push((e.param(q), e.param(ParamId::voice(1, voice::WAVEFORM))));
         run(&mut e, SPS as usize - 10, 128);
     }
     eprintln!("voice1 (q, waveform) 10 samples into each step: {trace:?}");
@@ -244,11 +249,20 @@ fn ratchet_4_gives_4_onsets_equally_spaced_in_the_step() {
         };
         let peaks: Vec<f32> = (0..4).map(quarter).collect();
         assert!(peaks.iter().all(|&p| p > 0.05), "{peaks:?}");
-        assert!(peaks.iter().all(|&p| (p - peaks[0]).abs() < 0.02 * peaks[0]), "{peaks:?}");
+        assert!(
+            peaks
+                .iter()
+                .all(|&p| (p - peaks[0]).abs() < 0.02 * peaks[0]),
+            "{peaks:?}"
+        );
     }
     // At a tempo whose step is not a whole number of samples (137 BPM, 44.1 kHz: 4828.47),
     // the onsets are the step start plus round(i × step / 4).
-    let slot = slot_with(137.0, None, json!({ "t": track("x...", json!({ "1": { "ratchet": 4 } })) }));
+    let slot = slot_with(
+        137.0,
+        None,
+        json!({ "t": track("x...", json!({ "1": { "ratchet": 4 } })) }),
+    );
     let mut e = Engine::new(44_100.0, 8);
     e.handle(EngineMsg::Load {
         scene: Box::new(Scene::from_slot(&slot, 8)),
@@ -258,7 +272,9 @@ fn ratchet_4_gives_4_onsets_equally_spaced_in_the_step() {
     e.handle(EngineMsg::Play);
     let (_, ons) = run(&mut e, 5000, 100);
     let sps = 44_100.0 * 15.0 / 137.0;
-    let want: Vec<u64> = (0..4).map(|i| (i as f64 * sps / 4.0).round() as u64).collect();
+    let want: Vec<u64> = (0..4)
+        .map(|i| (i as f64 * sps / 4.0).round() as u64)
+        .collect();
     assert_eq!(ons, want);
     eprintln!("ratchet 4 at 137 BPM / 44.1 kHz: onsets {ons:?}");
 }
@@ -295,7 +311,11 @@ fn micro_moves_the_onset_by_exactly_that_fraction_of_a_step() {
     assert_eq!(ons, [24_000]);
     let (late, ons, _) = onset(0.25, 120.0, RATE);
     assert_eq!(ons, [25_500]);
-    assert_eq!(late - on_grid, 1500, "a quarter of 6000 samples, measured on the render");
+    assert_eq!(
+        late - on_grid,
+        1500,
+        "a quarter of 6000 samples, measured on the render"
+    );
     let (early, ons, _) = onset(-0.25, 120.0, RATE);
     assert_eq!(ons, [22_500]);
     assert_eq!(on_grid - early, 1500);
@@ -459,8 +479,12 @@ fn a_step_note_replaces_its_hit_while_the_cycle_keeps_its_place() {
         "the other steps play the notes they played without the step note"
     );
     let amp = |v: f64| {
-        let s = slot_with(120.0, None, json!({ "t": { "voice_id": "voice1", "pattern": "x...",
-            "steps": { "1": { "velocity": v } } } }));
+        let s = slot_with(
+            120.0,
+            None,
+            json!({ "t": { "voice_id": "voice1", "pattern": "x...",
+            "steps": { "1": { "velocity": v } } } }),
+        );
         let mut e = engine_for(&s);
         run(&mut e, 1, 1);
         e.param(ParamId::voice(1, voice::AMP))
@@ -472,7 +496,9 @@ fn a_step_note_replaces_its_hit_while_the_cycle_keeps_its_place() {
 // Schema 1.1: reading, writing, migration.
 
 fn parse_err(doc: &Value) -> String {
-    parse_slot(&doc.to_string(), "s.json").unwrap_err().to_string()
+    parse_slot(&doc.to_string(), "s.json")
+        .unwrap_err()
+        .to_string()
 }
 
 fn doc_with_steps(steps: Value) -> Value {
@@ -543,7 +569,10 @@ fn step_values_out_of_range_are_clamped_with_a_warning_and_unknown_keys_kept() {
         "sequencer.tracks.kick.steps.1.lock.glitter: unknown key, kept unchanged (not used by this Chronus)",
         "sequencer.tracks.kick.steps.9: the pattern has 8 steps, so step 9 does not play; kept for when the pattern is longer",
     ] {
-        assert!(warnings.iter().any(|w| w == want), "no {want:?} in {warnings:#?}");
+        assert!(
+            warnings.iter().any(|w| w == want),
+            "no {want:?} in {warnings:#?}"
+        );
     }
     let text = parsed.slot.to_json();
     // Canonical keys (adsr/attack → adsr.attack), unknown keys where they were, step 9's
@@ -573,7 +602,10 @@ fn the_issue_example_reads_and_writes_back_as_written() {
     let slot = parsed.slot;
     assert_eq!(slot.sequencer.seed, Some(1234));
     let d = &slot.sequencer.tracks[0].steps.entries[&5];
-    assert_eq!(d.note, Some(chronus::model::notes::parse_note("C3").unwrap()));
+    assert_eq!(
+        d.note,
+        Some(chronus::model::notes::parse_note("C3").unwrap())
+    );
     assert_eq!(d.ratchet, Some(2));
     let text = slot.to_json();
     let steps = [
@@ -604,7 +636,10 @@ fn versions_1_0_and_1_1_load_a_newer_1_x_loads_with_a_warning_and_2_0_is_refused
     for v in ["1.0", "1.1", "1"] {
         let p = parse_slot(&doc(v), "s.json").unwrap();
         assert!(p.warnings.is_empty(), "{v}: {:?}", p.warnings);
-        assert!(p.slot.to_json().contains("\"schema_version\": \"1.1\""), "{v}");
+        assert!(
+            p.slot.to_json().contains("\"schema_version\": \"1.1\""),
+            "{v}"
+        );
     }
     // A newer minor only adds keys, which are kept (SLOT_FORMAT.md); its number stays.
     let p = parse_slot(&doc("1.2"), "s.json").unwrap();
@@ -624,10 +659,19 @@ fn versions_1_0_and_1_1_load_a_newer_1_x_loads_with_a_warning_and_2_0_is_refused
 fn files_of_1_0() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = crate::stage_sound::demo_slots()
         .into_iter()
-        .map(|(name, slot)| (name, slot.to_json().replace("\"schema_version\": \"1.1\"", "\"schema_version\": \"1.0\"")))
+        .map(|(name, slot)| {
+            (
+                name,
+                slot.to_json()
+                    .replace("\"schema_version\": \"1.1\"", "\"schema_version\": \"1.0\""),
+            )
+        })
         .collect();
     for name in ["original_engine.json", "slot_format_example.json"] {
-        out.push((name.to_string(), std::fs::read_to_string(fixture(name)).unwrap()));
+        out.push((
+            name.to_string(),
+            std::fs::read_to_string(fixture(name)).unwrap(),
+        ));
     }
     out
 }
@@ -641,7 +685,11 @@ fn a_1_0_file_loaded_and_saved_is_a_valid_1_1_file_that_renders_identically() {
         assert!(saved.contains("\"schema_version\": \"1.1\""), "{name}");
         let after = parse_slot(&saved, &name).unwrap();
         assert!(after.warnings.is_empty(), "{name}: {:?}", after.warnings);
-        assert_eq!(after.slot.to_json(), saved, "{name}: a second save changes nothing");
+        assert_eq!(
+            after.slot.to_json(),
+            saved,
+            "{name}: a second save changes nothing"
+        );
         let a = render::render(&before, 2, RATE, 8);
         let b = render::render(&after.slot, 2, RATE, 8);
         assert!(a == b, "{name} renders differently after the upgrade");
@@ -672,10 +720,15 @@ fn check_upgrade_rewrites_in_place_keeping_a_backup_and_says_what_changed() {
     let mut lines = out.lines();
     assert_eq!(
         lines.next(),
-        Some("slots/slot_003.json: 1.0 → 1.1 (schema_version; metadata.genre dropped; sequencer.running dropped; sequencer.global_step dropped)")
+        Some(
+            "slots/slot_003.json: 1.0 → 1.1 (schema_version; metadata.genre dropped; sequencer.running dropped; sequencer.global_step dropped)"
+        )
     );
     let kept = lines.next().unwrap();
-    assert!(kept.starts_with("slots/slot_003.json: previous version kept as backups/slot_003_"), "{out}");
+    assert!(
+        kept.starts_with("slots/slot_003.json: previous version kept as backups/slot_003_"),
+        "{out}"
+    );
     let backups: Vec<_> = std::fs::read_dir(dir.path().join("backups"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -691,13 +744,26 @@ fn check_upgrade_rewrites_in_place_keeping_a_backup_and_says_what_changed() {
     let (code, out) = run(&["check", "--upgrade", "slots/slot_003.json"]);
     assert_eq!(code, Some(0));
     assert_eq!(out, "slots/slot_003.json: already 1.1, nothing to change\n");
-    assert_eq!(std::fs::read_dir(dir.path().join("backups")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("backups"))
+            .unwrap()
+            .count(),
+        1
+    );
     // A file outside a patterns folder is left alone, and said so.
     std::fs::write(dir.path().join("loose.json"), &original).unwrap();
     let (code, out) = run(&["check", "--upgrade", "loose.json"]);
     assert_eq!(code, Some(1));
-    assert!(out.contains("loose.json: not upgraded: --upgrade rewrites slot files of a patterns folder"), "{out}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("loose.json")).unwrap(), original);
+    assert!(
+        out.contains(
+            "loose.json: not upgraded: --upgrade rewrites slot files of a patterns folder"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("loose.json")).unwrap(),
+        original
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -732,9 +798,23 @@ fn any_number() -> impl Strategy<Value = Value> {
 fn any_lock() -> impl Strategy<Value = Value> {
     prop::collection::btree_map(
         prop::sample::select(vec![
-            "filter_freq", "base_amp", "freq", "base_freq", "accent", "gate_frac", "q",
-            "adsr.attack", "release", "waveform", "slide_time", "reverb_send", "send/delay",
-            "accent_boost", "note_index", "nope", "_c",
+            "filter_freq",
+            "base_amp",
+            "freq",
+            "base_freq",
+            "accent",
+            "gate_frac",
+            "q",
+            "adsr.attack",
+            "release",
+            "waveform",
+            "slide_time",
+            "reverb_send",
+            "send/delay",
+            "accent_boost",
+            "note_index",
+            "nope",
+            "_c",
         ]),
         prop_oneof![40 => any_number(), 1 => any_json_leaf()],
         0..6,
@@ -760,30 +840,36 @@ fn any_step() -> impl Strategy<Value = Value> {
         field(note.boxed()),
         field(any_number().boxed()),
         field(any_lock().boxed()),
-        field(any_number().prop_map(|v| json!(v.as_f64().unwrap_or(0.0) / 200.0)).boxed()),
+        field(
+            any_number()
+                .prop_map(|v| json!(v.as_f64().unwrap_or(0.0) / 200.0))
+                .boxed(),
+        ),
         field((0i64..12).prop_map(Value::from).boxed()),
         field(any_number().boxed()),
         field(cond.boxed()),
         field(any_json_leaf().boxed()),
     )
-        .prop_map(|(note, velocity, lock, micro, ratchet, chance, cond, junk)| {
-            let mut m = serde_json::Map::new();
-            for (k, v) in [
-                ("note", note),
-                ("velocity", velocity),
-                ("lock", lock),
-                ("micro", micro),
-                ("ratchet", ratchet),
-                ("chance", chance),
-                ("cond", cond),
-                ("junk", junk),
-            ] {
-                if let Some(v) = v {
-                    m.insert(k.to_string(), v);
+        .prop_map(
+            |(note, velocity, lock, micro, ratchet, chance, cond, junk)| {
+                let mut m = serde_json::Map::new();
+                for (k, v) in [
+                    ("note", note),
+                    ("velocity", velocity),
+                    ("lock", lock),
+                    ("micro", micro),
+                    ("ratchet", ratchet),
+                    ("chance", chance),
+                    ("cond", cond),
+                    ("junk", junk),
+                ] {
+                    if let Some(v) = v {
+                        m.insert(k.to_string(), v);
+                    }
                 }
-            }
-            Value::Object(m)
-        })
+                Value::Object(m)
+            },
+        )
 }
 
 fn any_steps() -> impl Strategy<Value = Value> {
@@ -850,16 +936,28 @@ fn bars_of_ratchets_locks_chance_and_early_steps_never_allocate() {
         }),
     );
     // Every box the engine receives is built here, outside the guarded region.
-    let mut swaps: Vec<Box<Scene>> = (0..20).map(|_| Box::new(Scene::from_slot(&slot, 8))).collect();
+    let mut swaps: Vec<Box<Scene>> = (0..20)
+        .map(|_| Box::new(Scene::from_slot(&slot, 8)))
+        .collect();
     let mut e = engine_for(&slot);
     let mut buf = vec![0.0f32; 2 * 200];
     let mut garbage = Vec::with_capacity(256);
     assert_no_alloc::assert_no_alloc(|| {
         for b in 0..6000 {
             e.process(&mut buf);
-            if b % 300 == 0 && let Some(s) = swaps.pop() {
-                let timing = if b % 600 == 0 { LoadTiming::NextBar } else { LoadTiming::Immediate };
-                e.handle(EngineMsg::Load { scene: s, timing, slot: 1 });
+            if b % 300 == 0
+                && let Some(s) = swaps.pop()
+            {
+                let timing = if b % 600 == 0 {
+                    LoadTiming::NextBar
+                } else {
+                    LoadTiming::Immediate
+                };
+                e.handle(EngineMsg::Load {
+                    scene: s,
+                    timing,
+                    slot: 1,
+                });
             }
             if b % 97 == 0 {
                 e.handle(EngineMsg::SetFill(b % 194 == 0));
