@@ -5,6 +5,32 @@
 //! buffer), so the live callback, the offline renderer and the tests run the same code.
 //! Everything is allocated in [`Engine::new`]; afterwards nothing allocates, frees, locks,
 //! logs or does I/O. Replaced boxes are handed back through [`Engine::pop_garbage`].
+//!
+//! Per-step data (schema 1.1), as the sequencer plays it:
+//! - A track without step data takes the path it always took (same samples as before).
+//! - A step is decided when its hit is due (at its swung time), in step order per track: its
+//!   condition and chance, then the note cycle moves on by one whether the step plays or not,
+//!   so data on one step never changes the notes the other steps play. A step's `note`
+//!   replaces the cycle's note for that hit only.
+//! - `micro` moves every onset of the step by round(micro × samples per step); `ratchet` N
+//!   plays N onsets at round(i × samples per step / N), each with 1/N of the step's gate.
+//!   Onsets after the current sample wait in a preallocated queue of self-contained hits.
+//! - A negative `micro` is decided one step early, right after the step before it, and plays
+//!   in that step's time (step 1's in the last step of the loop before). At Play, on the
+//!   first step of a slot just applied, and when the step before did not run this track,
+//!   such a step plays on its grid time instead.
+//! - Locks on track fields shape the hit's values (which, as every hit's, hold on the voice
+//!   until its next hit). Locks on voice parameters no track sets (resonance, envelope,
+//!   waveform, slide) return to the song's value one step after the hit, or at the voice's
+//!   next hit if that comes first, so they never reach another track's hit on a shared voice.
+//! - Chance draws from the slot's seed, a hash of the track's name, the step and the loop:
+//!   the same slot renders the same samples whatever the buffer size.
+//! - Loops are counted per track from Play or from when its slot was applied (`first` is
+//!   loop 0; `A:B` plays when loop % B = A − 1); edits keep a track's count by name.
+//!   `pre` reads the outcome of the track's most recently evaluated condition or chance
+//!   (`pre` steps are not evaluated conditions themselves, as on Elektron machines); it
+//!   starts false. Fill mode is set by [`EngineMsg::SetFill`].
+//! - A bar-aligned load drops hits still waiting from the old slot at its first sample.
 
 mod clock;
 pub mod link;
@@ -1274,6 +1300,85 @@ mod tests {
             e.process(chunk);
         }
         out
+    }
+
+    #[test]
+    fn chance_draws_cover_the_percentages_and_depend_only_on_their_inputs() {
+        assert_eq!(chance_threshold(0.0), 0);
+        assert_eq!(chance_threshold(100.0), 1 << 32);
+        assert_eq!(chance_threshold(50.0), 1 << 31);
+        let draw = chance_roll(1234, 77, 4, 9);
+        assert_eq!(draw, chance_roll(1234, 77, 4, 9));
+        assert_ne!(draw, chance_roll(1235, 77, 4, 9));
+        assert_ne!(draw, chance_roll(1234, 77, 5, 9));
+        assert_ne!(draw, chance_roll(1234, 77, 4, 10));
+        // Roughly uniform: a quarter of 10 000 draws fall below 25 %.
+        let below = (0..10_000u64)
+            .filter(|&l| (chance_roll(1, 2, 3, l) as u64) < chance_threshold(25.0))
+            .count();
+        assert!((2300..=2700).contains(&below), "{below}");
+    }
+
+    #[test]
+    fn loops_count_from_the_anchor_and_pre_skips_pre_steps() {
+        let slot_track = crate::model::Track::new("t", "voice1", "x...........");
+        let mut t = SceneTrack::from_track(&slot_track, 8, true);
+        t.anchor = 16;
+        // A 12-step track applied at step 16 (its position 4): loop 0 until it wraps at 24.
+        assert_eq!(loop_of(&t, 16), 0);
+        assert_eq!(loop_of(&t, 23), 0);
+        assert_eq!(loop_of(&t, 24), 1);
+        assert_eq!(loop_of(&t, 48), 3);
+        let d = StepPlay::new(&slot_track, &crate::model::steps::StepData::default());
+        let with = |cond| {
+            let mut s = d;
+            s.cond = cond;
+            s
+        };
+        assert!(!passes(
+            &mut t,
+            &with(Some(Cond::Pre(true))),
+            0,
+            16,
+            false,
+            0
+        ));
+        assert!(passes(
+            &mut t,
+            &with(Some(Cond::First(true))),
+            0,
+            16,
+            false,
+            0
+        ));
+        assert!(t.pre);
+        // A pre step does not change what the next pre reads.
+        assert!(!passes(
+            &mut t,
+            &with(Some(Cond::Pre(false))),
+            0,
+            17,
+            false,
+            0
+        ));
+        assert!(t.pre);
+        assert!(!passes(
+            &mut t,
+            &with(Some(Cond::Fill(true))),
+            0,
+            18,
+            false,
+            0
+        ));
+        assert!(!t.pre);
+        let mut never = d;
+        never.chance = 0.0;
+        assert!(!passes(&mut t, &never, 0, 19, false, 0));
+        let mut always = d;
+        always.chance = 100.0;
+        t.pre = true;
+        assert!(passes(&mut t, &always, 0, 19, false, 0));
+        assert!(t.pre, "a step without condition or chance is not evaluated");
     }
 
     #[test]
