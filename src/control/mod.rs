@@ -419,6 +419,7 @@ pub fn same_content(a: &Slot, b: &Slot) -> bool {
         && a.metadata == b.metadata
         && a.sequencer.bpm == b.sequencer.bpm
         && a.sequencer.swing == b.sequencer.swing
+        && a.sequencer.seed == b.sequencer.seed
         && a.sequencer.tracks.len() == b.sequencer.tracks.len()
         && a.sequencer
             .tracks

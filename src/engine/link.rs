@@ -129,6 +129,7 @@ impl EngineLink {
             (EngineMsg::Amend(_), EngineMsg::Amend(_)) => true,
             (EngineMsg::SetBpm(_), EngineMsg::SetBpm(_)) => true,
             (EngineMsg::SetSwing(_), EngineMsg::SetSwing(_)) => true,
+            (EngineMsg::SetFill(_), EngineMsg::SetFill(_)) => true,
             _ => false,
         };
         // Only the newest message of a kind matters, but order against other kinds must hold,

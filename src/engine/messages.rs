@@ -29,6 +29,10 @@ pub enum EngineMsg {
     SetBpm(f64),
     /// Sets the swing (0–0.6) of odd 16ths.
     SetSwing(f64),
+    /// Turns fill mode on or off: steps with the `fill` condition play while it is on, steps
+    /// with `!fill` while it is off. Read at each step's hit, so it takes effect at the next
+    /// step.
+    SetFill(bool),
     /// Replaces the tracks at once, keeping the playhead phase.
     SetTracks(Box<TrackSet>),
     /// Replaces the tracks at the first sample of the next bar, the sample a bar-aligned load

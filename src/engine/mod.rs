@@ -5,6 +5,32 @@
 //! buffer), so the live callback, the offline renderer and the tests run the same code.
 //! Everything is allocated in [`Engine::new`]; afterwards nothing allocates, frees, locks,
 //! logs or does I/O. Replaced boxes are handed back through [`Engine::pop_garbage`].
+//!
+//! Per-step data (schema 1.1), as the sequencer plays it:
+//! - A track without step data takes the path it always took (same samples as before).
+//! - A step is decided when its hit is due (at its swung time), in step order per track: its
+//!   condition and chance, then the note cycle moves on by one whether the step plays or not,
+//!   so data on one step never changes the notes the other steps play. A step's `note`
+//!   replaces the cycle's note for that hit only.
+//! - `micro` moves every onset of the step by round(micro × samples per step); `ratchet` N
+//!   plays N onsets at round(i × samples per step / N), each with 1/N of the step's gate.
+//!   Onsets after the current sample wait in a preallocated queue of self-contained hits.
+//! - A negative `micro` is decided one step early, right after the step before it, and plays
+//!   in that step's time (step 1's in the last step of the loop before). At Play, on the
+//!   first step of a slot just applied, and when the step before did not run this track,
+//!   such a step plays on its grid time instead.
+//! - Locks on track fields shape the hit's values (which, as every hit's, hold on the voice
+//!   until its next hit). Locks on voice parameters no track sets (resonance, envelope,
+//!   waveform, slide) return to the song's value one step after the hit, or at the voice's
+//!   next hit if that comes first, so they never reach another track's hit on a shared voice.
+//! - Chance draws from the slot's seed, a hash of the track's name, the step and the loop:
+//!   the same slot renders the same samples whatever the buffer size.
+//! - Loops are counted per track from Play or from when its slot was applied (`first` is
+//!   loop 0; `A:B` plays when loop % B = A − 1); edits keep a track's count by name.
+//!   `pre` reads the outcome of the track's most recently evaluated condition or chance
+//!   (`pre` steps are not evaluated conditions themselves, as on Elektron machines); it
+//!   starts false. Fill mode is set by [`EngineMsg::SetFill`].
+//! - A bar-aligned load drops hits still waiting from the old slot at its first sample.
 
 mod clock;
 pub mod link;
@@ -18,7 +44,9 @@ pub use clock::STEPS_PER_BAR;
 pub use link::{EngineLink, EngineRunner, HostEvent, SharedStats};
 pub use messages::{EngineEvent, EngineMsg, Garbage, LoadTiming, Position};
 pub use meter::BAND_CENTRES;
-pub use scene::{STEP_ACCENT, STEP_HIT, STEP_REST, Scene, SceneTrack, TrackSet, pattern_steps};
+pub use scene::{
+    NO_STEP, STEP_ACCENT, STEP_HIT, STEP_REST, Scene, SceneTrack, StepPlay, TrackSet, pattern_steps,
+};
 
 use clock::Clock;
 use meter::Analyser;
@@ -30,6 +58,7 @@ use crate::model::registry::{
     MAX_VOICES, Module, PARAM_COUNT, ParamId, VOICE_PARAM_COUNT, acid, delay, dist, lfo, reverb,
     voice as vp,
 };
+use crate::model::steps::Cond;
 
 /// Longest sub-block; sub-blocks are also cut at every control period and event.
 const MAX_FRAMES: usize = CONTROL_PERIOD as usize;
@@ -55,6 +84,10 @@ const TREMOLO_VOICE: usize = 2;
 const HIT_VELOCITY: f32 = 0.6;
 /// Velocity of an `X` step.
 const ACCENT_VELOCITY: f32 = 1.0;
+/// Hits waiting for their sample (micro-timing, ratchets, steps played early); one more is
+/// dropped and counted. A step schedules at most 8 hits per track for itself and 8 for the
+/// next; they live for under two steps.
+const TIMED_CAPACITY: usize = 4096;
 
 /// First flat id of the effect modules (acid1 … lfo2), after the 16 voice blocks.
 const FX_BASE: usize = VOICE_PARAM_COUNT * MAX_VOICES;
@@ -123,6 +156,18 @@ pub struct Engine {
     pending_tracks: Option<Box<TrackSet>>,
     /// Hits of an odd step waiting for their swung time: (step, sample).
     swung: Option<(u64, u64)>,
+    /// Hits of steps with per-step data waiting for their sample, in time order.
+    timed: Vec<TimedHit>,
+    /// Timed hits dropped because `timed` was full.
+    dropped_hits: u64,
+    /// Voice parameters a step's lock holds, per voice (bits by `registry::voice` index).
+    locked: [u16; MAX_VOICES],
+    /// When each voice's locks return to the song's values.
+    locked_until: [u64; MAX_VOICES],
+    /// Fill mode: steps with `fill` play, steps with `!fill` do not.
+    fill: bool,
+    /// Seed of the steps' chance.
+    seed: u64,
     gate_off: [u64; MAX_VOICES],
     events: FixedQueue<EngineEvent>,
     dropped_events: u64,
@@ -231,6 +276,12 @@ impl Engine {
             pending: None,
             pending_tracks: None,
             swung: None,
+            timed: Vec::with_capacity(TIMED_CAPACITY),
+            dropped_hits: 0,
+            locked: [0; MAX_VOICES],
+            locked_until: [NEVER; MAX_VOICES],
+            fill: false,
+            seed: 0,
             gate_off: [NEVER; MAX_VOICES],
             events: FixedQueue::new(EVENT_CAPACITY),
             dropped_events: 0,
@@ -299,6 +350,22 @@ impl Engine {
         self.garbage_overflow
     }
 
+    /// Fill mode (see [`EngineMsg::SetFill`]).
+    pub fn fill(&self) -> bool {
+        self.fill
+    }
+
+    /// Hits of steps with per-step data lost because too many waited at once.
+    pub fn dropped_hits(&self) -> u64 {
+        self.dropped_hits
+    }
+
+    /// Which loop (from 0) track `t` (file order) plays on global step `step`, counted from
+    /// Play or from when its slot was applied: what `A:B` and `first` read.
+    pub fn track_loop(&self, t: usize, step: u64) -> Option<u64> {
+        self.tracks.tracks.get(t).map(|track| loop_of(track, step))
+    }
+
     /// Test hook: the oldest recorded gate change (the log keeps the newest 1024).
     #[doc(hidden)]
     pub fn pop_gate_record(&mut self) -> Option<GateRecord> {
@@ -345,6 +412,7 @@ impl Engine {
                     self.gate(i - 1, on, self.sample);
                 }
             }
+            EngineMsg::SetFill(on) => self.fill = on,
             EngineMsg::Play => {
                 if !self.clock.running {
                     self.clock.start(self.sample);
@@ -354,6 +422,8 @@ impl Engine {
                     for t in self.tracks.tracks.iter_mut() {
                         t.note_index = t.note_start;
                     }
+                    self.timed.clear();
+                    self.restart_tracks(0);
                     self.emit(EngineEvent::Started {
                         sample: self.sample,
                     });
@@ -400,7 +470,11 @@ impl Engine {
         if self.clock.running {
             self.clock.running = false;
             self.swung = None;
+            self.timed.clear();
             self.release_all();
+            for v in 0..self.voices.len() {
+                self.restore_locks(v, self.locked[v]);
+            }
             self.emit(EngineEvent::Stopped {
                 sample: self.sample,
             });
@@ -416,6 +490,7 @@ impl Engine {
         } else {
             self.clock.set_bpm(scene.bpm);
             self.clock.set_swing(scene.swing);
+            self.seed = scene.seed;
             for i in 0..PARAM_COUNT {
                 let v = scene.params.0[i];
                 if v != self.song_params[i] {
@@ -467,8 +542,16 @@ impl Engine {
             if let Some((_, at)) = self.swung {
                 end = end.min(at);
             }
+            if let Some(t) = self.timed.first() {
+                end = end.min(t.at);
+            }
             for &g in &self.gate_off[..self.voices.len()] {
                 end = end.min(g);
+            }
+            for v in 0..self.voices.len() {
+                if self.locked[v] != 0 {
+                    end = end.min(self.locked_until[v]);
+                }
             }
             let n = (end.saturating_sub(self.sample) as usize).max(1);
             self.render(&mut out[2 * done..2 * (done + n)]);
@@ -685,6 +768,9 @@ impl Engine {
                 self.gate_off[v] = NEVER;
                 self.gate(v, false, s);
             }
+            if self.locked[v] != 0 && self.locked_until[v] <= s {
+                self.restore_locks(v, self.locked[v]);
+            }
         }
         while self.clock.running && self.clock.next_step_sample <= s {
             if let Some((k, _)) = self.swung.take() {
@@ -717,6 +803,10 @@ impl Engine {
             self.swung = None;
             self.fire_hits(k, at);
         }
+        while self.timed.first().is_some_and(|t| t.at <= s) {
+            let t = self.timed.remove(0);
+            self.play_hit(&t.hit, s);
+        }
     }
 
     /// Plays every active track's hit on `step`, at sample `at`.
@@ -728,42 +818,142 @@ impl Engine {
             if !track.active || track.steps.is_empty() || v == 0 || v > self.voices.len() {
                 continue;
             }
+            if !track.step_data.is_empty() {
+                self.fire_step_data(t, step, at);
+                continue;
+            }
             let value = track.steps[(step % track.steps.len() as u64) as usize];
             if value == STEP_REST {
                 continue;
             }
-            let (velocity, gain) = if value == STEP_ACCENT {
-                (ACCENT_VELOCITY, HIT_VELOCITY * track.accent_gain)
-            } else {
-                (HIT_VELOCITY, HIT_VELOCITY)
-            };
-            let freq = if track.notes.is_empty() {
-                track.base_freq
-            } else {
-                let f = track.notes[(track.note_index % track.notes.len() as u64) as usize];
-                track.note_index = track.note_index.wrapping_add(1);
-                f
-            };
-            let amp = track.base_amp * gain;
-            let cutoff = track.filter_freq + track.accent_boost * (velocity - 0.5);
-            let (reverb_send, delay_send) = (track.reverb_send, track.delay_send);
-            let gate_len = self.clock.gate_len(track.gate_frac);
+            let hit = make_hit(track, value, None, &self.clock, v as u8);
+            self.play_hit(&hit, at);
+        }
+    }
 
-            let n = v as u8;
-            self.wake(v - 1);
-            self.set_param(ParamId::voice(n, vp::FREQ), freq);
-            self.set_param(ParamId::voice(n, vp::AMP), amp);
-            self.set_param(ParamId::voice(n, vp::FILTER_FREQ), cutoff);
-            self.set_param(ParamId::voice(n, vp::REVERB_SEND), reverb_send);
-            self.set_param(ParamId::voice(n, vp::DELAY_SEND), delay_send);
-            self.gate(v - 1, true, at);
-            // The hit's level and cutoff sound from its first sample: smoothed over 20 ms they
-            // would arrive after a short drum's attack and an accent would barely be heard.
-            self.voices[v - 1].land_hit();
-            if v - 1 == ACID_VOICE {
-                self.acid.trigger(velocity >= ACCENT_VELOCITY);
+    /// Step `step` of track `t`, which has per-step data (its grid time plus swing is `at`),
+    /// then the track's next step when that one plays early (negative micro): it is decided
+    /// now, after this one, so `pre` sees the steps in order.
+    fn fire_step_data(&mut self, t: usize, step: u64, at: u64) {
+        if self.tracks.tracks[t].ahead == step {
+            self.tracks.tracks[t].ahead = NO_STEP;
+        } else {
+            self.play_step(t, step, at, at);
+        }
+        let next = step + 1;
+        let track = &self.tracks.tracks[t];
+        let pos = (next % track.steps.len() as u64) as usize;
+        let early =
+            track.steps[pos] != STEP_REST && track.step_data[pos].is_some_and(|d| d.micro < 0.0);
+        // A slot switching at the next bar plays its own first step: the old one's is not
+        // played early into the old slot's time.
+        let switching = self.pending.is_some() && next.is_multiple_of(STEPS_PER_BAR);
+        if early && !switching && self.clock.next_step == next {
+            let base = self.clock.next_step_sample + self.clock.swing_delay(next);
+            self.tracks.tracks[t].ahead = next;
+            self.play_step(t, next, base, at);
+        }
+    }
+
+    /// Decides and plays (or schedules) step `step` of track `t`, whose grid time plus swing
+    /// is `base`; `now` is the current sample (nothing is scheduled before it).
+    fn play_step(&mut self, t: usize, step: u64, base: u64, now: u64) {
+        let track = &mut self.tracks.tracks[t];
+        let Some(v) = track.voice else { return };
+        let pos = (step % track.steps.len() as u64) as usize;
+        let value = track.steps[pos];
+        if value == STEP_REST {
+            return;
+        }
+        let data = track.step_data[pos];
+        let plays = data.is_none_or(|d| passes(track, &d, pos, step, self.fill, self.seed));
+        // The note cycle moves on whether or not the step plays, so adding data to one step
+        // never changes the notes the other steps play.
+        let hit = make_hit(track, value, data.as_ref(), &self.clock, v);
+        if !plays {
+            return;
+        }
+        let (micro, ratchet) = data.map_or((0.0, 1), |d| (d.micro, d.ratchet.max(1)));
+        let sps = self.clock.samples_per_step();
+        let offset = (micro as f64 * sps).round() as i64;
+        for i in 0..ratchet as u64 {
+            let sub = (i as f64 * sps / ratchet as f64).round() as i64;
+            let onset = (base as i64 + offset + sub).max(now as i64) as u64;
+            if onset <= now {
+                self.play_hit(&hit, now);
+            } else {
+                self.schedule(onset, hit);
             }
-            self.gate_off[v - 1] = at + gate_len;
+        }
+    }
+
+    /// Holds a hit for sample `at` (time order; same-time hits in the order scheduled).
+    fn schedule(&mut self, at: u64, hit: Hit) {
+        if self.timed.len() >= TIMED_CAPACITY {
+            self.dropped_hits += 1;
+            return;
+        }
+        let i = self.timed.partition_point(|t| t.at <= at);
+        self.timed.insert(i, TimedHit { at, hit });
+    }
+
+    /// Sounds one hit at sample `at`: the voice takes the hit's values and the step's locks
+    /// (the locks of an earlier hit on the voice return first), then its gate opens.
+    fn play_hit(&mut self, hit: &Hit, at: u64) {
+        let n = hit.voice;
+        let v = n as usize;
+        let released = self.locked[v - 1] & !hit.lock_mask;
+        if released != 0 {
+            self.restore_locks(v - 1, released);
+        }
+        self.wake(v - 1);
+        self.set_param(ParamId::voice(n, vp::FREQ), hit.freq);
+        self.set_param(ParamId::voice(n, vp::AMP), hit.amp);
+        self.set_param(ParamId::voice(n, vp::FILTER_FREQ), hit.cutoff);
+        self.set_param(ParamId::voice(n, vp::REVERB_SEND), hit.reverb_send);
+        self.set_param(ParamId::voice(n, vp::DELAY_SEND), hit.delay_send);
+        if hit.lock_mask != 0 {
+            for p in 0..VOICE_PARAM_COUNT {
+                if hit.lock_mask & (1 << p) != 0 {
+                    self.set_param(ParamId::voice(n, p), hit.locks[p]);
+                }
+            }
+            self.locked[v - 1] = hit.lock_mask;
+            self.locked_until[v - 1] = at + (self.clock.samples_per_step() + 0.5) as u64;
+        }
+        self.gate(v - 1, true, at);
+        if (released | hit.lock_mask) & (1 << vp::FILTER_Q) != 0 {
+            // A locked resonance, or its return, belongs to this hit from its first sample.
+            self.voices[v - 1].land_q();
+        }
+        // The hit's level and cutoff sound from its first sample: smoothed over 20 ms they
+        // would arrive after a short drum's attack and an accent would barely be heard.
+        self.voices[v - 1].land_hit();
+        if v - 1 == ACID_VOICE {
+            self.acid.trigger(hit.accent);
+        }
+        self.gate_off[v - 1] = at + hit.gate_len;
+    }
+
+    /// Returns voice `v`'s (index from 0) parameters in `mask` from a step's lock to the
+    /// song's values.
+    fn restore_locks(&mut self, v: usize, mask: u16) {
+        for p in 0..VOICE_PARAM_COUNT {
+            if mask & (1 << p) != 0 {
+                let id = ParamId::voice(v as u8 + 1, p);
+                self.set_param(id, self.song_params[id.index()] as f32);
+            }
+        }
+        self.locked[v] &= !mask;
+    }
+
+    /// Every track starts counting its loops at global step `anchor`, with no condition
+    /// evaluated yet and no step played early.
+    fn restart_tracks(&mut self, anchor: u64) {
+        for t in self.tracks.tracks.iter_mut() {
+            t.anchor = anchor;
+            t.pre = false;
+            t.ahead = NO_STEP;
         }
     }
 
@@ -777,6 +967,15 @@ impl Engine {
     fn carry_note_indexes(&self, tracks: &mut [SceneTrack]) {
         let next = self.next_hit_step();
         for t in tracks.iter_mut() {
+            // Loop counts, `pre` and a step played early stay with the track's name.
+            match self.tracks.find_named(&t.name) {
+                Some(old) => {
+                    t.anchor = old.anchor;
+                    t.pre = old.pre;
+                    t.ahead = old.ahead;
+                }
+                None => t.anchor = if self.clock.running { next } else { 0 },
+            }
             if let Some(old) = self.tracks.find(&t.name, &t.notes) {
                 t.note_index = old.note_index;
                 continue;
@@ -841,10 +1040,20 @@ impl Engine {
         self.song_params = scene.params.0;
         self.clock.set_bpm(scene.bpm);
         self.clock.set_swing(scene.swing);
+        self.seed = scene.seed;
         for i in 0..PARAM_COUNT {
             self.set_param(ParamId(i as u16), scene.params.0[i] as f32);
         }
+        // Every parameter now has the new slot's value, and hits still waiting belong to the
+        // old slot: the whole snapshot switches at this sample.
+        self.locked = [0; MAX_VOICES];
+        self.timed.clear();
         std::mem::swap(&mut *self.tracks, &mut scene.tracks);
+        self.restart_tracks(if self.clock.running {
+            self.clock.next_step
+        } else {
+            0
+        });
         self.discard(Garbage::Scene(scene));
         let bar = self.bar_now();
         self.emit(EngineEvent::Applied {
@@ -1022,6 +1231,156 @@ fn hits_before(steps: &[u8], step: u64) -> u64 {
     (step / len) * hits(steps) + hits(&steps[..(step % len) as usize])
 }
 
+/// One hit, with every value it sets on its voice: built when its step is decided, played
+/// then or later (micro-timing, ratchets), so it does not depend on the tracks at that time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Hit {
+    /// Voice, from 1.
+    voice: u8,
+    freq: f32,
+    amp: f32,
+    cutoff: f32,
+    reverb_send: f32,
+    delay_send: f32,
+    gate_len: u64,
+    /// An `X` step: fires acid1's accent.
+    accent: bool,
+    /// Voice parameters the step locks (bits by `registry::voice` index), and their values.
+    lock_mask: u16,
+    locks: [f32; VOICE_PARAM_COUNT],
+}
+
+/// A hit waiting for its sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TimedHit {
+    at: u64,
+    hit: Hit,
+}
+
+/// The hit of step value `value` (hit or accent) on `track` with step data `d`, moving the
+/// track's note cycle on by one.
+fn make_hit(
+    track: &mut SceneTrack,
+    value: u8,
+    d: Option<&StepPlay>,
+    clock: &Clock,
+    voice: u8,
+) -> Hit {
+    let accent_gain = d.map_or(track.accent_gain, |d| d.accent_gain);
+    let (velocity, gain) = if value == STEP_ACCENT {
+        (ACCENT_VELOCITY, HIT_VELOCITY * accent_gain)
+    } else {
+        (HIT_VELOCITY, HIT_VELOCITY)
+    };
+    let cycled = if track.notes.is_empty() {
+        track.base_freq
+    } else {
+        let f = track.notes[(track.note_index % track.notes.len() as u64) as usize];
+        track.note_index = track.note_index.wrapping_add(1);
+        f
+    };
+    let Some(d) = d else {
+        return Hit {
+            voice,
+            freq: cycled,
+            amp: track.base_amp * gain,
+            cutoff: track.filter_freq + track.accent_boost * (velocity - 0.5),
+            reverb_send: track.reverb_send,
+            delay_send: track.delay_send,
+            gate_len: clock.gate_len(track.gate_frac),
+            accent: velocity >= ACCENT_VELOCITY,
+            lock_mask: 0,
+            locks: [0.0; VOICE_PARAM_COUNT],
+        };
+    };
+    let mut lock_mask = 0u16;
+    let mut locks = [0.0; VOICE_PARAM_COUNT];
+    for (p, lock) in d.voice_locks.iter().enumerate() {
+        if let Some(v) = lock {
+            lock_mask |= 1 << p;
+            locks[p] = *v;
+        }
+    }
+    Hit {
+        voice,
+        freq: d.note.unwrap_or(cycled),
+        amp: d.base_amp * gain * d.velocity,
+        cutoff: d.filter_freq + d.accent_boost * (velocity - 0.5),
+        reverb_send: d.reverb_send,
+        delay_send: d.delay_send,
+        // A ratchet's hits share the step: each gate is its share of the step's gate.
+        gate_len: clock.gate_len(d.gate_frac / d.ratchet.max(1) as f32),
+        accent: velocity >= ACCENT_VELOCITY,
+        lock_mask,
+        locks,
+    }
+}
+
+/// Which loop (from 0) `track` plays on global step `step`: passes through its pattern
+/// since its anchor (a first pass cut short by a bar-aligned load counts as one).
+fn loop_of(track: &SceneTrack, step: u64) -> u64 {
+    let len = track.steps.len().max(1) as u64;
+    if step < track.anchor {
+        0
+    } else {
+        step / len - track.anchor / len
+    }
+}
+
+/// True when step data `d` on step `pos` (0-based) of `track`, global step `step`, plays:
+/// its condition holds and its chance comes up. The outcome is what a later `pre` reads
+/// (Elektron: the most recently evaluated condition; `pre` itself is not one, a chance is).
+fn passes(
+    track: &mut SceneTrack,
+    d: &StepPlay,
+    pos: usize,
+    step: u64,
+    fill: bool,
+    seed: u64,
+) -> bool {
+    let lp = loop_of(track, step);
+    let cond = match d.cond {
+        None => true,
+        Some(Cond::Loop { a, b }) => lp % b.max(1) as u64 == a.saturating_sub(1) as u64,
+        Some(Cond::Fill(on)) => fill == on,
+        Some(Cond::First(on)) => (lp == 0) == on,
+        Some(Cond::Pre(on)) => track.pre == on,
+    };
+    let chance = d.chance >= 100.0
+        || (chance_roll(seed, track.name_hash, pos as u64, lp) as u64) < chance_threshold(d.chance);
+    let plays = cond && chance;
+    let evaluated = match d.cond {
+        Some(Cond::Pre(_)) => false,
+        Some(_) => true,
+        None => d.chance < 100.0,
+    };
+    if evaluated {
+        track.pre = plays;
+    }
+    plays
+}
+
+/// A 32-bit draw for a step's chance: a function of the slot's seed, the track's name, the
+/// step and the loop only, so a render is the same whatever the block size or the moment of
+/// the call.
+fn chance_roll(seed: u64, name_hash: u64, pos: u64, lp: u64) -> u32 {
+    let mix = |mut z: u64| {
+        // SplitMix64's finaliser.
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut x = mix(seed.wrapping_add(0x9E37_79B9_7F4A_7C15) ^ name_hash);
+    x = mix(x ^ pos.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    x = mix(x ^ lp.wrapping_mul(0x8CB9_2BA7_2F3D_8DD7));
+    (x >> 32) as u32
+}
+
+/// Draws below this play: `chance` % of all 32-bit draws.
+fn chance_threshold(chance: f32) -> u64 {
+    (chance.clamp(0.0, 100.0) as f64 / 100.0 * 4_294_967_296.0) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1042,6 +1401,85 @@ mod tests {
             e.process(chunk);
         }
         out
+    }
+
+    #[test]
+    fn chance_draws_cover_the_percentages_and_depend_only_on_their_inputs() {
+        assert_eq!(chance_threshold(0.0), 0);
+        assert_eq!(chance_threshold(100.0), 1 << 32);
+        assert_eq!(chance_threshold(50.0), 1 << 31);
+        let draw = chance_roll(1234, 77, 4, 9);
+        assert_eq!(draw, chance_roll(1234, 77, 4, 9));
+        assert_ne!(draw, chance_roll(1235, 77, 4, 9));
+        assert_ne!(draw, chance_roll(1234, 77, 5, 9));
+        assert_ne!(draw, chance_roll(1234, 77, 4, 10));
+        // Roughly uniform: a quarter of 10 000 draws fall below 25 %.
+        let below = (0..10_000u64)
+            .filter(|&l| (chance_roll(1, 2, 3, l) as u64) < chance_threshold(25.0))
+            .count();
+        assert!((2300..=2700).contains(&below), "{below}");
+    }
+
+    #[test]
+    fn loops_count_from_the_anchor_and_pre_skips_pre_steps() {
+        let slot_track = crate::model::Track::new("t", "voice1", "x...........");
+        let mut t = SceneTrack::from_track(&slot_track, 8, true);
+        t.anchor = 16;
+        // A 12-step track applied at step 16 (its position 4): loop 0 until it wraps at 24.
+        assert_eq!(loop_of(&t, 16), 0);
+        assert_eq!(loop_of(&t, 23), 0);
+        assert_eq!(loop_of(&t, 24), 1);
+        assert_eq!(loop_of(&t, 48), 3);
+        let d = StepPlay::new(&slot_track, &crate::model::steps::StepData::default());
+        let with = |cond| {
+            let mut s = d;
+            s.cond = cond;
+            s
+        };
+        assert!(!passes(
+            &mut t,
+            &with(Some(Cond::Pre(true))),
+            0,
+            16,
+            false,
+            0
+        ));
+        assert!(passes(
+            &mut t,
+            &with(Some(Cond::First(true))),
+            0,
+            16,
+            false,
+            0
+        ));
+        assert!(t.pre);
+        // A pre step does not change what the next pre reads.
+        assert!(!passes(
+            &mut t,
+            &with(Some(Cond::Pre(false))),
+            0,
+            17,
+            false,
+            0
+        ));
+        assert!(t.pre);
+        assert!(!passes(
+            &mut t,
+            &with(Some(Cond::Fill(true))),
+            0,
+            18,
+            false,
+            0
+        ));
+        assert!(!t.pre);
+        let mut never = d;
+        never.chance = 0.0;
+        assert!(!passes(&mut t, &never, 0, 19, false, 0));
+        let mut always = d;
+        always.chance = 100.0;
+        t.pre = true;
+        assert!(passes(&mut t, &always, 0, 19, false, 0));
+        assert!(t.pre, "a step without condition or chance is not evaluated");
     }
 
     #[test]

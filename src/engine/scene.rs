@@ -4,8 +4,14 @@
 //! values, mute/solo to `active`, numbers clamped) so the audio thread only reads plain data.
 
 use crate::model::limits::{MAX_NOTES, MAX_PATTERN, MAX_TRACKS};
-use crate::model::registry::{TRACK_FIELDS, sequencer as seq_spec, track, voice};
+use crate::model::registry::{
+    TRACK_FIELDS, VOICE_PARAM_COUNT, sequencer as seq_spec, step as step_spec, track, voice,
+};
+use crate::model::steps::{Cond, LockTarget, StepData};
 use crate::model::{ParamId, ParamValues, Slot, Track};
+
+/// "No step": a track has not played a step early (see [`SceneTrack::ahead`]).
+pub const NO_STEP: u64 = u64::MAX;
 
 /// A step value: rest.
 pub const STEP_REST: u8 = 0;
@@ -25,6 +31,8 @@ pub struct Scene {
     pub tracks: TrackSet,
     /// Every module parameter, voices 1–16 and the effects.
     pub params: ParamValues,
+    /// Seed of the steps' chance (`sequencer.seed`, 0 when the file has none).
+    pub seed: u64,
 }
 
 impl Scene {
@@ -33,6 +41,7 @@ impl Scene {
         Scene {
             bpm: seq_spec::BPM.clamp(slot.sequencer.bpm),
             swing: seq_spec::SWING.clamp(slot.sequencer.swing),
+            seed: slot.sequencer.seed.unwrap_or(0) as u64,
             tracks: TrackSet::from_tracks(&slot.sequencer.tracks, voices),
             params: slot.params.clone(),
         }
@@ -46,6 +55,7 @@ impl Default for Scene {
             swing: seq_spec::SWING.default,
             tracks: TrackSet::default(),
             params: ParamValues::default(),
+            seed: 0,
         }
     }
 }
@@ -88,6 +98,17 @@ impl TrackSet {
             .take_while(|t| t.name == name)
             .find(|t| t.notes == notes)
     }
+
+    /// The first track (in file order) named `name`. Allocation-free and logarithmic.
+    pub fn find_named(&self, name: &str) -> Option<&SceneTrack> {
+        let first = self
+            .by_name
+            .partition_point(|&i| self.tracks[i as usize].name.as_str() < name);
+        self.by_name[first..]
+            .iter()
+            .map(|&i| &self.tracks[i as usize])
+            .find(|t| t.name == name)
+    }
 }
 
 /// One track, resolved.
@@ -124,6 +145,95 @@ pub struct SceneTrack {
     pub note_start: u64,
     /// False when muted, or when another track is soloed.
     pub active: bool,
+    /// Per-step data by 0-based step, as long as `steps`; empty when no step of the track
+    /// plays differently from its pattern (such a track plays exactly as before schema 1.1).
+    pub step_data: Vec<Option<StepPlay>>,
+    /// A hash of the name: with the slot's seed, the step and the loop it draws the chance.
+    pub name_hash: u64,
+    /// The global step from which the track counts its loops (Play, or the step at which its
+    /// slot was applied); `A:B` and `first` read the loop count.
+    pub anchor: u64,
+    /// The outcome of the track's most recently evaluated condition, for `pre`.
+    pub pre: bool,
+    /// The global step whose hit was played early (negative micro), or [`NO_STEP`].
+    pub ahead: u64,
+}
+
+/// One step's data, resolved off the audio thread: every value the hit needs, with the
+/// step's locks already in place of the track's fields.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepPlay {
+    /// Pitch instead of the note cycle's (a step note, else a `base_freq` lock).
+    pub note: Option<f32>,
+    /// Scales the hit's level.
+    pub velocity: f32,
+    /// `base_amp`, locked or the track's.
+    pub base_amp: f32,
+    /// `filter_freq`, locked or the track's.
+    pub filter_freq: f32,
+    /// `accent_boost`, locked or the track's.
+    pub accent_boost: f32,
+    /// Linear gain of an accented hit (from `accent`, locked or the track's).
+    pub accent_gain: f32,
+    /// `reverb_send`, locked or the track's.
+    pub reverb_send: f32,
+    /// `delay_send`, locked or the track's.
+    pub delay_send: f32,
+    /// `gate_frac`, locked or the track's.
+    pub gate_frac: f32,
+    /// Voice parameters locked for the step (by `registry::voice` index).
+    pub voice_locks: [Option<f32>; VOICE_PARAM_COUNT],
+    /// Fraction of a step the hit moves.
+    pub micro: f32,
+    /// Hits in the step.
+    pub ratchet: u8,
+    /// Probability the step plays, 0–100.
+    pub chance: f32,
+    /// Trig condition.
+    pub cond: Option<Cond>,
+}
+
+impl StepPlay {
+    /// Resolves step data `d` of track `t`.
+    pub fn new(t: &Track, d: &StepData) -> StepPlay {
+        let field = |i: usize| {
+            let spec = &TRACK_FIELDS[i].spec;
+            spec.clamp(d.lock(LockTarget::Track(i)).unwrap_or(t.number(i))) as f32
+        };
+        let freq = ParamId::voice(1, voice::FREQ).spec();
+        let mut voice_locks = [None; VOICE_PARAM_COUNT];
+        for (p, slot) in voice_locks.iter_mut().enumerate() {
+            *slot = d
+                .lock(LockTarget::Voice(p))
+                .map(|v| ParamId::voice(1, p).spec().clamp(v) as f32);
+        }
+        StepPlay {
+            note: d
+                .note
+                .or(d.lock(LockTarget::Track(track::BASE_FREQ)))
+                .map(|hz| freq.clamp(hz) as f32),
+            velocity: step_spec::VELOCITY.clamp(d.velocity.unwrap_or(1.0)) as f32,
+            base_amp: field(track::BASE_AMP),
+            filter_freq: field(track::FILTER_FREQ),
+            accent_boost: field(track::ACCENT_BOOST),
+            accent_gain: 10f32.powf(field(track::ACCENT) / 20.0),
+            reverb_send: field(track::REVERB_SEND),
+            delay_send: field(track::DELAY_SEND),
+            gate_frac: field(track::GATE_FRAC),
+            voice_locks,
+            micro: step_spec::MICRO.clamp(d.micro.unwrap_or(0.0)) as f32,
+            ratchet: step_spec::RATCHET.clamp(d.ratchet.unwrap_or(1) as f64) as u8,
+            chance: step_spec::CHANCE.clamp(d.chance.unwrap_or(100.0)) as f32,
+            cond: d.cond,
+        }
+    }
+}
+
+/// FNV-1a of a track name.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl SceneTrack {
@@ -152,8 +262,25 @@ impl SceneTrack {
             note_index: t.note_index,
             note_start: t.note_index,
             active,
+            step_data: step_table(t),
+            name_hash: name_hash(&t.name),
+            anchor: 0,
+            pre: false,
+            ahead: NO_STEP,
         }
     }
+}
+
+/// The per-step table of a track: empty when every step plays as its pattern says.
+fn step_table(t: &Track) -> Vec<Option<StepPlay>> {
+    let len = t.pattern.chars().count().min(MAX_PATTERN);
+    let played = |i: usize| t.steps.at(i).filter(|d| !d.plays_as_pattern());
+    if !(0..len).any(|i| played(i).is_some()) {
+        return Vec::new();
+    }
+    (0..len)
+        .map(|i| played(i).map(|d| StepPlay::new(t, d)))
+        .collect()
 }
 
 /// Turns pattern text into step values: `X` accent, `x` hit, any other character a rest.

@@ -163,6 +163,12 @@ impl Voice {
         self.core.adsr.gate(on);
     }
 
+    /// Jumps the resonance to its target: a step's lock of it (or its return at the next hit)
+    /// sounds from the hit's first sample. Call before [`Voice::land_hit`], which applies it.
+    pub fn land_q(&mut self) {
+        self.q.reset();
+    }
+
     /// Jumps the level and cutoff to the targets a hit just set, so the hit sounds at them.
     pub fn land_hit(&mut self) {
         self.core.amp.reset();

@@ -26,6 +26,12 @@ pub struct CheckArgs {
     /// Slot files to validate.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Rewrite each file that loads as this Chronus saves it (schema 1.1), in place and
+    /// atomically, keeping the previous version as a backup; say what changed. The files
+    /// must be slots of a patterns folder (`…/slots/slot_NNN.json`), whose `backups/` keeps
+    /// the old versions.
+    #[arg(long)]
+    pub upgrade: bool,
 }
 
 /// `chronus slots ...`
@@ -88,7 +94,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
                 for w in &parsed.warnings {
                     say(&format!("{name}: warning: {w}"));
                 }
-                if parsed.warnings.is_empty() {
+                if args.upgrade {
+                    if let Err(e) = upgrade(file, parsed.slot) {
+                        failed += 1;
+                        say(&format!("error: {name}: {}", error_text(e.as_ref())));
+                    }
+                } else if parsed.warnings.is_empty() {
                     say(&format!("{name}: ok"));
                 } else {
                     let n = plural(parsed.warnings.len(), "warning");
@@ -102,17 +113,131 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if failed > 0 && args.files.len() > 1 {
-        println!(
-            "{} of {} did not validate",
-            plural(failed, "file"),
-            args.files.len()
-        );
+        let what = if args.upgrade {
+            "did not validate or upgrade"
+        } else {
+            "did not validate"
+        };
+        println!("{} of {} {what}", plural(failed, "file"), args.files.len());
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Why `check --upgrade` did not rewrite a file that loads.
+#[derive(Debug, thiserror::Error)]
+enum UpgradeError {
+    /// Not `<root>/slots/slot_NNN.json`: there is no `backups/` to keep the old version in.
+    #[error(
+        "not upgraded: --upgrade rewrites slot files of a patterns folder (…/slots/slot_NNN.json), whose backups/ keeps the previous version; store this file in a slot with `chronus slots save N --from FILE`"
+    )]
+    NotASlotFile,
+    /// The save failed; nothing changed.
+    #[error("not upgraded: {0}")]
+    Save(#[from] crate::store::StoreError),
+}
+
+/// Rewrites `file` (which loaded as `slot`) the way a save writes it, through the store's
+/// atomic save with its backup; prints what changed.
+fn upgrade(file: &Path, slot: Slot) -> Result<(), Box<dyn std::error::Error>> {
+    let name = file.display();
+    let old_text = std::fs::read_to_string(file)?;
+    let new_text = slot.to_json();
+    let old_value: serde_json::Value =
+        serde_json::from_str(old_text.strip_prefix('\u{feff}').unwrap_or(&old_text))?;
+    // A file without a version is a 1.0 file (SLOT_FORMAT.md).
+    let old_version = old_value
+        .get("schema_version")
+        .and_then(|v| v.as_str())
+        .unwrap_or("1.0")
+        .to_string();
+    let new_version = slot.schema_version.clone();
+    if old_text == new_text {
+        say(&format!("{name}: already {new_version}, nothing to change"));
+        return Ok(());
+    }
+    let (root, n) = slot_location(file).ok_or(UpgradeError::NotASlotFile)?;
+    let info = Store::new(root)
+        .save(n, &slot)
+        .map_err(UpgradeError::Save)?;
+    let mut changes = Vec::new();
+    if old_version != new_version {
+        changes.push("schema_version".to_string());
+    }
+    let new_value: serde_json::Value = serde_json::from_str(&new_text)?;
+    changes.extend(json_changes(&old_value, &new_value, MAX_CHANGES_SHOWN));
+    if changes.is_empty() {
+        changes.push("written in the canonical layout".to_string());
+    }
+    let arrow = if old_version == new_version {
+        format!("{new_version} (rewritten)")
+    } else {
+        format!("{old_version} → {new_version}")
+    };
+    say(&format!("{name}: {arrow} ({})", changes.join("; ")));
+    if let Some(b) = &info.backup {
+        say(&format!("{name}: previous version kept as {}", b.display()));
+    }
+    Ok(())
+}
+
+/// How many changed keys an upgrade line names before it says how many more there are.
+const MAX_CHANGES_SHOWN: usize = 6;
+
+/// The patterns folder and slot number of `<root>/slots/slot_NNN.json`.
+fn slot_location(file: &Path) -> Option<(PathBuf, SlotNumber)> {
+    let n = Store::slot_of_file(file.file_name()?.to_str()?)?;
+    let slots = file.parent()?;
+    if slots.file_name()? != "slots" {
+        return None;
+    }
+    // `slots/slot_003.json` given from inside the patterns folder: the root is "" (the
+    // working folder), so messages name `backups/…` as the user would.
+    Some((slots.parent()?.to_path_buf(), n))
+}
+
+/// The keys an upgrade removed, added or rewrote (`schema_version` aside), as JSON paths:
+/// `sequencer.running dropped (runtime state)`, `modules.voice3 added`; at most `shown`,
+/// then how many more.
+fn json_changes(old: &serde_json::Value, new: &serde_json::Value, shown: usize) -> Vec<String> {
+    fn walk(path: &str, old: &serde_json::Value, new: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        let join = |k: &str| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match (old, new) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in a {
+                    match b.get(k) {
+                        Some(w) => walk(&join(k), v, w, out),
+                        None => out.push(format!("{} dropped", join(k))),
+                    }
+                }
+                for k in b.keys().filter(|k| !a.contains_key(*k)) {
+                    out.push(format!("{} added", join(k)));
+                }
+            }
+            (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
+            _ if old == new => {}
+            _ => out.push(format!("{path} rewritten")),
+        }
+    }
+    let mut all = Vec::new();
+    walk("", old, new, &mut all);
+    all.retain(|c| !c.starts_with("schema_version ") && !c.starts_with("timestamp "));
+    if all.len() > shown {
+        let more = all.len() - shown;
+        all.truncate(shown);
+        all.push(format!("{more} more"));
+    }
+    all
 }
 
 /// Runs `chronus slots ...` against the patterns folder `patterns`.

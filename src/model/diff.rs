@@ -28,6 +28,8 @@ pub struct SlotDiff {
     pub tempo_changed: Option<(f64, f64)>,
     /// Old and new swing when the swing changed.
     pub swing_changed: Option<(f64, f64)>,
+    /// The new chance seed when `sequencer.seed` changed.
+    pub seed_changed: Option<u32>,
     /// The new name when `metadata.name` changed.
     pub name_changed: Option<String>,
 }
@@ -63,6 +65,9 @@ impl SlotDiff {
         }
         if let Some((a, b)) = self.swing_changed {
             parts.push(format!("swing {} → {}", fmt_num(a), fmt_num(b)));
+        }
+        if let Some(seed) = self.seed_changed {
+            parts.push(format!("seed {seed}"));
         }
         if !self.tracks_added.is_empty() {
             parts.push(format!("added {}", self.tracks_added.join(", ")));
@@ -133,6 +138,9 @@ pub fn diff(old: &Slot, new: &Slot) -> SlotDiff {
     if a.swing != b.swing {
         d.swing_changed = Some((a.swing, b.swing));
     }
+    if a.seed != b.seed {
+        d.seed_changed = Some(b.seed.unwrap_or(0));
+    }
     if old.metadata.name != new.metadata.name {
         d.name_changed = Some(new.metadata.name.clone());
     }
@@ -142,7 +150,19 @@ pub fn diff(old: &Slot, new: &Slot) -> SlotDiff {
             None => d.tracks_added.push(t.name.clone()),
             Some(i) => {
                 let before = &a.tracks[i];
-                let steps = changed_steps(&before.pattern, &t.pattern);
+                let mut steps = changed_steps(&before.pattern, &t.pattern);
+                // Per-step data (schema 1.1) changes what a step plays as much as its hit does.
+                let n = before
+                    .pattern
+                    .chars()
+                    .count()
+                    .max(t.pattern.chars().count());
+                for i in 0..n {
+                    if before.steps.at(i) != t.steps.at(i) && !steps.contains(&i) {
+                        steps.push(i);
+                    }
+                }
+                steps.sort_unstable();
                 if !steps.is_empty() {
                     d.steps_changed.push((t.name.clone(), steps));
                 }

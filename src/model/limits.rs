@@ -16,6 +16,14 @@ use super::text::{fmt_num, quote};
 pub const MAX_TRACKS: usize = 64;
 /// Steps a track's pattern holds.
 pub const MAX_PATTERN: usize = 64;
+/// Entries in a track's `steps` map (one per step at most).
+pub const MAX_STEP_ENTRIES: usize = MAX_PATTERN;
+/// Parameter locks on one step (every track field and voice parameter a lock can hold).
+pub const MAX_LOCKS_PER_STEP: usize = 16;
+/// Most hits a ratchet plays in one step.
+pub const MAX_RATCHET: usize = 8;
+/// Largest B of a step's `A:B` condition (play on the A-th of every B loops).
+pub const MAX_COND_LOOPS: u32 = 16;
 /// Steps step entry may move on after each step it sets (Renoise's edit step).
 pub const MAX_EDIT_STEP: usize = 16;
 /// Mute groups a track may join (1–4).
@@ -80,6 +88,15 @@ pub struct Limit {
 pub const TRACKS: Limit = limit("tracks_per_slot", MAX_TRACKS, "tracks", "a slot");
 /// A pattern's steps.
 pub const PATTERN: Limit = limit("steps_per_pattern", MAX_PATTERN, "steps", "a pattern");
+/// A track's `steps` entries.
+pub const STEP_ENTRIES: Limit = limit(
+    "step_entries_per_track",
+    MAX_STEP_ENTRIES,
+    "entries",
+    "a track's steps",
+);
+/// A step's parameter locks.
+pub const LOCKS: Limit = limit("locks_per_step", MAX_LOCKS_PER_STEP, "locks", "a step");
 /// A track's notes.
 pub const NOTES: Limit = limit("notes_per_track", MAX_NOTES, "notes", "a track");
 /// A slot's name.
@@ -155,9 +172,11 @@ const fn limit(key: &'static str, max: usize, unit: &'static str, what: &'static
 }
 
 /// Every size limit, in the order the documentation lists them.
-pub const LIMITS: [Limit; 16] = [
+pub const LIMITS: [Limit; 18] = [
     TRACKS,
     PATTERN,
+    STEP_ENTRIES,
+    LOCKS,
     NOTES,
     SLOT_NAME,
     TRACK_NAME,

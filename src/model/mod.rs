@@ -10,6 +10,7 @@ pub mod slot;
 mod slot_limits;
 mod slot_read;
 mod slot_write;
+pub mod steps;
 pub mod text;
 
 pub use registry::{Module, ParamId, ParamSpec, ParamValues};

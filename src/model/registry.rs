@@ -1167,6 +1167,74 @@ pub mod sequencer {
     }
 }
 
+/// Per-step values (schema 1.1): a track's `steps` entries, and the slot's chance seed.
+pub mod step {
+    use super::{ParamSpec, ParamType, float};
+
+    /// `velocity`: scales the hit's level (the pattern's `x`/`X` still set the accent).
+    pub const VELOCITY: ParamSpec = float(
+        "velocity",
+        "velocity",
+        "velocity",
+        0.0,
+        1.0,
+        1.0,
+        0.0,
+        "",
+        "level of this step's hit × the track's (1 = as the pattern plays it)",
+    );
+    /// `micro`: moves the hit by a fraction of a step.
+    pub const MICRO: ParamSpec = float(
+        "micro",
+        "micro",
+        "micro",
+        -0.5,
+        0.5,
+        0.0,
+        0.0,
+        "steps",
+        "moves the hit early (−) or late (+) by this fraction of a step",
+    );
+    /// `ratchet`: hits in the step, equally spaced.
+    pub const RATCHET: ParamSpec = ParamSpec {
+        name: "ratchet",
+        osc: "ratchet",
+        file_key: "ratchet",
+        ty: ParamType::Int,
+        min: 1.0,
+        max: crate::model::limits::MAX_RATCHET as f64,
+        default: 1.0,
+        smoothing_ms: 0.0,
+        unit: "",
+        desc: "hits in the step, equally spaced (1 = one hit)",
+    };
+    /// `chance`: the probability that the step plays.
+    pub const CHANCE: ParamSpec = float(
+        "chance",
+        "chance",
+        "chance",
+        0.0,
+        100.0,
+        100.0,
+        0.0,
+        "%",
+        "probability that the step plays, drawn from the slot's seed",
+    );
+    /// `sequencer.seed`: makes chance reproducible.
+    pub const SEED: ParamSpec = ParamSpec {
+        name: "seed",
+        osc: "seed",
+        file_key: "seed",
+        ty: ParamType::Int,
+        min: 0.0,
+        max: u32::MAX as f64,
+        default: 0.0,
+        smoothing_ms: 0.0,
+        unit: "",
+        desc: "seed of the steps' chance: the same seed plays the same choices",
+    };
+}
+
 /// How a track field is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackFieldKind {

@@ -6,12 +6,21 @@
 use serde_json::{Map, Value, json};
 
 use super::limits::{
-    LIMITS, MAX_NAME_CHARS, MAX_NOTES, MAX_PATTERN, MAX_TAGS, MAX_TEXT_CHARS, MAX_TRACKS,
+    LIMITS, MAX_COND_LOOPS, MAX_LOCKS_PER_STEP, MAX_NAME_CHARS, MAX_NOTES, MAX_PATTERN,
+    MAX_STEP_ENTRIES, MAX_TAGS, MAX_TEXT_CHARS, MAX_TRACKS,
 };
 use super::registry::{
     EFFECT_MODULES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
-    VOICE_PARAMS, sequencer, voice,
+    VOICE_PARAMS, sequencer, step, voice,
 };
+use super::steps::LockTarget;
+
+/// Regular expression matching the keys of a track's `steps` map (step numbers from 1).
+pub const STEP_KEY_PATTERN: &str = "^[1-9][0-9]?$";
+
+/// Regular expression matching a step's `cond`.
+pub const COND_PATTERN: &str =
+    "^\\s*([0-9]{1,2}:[0-9]{1,2}|!?(fill|first|pre|FILL|FIRST|PRE))\\s*$";
 
 /// Regular expression matching the voice module ids a slot may hold.
 pub const VOICE_ID_PATTERN: &str = "^voice([1-9]|1[0-6])$";
@@ -99,10 +108,53 @@ fn track_schema() -> Value {
         "solo".into(),
         json!({ "type": "boolean", "default": false, "description": "performance state: only soloed tracks play" }),
     );
+    props.insert(
+        "steps".into(),
+        json!({
+            "type": "object",
+            "description": format!("schema 1.1: per-step data keyed by step number, 1–{MAX_PATTERN} (\"1\" is the first step); the pattern still says which steps hit"),
+            "maxProperties": MAX_STEP_ENTRIES,
+            "patternProperties": { STEP_KEY_PATTERN: { "$ref": "#/$defs/step" } },
+        }),
+    );
     json!({
         "type": "object",
         "required": ["pattern", "voice_id"],
         "properties": props,
+    })
+}
+
+/// Schema of one `steps` entry.
+fn step_schema() -> Value {
+    let mut locks = Map::new();
+    for target in LockTarget::all() {
+        locks.insert(target.key().to_string(), number_schema(target.spec()));
+    }
+    let freq = &VOICE_PARAMS[voice::FREQ];
+    json!({
+        "type": "object",
+        "description": "one step's data; every key optional",
+        "properties": {
+            "note": {
+                "type": ["string", "number"],
+                "description": format!("the hit's pitch instead of the note cycle's (the cycle still moves on): a name (\"C3\"), a MIDI number as text (\"48\") or Hz ({}–{})", freq.min, freq.max),
+            },
+            "velocity": number_schema(&step::VELOCITY),
+            "lock": {
+                "type": "object",
+                "description": "parameter locks: track fields and voice parameters (any of their names) held for this step only",
+                "maxProperties": MAX_LOCKS_PER_STEP,
+                "properties": locks,
+            },
+            "micro": number_schema(&step::MICRO),
+            "ratchet": number_schema(&step::RATCHET),
+            "chance": number_schema(&step::CHANCE),
+            "cond": {
+                "type": "string",
+                "pattern": COND_PATTERN,
+                "description": format!("trig condition: A:B (play on the A-th of every B loops, B at most {MAX_COND_LOOPS}), fill, !fill, first, !first, pre, !pre"),
+            },
+        },
     })
 }
 
@@ -117,6 +169,7 @@ pub fn json_schema() -> Value {
         ),
     );
     defs.insert("track".into(), track_schema());
+    defs.insert("step".into(), step_schema());
     let mut module_props = Map::new();
     for m in EFFECT_MODULES {
         let name = m.to_string();
@@ -141,7 +194,7 @@ pub fn json_schema() -> Value {
                 "type": "string",
                 "pattern": "^1(\\.[0-9]+)*$",
                 "default": "1.0",
-                "description": "1.x loads; a missing version is read as 1.0",
+                "description": "1.x loads; a missing version is read as 1.0; Chronus writes 1.1 (1.1 adds a track's steps and sequencer.seed)",
             },
             "timestamp": { "type": "number", "description": "Unix seconds when the slot was saved" },
             "metadata": {
@@ -161,6 +214,7 @@ pub fn json_schema() -> Value {
                 "properties": {
                     "bpm": number_schema(&sequencer::BPM),
                     "swing": number_schema(&sequencer::SWING),
+                    "seed": number_schema(&step::SEED),
                     "running": { "type": "boolean", "description": "runtime state the original engine wrote: read, never applied, not written by Chronus" },
                     "global_step": { "type": "integer", "minimum": 0, "description": "runtime state the original engine wrote: read, never applied, not written by Chronus" },
                     "tracks": {
@@ -224,6 +278,40 @@ mod tests {
         assert_eq!(
             s["properties"]["modules"]["patternProperties"][VOICE_ID_PATTERN]["$ref"],
             "#/$defs/voice"
+        );
+    }
+
+    #[test]
+    fn schema_covers_the_step_data_of_1_1() {
+        let s = json_schema();
+        let steps = &s["$defs"]["track"]["properties"]["steps"];
+        assert_eq!(steps["maxProperties"], json!(MAX_STEP_ENTRIES));
+        assert_eq!(
+            steps["patternProperties"][STEP_KEY_PATTERN]["$ref"],
+            "#/$defs/step"
+        );
+        let step = &s["$defs"]["step"]["properties"];
+        assert_eq!(step["micro"]["minimum"], json!(-0.5));
+        assert_eq!(step["ratchet"]["maximum"], json!(8.0));
+        assert_eq!(step["ratchet"]["type"], "integer");
+        assert_eq!(step["chance"]["maximum"], json!(100.0));
+        assert_eq!(step["lock"]["maxProperties"], json!(MAX_LOCKS_PER_STEP));
+        assert_eq!(
+            step["lock"]["properties"]["adsr.attack"]["maximum"],
+            json!(2.0)
+        );
+        assert_eq!(
+            step["lock"]["properties"]["filter_freq"]["maximum"],
+            json!(8000.0)
+        );
+        assert_eq!(
+            s["properties"]["sequencer"]["properties"]["seed"]["type"],
+            "integer"
+        );
+        // Every step number and no other matches the key pattern's digits.
+        assert_eq!(
+            MAX_PATTERN, 64,
+            "STEP_KEY_PATTERN allows up to 99; the limit says 64"
         );
     }
 

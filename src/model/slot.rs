@@ -9,6 +9,7 @@ use super::registry::{
     self, DEFAULT_VOICES, Module, ParamId, ParamValues, TRACK_FIELDS, delay, sequencer as seq_spec,
     track, voice,
 };
+use super::steps::Steps;
 
 /// Keys a file carried that Chronus does not know, kept in order and written back unchanged.
 pub type Extra = Map<String, Value>;
@@ -18,7 +19,9 @@ pub type Extra = Map<String, Value>;
 pub struct Slot {
     /// `chronus_version` as written in the file.
     pub chronus_version: String,
-    /// `schema_version` ("1.0" when missing).
+    /// The schema version a save writes: [`SCHEMA_VERSION`] for a slot made here or read from
+    /// a 1.0 or 1.1 file (a 1.0 file, or one with no version, is upgraded as it is read, and
+    /// written as 1.1 when saved); a newer 1.x file's own version, so its saves keep it.
     pub schema_version: String,
     /// Unix seconds when the slot was saved.
     pub timestamp: f64,
@@ -59,6 +62,9 @@ pub struct Sequencer {
     pub bpm: f64,
     /// Swing, 0–0.6.
     pub swing: f64,
+    /// `seed` (schema 1.1): the seed of the steps' chance; written only when the file had it
+    /// or an edit set it (a missing seed plays as 0).
+    pub seed: Option<u32>,
     /// Tracks, in file order.
     pub tracks: Vec<Track>,
     /// Unknown keys.
@@ -70,6 +76,7 @@ impl Default for Sequencer {
         Sequencer {
             bpm: seq_spec::BPM.default,
             swing: seq_spec::SWING.default,
+            seed: None,
             tracks: Vec::new(),
             extra: Extra::new(),
         }
@@ -109,6 +116,8 @@ pub struct Track {
     pub muted: bool,
     /// Performance state: when any track is soloed only soloed tracks play.
     pub solo: bool,
+    /// Per-step data (schema 1.1): notes, velocities, locks, timing, chance, conditions.
+    pub steps: Steps,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -133,6 +142,7 @@ impl Track {
             accent: d(track::ACCENT),
             muted: false,
             solo: false,
+            steps: Steps::default(),
             extra: Extra::new(),
         }
     }
@@ -367,7 +377,7 @@ impl Default for Slot {
     fn default() -> Self {
         Slot {
             chronus_version: "1.0.0".to_string(),
-            schema_version: "1.0".to_string(),
+            schema_version: SCHEMA_VERSION.to_string(),
             timestamp: 0.0,
             metadata: Metadata::default(),
             sequencer: Sequencer::default(),
@@ -385,6 +395,29 @@ pub const MAX_SLOT_BYTES: usize = 1 << 20;
 
 /// The schema major version this Chronus reads and writes.
 pub const SCHEMA_MAJOR: u64 = 1;
+
+/// The schema version this Chronus writes: 1.1 adds per-step data (`steps`) and
+/// `sequencer.seed`. Files of 1.0 load unchanged and are written as 1.1 when saved.
+pub const SCHEMA_VERSION: &str = "1.1";
+
+/// The minor number of a `1.x` version text (0 when there is none).
+pub fn schema_minor(version: &str) -> u64 {
+    version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The version a save writes for a slot read as `read`: [`SCHEMA_VERSION`], or the file's own
+/// when it is a newer 1.x (its keys this Chronus does not know are kept, so it stays that).
+pub fn written_schema_version(read: &str) -> &str {
+    if schema_minor(read) > schema_minor(SCHEMA_VERSION) {
+        read
+    } else {
+        SCHEMA_VERSION
+    }
+}
 
 /// A slot that loaded, with every problem the reader fixed on the way.
 #[derive(Debug, Clone, PartialEq)]

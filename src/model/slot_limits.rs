@@ -61,6 +61,16 @@ fn check_tracks(top: &Map<String, Value>) -> Result<(), Found> {
         if let Some(Value::Array(notes)) = track.get("notes") {
             at(child(&tpath, "notes"), limits::NOTES.check(notes.len()))?;
         }
+        if let Some(Value::Object(steps)) = track.get("steps") {
+            let spath = child(&tpath, "steps");
+            at(spath.clone(), limits::STEP_ENTRIES.check(steps.len()))?;
+            for (key, step) in steps {
+                if let Some(Value::Object(lock)) = step.get("lock") {
+                    let lpath = child(&child(&spath, &clipped_key(key)), "lock");
+                    at(lpath, limits::LOCKS.check(lock.len()))?;
+                }
+            }
+        }
     }
     Ok(())
 }

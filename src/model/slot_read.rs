@@ -10,12 +10,13 @@ use super::json_keys::first_duplicate_key;
 use super::notes;
 use super::registry::{
     DEFAULT_VOICES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
-    VOICE_PARAMS, sequencer as seq_spec, track_field, voice,
+    VOICE_PARAMS, sequencer as seq_spec, step as step_spec, track_field, voice,
 };
 use super::slot::{
-    Extra, MAX_SLOT_BYTES, Metadata, Parsed, SCHEMA_MAJOR, Sequencer, Slot, SlotError, Track,
-    Warning,
+    Extra, MAX_SLOT_BYTES, Metadata, Parsed, SCHEMA_MAJOR, SCHEMA_VERSION, Sequencer, Slot,
+    SlotError, Track, Warning, schema_minor,
 };
+use super::steps::{Cond, LockTarget, StepData, Steps, step_number};
 use super::text::quote;
 
 /// Keys the original engine wrote that Chronus does not use; kept without a warning.
@@ -269,8 +270,10 @@ impl Reader<'_> {
         })?;
         let mut slot = Slot::default();
         // The version decides how the rest is read, so it is checked before anything else.
+        // Held as the version a save writes: 1.0 (or none) reads as 1.1, which only adds.
         if let Some(v) = top.get("schema_version") {
-            slot.schema_version = self.schema_version(v)?;
+            let read = self.schema_version(v)?;
+            slot.schema_version = super::slot::written_schema_version(&read).to_string();
         }
         let mut modules = None;
         for (key, v) in top {
@@ -291,11 +294,24 @@ impl Reader<'_> {
         Ok(slot)
     }
 
-    fn schema_version(&self, v: &Value) -> Result<String, SlotError> {
+    fn schema_version(&mut self, v: &Value) -> Result<String, SlotError> {
         let text = self.string(v, "schema_version")?;
         let major = text.split('.').next().unwrap_or("").trim();
         match major.parse::<u64>() {
-            Ok(SCHEMA_MAJOR) => Ok(text),
+            Ok(SCHEMA_MAJOR) => {
+                // A newer minor version only adds keys, which are kept (SLOT_FORMAT.md): the
+                // file loads, and the performer hears that something in it may not play.
+                if schema_minor(&text) > schema_minor(SCHEMA_VERSION) {
+                    self.warn(
+                        "schema_version",
+                        format!(
+                            "{} is newer than the schema this Chronus knows ({SCHEMA_VERSION}): what it adds is kept but not played",
+                            quote(&text)
+                        ),
+                    );
+                }
+                Ok(text)
+            }
             Ok(_) => Err(SlotError::Version {
                 origin: self.origin.to_string(),
                 found: text,
@@ -363,6 +379,7 @@ impl Reader<'_> {
                         );
                     }
                 }
+                "seed" => s.seed = Some(self.number(v, &path, &step_spec::SEED)? as u32),
                 "tracks" => s.tracks = self.tracks(v, &path)?,
                 _ => self.unknown(&mut s.extra, "sequencer", key, v),
             }
@@ -404,6 +421,7 @@ impl Reader<'_> {
                 match key.as_str() {
                     "muted" => t.muted = self.boolean(v, &fpath)?,
                     "solo" => t.solo = self.boolean(v, &fpath)?,
+                    "steps" => t.steps = self.steps(v, &fpath, pattern.chars().count())?,
                     _ => self.unknown(&mut t.extra, path, key, v),
                 }
                 continue;
@@ -435,6 +453,146 @@ impl Reader<'_> {
             }
         }
         Ok(t)
+    }
+
+    /// A track's `steps` map (schema 1.1); `pattern_len` is how many steps its pattern has.
+    fn steps(&mut self, v: &Value, path: &str, pattern_len: usize) -> Result<Steps, SlotError> {
+        let obj = v.as_object().ok_or_else(|| {
+            self.invalid(
+                path,
+                format!(
+                    "expected an object keyed by step number (\"1\" is the first step), found {}",
+                    describe(v)
+                ),
+            )
+        })?;
+        let mut steps = Steps::default();
+        for (key, sv) in obj {
+            let spath = child(path, key);
+            if key.starts_with('_') || key.starts_with('$') {
+                steps.extra.insert(key.clone(), sv.clone());
+                continue;
+            }
+            let Some(n) = step_number(key) else {
+                return Err(self.invalid(
+                    &spath,
+                    format!(
+                        "{} is not a step number: steps are numbered from 1 to {} without leading zeros (\"1\" is the first step)",
+                        quote(key),
+                        super::limits::MAX_PATTERN
+                    ),
+                ));
+            };
+            let data = self.step(sv, &spath)?;
+            if n as usize > pattern_len {
+                self.warn(
+                    &spath,
+                    format!(
+                        "the pattern has {pattern_len} steps, so step {n} does not play; kept for when the pattern is longer"
+                    ),
+                );
+            }
+            steps.entries.insert(n, data);
+        }
+        Ok(steps)
+    }
+
+    fn step(&mut self, v: &Value, path: &str) -> Result<StepData, SlotError> {
+        let obj = self.object(v, path)?;
+        let mut d = StepData::default();
+        for (key, v) in obj {
+            let p = child(path, key);
+            match key.as_str() {
+                "note" => d.note = Some(self.step_note(v, &p)?),
+                "velocity" => d.velocity = Some(self.number(v, &p, &step_spec::VELOCITY)?),
+                "lock" => self.locks(v, &p, &mut d)?,
+                "micro" => d.micro = Some(self.number(v, &p, &step_spec::MICRO)?),
+                "ratchet" => d.ratchet = Some(self.number(v, &p, &step_spec::RATCHET)? as u8),
+                "chance" => d.chance = Some(self.number(v, &p, &step_spec::CHANCE)?),
+                "cond" => {
+                    let text = self.string(v, &p)?;
+                    d.cond = Some(Cond::parse(&text).map_err(|e| self.invalid(&p, e.to_string()))?);
+                }
+                _ => self.unknown(&mut d.extra, path, key, v),
+            }
+        }
+        Ok(d)
+    }
+
+    /// A step's note: a name (`C3`), a MIDI number or Hz as text (`"48"`, `"130.81"`), or a
+    /// number in Hz.
+    fn step_note(&mut self, v: &Value, path: &str) -> Result<f64, SlotError> {
+        let spec = &VOICE_PARAMS[voice::FREQ];
+        let hz = match v {
+            Value::Number(_) => self.raw_number(v, path)?,
+            Value::String(s) => notes::parse_note(s.trim()).map_err(|_| {
+                self.invalid(
+                    path,
+                    format!(
+                        "{} is not a note: write a name (C3, A#2, Eb4), a MIDI number (\"48\") or Hz (130.81)",
+                        quote(s)
+                    ),
+                )
+            })?,
+            _ => {
+                return Err(self.invalid(
+                    path,
+                    format!(
+                        "expected a note (a name such as \"C3\", or Hz), found {}",
+                        describe(v)
+                    ),
+                ));
+            }
+        };
+        let clamped = spec.clamp(hz);
+        if clamped != hz {
+            self.warn(
+                path,
+                format!(
+                    "{} Hz is out of range {}, clamped to {}",
+                    num(hz),
+                    range_text(spec),
+                    num(clamped)
+                ),
+            );
+        }
+        Ok(clamped)
+    }
+
+    /// A step's `lock` object: each key a track field or voice parameter (any alias), each
+    /// target at most once.
+    fn locks(&mut self, v: &Value, path: &str, d: &mut StepData) -> Result<(), SlotError> {
+        let obj = v.as_object().ok_or_else(|| {
+            self.invalid(
+                path,
+                format!(
+                    "expected an object of parameter values (\"filter_freq\": 1800), found {}",
+                    describe(v)
+                ),
+            )
+        })?;
+        let mut keys: Vec<(LockTarget, &str)> = Vec::new();
+        for (key, lv) in obj {
+            let p = child(path, key);
+            let Some(target) = LockTarget::resolve(key) else {
+                self.unknown(&mut d.lock_extra, path, key, lv);
+                continue;
+            };
+            if let Some((_, first)) = keys.iter().find(|(t, _)| *t == target) {
+                return Err(self.invalid(
+                    &p,
+                    format!(
+                        "locks {} a second time ({} already does); keep one",
+                        target.key(),
+                        quote(first)
+                    ),
+                ));
+            }
+            keys.push((target, key));
+            let x = self.number(lv, &p, target.spec())?;
+            d.locks.push((target, x));
+        }
+        Ok(())
     }
 
     fn notes(&mut self, v: &Value, path: &str) -> Result<Vec<f64>, SlotError> {

@@ -81,7 +81,8 @@ fn slot_value(slot: &Slot) -> Value {
         "chronus_version".into(),
         slot.chronus_version.clone().into(),
     );
-    top.insert("schema_version".into(), slot.schema_version.clone().into());
+    let version = super::slot::written_schema_version(&slot.schema_version);
+    top.insert("schema_version".into(), version.into());
     top.insert("timestamp".into(), float(slot.timestamp));
 
     let m = &slot.metadata;
@@ -98,6 +99,9 @@ fn slot_value(slot: &Slot) -> Value {
     let mut seq = Map::new();
     seq.insert("bpm".into(), float(s.bpm));
     seq.insert("swing".into(), float(s.swing));
+    if let Some(seed) = s.seed {
+        seq.insert("seed".into(), Value::from(seed));
+    }
     // `running` and `global_step` are runtime state, not part of the song: never written
     // (SLOT_FORMAT.md: every reader takes them as optional).
     let mut tracks = Map::new();
@@ -152,6 +156,9 @@ fn track_value(t: &Track) -> Value {
     }
     if t.solo {
         obj.insert("solo".into(), true.into());
+    }
+    if !t.steps.is_empty() {
+        obj.insert("steps".into(), super::steps::steps_value(&t.steps));
     }
     append_extra(&mut obj, &t.extra);
     Value::Object(obj)

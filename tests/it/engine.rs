@@ -121,6 +121,7 @@ fn scene(bpm: f64, swing: f64, ts: &[Track], params: ParamValues, voices: usize)
         swing,
         tracks: TrackSet::from_tracks(ts, voices),
         params,
+        seed: 0,
     })
 }
 

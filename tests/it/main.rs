@@ -30,6 +30,7 @@ mod soak;
 mod special_files;
 mod stage;
 mod stage_sound;
+mod step_data;
 mod store;
 mod support;
 mod tui;

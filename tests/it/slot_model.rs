@@ -468,8 +468,9 @@ fn schema_versions_1x_load_and_higher_majors_are_refused() {
     let mut doc = base_doc();
     doc["schema_version"] = json!("1.7");
     assert_eq!(parse_value(&doc).unwrap().slot.schema_version, "1.7");
+    // A missing version reads as 1.0, which is held as the 1.1 a save writes (1.1 only adds).
     doc.as_object_mut().unwrap().remove("schema_version");
-    assert_eq!(parse_value(&doc).unwrap().slot.schema_version, "1.0");
+    assert_eq!(parse_value(&doc).unwrap().slot.schema_version, "1.1");
     // A newer file may be shaped differently: the version is checked before anything else.
     doc["schema_version"] = json!("2.0");
     doc["sequencer"] = json!("reorganised");
