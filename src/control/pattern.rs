@@ -288,13 +288,18 @@ pub fn step_notes(t: &Track) -> Vec<Option<f64>> {
     let mut k = t.note_index as usize;
     t.pattern
         .chars()
-        .map(|c| {
-            if StepValue::from_char(c) == StepValue::Rest || t.notes.is_empty() {
+        .enumerate()
+        .map(|(i, c)| {
+            if StepValue::from_char(c) == StepValue::Rest {
                 return None;
             }
-            let hz = t.notes[k % t.notes.len()];
-            k += 1;
-            Some(hz)
+            // A step's own note (schema 1.1) plays instead of the cycle's, which moves on.
+            let own = t.steps.at(i).and_then(|d| d.note);
+            let cycled = (!t.notes.is_empty()).then(|| t.notes[k % t.notes.len()]);
+            if cycled.is_some() {
+                k += 1;
+            }
+            own.or(cycled)
         })
         .collect()
 }

@@ -974,3 +974,42 @@ fn bars_of_ratchets_locks_chance_and_early_steps_never_allocate() {
     assert_eq!(e.dropped_hits(), 0);
     assert!(buf.iter().all(|x| x.is_finite()));
 }
+
+/// The grid shows a step's own note where it has one, and the cycle's elsewhere: the cycle
+/// moves on under a step note, as the engine plays it.
+#[test]
+fn the_grid_shows_a_steps_own_note_and_the_cycle_moves_on_under_it() {
+    let text = r#"{ "schema_version": "1.1", "sequencer": { "bpm": 120, "tracks": {
+      "bass": { "name": "bass", "voice_id": "voice2", "pattern": "x.x.x.x.",
+                "notes": [110, 220], "steps": { "3": { "note": "C4" } } },
+      "kick": { "name": "kick", "voice_id": "voice1", "pattern": "x...x...",
+                "steps": { "5": { "note": 55 } } } } } }"#;
+    let slot = chronus::model::slot::parse_slot(text, "grid").unwrap().slot;
+    let shown = |name: &str| {
+        let t = slot
+            .sequencer
+            .tracks
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap();
+        chronus::control::step_notes(t)
+    };
+    let c4 = chronus::model::notes::parse_note("C4").unwrap();
+    assert_eq!(
+        shown("bass"),
+        vec![
+            Some(110.0),
+            None,
+            Some(c4),
+            None,
+            Some(110.0),
+            None,
+            Some(220.0),
+            None
+        ]
+    );
+    assert_eq!(
+        shown("kick"),
+        vec![None, None, None, None, Some(55.0), None, None, None]
+    );
+}
