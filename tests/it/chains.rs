@@ -370,3 +370,56 @@ fn hostile_chain_files_are_refused_clearly_in_bounded_time() {
         "{e}"
     );
 }
+
+/// A slot file for the tmux test: one kick track, 120 BPM.
+fn slot_text(name: &str) -> String {
+    format!(
+        r#"{{ "schema_version": "1.0", "metadata": {{ "name": "{name}" }},
+  "sequencer": {{ "bpm": 120.0, "tracks": {{
+    "kick": {{ "name": "kick", "voice_id": "voice1", "pattern": "X...x...X...x..." }} }} }} }}
+"#
+    )
+}
+
+/// The header's first line (the transport bar).
+fn header(screen: &str) -> &str {
+    screen.lines().next().unwrap_or("")
+}
+
+#[test]
+fn a_three_slot_chain_shows_what_comes_next_at_120x40_and_80x24() {
+    use crate::support::{Tmux, tmux_present};
+    if !tmux_present() {
+        return;
+    }
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let dir = tempfile::tempdir().unwrap();
+        let slots = dir.path().join("slots");
+        std::fs::create_dir_all(&slots).unwrap();
+        for (n, name) in [(1, "one"), (2, "two"), (3, "three")] {
+            std::fs::write(slots.join(format!("slot_{n:03}.json")), slot_text(name)).unwrap();
+        }
+        let tmux = Tmux::new(&format!("chain-{w}x{h}"));
+        tmux.start_sized(dir.path(), &["--no-osc", "--slot", "1"], w, h);
+        tmux.send(&["M-e", "C-u", "set1 [1, 2, 3] loop", "Enter", "M-g", "Space"]);
+        let first = tmux.wait_for("the chain's next slot, 2", |s| {
+            let top = header(s);
+            top.contains("chain") && top.contains("1/3") && top.contains("→ 2")
+        });
+        assert!(header(&first).contains("▶ PLAY"), "{first}");
+        let second = tmux.wait_for("entry 2, next slot 3", |s| {
+            let top = header(s);
+            top.contains("2/3") && top.contains("→ 3")
+        });
+        let top = header(&second);
+        assert!(top.chars().count() <= w as usize, "{top}");
+        if w >= 120 {
+            assert!(top.contains("chain set1 2/3 · slot 2 bar"), "{top}");
+        }
+        // The play state, tempo and position stay whole beside it.
+        assert!(top.contains("120.0 BPM") && top.contains("bar "), "{top}");
+        tmux.send(&["M-l"]);
+        tmux.wait_for("the chain left", |s| !header(s).contains("chain"));
+        tmux.send(&["q"]);
+    }
+}

@@ -50,6 +50,8 @@ enum ChainAs {
     Full,
     /// `chain 2/4 → 3`
     Short,
+    /// `chain 2/4 → 3`, and the swing left out to make room for it.
+    ShortNoSwing,
     /// Left out.
     Hidden,
 }
@@ -59,7 +61,7 @@ fn chain_text(ctl: &Controller, chain_as: ChainAs) -> Option<String> {
     let v = ctl.chain_view()?;
     Some(match chain_as {
         ChainAs::Full => v.label(),
-        ChainAs::Short => {
+        ChainAs::Short | ChainAs::ShortNoSwing => {
             let next = match (v.hold, v.next) {
                 (true, _) => "hold".to_string(),
                 (false, Some(s)) => format!("→ {s}"),
@@ -106,15 +108,17 @@ fn left(
     let playing = ctl.playing();
     p.push(Span::styled(format!("{:.1}", playing.bpm), tempo));
     p.push(Span::styled(" BPM", theme::dim()));
-    p.push(Span::styled("  swing ", theme::dim()));
-    let swing = mark(
-        theme::text(),
-        diff.is_some_and(|d| d.swing_changed.is_some()),
-    );
-    p.push(Span::styled(
-        format!("{:.1}%", sequencer::swing_percent(playing.swing)),
-        swing,
-    ));
+    if chain_as != ChainAs::ShortNoSwing {
+        p.push(Span::styled("  swing ", theme::dim()));
+        let swing = mark(
+            theme::text(),
+            diff.is_some_and(|d| d.swing_changed.is_some()),
+        );
+        p.push(Span::styled(
+            format!("{:.1}%", sequencer::swing_percent(playing.swing)),
+            swing,
+        ));
+    }
     p.push(Span::styled("  bar ", theme::dim()));
     let step = st.step_in_bar;
     p.push(Span::styled(
@@ -199,8 +203,9 @@ fn right(ctl: &Controller) -> Parts {
 
 /// The performance half fitted to `cols`: the count of unseen messages gives way first
 /// (shortened, then left out), then the running chain's full text (to its short form), then
-/// the slot name (shortened, then left out), then the chain's short form, so the play state,
-/// tempo, position, queue countdown and REC always show whole.
+/// the slot name (shortened, then left out), then the swing (while a chain runs), then the
+/// chain's short form, so the play state, tempo, position, queue countdown and REC always
+/// show whole.
 fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
     let tries = [
         (Unseen::Full, ChainAs::Full),
@@ -217,6 +222,8 @@ fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
     let bare = |chain_as| width(&left(ui, ctl, 0, Unseen::Hidden, chain_as));
     let chain_as = if bare(ChainAs::Short) <= cols {
         ChainAs::Short
+    } else if ctl.chain_view().is_some() && bare(ChainAs::ShortNoSwing) <= cols {
+        ChainAs::ShortNoSwing
     } else {
         ChainAs::Hidden
     };
