@@ -889,28 +889,6 @@ fn write_new_file(ctl: &Controller, path: &Path, body: &[u8]) -> Result<PathBuf,
     Ok(path)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::registry::MAX_VOICES;
-
-    #[test]
-    fn every_address_a_route_lists_leads_back_to_that_route() {
-        for route in ROUTES {
-            for addr in route.addresses(MAX_VOICES) {
-                let (found, _) = find(&addr).unwrap_or_else(|| panic!("{addr} is not found"));
-                assert_eq!(found.address, route.address, "{addr}");
-            }
-        }
-        assert_eq!(
-            find("/mod/voice1/freq").map(|(_, t)| t),
-            Some("voice1/freq")
-        );
-        assert!(find("/mod/").is_none());
-        assert!(find("/seq/startx").is_none());
-    }
-}
-
 fn chain_set(ctl: &mut Controller, c: &Call) -> Routed {
     let name = text_arg(c.msg, 0, "a chain name")?;
     let entries = text_arg(c.msg, 1, "the entries, like \"[3 x4, 11 x1]\"")?;
@@ -939,4 +917,26 @@ fn chain_status(ctl: &Controller) -> Outcome {
         .map_or_else(|| "no chain running".to_string(), |v| v.label());
     let edited = ctl.chain().map(|c| c.to_string()).unwrap_or_default();
     Outcome::Reply(vec![OscType::String(running), OscType::String(edited)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::registry::MAX_VOICES;
+
+    #[test]
+    fn every_address_a_route_lists_leads_back_to_that_route() {
+        for route in ROUTES {
+            for addr in route.addresses(MAX_VOICES) {
+                let (found, _) = find(&addr).unwrap_or_else(|| panic!("{addr} is not found"));
+                assert_eq!(found.address, route.address, "{addr}");
+            }
+        }
+        assert_eq!(
+            find("/mod/voice1/freq").map(|(_, t)| t),
+            Some("voice1/freq")
+        );
+        assert!(find("/mod/").is_none());
+        assert!(find("/seq/startx").is_none());
+    }
 }
