@@ -228,6 +228,7 @@ impl Controller {
                     let _ = self.rescan();
                 }
             }
+            Report::ChainSaved { name, result } => self.on_chain_saved(name, result),
             Report::File { slot, file } => {
                 self.on_file(slot, file, self.disk.watching);
                 self.notices.push_back(Notice::SlotListChanged);

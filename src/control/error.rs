@@ -167,6 +167,40 @@ pub enum ControlError {
     /// A store (file) error.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A chain that does not read (its name or its typed entries).
+    #[error(transparent)]
+    Chain(#[from] crate::model::chain::ChainError),
+    /// A chain file that does not load or save.
+    #[error(transparent)]
+    ChainFile(#[from] crate::store::chains::ChainStoreError),
+    /// No chain set or opened yet.
+    #[error("no chain yet: set one (/chain/set NAME \"[3 x4, 11 x1]\") or open one by name")]
+    NoChain,
+    /// A chain move with no chain running.
+    #[error("no chain is running")]
+    NoChainRunning,
+    /// A jump past the chain's entries.
+    #[error("chain entry {entry} is out of range 1–{len}")]
+    ChainEntryOutOfRange {
+        /// The entry asked for, from 1.
+        entry: usize,
+        /// Entries in the chain.
+        len: usize,
+    },
+    /// A one-shot while a chain runs.
+    #[error("a one-shot is refused while a chain runs: leave the chain first")]
+    OneShotInChain,
+    /// A one-shot while stopped.
+    #[error("a one-shot needs the transport running")]
+    OneShotStopped,
+    /// A one-shot from a song with no slot.
+    #[error(
+        "a one-shot comes back to the playing slot, and this song has none: save it to a slot first"
+    )]
+    OneShotNoSlot,
+    /// A one-shot of the slot that plays.
+    #[error("slot {0} plays already")]
+    OneShotSame(SlotNumber),
     /// A slot file that does not load, with a valid backup to fall back on.
     #[error(
         "{error} — its newest valid backup is {} (load it with B in the slot browser or :load_backup {slot})",

@@ -107,6 +107,7 @@ impl Controller {
                 self.notices.push_back(Notice::Stopped);
                 // No bar is coming: what waited for one acts now.
                 self.apply_pending_mutes();
+                self.chain_on_stopped();
             }
             EngineEvent::Step {
                 global_step,
@@ -117,10 +118,12 @@ impl Controller {
             EngineEvent::Bar { bar, sample } => {
                 st.bar = bar;
                 self.notices.push_back(Notice::Bar { bar, sample });
+                self.chain_on_bar(bar, sample);
             }
             EngineEvent::Queued { slot, bar } => {
                 if let Some(slot) = tag_to_slot(slot) {
                     self.on_queued(slot, bar);
+                    self.chain_on_queued(slot, bar);
                 }
             }
             EngineEvent::Applied { slot, bar, .. } => self.on_applied(tag_to_slot(slot), bar),

@@ -9,6 +9,7 @@
 //! [`Controller`] sends the engine only what differs through the [`EngineLink`]. What happened
 //! is told as [`Notice`]s, worded for people in one place: [`describe`].
 
+mod chain;
 mod disk;
 mod edit;
 mod error;
@@ -35,6 +36,7 @@ use crate::store::worker::DiskWorker;
 use crate::store::{SlotNumber, Store};
 
 pub use crate::model::fmt_num;
+pub use chain::ChainView;
 pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
 pub use notice::{Level, Notice, describe};
@@ -293,6 +295,30 @@ pub enum Command {
         /// Take the file's version (the edits stay in the undo history).
         take_file: bool,
     },
+    /// Set the chain being edited from its typed form (`[3 x4, 11 x1]`).
+    ChainSet {
+        /// Its name (also its file name).
+        name: String,
+        /// The entries, typed.
+        entries: String,
+        /// Loop at the end (else the transport stops).
+        looping: bool,
+    },
+    /// Read a chain from `chains/NAME.json` to edit or start it.
+    ChainOpen(String),
+    /// Save the chain being edited to `chains/NAME.json`.
+    ChainSave,
+    /// Start a chain (opened from its file when named, else the one being edited) from its
+    /// first entry at the next bar.
+    ChainStart(Option<String>),
+    /// Jump to entry K (from 1) of the running chain at the next bar.
+    ChainJump(usize),
+    /// Hold the current slot of the running chain (`None` toggles).
+    ChainHold(Option<bool>),
+    /// Leave the running chain; the current slot keeps playing.
+    ChainLeave,
+    /// Play a slot for one bar from the next bar, then the slot playing now again.
+    OneShot(SlotNumber),
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -326,6 +352,14 @@ impl Command {
                 | Command::RecordStop
                 | Command::EngineStart
                 | Command::EngineStop
+                | Command::ChainSet { .. }
+                | Command::ChainOpen(_)
+                | Command::ChainSave
+                | Command::ChainStart(_)
+                | Command::ChainJump(_)
+                | Command::ChainHold(_)
+                | Command::ChainLeave
+                | Command::OneShot(_)
         )
     }
 }
@@ -516,6 +550,12 @@ pub struct Controller {
     /// The engine holds tracks with the pending mutes, to switch to at the bar.
     mutes_queued: bool,
     notices: VecDeque<Notice>,
+    /// The chain being edited (set or opened last) while none runs.
+    chain_def: Option<crate::model::chain::Chain>,
+    /// The chain that runs.
+    chain_run: Option<chain::ChainRun>,
+    /// A one-shot on the way.
+    oneshot: Option<chain::OneShot>,
 }
 
 impl Controller {
@@ -555,6 +595,9 @@ impl Controller {
             pending_mutes: BTreeMap::new(),
             mutes_queued: false,
             notices: VecDeque::new(),
+            chain_def: None,
+            chain_run: None,
+            oneshot: None,
         };
         ctl.scan_now();
         ctl.take_in_drafts();
@@ -865,6 +908,18 @@ impl Controller {
             Command::RecordStop => self.record_stop(),
             Command::EngineStart => self.engine_start(),
             Command::EngineStop => self.engine_stop(),
+            Command::ChainSet {
+                name,
+                entries,
+                looping,
+            } => self.chain_set(&name, &entries, looping),
+            Command::ChainOpen(name) => self.chain_open(&name),
+            Command::ChainSave => self.chain_save(),
+            Command::ChainStart(name) => self.chain_start(name.as_deref(), now),
+            Command::ChainJump(k) => self.chain_jump(k, now),
+            Command::ChainHold(on) => self.chain_hold(on, now),
+            Command::ChainLeave => self.chain_leave(),
+            Command::OneShot(n) => self.oneshot_start(n, now),
             Command::Undo => self.undo(),
             Command::Redo => self.redo(now),
         }

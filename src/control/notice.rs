@@ -118,6 +118,25 @@ pub enum Notice {
     Recorded(RecordingInfo),
     /// A message for the performer.
     Message(Level, String),
+    /// A chain entry began (its slot switched at `sample`, the bar's first sample).
+    ChainEntry {
+        /// The entry, from 0.
+        entry: usize,
+        /// Its slot.
+        slot: SlotNumber,
+        /// The bar it began.
+        bar: u64,
+        /// The bar's first sample.
+        sample: u64,
+    },
+    /// A chain that stops reached its end: the transport was told to stop when bar `bar`
+    /// (first sample `sample`) was reported.
+    ChainEnded {
+        /// The bar after the chain's last.
+        bar: u64,
+        /// Its first sample.
+        sample: u64,
+    },
 }
 
 /// The sentence a person reads for `n`, or `None` for notices that are timing rather than news
@@ -162,6 +181,10 @@ pub fn describe(n: &Notice, slot_name: Option<&str>) -> Option<String> {
             info.path.display()
         ),
         Notice::Message(_, text) => text.clone(),
+        Notice::ChainEntry {
+            entry, slot, bar, ..
+        } => format!("chain entry {} (slot {slot}) from bar {bar}", entry + 1),
+        Notice::ChainEnded { .. } => return None,
     })
 }
 

@@ -197,6 +197,13 @@ fn event_of(n: &Notice) -> Option<(&'static str, Value)> {
             json!({"slot": slot, "bar": bar, "from_disk": from_disk}),
         ),
         Notice::SlotApplied { slot, bar } => ("slot_applied", json!({"slot": slot, "bar": bar})),
+        Notice::ChainEntry {
+            entry, slot, bar, ..
+        } => (
+            "chain_entry",
+            json!({"entry": entry + 1, "slot": slot, "bar": bar}),
+        ),
+        Notice::ChainEnded { bar, .. } => ("chain_ended", json!({"bar": bar})),
         Notice::Saved { slot, path, .. } => (
             "saved",
             json!({"slot": slot, "path": path.display().to_string()}),

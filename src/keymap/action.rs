@@ -244,6 +244,15 @@ actions! {
         TakeFile = "take_file": "the playing slot's file changed on disk under unsaved edits: play the file's version from the next bar (the edits stay in the undo history)";
         KeepEdits = "keep_edits": "the playing slot's file changed on disk under unsaved edits: keep the screen's edits and leave that version of the file alone";
     }
+    Chains "chains (song mode) and the one-shot" {
+        ChainEdit = "chain_edit": "open or create a chain: type `NAME [3 x4, 11 x1] loop|stop` (NAME alone opens chains/NAME.json)";
+        ChainStart = "chain_start": "start the chain from its first entry at the next bar";
+        ChainJump = "chain_jump": "jump to entry K of the running chain at the next bar (asks which)";
+        ChainHold = "chain_hold": "hold the running chain's current slot, or release it (it moves on at the next bar)";
+        ChainLeave = "chain_leave": "leave the running chain: the current slot keeps playing";
+        ChainSave = "chain_save": "save the chain to patterns/chains/NAME.json";
+        OneShot(slot: Option<u8>) = "oneshot": "play slot N (or ask which) for one bar from the next bar, then come back";
+    }
     Prompt "the text prompt and the : command line" {
         Command = "command": "open the `:` prompt, where any action can be typed (`:bpm_set`)";
         PromptSubmit = "prompt_submit": "accept the text typed in the prompt";

@@ -57,6 +57,11 @@ pub const MAX_SAVES_IN_FLIGHT: usize = 64;
 /// Bytes of a WAV file's audio data (the format's 32-bit size fields, less the header).
 pub const MAX_WAV_DATA_BYTES: u64 = u32::MAX as u64 - 1024;
 
+/// Entries a chain holds.
+pub const MAX_CHAIN_ENTRIES: usize = 256;
+/// Bars one chain entry may repeat its slot.
+pub const MAX_CHAIN_REPEATS: usize = 999;
+
 /// Sample rates the command line accepts (`--rate`), in Hz.
 pub const SAMPLE_RATES: RangeInclusive<u32> = 8_000..=192_000;
 /// Device buffer sizes the command line accepts (`--buffer`), in frames (the largest is the
@@ -162,6 +167,16 @@ pub const SAVES_IN_FLIGHT: Limit = limit(
     "the queue of saves not yet written",
 );
 
+/// A chain's entries.
+pub const CHAIN_ENTRIES: Limit = limit("chain_entries", MAX_CHAIN_ENTRIES, "entries", "a chain");
+/// A chain entry's repeats.
+pub const CHAIN_REPEATS: Limit = limit(
+    "chain_entry_repeats",
+    MAX_CHAIN_REPEATS,
+    "bars",
+    "a chain entry",
+);
+
 const fn limit(key: &'static str, max: usize, unit: &'static str, what: &'static str) -> Limit {
     Limit {
         key,
@@ -172,7 +187,7 @@ const fn limit(key: &'static str, max: usize, unit: &'static str, what: &'static
 }
 
 /// Every size limit, in the order the documentation lists them.
-pub const LIMITS: [Limit; 18] = [
+pub const LIMITS: [Limit; 20] = [
     TRACKS,
     PATTERN,
     STEP_ENTRIES,
@@ -191,6 +206,8 @@ pub const LIMITS: [Limit; 18] = [
     RENDER_BARS,
     WAV_BYTES,
     SAVES_IN_FLIGHT,
+    CHAIN_ENTRIES,
+    CHAIN_REPEATS,
 ];
 
 impl Limit {

@@ -1,5 +1,6 @@
 //! The song as data: the parameter registry, the slot schema, notes parsing and validation.
 
+pub mod chain;
 pub mod diff;
 mod json_keys;
 pub mod limits;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::SystemTime;
 
+pub mod chains;
 pub mod drafts;
 pub mod output;
 pub mod read;

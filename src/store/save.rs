@@ -67,7 +67,7 @@ fn previous_version(n: SlotNumber, path: &Path, slot: &Slot) -> Result<Previous,
 
 /// The key of the next backup: now, or after the newest when the clock says otherwise (many
 /// saves within a second, a clock that stepped back), so names stay in save order.
-fn next_backup_key(newest: Option<BackupKey>) -> BackupKey {
+pub(super) fn next_backup_key(newest: Option<BackupKey>) -> BackupKey {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -80,7 +80,7 @@ fn next_backup_key(newest: Option<BackupKey>) -> BackupKey {
     }
 }
 
-fn sync_folder(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_folder(dir: &Path) -> io::Result<()> {
     crate::platform::sync_dir(dir)
 }
 
@@ -277,13 +277,18 @@ impl Store {
     }
 
     /// Removes the temp files that writers which died mid-write (killed, power cut) left in
-    /// `slots/`, `drafts/` and `backups/`; temp files of writers still running are kept.
-    /// Returns how many went. Chronus calls it when it starts.
+    /// `slots/`, `drafts/`, `chains/` and `backups/`; temp files of writers still running are
+    /// kept. Returns how many went. Chronus calls it when it starts.
     pub fn remove_stale_temp_files(&self) -> usize {
-        [self.slots_dir(), self.drafts_dir(), self.backups_dir()]
-            .iter()
-            .map(|dir| remove_stale(dir, |_| true))
-            .sum()
+        [
+            self.slots_dir(),
+            self.drafts_dir(),
+            self.chains_dir(),
+            self.backups_dir(),
+        ]
+        .iter()
+        .map(|dir| remove_stale(dir, |_| true))
+        .sum()
     }
 }
 

@@ -51,6 +51,8 @@ pub enum Job {
     Scan,
     /// Read one slot file (it changed on disk).
     Read(SlotNumber),
+    /// Save a chain to `chains/NAME.json` (backup, atomic replace).
+    SaveChain(Box<crate::model::chain::Chain>),
 }
 
 /// What the disk thread did, in the order the jobs were given.
@@ -79,6 +81,13 @@ pub enum Report {
     },
     /// Every slot file, read.
     Listing(Result<Vec<(SlotNumber, SlotFile)>, StoreError>),
+    /// A chain save finished (or failed, changing nothing).
+    ChainSaved {
+        /// The chain's name.
+        name: String,
+        /// What the save did.
+        result: Result<super::chains::ChainSaved, super::chains::ChainStoreError>,
+    },
     /// One slot file, read.
     File {
         /// Which slot.
@@ -326,6 +335,10 @@ impl Queue {
                 }
             }
             Job::Scan => Report::Listing(store.scan()),
+            Job::SaveChain(chain) => Report::ChainSaved {
+                name: chain.name.clone(),
+                result: store.save_chain(&chain),
+            },
             Job::Read(slot) => Report::File {
                 slot,
                 file: store.read_slot(slot),
@@ -376,6 +389,8 @@ enum Thing {
     File(Option<SlotNumber>),
     /// A slot's draft.
     Draft(SlotNumber),
+    /// The chain files (saves keep their order among themselves).
+    Chains,
 }
 
 impl Part {
@@ -386,6 +401,7 @@ impl Part {
             (Thing::File(None), Thing::File(_)) | (Thing::File(_), Thing::File(None)) => true,
             (Thing::File(a), Thing::File(b)) => a == b,
             (Thing::Draft(a), Thing::Draft(b)) => a == b,
+            (Thing::Chains, Thing::Chains) => true,
             _ => false,
         };
         shared && (self.writes || other.writes)
@@ -401,6 +417,7 @@ impl Job {
             Job::WriteDraft { slot, .. } | Job::RemoveDraft(slot) => (Thing::Draft(*slot), true),
             Job::Read(slot) => (Thing::File(Some(*slot)), false),
             Job::Scan => (Thing::File(None), false),
+            Job::SaveChain(_) => (Thing::Chains, true),
         };
         Part { thing, writes }
     }

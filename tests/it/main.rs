@@ -10,6 +10,7 @@ static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 #[path = "../fixtures/anthem.rs"]
 mod anthem;
 mod architecture;
+mod chains;
 mod clean_text;
 mod cli;
 mod control;

@@ -96,6 +96,12 @@ pub enum PromptKind {
     },
     /// How many steps step entry moves on.
     EditStep,
+    /// A chain: `NAME [entries] loop|stop`, or a name to open.
+    Chain,
+    /// The entry of the running chain to jump to.
+    ChainJump,
+    /// The slot to play for one bar.
+    OneShot,
     /// A track's mute group.
     MuteGroup {
         /// The track.

@@ -42,9 +42,46 @@ enum Unseen {
     Hidden,
 }
 
-/// The performance half: play state, tempo, position, slot, queue, recording, then how many
-/// messages are unseen; the slot name in at most `name_room` columns.
-fn left(ui: &UiState, ctl: &Controller, name_room: usize, unseen_as: Unseen) -> Parts {
+/// How the running chain shows in the header: it gives way after the unseen count and before
+/// the slot name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChainAs {
+    /// `chain set1 2/4 · slot 11 bar 1/1 → 3`
+    Full,
+    /// `chain 2/4 → 3`
+    Short,
+    /// `chain 2/4 → 3`, and the swing left out to make room for it.
+    ShortNoSwing,
+    /// Left out.
+    Hidden,
+}
+
+/// The running chain's text in the header, when a chain runs.
+fn chain_text(ctl: &Controller, chain_as: ChainAs) -> Option<String> {
+    let v = ctl.chain_view()?;
+    Some(match chain_as {
+        ChainAs::Full => v.label(),
+        ChainAs::Short | ChainAs::ShortNoSwing => {
+            let next = match (v.hold, v.next) {
+                (true, _) => "hold".to_string(),
+                (false, Some(s)) => format!("→ {s}"),
+                (false, None) => "→ stop".to_string(),
+            };
+            format!("chain {}/{} {next}", v.entry + 1, v.entries)
+        }
+        ChainAs::Hidden => return None,
+    })
+}
+
+/// The performance half: play state, tempo, position, slot, queue, chain, recording, then how
+/// many messages are unseen; the slot name in at most `name_room` columns.
+fn left(
+    ui: &UiState,
+    ctl: &Controller,
+    name_room: usize,
+    unseen_as: Unseen,
+    chain_as: ChainAs,
+) -> Parts {
     let st = ctl.status();
     let mut p: Parts = Vec::new();
     if st.muted {
@@ -71,15 +108,17 @@ fn left(ui: &UiState, ctl: &Controller, name_room: usize, unseen_as: Unseen) -> 
     let playing = ctl.playing();
     p.push(Span::styled(format!("{:.1}", playing.bpm), tempo));
     p.push(Span::styled(" BPM", theme::dim()));
-    p.push(Span::styled("  swing ", theme::dim()));
-    let swing = mark(
-        theme::text(),
-        diff.is_some_and(|d| d.swing_changed.is_some()),
-    );
-    p.push(Span::styled(
-        format!("{:.1}%", sequencer::swing_percent(playing.swing)),
-        swing,
-    ));
+    if chain_as != ChainAs::ShortNoSwing {
+        p.push(Span::styled("  swing ", theme::dim()));
+        let swing = mark(
+            theme::text(),
+            diff.is_some_and(|d| d.swing_changed.is_some()),
+        );
+        p.push(Span::styled(
+            format!("{:.1}%", sequencer::swing_percent(playing.swing)),
+            swing,
+        ));
+    }
     p.push(Span::styled("  bar ", theme::dim()));
     let step = st.step_in_bar;
     p.push(Span::styled(
@@ -105,6 +144,10 @@ fn left(ui: &UiState, ctl: &Controller, name_room: usize, unseen_as: Unseen) -> 
     if let Some(text) = queued_text(ctl) {
         p.push(Span::styled("  ", theme::pending()));
         p.push(Span::styled(text, theme::pending()));
+    }
+    if let Some(text) = chain_text(ctl, chain_as) {
+        p.push(Span::styled("  ", theme::dim()));
+        p.push(Span::styled(escape(&text).into_owned(), theme::pending()));
     }
     if ui.preview && ctl.queued().is_some() {
         p.push(Span::styled("  PREVIEW", theme::pending()));
@@ -159,20 +202,41 @@ fn right(ctl: &Controller) -> Parts {
 }
 
 /// The performance half fitted to `cols`: the count of unseen messages gives way first
-/// (shortened, then left out), then the slot name (shortened, then left out), so the play
-/// state, tempo, position, queue countdown and REC always show whole.
+/// (shortened, then left out), then the running chain's full text (to its short form), then
+/// the slot name (shortened, then left out), then the swing (while a chain runs), then the
+/// chain's short form, so the play state, tempo, position, queue countdown and REC always
+/// show whole.
 fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
-    for unseen_as in [Unseen::Full, Unseen::Short, Unseen::Hidden] {
-        let whole = left(ui, ctl, usize::MAX, unseen_as);
+    let tries = [
+        (Unseen::Full, ChainAs::Full),
+        (Unseen::Short, ChainAs::Full),
+        (Unseen::Hidden, ChainAs::Full),
+        (Unseen::Hidden, ChainAs::Short),
+    ];
+    for (unseen_as, chain_as) in tries {
+        let whole = left(ui, ctl, usize::MAX, unseen_as, chain_as);
         if width(&whole) <= cols {
             return whole;
         }
     }
-    let whole = left(ui, ctl, usize::MAX, Unseen::Hidden);
+    let bare = |chain_as| width(&left(ui, ctl, 0, Unseen::Hidden, chain_as));
+    let chain_as = if bare(ChainAs::Short) <= cols {
+        ChainAs::Short
+    } else if ctl.chain_view().is_some() && bare(ChainAs::ShortNoSwing) <= cols {
+        ChainAs::ShortNoSwing
+    } else {
+        ChainAs::Hidden
+    };
+    let whole = left(ui, ctl, usize::MAX, Unseen::Hidden, chain_as);
     let over = width(&whole).saturating_sub(cols);
-    let bare = width(&left(ui, ctl, 0, Unseen::Hidden));
-    let name_width = width(&whole) - bare;
-    left(ui, ctl, name_width.saturating_sub(over), Unseen::Hidden)
+    let name_width = width(&whole) - bare(chain_as);
+    left(
+        ui,
+        ctl,
+        name_width.saturating_sub(over),
+        Unseen::Hidden,
+        chain_as,
+    )
 }
 
 /// Terminal width from which the bar may take a single row.
@@ -183,7 +247,8 @@ const ONE_ROW: u16 = 160;
 /// slot gets queued or recording starts.
 pub fn rows(cols: u16, ui: &UiState, ctl: &Controller) -> u16 {
     if cols >= ONE_ROW
-        && width(&left(ui, ctl, usize::MAX, Unseen::Full)) + 2 + width(&right(ctl)) <= cols as usize
+        && width(&left(ui, ctl, usize::MAX, Unseen::Full, ChainAs::Full)) + 2 + width(&right(ctl))
+            <= cols as usize
     {
         1
     } else {

@@ -596,6 +596,100 @@ pub const ROUTES: &[Route] = &[
         "reply: slot name modified, for each used slot",
         |ctl, _| pattern_list(ctl),
     ),
+    // Chains (song mode) and the one-shot.
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/pattern/oneshot",
+        "slot",
+        "play a slot for one bar from the next bar, then the slot playing now again (refused while a chain runs)",
+        |ctl, c| ack(ctl.apply(Command::OneShot(slot_arg(c.msg)?))),
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/set",
+        "name entries [loop|stop]",
+        "set the chain being edited: entries typed as \"[3 x4, 11 x1, 7]\" (a slot alone plays one bar); loop (default) or stop at the end",
+        chain_set,
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/open",
+        "name",
+        "read patterns/chains/NAME.json to edit or start it",
+        |ctl, c| ack(ctl.apply(Command::ChainOpen(text_arg(c.msg, 0, "a chain name")?))),
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/save",
+        "",
+        "save the chain being edited to patterns/chains/NAME.json (atomic, the previous version kept as a backup)",
+        |ctl, _| ack(ctl.apply(Command::ChainSave)),
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/start",
+        "[name]",
+        "start a chain (read from its file when named, else the one being edited) from its first entry at the next bar",
+        chain_start,
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/jump",
+        "entry",
+        "jump to entry K (from 1) of the running chain at the next bar",
+        |ctl, c| {
+            let k = num_arg(c.msg, 0, "an entry number")?;
+            if !(k.fract() == 0.0 && (1.0..=4096.0).contains(&k)) {
+                return Err(format!(
+                    "entry number {}: a whole number from 1",
+                    clip(&k.to_string())
+                ));
+            }
+            ack(ctl.apply(Command::ChainJump(k as usize)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/hold",
+        "[0|1]",
+        "hold the running chain's current slot (1), release it (0: it moves on at the next bar), or toggle",
+        |ctl, c| {
+            let on = match c.msg.args.first() {
+                Some(a) => Some(
+                    flag(a, &["on", "hold"], &["off", "release"])
+                        .map_err(|e| format!("argument 1: {e}"))?,
+                ),
+                None => None,
+            };
+            ack(ctl.apply(Command::ChainHold(on)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/leave",
+        "",
+        "leave the running chain: the current slot keeps playing, a queued chain entry is cancelled",
+        |ctl, _| ack(ctl.apply(Command::ChainLeave)),
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/status",
+        "",
+        "reply: the running chain's position and next slot (or \"no chain running\"), and the chain being edited",
+        |ctl, _| Ok(chain_status(ctl)),
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/chain/list",
+        "",
+        "reply: the names of the saved chains",
+        |ctl, _| {
+            let names = ctl.store().chain_names().map_err(|e| e.to_string())?;
+            Ok(Outcome::Reply(
+                names.into_iter().map(OscType::String).collect(),
+            ))
+        },
+    ),
     Route::fixed(
         RouteGroup::Engine,
         "/engine/start",
@@ -1094,6 +1188,36 @@ fn write_new_file(ctl: &Controller, path: &Path, body: &[u8]) -> Result<PathBuf,
         return Err(format!("cannot write {}: {e}", path.display()));
     }
     Ok(path)
+}
+
+fn chain_set(ctl: &mut Controller, c: &Call) -> Routed {
+    let name = text_arg(c.msg, 0, "a chain name")?;
+    let entries = text_arg(c.msg, 1, "the entries, like \"[3 x4, 11 x1]\"")?;
+    let looping = match c.msg.args.get(2) {
+        Some(a) => flag(a, &["loop"], &["stop"]).map_err(|e| format!("argument 3: {e}"))?,
+        None => true,
+    };
+    ack(ctl.apply(Command::ChainSet {
+        name,
+        entries,
+        looping,
+    }))
+}
+
+fn chain_start(ctl: &mut Controller, c: &Call) -> Routed {
+    let name = match c.msg.args.first() {
+        Some(a) => Some(text(a).map_err(|e| format!("a chain name: {e}"))?),
+        None => None,
+    };
+    ack(ctl.apply(Command::ChainStart(name)))
+}
+
+fn chain_status(ctl: &Controller) -> Outcome {
+    let running = ctl
+        .chain_view()
+        .map_or_else(|| "no chain running".to_string(), |v| v.label());
+    let edited = ctl.chain().map(|c| c.to_string()).unwrap_or_default();
+    Outcome::Reply(vec![OscType::String(running), OscType::String(edited)])
 }
 
 #[cfg(test)]

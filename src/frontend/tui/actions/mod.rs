@@ -4,6 +4,7 @@
 //! An action either changes the view (cursor, focus, prompt, overlay) or becomes a
 //! [`Command`] applied to the [`Controller`] through [`App::run`]. Nothing here draws.
 
+mod chains;
 mod grid;
 mod params;
 mod prompt;
@@ -30,6 +31,7 @@ impl App {
             ActionGroup::Tracks => self.track_action(ctl, action),
             ActionGroup::Params => self.param_action(ctl, action),
             ActionGroup::Slots => self.slot_action(ctl, action),
+            ActionGroup::Chains => self.chain_action(ctl, action),
             ActionGroup::Prompt => self.open_command_prompt(action),
         }
     }

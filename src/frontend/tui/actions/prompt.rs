@@ -75,6 +75,19 @@ impl App {
             }
             PromptKind::Load { immediate } => self.submit_load(ctl, immediate, text),
             PromptKind::EditStep => self.submit_edit_step(ctl, text),
+            PromptKind::Chain => self.submit_chain(ctl, text),
+            PromptKind::ChainJump => {
+                let k = text
+                    .trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("entry \"{text}\": a whole number from 1"))?;
+                self.apply_typed(ctl, Command::ChainJump(k))
+            }
+            PromptKind::OneShot => {
+                let slot =
+                    crate::store::SlotNumber::parse(text.trim()).map_err(|e| e.to_string())?;
+                self.apply_typed(ctl, Command::OneShot(slot))
+            }
             PromptKind::MuteGroup { track } => self.submit_mute_group(ctl, track, text),
             PromptKind::PatternRow { track } => self.submit_pattern_row(ctl, track, text),
             PromptKind::Fill { track } => self.submit_fill(ctl, track, text),
