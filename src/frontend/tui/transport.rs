@@ -42,9 +42,32 @@ enum Unseen {
     Hidden,
 }
 
+/// What gives way after the slot name when the header is still too wide: the swing, then the
+/// PREVIEW mark (the grid still says it previews).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Spare {
+    /// Everything shows.
+    All,
+    /// The swing is left out.
+    NoSwing,
+    /// The swing and the PREVIEW mark are left out.
+    Bare,
+}
+
 /// The performance half: play state, tempo, position, slot, queue, recording, then how many
 /// messages are unseen; the slot name in at most `name_room` columns.
 fn left(ui: &UiState, ctl: &Controller, name_room: usize, unseen_as: Unseen) -> Parts {
+    left_with(ui, ctl, name_room, unseen_as, Spare::All)
+}
+
+/// [`left`], leaving out what `spare` says.
+fn left_with(
+    ui: &UiState,
+    ctl: &Controller,
+    name_room: usize,
+    unseen_as: Unseen,
+    spare: Spare,
+) -> Parts {
     let st = ctl.status();
     let mut p: Parts = Vec::new();
     if st.muted {
@@ -71,15 +94,17 @@ fn left(ui: &UiState, ctl: &Controller, name_room: usize, unseen_as: Unseen) -> 
     let playing = ctl.playing();
     p.push(Span::styled(format!("{:.1}", playing.bpm), tempo));
     p.push(Span::styled(" BPM", theme::dim()));
-    p.push(Span::styled("  swing ", theme::dim()));
-    let swing = mark(
-        theme::text(),
-        diff.is_some_and(|d| d.swing_changed.is_some()),
-    );
-    p.push(Span::styled(
-        format!("{:.1}%", sequencer::swing_percent(playing.swing)),
-        swing,
-    ));
+    if spare < Spare::NoSwing {
+        p.push(Span::styled("  swing ", theme::dim()));
+        let swing = mark(
+            theme::text(),
+            diff.is_some_and(|d| d.swing_changed.is_some()),
+        );
+        p.push(Span::styled(
+            format!("{:.1}%", sequencer::swing_percent(playing.swing)),
+            swing,
+        ));
+    }
     p.push(Span::styled("  bar ", theme::dim()));
     let step = st.step_in_bar;
     p.push(Span::styled(
@@ -106,7 +131,7 @@ fn left(ui: &UiState, ctl: &Controller, name_room: usize, unseen_as: Unseen) -> 
         p.push(Span::styled("  ", theme::pending()));
         p.push(Span::styled(text, theme::pending()));
     }
-    if ui.preview && ctl.queued().is_some() {
+    if ui.preview && ctl.queued().is_some() && spare < Spare::Bare {
         p.push(Span::styled("  PREVIEW", theme::pending()));
     }
     if ctl.recording().is_some() {
@@ -159,8 +184,9 @@ fn right(ctl: &Controller) -> Parts {
 }
 
 /// The performance half fitted to `cols`: the count of unseen messages gives way first
-/// (shortened, then left out), then the slot name (shortened, then left out), so the play
-/// state, tempo, position, queue countdown and REC always show whole.
+/// (shortened, then left out), then the slot name (shortened, then left out), then the swing
+/// and the PREVIEW mark, so the play state, tempo, position, queue countdown and REC show
+/// whole (at 80 columns late in a long set, an unsaved edit marked and a slot previewed).
 fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
     for unseen_as in [Unseen::Full, Unseen::Short, Unseen::Hidden] {
         let whole = left(ui, ctl, usize::MAX, unseen_as);
@@ -172,7 +198,14 @@ fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
     let over = width(&whole).saturating_sub(cols);
     let bare = width(&left(ui, ctl, 0, Unseen::Hidden));
     let name_width = width(&whole) - bare;
-    left(ui, ctl, name_width.saturating_sub(over), Unseen::Hidden)
+    if name_width > over {
+        return left(ui, ctl, name_width - over, Unseen::Hidden);
+    }
+    [Spare::All, Spare::NoSwing]
+        .into_iter()
+        .map(|spare| left_with(ui, ctl, 0, Unseen::Hidden, spare))
+        .find(|p| width(p) <= cols)
+        .unwrap_or_else(|| left_with(ui, ctl, 0, Unseen::Hidden, Spare::Bare))
 }
 
 /// Terminal width from which the bar may take a single row.
