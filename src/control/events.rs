@@ -126,7 +126,7 @@ impl Controller {
             EngineEvent::Applied { slot, bar, .. } => self.on_applied(tag_to_slot(slot), bar),
             // The engine switched to the tracks with the waiting mutes at the bar's first
             // sample; the song takes them now (the engine already plays them).
-            EngineEvent::TracksApplied { .. } => self.apply_pending_mutes(),
+            EngineEvent::TracksApplied { id, .. } => self.on_tracks_applied(id),
             EngineEvent::Levels {
                 voices,
                 master,

@@ -514,6 +514,12 @@ pub struct Controller {
     pending_mutes: BTreeMap<(String, bool), bool>,
     /// The engine holds tracks with the pending mutes, to switch to at the bar.
     mutes_queued: bool,
+    /// The pending mutes each recent set of queued tracks held, by the id it was queued
+    /// with (newest last): the engine names the one that took effect, which may be older
+    /// than the newest when a press came just as the bar began.
+    queued_mutes: std::collections::VecDeque<(u64, BTreeMap<(String, bool), bool>)>,
+    /// The id the next set of queued tracks gets.
+    next_queue_id: u64,
     notices: VecDeque<Notice>,
 }
 
@@ -553,6 +559,8 @@ impl Controller {
             mute_quantize: false,
             pending_mutes: BTreeMap::new(),
             mutes_queued: false,
+            queued_mutes: std::collections::VecDeque::new(),
+            next_queue_id: 0,
             notices: VecDeque::new(),
         };
         ctl.scan_now();

@@ -1044,16 +1044,23 @@ fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
     rig.send(EngineMsg::SetTracks(tracks(std::slice::from_ref(&a), 8)));
     rig.send(EngineMsg::Play);
     rig.run(50_000, 128);
-    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&b), 8)));
+    rig.send(EngineMsg::QueueTracks {
+        tracks: tracks(std::slice::from_ref(&b), 8),
+        id: 7,
+    });
     rig.run(46_001, 128);
     assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
     assert_eq!(rig.gate_samples(2, true), vec![96_000]);
     assert!(rig.events.contains(&EngineEvent::TracksApplied {
+        id: 7,
         bar: 1,
         sample: 96_000
     }));
     // Queued, then a slot loaded at once: the queued tracks belonged to the song replaced.
-    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&a), 8)));
+    rig.send(EngineMsg::QueueTracks {
+        tracks: tracks(std::slice::from_ref(&a), 8),
+        id: 7,
+    });
     rig.send(EngineMsg::Load {
         scene: scene(120.0, 0.0, &[b], ParamValues::default(), 8),
         timing: LoadTiming::Immediate,
@@ -1063,7 +1070,10 @@ fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
     assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
     // Stopped, queued tracks apply at once.
     rig.send(EngineMsg::Stop);
-    rig.send(EngineMsg::QueueTracks(tracks(&[a], 8)));
+    rig.send(EngineMsg::QueueTracks {
+        tracks: tracks(&[a], 8),
+        id: 7,
+    });
     rig.send(EngineMsg::Play);
     rig.run(1, 1);
     assert_eq!(

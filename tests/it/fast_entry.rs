@@ -609,3 +609,47 @@ fn a_quantised_mute_lands_on_the_first_sample_of_the_next_bar() {
     );
     assert!(!live.ctl().song().sequencer.tracks[1].muted);
 }
+
+#[test]
+fn a_mute_pressed_just_after_the_bar_applied_another_waits_for_its_own_bar() {
+    // 120 BPM at 48 kHz: bars at 96 000 and 192 000, a hat hit every 6000 samples.
+    let mut live = live_with(&[("kick", "x..."), ("hat", "xxxx")]);
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: Some(true),
+    });
+    // The engine passes the bar line (the kick's mute lands there) while the control thread
+    // is busy: it has not yet heard that the mute applied.
+    live.run_unpolled(96_000 + 2_048 - live.frames);
+    // Just after the bar the performer mutes the hat: the next bar is bar 2.
+    assert_eq!(
+        live.apply(Command::Mute {
+            track: "hat".into(),
+            on: Some(true),
+        })
+        .as_deref(),
+        Some("hat muted at the next bar")
+    );
+    gate_ons(&mut live);
+    live.run(192_000 - 1_000 - live.frames);
+    let hat: Vec<u64> = gate_ons(&mut live)
+        .into_iter()
+        .filter(|g| g.0 == 2)
+        .map(|g| g.1)
+        .collect();
+    assert_eq!(
+        hat.len(),
+        15,
+        "the hat plays on through bar 1 until its mute's bar: {hat:?}"
+    );
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+    assert!(!live.ctl().song().sequencer.tracks[1].muted);
+    assert_eq!(live.ctl().pending_mute("hat", false), Some(true));
+    live.run(192_000 + 6_000 - live.frames);
+    assert!(live.ctl().song().sequencer.tracks[1].muted);
+    let hat = gate_ons(&mut live).into_iter().filter(|g| g.0 == 2).count();
+    assert_eq!(hat, 0, "muted at bar 2");
+}
