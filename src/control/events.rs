@@ -203,6 +203,10 @@ impl Controller {
             self.link.send(EngineMsg::Amend(Box::new(scene)));
             self.status.playing_slot = self.slot;
         }
+        // The load dropped the tracks the engine held for the bar: mutes still waiting (the
+        // same slot loaded again keeps them) are queued anew.
+        self.mutes_queued = false;
+        self.queue_mutes();
         if let Some(slot) = slot {
             self.notices.push_back(Notice::SlotApplied { slot, bar });
         }

@@ -807,9 +807,15 @@ impl Engine {
         }
     }
 
-    /// Everything waiting for the bar takes effect: queued tracks (quantised mutes), then a
-    /// queued load, which replaces them.
+    /// Everything waiting for the bar takes effect: a queued load (which drops the queued
+    /// tracks: they were the outgoing song's), else queued tracks (quantised mutes). Tracks
+    /// applied and replaced at the same sample would only make the control side send the
+    /// outgoing song's tracks back after the load.
     fn apply_at_bar(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.apply_scene(p.scene, p.slot);
+            return;
+        }
         if let Some((mut tracks, id)) = self.pending_tracks.take() {
             self.carry_note_indexes(&mut tracks.tracks);
             let old = std::mem::replace(&mut self.tracks, tracks);
@@ -819,9 +825,6 @@ impl Engine {
                 bar: self.bar_now(),
                 sample: self.sample,
             });
-        }
-        if let Some(p) = self.pending.take() {
-            self.apply_scene(p.scene, p.slot);
         }
     }
 

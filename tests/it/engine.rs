@@ -945,7 +945,7 @@ fn track_swaps_at_the_limits_keep_every_note_cycle_and_never_allocate() {
 
 /// The strongest frequency in `len` frames of the left channel from frame `start` (Hann
 /// window, zero-padded to 32 768 points, parabolic interpolation between bins).
-fn pitch_at(out: &[f32], start: usize, len: usize, rate: f64) -> f64 {
+pub(crate) fn pitch_at(out: &[f32], start: usize, len: usize, rate: f64) -> f64 {
     use rustfft::FftPlanner;
     use rustfft::num_complex::Complex;
     let n = 32_768;
