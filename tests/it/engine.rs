@@ -758,7 +758,15 @@ fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
             tracks(&ts, voices)
         })
         .collect();
-    let mut garbage: Vec<Garbage> = Vec::with_capacity(4 * swaps + 16);
+    // Tracks queued for the bar (quantised mutes), every other one cancelled before it.
+    let mut queued_sets: Vec<Box<TrackSet>> = (0..swaps)
+        .map(|i| {
+            let mut ts = slot.sequencer.tracks.clone();
+            ts[i % 8].muted = !ts[i % 8].muted;
+            tracks(&ts, voices)
+        })
+        .collect();
+    let mut garbage: Vec<Garbage> = Vec::with_capacity(6 * swaps + 16);
     let mut buf = vec![0.0f32; 256];
     let ids: Vec<ParamId> = ParamId::all(voices).collect();
     let mut events = 0u64;
@@ -798,6 +806,17 @@ fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
                     slot: 6,
                 });
             }
+            if b % 150 == 40
+                && let Some(t) = queued_sets.pop()
+            {
+                e.handle(EngineMsg::QueueTracks {
+                    tracks: t,
+                    id: b as u64,
+                });
+            }
+            if b % 300 == 41 {
+                e.handle(EngineMsg::CancelQueuedTracks);
+            }
             if b % 1000 == 500 {
                 e.handle(EngineMsg::SetBpm(90.0 + (b % 100) as f64));
                 e.handle(EngineMsg::SetSwing(0.3));
@@ -818,7 +837,7 @@ fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
             }
         }
     });
-    assert!(scenes.is_empty() && track_sets.is_empty());
+    assert!(scenes.is_empty() && track_sets.is_empty() && queued_sets.is_empty());
     // Every swapped box came back, except perhaps a load still waiting for its bar.
     assert!(garbage.len() >= 2 * swaps - 1, "{}", garbage.len());
     assert!(events > 60 * 60, "{events}");
