@@ -735,3 +735,31 @@ fn a_quantised_mute_still_lands_when_the_same_slot_is_loaded_again_at_its_bar() 
         "the hat plays"
     );
 }
+
+#[test]
+fn a_new_empty_slot_replaces_a_slot_queued_before_it() {
+    let mut live = live_with(&[("kick", "X...")]);
+    for n in [1, 2] {
+        live.apply(Command::SaveSlot {
+            slot: slot(n),
+            force: true,
+        });
+        live.settle_disk();
+    }
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: false,
+    });
+    assert!(live.ctl().queued().is_some());
+    // The performer changes their mind: a new empty song, now, as a load now would do.
+    assert_eq!(
+        live.apply(Command::NewSong).as_deref(),
+        Some("new empty song in slot 3")
+    );
+    assert!(live.ctl().queued().is_none(), "slot 1 still queued");
+    live.run(2 * 96_000);
+    assert_eq!(live.ctl().slot(), Some(slot(3)));
+    assert!(live.ctl().song().sequencer.tracks.is_empty());
+}
