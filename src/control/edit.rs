@@ -158,7 +158,21 @@ impl Controller {
     }
 
     pub(super) fn rename_track(&mut self, from: &str, to: &str, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        // Mutes waiting for the bar follow the track to its new name (before the edit
+        // queues the renamed tracks again).
+        let new = to.trim().to_string();
+        let moved: Vec<_> = self
+            .pending_mutes
+            .iter()
+            .filter(|((name, _), _)| name == from)
+            .map(|((_, solo), want)| (*solo, *want))
+            .collect();
+        let before = self.pending_mutes.clone();
+        for (solo, want) in &moved {
+            self.pending_mutes.remove(&(from.to_string(), *solo));
+            self.pending_mutes.insert((new.clone(), *solo), *want);
+        }
+        let r = self.edit(now, None, |s| {
             let to = to.trim().to_string();
             check_track_name(&to)?;
             if to != from && s.sequencer.tracks.iter().any(|t| t.name == to) {
@@ -166,7 +180,11 @@ impl Controller {
             }
             track_mut(s, from)?.name = to;
             Ok(None)
-        })
+        });
+        if r.is_err() {
+            self.pending_mutes = before;
+        }
+        r
     }
 
     pub(super) fn move_track(&mut self, track: &str, delta: isize, now: Instant) -> Reply {

@@ -763,3 +763,31 @@ fn a_new_empty_slot_replaces_a_slot_queued_before_it() {
     assert_eq!(live.ctl().slot(), Some(slot(3)));
     assert!(live.ctl().song().sequencer.tracks.is_empty());
 }
+
+#[test]
+fn a_mute_waiting_for_the_bar_follows_its_track_through_a_rename() {
+    let mut live = live_with(&[("kick", "x..."), ("hat", "xxxx")]);
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::Mute {
+        track: "hat".into(),
+        on: Some(true),
+    });
+    live.apply(Command::RenameTrack {
+        from: "hat".into(),
+        to: "hats".into(),
+    });
+    assert_eq!(live.ctl().pending_mute("hats", false), Some(true));
+    live.run(96_000 + 6_000 - live.frames);
+    assert!(
+        live.ctl().song().sequencer.tracks[1].muted,
+        "the mute asked for the hat was lost with its old name"
+    );
+    gate_ons(&mut live);
+    live.run(12_000);
+    assert!(
+        gate_ons(&mut live).iter().all(|g| g.0 != 2),
+        "the hats play"
+    );
+}
