@@ -158,7 +158,21 @@ impl Controller {
     }
 
     pub(super) fn rename_track(&mut self, from: &str, to: &str, now: Instant) -> Reply {
-        self.edit(now, None, |s| {
+        // Mutes waiting for the bar follow the track to its new name (before the edit
+        // queues the renamed tracks again).
+        let new = to.trim().to_string();
+        let moved: Vec<_> = self
+            .pending_mutes
+            .iter()
+            .filter(|((name, _), _)| name == from)
+            .map(|((_, solo), want)| (*solo, *want))
+            .collect();
+        let before = self.pending_mutes.clone();
+        for (solo, want) in &moved {
+            self.pending_mutes.remove(&(from.to_string(), *solo));
+            self.pending_mutes.insert((new.clone(), *solo), *want);
+        }
+        let r = self.edit(now, None, |s| {
             let to = to.trim().to_string();
             check_track_name(&to)?;
             if to != from && s.sequencer.tracks.iter().any(|t| t.name == to) {
@@ -166,7 +180,11 @@ impl Controller {
             }
             track_mut(s, from)?.name = to;
             Ok(None)
-        })
+        });
+        if r.is_err() {
+            self.pending_mutes = before;
+        }
+        r
     }
 
     pub(super) fn move_track(&mut self, track: &str, delta: isize, now: Instant) -> Reply {
@@ -339,8 +357,55 @@ impl Controller {
             }
         }
         let set = TrackSet::from_tracks(&tracks, self.voices);
-        self.link.send(EngineMsg::QueueTracks(Box::new(set)));
+        let id = self.next_queue_id;
+        self.next_queue_id += 1;
+        self.link.send(EngineMsg::QueueTracks {
+            tracks: Box::new(set),
+            id,
+        });
         self.mutes_queued = true;
+        if self.queued_mutes.len() == QUEUED_MUTES_KEPT {
+            self.queued_mutes.pop_front();
+        }
+        self.queued_mutes
+            .push_back((id, self.pending_mutes.clone()));
+    }
+
+    /// The engine switched to the tracks queued as `id`: the mutes and solos that set held
+    /// and that are still waiting take effect in the song. A press made after it was queued
+    /// (the engine had not said so yet) keeps waiting for its own bar, and the engine plays
+    /// the song's tracks again with what still waits queued anew.
+    pub(super) fn on_tracks_applied(&mut self, id: u64) {
+        let held = self
+            .queued_mutes
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
+        self.queued_mutes.retain(|(i, _)| *i > id);
+        for (key, want) in held {
+            if self.pending_mutes.get(&key) != Some(&want) {
+                continue;
+            }
+            self.pending_mutes.remove(&key);
+            let (name, solo) = key;
+            if let Some(t) = self
+                .song
+                .sequencer
+                .tracks
+                .iter_mut()
+                .find(|t| t.name == name)
+            {
+                if solo {
+                    t.solo = want;
+                } else {
+                    t.muted = want;
+                }
+            }
+        }
+        let set = TrackSet::from_tracks(&self.song.sequencer.tracks, self.voices);
+        self.link.send(EngineMsg::SetTracks(Box::new(set)));
+        self.queue_mutes();
     }
 
     /// Changes performance state of the song (mutes, solos): the engine hears it, the undo
@@ -459,6 +524,10 @@ impl Controller {
         self.link.send(EngineMsg::SetBpm(bpm));
     }
 }
+
+/// Sets of queued tracks whose mutes are remembered until the engine says one applied (a
+/// press or an edit each queues one; only those sent within one reply time matter).
+const QUEUED_MUTES_KEPT: usize = 16;
 
 /// Refuses NaN and infinite numbers before they reach the song (clamping would quietly turn
 /// them into defaults).

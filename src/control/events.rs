@@ -129,7 +129,7 @@ impl Controller {
             EngineEvent::Applied { slot, bar, .. } => self.on_applied(tag_to_slot(slot), bar),
             // The engine switched to the tracks with the waiting mutes at the bar's first
             // sample; the song takes them now (the engine already plays them).
-            EngineEvent::TracksApplied { .. } => self.apply_pending_mutes(),
+            EngineEvent::TracksApplied { id, .. } => self.on_tracks_applied(id),
             EngineEvent::Levels {
                 voices,
                 master,
@@ -206,6 +206,10 @@ impl Controller {
             self.link.send(EngineMsg::Amend(Box::new(scene)));
             self.status.playing_slot = self.slot;
         }
+        // The load dropped the tracks the engine held for the bar: mutes still waiting (the
+        // same slot loaded again keeps them) are queued anew.
+        self.mutes_queued = false;
+        self.queue_mutes();
         if let Some(slot) = slot {
             self.notices.push_back(Notice::SlotApplied { slot, bar });
         }

@@ -504,6 +504,9 @@ fn same_mutes(a: &Slot, b: &Slot) -> bool {
     })
 }
 
+/// Mutes and solos waiting for the bar: (track, solo?) → the new state.
+type PendingMutes = BTreeMap<(String, bool), bool>;
+
 /// The control side: owns the song model and sends its changes to the engine. It is the one
 /// owner of what plays, what is queued and what is edited; frontends read it through its
 /// accessors.
@@ -546,9 +549,15 @@ pub struct Controller {
     mute_quantize: bool,
     /// Mutes and solos waiting for the next bar: (track, solo?) → the new state. At most
     /// two per track.
-    pending_mutes: BTreeMap<(String, bool), bool>,
+    pending_mutes: PendingMutes,
     /// The engine holds tracks with the pending mutes, to switch to at the bar.
     mutes_queued: bool,
+    /// The pending mutes each recent set of queued tracks held, by the id it was queued
+    /// with (newest last): the engine names the one that took effect, which may be older
+    /// than the newest when a press came just as the bar began.
+    queued_mutes: std::collections::VecDeque<(u64, PendingMutes)>,
+    /// The id the next set of queued tracks gets.
+    next_queue_id: u64,
     notices: VecDeque<Notice>,
     /// The chain being edited (set or opened last) while none runs.
     chain_def: Option<crate::model::chain::Chain>,
@@ -594,6 +603,8 @@ impl Controller {
             mute_quantize: false,
             pending_mutes: BTreeMap::new(),
             mutes_queued: false,
+            queued_mutes: std::collections::VecDeque::new(),
+            next_queue_id: 0,
             notices: VecDeque::new(),
             chain_def: None,
             chain_run: None,

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use crate::model::slot::Track;
+use crate::model::text::quote;
 
 use super::{ControlError, Controller, MAX_PATTERN, Reply, StepValue};
 
@@ -80,8 +81,9 @@ impl PatternOp {
     pub fn parse_fill(text: &str) -> Result<PatternOp, String> {
         let bad = || {
             format!(
-                "\"{text}\" is not a fill: type N (a hit every N steps), N+O (from step O+1), \
-                 K/N (Euclid: K hits over N steps) or K/N+R (rotated by R)"
+                "{} is not a fill: type N (a hit every N steps), N+O (from step O+1), \
+                 K/N (Euclid: K hits over N steps) or K/N+R (rotated by R)",
+                quote(text)
             )
         };
         let (head, shift) = match text.split_once('+') {
@@ -109,7 +111,8 @@ pub fn parse_row(text: &str) -> Result<String, String> {
     let row: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if let Some(bad) = row.chars().find(|c| !matches!(c, 'X' | 'x' | '.' | '-')) {
         return Err(format!(
-            "\"{bad}\" is not a step: type X (accent), x (hit) or . (rest)"
+            "{} is not a step: type X (accent), x (hit) or . (rest)",
+            quote(&bad.to_string())
         ));
     }
     Ok(row.replace('-', "."))

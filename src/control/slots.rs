@@ -337,10 +337,14 @@ impl Controller {
         let mut song = Slot::default();
         song.sequencer.bpm = self.song.sequencer.bpm;
         song.metadata.name = format!("Pattern {free}");
+        // It replaces a slot waiting for the bar, as a load now does.
+        if self.queued.take().is_some() || self.status.queued.take().is_some() {
+            self.link.send(EngineMsg::CancelQueued);
+        }
         // Clean until edited, like a slot whose file is missing: leaving it untouched
         // leaves no draft behind.
         self.switch_to(Incoming::from_file(free, song, false), now);
-        self.link.send(crate::engine::EngineMsg::ReleaseAll);
+        self.link.send(EngineMsg::ReleaseAll);
         Ok(Some(format!("new empty song in slot {free}")))
     }
 

@@ -130,6 +130,11 @@ impl EngineLink {
             (EngineMsg::SetBpm(_), EngineMsg::SetBpm(_)) => true,
             (EngineMsg::SetSwing(_), EngineMsg::SetSwing(_)) => true,
             (EngineMsg::SetFill(_), EngineMsg::SetFill(_)) => true,
+            // Each of these sets the tracks waiting for the bar outright (queued or none).
+            (
+                EngineMsg::QueueTracks { .. } | EngineMsg::CancelQueuedTracks,
+                EngineMsg::QueueTracks { .. } | EngineMsg::CancelQueuedTracks,
+            ) => true,
             _ => false,
         };
         // Only the newest message of a kind matters, but order against other kinds must hold,

@@ -38,7 +38,13 @@ pub enum EngineMsg {
     /// Replaces the tracks at the first sample of the next bar, the sample a bar-aligned load
     /// switches at (at once when stopped): quantised mutes and solos. A newer one replaces
     /// the waiting one; any load that applies drops it.
-    QueueTracks(Box<TrackSet>),
+    QueueTracks {
+        /// The tracks to switch to.
+        tracks: Box<TrackSet>,
+        /// Named back in [`EngineEvent::TracksApplied`], so the sender knows which of the
+        /// sets it queued took effect (a newer one may be on its way).
+        id: u64,
+    },
     /// Drops tracks waiting for the bar.
     CancelQueuedTracks,
     /// Loads a whole snapshot (tempo, swing, tracks, every module parameter).
@@ -128,6 +134,8 @@ pub enum EngineEvent {
     },
     /// Tracks queued for the bar replaced the playing ones.
     TracksApplied {
+        /// The id they were queued with.
+        id: u64,
         /// The bar at whose first sample they applied (or during which, when stopped).
         bar: u64,
         /// The sample at which they applied.

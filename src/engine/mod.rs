@@ -153,7 +153,7 @@ pub struct Engine {
     tracks: Box<TrackSet>,
     pending: Option<PendingLoad>,
     /// Tracks waiting for the same bar a load waits for (quantised mutes).
-    pending_tracks: Option<Box<TrackSet>>,
+    pending_tracks: Option<(Box<TrackSet>, u64)>,
     /// Hits of an odd step waiting for their swung time: (step, sample).
     swung: Option<(u64, u64)>,
     /// Hits of steps with per-step data waiting for their sample, in time order.
@@ -437,8 +437,8 @@ impl Engine {
                 let old = std::mem::replace(&mut self.tracks, tracks);
                 self.discard(Garbage::Tracks(old));
             }
-            EngineMsg::QueueTracks(tracks) => {
-                if let Some(old) = self.pending_tracks.replace(tracks) {
+            EngineMsg::QueueTracks { tracks, id } => {
+                if let Some((old, _)) = self.pending_tracks.replace((tracks, id)) {
                     self.discard(Garbage::Tracks(old));
                 }
                 if !self.clock.running {
@@ -446,7 +446,7 @@ impl Engine {
                 }
             }
             EngineMsg::CancelQueuedTracks => {
-                if let Some(old) = self.pending_tracks.take() {
+                if let Some((old, _)) = self.pending_tracks.take() {
                     self.discard(Garbage::Tracks(old));
                 }
             }
@@ -1006,27 +1006,31 @@ impl Engine {
         }
     }
 
-    /// Everything waiting for the bar takes effect: queued tracks (quantised mutes), then a
-    /// queued load, which replaces them.
+    /// Everything waiting for the bar takes effect: a queued load (which drops the queued
+    /// tracks: they were the outgoing song's), else queued tracks (quantised mutes). Tracks
+    /// applied and replaced at the same sample would only make the control side send the
+    /// outgoing song's tracks back after the load.
     fn apply_at_bar(&mut self) {
-        if let Some(mut tracks) = self.pending_tracks.take() {
+        if let Some(p) = self.pending.take() {
+            self.apply_scene(p.scene, p.slot);
+            return;
+        }
+        if let Some((mut tracks, id)) = self.pending_tracks.take() {
             self.carry_note_indexes(&mut tracks.tracks);
             let old = std::mem::replace(&mut self.tracks, tracks);
             self.discard(Garbage::Tracks(old));
             self.emit(EngineEvent::TracksApplied {
+                id,
                 bar: self.bar_now(),
                 sample: self.sample,
             });
-        }
-        if let Some(p) = self.pending.take() {
-            self.apply_scene(p.scene, p.slot);
         }
     }
 
     /// Applies a whole snapshot now; its box (holding the replaced tracks) goes to garbage.
     /// Tracks queued for the bar belonged to the song it replaces: they are dropped.
     fn apply_scene(&mut self, mut scene: Box<Scene>, slot: u16) {
-        if let Some(old) = self.pending_tracks.take() {
+        if let Some((old, _)) = self.pending_tracks.take() {
             self.discard(Garbage::Tracks(old));
         }
         if self.clock.running {

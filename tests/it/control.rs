@@ -2408,3 +2408,24 @@ fn a_piano_note_entered_while_playing_is_heard_on_the_step_the_grid_shows_it_on(
         );
     }
 }
+
+#[test]
+fn flooding_quantised_mutes_holds_one_backlog_entry() {
+    // A controller toggling a quantised mute as fast as it can while the audio side is
+    // stalled: each toggle queues tracks or drops them, and only the newest matters.
+    let (_runner, mut link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
+    for _ in 0..COMMAND_RING {
+        link.send(EngineMsg::SetSwing(0.0));
+    }
+    for i in 0..10_000u64 {
+        if i % 2 == 0 {
+            link.send(EngineMsg::QueueTracks {
+                tracks: Box::<TrackSet>::default(),
+                id: i,
+            });
+        } else {
+            link.send(EngineMsg::CancelQueuedTracks);
+        }
+    }
+    assert_eq!(link.backlog_len(), 1);
+}

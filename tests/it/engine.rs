@@ -759,7 +759,15 @@ fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
             tracks(&ts, voices)
         })
         .collect();
-    let mut garbage: Vec<Garbage> = Vec::with_capacity(4 * swaps + 16);
+    // Tracks queued for the bar (quantised mutes), every other one cancelled before it.
+    let mut queued_sets: Vec<Box<TrackSet>> = (0..swaps)
+        .map(|i| {
+            let mut ts = slot.sequencer.tracks.clone();
+            ts[i % 8].muted = !ts[i % 8].muted;
+            tracks(&ts, voices)
+        })
+        .collect();
+    let mut garbage: Vec<Garbage> = Vec::with_capacity(6 * swaps + 16);
     let mut buf = vec![0.0f32; 256];
     let ids: Vec<ParamId> = ParamId::all(voices).collect();
     let mut events = 0u64;
@@ -799,6 +807,17 @@ fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
                     slot: 6,
                 });
             }
+            if b % 150 == 40
+                && let Some(t) = queued_sets.pop()
+            {
+                e.handle(EngineMsg::QueueTracks {
+                    tracks: t,
+                    id: b as u64,
+                });
+            }
+            if b % 300 == 41 {
+                e.handle(EngineMsg::CancelQueuedTracks);
+            }
             if b % 1000 == 500 {
                 e.handle(EngineMsg::SetBpm(90.0 + (b % 100) as f64));
                 e.handle(EngineMsg::SetSwing(0.3));
@@ -819,7 +838,7 @@ fn a_minute_of_audio_with_a_flood_of_edits_never_allocates() {
             }
         }
     });
-    assert!(scenes.is_empty() && track_sets.is_empty());
+    assert!(scenes.is_empty() && track_sets.is_empty() && queued_sets.is_empty());
     // Every swapped box came back, except perhaps a load still waiting for its bar.
     assert!(garbage.len() >= 2 * swaps - 1, "{}", garbage.len());
     assert!(events > 60 * 60, "{events}");
@@ -946,7 +965,7 @@ fn track_swaps_at_the_limits_keep_every_note_cycle_and_never_allocate() {
 
 /// The strongest frequency in `len` frames of the left channel from frame `start` (Hann
 /// window, zero-padded to 32 768 points, parabolic interpolation between bins).
-fn pitch_at(out: &[f32], start: usize, len: usize, rate: f64) -> f64 {
+pub(crate) fn pitch_at(out: &[f32], start: usize, len: usize, rate: f64) -> f64 {
     use rustfft::FftPlanner;
     use rustfft::num_complex::Complex;
     let n = 32_768;
@@ -1045,16 +1064,23 @@ fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
     rig.send(EngineMsg::SetTracks(tracks(std::slice::from_ref(&a), 8)));
     rig.send(EngineMsg::Play);
     rig.run(50_000, 128);
-    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&b), 8)));
+    rig.send(EngineMsg::QueueTracks {
+        tracks: tracks(std::slice::from_ref(&b), 8),
+        id: 7,
+    });
     rig.run(46_001, 128);
     assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
     assert_eq!(rig.gate_samples(2, true), vec![96_000]);
     assert!(rig.events.contains(&EngineEvent::TracksApplied {
+        id: 7,
         bar: 1,
         sample: 96_000
     }));
     // Queued, then a slot loaded at once: the queued tracks belonged to the song replaced.
-    rig.send(EngineMsg::QueueTracks(tracks(std::slice::from_ref(&a), 8)));
+    rig.send(EngineMsg::QueueTracks {
+        tracks: tracks(std::slice::from_ref(&a), 8),
+        id: 7,
+    });
     rig.send(EngineMsg::Load {
         scene: scene(120.0, 0.0, &[b], ParamValues::default(), 8),
         timing: LoadTiming::Immediate,
@@ -1064,7 +1090,10 @@ fn queued_tracks_switch_at_the_bar_with_a_load_and_any_load_drops_them() {
     assert_eq!(rig.gate_samples(1, true).last(), Some(&90_000));
     // Stopped, queued tracks apply at once.
     rig.send(EngineMsg::Stop);
-    rig.send(EngineMsg::QueueTracks(tracks(&[a], 8)));
+    rig.send(EngineMsg::QueueTracks {
+        tracks: tracks(&[a], 8),
+        id: 7,
+    });
     rig.send(EngineMsg::Play);
     rig.run(1, 1);
     assert_eq!(

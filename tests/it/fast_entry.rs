@@ -609,3 +609,185 @@ fn a_quantised_mute_lands_on_the_first_sample_of_the_next_bar() {
     );
     assert!(!live.ctl().song().sequencer.tracks[1].muted);
 }
+
+#[test]
+fn a_mute_pressed_just_after_the_bar_applied_another_waits_for_its_own_bar() {
+    // 120 BPM at 48 kHz: bars at 96 000 and 192 000, a hat hit every 6000 samples.
+    let mut live = live_with(&[("kick", "x..."), ("hat", "xxxx")]);
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::Mute {
+        track: "kick".into(),
+        on: Some(true),
+    });
+    // The engine passes the bar line (the kick's mute lands there) while the control thread
+    // is busy: it has not yet heard that the mute applied.
+    live.run_unpolled(96_000 + 2_048 - live.frames);
+    // Just after the bar the performer mutes the hat: the next bar is bar 2.
+    assert_eq!(
+        live.apply(Command::Mute {
+            track: "hat".into(),
+            on: Some(true),
+        })
+        .as_deref(),
+        Some("hat muted at the next bar")
+    );
+    gate_ons(&mut live);
+    live.run(192_000 - 1_000 - live.frames);
+    let hat: Vec<u64> = gate_ons(&mut live)
+        .into_iter()
+        .filter(|g| g.0 == 2)
+        .map(|g| g.1)
+        .collect();
+    assert_eq!(
+        hat.len(),
+        15,
+        "the hat plays on through bar 1 until its mute's bar: {hat:?}"
+    );
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+    assert!(!live.ctl().song().sequencer.tracks[1].muted);
+    assert_eq!(live.ctl().pending_mute("hat", false), Some(true));
+    live.run(192_000 + 6_000 - live.frames);
+    assert!(live.ctl().song().sequencer.tracks[1].muted);
+    let hat = gate_ons(&mut live).into_iter().filter(|g| g.0 == 2).count();
+    assert_eq!(hat, 0, "muted at bar 2");
+}
+
+#[test]
+fn a_quantised_mute_due_at_the_bar_of_a_queued_slot_leaves_its_notes_in_step_with_the_grid() {
+    // Slot 1: mel plays one note; slot 2: mel cycles three notes, one hit a loop of 4 steps.
+    let mut live = live_with(&[("mel", "x..."), ("hat", "xxxx")]);
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: true,
+    });
+    live.settle_disk();
+    live.apply(Command::SetNotes {
+        track: "mel".into(),
+        notes: vec![220.0, 330.0, 440.0],
+    });
+    live.apply(Command::SaveSlot {
+        slot: slot(2),
+        force: true,
+    });
+    live.settle_disk();
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: true,
+    });
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(20_000);
+    // Slot 2 queued for bar 1, and the hat muted at the same bar.
+    live.apply(Command::LoadSlot {
+        slot: slot(2),
+        immediate: false,
+    });
+    live.apply(Command::Mute {
+        track: "hat".into(),
+        on: Some(true),
+    });
+    live.run(96_000 - live.frames);
+    let out = live.run(4 * 24_000);
+    // mel has played 4 hits by bar 1 (one a loop): from there the grid's cycle reads
+    // 330, 440, 220, 330 on global steps 16, 20, 24, 28 (24 000 samples apart).
+    let heard: Vec<f64> = (0..4)
+        .map(|k| crate::engine::pitch_at(&out, k * 24_000 + 600, 2_400, 48_000.0))
+        .collect();
+    for (got, want) in heard.iter().zip([330.0, 440.0, 220.0, 330.0]) {
+        assert!(
+            (got - want).abs() < 5.0,
+            "heard {heard:.1?}, the grid shows 330, 440, 220, 330"
+        );
+    }
+}
+
+#[test]
+fn a_quantised_mute_still_lands_when_the_same_slot_is_loaded_again_at_its_bar() {
+    let mut live = live_with(&[("kick", "x..."), ("hat", "xxxx")]);
+    live.apply(Command::SaveSlot {
+        slot: slot(1),
+        force: true,
+    });
+    live.settle_disk();
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: false,
+    });
+    live.apply(Command::Mute {
+        track: "hat".into(),
+        on: Some(true),
+    });
+    live.run(2 * 96_000 + 6_000 - live.frames);
+    assert!(
+        live.ctl().song().sequencer.tracks[1].muted,
+        "the hat's mute was lost with the reload"
+    );
+    assert_eq!(live.ctl().pending_mute("hat", false), None);
+    gate_ons(&mut live);
+    live.run(12_000);
+    assert!(
+        gate_ons(&mut live).iter().all(|g| g.0 != 2),
+        "the hat plays"
+    );
+}
+
+#[test]
+fn a_new_empty_slot_replaces_a_slot_queued_before_it() {
+    let mut live = live_with(&[("kick", "X...")]);
+    for n in [1, 2] {
+        live.apply(Command::SaveSlot {
+            slot: slot(n),
+            force: true,
+        });
+        live.settle_disk();
+    }
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: false,
+    });
+    assert!(live.ctl().queued().is_some());
+    // The performer changes their mind: a new empty song, now, as a load now would do.
+    assert_eq!(
+        live.apply(Command::NewSong).as_deref(),
+        Some("new empty song in slot 3")
+    );
+    assert!(live.ctl().queued().is_none(), "slot 1 still queued");
+    live.run(2 * 96_000);
+    assert_eq!(live.ctl().slot(), Some(slot(3)));
+    assert!(live.ctl().song().sequencer.tracks.is_empty());
+}
+
+#[test]
+fn a_mute_waiting_for_the_bar_follows_its_track_through_a_rename() {
+    let mut live = live_with(&[("kick", "x..."), ("hat", "xxxx")]);
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Play);
+    live.run(20_000);
+    live.apply(Command::Mute {
+        track: "hat".into(),
+        on: Some(true),
+    });
+    live.apply(Command::RenameTrack {
+        from: "hat".into(),
+        to: "hats".into(),
+    });
+    assert_eq!(live.ctl().pending_mute("hats", false), Some(true));
+    live.run(96_000 + 6_000 - live.frames);
+    assert!(
+        live.ctl().song().sequencer.tracks[1].muted,
+        "the mute asked for the hat was lost with its old name"
+    );
+    gate_ons(&mut live);
+    live.run(12_000);
+    assert!(
+        gate_ons(&mut live).iter().all(|g| g.0 != 2),
+        "the hats play"
+    );
+}

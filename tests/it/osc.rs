@@ -2222,3 +2222,20 @@ fn mute_routes_mute_groups_quantise_edit_step_and_new_slot() {
     );
     assert!(rig.live.ctl().song().sequencer.tracks.is_empty());
 }
+
+#[test]
+fn pattern_route_refusals_escape_and_cut_what_the_sender_typed() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("hat"), s("voice3"), s("X.......")]);
+    let long = format!("\u{1b}[2J{}", "9".repeat(5_000));
+    for (addr, args) in [
+        ("/seq/pattern/fill", vec![s("hat"), s(&long)]),
+        ("/seq/pattern/fill", vec![s("hat"), s("\u{1b}[2J")]),
+        ("/seq/pattern/row", vec![s("hat"), s("x\u{1b}[2J")]),
+        ("/seq/step/note", vec![s("hat"), OscType::Int(1), s(&long)]),
+    ] {
+        let err = rig.refused(addr, args);
+        assert!(!err.contains('\u{1b}'), "{addr}: {err:?}");
+        assert!(err.chars().count() < 400, "{addr}: {} chars", err.len());
+    }
+}

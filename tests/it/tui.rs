@@ -1941,3 +1941,32 @@ fn the_modules_panel_names_parameters_whole_or_in_its_title() {
     );
     assert!(screen.contains("0.012"), "{screen}");
 }
+
+/// Later in a set: bar 10, an unsaved edit, a slot queued (previewed or not), a recording.
+/// At 80 columns the header still shows the queue countdown and REC whole (what is not
+/// transport, queue or REC gives way before them).
+#[test]
+fn the_header_keeps_rec_whole_at_80_columns_late_in_a_set_with_preview() {
+    let mut r = rig();
+    r.live.apply(Command::SetName("Anthem".into()));
+    r.live.apply(Command::Play);
+    // Ten bars at 128 BPM (90 000 frames a bar), and a step into the eleventh.
+    r.live.run(10 * 90_000 + 6_000);
+    assert_eq!(r.live.ctl().status().bar, 10);
+    r.live.apply(Command::LoadSlot {
+        slot: SlotNumber::new(2).unwrap(),
+        immediate: false,
+    });
+    r.live.apply(Command::RecordStart(None));
+    for preview in [false, true] {
+        r.app.ui.preview = preview;
+        let screen = r.screen(80, 24);
+        let header = screen.lines().next().unwrap();
+        assert!(header.contains("▶ PLAY"), "{header}");
+        assert!(header.contains("128.0 BPM"), "{header}");
+        assert!(header.contains("bar 10.1.2"), "{header}");
+        assert!(header.contains("→ slot 2 in 4 beats"), "{header}");
+        assert!(header.contains("● REC"), "{header}");
+    }
+    let _ = r.live.apply(Command::RecordStop);
+}

@@ -56,7 +56,8 @@ pub fn format_value(spec: &ParamSpec, v: f64) -> String {
 /// A value without trailing zeros (`0.3`, `1500`), for tight columns.
 pub fn compact_value(spec: &ParamSpec, v: f64) -> String {
     let s = format_value(spec, v);
-    if s.contains('.') {
+    // Exponent form (`2.0e-10`) ends in its exponent: no zeros of it to trim.
+    if s.contains('.') && !s.contains('e') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
@@ -563,6 +564,17 @@ mod tests {
         assert_eq!(format_value(&VOICE_PARAMS[voice::DECAY], 0.002), "0.002");
         assert_eq!(format_value(&VOICE_PARAMS[voice::AMP], 0.0004), "0.0004");
         assert_eq!(format_value(&VOICE_PARAMS[voice::AMP], 1e-7), "1.0e-7");
+    }
+
+    #[test]
+    fn compact_values_in_exponent_form_keep_their_exponent() {
+        use crate::model::registry::{VOICE_PARAMS, voice};
+        let amp = &VOICE_PARAMS[voice::AMP];
+        for v in [1e-7, 2e-10, 3e-20] {
+            let shown = compact_value(amp, v);
+            let back: f64 = shown.parse().unwrap();
+            assert!((back - v).abs() <= 0.05 * v, "{v} shows as {shown}");
+        }
     }
 
     #[test]

@@ -50,10 +50,32 @@ enum ChainAs {
     Full,
     /// `chain 2/4 → 3`
     Short,
-    /// `chain 2/4 → 3`, and the swing left out to make room for it.
-    ShortNoSwing,
     /// Left out.
     Hidden,
+}
+
+/// What the header's performance half shows, from everything down to the bare minimum.
+#[derive(Clone, Copy)]
+struct Fit {
+    /// Columns the slot name may take.
+    name_room: usize,
+    unseen: Unseen,
+    chain: ChainAs,
+    /// The swing shows.
+    swing: bool,
+    /// The PREVIEW mark shows (the grid's title still says it previews).
+    preview: bool,
+}
+
+impl Fit {
+    /// Everything, whole.
+    const ALL: Fit = Fit {
+        name_room: usize::MAX,
+        unseen: Unseen::Full,
+        chain: ChainAs::Full,
+        swing: true,
+        preview: true,
+    };
 }
 
 /// The running chain's text in the header, when a chain runs.
@@ -61,7 +83,7 @@ fn chain_text(ctl: &Controller, chain_as: ChainAs) -> Option<String> {
     let v = ctl.chain_view()?;
     Some(match chain_as {
         ChainAs::Full => v.label(),
-        ChainAs::Short | ChainAs::ShortNoSwing => {
+        ChainAs::Short => {
             let next = match (v.hold, v.next) {
                 (true, _) => "hold".to_string(),
                 (false, Some(s)) => format!("→ {s}"),
@@ -74,14 +96,14 @@ fn chain_text(ctl: &Controller, chain_as: ChainAs) -> Option<String> {
 }
 
 /// The performance half: play state, tempo, position, slot, queue, chain, recording, then how
-/// many messages are unseen; the slot name in at most `name_room` columns.
-fn left(
-    ui: &UiState,
-    ctl: &Controller,
-    name_room: usize,
-    unseen_as: Unseen,
-    chain_as: ChainAs,
-) -> Parts {
+/// many messages are unseen, as much of it as `fit` says.
+fn left(ui: &UiState, ctl: &Controller, fit: Fit) -> Parts {
+    let Fit {
+        name_room,
+        unseen: unseen_as,
+        chain: chain_as,
+        ..
+    } = fit;
     let st = ctl.status();
     let mut p: Parts = Vec::new();
     if st.muted {
@@ -108,7 +130,7 @@ fn left(
     let playing = ctl.playing();
     p.push(Span::styled(format!("{:.1}", playing.bpm), tempo));
     p.push(Span::styled(" BPM", theme::dim()));
-    if chain_as != ChainAs::ShortNoSwing {
+    if fit.swing {
         p.push(Span::styled("  swing ", theme::dim()));
         let swing = mark(
             theme::text(),
@@ -149,7 +171,7 @@ fn left(
         p.push(Span::styled("  ", theme::dim()));
         p.push(Span::styled(escape(&text).into_owned(), theme::pending()));
     }
-    if ui.preview && ctl.queued().is_some() {
+    if ui.preview && ctl.queued().is_some() && fit.preview {
         p.push(Span::styled("  PREVIEW", theme::pending()));
     }
     if ctl.recording().is_some() {
@@ -201,41 +223,64 @@ fn right(ctl: &Controller) -> Parts {
     p
 }
 
-/// The performance half fitted to `cols`: the count of unseen messages gives way first
-/// (shortened, then left out), then the running chain's full text (to its short form), then
-/// the slot name (shortened, then left out), then the swing (while a chain runs), then the
-/// chain's short form, so the play state, tempo, position, queue countdown and REC always
-/// show whole.
+/// The performance half fitted to `cols`. What gives way, in order: the count of unseen
+/// messages (shortened, then left out), the running chain's full text (to its short form),
+/// the slot name (shortened, then left out), the swing, the PREVIEW mark (the grid's title
+/// still says it previews), then the chain's short form. The play state, tempo, position,
+/// queue countdown and REC always show whole, at 80 columns late in a long set too.
 fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
-    let tries = [
-        (Unseen::Full, ChainAs::Full),
-        (Unseen::Short, ChainAs::Full),
-        (Unseen::Hidden, ChainAs::Full),
-        (Unseen::Hidden, ChainAs::Short),
+    let mut fit = Fit::ALL;
+    let first: [fn(&mut Fit); 4] = [
+        |_| {},
+        |f| f.unseen = Unseen::Short,
+        |f| f.unseen = Unseen::Hidden,
+        |f| f.chain = ChainAs::Short,
     ];
-    for (unseen_as, chain_as) in tries {
-        let whole = left(ui, ctl, usize::MAX, unseen_as, chain_as);
+    for step in first {
+        step(&mut fit);
+        let whole = left(ui, ctl, fit);
         if width(&whole) <= cols {
             return whole;
         }
     }
-    let bare = |chain_as| width(&left(ui, ctl, 0, Unseen::Hidden, chain_as));
-    let chain_as = if bare(ChainAs::Short) <= cols {
-        ChainAs::Short
-    } else if ctl.chain_view().is_some() && bare(ChainAs::ShortNoSwing) <= cols {
-        ChainAs::ShortNoSwing
-    } else {
-        ChainAs::Hidden
-    };
-    let whole = left(ui, ctl, usize::MAX, Unseen::Hidden, chain_as);
-    let over = width(&whole).saturating_sub(cols);
-    let name_width = width(&whole) - bare(chain_as);
+    // The name shortens to what is left, once the rest fits without it.
+    let rest: [fn(&mut Fit); 4] = [
+        |_| {},
+        |f| f.swing = false,
+        |f| f.preview = false,
+        |f| f.chain = ChainAs::Hidden,
+    ];
+    for step in rest {
+        step(&mut fit);
+        let bare = width(&left(
+            ui,
+            ctl,
+            Fit {
+                name_room: 0,
+                ..fit
+            },
+        ));
+        if bare <= cols {
+            let whole = width(&left(ui, ctl, fit));
+            let over = whole.saturating_sub(cols);
+            let name_width = whole - bare;
+            return left(
+                ui,
+                ctl,
+                Fit {
+                    name_room: name_width.saturating_sub(over),
+                    ..fit
+                },
+            );
+        }
+    }
     left(
         ui,
         ctl,
-        name_width.saturating_sub(over),
-        Unseen::Hidden,
-        chain_as,
+        Fit {
+            name_room: 0,
+            ..fit
+        },
     )
 }
 
@@ -246,9 +291,7 @@ const ONE_ROW: u16 = 160;
 /// side, else two. Mostly decided by the width alone, so the screen does not jump when a
 /// slot gets queued or recording starts.
 pub fn rows(cols: u16, ui: &UiState, ctl: &Controller) -> u16 {
-    if cols >= ONE_ROW
-        && width(&left(ui, ctl, usize::MAX, Unseen::Full, ChainAs::Full)) + 2 + width(&right(ctl))
-            <= cols as usize
+    if cols >= ONE_ROW && width(&left(ui, ctl, Fit::ALL)) + 2 + width(&right(ctl)) <= cols as usize
     {
         1
     } else {
