@@ -1970,3 +1970,33 @@ fn the_header_keeps_rec_whole_at_80_columns_late_in_a_set_with_preview() {
     }
     let _ = r.live.apply(Command::RecordStop);
 }
+
+/// A synced delay time steps through note values under h/l (freeing it would clamp a long
+/// synced time to the free range); a typed time frees it.
+#[test]
+fn a_synced_delay_time_steps_through_note_values_and_a_typed_time_frees_it() {
+    let mut r = rig();
+    let sync = ParamId::delay(delay::SYNC);
+    let time = ParamId::delay(delay::TIME);
+    r.live.apply(Command::SetParam {
+        id: sync,
+        value: 11.0, // 1/2: 0.9375 s at 128 BPM, beyond the free 0.6 s
+    });
+    // Params panel, module 5 (delay1), its first row: time.
+    r.keys(&["<F2>", "n", "n", "n", "n"]);
+    assert_eq!(r.app.selected_param(r.live.ctl()), time);
+    r.keys(&["l"]);
+    assert_eq!(r.live.ctl().song().params.get(sync), 12.0);
+    r.keys(&["h", "h"]);
+    assert_eq!(r.live.ctl().song().params.get(sync), 10.0);
+    let screen = r.screen(120, 40);
+    assert!(screen.contains("sync 1/4."), "{screen}");
+    assert!(
+        screen.contains("synced: h/l step the note value"),
+        "{screen}"
+    );
+    r.keys(&["<Enter>"]);
+    r.answer("0.3");
+    assert_eq!(r.live.ctl().song().params.get(sync), 0.0);
+    assert_eq!(r.live.ctl().song().params.get(time), 0.3);
+}

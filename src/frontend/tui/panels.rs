@@ -142,7 +142,12 @@ pub fn draw_params(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller)
     // The selected parameter's description under the list when it all fits.
     if specs.len() + 2 <= rows {
         let heard = super::draw::shown_song(ui, ctl).heard(module.param_id(sel), Some(ui.track));
-        let desc = if bypassed_by_acid(module, sel) {
+        let synced = super::draw::shown_song(ui, ctl)
+            .delay_time_heard(module.param_id(sel))
+            .is_some();
+        let desc = if synced {
+            "synced: h/l step the note value; a typed time frees it"
+        } else if bypassed_by_acid(module, sel) {
             "acid1 replaces voice2's filter: this row shows and sets acid1's"
         } else if let Heard::NotHeard(why) = heard {
             why

@@ -3,6 +3,7 @@
 use crate::control::{self, Command, Controller, Level};
 use crate::keymap::{Action, Cycle};
 use crate::model::ParamId;
+use crate::model::registry::delay;
 use crate::model::slot::Heard;
 
 use super::super::app::{App, range_text, selected_param};
@@ -25,6 +26,15 @@ impl App {
                 let Some((id, v)) = self.heard_param(ctl) else {
                     return;
                 };
+                // A synced delay time steps through the note values: freeing it would clamp
+                // a long synced time to the free range and shorten it whichever way it went.
+                let sync = ParamId::delay(delay::SYNC);
+                if ctl.song().delay_time_heard(id).is_some() {
+                    let now = ctl.song().params.get(sync);
+                    let value = nudged(sync.spec(), now, nudge).max(1.0);
+                    self.run(ctl, Command::SetParam { id: sync, value });
+                    return;
+                }
                 let value = nudged(id.spec(), v, nudge);
                 self.run(ctl, Command::SetParam { id, value });
             }
