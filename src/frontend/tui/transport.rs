@@ -91,6 +91,10 @@ fn left(
     } else {
         p.push(Span::styled(" ■ STOP", theme::text()));
     }
+    // Fill is a performance state as telling as the play state: it stands beside it.
+    if ctl.fill() {
+        p.push(Span::styled(" FILL", theme::recording()));
+    }
     // A tempo or swing a slot file changed on disk is highlighted like the steps.
     let diff = ui.changes.as_ref().map(|c| &c.diff);
     let mark = |style: Style, changed: bool| {
@@ -203,9 +207,9 @@ fn right(ctl: &Controller) -> Parts {
 
 /// The performance half fitted to `cols`: the count of unseen messages gives way first
 /// (shortened, then left out), then the running chain's full text (to its short form), then
-/// the slot name (shortened, then left out), then the swing (while a chain runs), then the
-/// chain's short form, so the play state, tempo, position, queue countdown and REC always
-/// show whole.
+/// the slot name (shortened, then left out), then the swing (while a chain runs or fill is
+/// on), then the chain's short form, so the play state, FILL, tempo, position, queue
+/// countdown and REC always show whole.
 fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
     let tries = [
         (Unseen::Full, ChainAs::Full),
@@ -222,7 +226,7 @@ fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {
     let bare = |chain_as| width(&left(ui, ctl, 0, Unseen::Hidden, chain_as));
     let chain_as = if bare(ChainAs::Short) <= cols {
         ChainAs::Short
-    } else if ctl.chain_view().is_some() && bare(ChainAs::ShortNoSwing) <= cols {
+    } else if (ctl.chain_view().is_some() || ctl.fill()) && bare(ChainAs::ShortNoSwing) <= cols {
         ChainAs::ShortNoSwing
     } else {
         ChainAs::Hidden

@@ -33,6 +33,9 @@ impl App {
                 self.ui.prompt = Some(Prompt::new(PromptKind::Bpm, label, bpm));
             }
             Action::TapTempo => self.tap(ctl, now),
+            Action::Fill => {
+                self.run(ctl, Command::SetFill(None));
+            }
             Action::SwingNudge(d) => {
                 self.run(ctl, Command::NudgeSwing(d));
             }
