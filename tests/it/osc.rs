@@ -2291,7 +2291,11 @@ fn step_data_and_fill_routes_edit_steps_and_switch_fill_steps() {
         played
     };
     let off = steps_played(&mut rig, 2);
-    assert_eq!(off, [3, 3, 3, 3], "fill off: step 3's two ratchet hits a loop");
+    assert_eq!(
+        off,
+        [3, 3, 3, 3],
+        "fill off: step 3's two ratchet hits a loop"
+    );
     assert_eq!(text_of(&rig.query("/seq/fill", vec![]), 0), "fill on");
     assert!(rig.live.ctl().fill());
     // The message lands within a step; whole loops after it play only step 1.
