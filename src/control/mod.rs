@@ -324,6 +324,9 @@ pub enum Command {
     /// is on, `!fill` steps while it is off. Performance state: not saved, kept across stop
     /// and slot loads.
     SetFill(Option<bool>),
+    /// Fill for one bar: on at the first sample of the next bar, off at the first sample of
+    /// the bar after (the engine switches it sample-exactly).
+    FillBar,
     /// Change one key of a step's entry in the track's `steps` map (schema 1.1): note,
     /// velocity, a lock, micro, ratchet, chance, condition.
     SetStepData {
@@ -376,6 +379,7 @@ impl Command {
                 | Command::ChainLeave
                 | Command::OneShot(_)
                 | Command::SetFill(_)
+                | Command::FillBar
         )
     }
 }
@@ -949,6 +953,7 @@ impl Controller {
             Command::ChainLeave => self.chain_leave(),
             Command::OneShot(n) => self.oneshot_start(n, now),
             Command::SetFill(on) => self.set_fill(on),
+            Command::FillBar => self.fill_bar(),
             Command::SetStepData { track, step, edit } => {
                 self.set_step_data(&track, step, edit, now)
             }

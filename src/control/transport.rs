@@ -46,6 +46,13 @@ impl Controller {
         Ok(Some(if self.fill { "fill on" } else { "fill off" }.into()))
     }
 
+    /// Fill for the next bar only; the engine switches it on and off at the bar lines and
+    /// tells (`EngineEvent::Fill`).
+    pub(super) fn fill_bar(&mut self) -> Reply {
+        self.link.send(EngineMsg::FillBar);
+        Ok(Some("fill for the next bar".into()))
+    }
+
     pub(super) fn gate(&mut self, voice: u8, on: bool) -> Reply {
         if voice == 0 || voice as usize > self.voices {
             return Err(ControlError::VoiceMissing {

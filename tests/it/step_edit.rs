@@ -282,3 +282,76 @@ fn fill_toggles_survive_stop_and_loads_and_gate_fill_steps() {
     );
     assert!(!Command::SetFill(None).is_edit());
 }
+
+/// Fill for one bar, sample-exact: asked in the middle of bar 0, fill is on from the first
+/// sample of bar 1 to the first sample of bar 2, and the `fill` step plays in bar 1 only.
+#[test]
+fn fill_for_one_bar_switches_at_the_bar_lines_sample_exactly() {
+    use chronus::engine::{Engine, EngineEvent, EngineMsg, LoadTiming, Scene};
+    let mut slot = chronus::model::Slot::default();
+    slot.sequencer.bpm = 240.0;
+    let mut t = tone("t", "x.......x.......");
+    let mut d = chronus::model::steps::StepData::default();
+    StepEdit::Cond(Some(Cond::Fill(true))).apply(&mut d);
+    t.steps.entries.insert(1, d);
+    slot.sequencer.tracks.push(t);
+    let mut e = Engine::new(48_000.0, 8);
+    e.handle(EngineMsg::Load {
+        scene: Box::new(Scene::from_slot(&slot, 8)),
+        timing: LoadTiming::Immediate,
+        slot: 0,
+    });
+    e.handle(EngineMsg::Play);
+    let mut ons = Vec::new();
+    let mut fills = Vec::new();
+    let mut buf = vec![0.0f32; 2 * 100];
+    for block in 0..(4 * BAR / 100) {
+        if block == BAR / 200 {
+            e.handle(EngineMsg::FillBar);
+        }
+        e.process(&mut buf);
+        while let Some(g) = e.pop_gate_record() {
+            if g.on && g.voice == 1 {
+                ons.push(g.sample);
+            }
+        }
+        while let Some(ev) = e.pop_event() {
+            if let EngineEvent::Fill { on, sample } = ev {
+                fills.push((on, sample));
+            }
+        }
+        while e.pop_garbage().is_some() {}
+    }
+    eprintln!("fill switches: {fills:?}; onsets: {ons:?}");
+    assert_eq!(fills, [(true, BAR), (false, 2 * BAR)]);
+    assert!(!e.fill());
+    // Step 9 (no data) plays every bar; step 1 (fill) only in bar 1.
+    assert_eq!(
+        ons,
+        [
+            8 * STEP,
+            BAR,
+            BAR + 8 * STEP,
+            2 * BAR + 8 * STEP,
+            3 * BAR + 8 * STEP
+        ]
+    );
+}
+
+/// The Controller follows the engine's one-bar fill: `fill()` and the header's FILL are on
+/// for that bar only.
+#[test]
+fn the_controller_follows_a_one_bar_fill() {
+    let mut live = rig("x...............");
+    live.apply(Command::Play);
+    onsets(&mut live, BAR / 2);
+    assert_eq!(
+        live.apply(Command::FillBar).unwrap(),
+        "fill for the next bar"
+    );
+    assert!(!live.ctl().fill());
+    onsets(&mut live, BAR / 2 + 400);
+    assert!(live.ctl().fill(), "on in bar 1");
+    onsets(&mut live, BAR);
+    assert!(!live.ctl().fill(), "off from bar 2");
+}

@@ -513,6 +513,13 @@ pub const ROUTES: &[Route] = &[
     ),
     Route::fixed(
         RouteGroup::Seq,
+        "/seq/fill/bar",
+        "",
+        "fill for one bar: fill mode switches on at the first sample of the next bar (the first bar after play when stopped) and off at the first sample of the bar after",
+        |ctl, _| ack(ctl.apply(Command::FillBar)),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
         "/seq/edit_step",
         "steps",
         "how many steps step entry moves on after each step it sets, 0–16 (a performer setting, not saved)",

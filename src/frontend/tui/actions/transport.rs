@@ -36,6 +36,9 @@ impl App {
             Action::Fill => {
                 self.run(ctl, Command::SetFill(None));
             }
+            Action::FillBar => {
+                self.run(ctl, Command::FillBar);
+            }
             Action::SwingNudge(d) => {
                 self.run(ctl, Command::NudgeSwing(d));
             }
