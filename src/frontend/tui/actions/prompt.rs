@@ -201,7 +201,7 @@ fn complete_action(prompt: &mut Prompt) {
 /// third …) from the step keys and every lockable parameter's key.
 fn complete_step_key(prompt: &mut Prompt) {
     let words: Vec<&str> = prompt.text.split(' ').collect();
-    if words.len() % 2 == 0 {
+    if words.len().is_multiple_of(2) {
         return;
     }
     let typed = words.last().copied().unwrap_or("").to_string();
