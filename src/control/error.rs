@@ -67,6 +67,16 @@ pub enum ControlError {
         /// The longest pattern.
         max: usize,
     },
+    /// Step data for a step past the track's pattern (`step` counts from 0).
+    #[error("step {} is past the end of {track:?} ({len} steps)", step + 1)]
+    StepPastTrack {
+        /// The track.
+        track: String,
+        /// The step index given.
+        step: usize,
+        /// Steps in the track's pattern.
+        len: usize,
+    },
     /// A track length past the longest pattern.
     #[error("length {len} is out of range 0–{max}")]
     LengthOutOfRange {

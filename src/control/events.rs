@@ -140,6 +140,15 @@ impl Controller {
                 st.limiting_db = limiting_db;
             }
             EngineEvent::Spectrum { bands } => st.spectrum = bands,
+            EngineEvent::Fill { on, .. } => {
+                self.fill = on;
+                let text = if on {
+                    "fill on for one bar"
+                } else {
+                    "fill off"
+                };
+                self.notify(Level::Info, text);
+            }
             EngineEvent::UnitReset => {
                 st.unit_resets += 1;
                 self.notify(Level::Warning, "a DSP unit went non-finite and was reset");

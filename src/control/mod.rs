@@ -32,6 +32,7 @@ use crate::engine::link::{EngineLink, SharedStats};
 use crate::engine::{EngineMsg, LoadTiming, STEPS_PER_BAR, Scene};
 use crate::model::ParamId;
 use crate::model::slot::{Parsed, Slot, Track};
+pub use crate::model::steps::StepEdit;
 use crate::store::worker::DiskWorker;
 use crate::store::{SlotNumber, Store};
 
@@ -319,6 +320,23 @@ pub enum Command {
     ChainLeave,
     /// Play a slot for one bar from the next bar, then the slot playing now again.
     OneShot(SlotNumber),
+    /// Fill mode on or off (`None` toggles): steps with the `fill` condition play while it
+    /// is on, `!fill` steps while it is off. Performance state: not saved, kept across stop
+    /// and slot loads.
+    SetFill(Option<bool>),
+    /// Fill for one bar: on at the first sample of the next bar, off at the first sample of
+    /// the bar after (the engine switches it sample-exactly).
+    FillBar,
+    /// Change one key of a step's entry in the track's `steps` map (schema 1.1): note,
+    /// velocity, a lock, micro, ratchet, chance, condition.
+    SetStepData {
+        /// Track name.
+        track: String,
+        /// Step index, from 0 (inside the track's pattern).
+        step: usize,
+        /// The change.
+        edit: StepEdit,
+    },
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -360,6 +378,8 @@ impl Command {
                 | Command::ChainHold(_)
                 | Command::ChainLeave
                 | Command::OneShot(_)
+                | Command::SetFill(_)
+                | Command::FillBar
         )
     }
 }
@@ -383,6 +403,9 @@ impl Command {
             Command::EditPattern { track, op } => format!("{track} {}", op.describe()),
             Command::SetStepNote { track, step, .. } => {
                 format!("note on step {} of {track}", step + 1)
+            }
+            Command::SetStepData { track, step, .. } => {
+                format!("data of step {} of {track}", step + 1)
             }
             Command::KeepMutes => "mutes kept in the song".into(),
             Command::SetMuteGroup { track, .. } => format!("mute group of {track}"),
@@ -565,6 +588,8 @@ pub struct Controller {
     chain_run: Option<chain::ChainRun>,
     /// A one-shot on the way.
     oneshot: Option<chain::OneShot>,
+    /// Fill mode: `fill` steps play.
+    fill: bool,
 }
 
 impl Controller {
@@ -609,6 +634,7 @@ impl Controller {
             chain_def: None,
             chain_run: None,
             oneshot: None,
+            fill: false,
         };
         ctl.scan_now();
         ctl.take_in_drafts();
@@ -682,6 +708,11 @@ impl Controller {
     /// Steps step entry moves on after setting a step (0: it stays).
     pub fn edit_step(&self) -> usize {
         self.edit_step
+    }
+
+    /// True while fill mode is on (`fill` steps play, `!fill` steps do not).
+    pub fn fill(&self) -> bool {
+        self.fill
     }
 
     /// True when mutes and solos wait for the next bar while playing.
@@ -778,6 +809,7 @@ impl Controller {
         if self.status.running {
             self.link.send(EngineMsg::Play);
         }
+        self.link.send(EngineMsg::SetFill(self.fill));
         self.mutes_queued = false;
         self.queue_mutes();
     }
@@ -931,6 +963,11 @@ impl Controller {
             Command::ChainHold(on) => self.chain_hold(on, now),
             Command::ChainLeave => self.chain_leave(),
             Command::OneShot(n) => self.oneshot_start(n, now),
+            Command::SetFill(on) => self.set_fill(on),
+            Command::FillBar => self.fill_bar(),
+            Command::SetStepData { track, step, edit } => {
+                self.set_step_data(&track, step, edit, now)
+            }
             Command::Undo => self.undo(),
             Command::Redo => self.redo(now),
         }

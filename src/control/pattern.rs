@@ -330,6 +330,44 @@ impl Controller {
         })
     }
 
+    /// Changes one key of a step's entry; repeated chance and ratchet moves of the same step
+    /// within a second are one undo step. An entry left empty is removed from the map.
+    pub(super) fn set_step_data(
+        &mut self,
+        track: &str,
+        step: usize,
+        edit: crate::model::steps::StepEdit,
+        now: Instant,
+    ) -> Reply {
+        use crate::model::steps::StepEdit;
+        let key = match edit {
+            StepEdit::ChanceBy(_) => Some(format!("chance:{track}:{step}")),
+            StepEdit::RatchetBy(_) => Some(format!("ratchet:{track}:{step}")),
+            _ => None,
+        };
+        self.edit(now, key.as_deref(), |s| {
+            let t = super::edit::track_mut(s, track)?;
+            let len = t.pattern.chars().count();
+            if step >= len {
+                return Err(ControlError::StepPastTrack {
+                    track: track.to_string(),
+                    step,
+                    len,
+                });
+            }
+            let n = (step + 1) as u16;
+            let mut d = t.steps.entries.get(&n).cloned().unwrap_or_default();
+            edit.apply(&mut d);
+            let summary = d.summary();
+            if d == crate::model::steps::StepData::default() {
+                t.steps.entries.remove(&n);
+            } else {
+                t.steps.entries.insert(n, d);
+            }
+            Ok(Some(format!("{track} step {}: {summary}", step + 1)))
+        })
+    }
+
     /// Runs a whole-track edit; repeated rotations within a second are one undo step.
     pub(super) fn edit_pattern(&mut self, track: &str, op: PatternOp, now: Instant) -> Reply {
         let key = match op {

@@ -39,6 +39,20 @@ impl Controller {
         Ok(None)
     }
 
+    /// Fill mode on, off or toggled; the engine hears it at its next step.
+    pub(super) fn set_fill(&mut self, on: Option<bool>) -> Reply {
+        self.fill = on.unwrap_or(!self.fill);
+        self.link.send(EngineMsg::SetFill(self.fill));
+        Ok(Some(if self.fill { "fill on" } else { "fill off" }.into()))
+    }
+
+    /// Fill for the next bar only; the engine switches it on and off at the bar lines and
+    /// tells (`EngineEvent::Fill`).
+    pub(super) fn fill_bar(&mut self) -> Reply {
+        self.link.send(EngineMsg::FillBar);
+        Ok(Some("fill for the next bar".into()))
+    }
+
     pub(super) fn gate(&mut self, voice: u8, on: bool) -> Reply {
         if voice == 0 || voice as usize > self.voices {
             return Err(ControlError::VoiceMissing {

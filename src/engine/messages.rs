@@ -33,6 +33,11 @@ pub enum EngineMsg {
     /// with `!fill` while it is off. Read at each step's hit, so it takes effect at the next
     /// step.
     SetFill(bool),
+    /// Fill for one bar: fill mode switches on at the first sample of the next bar (of the
+    /// first bar after Play when stopped) and off at the first sample of the bar after, each
+    /// switch told by [`EngineEvent::Fill`]. [`EngineMsg::SetFill`] cancels it; Stop ends a
+    /// one-bar fill that is playing.
+    FillBar,
     /// Replaces the tracks at once, keeping the playhead phase.
     SetTracks(Box<TrackSet>),
     /// Replaces the tracks at the first sample of the next bar, the sample a bar-aligned load
@@ -158,6 +163,13 @@ pub enum EngineEvent {
     },
     /// A DSP unit produced a non-finite value and was reset.
     UnitReset,
+    /// A one-bar fill ([`EngineMsg::FillBar`]) switched fill mode on or off.
+    Fill {
+        /// Fill mode now.
+        on: bool,
+        /// The sample at which it switched (a bar's first sample, or the Stop's).
+        sample: u64,
+    },
 }
 
 impl EngineEvent {

@@ -29,11 +29,23 @@
 //!   loop 0; `A:B` plays when loop % B = A − 1); edits keep a track's count by name.
 //!   `pre` reads the outcome of the track's most recently evaluated condition or chance
 //!   (`pre` steps are not evaluated conditions themselves, as on Elektron machines); it
-//!   starts false. Fill mode is set by [`EngineMsg::SetFill`].
+//!   starts false. Fill mode is set by [`EngineMsg::SetFill`], or for exactly one bar by
+//!   [`EngineMsg::FillBar`].
 //! - A bar-aligned load drops hits still waiting from the old slot at its first sample.
 
 mod clock;
 pub mod link;
+
+/// Where a one-bar fill ([`EngineMsg::FillBar`]) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FillBar {
+    /// None asked for.
+    Off,
+    /// Fill switches on at the next bar line.
+    Waiting,
+    /// Fill is on until the next bar line.
+    Playing,
+}
 mod messages;
 mod meter;
 mod queue;
@@ -166,6 +178,8 @@ pub struct Engine {
     locked_until: [u64; MAX_VOICES],
     /// Fill mode: steps with `fill` play, steps with `!fill` do not.
     fill: bool,
+    /// A one-bar fill: waiting for its bar, or playing it.
+    fill_bar: FillBar,
     /// Seed of the steps' chance.
     seed: u64,
     gate_off: [u64; MAX_VOICES],
@@ -281,6 +295,7 @@ impl Engine {
             locked: [0; MAX_VOICES],
             locked_until: [NEVER; MAX_VOICES],
             fill: false,
+            fill_bar: FillBar::Off,
             seed: 0,
             gate_off: [NEVER; MAX_VOICES],
             events: FixedQueue::new(EVENT_CAPACITY),
@@ -412,7 +427,15 @@ impl Engine {
                     self.gate(i - 1, on, self.sample);
                 }
             }
-            EngineMsg::SetFill(on) => self.fill = on,
+            EngineMsg::SetFill(on) => {
+                self.fill = on;
+                self.fill_bar = FillBar::Off;
+            }
+            EngineMsg::FillBar => {
+                if self.fill_bar == FillBar::Off {
+                    self.fill_bar = FillBar::Waiting;
+                }
+            }
             EngineMsg::Play => {
                 if !self.clock.running {
                     self.clock.start(self.sample);
@@ -478,6 +501,14 @@ impl Engine {
             self.emit(EngineEvent::Stopped {
                 sample: self.sample,
             });
+            if self.fill_bar == FillBar::Playing {
+                self.fill_bar = FillBar::Off;
+                self.fill = false;
+                self.emit(EngineEvent::Fill {
+                    on: false,
+                    sample: self.sample,
+                });
+            }
             self.apply_at_bar();
         }
     }
@@ -782,6 +813,7 @@ impl Engine {
             if k.is_multiple_of(STEPS_PER_BAR) {
                 self.apply_at_bar();
                 self.emit(EngineEvent::Bar { bar, sample: at });
+                self.fill_bar_line(at);
             }
             self.emit(EngineEvent::Step {
                 global_step: k,
@@ -807,6 +839,23 @@ impl Engine {
             let t = self.timed.remove(0);
             self.play_hit(&t.hit, s);
         }
+    }
+
+    /// A bar line at sample `at`: a one-bar fill waiting begins, one playing ends.
+    fn fill_bar_line(&mut self, at: u64) {
+        let on = match self.fill_bar {
+            FillBar::Off => return,
+            FillBar::Waiting => {
+                self.fill_bar = FillBar::Playing;
+                true
+            }
+            FillBar::Playing => {
+                self.fill_bar = FillBar::Off;
+                false
+            }
+        };
+        self.fill = on;
+        self.emit(EngineEvent::Fill { on, sample: at });
     }
 
     /// Plays every active track's hit on `step`, at sample `at`.

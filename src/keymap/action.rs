@@ -183,10 +183,15 @@ actions! {
         TapTempo = "tap_tempo": "set the tempo from the interval between repeated presses";
         SwingNudge(by: f64) = "swing_nudge": "change the swing by N (swing runs 0–0.6)";
         RecordToggle = "record_toggle": "start or stop recording the output to a WAV file";
+        FillBar = "fill_bar": "fill for one bar: fill mode switches on at the next bar line and off at the one after, sample-exactly";
+        Fill = "fill_toggle": "fill mode on or off (a toggle: terminals do not report key releases): steps with the `fill` condition play while it is on, `!fill` steps while it is off";
     }
     Grid "steps and edits of the pattern" {
         StepSet(value: StepValue) = "step_set": "make the step under the cursor an accent, a hit or a rest";
         StepCycle = "step_cycle": "turn the step under the cursor rest → hit → accent → rest";
+        StepEdit = "step_edit": "edit the data of the step under the cursor: type KEY VALUE (note, velocity, micro, ratchet, chance, cond, or a parameter to lock, Tab completes); - removes a key, clear empties the step";
+        StepChance(by: f64) = "step_chance": "change the chance of the step under the cursor by N % (100 % is always)";
+        StepRatchet(by: f64) = "step_ratchet": "change the hits in the step under the cursor by N (1–8)";
         EditStep = "edit_step": "type how many steps the cursor moves on after each step entered (0–16)";
         Piano = "piano": "keyboard piano on or off: z-row and s-row play one octave, q-row and 2-row the next, - and = change octave; each note lands on the step under the cursor, or with a on every hit of the track";
         PatternType = "pattern_type": "type the selected track's steps as a row (`x.x.X...`)";
@@ -339,6 +344,8 @@ mod tests {
             "load" => "load 128",
             "load_now" => "load_now",
             "load_backup" => "load_backup 3",
+            "step_chance" => "step_chance -10",
+            "step_ratchet" => "step_ratchet +1",
             other => other,
         }
     }

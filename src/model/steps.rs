@@ -315,6 +315,235 @@ pub fn steps_value(steps: &Steps) -> Value {
     Value::Object(out)
 }
 
+/// The keys of a step's entry the step editor and `/seq/step/data` take besides parameter
+/// names (which lock): `clear` empties the entry.
+pub const STEP_KEYS: [&str; 7] = [
+    "note", "velocity", "micro", "ratchet", "chance", "cond", "clear",
+];
+
+/// One change to a step's entry, as the step editor, the chance and ratchet keys and
+/// `/seq/step/data` make it. `None` removes the key (the step plays as the pattern and the
+/// track play it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepEdit {
+    /// The step's own note in Hz.
+    Note(Option<f64>),
+    /// The hit's velocity, 0–1.
+    Velocity(Option<f64>),
+    /// Micro-timing, −0.5–0.5 of a step.
+    Micro(Option<f64>),
+    /// Hits in the step, 1–8.
+    Ratchet(Option<u8>),
+    /// Chance, 0–100 %.
+    Chance(Option<f64>),
+    /// Trig condition.
+    Cond(Option<Cond>),
+    /// A parameter lock.
+    Lock(LockTarget, Option<f64>),
+    /// Chance moved by this many percent (100 % is no chance key).
+    ChanceBy(f64),
+    /// Ratchet moved by this many hits (1 hit is no ratchet key).
+    RatchetBy(i32),
+    /// Every key of the entry removed.
+    Clear,
+}
+
+/// Why a typed step edit was refused; each message quotes what was typed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepEditError {
+    /// Neither a step key nor a lockable parameter.
+    #[error(
+        "{0} is not a step key: note, velocity, micro, ratchet, chance, cond, clear, or a parameter to lock (filter_freq, attack …)"
+    )]
+    UnknownKey(String),
+    /// The key needs a value.
+    #[error("{0} needs a value (- removes it)")]
+    Missing(String),
+    /// Not a number.
+    #[error("{key}: {text} is not a number")]
+    NotANumber {
+        /// The key.
+        key: String,
+        /// What was typed, quoted.
+        text: String,
+    },
+    /// A number outside the key's range.
+    #[error("{key}: {text} is out of range {range}")]
+    OutOfRange {
+        /// The key.
+        key: String,
+        /// What was typed, quoted.
+        text: String,
+        /// The range, as people read it.
+        range: String,
+    },
+    /// Not a note.
+    #[error("note: {0} is not a note (C3, A#2, a MIDI number or Hz)")]
+    Note(String),
+    /// Not a condition.
+    #[error("cond: {0}")]
+    Cond(#[from] CondError),
+}
+
+impl StepEdit {
+    /// Reads `key value` as typed (`ratchet 4`, `cond fill`, `cutoff 1800`, `note C3`);
+    /// a value of `-` or `none` removes the key; `clear` needs no value.
+    pub fn parse(key: &str, value: Option<&str>) -> Result<StepEdit, StepEditError> {
+        use super::registry::step as spec;
+        let key = key.trim();
+        let lower = key.to_ascii_lowercase();
+        if lower == "clear" {
+            return Ok(StepEdit::Clear);
+        }
+        let target = match lower.as_str() {
+            "note" | "velocity" | "micro" | "ratchet" | "chance" | "cond" => None,
+            _ => Some(
+                LockTarget::resolve(key)
+                    .ok_or_else(|| StepEditError::UnknownKey(super::text::quote(key)))?,
+            ),
+        };
+        let value = value
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| StepEditError::Missing(lower.clone()))?;
+        let remove = matches!(value.to_ascii_lowercase().as_str(), "-" | "none");
+        let number = |s: &ParamSpec, name: &str| -> Result<Option<f64>, StepEditError> {
+            if remove {
+                return Ok(None);
+            }
+            if let Some(v) = s.choice_value(value) {
+                return Ok(Some(v));
+            }
+            let v: f64 = value
+                .trim_end_matches('%')
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(|| StepEditError::NotANumber {
+                    key: name.to_string(),
+                    text: super::text::quote(value),
+                })?;
+            if !s.in_range(v) {
+                return Err(StepEditError::OutOfRange {
+                    key: name.to_string(),
+                    text: super::text::quote(value),
+                    range: format!("{}–{}", super::fmt_num(s.min), super::fmt_num(s.max)),
+                });
+            }
+            Ok(Some(v))
+        };
+        Ok(match (target, lower.as_str()) {
+            (Some(t), _) => StepEdit::Lock(t, number(t.spec(), t.key())?),
+            (None, "note") => StepEdit::Note(if remove {
+                None
+            } else {
+                Some(
+                    parse_note(value)
+                        .map_err(|_| StepEditError::Note(super::text::quote(value)))?,
+                )
+            }),
+            (None, "velocity") => StepEdit::Velocity(number(&spec::VELOCITY, "velocity")?),
+            (None, "micro") => StepEdit::Micro(number(&spec::MICRO, "micro")?),
+            (None, "ratchet") => {
+                StepEdit::Ratchet(number(&spec::RATCHET, "ratchet")?.map(|v| v as u8))
+            }
+            (None, "chance") => StepEdit::Chance(number(&spec::CHANCE, "chance")?),
+            _ => StepEdit::Cond(if remove {
+                None
+            } else {
+                Some(Cond::parse(value)?)
+            }),
+        })
+    }
+
+    /// Applies the change to an entry (values clamped to their ranges).
+    pub fn apply(self, d: &mut StepData) {
+        use super::registry::step as spec;
+        let voice_freq = &VOICE_PARAMS[super::registry::voice::FREQ];
+        match self {
+            StepEdit::Note(v) => d.note = v.map(|hz| voice_freq.clamp(hz)),
+            StepEdit::Velocity(v) => d.velocity = v.map(|x| spec::VELOCITY.clamp(x)),
+            StepEdit::Micro(v) => d.micro = v.map(|x| spec::MICRO.clamp(x)),
+            StepEdit::Ratchet(v) => d.ratchet = v.map(|x| spec::RATCHET.clamp(x as f64) as u8),
+            StepEdit::Chance(v) => d.chance = v.map(|x| spec::CHANCE.clamp(x)),
+            StepEdit::Cond(c) => d.cond = c,
+            StepEdit::Lock(target, v) => {
+                d.locks.retain(|(t, _)| *t != target);
+                if let Some(v) = v {
+                    d.locks.push((target, target.spec().clamp(v)));
+                }
+            }
+            StepEdit::ChanceBy(by) => {
+                let c = spec::CHANCE.clamp(d.chance.unwrap_or(100.0) + by);
+                d.chance = (c < 100.0).then_some(c);
+            }
+            StepEdit::RatchetBy(by) => {
+                let r = spec::RATCHET.clamp(d.ratchet.unwrap_or(1) as f64 + by as f64) as u8;
+                d.ratchet = (r > 1).then_some(r);
+            }
+            StepEdit::Clear => *d = StepData::default(),
+        }
+    }
+}
+
+impl StepData {
+    /// The entry in a few words for the message line and the step editor
+    /// (`note C3 · ratchet 2 · chance 50% · cond fill`), or `no step data`.
+    pub fn summary(&self) -> String {
+        let n = super::fmt_num;
+        let mut parts = Vec::new();
+        if let Some(hz) = self.note {
+            parts.push(format!("note {}", note_name(hz)));
+        }
+        if let Some(v) = self.velocity {
+            parts.push(format!("velocity {}", n(v)));
+        }
+        for &(t, v) in &self.locks {
+            parts.push(format!("{} {}", t.key(), n(v)));
+        }
+        if let Some(m) = self.micro {
+            parts.push(format!("micro {}", n(m)));
+        }
+        if let Some(r) = self.ratchet {
+            parts.push(format!("ratchet {r}"));
+        }
+        if let Some(c) = self.chance {
+            parts.push(format!("chance {}%", n(c)));
+        }
+        if let Some(c) = self.cond {
+            parts.push(format!("cond {c}"));
+        }
+        if parts.is_empty() {
+            "no step data".into()
+        } else {
+            parts.join(" · ")
+        }
+    }
+
+    /// The one mark a step's cell shows for its data, most telling first: a condition (`?`,
+    /// `ᶠ` for `fill`), a ratchet (`²`…`⁸`), a chance (`%`), a lock (`*`), micro-timing
+    /// (`~`), its own note or velocity (`'`). `None`: nothing to mark.
+    pub fn mark(&self) -> Option<char> {
+        const RATCHET: [char; 9] = ['¹', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸'];
+        if let Some(c) = self.cond {
+            return Some(if c == Cond::Fill(true) { 'ᶠ' } else { '?' });
+        }
+        if let Some(r) = self.ratchet.filter(|&r| r > 1) {
+            return Some(RATCHET[(r as usize).min(8)]);
+        }
+        if self.chance.is_some() {
+            return Some('%');
+        }
+        if !self.locks.is_empty() {
+            return Some('*');
+        }
+        if self.micro.is_some_and(|m| m != 0.0) {
+            return Some('~');
+        }
+        (self.note.is_some() || self.velocity.is_some()).then_some('\'')
+    }
+}
+
 fn append(obj: &mut Map<String, Value>, extra: &Extra) {
     for (k, v) in extra {
         if !obj.contains_key(k) {

@@ -32,6 +32,7 @@ mod special_files;
 mod stage;
 mod stage_sound;
 mod step_data;
+mod step_edit;
 mod store;
 mod support;
 mod tui;

@@ -2239,3 +2239,90 @@ fn pattern_route_refusals_escape_and_cut_what_the_sender_typed() {
         assert!(err.chars().count() < 400, "{addr}: {} chars", err.len());
     }
 }
+
+/// `/seq/step/data` edits a step's entry like the step editor; `/seq/fill` switches fill mode,
+/// and the engine plays the `fill` step only while it is on (the `!fill` step only while off).
+#[test]
+fn step_data_and_fill_routes_edit_steps_and_switch_fill_steps() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("t"), s("voice1"), s("x.x.")]);
+    rig.query("/seq/bpm", vec![OscType::Int(240)]);
+    let said = rig.query(
+        "/seq/step/data",
+        vec![s("t"), OscType::Int(1), s("cond"), s("fill")],
+    );
+    assert_eq!(text_of(&said, 0), "t step 1: cond fill");
+    rig.query(
+        "/seq/step/data",
+        vec![s("t"), OscType::Int(3), s("cond"), s("!fill")],
+    );
+    let said = rig.query(
+        "/seq/step/data",
+        vec![s("t"), OscType::Int(3), s("ratchet"), OscType::Float(2.0)],
+    );
+    assert_eq!(text_of(&said, 0), "t step 3: ratchet 2 · cond !fill");
+    let said = rig.query(
+        "/seq/step/data",
+        vec![s("t"), OscType::Int(3), s("cutoff"), OscType::Int(1800)],
+    );
+    assert_eq!(
+        text_of(&said, 0),
+        "t step 3: filter_freq 1800 · ratchet 2 · cond !fill"
+    );
+    rig.query(
+        "/seq/step/data",
+        vec![s("t"), OscType::Int(3), s("cutoff"), s("-")],
+    );
+    assert!(
+        rig.refused(
+            "/seq/step/data",
+            vec![s("t"), OscType::Int(9), s("ratchet"), OscType::Int(2)]
+        )
+        .contains("past the end of \"t\" (4 steps)")
+    );
+    assert!(
+        rig.refused(
+            "/seq/step/data",
+            vec![s("t"), OscType::Int(1), s("wobble"), OscType::Int(2)]
+        )
+        .contains("\"wobble\" is not a step key")
+    );
+    assert!(rig.live.ctl().is_dirty());
+
+    rig.live.apply(Command::Play);
+    // Which of the 4 steps each voice1 onset falls in, over `loops` loops.
+    let step = (RATE as u64) / 16; // 240 BPM
+    let start = rig.live.frames as u64;
+    let steps_played = |rig: &mut Rig, loops: u64| {
+        while rig.live.runner.engine_mut().pop_gate_record().is_some() {}
+        let end = rig.live.frames as u64 + loops * 4 * step;
+        let mut played = Vec::new();
+        while (rig.live.frames as u64) < end {
+            rig.turn();
+            while let Some(g) = rig.live.runner.engine_mut().pop_gate_record() {
+                if g.on && g.voice == 1 {
+                    played.push(((g.sample - start) / step) % 4 + 1);
+                }
+            }
+        }
+        played
+    };
+    let off = steps_played(&mut rig, 2);
+    assert_eq!(
+        off,
+        [3, 3, 3, 3],
+        "fill off: step 3's two ratchet hits a loop"
+    );
+    assert_eq!(text_of(&rig.query("/seq/fill", vec![]), 0), "fill on");
+    assert!(rig.live.ctl().fill());
+    // The message lands within a step; whole loops after it play only step 1.
+    steps_played(&mut rig, 1);
+    let on = steps_played(&mut rig, 2);
+    assert_eq!(on, [1, 1], "fill on: step 1 only");
+    assert_eq!(
+        text_of(&rig.query("/seq/fill", vec![OscType::Int(0)]), 0),
+        "fill off"
+    );
+    steps_played(&mut rig, 1);
+    assert_eq!(steps_played(&mut rig, 1), [3, 3]);
+}

@@ -151,6 +151,7 @@ fn mutes_do_not_dirty_the_slot_and_enter_does_not_quit() {
         tmux.send(&["S"]);
         tmux.wait_gone("save and quit");
         let text = fs::read_to_string(dir.path().join("slots/slot_001.json")).unwrap();
+        eprintln!("{text}");
         assert!(text.contains("\"pattern\": \"x...x..."), "{text}");
         assert!(!text.contains("\"muted\""), "{text}");
     }
@@ -189,5 +190,85 @@ fn the_keyboard_piano_enters_notes_on_the_steps_under_the_cursor() {
             })
         });
         tmux.wait_for("the piano off", |s| !s.contains("PIANO"));
+    }
+}
+
+/// Issue 14's acceptance: build a one-bar fill with a fill condition and trigger it. A new
+/// track `roll` whose last four steps are hits with the `fill` condition (the last one a
+/// ratchet of 3, set with Alt-Right), fill switched on with `F`: the header says FILL, the
+/// cells carry their marks, and the saved file holds the steps map (fill itself is not saved).
+#[test]
+fn a_one_bar_fill_with_a_fill_condition_is_built_and_triggered() {
+    if !tmux_present() {
+        return;
+    }
+    for size in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = start(dir.path(), "fill", size);
+        tmux.send(&["a", "roll", "Enter", "i", "............xxxx", "Enter"]);
+        tmux.wait_for("the roll track", |s| s.contains("roll"));
+        // Steps 16, 15, 14, 13: the step editor (T), `cond fill`, leave (C-c), one step left.
+        tmux.send(&["$", "M-Right", "M-Right"]);
+        for _ in 0..4 {
+            tmux.send(&["T", "cond fill", "Enter", "C-c", "h"]);
+        }
+        let screen = tmux.wait_for("four fill marks on the roll row", |s| {
+            s.lines()
+                .find(|l| l.contains("roll"))
+                .is_some_and(|l| l.matches('ᶠ').count() == 4)
+        });
+        assert!(!screen.lines().next().unwrap().contains("FILL"), "{screen}");
+        tmux.send(&["Space", "F"]);
+        let screen = tmux.wait_for("FILL in the header while playing", |s| {
+            s.lines().next().unwrap_or("").contains("▶ PLAY FILL")
+        });
+        let header = screen.lines().next().unwrap();
+        assert!(
+            header.contains("BPM") && header.contains("bar "),
+            "{size:?}: {header}"
+        );
+        assert!(
+            screen.contains("fill on"),
+            "{size:?}: the message line\n{screen}"
+        );
+        tmux.send(&["C-s"]);
+        wait_file(&tmux, dir.path(), 1, |song| {
+            track(song, "roll").is_some_and(|t| {
+                t.pattern == "............xxxx"
+                    && (13..=16).all(|n| {
+                        t.steps.entries.get(&n).is_some_and(|d| {
+                            d.cond == Some(chronus::model::steps::Cond::Fill(true))
+                                && d.ratchet == (n == 16).then_some(3)
+                        })
+                    })
+            })
+        });
+        let text = fs::read_to_string(dir.path().join("slots/slot_001.json")).unwrap();
+        // Written canonically: entries in step order, keys in the file format's order.
+        let steps = r#""steps": {
+          "13": {
+            "cond": "fill"
+          },
+          "14": {
+            "cond": "fill"
+          },
+          "15": {
+            "cond": "fill"
+          },
+          "16": {
+            "ratchet": 3,
+            "cond": "fill"
+          }
+        }"#;
+        assert!(text.contains(steps), "{text}");
+        assert!(
+            !text.contains("\"fill\": true"),
+            "fill mode is not saved: {text}"
+        );
+        tmux.send(&["F"]);
+        tmux.wait_for("FILL gone", |s| {
+            !s.lines().next().unwrap_or("").contains("FILL")
+        });
+        tmux.send(&["Space", "q"]);
     }
 }

@@ -962,6 +962,9 @@ fn bars_of_ratchets_locks_chance_and_early_steps_never_allocate() {
             if b % 97 == 0 {
                 e.handle(EngineMsg::SetFill(b % 194 == 0));
             }
+            if b % 131 == 0 {
+                e.handle(EngineMsg::FillBar);
+            }
             while e.pop_event().is_some() {}
             while let Some(g) = e.pop_garbage() {
                 if garbage.len() < garbage.capacity() {

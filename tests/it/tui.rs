@@ -2000,3 +2000,154 @@ fn a_synced_delay_time_steps_through_note_values_and_a_typed_time_frees_it() {
     assert_eq!(r.live.ctl().song().params.get(sync), 0.0);
     assert_eq!(r.live.ctl().song().params.get(time), 0.3);
 }
+
+// ---------------------------------------------------------------- step data and fill
+
+/// Step data on kick and bass, set by command: a ratchet, a fill condition, a chance, a lock,
+/// micro-timing and an own note.
+fn with_step_data(r: &mut Rig) {
+    use chronus::control::StepEdit;
+    for (track, step, key, value) in [
+        ("kick", 4, "ratchet", "3"),
+        ("kick", 8, "cond", "fill"),
+        ("kick", 12, "chance", "50"),
+        ("bass", 0, "cutoff", "1800"),
+        ("bass", 2, "micro", "0.25"),
+        ("bass", 4, "note", "C3"),
+        ("bass", 6, "cond", "1:4"),
+        ("hat", 2, "velocity", "0.5"),
+    ] {
+        r.live.apply(Command::SetStepData {
+            track: track.into(),
+            step,
+            edit: StepEdit::parse(key, Some(value)).unwrap(),
+        });
+    }
+}
+
+/// Marks of step data at 80 and 120 columns: one character after the hit (`²`…`⁸` ratchet,
+/// `ᶠ` fill, `?` another condition, `%` chance, `*` lock, `~` micro, `'` note or velocity);
+/// the title words the data of the step under the cursor.
+#[test]
+fn snapshot_step_data_marks() {
+    snapshot_both("step_data_marks", |r| {
+        with_step_data(r);
+        r.keys(&["l", "l", "l", "l"]);
+    });
+    let mut r = rig();
+    with_step_data(&mut r);
+    r.keys(&["l", "l", "l", "l"]);
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let screen = r.screen(w, h);
+        let kick = screen.lines().find(|l| l.contains("kick")).unwrap();
+        assert!(
+            kick.contains('³') && kick.contains('ᶠ') && kick.contains('%'),
+            "{w}: {kick}"
+        );
+        let bass = screen.lines().find(|l| l.contains("bass")).unwrap();
+        assert!(
+            bass.contains('*') && bass.contains('~') && bass.contains('?'),
+            "{w}: {bass}"
+        );
+        assert!(screen.contains("step 5 ratchet 3"), "{w}: {screen}");
+    }
+}
+
+#[test]
+fn the_step_editor_edits_the_step_under_the_cursor_and_shows_its_data() {
+    let mut r = rig();
+    r.keys(&["l", "l", "l", "l", "T"]);
+    let label = r.app.ui.prompt.as_ref().unwrap().label.clone();
+    assert!(label.starts_with("Step 5 of kick: no step data"), "{label}");
+    r.type_text("rat");
+    r.keys(&["<Tab>"]);
+    assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "ratchet ");
+    r.type_text("4 cond fill filter_f");
+    r.keys(&["<Tab>"]);
+    assert_eq!(
+        r.app.ui.prompt.as_ref().unwrap().text,
+        "ratchet 4 cond fill filter_freq "
+    );
+    r.type_text("1800");
+    r.keys(&["<Enter>"]);
+    let d = r.track("kick").steps.at(4).unwrap().summary();
+    assert_eq!(d, "filter_freq 1800 · ratchet 4 · cond fill");
+    // The editor stays open on the step, showing what it holds now.
+    let label = r.app.ui.prompt.as_ref().unwrap().label.clone();
+    assert!(
+        label.starts_with("Step 5 of kick: filter_freq 1800 · ratchet 4 · cond fill"),
+        "{label}"
+    );
+    // A mistake keeps it open with the reason, and changes nothing.
+    r.type_text("ratchet 9");
+    r.keys(&["<Enter>"]);
+    let err = r.app.ui.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert_eq!(err, "ratchet: \"9\" is out of range 1–8");
+    r.keys(&["<C-u>"]);
+    r.type_text("filter_freq -");
+    r.keys(&["<Enter>", "<Esc>"]);
+    assert!(r.app.ui.prompt.is_none());
+    assert_eq!(
+        r.track("kick").steps.at(4).unwrap().summary(),
+        "ratchet 4 · cond fill"
+    );
+    // Each edit is an undo step of the song.
+    r.keys(&["u"]);
+    assert_eq!(
+        r.track("kick").steps.at(4).unwrap().summary(),
+        "filter_freq 1800 · ratchet 4 · cond fill"
+    );
+    assert!(r.live.ctl().is_dirty());
+}
+
+#[test]
+fn alt_arrows_move_the_steps_chance_and_ratchet_and_say_so() {
+    let mut r = rig();
+    r.keys(&["<A-Down>", "<A-Down>"]);
+    assert_eq!(r.message(), "kick step 1: chance 80%");
+    r.keys(&["<A-Right>", "<A-Right>", "<A-Right>"]);
+    assert_eq!(r.message(), "kick step 1: ratchet 4 · chance 80%");
+    r.keys(&["<A-Left>"]);
+    assert_eq!(r.message(), "kick step 1: ratchet 3 · chance 80%");
+    let screen = r.screen(120, 40);
+    let kick = screen.lines().find(|l| l.contains("kick")).unwrap();
+    assert!(
+        kick.contains("A³"),
+        "the note without its octave, then the mark: {kick}"
+    );
+    r.keys(&["<A-Up>", "<A-Up>", "<A-Left>", "<A-Left>"]);
+    assert_eq!(r.message(), "kick step 1: no step data");
+    assert!(r.track("kick").steps.is_empty());
+}
+
+/// FILL stands beside the play state; at 80 columns with a queued slot and a recording the
+/// swing gives way, and the play state, FILL, tempo, position, countdown and REC show whole.
+#[test]
+fn f_toggles_fill_and_the_header_shows_it_whole_at_80_columns() {
+    let mut r = rig();
+    r.keys(&["F"]);
+    assert!(r.live.ctl().fill());
+    assert_eq!(r.message(), "fill on");
+    r.live.apply(Command::SetName(
+        "Anthem Breakbeat 174 with a very long name – fill".into(),
+    ));
+    r.live.apply(Command::Play);
+    r.live.run(4_800);
+    r.live.apply(Command::LoadSlot {
+        slot: SlotNumber::new(2).unwrap(),
+        immediate: false,
+    });
+    r.live.apply(Command::RecordStart(None));
+    for w in [80u16, 90, 100, 120] {
+        let screen = r.screen(w, 24);
+        let header = screen.lines().next().unwrap();
+        assert!(header.starts_with(" ▶ PLAY FILL"), "{w}: {header}");
+        for part in ["BPM", "bar ", "→ slot 2 ", "beat", "● REC"] {
+            assert!(header.contains(part), "{w}: {part}: {header}");
+        }
+    }
+    let _ = r.live.apply(Command::RecordStop);
+    r.keys(&["F"]);
+    assert!(!r.live.ctl().fill());
+    assert!(!r.screen(80, 24).lines().next().unwrap().contains("FILL"));
+}

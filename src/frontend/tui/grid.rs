@@ -7,6 +7,7 @@ use crate::model::notes::note_name;
 use crate::model::text::escape;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 
 use crate::control::Controller;
@@ -132,8 +133,20 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                 theme::dim(),
             ));
         }
+        // The data of the step under the cursor, in words (the cell has room for a mark).
+        let data = tracks
+            .get(ui.track)
+            .and_then(|t| t.steps.at(ui.step))
+            .map(|d| d.summary());
+        if let Some(data) = &data {
+            title.push(Span::styled(
+                format!("· step {} {data} ", ui.step + 1),
+                theme::dim(),
+            ));
+        }
         // Cells too narrow for a whole note name: the title names the note under the cursor.
-        if view.cell < 3
+        if data.is_none()
+            && view.cell < 3
             && let Some(Some(hz)) = tracks.get(ui.track).map(|t| {
                 crate::control::step_notes(t)
                     .get(ui.step)
@@ -298,9 +311,23 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                     theme::cursor_unfocused(style)
                 };
             }
+            // A step with data (schema 1.1) carries one mark after its hit (see
+            // `StepData::mark`); in one-column cells it is underlined instead.
+            let mark = (i < steps.len())
+                .then(|| t.steps.at(i).and_then(|d| d.mark()))
+                .flatten();
+            let room = match mark {
+                Some(_) if view.cell >= 2 => view.cell - 1,
+                Some(_) => {
+                    style = style.add_modifier(Modifier::UNDERLINED);
+                    1
+                }
+                None => view.cell,
+            };
             buf[(sx, y)].set_char(ch).set_style(style);
+            let mut used = 1;
             if let Some(Some(hz)) = notes.get(i)
-                && let Some(name) = note_label(*hz, view.cell)
+                && let Some(name) = note_label(*hz, room)
             {
                 // The name replaces the hit mark; an accent keeps its style (bold).
                 for (k, c) in name.chars().enumerate() {
@@ -308,6 +335,15 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                     if cx < right {
                         buf[(cx, y)].set_char(c).set_style(style);
                     }
+                }
+                used = name.chars().count() as u16;
+            }
+            if let Some(m) = mark
+                && view.cell >= 2
+            {
+                let mx = sx + used.min(view.cell - 1);
+                if mx < right {
+                    buf[(mx, y)].set_char(m).set_style(style);
                 }
             }
         }

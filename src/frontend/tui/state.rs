@@ -117,6 +117,13 @@ pub enum PromptKind {
         /// The track.
         track: String,
     },
+    /// The step editor: `KEY VALUE` pairs for one step's entry.
+    StepData {
+        /// The track.
+        track: String,
+        /// The step, from 0.
+        step: usize,
+    },
     /// Any action, typed in the keymap's language (`bpm_nudge +1`).
     Command,
 }

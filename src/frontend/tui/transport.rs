@@ -113,6 +113,10 @@ fn left(ui: &UiState, ctl: &Controller, fit: Fit) -> Parts {
     } else {
         p.push(Span::styled(" ■ STOP", theme::text()));
     }
+    // Fill is a performance state as telling as the play state: it stands beside it.
+    if ctl.fill() {
+        p.push(Span::styled(" FILL", theme::recording()));
+    }
     // A tempo or swing a slot file changed on disk is highlighted like the steps.
     let diff = ui.changes.as_ref().map(|c| &c.diff);
     let mark = |style: Style, changed: bool| {

@@ -485,6 +485,41 @@ pub const ROUTES: &[Route] = &[
     ),
     Route::fixed(
         RouteGroup::Seq,
+        "/seq/step/data",
+        "track step key [value]",
+        "change the step's entry (step from 1, inside the pattern): key note, velocity, micro, ratchet, chance, cond, or a parameter to lock (filter_freq, attack …); value - removes the key; key clear empties the entry. Part of the song (undo, saved in the track's steps map). Reply: message (the step's data)",
+        |ctl, c| {
+            let track = text_arg(c.msg, 0, "a track name")?;
+            let step = step_arg(c.msg)?;
+            let key = text_arg(c.msg, 2, "a step key (ratchet, chance, cond …)")?;
+            let value = match c.msg.args.get(3) {
+                None => None,
+                Some(OscType::String(s)) => Some(s.clone()),
+                Some(a) => Some(crate::model::fmt_num(
+                    number(a).map_err(|e| format!("value: {e}"))?,
+                )),
+            };
+            let edit = crate::control::StepEdit::parse(&key, value.as_deref())
+                .map_err(|e| e.to_string())?;
+            ack(ctl.apply(Command::SetStepData { track, step, edit }))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/fill",
+        "[on]",
+        "fill mode on (1), off (0) or toggled (no argument): steps with the fill condition play while it is on, !fill steps while it is off; performance state, kept across stop and slot loads, never saved",
+        |ctl, c| ack(ctl.apply(Command::SetFill(on_arg(c.msg, 0)?))),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/fill/bar",
+        "",
+        "fill for one bar: fill mode switches on at the first sample of the next bar (the first bar after play when stopped) and off at the first sample of the bar after",
+        |ctl, _| ack(ctl.apply(Command::FillBar)),
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
         "/seq/edit_step",
         "steps",
         "how many steps step entry moves on after each step it sets, 0–16 (a performer setting, not saved)",

@@ -1,6 +1,6 @@
 //! The pattern grid: steps, the whole pattern's clipboard, undo and redo.
 
-use crate::control::{Command, Controller, Level, PatternOp, StepValue};
+use crate::control::{Command, Controller, Level, PatternOp, StepEdit, StepValue};
 use crate::keymap::{Action, Horizontal, Key, KeyCode};
 use crate::model::limits::MAX_EDIT_STEP;
 use crate::model::notes::{midi_to_hz, note_name};
@@ -45,6 +45,9 @@ impl App {
                 };
                 self.ui.say(Level::Info, text);
             }
+            Action::StepEdit => self.open_step_editor(ctl),
+            Action::StepChance(by) => self.step_data(ctl, StepEdit::ChanceBy(by)),
+            Action::StepRatchet(by) => self.step_data(ctl, StepEdit::RatchetBy(by.round() as i32)),
             Action::EditStep => {
                 let label = format!("Edit step: steps the cursor moves on (0–{MAX_EDIT_STEP})");
                 let now = ctl.edit_step().to_string();
@@ -93,6 +96,41 @@ impl App {
             Action::Redo => self.run_quiet(ctl, Command::Redo),
             _ => {}
         }
+    }
+
+    /// Opens the step editor on the step under the cursor; its label shows the step's data.
+    pub(in super::super) fn open_step_editor(&mut self, ctl: &Controller) {
+        let Some(t) = self.selected(ctl) else {
+            return self
+                .ui
+                .say(Level::Warning, "no track to edit — add one first");
+        };
+        let step = self.ui.step;
+        let summary = t
+            .steps
+            .at(step)
+            .map_or("no step data".into(), |d| d.summary());
+        let label = format!(
+            "Step {} of {}: {summary} — KEY VALUE (note velocity micro ratchet chance cond, or a parameter to lock; - removes, clear)",
+            step + 1,
+            t.name
+        );
+        let kind = PromptKind::StepData {
+            track: t.name.clone(),
+            step,
+        };
+        self.ui.prompt = Some(Prompt::new(kind, label, ""));
+    }
+
+    /// Changes the step under the cursor's entry; the message line says what it holds now.
+    fn step_data(&mut self, ctl: &mut Controller, edit: StepEdit) {
+        let Some(track) = self.selected_name(ctl) else {
+            return self
+                .ui
+                .say(Level::Warning, "no track to edit — add one first");
+        };
+        let step = self.ui.step;
+        self.run(ctl, Command::SetStepData { track, step, edit });
     }
 
     /// Sets the step under the cursor; true when it was set.

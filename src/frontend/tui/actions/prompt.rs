@@ -30,7 +30,10 @@ impl App {
             Action::PromptBackspace => prompt.backspace(),
             Action::PromptDelete => prompt.delete(),
             Action::PromptClear => prompt.clear(),
-            Action::PromptComplete => complete_action(prompt),
+            Action::PromptComplete => match prompt.kind {
+                PromptKind::StepData { .. } => complete_step_key(prompt),
+                _ => complete_action(prompt),
+            },
             Action::Cursor(m) => match m {
                 CursorMove::Left => prompt.move_cursor(-1),
                 CursorMove::Right => prompt.move_cursor(1),
@@ -91,12 +94,53 @@ impl App {
             PromptKind::MuteGroup { track } => self.submit_mute_group(ctl, track, text),
             PromptKind::PatternRow { track } => self.submit_pattern_row(ctl, track, text),
             PromptKind::Fill { track } => self.submit_fill(ctl, track, text),
+            PromptKind::StepData { track, step } => self.submit_step_data(ctl, track, step, text),
             PromptKind::Command => {
                 let action = Action::parse(text)?;
                 self.main_action(ctl, action, Instant::now());
                 Ok(())
             }
         }
+    }
+
+    /// Reads the step editor's `KEY VALUE …` pairs, applies each as a command, and opens the
+    /// editor again on the same step showing what it holds now (Esc leaves).
+    fn submit_step_data(
+        &mut self,
+        ctl: &mut Controller,
+        track: String,
+        step: usize,
+        text: &str,
+    ) -> Result<(), String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() {
+            return Ok(());
+        }
+        let mut edits = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            let key = words[i];
+            if key.eq_ignore_ascii_case("clear") {
+                edits.push(crate::control::StepEdit::Clear);
+                i += 1;
+                continue;
+            }
+            let value = words.get(i + 1).copied();
+            edits.push(crate::control::StepEdit::parse(key, value).map_err(|e| e.to_string())?);
+            i += 2;
+        }
+        for edit in edits {
+            self.apply_typed(
+                ctl,
+                Command::SetStepData {
+                    track: track.clone(),
+                    step,
+                    edit,
+                },
+            )?;
+        }
+        self.open_step_editor(ctl);
+        Ok(())
     }
 
     /// Applies a command typed into a prompt; an error keeps the prompt open with it.
@@ -147,6 +191,48 @@ fn complete_action(prompt: &mut Prompt) {
             let names: Vec<&str> = many.iter().map(|s| s.name).collect();
             prompt.error = Some(names.join(" "));
         }
+    }
+    prompt.text = text;
+    prompt.selected = false;
+    prompt.cursor = prompt.text.chars().count();
+}
+
+/// Completes the key being typed in the step editor (a word at a key's place: the first,
+/// third …) from the step keys and every lockable parameter's key.
+fn complete_step_key(prompt: &mut Prompt) {
+    let words: Vec<&str> = prompt.text.split(' ').collect();
+    if words.len().is_multiple_of(2) {
+        return;
+    }
+    let typed = words.last().copied().unwrap_or("").to_string();
+    let keys: Vec<&str> = crate::model::steps::STEP_KEYS
+        .iter()
+        .copied()
+        .chain(crate::model::steps::LockTarget::all().map(|t| t.key()))
+        .filter(|k| k.starts_with(&typed))
+        .collect();
+    let Some(first) = keys.first() else {
+        prompt.error = Some(format!("no step key or parameter starts with `{typed}`"));
+        return;
+    };
+    let shared = keys.iter().fold(*first, |shared, k| {
+        let n = shared
+            .chars()
+            .zip(k.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        &shared[..n]
+    });
+    let mut text: String = words[..words.len() - 1]
+        .iter()
+        .map(|w| format!("{w} "))
+        .collect();
+    text.push_str(shared);
+    if keys.len() == 1 {
+        text.push(' ');
+        prompt.error = None;
+    } else {
+        prompt.error = Some(keys.join(" "));
     }
     prompt.text = text;
     prompt.selected = false;

@@ -33,6 +33,12 @@ impl App {
                 self.ui.prompt = Some(Prompt::new(PromptKind::Bpm, label, bpm));
             }
             Action::TapTempo => self.tap(ctl, now),
+            Action::Fill => {
+                self.run(ctl, Command::SetFill(None));
+            }
+            Action::FillBar => {
+                self.run(ctl, Command::FillBar);
+            }
             Action::SwingNudge(d) => {
                 self.run(ctl, Command::NudgeSwing(d));
             }
