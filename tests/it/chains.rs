@@ -423,3 +423,30 @@ fn a_three_slot_chain_shows_what_comes_next_at_120x40_and_80x24() {
         tmux.send(&["q"]);
     }
 }
+
+#[test]
+fn the_playing_slot_changed_on_disk_does_not_displace_the_chains_queued_entry() {
+    let mut live = rig();
+    live.ctl_mut().set_watching(true);
+    live.apply(Command::ChainSet {
+        name: "d".into(),
+        entries: "[1, 2]".into(),
+        looping: true,
+    });
+    live.apply(Command::ChainStart(None));
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    // Slot 1's file changes on disk while entry 2 waits for bar 1.
+    live.ctl()
+        .store()
+        .save(slot(1), &song("a", 1, 550.0))
+        .unwrap();
+    live.apply(Command::ReadSlotFile(slot(1)));
+    live.settle_disk();
+    live.run(BAR / 4);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    live.run(BAR);
+    assert_eq!(applied(&live), vec![(1, 0), (2, 1)]);
+    assert!(live.ctl().chain_view().is_some(), "the chain still runs");
+}
