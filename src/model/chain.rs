@@ -163,6 +163,24 @@ pub fn check_chain_name(name: &str) -> Result<(), ChainError> {
     if name != name.trim() {
         return bad("starts or ends with a blank");
     }
+    if name.ends_with('.') {
+        // Windows drops a trailing dot: `set.` would be saved as `set`.
+        return bad("ends with a dot");
+    }
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let device = |prefix: &str| {
+        stem.len() == 4
+            && stem.as_bytes()[..3].eq_ignore_ascii_case(prefix.as_bytes())
+            && matches!(stem.as_bytes()[3], b'1'..=b'9')
+    };
+    if ["CON", "PRN", "AUX", "NUL"]
+        .iter()
+        .any(|d| stem.eq_ignore_ascii_case(d))
+        || device("COM")
+        || device("LPT")
+    {
+        return bad("is a device name on Windows (CON, PRN, AUX, NUL, COM1–9, LPT1–9)");
+    }
     Ok(())
 }
 
@@ -511,6 +529,16 @@ mod tests {
         }
         assert!(check_chain_name(&"n".repeat(65)).is_err());
         for good in ["set1", "Live set 2", "ä-ö_1"] {
+            check_chain_name(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn names_windows_reserves_for_devices_or_trims_are_refused() {
+        for bad in ["CON", "con", "Nul", "aux", "PRN", "COM1", "lpt9", "con.txt", "set."] {
+            assert!(check_chain_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["console", "COM", "com10x", "nul set", "a.b", "😀", "€1"] {
             check_chain_name(good).unwrap();
         }
     }
