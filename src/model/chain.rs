@@ -14,6 +14,9 @@ use super::text::quote;
 pub const MAX_CHAIN_SLOT: u8 = 128;
 /// The schema version chain files are written with.
 pub const CHAIN_SCHEMA_VERSION: &str = "1.1";
+/// Longest chain name in bytes (UTF-8), so that its temp and backup file names fit the
+/// 255 bytes most file systems allow.
+pub const MAX_CHAIN_NAME_BYTES: usize = 192;
 /// Largest chain file, in bytes (as for slot files).
 pub const MAX_CHAIN_BYTES: usize = super::slot::MAX_SLOT_BYTES;
 
@@ -144,6 +147,10 @@ pub fn check_chain_name(name: &str) -> Result<(), ChainError> {
     }
     if name.chars().count() > MAX_NAME_CHARS {
         return bad("is longer than 64 characters");
+    }
+    if name.len() > MAX_CHAIN_NAME_BYTES {
+        // The temp and backup file names add about 60 bytes; most file systems stop at 255.
+        return bad("is longer than 192 bytes in UTF-8 (48 emoji, 64 letters of most scripts)");
     }
     if name.chars().any(char::is_control) {
         return bad("holds a control character");
@@ -528,6 +535,9 @@ mod tests {
             assert!(check_chain_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_chain_name(&"n".repeat(65)).is_err());
+        assert!(check_chain_name(&"語".repeat(64)).is_ok());
+        assert!(check_chain_name(&"😀".repeat(64)).is_err());
+        assert!(check_chain_name(&"😀".repeat(48)).is_ok());
         for good in ["set1", "Live set 2", "ä-ö_1"] {
             check_chain_name(good).unwrap();
         }
