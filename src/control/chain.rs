@@ -137,14 +137,24 @@ impl Controller {
     pub(super) fn chain_set(&mut self, name: &str, entries: &str, looping: bool) -> Reply {
         let chain = Chain::parse(name, entries, looping)?;
         let msg = format!("chain {chain}");
+        let mut requeue = None;
         if let Some(run) = self.chain_run.as_mut().filter(|r| r.chain.name == name) {
             run.entry = run.entry.min(chain.entries.len() - 1);
             if let Some(n) = run.next.as_mut() {
+                let was = slot_of(&run.chain, n.entry);
                 n.entry = n.entry.min(chain.entries.len() - 1);
+                // The entry waiting for its bar now plays another slot: queue that one.
+                if slot_of(&chain, n.entry) != was {
+                    requeue = Some((n.entry, n.bar));
+                }
             }
             run.chain = chain.clone();
         }
         self.chain_def = Some(chain);
+        if let Some((entry, bar)) = requeue {
+            self.chain_cancel_next();
+            self.chain_queue(entry, bar, Instant::now())?;
+        }
         Ok(Some(msg))
     }
 

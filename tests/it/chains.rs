@@ -450,3 +450,27 @@ fn the_playing_slot_changed_on_disk_does_not_displace_the_chains_queued_entry() 
     assert_eq!(applied(&live), vec![(1, 0), (2, 1)]);
     assert!(live.ctl().chain_view().is_some(), "the chain still runs");
 }
+
+#[test]
+fn retyping_a_running_chain_while_its_next_entry_waits_keeps_the_chain_running() {
+    let mut live = rig();
+    live.apply(Command::ChainSet {
+        name: "r".into(),
+        entries: "[1, 2]".into(),
+        looping: true,
+    });
+    live.apply(Command::ChainStart(None));
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    // The performer retypes the chain: its second entry is now slot 3.
+    live.apply(Command::ChainSet {
+        name: "r".into(),
+        entries: "[1, 3]".into(),
+        looping: true,
+    });
+    live.run(BAR);
+    assert!(live.ctl().chain_view().is_some(), "the chain still runs");
+    assert_eq!(applied(&live), vec![(1, 0), (3, 1)]);
+    assert_eq!(entries(&live).last(), Some(&(1, 3, 1, BAR as u64)));
+}
