@@ -450,7 +450,11 @@ impl Controller {
         if !self.status.running {
             return Err(ControlError::OneShotStopped);
         }
-        let back = self.slot.ok_or(ControlError::OneShotNoSlot)?;
+        // A one-shot during another comes back to the slot the first one left.
+        let back = match self.oneshot.filter(|o| o.back != n) {
+            Some(o) => o.back,
+            None => self.slot.ok_or(ControlError::OneShotNoSlot)?,
+        };
         if back == n {
             return Err(ControlError::OneShotSame(n));
         }

@@ -474,3 +474,22 @@ fn retyping_a_running_chain_while_its_next_entry_waits_keeps_the_chain_running()
     assert_eq!(applied(&live), vec![(1, 0), (3, 1)]);
     assert_eq!(entries(&live).last(), Some(&(1, 3, 1, BAR as u64)));
 }
+
+#[test]
+fn a_second_one_shot_during_the_first_comes_back_to_the_slot_before_both() {
+    let mut live = rig();
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: false,
+    });
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    live.apply(Command::OneShot(slot(2)));
+    // In slot 2's bar, a one-shot of slot 3: afterwards slot 1 plays again, not slot 2.
+    live.run(BAR);
+    let msg = live.apply(Command::OneShot(slot(3))).unwrap();
+    assert_eq!(msg, "one-shot: slot 3 plays bar 2, slot 1 again from bar 3");
+    live.run(2 * BAR);
+    assert_eq!(applied(&live), vec![(1, 0), (2, 1), (3, 2), (1, 3)]);
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+}
