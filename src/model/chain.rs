@@ -545,7 +545,9 @@ mod tests {
 
     #[test]
     fn names_windows_reserves_for_devices_or_trims_are_refused() {
-        for bad in ["CON", "con", "Nul", "aux", "PRN", "COM1", "lpt9", "con.txt", "set."] {
+        for bad in [
+            "CON", "con", "Nul", "aux", "PRN", "COM1", "lpt9", "con.txt", "set.",
+        ] {
             assert!(check_chain_name(bad).is_err(), "{bad:?}");
         }
         for good in ["console", "COM", "com10x", "nul set", "a.b", "😀", "€1"] {

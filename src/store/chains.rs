@@ -253,7 +253,9 @@ mod tests {
             let Ok(chain) = Chain::parse(&name, "[1 x2]", true) else {
                 continue;
             };
-            store.save_chain(&chain).unwrap_or_else(|e| panic!("{ch}: {e}"));
+            store
+                .save_chain(&chain)
+                .unwrap_or_else(|e| panic!("{ch}: {e}"));
             // Saved twice: the second keeps a backup, the longest name made from it.
             let mut again = chain.clone();
             again.looping = false;
