@@ -303,6 +303,21 @@ impl Controller {
         }
     }
 
+    /// True when the slot queued for the bar is a running chain's next entry or a one-shot's.
+    pub(super) fn queued_by_chain(&self) -> bool {
+        let Some(q) = self.queued.as_ref() else {
+            return false;
+        };
+        let chain = self.chain_run.as_ref().is_some_and(|r| {
+            r.next
+                .is_some_and(|n| n.reload && slot_of(&r.chain, n.entry) == q.slot)
+        });
+        let oneshot = self
+            .oneshot
+            .is_some_and(|o| q.slot == if o.returning { o.back } else { o.slot });
+        chain || oneshot
+    }
+
     pub(super) fn cancel_queued(&mut self) {
         if self.queued.take().is_some() | self.status.queued.take().is_some() {
             self.link.send(EngineMsg::CancelQueued);

@@ -493,3 +493,24 @@ fn a_second_one_shot_during_the_first_comes_back_to_the_slot_before_both() {
     assert_eq!(applied(&live), vec![(1, 0), (2, 1), (3, 2), (1, 3)]);
     assert_eq!(live.ctl().slot(), Some(slot(1)));
 }
+
+#[test]
+fn undo_during_a_chain_undoes_the_edit_and_leaves_the_chains_next_entry_queued() {
+    let mut live = rig();
+    live.apply(Command::ChainSet {
+        name: "u".into(),
+        entries: "[1, 2]".into(),
+        looping: true,
+    });
+    live.apply(Command::ChainStart(None));
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    live.apply(Command::SetSwing(0.3));
+    let msg = live.apply(Command::Undo).unwrap();
+    assert!(msg.starts_with("undone"), "{msg}");
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    live.run(BAR);
+    assert_eq!(applied(&live), vec![(1, 0), (2, 1)]);
+    assert!(live.ctl().chain_view().is_some(), "the chain still runs");
+}
