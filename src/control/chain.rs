@@ -137,14 +137,24 @@ impl Controller {
     pub(super) fn chain_set(&mut self, name: &str, entries: &str, looping: bool) -> Reply {
         let chain = Chain::parse(name, entries, looping)?;
         let msg = format!("chain {chain}");
+        let mut requeue = None;
         if let Some(run) = self.chain_run.as_mut().filter(|r| r.chain.name == name) {
             run.entry = run.entry.min(chain.entries.len() - 1);
             if let Some(n) = run.next.as_mut() {
+                let was = slot_of(&run.chain, n.entry);
                 n.entry = n.entry.min(chain.entries.len() - 1);
+                // The entry waiting for its bar now plays another slot: queue that one.
+                if slot_of(&chain, n.entry) != was {
+                    requeue = Some((n.entry, n.bar));
+                }
             }
             run.chain = chain.clone();
         }
         self.chain_def = Some(chain);
+        if let Some((entry, bar)) = requeue {
+            self.chain_cancel_next();
+            self.chain_queue(entry, bar, Instant::now())?;
+        }
         Ok(Some(msg))
     }
 
@@ -291,6 +301,21 @@ impl Controller {
         {
             self.cancel_queued();
         }
+    }
+
+    /// True when the slot queued for the bar is a running chain's next entry or a one-shot's.
+    pub(super) fn queued_by_chain(&self) -> bool {
+        let Some(q) = self.queued.as_ref() else {
+            return false;
+        };
+        let chain = self.chain_run.as_ref().is_some_and(|r| {
+            r.next
+                .is_some_and(|n| n.reload && slot_of(&r.chain, n.entry) == q.slot)
+        });
+        let oneshot = self
+            .oneshot
+            .is_some_and(|o| q.slot == if o.returning { o.back } else { o.slot });
+        chain || oneshot
     }
 
     pub(super) fn cancel_queued(&mut self) {
@@ -440,7 +465,11 @@ impl Controller {
         if !self.status.running {
             return Err(ControlError::OneShotStopped);
         }
-        let back = self.slot.ok_or(ControlError::OneShotNoSlot)?;
+        // A one-shot during another comes back to the slot the first one left.
+        let back = match self.oneshot.filter(|o| o.back != n) {
+            Some(o) => o.back,
+            None => self.slot.ok_or(ControlError::OneShotNoSlot)?,
+        };
         if back == n {
             return Err(ControlError::OneShotSame(n));
         }

@@ -408,6 +408,15 @@ impl Controller {
 
     /// Queues a changed playing slot for the next bar, like a bar-aligned load.
     fn reload(&mut self, n: SlotNumber, parsed: Box<Parsed>) {
+        if let Some(q) = self.queued.as_ref().filter(|q| q.slot != n) {
+            // Another slot (the performer's, a chain's next entry) takes over at the bar: the
+            // reload would displace it. The file's version plays when slot n loads again.
+            let text = format!(
+                "slot {n} changed on disk; slot {} stays queued, and slot {n} plays the new version when loaded again",
+                q.slot
+            );
+            return self.notify(Level::Info, text);
+        }
         let d = diff(&self.song, &parsed.slot);
         let was_running = self.status.running;
         match self.queue_parsed(n, *parsed, Instant::now()) {

@@ -98,7 +98,10 @@ impl Controller {
 
     /// Undoes the newest intent: a load still waiting for its bar, else the last edit.
     pub(super) fn undo(&mut self) -> Reply {
-        if let Some(q) = self.queued.take() {
+        // A chain's next entry or a one-shot's slot is not the performer's intent to undo.
+        if !self.queued_by_chain()
+            && let Some(q) = self.queued.take()
+        {
             // The load never happens.
             self.link.send(EngineMsg::CancelQueued);
             self.status.queued = None;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::{Engine, EngineEvent, EngineMsg, Garbage};
+use super::{Engine, EngineEvent, EngineMsg, Garbage, LoadTiming};
 
 /// Capacity of the command ring (control → audio).
 pub const COMMAND_RING: usize = 4096;
@@ -137,6 +137,26 @@ impl EngineLink {
             ) => true,
             _ => false,
         };
+        // A load for the bar sets the waiting load outright: the loads for the bar and their
+        // cancels just before it no longer matter (a flood of chain jumps holds one entry).
+        if let EngineMsg::Load {
+            timing: LoadTiming::NextBar,
+            ..
+        } = msg
+        {
+            while self.backlog.back().is_some_and(|m| {
+                matches!(
+                    m,
+                    EngineMsg::CancelQueued
+                        | EngineMsg::Load {
+                            timing: LoadTiming::NextBar,
+                            ..
+                        }
+                )
+            }) {
+                self.backlog.pop_back();
+            }
+        }
         // Only the newest message of a kind matters, but order against other kinds must hold,
         // so coalescing replaces the last queued message only when it is of the same kind.
         if let Some(last) = self.backlog.back_mut()

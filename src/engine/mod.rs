@@ -924,7 +924,12 @@ impl Engine {
         }
         let (micro, ratchet) = data.map_or((0.0, 1), |d| (d.micro, d.ratchet.max(1)));
         let sps = self.clock.samples_per_step();
-        let offset = (micro as f64 * sps).round() as i64;
+        let mut offset = (micro as f64 * sps).round() as i64;
+        if base as i64 + offset < now as i64 {
+            // An early step not decided early (at Play, after a load) plays on its grid time,
+            // its ratchet's hits spaced from there.
+            offset = 0;
+        }
         for i in 0..ratchet as u64 {
             let sub = (i as f64 * sps / ratchet as f64).round() as i64;
             let onset = (base as i64 + offset + sub).max(now as i64) as u64;

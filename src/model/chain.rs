@@ -14,6 +14,9 @@ use super::text::quote;
 pub const MAX_CHAIN_SLOT: u8 = 128;
 /// The schema version chain files are written with.
 pub const CHAIN_SCHEMA_VERSION: &str = "1.1";
+/// Longest chain name in bytes (UTF-8), so that its temp and backup file names fit the
+/// 255 bytes most file systems allow.
+pub const MAX_CHAIN_NAME_BYTES: usize = 192;
 /// Largest chain file, in bytes (as for slot files).
 pub const MAX_CHAIN_BYTES: usize = super::slot::MAX_SLOT_BYTES;
 
@@ -145,6 +148,10 @@ pub fn check_chain_name(name: &str) -> Result<(), ChainError> {
     if name.chars().count() > MAX_NAME_CHARS {
         return bad("is longer than 64 characters");
     }
+    if name.len() > MAX_CHAIN_NAME_BYTES {
+        // The temp and backup file names add about 60 bytes; most file systems stop at 255.
+        return bad("is longer than 192 bytes in UTF-8 (48 emoji, 64 letters of most scripts)");
+    }
     if name.chars().any(char::is_control) {
         return bad("holds a control character");
     }
@@ -162,6 +169,24 @@ pub fn check_chain_name(name: &str) -> Result<(), ChainError> {
     }
     if name != name.trim() {
         return bad("starts or ends with a blank");
+    }
+    if name.ends_with('.') {
+        // Windows drops a trailing dot: `set.` would be saved as `set`.
+        return bad("ends with a dot");
+    }
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let device = |prefix: &str| {
+        stem.len() == 4
+            && stem.as_bytes()[..3].eq_ignore_ascii_case(prefix.as_bytes())
+            && matches!(stem.as_bytes()[3], b'1'..=b'9')
+    };
+    if ["CON", "PRN", "AUX", "NUL"]
+        .iter()
+        .any(|d| stem.eq_ignore_ascii_case(d))
+        || device("COM")
+        || device("LPT")
+    {
+        return bad("is a device name on Windows (CON, PRN, AUX, NUL, COM1–9, LPT1–9)");
     }
     Ok(())
 }
@@ -510,7 +535,22 @@ mod tests {
             assert!(check_chain_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_chain_name(&"n".repeat(65)).is_err());
+        assert!(check_chain_name(&"語".repeat(64)).is_ok());
+        assert!(check_chain_name(&"😀".repeat(64)).is_err());
+        assert!(check_chain_name(&"😀".repeat(48)).is_ok());
         for good in ["set1", "Live set 2", "ä-ö_1"] {
+            check_chain_name(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn names_windows_reserves_for_devices_or_trims_are_refused() {
+        for bad in [
+            "CON", "con", "Nul", "aux", "PRN", "COM1", "lpt9", "con.txt", "set.",
+        ] {
+            assert!(check_chain_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["console", "COM", "com10x", "nul set", "a.b", "😀", "€1"] {
             check_chain_name(good).unwrap();
         }
     }

@@ -245,6 +245,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_name_the_name_check_accepts_saves_and_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for (ch, n) in [("n", 64), ("é", 64), ("語", 64), ("😀", 64), ("😀", 48)] {
+            let name = ch.repeat(n);
+            let Ok(chain) = Chain::parse(&name, "[1 x2]", true) else {
+                continue;
+            };
+            store
+                .save_chain(&chain)
+                .unwrap_or_else(|e| panic!("{ch}: {e}"));
+            // Saved twice: the second keeps a backup, the longest name made from it.
+            let mut again = chain.clone();
+            again.looping = false;
+            let saved = store.save_chain(&again).unwrap();
+            assert!(saved.backup.is_some());
+            assert_eq!(store.load_chain(&name).unwrap(), again);
+        }
+    }
+
+    #[test]
     fn backup_names_read_back_for_names_with_underscores() {
         let k = BackupKey { secs: 17, seq: 2 };
         assert_eq!(parse_backup_name(&backup_name("a_1", k), "a_1"), Some(k));

@@ -423,3 +423,94 @@ fn a_three_slot_chain_shows_what_comes_next_at_120x40_and_80x24() {
         tmux.send(&["q"]);
     }
 }
+
+#[test]
+fn the_playing_slot_changed_on_disk_does_not_displace_the_chains_queued_entry() {
+    let mut live = rig();
+    live.ctl_mut().set_watching(true);
+    live.apply(Command::ChainSet {
+        name: "d".into(),
+        entries: "[1, 2]".into(),
+        looping: true,
+    });
+    live.apply(Command::ChainStart(None));
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    // Slot 1's file changes on disk while entry 2 waits for bar 1.
+    live.ctl()
+        .store()
+        .save(slot(1), &song("a", 1, 550.0))
+        .unwrap();
+    live.apply(Command::ReadSlotFile(slot(1)));
+    live.settle_disk();
+    live.run(BAR / 4);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    live.run(BAR);
+    assert_eq!(applied(&live), vec![(1, 0), (2, 1)]);
+    assert!(live.ctl().chain_view().is_some(), "the chain still runs");
+}
+
+#[test]
+fn retyping_a_running_chain_while_its_next_entry_waits_keeps_the_chain_running() {
+    let mut live = rig();
+    live.apply(Command::ChainSet {
+        name: "r".into(),
+        entries: "[1, 2]".into(),
+        looping: true,
+    });
+    live.apply(Command::ChainStart(None));
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    // The performer retypes the chain: its second entry is now slot 3.
+    live.apply(Command::ChainSet {
+        name: "r".into(),
+        entries: "[1, 3]".into(),
+        looping: true,
+    });
+    live.run(BAR);
+    assert!(live.ctl().chain_view().is_some(), "the chain still runs");
+    assert_eq!(applied(&live), vec![(1, 0), (3, 1)]);
+    assert_eq!(entries(&live).last(), Some(&(1, 3, 1, BAR as u64)));
+}
+
+#[test]
+fn a_second_one_shot_during_the_first_comes_back_to_the_slot_before_both() {
+    let mut live = rig();
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: false,
+    });
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    live.apply(Command::OneShot(slot(2)));
+    // In slot 2's bar, a one-shot of slot 3: afterwards slot 1 plays again, not slot 2.
+    live.run(BAR);
+    let msg = live.apply(Command::OneShot(slot(3))).unwrap();
+    assert_eq!(msg, "one-shot: slot 3 plays bar 2, slot 1 again from bar 3");
+    live.run(2 * BAR);
+    assert_eq!(applied(&live), vec![(1, 0), (2, 1), (3, 2), (1, 3)]);
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+}
+
+#[test]
+fn undo_during_a_chain_undoes_the_edit_and_leaves_the_chains_next_entry_queued() {
+    let mut live = rig();
+    live.apply(Command::ChainSet {
+        name: "u".into(),
+        entries: "[1, 2]".into(),
+        looping: true,
+    });
+    live.apply(Command::ChainStart(None));
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    live.apply(Command::SetSwing(0.3));
+    let msg = live.apply(Command::Undo).unwrap();
+    assert!(msg.starts_with("undone"), "{msg}");
+    assert_eq!(live.ctl().queued().map(|q| q.slot), Some(slot(2)));
+    live.run(BAR);
+    assert_eq!(applied(&live), vec![(1, 0), (2, 1)]);
+    assert!(live.ctl().chain_view().is_some(), "the chain still runs");
+}

@@ -2429,3 +2429,24 @@ fn flooding_quantised_mutes_holds_one_backlog_entry() {
     }
     assert_eq!(link.backlog_len(), 1);
 }
+
+#[test]
+fn flooding_bar_aligned_loads_and_their_cancels_holds_at_most_two_backlog_entries() {
+    // A controller flooding /chain/jump (each a cancel and a load for the bar) while the audio
+    // side is stalled: only the newest load matters.
+    let (_runner, mut link) = chronus::engine::link::link(Engine::new(SR as f32, VOICES), None);
+    for _ in 0..COMMAND_RING {
+        link.send(EngineMsg::SetSwing(0.0));
+    }
+    let mut max_backlog = 0;
+    for i in 0..10_000u16 {
+        link.send(EngineMsg::CancelQueued);
+        link.send(EngineMsg::Load {
+            scene: Box::default(),
+            timing: LoadTiming::NextBar,
+            slot: 1 + i % 3,
+        });
+        max_backlog = max_backlog.max(link.backlog_len());
+    }
+    assert!(max_backlog <= 2, "{max_backlog} entries");
+}

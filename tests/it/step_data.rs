@@ -1016,3 +1016,17 @@ fn the_grid_shows_a_steps_own_note_and_the_cycle_moves_on_under_it() {
         vec![None, None, None, None, Some(55.0), None, None, None]
     );
 }
+
+#[test]
+fn a_ratchet_with_negative_micro_at_play_keeps_all_its_onsets_on_the_grid() {
+    // At Play a step with negative micro plays on its grid time: its ratchet's hits must stay
+    // equally spaced from there, not pile up on the first sample.
+    let slot = slot_with(
+        120.0,
+        None,
+        json!({ "t": track("x...", json!({ "1": { "micro": -0.5, "ratchet": 4 } })) }),
+    );
+    let (_, ons) = run(&mut engine_for(&slot), 4 * SPS as usize, 100);
+    // The next loop's step 1 is decided early and plays from half a step before its loop.
+    assert_eq!(ons, [0, 1500, 3000, 4500, 21_000, 22_500]);
+}
