@@ -168,7 +168,8 @@ pub struct Engine {
     pending_tracks: Option<(Box<TrackSet>, u64)>,
     /// Hits of an odd step waiting for their swung time: (step, sample).
     swung: Option<(u64, u64)>,
-    /// Hits of steps with per-step data waiting for their sample, in time order.
+    /// Hits of steps with per-step data waiting for their sample, latest first: the next
+    /// due is taken from the end without shifting the rest.
     timed: Vec<TimedHit>,
     /// Timed hits dropped because `timed` was full.
     dropped_hits: u64,
@@ -573,7 +574,7 @@ impl Engine {
             if let Some((_, at)) = self.swung {
                 end = end.min(at);
             }
-            if let Some(t) = self.timed.first() {
+            if let Some(t) = self.timed.last() {
                 end = end.min(t.at);
             }
             for &g in &self.gate_off[..self.voices.len()] {
@@ -835,8 +836,7 @@ impl Engine {
             self.swung = None;
             self.fire_hits(k, at);
         }
-        while self.timed.first().is_some_and(|t| t.at <= s) {
-            let t = self.timed.remove(0);
+        while let Some(t) = self.timed.pop_if(|t| t.at <= s) {
             self.play_hit(&t.hit, s);
         }
     }
@@ -941,13 +941,14 @@ impl Engine {
         }
     }
 
-    /// Holds a hit for sample `at` (time order; same-time hits in the order scheduled).
+    /// Holds a hit for sample `at` (latest first; same-time hits play in the order
+    /// scheduled, so a new one goes before those already waiting for its sample).
     fn schedule(&mut self, at: u64, hit: Hit) {
         if self.timed.len() >= TIMED_CAPACITY {
             self.dropped_hits += 1;
             return;
         }
-        let i = self.timed.partition_point(|t| t.at <= at);
+        let i = self.timed.partition_point(|t| t.at > at);
         self.timed.insert(i, TimedHit { at, hit });
     }
 
