@@ -39,6 +39,8 @@ pub(super) struct PendingSave {
     pub(super) slot: SlotNumber,
     /// The slot the song was in when the save was asked for.
     pub(super) from: Option<SlotNumber>,
+    /// It saves the prepared slot (not the song that plays).
+    pub(super) prepared: bool,
 }
 
 /// Jobs that are worth doing once at a time per key: while one is with the disk thread,
@@ -339,6 +341,9 @@ impl Controller {
                 };
                 let level = if loads { Level::Info } else { Level::Warning };
                 self.notify(level, text);
+                if loads {
+                    self.prepared_file_changed(n);
+                }
             }
             _ => {}
         }
@@ -361,6 +366,7 @@ impl Controller {
             Level::Info,
             format!("slot {n}: {} was removed{tail}", path.display()),
         );
+        self.prepared_file_removed(n);
     }
 
     /// Ends the question about slot `n`'s file changed under unsaved edits, if one is open.
@@ -465,14 +471,26 @@ impl Controller {
     /// Gives a save to the disk thread; its result comes back as [`Notice::Saved`] or
     /// [`Notice::SaveFailed`].
     pub(super) fn submit_save(&mut self, slot: SlotNumber, song: Slot, refuse_other: bool) {
+        self.submit_save_of(slot, song, refuse_other, false);
+    }
+
+    /// [`Controller::submit_save`] of the playing song, or of the prepared one (`prepared`).
+    pub(super) fn submit_save_of(
+        &mut self,
+        slot: SlotNumber,
+        song: Slot,
+        refuse_other: bool,
+        prepared: bool,
+    ) {
         // A file this process is about to write is not another program's pattern.
         let refuse_other = refuse_other && !self.save_pending(slot);
-        let own_edits = self.slot == Some(slot);
+        let own_edits = prepared || self.slot == Some(slot);
         self.disk.last_save += 1;
         self.disk.pending_saves.push_back(PendingSave {
             id: self.disk.last_save,
             slot,
             from: self.slot,
+            prepared,
         });
         self.worker.submit(Job::Save {
             slot,
@@ -515,7 +533,9 @@ impl Controller {
         // The file holds the song now: any question about another version of it is moot.
         self.drop_conflict_of(slot);
         self.saved_everywhere(slot, &song);
-        if pending.is_some_and(|p| p.from == self.slot) {
+        if pending.as_ref().is_some_and(|p| p.prepared) {
+            self.saved_prepared(slot, &song);
+        } else if pending.is_some_and(|p| p.from == self.slot) {
             self.saved_current(slot, &song);
         } else if self.slot == Some(slot) {
             // The slot was loaded while its save was on the way: the file holds the saved
@@ -562,6 +582,7 @@ impl Controller {
         for e in self.redo.iter_mut().filter(|e| e.slot == Some(slot)) {
             e.saved = Some(song.clone());
         }
+        self.prepared_saved_everywhere(slot, song);
     }
 
     /// The song now lives in `slot`'s file: it becomes the current slot (save as). The

@@ -457,7 +457,9 @@ impl Controller {
             s.sequencer.tracks.clear();
             Ok(Some("cleared all tracks".into()))
         });
-        self.link.send(EngineMsg::ReleaseAll);
+        if !self.offstage {
+            self.link.send(EngineMsg::ReleaseAll);
+        }
         r
     }
 
@@ -490,6 +492,10 @@ impl Controller {
     /// Sends the engine what differs between `before` and the current song. A slot waiting
     /// for its bar keeps its own snapshot in the engine; these go to what plays until then.
     pub(super) fn sync(&mut self, before: &Slot) {
+        if self.offstage {
+            // A prepared song: nothing of it is heard until it is queued.
+            return;
+        }
         let (a, b) = (&before.sequencer, &self.song.sequencer);
         if a.bpm != b.bpm {
             let bpm = b.bpm;
@@ -520,6 +526,9 @@ impl Controller {
 
     /// Sets the tempo the engine runs (the song's, or a followed leader's).
     pub(super) fn send_bpm(&mut self, bpm: f64) {
+        if self.offstage {
+            return;
+        }
         self.status.playing_bpm = bpm;
         self.link.send(EngineMsg::SetBpm(bpm));
     }

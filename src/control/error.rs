@@ -171,6 +171,30 @@ pub enum ControlError {
     /// The slot holds a different pattern; ask before overwriting.
     #[error("slot {0} holds a different pattern ({1:?}); save again to overwrite")]
     WouldOverwrite(SlotNumber, String),
+    /// A prepared-slot command with no slot being prepared.
+    #[error("no slot is being prepared: prepare one first (e in the slot browser, :prepare N)")]
+    NotPreparing,
+    /// A slot queued for its bar cannot be prepared.
+    #[error(
+        "slot {slot} is queued for bar {bar}: edit it once it plays (undo the queue to prepare it first)"
+    )]
+    PrepareQueued {
+        /// Which slot.
+        slot: SlotNumber,
+        /// The bar it applies at.
+        bar: u64,
+    },
+    /// A command that acts on what plays, sent to the prepared slot.
+    #[error("{0} acts on what plays, not on the prepared slot")]
+    NotForPrepared(String),
+    /// A save of the prepared song to another slot.
+    #[error("the prepared slot saves to its own slot {0}")]
+    PreparedSavesOwnSlot(SlotNumber),
+    /// A save of the playing song over the slot being prepared.
+    #[error(
+        "slot {0} is being prepared with its own edits: save it from the prepared view, or pick another slot"
+    )]
+    SlotPrepared(SlotNumber),
     /// Nothing to undo or redo.
     #[error("nothing to {0}")]
     NothingTo(&'static str),

@@ -16,6 +16,7 @@ mod error;
 mod events;
 mod notice;
 mod pattern;
+mod prepare;
 mod record;
 mod slots;
 mod transport;
@@ -44,6 +45,7 @@ pub use notice::{Level, Notice, describe};
 pub use pattern::{
     HIDDEN_STEPS_KEY, MUTE_GROUP_KEY, PatternOp, hidden_steps, mute_group, parse_row, step_notes,
 };
+pub use prepare::PreparedView;
 pub use wake::{Waker, Wakeup, wake_pair};
 
 use slots::Queued;
@@ -337,6 +339,16 @@ pub enum Command {
         /// The change.
         edit: StepEdit,
     },
+    /// Prepare slot N: edit it while another plays, without hearing it (`None`: back to
+    /// editing what plays).
+    Prepare(Option<SlotNumber>),
+    /// Queue the prepared slot, with its edits, for the next bar (or at once).
+    QueuePrepared {
+        /// At once instead of at the next bar.
+        immediate: bool,
+    },
+    /// Apply a song edit, undo, redo, revert or save to the prepared slot.
+    OnPrepared(Box<Command>),
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -380,6 +392,9 @@ impl Command {
                 | Command::OneShot(_)
                 | Command::SetFill(_)
                 | Command::FillBar
+                | Command::Prepare(_)
+                | Command::QueuePrepared { .. }
+                | Command::OnPrepared(_)
         )
     }
 }
@@ -590,6 +605,10 @@ pub struct Controller {
     oneshot: Option<chain::OneShot>,
     /// Fill mode: `fill` steps play.
     fill: bool,
+    /// A slot being prepared (edited while another plays), or prepared and queued.
+    prepared: Option<prepare::Prepared>,
+    /// An edit of the prepared song is running: the engine is told nothing.
+    offstage: bool,
 }
 
 impl Controller {
@@ -635,6 +654,8 @@ impl Controller {
             chain_run: None,
             oneshot: None,
             fill: false,
+            prepared: None,
+            offstage: false,
         };
         ctl.scan_now();
         ctl.take_in_drafts();
@@ -968,6 +989,9 @@ impl Controller {
             Command::SetStepData { track, step, edit } => {
                 self.set_step_data(&track, step, edit, now)
             }
+            Command::Prepare(n) => self.prepare(n),
+            Command::QueuePrepared { immediate } => self.queue_prepared(immediate, now),
+            Command::OnPrepared(cmd) => self.on_prepared(*cmd, now),
             Command::Undo => self.undo(),
             Command::Redo => self.redo(now),
         }

@@ -129,7 +129,7 @@ impl Controller {
     }
 
     /// A slot file that does not load: point at its newest valid backup when it has one.
-    fn corrupt(&self, slot: SlotNumber, error: StoreError) -> ControlError {
+    pub(super) fn corrupt(&self, slot: SlotNumber, error: StoreError) -> ControlError {
         match self.store.load_backup_fallback(slot) {
             Ok(Some((backup, _))) => ControlError::Corrupt {
                 slot,
@@ -167,7 +167,7 @@ impl Controller {
 
     /// Hands `incoming` to the engine: at once (or at the next bar while stopped) it becomes
     /// the song now; while running it waits apart for its bar.
-    fn queue(
+    pub(super) fn queue(
         &mut self,
         incoming: Incoming,
         warnings: &[Warning],
@@ -241,6 +241,7 @@ impl Controller {
         });
         self.status.queued = Some((slot, bar));
         self.notices.push_back(notice);
+        self.prepared_queued(slot);
         Ok(msg)
     }
 
@@ -283,9 +284,16 @@ impl Controller {
     pub(super) fn restore(
         &mut self,
         slot: Option<SlotNumber>,
-        song: Slot,
-        saved: Option<Slot>,
+        mut song: Slot,
+        mut saved: Option<Slot>,
     ) -> RedoEntry {
+        if self.slot != slot
+            && let Some(n) = slot
+            && let Some((newer, its_file)) = self.prepared_plays(n, &song)
+        {
+            song = newer;
+            saved = its_file;
+        }
         if self.slot != slot {
             self.keep_outgoing_draft();
             self.draft_written = None;
@@ -332,7 +340,12 @@ impl Controller {
     pub(super) fn new_song(&mut self, now: Instant) -> Reply {
         let free = (1..=crate::store::SLOT_COUNT)
             .filter_map(|n| SlotNumber::new(n).ok())
-            .find(|&n| !self.has_file(n) && !self.has_draft(n) && self.slot != Some(n))
+            .find(|&n| {
+                !self.has_file(n)
+                    && !self.has_draft(n)
+                    && self.slot != Some(n)
+                    && !self.is_prepared(n)
+            })
             .ok_or(ControlError::NoEmptySlot)?;
         let mut song = Slot::default();
         song.sequencer.bpm = self.song.sequencer.bpm;
@@ -432,6 +445,9 @@ impl Controller {
     /// another slot whose file holds a different pattern. The result comes back as
     /// [`Notice::Saved`] or [`Notice::SaveFailed`], which makes `slot` the current one.
     pub(super) fn save(&mut self, slot: SlotNumber, force: bool) -> Reply {
+        if self.slot != Some(slot) && self.is_prepared(slot) {
+            return Err(ControlError::SlotPrepared(slot));
+        }
         if !force
             && self.slot != Some(slot)
             && let Some(existing) = self.file_song(slot)
@@ -462,11 +478,16 @@ impl Controller {
             }
             super::carry_mutes(&file, &mut song);
         }
-        song.timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| (d.as_millis() as f64) / 1000.0)
-            .unwrap_or(0.0);
-        song.voice_modules = song.voice_modules.max(self.voices);
+        stamp(&mut song, self.voices);
         song
     }
+}
+
+/// Stamps a song about to be saved with the time and the voice count.
+pub(super) fn stamp(song: &mut Slot, voices: usize) {
+    song.timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| (d.as_millis() as f64) / 1000.0)
+        .unwrap_or(0.0);
+    song.voice_modules = song.voice_modules.max(voices);
 }

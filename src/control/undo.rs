@@ -10,7 +10,7 @@ use crate::store::SlotNumber;
 use super::{ControlError, Controller, Reply};
 
 /// Undo steps kept; the oldest go first.
-const UNDO_LIMIT: usize = 500;
+pub(super) const UNDO_LIMIT: usize = 500;
 /// Undo key of a slot load (never merged with another step).
 pub(super) const LOAD_KEY: &str = "\u{0}load";
 /// Undo steps with the same key closer together than this are one step.
@@ -75,7 +75,9 @@ impl Controller {
             self.push_undo(before.clone(), coalesce, now);
         }
         self.redo.clear();
-        if let Some(q) = self.queued.as_mut() {
+        if !self.offstage
+            && let Some(q) = self.queued.as_mut()
+        {
             q.edited = true;
         }
         self.sync(&before);
@@ -99,7 +101,8 @@ impl Controller {
     /// Undoes the newest intent: a load still waiting for its bar, else the last edit.
     pub(super) fn undo(&mut self) -> Reply {
         // A chain's next entry or a one-shot's slot is not the performer's intent to undo.
-        if !self.queued_by_chain()
+        if !self.offstage
+            && !self.queued_by_chain()
             && let Some(q) = self.queued.take()
         {
             // The load never happens.

@@ -245,6 +245,9 @@ actions! {
         SlotLoadNow = "slot_load_now": "load the slot selected in the browser immediately";
         SlotSave = "slot_save": "save the pattern to the slot selected in the browser";
         SlotRename = "slot_rename": "rename the song (the name its slot file and the browser show)";
+        Prepare(slot: Option<u8>) = "prepare": "prepare slot N (or ask which): edit it while another slot plays, unheard, its edits kept as its draft; while preparing, without N: back to what plays";
+        SlotPrepare = "slot_prepare": "prepare the slot selected in the browser: edit it while another slot plays";
+        PrepareQueue = "prepare_queue": "queue the prepared slot, with its edits, for the next bar (the screen goes back to what plays)";
         PreviewQueued = "preview_queued": "show the queued slot's song in the grid, read-only, or go back";
         TakeFile = "take_file": "the playing slot's file changed on disk under unsaved edits: play the file's version from the next bar (the edits stay in the undo history)";
         KeepEdits = "keep_edits": "the playing slot's file changed on disk under unsaved edits: keep the screen's edits and leave that version of the file alone";

@@ -21,6 +21,7 @@ mod keeping;
 mod keymap;
 mod osc;
 mod playable;
+mod prepare;
 mod session;
 // Signals, FIFOs, sockets and device files are Unix things (the Windows build checks the rest).
 #[cfg(unix)]

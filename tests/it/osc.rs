@@ -2326,3 +2326,37 @@ fn step_data_and_fill_routes_edit_steps_and_switch_fill_steps() {
     steps_played(&mut rig, 1);
     assert_eq!(steps_played(&mut rig, 1), [3, 3]);
 }
+
+/// `/pattern/prepare N` opens a slot to prepare beside what plays, `/pattern/prepare/queue`
+/// queues it with its edits, `/pattern/prepare 0` goes back; each answers in words.
+#[test]
+fn prepare_routes_open_a_slot_queue_it_and_go_back() {
+    let mut rig = Rig::new();
+    rig.query("/seq/add", vec![s("t"), s("voice1"), s("x.x.")]);
+    rig.query("/pattern/save", vec![OscType::Int(4)]);
+    rig.live.settle_disk();
+    rig.query("/pattern/new", vec![]);
+    let said = rig.query("/pattern/prepare", vec![OscType::Int(4)]);
+    assert!(
+        text_of(&said, 0).starts_with("preparing slot 4 "),
+        "{said:?}"
+    );
+    assert_eq!(rig.live.ctl().prepared().unwrap().slot.get(), 4);
+    assert!(
+        rig.refused("/pattern/prepare", vec![OscType::Int(200)])
+            .contains("128")
+    );
+    assert_eq!(
+        text_of(&rig.query("/pattern/prepare", vec![OscType::Int(0)]), 0),
+        "back to what plays; slot 4 set aside"
+    );
+    assert!(
+        rig.refused("/pattern/prepare/queue", vec![])
+            .contains("no slot is being prepared")
+    );
+    rig.query("/pattern/prepare", vec![OscType::Int(4)]);
+    let said = rig.query("/pattern/prepare/queue", vec![s("now")]);
+    assert!(text_of(&said, 0).contains("slot 4"), "{said:?}");
+    assert_eq!(rig.live.ctl().slot().unwrap().get(), 4);
+    assert!(rig.live.ctl().prepared().is_none());
+}

@@ -2151,3 +2151,71 @@ fn f_toggles_fill_and_the_header_shows_it_whole_at_80_columns() {
     assert!(!r.live.ctl().fill());
     assert!(!r.screen(80, 24).lines().next().unwrap().contains("FILL"));
 }
+
+#[test]
+fn a_slot_prepared_from_the_browser_is_edited_unheard_then_alt_q_queues_it() {
+    let mut r = rig();
+    r.live.apply(Command::Play);
+    r.live.run(4096);
+    // In the browser, on slot 2: `e` prepares it.
+    r.keys(&["<F3>", "j", "e"]);
+    assert_eq!(
+        r.message(),
+        "preparing slot 2 \"Dub Steps\": edits are not heard until it is queued"
+    );
+    let screen = r.screen(120, 40);
+    assert!(
+        screen.contains("PREPARING slot 2 \"Dub Steps\" (not playing)"),
+        "{screen}"
+    );
+    assert!(screen.contains("✎   2 Dub Steps"), "{screen}");
+    // The grid edits slot 2's track; what plays (slot 1) is untouched.
+    r.keys(&["<F1>", "x"]);
+    assert_eq!(
+        r.live.ctl().edited().sequencer.tracks[0].pattern,
+        "x.X...X."
+    );
+    assert_eq!(r.live.ctl().slot().unwrap().get(), 1);
+    assert!(!r.live.ctl().is_dirty());
+    let screen = r.screen(120, 40);
+    assert!(
+        screen.contains("PREPARING slot 2 \"Dub Steps\" * (not playing)"),
+        "{screen}"
+    );
+    // The transport still tells what plays.
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap()
+            .contains("slot 1 \"Acid Line\"")
+    );
+    // Undo is the prepared slot's own.
+    r.keys(&["u"]);
+    assert_eq!(
+        r.live.ctl().edited().sequencer.tracks[0].pattern,
+        "..X...X."
+    );
+    r.keys(&["0", "x", "<A-q>"]);
+    let q = r.live.ctl().queued().expect("slot 2 waits for its bar");
+    assert_eq!(q.slot.get(), 2);
+    assert_eq!(q.song.sequencer.tracks[0].pattern, "x.X...X.");
+    let screen = r.screen(120, 40);
+    assert!(!screen.contains("PREPARING"), "{screen}");
+    assert!(screen.contains(" Pattern "), "{screen}");
+    // At its bar it plays, with the edit.
+    r.live.run(3 * 48_000);
+    assert_eq!(r.live.ctl().slot().unwrap().get(), 2);
+    assert_eq!(r.live.ctl().song().sequencer.tracks[0].pattern, "x.X...X.");
+    // Alt-p asks for a slot to prepare; Alt-p again goes back to what plays.
+    r.keys(&["<A-p>"]);
+    r.answer("1");
+    assert!(
+        r.message().starts_with("preparing slot 1 \"Acid Line\""),
+        "{}",
+        r.message()
+    );
+    r.keys(&["<A-p>"]);
+    assert_eq!(r.message(), "back to what plays; slot 1 set aside");
+    assert!(r.live.ctl().prepared().is_none());
+}

@@ -214,7 +214,7 @@ impl App {
     /// Keeps the cursors inside the song after anything changed it (undo, load, remove).
     pub fn clamp(&mut self, ctl: &Controller) {
         let ui = &mut self.ui;
-        let tracks = ctl.song().sequencer.tracks.len();
+        let tracks = ctl.edited().sequencer.tracks.len();
         ui.track = ui.track.min(tracks.saturating_sub(1));
         ui.step = ui.step.min(grid_columns(ctl) - 1);
         ui.module = ui.module.min(PANEL_MODULES - 1);
@@ -445,7 +445,7 @@ pub fn format_age(secs: u64) -> String {
 
 /// Steps the grid shows: the longest track rounded up to a bar, at least one bar.
 pub fn grid_columns(ctl: &Controller) -> usize {
-    columns_of(ctl.song())
+    columns_of(ctl.edited())
 }
 
 /// Steps the grid shows for `song`.
@@ -463,7 +463,7 @@ pub fn columns_of(song: &crate::model::Slot) -> usize {
 /// The voice of the selected track (voice1 when there is none), within the running voices.
 pub fn selected_voice(ui: &UiState, ctl: &Controller) -> u8 {
     let voices = ctl.voices().clamp(1, MAX_VOICES) as u8;
-    ctl.song()
+    ctl.edited()
         .sequencer
         .tracks
         .get(ui.track)

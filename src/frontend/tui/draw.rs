@@ -15,11 +15,12 @@ use crate::control::{Controller, Level};
 use super::state::{Panel, UiState};
 use super::{grid, meters, overlay, panels, slots, theme, transport};
 
-/// The song the grid and panels show: the queued slot's while previewing it, else what plays.
+/// The song the grid and panels show: the queued slot's while previewing it, else the edited
+/// one (a prepared slot's, or what plays).
 pub fn shown_song<'a>(ui: &UiState, ctl: &'a Controller) -> &'a crate::model::Slot {
     match ctl.queued() {
         Some(q) if ui.preview => q.song,
-        _ => ctl.song(),
+        _ => ctl.edited(),
     }
 }
 

@@ -91,12 +91,22 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let tracks = &song.sequencer.tracks;
     let focused = ui.focus == Panel::Grid && ui.overlay.is_none();
     let cols = super::app::columns_of(song);
-    let mut title = vec![match preview {
-        Some(q) => Span::styled(
+    let prepared = ctl.prepared().filter(|_| preview.is_none());
+    let mut title = vec![match (preview, prepared) {
+        (Some(q), _) => Span::styled(
             format!(" PREVIEW slot {} {:?} (read-only) ", q.slot, q.name),
             theme::pending(),
         ),
-        None => Span::raw(" Pattern "),
+        (None, Some(p)) => Span::styled(
+            format!(
+                " PREPARING slot {} {:?}{} (not playing) ",
+                p.slot,
+                p.name,
+                if p.dirty { " *" } else { "" }
+            ),
+            theme::pending(),
+        ),
+        (None, None) => Span::raw(" Pattern "),
     }];
     title.extend([Span::styled(
         match tracks.len() {
@@ -175,7 +185,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     let mut x = put(buf, inner.x + 1, y, right, "track", theme::dim());
     x = x.max(inner.x + 1 + nw + 1);
     put(buf, x, y, right, "vc MS len", theme::dim());
-    let ruler_head = st.running.then(|| (st.global_step % cols as u64) as usize);
+    // A prepared slot does not play: no playhead crosses it.
+    let playing = st.running && prepared.is_none();
+    let ruler_head = playing.then(|| (st.global_step % cols as u64) as usize);
     for i in view.first..view.first + view.count {
         let sx = view.x(i);
         if sx >= right {
@@ -280,7 +292,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
         if len == 0 {
             put(buf, view.x0, y, right, "(empty: silent)", theme::dim());
         }
-        let head = (st.running && len > 0).then(|| (st.global_step % len as u64) as usize);
+        let head = (playing && len > 0).then(|| (st.global_step % len as u64) as usize);
         let steps: Vec<char> = t.pattern.chars().collect();
         // A track with notes shows on each hit the note it plays, as a tracker does.
         let notes = crate::control::step_notes(t);

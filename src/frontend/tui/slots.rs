@@ -98,8 +98,8 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     if legend {
         let (_, legend_area) = super::draw::split_h(legend_area, 1);
         Paragraph::new(vec![
-            Line::raw("▶ playing    → queued"),
-            Line::raw("* draft      ~ changed on disk"),
+            Line::raw("▶ playing  → queued  ✎ preparing"),
+            Line::raw("* draft    ~ changed on disk"),
         ])
         .style(theme::dim())
         .render(legend_area, buf);
@@ -116,6 +116,8 @@ fn slot_row(n: u8, ui: &UiState, ctl: &Controller, cols: Columns) -> Row<'static
         ("→", theme::pending())
     } else if playing {
         ("▶", theme::playing())
+    } else if ctl.prepared().is_some_and(|p| p.slot == slot) {
+        ("✎", theme::pending())
     } else {
         (" ", theme::dim())
     };
@@ -165,6 +167,9 @@ fn slot_row(n: u8, ui: &UiState, ctl: &Controller, cols: Columns) -> Row<'static
                 let age = Line::styled(r.age.to_string(), theme::dim()).right_aligned();
                 cells.push(Cell::from(age));
             }
+        }
+        None if ctl.prepared().is_some_and(|p| p.slot == slot) && !ctl.has_draft(slot) => {
+            cells.push(Cell::from(Span::styled("(new, preparing)", theme::text())));
         }
         None if ctl.has_draft(slot) => {
             cells.push(Cell::from(Span::styled("(draft only)", theme::text())));

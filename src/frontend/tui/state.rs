@@ -102,6 +102,8 @@ pub enum PromptKind {
     ChainJump,
     /// The slot to play for one bar.
     OneShot,
+    /// The slot to prepare.
+    Prepare,
     /// A track's mute group.
     MuteGroup {
         /// The track.

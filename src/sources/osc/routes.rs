@@ -631,6 +631,34 @@ pub const ROUTES: &[Route] = &[
         "reply: slot name modified, for each used slot",
         |ctl, _| pattern_list(ctl),
     ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/pattern/prepare",
+        "slot",
+        "prepare a slot: the tracker's screen edits it while another plays, unheard, its edits kept as its draft (0 or none: back to what plays)",
+        |ctl, c| {
+            let slot = match c.msg.args.first() {
+                None => None,
+                Some(a) if text(a).is_ok_and(|t| t == "none") || number(a) == Ok(0.0) => None,
+                Some(_) => Some(slot_arg(c.msg)?),
+            };
+            ack(ctl.apply(Command::Prepare(slot)))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Pattern,
+        "/pattern/prepare/queue",
+        "[immediate]",
+        "queue the prepared slot with its edits at the next bar, or at once when the argument is 1, true, immediate or now",
+        |ctl, c| {
+            let immediate = match c.msg.args.first() {
+                Some(a) => flag(a, &["immediate", "now"], &["bar", "next_bar"])
+                    .map_err(|e| format!("argument 1: {e}"))?,
+                None => false,
+            };
+            ack(ctl.apply(Command::QueuePrepared { immediate }))
+        },
+    ),
     // Chains (song mode) and the one-shot.
     Route::fixed(
         RouteGroup::Pattern,

@@ -86,7 +86,7 @@ impl App {
             Action::PatternDouble => self.pattern_op(ctl, PatternOp::Double),
             Action::PatternHalve => self.pattern_op(ctl, PatternOp::Halve),
             Action::CopyPattern => {
-                let tracks = ctl.song().sequencer.tracks.clone();
+                let tracks = ctl.edited().sequencer.tracks.clone();
                 let text = format!("copied the pattern ({} tracks)", tracks.len());
                 self.ui.clipboard = Some(Clipboard::Pattern(tracks));
                 self.ui.say(Level::Info, text);

@@ -43,7 +43,7 @@ impl App {
             self.ui.say(Level::Warning, why);
             return false;
         }
-        match ctl.apply(cmd) {
+        match ctl.apply_edited(cmd) {
             Ok(Some(text)) => {
                 self.ui.say(Level::Info, text);
                 true
@@ -61,7 +61,7 @@ impl App {
         if let Err(why) = self.editable(ctl, &cmd) {
             return self.ui.say(Level::Warning, why);
         }
-        match ctl.apply(cmd) {
+        match ctl.apply_edited(cmd) {
             Ok(Some(text)) => self.ui.say(Level::Info, text),
             Ok(None) => {}
             Err(e) => self.ui.say(Level::Warning, e.to_string()),
@@ -89,7 +89,7 @@ impl App {
     }
 
     fn selected<'a>(&self, ctl: &'a Controller) -> Option<&'a Track> {
-        ctl.song().sequencer.tracks.get(self.ui.track)
+        ctl.edited().sequencer.tracks.get(self.ui.track)
     }
 
     fn selected_name(&self, ctl: &Controller) -> Option<String> {

@@ -29,8 +29,8 @@ impl App {
                 // A synced delay time steps through the note values: freeing it would clamp
                 // a long synced time to the free range and shorten it whichever way it went.
                 let sync = ParamId::delay(delay::SYNC);
-                if ctl.song().delay_time_heard(id).is_some() {
-                    let now = ctl.song().params.get(sync);
+                if ctl.edited().delay_time_heard(id).is_some() {
+                    let now = ctl.edited().params.get(sync);
                     let value = nudged(sync.spec(), now, nudge).max(1.0);
                     self.run(ctl, Command::SetParam { id: sync, value });
                     return;
@@ -68,7 +68,7 @@ impl App {
     /// nothing plays.
     fn heard_param(&mut self, ctl: &Controller) -> Option<(ParamId, f64)> {
         let id = selected_param(&self.ui, ctl);
-        match ctl.song().heard(id, Some(self.ui.track)) {
+        match ctl.edited().heard(id, Some(self.ui.track)) {
             Heard::Edit { id, value } => Some((id, value)),
             Heard::NotHeard(why) => {
                 self.ui.say(

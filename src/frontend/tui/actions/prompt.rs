@@ -91,6 +91,12 @@ impl App {
                     crate::store::SlotNumber::parse(text.trim()).map_err(|e| e.to_string())?;
                 self.apply_typed(ctl, Command::OneShot(slot))
             }
+            PromptKind::Prepare => {
+                let slot =
+                    crate::store::SlotNumber::parse(text.trim()).map_err(|e| e.to_string())?;
+                self.prepare(ctl, slot);
+                Ok(())
+            }
             PromptKind::MuteGroup { track } => self.submit_mute_group(ctl, track, text),
             PromptKind::PatternRow { track } => self.submit_pattern_row(ctl, track, text),
             PromptKind::Fill { track } => self.submit_fill(ctl, track, text),
@@ -148,7 +154,7 @@ impl App {
         if self.ui.preview && ctl.queued().is_some() && cmd.is_edit() {
             return Err("the preview of the queued slot is read-only".into());
         }
-        match ctl.apply(cmd) {
+        match ctl.apply_edited(cmd) {
             Ok(Some(msg)) => {
                 self.ui.say(Level::Info, msg);
                 Ok(())

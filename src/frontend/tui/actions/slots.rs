@@ -14,13 +14,36 @@ impl App {
             Action::TakeFile => self.settle_conflict(ctl, true),
             Action::KeepEdits => self.settle_conflict(ctl, false),
             Action::PreviewQueued => self.preview_queued(ctl),
+            Action::Prepare(Some(n)) => match SlotNumber::new(n) {
+                Ok(slot) => self.prepare(ctl, slot),
+                Err(e) => self.ui.say(Level::Error, e.to_string()),
+            },
+            Action::Prepare(None) if ctl.prepared().is_some() => {
+                self.run(ctl, Command::Prepare(None));
+                self.clamp(ctl);
+            }
+            Action::Prepare(None) => {
+                self.ui.prompt = Some(Prompt::new(
+                    PromptKind::Prepare,
+                    "Prepare slot (1–128): edit it while this one plays",
+                    "",
+                ));
+            }
+            Action::SlotPrepare => match SlotNumber::new(self.ui.slot_cursor) {
+                Ok(slot) => self.prepare(ctl, slot),
+                Err(e) => self.ui.say(Level::Error, e.to_string()),
+            },
+            Action::PrepareQueue if self.run(ctl, Command::QueuePrepared { immediate: false }) => {
+                self.clamp(ctl);
+                self.refresh_slots(ctl);
+            }
             Action::Revert => self.revert(ctl),
             Action::Save => self.open_save_prompt(ctl),
             Action::SlotRename => {
-                let name = ctl.song().metadata.name.clone();
+                let name = ctl.edited().metadata.name.clone();
                 self.ui.prompt = Some(Prompt::new(PromptKind::SlotName, "Name of the song", name));
             }
-            Action::SaveCurrent => match ctl.slot() {
+            Action::SaveCurrent => match ctl.edited_slot() {
                 Some(slot) => self.save(ctl, slot, false),
                 None => self.open_save_prompt(ctl),
             },
@@ -59,6 +82,17 @@ impl App {
         }
     }
 
+    /// Opens `slot` to prepare it: the grid and panels edit it, the cursor at its start.
+    pub(super) fn prepare(&mut self, ctl: &mut Controller, slot: SlotNumber) {
+        if self.run(ctl, Command::Prepare(Some(slot))) {
+            self.ui.preview = false;
+            self.ui.track = 0;
+            self.ui.step = 0;
+            self.clamp(ctl);
+            self.refresh_slots(ctl);
+        }
+    }
+
     fn preview_queued(&mut self, ctl: &Controller) {
         let ui = &mut self.ui;
         match ctl.queued() {
@@ -79,7 +113,7 @@ impl App {
     }
 
     fn open_save_prompt(&mut self, ctl: &Controller) {
-        let proposed = ctl.slot().map(|s| s.to_string()).unwrap_or_default();
+        let proposed = ctl.edited_slot().map(|s| s.to_string()).unwrap_or_default();
         self.ui.prompt = Some(Prompt::new(
             PromptKind::Save,
             "Save to slot (1–128)",
@@ -88,7 +122,7 @@ impl App {
     }
 
     pub(super) fn save(&mut self, ctl: &mut Controller, slot: SlotNumber, force: bool) {
-        match ctl.apply(Command::SaveSlot { slot, force }) {
+        match ctl.apply_edited(Command::SaveSlot { slot, force }) {
             Ok(text) => {
                 if let Some(text) = text {
                     self.ui.say(Level::Info, text);

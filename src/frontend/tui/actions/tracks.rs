@@ -17,7 +17,7 @@ impl App {
         match action {
             Action::TrackSelect(c) => self.track_select(ctl, c),
             Action::TrackAdd => {
-                let name = free_name(&ctl.song().sequencer.tracks, "track");
+                let name = free_name(&ctl.edited().sequencer.tracks, "track");
                 self.ui.prompt = Some(Prompt::new(
                     PromptKind::AddTrack,
                     "Name of the new track",
@@ -85,7 +85,7 @@ impl App {
     }
 
     fn track_select(&mut self, ctl: &Controller, c: Cycle) {
-        let n = ctl.song().sequencer.tracks.len();
+        let n = ctl.edited().sequencer.tracks.len();
         if n > 0 {
             self.ui.track = match c {
                 Cycle::Next => (self.ui.track + 1) % n,
@@ -114,7 +114,7 @@ impl App {
                 Vertical::Down => 1,
             };
             if self.run(ctl, Command::MoveTrack { track: name, delta }) {
-                let n = ctl.song().sequencer.tracks.len();
+                let n = ctl.edited().sequencer.tracks.len();
                 self.ui.track = (self.ui.track as isize + delta).clamp(0, n as isize - 1) as usize;
             }
         }
@@ -201,7 +201,7 @@ impl App {
         };
         match t.voice().and_then(audible_filter) {
             Some(id) => {
-                let value = nudged(id.spec(), ctl.song().params.get(id), nudge);
+                let value = nudged(id.spec(), ctl.edited().params.get(id), nudge);
                 self.run(ctl, Command::SetParam { id, value });
             }
             None => {
@@ -253,7 +253,7 @@ impl App {
             self.ui.say(Level::Warning, text);
             return;
         };
-        let tracks = ctl.song().sequencer.tracks.clone();
+        let tracks = ctl.edited().sequencer.tracks.clone();
         match tracks.get(self.ui.track) {
             Some(target) if target.name != copied.name => {
                 // Over another track: take the copy's pattern and sound, keep the target's
@@ -296,7 +296,7 @@ impl App {
         if name.is_empty() {
             return Err("a track needs a name".into());
         }
-        let tracks = ctl.song().sequencer.tracks.clone();
+        let tracks = ctl.edited().sequencer.tracks.clone();
         if tracks.iter().any(|t| t.name == name) {
             return Err(format!("a track named {name:?} exists already"));
         }

@@ -28,7 +28,7 @@ impl App {
                 self.run(ctl, Command::NudgeBpm(d));
             }
             Action::BpmSet => {
-                let bpm = control::fmt_num(ctl.song().sequencer.bpm);
+                let bpm = control::fmt_num(ctl.edited().sequencer.bpm);
                 let label = format!("Tempo in BPM ({}–{})", seq_spec::BPM.min, seq_spec::BPM.max);
                 self.ui.prompt = Some(Prompt::new(PromptKind::Bpm, label, bpm));
             }
@@ -78,7 +78,7 @@ impl App {
         let n = taps.len();
         let bpm = (60.0 / interval * 10.0).round() / 10.0;
         if self.run(ctl, Command::SetBpm(bpm)) {
-            let shown = ctl.song().sequencer.bpm;
+            let shown = ctl.edited().sequencer.bpm;
             self.ui
                 .say(Level::Info, format!("tap tempo {shown:.1} BPM ({n} taps)"));
         }

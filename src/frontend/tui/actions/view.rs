@@ -230,7 +230,7 @@ impl App {
 
     fn grid_cursor(&mut self, ctl: &Controller, m: CursorMove) {
         let ui = &mut self.ui;
-        let tracks = ctl.song().sequencer.tracks.len();
+        let tracks = ctl.edited().sequencer.tracks.len();
         let last_track = tracks.saturating_sub(1);
         let cols = grid_columns(ctl);
         let track_len = ctl
