@@ -66,9 +66,13 @@ impl Tmux {
             "tmux: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // A narrow terminal has no room for the slot browser.
+        // A narrow terminal has no room for the slot browser. The whole first frame, not the
+        // first rows of it: a loaded machine can catch the terminal mid-draw.
+        let rows = (height as usize).saturating_sub(2);
         self.wait_for("the tracker", |s| {
-            s.contains("Pattern") && (s.contains("Slots") || width < 120)
+            s.contains("Pattern")
+                && (s.contains("Slots") || width < 120)
+                && s.lines().filter(|l| !l.trim().is_empty()).count() >= rows
         })
     }
 
