@@ -272,3 +272,44 @@ fn a_one_bar_fill_with_a_fill_condition_is_built_and_triggered() {
         tmux.send(&["Space", "q"]);
     }
 }
+
+/// Prepare the next pattern while one plays (issue 14, item 5): Alt-p 2 opens slot 2 beside
+/// the playing slot 1, a step set there is saved to slot 2 alone, and Alt-q brings slot 2 in
+/// with its edit.
+#[test]
+fn the_next_slot_is_prepared_while_one_plays_then_queued() {
+    if !tmux_present() {
+        return;
+    }
+    for size in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let slot_2 = SLOT_1.replace("\"Stage\"", "\"Next\"");
+        fs::create_dir_all(dir.path().join("slots")).unwrap();
+        fs::write(dir.path().join("slots/slot_002.json"), slot_2).unwrap();
+        let tmux = start(dir.path(), "prepare", size);
+        tmux.send(&["Space"]);
+        tmux.wait_for("playing", |s| s.contains("PLAY"));
+        press(&tmux, "prepare slot 2", &["M-p", "2", "Enter"], 3);
+        tmux.wait_for("the prepared slot", |s| s.contains("PREPARING slot 2"));
+        // kick's step 2 becomes a hit, saved to slot 2's file; slot 1 is not touched.
+        press(&tmux, "set a step and save it", &["l", "x", "C-s"], 3);
+        wait_file(&tmux, dir.path(), 2, |song| {
+            track(song, "kick").is_some_and(|t| t.pattern == "Xx..x...X..x..x.")
+        });
+        let one = fs::read_to_string(dir.path().join("slots/slot_001.json")).unwrap();
+        assert!(one.contains("\"X...x...X..x..x.\""), "{one}");
+        let screen = tmux.capture();
+        assert!(
+            screen.lines().next().unwrap().contains("slot 1"),
+            "{screen}"
+        );
+        // Queue it: the header says it comes, then that it plays.
+        press(&tmux, "queue it", &["M-q"], 1);
+        let screen = tmux.wait_for("slot 2 playing", |s| {
+            s.lines()
+                .next()
+                .is_some_and(|l| l.contains("slot 2 \"Next\""))
+        });
+        assert!(!screen.contains("PREPARING"), "{size:?}\n{screen}");
+    }
+}
