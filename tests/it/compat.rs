@@ -871,6 +871,94 @@ fn headless_shows_osc_errors_as_events_and_as_stderr_lines() {
     }
 }
 
+/// Text mode prints the schema as Music Chronus printed it; `--record-bits 16` writes the
+/// original's 16-bit files, and `--record-ends-on-stop` lets a script's `/engine/stop` end
+/// the `--record` file, as it ended the original's recording.
+#[cfg(unix)]
+#[test]
+fn headless_text_mode_prints_the_schema_and_records_sixteen_bits_until_engine_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out16.wav");
+    let mut run = Headless::start(
+        dir.path(),
+        dir.path(),
+        &[
+            "--record",
+            out.to_str().unwrap(),
+            "--record-bits",
+            "16",
+            "--record-ends-on-stop",
+        ],
+    );
+    run.wait_line("the recording line", |l| {
+        l.contains("recording to") && l.contains("16-bit stereo")
+    });
+    let mut c = Client::new(run.port);
+    let reply = c.ask("/engine/schema", vec![OscType::String("stdout".into())]);
+    assert_eq!(reply.addr, "/reply");
+    run.wait_line("the schema banner", |l| l == "ENGINE PARAMETER SCHEMA");
+    run.wait_line("the schema's JSON", |l| {
+        l.contains("\"engine\": \"chronus\"")
+    });
+    let stop = c.ask("/engine/stop", vec![]);
+    assert_eq!(text(&stop, 1), "audio off");
+    run.wait_line("the --record file finished", |l| {
+        l.starts_with("recorded") && l.contains("out16.wav")
+    });
+    run.finish();
+    let (spec, samples) = wav_samples(&out);
+    assert_eq!((spec.channels, spec.bits_per_sample), (2, 16));
+    assert_eq!(spec.sample_format, hound::SampleFormat::Int);
+    assert!(samples.iter().all(|s| s.is_finite()));
+    // A bad format is refused before anything runs, quoting the value.
+    let bad = crate::support::chronus_bounded(&["headless", "--record-bits", "24"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr.contains("\"24\" is not a recording format"),
+        "{bad:?}"
+    );
+}
+
+/// `chronus --empty` opens the tracker on an empty, stopped song in the first slot with no
+/// file, leaving slot 1's song on disk alone.
+#[cfg(unix)]
+#[test]
+fn the_tracker_starts_empty_in_the_first_free_slot() {
+    if !crate::support::tmux_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = chronus::store::Store::new(dir.path());
+    let mut song = chronus::model::slot::Slot::default();
+    song.metadata.name = "busy".into();
+    let kick = song.new_track("kick", "voice1", "X...X...");
+    song.sequencer.tracks.push(kick);
+    store
+        .save(chronus::store::SlotNumber::new(1).unwrap(), &song)
+        .unwrap();
+    let tmux = crate::support::Tmux::new("compat-empty");
+    let screen = tmux.start(dir.path(), &["--empty", "--no-osc"]);
+    let screen = if screen.contains("empty song in slot 2") {
+        screen
+    } else {
+        tmux.wait_for("the empty song", |s| s.contains("empty song in slot 2"))
+    };
+    assert!(!screen.contains("kick"), "{screen}");
+    tmux.send(&["q"]);
+    tmux.wait_gone("after q");
+    // Nothing was written: slot 1 is as it was, slot 2 has no file.
+    assert_eq!(
+        store
+            .load(chronus::store::SlotNumber::new(1).unwrap())
+            .unwrap()
+            .slot
+            .metadata
+            .name,
+        "busy"
+    );
+    assert!(!dir.path().join("slots/slot_002.json").exists());
+}
+
 #[test]
 fn recordings_a_script_starts_go_beside_the_run_file_and_engine_stop_leaves_it() {
     let mut live = Live::start(Setup::default());
