@@ -965,7 +965,7 @@ fn record_start(ctl: &mut Controller, c: &Call) -> Routed {
         Some(a) => {
             let bits = number(a).map_err(|e| format!("bits: {e}"))?;
             let format = (bits.fract() == 0.0 && (0.0..=64.0).contains(&bits))
-                .then(|| crate::audio::recorder::RecordFormat::from_bits(bits as u32))
+                .then(|| crate::control::RecordFormat::from_bits(bits as u32))
                 .flatten()
                 .ok_or_else(|| format!("bits: {} is not 16 or 32", crate::model::fmt_num(bits)))?;
             ack(ctl.apply(Command::RecordStartAs(name, format)))
