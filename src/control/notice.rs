@@ -302,6 +302,26 @@ mod tests {
                 Some("recorded 1.50 s to rec/take.wav"),
             ),
             (
+                Notice::OscAnswer {
+                    level: Level::Error,
+                    address: "/seq/bpm".into(),
+                    message: "a tempo: \"fast\" is not a number".into(),
+                    from: Some("127.0.0.1:5000".parse().unwrap()),
+                },
+                None,
+                Some("OSC refused /seq/bpm from 127.0.0.1:5000: a tempo: \"fast\" is not a number"),
+            ),
+            (
+                Notice::OscAnswer {
+                    level: Level::Warning,
+                    address: "/gate/sine1".into(),
+                    message: "no such voice: nothing changed".into(),
+                    from: None,
+                },
+                None,
+                Some("OSC warned /gate/sine1: no such voice: nothing changed"),
+            ),
+            (
                 Notice::Message(Level::Warning, "look out".into()),
                 None,
                 Some("look out"),

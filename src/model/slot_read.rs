@@ -218,6 +218,12 @@ impl Reader<'_> {
     /// A number checked against `spec`: rounded when the field is whole-numbered, clamped into
     /// range, with a warning for each fix.
     fn number(&mut self, v: &Value, path: &str, spec: &ParamSpec) -> Result<f64, SlotError> {
+        // A choice may be written by name (`"waveform": "saw"`), as everywhere else.
+        if let Value::String(name) = v
+            && let Some(x) = spec.choice_value(name)
+        {
+            return Ok(x);
+        }
         let x = self.raw_number(v, path)?;
         let mut fixed = x;
         if spec.ty == ParamType::Int && x.fract() != 0.0 {

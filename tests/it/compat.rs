@@ -679,9 +679,15 @@ fn note_lists_clamp_and_skip_entries_with_a_warning_each() {
     let doc = serde_json::json!({
         "sequencer": {"tracks": {"bass": {"voice_id": "voice2", "pattern": "x...",
             "notes": ["C2 E2", 98.0, "H2"]}, "lead": {"voice_id": "voice3",
-            "pattern": "x...", "notes": "A4, 10000.0"}}}
+            "pattern": "x...", "notes": "A4, 10000.0"}}},
+        "modules": {"voice1": {"waveform": "saw"}}
     });
     let parsed = chronus::model::slot::parse_slot(&doc.to_string(), "slot.json").unwrap();
+    // A waveform may be named in a slot file too, as over OSC and on the prompt.
+    assert_eq!(
+        parsed.slot.params.get(ParamId::voice(1, voice::WAVEFORM)),
+        1.0
+    );
     let tracks = &parsed.slot.sequencer.tracks;
     assert_eq!(tracks[0].notes, vec![65.41, 82.41, 98.0]);
     assert_eq!(tracks[1].notes, vec![440.0, 5000.0]);
@@ -1018,4 +1024,65 @@ fn recordings_a_script_starts_go_beside_the_run_file_and_engine_stop_leaves_it()
         take.len()
     );
     assert!(whole.iter().all(|s| s.is_finite()) && rms(&whole) > 1e-3);
+}
+
+/// A flood of bad messages is told as at most [`MAX_ANSWER_NOTICES`] notices per turn and one
+/// count, so a headless run's output stays bounded.
+#[test]
+fn a_flood_of_errors_is_told_one_by_one_up_to_a_bound_then_counted() {
+    use chronus::sources::osc::MAX_ANSWER_NOTICES;
+    let mut rig = Rig::new();
+    let bad = |i: usize| {
+        OscPacket::Message(OscMessage {
+            addr: "/seq/bpm".into(),
+            args: vec![OscType::String(format!("fast{i}"))],
+        })
+    };
+    for b in 0..2 {
+        let bundle = OscPacket::Bundle(rosc::OscBundle {
+            timetag: rosc::OscTime {
+                seconds: 0,
+                fractional: 1,
+            },
+            content: (0..200).map(|i| bad(b * 200 + i)).collect(),
+        });
+        rig.client
+            .send_to(
+                &rosc::encoder::encode(&bundle).unwrap(),
+                rig.server.local_addr(),
+            )
+            .unwrap();
+    }
+    // Both are usually waiting by the first turn (if not, the other branch below holds).
+    std::thread::sleep(Duration::from_millis(100));
+    let deadline = Instant::now() + BOUND;
+    while rig.server.stats().datagrams < 2 {
+        assert!(Instant::now() < deadline);
+        rig.turn();
+    }
+    rig.turn();
+    let told = rig
+        .live
+        .notices
+        .iter()
+        .filter(|(_, n)| matches!(n, Notice::OscAnswer { .. }))
+        .count();
+    let counted: Vec<&String> = rig
+        .live
+        .notices
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Notice::Message(Level::Warning, t) if t.contains("more /error") => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rig.server.stats().refused, 400);
+    if rig.server.stats().received == 2 && counted.len() == 1 {
+        // Both datagrams in one turn: 256 told, 144 counted.
+        assert_eq!(told, MAX_ANSWER_NOTICES);
+        assert!(counted[0].contains("144 more"), "{counted:?}");
+    } else {
+        // The datagrams came in two turns: each turn's 200 were all told.
+        assert_eq!((told, counted.len()), (400, 0));
+    }
 }

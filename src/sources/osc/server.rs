@@ -31,6 +31,9 @@ pub const VIZ_PERIOD: Duration = Duration::from_millis(100);
 /// Warnings remembered as sent (sender, address, text), so each goes once to a sender; past
 /// this many, further warnings are not sent (they are still counted).
 pub const MAX_WARNED: usize = 4096;
+/// `/error` and `/warning` answers told as notices per control-loop turn; past this, a flood
+/// of bad messages is told as one count, so the frontends' output stays bounded.
+pub const MAX_ANSWER_NOTICES: usize = 256;
 /// Largest reply sent; anything longer is answered with an `/error`.
 const MAX_REPLY: usize = 65_000;
 /// Receive buffer asked for: the usual default holds only a few hundred small datagrams,
@@ -291,6 +294,8 @@ pub struct OscServer {
     warned: std::collections::HashSet<(Option<SocketAddr>, String, String)>,
     /// `/error` and `/warning` answers sent since the last turn, to become notices.
     answered: Vec<Notice>,
+    /// Answers past [`MAX_ANSWER_NOTICES`] since the last turn, told as a count.
+    answers_untold: u64,
 }
 
 /// Saves whose sender is remembered for an `/error` answer; older ones are forgotten first.
@@ -328,6 +333,7 @@ impl OscServer {
             from: None,
             warned: Default::default(),
             answered: Vec::new(),
+            answers_untold: 0,
         })
     }
 
@@ -644,6 +650,10 @@ impl OscServer {
             }
             _ => return,
         };
+        if self.answered.len() >= MAX_ANSWER_NOTICES {
+            self.answers_untold += 1;
+            return;
+        }
         let text = |i: usize| match m.args.get(i) {
             Some(OscType::String(s)) => s.clone(),
             _ => String::new(),
@@ -876,6 +886,16 @@ impl Service for OscServer {
         for n in self.answered.drain(..) {
             ctl.push_notice(n);
             changed = true;
+        }
+        if self.answers_untold > 0 {
+            ctl.notify(
+                Level::Warning,
+                format!(
+                    "OSC: {} more /error and /warning answers this turn are not shown one by one (a flood; the status line counts them)",
+                    self.answers_untold
+                ),
+            );
+            self.answers_untold = 0;
         }
         changed |= self.run_follower(ctl);
         self.send_viz(ctl);
