@@ -41,8 +41,8 @@ pub enum Outcome {
     /// message is not answered with a stream of warnings.
     Ignored(String),
     /// Done, but not quite as asked (an entry skipped, a value mapped as Music Chronus mapped
-    /// it): the reply, if any, then `/warning <address> <message>` for each sentence, each
-    /// sent once per sender.
+    /// it): `/warning <address> <message>` for each sentence (each sent once per sender),
+    /// then the reply, if any.
     Warned(Option<Vec<OscType>>, Vec<String>),
 }
 

@@ -539,14 +539,16 @@ impl OscServer {
                 self.warn_once(addr, why, replies);
             }
             Outcome::Warned(reply, warnings) => {
+                // Warnings first: a client that stops listening at the reply (chronus ctl)
+                // has read them by then.
+                for w in warnings {
+                    self.warn_once(addr, w, replies);
+                }
                 if let Some(args) = reply {
                     let mut all = Vec::with_capacity(args.len() + 1);
                     all.push(OscType::String(msg.addr.clone()));
                     all.extend(args);
                     replies.push(OscPacket::Message(message("/reply", all)));
-                }
-                for w in warnings {
-                    self.warn_once(addr, w, replies);
                 }
             }
         }
