@@ -267,9 +267,7 @@ impl Session {
     /// Stops recording and the sequencer; returns the last notices. The output closes when
     /// the session is dropped.
     pub fn shutdown(&mut self) -> Vec<Notice> {
-        if self.ctl.recording().is_some()
-            && let Err(e) = self.ctl.apply(Command::RecordStop)
-        {
+        for e in self.ctl.finish_recordings() {
             self.ctl.notify(Level::Error, e.to_string());
         }
         let _ = self.ctl.apply(Command::Stop);

@@ -22,9 +22,67 @@ const RECORD_RING: usize = 48_000 * 2 * 4;
 
 enum RecorderCmd {
     Attach(rtrb::Consumer<f32>, u32),
-    Start(PathBuf, mpsc::Sender<anyhow::Result<PathBuf>>),
-    Stop(mpsc::Sender<anyhow::Result<RecordingInfo>>),
+    Start(
+        u64,
+        PathBuf,
+        RecordFormat,
+        mpsc::Sender<anyhow::Result<PathBuf>>,
+    ),
+    Stop(u64, mpsc::Sender<anyhow::Result<RecordingInfo>>),
     Quit,
+}
+
+/// How recorded samples are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordFormat {
+    /// 32-bit float stereo: every sample as the engine made it (the default).
+    #[default]
+    Float32,
+    /// 16-bit integer stereo, as Music Chronus recorded (clipped at full scale).
+    Int16,
+}
+
+impl RecordFormat {
+    /// Bits per sample.
+    pub fn bits(self) -> u16 {
+        match self {
+            RecordFormat::Float32 => 32,
+            RecordFormat::Int16 => 16,
+        }
+    }
+
+    /// The format of `bits` bits per sample (16 or 32).
+    pub fn from_bits(bits: u32) -> Option<RecordFormat> {
+        match bits {
+            32 => Some(RecordFormat::Float32),
+            16 => Some(RecordFormat::Int16),
+            _ => None,
+        }
+    }
+
+    /// Bytes of one sample.
+    fn sample_bytes(self) -> u64 {
+        u64::from(self.bits() / 8)
+    }
+
+    /// Words for messages: `32-bit float` / `16-bit`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RecordFormat::Float32 => "32-bit float",
+            RecordFormat::Int16 => "16-bit",
+        }
+    }
+}
+
+/// Who a recording belongs to: the run's `--record` file, or the take that record
+/// start/stop (the `R` key, `/engine/record/*`) control. Both may run at once, from the same
+/// samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordRole {
+    /// `headless --record FILE`: goes on until the run ends.
+    Run,
+    /// Started and stopped by record start/stop.
+    Take,
 }
 
 /// What a finished recording holds.
@@ -45,14 +103,26 @@ impl RecordingInfo {
     }
 }
 
+/// One file being written.
+#[derive(Debug, Clone)]
+struct Active {
+    id: u64,
+    role: RecordRole,
+    path: PathBuf,
+}
+
 /// Writes the master output to WAV from its own thread, fed by a ring; the audio thread never
-/// touches the file.
+/// touches the file. Several files may be written at once from the one ring (the run's
+/// `--record` file and a take), so the audio side does no more work for a second file.
 pub struct Recorder {
     cmd: mpsc::Sender<RecorderCmd>,
     thread: Option<JoinHandle<()>>,
     stats: Option<Arc<SharedStats>>,
-    current: Option<PathBuf>,
+    active: Vec<Active>,
+    next_id: u64,
     attached: bool,
+    default_format: RecordFormat,
+    run_ends_with_engine: bool,
 }
 
 impl Default for Recorder {
@@ -73,8 +143,11 @@ impl Recorder {
             cmd: tx,
             thread: Some(thread),
             stats: None,
-            current: None,
+            active: Vec::new(),
+            next_id: 0,
             attached: false,
+            default_format: RecordFormat::Float32,
+            run_ends_with_engine: false,
         }
     }
 
@@ -95,24 +168,67 @@ impl Recorder {
         self.stats = Some(stats);
     }
 
-    /// The file being recorded, if any.
-    pub fn current(&self) -> Option<&Path> {
-        self.current.as_deref()
+    /// The format takes are recorded in when none is asked for.
+    pub fn default_format(&self) -> RecordFormat {
+        self.default_format
     }
 
-    /// Starts recording the master output to `path` (the parent folder is created), or, when
-    /// a file is there already, to the first free numbered name beside it (`take-2.wav`):
-    /// nothing is ever overwritten. Returns the file the recording goes to.
+    /// Sets the format takes are recorded in when none is asked for (`--record-bits`).
+    pub fn set_default_format(&mut self, format: RecordFormat) {
+        self.default_format = format;
+    }
+
+    /// Whether `/engine/stop` also ends the run's `--record` file.
+    pub fn run_ends_with_engine(&self) -> bool {
+        self.run_ends_with_engine
+    }
+
+    /// Makes `/engine/stop` also end the run's `--record` file (as it ended Music Chronus's
+    /// recording), when the performer asks for it.
+    pub fn set_run_ends_with_engine(&mut self, on: bool) {
+        self.run_ends_with_engine = on;
+    }
+
+    /// The take being recorded, or else the run's `--record` file, if any.
+    pub fn current(&self) -> Option<&Path> {
+        self.path_of(RecordRole::Take)
+            .or_else(|| self.path_of(RecordRole::Run))
+    }
+
+    /// The file `role` records to, if it records.
+    pub fn path_of(&self, role: RecordRole) -> Option<&Path> {
+        self.active
+            .iter()
+            .find(|a| a.role == role)
+            .map(|a| a.path.as_path())
+    }
+
+    /// Starts a take in the default format (see [`Recorder::start_as`]).
     pub fn start(&mut self, path: &Path) -> anyhow::Result<PathBuf> {
-        if let Some(cur) = &self.current {
+        self.start_as(path, RecordRole::Take, self.default_format)
+    }
+
+    /// Starts recording the master output for `role` to `path` (the parent folder is
+    /// created), or, when a file is there already, to the first free numbered name beside
+    /// it (`take-2.wav`): nothing is ever overwritten. Returns the file the recording goes
+    /// to. A role records one file at a time.
+    pub fn start_as(
+        &mut self,
+        path: &Path,
+        role: RecordRole,
+        format: RecordFormat,
+    ) -> anyhow::Result<PathBuf> {
+        if let Some(cur) = self.path_of(role) {
             anyhow::bail!("already recording to {}", cur.display());
         }
         if !self.attached {
             anyhow::bail!("no audio output is running to record from");
         }
+        let id = self.next_id;
+        self.next_id += 1;
         let (tx, rx) = mpsc::channel();
         self.cmd
-            .send(RecorderCmd::Start(path.to_path_buf(), tx))
+            .send(RecorderCmd::Start(id, path.to_path_buf(), format, tx))
             .map_err(|_| anyhow::anyhow!("the recorder thread has stopped"))?;
         let path = rx
             .recv()
@@ -120,25 +236,42 @@ impl Recorder {
         if let Some(s) = &self.stats {
             s.recording.store(true, Ordering::Relaxed);
         }
-        self.current = Some(path.clone());
+        self.active.push(Active {
+            id,
+            role,
+            path: path.clone(),
+        });
         Ok(path)
     }
 
-    /// Stops recording and finishes the file.
+    /// Stops the take and finishes its file.
     pub fn stop(&mut self) -> anyhow::Result<RecordingInfo> {
-        if self.current.is_none() {
-            anyhow::bail!("not recording");
+        self.stop_role(RecordRole::Take)
+    }
+
+    /// Stops `role`'s recording and finishes its file; the other goes on.
+    pub fn stop_role(&mut self, role: RecordRole) -> anyhow::Result<RecordingInfo> {
+        let Some(i) = self.active.iter().position(|a| a.role == role) else {
+            match (role, self.path_of(RecordRole::Run)) {
+                (RecordRole::Take, Some(run)) => anyhow::bail!(
+                    "not recording a take (the --record file {} goes on until the run ends)",
+                    run.display()
+                ),
+                _ => anyhow::bail!("not recording"),
+            }
+        };
+        let done = self.active.remove(i);
+        if self.active.is_empty() {
+            if let Some(s) = &self.stats {
+                s.recording.store(false, Ordering::Relaxed);
+            }
+            // A callback that read the flag just before it changed may still be pushing.
+            std::thread::sleep(Duration::from_millis(20));
         }
-        if let Some(s) = &self.stats {
-            s.recording.store(false, Ordering::Relaxed);
-        }
-        // A callback that read the flag just before it changed may still be pushing.
-        std::thread::sleep(Duration::from_millis(20));
         let (tx, rx) = mpsc::channel();
         self.cmd
-            .send(RecorderCmd::Stop(tx))
+            .send(RecorderCmd::Stop(done.id, tx))
             .map_err(|_| anyhow::anyhow!("the recorder thread has stopped"))?;
-        self.current = None;
         rx.recv()
             .map_err(|_| anyhow::anyhow!("the recorder thread has stopped"))?
     }
@@ -146,8 +279,10 @@ impl Recorder {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        if self.current.is_some() {
-            let _ = self.stop();
+        for role in [RecordRole::Take, RecordRole::Run] {
+            if self.path_of(role).is_some() {
+                let _ = self.stop_role(role);
+            }
         }
         let _ = self.cmd.send(RecorderCmd::Quit);
         if let Some(t) = self.thread.take() {
@@ -158,62 +293,66 @@ impl Drop for Recorder {
 
 type Writer = hound::WavWriter<BufWriter<File>>;
 
+/// One file the writer thread fills.
+struct Open {
+    id: u64,
+    writer: Writer,
+    path: PathBuf,
+    format: RecordFormat,
+    /// Samples written.
+    samples: u64,
+    error: Option<String>,
+}
+
 fn recorder_thread(rx: mpsc::Receiver<RecorderCmd>) {
     let mut input: Option<(rtrb::Consumer<f32>, u32)> = None;
-    let mut writer: Option<(Writer, PathBuf, u64)> = None;
-    let mut error: Option<String> = None;
+    let mut open: Vec<Open> = Vec::new();
     loop {
         let cmd = rx.recv_timeout(Duration::from_millis(10));
-        // Move whatever the audio side has produced into the file (or discard it).
+        // Move whatever the audio side has produced into the files (or discard it).
         if let Some((cons, _)) = input.as_mut() {
-            drain_into(cons, &mut writer, &mut error);
+            drain_into(cons, &mut open);
         }
         match cmd {
             Ok(RecorderCmd::Attach(c, rate)) => input = Some((c, rate)),
-            Ok(RecorderCmd::Start(path, reply)) => {
+            Ok(RecorderCmd::Start(id, path, format, reply)) => {
                 let rate = input.as_ref().map(|(_, r)| *r).unwrap_or(DEFAULT_RATE);
-                if let Some((cons, _)) = input.as_mut() {
-                    // Discard anything left over from before this recording.
+                if open.is_empty()
+                    && let Some((cons, _)) = input.as_mut()
+                {
+                    // Discard anything left over from before this recording (with another
+                    // file open, it all went into that one just now).
                     let n = cons.slots();
                     if let Ok(c) = cons.read_chunk(n) {
                         c.commit_all();
                     }
                 }
-                let res = create_wav(&path, rate).map(|(w, path)| {
-                    writer = Some((w, path.clone(), 0));
-                    error = None;
+                let res = create_wav(&path, rate, format).map(|(writer, path)| {
+                    open.push(Open {
+                        id,
+                        writer,
+                        path: path.clone(),
+                        format,
+                        samples: 0,
+                        error: None,
+                    });
                     path
                 });
                 let _ = reply.send(res);
             }
-            Ok(RecorderCmd::Stop(reply)) => {
+            Ok(RecorderCmd::Stop(id, reply)) => {
                 if let Some((cons, _)) = input.as_mut() {
-                    drain_into(cons, &mut writer, &mut error);
+                    drain_into(cons, &mut open);
                 }
-                let res = match writer.take() {
-                    Some((w, path, samples)) => {
-                        let rate = w.spec().sample_rate;
-                        match (w.finalize(), error.take()) {
-                            (Ok(()), None) => Ok(RecordingInfo {
-                                path,
-                                frames: samples / 2,
-                                sample_rate: rate,
-                            }),
-                            (_, Some(e)) => {
-                                Err(anyhow::anyhow!("recording to {}: {e}", path.display()))
-                            }
-                            (Err(e), None) => {
-                                Err(anyhow::anyhow!("recording to {}: {e}", path.display()))
-                            }
-                        }
-                    }
+                let res = match open.iter().position(|o| o.id == id) {
+                    Some(i) => finish(open.remove(i)),
                     None => Err(anyhow::anyhow!("not recording")),
                 };
                 let _ = reply.send(res);
             }
             Ok(RecorderCmd::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                if let Some((w, _, _)) = writer.take() {
-                    let _ = w.finalize();
+                for o in open.drain(..) {
+                    let _ = o.writer.finalize();
                 }
                 return;
             }
@@ -222,11 +361,21 @@ fn recorder_thread(rx: mpsc::Receiver<RecorderCmd>) {
     }
 }
 
-fn drain_into(
-    cons: &mut rtrb::Consumer<f32>,
-    writer: &mut Option<(Writer, PathBuf, u64)>,
-    error: &mut Option<String>,
-) {
+/// Finishes one file; says what it holds, or why it is not whole.
+fn finish(o: Open) -> anyhow::Result<RecordingInfo> {
+    let rate = o.writer.spec().sample_rate;
+    match (o.writer.finalize(), o.error) {
+        (Ok(()), None) => Ok(RecordingInfo {
+            path: o.path,
+            frames: o.samples / 2,
+            sample_rate: rate,
+        }),
+        (_, Some(e)) => Err(anyhow::anyhow!("recording to {}: {e}", o.path.display())),
+        (Err(e), None) => Err(anyhow::anyhow!("recording to {}: {e}", o.path.display())),
+    }
+}
+
+fn drain_into(cons: &mut rtrb::Consumer<f32>, open: &mut [Open]) {
     let n = cons.slots();
     if n == 0 {
         return;
@@ -234,40 +383,54 @@ fn drain_into(
     let Ok(chunk) = cons.read_chunk(n) else {
         return;
     };
-    if let Some((w, _, count)) = writer.as_mut() {
-        let (a, b) = chunk.as_slices();
-        let fits = room(*count, limits::MAX_WAV_DATA_BYTES);
-        if (n as u64) > fits && error.is_none() {
+    let (a, b) = chunk.as_slices();
+    for o in open.iter_mut() {
+        let bytes = o.format.sample_bytes();
+        let fits = room(o.samples, limits::MAX_WAV_DATA_BYTES, bytes);
+        if (n as u64) > fits && o.error.is_none() {
             // The WAV format counts bytes in 32 bits: what is past the limit is not written
             // (hound's count would overflow), the file keeps what fits and stop says so.
             let over = limits::WAV_BYTES
-                .check(usize::try_from((*count + n as u64) * SAMPLE_BYTES).unwrap_or(usize::MAX))
+                .check(usize::try_from((o.samples + n as u64) * bytes).unwrap_or(usize::MAX))
                 .err();
-            *error = over.map(|e| format!("{e}: the recording was cut there"));
+            o.error = over.map(|e| format!("{e}: the recording was cut there"));
         }
         for &s in a.iter().chain(b).take(fits.min(n as u64) as usize) {
-            if let Err(e) = w.write_sample(s) {
-                error.get_or_insert_with(|| e.to_string());
+            let written = match o.format {
+                RecordFormat::Float32 => o.writer.write_sample(s),
+                RecordFormat::Int16 => o.writer.write_sample(to_i16(s)),
+            };
+            if let Err(e) = written {
+                o.error.get_or_insert_with(|| e.to_string());
                 break;
             }
-            *count += 1;
+            o.samples += 1;
         }
     }
     chunk.commit_all();
 }
 
-/// Bytes of one recorded sample (32-bit float).
-const SAMPLE_BYTES: u64 = 4;
+/// A sample as 16 bits: full scale is ±1.0, beyond it clipped; not a number is silence.
+fn to_i16(s: f32) -> i16 {
+    if s.is_nan() {
+        return 0;
+    }
+    (s.clamp(-1.0, 1.0) * 32767.0).round() as i16
+}
 
 /// Samples that still fit in a WAV file of at most `limit_bytes` of audio data after
-/// `written` samples, in whole stereo frames.
-fn room(written: u64, limit_bytes: u64) -> u64 {
-    let most = limit_bytes / SAMPLE_BYTES / 2 * 2;
+/// `written` samples of `sample_bytes` each, in whole stereo frames.
+fn room(written: u64, limit_bytes: u64, sample_bytes: u64) -> u64 {
+    let most = limit_bytes / sample_bytes / 2 * 2;
     most.saturating_sub(written)
 }
 
 /// A new WAV file at `path` or the first free numbered name beside it, and where it is.
-fn create_wav(path: &Path, sample_rate: u32) -> anyhow::Result<(Writer, PathBuf)> {
+fn create_wav(
+    path: &Path,
+    sample_rate: u32,
+    format: RecordFormat,
+) -> anyhow::Result<(Writer, PathBuf)> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the folder {}", dir.display()))?;
@@ -275,8 +438,11 @@ fn create_wav(path: &Path, sample_rate: u32) -> anyhow::Result<(Writer, PathBuf)
     let spec = hound::WavSpec {
         channels: 2,
         sample_rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
+        bits_per_sample: format.bits(),
+        sample_format: match format {
+            RecordFormat::Float32 => hound::SampleFormat::Float,
+            RecordFormat::Int16 => hound::SampleFormat::Int,
+        },
     };
     let (file, path) = create_new_file(path)?;
     match hound::WavWriter::new(BufWriter::new(file), spec) {
@@ -330,16 +496,30 @@ pub fn recording_file_name(name: Option<&str>) -> Result<String, BadRecordingNam
 
 #[cfg(test)]
 mod tests {
-    use super::{recording_file_name, room};
+    use super::{recording_file_name, room, to_i16};
 
     #[test]
     fn a_recording_stops_growing_at_the_wav_limit_on_a_whole_frame() {
-        assert_eq!(room(0, 80), 20);
-        assert_eq!(room(18, 80), 2);
-        assert_eq!(room(20, 80), 0);
-        assert_eq!(room(25, 80), 0);
+        assert_eq!(room(0, 80, 4), 20);
+        assert_eq!(room(18, 80, 4), 2);
+        assert_eq!(room(20, 80, 4), 0);
+        assert_eq!(room(25, 80, 4), 0);
+        // 16-bit samples take half the room.
+        assert_eq!(room(0, 80, 2), 40);
         // 4 GiB less the header: an odd number of samples would split a frame.
-        assert_eq!(room(0, crate::model::limits::MAX_WAV_DATA_BYTES) % 2, 0);
+        assert_eq!(room(0, crate::model::limits::MAX_WAV_DATA_BYTES, 4) % 2, 0);
+        assert_eq!(room(0, crate::model::limits::MAX_WAV_DATA_BYTES, 2) % 2, 0);
+    }
+
+    #[test]
+    fn sixteen_bit_samples_clip_at_full_scale() {
+        assert_eq!(to_i16(0.0), 0);
+        assert_eq!(to_i16(0.5), 16384);
+        assert_eq!(to_i16(1.0), 32767);
+        assert_eq!(to_i16(-1.0), -32767);
+        assert_eq!(to_i16(3.0), 32767);
+        assert_eq!(to_i16(f32::NAN), 0);
+        assert_eq!(to_i16(f32::NEG_INFINITY), -32767);
     }
 
     #[test]

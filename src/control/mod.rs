@@ -37,6 +37,7 @@ pub use crate::model::steps::StepEdit;
 use crate::store::worker::DiskWorker;
 use crate::store::{SlotNumber, Store};
 
+pub use crate::audio::recorder::RecordFormat;
 pub use crate::model::fmt_num;
 pub use chain::ChainView;
 pub use error::{ControlError, Quantity};
@@ -280,6 +281,8 @@ pub enum Command {
     },
     /// Start recording the master output (`name` inside the recordings folder).
     RecordStart(Option<String>),
+    /// Start recording in a given sample format (`/engine/record/start name 16`).
+    RecordStartAs(Option<String>, crate::audio::recorder::RecordFormat),
     /// Stop recording.
     RecordStop,
     /// Audio on (`/engine/start`).
@@ -379,6 +382,7 @@ impl Command {
                 | Command::RescanSlots
                 | Command::ResolveConflict { .. }
                 | Command::RecordStart(_)
+                | Command::RecordStartAs(..)
                 | Command::RecordStop
                 | Command::EngineStart
                 | Command::EngineStop
@@ -855,7 +859,7 @@ impl Controller {
         self.recorder.current()
     }
 
-    /// Starts recording the master output to `path` (`--record FILE`), or to the first free
+    /// Starts a take of the master output to `path`, or to the first free
     /// numbered name beside it; never inside the slots, backups or drafts folders. Returns
     /// the file the recording goes to.
     pub fn record_to(&mut self, path: &std::path::Path) -> Result<PathBuf, ControlError> {
@@ -878,6 +882,12 @@ impl Controller {
     /// Takes the notices gathered since the last call.
     pub fn drain_notices(&mut self) -> impl Iterator<Item = Notice> + '_ {
         self.notices.drain(..)
+    }
+
+    /// Adds a notice a service made (an OSC answer, a printed schema) to those the frontends
+    /// take.
+    pub fn push_notice(&mut self, n: Notice) {
+        self.notices.push_back(n);
     }
 
     /// Adds a message for the performer.
@@ -969,6 +979,7 @@ impl Controller {
             Command::RescanSlots => self.rescan(),
             Command::ResolveConflict { take_file } => self.resolve_conflict(take_file),
             Command::RecordStart(name) => self.record_start(name.as_deref()),
+            Command::RecordStartAs(name, format) => self.record_start_as(name.as_deref(), format),
             Command::RecordStop => self.record_stop(),
             Command::EngineStart => self.engine_start(),
             Command::EngineStop => self.engine_stop(),

@@ -129,6 +129,25 @@ pub enum Notice {
         /// The bar's first sample.
         sample: u64,
     },
+    /// An OSC sender was answered `/error` (level Error: the message was refused) or
+    /// `/warning` (level Warning: it was ignored, or applied differently from what it
+    /// asked), so a headless run shows what a script cannot see.
+    OscAnswer {
+        /// Error or Warning.
+        level: Level,
+        /// The address of the message answered.
+        address: String,
+        /// The answer's text.
+        message: String,
+        /// Who sent the message (`None`: not known, as for a datagram handed in by a test).
+        from: Option<std::net::SocketAddr>,
+    },
+    /// `/engine/schema stdout` asked for the schema to be printed, as Music Chronus printed
+    /// it on its console (headless prints it; the sender also gets it as a reply).
+    SchemaPrinted {
+        /// The schema, as pretty-printed JSON.
+        json: String,
+    },
     /// A chain that stops reached its end: the transport was told to stop when bar `bar`
     /// (first sample `sample`) was reported.
     ChainEnded {
@@ -185,6 +204,23 @@ pub fn describe(n: &Notice, slot_name: Option<&str>) -> Option<String> {
             entry, slot, bar, ..
         } => format!("chain entry {} (slot {slot}) from bar {bar}", entry + 1),
         Notice::ChainEnded { .. } => return None,
+        Notice::OscAnswer {
+            level,
+            address,
+            message,
+            from,
+        } => {
+            let what = if *level == Level::Error {
+                "refused"
+            } else {
+                "warned"
+            };
+            let from = from.map(|f| format!(" from {f}")).unwrap_or_default();
+            format!("OSC {what} {address}{from}: {message}")
+        }
+        Notice::SchemaPrinted { .. } => {
+            "/engine/schema stdout: the schema went to the sender as a reply".to_string()
+        }
     })
 }
 
@@ -264,6 +300,26 @@ mod tests {
                 Notice::Recorded(info),
                 None,
                 Some("recorded 1.50 s to rec/take.wav"),
+            ),
+            (
+                Notice::OscAnswer {
+                    level: Level::Error,
+                    address: "/seq/bpm".into(),
+                    message: "a tempo: \"fast\" is not a number".into(),
+                    from: Some("127.0.0.1:5000".parse().unwrap()),
+                },
+                None,
+                Some("OSC refused /seq/bpm from 127.0.0.1:5000: a tempo: \"fast\" is not a number"),
+            ),
+            (
+                Notice::OscAnswer {
+                    level: Level::Warning,
+                    address: "/gate/sine1".into(),
+                    message: "no such voice: nothing changed".into(),
+                    from: None,
+                },
+                None,
+                Some("OSC warned /gate/sine1: no such voice: nothing changed"),
             ),
             (
                 Notice::Message(Level::Warning, "look out".into()),

@@ -310,6 +310,18 @@ fn wait(socket: &UdpSocket, sent: &[&str], wanted: &str, deadline: Instant) -> O
                     return Some(Answer::Error(format!("{about}: {text}")));
                 }
                 "/reply" if about == wanted => return Some(Answer::Reply(args.collect())),
+                // Done, or ignored, but not quite as asked: said, and the answer still awaited.
+                "/warning" if sent.contains(&about.as_str()) => {
+                    let text = args.next().map(|a| show_arg(&a)).unwrap_or_default();
+                    // Taken and ignored (as Music Chronus ignored it): the command failed.
+                    if text.ends_with("nothing changed") {
+                        return Some(Answer::Error(format!("{about}: {text}")));
+                    }
+                    eprintln!(
+                        "chronus ctl: warning: {}",
+                        escape_keep_lines(&format!("{about}: {text}"))
+                    );
+                }
                 _ => {}
             }
         }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::app::AudioArgs;
 use crate::app::{BackendInfo, ENGINE_POLL, Session, SessionOptions};
-use crate::control::{Command, Controller, Level, Notice};
+use crate::control::{Command, Controller, Level, Notice, RecordFormat};
 use crate::model::text::{error_text, escape_json, escape_keep_lines};
 use crate::store::SlotNumber;
 
@@ -37,15 +37,42 @@ pub struct HeadlessArgs {
     /// Ctrl-C).
     #[arg(long, allow_negative_numbers = true, value_parser = crate::model::limits::parse_seconds)]
     pub seconds: Option<f64>,
-    /// Record the master output to this WAV file.
+    /// Start with an empty, stopped song and every voice at its default, loading no slot (as
+    /// the Music Chronus engine started): for scripts that build their song over OSC.
+    #[arg(long, conflicts_with = "slot")]
+    pub empty: bool,
+    /// Record the master output to this WAV file, from start to end of the run (a script's
+    /// /engine/record/start makes a second file beside it).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Bits per sample of recordings: 32 (float, the default) or 16 (integer, as Music
+    /// Chronus wrote them); applies to --record and to recordings a script starts.
+    #[arg(long, default_value = "32", value_parser = parse_record_bits)]
+    pub record_bits: RecordFormat,
+    /// Let a script's /engine/stop end the --record file too (as it ended Music Chronus's
+    /// recording); without it the file goes on until the run ends.
+    #[arg(long, requires = "record")]
+    pub record_ends_on_stop: bool,
     /// Print events in a machine-readable format.
     #[arg(long, value_enum)]
     pub events: Option<EventsFormat>,
     /// OSC options.
     #[command(flatten)]
     pub osc: crate::sources::osc::OscArgs,
+}
+
+/// `--record-bits`: 16 or 32.
+fn parse_record_bits(text: &str) -> Result<RecordFormat, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(RecordFormat::from_bits)
+        .ok_or_else(|| {
+            format!(
+                "{} is not a recording format: 32 (float) or 16 (integer)",
+                crate::model::text::quote(text)
+            )
+        })
 }
 
 /// Prints what happens, as status lines or JSON lines.
@@ -91,6 +118,8 @@ impl EventPrinter {
         match n {
             Notice::Bar { bar, sample } => self.bar(ctl, *bar, *sample),
             Notice::Message(level, text) => self.message(*level, text),
+            Notice::OscAnswer { .. } => self.osc_answer(ctl, n),
+            Notice::SchemaPrinted { json } => self.schema(json),
             Notice::Beat { bar, beat, sample } => self.emit(
                 "beat",
                 json!({"bar": bar, "beat": beat, "sample": sample, "time": ctl.sample_time(*sample)}),
@@ -128,6 +157,55 @@ impl EventPrinter {
         );
     }
 
+    /// An `/error` or `/warning` sent to an OSC client: an `osc_error` / `osc_warning` event,
+    /// or a line on stderr (stdout keeps the status lines), so a headless performer sees
+    /// what the script's sender was told.
+    fn osc_answer(&mut self, ctl: &Controller, n: &Notice) {
+        let Notice::OscAnswer {
+            level,
+            address,
+            message,
+            from,
+        } = n
+        else {
+            return;
+        };
+        let event = if *level == Level::Error {
+            "osc_error"
+        } else {
+            "osc_warning"
+        };
+        if self.json {
+            self.emit(
+                event,
+                json!({"address": address, "message": message,
+                       "from": from.map(|f| f.to_string())}),
+                None,
+            );
+        } else if let Some(line) = ctl.describe(n) {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", escape_keep_lines(&line));
+        }
+    }
+
+    /// `/engine/schema stdout`: the schema printed as Music Chronus printed it (between rules
+    /// of `=`), or a `schema` event holding it.
+    fn schema(&mut self, text: &str) {
+        if self.json {
+            let schema: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            self.emit("schema", json!({"schema": schema}), None);
+        } else {
+            let rule = "=".repeat(50);
+            self.emit(
+                "schema",
+                json!({}),
+                Some(format!(
+                    "{rule}\nENGINE PARAMETER SCHEMA\n{rule}\n{text}\n{rule}"
+                )),
+            );
+        }
+    }
+
     /// Prints a message at a level.
     pub fn message(&mut self, level: Level, text: &str) {
         let (event, prefix) = match level {
@@ -151,14 +229,21 @@ impl EventPrinter {
                    "device_id": output.device,
                    "sample_rate": output.sample_rate, "buffer": output.buffer,
                    "voices": ctl.voices(), "slot": slot, "name": ctl.song().metadata.name,
-                   "bpm": ctl.song().sequencer.bpm}),
-            Some(format!(
-                "playing slot {} {:?} at {:.1} BPM on {}",
-                slot.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                ctl.song().metadata.name,
-                ctl.song().sequencer.bpm,
-                output.describe
-            )),
+                   "bpm": ctl.song().sequencer.bpm, "running": ctl.status().running,
+                   "tracks": ctl.song().sequencer.tracks.len()}),
+            Some(match slot {
+                Some(slot) => format!(
+                    "playing slot {slot} {:?} at {:.1} BPM on {}",
+                    ctl.song().metadata.name,
+                    ctl.song().sequencer.bpm,
+                    output.describe
+                ),
+                None => format!(
+                    "empty song, stopped, at {:.1} BPM on {} (waiting for OSC: /seq/add, /seq/start …)",
+                    ctl.song().sequencer.bpm,
+                    output.describe
+                ),
+            }),
         );
     }
 
@@ -228,6 +313,8 @@ fn event_of(n: &Notice) -> Option<(&'static str, Value)> {
         Notice::Bar { .. }
         | Notice::Beat { .. }
         | Notice::Message(..)
+        | Notice::OscAnswer { .. }
+        | Notice::SchemaPrinted { .. }
         | Notice::Started
         | Notice::Stopped
         | Notice::DiskConflictGone
@@ -262,11 +349,23 @@ fn stop_on_signals(session: &Session) -> Arc<AtomicBool> {
 }
 
 /// Starts `--record`; false (said) when it cannot.
-fn start_recording(session: &mut Session, printer: &mut EventPrinter, path: &Path) -> bool {
-    match session.ctl_mut().record_to(path) {
+fn start_recording(
+    session: &mut Session,
+    printer: &mut EventPrinter,
+    path: &Path,
+    format: RecordFormat,
+) -> bool {
+    match session.ctl_mut().record_run_to(path, format) {
         // The file may be a numbered one beside the one asked for: say which.
         Ok(file) => {
-            printer.message(Level::Info, &format!("recording to {}", file.display()));
+            printer.message(
+                Level::Info,
+                &format!(
+                    "recording to {} ({} stereo)",
+                    file.display(),
+                    format.describe()
+                ),
+            );
             true
         }
         Err(e) => {
@@ -320,10 +419,14 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     let cleaned = crate::store::Store::new(patterns).remove_stale_temp_files();
     let mut session = Session::start(patterns, &opts);
     let stop = stop_on_signals(&session);
-    if let Err(e) = session.apply(Command::LoadSlot {
-        slot,
-        immediate: true,
-    }) {
+    // With --empty nothing is loaded: the controller starts with an empty song, no current
+    // slot (so nothing is written until a script saves) and the registry's defaults.
+    if !args.empty
+        && let Err(e) = session.apply(Command::LoadSlot {
+            slot,
+            immediate: true,
+        })
+    {
         printer.message(Level::Error, &error_text(&e));
         return Ok(ExitCode::from(1));
     }
@@ -337,12 +440,17 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     for n in session.ctl_mut().drain_notices().collect::<Vec<_>>() {
         printer.notice(session.ctl(), &n);
     }
+    let recorder = session.ctl_mut().recorder_mut();
+    recorder.set_default_format(args.record_bits);
+    recorder.set_run_ends_with_engine(args.record_ends_on_stop);
     if let Some(path) = &args.record
-        && !start_recording(&mut session, &mut printer, path)
+        && !start_recording(&mut session, &mut printer, path, args.record_bits)
     {
         return Ok(ExitCode::from(1));
     }
-    session.apply(Command::Play)?;
+    if !args.empty {
+        session.apply(Command::Play)?;
+    }
     let (seconds, bars) = play(&mut session, &mut printer, &stop, args.seconds);
     // Edits not yet mirrored (the drafts' debounce) go to drafts/ before anything else.
     session.ctl_mut().flush_drafts();

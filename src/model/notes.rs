@@ -61,6 +61,119 @@ pub fn parse_notes(text: &str) -> Result<Vec<f64>, NotesError> {
     tokens().map(parse_note).collect()
 }
 
+/// Notes read from a script, a file or the prompt the way Music Chronus read them: one bad
+/// entry does not refuse the list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReadNotes {
+    /// The notes, in Hz, each inside the voices' frequency range.
+    pub hz: Vec<f64>,
+    /// One sentence per entry that was skipped or moved into range, naming the entry.
+    pub warnings: Vec<String>,
+}
+
+/// Reads notes text as a track plays it. Tokens are separated by commas and/or whitespace
+/// (so `"C4 E4 G4"` is three notes, as on the tracker's prompt; Music Chronus split on
+/// commas only and read that text as one C4 by accident). Each token is read as
+/// [`parse_note`] reads it; a note outside the voices' frequency range (20–5000 Hz, a MIDI
+/// number above 127, `C10`) plays at the nearest end of the range, and a token that is no
+/// note at all is skipped, each with a warning naming the token. Only a list longer than
+/// [`MAX_NOTES`](super::limits::MAX_NOTES) is refused whole.
+pub fn read_notes(text: &str) -> Result<ReadNotes, LimitError> {
+    let tokens = || {
+        text.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+    };
+    limits::NOTES.check(tokens().count())?;
+    let mut out = ReadNotes::default();
+    for token in tokens() {
+        match read_note(token) {
+            Ok((hz, None)) => out.hz.push(hz),
+            Ok((hz, Some(why))) => {
+                out.hz.push(hz);
+                out.warnings.push(why);
+            }
+            Err(why) => out.warnings.push(why),
+        }
+    }
+    Ok(out)
+}
+
+/// One token of [`read_notes`]: the frequency it plays and, when it was moved into range,
+/// why; or why it is skipped.
+fn read_note(token: &str) -> Result<(f64, Option<String>), String> {
+    let spec = &super::registry::VOICE_PARAMS[super::registry::voice::FREQ];
+    let raw = match parse_note(token) {
+        Ok(hz) => hz,
+        Err(NotesError::BadMidi { .. }) => {
+            // All digits, above 127: far above the range whatever its size.
+            f64::INFINITY
+        }
+        Err(NotesError::BadHz { .. }) => match token.parse::<f64>() {
+            Ok(hz) if hz.is_finite() => hz,
+            _ => return Err(skipped(token)),
+        },
+        Err(_) => match parse_name_any_octave(token) {
+            Some(midi) => 440.0 * 2f64.powf((midi as f64 - 69.0) / 12.0),
+            None => return Err(skipped(token)),
+        },
+    };
+    if (spec.min..=spec.max).contains(&raw) {
+        return Ok((raw, None));
+    }
+    let plays = raw.clamp(spec.min, spec.max);
+    Ok((
+        plays,
+        Some(format!(
+            "note {} is outside {}–{} Hz: plays {} Hz",
+            quote(token),
+            spec.min,
+            spec.max,
+            plays
+        )),
+    ))
+}
+
+fn skipped(token: &str) -> String {
+    format!(
+        "{} is not a note (Hz with a dot, a MIDI number or a name like C4): skipped",
+        quote(token)
+    )
+}
+
+/// A note name with any octave a script may write (`C10`, `A-3`), to its MIDI number, which
+/// may lie outside 0–127.
+fn parse_name_any_octave(token: &str) -> Option<i64> {
+    let mut chars = token.chars();
+    let letter = chars.next()?.to_ascii_uppercase();
+    let semitone: i64 = match letter {
+        'C' => 0,
+        'D' => 2,
+        'E' => 4,
+        'F' => 5,
+        'G' => 7,
+        'A' => 9,
+        'B' => 11,
+        _ => return None,
+    };
+    let rest = chars.as_str();
+    let accidentals = rest
+        .chars()
+        .take_while(|c| matches!(c, '#' | '♯' | 'b' | '♭'))
+        .collect::<Vec<_>>();
+    let shift: i64 = accidentals
+        .iter()
+        .map(|c| if matches!(c, '#' | '♯') { 1 } else { -1 })
+        .sum();
+    let used: usize = accidentals.iter().map(|c| c.len_utf8()).sum();
+    let octave_text = &rest[used..];
+    // A few digits at most: anything longer is not an octave anybody means.
+    if octave_text.len() > 4 {
+        return None;
+    }
+    let octave: i64 = octave_text.parse().ok()?;
+    Some((octave + 1) * 12 + semitone + shift)
+}
+
 /// Parses one note token (see [`parse_notes`]).
 pub fn parse_note(token: &str) -> Result<f64, NotesError> {
     if token.contains('.') {
@@ -189,6 +302,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.starts_with("\"\\u{1b}QQQ") && msg.len() < 200, "{msg}");
+    }
+
+    #[test]
+    fn read_notes_clamps_out_of_range_entries_and_skips_unreadable_ones() {
+        let read = read_notes("C4, H2, 200, 10000.0, C10, 0.5, xyz, -3.0, 45").unwrap();
+        assert_eq!(
+            read.hz,
+            vec![261.63, 5000.0, 5000.0, 5000.0, 20.0, 20.0, 110.0]
+        );
+        assert_eq!(read.warnings.len(), 7, "{:?}", read.warnings);
+        assert!(read.warnings[0].contains("\"H2\" is not a note"));
+        assert!(read.warnings[0].ends_with("skipped"));
+        assert_eq!(
+            read.warnings[1],
+            "note \"200\" is outside 20–5000 Hz: plays 5000 Hz"
+        );
+        assert!(read.warnings[2].contains("\"10000.0\""));
+        assert!(read.warnings[3].contains("\"C10\""));
+        assert!(read.warnings[5].contains("\"xyz\""));
+        assert!(read.warnings[6].contains("\"-3.0\""));
+        // Spaces separate notes as commas do: three notes, not one C4.
+        assert_eq!(
+            read_notes("C4 E4 G4").unwrap().hz,
+            vec![261.63, 329.63, 392.0]
+        );
+        assert_eq!(
+            read_notes("C4,E4,G4").unwrap(),
+            read_notes("C4 E4 G4").unwrap()
+        );
+        // A list that is too long is still refused whole.
+        assert!(read_notes(&vec!["C4"; super::limits::MAX_NOTES + 1].join(",")).is_err());
     }
 
     #[test]

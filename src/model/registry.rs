@@ -184,8 +184,10 @@ impl fmt::Display for Module {
 
 /// Short spellings accepted for parameters whose one name is longer: a performer types
 /// `cutoff` or `q` for a voice's `filter_freq` or `filter_q`.
-const SHORT_NAMES: [(ModuleKind, &str, &str); 5] = [
+const SHORT_NAMES: [(ModuleKind, &str, &str); 6] = [
     (ModuleKind::Voice, "cutoff", "filter_freq"),
+    // Music Chronus scripts sent `/mod/voiceN/wave "saw"`.
+    (ModuleKind::Voice, "wave", "waveform"),
     (ModuleKind::Voice, "q", "filter_q"),
     (ModuleKind::Voice, "reverb", "reverb_send"),
     (ModuleKind::Voice, "delay", "delay_send"),
@@ -438,6 +440,34 @@ pub mod voice {
     pub const DELAY_SEND: usize = 10;
     /// `slide_time`
     pub const SLIDE_TIME: usize = 11;
+}
+
+/// A waveform number read as Music Chronus read it: the fraction cut off (Python's `int()`,
+/// so 1.7 plays 1) and anything outside 0–5 played as 0 (sine), where a plain clamp would
+/// have made 7 a brown noise. Returns the waveform and, when it is not the number sent, a
+/// sentence saying what plays instead. `None` for a value that is not a finite number.
+pub fn waveform_as_original(v: f64) -> Option<(f64, Option<String>)> {
+    if !v.is_finite() {
+        return None;
+    }
+    let spec = &VOICE_PARAMS[voice::WAVEFORM];
+    let cut = v.trunc();
+    let (plays, why) = if !(spec.min..=spec.max).contains(&cut) {
+        (spec.default, "is outside 0–5")
+    } else if cut != v {
+        (cut, "is not a whole number")
+    } else {
+        return Some((v, None));
+    };
+    let name = spec.choice_name(plays).unwrap_or("sine");
+    let shown = crate::model::fmt_num(v);
+    Some((
+        plays,
+        Some(format!(
+            "waveform {shown} {why}: plays {} ({name}), as Music Chronus did",
+            plays as i64
+        )),
+    ))
 }
 
 /// Parameters of every voice.
@@ -1130,7 +1160,13 @@ pub fn resolve_osc_param(path: &str) -> Option<ParamId> {
                 _ => None,
             };
         }
-        "adsr1" => return Module::Voice(1).param_by_osc(&format!("adsr/{rest}")),
+        // `adsr1` stood for voice1 in the first Music Chronus engines (`/gate/adsr1` opens
+        // voice1); its demos also sent voice1's other parameters there (`/mod/adsr1/freq`).
+        "adsr1" => {
+            return Module::Voice(1)
+                .param_by_osc(&format!("adsr/{rest}"))
+                .or_else(|| Module::Voice(1).param_by_name(rest));
+        }
         _ => {}
     }
     let module = Module::parse(module)?;

@@ -218,6 +218,12 @@ impl Reader<'_> {
     /// A number checked against `spec`: rounded when the field is whole-numbered, clamped into
     /// range, with a warning for each fix.
     fn number(&mut self, v: &Value, path: &str, spec: &ParamSpec) -> Result<f64, SlotError> {
+        // A choice may be written by name (`"waveform": "saw"`), as everywhere else.
+        if let Value::String(name) = v
+            && let Some(x) = spec.choice_value(name)
+        {
+            return Ok(x);
+        }
         let x = self.raw_number(v, path)?;
         let mut fixed = x;
         if spec.ty == ParamType::Int && x.fract() != 0.0 {
@@ -596,11 +602,17 @@ impl Reader<'_> {
     }
 
     fn notes(&mut self, v: &Value, path: &str) -> Result<Vec<f64>, SlotError> {
+        // Notes text (`"C2, C2, D#2"` or `"C2 C2 D#2"`) reads as OSC and the prompt read it.
+        if let Value::String(s) = v {
+            let mut out = Vec::new();
+            self.notes_text(s, path, &mut out)?;
+            return Ok(out);
+        }
         let list = v.as_array().ok_or_else(|| {
             self.invalid(
                 path,
                 format!(
-                    "expected a list of frequencies in Hz, found {}",
+                    "expected a list of frequencies in Hz (or notes text), found {}",
                     describe(v)
                 ),
             )
@@ -610,22 +622,27 @@ impl Reader<'_> {
         for (i, n) in list.iter().enumerate() {
             let npath = format!("{path}[{i}]");
             if let Value::String(s) = n {
-                // Point a hand-written note name at its frequency instead of just refusing it.
-                let hint = match notes::parse_notes(s) {
-                    Ok(hz) if hz.len() == 1 => format!(" (write {} for {s})", num(hz[0])),
-                    _ => String::new(),
-                };
-                return Err(self.invalid(
-                    &npath,
-                    format!(
-                        "expected a frequency in Hz, found {}: notes are stored as numbers{hint}",
-                        describe(n)
-                    ),
-                ));
+                // A hand-written note name (`"C4"`, or several) plays as the prompt reads it.
+                self.notes_text(s, &npath, &mut out)?;
+                continue;
             }
             out.push(self.number(n, &npath, spec)?);
         }
+        super::limits::NOTES
+            .check(out.len())
+            .map_err(|e| self.invalid(path, e.to_string()))?;
         Ok(out)
+    }
+
+    /// Notes written as text at `path`: entries out of range play at the end of the range,
+    /// entries that are no note are skipped, each with a warning naming the path.
+    fn notes_text(&mut self, s: &str, path: &str, out: &mut Vec<f64>) -> Result<(), SlotError> {
+        let read = notes::read_notes(s).map_err(|e| self.invalid(path, e.to_string()))?;
+        for w in read.warnings {
+            self.warn(path, w);
+        }
+        out.extend(read.hz);
+        Ok(())
     }
 
     fn modules(&mut self, v: &Value, slot: &mut Slot) -> Result<(), SlotError> {

@@ -1410,7 +1410,13 @@ fn recording_is_lossless_32_bit_float_stereo() {
     live.run(BAR / 4);
     let msg = live.apply(Command::RecordStart(Some("take".into())));
     let path = live.dir.path().join("recordings").join("take.wav");
-    assert_eq!(msg, Some(format!("recording to {}", path.display())));
+    assert_eq!(
+        msg,
+        Some(format!(
+            "recording to {} (32-bit float stereo)",
+            path.display()
+        ))
+    );
     assert_eq!(live.ctl().recording(), Some(path.as_path()));
 
     const FRAMES: usize = 40_000 + 123;

@@ -13,6 +13,7 @@ mod architecture;
 mod chains;
 mod clean_text;
 mod cli;
+mod compat;
 mod control;
 mod disk;
 mod engine;

@@ -839,13 +839,14 @@ fn notes_are_typed_as_names_or_numbers() {
     let mut r = rig();
     r.keys(&["j", "n"]);
     assert_eq!(r.app.ui.prompt.as_ref().unwrap().text, "C2 C2 D#2 G2");
+    // Read as OSC and slot files read notes: what is no note is skipped, and said.
     r.answer("C2 d#2, 60 261.63 H9");
+    assert_eq!(r.track("bass").notes, [65.41, 77.78, 261.63, 261.63]);
     assert_eq!(
-        r.app.ui.prompt.as_ref().unwrap().error.as_deref(),
-        Some(
-            "\"H9\" is not a note: write Hz with a dot (261.63), a MIDI number (60) or a note name (C4, A#2, Eb3)"
-        )
+        r.message(),
+        "bass notes: C2 D#2 C4 C4 — \"H9\" is not a note (Hz with a dot, a MIDI number or a name like C4): skipped"
     );
+    r.keys(&["n"]);
     r.answer("C2 d#2, 60 261.63");
     assert_eq!(r.track("bass").notes, [65.41, 77.78, 261.63, 261.63]);
     assert_eq!(r.message(), "bass notes: C2 D#2 C4 C4");

@@ -57,6 +57,10 @@ pub struct PlayArgs {
     /// Slot to load at start (1–128).
     #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = super::slot_arg)]
     pub slot: String,
+    /// Start with an empty, stopped song (every voice at its default) in the first slot with
+    /// no file, instead of loading --slot: a clean start, as the Music Chronus engine had.
+    #[arg(long, conflicts_with = "slot")]
+    pub empty: bool,
     /// Key bindings file (default: ./keymap.toml when present).
     #[arg(long)]
     pub keymap: Option<PathBuf>,
@@ -120,6 +124,27 @@ fn load_start_slot(ctl: &mut Controller, app: &mut App, slot: SlotNumber) {
     }
 }
 
+/// `--empty`: the controller's empty song (nothing loaded, voices at their defaults, stopped)
+/// becomes a new song in the first slot with neither a file nor a draft, as `N` picks, so a
+/// save has somewhere to go; returns that slot.
+fn start_empty(ctl: &mut Controller, app: &mut App) -> Option<SlotNumber> {
+    let free = (1..=crate::store::SLOT_COUNT)
+        .filter_map(|n| SlotNumber::new(n).ok())
+        .find(|&n| !ctl.has_file(n) && !ctl.has_draft(n));
+    match free {
+        Some(n) => {
+            ctl.start_new_song(n);
+            app.ui
+                .say(Level::Info, format!("empty song in slot {n} (--empty)"));
+        }
+        None => app.ui.say(
+            Level::Warning,
+            "empty song (--empty); every slot has a file or a draft: save with S to choose one",
+        ),
+    }
+    free
+}
+
 /// What the input thread hands the loop.
 enum Input {
     Key(crossterm::event::KeyEvent),
@@ -176,8 +201,13 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
             .say(Level::Info, crate::frontend::headless::left_behind(cleaned));
     }
     // After the session's notes, so news about the song (drafts restored) is what shows.
-    load_start_slot(session.ctl_mut(), &mut app, slot);
-    app.ui.slot_cursor = slot.get();
+    if args.empty {
+        let at = start_empty(session.ctl_mut(), &mut app);
+        app.ui.slot_cursor = at.map_or(slot.get(), |s| s.get());
+    } else {
+        load_start_slot(session.ctl_mut(), &mut app, slot);
+        app.ui.slot_cursor = slot.get();
+    }
     if let Some(e) = keymap_error {
         // The error says which file, line and rule, and that the defaults are used.
         app.ui.say(Level::Error, e.to_string());

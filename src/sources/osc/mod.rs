@@ -22,7 +22,7 @@ use crate::control::Service;
 pub use follow::{FollowAction, FollowState, FollowStatus, Follower};
 pub use routes::{Handler, ROUTES, Route, RouteGroup};
 pub use schema::{engine_list, registered_routes, schema_json};
-pub use server::{OscServer, OscSetupError, OscStats, clock_bundle, parse_out};
+pub use server::{MAX_ANSWER_NOTICES, OscServer, OscSetupError, OscStats, clock_bundle, parse_out};
 pub use wire::{decode, ntp_from_unix, unix_from_ntp};
 
 /// Port the server listens on unless told otherwise.

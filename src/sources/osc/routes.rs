@@ -16,9 +16,10 @@ use super::follow::Follower;
 use super::schema::{self, CLOCK_ADDRESS};
 use super::server::OscStats;
 use super::wire::{self, clip, flag, number, text};
-use crate::control::{Command, Controller, PatternOp, StepValue, parse_row};
+use crate::control::{Command, Controller, Notice, PatternOp, StepValue, parse_row};
 use crate::model::registry::{
     MAX_VOICES, Module, TRACK_FIELDS, TrackFieldKind, resolve_osc_param, track as track_idx,
+    voice as voice_idx, waveform_as_original,
 };
 use crate::model::slot::Track;
 use crate::store::{SlotNumber, create_new_file};
@@ -34,6 +35,15 @@ pub enum Outcome {
     Unknown,
     /// Refused: answered `/error <address> <message>`.
     Refused(String),
+    /// Accepted and ignored, as Music Chronus ignored it (an address it took without acting,
+    /// a parameter with no value): nothing changed. Counted with the unknown routes and
+    /// answered `/warning <address> <message>` once per sender, so a stream of the same
+    /// message is not answered with a stream of warnings.
+    Ignored(String),
+    /// Done, but not quite as asked (an entry skipped, a value mapped as Music Chronus mapped
+    /// it): `/warning <address> <message>` for each sentence (each sent once per sender),
+    /// then the reply, if any.
+    Warned(Option<Vec<OscType>>, Vec<String>),
 }
 
 /// What the queries need to know about the server itself.
@@ -259,7 +269,7 @@ pub const ROUTES: &[Route] = &[
         RouteGroup::Param,
         "/mod/<module>/<param>",
         "value",
-        "set a parameter (clamped to its range); modules voice1…voiceN and the effects, plus the legacy aliases",
+        "set a parameter (clamped to its range; osc/type, also called wave, takes a name or a number read as Music Chronus read it); modules voice1…voiceN and the effects, plus the legacy aliases; an unknown parameter, a voice that does not run or no value is ignored with one /warning, as Music Chronus ignored it",
         set_param,
         schema::param_addresses,
     ),
@@ -267,7 +277,7 @@ pub const ROUTES: &[Route] = &[
         RouteGroup::Gate,
         "/gate/<voice>",
         "v",
-        "open (v > 0, attack) or close (v <= 0, release) a voice's gate",
+        "open (v > 0, attack) or close (v <= 0, release) a voice's gate; an address with no running voice, or no value, is ignored with one /warning, as Music Chronus ignored it",
         gate,
         schema::gate_addresses,
     ),
@@ -299,8 +309,22 @@ pub const ROUTES: &[Route] = &[
         RouteGroup::Seq,
         "/seq/start",
         "",
-        "start from step 0",
+        "start from step 0; while playing it changes nothing (as in Music Chronus): /seq/restart starts again",
         seq_start,
+    ),
+    Route::fixed(
+        RouteGroup::Seq,
+        "/seq/restart",
+        "",
+        "start again from step 0, playing or not",
+        |ctl, _| {
+            if ctl.status().running {
+                ctl.apply(Command::Stop).map_err(|e| e.to_string())?;
+            }
+            ack(ctl
+                .apply(Command::Play)
+                .map(|m| m.or(Some("playing from step 0".into()))))
+        },
     ),
     Route::fixed(
         RouteGroup::Seq,
@@ -790,15 +814,15 @@ pub const ROUTES: &[Route] = &[
     Route::fixed(
         RouteGroup::Engine,
         "/engine/schema",
-        "[json|file]",
-        "reply: this schema as JSON, or write chronus_schema_YYYYMMDD_HHMMSS.json and reply its path",
+        "[json|stdout|file]",
+        "reply: this schema as JSON (stdout: also printed by headless, as Music Chronus printed it), or write chronus_schema_YYYYMMDD_HHMMSS.json and reply its path",
         engine_schema,
     ),
     Route::fixed(
         RouteGroup::Engine,
         "/engine/record/start",
-        "[name]",
-        "record the master output to recordings/",
+        "[name] [bits]",
+        "record the master output to recordings/ (WAV stereo, 32-bit float; bits 16 for 16-bit integer as Music Chronus wrote); beside a headless --record file it makes a second file",
         record_start,
     ),
     Route::fixed(
@@ -835,6 +859,7 @@ pub const ROUTES: &[Route] = &[
     Route::ignored("/chronus/slot/queued"),
     Route::ignored("/reply"),
     Route::ignored("/error"),
+    Route::ignored("/warning"),
 ];
 
 /// The route answering `addr`, with what its placeholders matched.
@@ -932,9 +957,12 @@ fn pattern_fill(ctl: &mut Controller, c: &Call) -> Routed {
 }
 
 fn seq_start(ctl: &mut Controller, _: &Call) -> Routed {
-    // Start always begins at step 0, also when already playing.
+    // Music Chronus's start did nothing while running; scripts send it again (each section
+    // of a song script starts it) and expect the music to go on in time.
     if ctl.status().running {
-        ctl.apply(Command::Stop).map_err(|e| e.to_string())?;
+        return Ok(Outcome::Reply(vec![OscType::String(
+            "already playing: nothing changed (/seq/restart starts again from step 0)".into(),
+        )]));
     }
     ack(ctl
         .apply(Command::Play)
@@ -960,24 +988,54 @@ fn record_start(ctl: &mut Controller, c: &Call) -> Routed {
         },
         None => None,
     };
-    ack(ctl.apply(Command::RecordStart(name)))
+    match c.msg.args.get(1) {
+        None => ack(ctl.apply(Command::RecordStart(name))),
+        Some(a) => {
+            let bits = number(a).map_err(|e| format!("bits: {e}"))?;
+            let format = (bits.fract() == 0.0 && (0.0..=64.0).contains(&bits))
+                .then(|| crate::control::RecordFormat::from_bits(bits as u32))
+                .flatten()
+                .ok_or_else(|| format!("bits: {} is not 16 or 32", crate::model::fmt_num(bits)))?;
+            ack(ctl.apply(Command::RecordStartAs(name, format)))
+        }
+    }
 }
 
+/// Music Chronus's acid1 settings that its own engine had disabled and Chronus has no
+/// counterpart for: taken and ignored, as there.
+const ORIGINAL_NO_OPS: [&str; 3] = [
+    "acid1/cutoff_offset",
+    "acid1/res_accent_boost",
+    "acid1/accent_decay",
+];
+
 fn set_param(ctl: &mut Controller, c: &Call) -> Routed {
+    // Music Chronus took every `/mod/…` address and ignored what it did not know.
     let Some(id) = resolve_osc_param(c.tail) else {
-        return Ok(Outcome::Unknown);
+        let why = if ORIGINAL_NO_OPS.contains(&c.tail) {
+            "disabled in Music Chronus and has no counterpart here (accents are acid1/accent \
+             and a track's accent_boost): nothing changed"
+        } else {
+            "no such parameter (/engine/schema lists them): nothing changed"
+        };
+        return Ok(Outcome::Ignored(why.into()));
     };
     if let Module::Voice(n) = id.module()
         && n as usize > ctl.voices()
     {
-        return Err(format!(
-            "voice{n} does not exist: {} voices run (--voices)",
+        return Ok(Outcome::Ignored(format!(
+            "voice{n} does not exist: {} voices run (--voices); nothing changed",
             ctl.voices()
-        ));
+        )));
     }
+    let Some(first) = c.msg.args.first() else {
+        return Ok(Outcome::Ignored(
+            "sent without a value: nothing changed".into(),
+        ));
+    };
     // A choice may come by name (`/mod/delay1/sync "1/8."`, `/mod/voice1/osc/type "saw"`).
     let spec = id.spec();
-    let value = match arg(c.msg, 0, "a value")? {
+    let value = match first {
         OscType::String(name) if let Some(v) = spec.choice_value(name) => v,
         // A parameter with named choices says which names it takes.
         OscType::String(name) if spec.choice_name(spec.min).is_some() => {
@@ -991,6 +1049,17 @@ fn set_param(ctl: &mut Controller, c: &Call) -> Routed {
         }
         _ => num_arg(c.msg, 0, "a value")?,
     };
+    if matches!(id.module(), Module::Voice(_)) && id.locate().1 == voice_idx::WAVEFORM {
+        // Numbers as Music Chronus read them: 7 plays a sine, not a brown noise.
+        let (value, why) =
+            waveform_as_original(value).ok_or_else(|| "a waveform must be a number".to_string())?;
+        ctl.apply(Command::SetParam { id, value })
+            .map_err(|e| e.to_string())?;
+        return Ok(match why {
+            Some(why) => Outcome::Warned(None, vec![why]),
+            None => Outcome::Silent,
+        });
+    }
     ctl.apply(Command::SetParam { id, value })
         .map(|_| Outcome::Silent)
         .map_err(|e| e.to_string())
@@ -998,13 +1067,29 @@ fn set_param(ctl: &mut Controller, c: &Call) -> Routed {
 
 fn gate(ctl: &mut Controller, c: &Call) -> Routed {
     let module = c.tail;
+    // Music Chronus took every `/gate/…` address and ignored the ones it had no voice for.
     let voice = match schema::GATE_ALIASES.iter().find(|(a, _)| *a == module) {
         Some((_, v)) => *v,
         None => match Module::parse(module) {
             Some(Module::Voice(n)) => n,
-            _ => return Ok(Outcome::Unknown),
+            _ => {
+                return Ok(Outcome::Ignored(
+                    "no such voice (/gate/voice1 … or acid1, adsr1, 1): nothing changed".into(),
+                ));
+            }
         },
     };
+    if voice as usize > ctl.voices() {
+        return Ok(Outcome::Ignored(format!(
+            "voice{voice} does not exist: {} voices run (--voices); nothing changed",
+            ctl.voices()
+        )));
+    }
+    if c.msg.args.is_empty() {
+        return Ok(Outcome::Ignored(
+            "sent without a value: nothing changed".into(),
+        ));
+    }
     let v = num_arg(c.msg, 0, "a gate value (> 0 opens, ≤ 0 closes)")?;
     ctl.apply(Command::Gate { voice, on: v > 0.0 })
         .map(|_| Outcome::Silent)
@@ -1019,8 +1104,9 @@ fn valid_keys() -> String {
         .join(", ")
 }
 
-/// Applies one `key=value` to a track being built.
-fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
+/// Applies one `key=value` to a track being built; returns the warnings of a notes list
+/// whose entries were skipped or moved into range.
+fn set_field(t: &mut Track, key: &str, value: &str) -> Result<Vec<String>, String> {
     let Some(i) = crate::model::registry::track_field_by_name(key) else {
         return Err(format!(
             "unknown track field {:?} (known: {})",
@@ -1041,16 +1127,23 @@ fn set_field(t: &mut Track, key: &str, value: &str) -> Result<(), String> {
         }
         TrackFieldKind::Notes => {
             let spec = TRACK_FIELDS[track_idx::BASE_FREQ].spec;
-            let notes =
-                crate::model::notes::parse_notes(value).map_err(|e| format!("notes: {e}"))?;
-            t.notes = notes.into_iter().map(|n| spec.clamp(n)).collect();
+            let read = crate::model::notes::read_notes(value).map_err(|e| format!("notes: {e}"))?;
+            t.notes = read.hz.into_iter().map(|n| spec.clamp(n)).collect();
             t.note_index = 0;
+            return Ok(notes_warnings(read.warnings));
         }
         TrackFieldKind::Pattern => t.pattern = value.to_string(),
         TrackFieldKind::Voice => t.voice_id = voice_id(value),
         TrackFieldKind::Text => t.name = value.to_string(),
     }
-    Ok(())
+    Ok(Vec::new())
+}
+
+fn notes_warnings(warnings: Vec<String>) -> Vec<String> {
+    warnings
+        .into_iter()
+        .map(|w| format!("notes: {w}"))
+        .collect()
 }
 
 /// `/seq/add track voice pattern [base_freq] [filter_freq] [notes] [key=value …]`.
@@ -1061,11 +1154,12 @@ fn seq_add(ctl: &mut Controller, c: &Call) -> Routed {
     let pattern = text_arg(msg, 2, "a pattern")?;
     let mut t = ctl.song().new_track(&name, &voice_id(&voice), &pattern);
     let mut positional = 0;
+    let mut warnings = Vec::new();
     for (i, a) in msg.args.iter().enumerate().skip(3) {
         if let OscType::String(s) = a
             && let Some((k, v)) = s.split_once('=')
         {
-            set_field(&mut t, k.trim(), v)?;
+            warnings.extend(set_field(&mut t, k.trim(), v)?);
             continue;
         }
         match positional {
@@ -1079,7 +1173,7 @@ fn seq_add(ctl: &mut Controller, c: &Call) -> Routed {
             }
             2 => {
                 let notes = text(a).map_err(|e| format!("notes (argument {}): {e}", i + 1))?;
-                set_field(&mut t, "notes", &notes)?;
+                warnings.extend(set_field(&mut t, "notes", &notes)?);
             }
             _ => {
                 return Err(format!(
@@ -1093,8 +1187,17 @@ fn seq_add(ctl: &mut Controller, c: &Call) -> Routed {
     }
     let summary = format!("track {} on {} pattern {}", t.name, t.voice_id, t.pattern);
     ctl.apply(Command::AddTrack(Box::new(t)))
-        .map(|_| Outcome::Reply(vec![OscType::String(summary)]))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(replied(vec![OscType::String(summary)], warnings))
+}
+
+/// A reply, with the warnings of what was not done quite as asked.
+fn replied(reply: Vec<OscType>, warnings: Vec<String>) -> Outcome {
+    if warnings.is_empty() {
+        Outcome::Reply(reply)
+    } else {
+        Outcome::Warned(Some(reply), warnings)
+    }
 }
 
 fn seq_update_pattern(ctl: &mut Controller, c: &Call) -> Routed {
@@ -1113,15 +1216,18 @@ fn seq_update_notes(ctl: &mut Controller, c: &Call) -> Routed {
         .iter()
         .map(|a| text(a).map_err(|e| format!("notes: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let notes =
-        crate::model::notes::parse_notes(&parts.join(" ")).map_err(|e| format!("notes: {e}"))?;
-    let n = notes.len();
+    let read =
+        crate::model::notes::read_notes(&parts.join(" ")).map_err(|e| format!("notes: {e}"))?;
+    let n = read.hz.len();
     ctl.apply(Command::SetNotes {
         track: track.clone(),
-        notes,
+        notes: read.hz,
     })
-    .map(|_| Outcome::Reply(vec![OscType::String(format!("{track}: {n} notes"))]))
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    Ok(replied(
+        vec![OscType::String(format!("{track}: {n} notes"))],
+        notes_warnings(read.warnings),
+    ))
 }
 
 fn seq_status(ctl: &Controller) -> Outcome {
@@ -1219,6 +1325,13 @@ fn engine_schema(ctl: &mut Controller, c: &Call) -> Routed {
     let schema = schema::schema_json(voices, view.unknown, view.unknown_total);
     match mode.as_str() {
         "json" | "" => Ok(Outcome::Reply(vec![OscType::String(schema.to_string())])),
+        // `chronusctl.py schema` sends "stdout": Music Chronus printed the schema on its
+        // console. The sender gets it too, as for json.
+        "stdout" => {
+            let json = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
+            ctl.push_notice(Notice::SchemaPrinted { json });
+            Ok(Outcome::Reply(vec![OscType::String(schema.to_string())]))
+        }
         "file" => {
             let name = format!(
                 "chronus_schema_{}.json",
@@ -1234,7 +1347,7 @@ fn engine_schema(ctl: &mut Controller, c: &Call) -> Routed {
                 path.display().to_string(),
             )]))
         }
-        other => Err(format!("{:?} is not json or file", clip(other))),
+        other => Err(format!("{:?} is not json, stdout or file", clip(other))),
     }
 }
 

@@ -28,6 +28,12 @@ pub const MAX_MESSAGES_PER_DATAGRAM: usize = 256;
 pub const MAX_UNKNOWN_KEPT: usize = 256;
 /// How often `/viz/levels` and `/viz/spectrum` go out.
 pub const VIZ_PERIOD: Duration = Duration::from_millis(100);
+/// Warnings remembered as sent (sender, address, text), so each goes once to a sender; past
+/// this many, further warnings are not sent (they are still counted).
+pub const MAX_WARNED: usize = 4096;
+/// `/error` and `/warning` answers told as notices per control-loop turn; past this, a flood
+/// of bad messages is told as one count, so the frontends' output stays bounded.
+pub const MAX_ANSWER_NOTICES: usize = 256;
 /// Largest reply sent; anything longer is answered with an `/error`.
 const MAX_REPLY: usize = 65_000;
 /// Receive buffer asked for: the usual default holds only a few hundred small datagrams,
@@ -139,6 +145,10 @@ pub struct OscStats {
     /// Datagrams taken from the socket and handled (the rest of `datagrams` were handed in
     /// directly).
     pub received: u64,
+    /// Messages taken and ignored, as Music Chronus ignored them (also counted as unknown).
+    pub ignored: u64,
+    /// Warnings sent (each once per sender, address and text).
+    pub warnings: u64,
 }
 
 /// Why OSC could not start.
@@ -278,6 +288,14 @@ pub struct OscServer {
     /// Saves under way on the disk thread and who asked, oldest first: the sender is
     /// answered when the disk reports that save.
     save_waiters: std::collections::VecDeque<(u64, SocketAddr)>,
+    /// Who sent the datagram being handled (`None` when a test hands one in).
+    from: Option<SocketAddr>,
+    /// Warnings already sent: (sender, address, text).
+    warned: std::collections::HashSet<(Option<SocketAddr>, String, String)>,
+    /// `/error` and `/warning` answers sent since the last turn, to become notices.
+    answered: Vec<Notice>,
+    /// Answers past [`MAX_ANSWER_NOTICES`] since the last turn, told as a count.
+    answers_untold: u64,
 }
 
 /// Saves whose sender is remembered for an `/error` answer; older ones are forgotten first.
@@ -312,6 +330,10 @@ impl OscServer {
             save_waiters: Default::default(),
             announced: false,
             last_song_bpm: None,
+            from: None,
+            warned: Default::default(),
+            answered: Vec::new(),
+            answers_untold: 0,
         })
     }
 
@@ -501,13 +523,7 @@ impl OscServer {
             }
             Outcome::Unknown => {
                 self.stats.refused += 1;
-                self.unknown_total += 1;
-                let key = clip(addr);
-                if let Some(n) = self.unknown.get_mut(&key) {
-                    *n += 1;
-                } else if self.unknown.len() < MAX_UNKNOWN_KEPT {
-                    self.unknown.insert(key, 1);
-                }
+                self.count_unknown(addr);
                 replies.push(error_packet(
                     addr,
                     "unknown address (/engine/schema lists the address space)",
@@ -517,7 +533,46 @@ impl OscServer {
                 self.stats.refused += 1;
                 replies.push(error_packet(addr, &e));
             }
+            Outcome::Ignored(why) => {
+                self.stats.ignored += 1;
+                self.count_unknown(addr);
+                self.warn_once(addr, why, replies);
+            }
+            Outcome::Warned(reply, warnings) => {
+                // Warnings first: a client that stops listening at the reply (chronus ctl)
+                // has read them by then.
+                for w in warnings {
+                    self.warn_once(addr, w, replies);
+                }
+                if let Some(args) = reply {
+                    let mut all = Vec::with_capacity(args.len() + 1);
+                    all.push(OscType::String(msg.addr.clone()));
+                    all.extend(args);
+                    replies.push(OscPacket::Message(message("/reply", all)));
+                }
+            }
         }
+    }
+
+    /// Counts a message to an address the address space does not act on.
+    fn count_unknown(&mut self, addr: &str) {
+        self.unknown_total += 1;
+        let key = clip(addr);
+        if let Some(n) = self.unknown.get_mut(&key) {
+            *n += 1;
+        } else if self.unknown.len() < MAX_UNKNOWN_KEPT {
+            self.unknown.insert(key, 1);
+        }
+    }
+
+    /// Answers `/warning <addr> <text>` unless this sender was told so already.
+    fn warn_once(&mut self, addr: &str, text: String, replies: &mut Vec<OscPacket>) {
+        let key = (self.from, clip(addr), text);
+        if self.warned.contains(&key) || self.warned.len() >= MAX_WARNED {
+            return;
+        }
+        replies.push(warning_packet(&key.1, &key.2));
+        self.warned.insert(key);
     }
 
     fn on_clock(&mut self, msg: &OscMessage, timetag: Option<f64>) -> Result<(), String> {
@@ -544,6 +599,7 @@ impl OscServer {
             self.stats.send_errors += 1;
             return;
         };
+        let mut replaced = None;
         let bytes = if bytes.len() > MAX_REPLY {
             let addr = match packet {
                 OscPacket::Message(m) => m.args.first().and_then(|a| match a {
@@ -559,13 +615,17 @@ impl OscServer {
                     bytes.len()
                 ),
             );
-            match wire::encode(&err) {
-                Some(b) => b,
-                None => return,
-            }
+            let Some(b) = wire::encode(&err) else {
+                return;
+            };
+            replaced = Some(err);
+            b
         } else {
             bytes
         };
+        if from_server {
+            self.note_answer(replaced.as_ref().unwrap_or(packet), to);
+        }
         let socket = if from_server {
             Some(&self.socket)
         } else if to.is_ipv4() {
@@ -577,6 +637,35 @@ impl OscServer {
             Some(Ok(_)) => self.stats.sent += 1,
             _ => self.stats.send_errors += 1,
         }
+    }
+
+    /// Keeps an `/error` or `/warning` going to `to` as a notice for the frontends.
+    fn note_answer(&mut self, packet: &OscPacket, to: SocketAddr) {
+        let OscPacket::Message(m) = packet else {
+            return;
+        };
+        let level = match m.addr.as_str() {
+            "/error" => Level::Error,
+            "/warning" => {
+                self.stats.warnings += 1;
+                Level::Warning
+            }
+            _ => return,
+        };
+        if self.answered.len() >= MAX_ANSWER_NOTICES {
+            self.answers_untold += 1;
+            return;
+        }
+        let text = |i: usize| match m.args.get(i) {
+            Some(OscType::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        self.answered.push(Notice::OscAnswer {
+            level,
+            address: text(0),
+            message: text(1),
+            from: Some(to),
+        });
     }
 
     fn send_out(&mut self, packet: &OscPacket) {
@@ -696,6 +785,16 @@ impl OscServer {
     }
 }
 
+fn warning_packet(addr: &str, text: &str) -> OscPacket {
+    OscPacket::Message(message(
+        "/warning",
+        vec![
+            OscType::String(addr.to_string()),
+            OscType::String(text.to_string()),
+        ],
+    ))
+}
+
 fn error_packet(addr: &str, text: &str) -> OscPacket {
     OscPacket::Message(message(
         "/error",
@@ -764,7 +863,9 @@ impl Service for OscServer {
             self.stats.received += 1;
             self.inbox.bytes.fetch_sub(bytes.len(), Ordering::Relaxed);
             changed = true;
+            self.from = Some(from);
             let replies = self.handle_datagram(ctl, &bytes);
+            self.from = None;
             for r in &replies {
                 self.send_to(r, from, true);
             }
@@ -782,6 +883,21 @@ impl Service for OscServer {
         {
             // More may be waiting past this turn's share: come back at once.
             w.wake();
+        }
+        // The answers of this turn, and of saves answered since the last one.
+        for n in self.answered.drain(..) {
+            ctl.push_notice(n);
+            changed = true;
+        }
+        if self.answers_untold > 0 {
+            ctl.notify(
+                Level::Warning,
+                format!(
+                    "OSC: {} more /error and /warning answers this turn are not shown one by one (a flood; the status line counts them)",
+                    self.answers_untold
+                ),
+            );
+            self.answers_untold = 0;
         }
         changed |= self.run_follower(ctl);
         self.send_viz(ctl);

@@ -4,7 +4,7 @@
 use crate::control::{self, Command, Controller, Level};
 use crate::keymap::{Action, Choice, Cycle, LengthChange, Nudge, TrackFieldId, Vertical};
 use crate::model::Track;
-use crate::model::notes::{notes_to_names, parse_notes};
+use crate::model::notes::{notes_to_names, read_notes};
 use crate::model::registry::{MAX_VOICES, TRACK_FIELDS, audible_filter, track};
 
 use super::super::app::{App, range_text};
@@ -344,13 +344,15 @@ impl App {
         track: String,
         text: &str,
     ) -> Result<(), String> {
-        let notes = parse_notes(text).map_err(|e| e.to_string())?;
-        let names = notes_to_names(&notes);
+        // Read as OSC and slot files read notes: an entry out of range plays at the end of
+        // the range, one that is no note is skipped, each said.
+        let read = read_notes(text).map_err(|e| e.to_string())?;
+        let names = notes_to_names(&read.hz);
         self.apply_typed(
             ctl,
             Command::SetNotes {
                 track: track.clone(),
-                notes,
+                notes: read.hz,
             },
         )?;
         let text = if names.is_empty() {
@@ -358,7 +360,14 @@ impl App {
         } else {
             format!("{track} notes: {names}")
         };
-        self.ui.say(Level::Info, text);
+        if read.warnings.is_empty() {
+            self.ui.say(Level::Info, text);
+        } else {
+            self.ui.say(
+                Level::Warning,
+                format!("{text} — {}", read.warnings.join("; ")),
+            );
+        }
         Ok(())
     }
 
