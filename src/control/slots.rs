@@ -306,7 +306,11 @@ impl Controller {
                 // Its draft file stays as written until the next flush says otherwise.
                 self.draft_written = Some((n, draft));
             }
-        } else if let Some(n) = slot {
+        } else if let Some(n) = slot
+            && !self.offstage
+        {
+            // A prepared song's draft is kept by `mirror_prepared`, which removes its file
+            // too once no edits are left (an undo or revert of all of them).
             self.drafts.remove(&n);
         }
         let old_song = std::mem::replace(&mut self.song, song);
