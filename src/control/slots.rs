@@ -143,6 +143,11 @@ impl Controller {
     /// Loads the newest valid backup of a slot at the next bar. The slot file does not hold
     /// this song: it stays unsaved until saved.
     pub(super) fn load_backup(&mut self, slot: SlotNumber, now: Instant) -> Reply {
+        if self.prepared_with_edits(slot) {
+            // Once it plays, the prepared edits win over what was loaded (they are the newest
+            // work): the backup would never be heard.
+            return Err(ControlError::BackupOfPrepared(slot));
+        }
         let Some((backup, parsed)) = self.store.load_backup_fallback(slot)? else {
             return Err(ControlError::NoBackup { slot });
         };

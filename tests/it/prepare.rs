@@ -529,3 +529,58 @@ fn a_prepared_save_that_lands_after_another_slot_was_prepared_leaves_no_draft() 
     assert_eq!(msg, "slot 2 \"b\" loaded");
     assert_eq!(song.sequencer.tracks[0].base_freq, 500.0);
 }
+
+#[test]
+fn a_backup_of_a_slot_prepared_with_edits_is_refused_instead_of_playing_the_edits_as_it() {
+    let mut live = rig();
+    // A second save of slot 2: its first version (1320 Hz) is now its backup.
+    live.ctl()
+        .store()
+        .save(slot(2), &song("b", 4, 900.0))
+        .unwrap();
+    live.apply(Command::RescanSlots);
+    live.apply(Command::Prepare(Some(slot(2))));
+    prepared_freq(&mut live, "b", 500.0);
+    live.apply(Command::Prepare(None));
+    let e = live
+        .try_apply(Command::LoadBackup { slot: slot(2) })
+        .unwrap_err();
+    assert!(e.to_string().starts_with("slot 2 is being prepared"), "{e}");
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+    assert_eq!(live.ctl().song().sequencer.tracks[0].base_freq, 440.0);
+    // Its edits are kept; once reverted, the backup loads as itself.
+    live.apply(Command::Prepare(Some(slot(2))));
+    assert_eq!(live.ctl().edited().sequencer.tracks[0].base_freq, 500.0);
+    live.apply(Command::OnPrepared(Box::new(Command::Revert)));
+    live.apply(Command::Prepare(None));
+    let msg = live.apply(Command::LoadBackup { slot: slot(2) }).unwrap();
+    assert!(msg.starts_with("slot 2: loaded its backup"), "{msg}");
+    assert_eq!(live.ctl().song().sequencer.tracks[0].base_freq, 1320.0);
+}
+
+#[test]
+fn a_mute_asked_of_a_prepared_track_does_not_mute_the_track_of_that_name_in_what_plays() {
+    let mut live = rig();
+    live.ctl()
+        .store()
+        .save(slot(3), &song("a", 4, 1320.0))
+        .unwrap();
+    live.apply(Command::RescanSlots);
+    live.apply(Command::Play);
+    live.apply(Command::Prepare(Some(slot(3))));
+    // The tracker's `m` on the prepared grid's track "a".
+    let r = live.ctl_mut().apply_edited(Command::Mute {
+        track: "a".into(),
+        on: None,
+    });
+    assert!(r.is_err(), "{r:?}");
+    assert!(!live.ctl().song().sequencer.tracks[0].muted);
+    let out = live.run(BAR);
+    assert!(tone(&out, BAR / 2, 2400, 440.0) > 0.02);
+    // Mute groups and mutes from OSC still act on what plays.
+    live.apply(Command::Mute {
+        track: "a".into(),
+        on: Some(true),
+    });
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+}
