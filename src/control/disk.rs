@@ -533,20 +533,22 @@ impl Controller {
         // The file holds the song now: any question about another version of it is moot.
         self.drop_conflict_of(slot);
         self.saved_everywhere(slot, &song);
-        if pending.as_ref().is_some_and(|p| p.prepared) {
+        let of_prepared = pending.as_ref().is_some_and(|p| p.prepared);
+        if of_prepared && self.is_prepared(slot) {
             self.saved_prepared(slot, &song);
-        } else if pending.is_some_and(|p| p.from == self.slot) {
+        } else if !of_prepared && pending.is_some_and(|p| p.from == self.slot) {
             self.saved_current(slot, &song);
         } else if self.slot == Some(slot) {
-            // The slot was loaded while its save was on the way: the file holds the saved
-            // song, and the dirty mark compares with that.
+            // The slot was loaded (or the prepared slot began playing) while its save was on
+            // the way: the file holds the saved song, and the dirty mark compares with that.
             self.saved = Some(song.clone());
         } else if self
             .drafts
             .get(&slot)
             .is_some_and(|d| super::same_content(d, &song))
         {
-            // The performer moved on while it was written; its draft is what was saved.
+            // The performer moved on (or prepared another slot) while it was written; its
+            // draft is what was saved.
             self.drafts.remove(&slot);
             self.remove_draft(slot);
         }

@@ -168,6 +168,8 @@ impl Controller {
             .map(|((_, solo), want)| (*solo, *want))
             .collect();
         let before = self.pending_mutes.clone();
+        // The waiting mutes are what plays': a prepared song's rename leaves them alone.
+        let moved = if self.offstage { Vec::new() } else { moved };
         for (solo, want) in &moved {
             self.pending_mutes.remove(&(from.to_string(), *solo));
             self.pending_mutes.insert((new.clone(), *solo), *want);

@@ -190,6 +190,16 @@ pub enum ControlError {
     /// A save of the prepared song to another slot.
     #[error("the prepared slot saves to its own slot {0}")]
     PreparedSavesOwnSlot(SlotNumber),
+    /// A backup of the slot being prepared with edits (it would be replaced by them).
+    #[error(
+        "slot {0} is being prepared with unsaved edits: save or revert them first, then load its backup"
+    )]
+    BackupOfPrepared(SlotNumber),
+    /// A mute or solo of a track picked on the prepared slot's grid.
+    #[error(
+        "mutes and solos act on what plays, not on the prepared slot: go back to what plays to mute its tracks"
+    )]
+    MuteOnPrepared,
     /// A save of the playing song over the slot being prepared.
     #[error(
         "slot {0} is being prepared with its own edits: save it from the prepared view, or pick another slot"

@@ -92,6 +92,11 @@ impl Controller {
     /// Applies `cmd` to the edited song: to the prepared slot while one is prepared and the
     /// command acts on it ([`Command::acts_on_prepared`]), else as [`Controller::apply`].
     pub fn apply_edited(&mut self, cmd: Command) -> Reply {
+        if self.prepared().is_some() && matches!(cmd, Command::Mute { .. } | Command::Solo { .. }) {
+            // The track was picked on the prepared song: a track of the same name in what
+            // plays is another track.
+            return Err(ControlError::MuteOnPrepared);
+        }
         if self.prepared().is_some() && cmd.acts_on_prepared() {
             self.apply(Command::OnPrepared(Box::new(cmd)))
         } else {
@@ -341,6 +346,13 @@ impl Controller {
             self.undo.pop_front();
         }
         newer
+    }
+
+    /// True when slot `n` is prepared with edits its file does not hold.
+    pub(super) fn prepared_with_edits(&self, n: SlotNumber) -> bool {
+        self.prepared
+            .as_ref()
+            .is_some_and(|p| p.slot == n && p.is_dirty())
     }
 
     /// True when slot `n` is held by a prepared song (new songs and saves of the playing song

@@ -143,6 +143,11 @@ impl Controller {
     /// Loads the newest valid backup of a slot at the next bar. The slot file does not hold
     /// this song: it stays unsaved until saved.
     pub(super) fn load_backup(&mut self, slot: SlotNumber, now: Instant) -> Reply {
+        if self.prepared_with_edits(slot) {
+            // Once it plays, the prepared edits win over what was loaded (they are the newest
+            // work): the backup would never be heard.
+            return Err(ControlError::BackupOfPrepared(slot));
+        }
         let Some((backup, parsed)) = self.store.load_backup_fallback(slot)? else {
             return Err(ControlError::NoBackup { slot });
         };
@@ -306,7 +311,11 @@ impl Controller {
                 // Its draft file stays as written until the next flush says otherwise.
                 self.draft_written = Some((n, draft));
             }
-        } else if let Some(n) = slot {
+        } else if let Some(n) = slot
+            && !self.offstage
+        {
+            // A prepared song's draft is kept by `mirror_prepared`, which removes its file
+            // too once no edits are left (an undo or revert of all of them).
             self.drafts.remove(&n);
         }
         let old_song = std::mem::replace(&mut self.song, song);

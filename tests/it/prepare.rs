@@ -390,3 +390,197 @@ impl Live {
             .unwrap();
     }
 }
+
+/// The session of the next start on the same folder, slot `n` loaded: its message and song.
+fn restart_and_load(live: &Live, n: u8) -> (String, Slot) {
+    let opts = chronus::app::SessionOptions {
+        audio: chronus::app::AudioArgs {
+            voices: 8,
+            ..chronus::app::AudioArgs::default()
+        },
+        osc: None,
+        watch: false,
+    };
+    let (mut session, _r) = chronus::app::Session::offline(&live.root, &opts, 48_000);
+    let msg = session
+        .ctl_mut()
+        .apply(Command::LoadSlot {
+            slot: slot(n),
+            immediate: true,
+        })
+        .unwrap()
+        .unwrap();
+    (msg, session.ctl().song().clone())
+}
+
+#[test]
+fn undoing_or_reverting_every_prepared_edit_removes_the_draft_file_so_a_restart_finds_none() {
+    let mut live = rig();
+    live.apply(Command::Prepare(Some(slot(2))));
+    prepared_freq(&mut live, "b", 880.0);
+    live.settle_disk();
+    let draft = live.ctl().store().draft_path(slot(2));
+    assert!(draft.exists());
+    // Undone: no edits are left, so no draft file either.
+    live.apply(Command::OnPrepared(Box::new(Command::Undo)));
+    live.settle_disk();
+    assert!(!live.ctl().has_draft(slot(2)));
+    assert!(!draft.exists(), "the undone edit stays on disk as a draft");
+    live.apply(Command::OnPrepared(Box::new(Command::Redo)));
+    live.settle_disk();
+    assert!(draft.exists());
+    // Reverted: the same.
+    live.apply(Command::OnPrepared(Box::new(Command::Revert)));
+    live.settle_disk();
+    assert_eq!(live.ctl().edited().sequencer.tracks[0].base_freq, 1320.0);
+    assert!(
+        !draft.exists(),
+        "the reverted edit stays on disk as a draft"
+    );
+    // The next start loads slot 2 as its file holds it, not the dropped edit.
+    let (msg, song) = restart_and_load(&live, 2);
+    assert_eq!(msg, "slot 2 \"b\" loaded");
+    assert_eq!(song.sequencer.tracks[0].base_freq, 1320.0);
+}
+
+#[test]
+fn renaming_a_prepared_track_leaves_the_mutes_waiting_in_what_plays_alone() {
+    let mut live = rig();
+    // Slot 3 has a track named like slot 1's.
+    live.ctl()
+        .store()
+        .save(slot(3), &song("a", 4, 1320.0))
+        .unwrap();
+    live.apply(Command::RescanSlots);
+    live.apply(Command::Play);
+    live.run(BAR / 4);
+    live.apply(Command::SetMuteQuantize(Some(true)));
+    live.apply(Command::Mute {
+        track: "a".into(),
+        on: Some(true),
+    });
+    assert_eq!(live.ctl().pending_mute("a", false), Some(true));
+    live.apply(Command::Prepare(Some(slot(3))));
+    live.apply(Command::OnPrepared(Box::new(Command::RenameTrack {
+        from: "a".into(),
+        to: "z".into(),
+    })));
+    assert_eq!(live.ctl().edited().sequencer.tracks[0].name, "z");
+    assert_eq!(live.ctl().song().sequencer.tracks[0].name, "a");
+    assert_eq!(live.ctl().pending_mute("a", false), Some(true));
+    assert_eq!(live.ctl().pending_mute("z", false), None);
+    // At the bar slot 1's track mutes, and stays muted.
+    let before = live.frames;
+    let out = live.run(2 * BAR);
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+    let start = before.div_ceil(BAR) * BAR - before;
+    assert!(tone(&out, start - 2400, 2400, 440.0) > 0.02);
+    assert!(tone(&out, start + 8 * STEP, 2400, 440.0) < 0.005);
+    assert!(tone(&out, start + BAR - 2400, 2400, 440.0) < 0.005);
+}
+
+#[test]
+fn a_prepared_save_that_lands_after_its_slot_began_playing_leaves_it_clean() {
+    let mut live = rig();
+    live.apply(Command::Prepare(Some(slot(2))));
+    prepared_freq(&mut live, "b", 500.0);
+    // The save is still on its way when slot 2 is loaded at once.
+    let ctl = live.ctl_mut();
+    ctl.apply(Command::OnPrepared(Box::new(Command::SaveSlot {
+        slot: slot(2),
+        force: false,
+    })))
+    .unwrap();
+    ctl.apply(Command::QueuePrepared { immediate: true })
+        .unwrap();
+    live.settle_disk();
+    assert_eq!(live.ctl().slot(), Some(slot(2)));
+    assert_eq!(live.ctl().song().sequencer.tracks[0].base_freq, 500.0);
+    let file = live.ctl().store().load(slot(2)).unwrap().slot;
+    assert_eq!(file.sequencer.tracks[0].base_freq, 500.0);
+    assert!(
+        !live.ctl().is_dirty(),
+        "its file holds it: no unsaved edits"
+    );
+    assert!(!live.ctl().has_draft(slot(2)));
+}
+
+#[test]
+fn a_prepared_save_that_lands_after_another_slot_was_prepared_leaves_no_draft() {
+    let mut live = rig();
+    live.apply(Command::Prepare(Some(slot(2))));
+    prepared_freq(&mut live, "b", 500.0);
+    let ctl = live.ctl_mut();
+    ctl.apply(Command::OnPrepared(Box::new(Command::SaveSlot {
+        slot: slot(2),
+        force: false,
+    })))
+    .unwrap();
+    ctl.apply(Command::Prepare(Some(slot(3)))).unwrap();
+    live.settle_disk();
+    assert_eq!(live.ctl().prepared().unwrap().slot, slot(3));
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+    assert!(
+        !live.ctl().has_draft(slot(2)),
+        "slot 2's file holds its edits"
+    );
+    assert!(!live.ctl().store().draft_path(slot(2)).exists());
+    let (msg, song) = restart_and_load(&live, 2);
+    assert_eq!(msg, "slot 2 \"b\" loaded");
+    assert_eq!(song.sequencer.tracks[0].base_freq, 500.0);
+}
+
+#[test]
+fn a_backup_of_a_slot_prepared_with_edits_is_refused_instead_of_playing_the_edits_as_it() {
+    let mut live = rig();
+    // A second save of slot 2: its first version (1320 Hz) is now its backup.
+    live.ctl()
+        .store()
+        .save(slot(2), &song("b", 4, 900.0))
+        .unwrap();
+    live.apply(Command::RescanSlots);
+    live.apply(Command::Prepare(Some(slot(2))));
+    prepared_freq(&mut live, "b", 500.0);
+    live.apply(Command::Prepare(None));
+    let e = live
+        .try_apply(Command::LoadBackup { slot: slot(2) })
+        .unwrap_err();
+    assert!(e.to_string().starts_with("slot 2 is being prepared"), "{e}");
+    assert_eq!(live.ctl().slot(), Some(slot(1)));
+    assert_eq!(live.ctl().song().sequencer.tracks[0].base_freq, 440.0);
+    // Its edits are kept; once reverted, the backup loads as itself.
+    live.apply(Command::Prepare(Some(slot(2))));
+    assert_eq!(live.ctl().edited().sequencer.tracks[0].base_freq, 500.0);
+    live.apply(Command::OnPrepared(Box::new(Command::Revert)));
+    live.apply(Command::Prepare(None));
+    let msg = live.apply(Command::LoadBackup { slot: slot(2) }).unwrap();
+    assert!(msg.starts_with("slot 2: loaded its backup"), "{msg}");
+    assert_eq!(live.ctl().song().sequencer.tracks[0].base_freq, 1320.0);
+}
+
+#[test]
+fn a_mute_asked_of_a_prepared_track_does_not_mute_the_track_of_that_name_in_what_plays() {
+    let mut live = rig();
+    live.ctl()
+        .store()
+        .save(slot(3), &song("a", 4, 1320.0))
+        .unwrap();
+    live.apply(Command::RescanSlots);
+    live.apply(Command::Play);
+    live.apply(Command::Prepare(Some(slot(3))));
+    // The tracker's `m` on the prepared grid's track "a".
+    let r = live.ctl_mut().apply_edited(Command::Mute {
+        track: "a".into(),
+        on: None,
+    });
+    assert!(r.is_err(), "{r:?}");
+    assert!(!live.ctl().song().sequencer.tracks[0].muted);
+    let out = live.run(BAR);
+    assert!(tone(&out, BAR / 2, 2400, 440.0) > 0.02);
+    // Mute groups and mutes from OSC still act on what plays.
+    live.apply(Command::Mute {
+        track: "a".into(),
+        on: Some(true),
+    });
+    assert!(live.ctl().song().sequencer.tracks[0].muted);
+}

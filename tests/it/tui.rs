@@ -2220,3 +2220,28 @@ fn a_slot_prepared_from_the_browser_is_edited_unheard_then_alt_q_queues_it() {
     assert_eq!(r.message(), "back to what plays; slot 1 set aside");
     assert!(r.live.ctl().prepared().is_none());
 }
+
+#[test]
+fn keys_on_a_prepared_slot_read_its_tracks_not_those_of_what_plays() {
+    let mut r = rig();
+    r.keys(&["<F3>", "j", "e", "<F1>"]);
+    assert_eq!(r.live.ctl().edited_slot().unwrap().get(), 2);
+    // End goes to the last step of the prepared track (8 steps), not of slot 1's kick (16).
+    r.keys(&["<End>"]);
+    assert_eq!(r.app.ui.step, 7);
+    // A new track on voice1 takes the prepared song's voice1, not slot 1's kick sound.
+    r.keys(&["a"]);
+    r.answer("lead");
+    let prepared = r.live.ctl().edited();
+    let lead = prepared
+        .sequencer
+        .tracks
+        .iter()
+        .find(|t| t.name == "lead")
+        .expect("the track is added to the prepared slot");
+    assert_eq!(lead.voice_id, "voice1");
+    let voice1 = prepared.params.get(ParamId::voice(1, voice::FREQ));
+    assert_eq!(lead.base_freq, voice1);
+    assert_ne!(lead.base_freq, 55.0, "slot 1's kick pitch");
+    assert_eq!(r.names(), ["kick", "bass", "hat", "poly"]);
+}

@@ -302,7 +302,7 @@ impl App {
         }
         let voice = free_voice(&tracks, ctl.voices());
         let t = ctl
-            .song()
+            .edited()
             .new_track(&name, &format!("voice{voice}"), &".".repeat(16));
         let at = if tracks.is_empty() {
             0

@@ -234,7 +234,7 @@ impl App {
         let last_track = tracks.saturating_sub(1);
         let cols = grid_columns(ctl);
         let track_len = ctl
-            .song()
+            .edited()
             .sequencer
             .tracks
             .get(ui.track)
