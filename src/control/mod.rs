@@ -9,6 +9,7 @@
 //! [`Controller`] sends the engine only what differs through the [`EngineLink`]. What happened
 //! is told as [`Notice`]s, worded for people in one place: [`describe`].
 
+mod ableton;
 mod chain;
 mod disk;
 mod edit;
@@ -37,6 +38,7 @@ use crate::store::worker::DiskWorker;
 use crate::store::{SlotNumber, Store};
 
 pub use crate::model::fmt_num;
+pub use ableton::{LinkArgs, LinkStatus};
 pub use chain::ChainView;
 pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
@@ -105,6 +107,8 @@ pub enum Command {
     FollowTempo(f64),
     /// Change the tempo by an amount.
     NudgeBpm(f64),
+    /// Ableton Link on (`Some(true)`), off, or switched over (`None`).
+    Link(Option<bool>),
     /// Set the swing (0–0.6).
     SetSwing(f64),
     /// Change the swing by an amount.
@@ -352,6 +356,7 @@ impl Command {
                 | Command::Stop
                 | Command::TogglePlay
                 | Command::FollowTempo(_)
+                | Command::Link(_)
                 | Command::SetEditStep(_)
                 | Command::Mute { .. }
                 | Command::Solo { .. }
@@ -590,6 +595,8 @@ pub struct Controller {
     oneshot: Option<chain::OneShot>,
     /// Fill mode: `fill` steps play.
     fill: bool,
+    /// Ableton Link (off until switched on).
+    ableton: ableton::LinkState,
 }
 
 impl Controller {
@@ -635,6 +642,7 @@ impl Controller {
             chain_run: None,
             oneshot: None,
             fill: false,
+            ableton: Default::default(),
         };
         ctl.scan_now();
         ctl.take_in_drafts();
@@ -907,7 +915,8 @@ impl Controller {
             Command::TogglePlay => self.toggle_play(),
             Command::SetBpm(v) => self.set_bpm(v, now),
             Command::FollowTempo(v) => self.follow_tempo(v),
-            Command::NudgeBpm(d) => self.set_bpm(self.song.sequencer.bpm + d, now),
+            Command::NudgeBpm(d) => self.set_bpm(self.tempo_to_nudge() + d, now),
+            Command::Link(on) => self.set_link(on),
             Command::SetSwing(v) => self.set_swing(v, now),
             Command::NudgeSwing(d) => self.set_swing(self.song.sequencer.swing + d, now),
             Command::SetStep { track, step, value } => self.set_step(&track, step, value, now),
