@@ -1,11 +1,13 @@
 # Chronus: `make run` builds and starts the tracker, `make test` runs the whole test suite.
 
-SYS_PACKAGES := pkg-config libasound2-dev libdbus-1-dev jackd2 libasound2-plugins tmux
+# cmake, g++ and libclang-dev build Ableton Link (the `link` feature, through rusty_link's
+# bindgen); iproute2 gives the Link test the `ip` it brings a private loopback up with.
+SYS_PACKAGES := pkg-config libasound2-dev libdbus-1-dev jackd2 libasound2-plugins tmux cmake g++ libclang-dev iproute2
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: all run test bench soak deps build release fmt lint clean check-windows sync-check
+.PHONY: all run test bench soak deps build release fmt lint clean check-windows sync-check check-no-link
 
 all: build
 
@@ -33,9 +35,14 @@ fmt:
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# A build without Ableton Link (no C++ toolchain, MIT-only dependencies) must keep building.
+check-no-link:
+	$(CARGO) check --no-default-features --all-targets
+
 # Tests that need jackd or tmux skip without them (outside CI); deps installs both, and this
-# fails loudly if they still cannot be found, so `make test` never skips them.
-test: deps fmt lint
+# fails loudly if they still cannot be found, so `make test` never skips them. The tests build
+# the `link` feature (the default); check-no-link proves the build without it.
+test: deps fmt lint check-no-link
 	@command -v tmux >/dev/null || { echo "make test: tmux not found after make deps" >&2; exit 1; }
 	@[ -x /usr/bin/jackd ] || [ -x /usr/local/bin/jackd ] || { echo "make test: jackd not found after make deps" >&2; exit 1; }
 	$(CARGO) test --all-targets

@@ -200,9 +200,7 @@ impl TimelineSync {
         self.filter(now, g.sample);
         let t0 = self.host_us(g.sample);
         let tempo = self.timeline.tempo();
-        stats
-            .tempo_bits
-            .store(tempo.to_bits(), Ordering::Relaxed);
+        stats.tempo_bits.store(tempo.to_bits(), Ordering::Relaxed);
         stats.buffers.fetch_add(1, Ordering::Relaxed);
         if self.start_stop {
             let playing = self.timeline.is_playing();

@@ -4,6 +4,10 @@
 //! tempo and their bar lines, and a third Link peer (the Link library driven directly, as
 //! Ableton's `link_hut` does) changes the tempo for both.
 
+// The namespace test runs on Linux with the `link` feature only; its helpers stay unused
+// elsewhere.
+#![cfg_attr(not(all(target_os = "linux", feature = "link")), allow(dead_code))]
+
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
 
@@ -194,7 +198,8 @@ fn is_bar(v: &serde_json::Value) -> bool {
 
 /// A patterns folder whose slot 1 is the shipped slot `from` (its tempo with it).
 fn patterns_with(dir: &Path, from: u8) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("patterns/slots/slot_{from:03}.json"));
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("patterns/slots/slot_{from:03}.json"));
     std::fs::create_dir_all(dir.join("slots")).unwrap();
     std::fs::copy(src, dir.join("slots/slot_001.json")).unwrap();
 }
@@ -243,6 +248,7 @@ fn without_link_no_link_thread_or_socket_is_opened() {
 }
 
 /// Set in the re-executed test that runs inside the network namespace.
+#[cfg(all(target_os = "linux", feature = "link"))]
 const IN_NETNS: &str = "CHRONUS_LINK_NETNS";
 
 /// True when this process may make a network namespace of its own (root, or user
@@ -250,7 +256,12 @@ const IN_NETNS: &str = "CHRONUS_LINK_NETNS";
 #[cfg(all(target_os = "linux", feature = "link"))]
 fn can_unshare() -> Result<(), String> {
     let ok = Process::new("unshare")
-        .args(["-n", "sh", "-c", "ip link set lo up && ip route add 224.0.0.0/4 dev lo"])
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && ip route add 224.0.0.0/4 dev lo",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
@@ -268,7 +279,8 @@ fn can_unshare() -> Result<(), String> {
 #[cfg(all(target_os = "linux", feature = "link"))]
 #[test]
 fn two_instances_and_a_third_peer_share_tempo_and_bar_lines_in_a_private_network() {
-    let name = "link::two_instances_and_a_third_peer_share_tempo_and_bar_lines_in_a_private_network";
+    let name =
+        "link::two_instances_and_a_third_peer_share_tempo_and_bar_lines_in_a_private_network";
     if std::env::var_os(IN_NETNS).is_none() {
         if let Err(why) = can_unshare() {
             assert!(
@@ -370,8 +382,10 @@ fn two_instances_and_a_third_peer_share_tempo_and_bar_lines_in_a_private_network
         .position(|r| r.3.abs() <= 1.0)
         .expect("B's bars meet A's");
     let converged = rows[first_ok].1 - b_spawned;
-    let before: Vec<&(u64, f64, f64, f64)> =
-        rows[first_ok..].iter().filter(|r| r.1 < changed_at).collect();
+    let before: Vec<&(u64, f64, f64, f64)> = rows[first_ok..]
+        .iter()
+        .filter(|r| r.1 < changed_at)
+        .collect();
     let after: Vec<&(u64, f64, f64, f64)> = rows[first_ok..]
         .iter()
         .filter(|r| r.1 > changed_at && at_140(r.2))
@@ -413,9 +427,14 @@ fn two_instances_and_a_third_peer_share_tempo_and_bar_lines_in_a_private_network
             r.0, r.1, r.2, r.3
         );
     }
-    assert!(converged <= 2.0, "B converged {converged:.3} s after starting");
     assert!(
-        rows[first_ok..].iter().all(|r| r.3.abs() <= 1.0 || r.1 > changed_at),
+        converged <= 2.0,
+        "B converged {converged:.3} s after starting"
+    );
+    assert!(
+        rows[first_ok..]
+            .iter()
+            .all(|r| r.3.abs() <= 1.0 || r.1 > changed_at),
         "a bar off after convergence: {rows:?}"
     );
     assert!(med.abs() <= 1.0, "median offset {med} ms");
