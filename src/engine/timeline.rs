@@ -219,7 +219,7 @@ impl TimelineSync {
                 return;
             }
         }
-        if !g.running || !(tempo.is_finite() && tempo > 0.0) {
+        if !(g.running && tempo.is_finite() && tempo > 0.0) {
             return;
         }
         let sps = self.rate * 15.0 / tempo;
