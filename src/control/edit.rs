@@ -26,6 +26,9 @@ impl Controller {
         });
         // Always tell the engine: it may run a followed tempo the song doesn't hold.
         self.send_bpm(self.song.sequencer.bpm);
+        if r.is_ok() {
+            self.propose_link_tempo(self.song.sequencer.bpm);
+        }
         r
     }
 

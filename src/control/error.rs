@@ -42,6 +42,9 @@ impl fmt::Display for Quantity {
 /// Why a command was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// Link was asked for in a build without the `link` cargo feature.
+    #[error("this Chronus was built without Ableton Link (the `link` cargo feature)")]
+    LinkUnavailable,
     /// No track of that name.
     #[error("no track named {0:?}")]
     NoTrack(String),

@@ -70,6 +70,7 @@ impl Controller {
             self.on_event(ev);
         }
         self.status.muted = self.link.stats.muted.load(Ordering::Relaxed);
+        changed |= self.poll_link();
         changed |= self.poll_disk();
         self.flush_draft_at(Instant::now(), false);
         changed

@@ -9,6 +9,7 @@
 //! [`Controller`] sends the engine only what differs through the [`EngineLink`]. What happened
 //! is told as [`Notice`]s, worded for people in one place: [`describe`].
 
+mod ableton;
 mod chain;
 mod disk;
 mod edit;
@@ -39,6 +40,7 @@ use crate::store::{SlotNumber, Store};
 
 pub use crate::audio::recorder::RecordFormat;
 pub use crate::model::fmt_num;
+pub use ableton::{LinkArgs, LinkStatus};
 pub use chain::ChainView;
 pub use error::{ControlError, Quantity};
 pub use events::EngineStatus;
@@ -108,6 +110,8 @@ pub enum Command {
     FollowTempo(f64),
     /// Change the tempo by an amount.
     NudgeBpm(f64),
+    /// Ableton Link on (`Some(true)`), off, or switched over (`None`).
+    Link(Option<bool>),
     /// Set the swing (0–0.6).
     SetSwing(f64),
     /// Change the swing by an amount.
@@ -367,6 +371,7 @@ impl Command {
                 | Command::Stop
                 | Command::TogglePlay
                 | Command::FollowTempo(_)
+                | Command::Link(_)
                 | Command::SetEditStep(_)
                 | Command::Mute { .. }
                 | Command::Solo { .. }
@@ -613,6 +618,8 @@ pub struct Controller {
     prepared: Option<prepare::Prepared>,
     /// An edit of the prepared song is running: the engine is told nothing.
     offstage: bool,
+    /// Ableton Link (off until switched on).
+    ableton: ableton::LinkState,
 }
 
 impl Controller {
@@ -660,6 +667,7 @@ impl Controller {
             fill: false,
             prepared: None,
             offstage: false,
+            ableton: Default::default(),
         };
         ctl.scan_now();
         ctl.take_in_drafts();
@@ -938,7 +946,8 @@ impl Controller {
             Command::TogglePlay => self.toggle_play(),
             Command::SetBpm(v) => self.set_bpm(v, now),
             Command::FollowTempo(v) => self.follow_tempo(v),
-            Command::NudgeBpm(d) => self.set_bpm(self.song.sequencer.bpm + d, now),
+            Command::NudgeBpm(d) => self.set_bpm(self.tempo_to_nudge() + d, now),
+            Command::Link(on) => self.set_link(on),
             Command::SetSwing(v) => self.set_swing(v, now),
             Command::NudgeSwing(d) => self.set_swing(self.song.sequencer.swing + d, now),
             Command::SetStep { track, step, value } => self.set_step(&track, step, value, now),

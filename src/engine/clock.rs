@@ -23,6 +23,11 @@ pub(crate) struct Clock {
     pub next_step: u64,
     /// The first sample of `next_step`.
     pub next_step_sample: u64,
+    /// An outside timeline (Ableton Link) sets the tempo: the song's tempo changes (edits,
+    /// loaded slots) leave the grid alone.
+    pub external: bool,
+    /// The tempo last asked for by the song, played again when the outside timeline lets go.
+    pub song_bpm: f64,
 }
 
 impl Clock {
@@ -37,6 +42,8 @@ impl Clock {
             anchor_sample: 0,
             next_step: 0,
             next_step_sample: 0,
+            external: false,
+            song_bpm: seq_spec::BPM.default,
         };
         c.sps = c.samples_per_step_at(c.bpm);
         c
@@ -67,6 +74,10 @@ impl Clock {
     /// Sets the tempo; while running, steps after the next boundary use it.
     pub fn set_bpm(&mut self, bpm: f64) {
         let bpm = seq_spec::BPM.clamp(bpm);
+        self.song_bpm = bpm;
+        if self.external {
+            return;
+        }
         if bpm == self.bpm {
             // Re-anchoring on the rounded sample of the next step would move the grid by up
             // to half a sample each time: repeated edits at the same tempo would make it drift.
@@ -77,6 +88,32 @@ impl Clock {
         if self.running {
             self.anchor_step = self.next_step;
             self.anchor_sample = self.next_step_sample;
+        }
+    }
+
+    /// Moves the step grid onto an outside timeline (Ableton Link): step `next_step` starts
+    /// at `sample` and the steps after it follow at `bpm` (any positive tempo: the session's
+    /// may lie outside the song's 30–300). The caller keeps `next_step` at or after the
+    /// clock's own next step, so no step plays twice.
+    pub fn reanchor(&mut self, next_step: u64, sample: u64, bpm: f64) {
+        if bpm.is_finite() && bpm > 0.0 {
+            self.bpm = bpm;
+            self.sps = self.samples_per_step_at(bpm);
+        }
+        self.anchor_step = next_step;
+        self.anchor_sample = sample;
+        self.next_step = next_step;
+        self.next_step_sample = sample;
+    }
+
+    /// Hands the tempo to an outside timeline or back to the song (its tempo plays again
+    /// from the next step).
+    pub fn set_external(&mut self, on: bool) {
+        self.external = on;
+        if !on {
+            let bpm = self.song_bpm;
+            self.bpm = f64::NAN;
+            self.set_bpm(bpm);
         }
     }
 
@@ -145,6 +182,19 @@ mod tests {
             c.set_bpm(137.0);
             c.advance();
         }
+    }
+
+    #[test]
+    fn reanchoring_moves_the_next_step_and_the_grid_after_it() {
+        let mut c = Clock::new(48000.0);
+        c.start(0);
+        c.advance();
+        c.reanchor(5, 30_000, 60.0);
+        assert_eq!((c.next_step, c.next_step_sample), (5, 30_000));
+        assert_eq!(c.advance(), 5);
+        assert_eq!(c.next_step_sample, 42_000);
+        c.reanchor(7, 50_000, f64::NAN);
+        assert_eq!(c.bpm, 60.0, "a broken tempo keeps the last one");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::timeline::{TimelineStats, TimelineSync};
 use super::{Engine, EngineEvent, EngineMsg, Garbage, LoadTiming};
 
 /// Capacity of the command ring (control → audio).
@@ -69,6 +70,8 @@ pub struct SharedStats {
     pub clock_sample: AtomicU64,
     /// …and the wall-clock time then, in nanoseconds since the Unix epoch.
     pub clock_unix_nanos: AtomicU64,
+    /// An outside timeline (Ableton Link) steering the engine: its tempo and phase error.
+    pub timeline: TimelineStats,
 }
 
 impl SharedStats {
@@ -207,6 +210,7 @@ pub struct EngineRunner {
     garbage: rtrb::Producer<Garbage>,
     record: Option<rtrb::Producer<f32>>,
     stats: Arc<SharedStats>,
+    timeline: Option<Box<TimelineSync>>,
     load_sum: f64,
     load_max: f64,
     load_count: u32,
@@ -227,6 +231,7 @@ pub fn link(engine: Engine, record: Option<rtrb::Producer<f32>>) -> (EngineRunne
         garbage: g_tx,
         record,
         stats: stats.clone(),
+        timeline: None,
         load_sum: 0.0,
         load_max: 0.0,
         load_count: 0,
@@ -264,7 +269,7 @@ impl EngineRunner {
                 break;
             }
             match self.commands.pop() {
-                Ok(msg) => self.engine.handle(msg),
+                Ok(msg) => self.handle(msg),
                 Err(_) => break,
             }
             applied += 1;
@@ -276,6 +281,9 @@ impl EngineRunner {
                 .fetch_add(applied, Ordering::Release);
         }
         for chunk in out.chunks_mut(MAX_BLOCK * 2) {
+            if let Some(sync) = self.timeline.as_mut() {
+                sync.steer(&mut self.engine, &self.stats.timeline);
+            }
             self.engine.process(chunk);
         }
         if self.stats.muted.load(Ordering::Relaxed) {
@@ -306,6 +314,38 @@ impl EngineRunner {
             self.stats.blocked.fetch_add(1, Ordering::Relaxed);
         }
         self.account(started, out.len() / 2);
+    }
+
+    /// Applies one command: the timeline's own, Play and Stop through the timeline while one
+    /// steers, the rest by the engine. Called only with room on the garbage ring.
+    fn handle(&mut self, msg: EngineMsg) {
+        match msg {
+            EngineMsg::AttachTimeline(sync) => {
+                if let Some(old) = self.timeline.replace(sync) {
+                    let _ = self.garbage.push(Garbage::Timeline(old));
+                }
+                self.engine.set_external_tempo(true);
+                self.stats.timeline.attached.store(true, Ordering::Relaxed);
+            }
+            EngineMsg::DetachTimeline => {
+                if let Some(old) = self.timeline.take() {
+                    let _ = self.garbage.push(Garbage::Timeline(old));
+                }
+                self.engine.set_external_tempo(false);
+                self.stats.timeline.attached.store(false, Ordering::Relaxed);
+            }
+            EngineMsg::Play if self.timeline.is_some() => {
+                if let Some(sync) = self.timeline.as_mut() {
+                    sync.play(&mut self.engine);
+                }
+            }
+            EngineMsg::Stop if self.timeline.is_some() => {
+                if let Some(sync) = self.timeline.as_mut() {
+                    sync.stop(&mut self.engine);
+                }
+            }
+            other => self.engine.handle(other),
+        }
     }
 
     /// Moves boxes the engine replaced onto the return ring, as far as it has room.

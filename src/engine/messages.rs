@@ -1,6 +1,7 @@
 //! What crosses the boundary between the control thread and the audio thread.
 
 use super::scene::{Scene, TrackSet};
+use super::timeline::TimelineSync;
 use crate::model::ParamId;
 
 /// A request to the engine, applied by [`super::Engine::handle`].
@@ -70,6 +71,11 @@ pub enum EngineMsg {
     CancelQueued,
     /// Closes every voice's gate.
     ReleaseAll,
+    /// An outside beat timeline (Ableton Link) takes over tempo and bar phase: the runner
+    /// steers the grid onto it once per buffer, Play waits for its next bar line.
+    AttachTimeline(Box<TimelineSync>),
+    /// The song's own clock again (its tempo from the next step).
+    DetachTimeline,
 }
 
 /// When a [`EngineMsg::Load`] applies.
@@ -88,6 +94,8 @@ pub enum Garbage {
     Scene(Box<Scene>),
     /// A track set that was replaced.
     Tracks(Box<TrackSet>),
+    /// An outside timeline let go of (its session is closed off the audio thread).
+    Timeline(Box<TimelineSync>),
 }
 
 /// Something that happened on the audio thread, reported to the control thread.

@@ -33,8 +33,11 @@
 //!   [`EngineMsg::FillBar`].
 //! - A bar-aligned load drops hits still waiting from the old slot at its first sample.
 
+#[cfg(feature = "link")]
+pub mod ableton;
 mod clock;
 pub mod link;
+pub mod timeline;
 
 /// Where a one-bar fill ([`EngineMsg::FillBar`]) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,22 @@ enum FillBar {
     Waiting,
     /// Fill is on until the next bar line.
     Playing,
+}
+/// The step grid as it stands between two buffers ([`Engine::grid`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grid {
+    /// The next sample the engine renders.
+    pub sample: u64,
+    /// The sequencer runs (or waits for its first step).
+    pub running: bool,
+    /// The step that starts next.
+    pub next_step: u64,
+    /// Its first sample.
+    pub next_step_sample: u64,
+    /// Samples per step at the tempo playing.
+    pub samples_per_step: f64,
+    /// The tempo playing.
+    pub bpm: f64,
 }
 mod messages;
 mod meter;
@@ -437,22 +456,7 @@ impl Engine {
                     self.fill_bar = FillBar::Waiting;
                 }
             }
-            EngineMsg::Play => {
-                if !self.clock.running {
-                    self.clock.start(self.sample);
-                    self.swung = None;
-                    // The grid shows each track's cycle from its first hit: a stop in mid-loop
-                    // must not leave the notes shifted against it.
-                    for t in self.tracks.tracks.iter_mut() {
-                        t.note_index = t.note_start;
-                    }
-                    self.timed.clear();
-                    self.restart_tracks(0);
-                    self.emit(EngineEvent::Started {
-                        sample: self.sample,
-                    });
-                }
-            }
+            EngineMsg::Play => self.start_at(self.sample),
             EngineMsg::Stop => self.stop(),
             EngineMsg::SetBpm(bpm) => self.clock.set_bpm(bpm),
             EngineMsg::SetSwing(swing) => self.clock.set_swing(swing),
@@ -486,6 +490,59 @@ impl Engine {
                 }
             }
             EngineMsg::ReleaseAll => self.release_all(),
+            // The runner takes these; an engine driven on its own hands the box back.
+            EngineMsg::AttachTimeline(sync) => self.discard(Garbage::Timeline(sync)),
+            EngineMsg::DetachTimeline => {}
+        }
+    }
+
+    /// Starts the sequencer with step 0 at `at` (now or later: an outside timeline starts it
+    /// on its next bar line); ignored while it runs.
+    pub fn start_at(&mut self, at: u64) {
+        if !self.clock.running {
+            let at = at.max(self.sample);
+            self.clock.start(at);
+            self.swung = None;
+            // The grid shows each track's cycle from its first hit: a stop in mid-loop
+            // must not leave the notes shifted against it.
+            for t in self.tracks.tracks.iter_mut() {
+                t.note_index = t.note_start;
+            }
+            self.timed.clear();
+            self.restart_tracks(0);
+            self.emit(EngineEvent::Started { sample: at });
+        }
+    }
+
+    /// Stops the sequencer (as [`EngineMsg::Stop`] does).
+    pub fn stop_now(&mut self) {
+        self.stop();
+    }
+
+    /// Where the step grid stands, for a clock steering it from outside.
+    pub fn grid(&self) -> Grid {
+        Grid {
+            sample: self.sample,
+            running: self.clock.running,
+            next_step: self.clock.next_step,
+            next_step_sample: self.clock.next_step_sample,
+            samples_per_step: self.clock.samples_per_step(),
+            bpm: self.clock.bpm,
+        }
+    }
+
+    /// Hands the tempo to an outside timeline (`true`: the song's tempo no longer moves the
+    /// grid) or back to the song (`false`: its tempo plays again from the next step).
+    pub fn set_external_tempo(&mut self, on: bool) {
+        self.clock.set_external(on);
+    }
+
+    /// Steers the grid: step `next_step` (never before the clock's own next step) starts at
+    /// sample `at` (never before now), the steps after it at `bpm`.
+    pub fn steer(&mut self, next_step: u64, at: u64, bpm: f64) {
+        if self.clock.running {
+            let k = next_step.max(self.clock.next_step);
+            self.clock.reanchor(k, at.max(self.sample), bpm);
         }
     }
 

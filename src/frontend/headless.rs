@@ -59,6 +59,9 @@ pub struct HeadlessArgs {
     /// OSC options.
     #[command(flatten)]
     pub osc: crate::sources::osc::OscArgs,
+    /// Ableton Link options.
+    #[command(flatten)]
+    pub link: crate::control::LinkArgs,
 }
 
 /// `--record-bits`: 16 or 32.
@@ -143,16 +146,25 @@ impl EventPrinter {
             .unwrap_or_else(|| "-".into());
         // The tempo that plays: a follower runs its leader's, not the song's.
         let bpm = st.playing_bpm;
+        // With Link on: its peers and the session's tempo (which is what plays).
+        let link = ctl.link_status();
+        let link_text = link
+            .map(|l| format!(" | {}", l.header()))
+            .unwrap_or_default();
         let human = format!(
-            "bar {bar:>4} | slot {slot} {name:?} | {bpm:.1} BPM | load {:.1}% (max {:.1}%) | xruns {} | late {}",
+            "bar {bar:>4} | slot {slot} {name:?} | {bpm:.1} BPM{link_text} | load {:.1}% (max {:.1}%) | xruns {} | late {}",
             st.load_mean, st.load_max, st.xruns, st.late
         );
+        let link = link.map(|l| {
+            json!({"peers": l.peers, "tempo": l.tempo, "offset_ms": l.offset_ms,
+                   "realigns": l.realigns})
+        });
         self.emit(
             "bar",
             json!({"bar": bar, "sample": sample, "time": ctl.sample_time(sample),
                    "bpm": bpm, "song_bpm": ctl.song().sequencer.bpm,
                    "load_mean_pct": st.load_mean, "load_max_pct": st.load_max,
-                   "xruns": st.xruns, "late": st.late}),
+                   "xruns": st.xruns, "late": st.late, "link": link}),
             Some(human),
         );
     }
@@ -443,6 +455,20 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
     let recorder = session.ctl_mut().recorder_mut();
     recorder.set_default_format(args.record_bits);
     recorder.set_run_ends_with_engine(args.record_ends_on_stop);
+    // Link joins with the start slot's tempo, before Play (which then waits for the
+    // session's next bar line).
+    session
+        .ctl_mut()
+        .set_link_start_stop(args.link.link_start_stop);
+    if args.link.link
+        && let Err(e) = session.apply(Command::Link(Some(true)))
+    {
+        printer.message(Level::Error, &error_text(&e));
+        return Ok(ExitCode::from(1));
+    }
+    for n in session.ctl_mut().drain_notices().collect::<Vec<_>>() {
+        printer.notice(session.ctl(), &n);
+    }
     if let Some(path) = &args.record
         && !start_recording(&mut session, &mut printer, path, args.record_bits)
     {

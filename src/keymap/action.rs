@@ -184,6 +184,7 @@ actions! {
         SwingNudge(by: f64) = "swing_nudge": "change the swing by N (swing runs 0–0.6)";
         RecordToggle = "record_toggle": "start or stop recording the output to a WAV file";
         FillBar = "fill_bar": "fill for one bar: fill mode switches on at the next bar line and off at the one after, sample-exactly";
+        LinkToggle = "link_toggle": "Ableton Link on or off: join the session on the local network (its tempo and bar lines) or leave it";
         Fill = "fill_toggle": "fill mode on or off (a toggle: terminals do not report key releases): steps with the `fill` condition play while it is on, `!fill` steps while it is off";
     }
     Grid "steps and edits of the pattern" {

@@ -20,6 +20,7 @@ mod engine;
 mod fast_entry;
 mod keeping;
 mod keymap;
+mod link;
 mod osc;
 mod playable;
 mod prepare;

@@ -70,6 +70,9 @@ pub struct PlayArgs {
     /// OSC options.
     #[command(flatten)]
     pub osc: crate::sources::osc::OscArgs,
+    /// Ableton Link options.
+    #[command(flatten)]
+    pub link: crate::control::LinkArgs,
 }
 
 /// Restores the terminal when dropped: on a normal exit and when an error unwinds `run`.
@@ -207,6 +210,15 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     } else {
         load_start_slot(session.ctl_mut(), &mut app, slot);
         app.ui.slot_cursor = slot.get();
+    }
+    // Link joins with the start slot's tempo.
+    session
+        .ctl_mut()
+        .set_link_start_stop(args.link.link_start_stop);
+    if args.link.link
+        && let Err(e) = session.apply(crate::control::Command::Link(Some(true)))
+    {
+        app.ui.say(Level::Error, format!("--link: {e}"));
     }
     if let Some(e) = keymap_error {
         // The error says which file, line and rule, and that the defaults are used.

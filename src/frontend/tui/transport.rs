@@ -132,8 +132,21 @@ fn left(ui: &UiState, ctl: &Controller, fit: Fit) -> Parts {
         diff.is_some_and(|d| d.tempo_changed.is_some()),
     );
     let playing = ctl.playing();
-    p.push(Span::styled(format!("{:.1}", playing.bpm), tempo));
+    // With Link on, the session's tempo is the one that plays (and the one shown), with its
+    // peers beside it; the song keeps its own tempo for its file.
+    let link = ctl.link_status();
+    let bpm = link.map_or(playing.bpm, |l| l.tempo);
+    p.push(Span::styled(format!("{bpm:.1}"), tempo));
     p.push(Span::styled(" BPM", theme::dim()));
+    if let Some(l) = link {
+        let peers = match (fit.swing, l.peers) {
+            (true, 1) => " 1 peer".to_string(),
+            (true, n) => format!(" {n} peers"),
+            (false, n) => format!(" {n}"),
+        };
+        p.push(Span::styled(" LINK", theme::playing()));
+        p.push(Span::styled(peers, theme::text()));
+    }
     if fit.swing {
         p.push(Span::styled("  swing ", theme::dim()));
         let swing = mark(
@@ -229,7 +242,8 @@ fn right(ctl: &Controller) -> Parts {
 
 /// The performance half fitted to `cols`. What gives way, in order: the count of unseen
 /// messages (shortened, then left out), the running chain's full text (to its short form),
-/// the slot name (shortened, then left out), the swing, the PREVIEW mark (the grid's title
+/// the slot name (shortened, then left out), the swing (Link's peers then show as a bare
+/// count, `LINK 2`), the PREVIEW mark (the grid's title
 /// still says it previews), then the chain's short form. The play state, tempo, position,
 /// queue countdown and REC always show whole, at 80 columns late in a long set too.
 fn left_fitted(ui: &UiState, ctl: &Controller, cols: usize) -> Parts {

@@ -793,6 +793,23 @@ pub const ROUTES: &[Route] = &[
     ),
     Route::fixed(
         RouteGroup::Engine,
+        "/link",
+        "[on]",
+        "Ableton Link on (1), off (0) or switched over (no argument): join the session on the local network (tempo and bar lines shared with its peers) or leave it",
+        |ctl, c| ack(ctl.apply(Command::Link(on_arg(c.msg, 0)?))),
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
+        "/link/status",
+        "",
+        "reply: Link's state as JSON (enabled, peers, session tempo, start/stop sharing, the latest phase error in ms, realignments)",
+        |ctl, _| {
+            let status = link_json(ctl).to_string();
+            Ok(Outcome::Reply(vec![OscType::String(status)]))
+        },
+    ),
+    Route::fixed(
+        RouteGroup::Engine,
         "/engine/status",
         "",
         "reply: a JSON status summary",
@@ -1312,7 +1329,18 @@ fn engine_status(ctl: &Controller, view: &ServerView) -> Value {
             "undecodable": view.stats.undecodable,
         },
         "clock": follow.unwrap_or_else(|| json!({"source": "internal"})),
+        "link": link_json(ctl),
     })
+}
+
+/// Link's state for `/engine/status` and `/link/status`: `{"enabled": false}` while off.
+fn link_json(ctl: &Controller) -> Value {
+    match ctl.link_status() {
+        Some(l) => json!({"enabled": true, "peers": l.peers, "tempo": l.tempo,
+                          "start_stop": l.start_stop, "offset_ms": l.offset_ms,
+                          "realigns": l.realigns}),
+        None => json!({"enabled": false, "start_stop": ctl.link_start_stop()}),
+    }
 }
 
 fn engine_schema(ctl: &mut Controller, c: &Call) -> Routed {

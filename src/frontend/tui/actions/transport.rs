@@ -39,6 +39,9 @@ impl App {
             Action::FillBar => {
                 self.run(ctl, Command::FillBar);
             }
+            Action::LinkToggle => {
+                self.run(ctl, Command::Link(None));
+            }
             Action::SwingNudge(d) => {
                 self.run(ctl, Command::NudgeSwing(d));
             }
