@@ -1,11 +1,11 @@
 # Chronus: `make run` builds and starts the tracker, `make test` runs the whole test suite.
 
-SYS_PACKAGES := pkg-config libasound2-dev libdbus-1-dev jackd2 libasound2-plugins tmux
+SYS_PACKAGES := pkg-config libasound2-dev libdbus-1-dev jackd2 libjack-jackd2-dev libasound2-plugins tmux
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: all run test bench soak deps build release fmt lint clean check-windows sync-check
+.PHONY: all run test bench soak deps build release fmt lint clean check-windows sync-check midi-check
 
 all: build
 
@@ -46,6 +46,11 @@ test: deps fmt lint
 # problem of the clock follower that this measures; see the README's "OSC and sync".
 sync-check: deps
 	$(CARGO) test --test it -- --ignored --exact --nocapture osc::a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_silent
+
+# Two headless processes through a JACK dummy server: the follower's `--clock midi` against the
+# leader's MIDI clock out (median bar offset after lock, followed tempo), run alone.
+midi-check: deps
+	$(CARGO) test --test it -- --ignored --exact --nocapture midi::a_midi_clock_follower_plays_bar_aligned_with_its_leader
 
 bench: deps
 	$(CARGO) bench

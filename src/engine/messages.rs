@@ -70,6 +70,9 @@ pub enum EngineMsg {
     CancelQueued,
     /// Closes every voice's gate.
     ReleaseAll,
+    /// MIDI clock out on or off: Song Position 0 and Start at Play, 24 ticks per beat while
+    /// running, Stop at Stop (see [`super::midi`]).
+    MidiClock(bool),
 }
 
 /// When a [`EngineMsg::Load`] applies.

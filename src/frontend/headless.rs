@@ -46,6 +46,9 @@ pub struct HeadlessArgs {
     /// OSC options.
     #[command(flatten)]
     pub osc: crate::sources::osc::OscArgs,
+    /// MIDI options.
+    #[command(flatten)]
+    pub midi: crate::sources::midi::MidiArgs,
 }
 
 /// Prints what happens, as status lines or JSON lines.
@@ -318,7 +321,8 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         watch: true,
     };
     let cleaned = crate::store::Store::new(patterns).remove_stale_temp_files();
-    let mut session = Session::start(patterns, &opts);
+    let follow_midi = args.osc.clock == crate::sources::osc::ClockMode::Midi;
+    let mut session = Session::start_with_midi(patterns, &opts, Some((&args.midi, follow_midi)));
     let stop = stop_on_signals(&session);
     if let Err(e) = session.apply(Command::LoadSlot {
         slot,

@@ -19,6 +19,9 @@ mod engine;
 mod fast_entry;
 mod keeping;
 mod keymap;
+// JACK MIDI through a dummy server (the JACK backend is built for Linux only).
+#[cfg(target_os = "linux")]
+mod midi;
 mod osc;
 mod playable;
 mod session;

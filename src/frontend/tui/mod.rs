@@ -66,6 +66,9 @@ pub struct PlayArgs {
     /// OSC options.
     #[command(flatten)]
     pub osc: crate::sources::osc::OscArgs,
+    /// MIDI options.
+    #[command(flatten)]
+    pub midi: crate::sources::midi::MidiArgs,
 }
 
 /// Restores the terminal when dropped: on a normal exit and when an error unwinds `run`.
@@ -164,7 +167,9 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
         watch: true,
     };
     let cleaned = crate::store::Store::new(&args.patterns).remove_stale_temp_files();
-    let mut session = Session::start(&args.patterns, &opts);
+    let follow_midi = args.osc.clock == crate::sources::osc::ClockMode::Midi;
+    let mut session =
+        Session::start_with_midi(&args.patterns, &opts, Some((&args.midi, follow_midi)));
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let restored = keymap.restored().to_vec();
     let mut app = App::new(keymap);

@@ -643,6 +643,9 @@ impl OscServer {
                     }
                     let _ = ctl.apply(Command::Play);
                 }
+                FollowAction::Stop => {
+                    let _ = ctl.apply(Command::Stop);
+                }
             }
         }
         changed
