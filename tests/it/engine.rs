@@ -1212,7 +1212,11 @@ fn midi_clock_ticks_land_on_exact_samples_and_the_audio_path_never_allocates() {
         .filter(|m| m.message() == [CLOCK])
         .map(|m| m.sample)
         .collect();
-    assert_eq!(ticks.len() + 3, got.len(), "only ticks between Start and Stop");
+    assert_eq!(
+        ticks.len() + 3,
+        got.len(),
+        "only ticks between Start and Stop"
+    );
     // The first 2 s at 137 BPM: steps every 48000 × 15 / 137 samples from 0.
     let sps = 48000.0 * 15.0 / 137.0;
     for (i, &t) in ticks.iter().enumerate().take_while(|(_, t)| **t < 96_000) {
@@ -1225,7 +1229,17 @@ fn midi_clock_ticks_land_on_exact_samples_and_the_audio_path_never_allocates() {
     // After the change, 90 BPM: 24 ticks a beat of 32000 samples, to within rounding.
     let late: Vec<u64> = ticks.iter().copied().filter(|&t| t > 110_000).collect();
     for w in late.windows(25).step_by(24) {
-        assert!((w[24] - w[0]).abs_diff(32_000) <= 1, "a beat at 90 BPM: {}", w[24] - w[0]);
+        assert!(
+            (w[24] - w[0]).abs_diff(32_000) <= 1,
+            "a beat at 90 BPM: {}",
+            w[24] - w[0]
+        );
     }
-    assert_eq!(runner.stats().midi_dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        runner
+            .stats()
+            .midi_dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }

@@ -35,6 +35,9 @@ pub struct ClockIn {
     compensation: f64,
     /// Ticks received.
     pub received: u64,
+    /// The latest beat handed to the follower: (its time before compensation, beats since
+    /// the start).
+    last_beat: Option<(f64, u64)>,
 }
 
 impl ClockIn {
@@ -75,6 +78,11 @@ impl ClockIn {
         })
     }
 
+    /// The latest beat handed to the follower: (arrival time, beats since the start).
+    pub fn last_beat(&self) -> Option<(f64, u64)> {
+        self.last_beat
+    }
+
     /// The sender's transport runs (between Start or Continue and Stop).
     pub fn running(&self) -> bool {
         self.running
@@ -91,25 +99,46 @@ impl ClockIn {
         match m.message() {
             [CLOCK] => {
                 self.received += 1;
+                // Ticks missing since the last one (a period the MIDI side skipped under
+                // load) are counted from the time that passed, so the beat count stays true.
+                let missed = match (self.ticks.back(), self.bpm()) {
+                    (Some(&prev), Some(bpm)) => {
+                        let iv = 60.0 / (bpm * PPQN as f64);
+                        let gap = (m.time - prev) / iv;
+                        if gap > 1.5 && m.time - prev <= GAP_S {
+                            (gap.round() as u64).saturating_sub(1)
+                        } else {
+                            0
+                        }
+                    }
+                    _ => 0,
+                };
                 if self.ticks.back().is_some_and(|&t| m.time - t > GAP_S) {
                     self.ticks.clear();
                 }
                 if self.ticks.len() == TEMPO_TICKS {
                     self.ticks.pop_front();
                 }
+                let bpm = self.bpm();
                 self.ticks.push_back(m.time);
                 if !self.running {
                     return Ok(());
                 }
-                let pos = self.pos;
-                self.pos += 1;
-                if pos.is_multiple_of(PPQN)
-                    && let Some(bpm) = self.bpm()
+                let first = self.pos;
+                let pos = self.pos + missed;
+                self.pos = pos + 1;
+                // The last beat in the ticks this one stands for (itself, or one missed).
+                let beat_tick = pos - pos % PPQN;
+                if beat_tick >= first
+                    && let Some(bpm) = bpm.or_else(|| self.bpm())
                 {
                     let bpm = seq_spec::BPM.clamp(bpm);
-                    let beats = pos / PPQN;
+                    let iv = 60.0 / (bpm * PPQN as f64);
+                    let time = m.time - (pos - beat_tick) as f64 * iv;
+                    let beats = beat_tick / PPQN;
+                    self.last_beat = Some((time, beats));
                     return f.on_clock(
-                        m.time - self.compensation,
+                        time - self.compensation,
                         (beats / 4) as f64,
                         (beats % 4) as f64,
                         bpm,
@@ -202,6 +231,42 @@ mod tests {
             c.on_message(&msg(t, &[CLOCK]), &mut f, now, t).unwrap();
         }
         assert_eq!(c.bpm(), Some(125.0));
+    }
+
+    #[test]
+    fn missed_ticks_are_counted_from_the_time_that_passed() {
+        let mut c = ClockIn::new(0.0);
+        let mut f = Follower::new();
+        let now = Instant::now();
+        let t0 = 1000.0;
+        c.on_message(&msg(t0, &[START]), &mut f, now, t0).unwrap();
+        // 125 BPM (a tick every 20 ms); ticks 60–69 never arrive.
+        for k in (0..100).filter(|k| !(60..70).contains(k)) {
+            let t = t0 + k as f64 * 0.02;
+            c.on_message(&msg(t, &[CLOCK]), &mut f, now, t).unwrap();
+        }
+        assert_eq!(c.pos, 100);
+        assert_eq!(c.last_beat().unwrap().1, 4, "tick 96 is beat 4");
+        assert_eq!(f.status().leader_bpm, Some(125.0));
+        assert_eq!(c.bpm(), Some(125.0));
+    }
+
+    #[test]
+    fn a_missed_beat_tick_is_placed_where_it_was_due() {
+        let mut c = ClockIn::new(0.0);
+        let mut f = Follower::new();
+        let now = Instant::now();
+        let t0 = 1000.0;
+        c.on_message(&msg(t0, &[START]), &mut f, now, t0).unwrap();
+        // Ticks 70–73 are lost: beat 3 (tick 72) is inferred at t0 + 1.44 s.
+        for k in (0..80).filter(|k| !(70..74).contains(k)) {
+            let t = t0 + k as f64 * 0.02;
+            c.on_message(&msg(t, &[CLOCK]), &mut f, now, t).unwrap();
+        }
+        assert_eq!(c.pos, 80);
+        let (t, beat) = c.last_beat().unwrap();
+        assert_eq!(beat, 3);
+        assert!((t - (t0 + 1.44)).abs() < 1e-9, "{t}");
     }
 
     #[test]
