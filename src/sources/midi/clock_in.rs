@@ -21,6 +21,9 @@ const TEMPO_TICKS: usize = 2 * PPQN as usize + 1;
 const MIN_TEMPO_TICKS: usize = PPQN as usize + 1;
 /// A tick interval this far (as a share) from the median is left out of the tempo.
 const OUTLIER: f64 = 0.05;
+/// Ticks in a row whose count disagrees with the time that passed before the time is
+/// believed (ticks were lost rather than sent late).
+const DISAGREE_TICKS: u32 = 6;
 /// A gap between ticks longer than this (slower than 10 BPM) starts the measurement anew.
 const GAP_S: f64 = 0.25;
 
@@ -38,6 +41,10 @@ pub struct ClockIn {
     /// The latest beat handed to the follower: (its time before compensation, beats since
     /// the start).
     last_beat: Option<(f64, u64)>,
+    /// The latest tick whose count and time agreed: (time, position).
+    anchor: Option<(f64, u64)>,
+    /// Ticks in a row whose count disagrees with their time.
+    disagree: u32,
 }
 
 impl ClockIn {
@@ -99,22 +106,9 @@ impl ClockIn {
         match m.message() {
             [CLOCK] => {
                 self.received += 1;
-                // Ticks missing since the last one (a period the MIDI side skipped under
-                // load) are counted from the time that passed, so the beat count stays true.
-                let missed = match (self.ticks.back(), self.bpm()) {
-                    (Some(&prev), Some(bpm)) => {
-                        let iv = 60.0 / (bpm * PPQN as f64);
-                        let gap = (m.time - prev) / iv;
-                        if gap > 1.5 && m.time - prev <= GAP_S {
-                            (gap.round() as u64).saturating_sub(1)
-                        } else {
-                            0
-                        }
-                    }
-                    _ => 0,
-                };
                 if self.ticks.back().is_some_and(|&t| m.time - t > GAP_S) {
                     self.ticks.clear();
+                    self.anchor = None;
                 }
                 if self.ticks.len() == TEMPO_TICKS {
                     self.ticks.pop_front();
@@ -124,21 +118,43 @@ impl ClockIn {
                 if !self.running {
                     return Ok(());
                 }
-                let first = self.pos;
-                let pos = self.pos + missed;
+                let mut pos = self.pos;
+                // The position the time since the last agreeing tick gives. Ticks sent late
+                // arrive bunched (they disagree, then agree again: the count was right);
+                // ticks lost (a period the MIDI side skipped) leave the count short for
+                // good: after [`DISAGREE_TICKS`] the time's position is taken.
+                let by_time = match (self.anchor, bpm) {
+                    (Some((t, p)), Some(bpm)) => {
+                        let iv = 60.0 / (bpm * PPQN as f64);
+                        Some(p + ((m.time - t) / iv).round().max(0.0) as u64)
+                    }
+                    _ => None,
+                };
+                match by_time {
+                    Some(est) if est != pos => {
+                        self.disagree += 1;
+                        if self.disagree >= DISAGREE_TICKS {
+                            pos = est;
+                            self.disagree = 0;
+                            self.anchor = Some((m.time, pos));
+                        }
+                    }
+                    _ => {
+                        self.disagree = 0;
+                        self.anchor = Some((m.time, pos));
+                    }
+                }
                 self.pos = pos + 1;
-                // The last beat in the ticks this one stands for (itself, or one missed).
-                let beat_tick = pos - pos % PPQN;
-                if beat_tick >= first
-                    && let Some(bpm) = bpm.or_else(|| self.bpm())
+                // Beats are taken only from ticks whose count and time agree.
+                if self.disagree == 0
+                    && pos.is_multiple_of(PPQN)
+                    && let Some(bpm) = bpm
                 {
                     let bpm = seq_spec::BPM.clamp(bpm);
-                    let iv = 60.0 / (bpm * PPQN as f64);
-                    let time = m.time - (pos - beat_tick) as f64 * iv;
-                    let beats = beat_tick / PPQN;
-                    self.last_beat = Some((time, beats));
+                    let beats = pos / PPQN;
+                    self.last_beat = Some((m.time, beats));
                     return f.on_clock(
-                        time - self.compensation,
+                        m.time - self.compensation,
                         (beats / 4) as f64,
                         (beats % 4) as f64,
                         bpm,
@@ -150,13 +166,17 @@ impl ClockIn {
             [START] => {
                 self.running = true;
                 self.pos = 0;
+                self.anchor = None;
+                self.disagree = 0;
             }
-            [CONTINUE] => self.running = true,
-            [STOP] => {
-                if self.running {
-                    self.running = false;
-                    f.on_leader_stop();
-                }
+            [CONTINUE] => {
+                self.running = true;
+                self.anchor = None;
+                self.disagree = 0;
+            }
+            [STOP] if self.running => {
+                self.running = false;
+                f.on_leader_stop();
             }
             [SONG_POSITION, lo, hi] => {
                 let sixteenths = (*lo as u64 & 0x7F) | ((*hi as u64 & 0x7F) << 7);
@@ -234,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn missed_ticks_are_counted_from_the_time_that_passed() {
+    fn lost_ticks_are_counted_from_the_time_that_passed() {
         let mut c = ClockIn::new(0.0);
         let mut f = Follower::new();
         let now = Instant::now();
@@ -246,27 +266,42 @@ mod tests {
             c.on_message(&msg(t, &[CLOCK]), &mut f, now, t).unwrap();
         }
         assert_eq!(c.pos, 100);
-        assert_eq!(c.last_beat().unwrap().1, 4, "tick 96 is beat 4");
+        let (t, beat) = c.last_beat().unwrap();
+        assert_eq!(beat, 4, "tick 96 is beat 4");
+        assert!((t - (t0 + 1.92)).abs() < 1e-9, "{t}");
         assert_eq!(f.status().leader_bpm, Some(125.0));
-        assert_eq!(c.bpm(), Some(125.0));
     }
 
     #[test]
-    fn a_missed_beat_tick_is_placed_where_it_was_due() {
+    fn ticks_sent_late_and_bunched_keep_their_count() {
         let mut c = ClockIn::new(0.0);
         let mut f = Follower::new();
         let now = Instant::now();
         let t0 = 1000.0;
         c.on_message(&msg(t0, &[START]), &mut f, now, t0).unwrap();
-        // Ticks 70–73 are lost: beat 3 (tick 72) is inferred at t0 + 1.44 s.
-        for k in (0..80).filter(|k| !(70..74).contains(k)) {
-            let t = t0 + k as f64 * 0.02;
+        // Ticks 70–73 arrive together with tick 74; beat 3 (tick 72) is not taken from them.
+        for k in 0..80 {
+            let t = t0
+                + if (70..74).contains(&k) {
+                    74.0
+                } else {
+                    k as f64
+                } * 0.02;
             c.on_message(&msg(t, &[CLOCK]), &mut f, now, t).unwrap();
         }
         assert_eq!(c.pos, 80);
+        assert_eq!(
+            c.last_beat().unwrap().1,
+            2,
+            "the bunched beat 3 is left out"
+        );
+        for k in 80..100 {
+            let t = t0 + k as f64 * 0.02;
+            c.on_message(&msg(t, &[CLOCK]), &mut f, now, t).unwrap();
+        }
         let (t, beat) = c.last_beat().unwrap();
-        assert_eq!(beat, 3);
-        assert!((t - (t0 + 1.44)).abs() < 1e-9, "{t}");
+        assert_eq!(beat, 4);
+        assert!((t - (t0 + 1.92)).abs() < 1e-9, "{t}");
     }
 
     #[test]
