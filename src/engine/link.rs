@@ -20,9 +20,12 @@ pub const GARBAGE_RING: usize = 2048;
 pub const MAX_BLOCK: usize = 4096;
 /// Capacity of the MIDI ring (audio → MIDI sender).
 pub const MIDI_RING: usize = 2048;
-/// A callback starting this much later than the smoothed sample clock says is a jump (an xrun,
-/// a paused process): the clock is taken anew instead of glided to.
+/// A callback starting this much later than the smoothed sample clock says, for
+/// [`CLOCK_JUMP_CALLBACKS`] callbacks in a row, is a jump (an xrun, a paused process): the
+/// clock is taken anew instead of glided to. One late callback alone is not.
 const CLOCK_JUMP_S: f64 = 0.02;
+/// Callbacks in a row that must start late before the smoothed clock jumps.
+const CLOCK_JUMP_CALLBACKS: u32 = 8;
 /// Share of the distance to a later callback start that the smoothed clock moves per callback.
 const CLOCK_GLIDE: f64 = 0.005;
 /// Most commands applied per callback, so a flood never stretches one period.
@@ -222,6 +225,9 @@ pub struct EngineRunner {
     stats: Arc<SharedStats>,
     /// Smoothed `unix seconds − sample / rate` of the callbacks' starts.
     clock_offset: Option<f64>,
+    /// Callbacks in a row that started [`CLOCK_JUMP_S`] late or more, and the earliest of
+    /// their offsets.
+    clock_late: (u32, f64),
     load_sum: f64,
     load_max: f64,
     load_count: u32,
@@ -244,6 +250,7 @@ pub fn link(engine: Engine, record: Option<rtrb::Producer<f32>>) -> (EngineRunne
         midi: None,
         stats: stats.clone(),
         clock_offset: None,
+        clock_late: (0, f64::INFINITY),
         load_sum: 0.0,
         load_max: 0.0,
         load_count: 0,
@@ -332,14 +339,33 @@ impl EngineRunner {
 
     /// The wall time (Unix ns) of `sample`, the first of this callback, from the smoothed
     /// offset: it follows an earlier start at once, a later one by [`CLOCK_GLIDE`] per
-    /// callback (sound-card and system clocks drift apart slowly), and a jump at once.
+    /// callback (sound-card and system clocks drift apart slowly), and a jump once it has
+    /// lasted [`CLOCK_JUMP_CALLBACKS`] callbacks (a single late callback moves nothing).
     fn smoothed_start(&mut self, now_nanos: u64, sample: u64) -> u64 {
         let rate = self.engine.sample_rate() as f64;
         let pos = sample as f64 / rate;
         let raw = now_nanos as f64 * 1e-9 - pos;
         let est = match self.clock_offset {
-            Some(est) if raw >= est && raw - est < CLOCK_JUMP_S => est + (raw - est) * CLOCK_GLIDE,
-            _ => raw,
+            None => raw,
+            Some(est) if raw < est => {
+                self.clock_late = (0, f64::INFINITY);
+                raw
+            }
+            Some(est) if raw - est < CLOCK_JUMP_S => {
+                self.clock_late = (0, f64::INFINITY);
+                est + (raw - est) * CLOCK_GLIDE
+            }
+            Some(est) => {
+                let (n, low) = self.clock_late;
+                let low = low.min(raw);
+                if n + 1 >= CLOCK_JUMP_CALLBACKS {
+                    self.clock_late = (0, f64::INFINITY);
+                    low
+                } else {
+                    self.clock_late = (n + 1, low);
+                    est
+                }
+            }
         };
         self.clock_offset = Some(est);
         ((est + pos) * 1e9) as u64
