@@ -2,12 +2,12 @@
 
 # cmake, g++ and libclang-dev build Ableton Link (the `link` feature, through rusty_link's
 # bindgen); iproute2 gives the Link test the `ip` it brings a private loopback up with.
-SYS_PACKAGES := pkg-config libasound2-dev libdbus-1-dev jackd2 libasound2-plugins tmux cmake g++ libclang-dev iproute2
+SYS_PACKAGES := pkg-config libasound2-dev libdbus-1-dev jackd2 libjack-jackd2-dev libasound2-plugins tmux cmake g++ libclang-dev iproute2
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: all run test bench soak deps build release fmt lint clean check-windows sync-check check-no-link
+.PHONY: all run test bench soak deps build release fmt lint clean check-windows sync-check check-no-link midi-check
 
 all: build
 
@@ -53,6 +53,11 @@ test: deps fmt lint check-no-link
 # problem of the clock follower that this measures; see the README's "OSC and sync".
 sync-check: deps
 	$(CARGO) test --test it -- --ignored --exact --nocapture osc::a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_silent
+
+# Two headless processes through a JACK dummy server: the follower's `--clock midi` against the
+# leader's MIDI clock out (median bar offset after lock, followed tempo), run alone.
+midi-check: deps
+	$(CARGO) test --test it -- --ignored --exact --nocapture midi::a_midi_clock_follower_plays_bar_aligned_with_its_leader
 
 bench: deps
 	$(CARGO) bench

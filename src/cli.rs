@@ -25,7 +25,7 @@ pub enum CommandKind {
     Play,
     /// Play without the screen until Ctrl-C or --seconds.
     Headless(crate::frontend::headless::HeadlessArgs),
-    /// List the audio output devices and their ids.
+    /// List the audio output devices and their ids, and the MIDI ports.
     Devices,
     /// Validate slot files.
     Check(crate::frontend::slots::CheckArgs),

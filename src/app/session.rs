@@ -12,6 +12,7 @@ use crate::control::{
 };
 use crate::engine::Engine;
 use crate::engine::link::{self, EngineLink, EngineRunner};
+use crate::sources::midi::{self, MidiArgs, MidiService, OutFeed};
 use crate::sources::osc::{self as osc, OscArgs};
 use crate::sources::watch::SlotWatcher;
 use crate::store::Store;
@@ -65,21 +66,71 @@ impl Session {
     /// Builds everything once. Problems that leave the music playing (no sound card, an OSC
     /// port taken, no file watch) are not errors: they are kept as start-up messages.
     pub fn start(patterns: &Path, opts: &SessionOptions) -> Session {
+        Session::start_with_midi(patterns, opts, None)
+    }
+
+    /// [`Session::start`] with MIDI: `midi` is the MIDI flags and whether the clock follows
+    /// MIDI clock (`--clock midi`). Without a MIDI flag no MIDI client, port or thread is
+    /// opened. A port that cannot be opened is a start-up message; the music plays on.
+    pub fn start_with_midi(
+        patterns: &Path,
+        opts: &SessionOptions,
+        midi: Option<(&MidiArgs, bool)>,
+    ) -> Session {
         let voices = opts.audio.voices as usize;
         let mut recorder = Recorder::new();
         let mut engine_link: Option<EngineLink> = None;
+        let midi = midi.filter(|(a, _)| a.wanted());
+        let sends = midi.is_some_and(|(a, _)| a.midi_clock_out.is_some());
+        let (mut midi_tx, midi_rx) = if sends {
+            let (p, c) = rtrb::RingBuffer::new(link::MIDI_RING);
+            (Some(p), Some(c))
+        } else {
+            (None, None)
+        };
         let (output, note) = audio::open(&opts.audio, |rate| {
             let engine = Engine::new(rate as f32, voices);
-            let (runner, l) = link::link(engine, Some(recorder.attach(rate)));
+            let (mut runner, l) = link::link(engine, Some(recorder.attach(rate)));
+            if let Some(p) = midi_tx.take() {
+                runner.attach_midi(p);
+            }
             engine_link = Some(l);
             runner
         });
-        let Some(engine_link) = engine_link else {
+        let Some(mut engine_link) = engine_link else {
             unreachable!("audio::open always makes the runner")
         };
         // No sound card is a normal state: news, not a fault.
-        let startup = note.map(|n| (Level::Info, n)).into_iter().collect();
-        Session::assemble(patterns, opts, engine_link, recorder, Some(output), startup)
+        let mut startup: Vec<(Level, String)> =
+            note.map(|n| (Level::Info, n)).into_iter().collect();
+        let mut extra: Vec<Box<dyn Service>> = Vec::new();
+        if let Some((args, follow)) = midi {
+            let ahead = midi::send_ahead(output.buffer, output.sample_rate);
+            let feed = midi_rx.map(|ring| OutFeed {
+                ring,
+                stats: engine_link.stats.clone(),
+                rate: engine_link.sample_rate,
+                ahead,
+            });
+            match MidiService::open(args, follow, feed, ahead) {
+                Ok(s) => {
+                    if sends {
+                        engine_link.send(crate::engine::EngineMsg::MidiClock(true));
+                    }
+                    extra.push(Box::new(s));
+                }
+                Err(e) => startup.push((Level::Error, format!("{e} — MIDI is off"))),
+            }
+        }
+        Session::assemble(
+            patterns,
+            opts,
+            engine_link,
+            recorder,
+            Some(output),
+            startup,
+            extra,
+        )
     }
 
     /// A session whose engine the caller renders block by block (tests, benchmarks): the
@@ -88,8 +139,15 @@ impl Session {
         let mut recorder = Recorder::new();
         let engine = Engine::new(rate as f32, opts.audio.voices as usize);
         let (runner, engine_link) = link::link(engine, Some(recorder.attach(rate)));
-        let mut session =
-            Session::assemble(patterns, opts, engine_link, recorder, None, Vec::new());
+        let mut session = Session::assemble(
+            patterns,
+            opts,
+            engine_link,
+            recorder,
+            None,
+            Vec::new(),
+            Vec::new(),
+        );
         session
             .ctl
             .set_backend("offline", format!("rendered by the caller at {rate} Hz"));
@@ -104,6 +162,7 @@ impl Session {
         recorder: Recorder,
         output: Option<AudioOutput>,
         mut startup: Vec<(Level, String)>,
+        extra: Vec<Box<dyn Service>>,
     ) -> Session {
         let voices = opts.audio.voices as usize;
         let mut ctl = Controller::new(Store::new(patterns), voices, engine_link, recorder);
@@ -119,6 +178,7 @@ impl Session {
                 Err(e) => startup.push((Level::Error, format!("{e:#} — OSC is off"))),
             }
         }
+        services.extend(extra);
         if opts.watch {
             match SlotWatcher::new(patterns) {
                 Ok(w) => {

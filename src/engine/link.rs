@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::midi::MidiEvent;
 use super::timeline::{TimelineStats, TimelineSync};
 use super::{Engine, EngineEvent, EngineMsg, Garbage, LoadTiming};
 
@@ -18,6 +19,16 @@ pub const EVENT_RING: usize = 8192;
 pub const GARBAGE_RING: usize = 2048;
 /// Largest device buffer the runner renders in one piece (bigger ones are split).
 pub const MAX_BLOCK: usize = 4096;
+/// Capacity of the MIDI ring (audio → MIDI sender).
+pub const MIDI_RING: usize = 2048;
+/// A callback starting this much later than the smoothed sample clock says, for
+/// [`CLOCK_JUMP_CALLBACKS`] callbacks in a row, is a jump (an xrun, a paused process): the
+/// clock is taken anew instead of glided to. One late callback alone is not.
+const CLOCK_JUMP_S: f64 = 0.02;
+/// Callbacks in a row that must start late before the smoothed clock jumps.
+const CLOCK_JUMP_CALLBACKS: u32 = 8;
+/// Share of the distance to a later callback start that the smoothed clock moves per callback.
+const CLOCK_GLIDE: f64 = 0.005;
 /// Most commands applied per callback, so a flood never stretches one period.
 pub const MAX_COMMANDS_PER_CALLBACK: usize = 1024;
 
@@ -58,6 +69,8 @@ pub struct SharedStats {
     pub callbacks: AtomicU64,
     /// Commands the audio side has applied, in total.
     pub commands_applied: AtomicU64,
+    /// MIDI messages lost because the MIDI sender fell behind.
+    pub midi_dropped: AtomicU64,
     /// Recorded samples lost because the writer thread fell behind.
     pub record_dropped: AtomicU64,
     /// Events lost because the control thread fell behind.
@@ -68,7 +81,9 @@ pub struct SharedStats {
     pub realtime: AtomicBool,
     /// Engine sample clock at the start of the latest callback…
     pub clock_sample: AtomicU64,
-    /// …and the wall-clock time then, in nanoseconds since the Unix epoch.
+    /// …and the wall-clock time then, in nanoseconds since the Unix epoch: the earliest start
+    /// the recent callbacks allow (a callback is only ever woken late, never early), so
+    /// timestamps derived from it do not carry the callbacks' wake-up jitter.
     pub clock_unix_nanos: AtomicU64,
     /// An outside timeline (Ableton Link) steering the engine: its tempo and phase error.
     pub timeline: TimelineStats,
@@ -209,8 +224,14 @@ pub struct EngineRunner {
     events: rtrb::Producer<HostEvent>,
     garbage: rtrb::Producer<Garbage>,
     record: Option<rtrb::Producer<f32>>,
+    midi: Option<rtrb::Producer<MidiEvent>>,
     stats: Arc<SharedStats>,
     timeline: Option<Box<TimelineSync>>,
+    /// Smoothed `unix seconds − sample / rate` of the callbacks' starts.
+    clock_offset: Option<f64>,
+    /// Callbacks in a row that started [`CLOCK_JUMP_S`] late or more, and the earliest of
+    /// their offsets.
+    clock_late: (u32, f64),
     load_sum: f64,
     load_max: f64,
     load_count: u32,
@@ -230,8 +251,11 @@ pub fn link(engine: Engine, record: Option<rtrb::Producer<f32>>) -> (EngineRunne
         events: ev_tx,
         garbage: g_tx,
         record,
+        midi: None,
         stats: stats.clone(),
         timeline: None,
+        clock_offset: None,
+        clock_late: (0, f64::INFINITY),
         load_sum: 0.0,
         load_max: 0.0,
         load_count: 0,
@@ -255,12 +279,10 @@ impl EngineRunner {
         let started = Instant::now();
         let waits_before = crate::platform::voluntary_switches();
         // The pair (sample, wall time) lets the control side timestamp bars and beats.
-        self.stats
-            .clock_unix_nanos
-            .store(unix_nanos(), Ordering::Release);
-        self.stats
-            .clock_sample
-            .store(self.engine.position().sample, Ordering::Release);
+        let sample = self.engine.position().sample;
+        let at = self.smoothed_start(unix_nanos(), sample);
+        self.stats.clock_unix_nanos.store(at, Ordering::Release);
+        self.stats.clock_sample.store(sample, Ordering::Release);
         let mut applied = 0u64;
         for _ in 0..MAX_COMMANDS_PER_CALLBACK {
             // A message may replace a boxed scene; only take one while there is room to hand
@@ -295,6 +317,13 @@ impl EngineRunner {
             }
         }
         self.return_garbage();
+        while let Some(ev) = self.engine.pop_midi() {
+            if let Some(m) = self.midi.as_mut()
+                && m.push(ev).is_err()
+            {
+                self.stats.midi_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Some(rec) = self.record.as_mut()
             && self.stats.recording.load(Ordering::Relaxed)
         {
@@ -346,6 +375,46 @@ impl EngineRunner {
             }
             other => self.engine.handle(other),
         }
+    }
+
+    /// The wall time (Unix ns) of `sample`, the first of this callback, from the smoothed
+    /// offset: it follows an earlier start at once, a later one by [`CLOCK_GLIDE`] per
+    /// callback (sound-card and system clocks drift apart slowly), and a jump once it has
+    /// lasted [`CLOCK_JUMP_CALLBACKS`] callbacks (a single late callback moves nothing).
+    fn smoothed_start(&mut self, now_nanos: u64, sample: u64) -> u64 {
+        let rate = self.engine.sample_rate() as f64;
+        let pos = sample as f64 / rate;
+        let raw = now_nanos as f64 * 1e-9 - pos;
+        let est = match self.clock_offset {
+            None => raw,
+            Some(est) if raw < est => {
+                self.clock_late = (0, f64::INFINITY);
+                raw
+            }
+            Some(est) if raw - est < CLOCK_JUMP_S => {
+                self.clock_late = (0, f64::INFINITY);
+                est + (raw - est) * CLOCK_GLIDE
+            }
+            Some(est) => {
+                let (n, low) = self.clock_late;
+                let low = low.min(raw);
+                if n + 1 >= CLOCK_JUMP_CALLBACKS {
+                    self.clock_late = (0, f64::INFINITY);
+                    low
+                } else {
+                    self.clock_late = (n + 1, low);
+                    est
+                }
+            }
+        };
+        self.clock_offset = Some(est);
+        ((est + pos) * 1e9) as u64
+    }
+
+    /// Sends the engine's MIDI messages (clock out) to `ring`: the MIDI sender takes them
+    /// from there. Without it the engine's MIDI is dropped.
+    pub fn attach_midi(&mut self, ring: rtrb::Producer<MidiEvent>) {
+        self.midi = Some(ring);
     }
 
     /// Moves boxes the engine replaced onto the return ring, as far as it has room.

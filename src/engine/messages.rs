@@ -76,6 +76,9 @@ pub enum EngineMsg {
     AttachTimeline(Box<TimelineSync>),
     /// The song's own clock again (its tempo from the next step).
     DetachTimeline,
+    /// MIDI clock out on or off: Song Position 0 and Start at Play, 24 ticks per beat while
+    /// running, Stop at Stop (see [`super::midi`]).
+    MidiClock(bool),
 }
 
 /// When a [`EngineMsg::Load`] applies.

@@ -37,6 +37,7 @@
 pub mod ableton;
 mod clock;
 pub mod link;
+pub mod midi;
 pub mod timeline;
 
 /// Where a one-bar fill ([`EngineMsg::FillBar`]) is.
@@ -81,6 +82,7 @@ pub use scene::{
 
 use clock::Clock;
 use meter::Analyser;
+use midi::{MidiEvent, TickGrid};
 use queue::FixedQueue;
 use voice::{CONTROL_PERIOD, Ramp, SMOOTH_MS, Voice, largest_magnitude, tick_settling};
 
@@ -97,6 +99,9 @@ const MAX_FRAMES: usize = CONTROL_PERIOD as usize;
 const EVENT_CAPACITY: usize = 1024;
 /// Replaced boxes held until the control thread collects them.
 const GARBAGE_CAPACITY: usize = 256;
+/// MIDI messages held until the runner moves them onto the MIDI ring (a period holds at
+/// most a few dozen clock ticks).
+const MIDI_CAPACITY: usize = 512;
 /// Gate changes remembered for tests.
 const GATE_LOG_CAPACITY: usize = 1024;
 /// "No gate-off scheduled".
@@ -208,6 +213,12 @@ pub struct Engine {
     garbage: FixedQueue<Garbage>,
     garbage_overflow: u64,
     gate_log: FixedQueue<GateRecord>,
+    /// MIDI clock out is on: Start, Stop, Song Position and 24 ticks per beat are emitted.
+    midi_clock: bool,
+    /// The clock ticks of the step playing.
+    ticks: Option<TickGrid>,
+    midi: FixedQueue<MidiEvent>,
+    midi_dropped: u64,
     master_peak: [f32; 2],
     /// The limiter's deepest gain reduction since the last report, in dB.
     limiting_db: f32,
@@ -323,6 +334,10 @@ impl Engine {
             garbage: FixedQueue::new(GARBAGE_CAPACITY),
             garbage_overflow: 0,
             gate_log: FixedQueue::new(GATE_LOG_CAPACITY),
+            midi_clock: false,
+            ticks: None,
+            midi: FixedQueue::new(MIDI_CAPACITY),
+            midi_dropped: 0,
             master_peak: [0.0; 2],
             limiting_db: 0.0,
             scratch: Scratch::new(),
@@ -401,6 +416,16 @@ impl Engine {
         self.tracks.tracks.get(t).map(|track| loop_of(track, step))
     }
 
+    /// The next MIDI message to send, oldest first.
+    pub fn pop_midi(&mut self) -> Option<MidiEvent> {
+        self.midi.pop()
+    }
+
+    /// MIDI messages lost because the queue was full.
+    pub fn midi_dropped(&self) -> u64 {
+        self.midi_dropped
+    }
+
     /// Test hook: the oldest recorded gate change (the log keeps the newest 1024).
     #[doc(hidden)]
     pub fn pop_gate_record(&mut self) -> Option<GateRecord> {
@@ -458,6 +483,12 @@ impl Engine {
             }
             EngineMsg::Play => self.start_at(self.sample),
             EngineMsg::Stop => self.stop(),
+            EngineMsg::MidiClock(on) => {
+                self.midi_clock = on;
+                if !on {
+                    self.ticks = None;
+                }
+            }
             EngineMsg::SetBpm(bpm) => self.clock.set_bpm(bpm),
             EngineMsg::SetSwing(swing) => self.clock.set_swing(swing),
             EngineMsg::SetTracks(mut tracks) => {
@@ -510,6 +541,11 @@ impl Engine {
             }
             self.timed.clear();
             self.restart_tracks(0);
+            if self.midi_clock {
+                // Position 0, then Start: the first tick (at step 0) is beat 1.
+                self.send_midi(MidiEvent::song_position(0, at));
+                self.send_midi(MidiEvent::realtime(midi::START, at));
+            }
             self.emit(EngineEvent::Started { sample: at });
         }
     }
@@ -550,6 +586,10 @@ impl Engine {
     fn stop(&mut self) {
         if self.clock.running {
             self.clock.running = false;
+            if self.midi_clock {
+                self.ticks = None;
+                self.send_midi(MidiEvent::realtime(midi::STOP, self.sample));
+            }
             self.swung = None;
             self.timed.clear();
             self.release_all();
@@ -634,6 +674,9 @@ impl Engine {
             if let Some(t) = self.timed.last() {
                 end = end.min(t.at);
             }
+            if let Some(t) = self.ticks.and_then(|g| g.next_sample()) {
+                end = end.min(t);
+            }
             for &g in &self.gate_off[..self.voices.len()] {
                 end = end.min(g);
             }
@@ -660,6 +703,27 @@ impl Engine {
                 self.events.pop();
             }
             let _ = self.events.push(ev);
+        }
+    }
+
+    /// Queues a MIDI message for the runner (counted when the queue is full).
+    fn send_midi(&mut self, ev: MidiEvent) {
+        if self.midi.push(ev).is_err() {
+            self.midi_dropped += 1;
+        }
+    }
+
+    /// MIDI clock ticks due by the current sample.
+    fn send_ticks(&mut self) {
+        while let Some(mut g) = self.ticks {
+            match g.next_sample() {
+                Some(at) if at <= self.sample => {
+                    self.send_midi(MidiEvent::realtime(midi::CLOCK, at));
+                    g.next += 1;
+                    self.ticks = Some(g);
+                }
+                _ => break,
+            }
         }
     }
 
@@ -881,6 +945,16 @@ impl Engine {
             });
             let delay = self.clock.swing_delay(k);
             self.clock.advance();
+            if self.midi_clock {
+                // Six ticks share the step as it was scheduled (a tempo change re-anchors at
+                // the next step), so the last one always comes before the next step's first.
+                self.ticks = Some(TickGrid {
+                    step_start: at,
+                    sps: self.clock.next_step_sample.saturating_sub(at) as f64,
+                    next: 0,
+                });
+                self.send_ticks();
+            }
             if delay == 0 {
                 self.fire_hits(k, at);
             } else {
@@ -896,6 +970,7 @@ impl Engine {
         while let Some(t) = self.timed.pop_if(|t| t.at <= s) {
             self.play_hit(&t.hit, s);
         }
+        self.send_ticks();
     }
 
     /// A bar line at sample `at`: a one-bar fill waiting begins, one playing ends.

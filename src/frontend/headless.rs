@@ -62,6 +62,9 @@ pub struct HeadlessArgs {
     /// Ableton Link options.
     #[command(flatten)]
     pub link: crate::control::LinkArgs,
+    /// MIDI options.
+    #[command(flatten)]
+    pub midi: crate::sources::midi::MidiArgs,
 }
 
 /// `--record-bits`: 16 or 32.
@@ -429,7 +432,8 @@ pub fn run(args: &HeadlessArgs, patterns: &Path) -> anyhow::Result<ExitCode> {
         watch: true,
     };
     let cleaned = crate::store::Store::new(patterns).remove_stale_temp_files();
-    let mut session = Session::start(patterns, &opts);
+    let follow_midi = args.osc.clock == crate::sources::osc::ClockMode::Midi;
+    let mut session = Session::start_with_midi(patterns, &opts, Some((&args.midi, follow_midi)));
     let stop = stop_on_signals(&session);
     // With --empty nothing is loaded: the controller starts with an empty song, no current
     // slot (so nothing is written until a script saves) and the registry's defaults.

@@ -542,6 +542,9 @@ pub fn run_devices() -> anyhow::Result<std::process::ExitCode> {
     for (id, name) in rows {
         println!("{id:<40} {name}");
     }
+    for line in crate::sources::midi::describe_ports() {
+        println!("{line}");
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
-//! Outside events turned into Commands: the OSC server (`osc`) and the slot-file watcher
-//! (`watch`). Each is a [`crate::control::Service`] of the one control loop.
+//! Outside events turned into Commands: the OSC server (`osc`), MIDI (`midi`) and the
+//! slot-file watcher (`watch`). Each is a [`crate::control::Service`] of the one control loop.
 
+pub mod midi;
 pub mod osc;
 pub mod watch;

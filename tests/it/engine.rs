@@ -1163,3 +1163,83 @@ fn a_synced_delay_repeats_one_note_value_later_and_follows_the_tempo() {
     assert!(at_120.abs_diff(18_000) <= 48, "{at_120}");
     assert!(at_150.abs_diff(14_400) <= 48, "{at_150}");
 }
+
+// ---- MIDI clock out -------------------------------------------------------------------------
+
+/// With MIDI clock out on, the runner hands the MIDI side Song Position 0 and Start at Play,
+/// six ticks per step at `step start + round(i × step / 6)` (through a tempo change, which
+/// re-anchors at a step boundary), and Stop at Stop — without allocating on the audio path.
+#[test]
+fn midi_clock_ticks_land_on_exact_samples_and_the_audio_path_never_allocates() {
+    use chronus::engine::link::{MIDI_RING, link};
+    use chronus::engine::midi::{CLOCK, MidiEvent, START, STOP};
+
+    let mut e = Engine::new(48000.0, 8);
+    e.handle(EngineMsg::SetBpm(137.0));
+    let (mut runner, mut ctl) = link(e, None);
+    let (tx, mut rx) = rtrb::RingBuffer::<MidiEvent>::new(MIDI_RING);
+    runner.attach_midi(tx);
+    ctl.send(EngineMsg::MidiClock(true));
+    ctl.send(EngineMsg::Play);
+    let mut buf = vec![0.0f32; 2 * 200];
+    let mut got: Vec<MidiEvent> = Vec::with_capacity(20_000);
+    // 137 BPM for 2 s (guarded), 90 BPM for 2 s, then Stop.
+    assert_no_alloc::assert_no_alloc(|| {
+        for _ in 0..480 {
+            runner.render(&mut buf);
+            while let Ok(ev) = rx.pop() {
+                got.push(ev);
+            }
+        }
+    });
+    ctl.send(EngineMsg::SetBpm(90.0));
+    for _ in 0..480 {
+        runner.render(&mut buf);
+        while let Ok(ev) = rx.pop() {
+            got.push(ev);
+        }
+    }
+    ctl.send(EngineMsg::Stop);
+    runner.render(&mut buf);
+    while let Ok(ev) = rx.pop() {
+        got.push(ev);
+    }
+    assert_eq!(got[0], MidiEvent::song_position(0, 0));
+    assert_eq!(got[1], MidiEvent::realtime(START, 0));
+    assert_eq!(got.last().unwrap().message(), &[STOP]);
+    let ticks: Vec<u64> = got
+        .iter()
+        .filter(|m| m.message() == [CLOCK])
+        .map(|m| m.sample)
+        .collect();
+    assert_eq!(
+        ticks.len() + 3,
+        got.len(),
+        "only ticks between Start and Stop"
+    );
+    // The first 2 s at 137 BPM: steps every 48000 × 15 / 137 samples from 0.
+    let sps = 48000.0 * 15.0 / 137.0;
+    for (i, &t) in ticks.iter().enumerate().take_while(|(_, t)| **t < 96_000) {
+        let (k, j) = (i as u64 / 6, i as u64 % 6);
+        let step = step_start(k, sps);
+        let len = step_start(k + 1, sps) - step;
+        let want = step + (j as f64 * len as f64 / 6.0).round() as u64;
+        assert_eq!(t, want, "tick {i}");
+    }
+    // After the change, 90 BPM: 24 ticks a beat of 32000 samples, to within rounding.
+    let late: Vec<u64> = ticks.iter().copied().filter(|&t| t > 110_000).collect();
+    for w in late.windows(25).step_by(24) {
+        assert!(
+            (w[24] - w[0]).abs_diff(32_000) <= 1,
+            "a beat at 90 BPM: {}",
+            w[24] - w[0]
+        );
+    }
+    assert_eq!(
+        runner
+            .stats()
+            .midi_dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}

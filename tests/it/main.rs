@@ -21,6 +21,9 @@ mod fast_entry;
 mod keeping;
 mod keymap;
 mod link;
+// JACK MIDI through a dummy server (the JACK backend is built for Linux only).
+#[cfg(target_os = "linux")]
+mod midi;
 mod osc;
 mod playable;
 mod prepare;

@@ -2,9 +2,8 @@
 //! JACK dummy server, recording, and saving while playing. They run one at a time (a process-
 //! wide lock) in their own test binary, so timing is not disturbed by the parallel suite.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Proc, Stdio};
+use std::process::Command as Proc;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -386,89 +385,9 @@ fn saving_while_playing_never_makes_a_callback_late() {
     drop(session);
 }
 
-struct Jack {
-    child: Child,
-    name: String,
-}
-
-impl Drop for Jack {
-    fn drop(&mut self) {
-        // Stop the server we started, by its pid.
-        let _ = Proc::new("kill").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Where jackd is looked for.
-const JACKD: [&str; 2] = ["/usr/bin/jackd", "/usr/local/bin/jackd"];
-
-/// A JACK dummy server for a test. Where jackd is not installed and `CI` is unset this prints
-/// why the test is skipped and returns None; under `CI`, or when an installed jackd does not
-/// start, the test fails.
-fn jack_or_skip() -> Option<Jack> {
-    let installed = JACKD.into_iter().any(|p| Path::new(p).exists());
-    if !installed && std::env::var_os("CI").is_none() {
-        eprintln!(
-            "skipped: jackd is not installed (make deps installs jackd2; with CI set this fails)"
-        );
-        return None;
-    }
-    match start_jack() {
-        Some(jack) => Some(jack),
-        None => panic!("jackd could not start: install jackd2 and libasound2-plugins (make deps)"),
-    }
-}
-
-fn start_jack() -> Option<Jack> {
-    let jackd = JACKD.into_iter().find(|p| Path::new(p).exists())?;
-    let name = format!("chronus-test-{}", std::process::id());
-    let mut child = Proc::new(jackd)
-        .args([
-            "-n",
-            &name,
-            "--no-realtime",
-            "-d",
-            "dummy",
-            "-r",
-            "48000",
-            "-p",
-            "256",
-        ])
-        .env("JACK_NO_AUDIO_RESERVATION", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    // Wait until the server says it is running (it prints its engine details).
-    let out = child.stdout.take()?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return None;
-        }
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100))
-            && line.contains("dummy")
-        {
-            break;
-        }
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    Some(Jack { child, name })
-}
+#[path = "../fixtures/jack.rs"]
+mod jack;
+use jack::jack_or_skip;
 
 /// End to end through cpal: slot 1 plays on `alsa:jack` (a JACK dummy server) for 5 s with
 /// `--record`; the WAV is 5 s ± 50 ms long and not silent, and no callback of ours was late

@@ -73,6 +73,9 @@ pub struct PlayArgs {
     /// Ableton Link options.
     #[command(flatten)]
     pub link: crate::control::LinkArgs,
+    /// MIDI options.
+    #[command(flatten)]
+    pub midi: crate::sources::midi::MidiArgs,
 }
 
 /// Restores the terminal when dropped: on a normal exit and when an error unwinds `run`.
@@ -192,7 +195,9 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
         watch: true,
     };
     let cleaned = crate::store::Store::new(&args.patterns).remove_stale_temp_files();
-    let mut session = Session::start(&args.patterns, &opts);
+    let follow_midi = args.osc.clock == crate::sources::osc::ClockMode::Midi;
+    let mut session =
+        Session::start_with_midi(&args.patterns, &opts, Some((&args.midi, follow_midi)));
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let restored = keymap.restored().to_vec();
     let mut app = App::new(keymap);

@@ -128,6 +128,8 @@ pub enum FollowAction {
         /// The sequencer runs and must be stopped first.
         stop: bool,
     },
+    /// Stop the sequencer: the leader stopped its transport (MIDI Stop).
+    Stop,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +157,7 @@ pub struct Follower {
     applied_tempo: Option<f64>,
     offsets: VecDeque<f64>,
     notes: Vec<(Level, String)>,
+    stop_now: bool,
 }
 
 impl Default for Follower {
@@ -195,6 +198,7 @@ impl Follower {
             applied_tempo: None,
             offsets: VecDeque::new(),
             notes: Vec::new(),
+            stop_now: false,
         }
     }
 
@@ -266,6 +270,24 @@ impl Follower {
             ));
         }
         Ok(())
+    }
+
+    /// The leader stopped its transport (MIDI Stop): stop too, and wait for it to start
+    /// again (its next beat aligns anew, as the first one did).
+    pub fn on_leader_stop(&mut self) {
+        self.state = FollowState::Waiting;
+        self.locked = false;
+        self.good_beats = 0;
+        self.want_start = false;
+        self.realign = false;
+        self.start_at = None;
+        self.pending_tempo = None;
+        self.history.clear();
+        self.last_heard = None;
+        self.offsets.clear();
+        self.stop_now = true;
+        self.notes
+            .push((Level::Info, "clock: the leader stopped".to_string()));
     }
 
     /// The local sequencer started (step 0 begins).
@@ -348,6 +370,9 @@ impl Follower {
     /// restart, and hands out the tempo to set. `running` says whether the sequencer plays.
     pub fn tick(&mut self, now: Instant, now_unix: f64, running: bool) -> Vec<FollowAction> {
         let mut actions = Vec::new();
+        if std::mem::take(&mut self.stop_now) {
+            actions.push(FollowAction::Stop);
+        }
         let silent = self
             .last_heard
             .is_some_and(|h| now.saturating_duration_since(h) > LEADER_TIMEOUT);
@@ -507,6 +532,7 @@ mod tests {
                         self.f.on_started();
                     }
                     FollowAction::Notify(..) => {}
+                    FollowAction::Stop => self.local.running = false,
                 }
             }
         }

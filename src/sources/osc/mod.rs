@@ -38,6 +38,8 @@ pub enum ClockMode {
     Internal,
     /// Take tempo and bar phase from incoming `/chronus/clock` bundles.
     Follow,
+    /// Take tempo, bar phase and start/stop from MIDI clock (`--midi-in` or `--midi-virtual`).
+    Midi,
 }
 
 /// OSC options of the tracker and of headless mode.
@@ -57,7 +59,8 @@ pub struct OscArgs {
     /// destinations (default 127.0.0.1:5006).
     #[arg(long, value_name = "HOST:PORT")]
     pub osc_out: Vec<String>,
-    /// Tempo source: the own clock, or follow a leader's /chronus/clock bundles.
+    /// Tempo source: the own clock, a leader's /chronus/clock bundles (follow), or MIDI clock
+    /// from --midi-in (midi).
     #[arg(long, value_enum, default_value_t = ClockMode::Internal)]
     pub clock: ClockMode,
 }

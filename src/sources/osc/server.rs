@@ -732,6 +732,9 @@ impl OscServer {
                     }
                     let _ = ctl.apply(Command::Play);
                 }
+                FollowAction::Stop => {
+                    let _ = ctl.apply(Command::Stop);
+                }
             }
         }
         changed
