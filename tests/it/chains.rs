@@ -14,11 +14,13 @@ const STEP: usize = 3000;
 const BAR: usize = 16 * STEP;
 const PERIOD: usize = 200;
 
-fn slot(n: u8) -> SlotNumber {
+pub(crate) fn slot(n: u8) -> SlotNumber {
     SlotNumber::new(n).unwrap()
 }
 
-fn song(name: &str, voice: u8, freq: f64) -> Slot {
+/// A 240 BPM song of one track hitting every step of `voice` at `freq`, plainly filtered,
+/// with no sends: its tone is easy to find in a render.
+pub(crate) fn song(name: &str, voice: u8, freq: f64) -> Slot {
     let mut s = Slot::default();
     s.metadata.name = name.into();
     s.sequencer.bpm = 240.0;
@@ -75,7 +77,7 @@ fn applied(live: &Live) -> Vec<(u8, u64)> {
 }
 
 /// Amplitude of a sine at `freq` in frames `start..start + len` of the left channel.
-fn tone(out: &[f32], start: usize, len: usize, freq: f64) -> f64 {
+pub(crate) fn tone(out: &[f32], start: usize, len: usize, freq: f64) -> f64 {
     let w = std::f64::consts::TAU * freq / 48_000.0;
     let (mut re, mut im) = (0.0, 0.0);
     for n in 0..len {

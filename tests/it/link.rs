@@ -15,17 +15,18 @@ use chronus::engine::link as engine_link;
 use chronus::engine::timeline::{Timeline, TimelineSync};
 use chronus::engine::{Engine, EngineMsg};
 
-/// A session timeline on the real clock, without a network: beats at 120 BPM from an origin.
+/// A session timeline without a network: beats at a steady tempo from an origin, on a clock
+/// (µs) the test moves on with each buffer it renders, as a sound card's callbacks would.
 struct Steady {
     origin: i64,
     bpm: f64,
     playing: bool,
-    start: std::time::Instant,
+    clock: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Timeline for Steady {
     fn capture(&mut self) -> i64 {
-        self.start.elapsed().as_micros() as i64
+        self.clock.load(std::sync::atomic::Ordering::Relaxed)
     }
     fn tempo(&self) -> f64 {
         self.bpm
@@ -59,11 +60,12 @@ impl Timeline for Steady {
 fn steering_by_a_timeline_never_allocates_on_the_audio_thread() {
     let engine = Engine::new(48_000.0, 8);
     let (mut runner, mut ctl) = engine_link::link(engine, None);
+    let clock = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     let timeline = Steady {
         origin: 300_000,
         bpm: 133.0,
         playing: false,
-        start: std::time::Instant::now(),
+        clock: clock.clone(),
     };
     let sync = TimelineSync::new(Box::new(timeline), 48_000, true);
     ctl.send(EngineMsg::AttachTimeline(Box::new(sync)));
@@ -77,6 +79,8 @@ fn steering_by_a_timeline_never_allocates_on_the_audio_thread() {
                 900 => ctl.send(EngineMsg::Stop),
                 _ => {}
             }
+            // 128 frames at 48 kHz: the time one buffer plays.
+            clock.store(b * 8000 / 3, std::sync::atomic::Ordering::Relaxed);
             runner.render(&mut buf);
             while let Some(ev) = ctl.try_event() {
                 if let engine_link::HostEvent::Engine(chronus::engine::EngineEvent::Bar {

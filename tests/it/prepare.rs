@@ -5,34 +5,16 @@
 
 use std::time::Instant;
 
+use crate::chains::{slot, song, tone};
 use crate::support::{Live, Setup};
 use chronus::control::{Command, ControlError, Notice};
+use chronus::model::Slot;
 use chronus::model::registry::TrackFieldId;
-use chronus::model::{Slot, Track};
-use chronus::store::SlotNumber;
 
 /// 240 BPM: a step is 3000 frames, a bar 48 000.
 const STEP: usize = 3000;
 const BAR: usize = 16 * STEP;
 const PERIOD: usize = 200;
-
-fn slot(n: u8) -> SlotNumber {
-    SlotNumber::new(n).unwrap()
-}
-
-fn song(name: &str, voice: u8, freq: f64) -> Slot {
-    let mut s = Slot::default();
-    s.metadata.name = name.into();
-    s.sequencer.bpm = 240.0;
-    let mut t = Track::new(name, &format!("voice{voice}"), "xxxxxxxxxxxxxxxx");
-    t.base_freq = freq;
-    t.filter_freq = 8000.0;
-    t.accent_boost = 0.0;
-    t.reverb_send = 0.0;
-    t.delay_send = 0.0;
-    s.sequencer.tracks = vec![t];
-    s
-}
 
 /// Slots 1 (440 Hz on voice1) and 2 (1320 Hz on voice4) on disk, slot 1 loaded.
 fn rig() -> Live {
@@ -54,18 +36,6 @@ fn rig() -> Live {
         immediate: true,
     });
     live
-}
-
-/// Amplitude of a sine at `freq` in frames `start..start + len` of the left channel.
-fn tone(out: &[f32], start: usize, len: usize, freq: f64) -> f64 {
-    let w = std::f64::consts::TAU * freq / 48_000.0;
-    let (mut re, mut im) = (0.0, 0.0);
-    for n in 0..len {
-        let x = out[2 * (start + n)] as f64;
-        re += x * (w * n as f64).cos();
-        im -= x * (w * n as f64).sin();
-    }
-    2.0 * (re * re + im * im).sqrt() / len as f64
 }
 
 /// Sets the base frequency of the prepared slot's track `track`.
