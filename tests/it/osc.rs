@@ -865,6 +865,13 @@ fn replies_go_to_each_sender_and_bundles_are_unpacked() {
     other.set_nonblocking(true).unwrap();
     let status = encode(&msg("/seq/status", vec![]));
     other.send_to(&status, rig.addr()).unwrap();
+    // The other socket's question is handled first: the receive thread may hand the two
+    // datagrams over in different turns, and the client's answer is awaited by its own.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while rig.server.stats().datagrams == 0 {
+        assert!(Instant::now() < deadline, "the server never got the status");
+        rig.turn();
+    }
     let got = rig.ask("/seq/bpm", vec![OscType::Int(99)]);
     // The client got its own answer only…
     assert!(reply_for(&got, "/seq/bpm").is_some());
@@ -1865,9 +1872,7 @@ fn oversized_osc_arguments_are_refused_before_they_reach_the_song() {
         );
     }
     let long_addr = format!("/mod/{}", "v".repeat(MAX_OSC_ADDRESS_BYTES));
-    rig.send_packet(&msg(&long_addr, vec![OscType::Float(1.0)]));
-    rig.render_seconds(0.02);
-    let got = rig.received();
+    let got = rig.ask_packet(&msg(&long_addr, vec![OscType::Float(1.0)]));
     let e = got
         .iter()
         .find(|m| m.addr == "/error")
