@@ -360,7 +360,7 @@ where
     let mut ftz = false;
     device.build_output_stream::<T, _, _>(
         *config,
-        move |data: &mut [T], _info| {
+        move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             if !ftz {
                 platform::set_flush_to_zero();
                 ftz = true;
@@ -368,6 +368,8 @@ where
             let Some(runner) = homing.runner.as_mut() else {
                 return;
             };
+            let ts = info.timestamp();
+            runner.set_output_latency(ts.playback.duration_since(ts.callback));
             for block in data.chunks_mut(MAX_BLOCK * channels) {
                 let frames = block.len() / channels;
                 let buf = &mut stereo[..frames * 2];

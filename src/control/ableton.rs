@@ -39,6 +39,8 @@ pub struct LinkStatus {
     pub offset_ms: Option<f64>,
     /// Times the grid moved to the session's next bar line.
     pub realigns: u64,
+    /// The device's output latency the phase is compared at (ms; 0 on the internal clock).
+    pub latency_ms: f64,
 }
 
 impl LinkStatus {
@@ -161,6 +163,7 @@ impl Controller {
                 start_stop: self.ableton.start_stop,
                 offset_ms,
                 realigns: stats.realigns.load(Ordering::Relaxed),
+                latency_ms: stats.latency_us.load(Ordering::Relaxed) as f64 / 1000.0,
             };
             let before = self.ableton.status.replace(next);
             if let Some(b) = before

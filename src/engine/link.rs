@@ -227,6 +227,9 @@ pub struct EngineRunner {
     midi: Option<rtrb::Producer<MidiEvent>>,
     stats: Arc<SharedStats>,
     timeline: Option<Box<TimelineSync>>,
+    /// From a callback's start to its first sample leaving the device, as the driver last
+    /// reported it (µs; 0 on the internal clock, where nothing is heard).
+    output_latency_us: i64,
     /// Smoothed `unix seconds − sample / rate` of the callbacks' starts.
     clock_offset: Option<f64>,
     /// Callbacks in a row that started [`CLOCK_JUMP_S`] late or more, and the earliest of
@@ -254,6 +257,7 @@ pub fn link(engine: Engine, record: Option<rtrb::Producer<f32>>) -> (EngineRunne
         midi: None,
         stats: stats.clone(),
         timeline: None,
+        output_latency_us: 0,
         clock_offset: None,
         clock_late: (0, f64::INFINITY),
         load_sum: 0.0,
@@ -304,6 +308,7 @@ impl EngineRunner {
         }
         for chunk in out.chunks_mut(MAX_BLOCK * 2) {
             if let Some(sync) = self.timeline.as_mut() {
+                sync.set_output_latency(self.output_latency_us);
                 sync.steer(&mut self.engine, &self.stats.timeline);
             }
             self.engine.process(chunk);
@@ -345,6 +350,13 @@ impl EngineRunner {
         self.account(started, out.len() / 2);
     }
 
+    /// The device's output latency (from the callback to the first sample heard), as its
+    /// driver reports it with each callback; an outside timeline compares the beats Chronus
+    /// makes heard with the session's.
+    pub fn set_output_latency(&mut self, latency: std::time::Duration) {
+        self.output_latency_us = latency.as_micros().min(i64::MAX as u128) as i64;
+    }
+
     /// Applies one command: the timeline's own, Play and Stop through the timeline while one
     /// steers, the rest by the engine. Called only with room on the garbage ring.
     fn handle(&mut self, msg: EngineMsg) {
@@ -365,6 +377,7 @@ impl EngineRunner {
             }
             EngineMsg::Play if self.timeline.is_some() => {
                 if let Some(sync) = self.timeline.as_mut() {
+                    sync.set_output_latency(self.output_latency_us);
                     sync.play(&mut self.engine);
                 }
             }

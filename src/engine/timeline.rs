@@ -9,8 +9,9 @@
 //! steps jump), and an error over [`REALIGN_STEPS`] moves the grid to the session's next bar
 //! line (the rest of the current bar is dropped; no bar line is skipped or played twice).
 //!
-//! The host time of a sample comes from a filter over the (sample, host time) pairs taken at
-//! each buffer: a buffer never starts before its time, so the earliest pair is the truest;
+//! The host time of a sample is when it leaves the device: the callback's host time plus the
+//! device's output latency (as Link asks of its peers: each compares the beats it makes
+//! heard). It comes from a filter over the (sample, host time) pairs taken at each buffer: a buffer never starts before its time, so the earliest pair is the truest;
 //! the estimate follows an earlier pair at once and a later one slowly (a sound card's clock
 //! drifts against the host's by a few parts per million).
 //!
@@ -35,6 +36,8 @@ const FILTER_RESET_US: f64 = 3000.0;
 const FILTER_RISE: f64 = 0.002;
 /// A start or realignment is never scheduled closer than this to now (µs).
 const START_MARGIN_US: i64 = 2000;
+/// The most output latency believed (µs): a device reporting more is taken at this.
+const MAX_LATENCY_US: i64 = 1_000_000;
 
 /// A beat timeline shared with other instruments. Every method is called on the audio
 /// thread and must not allocate, lock or wait.
@@ -74,6 +77,8 @@ pub struct TimelineStats {
     pub realigns: AtomicU64,
     /// Buffers steered.
     pub buffers: AtomicU64,
+    /// The output latency added to each buffer's host time, in microseconds.
+    pub latency_us: AtomicI64,
 }
 
 impl TimelineStats {
@@ -93,6 +98,8 @@ pub struct TimelineSync {
     origin_us: Option<f64>,
     /// The session's transport as last seen (start/stop sync).
     session_playing: Option<bool>,
+    /// From a buffer's callback to its first sample leaving the device (µs).
+    latency_us: i64,
 }
 
 impl std::fmt::Debug for TimelineSync {
@@ -119,7 +126,20 @@ impl TimelineSync {
             rate: sample_rate.max(1) as f64,
             origin_us: None,
             session_playing: None,
+            latency_us: 0,
         }
+    }
+
+    /// The device's output latency: a buffer's first sample is heard this long (µs) after
+    /// its callback starts. Read with each buffer, so a device that changes it is followed.
+    pub fn set_output_latency(&mut self, us: i64) {
+        self.latency_us = us.clamp(0, MAX_LATENCY_US);
+    }
+
+    /// The session's snapshot, taken now; returns the host time at which a sample rendered
+    /// now is heard.
+    fn capture(&mut self) -> i64 {
+        self.timeline.capture() + self.latency_us
     }
 
     /// Host time of engine sample `s`, from the filtered origin.
@@ -166,7 +186,7 @@ impl TimelineSync {
         if engine.grid().running {
             return;
         }
-        let now = self.timeline.capture();
+        let now = self.capture();
         let s0 = engine.grid().sample;
         self.filter(now, s0);
         let t0 = self.host_us(s0);
@@ -185,7 +205,7 @@ impl TimelineSync {
     pub fn stop(&mut self, engine: &mut Engine) {
         engine.stop_now();
         if self.start_stop {
-            let now = self.timeline.capture();
+            let now = self.capture();
             self.timeline.set_playing(false, now);
             self.timeline.commit();
             self.session_playing = Some(false);
@@ -195,13 +215,14 @@ impl TimelineSync {
     /// Once per buffer, before the engine renders: follow the session's transport (with
     /// start/stop sync), take its tempo and steer the grid onto its beats.
     pub fn steer(&mut self, engine: &mut Engine, stats: &TimelineStats) {
-        let now = self.timeline.capture();
+        let now = self.capture();
         let g = engine.grid();
         self.filter(now, g.sample);
         let t0 = self.host_us(g.sample);
         let tempo = self.timeline.tempo();
         stats.tempo_bits.store(tempo.to_bits(), Ordering::Relaxed);
         stats.buffers.fetch_add(1, Ordering::Relaxed);
+        stats.latency_us.store(self.latency_us, Ordering::Relaxed);
         if self.start_stop {
             let playing = self.timeline.is_playing();
             let changed = self.session_playing != Some(playing);
@@ -430,6 +451,30 @@ mod tests {
         assert_eq!(r.stats.realigns.load(Ordering::Relaxed), 0);
         let last = bars.last().unwrap().1;
         assert!(bar_error(origin, 120.0, last).abs() < 25.0, "{bars:?}");
+    }
+
+    #[test]
+    fn with_output_latency_the_bars_are_heard_on_the_sessions_bar_lines() {
+        // A device that plays each buffer 12.5 ms after its callback: the bar lines leave the
+        // engine 12.5 ms early, so that they are heard on the session's.
+        let origin = 1_000_000_000 + 400_000;
+        let latency = 12_500;
+        let mut r = Rig::new(125.0, 125.0, true, origin);
+        r.sync.set_output_latency(latency);
+        r.engine.start_at(0);
+        let bars = r.run(375 * 10, |_| 0);
+        assert!(bars.len() >= 4, "{bars:?}");
+        for (bar, t) in &bars[1..] {
+            let heard = bar_error(origin, 125.0, *t + latency as f64);
+            assert!(
+                heard.abs() < 25.0,
+                "bar {bar} is heard {heard} µs off the session"
+            );
+        }
+        assert_eq!(r.stats.latency_us.load(Ordering::Relaxed), latency);
+        // Nothing is believed beyond a second.
+        r.sync.set_output_latency(i64::MAX);
+        assert_eq!(r.sync.latency_us, MAX_LATENCY_US);
     }
 
     #[test]

@@ -160,7 +160,7 @@ impl EventPrinter {
         );
         let link = link.map(|l| {
             json!({"peers": l.peers, "tempo": l.tempo, "offset_ms": l.offset_ms,
-                   "realigns": l.realigns})
+                   "realigns": l.realigns, "latency_ms": l.latency_ms})
         });
         self.emit(
             "bar",

@@ -1338,7 +1338,7 @@ fn link_json(ctl: &Controller) -> Value {
     match ctl.link_status() {
         Some(l) => json!({"enabled": true, "peers": l.peers, "tempo": l.tempo,
                           "start_stop": l.start_stop, "offset_ms": l.offset_ms,
-                          "realigns": l.realigns}),
+                          "realigns": l.realigns, "latency_ms": l.latency_ms}),
         None => json!({"enabled": false, "start_stop": ctl.link_start_stop()}),
     }
 }
