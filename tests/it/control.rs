@@ -2208,6 +2208,21 @@ fn headless_the_tui_and_command_replies_word_each_notice_the_same() {
             "tui: {n:?}"
         );
     }
+    // What an OSC client was refused is on the tracker's message line too, as an error.
+    let refused = Notice::OscAnswer {
+        level: Level::Error,
+        address: "/seq/bpm".into(),
+        message: "a tempo: \"fast\" is not a number".into(),
+        from: Some("127.0.0.1:5000".parse().unwrap()),
+    };
+    let mut app = App::new(Keymap::defaults());
+    app.on_notices(live.ctl(), std::slice::from_ref(&refused));
+    let m = app.ui.message.as_ref().expect("a message");
+    assert_eq!(
+        m.text,
+        "OSC refused /seq/bpm from 127.0.0.1:5000: a tempo: \"fast\" is not a number"
+    );
+    assert_eq!(m.level, Level::Error);
     // Timing is not news for the message line.
     for n in [Notice::Started, Notice::Stopped] {
         assert_eq!(human_line(live.ctl(), &n), None);

@@ -289,6 +289,13 @@ impl App {
                         self.ui.say(Level::Error, text);
                     }
                 }
+                // What an OSC client was refused or warned of, so the performer beside a
+                // script sees it too (a flood is summed up by the server in one message).
+                Notice::OscAnswer { level, .. } => {
+                    if let Some(text) = ctl.describe(n) {
+                        self.ui.say(*level, text);
+                    }
+                }
                 Notice::SlotListChanged => refresh = true,
                 Notice::SaveRefused { slot, name, .. } => self.ask_overwrite(*slot, name),
                 _ => {}
