@@ -220,10 +220,16 @@ impl Slot {
     /// What the panel row of voice parameter `id` shows and edits: where it is heard, and
     /// the value that sounds. Voice2's own filter points to acid1, which replaces it.
     pub fn heard(&self, id: ParamId, prefer: Option<usize>) -> Heard {
+        self.heard_at(id, prefer, self.sequencer.bpm)
+    }
+
+    /// [`Slot::heard`] when the song plays at `bpm` (an outside clock's tempo), which a
+    /// synced delay time follows.
+    pub fn heard_at(&self, id: ParamId, prefer: Option<usize>, bpm: f64) -> Heard {
         let (Module::Voice(n), p) = id.locate() else {
             return Heard::Edit {
                 id,
-                value: self.delay_time_heard(id).unwrap_or(self.params.get(id)),
+                value: self.delay_time_at(id, bpm).unwrap_or(self.params.get(id)),
             };
         };
         if let Some(other) = registry::replaced_by(id) {
@@ -286,13 +292,15 @@ impl Slot {
 
     /// The time delay1 plays when `id` is its `time` and a note value syncs it to the tempo.
     pub fn delay_time_heard(&self, id: ParamId) -> Option<f64> {
+        self.delay_time_at(id, self.sequencer.bpm)
+    }
+
+    /// [`Slot::delay_time_heard`] when the song plays at `bpm` (an outside clock's tempo).
+    pub fn delay_time_at(&self, id: ParamId, bpm: f64) -> Option<f64> {
         if id != ParamId::delay(delay::TIME) {
             return None;
         }
-        delay::synced_time(
-            self.params.get(ParamId::delay(delay::SYNC)),
-            self.sequencer.bpm,
-        )
+        delay::synced_time(self.params.get(ParamId::delay(delay::SYNC)), bpm)
     }
 
     /// Sets parameter `id` (clamped) and, where tracks override it on every hit, their field

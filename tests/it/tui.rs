@@ -1996,6 +1996,20 @@ fn a_synced_delay_time_steps_through_note_values_and_a_typed_time_frees_it() {
         screen.contains("synced: h/l step the note value"),
         "{screen}"
     );
+    // 1/4. is 1.5 beats: 0.703 s at the song's 128 BPM…
+    let time_row = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains("time") && l.contains("sync 1/4."))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{screen}"))
+    };
+    assert!(time_row(&screen).contains("0.703"), "{screen}");
+    // …and 0.6 s while a followed clock plays 150 BPM, as the engine plays it.
+    r.live.apply(Command::FollowTempo(150.0));
+    let screen = r.screen(120, 40);
+    assert!(time_row(&screen).contains("0.600"), "{}", time_row(&screen));
+    r.live.apply(Command::FollowTempo(128.0));
     r.keys(&["<Enter>"]);
     r.answer("0.3");
     assert_eq!(r.live.ctl().song().params.get(sync), 0.0);

@@ -24,6 +24,17 @@ pub fn shown_song<'a>(ui: &UiState, ctl: &'a Controller) -> &'a crate::model::Sl
     }
 }
 
+/// The tempo the shown song plays at: an outside clock's (a followed leader, Link) while one
+/// sets the tempo, else the song's own. A synced delay time shown follows it, as the engine's.
+pub fn shown_bpm(ui: &UiState, ctl: &Controller) -> f64 {
+    let playing = ctl.status().playing_bpm;
+    if playing != ctl.song().sequencer.bpm {
+        playing
+    } else {
+        shown_song(ui, ctl).sequencer.bpm
+    }
+}
+
 /// Width from which the slot browser gets its own column beside the grid.
 const WIDE: u16 = 110;
 /// Body height from which the grid keeps room for 8 tracks.

@@ -174,7 +174,8 @@ fn param_row(
     let id = module.param_id(i);
     // The value that sounds: a track's field where it overrides the voice on every hit, the
     // replacing control's where another one is heard instead (voice2's filter → acid1).
-    let heard = super::draw::shown_song(ui, ctl).heard(id, Some(ui.track));
+    let bpm = super::draw::shown_bpm(ui, ctl);
+    let heard = super::draw::shown_song(ui, ctl).heard_at(id, Some(ui.track), bpm);
     let (v, not_heard) = match heard {
         Heard::Edit {
             id: heard_id,
@@ -216,7 +217,7 @@ fn param_row(
     }
     let range = format!("{}–{}", fmt_num(spec.min), fmt_num(spec.max));
     let song = super::draw::shown_song(ui, ctl);
-    let synced = song.delay_time_heard(id).and(delay::note_value_name(
+    let synced = song.delay_time_at(id, bpm).and(delay::note_value_name(
         song.params.get(ParamId::delay(delay::SYNC)),
     ));
     let range = match spec.choice_name(v) {
@@ -385,6 +386,7 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
         return;
     }
     let song = super::draw::shown_song(ui, ctl);
+    let bpm = super::draw::shown_bpm(ui, ctl);
     // Each module's cells: (name, value, changed), and the width they need whole.
     let columns: Vec<Vec<(&'static str, String, bool)>> = EFFECT_MODULES
         .iter()
@@ -395,7 +397,7 @@ pub fn draw_modules(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller
                 .enumerate()
                 .map(|(i, spec)| {
                     let id = module.param_id(i);
-                    let v = song.delay_time_heard(id).unwrap_or(song.params.get(id));
+                    let v = song.delay_time_at(id, bpm).unwrap_or(song.params.get(id));
                     let value = match spec.choice_name(v) {
                         Some(name) => name.to_string(),
                         None => compact_value(spec, v),
