@@ -154,15 +154,15 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
                 theme::dim(),
             ));
         }
-        // Cells too narrow for a whole note name: the title names the note under the cursor.
+        // Cells too narrow for the whole note name: the title names the note under the cursor.
         if data.is_none()
-            && view.cell < 3
             && let Some(Some(hz)) = tracks.get(ui.track).map(|t| {
                 crate::control::step_notes(t)
                     .get(ui.step)
                     .copied()
                     .flatten()
             })
+            && note_label(hz, view.cell).is_none_or(|shown| shown != note_name(hz))
         {
             title.push(Span::styled(
                 format!("· step {} {} ", ui.step + 1, note_name(hz)),
@@ -363,19 +363,23 @@ pub fn draw(area: Rect, buf: &mut Buffer, ui: &UiState, ctl: &Controller) {
     }
 }
 
-/// What a hit's cell of `cell` columns shows of the note it plays: the whole name (`C#4`) in
-/// three columns, the name without its octave (`C#`) in two; in one column the hit mark stays.
-/// Below three columns the grid's title names the whole note under the cursor.
+/// What a hit's cell of `cell` columns shows of the note it plays: the whole name (`C#4`)
+/// from three columns where it fits, else the name without its octave (`C#` for `C#-1` in
+/// three columns, or for `C#4` in two); in one column the hit mark stays. Where the octave is left out, the grid's
+/// title names the whole note under the cursor.
 fn note_label(hz: f64, cell: u16) -> Option<String> {
     let name = note_name(hz);
-    match cell {
-        3.. => Some(name),
-        2 => Some(
-            name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
-                .to_string(),
-        ),
-        _ => None,
+    let fits = |s: &str| s.chars().count() <= cell as usize;
+    if cell < 2 {
+        return None;
     }
+    // Two columns show the pitch alone even where the whole name would fit: names of
+    // neighbouring cells would run together.
+    if cell >= 3 && fits(&name) {
+        return Some(name);
+    }
+    let pitch = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+    fits(pitch).then(|| pitch.to_string())
 }
 
 /// Bar lines between bars, blanks between beats.
@@ -386,6 +390,31 @@ fn draw_gaps(buf: &mut Buffer, view: &StepView, y: u16, right: u16) {
             let gx = view.x(i) - 1;
             if gx < right {
                 buf[(gx, y)].set_char('│').set_style(theme::dim());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::note_label;
+
+    #[test]
+    fn a_note_label_never_spills_out_of_its_cell() {
+        let c4 = 261.63;
+        let c_sharp_minus_1 = 8.66;
+        let d_sharp_10 = 19_912.0;
+        assert_eq!(note_label(c4, 3).as_deref(), Some("C4"));
+        assert_eq!(note_label(c4, 2).as_deref(), Some("C"));
+        assert_eq!(note_label(c4, 1), None);
+        assert_eq!(note_label(c_sharp_minus_1, 3).as_deref(), Some("C#"));
+        assert_eq!(note_label(c_sharp_minus_1, 4).as_deref(), Some("C#-1"));
+        assert_eq!(note_label(d_sharp_10, 3).as_deref(), Some("D#"));
+        for hz in [c4, c_sharp_minus_1, d_sharp_10, 27.5, 4186.0, 0.0] {
+            for cell in 1..6 {
+                if let Some(l) = note_label(hz, cell) {
+                    assert!(l.chars().count() <= cell as usize, "{hz} in {cell}: {l}");
+                }
             }
         }
     }
