@@ -238,9 +238,9 @@ impl Controller {
             return Err(ControlError::ChainEntryOutOfRange { entry: k, len });
         }
         self.chain_cancel_next();
+        self.chain_cancel_stop();
         if let Some(run) = self.chain_run.as_mut() {
             run.hold = false;
-            run.stop_at = None;
         }
         let bar = self.next_bar();
         self.chain_queue(k - 1, bar, now)?;
@@ -257,11 +257,11 @@ impl Controller {
         let on = on.unwrap_or(!run.hold);
         if on {
             self.chain_cancel_next();
+            self.chain_cancel_stop();
         }
         let run = self.chain_run.as_mut().expect("checked above");
         run.hold = on;
         if on {
-            run.stop_at = None;
             let slot = run.chain.entries[run.entry].slot;
             return Ok(Some(format!("chain: holding slot {slot}")));
         }
@@ -286,8 +286,18 @@ impl Controller {
 
     fn chain_leave_quietly(&mut self) {
         self.chain_cancel_next();
+        self.chain_cancel_stop();
         if let Some(run) = self.chain_run.take() {
             self.chain_def = Some(run.chain);
+        }
+    }
+
+    /// Cancels the stop waiting for the bar after the chain's last (in the engine too).
+    fn chain_cancel_stop(&mut self) {
+        if let Some(run) = self.chain_run.as_mut()
+            && run.stop_at.take().is_some()
+        {
+            self.link.send(EngineMsg::StopAtBar(None));
         }
     }
 
@@ -380,7 +390,9 @@ impl Controller {
         } else if run.chain.looping {
             let _ = self.chain_queue(0, bar + 1, now);
         } else {
+            // The engine stops on the bar line itself, before any of that bar sounds.
             run.stop_at = Some(bar + 1);
+            self.link.send(EngineMsg::StopAtBar(Some(bar + 1)));
         }
     }
 

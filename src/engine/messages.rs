@@ -71,6 +71,10 @@ pub enum EngineMsg {
     CancelQueued,
     /// Closes every voice's gate.
     ReleaseAll,
+    /// Stops the transport at the first sample of bar `n` (after its bar event, before any
+    /// of its hits): a chain that ends stops on its bar line, not a control-loop turn later.
+    /// `None` cancels; Play, Stop and the stop itself clear it.
+    StopAtBar(Option<u64>),
     /// An outside beat timeline (Ableton Link) takes over tempo and bar phase: the runner
     /// steers the grid onto it once per buffer, Play waits for its next bar line.
     AttachTimeline(Box<TimelineSync>),

@@ -205,6 +205,8 @@ pub struct Engine {
     fill: bool,
     /// A one-bar fill: waiting for its bar, or playing it.
     fill_bar: FillBar,
+    /// The bar whose first sample stops the transport ([`EngineMsg::StopAtBar`]).
+    stop_at_bar: Option<u64>,
     /// Seed of the steps' chance.
     seed: u64,
     gate_off: [u64; MAX_VOICES],
@@ -327,6 +329,7 @@ impl Engine {
             locked_until: [NEVER; MAX_VOICES],
             fill: false,
             fill_bar: FillBar::Off,
+            stop_at_bar: None,
             seed: 0,
             gate_off: [NEVER; MAX_VOICES],
             events: FixedQueue::new(EVENT_CAPACITY),
@@ -521,6 +524,7 @@ impl Engine {
                 }
             }
             EngineMsg::ReleaseAll => self.release_all(),
+            EngineMsg::StopAtBar(bar) => self.stop_at_bar = bar.filter(|_| self.clock.running),
             // The runner takes these; an engine driven on its own hands the box back.
             EngineMsg::AttachTimeline(sync) => self.discard(Garbage::Timeline(sync)),
             EngineMsg::DetachTimeline => {}
@@ -584,6 +588,7 @@ impl Engine {
 
     /// Stops the sequencer, releases every voice and installs a pending load at once.
     fn stop(&mut self) {
+        self.stop_at_bar = None;
         if self.clock.running {
             self.clock.running = false;
             if self.midi_clock {
@@ -935,6 +940,11 @@ impl Engine {
             if k.is_multiple_of(STEPS_PER_BAR) {
                 self.apply_at_bar();
                 self.emit(EngineEvent::Bar { bar, sample: at });
+                if self.stop_at_bar.is_some_and(|b| bar >= b) {
+                    // The bar is told (its listeners end what ends there), none of it plays.
+                    self.stop();
+                    break;
+                }
                 self.fill_bar_line(at);
             }
             self.emit(EngineEvent::Step {

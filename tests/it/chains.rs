@@ -132,7 +132,7 @@ fn chain_a2_b1_switches_at_the_first_sample_of_bars_2_and_3() {
 }
 
 #[test]
-fn a_chain_that_stops_stops_the_transport_one_period_after_its_last_bar() {
+fn a_chain_that_stops_stops_the_transport_on_the_bar_line_after_its_last_bar() {
     let mut live = rig();
     live.apply(Command::ChainSet {
         name: "once".into(),
@@ -141,7 +141,7 @@ fn a_chain_that_stops_stops_the_transport_one_period_after_its_last_bar() {
     });
     live.apply(Command::ChainStart(None));
     live.apply(Command::Play);
-    live.run(3 * BAR);
+    let out = live.run(3 * BAR);
     assert!(!live.ctl().status().running);
     let ended: Vec<u64> = live
         .notices
@@ -152,11 +152,52 @@ fn a_chain_that_stops_stops_the_transport_one_period_after_its_last_bar() {
         })
         .collect();
     assert_eq!(ended, vec![2 * BAR as u64]);
-    // No sample-exact stop in the engine: Stop goes out when the bar's event is read, and
-    // lands at the start of the next period.
-    let late = live.ctl().status().sample - 2 * BAR as u64;
-    assert_eq!(late, PERIOD as u64, "stop lateness in frames");
+    // The engine stops at the bar line's first sample: nothing of the bar after plays (slot
+    // 2's tone sounds in its bar's first step and is silent in the first step after it).
+    assert_eq!(live.ctl().status().sample, 2 * BAR as u64);
+    let b = 1320.0;
+    let w = 600;
+    let (before, after) = (tone(&out, 2 * BAR - w, w, b), tone(&out, 2 * BAR, w, b));
+    let (step_end, step_start) = (
+        tone(&out, BAR + STEP - w, w, b),
+        tone(&out, BAR + STEP, w, b),
+    );
+    assert!(
+        step_start > step_end,
+        "a step's hit: {step_end} then {step_start}"
+    );
+    assert!(
+        after < before,
+        "slot 2 sounds {after} after the chain's end, {before} before"
+    );
     assert!(live.ctl().chain_view().is_none());
+}
+
+#[test]
+fn holding_or_leaving_a_chain_in_its_last_bar_cancels_its_stop() {
+    for leave in [false, true] {
+        let mut live = rig();
+        live.apply(Command::ChainSet {
+            name: "once".into(),
+            entries: "1, 2".into(),
+            looping: false,
+        });
+        live.apply(Command::ChainStart(None));
+        live.apply(Command::Play);
+        // In the chain's last bar, its stop is planned for the bar line after.
+        live.run(BAR + BAR / 2);
+        live.apply(if leave {
+            Command::ChainLeave
+        } else {
+            Command::ChainHold(Some(true))
+        });
+        let out = live.run(2 * BAR);
+        assert!(live.ctl().status().running, "leave {leave}");
+        assert!(
+            tone(&out, BAR / 2 + STEP, STEP, 1320.0) > 0.02,
+            "leave {leave}"
+        );
+    }
 }
 
 #[test]
