@@ -380,9 +380,13 @@ fn show_text(n: SlotNumber, path: &Path, slot: &Slot) -> String {
         let _ = writeln!(out, "tags:    {}", escape(&slot.metadata.tags.join(", ")));
     }
     let seq = &slot.sequencer;
+    let seed = seq
+        .seed
+        .map(|s| format!(", chance seed {s}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "tempo:   {}, swing {}",
+        "tempo:   {}, swing {}{seed}",
         value_text(&sequencer::BPM, seq.bpm),
         value_text(&sequencer::SWING, seq.swing)
     );
@@ -430,6 +434,10 @@ fn show_tracks(out: &mut String, tracks: &[Track]) {
         );
         if !fields.is_empty() {
             let _ = writeln!(out, "  {:<name_w$}  {}", "", fields.join(", "));
+        }
+        // Per-step data (schema 1.1), a line per step: what a file holds beyond the pattern.
+        for (step, data) in &t.steps.entries {
+            let _ = writeln!(out, "  {:<name_w$}  step {step}: {}", "", data.summary());
         }
     }
 }

@@ -1030,3 +1030,44 @@ fn a_ratchet_with_negative_micro_at_play_keeps_all_its_onsets_on_the_grid() {
     // The next loop's step 1 is decided early and plays from half a step before its loop.
     assert_eq!(ons, [0, 1500, 3000, 4500, 21_000, 22_500]);
 }
+
+/// `chronus slots show` lists a slot's per-step data, a line per step, and its chance seed.
+#[test]
+fn slots_show_lists_step_data_and_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let slots = dir.path().join("slots");
+    std::fs::create_dir_all(&slots).unwrap();
+    let file = json!({
+        "schema_version": "1.1",
+        "sequencer": {
+            "bpm": 120, "seed": 1234,
+            "tracks": {"kick": {"voice_id": "voice1", "pattern": "x...x...x...x...",
+                "steps": {
+                    "5": {"note": "C3", "ratchet": 2, "chance": 50},
+                    "9": {"cond": "1:4", "lock": {"filter_freq": 1800}}
+                }}}
+        }
+    });
+    std::fs::write(slots.join("slot_007.json"), file.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chronus"))
+        .args([
+            "--patterns",
+            dir.path().to_str().unwrap(),
+            "slots",
+            "show",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(", chance seed 1234\n"), "{text}");
+    assert!(
+        text.contains("  step 5: note C3 · ratchet 2 · chance 50%\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  step 9: filter_freq 1800 · cond 1:4\n"),
+        "{text}"
+    );
+}
