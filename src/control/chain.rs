@@ -284,6 +284,34 @@ impl Controller {
         )))
     }
 
+    /// A slot loaded by hand (not by the chain): the performer took over, so a running chain
+    /// is left at once — its next entry would otherwise replace the load at the entry's end.
+    /// A load of the slot the chain plays (its file read again) keeps the chain.
+    pub(super) fn load_by_hand(
+        &mut self,
+        slot: SlotNumber,
+        immediate: bool,
+        now: Instant,
+    ) -> Reply {
+        let playing = self.chain_run.as_ref().map(|r| slot_of(&r.chain, r.entry));
+        let reply = self.load(slot, immediate, now)?;
+        if playing.is_some_and(|p| p != slot)
+            && let Some(run) = self.chain_run.take()
+        {
+            // The queue is the load's now: only the chain's stop is cancelled.
+            if run.stop_at.is_some() {
+                self.link.send(EngineMsg::StopAtBar(None));
+            }
+            let name = run.chain.name.clone();
+            self.chain_def = Some(run.chain);
+            self.notify(
+                Level::Info,
+                format!("left chain {name}: slot {slot} was loaded by hand"),
+            );
+        }
+        Ok(reply)
+    }
+
     fn chain_leave_quietly(&mut self) {
         self.chain_cancel_next();
         self.chain_cancel_stop();

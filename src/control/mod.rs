@@ -979,7 +979,7 @@ impl Controller {
             Command::SetName(name) => self.set_name(name, now),
             Command::SetParam { id, value } => self.set_param(id, value, now),
             Command::Gate { voice, on } => self.gate(voice, on),
-            Command::LoadSlot { slot, immediate } => self.load(slot, immediate, now),
+            Command::LoadSlot { slot, immediate } => self.load_by_hand(slot, immediate, now),
             Command::LoadBackup { slot } => self.load_backup(slot, now),
             Command::QueueParsed { slot, parsed } => self.queue_parsed(slot, *parsed, now),
             Command::SaveSlot { slot, force } => self.save(slot, force),

@@ -201,6 +201,48 @@ fn holding_or_leaving_a_chain_in_its_last_bar_cancels_its_stop() {
 }
 
 #[test]
+fn a_slot_loaded_by_hand_leaves_the_chain_and_keeps_playing() {
+    let mut live = rig();
+    live.apply(Command::ChainSet {
+        name: "ab".into(),
+        entries: "[1 x2, 2 x1]".into(),
+        looping: true,
+    });
+    live.apply(Command::ChainStart(None));
+    live.apply(Command::Play);
+    live.run(BAR / 2);
+    // The chain's own slot read again keeps the chain.
+    live.apply(Command::LoadSlot {
+        slot: slot(1),
+        immediate: false,
+    });
+    assert!(live.ctl().chain_view().is_some());
+    // Slot 3 loaded by hand in the chain's first bar: the chain is left at once, so at the
+    // end of its entry it does not bring slot 2 in over the performer's choice.
+    live.apply(Command::LoadSlot {
+        slot: slot(3),
+        immediate: false,
+    });
+    assert!(live.ctl().chain_view().is_none());
+    let said = live.notices.iter().any(|(_, n)| {
+        matches!(n, Notice::Message(_, text) if text == "left chain ab: slot 3 was loaded by hand")
+    });
+    assert!(said, "{:?}", live.notices);
+    let out = live.run(4 * BAR);
+    let start = BAR / 2;
+    assert_eq!(applied(&live), vec![(1, 0), (3, 1)]);
+    assert_eq!(live.ctl().slot(), Some(slot(3)));
+    // Slot 3 (880 Hz) sounds in bars 1 to 4; slot 2 (1320 Hz) never comes (checked in each
+    // bar's last step, after slot 1's release tail).
+    for bar in 1..4 {
+        let at = (bar + 1) * BAR - STEP - start;
+        assert!(tone(&out, at, STEP, 880.0) > 0.02, "bar {bar}");
+        let b = tone(&out, at, STEP, 1320.0);
+        assert!(b < 0.002, "bar {bar}: {b}");
+    }
+}
+
+#[test]
 fn a_one_shot_plays_one_bar_and_comes_back() {
     let mut live = rig();
     live.apply(Command::LoadSlot {
