@@ -7,7 +7,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: all run test bench soak deps build release fmt lint clean check-windows sync-check check-no-link midi-check link-check
+.PHONY: all run test bench callgrind soak deps build release fmt lint clean check-windows sync-check check-no-link midi-check link-check
 
 all: build
 
@@ -66,8 +66,16 @@ sync-check: deps
 midi-check: deps
 	$(CARGO) test --test it -- --ignored --exact --nocapture midi::a_midi_clock_follower_plays_bar_aligned_with_its_leader
 
+# The criterion benches, then the callgrind figure of the engine.
 bench: deps
 	$(CARGO) bench
+	$(MAKE) callgrind
+
+# Instructions per frame of Engine::process on `chronus render 1 --bars 4` (the release build,
+# whose line tables let callgrind split the count by source file: reverb.rs, voice.rs, ...).
+callgrind: deps
+	$(CARGO) build --release
+	.ci/callgrind.sh
 
 # Ten minutes of headless under 1000 OSC edits and saves a second with a hot-reloaded file:
 # no blocked callback, flat memory, every slot and backup valid (CHRONUS_SOAK_SECONDS=60 for

@@ -60,6 +60,22 @@ fn bench_engine(c: &mut Criterion) {
         })
     });
 
+    // What a start costs before the first sample: the engine (its oscillators' tables are
+    // built into the binary), the scene, and the first buffer.
+    g.bench_function("start_to_first_128_frames", |b| {
+        b.iter(|| {
+            let mut e = Engine::new(RATE, 8);
+            e.handle(EngineMsg::Load {
+                scene: Box::new(Scene::from_slot(&slot, 8)),
+                timing: LoadTiming::Immediate,
+                slot: 1,
+            });
+            e.handle(EngineMsg::Play);
+            e.process(black_box(&mut buf));
+            black_box(e)
+        })
+    });
+
     let mut idle = Engine::new(RATE, 8);
     g.bench_function("silent_scene_128_frames", |b| {
         b.iter(|| {

@@ -5,8 +5,7 @@
 //! with 128 sub-sample phases. The correction reaches 8 samples back, so the output is delayed
 //! by 8 samples (0.17 ms at 48 kHz); every waveform shares the delay so crossfades line up.
 
-use std::sync::OnceLock;
-
+use super::blep_design::{BLEP_HALF, BLEP_LEN, BLEP_PHASES, BLEP_TAPS};
 use super::{phase_step, sin_2pi};
 
 /// Gain of white noise, as in the original instrument.
@@ -20,15 +19,6 @@ const COLOURED_NOISE_RMS: f64 = 0.3;
 /// Variance of uniform white noise in [-1, 1).
 const WHITE_VARIANCE: f64 = 1.0 / 3.0;
 
-/// Half-length of the BLEP kernel in samples (= output delay).
-const BLEP_HALF: usize = 8;
-const BLEP_TAPS: usize = 2 * BLEP_HALF;
-/// Sub-sample resolution of the BLEP table.
-const BLEP_PHASES: usize = 128;
-/// Cutoff of the band-limited step, as a fraction of the sample rate.
-const BLEP_CUTOFF: f64 = 0.45;
-/// Kaiser window shape: ~80 dB stop band.
-const BLEP_KAISER_BETA: f64 = 8.0;
 const RING: usize = 16;
 const RING_MASK: usize = RING - 1;
 /// Highest phase increment: above 0.45·fs the waveforms are not meaningful and a square
@@ -71,67 +61,13 @@ impl Waveform {
     }
 }
 
-/// Modified Bessel function of the first kind, order 0 (for the Kaiser window).
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    let half = x / 2.0;
-    for k in 1..64 {
-        term *= half / k as f64;
-        sum += term * term;
-        if term * term < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
-}
+// The BLEP residual table, designed at build time (build.rs, from `blep_design.rs`).
+include!(concat!(env!("OUT_DIR"), "/blep_table.rs"));
 
 /// The BLEP residual table: for tap `j` (sample offset j − 8 from the step) and sub-sample
-/// phase `i/128`, the band-limited step minus the naive step. Each tap stores 129 points so
-/// interpolation never straddles the step itself.
-fn blep_table() -> &'static [f32] {
-    static TABLE: OnceLock<Box<[f32]>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let w = BLEP_HALF as f64;
-        let kernel = |t: f64| -> f64 {
-            let r = t / w;
-            if r.abs() >= 1.0 {
-                return 0.0;
-            }
-            let x = 2.0 * BLEP_CUTOFF * t;
-            let sinc = if x.abs() < 1e-12 {
-                1.0
-            } else {
-                (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
-            };
-            2.0 * BLEP_CUTOFF * sinc * bessel_i0(BLEP_KAISER_BETA * (1.0 - r * r).sqrt())
-        };
-        // Integrate the kernel on a fine grid (trapezoid, 64 steps per table point).
-        const SUB: usize = 64;
-        let points = BLEP_TAPS * BLEP_PHASES;
-        let h = 1.0 / (BLEP_PHASES * SUB) as f64;
-        let mut integral = vec![0.0f64; points + 1];
-        let mut acc = 0.0;
-        let mut prev = kernel(-w);
-        for (i, slot) in integral.iter_mut().enumerate().skip(1) {
-            for s in 1..=SUB {
-                let t = -w + ((i - 1) * SUB + s) as f64 * h;
-                let k = kernel(t);
-                acc += 0.5 * (prev + k) * h;
-                prev = k;
-            }
-            *slot = acc;
-        }
-        let total = integral[points];
-        let mut table = Vec::with_capacity(BLEP_TAPS * (BLEP_PHASES + 1));
-        for j in 0..BLEP_TAPS {
-            let naive = if j >= BLEP_HALF { 1.0 } else { 0.0 };
-            for i in 0..=BLEP_PHASES {
-                table.push((integral[j * BLEP_PHASES + i] / total - naive) as f32);
-            }
-        }
-        table.into_boxed_slice()
-    })
+/// phase `i/128`, the band-limited step minus the naive step, at `j * 129 + i`.
+fn blep_table() -> &'static [f32; BLEP_LEN] {
+    &BLEP
 }
 
 /// Turns a user seed into a non-zero xorshift state (avalanche so nearby seeds differ).
@@ -763,6 +699,24 @@ mod tests {
             o.tick(100.0);
         }
         assert!(!o.run.fading, "the crossfade ends after 5 ms");
+    }
+
+    #[test]
+    fn the_build_time_blep_table_is_the_run_time_design_bit_for_bit() {
+        let designed = super::super::blep_design::blep_residuals();
+        let built = blep_table();
+        assert_eq!(designed.len(), built.len());
+        for (i, (d, b)) in designed.iter().zip(built.iter()).enumerate() {
+            assert_eq!(d.to_bits(), b.to_bits(), "value {i}: {d} vs {b}");
+        }
+        // FNV-1a over the little-endian bits of the table the oscillator computed at every
+        // start before the table moved to build time (commit de3c037, `blep_table()`).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in built.iter().flat_map(|v| v.to_bits().to_le_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        assert_eq!(h, 0xc627_1e7b_61e5_a840);
     }
 
     #[test]

@@ -82,8 +82,10 @@ fn allpass_segment(buf: &mut [f32], sig: &mut [f32]) {
 /// Stereo reverb returning only the wet signal; all delay memory is allocated in `new`.
 ///
 /// Work is done in chunks no longer than the shortest delay line: within such a chunk every
-/// sample a line reads was written before the chunk, so the 16 combs run side by side as
-/// vector lanes and each allpass is a plain loop. Per sample the arithmetic (and its order)
+/// sample a line reads was written before the chunk, so the 16 combs (two sides of 8) run
+/// side by side as vector lanes and each allpass is a plain loop over the chunk (each
+/// loop auto-vectorised, four samples a step). Comb memory moves in and out of the lanes
+/// four samples of four combs at a time. Per sample the arithmetic (and its order)
 /// is the same whatever the chunk length, so `tick` (a chunk of one) and `process` agree
 /// bit for bit.
 #[derive(Clone, Debug)]
@@ -165,15 +167,21 @@ impl Reverb {
         (l[0], r[0])
     }
 
-    /// Processes at most `self.chunk` samples: the combs as lanes (gather, damp and feed
-    /// back, write back and sum per side), then the all-passes in series, then the output.
+    /// Processes at most `self.chunk` samples, inside which no comb line wraps: the combs as
+    /// lanes (gather and sum per side, damp and feed back, write back), then the all-passes in
+    /// series, then the output.
     fn process_chunk(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32]) {
         let n = input.len();
         let sc = &mut *self.scratch;
         for (d, &x) in sc.input[..n].iter_mut().zip(input) {
             *d = sanitize(x) * INPUT_GAIN;
         }
-        gather_taps(&self.combs, &mut sc.taps[..n]);
+        gather_taps(
+            &self.combs,
+            &mut sc.taps[..n],
+            &mut sc.left[..n],
+            &mut sc.right[..n],
+        );
         let (fb, damp) = (self.feedback, self.damp);
         damp_and_feed(
             &sc.taps[..n],
@@ -183,7 +191,6 @@ impl Reverb {
             (fb, damp),
         );
         write_back(&mut self.combs, &sc.feed[..n]);
-        sum_sides(&sc.taps[..n], &mut sc.left[..n], &mut sc.right[..n]);
         for (a, line) in self.allpasses.iter_mut().enumerate() {
             let sig = if a < ALLPASSES {
                 &mut sc.left[..n]
@@ -225,7 +232,15 @@ impl Reverb {
         let n = input.len().min(left.len()).min(right.len());
         let mut start = 0;
         while start < n {
-            let end = (start + self.chunk).min(n);
+            // A chunk ends where the first comb line wraps, so each comb's part of it is
+            // one run of memory.
+            let room = self
+                .combs
+                .iter()
+                .map(|l| l.buf.len() - l.pos)
+                .min()
+                .unwrap_or(1);
+            let end = (start + self.chunk.min(room)).min(n);
             self.process_chunk(
                 &input[start..end],
                 &mut left[start..end],
@@ -236,17 +251,42 @@ impl Reverb {
     }
 }
 
-/// Every comb's outputs for the chunk, one lane per comb.
-fn gather_taps(combs: &[Line; LINES], taps: &mut [[f32; LINES]]) {
+/// Every comb's outputs for the chunk, one lane per comb, and each side's sum of its combs
+/// (in comb order, from 0). Four samples of four combs at a time: four loads from the lines
+/// are summed as they are (a lane per sample) and transposed (a lane per comb) in registers.
+/// No line may wrap inside the chunk.
+fn gather_taps(
+    combs: &[Line; LINES],
+    taps: &mut [[f32; LINES]],
+    left: &mut [f32],
+    right: &mut [f32],
+) {
     let n = taps.len();
-    for (k, line) in combs.iter().enumerate() {
-        let first = line.first_len(n);
-        let (head, tail) = taps.split_at_mut(first);
-        for (t, &v) in head.iter_mut().zip(&line.buf[line.pos..line.pos + first]) {
-            t[k] = v;
+    left.fill(0.0);
+    right.fill(0.0);
+    let full = n - n % 4;
+    for g in (0..LINES).step_by(4) {
+        let src: [&[f32]; 4] =
+            std::array::from_fn(|l| &combs[g + l].buf[combs[g + l].pos..combs[g + l].pos + n]);
+        let sum = if g < COMBS { &mut *left } else { &mut *right };
+        for i in (0..full).step_by(4) {
+            let q: [[f32; 4]; 4] = std::array::from_fn(|l| {
+                let s = &src[l][i..i + 4];
+                [s[0], s[1], s[2], s[3]]
+            });
+            let acc = &mut sum[i..i + 4];
+            for (s, a) in acc.iter_mut().enumerate() {
+                *a = (((*a + q[0][s]) + q[1][s]) + q[2][s]) + q[3][s];
+            }
+            for (s, row) in taps[i..i + 4].iter_mut().enumerate() {
+                row[g..g + 4].copy_from_slice(&[q[0][s], q[1][s], q[2][s], q[3][s]]);
+            }
         }
-        for (t, &v) in tail.iter_mut().zip(&line.buf[..n - first]) {
-            t[k] = v;
+        for i in full..n {
+            for (l, src) in src.iter().enumerate() {
+                taps[i][g + l] = src[i];
+                sum[i] += src[i];
+            }
         }
     }
 }
@@ -259,43 +299,48 @@ fn damp_and_feed(
     state: &mut [f32; LINES],
     (fb, damp): (f32, f32),
 ) {
+    // A local copy stays in registers (four vectors of four lanes) through the chunk.
+    let mut st = *state;
     for ((taps, feed), &x) in taps.iter().zip(feed.iter_mut()).zip(input) {
         for k in 0..LINES {
-            let s = flush_denormal(taps[k] + (state[k] - taps[k]) * damp);
-            state[k] = s;
+            let s = flush_denormal(taps[k] + (st[k] - taps[k]) * damp);
+            st[k] = s;
             feed[k] = x + s * fb;
         }
     }
+    *state = st;
 }
 
-/// Writes each comb's feedback back into its line and moves it on.
+/// Writes each comb's feedback back into its line and moves it on: four samples of four
+/// combs at a time, transposed back to a lane per sample. No line may wrap inside the chunk.
 fn write_back(combs: &mut [Line; LINES], feed: &[[f32; LINES]]) {
     let n = feed.len();
-    for (k, line) in combs.iter_mut().enumerate() {
-        let first = line.first_len(n);
-        let pos = line.pos;
-        let (head, tail) = feed.split_at(first);
-        for (d, f) in line.buf[pos..pos + first].iter_mut().zip(head) {
-            *d = f[k];
+    let full = n - n % 4;
+    for (g, group) in combs.chunks_exact_mut(4).enumerate() {
+        let g = 4 * g;
+        let [a, b, c, d] = group else {
+            unreachable!("chunks of four")
+        };
+        let mut dst: [&mut [f32]; 4] = [a, b, c, d].map(|l| &mut l.buf[l.pos..l.pos + n]);
+        for i in (0..full).step_by(4) {
+            let rows = &feed[i..i + 4];
+            for (l, dst) in dst.iter_mut().enumerate() {
+                dst[i..i + 4].copy_from_slice(&[
+                    rows[0][g + l],
+                    rows[1][g + l],
+                    rows[2][g + l],
+                    rows[3][g + l],
+                ]);
+            }
         }
-        for (d, f) in line.buf[..n - first].iter_mut().zip(tail) {
-            *d = f[k];
+        for i in full..n {
+            for (l, dst) in dst.iter_mut().enumerate() {
+                dst[i] = feed[i][g + l];
+            }
         }
-        line.advance(n);
     }
-}
-
-/// Sums each side's combs, in a fixed order.
-fn sum_sides(taps: &[[f32; LINES]], left: &mut [f32], right: &mut [f32]) {
-    for ((taps, l), r) in taps.iter().zip(left.iter_mut()).zip(right.iter_mut()) {
-        let mut sl = 0.0;
-        let mut sr = 0.0;
-        for k in 0..COMBS {
-            sl += taps[k];
-            sr += taps[COMBS + k];
-        }
-        *l = sl;
-        *r = sr;
+    for line in combs.iter_mut() {
+        line.advance(n);
     }
 }
 
