@@ -6,15 +6,19 @@ SYS_PACKAGES := pkg-config libasound2-dev libdbus-1-dev jackd2 libjack-jackd2-de
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
+PACKAGES ?= $(SYS_PACKAGES)
 
 .PHONY: all run test bench callgrind soak deps build release fmt lint clean check-windows sync-check check-no-link midi-check link-check
 
 all: build
 
+# valgrind (callgrind) and python3 (its report) for `make callgrind` and `make bench` only.
+BENCH_PACKAGES := valgrind python3
+
 # Install the system packages the build and the tests need, only when some are missing.
 deps:
 	@missing=""; \
-	for p in $(SYS_PACKAGES); do \
+	for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -73,7 +77,8 @@ bench: deps
 
 # Instructions per frame of Engine::process on `chronus render 1 --bars 4` (the release build,
 # whose line tables let callgrind split the count by source file: reverb.rs, voice.rs, ...).
-callgrind: deps
+callgrind:
+	$(MAKE) deps PACKAGES="$(SYS_PACKAGES) $(BENCH_PACKAGES)"
 	$(CARGO) build --release
 	.ci/callgrind.sh
 
