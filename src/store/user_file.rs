@@ -104,9 +104,9 @@ fn keep_backup(dir: &Path, name: &str, from: &Path, to: &Path) -> Result<(), Sto
     if let Ok(kind) = super::file_kind(to)
         && kind != FileKind::Regular
     {
-        return Err(io_err("keep a backup at", to)(std::io::Error::other(format!(
-            "{kind} is there"
-        ))));
+        return Err(io_err("keep a backup at", to)(std::io::Error::other(
+            format!("{kind} is there"),
+        )));
     }
     let mut temp = TempFile::create(dir, &format!(".user_{name}.backup.tmp-"))?;
     if let Err(e) = temp.copy_synced(from) {
