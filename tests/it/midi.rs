@@ -598,7 +598,7 @@ impl Drop for Sender {
 #[test]
 fn a_cc_mapped_to_acid1_cutoff_changes_the_render() {
     use chronus::model::ParamId;
-    use chronus::model::registry::{acid, voice};
+    use chronus::model::registry::{acid, lfo, voice};
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let Some(jack) = jack_or_skip() else { return };
     // A saw bass on voice2 (through acid1), every step, the filter's envelope off so the
@@ -607,6 +607,8 @@ fn a_cc_mapped_to_acid1_cutoff_changes_the_render() {
     bass.sequencer.tracks[0].base_freq = 110.0;
     bass.params.set(ParamId::voice(2, voice::WAVEFORM), 1.0);
     bass.params.set(ParamId::acid(acid::ENV_AMOUNT), 0.0);
+    // lfo1 sweeps acid1's cutoff by ± 800 Hz × depth: held still.
+    bass.params.set(ParamId::lfo1(lfo::DEPTH), 0.0);
     bass.params.set(ParamId::acid(acid::CUTOFF), 1500.0);
     let dir = patterns_with(&[
         (1, bass),

@@ -2289,7 +2289,7 @@ fn midi_learn_is_armed_from_the_parameter_panel_and_esc_cancels_it() {
     r.app.on_notices(r.live.ctl(), &notices);
     assert_eq!(r.live.ctl().midi_learn(), None);
     let rule = "{ on = \"cc 4 71\", run = \"set acid1 cutoff\"";
-    assert!(fs::read_to_string(&map).unwrap().contains(&rule), "{rule}");
+    assert!(fs::read_to_string(&map).unwrap().contains(rule), "{rule}");
     assert!(
         r.screen(120, 40).contains("MIDI learn: cc 4 71 now sets"),
         "{}",
