@@ -104,6 +104,7 @@ impl Session {
         let mut startup: Vec<(Level, String)> =
             note.map(|n| (Level::Info, n)).into_iter().collect();
         let mut extra: Vec<Box<dyn Service>> = Vec::new();
+        let mut midi_input = false;
         if let Some((args, follow)) = midi {
             let ahead = midi::send_ahead(output.buffer, output.sample_rate);
             let feed = midi_rx.map(|ring| OutFeed {
@@ -114,6 +115,7 @@ impl Session {
             });
             match MidiService::open(args, follow, feed, ahead) {
                 Ok(s) => {
+                    midi_input = s.reads();
                     if sends {
                         engine_link.send(crate::engine::EngineMsg::MidiClock(true));
                     }
@@ -122,7 +124,7 @@ impl Session {
                 Err(e) => startup.push((Level::Error, format!("{e} — MIDI is off"))),
             }
         }
-        Session::assemble(
+        let mut session = Session::assemble(
             patterns,
             opts,
             engine_link,
@@ -130,7 +132,9 @@ impl Session {
             Some(output),
             startup,
             extra,
-        )
+        );
+        session.ctl.set_midi_input(midi_input);
+        session
     }
 
     /// A session whose engine the caller renders block by block (tests, benchmarks): the

@@ -203,6 +203,11 @@ pub enum ControlError {
         "mutes and solos act on what plays, not on the prepared slot: go back to what plays to mute its tracks"
     )]
     MuteOnPrepared,
+    /// MIDI learn was asked for, but no MIDI input is open.
+    #[error(
+        "MIDI learn needs MIDI input: start Chronus with --midi-in NAME (a port of your controller) or --midi-virtual"
+    )]
+    NoMidiInput,
     /// A save of the playing song over the slot being prepared.
     #[error(
         "slot {0} is being prepared with its own edits: save it from the prepared view, or pick another slot"

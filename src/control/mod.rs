@@ -356,6 +356,9 @@ pub enum Command {
     },
     /// Apply a song edit, undo, redo, revert or save to the prepared slot.
     OnPrepared(Box<Command>),
+    /// Arm MIDI learn for a parameter (the next CC or note received is mapped to it), or
+    /// with `None` disarm it. Arming the parameter armed already disarms it.
+    MidiLearn(Option<ParamId>),
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -404,6 +407,7 @@ impl Command {
                 | Command::Prepare(_)
                 | Command::QueuePrepared { .. }
                 | Command::OnPrepared(_)
+                | Command::MidiLearn(_)
         )
     }
 }
@@ -620,6 +624,10 @@ pub struct Controller {
     offstage: bool,
     /// Ableton Link (off until switched on).
     ableton: ableton::LinkState,
+    /// MIDI input is open (MIDI learn can be armed).
+    midi_input: bool,
+    /// The parameter MIDI learn waits to map, when armed.
+    midi_learn: Option<ParamId>,
 }
 
 impl Controller {
@@ -668,6 +676,8 @@ impl Controller {
             prepared: None,
             offstage: false,
             ableton: Default::default(),
+            midi_input: false,
+            midi_learn: None,
         };
         ctl.scan_now();
         ctl.take_in_drafts();
@@ -746,6 +756,24 @@ impl Controller {
     /// True while fill mode is on (`fill` steps play, `!fill` steps do not).
     pub fn fill(&self) -> bool {
         self.fill
+    }
+
+    /// The parameter MIDI learn waits to map, when armed.
+    pub fn midi_learn(&self) -> Option<ParamId> {
+        self.midi_learn
+    }
+
+    /// True when MIDI input is open (MIDI learn can be armed).
+    pub fn midi_input(&self) -> bool {
+        self.midi_input
+    }
+
+    /// Says whether MIDI input is open (the session, once MIDI is opened).
+    pub fn set_midi_input(&mut self, open: bool) {
+        self.midi_input = open;
+        if !open {
+            self.midi_learn = None;
+        }
     }
 
     /// True when mutes and solos wait for the next bar while playing.
@@ -1012,8 +1040,28 @@ impl Controller {
             Command::Prepare(n) => self.prepare(n),
             Command::QueuePrepared { immediate } => self.queue_prepared(immediate, now),
             Command::OnPrepared(cmd) => self.on_prepared(*cmd, now),
+            Command::MidiLearn(id) => self.set_midi_learn(id),
             Command::Undo => self.undo(),
             Command::Redo => self.redo(now),
+        }
+    }
+}
+
+impl Controller {
+    fn set_midi_learn(&mut self, id: Option<ParamId>) -> Reply {
+        match id {
+            Some(_) if !self.midi_input => Err(ControlError::NoMidiInput),
+            Some(id) if self.midi_learn != Some(id) => {
+                self.midi_learn = Some(id);
+                Ok(Some(format!(
+                    "MIDI learn: move a knob or hit a pad to control {} (Esc cancels)",
+                    id.label()
+                )))
+            }
+            _ => Ok(self
+                .midi_learn
+                .take()
+                .map(|id| format!("MIDI learn for {} cancelled", id.label()))),
         }
     }
 }

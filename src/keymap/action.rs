@@ -233,6 +233,7 @@ actions! {
         ParamAdjust(step: Nudge) = "param_adjust": "step the selected parameter up or down";
         ParamSet = "param_set": "type an exact value for the selected parameter";
         ParamDefault = "param_default": "reset the selected parameter to its default";
+        MidiLearn = "midi_learn": "MIDI learn: the next CC or note received controls the selected parameter (a rule added to midi.toml); again or Esc cancels";
     }
     Slots "saving, loading and the files on disk" {
         Save = "save": "save the pattern to a slot, asking which (the current slot is proposed)";

@@ -525,8 +525,9 @@ fn unreachable_reason(earlier: &[(usize, Rule)], rule: &Rule) -> Option<String> 
     })
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column (in characters) of a byte offset: where a problem in a TOML file
+/// Chronus reads (the keymap, `midi.toml`) is said to be.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;

@@ -24,7 +24,7 @@ pub use action::{
     Horizontal, LengthChange, MuteGroupArg, Nudge, StepValue, TrackFieldId, Vertical, complete,
 };
 pub use dispatch::{Dispatch, KeyDispatcher};
-pub use file::{KeymapError, KeymapProblem};
+pub use file::{KeymapError, KeymapProblem, line_col};
 pub use key::{
     Key, KeyCode, KeyParseError, MAX_FUNCTION_KEY, UnsupportedKey, chord_label, chord_notation,
 };
@@ -384,10 +384,7 @@ pub fn action_reference() -> HelpSection {
 pub const ACTIONS_TITLE: &str = "Actions (type after :)";
 
 /// The known word nearest to a mistyped one, when it is close enough to be a typo.
-pub(crate) fn suggest<'a>(
-    typed: &str,
-    known: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn suggest<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = 2.max(typed.chars().count() / 3);
     known
         .into_iter()

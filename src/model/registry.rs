@@ -302,10 +302,11 @@ impl ParamSpec {
                 }
             }
         };
+        let floor = self.scale().floor();
         let out = match self.scale() {
-            Scale::Pitch => times(ratio(2f64.powf(1.0 / 12.0), 2.0), 10.0),
-            Scale::Time => times(ratio(1.01, 1.1), 0.001),
-            Scale::Level => times(10f64.powf(ratio(1.0, 6.0) / 20.0), 0.001),
+            Scale::Pitch => times(ratio(2f64.powf(1.0 / 12.0), 2.0), floor),
+            Scale::Time => times(ratio(1.01, 1.1), floor),
+            Scale::Level => times(10f64.powf(ratio(1.0, 6.0) / 20.0), floor),
             Scale::Decibels => clean(v + sign * ratio(1.0, 3.0), 6),
             Scale::Linear => {
                 let step = if coarse {
@@ -317,6 +318,32 @@ impl ParamSpec {
             }
         };
         self.clamp(out)
+    }
+
+    /// The value at `position` (0 the bottom of a control's travel, 1 the top) in the
+    /// parameter's musical scale, the one its nudges step through: frequencies, times and
+    /// levels geometrically (equal travel, equal ratio: a knob sweeps octaves evenly) from
+    /// the scale's floor or the minimum, whichever is higher, up to the maximum, with the
+    /// bottom of the travel at the minimum itself; dB and plain numbers evenly; whole-number
+    /// parameters rounded. Rounded to six significant digits (a saved knob reads `632.456`).
+    pub fn at_position(&self, position: f64) -> f64 {
+        let x = if position.is_finite() {
+            position.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let v = match self.scale() {
+            Scale::Pitch | Scale::Time | Scale::Level => {
+                let lo = self.scale().floor().max(self.min);
+                if x == 0.0 || lo >= self.max {
+                    self.min
+                } else {
+                    lo * (self.max / lo).powf(x)
+                }
+            }
+            Scale::Decibels | Scale::Linear => self.min + x * (self.max - self.min),
+        };
+        self.clamp(clean(v, 6))
     }
 
     /// A fine adjustment step for keyboard editing.
@@ -349,6 +376,20 @@ pub enum Scale {
     Level,
     /// A value in dB: fine = 1 dB, coarse = 3 dB.
     Decibels,
+}
+
+impl Scale {
+    /// Where a multiplicative scale stops multiplying: nudges below it step to the minimum,
+    /// and a control's travel runs geometrically from it (10 Hz, 1 ms, −60 dB). Linear
+    /// scales have none (0).
+    pub fn floor(self) -> f64 {
+        match self {
+            Scale::Pitch => 10.0,
+            Scale::Time => 0.001,
+            Scale::Level => 0.001,
+            Scale::Decibels | Scale::Linear => 0.0,
+        }
+    }
 }
 
 /// `v` rounded to `digits` significant decimal digits: the double nearest that decimal, which
@@ -1545,6 +1586,37 @@ mod tests {
         assert_eq!(resolve_osc_param("voice17/freq"), None);
         assert_eq!(resolve_osc_param("voice01/freq"), None);
         assert_eq!(resolve_osc_param("voice1/nope"), None);
+    }
+
+    #[test]
+    fn a_control_travels_each_parameter_in_its_musical_scale() {
+        // acid1 cutoff, 80–5000 Hz: geometric, the middle an octave-even sqrt(80 × 5000).
+        let cutoff = ParamId::acid(acid::CUTOFF).spec();
+        assert_eq!(cutoff.at_position(0.0), 80.0);
+        assert_eq!(cutoff.at_position(1.0), 5000.0);
+        assert_eq!(cutoff.at_position(0.5), clean((80.0f64 * 5000.0).sqrt(), 6));
+        assert_eq!(cutoff.at_position(0.5), 632.456);
+        // A quarter of the travel is a quarter of the octaves.
+        let q = cutoff.at_position(0.25);
+        assert!(((q / 80.0).log2() - (5000.0f64 / 80.0).log2() / 4.0).abs() < 1e-4);
+        // A decay time from 0: the bottom is 0, then 1 ms up to 2 s geometrically.
+        let decay = ParamId::voice(1, voice::DECAY).spec();
+        assert_eq!(decay.at_position(0.0), 0.0);
+        assert_eq!(decay.at_position(1.0), 2.0);
+        assert_eq!(decay.at_position(0.5), clean((0.001f64 * 2.0).sqrt(), 6));
+        // A level: −60 dB to full, the middle at −30 dB.
+        let amp = ParamId::voice(1, voice::AMP).spec();
+        assert_eq!(amp.at_position(0.0), 0.0);
+        assert_eq!(amp.at_position(0.5), clean(10f64.powf(-1.5), 6));
+        assert_eq!(amp.at_position(1.0), 1.0);
+        // Plain numbers evenly; whole numbers rounded; out of range and NaN held in.
+        let res = ParamId::acid(acid::RES).spec();
+        assert_eq!(res.at_position(0.5), 0.49);
+        let wave = ParamId::voice(1, voice::WAVEFORM).spec();
+        assert_eq!(wave.at_position(0.5), 3.0);
+        assert_eq!(wave.at_position(0.49), 2.0);
+        assert_eq!(res.at_position(2.0), 0.98);
+        assert_eq!(res.at_position(f64::NAN), 0.0);
     }
 
     #[test]

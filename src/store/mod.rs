@@ -21,6 +21,7 @@ pub mod output;
 pub mod read;
 mod save;
 mod temp;
+pub mod user_file;
 pub mod worker;
 
 pub use output::{OutputError, create_new_file};

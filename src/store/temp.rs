@@ -28,7 +28,8 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// True for the names the store gives its temp files (`.slot_003.json.tmp-<pid>-<n>`,
 /// `.slot_003.backup.tmp-<pid>-<n>`).
 pub(super) fn is_store_temp(name: &str) -> bool {
-    (name.starts_with(".slot_") || name.starts_with(".chain_")) && name.contains(".tmp-")
+    (name.starts_with(".slot_") || name.starts_with(".chain_") || name.starts_with(".user_"))
+        && name.contains(".tmp-")
 }
 
 /// A temp file being written, locked while it lives under its temp name.

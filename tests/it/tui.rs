@@ -2259,3 +2259,60 @@ fn keys_on_a_prepared_slot_read_its_tracks_not_those_of_what_plays() {
     assert_ne!(lead.base_freq, 55.0, "slot 1's kick pitch");
     assert_eq!(r.names(), ["kick", "bass", "hat", "poly"]);
 }
+
+/// MIDI learn from the parameter panel: `Alt-i` without MIDI input says why it cannot; with
+/// input it arms learn for the selected parameter and says so; the next CC the MIDI side
+/// takes is written to `midi.toml` and said on the message line; `Esc` cancels learn before
+/// it clears the message line.
+#[test]
+fn midi_learn_is_armed_from_the_parameter_panel_and_esc_cancels_it() {
+    use chronus::sources::midi::Controls;
+    let mut r = rig();
+    // The parameter panel, its second module (acid1), the first row (cutoff).
+    r.keys(&["<F2>", "n"]);
+    r.keys(&["<A-i>"]);
+    assert!(
+        r.message().starts_with("MIDI learn needs MIDI input"),
+        "{}",
+        r.message()
+    );
+    assert_eq!(r.live.ctl().midi_learn(), None);
+    r.live.ctl_mut().set_midi_input(true);
+    r.keys(&["<A-i>"]);
+    let id = r.live.ctl().midi_learn().expect("learn is armed");
+    assert_eq!(id, ParamId::acid(acid::CUTOFF));
+    assert!(
+        r.message().starts_with(&format!(
+            "MIDI learn: move a knob or hit a pad to control {}",
+            id.label()
+        )),
+        "{}",
+        r.message()
+    );
+    assert!(r.screen(120, 40).contains("MIDI learn: move a knob"));
+    // The MIDI side takes a CC: the rule goes to the map file, and the screen says so.
+    let map = r.live.dir.path().join("midi.toml");
+    let mut controls = Controls::open(&map);
+    let seen = r.live.notices.len();
+    controls.on_message(r.live.ctl_mut(), &[0xB3, 71, 10]);
+    r.live.gather();
+    let notices: Vec<Notice> = r.live.notices[seen..]
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect();
+    r.app.on_notices(r.live.ctl(), &notices);
+    assert_eq!(r.live.ctl().midi_learn(), None);
+    let rule = "{ on = \"cc 4 71\", run = \"set acid1 cutoff\"";
+    assert!(fs::read_to_string(&map).unwrap().contains(rule), "{rule}");
+    assert!(
+        r.screen(120, 40).contains("MIDI learn: cc 4 71 now sets"),
+        "{}",
+        r.screen(120, 40)
+    );
+    // Armed again, Esc cancels learn (and says so) rather than only clearing the message.
+    r.keys(&["<A-i>"]);
+    assert!(r.live.ctl().midi_learn().is_some());
+    r.keys(&["<Esc>"]);
+    assert_eq!(r.live.ctl().midi_learn(), None);
+    assert!(r.message().ends_with("cancelled"), "{}", r.message());
+}

@@ -196,8 +196,14 @@ fn start(args: &PlayArgs) -> anyhow::Result<(Session, App)> {
     };
     let cleaned = crate::store::Store::new(&args.patterns).remove_stale_temp_files();
     let follow_midi = args.osc.clock == crate::sources::osc::ClockMode::Midi;
-    let mut session =
-        Session::start_with_midi(&args.patterns, &opts, Some((&args.midi, follow_midi)));
+    // The MIDI map lives beside the keymap file: --keymap's folder, else the working one.
+    let mut midi = args.midi.clone();
+    if midi.midi_map.is_none()
+        && let Some(dir) = args.keymap.as_deref().and_then(|k| k.parent())
+    {
+        midi.midi_map = Some(dir.join(crate::sources::midi::map::MAP_FILE));
+    }
+    let mut session = Session::start_with_midi(&args.patterns, &opts, Some((&midi, follow_midi)));
     let (keymap, keymap_error) = Keymap::load(args.keymap.as_deref());
     let restored = keymap.restored().to_vec();
     let mut app = App::new(keymap);

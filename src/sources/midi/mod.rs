@@ -8,16 +8,20 @@
 
 mod backend;
 mod clock_in;
+pub mod control_in;
 #[cfg(target_os = "linux")]
 mod jack_io;
+pub mod map;
 mod system_io;
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
 pub use backend::{InMsg, MidiBackend, MidiError, OutFeed, Plan, Ports, Running, pick};
 pub use clock_in::ClockIn;
+pub use control_in::Controls;
 
 use crate::control::{Command, Controller, Level, Notice, Service, Waker};
 use crate::sources::osc::{FollowAction, FollowState, Follower};
@@ -43,7 +47,8 @@ pub struct MidiArgs {
     /// MIDI system: alsa (the system's MIDI) or jack.
     #[arg(long, value_enum, default_value_t = MidiBackendKind::Alsa)]
     pub midi_backend: MidiBackendKind,
-    /// Read MIDI (clock for --clock midi) from the first port whose name contains NAME.
+    /// Read MIDI from the first port whose name contains NAME: the controls midi.toml maps,
+    /// MIDI learn, and clock for --clock midi.
     #[arg(long, value_name = "NAME")]
     pub midi_in: Option<String>,
     /// Send MIDI clock (24 PPQN, Start/Stop, Song Position) to the first port whose name
@@ -53,12 +58,24 @@ pub struct MidiArgs {
     /// Offer Chronus's own ports (chronus:in, chronus:out) for other programs to connect to.
     #[arg(long)]
     pub midi_virtual: bool,
+    /// The MIDI map (CCs and notes to parameters and actions; MIDI learn writes to it):
+    /// default midi.toml beside the keymap file (the working directory, or --keymap's
+    /// folder). Read only with MIDI input (--midi-in, --midi-virtual).
+    #[arg(long, value_name = "FILE")]
+    pub midi_map: Option<PathBuf>,
 }
 
 impl MidiArgs {
     /// True when any MIDI flag asks for MIDI.
     pub fn wanted(&self) -> bool {
         self.midi_in.is_some() || self.midi_clock_out.is_some() || self.midi_virtual
+    }
+
+    /// The MIDI map file: `--midi-map`, else `midi.toml` in the working directory.
+    pub fn map_path(&self) -> PathBuf {
+        self.midi_map
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(map::MAP_FILE))
     }
 
     /// What to open; `follow` is `--clock midi`.
@@ -138,6 +155,8 @@ pub struct MidiService {
     received: u64,
     errors_told: bool,
     last_song_bpm: Option<f64>,
+    /// The mapped controls (`midi.toml`) and MIDI learn, with MIDI input.
+    controls: Option<Controls>,
 }
 
 impl MidiService {
@@ -165,7 +184,13 @@ impl MidiService {
             received: 0,
             errors_told: false,
             last_song_bpm: None,
+            controls: plan.reads().then(|| Controls::open(&args.map_path())),
         })
+    }
+
+    /// True when MIDI input is open (mapped controls, MIDI learn).
+    pub fn reads(&self) -> bool {
+        self.running.inbox.is_some()
     }
 
     /// The clock follower's state, with `--clock midi`.
@@ -219,6 +244,9 @@ impl Service for MidiService {
             for line in &self.running.describe {
                 ctl.notify(Level::Info, line.clone());
             }
+            if let Some(c) = self.controls.as_mut() {
+                c.announce(ctl);
+            }
             changed = true;
         }
         if let Some(inbox) = self.running.inbox.as_mut() {
@@ -228,6 +256,9 @@ impl Service for MidiService {
                 let Ok(m) = inbox.pop() else { break };
                 self.received += 1;
                 changed = true;
+                if let Some(c) = self.controls.as_mut() {
+                    c.on_message(ctl, m.message());
+                }
                 if let Some((c, f)) = self.clock.as_mut()
                     && let Err(e) = c.on_message(&m, f, now, now_unix)
                     && !self.errors_told
@@ -236,6 +267,9 @@ impl Service for MidiService {
                     ctl.notify(Level::Warning, format!("MIDI clock refused: {e}"));
                 }
             }
+        }
+        if let Some(c) = self.controls.as_mut() {
+            c.flush(ctl);
         }
         changed |= self.run_follower(ctl);
         changed
@@ -285,6 +319,9 @@ impl Service for MidiService {
             parts.push(format!("clock in {bpm}, {what}"));
         } else if self.running.inbox.is_some() {
             parts.push(format!("{} received", self.received));
+        }
+        if let Some(c) = &self.controls {
+            parts.push(c.status());
         }
         if self.sends_clock {
             let sh = &self.running.shared;

@@ -47,6 +47,11 @@ impl App {
                 let value = control::fmt_num(v);
                 self.ui.prompt = Some(Prompt::new(PromptKind::Param(id), label, value));
             }
+            Action::MidiLearn => {
+                if let Some((id, _)) = self.heard_param(ctl) {
+                    self.run(ctl, Command::MidiLearn(Some(id)));
+                }
+            }
             Action::ParamDefault => {
                 let Some((id, _)) = self.heard_param(ctl) else {
                     return;

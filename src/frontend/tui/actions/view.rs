@@ -1,6 +1,6 @@
 //! The view: quitting, overlays (help, messages, questions), focus and the cursor.
 
-use crate::control::{Controller, Level};
+use crate::control::{Command, Controller, Level};
 use crate::keymap::{Action, CursorMove, Focus};
 use crate::store::SLOT_COUNT;
 
@@ -31,6 +31,9 @@ impl App {
                     Some(Overlay::Help { .. }) => None,
                     _ => Some(Overlay::Help { scroll: 0 }),
                 }
+            }
+            Action::Cancel if ui.overlay.is_none() && ctl.midi_learn().is_some() => {
+                self.run(ctl, Command::MidiLearn(None));
             }
             Action::Cancel => self.cancel(),
             Action::Cursor(m) => self.cursor(ctl, m),
