@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::audio::recorder::Recorder;
 use crate::engine::link::{EngineLink, SharedStats};
+use crate::engine::midi::PortTable;
 use crate::engine::{EngineMsg, LoadTiming, STEPS_PER_BAR, Scene};
 use crate::model::ParamId;
 use crate::model::slot::{Parsed, Slot, Track};
@@ -575,6 +576,8 @@ pub struct Controller {
     draft_at: Option<Instant>,
     store: Store,
     voices: usize,
+    /// The MIDI note ports the songs have named, by index (the engine's events carry it).
+    midi_ports: PortTable,
     status: EngineStatus,
     recordings_dir: PathBuf,
     /// The slot files as last reported by the disk thread.
@@ -640,6 +643,7 @@ impl Controller {
             draft_at: None,
             store,
             voices,
+            midi_ports: PortTable::default(),
             status: EngineStatus {
                 playing_bpm: Slot::default().sequencer.bpm,
                 backend_kind: "none",
@@ -792,6 +796,12 @@ impl Controller {
         self.voices
     }
 
+    /// The MIDI note ports the songs have named so far, by the index the engine's note
+    /// events carry.
+    pub fn midi_ports(&self) -> &PortTable {
+        &self.midi_ports
+    }
+
     /// What the engine reports.
     pub fn status(&self) -> &EngineStatus {
         &self.status
@@ -833,7 +843,7 @@ impl Controller {
         link.stats.muted.store(muted, Ordering::Relaxed);
         self.link = link;
         self.recorder.bind(self.link.stats.clone());
-        let scene = Scene::from_slot(&self.song, self.voices);
+        let scene = Scene::from_slot_routed(&self.song, self.voices, &mut self.midi_ports);
         self.link.send(EngineMsg::Load {
             scene: Box::new(scene),
             timing: LoadTiming::Immediate,
