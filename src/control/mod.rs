@@ -1072,4 +1072,8 @@ pub trait Service {
     fn status_line(&self) -> Option<String> {
         None
     }
+
+    /// Called once at quit, after the sequencer was told to stop: a service with output in
+    /// flight (MIDI's note offs) sends it before the process ends. The default does nothing.
+    fn finish(&mut self) {}
 }
