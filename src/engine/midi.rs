@@ -153,7 +153,7 @@ impl PortTable {
 
 /// The MIDI note nearest to `hz` (A4 = 440 Hz = 69), clamped to 0–127.
 pub fn note_number(hz: f32) -> u8 {
-    if !(hz > 0.0) {
+    if hz.is_nan() || hz <= 0.0 {
         return 0;
     }
     (69.0 + 12.0 * (hz / 440.0).log2())

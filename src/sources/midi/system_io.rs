@@ -184,15 +184,14 @@ fn send_loop(mut outs: Outs, mut feed: OutFeed, stop: Arc<AtomicBool>, shared: A
         let _ = feed.ring.pop();
         shared.handled.fetch_add(1, Ordering::Relaxed);
         let note = ev.port != CLOCK_PORT;
-        match outs.conn(ev.port) {
-            Some(conn) => {
-                if conn.send(ev.message()).is_ok() {
-                    shared.sent.fetch_add(1, Ordering::Relaxed);
-                    if note {
-                        shared.notes_sent.fetch_add(1, Ordering::Relaxed);
-                    }
+        match outs.conn(ev.port).map(|c| c.send(ev.message()).is_ok()) {
+            Some(true) => {
+                shared.sent.fetch_add(1, Ordering::Relaxed);
+                if note {
+                    shared.notes_sent.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            Some(false) => {}
             None if note => {
                 shared.notes_dropped.fetch_add(1, Ordering::Relaxed);
             }
