@@ -66,9 +66,11 @@ sync-check: deps
 	$(CARGO) test --test it -- --ignored --exact --nocapture osc::a_follower_plays_bar_aligned_with_its_leader_and_falls_back_when_it_goes_silent
 
 # Two headless processes through a JACK dummy server: the follower's `--clock midi` against the
-# leader's MIDI clock out (median bar offset after lock, followed tempo), run alone.
+# leader's MIDI clock out (median bar offset after lock, followed tempo); then a note track's
+# notes captured by jack_midi_dump against its hits' samples (within one period). Run alone.
 midi-check: deps
 	$(CARGO) test --test it -- --ignored --exact --nocapture midi::a_midi_clock_follower_plays_bar_aligned_with_its_leader
+	$(CARGO) test --test it -- --ignored --exact --nocapture midi::a_note_track_sends_notes_at_the_samples_of_its_hits_through_jack
 
 # The criterion benches, then the callgrind figure of the engine.
 bench: deps

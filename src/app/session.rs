@@ -55,6 +55,9 @@ pub struct BackendInfo {
 /// A running Chronus: engine, output, controller and services.
 pub struct Session {
     ctl: Controller,
+    /// MIDI waiting for a song that names a note port, when no MIDI flag opened it at start:
+    /// the options and the engine's MIDI ring.
+    midi_later: Option<(MidiArgs, OutFeed)>,
     output: Option<AudioOutput>,
     services: Vec<Box<dyn Service>>,
     waker: Waker,
@@ -80,14 +83,13 @@ impl Session {
         let voices = opts.audio.voices as usize;
         let mut recorder = Recorder::new();
         let mut engine_link: Option<EngineLink> = None;
+        let later_args = midi.map(|(a, _)| a.clone()).unwrap_or_default();
         let midi = midi.filter(|(a, _)| a.wanted());
         let sends = midi.is_some_and(|(a, _)| a.midi_clock_out.is_some());
-        let (mut midi_tx, midi_rx) = if sends {
-            let (p, c) = rtrb::RingBuffer::new(link::MIDI_RING);
-            (Some(p), Some(c))
-        } else {
-            (None, None)
-        };
+        // The ring is there from the start (memory only: no client, port or thread), so a song
+        // naming a track's MIDI port can start MIDI output when it loads.
+        let (p, c) = rtrb::RingBuffer::new(link::MIDI_RING);
+        let (mut midi_tx, midi_rx) = (Some(p), Some(c));
         let (output, note) = audio::open(&opts.audio, |rate| {
             let engine = Engine::new(rate as f32, voices);
             let (mut runner, l) = link::link(engine, Some(recorder.attach(rate)));
@@ -105,14 +107,15 @@ impl Session {
             note.map(|n| (Level::Info, n)).into_iter().collect();
         let mut extra: Vec<Box<dyn Service>> = Vec::new();
         let mut midi_input = false;
+        let ahead = midi::send_ahead(output.buffer, output.sample_rate);
+        let feed = midi_rx.map(|ring| OutFeed {
+            ring,
+            stats: engine_link.stats.clone(),
+            rate: engine_link.sample_rate,
+            ahead,
+        });
+        let mut midi_later = None;
         if let Some((args, follow)) = midi {
-            let ahead = midi::send_ahead(output.buffer, output.sample_rate);
-            let feed = midi_rx.map(|ring| OutFeed {
-                ring,
-                stats: engine_link.stats.clone(),
-                rate: engine_link.sample_rate,
-                ahead,
-            });
             match MidiService::open(args, follow, feed, ahead) {
                 Ok(s) => {
                     midi_input = s.reads();
@@ -123,6 +126,8 @@ impl Session {
                 }
                 Err(e) => startup.push((Level::Error, format!("{e} — MIDI is off"))),
             }
+        } else {
+            midi_later = feed.map(|f| (later_args, f));
         }
         let mut session = Session::assemble(
             patterns,
@@ -134,6 +139,7 @@ impl Session {
             extra,
         );
         session.ctl.set_midi_input(midi_input);
+        session.midi_later = midi_later;
         session
     }
 
@@ -201,6 +207,7 @@ impl Session {
         ctl.set_waker(waker.clone());
         Session {
             ctl,
+            midi_later: None,
             output,
             services,
             waker,
@@ -286,6 +293,7 @@ impl Session {
             s.poll(&mut self.ctl);
         }
         self.ctl.poll();
+        self.start_midi_for_notes();
         self.recover_audio();
         let notices: Vec<Notice> = self.ctl.drain_notices().collect();
         for s in self.services.iter_mut() {
@@ -295,6 +303,29 @@ impl Session {
             s.observe(&self.ctl, &notices);
         }
         notices
+    }
+
+    /// A song named a track's MIDI port and no MIDI runs yet: MIDI output starts (on the
+    /// backend of `--midi-backend`), and the service opens the port on its first poll.
+    fn start_midi_for_notes(&mut self) {
+        if self.midi_later.is_none() || self.ctl.midi_ports().names().is_empty() {
+            return;
+        }
+        let Some((args, feed)) = self.midi_later.take() else {
+            return;
+        };
+        let ahead = feed.ahead;
+        match MidiService::open(&args, false, Some(feed), ahead) {
+            Ok(mut s) => {
+                s.set_waker(self.waker.clone());
+                s.poll(&mut self.ctl);
+                self.services.push(Box::new(s));
+            }
+            Err(e) => self.ctl.notify(
+                Level::Error,
+                format!("{e} — MIDI is off: tracks' notes are not sent"),
+            ),
+        }
     }
 
     /// When the audio device went away, the same engine — song, position, voices ringing —
@@ -338,6 +369,10 @@ impl Session {
         self.ctl.flush_drafts();
         std::thread::sleep(Duration::from_millis(20));
         self.ctl.poll();
+        // The Stop's note offs and all notes off leave before the MIDI ports close.
+        for s in self.services.iter_mut() {
+            s.finish();
+        }
         if !self.ctl.settle_disk(SHUTDOWN_DISK_WAIT) {
             self.ctl.notify(
                 Level::Error,

@@ -361,7 +361,7 @@ impl Controller {
                 }
             }
         }
-        let set = TrackSet::from_tracks(&tracks, self.voices);
+        let set = TrackSet::from_tracks_routed(&tracks, self.voices, &mut self.midi_ports);
         let id = self.next_queue_id;
         self.next_queue_id += 1;
         self.link.send(EngineMsg::QueueTracks {
@@ -408,7 +408,11 @@ impl Controller {
                 }
             }
         }
-        let set = TrackSet::from_tracks(&self.song.sequencer.tracks, self.voices);
+        let set = TrackSet::from_tracks_routed(
+            &self.song.sequencer.tracks,
+            self.voices,
+            &mut self.midi_ports,
+        );
         self.link.send(EngineMsg::SetTracks(Box::new(set)));
         self.queue_mutes();
     }
@@ -511,7 +515,7 @@ impl Controller {
             self.link.send(EngineMsg::SetSwing(b.swing));
         }
         if a.tracks != b.tracks {
-            let set = TrackSet::from_tracks(&b.tracks, self.voices);
+            let set = TrackSet::from_tracks_routed(&b.tracks, self.voices, &mut self.midi_ports);
             self.link.send(EngineMsg::SetTracks(Box::new(set)));
             // Tracks waiting for the bar must hold this edit too.
             self.queue_mutes();

@@ -206,13 +206,13 @@ impl Controller {
             self.status.playing_bpm = self.song.sequencer.bpm;
             if edited {
                 // An edit of the old song may have reached the engine after its switch.
-                let scene = Scene::from_slot(&self.song, self.voices);
+                let scene = Scene::from_slot_routed(&self.song, self.voices, &mut self.midi_ports);
                 self.link.send(EngineMsg::Amend(Box::new(scene)));
             }
         } else if self.queued.is_none() && slot != self.slot {
             // A load the controller no longer wants (undone just as its bar came): the
             // engine plays the controller's song again, without cutting voices.
-            let scene = Scene::from_slot(&self.song, self.voices);
+            let scene = Scene::from_slot_routed(&self.song, self.voices, &mut self.midi_ports);
             self.link.send(EngineMsg::Amend(Box::new(scene)));
             self.status.playing_slot = self.slot;
         }

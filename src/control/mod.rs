@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::audio::recorder::Recorder;
 use crate::engine::link::{EngineLink, SharedStats};
+use crate::engine::midi::PortTable;
 use crate::engine::{EngineMsg, LoadTiming, STEPS_PER_BAR, Scene};
 use crate::model::ParamId;
 use crate::model::slot::{Parsed, Slot, Track};
@@ -579,6 +580,8 @@ pub struct Controller {
     draft_at: Option<Instant>,
     store: Store,
     voices: usize,
+    /// The MIDI note ports the songs have named, by index (the engine's events carry it).
+    midi_ports: PortTable,
     status: EngineStatus,
     recordings_dir: PathBuf,
     /// The slot files as last reported by the disk thread.
@@ -648,6 +651,7 @@ impl Controller {
             draft_at: None,
             store,
             voices,
+            midi_ports: PortTable::default(),
             status: EngineStatus {
                 playing_bpm: Slot::default().sequencer.bpm,
                 backend_kind: "none",
@@ -820,6 +824,12 @@ impl Controller {
         self.voices
     }
 
+    /// The MIDI note ports the songs have named so far, by the index the engine's note
+    /// events carry.
+    pub fn midi_ports(&self) -> &PortTable {
+        &self.midi_ports
+    }
+
     /// What the engine reports.
     pub fn status(&self) -> &EngineStatus {
         &self.status
@@ -861,7 +871,7 @@ impl Controller {
         link.stats.muted.store(muted, Ordering::Relaxed);
         self.link = link;
         self.recorder.bind(self.link.stats.clone());
-        let scene = Scene::from_slot(&self.song, self.voices);
+        let scene = Scene::from_slot_routed(&self.song, self.voices, &mut self.midi_ports);
         self.link.send(EngineMsg::Load {
             scene: Box::new(scene),
             timing: LoadTiming::Immediate,
@@ -1110,4 +1120,8 @@ pub trait Service {
     fn status_line(&self) -> Option<String> {
         None
     }
+
+    /// Called once at quit, after the sequencer was told to stop: a service with output in
+    /// flight (MIDI's note offs) sends it before the process ends. The default does nothing.
+    fn finish(&mut self) {}
 }

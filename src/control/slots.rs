@@ -180,7 +180,11 @@ impl Controller {
         now: Instant,
     ) -> Reply {
         self.warn_loading(&incoming, warnings);
-        let scene = Box::new(Scene::from_slot(&incoming.song, self.voices));
+        let scene = Box::new(Scene::from_slot_routed(
+            &incoming.song,
+            self.voices,
+            &mut self.midi_ports,
+        ));
         if immediate || !self.status.running {
             self.load_now(incoming, scene, immediate, now)
         } else {

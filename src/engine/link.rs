@@ -19,8 +19,8 @@ pub const EVENT_RING: usize = 8192;
 pub const GARBAGE_RING: usize = 2048;
 /// Largest device buffer the runner renders in one piece (bigger ones are split).
 pub const MAX_BLOCK: usize = 4096;
-/// Capacity of the MIDI ring (audio → MIDI sender).
-pub const MIDI_RING: usize = 2048;
+/// Capacity of the MIDI ring (audio → MIDI sender): clock ticks and the notes of every track.
+pub const MIDI_RING: usize = 8192;
 /// A callback starting this much later than the smoothed sample clock says, for
 /// [`CLOCK_JUMP_CALLBACKS`] callbacks in a row, is a jump (an xrun, a paused process): the
 /// clock is taken anew instead of glided to. One late callback alone is not.
@@ -71,6 +71,10 @@ pub struct SharedStats {
     pub commands_applied: AtomicU64,
     /// MIDI messages lost because the MIDI sender fell behind.
     pub midi_dropped: AtomicU64,
+    /// MIDI messages put on the MIDI ring, in total.
+    pub midi_queued: AtomicU64,
+    /// MIDI notes the engine ended early because too many were held at once.
+    pub notes_cut: AtomicU64,
     /// Recorded samples lost because the writer thread fell behind.
     pub record_dropped: AtomicU64,
     /// Events lost because the control thread fell behind.
@@ -322,13 +326,22 @@ impl EngineRunner {
             }
         }
         self.return_garbage();
+        let mut queued = 0;
         while let Some(ev) = self.engine.pop_midi() {
-            if let Some(m) = self.midi.as_mut()
-                && m.push(ev).is_err()
-            {
-                self.stats.midi_dropped.fetch_add(1, Ordering::Relaxed);
+            if let Some(m) = self.midi.as_mut() {
+                if m.push(ev).is_err() {
+                    self.stats.midi_dropped.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    queued += 1;
+                }
             }
         }
+        if queued > 0 {
+            self.stats.midi_queued.fetch_add(queued, Ordering::Release);
+        }
+        self.stats
+            .notes_cut
+            .store(self.engine.notes_cut(), Ordering::Relaxed);
         if let Some(rec) = self.record.as_mut()
             && self.stats.recording.load(Ordering::Relaxed)
         {

@@ -82,7 +82,7 @@ pub use scene::{
 
 use clock::Clock;
 use meter::Analyser;
-use midi::{MidiEvent, TickGrid};
+use midi::{HeldNotes, MidiEvent, NoteOut, Outbox, TickGrid};
 use queue::FixedQueue;
 use voice::{CONTROL_PERIOD, Ramp, SMOOTH_MS, Voice, largest_magnitude, tick_settling};
 
@@ -99,9 +99,9 @@ const MAX_FRAMES: usize = CONTROL_PERIOD as usize;
 const EVENT_CAPACITY: usize = 1024;
 /// Replaced boxes held until the control thread collects them.
 const GARBAGE_CAPACITY: usize = 256;
-/// MIDI messages held until the runner moves them onto the MIDI ring (a period holds at
-/// most a few dozen clock ticks).
-const MIDI_CAPACITY: usize = 512;
+/// MIDI messages held until the runner moves them onto the MIDI ring: a period holds a few
+/// dozen clock ticks, and at most every track's ratchet's note ons and offs.
+const MIDI_CAPACITY: usize = 4096;
 /// Gate changes remembered for tests.
 const GATE_LOG_CAPACITY: usize = 1024;
 /// "No gate-off scheduled".
@@ -221,6 +221,8 @@ pub struct Engine {
     ticks: Option<TickGrid>,
     midi: FixedQueue<MidiEvent>,
     midi_dropped: u64,
+    /// Notes sounding on outboard gear (tracks with a `midi` target).
+    notes: HeldNotes,
     master_peak: [f32; 2],
     /// The limiter's deepest gain reduction since the last report, in dB.
     limiting_db: f32,
@@ -341,6 +343,7 @@ impl Engine {
             ticks: None,
             midi: FixedQueue::new(MIDI_CAPACITY),
             midi_dropped: 0,
+            notes: HeldNotes::default(),
             master_peak: [0.0; 2],
             limiting_db: 0.0,
             scratch: Scratch::new(),
@@ -427,6 +430,16 @@ impl Engine {
     /// MIDI messages lost because the queue was full.
     pub fn midi_dropped(&self) -> u64 {
         self.midi_dropped
+    }
+
+    /// MIDI notes ended early because [`midi::MAX_HELD`] were held at once.
+    pub fn notes_cut(&self) -> u64 {
+        self.notes.cut
+    }
+
+    /// MIDI notes sounding now.
+    pub fn held_notes(&self) -> usize {
+        self.notes.len()
     }
 
     /// Test hook: the oldest recorded gate change (the log keeps the newest 1024).
@@ -591,6 +604,7 @@ impl Engine {
         self.stop_at_bar = None;
         if self.clock.running {
             self.clock.running = false;
+            self.notes_off();
             if self.midi_clock {
                 self.ticks = None;
                 self.send_midi(MidiEvent::realtime(midi::STOP, self.sample));
@@ -643,6 +657,7 @@ impl Engine {
         match timing {
             LoadTiming::Immediate => {
                 self.release_all();
+                self.notes_off();
                 self.apply_scene(scene, slot);
             }
             LoadTiming::NextBar if !self.clock.running => self.apply_scene(scene, slot),
@@ -685,6 +700,7 @@ impl Engine {
             for &g in &self.gate_off[..self.voices.len()] {
                 end = end.min(g);
             }
+            end = end.min(self.notes.next_off());
             for v in 0..self.voices.len() {
                 if self.locked[v] != 0 {
                     end = end.min(self.locked_until[v]);
@@ -716,6 +732,24 @@ impl Engine {
         if self.midi.push(ev).is_err() {
             self.midi_dropped += 1;
         }
+    }
+
+    /// The queue the engine's MIDI goes into.
+    fn outbox(&mut self) -> (&mut HeldNotes, Outbox<'_>) {
+        (
+            &mut self.notes,
+            Outbox {
+                queue: &mut self.midi,
+                dropped: &mut self.midi_dropped,
+            },
+        )
+    }
+
+    /// Ends every MIDI note now and sends all notes off on the channels that played.
+    fn notes_off(&mut self) {
+        let at = self.sample;
+        let (notes, mut out) = self.outbox();
+        notes.all_off(at, &mut out);
     }
 
     /// MIDI clock ticks due by the current sample.
@@ -921,6 +955,10 @@ impl Engine {
     /// bar-aligned load), then hits.
     fn run_due_events(&mut self) {
         let s = self.sample;
+        if self.notes.next_off() <= s {
+            let (notes, mut out) = self.outbox();
+            notes.end_due(s, &mut out);
+        }
         for v in 0..self.voices.len() {
             if self.gate_off[v] <= s {
                 self.gate_off[v] = NEVER;
@@ -1130,6 +1168,13 @@ impl Engine {
             self.acid.trigger(hit.accent);
         }
         self.gate_off[v - 1] = at + hit.gate_len;
+        if let Some(o) = hit.midi {
+            let note = midi::note_number(hit.freq);
+            let velocity = midi::note_velocity(hit.midi_velocity);
+            let off = at + hit.gate_len;
+            let (notes, mut out) = self.outbox();
+            notes.start(o, note, velocity, at, off, &mut out);
+        }
     }
 
     /// Returns voice `v`'s (index from 0) parameters in `mask` from a step's lock to the
@@ -1446,6 +1491,9 @@ struct Hit {
     gate_len: u64,
     /// An `X` step: fires acid1's accent.
     accent: bool,
+    /// Where the hit also goes as a MIDI note, and its velocity (0–1).
+    midi: Option<NoteOut>,
+    midi_velocity: f32,
     /// Voice parameters the step locks (bits by `registry::voice` index), and their values.
     lock_mask: u16,
     locks: [f32; VOICE_PARAM_COUNT],
@@ -1490,6 +1538,8 @@ fn make_hit(
             delay_send: track.delay_send,
             gate_len: clock.gate_len(track.gate_frac),
             accent: velocity >= ACCENT_VELOCITY,
+            midi: track.midi,
+            midi_velocity: velocity,
             lock_mask: 0,
             locks: [0.0; VOICE_PARAM_COUNT],
         };
@@ -1512,6 +1562,8 @@ fn make_hit(
         // A ratchet's hits share the step: each gate is its share of the step's gate.
         gate_len: clock.gate_len(d.gate_frac / d.ratchet.max(1) as f32),
         accent: velocity >= ACCENT_VELOCITY,
+        midi: track.midi,
+        midi_velocity: velocity * d.velocity,
         lock_mask,
         locks,
     }

@@ -3,6 +3,7 @@
 //! Everything here is resolved ahead of time (voice ids to numbers, pattern text to step
 //! values, mute/solo to `active`, numbers clamped) so the audio thread only reads plain data.
 
+use super::midi::{NoteOut, PortTable};
 use crate::model::limits::{MAX_NOTES, MAX_PATTERN, MAX_TRACKS};
 use crate::model::registry::{
     TRACK_FIELDS, VOICE_PARAM_COUNT, sequencer as seq_spec, step as step_spec, track, voice,
@@ -36,13 +37,19 @@ pub struct Scene {
 }
 
 impl Scene {
-    /// Builds the snapshot of a slot for an engine running `voices` voices.
+    /// Builds the snapshot of a slot for an engine running `voices` voices; MIDI note ports
+    /// are numbered in the order the slot names them.
     pub fn from_slot(slot: &Slot, voices: usize) -> Scene {
+        Scene::from_slot_routed(slot, voices, &mut PortTable::default())
+    }
+
+    /// [`Scene::from_slot`] with MIDI note ports numbered by the session's `ports`.
+    pub fn from_slot_routed(slot: &Slot, voices: usize, ports: &mut PortTable) -> Scene {
         Scene {
             bpm: seq_spec::BPM.clamp(slot.sequencer.bpm),
             swing: seq_spec::SWING.clamp(slot.sequencer.swing),
             seed: slot.sequencer.seed.unwrap_or(0) as u64,
-            tracks: TrackSet::from_tracks(&slot.sequencer.tracks, voices),
+            tracks: TrackSet::from_tracks_routed(&slot.sequencer.tracks, voices, ports),
             params: slot.params.clone(),
         }
     }
@@ -75,11 +82,25 @@ impl TrackSet {
     /// At most [`MAX_TRACKS`] tracks are taken, so the audio thread's work per step stays
     /// bounded even if a caller skipped the controller's checks.
     pub fn from_tracks(tracks: &[Track], voices: usize) -> TrackSet {
+        TrackSet::from_tracks_routed(tracks, voices, &mut PortTable::default())
+    }
+
+    /// [`TrackSet::from_tracks`] with MIDI note ports numbered by the session's `ports`.
+    pub fn from_tracks_routed(tracks: &[Track], voices: usize, ports: &mut PortTable) -> TrackSet {
         let tracks = &tracks[..tracks.len().min(MAX_TRACKS)];
         let any_solo = tracks.iter().any(|t| t.solo);
         let tracks: Vec<SceneTrack> = tracks
             .iter()
-            .map(|t| SceneTrack::from_track(t, voices, !t.muted && (!any_solo || t.solo)))
+            .map(|t| {
+                let mut s = SceneTrack::from_track(t, voices, !t.muted && (!any_solo || t.solo));
+                s.midi = t.midi.as_ref().and_then(|m| {
+                    Some(NoteOut {
+                        port: ports.index(&m.port)?,
+                        channel: m.channel.clamp(1, 16) - 1,
+                    })
+                });
+                s
+            })
             .collect();
         let mut by_name: Vec<u16> = (0..tracks.len() as u16).collect();
         by_name.sort_by(|&a, &b| tracks[a as usize].name.cmp(&tracks[b as usize].name));
@@ -157,6 +178,8 @@ pub struct SceneTrack {
     pub pre: bool,
     /// The global step whose hit was played early (negative micro), or [`NO_STEP`].
     pub ahead: u64,
+    /// Where its hits also go as MIDI notes.
+    pub midi: Option<NoteOut>,
 }
 
 /// One step's data, resolved off the audio thread: every value the hit needs, with the
@@ -267,6 +290,7 @@ impl SceneTrack {
             anchor: 0,
             pre: false,
             ahead: NO_STEP,
+            midi: None,
         }
     }
 }

@@ -227,5 +227,8 @@ fn changed_fields(a: &Track, b: &Track) -> Vec<&'static str> {
     if a.solo != b.solo {
         out.push("solo");
     }
+    if a.midi != b.midi {
+        out.push("midi");
+    }
     out
 }

@@ -57,6 +57,13 @@ pub const MAX_SAVES_IN_FLIGHT: usize = 64;
 /// Bytes of a WAV file's audio data (the format's 32-bit size fields, less the header).
 pub const MAX_WAV_DATA_BYTES: u64 = u32::MAX as u64 - 1024;
 
+/// Characters of a track's MIDI port name (`midi.port`).
+pub const MAX_MIDI_PORT_CHARS: usize = 64;
+/// Distinct MIDI ports a session sends notes to (`midi.port` across every slot it loads).
+pub const MAX_MIDI_PORTS: usize = 16;
+/// MIDI channels a track's `midi.channel` names.
+pub const MIDI_CHANNELS: RangeInclusive<u8> = 1..=16;
+
 /// Entries a chain holds.
 pub const MAX_CHAIN_ENTRIES: usize = 256;
 /// Bars one chain entry may repeat its slot.
@@ -186,8 +193,23 @@ const fn limit(key: &'static str, max: usize, unit: &'static str, what: &'static
     }
 }
 
+/// A track's MIDI port name.
+pub const MIDI_PORT_NAME: Limit = limit(
+    "midi_port_chars",
+    MAX_MIDI_PORT_CHARS,
+    "characters",
+    "a MIDI port name",
+);
+/// Distinct MIDI ports of a session's notes.
+pub const MIDI_PORTS: Limit = limit(
+    "midi_note_ports",
+    MAX_MIDI_PORTS,
+    "ports",
+    "a session's MIDI note outputs",
+);
+
 /// Every size limit, in the order the documentation lists them.
-pub const LIMITS: [Limit; 20] = [
+pub const LIMITS: [Limit; 22] = [
     TRACKS,
     PATTERN,
     STEP_ENTRIES,
@@ -208,6 +230,8 @@ pub const LIMITS: [Limit; 20] = [
     SAVES_IN_FLIGHT,
     CHAIN_ENTRIES,
     CHAIN_REPEATS,
+    MIDI_PORT_NAME,
+    MIDI_PORTS,
 ];
 
 impl Limit {

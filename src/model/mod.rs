@@ -15,6 +15,6 @@ pub mod steps;
 pub mod text;
 
 pub use registry::{Module, ParamId, ParamSpec, ParamValues};
-pub use slot::{Slot, Track};
+pub use slot::{MidiTarget, Slot, Track};
 
 pub use text::fmt_num;

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use super::limits::{
-    LIMITS, MAX_COND_LOOPS, MAX_LOCKS_PER_STEP, MAX_NAME_CHARS, MAX_NOTES, MAX_PATTERN,
-    MAX_STEP_ENTRIES, MAX_TAGS, MAX_TEXT_CHARS, MAX_TRACKS,
+    LIMITS, MAX_COND_LOOPS, MAX_LOCKS_PER_STEP, MAX_MIDI_PORT_CHARS, MAX_NAME_CHARS, MAX_NOTES,
+    MAX_PATTERN, MAX_STEP_ENTRIES, MAX_TAGS, MAX_TEXT_CHARS, MAX_TRACKS, MIDI_CHANNELS,
 };
 use super::registry::{
     EFFECT_MODULES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
@@ -107,6 +107,18 @@ fn track_schema() -> Value {
     props.insert(
         "solo".into(),
         json!({ "type": "boolean", "default": false, "description": "performance state: only soloed tracks play" }),
+    );
+    props.insert(
+        "midi".into(),
+        json!({
+            "type": "object",
+            "description": "the track's hits also go out as MIDI notes: to the first output port whose name contains `port` (\"chronus\": Chronus's own chronus:out, with --midi-virtual), on `channel`",
+            "required": ["port", "channel"],
+            "properties": {
+                "port": { "type": "string", "minLength": 1, "maxLength": MAX_MIDI_PORT_CHARS },
+                "channel": { "type": "integer", "minimum": MIDI_CHANNELS.start(), "maximum": MIDI_CHANNELS.end() },
+            },
+        }),
     );
     props.insert(
         "steps".into(),

@@ -116,10 +116,35 @@ pub struct Track {
     pub muted: bool,
     /// Performance state: when any track is soloed only soloed tracks play.
     pub solo: bool,
+    /// Where the track's hits also go as MIDI notes (`midi`), when anywhere.
+    pub midi: Option<MidiTarget>,
     /// Per-step data (schema 1.1): notes, velocities, locks, timing, chance, conditions.
     pub steps: Steps,
     /// Unknown keys.
     pub extra: Extra,
+}
+
+/// A track's MIDI note output (`"midi": { "port": "Digitakt", "channel": 1 }`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MidiTarget {
+    /// The first output port whose name contains this (case-sensitive); `chronus` is
+    /// Chronus's own `chronus:out` (with `--midi-virtual`).
+    pub port: String,
+    /// MIDI channel, 1–16.
+    pub channel: u8,
+    /// Unknown keys inside the `midi` object.
+    pub extra: Extra,
+}
+
+impl MidiTarget {
+    /// A target on `port`, channel `channel` (1–16).
+    pub fn new(port: &str, channel: u8) -> MidiTarget {
+        MidiTarget {
+            port: port.to_string(),
+            channel,
+            extra: Extra::new(),
+        }
+    }
 }
 
 impl Track {
@@ -142,6 +167,7 @@ impl Track {
             accent: d(track::ACCENT),
             muted: false,
             solo: false,
+            midi: None,
             steps: Steps::default(),
             extra: Extra::new(),
         }

@@ -7,14 +7,15 @@
 use serde_json::{Map, Value};
 
 use super::json_keys::first_duplicate_key;
+use super::limits::{MIDI_CHANNELS, MIDI_PORT_NAME};
 use super::notes;
 use super::registry::{
     DEFAULT_VOICES, MAX_VOICES, Module, ParamSpec, ParamType, TRACK_FIELDS, TrackFieldKind,
     VOICE_PARAMS, sequencer as seq_spec, step as step_spec, track_field, voice,
 };
 use super::slot::{
-    Extra, MAX_SLOT_BYTES, Metadata, Parsed, SCHEMA_MAJOR, SCHEMA_VERSION, Sequencer, Slot,
-    SlotError, Track, Warning, schema_minor,
+    Extra, MAX_SLOT_BYTES, Metadata, MidiTarget, Parsed, SCHEMA_MAJOR, SCHEMA_VERSION, Sequencer,
+    Slot, SlotError, Track, Warning, schema_minor,
 };
 use super::steps::{Cond, LockTarget, StepData, Steps, step_number};
 use super::text::quote;
@@ -428,6 +429,7 @@ impl Reader<'_> {
                     "muted" => t.muted = self.boolean(v, &fpath)?,
                     "solo" => t.solo = self.boolean(v, &fpath)?,
                     "steps" => t.steps = self.steps(v, &fpath, pattern.chars().count())?,
+                    "midi" => t.midi = Some(self.midi(v, &fpath)?),
                     _ => self.unknown(&mut t.extra, path, key, v),
                 }
                 continue;
@@ -459,6 +461,70 @@ impl Reader<'_> {
             }
         }
         Ok(t)
+    }
+
+    /// A track's MIDI note output: `{ "port": text, "channel": 1–16 }`, both required.
+    fn midi(&mut self, v: &Value, path: &str) -> Result<MidiTarget, SlotError> {
+        let obj = v.as_object().ok_or_else(|| {
+            self.invalid(
+                path,
+                format!(
+                    "expected an object such as {{ \"port\": \"Digitakt\", \"channel\": 1 }}, found {}",
+                    describe(v)
+                ),
+            )
+        })?;
+        let mut port = None;
+        let mut channel = None;
+        let mut extra = Extra::new();
+        for (key, v) in obj {
+            let p = child(path, key);
+            match key.as_str() {
+                "port" => {
+                    let name = self.string(v, &p)?;
+                    if name.trim().is_empty() {
+                        return Err(self.invalid(
+                            &p,
+                            "a port name is needed: the first output port whose name contains it gets the notes",
+                        ));
+                    }
+                    MIDI_PORT_NAME
+                        .check_chars(&name)
+                        .map_err(|e| self.invalid(&p, e.to_string()))?;
+                    port = Some(name);
+                }
+                "channel" => {
+                    let x = self.raw_number(v, &p)?;
+                    let ok = x.fract() == 0.0
+                        && (*MIDI_CHANNELS.start() as f64..=*MIDI_CHANNELS.end() as f64)
+                            .contains(&x);
+                    if !ok {
+                        return Err(self.invalid(
+                            &p,
+                            format!(
+                                "{} is not a MIDI channel: channels are whole numbers {}–{}",
+                                num(x),
+                                MIDI_CHANNELS.start(),
+                                MIDI_CHANNELS.end()
+                            ),
+                        ));
+                    }
+                    channel = Some(x as u8);
+                }
+                _ => self.unknown(&mut extra, path, key, v),
+            }
+        }
+        let missing = |key: &str| {
+            self.invalid(
+                &child(path, key),
+                format!("missing: a track's midi needs a \"{key}\""),
+            )
+        };
+        Ok(MidiTarget {
+            port: port.ok_or_else(|| missing("port"))?,
+            channel: channel.ok_or_else(|| missing("channel"))?,
+            extra,
+        })
     }
 
     /// A track's `steps` map (schema 1.1); `pattern_len` is how many steps its pattern has.

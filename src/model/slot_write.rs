@@ -157,6 +157,13 @@ fn track_value(t: &Track) -> Value {
     if t.solo {
         obj.insert("solo".into(), true.into());
     }
+    if let Some(m) = &t.midi {
+        let mut midi = Map::new();
+        midi.insert("port".into(), m.port.clone().into());
+        midi.insert("channel".into(), Value::from(m.channel));
+        append_extra(&mut midi, &m.extra);
+        obj.insert("midi".into(), Value::Object(midi));
+    }
     if !t.steps.is_empty() {
         obj.insert("steps".into(), super::steps::steps_value(&t.steps));
     }

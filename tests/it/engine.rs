@@ -1243,3 +1243,176 @@ fn midi_clock_ticks_land_on_exact_samples_and_the_audio_path_never_allocates() {
         0
     );
 }
+
+// ---- MIDI notes out -------------------------------------------------------------------------
+
+/// Tracks with a `midi` target: every hit that sounds sends note on at the very sample its
+/// voice's gate opens (pitch from the hit's frequency, velocity from accent × step velocity)
+/// and note off at the sample its gate closes; a ratchet of 4 sends 4; a step whose chance
+/// fails and a muted track send nothing; Stop ends the held notes and sends all notes off
+/// (CC 123) on each channel used — without allocating on the audio path.
+#[test]
+fn midi_notes_go_out_at_the_samples_of_their_hits_and_stop_ends_them() {
+    use chronus::engine::link::{MIDI_RING, link};
+    use chronus::engine::midi::MidiEvent;
+    use chronus::model::MidiTarget;
+    use chronus::model::steps::StepData;
+
+    let mut bass = track("bass", "voice2", "x.X.x...........", 0.5);
+    bass.notes = vec![110.0, 220.0];
+    bass.midi = Some(MidiTarget::new("Synth", 3));
+    bass.steps.entries.insert(
+        5,
+        StepData {
+            velocity: Some(0.5),
+            ..StepData::default()
+        },
+    );
+    let mut drum = track("drum", "voice1", "X...x...X.......", 0.5);
+    drum.base_freq = 55.0;
+    drum.midi = Some(MidiTarget::new("Drums", 10));
+    drum.steps.entries.insert(
+        5,
+        StepData {
+            ratchet: Some(4),
+            ..StepData::default()
+        },
+    );
+    drum.steps.entries.insert(
+        9,
+        StepData {
+            chance: Some(0.0),
+            ..StepData::default()
+        },
+    );
+    let mut silent = track("silent", "voice3", "xxxxxxxxxxxxxxxx", 0.5);
+    silent.muted = true;
+    silent.midi = Some(MidiTarget::new("Synth", 4));
+    let mut slot = Slot::default();
+    slot.sequencer.bpm = 120.0;
+    slot.sequencer.tracks = vec![bass, drum, silent];
+    // Port indexes in the order the slot names them: Synth 0, Drums 1.
+    let scene = Scene::from_slot(&slot, 8);
+    let (mut runner, mut ctl) = link(Engine::new(48000.0, 8), None);
+    let (tx, mut rx) = rtrb::RingBuffer::<MidiEvent>::new(MIDI_RING);
+    runner.attach_midi(tx);
+    ctl.send(EngineMsg::Load {
+        scene: Box::new(scene),
+        timing: LoadTiming::Immediate,
+        slot: 1,
+    });
+    ctl.send(EngineMsg::Play);
+    let mut buf = vec![0.0f32; 2 * 256];
+    let mut got: Vec<MidiEvent> = Vec::with_capacity(4096);
+    let mut gates: Vec<GateRecord> = Vec::with_capacity(4096);
+    // A bar at 120 BPM is 96 000 samples; play a bar and a half, then stop mid-note.
+    let stop_at = 96_000 + 4 * 6000 + 1000;
+    assert_no_alloc::assert_no_alloc(|| {
+        while runner.engine_mut().position().sample < stop_at {
+            runner.render(&mut buf);
+            while let Ok(ev) = rx.pop() {
+                got.push(ev);
+            }
+            while let Some(g) = runner.engine_mut().pop_gate_record() {
+                gates.push(g);
+            }
+        }
+    });
+    let stopped = runner.engine_mut().position().sample;
+    ctl.send(EngineMsg::Stop);
+    runner.render(&mut buf);
+    while let Ok(ev) = rx.pop() {
+        got.push(ev);
+    }
+    while let Some(g) = runner.engine_mut().pop_gate_record() {
+        gates.push(g);
+    }
+    let kind = |e: &MidiEvent| e.bytes[0] & 0xF0;
+    let on = |port: u8| -> Vec<(u64, u8, u8, u8)> {
+        got.iter()
+            .filter(|e| e.port == port && kind(e) == 0x90)
+            .map(|e| (e.sample, e.bytes[0] & 0x0F, e.bytes[1], e.bytes[2]))
+            .collect()
+    };
+    let off = |port: u8| -> Vec<u64> {
+        got.iter()
+            .filter(|e| e.port == port && kind(e) == 0x80 && e.sample < stopped)
+            .map(|e| e.sample)
+            .collect()
+    };
+    let gate = |voice: u8, is_on: bool| -> Vec<u64> {
+        gates
+            .iter()
+            .filter(|g| g.voice == voice && g.on == is_on && g.sample < stopped)
+            .map(|g| g.sample)
+            .collect()
+    };
+    // bass (voice2, channel 3 = 2 on the wire): x at step 0, X at 2, x (velocity 0.5) at 4,
+    // notes cycling 110 Hz (A2 = 45) and 220 Hz (A3 = 57), in two bars.
+    let bass = on(0);
+    assert_eq!(
+        bass.iter().map(|b| (b.1, b.2, b.3)).collect::<Vec<_>>(),
+        [
+            (2, 45, 76),
+            (2, 57, 127),
+            (2, 45, 38),
+            (2, 57, 76),
+            (2, 45, 127),
+            (2, 57, 38),
+        ]
+    );
+    assert_eq!(
+        bass.iter().map(|b| b.0).collect::<Vec<_>>(),
+        gate(2, true),
+        "note ons at the gate-on samples"
+    );
+    assert_eq!(bass[0].0, 0);
+    assert_eq!(bass[1].0, 12_000);
+    assert_eq!(off(0), gate(2, false), "note offs at the gate-off samples");
+    assert_eq!(off(0)[0], 3000, "half a step of gate");
+    // drum (voice1, channel 10): X at 0, a ratchet of 4 on step 4 (each 1/8 of a step of
+    // gate), step 8's chance 0 sends nothing; 55 Hz is A1 = 33.
+    let drum = on(1);
+    let first_bar: Vec<(u64, u8, u8, u8)> = drum.iter().copied().filter(|d| d.0 < 96_000).collect();
+    assert_eq!(
+        first_bar,
+        [
+            (0, 9, 33, 127),
+            (24_000, 9, 33, 76),
+            (25_500, 9, 33, 76),
+            (27_000, 9, 33, 76),
+            (28_500, 9, 33, 76),
+        ]
+    );
+    assert_eq!(drum.iter().map(|d| d.0).collect::<Vec<_>>(), gate(1, true));
+    assert_eq!(off(1), gate(1, false));
+    assert_eq!(off(1)[1], 24_000 + 750);
+    // The muted track (its port "Synth", channel 4) sent nothing.
+    assert!(got.iter().all(|e| e.bytes[0] & 0x0F != 3), "{got:?}");
+    // Stop, a little after bar 2's step 4: the bass's A3 from 120 000 is held (its gate ends at
+    // 123 000), the drum's first ratchet hit has ended and its others never come. Note off for
+    // the bass, then CC 123 on channel 3 of Synth and channel 10 of Drums, at the stop.
+    let tail: Vec<(u8, [u8; 3])> = got
+        .iter()
+        .filter(|e| e.sample == stopped)
+        .map(|e| (e.port, e.bytes))
+        .collect();
+    assert!(tail.contains(&(0, [0xB2, 123, 0])), "{tail:?}");
+    assert!(tail.contains(&(1, [0xB9, 123, 0])), "{tail:?}");
+    assert_eq!(
+        tail.len(),
+        3,
+        "one held note and two all-notes-off: {tail:?}"
+    );
+    assert_eq!(
+        tail[0],
+        (0, [0x82, 57, 0]),
+        "the held note ends first: {tail:?}"
+    );
+    // Every note on has its note off.
+    let ons = got.iter().filter(|e| kind(e) == 0x90).count();
+    let offs = got.iter().filter(|e| kind(e) == 0x80).count();
+    assert_eq!(ons, offs);
+    assert_eq!(runner.engine_mut().held_notes(), 0);
+    assert_eq!(runner.engine_mut().notes_cut(), 0);
+}

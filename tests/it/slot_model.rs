@@ -1031,3 +1031,106 @@ fn a_file_over_a_limit_fails_check_with_the_limit_named() {
         "{text}"
     );
 }
+
+/// A track's `midi` target: read, written back in place (after `solo`, before `steps`) with
+/// its unknown keys, refused with the JSON path when wrong, and in the JSON Schema.
+#[test]
+fn a_tracks_midi_target_round_trips_and_bad_ones_name_their_path() {
+    let mut doc = base_doc();
+    doc["sequencer"]["tracks"]["kick"]["solo"] = json!(true);
+    doc["sequencer"]["tracks"]["kick"]["steps"] = json!({ "1": { "velocity": 0.5 } });
+    doc["sequencer"]["tracks"]["kick"]["midi"] =
+        json!({ "_note": "the TR", "channel": 10, "port": "Digitakt" });
+    let slot = parse_value(&doc).unwrap().slot;
+    let m = slot.sequencer.tracks[0].midi.as_ref().unwrap();
+    assert_eq!((m.port.as_str(), m.channel), ("Digitakt", 10));
+    let text = slot.to_json();
+    let again = parse_slot(&text, "again").unwrap().slot;
+    assert_eq!(again, slot);
+    assert_eq!(again.to_json(), text, "a fixed point");
+    let solo = text.find("\"solo\"").unwrap();
+    let midi = text.find("\"midi\"").unwrap();
+    let steps = text.find("\"steps\"").unwrap();
+    assert!(solo < midi && midi < steps, "{text}");
+    assert!(
+        text.contains(
+            "\"midi\": {\n          \"port\": \"Digitakt\",\n          \"channel\": 10,\n          \"_note\": \"the TR\"\n        }"
+        ),
+        "{text}"
+    );
+    // Without a midi key nothing is written.
+    let plain = parse_value(&base_doc()).unwrap().slot;
+    assert!(plain.sequencer.tracks[0].midi.is_none());
+    assert!(!plain.to_json().contains("midi"));
+
+    let path = "sequencer.tracks.kick.midi";
+    let cases: Vec<(Value, String, &str)> = vec![
+        (
+            json!("Digitakt"),
+            path.into(),
+            "expected an object such as { \"port\": \"Digitakt\", \"channel\": 1 }, found text \"Digitakt\"",
+        ),
+        (
+            json!({ "port": "Digitakt", "channel": 0 }),
+            format!("{path}.channel"),
+            "0 is not a MIDI channel: channels are whole numbers 1–16",
+        ),
+        (
+            json!({ "port": "Digitakt", "channel": 17 }),
+            format!("{path}.channel"),
+            "17 is not a MIDI channel: channels are whole numbers 1–16",
+        ),
+        (
+            json!({ "port": "Digitakt", "channel": 1.5 }),
+            format!("{path}.channel"),
+            "1.5 is not a MIDI channel: channels are whole numbers 1–16",
+        ),
+        (
+            json!({ "port": "Digitakt", "channel": "1" }),
+            format!("{path}.channel"),
+            "expected a number, found text \"1\"",
+        ),
+        (
+            json!({ "port": 3, "channel": 1 }),
+            format!("{path}.port"),
+            "expected text, found the number 3",
+        ),
+        (
+            json!({ "port": " ", "channel": 1 }),
+            format!("{path}.port"),
+            "a port name is needed: the first output port whose name contains it gets the notes",
+        ),
+        (
+            json!({ "port": "x".repeat(65), "channel": 1 }),
+            format!("{path}.port"),
+            "a MIDI port name may hold at most 64 characters; this one has 65",
+        ),
+        (
+            json!({ "channel": 1 }),
+            format!("{path}.port"),
+            "missing: a track's midi needs a \"port\"",
+        ),
+        (
+            json!({ "port": "Digitakt" }),
+            format!("{path}.channel"),
+            "missing: a track's midi needs a \"channel\"",
+        ),
+    ];
+    for (value, want_path, want) in cases {
+        let mut doc = base_doc();
+        doc["sequencer"]["tracks"]["kick"]["midi"] = value.clone();
+        let (p, message) = invalid_at(&doc);
+        assert_eq!(
+            (p.as_str(), message.as_str()),
+            (want_path.as_str(), want),
+            "{value}"
+        );
+    }
+
+    let schema = chronus::model::schema::json_schema();
+    let m = &schema["$defs"]["track"]["properties"]["midi"];
+    assert_eq!(m["required"], json!(["port", "channel"]));
+    assert_eq!(m["properties"]["channel"]["minimum"], 1);
+    assert_eq!(m["properties"]["channel"]["maximum"], 16);
+    assert_eq!(m["properties"]["port"]["maxLength"], 64);
+}

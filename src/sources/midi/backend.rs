@@ -106,6 +106,16 @@ pub struct InboxShared {
     pub late: AtomicU64,
     /// Messages sent.
     pub sent: AtomicU64,
+    /// Messages taken from the engine's ring (sent, failed or dropped): when it equals the
+    /// runner's count of messages queued, nothing is left to send.
+    pub handled: AtomicU64,
+    /// Note messages sent.
+    pub notes_sent: AtomicU64,
+    /// The control loop has opened the note ports named so far: until then the engine's
+    /// messages wait in their ring (late rather than dropped for a port not yet open).
+    pub ready: std::sync::atomic::AtomicBool,
+    /// Note messages dropped because their port is not open (not there, or not yet).
+    pub notes_dropped: AtomicU64,
     /// Woken after a message arrived (system MIDI only: JACK's callback wakes no thread).
     pub waker: OnceLock<Waker>,
 }
@@ -117,6 +127,25 @@ impl InboxShared {
     }
 }
 
+/// What the `chronus` port of a track's `midi` means: Chronus's own output port.
+pub const OWN_PORT: &str = "chronus";
+
+/// Opens the note outputs of a running backend, one per port index, off the audio thread.
+pub trait NoteOutputs: Send {
+    /// Sends the engine's notes for port `index` to the first output port whose name
+    /// contains `name` ([`OWN_PORT`]: Chronus's own `chronus:out`, with `--midi-virtual`);
+    /// returns what was connected, in words.
+    fn open_notes(&mut self, index: u8, name: &str) -> Result<String, MidiError>;
+}
+
+/// Where a track port goes, for a sender.
+pub enum NoteDest<C> {
+    /// Chronus's own output port.
+    Own,
+    /// A connection of its own.
+    Conn(C),
+}
+
 /// Open ports; dropping it closes them (and ends the threads and callbacks behind them).
 pub struct Running {
     /// What was opened, in words (`jack: chronus:out → x:in`).
@@ -125,8 +154,8 @@ pub struct Running {
     pub inbox: Option<rtrb::Consumer<InMsg>>,
     /// Counters.
     pub shared: Arc<InboxShared>,
-    /// The connections, threads or client that keep it all open.
-    pub keep: Box<dyn std::any::Any + Send>,
+    /// The connections, threads or client that keep it all open, and open note outputs.
+    pub keep: Box<dyn NoteOutputs>,
     /// Extra send-ahead the backend needs (a JACK period), already in the feed; the receiving
     /// side uses the same for its own compensation.
     pub period: f64,
@@ -154,6 +183,14 @@ pub enum MidiError {
         name: String,
         /// The ports there are.
         ports: Vec<String>,
+    },
+    /// A track names Chronus's own port without `--midi-virtual`.
+    #[error(
+        "{backend} MIDI: port \"chronus\" is Chronus's own chronus:out, offered only with --midi-virtual"
+    )]
+    NoOwnPort {
+        /// The backend.
+        backend: &'static str,
     },
     /// A port was found but could not be opened or connected.
     #[error("{backend} MIDI: cannot open \"{port}\": {why}")]

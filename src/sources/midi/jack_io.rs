@@ -11,9 +11,15 @@ use jack::contrib::ClosureProcessHandler;
 use jack::{Client, ClientOptions, Control, MidiIn, MidiOut, PortFlags, RawMidi};
 
 use super::backend::{
-    INBOX, InMsg, InboxShared, MidiBackend, MidiError, OutFeed, Plan, Ports, Running, pick,
+    INBOX, InMsg, InboxShared, MidiBackend, MidiError, NoteDest, NoteOutputs, OWN_PORT, OutFeed,
+    Plan, Ports, Running, pick,
 };
 use crate::engine::link::unix_nanos;
+use crate::engine::midi::CLOCK_PORT;
+use crate::model::limits::MAX_MIDI_PORTS;
+
+/// A note port handed to the process callback.
+type Attach = (u8, NoteDest<jack::Port<MidiOut>>);
 
 const NAME: &str = "jack";
 const MIDI_TYPE: &str = "8 bit raw midi";
@@ -147,7 +153,18 @@ impl MidiBackend for Jack {
         });
         let mut map = ClockMap { offset: None };
         let sh = shared.clone();
+        let (attach_tx, mut attach_rx) = rtrb::RingBuffer::<Attach>::new(MAX_MIDI_PORTS);
+        let mut notes: [Option<jack::Port<MidiOut>>; MAX_MIDI_PORTS] = Default::default();
+        let mut to_own = [false; MAX_MIDI_PORTS];
         let process = ClosureProcessHandler::new(move |c: &Client, ps: &jack::ProcessScope| {
+            while let Ok((i, dest)) = attach_rx.pop() {
+                let i = i as usize % MAX_MIDI_PORTS;
+                match dest {
+                    NoteDest::Own => to_own[i] = true,
+                    // Never replaced: a port index is opened once, so nothing is dropped here.
+                    NoteDest::Conn(p) => notes[i] = Some(p),
+                }
+            }
             let offset = map.update(c);
             let Ok(t) = ps.cycle_times() else {
                 return Control::Continue;
@@ -165,36 +182,55 @@ impl MidiBackend for Jack {
                     }
                 }
             }
-            if let Some(port) = out_port.as_mut() {
-                // The writer clears the port's buffer for this period, also when nothing is
-                // sent.
-                let mut w = port.writer(ps);
-                let Some(f) = feed.as_mut() else {
-                    return Control::Continue;
+            use std::sync::atomic::Ordering::{Acquire, Relaxed};
+            // Each writer clears its port's buffer for this period, also when nothing is sent.
+            let mut own = out_port.as_mut().map(|p| p.writer(ps));
+            let mut note_w = notes.each_mut().map(|p| p.as_mut().map(|p| p.writer(ps)));
+            let Some(f) = feed.as_mut().filter(|_| sh.ready.load(Acquire)) else {
+                return Control::Continue;
+            };
+            // JACK wants the frames of one period in order, per port.
+            let mut own_last = 0u32;
+            let mut note_last = [0u32; MAX_MIDI_PORTS];
+            while let Ok(ev) = f.ring.peek() {
+                let us = f.due(ev) * 1e6 - offset;
+                if us >= next {
+                    break;
+                }
+                let frame = if us < start {
+                    sh.late.fetch_add(1, Relaxed);
+                    0
+                } else {
+                    (((us - start) * n / span) as u32).min(n as u32 - 1)
                 };
-                let mut last = 0u32;
-                while let Ok(ev) = f.ring.peek() {
-                    let us = f.due(ev) * 1e6 - offset;
-                    if us >= next {
-                        break;
+                let ev = *ev;
+                let _ = f.ring.pop();
+                sh.handled.fetch_add(1, Relaxed);
+                let i = ev.port as usize;
+                let note = ev.port != CLOCK_PORT;
+                let (w, last) = if !note || to_own.get(i) == Some(&true) {
+                    (own.as_mut(), &mut own_last)
+                } else if i < MAX_MIDI_PORTS {
+                    (note_w[i].as_mut(), &mut note_last[i])
+                } else {
+                    (None, &mut own_last)
+                };
+                let Some(w) = w else {
+                    if note {
+                        sh.notes_dropped.fetch_add(1, Relaxed);
                     }
-                    let frame = if us < start {
-                        sh.late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        0
-                    } else {
-                        (((us - start) * n / span) as u32).min(n as u32 - 1)
-                    };
-                    // JACK wants the frames of one period in order.
-                    last = last.max(frame);
-                    let ev = *ev;
-                    let _ = f.ring.pop();
-                    if w.write(&RawMidi {
-                        time: last,
-                        bytes: ev.message(),
-                    })
-                    .is_ok()
-                    {
-                        sh.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                };
+                *last = (*last).max(frame);
+                if w.write(&RawMidi {
+                    time: *last,
+                    bytes: ev.message(),
+                })
+                .is_ok()
+                {
+                    sh.sent.fetch_add(1, Relaxed);
+                    if note {
+                        sh.notes_sent.fetch_add(1, Relaxed);
                     }
                 }
             }
@@ -230,8 +266,64 @@ impl MidiBackend for Jack {
             describe,
             inbox: plan.reads().then_some(in_rx),
             shared,
-            keep: Box::new(active),
+            keep: Box::new(JackOutputs {
+                active,
+                attach: attach_tx,
+                own: out_port_named,
+            }),
             period,
         })
+    }
+}
+
+/// The active client, and the way note ports reach its process callback.
+struct JackOutputs<H: Send + 'static> {
+    active: jack::AsyncClient<(), H>,
+    attach: rtrb::Producer<Attach>,
+    /// Chronus's own `out` port exists.
+    own: bool,
+}
+
+impl<H: jack::ProcessHandler + Send + 'static> NoteOutputs for JackOutputs<H> {
+    fn open_notes(&mut self, index: u8, name: &str) -> Result<String, MidiError> {
+        let c = self.active.as_client();
+        let me = c.name().to_string();
+        let dest = if name == OWN_PORT {
+            if !self.own {
+                return Err(MidiError::NoOwnPort { backend: NAME });
+            }
+            NoteDest::Own
+        } else {
+            let others = other_ports(c);
+            let Some(dst) = pick(&others.outputs, name).cloned() else {
+                return Err(MidiError::NoPort {
+                    backend: NAME,
+                    dir: "output",
+                    name: name.to_string(),
+                    ports: others.outputs,
+                });
+            };
+            let open_err = |e: jack::Error| MidiError::Open {
+                backend: NAME,
+                port: dst.clone(),
+                why: e.to_string(),
+            };
+            let own_name = format!("notes-{}", index as usize + 1);
+            let port = c
+                .register_port(&own_name, MidiOut::default())
+                .map_err(open_err)?;
+            let src = format!("{me}:{own_name}");
+            c.connect_ports_by_name(&src, &dst).map_err(open_err)?;
+            if self.attach.push((index, NoteDest::Conn(port))).is_err() {
+                return Err(MidiError::Open {
+                    backend: NAME,
+                    port: dst,
+                    why: "too many note ports".into(),
+                });
+            }
+            return Ok(format!("MIDI notes: {src} → {dst} (jack)"));
+        };
+        let _ = self.attach.push((index, dest));
+        Ok(format!("MIDI notes: {me}:out (jack)"))
     }
 }

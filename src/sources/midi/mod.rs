@@ -15,19 +15,26 @@ pub mod map;
 mod system_io;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 
-pub use backend::{InMsg, MidiBackend, MidiError, OutFeed, Plan, Ports, Running, pick};
+pub use backend::{
+    InMsg, MidiBackend, MidiError, NoteOutputs, OWN_PORT, OutFeed, Plan, Ports, Running, pick,
+};
 pub use clock_in::ClockIn;
 pub use control_in::Controls;
 
 use crate::control::{Command, Controller, Level, Notice, Service, Waker};
+use crate::engine::SharedStats;
 use crate::sources::osc::{FollowAction, FollowState, Follower};
 
 /// Messages taken from the inbox per control-loop turn.
 const MAX_PER_POLL: usize = 4096;
+/// Longest quitting waits for the MIDI still in flight (note offs, all notes off, Stop).
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 /// Which MIDI system Chronus uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -145,9 +152,25 @@ pub fn send_ahead(buffer: u32, rate: u32) -> f64 {
     2.0 * buffer as f64 / rate.max(1) as f64 + 0.001
 }
 
+/// A note port a song named, as the service found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NotePort {
+    /// Connected.
+    Open,
+    /// Not there (or not openable) when last tried; its notes are dropped and counted. The
+    /// load that first named it is not a load "again": its own slot-applied is let pass.
+    Missing { name: String, first: bool },
+}
+
 /// The MIDI service of the control loop.
 pub struct MidiService {
     running: Running,
+    /// The engine's counters (messages queued for the sender), when it feeds this service.
+    stats: Option<Arc<SharedStats>>,
+    /// The note ports, by the index the controller's port table gives them.
+    note_ports: Vec<NotePort>,
+    /// The table of ports was found full (told once).
+    ports_full_told: bool,
     backend: &'static str,
     clock: Option<(ClockIn, Follower)>,
     sends_clock: bool,
@@ -157,6 +180,8 @@ pub struct MidiService {
     last_song_bpm: Option<f64>,
     /// The mapped controls (`midi.toml`) and MIDI learn, with MIDI input.
     controls: Option<Controls>,
+    /// A slot was applied and some note port is missing: try again on the next poll.
+    retry: bool,
 }
 
 impl MidiService {
@@ -171,11 +196,13 @@ impl MidiService {
     ) -> Result<MidiService, String> {
         let plan = args.plan(follow)?;
         let b = backend(args.midi_backend).map_err(|e| e.to_string())?;
-        let running = b
-            .open(&plan, feed.filter(|_| plan.sends))
-            .map_err(|e| e.to_string())?;
+        let stats = feed.as_ref().map(|f| f.stats.clone());
+        let running = b.open(&plan, feed).map_err(|e| e.to_string())?;
         let compensation = ahead + running.period;
         Ok(MidiService {
+            stats,
+            note_ports: Vec::new(),
+            ports_full_told: false,
             backend: b.name(),
             clock: follow.then(|| (ClockIn::new(compensation), Follower::new())),
             sends_clock: plan.sends,
@@ -185,12 +212,86 @@ impl MidiService {
             errors_told: false,
             last_song_bpm: None,
             controls: plan.reads().then(|| Controls::open(&args.map_path())),
+            retry: false,
         })
     }
 
     /// True when MIDI input is open (mapped controls, MIDI learn).
     pub fn reads(&self) -> bool {
         self.running.inbox.is_some()
+    }
+
+    /// Opens the note ports the songs named since the last turn.
+    fn open_note_ports(&mut self, ctl: &mut Controller) -> bool {
+        let names = ctl.midi_ports().names();
+        if self.note_ports.len() >= names.len()
+            && (self.ports_full_told || ctl.midi_ports().refused() == 0)
+        {
+            return false;
+        }
+        let fresh: Vec<String> = names[self.note_ports.len()..].to_vec();
+        for name in fresh {
+            let i = self.note_ports.len() as u8;
+            let state = match self.open_note_port(ctl, i, &name) {
+                NotePort::Missing { name, .. } => NotePort::Missing { name, first: true },
+                open => open,
+            };
+            self.note_ports.push(state);
+        }
+        if ctl.midi_ports().refused() > 0 && !self.ports_full_told {
+            self.ports_full_told = true;
+            ctl.notify(
+                Level::Warning,
+                format!(
+                    "MIDI notes: the songs name more than {} ports; tracks on the others send no notes",
+                    crate::model::limits::MAX_MIDI_PORTS
+                ),
+            );
+        }
+        true
+    }
+
+    fn open_note_port(&mut self, ctl: &mut Controller, i: u8, name: &str) -> NotePort {
+        match self.running.keep.open_notes(i, name) {
+            Ok(describe) => {
+                ctl.notify(Level::Info, describe);
+                NotePort::Open
+            }
+            Err(e) => {
+                ctl.notify(
+                    Level::Warning,
+                    format!(
+                        "{e} — the notes of tracks on port {} are dropped (tried again when a slot naming it loads)",
+                        crate::model::text::quote(name)
+                    ),
+                );
+                NotePort::Missing {
+                    name: name.to_string(),
+                    first: false,
+                }
+            }
+        }
+    }
+
+    /// A slot was applied: the ports it names that were missing are tried again.
+    fn retry_missing(&mut self, ctl: &mut Controller) {
+        let named: Vec<String> = ctl
+            .song()
+            .sequencer
+            .tracks
+            .iter()
+            .filter_map(|t| t.midi.as_ref().map(|m| m.port.clone()))
+            .collect();
+        for i in 0..self.note_ports.len() {
+            let NotePort::Missing { name, first } = self.note_ports[i].clone() else {
+                continue;
+            };
+            if first {
+                self.note_ports[i] = NotePort::Missing { name, first: false };
+            } else if named.contains(&name) {
+                self.note_ports[i] = self.open_note_port(ctl, i as u8, &name);
+            }
+        }
     }
 
     /// The clock follower's state, with `--clock midi`.
@@ -271,11 +372,29 @@ impl Service for MidiService {
         if let Some(c) = self.controls.as_mut() {
             c.flush(ctl);
         }
+        changed |= self.open_note_ports(ctl);
+        self.running.shared.ready.store(true, Ordering::Release);
+        if std::mem::take(&mut self.retry) {
+            self.retry_missing(ctl);
+            changed = true;
+        }
         changed |= self.run_follower(ctl);
         changed
     }
 
     fn observe(&mut self, ctl: &Controller, notices: &[Notice]) {
+        let missing = self
+            .note_ports
+            .iter()
+            .any(|p| matches!(p, NotePort::Missing { .. }));
+        if missing
+            && notices
+                .iter()
+                .any(|n| matches!(n, Notice::SlotApplied { .. }))
+        {
+            // Opened on the next poll, which may notify.
+            self.retry = true;
+        }
         let Some((_, f)) = self.clock.as_mut() else {
             return;
         };
@@ -331,11 +450,54 @@ impl Service for MidiService {
                 sh.late.load(Relaxed)
             ));
         }
+        if !self.note_ports.is_empty() {
+            let sh = &self.running.shared;
+            let mut notes = format!("notes out: {} sent", sh.notes_sent.load(Relaxed));
+            let dropped = sh.notes_dropped.load(Relaxed);
+            if dropped > 0 {
+                let missing: Vec<String> = self
+                    .note_ports
+                    .iter()
+                    .filter_map(|p| match p {
+                        NotePort::Missing { name, .. } => Some(crate::model::text::quote(name)),
+                        NotePort::Open => None,
+                    })
+                    .collect();
+                notes.push_str(&format!(", {dropped} dropped"));
+                if !missing.is_empty() {
+                    notes.push_str(&format!(" (no port {})", missing.join(", ")));
+                }
+            }
+            let cut = self.stats.as_ref().map_or(0, |s| s.notes_cut.load(Relaxed));
+            if cut > 0 {
+                notes.push_str(&format!(", {cut} cut short"));
+            }
+            parts.push(notes);
+        }
         let dropped = self.running.shared.overflow.load(Relaxed);
         if dropped > 0 {
             parts.push(format!("{dropped} dropped"));
         }
         Some(parts.join(" · "))
+    }
+
+    fn finish(&mut self) {
+        let Some(stats) = self.stats.as_ref() else {
+            return;
+        };
+        // Everything the engine queued (the note offs and all notes off of the Stop that
+        // quitting sent) is taken by the sender, then given a period to leave.
+        let deadline = Instant::now() + FLUSH_WAIT;
+        while Instant::now() < deadline {
+            let queued = stats.midi_queued.load(Ordering::Acquire);
+            if self.running.shared.handled.load(Ordering::Relaxed) >= queued {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_secs_f64(
+            (self.running.period + 0.005).min(0.2),
+        ));
     }
 }
 

@@ -5,15 +5,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use midir::{Ignore, MidiInput, MidiOutput, MidiOutputConnection};
 
 use super::backend::{
-    INBOX, InMsg, InboxShared, MidiBackend, MidiError, OutFeed, Plan, Ports, Running, pick,
+    INBOX, InMsg, InboxShared, MidiBackend, MidiError, NoteDest, NoteOutputs, OWN_PORT, OutFeed,
+    Plan, Ports, Running, pick,
 };
 use crate::engine::link::unix_nanos;
+use crate::engine::midi::CLOCK_PORT;
+use crate::model::limits::MAX_MIDI_PORTS;
 
 /// The system backend's name on the command line.
 const NAME: &str = "alsa";
@@ -56,6 +60,65 @@ struct Keep {
     _idle_out: Option<MidiOutputConnection>,
     stop: Arc<AtomicBool>,
     sender: Option<JoinHandle<()>>,
+    /// Note outputs for the sender thread.
+    notes: Option<mpsc::Sender<(u8, NoteDest<MidiOutputConnection>)>>,
+    /// Chronus's own output port exists.
+    own: bool,
+}
+
+impl NoteOutputs for Keep {
+    fn open_notes(&mut self, index: u8, name: &str) -> Result<String, MidiError> {
+        let Some(tx) = self.notes.as_ref() else {
+            return Err(MidiError::Unavailable {
+                backend: NAME,
+                why: "no MIDI sender runs".into(),
+            });
+        };
+        let (dest, describe) = if name == OWN_PORT {
+            if !self.own {
+                return Err(MidiError::NoOwnPort { backend: NAME });
+            }
+            (NoteDest::Own, "MIDI notes: chronus:out (alsa)".to_string())
+        } else {
+            let (conn, found) = connect_output(name, "notes")?;
+            (NoteDest::Conn(conn), format!("MIDI notes: {found} (alsa)"))
+        };
+        tx.send((index, dest)).map_err(|_| MidiError::Unavailable {
+            backend: NAME,
+            why: "the MIDI sender has stopped".into(),
+        })?;
+        Ok(describe)
+    }
+}
+
+/// A connection to the first output port whose name contains `name`, and that port's name.
+fn connect_output(name: &str, as_name: &str) -> Result<(MidiOutputConnection, String), MidiError> {
+    let o = output()?;
+    let ports = o.ports();
+    let names: Vec<String> = ports.iter().filter_map(|p| o.port_name(p).ok()).collect();
+    let Some(found) = pick(&names, name).cloned() else {
+        return Err(MidiError::NoPort {
+            backend: NAME,
+            dir: "output",
+            name: name.to_string(),
+            ports: names,
+        });
+    };
+    let port = ports
+        .iter()
+        .find(|p| o.port_name(p).ok().as_ref() == Some(&found))
+        .cloned()
+        .ok_or_else(|| MidiError::Open {
+            backend: NAME,
+            port: found.clone(),
+            why: "it went away".into(),
+        })?;
+    let conn = o.connect(&port, as_name).map_err(|e| MidiError::Open {
+        backend: NAME,
+        port: found.clone(),
+        why: e.to_string(),
+    })?;
+    Ok((conn, found))
 }
 
 impl Drop for Keep {
@@ -67,15 +130,45 @@ impl Drop for Keep {
     }
 }
 
+/// The sender's connections: clock, Chronus's own port, and the note ports by index.
+struct Outs {
+    clock: Option<MidiOutputConnection>,
+    own: Option<MidiOutputConnection>,
+    notes: Vec<Option<NoteDest<MidiOutputConnection>>>,
+    added: mpsc::Receiver<(u8, NoteDest<MidiOutputConnection>)>,
+}
+
+impl Outs {
+    fn conn(&mut self, port: u8) -> Option<&mut MidiOutputConnection> {
+        if port == CLOCK_PORT {
+            return match self.clock.as_mut() {
+                Some(c) => Some(c),
+                None => self.own.as_mut(),
+            };
+        }
+        match self.notes.get_mut(port as usize)? {
+            Some(NoteDest::Conn(c)) => Some(c),
+            Some(NoteDest::Own) => self.own.as_mut(),
+            None => None,
+        }
+    }
+}
+
 /// Sends each message of the feed at its due time, until `stop`.
-fn send_loop(
-    mut conn: MidiOutputConnection,
-    mut feed: OutFeed,
-    stop: Arc<AtomicBool>,
-    shared: Arc<InboxShared>,
-) {
+fn send_loop(mut outs: Outs, mut feed: OutFeed, stop: Arc<AtomicBool>, shared: Arc<InboxShared>) {
     while !stop.load(Ordering::Relaxed) {
-        let Ok(ev) = feed.ring.peek() else {
+        while let Ok((i, dest)) = outs.added.try_recv() {
+            if let Some(slot) = outs.notes.get_mut(i as usize) {
+                *slot = Some(dest);
+            }
+        }
+        let ready = shared.ready.load(Ordering::Acquire);
+        let Ok(ev) = feed
+            .ring
+            .peek()
+            .map_err(|_| ())
+            .and_then(|e| if ready { Ok(e) } else { Err(()) })
+        else {
             std::thread::sleep(IDLE);
             continue;
         };
@@ -89,8 +182,20 @@ fn send_loop(
             shared.late.fetch_add(1, Ordering::Relaxed);
         }
         let _ = feed.ring.pop();
-        if conn.send(ev.message()).is_ok() {
-            shared.sent.fetch_add(1, Ordering::Relaxed);
+        shared.handled.fetch_add(1, Ordering::Relaxed);
+        let note = ev.port != CLOCK_PORT;
+        match outs.conn(ev.port).map(|c| c.send(ev.message()).is_ok()) {
+            Some(true) => {
+                shared.sent.fetch_add(1, Ordering::Relaxed);
+                if note {
+                    shared.notes_sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Some(false) => {}
+            None if note => {
+                shared.notes_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
         }
     }
 }
@@ -172,57 +277,44 @@ impl MidiBackend for System {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let mut sender = None;
-        if let Some(feed) = feed {
-            let o = output()?;
-            let conn = match plan.output.as_deref().filter(|n| !n.is_empty()) {
-                Some(name) => {
-                    let ports = o.ports();
-                    let names: Vec<String> =
-                        ports.iter().filter_map(|p| o.port_name(p).ok()).collect();
-                    let Some(found) = pick(&names, name).cloned() else {
-                        return Err(MidiError::NoPort {
-                            backend: NAME,
-                            dir: "output",
-                            name: name.to_string(),
-                            ports: names,
-                        });
-                    };
-                    let port = ports
-                        .iter()
-                        .find(|p| o.port_name(p).ok().as_ref() == Some(&found))
-                        .cloned()
-                        .ok_or_else(|| MidiError::Open {
-                            backend: NAME,
-                            port: found.clone(),
-                            why: "it went away".into(),
-                        })?;
-                    describe.push(format!("MIDI out: {found} (alsa)"));
-                    o.connect(&port, "out").map_err(|e| MidiError::Open {
-                        backend: NAME,
-                        port: found,
-                        why: e.to_string(),
-                    })?
-                }
-                None => {
-                    describe.push("MIDI out: chronus:out, for other programs (alsa)".into());
-                    virtual_output(o)?
-                }
-            };
-            let (st, sh) = (stop.clone(), shared.clone());
-            sender = Some(
-                std::thread::Builder::new()
-                    .name("chronus-midi-out".into())
-                    .spawn(move || send_loop(conn, feed, st, sh))
-                    .map_err(|e| unavailable(format!("cannot start the MIDI thread: {e}")))?,
-            );
-        }
-        // `--midi-virtual` offers both ports, even when nothing is sent on the output yet.
-        let idle_out = if sender.is_none() && plan.virtual_ports {
+        let mut notes_tx = None;
+        // Chronus's own output: offered with `--midi-virtual`; clock out without a port name
+        // goes there, and so do the notes of a track whose port is "chronus".
+        let own = if plan.virtual_ports {
             describe.push("MIDI out: chronus:out, for other programs (alsa)".into());
             Some(virtual_output(output()?)?)
         } else {
             None
         };
+        let has_own = own.is_some();
+        let mut idle_out = None;
+        if let Some(feed) = feed {
+            let clock = match plan.output.as_deref().filter(|n| !n.is_empty()) {
+                Some(name) if plan.sends => {
+                    let (conn, found) = connect_output(name, "out")?;
+                    describe.push(format!("MIDI out: {found} (alsa)"));
+                    Some(conn)
+                }
+                _ => None,
+            };
+            let (tx, rx) = mpsc::channel();
+            notes_tx = Some(tx);
+            let outs = Outs {
+                clock,
+                own,
+                notes: (0..MAX_MIDI_PORTS).map(|_| None).collect(),
+                added: rx,
+            };
+            let (st, sh) = (stop.clone(), shared.clone());
+            sender = Some(
+                std::thread::Builder::new()
+                    .name("chronus-midi-out".into())
+                    .spawn(move || send_loop(outs, feed, st, sh))
+                    .map_err(|e| unavailable(format!("cannot start the MIDI thread: {e}")))?,
+            );
+        } else {
+            idle_out = own;
+        }
         Ok(Running {
             describe,
             inbox: in_conn.is_some().then_some(rx),
@@ -232,6 +324,8 @@ impl MidiBackend for System {
                 _idle_out: idle_out,
                 stop,
                 sender,
+                notes: notes_tx,
+                own: has_own,
             }),
             period: 0.0,
         })
