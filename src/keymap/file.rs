@@ -27,7 +27,7 @@ pub enum KeymapError {
         error: crate::store::ReadError,
     },
     /// The file has mistakes (never empty).
-    #[error("{}", InvalidDisplay { path, problems })]
+    #[error("{}", ProblemsDisplay { path, problems, what: "invalid key bindings", then: "using the default keys" })]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -77,19 +77,27 @@ impl fmt::Display for KeymapProblem {
     }
 }
 
-/// The first problem on the first line (what a one-line message bar shows), the rest below.
-struct InvalidDisplay<'a> {
-    path: &'a Path,
-    problems: &'a [KeymapProblem],
+/// The first problem on the first line (what a one-line message bar shows), the rest below:
+/// `what` when there is no problem to name, `then` what happens instead. The keymap's and the
+/// MIDI map's errors read alike.
+pub struct ProblemsDisplay<'a> {
+    /// The file.
+    pub path: &'a Path,
+    /// What is wrong in it.
+    pub problems: &'a [KeymapProblem],
+    /// What the file is said to be when no problem is named (`invalid key bindings`).
+    pub what: &'static str,
+    /// What happens instead (`using the default keys`).
+    pub then: &'static str,
 }
 
-impl fmt::Display for InvalidDisplay<'_> {
+impl fmt::Display for ProblemsDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
+        let (path, then) = (self.path.display(), self.then);
         let Some((first, rest)) = self.problems.split_first() else {
-            return write!(f, "{path}: invalid key bindings; using the default keys");
+            return write!(f, "{path}: {}; {then}", self.what);
         };
-        write!(f, "{path}:{first}; using the default keys")?;
+        write!(f, "{path}:{first}; {then}")?;
         if !rest.is_empty() {
             write!(f, " (and {} more)", rest.len())?;
         }

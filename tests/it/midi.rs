@@ -147,6 +147,16 @@ impl Dump {
                 let _ = tx.send(line);
             }
         });
+        // Its port exists only once it has registered with the server (late on a loaded
+        // machine): a Chronus started before then finds no port to send to.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !jack_ports(jack).lines().any(|l| l.trim() == "dump:input") {
+            assert!(
+                Instant::now() < deadline,
+                "jack_midi_dump made no dump:input port"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Dump { child, lines: rx }
     }
 

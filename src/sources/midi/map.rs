@@ -26,7 +26,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::control::Command;
-use crate::keymap::{Action, KeymapProblem, line_col, suggest};
+use crate::keymap::{Action, KeymapProblem, ProblemsDisplay, line_col, suggest};
 use crate::model::ParamId;
 use crate::model::registry::{EFFECT_MODULES, MAX_VOICES, Module};
 use crate::store::{ReadError, ReadLimit, SlotNumber, read_user_file};
@@ -198,7 +198,7 @@ pub enum MidiMapError {
         path: PathBuf,
     },
     /// The file has mistakes (never empty).
-    #[error("{}", Problems { path, problems })]
+    #[error("{}", ProblemsDisplay { path, problems, what: "invalid MIDI map", then: "no MIDI controls are mapped" })]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -214,29 +214,6 @@ impl MidiMapError {
             MidiMapError::Invalid { problems, .. } => problems,
             _ => &[],
         }
-    }
-}
-
-/// The first problem on the first line, the others below, as the keymap's errors read.
-struct Problems<'a> {
-    path: &'a Path,
-    problems: &'a [KeymapProblem],
-}
-
-impl fmt::Display for Problems<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
-        let Some((first, rest)) = self.problems.split_first() else {
-            return write!(f, "{path}: invalid MIDI map; no MIDI controls are mapped");
-        };
-        write!(f, "{path}:{first}; no MIDI controls are mapped")?;
-        if !rest.is_empty() {
-            write!(f, " (and {} more)", rest.len())?;
-        }
-        for p in rest {
-            write!(f, "\n{path}:{p}")?;
-        }
-        Ok(())
     }
 }
 
