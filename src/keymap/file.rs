@@ -77,6 +77,27 @@ impl fmt::Display for KeymapProblem {
     }
 }
 
+/// ` (on = "cc 1 74", run = "set acid1 cutof")`: a rule's `on` and `run` as the file
+/// spells them, for naming the rule in a problem (empty when it has neither). The keymap's
+/// and the MIDI map's labels share it.
+pub fn quote_rule(text: &str, item: &Spanned<DeValue<'_>>) -> String {
+    let DeValue::Table(fields) = item.get_ref() else {
+        return String::new();
+    };
+    let quoted: Vec<String> = ["on", "run"]
+        .iter()
+        .filter_map(|&k| {
+            let v = fields.get(k)?;
+            Some(format!("{k} = {}", text.get(v.span()).unwrap_or("?")))
+        })
+        .collect();
+    if quoted.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", quoted.join(", "))
+    }
+}
+
 /// The first problem on the first line (what a one-line message bar shows), the rest below:
 /// `what` when there is no problem to name, `then` what happens instead. The keymap's and the
 /// MIDI map's errors read alike.
@@ -251,10 +272,6 @@ impl Reader<'_> {
         });
     }
 
-    fn source(&self, span: Range<usize>) -> &str {
-        self.text.get(span).unwrap_or("?")
-    }
-
     /// Reads one `[table]`; `None` when it has problems (already recorded).
     fn table(&mut self, name: &str, value: &Spanned<DeValue<'_>>) -> Option<TableEdit> {
         let DeValue::Table(entries) = value.get_ref() else {
@@ -320,21 +337,8 @@ impl Reader<'_> {
 
     /// `[grid] prepend_keymap rule 3 (on = "<C-", run = "quit")`, quoting the file.
     fn rule_label(&self, place: &RulePlace<'_>, item: &Spanned<DeValue<'_>>) -> String {
-        let mut label = format!("[{}] {} rule {}", place.table, place.list, place.number);
-        if let DeValue::Table(fields) = item.get_ref() {
-            let quoted: Vec<String> = ["on", "run"]
-                .iter()
-                .filter_map(|&k| {
-                    fields
-                        .get(k)
-                        .map(|v| format!("{k} = {}", self.source(v.span())))
-                })
-                .collect();
-            if !quoted.is_empty() {
-                label.push_str(&format!(" ({})", quoted.join(", ")));
-            }
-        }
-        label
+        let label = format!("[{}] {} rule {}", place.table, place.list, place.number);
+        label + &quote_rule(self.text, item)
     }
 
     /// Reads one rule; `None` when it has problems (already recorded).

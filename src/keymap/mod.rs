@@ -24,7 +24,7 @@ pub use action::{
     Horizontal, LengthChange, MuteGroupArg, Nudge, StepValue, TrackFieldId, Vertical, complete,
 };
 pub use dispatch::{Dispatch, KeyDispatcher};
-pub use file::{KeymapError, KeymapProblem, ProblemsDisplay, line_col};
+pub use file::{KeymapError, KeymapProblem, ProblemsDisplay, line_col, quote_rule};
 pub use key::{
     Key, KeyCode, KeyParseError, MAX_FUNCTION_KEY, UnsupportedKey, chord_label, chord_notation,
 };

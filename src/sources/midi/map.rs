@@ -26,7 +26,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::control::Command;
-use crate::keymap::{Action, KeymapProblem, ProblemsDisplay, line_col, suggest};
+use crate::keymap::{Action, KeymapProblem, ProblemsDisplay, line_col, quote_rule, suggest};
 use crate::model::ParamId;
 use crate::model::registry::{EFFECT_MODULES, MAX_VOICES, Module};
 use crate::store::{ReadError, ReadLimit, SlotNumber, read_user_file};
@@ -625,20 +625,7 @@ impl<'t> Reader<'t> {
 
     /// `rule 3 (on = "cc 1 74", run = "set acid1 cutof")`, quoting the file.
     fn label(&self, number: usize, item: &Spanned<DeValue<'_>>) -> String {
-        let mut label = format!("rule {number}");
-        if let DeValue::Table(fields) = item.get_ref() {
-            let quoted: Vec<String> = ["on", "run"]
-                .iter()
-                .filter_map(|&k| {
-                    let v = fields.get(k)?;
-                    Some(format!("{k} = {}", self.text.get(v.span()).unwrap_or("?")))
-                })
-                .collect();
-            if !quoted.is_empty() {
-                label.push_str(&format!(" ({})", quoted.join(", ")));
-            }
-        }
-        label
+        format!("rule {number}") + &quote_rule(self.text, item)
     }
 
     /// A string field: its text and the byte offset its characters start at.
