@@ -105,6 +105,38 @@ pub fn set_flush_to_zero() {
     }
 }
 
+/// Off: [`with_wide_lanes`] runs the portable code even where the CPU has AVX2 (tests compare
+/// the two, which must give the same bits).
+static WIDE_LANES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Lets [`with_wide_lanes`] use AVX2 where the CPU has it (the default), or not.
+pub fn allow_wide_lanes(on: bool) {
+    WIDE_LANES.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Runs `f` compiled for AVX2 (eight f32 lanes a register instead of four) when this CPU has
+/// it, else as built for the baseline processor. Everything `f` does must be inlined into it
+/// (`#[inline(always)]` down the call tree) to be compiled for AVX2. FMA is not enabled and
+/// Rust never fuses a multiply and an add by itself, so both versions compute the same bits;
+/// only the width of the registers differs.
+#[inline(always)]
+pub fn with_wide_lanes<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx,avx2")]
+        fn wide<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if WIDE_LANES.load(std::sync::atomic::Ordering::Relaxed)
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: the CPU reports AVX and AVX2, the only features `wide` is compiled for.
+            return unsafe { wide(f) };
+        }
+    }
+    f()
+}
+
 /// What a path on disk is, as far as reading it goes: only a regular file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {

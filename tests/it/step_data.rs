@@ -70,6 +70,79 @@ fn slots_without_step_data_render_bit_identically_to_before() {
     }
 }
 
+/// Frames in each stretch of a reference render kept in `tests/fixtures/engine_reference/`.
+const EXCERPT: usize = 2048;
+
+/// Four stretches of a render (its start, a third and two thirds in, its end), interleaved:
+/// where a change in the engine's arithmetic shows first, and where it has had longest to grow
+/// through the filters' and the reverb's feedback.
+fn excerpts(out: &[f32]) -> Vec<f32> {
+    let frames = out.len() / 2;
+    [0, frames / 3, 2 * frames / 3, frames - EXCERPT]
+        .iter()
+        .flat_map(|&at| out[2 * at..2 * (at + EXCERPT)].iter().copied())
+        .collect()
+}
+
+/// A reference's file: the slot's name with anything but letters and digits as `_`.
+fn reference_file(name: &str) -> PathBuf {
+    let stem: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    fixture("engine_reference").join(format!("{stem}.f32"))
+}
+
+/// Every reference slot renders within −120 dB of the engine as it was before its speed work
+/// (issue 17): the energy of the difference over the energy of the reference, in four
+/// stretches of each 4-bar render, kept as little-endian f32 (written with
+/// `CHRONUS_RECORD_ENGINE_REFERENCE=1`). Bit-identical output passes at −∞.
+#[test]
+fn every_reference_slot_renders_within_120_db_of_the_recorded_engine() {
+    let record = std::env::var_os("CHRONUS_RECORD_ENGINE_REFERENCE").is_some();
+    let mut report = Vec::new();
+    for (name, slot) in reference_slots() {
+        let now = excerpts(&render::render(&slot, REFERENCE_BARS, RATE, 8));
+        let path = reference_file(&name);
+        if record {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let bytes: Vec<u8> = now.iter().flat_map(|x| x.to_le_bytes()).collect();
+            std::fs::write(&path, bytes).unwrap();
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let want: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(want.len(), now.len(), "{name}");
+        let energy: f64 = want.iter().map(|&x| (x as f64).powi(2)).sum();
+        let error: f64 = want
+            .iter()
+            .zip(&now)
+            .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+            .sum();
+        assert!(energy > 0.0, "{name}: a silent reference proves nothing");
+        let db = 10.0 * (error / energy).log10();
+        report.push(format!("{name} {db:.1} dB"));
+        assert!(db <= -120.0, "{name}: {db:.1} dB from the reference");
+    }
+    eprintln!("difference from the recorded engine: {}", report.join(", "));
+}
+
+/// The engine's AVX2 code and its portable code give the same bits (the reference slots,
+/// rendered both ways in one process).
+#[test]
+fn wide_lanes_and_the_portable_code_render_the_same_bits() {
+    for (name, slot) in reference_slots() {
+        chronus::platform::allow_wide_lanes(false);
+        let narrow = render_hash(&render::render(&slot, 1, RATE, 8));
+        chronus::platform::allow_wide_lanes(true);
+        let wide = render_hash(&render::render(&slot, 1, RATE, 8));
+        assert_eq!(narrow, wide, "{name}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The engine, sample-exact, on slots written as files (the reader is part of what is tested).
 
