@@ -228,7 +228,11 @@ impl Session {
 
     /// Applies one command (as a key, an OSC message or a file change would).
     pub fn apply(&mut self, cmd: Command) -> Result<Option<String>, ControlError> {
-        self.ctl.apply(cmd)
+        let done = self.ctl.apply(cmd);
+        // A load that names a track's MIDI port opens it now, before a Play that may follow
+        // in the same breath: the song's first hit finds the port open.
+        self.start_midi_for_notes();
+        done
     }
 
     /// Messages found while starting (no sound card, OSC port taken, no file watch), in order;
