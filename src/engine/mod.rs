@@ -95,6 +95,10 @@ use crate::model::steps::Cond;
 
 /// Longest sub-block; sub-blocks are also cut at every control period and event.
 const MAX_FRAMES: usize = CONTROL_PERIOD as usize;
+/// Longest span the buses (distortion, reverb, delay, master, limiter) run over at once: the
+/// voices fill it sub-block by sub-block, and the buses run once over the whole while their
+/// settings rest.
+const BUS_FRAMES: usize = 512;
 /// Events held before the oldest meter events are dropped.
 const EVENT_CAPACITY: usize = 1024;
 /// Replaced boxes held until the control thread collects them.
@@ -234,21 +238,21 @@ pub struct Engine {
 #[derive(Debug)]
 struct Scratch {
     voice: [f32; MAX_FRAMES],
-    dry: [f32; MAX_FRAMES],
-    reverb_send: [f32; MAX_FRAMES],
-    delay_send: [f32; MAX_FRAMES],
-    reverb_l: [f32; MAX_FRAMES],
-    reverb_r: [f32; MAX_FRAMES],
-    reverb_mix: [f32; MAX_FRAMES],
-    delay_mix: [f32; MAX_FRAMES],
-    mono: [f32; MAX_FRAMES],
+    dry: [f32; BUS_FRAMES],
+    reverb_send: [f32; BUS_FRAMES],
+    delay_send: [f32; BUS_FRAMES],
+    reverb_l: [f32; BUS_FRAMES],
+    reverb_r: [f32; BUS_FRAMES],
+    reverb_mix: [f32; BUS_FRAMES],
+    delay_mix: [f32; BUS_FRAMES],
+    mono: [f32; BUS_FRAMES],
 }
 
 impl Scratch {
     fn new() -> Scratch {
-        let z = [0.0; MAX_FRAMES];
+        let z = [0.0; BUS_FRAMES];
         Scratch {
-            voice: z,
+            voice: [0.0; MAX_FRAMES],
             dry: z,
             reverb_send: z,
             delay_send: z,
@@ -678,13 +682,29 @@ impl Engine {
         crate::platform::set_flush_to_zero();
         let frames = out.len() / 2;
         let mut done = 0;
+        // Frames from `bus_from` to `done` are in the buses' scratch, the buses not yet run
+        // over them. They run before anything that changes them: a step (a bar-aligned load
+        // sets effect levels), a control tick that moves an effect's settings, a meter report,
+        // a full scratch, and the end of the buffer.
+        let mut bus_from = 0;
         while done < frames {
+            if done - bus_from == BUS_FRAMES
+                || (self.clock.running && self.clock.next_step_sample <= self.sample)
+            {
+                self.run_buses(out, bus_from, done);
+                bus_from = done;
+            }
             self.run_due_events();
             if self.sample.is_multiple_of(CONTROL_PERIOD) {
+                if self.effect_settings_move() {
+                    self.run_buses(out, bus_from, done);
+                    bus_from = done;
+                }
                 self.control_tick();
             }
             let mut end = (self.sample / CONTROL_PERIOD + 1) * CONTROL_PERIOD;
             end = end.min(self.sample + (frames - done) as u64);
+            end = end.min(self.sample + (bus_from + BUS_FRAMES - done) as u64);
             if self.clock.running {
                 end = end.min(self.clock.next_step_sample);
             }
@@ -707,13 +727,43 @@ impl Engine {
                 }
             }
             let n = (end.saturating_sub(self.sample) as usize).max(1);
-            self.render(&mut out[2 * done..2 * (done + n)]);
+            let resets = self.render_voices(done - bus_from, n);
+            self.emit_resets(resets);
             self.sample += n as u64;
             done += n;
             if self.sample >= self.next_report {
+                self.run_buses(out, bus_from, done);
+                bus_from = done;
                 self.report();
                 self.next_report += self.analyser.period;
             }
+        }
+        self.run_buses(out, bus_from, frames);
+    }
+
+    /// True when the coming control tick may change an effect bus's settings: an effect
+    /// setting still gliding, or a synced delay time whose tempo moved.
+    fn effect_settings_move(&self) -> bool {
+        (!self.delay_tempo.is_nan() && self.delay_tempo != self.clock.bpm)
+            || self.fx.iter().any(|s| !s.is_settled())
+    }
+
+    /// Runs the buses over frames `from..to` of `out`, whose voices are in the buses' scratch
+    /// from its start; the current sample is the one after the span.
+    fn run_buses(&mut self, out: &mut [f32], from: usize, to: usize) {
+        let n = to - from;
+        if n == 0 {
+            return;
+        }
+        let start = self.sample - n as u64;
+        let mut resets = self.render_buses(n);
+        resets += self.render_master(&mut out[2 * from..2 * to], n, start);
+        self.emit_resets(resets);
+    }
+
+    fn emit_resets(&mut self, resets: u32) {
+        for _ in 0..resets {
+            self.emit(EngineEvent::UnitReset);
         }
     }
 
@@ -1310,23 +1360,14 @@ impl Engine {
     }
 
     /// Renders one sub-block (at most [`MAX_FRAMES`] frames, no events inside).
-    fn render(&mut self, out: &mut [f32]) {
-        let n = out.len() / 2;
+    /// Every awake voice into frames `at..at + n` of the dry bus and the send buses;
+    /// returns the units reset.
+    fn render_voices(&mut self, at: usize, n: usize) -> u32 {
         let sc = &mut self.scratch;
-        sc.dry[..n].fill(0.0);
-        sc.reverb_send[..n].fill(0.0);
-        sc.delay_send[..n].fill(0.0);
-        let mut resets = self.render_voices(n);
-        resets += self.render_buses(n);
-        resets += self.render_master(out, n);
-        for _ in 0..resets {
-            self.emit(EngineEvent::UnitReset);
-        }
-    }
-
-    /// Every awake voice into the dry bus and the send buses; returns the units reset.
-    fn render_voices(&mut self, n: usize) -> u32 {
-        let sc = &mut self.scratch;
+        let span = at..at + n;
+        sc.dry[span.clone()].fill(0.0);
+        sc.reverb_send[span.clone()].fill(0.0);
+        sc.delay_send[span.clone()].fill(0.0);
         let mut resets = 0u32;
         let tremolo = Ramp {
             base: self.lfo2_gain,
@@ -1360,9 +1401,9 @@ impl Engine {
             v.mix_into(
                 &sc.voice[..n],
                 peak,
-                &mut sc.dry[..n],
-                &mut sc.reverb_send[..n],
-                &mut sc.delay_send[..n],
+                &mut sc.dry[span.clone()],
+                &mut sc.reverb_send[span.clone()],
+                &mut sc.delay_send[span.clone()],
             );
         }
         resets
@@ -1400,7 +1441,7 @@ impl Engine {
     }
 
     /// The master bus into `out`, the peaks and the analyser; returns the units reset.
-    fn render_master(&mut self, out: &mut [f32], n: usize) -> u32 {
+    fn render_master(&mut self, out: &mut [f32], n: usize, start: u64) -> u32 {
         let sc = &mut self.scratch;
         let mut resets = 0u32;
         // Master bus, stage by stage: the return levels, the sum into the reverb buffers
@@ -1443,7 +1484,7 @@ impl Engine {
             self.master_peak[0].max(peak[0]),
             self.master_peak[1].max(peak[1]),
         ];
-        self.analyser.feed(&sc.mono[..n], self.sample);
+        self.analyser.feed(&sc.mono[..n], start);
         resets
     }
 
