@@ -67,15 +67,28 @@ impl Analyser {
     /// decimation follows absolute time so results do not depend on buffer sizes).
     pub fn feed(&mut self, mono: &[f32], first_sample: u64) {
         let skip = ((self.decimate - first_sample % self.decimate) % self.decimate) as usize;
-        for &x in mono.iter().skip(skip).step_by(self.decimate as usize) {
+        // The eight bands fill one AVX2 register where there is one.
+        crate::platform::with_wide_lanes(|| self.feed_bands(mono, skip));
+    }
+
+    #[inline(always)]
+    fn feed_bands(&mut self, mono: &[f32], skip: usize) {
+        let (b0, a1, a2) = (self.b0, self.a1, self.a2);
+        let (mut z1, mut z2, mut window) = (self.z1, self.z2, self.window);
+        let step = self.decimate as usize;
+        let mut i = skip;
+        while i < mono.len() {
+            let x = mono[i];
             for k in 0..8 {
                 // Band-pass: b1 = 0, b2 = −b0 (transposed direct form II).
-                let y = self.b0[k] * x + self.z1[k];
-                self.z1[k] = self.z2[k] - self.a1[k] * y;
-                self.z2[k] = -self.b0[k] * x - self.a2[k] * y;
-                self.window[k] = self.window[k].max(y.abs());
+                let y = b0[k] * x + z1[k];
+                z1[k] = z2[k] - a1[k] * y;
+                z2[k] = -b0[k] * x - a2[k] * y;
+                window[k] = window[k].max(y.abs());
             }
+            i += step;
         }
+        (self.z1, self.z2, self.window) = (z1, z2, window);
     }
 
     /// Closes the report window; returns the bands mapped to 0..1 (−60..0 dB).
