@@ -1,7 +1,7 @@
 //! Freeverb-style stereo reverb: 8 damped feedback combs in parallel, then 4 allpasses in
 //! series, per side; the right side's delays are longer by a fixed spread.
 
-use super::{flush_denormal, sanitize};
+use super::INPUT_LIMIT;
 
 /// Comb delays in samples at 44.1 kHz (mutually prime-ish, 25–37 ms), scaled to the rate.
 const COMB_TUNING: [usize; 8] = [1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617];
@@ -24,12 +24,13 @@ const OUTPUT_GAIN: f32 = 3.0;
 
 /// Combs per side.
 const COMBS: usize = 8;
-/// All comb lines: left side 0..8, right side 8..16.
-const LINES: usize = 2 * COMBS;
 /// Allpasses per side.
 const ALLPASSES: usize = 4;
-/// Longest chunk processed at once (scratch size).
-const MAX_CHUNK: usize = 128;
+/// Longest span processed at once (size of the scaled-input scratch).
+const MAX_SPAN: usize = 256;
+
+/// One sample of the eight combs of a side, a lane per comb.
+type Frame = [f32; COMBS];
 
 /// A circular delay line whose read and write position coincide (read the oldest sample,
 /// then overwrite it with the newest).
@@ -47,13 +48,13 @@ impl Line {
         }
     }
 
-    /// Splits the next `n` positions into the part before and after the wrap.
-    #[inline]
-    fn first_len(&self, n: usize) -> usize {
-        (self.buf.len() - self.pos).min(n)
+    /// Positions left before the line wraps.
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.buf.len() - self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     fn advance(&mut self, n: usize) {
         self.pos += n;
         if self.pos >= self.buf.len() {
@@ -67,47 +68,200 @@ impl Line {
     }
 }
 
-/// Runs a Schroeder allpass (flat magnitude: w = x + g·w[n−D], y = w[n−D] − g·w) over a
-/// segment whose delayed samples all predate it.
-#[inline]
-fn allpass_segment(buf: &mut [f32], sig: &mut [f32]) {
-    for (d, s) in buf.iter_mut().zip(sig.iter_mut()) {
-        let delayed = *d;
-        let w = *s + ALLPASS_GAIN * delayed;
-        *d = flush_denormal(w);
-        *s = delayed - ALLPASS_GAIN * w;
+/// [`super::flush_denormal`], always inlined (so it is compiled for wide lanes too).
+#[inline(always)]
+fn flush(x: f32) -> f32 {
+    let a = x.abs();
+    if (1e-20..=f32::MAX).contains(&a) {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// One side of the reverb: eight damped feedback combs summed, then four allpasses in series.
+///
+/// The comb memory is one ring of frames (a lane per comb) with one write position: the
+/// feedback of all eight combs at a sample is one store, and comb k reads its lane `len[k]`
+/// frames behind the write position. A run of samples in which no position wraps and whose
+/// reads all predate it (no longer than the shortest comb) is a plain loop: eight loads, the
+/// side's sum, the damping and feedback of all eight combs as one vector, one store.
+#[derive(Clone, Debug)]
+struct Side {
+    ring: Box<[Frame]>,
+    /// Each comb's delay in samples.
+    len: [usize; COMBS],
+    write: usize,
+    /// Longest run: the shortest comb (reads must predate the run) and the scratch size.
+    max_run: usize,
+    /// Damping low-pass state of each comb.
+    damp_state: Frame,
+    allpasses: [Line; ALLPASSES],
+}
+
+impl Side {
+    fn new(comb_len: [usize; COMBS], allpass_len: [usize; ALLPASSES]) -> Self {
+        let len = comb_len.map(|l| l.max(1));
+        let longest = len.iter().copied().max().unwrap_or(1);
+        let shortest = len.iter().copied().min().unwrap_or(1);
+        Self {
+            // Room for a whole run beyond the longest comb: a run's writes never meet the
+            // reads of the same run.
+            ring: vec![[0.0; COMBS]; longest + MAX_SPAN].into_boxed_slice(),
+            len,
+            write: 0,
+            max_run: shortest.min(MAX_SPAN),
+            damp_state: [0.0; COMBS],
+            allpasses: allpass_len.map(Line::new),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.ring.fill([0.0; COMBS]);
+        self.write = 0;
+        self.damp_state = [0.0; COMBS];
+        self.allpasses.iter_mut().for_each(Line::reset);
+    }
+
+    /// The wet output of this side for the scaled input `x` into `out`; returns the largest
+    /// magnitude's bits of the output (above `f32::INFINITY`'s when a value is not finite).
+    #[inline(always)]
+    fn process(&mut self, x: &[f32], out: &mut [f32], (fb, damp): (f32, f32)) -> u32 {
+        let n = x.len().min(out.len());
+        let size = self.ring.len();
+        let mut start = 0;
+        while start < n {
+            let w = self.write;
+            let read: [usize; COMBS] = std::array::from_fn(|k| {
+                (if w >= self.len[k] { w } else { w + size }) - self.len[k]
+            });
+            let mut m = (n - start).min(self.max_run).min(size - w);
+            for &r in &read {
+                m = m.min(size - r);
+            }
+            // Reads before the write position end at or before it (m ≤ every comb), reads
+            // after it start beyond the run's writes (the ring is a run longer than any comb).
+            let (before, after) = self.ring.split_at_mut(w);
+            let (dst, beyond) = after.split_at_mut(m);
+            let src: [&[Frame]; COMBS] = std::array::from_fn(|k| {
+                let r = read[k];
+                if r < w {
+                    &before[r..r + m]
+                } else {
+                    &beyond[r - w - m..r - w]
+                }
+            });
+            comb_run(
+                src,
+                dst,
+                &x[start..start + m],
+                &mut out[start..start + m],
+                &mut self.damp_state,
+                (fb, damp),
+            );
+            self.write = if w + m == size { 0 } else { w + m };
+            start += m;
+        }
+        let mut peak = 0u32;
+        let mut start = 0;
+        while start < n {
+            let m = self
+                .allpasses
+                .iter()
+                .map(Line::room)
+                .fold(n - start, usize::min);
+            peak = peak.max(allpass_run(&mut self.allpasses, &mut out[start..start + m]));
+            self.allpasses.iter_mut().for_each(|l| l.advance(m));
+            start += m;
+        }
+        peak
+    }
+}
+
+/// The combs over a run: per sample each comb's oldest sample (its lane of its own frame of
+/// `src`), their sum into `sum` (in comb order, from 0), the damping low-pass and the feedback
+/// `x + fb·state` of all combs stored as the frame `dst`.
+#[inline(always)]
+fn comb_run(
+    src: [&[Frame]; COMBS],
+    dst: &mut [Frame],
+    x: &[f32],
+    sum: &mut [f32],
+    state: &mut Frame,
+    (fb, damp): (f32, f32),
+) {
+    let n = dst.len();
+    let (x, sum) = (&x[..n], &mut sum[..n]);
+    let src: [&[Frame]; COMBS] = src.map(|s| &s[..n]);
+    // A local copy stays in a register through the run.
+    let mut st = *state;
+    for i in 0..n {
+        let taps: Frame = std::array::from_fn(|k| src[k][i][k]);
+        sum[i] = (((((((0.0 + taps[0]) + taps[1]) + taps[2]) + taps[3]) + taps[4]) + taps[5])
+            + taps[6])
+            + taps[7];
+        let x = x[i];
+        let mut feed = [0.0; COMBS];
+        for k in 0..COMBS {
+            let s = flush(taps[k] + (st[k] - taps[k]) * damp);
+            st[k] = s;
+            feed[k] = x + s * fb;
+        }
+        dst[i] = feed;
+    }
+    *state = st;
+}
+
+/// The four allpasses in series (Schroeder: w = x + g·w[n−D], y = w[n−D] − g·w, flat
+/// magnitude) and the output gain, in place over a run in which no allpass line wraps;
+/// returns the largest magnitude's bits of the output.
+#[inline(always)]
+fn allpass_run(lines: &mut [Line; ALLPASSES], sig: &mut [f32]) -> u32 {
+    let n = sig.len();
+    let [a, b, c, d] = lines;
+    let mut mem = [a, b, c, d].map(|l| &mut l.buf[l.pos..l.pos + n]);
+    let mut peak = 0u32;
+    for (i, v) in sig.iter_mut().enumerate() {
+        let mut s = *v;
+        for m in mem.iter_mut() {
+            let delayed = m[i];
+            let w = s + ALLPASS_GAIN * delayed;
+            m[i] = flush(w);
+            s = delayed - ALLPASS_GAIN * w;
+        }
+        let o = s * OUTPUT_GAIN;
+        *v = o;
+        peak = peak.max(o.to_bits() & 0x7fff_ffff);
+    }
+    peak
+}
+
+/// [`super::sanitize`], always inlined.
+#[inline(always)]
+fn sanitize(x: f32) -> f32 {
+    if x.abs() <= INPUT_LIMIT {
+        x
+    } else if x.is_nan() {
+        0.0
+    } else {
+        INPUT_LIMIT.copysign(x)
     }
 }
 
 /// Stereo reverb returning only the wet signal; all delay memory is allocated in `new`.
 ///
-/// Work is done in chunks no longer than the shortest delay line: within such a chunk every
-/// sample a line reads was written before the chunk, so the 16 combs (two sides of 8) run
-/// side by side as vector lanes and each allpass is a plain loop over the chunk (each
-/// loop auto-vectorised, four samples a step). Comb memory moves in and out of the lanes
-/// four samples of four combs at a time. Per sample the arithmetic (and its order)
-/// is the same whatever the chunk length, so `tick` (a chunk of one) and `process` agree
-/// bit for bit.
+/// Each side runs its combs (a vector of eight lanes per sample, see [`Side`]) and then its
+/// allpasses (a plain loop over the samples, vectorised across them) over the whole span it is
+/// given, split only where a delay line wraps: every stage feeds the next one forward only, so
+/// a span's result does not depend on its length and `tick` (a span of one) and `process`
+/// agree bit for bit. The loops are compiled for wide lanes where the CPU has them.
 #[derive(Clone, Debug)]
 pub struct Reverb {
-    combs: [Line; LINES],
-    /// Damping low-pass state of each comb.
-    damp_state: [f32; LINES],
-    allpasses: [Line; 2 * ALLPASSES],
-    chunk: usize,
+    sides: [Side; 2],
     feedback: f32,
     damp: f32,
-    scratch: Box<Scratch>,
-}
-
-/// Per-chunk working memory, allocated once.
-#[derive(Clone, Debug)]
-struct Scratch {
-    input: [f32; MAX_CHUNK],
-    taps: [[f32; LINES]; MAX_CHUNK],
-    feed: [[f32; LINES]; MAX_CHUNK],
-    left: [f32; MAX_CHUNK],
-    right: [f32; MAX_CHUNK],
+    /// The scaled input of a span.
+    input: Box<[f32; MAX_SPAN]>,
 }
 
 impl Reverb {
@@ -116,34 +270,17 @@ impl Reverb {
         let scale = |n: usize, extra: usize| {
             ((n + extra) as f32 * sample_rate / TUNING_RATE).round() as usize
         };
-        let combs: [Line; LINES] = std::array::from_fn(|k| {
-            let extra = if k < COMBS { 0 } else { STEREO_SPREAD };
-            Line::new(scale(COMB_TUNING[k % COMBS], extra))
-        });
-        let allpasses: [Line; 2 * ALLPASSES] = std::array::from_fn(|k| {
-            let extra = if k < ALLPASSES { 0 } else { STEREO_SPREAD };
-            Line::new(scale(ALLPASS_TUNING[k % ALLPASSES], extra))
-        });
-        let shortest = combs
-            .iter()
-            .chain(allpasses.iter())
-            .map(|l| l.buf.len())
-            .min()
-            .unwrap_or(1);
+        let side = |extra: usize| {
+            Side::new(
+                COMB_TUNING.map(|n| scale(n, extra)),
+                ALLPASS_TUNING.map(|n| scale(n, extra)),
+            )
+        };
         let mut r = Self {
-            combs,
-            damp_state: [0.0; LINES],
-            allpasses,
-            chunk: shortest.min(MAX_CHUNK),
+            sides: [side(0), side(STEREO_SPREAD)],
             feedback: 0.0,
             damp: 0.0,
-            scratch: Box::new(Scratch {
-                input: [0.0; MAX_CHUNK],
-                taps: [[0.0; LINES]; MAX_CHUNK],
-                feed: [[0.0; LINES]; MAX_CHUNK],
-                left: [0.0; MAX_CHUNK],
-                right: [0.0; MAX_CHUNK],
-            }),
+            input: Box::new([0.0; MAX_SPAN]),
         };
         r.set(0.5, 0.5);
         r
@@ -163,184 +300,44 @@ impl Reverb {
     #[inline]
     pub fn tick(&mut self, x: f32) -> (f32, f32) {
         let (mut l, mut r) = ([0.0f32], [0.0f32]);
-        self.process_chunk(&[x], &mut l, &mut r);
+        self.process(&[x], &mut l, &mut r);
         (l[0], r[0])
-    }
-
-    /// Processes at most `self.chunk` samples, inside which no comb line wraps: the combs as
-    /// lanes (gather and sum per side, damp and feed back, write back), then the all-passes in
-    /// series, then the output.
-    fn process_chunk(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32]) {
-        let n = input.len();
-        let sc = &mut *self.scratch;
-        for (d, &x) in sc.input[..n].iter_mut().zip(input) {
-            *d = sanitize(x) * INPUT_GAIN;
-        }
-        gather_taps(
-            &self.combs,
-            &mut sc.taps[..n],
-            &mut sc.left[..n],
-            &mut sc.right[..n],
-        );
-        let (fb, damp) = (self.feedback, self.damp);
-        damp_and_feed(
-            &sc.taps[..n],
-            &sc.input[..n],
-            &mut sc.feed[..n],
-            &mut self.damp_state,
-            (fb, damp),
-        );
-        write_back(&mut self.combs, &sc.feed[..n]);
-        for (a, line) in self.allpasses.iter_mut().enumerate() {
-            let sig = if a < ALLPASSES {
-                &mut sc.left[..n]
-            } else {
-                &mut sc.right[..n]
-            };
-            let first = line.first_len(n);
-            let pos = line.pos;
-            let (head, tail) = sig.split_at_mut(first);
-            allpass_segment(&mut line.buf[pos..pos + first], head);
-            allpass_segment(&mut line.buf[..n - first], tail);
-            line.advance(n);
-        }
-        let mut finite = true;
-        for (o, &v) in left.iter_mut().zip(&sc.left[..n]) {
-            *o = v * OUTPUT_GAIN;
-            finite &= o.is_finite();
-        }
-        for (o, &v) in right.iter_mut().zip(&sc.right[..n]) {
-            *o = v * OUTPUT_GAIN;
-            finite &= o.is_finite();
-        }
-        if !finite {
-            self.reset();
-            left.fill(0.0);
-            right.fill(0.0);
-        }
     }
 
     /// Clears all delay lines.
     pub fn reset(&mut self) {
-        self.combs.iter_mut().for_each(Line::reset);
-        self.allpasses.iter_mut().for_each(Line::reset);
-        self.damp_state = [0.0; LINES];
+        self.sides.iter_mut().for_each(Side::reset);
     }
 
     /// Processes `input` into the wet `left` and `right` outputs (up to the shortest length).
     pub fn process(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32]) {
+        crate::platform::with_wide_lanes(|| self.process_spans(input, left, right));
+    }
+
+    #[inline(always)]
+    fn process_spans(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32]) {
         let n = input.len().min(left.len()).min(right.len());
+        let params = (self.feedback, self.damp);
         let mut start = 0;
         while start < n {
-            // A chunk ends where the first comb line wraps, so each comb's part of it is
-            // one run of memory.
-            let room = self
-                .combs
-                .iter()
-                .map(|l| l.buf.len() - l.pos)
-                .min()
-                .unwrap_or(1);
-            let end = (start + self.chunk.min(room)).min(n);
-            self.process_chunk(
-                &input[start..end],
-                &mut left[start..end],
+            let end = n.min(start + MAX_SPAN);
+            let x = &mut self.input[..end - start];
+            for (d, &v) in x.iter_mut().zip(&input[start..end]) {
+                *d = sanitize(v) * INPUT_GAIN;
+            }
+            let [l, r] = &mut self.sides;
+            let peak = l.process(x, &mut left[start..end], params).max(r.process(
+                x,
                 &mut right[start..end],
-            );
+                params,
+            ));
+            if peak >= f32::INFINITY.to_bits() {
+                self.reset();
+                left[start..end].fill(0.0);
+                right[start..end].fill(0.0);
+            }
             start = end;
         }
-    }
-}
-
-/// Every comb's outputs for the chunk, one lane per comb, and each side's sum of its combs
-/// (in comb order, from 0). Four samples of four combs at a time: four loads from the lines
-/// are summed as they are (a lane per sample) and transposed (a lane per comb) in registers.
-/// No line may wrap inside the chunk.
-fn gather_taps(
-    combs: &[Line; LINES],
-    taps: &mut [[f32; LINES]],
-    left: &mut [f32],
-    right: &mut [f32],
-) {
-    let n = taps.len();
-    left.fill(0.0);
-    right.fill(0.0);
-    let full = n - n % 4;
-    for g in (0..LINES).step_by(4) {
-        let src: [&[f32]; 4] =
-            std::array::from_fn(|l| &combs[g + l].buf[combs[g + l].pos..combs[g + l].pos + n]);
-        let sum = if g < COMBS { &mut *left } else { &mut *right };
-        for i in (0..full).step_by(4) {
-            let q: [[f32; 4]; 4] = std::array::from_fn(|l| {
-                let s = &src[l][i..i + 4];
-                [s[0], s[1], s[2], s[3]]
-            });
-            let acc = &mut sum[i..i + 4];
-            for (s, a) in acc.iter_mut().enumerate() {
-                *a = (((*a + q[0][s]) + q[1][s]) + q[2][s]) + q[3][s];
-            }
-            for (s, row) in taps[i..i + 4].iter_mut().enumerate() {
-                row[g..g + 4].copy_from_slice(&[q[0][s], q[1][s], q[2][s], q[3][s]]);
-            }
-        }
-        for i in full..n {
-            for (l, src) in src.iter().enumerate() {
-                taps[i][g + l] = src[i];
-                sum[i] += src[i];
-            }
-        }
-    }
-}
-
-/// Damping low-pass and feedback for all combs at once; `(feedback, damp)`.
-fn damp_and_feed(
-    taps: &[[f32; LINES]],
-    input: &[f32],
-    feed: &mut [[f32; LINES]],
-    state: &mut [f32; LINES],
-    (fb, damp): (f32, f32),
-) {
-    // A local copy stays in registers (four vectors of four lanes) through the chunk.
-    let mut st = *state;
-    for ((taps, feed), &x) in taps.iter().zip(feed.iter_mut()).zip(input) {
-        for k in 0..LINES {
-            let s = flush_denormal(taps[k] + (st[k] - taps[k]) * damp);
-            st[k] = s;
-            feed[k] = x + s * fb;
-        }
-    }
-    *state = st;
-}
-
-/// Writes each comb's feedback back into its line and moves it on: four samples of four
-/// combs at a time, transposed back to a lane per sample. No line may wrap inside the chunk.
-fn write_back(combs: &mut [Line; LINES], feed: &[[f32; LINES]]) {
-    let n = feed.len();
-    let full = n - n % 4;
-    for (g, group) in combs.chunks_exact_mut(4).enumerate() {
-        let g = 4 * g;
-        let [a, b, c, d] = group else {
-            unreachable!("chunks of four")
-        };
-        let mut dst: [&mut [f32]; 4] = [a, b, c, d].map(|l| &mut l.buf[l.pos..l.pos + n]);
-        for i in (0..full).step_by(4) {
-            let rows = &feed[i..i + 4];
-            for (l, dst) in dst.iter_mut().enumerate() {
-                dst[i..i + 4].copy_from_slice(&[
-                    rows[0][g + l],
-                    rows[1][g + l],
-                    rows[2][g + l],
-                    rows[3][g + l],
-                ]);
-            }
-        }
-        for i in full..n {
-            for (l, dst) in dst.iter_mut().enumerate() {
-                dst[i] = feed[i][g + l];
-            }
-        }
-    }
-    for line in combs.iter_mut() {
-        line.advance(n);
     }
 }
 
@@ -367,7 +364,6 @@ mod tests {
     fn output_is_wet_only_and_starts_after_the_shortest_comb() {
         let mut r = Reverb::new(SR);
         let first = (1116.0f32 * SR / 44_100.0).round() as usize;
-        assert_eq!(r.chunk, 128);
         let out: Vec<(f32, f32)> = (0..first + 10)
             .map(|i| r.tick(if i == 0 { 1.0 } else { 0.0 }))
             .collect();
