@@ -101,6 +101,7 @@ impl Smoother {
     }
 
     /// Fills `out` with successive values.
+    #[inline(always)]
     pub fn process(&mut self, out: &mut [f32]) {
         if self.is_settled() {
             out.fill(self.value());

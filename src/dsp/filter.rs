@@ -7,6 +7,12 @@ use super::tan_pi;
 const MAX_CUTOFF_RATIO: f32 = 0.47;
 /// Lowest cutoff in Hz any filter accepts.
 const MIN_CUTOFF_HZ: f32 = 1.0;
+/// Samples [`LowPass::process`] filters at once (the engine's control period).
+const BLOCK: usize = 32;
+/// A block needs no per-sample guard while every state magnitude stays in
+/// [`GUARD_LOW`, `GUARD_HIGH`] (then |ic1| + |ic2| is inside the guard's [1e-20, 1e30)).
+const GUARD_LOW: f32 = 1e-20;
+const GUARD_HIGH: f32 = 1e29;
 
 /// Clamps a cutoff to the usable range for `sample_rate`; NaN becomes `fallback`.
 #[inline]
@@ -141,11 +147,67 @@ impl LowPass {
         self.ic2 = 0.0;
     }
 
-    /// Filters `buf` in place.
+    /// Filters `buf` in place (the same samples as [`LowPass::tick`] on each in turn).
+    #[inline(always)]
     pub fn process(&mut self, buf: &mut [f32]) {
-        for x in buf {
-            *x = self.tick(*x);
+        for block in buf.chunks_mut(BLOCK) {
+            if !self.block_unguarded(block) {
+                // Some state left the guard's range: redo the block with the guard per sample.
+                for x in block {
+                    *x = self.tick(*x);
+                }
+            }
         }
+    }
+
+    /// Filters a block of at most [`BLOCK`] samples without the per-sample guard, and keeps
+    /// the result only if every state stayed well inside the guard's range (so the guard
+    /// would not have touched it and the samples are those of [`LowPass::tick`]); returns
+    /// false, changing nothing, otherwise. Only the state recurrence is serial: the input
+    /// terms come first and the outputs after, from the recorded states, in vectorisable
+    /// passes.
+    #[inline(always)]
+    fn block_unguarded(&mut self, buf: &mut [f32]) -> bool {
+        let n = buf.len().min(BLOCK);
+        let (a2, a3, p) = (self.a2, self.a3, self.p);
+        let (q, r) = (2.0 * a2, 2.0 * a3);
+        let (mut qx, mut rx) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+        for ((qx, rx), &x) in qx.iter_mut().zip(rx.iter_mut()).zip(&*buf) {
+            *qx = q * x;
+            *rx = r * x;
+        }
+        // s1[i], s2[i]: the state before sample i (s1[n], s2[n]: after the block).
+        let (mut s1, mut s2) = ([0.0f32; BLOCK + 1], [0.0f32; BLOCK + 1]);
+        let (mut ic1, mut ic2) = (self.ic1, self.ic2);
+        s1[0] = ic1;
+        s2[0] = ic2;
+        for i in 0..n {
+            let n1 = (ic1 + qx[i]) + (p * ic1 - q * ic2);
+            let n2 = (ic2 + rx[i]) + (q * ic1 - r * ic2);
+            ic1 = n1;
+            ic2 = n2;
+            s1[i + 1] = n1;
+            s2[i + 1] = n2;
+        }
+        // The guard keeps a state whose |ic1| + |ic2| lies in [1e-20, 1e30): each of them
+        // in [1e-20, 1e29] is enough (NaN's bits lie above every finite value's).
+        let (lo, hi) = (GUARD_LOW.to_bits(), GUARD_HIGH.to_bits());
+        let (mut least, mut most) = (u32::MAX, 0u32);
+        for (&a, &b) in s1[1..=n].iter().zip(&s2[1..=n]) {
+            let (a, b) = (a.to_bits() & 0x7fff_ffff, b.to_bits() & 0x7fff_ffff);
+            least = least.min(a).min(b);
+            most = most.max(a).max(b);
+        }
+        if least < lo || most > hi {
+            return false;
+        }
+        for ((y, &c1), &c2) in buf.iter_mut().zip(&s1[..n]).zip(&s2[..n]) {
+            let x = *y;
+            *y = (c2 + a3 * x) + (a2 * c1 - a3 * c2);
+        }
+        self.ic1 = ic1;
+        self.ic2 = ic2;
+        true
     }
 
     /// The design's analytic magnitude at `freq_hz`: the bilinear transform of
