@@ -435,4 +435,48 @@ mod tests {
         a.process(&mut again);
         assert_eq!(&block[..1000], &again[..]);
     }
+
+    #[test]
+    fn process_matches_tick_through_every_stage_in_blocks_of_any_length() {
+        for cut in [1, 5, 32, 100] {
+            let mut a = Adsr::new(SR);
+            a.set(0.002, 0.003, 0.5, 0.004);
+            let mut b = a.clone();
+            let mut block = vec![0.0; 2000];
+            let mut want = vec![0.0; 2000];
+            for (i, w) in want.iter_mut().enumerate() {
+                match i {
+                    10 => b.gate(true),
+                    500 => b.set(0.002, 0.003, 0.9, 0.004),
+                    900 => b.gate(false),
+                    1000 => b.gate(true),
+                    1100 => b.gate(false),
+                    _ => {}
+                }
+                *w = b.tick();
+            }
+            let mut at = 0;
+            while at < block.len() {
+                let mut end = (at + cut).min(block.len());
+                for edge in [10, 500, 900, 1000, 1100] {
+                    if at == edge {
+                        match edge {
+                            500 => a.set(0.002, 0.003, 0.9, 0.004),
+                            10 | 1000 => a.gate(true),
+                            _ => a.gate(false),
+                        }
+                    }
+                    if at < edge {
+                        end = end.min(edge);
+                    }
+                }
+                a.process(&mut block[at..end]);
+                at = end;
+            }
+            for (i, (x, y)) in block.iter().zip(&want).enumerate() {
+                assert_eq!(x.to_bits(), y.to_bits(), "blocks of {cut}, sample {i}");
+            }
+            assert!(a.is_idle());
+        }
+    }
 }

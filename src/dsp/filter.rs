@@ -189,13 +189,16 @@ impl LowPass {
             s1[i + 1] = n1;
             s2[i + 1] = n2;
         }
-        // The guard keeps a state whose |ic1| + |ic2| lies in [1e-20, 1e30): each of them
-        // in [1e-20, 1e29] is enough (NaN's bits lie above every finite value's).
-        let (lo, hi) = (GUARD_LOW.to_bits(), GUARD_HIGH.to_bits());
+        // The guard keeps a state whose |ic1| + |ic2| lies in [1e-20, 1e30) and changes
+        // nothing in a state of exact (+0.0) zeros: each of them +0.0 or of magnitude in
+        // [1e-20, 1e29] is enough. The test works on the bits rotated left by one (twice
+        // the magnitude's bits, plus the sign): +0.0 becomes 0 (then, less one, above every
+        // bound), −0.0 becomes 1 (below), and NaN lies above every finite value.
+        let (lo, hi) = (2 * GUARD_LOW.to_bits() - 1, 2 * GUARD_HIGH.to_bits() + 1);
         let (mut least, mut most) = (u32::MAX, 0u32);
         for (&a, &b) in s1[1..=n].iter().zip(&s2[1..=n]) {
-            let (a, b) = (a.to_bits() & 0x7fff_ffff, b.to_bits() & 0x7fff_ffff);
-            least = least.min(a).min(b);
+            let (a, b) = (a.to_bits().rotate_left(1), b.to_bits().rotate_left(1));
+            least = least.min(a.wrapping_sub(1)).min(b.wrapping_sub(1));
             most = most.max(a).max(b);
         }
         if least < lo || most > hi {
@@ -546,6 +549,29 @@ mod tests {
         for x in rng_stream(11, 500) {
             let sum = a.lowpass(x) + b.highpass(x);
             assert!((sum - x).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn lowpass_blocks_that_trip_the_guard_match_tick() {
+        // A burst that blows the state up, NaN, silence long enough to decay into the
+        // denormal range, and blocks of every length in between.
+        let mut input = rng_stream(5, 3000);
+        input[700] = 1e35;
+        input[1500] = f32::NAN;
+        input[1600..].fill(0.0);
+        for cut in [1, 7, 31, 32, 33, 64] {
+            let mut a = LowPass::new(SR);
+            a.set(60.0, 12.0);
+            let mut b = a.clone();
+            let mut buf = input.clone();
+            for block in buf.chunks_mut(cut) {
+                a.process(block);
+            }
+            for (i, (&x, &y)) in input.iter().zip(&buf).enumerate() {
+                assert_eq!(y.to_bits(), b.tick(x).to_bits(), "blocks of {cut}, sample {i}");
+            }
+            assert_eq!((a.ic1, a.ic2), (0.0, 0.0), "decayed to exact silence");
         }
     }
 }
