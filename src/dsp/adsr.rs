@@ -179,34 +179,93 @@ impl Adsr {
     }
 
     /// Fills `out` with successive output values.
+    #[inline(always)]
     pub fn process(&mut self, out: &mut [f32]) {
-        match self.stage {
-            Stage::Idle => out.fill(0.0),
-            Stage::Sustain if self.level == self.sustain => {
-                // A held sustain changes nothing after its first tick (which brings the
-                // curved value up to date): the rest of the block is that value.
-                if let Some((first, rest)) = out.split_first_mut() {
-                    *first = self.tick();
-                    rest.fill(self.curved);
+        if self.stage == Stage::Idle {
+            out.fill(0.0);
+            return;
+        }
+        if self.stage == Stage::Sustain && self.level == self.sustain {
+            // A held sustain changes nothing: the block is its curved value.
+            let c = curve(self.level as f32);
+            out.fill(c);
+            self.curved_level = self.level;
+            self.curved = c;
+            return;
+        }
+        // The level walk is serial, the curve is not: walk first, a stage at a time without a
+        // branch on the stage per sample, then curve the whole block in one vectorisable pass
+        // (the same values `tick` computes).
+        let mut level = self.level;
+        let mut i = 0;
+        while i < out.len() {
+            let rest = &mut out[i..];
+            match self.stage {
+                Stage::Idle => {
+                    rest.fill(0.0);
+                    break;
                 }
-            }
-            _ => {
-                // The level walk is serial, the curve is not: walk first, then curve the
-                // whole block in one vectorisable pass (the same values `tick` computes).
-                for o in out.iter_mut() {
-                    *o = if self.advance() {
-                        self.level as f32
-                    } else {
-                        0.0
-                    };
+                Stage::Attack => {
+                    let step = self.attack_step;
+                    for o in rest.iter_mut() {
+                        level += step;
+                        i += 1;
+                        if level >= 1.0 {
+                            level = 1.0;
+                            self.stage = Stage::Decay;
+                            *o = 1.0;
+                            break;
+                        }
+                        *o = level as f32;
+                    }
                 }
-                for o in out.iter_mut() {
-                    *o = curve(*o);
+                Stage::Decay => {
+                    let (step, sustain) = (self.decay_step, self.sustain);
+                    for o in rest.iter_mut() {
+                        level -= step;
+                        i += 1;
+                        if level <= sustain {
+                            level = sustain;
+                            self.stage = Stage::Sustain;
+                            *o = level as f32;
+                            break;
+                        }
+                        *o = level as f32;
+                    }
                 }
-                self.curved_level = self.level;
-                self.curved = curve(self.level as f32);
+                Stage::Sustain => {
+                    let (sustain, step) = (self.sustain, self.sustain_step);
+                    while i < out.len() && level != sustain {
+                        level += (sustain - level).clamp(-step, step);
+                        out[i] = level as f32;
+                        i += 1;
+                    }
+                    // Held from here on: the rest of the block is this level.
+                    out[i..].fill(level as f32);
+                    break;
+                }
+                Stage::Release => {
+                    let step = self.release_step;
+                    for o in rest.iter_mut() {
+                        level -= step;
+                        i += 1;
+                        if level <= 0.0 {
+                            level = 0.0;
+                            self.stage = Stage::Idle;
+                            *o = 0.0;
+                            break;
+                        }
+                        *o = level as f32;
+                    }
+                }
             }
         }
+        self.level = level;
+        for o in out.iter_mut() {
+            *o = curve(*o);
+        }
+        self.curved_level = level;
+        self.curved = curve(level as f32);
     }
 }
 
@@ -375,5 +434,49 @@ mod tests {
         let mut again = vec![0.0; 1000];
         a.process(&mut again);
         assert_eq!(&block[..1000], &again[..]);
+    }
+
+    #[test]
+    fn process_matches_tick_through_every_stage_in_blocks_of_any_length() {
+        for cut in [1, 5, 32, 100] {
+            let mut a = Adsr::new(SR);
+            a.set(0.002, 0.003, 0.5, 0.004);
+            let mut b = a.clone();
+            let mut block = vec![0.0; 2000];
+            let mut want = vec![0.0; 2000];
+            for (i, w) in want.iter_mut().enumerate() {
+                match i {
+                    10 => b.gate(true),
+                    500 => b.set(0.002, 0.003, 0.9, 0.004),
+                    900 => b.gate(false),
+                    1000 => b.gate(true),
+                    1100 => b.gate(false),
+                    _ => {}
+                }
+                *w = b.tick();
+            }
+            let mut at = 0;
+            while at < block.len() {
+                let mut end = (at + cut).min(block.len());
+                for edge in [10, 500, 900, 1000, 1100] {
+                    if at == edge {
+                        match edge {
+                            500 => a.set(0.002, 0.003, 0.9, 0.004),
+                            10 | 1000 => a.gate(true),
+                            _ => a.gate(false),
+                        }
+                    }
+                    if at < edge {
+                        end = end.min(edge);
+                    }
+                }
+                a.process(&mut block[at..end]);
+                at = end;
+            }
+            for (i, (x, y)) in block.iter().zip(&want).enumerate() {
+                assert_eq!(x.to_bits(), y.to_bits(), "blocks of {cut}, sample {i}");
+            }
+            assert!(a.is_idle());
+        }
     }
 }

@@ -101,6 +101,7 @@ impl Smoother {
     }
 
     /// Fills `out` with successive values.
+    #[inline(always)]
     pub fn process(&mut self, out: &mut [f32]) {
         if self.is_settled() {
             out.fill(self.value());
@@ -177,6 +178,30 @@ impl Portamento {
     pub fn reset(&mut self) {
         self.value = 0.0;
         self.primed = false;
+    }
+
+    /// Replaces each target in `buf` by its glided value (the same values as [`Portamento::tick`]
+    /// on each in turn); without a glide time the pitch follows the targets with one select a
+    /// sample.
+    #[inline(always)]
+    pub fn glide_in_place(&mut self, buf: &mut [f32]) {
+        if self.coef < 1.0 {
+            for x in buf {
+                *x = self.tick(*x);
+            }
+            return;
+        }
+        let mut value = self.value;
+        let mut primed = self.primed;
+        for x in buf {
+            if x.is_finite() {
+                value = *x;
+                primed = true;
+            }
+            *x = value;
+        }
+        self.value = value;
+        self.primed = primed;
     }
 
     /// Glides through `target`, writing the glided values to `out`.
@@ -384,5 +409,29 @@ mod tests {
         assert_eq!(block, again);
         a.set_rate(f32::NAN);
         assert!(a.tick().is_finite());
+    }
+
+    #[test]
+    fn glide_in_place_matches_tick_with_and_without_a_glide_time() {
+        let targets: Vec<f32> = (0..300)
+            .map(|i| match i % 97 {
+                13 => f32::NAN,
+                40 => f32::INFINITY,
+                _ => 100.0 + (i / 50) as f32 * 37.5,
+            })
+            .collect();
+        for time in [0.0, 0.004] {
+            let mut a = Portamento::new(SR);
+            a.set_time(time);
+            let mut b = a.clone();
+            let mut buf = targets.clone();
+            for block in buf.chunks_mut(32) {
+                a.glide_in_place(block);
+            }
+            for (i, (&t, &y)) in targets.iter().zip(&buf).enumerate() {
+                assert_eq!(y.to_bits(), b.tick(t).to_bits(), "time {time} sample {i}");
+            }
+            assert!(a.rests_at(b.value) && a.primed == b.primed);
+        }
     }
 }

@@ -7,6 +7,12 @@ use super::tan_pi;
 const MAX_CUTOFF_RATIO: f32 = 0.47;
 /// Lowest cutoff in Hz any filter accepts.
 const MIN_CUTOFF_HZ: f32 = 1.0;
+/// Samples [`LowPass::process`] filters at once (the engine's control period).
+const BLOCK: usize = 32;
+/// A block needs no per-sample guard while every state magnitude stays in
+/// [`GUARD_LOW`, `GUARD_HIGH`] (then |ic1| + |ic2| is inside the guard's [1e-20, 1e30)).
+const GUARD_LOW: f32 = 1e-20;
+const GUARD_HIGH: f32 = 1e29;
 
 /// Clamps a cutoff to the usable range for `sample_rate`; NaN becomes `fallback`.
 #[inline]
@@ -141,11 +147,70 @@ impl LowPass {
         self.ic2 = 0.0;
     }
 
-    /// Filters `buf` in place.
+    /// Filters `buf` in place (the same samples as [`LowPass::tick`] on each in turn).
+    #[inline(always)]
     pub fn process(&mut self, buf: &mut [f32]) {
-        for x in buf {
-            *x = self.tick(*x);
+        for block in buf.chunks_mut(BLOCK) {
+            if !self.block_unguarded(block) {
+                // Some state left the guard's range: redo the block with the guard per sample.
+                for x in block {
+                    *x = self.tick(*x);
+                }
+            }
         }
+    }
+
+    /// Filters a block of at most [`BLOCK`] samples without the per-sample guard, and keeps
+    /// the result only if every state stayed well inside the guard's range (so the guard
+    /// would not have touched it and the samples are those of [`LowPass::tick`]); returns
+    /// false, changing nothing, otherwise. Only the state recurrence is serial: the input
+    /// terms come first and the outputs after, from the recorded states, in vectorisable
+    /// passes.
+    #[inline(always)]
+    fn block_unguarded(&mut self, buf: &mut [f32]) -> bool {
+        let n = buf.len().min(BLOCK);
+        let (a2, a3, p) = (self.a2, self.a3, self.p);
+        let (q, r) = (2.0 * a2, 2.0 * a3);
+        let (mut qx, mut rx) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+        for ((qx, rx), &x) in qx.iter_mut().zip(rx.iter_mut()).zip(&*buf) {
+            *qx = q * x;
+            *rx = r * x;
+        }
+        // s1[i], s2[i]: the state before sample i (s1[n], s2[n]: after the block).
+        let (mut s1, mut s2) = ([0.0f32; BLOCK + 1], [0.0f32; BLOCK + 1]);
+        let (mut ic1, mut ic2) = (self.ic1, self.ic2);
+        s1[0] = ic1;
+        s2[0] = ic2;
+        for i in 0..n {
+            let n1 = (ic1 + qx[i]) + (p * ic1 - q * ic2);
+            let n2 = (ic2 + rx[i]) + (q * ic1 - r * ic2);
+            ic1 = n1;
+            ic2 = n2;
+            s1[i + 1] = n1;
+            s2[i + 1] = n2;
+        }
+        // The guard keeps a state whose |ic1| + |ic2| lies in [1e-20, 1e30) and changes
+        // nothing in a state of exact (+0.0) zeros: each of them +0.0 or of magnitude in
+        // [1e-20, 1e29] is enough. The test works on the bits rotated left by one (twice
+        // the magnitude's bits, plus the sign): +0.0 becomes 0 (then, less one, above every
+        // bound), −0.0 becomes 1 (below), and NaN lies above every finite value.
+        let (lo, hi) = (2 * GUARD_LOW.to_bits() - 1, 2 * GUARD_HIGH.to_bits() + 1);
+        let (mut least, mut most) = (u32::MAX, 0u32);
+        for (&a, &b) in s1[1..=n].iter().zip(&s2[1..=n]) {
+            let (a, b) = (a.to_bits().rotate_left(1), b.to_bits().rotate_left(1));
+            least = least.min(a.wrapping_sub(1)).min(b.wrapping_sub(1));
+            most = most.max(a).max(b);
+        }
+        if least < lo || most > hi {
+            return false;
+        }
+        for ((y, &c1), &c2) in buf.iter_mut().zip(&s1[..n]).zip(&s2[..n]) {
+            let x = *y;
+            *y = (c2 + a3 * x) + (a2 * c1 - a3 * c2);
+        }
+        self.ic1 = ic1;
+        self.ic2 = ic2;
+        true
     }
 
     /// The design's analytic magnitude at `freq_hz`: the bilinear transform of
@@ -484,6 +549,29 @@ mod tests {
         for x in rng_stream(11, 500) {
             let sum = a.lowpass(x) + b.highpass(x);
             assert!((sum - x).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn lowpass_blocks_that_trip_the_guard_match_tick() {
+        // A burst that blows the state up, NaN, silence long enough to decay into the
+        // denormal range, and blocks of every length in between.
+        let mut input = rng_stream(5, 3000);
+        input[700] = 1e35;
+        input[1500] = f32::NAN;
+        input[1600..].fill(0.0);
+        for cut in [1, 7, 31, 32, 33, 64] {
+            let mut a = LowPass::new(SR);
+            a.set(60.0, 12.0);
+            let mut b = a.clone();
+            let mut buf = input.clone();
+            for block in buf.chunks_mut(cut) {
+                a.process(block);
+            }
+            for (i, (&x, &y)) in input.iter().zip(&buf).enumerate() {
+                assert_eq!(y.to_bits(), b.tick(x).to_bits(), "blocks of {cut}, sample {i}");
+            }
+            assert_eq!((a.ic1, a.ic2), (0.0, 0.0), "decayed to exact silence");
         }
     }
 }

@@ -19,8 +19,11 @@ const COLOURED_NOISE_RMS: f64 = 0.3;
 /// Variance of uniform white noise in [-1, 1).
 const WHITE_VARIANCE: f64 = 1.0 / 3.0;
 
+/// Length of the BLEP delay window: the 8 samples waiting to leave and the 8 ahead that
+/// corrections already reach.
 const RING: usize = 16;
-const RING_MASK: usize = RING - 1;
+/// Samples a block loop renders at once (the engine's control period).
+const BLOCK: usize = 32;
 /// Highest phase increment: above 0.45·fs the waveforms are not meaningful and a square
 /// could have two edges in one sample.
 const MAX_DT: f32 = 0.45;
@@ -85,7 +88,9 @@ pub struct Oscillator {
     seed: u32,
     tables: Tables,
     run: Run,
-    /// The BLEP delay line (outside [`Run`], since the BLEP corrections write it by address).
+    /// The BLEP delay line as a window over time: `ring[j]` is the sample due out `j` samples
+    /// from now; `ring[BLEP_HALF]` receives the naive value of the sample being rendered.
+    /// Outside [`Run`], since the BLEP corrections write it by address.
     ring: [f32; RING],
 }
 
@@ -114,8 +119,6 @@ struct Run {
     rng: u32,
     pink_state: [f32; PINK_POLES],
     brown_state: f32,
-    /// Next write slot of the BLEP delay ring.
-    pos: usize,
 }
 
 impl Oscillator {
@@ -169,7 +172,6 @@ impl Oscillator {
                 rng: seed_state(seed),
                 pink_state: [0.0; PINK_POLES],
                 brown_state: 0.0,
-                pos: 0,
             },
             ring: [0.0; RING],
         }
@@ -220,66 +222,143 @@ impl Oscillator {
         r.pink_state = [0.0; PINK_POLES];
         r.brown_state = 0.0;
         self.ring = [0.0; RING];
-        r.pos = 0;
         r.fading = false;
         r.gains = [0.0; 6];
         r.gains[r.wave as usize] = 1.0;
     }
 
     /// Renders `out.len()` samples at the per-sample frequencies in `freq_hz`.
+    #[inline(always)]
     pub fn process(&mut self, freq_hz: &[f32], out: &mut [f32]) {
-        let t = &self.tables;
-        let ring = &mut self.ring;
-        let pairs = out.iter_mut().zip(freq_hz);
-        if self.run.fading {
-            for (o, &f) in pairs {
-                *o = self.run.tick(t, ring, f);
+        for (f, o) in freq_hz.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+            let mut dt = [0.0f32; BLOCK];
+            for (d, &f) in dt.iter_mut().zip(f) {
+                *d = phase_step(f, self.tables.inv_sr, MAX_DT);
             }
-        } else {
-            // A local copy whose address never escapes, so its scalars live in registers.
-            let mut r = self.run;
-            // Without a crossfade the waveform cannot change inside the block: choose it once.
-            match r.wave {
-                Waveform::Sine => {
-                    for (o, &f) in pairs {
-                        let s = r.advance(t, f);
-                        *o = r.push(ring, sin_2pi(s.p));
-                    }
-                }
-                Waveform::Saw => {
-                    for (o, &f) in pairs {
-                        let s = r.advance(t, f);
-                        let naive = r.saw(t, ring, s);
-                        *o = r.push(ring, naive);
-                    }
-                }
-                Waveform::Square => {
-                    for (o, &f) in pairs {
-                        let s = r.advance(t, f);
-                        let naive = r.square(t, ring, s);
-                        *o = r.push(ring, naive);
-                    }
-                }
-                Waveform::White => {
-                    r.process_noise::<{ Waveform::White as u8 }>(t, ring, freq_hz, out)
-                }
-                Waveform::Pink => {
-                    r.process_noise::<{ Waveform::Pink as u8 }>(t, ring, freq_hz, out)
-                }
-                Waveform::Brown => {
-                    r.process_noise::<{ Waveform::Brown as u8 }>(t, ring, freq_hz, out)
-                }
-            }
-            self.run = r;
+            self.block(&dt, o);
         }
     }
+
+    /// Renders `out.len()` samples at the constant frequency `freq_hz` (the same samples as
+    /// [`Oscillator::process`] with every frequency `freq_hz`).
+    #[inline(always)]
+    pub fn process_at(&mut self, freq_hz: f32, out: &mut [f32]) {
+        let dt = [phase_step(freq_hz, self.tables.inv_sr, MAX_DT); BLOCK];
+        for o in out.chunks_mut(BLOCK) {
+            self.block(&dt, o);
+        }
+    }
+
+    /// One block of at most [`BLOCK`] samples with the phase increments `dt`.
+    #[inline(always)]
+    fn block(&mut self, dt: &[f32; BLOCK], out: &mut [f32]) {
+        if self.run.fading {
+            let (t, ring) = (&self.tables, &mut self.ring);
+            for (o, &d) in out.iter_mut().zip(dt) {
+                *o = self.run.tick_dt(t, ring, d);
+            }
+            return;
+        }
+        // A local copy whose address never escapes, so its scalars live in registers.
+        let mut r = self.run;
+        let t = &self.tables;
+        let mut naive = [0.0f32; BLOCK];
+        let mut steps = Steps::new();
+        // Without a crossfade the waveform cannot change inside the block: choose it once.
+        match r.wave {
+            Waveform::Sine => {
+                r.walk::<{ Waveform::Sine as u8 }>(dt, &mut naive, &mut steps, out.len());
+                for x in naive.iter_mut() {
+                    *x = sin_2pi(*x);
+                }
+            }
+            Waveform::Saw => {
+                r.walk::<{ Waveform::Saw as u8 }>(dt, &mut naive, &mut steps, out.len());
+                for x in naive.iter_mut() {
+                    *x = 2.0 * *x - 1.0;
+                }
+            }
+            Waveform::Square => {
+                r.walk::<{ Waveform::Square as u8 }>(dt, &mut naive, &mut steps, out.len());
+                for x in naive.iter_mut() {
+                    *x = if *x < 0.5 { 1.0 } else { -1.0 };
+                }
+            }
+            noise => {
+                // The phase keeps moving for a later switch to a pitched waveform.
+                r.skip(dt, out.len());
+                r.noise_block(t, noise, &mut naive, out.len());
+            }
+        }
+        self.run = r;
+        merge(&mut self.ring, t.blep, &naive, &steps, out);
+    }
+}
+
+/// The band-limiting steps found in one block, in time order (at most one per sample).
+struct Steps {
+    at: [usize; BLOCK],
+    since: [f32; BLOCK],
+    amp: [f32; BLOCK],
+    len: usize,
+}
+
+impl Steps {
+    #[inline(always)]
+    fn new() -> Steps {
+        Steps {
+            at: [0; BLOCK],
+            since: [0.0; BLOCK],
+            amp: [0.0; BLOCK],
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, at: usize, since: f32, amp: f32) {
+        let k = self.len & (BLOCK - 1);
+        self.at[k] = at;
+        self.since[k] = since;
+        self.amp[k] = amp;
+        self.len = k + 1;
+    }
+}
+
+/// Sends a block's naive values through the BLEP delay window `ring`, adding each step's
+/// correction between the naive values before and after it (the order the per-sample path
+/// adds them in, so the sums round the same), and writes the samples leaving it to `out`.
+#[inline(always)]
+fn merge(ring: &mut [f32; RING], blep: &[f32], naive: &[f32; BLOCK], steps: &Steps, out: &mut [f32]) {
+    let n = out.len().min(BLOCK);
+    let mut line = [0.0f32; RING + BLOCK];
+    line[..RING].copy_from_slice(ring);
+    let mut from = 0;
+    for k in 0..steps.len.min(BLOCK) {
+        let at = steps.at[k].min(n);
+        for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + at].iter_mut().zip(&naive[from..at]) {
+            *l += x;
+        }
+        add_step(&mut line[at..at + RING], blep, steps.since[k], steps.amp[k]);
+        from = at;
+    }
+    for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + n].iter_mut().zip(&naive[from..n]) {
+        *l += x;
+    }
+    out[..n].copy_from_slice(&line[..n]);
+    ring.copy_from_slice(&line[n..n + RING]);
 }
 
 impl Run {
     /// One sample at `freq_hz`.
     #[inline(always)]
     fn tick(&mut self, t: &Tables, ring: &mut [f32; RING], freq_hz: f32) -> f32 {
-        let step = self.advance(t, freq_hz);
+        self.tick_dt(t, ring, phase_step(freq_hz, t.inv_sr, MAX_DT))
+    }
+
+    /// One sample with the phase increment `dt`.
+    #[inline(always)]
+    fn tick_dt(&mut self, t: &Tables, ring: &mut [f32; RING], dt: f32) -> f32 {
+        let step = self.advance(dt);
         let naive = if self.fading {
             self.render_crossfade(t, ring, step)
         } else {
@@ -293,10 +372,9 @@ impl Run {
         self.push(ring, naive)
     }
 
-    /// Moves the phase on by one sample at `freq_hz`.
+    /// Moves the phase on by one sample of increment `dt`.
     #[inline(always)]
-    fn advance(&mut self, t: &Tables, freq_hz: f32) -> Step {
-        let dt = phase_step(freq_hz, t.inv_sr, MAX_DT);
+    fn advance(&mut self, dt: f32) -> Step {
         let p0 = self.phase;
         let mut p = p0 + dt;
         let wrapped = p >= 1.0;
@@ -307,23 +385,52 @@ impl Run {
         Step { p0, p, dt, wrapped }
     }
 
-    /// Adds this sample's naive value to the BLEP delay ring and returns the sample leaving it.
+    /// Adds this sample's naive value to the BLEP delay window and returns the sample leaving it.
     #[inline(always)]
     fn push(&mut self, ring: &mut [f32; RING], naive: f32) -> f32 {
-        let slot = self.pos;
-        ring[slot] += naive;
-        let out_slot = (slot + RING - BLEP_HALF) & RING_MASK;
-        let y = ring[out_slot];
-        ring[out_slot] = 0.0;
-        self.pos = (slot + 1) & RING_MASK;
+        ring[BLEP_HALF] += naive;
+        let y = ring[0];
+        ring.copy_within(1.., 0);
+        ring[RING - 1] = 0.0;
         y
+    }
+
+    /// Moves the phase through a block of `n` samples, writing each sample's new phase to
+    /// `phase` and the band-limiting steps of waveform `W` (saw: wraps; square: wraps and
+    /// half-way crossings) to `steps`; the same arithmetic as [`Run::advance`] and
+    /// [`Run::saw`] / [`Run::square`].
+    #[inline(always)]
+    fn walk<const W: u8>(
+        &mut self,
+        dt: &[f32; BLOCK],
+        phase: &mut [f32; BLOCK],
+        steps: &mut Steps,
+        n: usize,
+    ) {
+        let mut p = self.phase;
+        for (i, (ph, &dt)) in phase[..n.min(BLOCK)].iter_mut().zip(dt).enumerate() {
+            let p0 = p;
+            p = p0 + dt;
+            if p >= 1.0 {
+                p -= 1.0;
+                if W == Waveform::Saw as u8 {
+                    steps.push(i, p / dt, -2.0);
+                } else if W == Waveform::Square as u8 {
+                    steps.push(i, p / dt, 2.0);
+                }
+            } else if W == Waveform::Square as u8 && p0 < 0.5 && p >= 0.5 {
+                steps.push(i, (p - 0.5) / dt, -2.0);
+            }
+            *ph = p;
+        }
+        self.phase = p;
     }
 
     /// The naive saw at full gain, with the BLEP correction of a wrap.
     #[inline(always)]
     fn saw(&mut self, t: &Tables, ring: &mut [f32; RING], s: Step) -> f32 {
         if s.wrapped {
-            add_step(ring, self.pos, t.blep, s.p / s.dt, -2.0);
+            add_step(ring, t.blep, s.p / s.dt, -2.0);
         }
         2.0 * s.p - 1.0
     }
@@ -332,28 +439,75 @@ impl Run {
     #[inline(always)]
     fn square(&mut self, t: &Tables, ring: &mut [f32; RING], s: Step) -> f32 {
         if s.wrapped {
-            add_step(ring, self.pos, t.blep, s.p / s.dt, 2.0);
+            add_step(ring, t.blep, s.p / s.dt, 2.0);
         } else if s.p0 < 0.5 && s.p >= 0.5 {
-            add_step(ring, self.pos, t.blep, (s.p - 0.5) / s.dt, -2.0);
+            add_step(ring, t.blep, (s.p - 0.5) / s.dt, -2.0);
         }
         if s.p < 0.5 { 1.0 } else { -1.0 }
     }
 
-    /// The block loop of one noise waveform (`W` is its index); the phase keeps moving for a
-    /// later switch to a pitched waveform.
+    /// Moves the phase through a block of `n` samples without recording it (the same phases
+    /// as [`Run::advance`]).
     #[inline(always)]
-    fn process_noise<const W: u8>(
-        &mut self,
-        t: &Tables,
-        ring: &mut [f32; RING],
-        freq_hz: &[f32],
-        out: &mut [f32],
-    ) {
-        let w = Waveform::from_index(i32::from(W));
-        for (o, &f) in out.iter_mut().zip(freq_hz) {
-            self.advance(t, f);
-            let naive = self.render_noise(t, w, 1.0);
-            *o = self.push(ring, naive);
+    fn skip(&mut self, dt: &[f32; BLOCK], n: usize) {
+        let mut p = self.phase;
+        for &dt in &dt[..n.min(BLOCK)] {
+            p += dt;
+            p = if p >= 1.0 { p - 1.0 } else { p };
+        }
+        self.phase = p;
+    }
+
+    /// The naive values of `n` samples of noise waveform `w` (the values of
+    /// [`Run::render_noise`] at gain 1): the generator's states first (the only serial part
+    /// of white noise), then their conversion; pink's poles one at a time over the block,
+    /// each added to the sum in the order `render_noise` adds them.
+    #[inline(always)]
+    fn noise_block(&mut self, t: &Tables, w: Waveform, naive: &mut [f32; BLOCK], n: usize) {
+        let n = n.min(BLOCK);
+        let mut bits = [0u32; BLOCK];
+        let mut s = self.rng;
+        for b in bits[..n].iter_mut() {
+            s = xorshift(s);
+            *b = s;
+        }
+        self.rng = s;
+        let mut x = [0.0f32; BLOCK];
+        for (x, &b) in x.iter_mut().zip(&bits) {
+            *x = white_of(b);
+        }
+        match w {
+            Waveform::White => {
+                for (y, &x) in naive.iter_mut().zip(&x) {
+                    *y = 1.0 * WHITE_GAIN * x;
+                }
+            }
+            Waveform::Pink => {
+                let mut y = [0.0f32; BLOCK];
+                for (y, &x) in y.iter_mut().zip(&x) {
+                    *y = t.pink_direct * x;
+                }
+                for k in 0..PINK_POLES {
+                    let (pole, input) = (t.pink_pole[k], t.pink_in[k]);
+                    let mut st = self.pink_state[k];
+                    for (y, &x) in y[..n].iter_mut().zip(&x[..n]) {
+                        st = pole * st + input * x;
+                        *y += st;
+                    }
+                    self.pink_state[k] = st;
+                }
+                for (o, &y) in naive.iter_mut().zip(&y) {
+                    *o = 1.0 * PINK_GAIN * y;
+                }
+            }
+            _ => {
+                let mut st = self.brown_state;
+                for (o, &x) in naive[..n].iter_mut().zip(&x[..n]) {
+                    st = t.brown_pole * st + t.brown_in * x;
+                    *o = 1.0 * BROWN_GAIN * st;
+                }
+                self.brown_state = st;
+            }
         }
     }
 
@@ -404,16 +558,16 @@ impl Run {
             Waveform::Sine => gain * sin_2pi(s.p),
             Waveform::Saw => {
                 if s.wrapped {
-                    add_step(ring, self.pos, t.blep, s.p / s.dt, -2.0 * gain);
+                    add_step(ring, t.blep, s.p / s.dt, -2.0 * gain);
                 }
                 gain * (2.0 * s.p - 1.0)
             }
             Waveform::Square => {
                 if s.wrapped {
-                    add_step(ring, self.pos, t.blep, s.p / s.dt, 2.0 * gain);
+                    add_step(ring, t.blep, s.p / s.dt, 2.0 * gain);
                 } else if s.p0 < 0.5 && s.p >= 0.5 {
                     let since = (s.p - 0.5) / s.dt;
-                    add_step(ring, self.pos, t.blep, since, -2.0 * gain);
+                    add_step(ring, t.blep, since, -2.0 * gain);
                 }
                 if s.p < 0.5 { gain } else { -gain }
             }
@@ -422,7 +576,7 @@ impl Run {
     }
 
     /// One sample of a noise waveform, times `gain`.
-    #[inline]
+    #[inline(always)]
     fn render_noise(&mut self, t: &Tables, w: Waveform, gain: f32) -> f32 {
         match w {
             Waveform::White => gain * WHITE_GAIN * self.white(),
@@ -446,30 +600,41 @@ impl Run {
     }
 
     /// Uniform white noise in [-1, 1) from a xorshift32 generator.
-    #[inline]
+    #[inline(always)]
     fn white(&mut self) -> f32 {
-        let mut s = self.rng;
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        self.rng = s;
-        (s >> 8) as f32 * (1.0 / (1u32 << 23) as f32) - 1.0
+        self.rng = xorshift(self.rng);
+        white_of(self.rng)
     }
 }
 
 /// Adds `amp` × the BLEP residual of a step that happened `since` samples (0 ≤ since < 1)
-/// before the current sample to the delay `ring` whose next write slot is `pos`.
+/// before the current sample to the delay `window` (its first 16 samples, the first due out
+/// next; the current sample is at [`BLEP_HALF`]).
 #[inline(never)]
-fn add_step(ring: &mut [f32; RING], pos: usize, blep: &[f32], since: f32, amp: f32) {
+fn add_step(window: &mut [f32], blep: &[f32], since: f32, amp: f32) {
     let at = (since * BLEP_PHASES as f32).clamp(0.0, BLEP_PHASES as f32 - 1e-3);
     let i0 = at as usize;
     let frac = at - i0 as f32;
-    let base = (pos + RING - BLEP_HALF) & RING_MASK;
-    for j in 0..BLEP_TAPS {
+    for (j, w) in window.iter_mut().take(BLEP_TAPS).enumerate() {
         let t = j * (BLEP_PHASES + 1) + i0;
         let (a, b) = (blep[t], blep[t + 1]);
-        ring[(base + j) & RING_MASK] += amp * (a + frac * (b - a));
+        *w += amp * (a + frac * (b - a));
     }
+}
+
+/// The next state of a xorshift32 generator.
+#[inline(always)]
+fn xorshift(mut s: u32) -> u32 {
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    s
+}
+
+/// Uniform white noise in [-1, 1) from a xorshift32 state.
+#[inline(always)]
+fn white_of(s: u32) -> f32 {
+    (s >> 8) as f32 * (1.0 / (1u32 << 23) as f32) - 1.0
 }
 
 /// Phase movement during one sample.
@@ -765,6 +930,31 @@ mod tests {
                 };
                 let y = o.tick(f);
                 assert!(y.is_finite() && y.abs() < 3.0, "{w:?}: {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_at_a_constant_pitch_and_dense_steps_match_tick() {
+        // Up to 0.45·fs, where a square has an edge nearly every sample, and blocks that
+        // do not line up with the oscillator's own.
+        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Pink] {
+            for f in [30.0, 440.0, 5000.0, 17_000.0, 21_600.0, 40_000.0] {
+                let mut a = Oscillator::new(SR, 3);
+                a.set_waveform_immediate(w);
+                let mut b = a.clone();
+                let mut c = a.clone();
+                let mut block = vec![0.0; 1000];
+                for part in block.chunks_mut(45) {
+                    a.process_at(f, part);
+                }
+                let mut varied = vec![0.0; 1000];
+                c.process(&[f; 1000], &mut varied);
+                for i in 0..1000 {
+                    let want = b.tick(f).to_bits();
+                    assert_eq!(block[i].to_bits(), want, "{w:?} at {f} Hz, sample {i}");
+                    assert_eq!(varied[i].to_bits(), want, "{w:?} at {f} Hz, sample {i}");
+                }
             }
         }
     }

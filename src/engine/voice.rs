@@ -23,7 +23,7 @@ pub(crate) trait VoiceFilter {
 }
 
 impl VoiceFilter for LowPass {
-    #[inline]
+    #[inline(always)]
     fn filter(&mut self, buf: &mut [f32]) {
         self.process(buf);
     }
@@ -209,7 +209,7 @@ impl Voice {
     /// `None` when a unit blew up (an output sample is not finite).
     pub fn render_own(&mut self, buf: &mut [f32], gain: Ramp) -> Option<f32> {
         let Voice { core, lp, .. } = self;
-        render_core(core, lp, buf, gain)
+        crate::platform::with_wide_lanes(#[inline(always)] || render_core(core, lp, buf, gain))
     }
 
     /// Renders into `buf` through `filter` (acid1 for voice2).
@@ -219,7 +219,8 @@ impl Voice {
         buf: &mut [f32],
         gain: Ramp,
     ) -> Option<f32> {
-        render_core(&mut self.core, filter, buf, gain)
+        let core = &mut self.core;
+        crate::platform::with_wide_lanes(#[inline(always)] || render_core(core, filter, buf, gain))
     }
 
     /// Adds the rendered `buf` (whose peak |sample| is `peak`) to the dry and send buses and
@@ -232,11 +233,23 @@ impl Voice {
         reverb: &mut [f32],
         delay: &mut [f32],
     ) {
-        for (d, &y) in dry.iter_mut().zip(buf) {
-            *d += y;
+        let (rs, ds) = (&mut self.reverb_send, &mut self.delay_send);
+        if rs.is_settled() && ds.is_settled() {
+            // Both sends at rest: dry and sends in one pass (a send at zero adds nothing).
+            let (r, d) = (rs.value(), ds.value());
+            crate::platform::with_wide_lanes(#[inline(always)] || match (r != 0.0, d != 0.0) {
+                (true, true) => mix3::<true, true>(buf, dry, reverb, delay, r, d),
+                (true, false) => mix3::<true, false>(buf, dry, reverb, delay, r, d),
+                (false, true) => mix3::<false, true>(buf, dry, reverb, delay, r, d),
+                (false, false) => mix3::<false, false>(buf, dry, reverb, delay, r, d),
+            });
+        } else {
+            for (d, &y) in dry.iter_mut().zip(buf) {
+                *d += y;
+            }
+            add_send(rs, buf, reverb);
+            add_send(ds, buf, delay);
         }
-        add_send(&mut self.reverb_send, buf, reverb);
-        add_send(&mut self.delay_send, buf, delay);
         self.peak = self.peak.max(peak);
         self.period_peak = self.period_peak.max(peak);
     }
@@ -255,6 +268,30 @@ impl Voice {
         self.lp.reset();
         self.applied = (f32::NAN, f32::NAN);
         self.settle();
+    }
+}
+
+/// Adds `buf` to `dry`, and × `r` / × `d` to the reverb / delay bus where `R` / `D`.
+#[inline(always)]
+fn mix3<const R: bool, const D: bool>(
+    buf: &[f32],
+    dry: &mut [f32],
+    reverb: &mut [f32],
+    delay: &mut [f32],
+    r: f32,
+    d: f32,
+) {
+    let n = buf.len().min(dry.len()).min(reverb.len()).min(delay.len());
+    let (buf, dry, reverb, delay) = (&buf[..n], &mut dry[..n], &mut reverb[..n], &mut delay[..n]);
+    for i in 0..n {
+        let y = buf[i];
+        dry[i] += y;
+        if R {
+            reverb[i] += y * r;
+        }
+        if D {
+            delay[i] += y * d;
+        }
     }
 }
 
@@ -312,7 +349,7 @@ const CHUNK: usize = CONTROL_PERIOD as usize;
 /// of at most [`CHUNK`] samples. Each stage does per sample exactly what a sample-by-sample
 /// loop would, so the result is bit-identical to it; stages that are at rest (a settled
 /// pitch or amplitude, a held envelope) fill their chunk with a constant instead.
-#[inline]
+#[inline(always)]
 fn render_core<F: VoiceFilter>(
     v: &mut VoiceCore,
     filter: &mut F,
@@ -321,34 +358,39 @@ fn render_core<F: VoiceFilter>(
 ) -> Option<f32> {
     let mut largest = 0u32;
     let mut first = gain.offset;
+    let unity = gain.step == 0.0 && gain.base == 1.0;
     for out in buf.chunks_mut(CHUNK) {
         let n = out.len();
-        let (mut freq, mut osc, mut env, mut amp) = (
-            [0.0f32; CHUNK],
-            [0.0f32; CHUNK],
-            [0.0f32; CHUNK],
-            [0.0f32; CHUNK],
-        );
-        let (freq, osc, env, amp) = (&mut freq[..n], &mut osc[..n], &mut env[..n], &mut amp[..n]);
-
         let held = v.freq.value();
         if v.freq.is_settled() && v.porta.rests_at(held) {
-            freq.fill(held);
+            v.osc.process_at(held, out);
         } else {
-            for f in freq.iter_mut() {
-                *f = v.porta.tick(v.freq.tick());
-            }
+            let mut freq = [0.0f32; CHUNK];
+            let freq = &mut freq[..n];
+            v.freq.process(freq);
+            v.porta.glide_in_place(freq);
+            v.osc.process(freq, out);
         }
-        v.osc.process(freq, osc);
+        let mut env = [0.0f32; CHUNK];
+        let env = &mut env[..n];
         v.adsr.process(env);
-        v.amp.process(amp);
-        if gain.step != 0.0 || gain.base != 1.0 {
-            for (i, a) in amp.iter_mut().enumerate() {
-                *a *= gain.base + gain.step * (first + i as u32) as f32;
+        if unity && v.amp.is_settled() {
+            let a = v.amp.value();
+            for (x, &e) in out.iter_mut().zip(&*env) {
+                *x = *x * e * a;
             }
-        }
-        for (((x, &s), &e), &a) in out.iter_mut().zip(&*osc).zip(&*env).zip(&*amp) {
-            *x = s * e * a;
+        } else {
+            let mut amp = [0.0f32; CHUNK];
+            let amp = &mut amp[..n];
+            v.amp.process(amp);
+            if !unity {
+                for (i, a) in amp.iter_mut().enumerate() {
+                    *a *= gain.base + gain.step * (first + i as u32) as f32;
+                }
+            }
+            for ((x, &e), &a) in out.iter_mut().zip(&*env).zip(&*amp) {
+                *x = *x * e * a;
+            }
         }
         filter.filter(out);
         largest = largest.max(largest_magnitude(out));
@@ -360,7 +402,7 @@ fn render_core<F: VoiceFilter>(
 /// The largest |x| in `buf` as bits (above those of +∞ when a sample is NaN). The bits of a
 /// non-negative float order like its value, and an integer maximum vectorises where a float
 /// sum or maximum (a serial chain) does not.
-#[inline]
+#[inline(always)]
 pub(crate) fn largest_magnitude(buf: &[f32]) -> u32 {
     buf.iter().fold(0, |m, x| m.max(x.to_bits() & 0x7fff_ffff))
 }
