@@ -239,15 +239,8 @@ impl AcidFilter {
     /// The effective cutoff in Hz for the current sample (after envelope, accent, modulation
     /// and clamping).
     pub fn current_cutoff(&self) -> f32 {
-        self.cutoff_of(&self.motion)
-    }
-
-    /// The effective cutoff for the envelope and de-zippered cutoff in `m`.
-    #[inline(always)]
-    fn cutoff_of(&self, m: &Motion) -> f32 {
-        let a = self.accent_amount();
-        let sweep = m.env * (self.env_amount * (1.0 + ACCENT_ENV_BOOST * a) + ACCENT_CUTOFF_HZ * a);
-        (m.cutoff_s + sweep).clamp(MIN_CUTOFF_HZ, self.max_cutoff)
+        let m = &self.motion;
+        self.ladder_targets(m.cutoff_s, m.res_s, m.env).0
     }
 
     /// Accent strength of the current note: the `accent` parameter if it was accented.
@@ -261,10 +254,12 @@ impl AcidFilter {
     pub fn tick(&mut self, x: f32) -> f32 {
         let (x, xin) = self.drive_input(x);
         let mut m = self.motion;
-        let wet = self.ladder(&mut m, xin);
+        self.advance(&mut m);
+        let (fc, k) = self.ladder_targets(m.cutoff_s, m.res_s, m.env);
+        let y4 = self.ladder(&mut m, fc, k, xin);
         self.motion = m;
-        match wet {
-            Some(wet) => self.mix_output(x, wet),
+        match y4 {
+            Some(y4) => self.mix_output(x, self.compensate(y4, k, m.res_s, m.accent_gain)),
             None => 0.0,
         }
     }
@@ -276,13 +271,27 @@ impl AcidFilter {
         (x, soft_clip(x * self.drive_gain) * self.drive_makeup)
     }
 
-    /// Moves the controls and the envelope on by one sample and runs the ladder on `xin`;
-    /// returns the compensated ladder output, or `None` when the state blew up (and was reset).
+    /// One step of the de-zipper on cutoff, resonance and accent gain.
     #[inline(always)]
-    fn ladder(&mut self, m: &mut Motion, xin: f32) -> Option<f32> {
+    fn dezip_controls(&self, m: &mut Motion) {
         m.cutoff_s += (self.cutoff + self.cutoff_mod - m.cutoff_s) * self.dezip;
         m.res_s += (self.res - m.res_s) * self.dezip;
         m.accent_gain += (self.accent_gain_target - m.accent_gain) * self.dezip;
+    }
+
+    /// The envelope decrement of the current note.
+    #[inline(always)]
+    fn decay(&self) -> f32 {
+        if self.accent_hit {
+            self.accent_decay_step
+        } else {
+            self.decay_step
+        }
+    }
+
+    /// One step of the envelope.
+    #[inline(always)]
+    fn advance_envelope(&self, m: &mut Motion, decay: f32) {
         if m.env_rising {
             m.env += self.attack_step;
             if m.env >= 1.0 {
@@ -290,21 +299,34 @@ impl AcidFilter {
                 m.env_rising = false;
             }
         } else if m.env > 0.0 {
-            let step = if self.accent_hit {
-                self.accent_decay_step
-            } else {
-                self.decay_step
-            };
-            m.env = (m.env - step).max(0.0);
+            m.env = (m.env - decay).max(0.0);
         }
+    }
 
-        let fc = self.cutoff_of(m);
+    /// Moves the controls and the envelope on by one sample.
+    #[inline(always)]
+    fn advance(&self, m: &mut Motion) {
+        self.dezip_controls(m);
+        self.advance_envelope(m, self.decay());
+    }
+
+    /// The ladder's cutoff and feedback gain for de-zippered cutoff and resonance and an
+    /// envelope value.
+    #[inline(always)]
+    fn ladder_targets(&self, cutoff_s: f32, res_s: f32, env: f32) -> (f32, f32) {
         let a = self.accent_amount();
-        let res = m.res_s + (MAX_RES - m.res_s) * ACCENT_RES_BOOST * a * m.env;
+        let sweep = env * (self.env_amount * (1.0 + ACCENT_ENV_BOOST * a) + ACCENT_CUTOFF_HZ * a);
+        let fc = (cutoff_s + sweep).clamp(MIN_CUTOFF_HZ, self.max_cutoff);
+        let res = res_s + (MAX_RES - res_s) * ACCENT_RES_BOOST * a * env;
         let low_scale =
             0.5 + 0.5 * ((fc - MIN_CUTOFF_HZ) / (FULL_RES_CUTOFF_HZ - MIN_CUTOFF_HZ)).min(1.0);
-        let k = 4.0 * res * low_scale;
+        (fc, 4.0 * res * low_scale)
+    }
 
+    /// Runs the ladder on `xin` at cutoff `fc` and feedback `k`; returns its output, or
+    /// `None` when the state blew up (and was reset).
+    #[inline(always)]
+    fn ladder(&mut self, m: &mut Motion, fc: f32, k: f32, xin: f32) -> Option<f32> {
         m.coef_age = m.coef_age.saturating_add(1);
         if (fc != self.coef.fc || k != self.coef.k)
             && (m.coef_age >= COEF_REFRESH
@@ -341,7 +363,14 @@ impl AcidFilter {
             m.s = [0.0; 4];
             return None;
         }
-        Some(y4 * (1.0 + 0.5 * k) * (1.0 - m.res_s * self.vol_comp) * m.accent_gain)
+        Some(y4)
+    }
+
+    /// The ladder output with its partial passband makeup, volume compensation and accent
+    /// gain.
+    #[inline(always)]
+    fn compensate(&self, y4: f32, k: f32, res_s: f32, accent_gain: f32) -> f32 {
+        y4 * (1.0 + 0.5 * k) * (1.0 - res_s * self.vol_comp) * accent_gain
     }
 
     /// The output saturator and dry/wet mix.
@@ -368,34 +397,90 @@ impl AcidFilter {
 
     /// Filters `buf` in place.
     ///
-    /// Only the ladder is a recurrence: the input drive and the output saturator run as
-    /// separate passes over the block (which the compiler vectorises), computing exactly
-    /// what `tick` computes.
+    /// Only the ladder is a recurrence, and the controls and the envelope (cheap ones):
+    /// the input drive, the cutoff and feedback targets and the output stage run as passes
+    /// over the block (which the compiler vectorises), computing exactly what `tick`
+    /// computes. When the de-zippered controls have settled (a step leaves them unchanged)
+    /// they are constant for the whole block and only the envelope moves.
     pub fn process(&mut self, buf: &mut [f32]) {
-        const CHUNK: usize = 64;
-        for block in buf.chunks_mut(CHUNK) {
-            let n = block.len();
-            let mut xin = [0.0f32; CHUNK];
-            let mut wet = [0.0f32; CHUNK];
-            let mut blown = [false; CHUNK];
-            let (xin, wet, blown) = (&mut xin[..n], &mut wet[..n], &mut blown[..n]);
-            for (x, d) in block.iter_mut().zip(xin.iter_mut()) {
-                (*x, *d) = self.drive_input(*x);
+        crate::platform::with_wide_lanes(|| {
+            for block in buf.chunks_mut(CHUNK) {
+                self.process_chunk(block);
             }
-            let mut m = self.motion;
-            for ((&d, w), b) in xin.iter().zip(wet.iter_mut()).zip(blown.iter_mut()) {
-                match self.ladder(&mut m, d) {
-                    Some(v) => *w = v,
-                    None => *b = true,
-                }
+        });
+    }
+
+    /// `process` for at most [`CHUNK`] samples.
+    #[inline(always)]
+    fn process_chunk(&mut self, block: &mut [f32]) {
+        let n = block.len();
+        let mut xin = [0.0f32; CHUNK];
+        let mut env = [0.0f32; CHUNK];
+        let mut cutoff_s = [0.0f32; CHUNK];
+        let mut res_s = [0.0f32; CHUNK];
+        let mut accent_gain = [0.0f32; CHUNK];
+        let mut fc = [0.0f32; CHUNK];
+        let mut k = [0.0f32; CHUNK];
+        let mut blown = [false; CHUNK];
+        let xin = &mut xin[..n];
+        let (env, cutoff_s, res_s) = (&mut env[..n], &mut cutoff_s[..n], &mut res_s[..n]);
+        let (accent_gain, fc, k, blown) = (
+            &mut accent_gain[..n],
+            &mut fc[..n],
+            &mut k[..n],
+            &mut blown[..n],
+        );
+        for (x, d) in block.iter_mut().zip(xin.iter_mut()) {
+            (*x, *d) = self.drive_input(*x);
+        }
+
+        let mut m = self.motion;
+        let decay = self.decay();
+        let mut settled = m;
+        self.dezip_controls(&mut settled);
+        let at_rest = settled.cutoff_s.to_bits() == m.cutoff_s.to_bits()
+            && settled.res_s.to_bits() == m.res_s.to_bits()
+            && settled.accent_gain.to_bits() == m.accent_gain.to_bits();
+        if at_rest {
+            for e in env.iter_mut() {
+                self.advance_envelope(&mut m, decay);
+                *e = m.env;
             }
-            self.motion = m;
-            for ((x, &w), &b) in block.iter_mut().zip(wet.iter()).zip(blown.iter()) {
-                *x = if b { 0.0 } else { self.mix_output(*x, w) };
+            cutoff_s.fill(m.cutoff_s);
+            res_s.fill(m.res_s);
+            accent_gain.fill(m.accent_gain);
+        } else {
+            for i in 0..n {
+                self.dezip_controls(&mut m);
+                self.advance_envelope(&mut m, decay);
+                (env[i], cutoff_s[i], res_s[i], accent_gain[i]) =
+                    (m.env, m.cutoff_s, m.res_s, m.accent_gain);
             }
+        }
+        for i in 0..n {
+            (fc[i], k[i]) = self.ladder_targets(cutoff_s[i], res_s[i], env[i]);
+        }
+        // The ladder writes its output over its input.
+        for i in 0..n {
+            match self.ladder(&mut m, fc[i], k[i], xin[i]) {
+                Some(y4) => xin[i] = y4,
+                None => blown[i] = true,
+            }
+        }
+        self.motion = m;
+        for i in 0..n {
+            let wet = self.compensate(xin[i], k[i], res_s[i], accent_gain[i]);
+            block[i] = if blown[i] {
+                0.0
+            } else {
+                self.mix_output(block[i], wet)
+            };
         }
     }
 }
+
+/// Samples per pass of [`AcidFilter::process`].
+const CHUNK: usize = 64;
 
 #[cfg(test)]
 mod tests {

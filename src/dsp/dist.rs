@@ -3,8 +3,7 @@
 
 use std::f32::consts::FRAC_PI_2;
 
-use super::filter::{LowPass, OnePole};
-use super::{sanitize, soft_clip};
+use super::{sanitize, soft_clip, tan_pi};
 
 /// Input high-pass: keeps sub-sonic energy from driving the shaper.
 const INPUT_HP_HZ: f32 = 20.0;
@@ -16,14 +15,21 @@ const MAX_DRIVE_GAIN: f32 = 50.0;
 const MAX_BIAS: f32 = 0.2;
 /// Sine peak level at which the wet path keeps its RMS whatever the drive (−12 dBFS).
 const REFERENCE_LEVEL: f32 = 0.25;
+/// Samples per pass of [`Distortion::process`].
+const CHUNK: usize = 64;
 
 /// Distortion insert with `drive`, `mix` and `tone` (all 0..1).
 ///
 /// `tone` sweeps the post-shaper low-pass 1 → 8 kHz and the high-pass 500 → 100 Hz
 /// (exponentially): 0 is dark and thin, 1 is bright and full. The wet path is scaled so a
 /// −12 dBFS sine keeps its RMS level at any drive; dry and wet are mixed with equal power.
+///
+/// The filters compute what `filter::OnePole` and `filter::LowPass` compute (the tests hold
+/// them to those bits); they live here so that `process` can run them without their
+/// per-sample state guards when no guard would act.
 #[derive(Clone, Debug)]
 pub struct Distortion {
+    sample_rate: f32,
     drive: f32,
     mix: f32,
     tone: f32,
@@ -35,16 +41,138 @@ pub struct Distortion {
     wet_gain: f32,
     input_hp: OnePole,
     dc_block: OnePole,
-    tone_lp: LowPass,
+    tone_lp: Svf,
     tone_hp: OnePole,
     /// The wet chain is idle (mix 0) and its filters are cleared.
     bypassed: bool,
+}
+
+/// Trapezoidal one-pole (high-pass output), as `filter::OnePole`.
+#[derive(Clone, Copy, Debug)]
+struct OnePole {
+    /// g/(1 + g) with g = tan(π·fc/fs).
+    gain: f32,
+    s: f32,
+}
+
+impl OnePole {
+    fn new(sample_rate: f32, cutoff_hz: f32) -> Self {
+        let mut f = Self { gain: 0.0, s: 0.0 };
+        f.set(sample_rate, cutoff_hz);
+        f
+    }
+
+    fn set(&mut self, sample_rate: f32, cutoff_hz: f32) {
+        let g = tan_pi(clamp_cutoff(cutoff_hz, sample_rate) / sample_rate);
+        self.gain = g / (1.0 + g);
+    }
+
+    /// High-pass output for `x` and the new state, unguarded.
+    #[inline(always)]
+    fn raw(&self, x: f32) -> (f32, f32) {
+        let v = (x - self.s) * self.gain;
+        let y = v + self.s;
+        (x - y, y + v)
+    }
+
+    /// High-pass output for `x`; a tiny or non-finite state is flushed to 0.
+    #[inline(always)]
+    fn highpass(&mut self, x: f32) -> f32 {
+        let (h, s) = self.raw(x);
+        self.s = if keeps_one_pole_state(s) { s } else { 0.0 };
+        h
+    }
+}
+
+/// A one-pole state the guard leaves alone: finite and not below 1e-20 in magnitude.
+#[inline(always)]
+fn keeps_one_pole_state(s: f32) -> bool {
+    let a = s.abs();
+    (a >= 1e-20) & (a <= f32::MAX)
+}
+
+/// A state-variable pair the guard leaves alone: |a| + |b| in [1e-20, 1e30).
+#[inline(always)]
+fn keeps_svf_state(ic1: f32, ic2: f32) -> bool {
+    let m = ic1.abs() + ic2.abs();
+    (m >= 1e-20) & (m < 1e30)
+}
+
+/// The effects' cutoff range, as `filter`'s.
+fn clamp_cutoff(cutoff_hz: f32, sample_rate: f32) -> f32 {
+    cutoff_hz.clamp(1.0, 0.47 * sample_rate)
+}
+
+/// The trapezoidal state-variable low-pass of `filter::LowPass`, same coefficients and order
+/// of operations.
+#[derive(Clone, Copy, Debug)]
+struct Svf {
+    a2: f32,
+    a3: f32,
+    p: f32,
+    /// 2·a2 and 2·a3.
+    q: f32,
+    r: f32,
+    ic1: f32,
+    ic2: f32,
+}
+
+impl Svf {
+    fn new() -> Self {
+        Self {
+            a2: 0.0,
+            a3: 0.0,
+            p: 0.0,
+            q: 0.0,
+            r: 0.0,
+            ic1: 0.0,
+            ic2: 0.0,
+        }
+    }
+
+    fn set(&mut self, sample_rate: f32, cutoff_hz: f32, q: f32) {
+        let cutoff = clamp_cutoff(cutoff_hz, sample_rate);
+        let g = tan_pi(cutoff / sample_rate);
+        let k = 1.0 / q.clamp(0.05, 100.0);
+        let gk = g * (g + k);
+        let a1 = 1.0 / (1.0 + gk);
+        self.a2 = g * a1;
+        self.a3 = g * self.a2;
+        self.p = -2.0 * gk * a1;
+        self.q = 2.0 * self.a2;
+        self.r = 2.0 * self.a3;
+    }
+
+    /// Output for `x` and the new states, unguarded.
+    #[inline(always)]
+    fn raw(&self, x: f32) -> (f32, f32, f32) {
+        let (ic1, ic2) = (self.ic1, self.ic2);
+        let y = (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2);
+        let n1 = (ic1 + self.q * x) + (self.p * ic1 - self.q * ic2);
+        let n2 = (ic2 + self.r * x) + (self.q * ic1 - self.r * ic2);
+        (y, n1, n2)
+    }
+
+    /// Filters one sample; states that decayed below 1e-20 or blew up are cleared (and a
+    /// blow-up outputs 0).
+    #[inline(always)]
+    fn tick(&mut self, x: f32) -> f32 {
+        let (y, n1, n2) = self.raw(x);
+        if keeps_svf_state(n1, n2) {
+            (self.ic1, self.ic2) = (n1, n2);
+            return y;
+        }
+        let tiny = n1.abs() + n2.abs() < 1e-20;
+        (self.ic1, self.ic2) = (0.0, 0.0);
+        if tiny { y } else { 0.0 }
+    }
 }
 
 impl Distortion {
     /// Creates the insert with the `dist1` defaults (drive 0, mix 0, tone 0.5).
     pub fn new(sample_rate: f32) -> Self {
         let mut d = Self {
+            sample_rate,
             drive: f32::NAN,
             mix: f32::NAN,
             tone: f32::NAN,
@@ -56,7 +184,7 @@ impl Distortion {
             wet_gain: 0.0,
             input_hp: OnePole::new(sample_rate, INPUT_HP_HZ),
             dc_block: OnePole::new(sample_rate, DC_BLOCK_HZ),
-            tone_lp: LowPass::new(sample_rate),
+            tone_lp: Svf::new(),
             tone_hp: OnePole::new(sample_rate, 100.0),
             bypassed: false,
         };
@@ -94,9 +222,13 @@ impl Distortion {
         }
         if tone != self.tone {
             self.tone = tone;
-            self.tone_lp
-                .set(1000.0 * 8f32.powf(tone), std::f32::consts::FRAC_1_SQRT_2);
-            self.tone_hp.set(500.0 * 0.2f32.powf(tone));
+            let sr = self.sample_rate;
+            self.tone_lp.set(
+                sr,
+                1000.0 * 8f32.powf(tone),
+                std::f32::consts::FRAC_1_SQRT_2,
+            );
+            self.tone_hp.set(sr, 500.0 * 0.2f32.powf(tone));
         }
     }
 
@@ -107,7 +239,7 @@ impl Distortion {
         let (mut sum, mut sum_sq) = (0.0f32, 0.0f32);
         for i in 0..POINTS {
             let x = REFERENCE_LEVEL * (std::f32::consts::TAU * i as f32 / POINTS as f32).sin();
-            let y = soft_clip(x * self.pre_gain + self.bias) - self.bias_out;
+            let y = self.shape(x);
             sum += y;
             sum_sq += y * y;
         }
@@ -116,23 +248,39 @@ impl Distortion {
         REFERENCE_LEVEL * std::f32::consts::FRAC_1_SQRT_2 / rms
     }
 
+    /// The biased waveshaper with its resting DC removed.
+    #[inline(always)]
+    fn shape(&self, h: f32) -> f32 {
+        soft_clip(h * self.pre_gain + self.bias) - self.bias_out
+    }
+
     /// Processes one sample.
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
         let x = sanitize(x);
         if self.wet_gain == 0.0 {
-            // At mix 0 (the default) the wet chain is inaudible: skip it, and start it from
-            // a clean state when the mix opens again.
-            if !self.bypassed {
-                self.reset();
-                self.bypassed = true;
-            }
+            self.bypass();
             return x;
         }
         self.bypassed = false;
+        self.tick_wet(x)
+    }
+
+    /// At mix 0 (the default) the wet chain is inaudible: it is skipped, and starts from a
+    /// clean state when the mix opens again.
+    #[inline(always)]
+    fn bypass(&mut self) {
+        if !self.bypassed {
+            self.reset();
+            self.bypassed = true;
+        }
+    }
+
+    /// The wet chain and the mix for one sanitised sample.
+    #[inline(always)]
+    fn tick_wet(&mut self, x: f32) -> f32 {
         let h = self.input_hp.highpass(x);
-        let shaped = soft_clip(h * self.pre_gain + self.bias) - self.bias_out;
-        let w = self.dc_block.highpass(shaped);
+        let w = self.dc_block.highpass(self.shape(h));
         let w = self.tone_lp.tick(w);
         let w = self.tone_hp.highpass(w) * self.makeup;
         let y = self.dry_gain * x + self.wet_gain * w;
@@ -147,22 +295,95 @@ impl Distortion {
     /// Clears all filter states.
     pub fn reset(&mut self) {
         self.bypassed = false;
-        self.input_hp.reset();
-        self.dc_block.reset();
-        self.tone_lp.reset();
-        self.tone_hp.reset();
+        self.input_hp.s = 0.0;
+        self.dc_block.s = 0.0;
+        (self.tone_lp.ic1, self.tone_lp.ic2) = (0.0, 0.0);
+        self.tone_hp.s = 0.0;
     }
 
-    /// Processes `buf` in place.
+    /// Processes `buf` in place: bit for bit what `tick` gives.
     pub fn process(&mut self, buf: &mut [f32]) {
-        for x in buf {
-            *x = self.tick(*x);
+        crate::platform::with_wide_lanes(|| {
+            for x in buf.iter_mut() {
+                *x = sanitize(*x);
+            }
+            if self.wet_gain == 0.0 {
+                self.bypass();
+                return;
+            }
+            self.bypassed = false;
+            for block in buf.chunks_mut(CHUNK) {
+                if !self.process_unguarded(block) {
+                    for x in block.iter_mut() {
+                        *x = self.tick_wet(*x);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The wet chain over `buf` (sanitised samples) without the filters' per-sample guards,
+    /// the recurrences in scalar loops and the shaper, the checks and the mix as passes over
+    /// the block. When no guard would have acted and every output is finite, the result is
+    /// exactly the guarded one: it is kept and true returned. Otherwise nothing is changed
+    /// and false returned.
+    #[inline(always)]
+    fn process_unguarded(&mut self, buf: &mut [f32]) -> bool {
+        let n = buf.len();
+        let mut wet = [0.0f32; CHUNK];
+        let mut hp_in = [0.0f32; CHUNK];
+        let mut dc = [0.0f32; CHUNK];
+        let mut hp_out = [0.0f32; CHUNK];
+        let mut ic1 = [0.0f32; CHUNK];
+        let mut ic2 = [0.0f32; CHUNK];
+        let wet = &mut wet[..n];
+        let (hp_in, dc, hp_out) = (&mut hp_in[..n], &mut dc[..n], &mut hp_out[..n]);
+        let (ic1, ic2) = (&mut ic1[..n], &mut ic2[..n]);
+
+        let mut input_hp = self.input_hp;
+        for ((&x, h), s) in buf.iter().zip(wet.iter_mut()).zip(hp_in.iter_mut()) {
+            (*h, *s) = input_hp.raw(x);
+            input_hp.s = *s;
         }
+        for w in wet.iter_mut() {
+            *w = self.shape(*w);
+        }
+        let (mut dc_block, mut tone_lp, mut tone_hp) = (self.dc_block, self.tone_lp, self.tone_hp);
+        for (i, w) in wet.iter_mut().enumerate() {
+            let (v, s) = dc_block.raw(*w);
+            dc_block.s = s;
+            dc[i] = s;
+            let (v, n1, n2) = tone_lp.raw(v);
+            (tone_lp.ic1, tone_lp.ic2) = (n1, n2);
+            (ic1[i], ic2[i]) = (n1, n2);
+            let (v, s) = tone_hp.raw(v);
+            tone_hp.s = s;
+            hp_out[i] = s;
+            *w = v * self.makeup;
+        }
+
+        let (dry_gain, wet_gain) = (self.dry_gain, self.wet_gain);
+        let mut kept = true;
+        for i in 0..n {
+            wet[i] = dry_gain * buf[i] + wet_gain * wet[i];
+            kept &= keeps_one_pole_state(hp_in[i])
+                & keeps_one_pole_state(dc[i])
+                & keeps_one_pole_state(hp_out[i])
+                & keeps_svf_state(ic1[i], ic2[i])
+                & (wet[i].abs() <= f32::MAX);
+        }
+        if kept {
+            buf.copy_from_slice(wet);
+            (self.input_hp, self.dc_block, self.tone_lp, self.tone_hp) =
+                (input_hp, dc_block, tone_lp, tone_hp);
+        }
+        kept
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::filter::{LowPass, OnePole};
     use super::super::testutil::{
         assert_block_equals_tick, blackman_harris, power_spectrum_windowed, rng_stream,
     };
@@ -305,6 +526,91 @@ mod tests {
         }
         d.set(f32::NAN, f32::NAN, f32::NAN);
         assert!(d.tick(0.5).is_finite());
+    }
+
+    /// The original chain, built from `filter`'s one-pole and state-variable low-pass, with
+    /// the insert's own gains.
+    struct Reference {
+        input_hp: OnePole,
+        dc_block: OnePole,
+        tone_lp: LowPass,
+        tone_hp: OnePole,
+    }
+
+    impl Reference {
+        fn new(d: &Distortion) -> Self {
+            let mut tone_hp = OnePole::new(SR, 100.0);
+            tone_hp.set(500.0 * 0.2f32.powf(d.tone));
+            let mut tone_lp = LowPass::new(SR);
+            tone_lp.set(1000.0 * 8f32.powf(d.tone), std::f32::consts::FRAC_1_SQRT_2);
+            Self {
+                input_hp: OnePole::new(SR, INPUT_HP_HZ),
+                dc_block: OnePole::new(SR, DC_BLOCK_HZ),
+                tone_lp,
+                tone_hp,
+            }
+        }
+
+        fn tick(&mut self, d: &Distortion, x: f32) -> f32 {
+            let x = sanitize(x);
+            let h = self.input_hp.highpass(x);
+            let shaped = soft_clip(h * d.pre_gain + d.bias) - d.bias_out;
+            let w = self.dc_block.highpass(shaped);
+            let w = self.tone_lp.tick(w);
+            let w = self.tone_hp.highpass(w) * d.makeup;
+            let y = d.dry_gain * x + d.wet_gain * w;
+            if y.is_finite() {
+                y
+            } else {
+                self.input_hp.reset();
+                self.dc_block.reset();
+                self.tone_lp.reset();
+                self.tone_hp.reset();
+                0.0
+            }
+        }
+    }
+
+    /// Blocks of every length through the unguarded passes give the bits of the original
+    /// guarded chain: over noise, over silence long enough for the guards to flush the
+    /// states, and over non-finite and huge input.
+    #[test]
+    fn process_gives_the_bits_of_the_filter_chain() {
+        let noise = rng_stream(11, 120_000);
+        let input: Vec<f32> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| match i {
+                20_000..=90_000 => 0.0,
+                95_000 => f32::NAN,
+                95_001..=95_010 => 3e38,
+                100_000..=100_500 => 1e-25 * n,
+                _ => 0.3 * n,
+            })
+            .collect();
+        for &(drive, mix, tone) in &[(0.7, 0.5, 0.5), (1.0, 1.0, 0.0), (0.0, 0.3, 1.0)] {
+            let mut d = Distortion::new(SR);
+            d.set(drive, mix, tone);
+            let mut reference = Reference::new(&d);
+            let mut out = input.clone();
+            let mut at = 0;
+            for len in [1, 7, 64, 65, 200, 512, 31].into_iter().cycle() {
+                if at == out.len() {
+                    break;
+                }
+                let end = (at + len).min(out.len());
+                d.process(&mut out[at..end]);
+                at = end;
+            }
+            for (i, (&x, &y)) in input.iter().zip(&out).enumerate() {
+                let want = reference.tick(&d, x);
+                assert_eq!(
+                    y.to_bits(),
+                    want.to_bits(),
+                    "{drive} {mix} {tone}: sample {i}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Limiter {
     avg_scale: f64,
     lines: Lines,
     cur: Cursor,
+    /// Every recent requirement and held gain is exactly 1 (see `is_settled`).
+    settled: bool,
 }
 
 /// The limiter's buffers, allocated in `new`.
@@ -85,6 +87,7 @@ impl Limiter {
                 avg_sum: window as f64,
                 ..Cursor::START
             },
+            settled: true,
         }
     }
 
@@ -119,12 +122,11 @@ impl Limiter {
         lines.window_val[c.window_head]
     }
 
-    /// Limits one stereo frame of finite samples.
+    /// Pushes a frame's required gain and returns the smoothed gain for the frame leaving
+    /// the delay: sliding minimum, release, moving average.
     #[inline(always)]
-    fn step(&mut self, c: &mut Cursor, l: f32, r: f32) -> (f32, f32) {
+    fn smoothed_gain(&mut self, c: &mut Cursor, needed: f32) -> f32 {
         let lines = &mut self.lines;
-        let peak = l.abs().max(r.abs());
-        let needed = if peak > CEILING { CEILING / peak } else { 1.0 };
         let min = Self::window_min(lines, c, self.lookahead, needed);
         c.now += 1;
         c.held = if min < c.held {
@@ -142,8 +144,15 @@ impl Limiter {
             // Re-add from scratch once per window so rounding never accumulates.
             c.avg_sum = lines.avg_buf.iter().map(|&v| f64::from(v)).sum();
         }
-        let smoothed = (c.avg_sum * self.avg_scale) as f32;
+        (c.avg_sum * self.avg_scale) as f32
+    }
 
+    /// Limits one stereo frame of finite samples.
+    #[inline(always)]
+    fn step(&mut self, c: &mut Cursor, l: f32, r: f32) -> (f32, f32) {
+        let needed = required_gain(l, r);
+        let smoothed = self.smoothed_gain(c, needed);
+        let lines = &mut self.lines;
         let p = c.delay_pos;
         let (dl, dr, needed_then) = (lines.delay_l[p], lines.delay_r[p], lines.delay_gain[p]);
         lines.delay_l[p] = l;
@@ -172,6 +181,8 @@ impl Limiter {
         let mut c = self.cur;
         let out = self.step(&mut c, l, r);
         self.cur = c;
+        // `process` checks again before it takes its shortcut.
+        self.settled = false;
         out
     }
 
@@ -195,6 +206,7 @@ impl Limiter {
             avg_sum: lines.avg_buf.len() as f64,
             ..Cursor::START
         };
+        self.settled = true;
     }
 
     /// Limits the stereo block in place (up to the shorter length).
@@ -203,21 +215,133 @@ impl Limiter {
         let (left, right) = (&mut left[..n], &mut right[..n]);
         // The bits of |x| order like its value, so one integer pass finds any non-finite
         // sample; only then is the per-sample check (and its reset) needed.
-        let largest = left
-            .iter()
-            .chain(right.iter())
-            .fold(0u32, |m, x| m.max(x.to_bits() & 0x7fff_ffff));
-        if largest >= f32::INFINITY.to_bits() {
+        if largest_magnitude(left, right) >= f32::INFINITY.to_bits() {
             for (l, r) in left.iter_mut().zip(right.iter_mut()) {
                 (*l, *r) = self.tick(*l, *r);
             }
             return;
         }
+        for (l, r) in left.chunks_mut(CHUNK).zip(right.chunks_mut(CHUNK)) {
+            if self.settled && largest_magnitude(l, r) <= CEILING.to_bits() {
+                self.pass_through(l, r);
+            } else {
+                self.limit_chunk(l, r);
+                self.settled = self.is_settled();
+            }
+        }
+    }
+
+    /// True when every sample in the lookahead and the average wants unity gain and the
+    /// running average is exact: then a chunk whose peaks stay under the ceiling leaves the
+    /// gain at its constant unity value and the limiter is a plain delay.
+    fn is_settled(&self) -> bool {
+        let lines = &self.lines;
+        self.cur.held == 1.0
+            && self.cur.avg_sum == lines.avg_buf.len() as f64
+            && lines.avg_buf.iter().fold(true, |all, &v| all & (v == 1.0))
+            && lines
+                .delay_gain
+                .iter()
+                .fold(true, |all, &v| all & (v == 1.0))
+    }
+
+    /// What `step` computes for a settled limiter and a chunk under the ceiling: every
+    /// required gain is 1, so the sliding minimum, the held gain and the average stay at 1
+    /// (the average at its exact sum), and the output is the delayed input times the constant
+    /// gain the average gives.
+    fn pass_through(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let n = left.len();
+        let lines = &mut self.lines;
         let mut c = self.cur;
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            (*l, *r) = self.step(&mut c, *l, *r);
+        swap_through_ring(left, &mut lines.delay_l, c.delay_pos);
+        swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
+        c.delay_pos = (c.delay_pos + n) % self.lookahead;
+        c.avg_pos = (c.avg_pos + n) % lines.avg_buf.len();
+        c.now += n as u64;
+        // The window holds only unity requirements: the newest stands for all of them.
+        c.window_head = 0;
+        c.window_len = 1;
+        lines.window_val[0] = 1.0;
+        lines.window_idx[0] = c.now - 1;
+        c.gain = ((c.avg_sum * self.avg_scale) as f32)
+            .min(1.0)
+            .clamp(0.0, 1.0);
+        if c.gain != 1.0 {
+            apply_gain(left, right, |_| c.gain);
         }
         self.cur = c;
+    }
+
+    /// `step` over a chunk of finite samples, with its independent parts as passes over the
+    /// chunk: the required gains, the delay lines, and the gain applied to the delayed audio.
+    fn limit_chunk(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let n = left.len();
+        let mut needed = [0.0f32; CHUNK];
+        let mut smoothed = [0.0f32; CHUNK];
+        let (needed, smoothed) = (&mut needed[..n], &mut smoothed[..n]);
+        for ((g, &l), &r) in needed.iter_mut().zip(left.iter()).zip(right.iter()) {
+            *g = required_gain(l, r);
+        }
+        let mut c = self.cur;
+        for (&g, s) in needed.iter().zip(smoothed.iter_mut()) {
+            *s = self.smoothed_gain(&mut c, g);
+        }
+        let lines = &mut self.lines;
+        // Through the delay: the audio comes out delayed, and `needed` turns into the
+        // requirement of each delayed sample.
+        swap_through_ring(left, &mut lines.delay_l, c.delay_pos);
+        swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
+        swap_through_ring(needed, &mut lines.delay_gain, c.delay_pos);
+        c.delay_pos = (c.delay_pos + n) % self.lookahead;
+        let gain = |i: usize| smoothed[i].min(needed[i]).clamp(0.0, 1.0);
+        c.gain = gain(n - 1);
+        apply_gain(left, right, gain);
+        self.cur = c;
+    }
+}
+
+/// Frames per pass of [`Limiter::process`].
+const CHUNK: usize = 64;
+
+/// The gain that brings the louder channel of a frame to the ceiling (1 below it).
+#[inline(always)]
+fn required_gain(l: f32, r: f32) -> f32 {
+    let peak = l.abs().max(r.abs());
+    if peak > CEILING { CEILING / peak } else { 1.0 }
+}
+
+/// The largest `|x|` of both channels, as bits (which order like the values).
+fn largest_magnitude(left: &[f32], right: &[f32]) -> u32 {
+    left.iter()
+        .chain(right.iter())
+        .fold(0u32, |m, x| m.max(x.to_bits() & 0x7fff_ffff))
+}
+
+/// Delays `buf` through the circular `ring` read and written at `pos`: each sample is
+/// exchanged with the one `ring.len()` samples older, exactly as a sample-by-sample ring
+/// would, but one contiguous stretch at a time.
+fn swap_through_ring(buf: &mut [f32], ring: &mut [f32], mut pos: usize) {
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let len = (ring.len() - pos).min(rest.len());
+        let (now, later) = rest.split_at_mut(len);
+        now.swap_with_slice(&mut ring[pos..pos + len]);
+        rest = later;
+        pos = if pos + len == ring.len() {
+            0
+        } else {
+            pos + len
+        };
+    }
+}
+
+/// Multiplies each delayed frame by its gain and clips to ±1.
+#[inline(always)]
+fn apply_gain(left: &mut [f32], right: &mut [f32], gain: impl Fn(usize) -> f32) {
+    for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
+        let g = gain(i);
+        *l = (*l * g).clamp(-1.0, 1.0);
+        *r = (*r * g).clamp(-1.0, 1.0);
     }
 }
 
@@ -326,6 +450,49 @@ mod tests {
             assert!(
                 a.is_finite() && b.is_finite() && a.abs() <= 1.0 && b.abs() <= 1.0,
                 "sample {i}"
+            );
+        }
+    }
+
+    /// Spans of every length, over quiet stretches (the plain delay), loud ones, the way back
+    /// to unity gain and a non-finite sample, give what `tick` gives, bit for bit.
+    #[test]
+    fn spans_through_quiet_and_loud_stretches_match_tick() {
+        let noise = rng_stream(6, 60_000);
+        let input: Vec<(f32, f32)> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| match i {
+                5_000..=5_100 | 30_000..=30_003 => (3.0 * n, -n),
+                12_000..=20_000 => (2.0 * n, 0.1 * n),
+                40_000 => (f32::NAN, 0.1),
+                _ => (0.7 * n, 0.5 * n),
+            })
+            .collect();
+        let mut a = Limiter::new(SR);
+        let mut b = a.clone();
+        let (mut l, mut r): (Vec<f32>, Vec<f32>) = input.iter().copied().unzip();
+        let mut at = 0;
+        let mut shortcut = 0;
+        for len in [512, 1, 72, 73, 31, 200, 64, 1000, 7].into_iter().cycle() {
+            if at == l.len() {
+                break;
+            }
+            let end = (at + len).min(l.len());
+            a.process(&mut l[at..end], &mut r[at..end]);
+            shortcut += usize::from(a.settled);
+            at = end;
+        }
+        assert!(
+            shortcut > 100,
+            "quiet spans run as a plain delay: {shortcut}"
+        );
+        for (i, &(x, y)) in input.iter().enumerate() {
+            let (bl, br) = b.tick(x, y);
+            assert_eq!(
+                (l[i].to_bits(), r[i].to_bits()),
+                (bl.to_bits(), br.to_bits()),
+                "frame {i}"
             );
         }
     }
