@@ -303,23 +303,26 @@ impl Distortion {
 
     /// Processes `buf` in place: bit for bit what `tick` gives.
     pub fn process(&mut self, buf: &mut [f32]) {
-        crate::platform::with_wide_lanes(|| {
-            for x in buf.iter_mut() {
-                *x = sanitize(*x);
-            }
-            if self.wet_gain == 0.0 {
-                self.bypass();
-                return;
-            }
-            self.bypassed = false;
-            for block in buf.chunks_mut(CHUNK) {
-                if !self.process_unguarded(block) {
-                    for x in block.iter_mut() {
-                        *x = self.tick_wet(*x);
+        crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || {
+                for x in buf.iter_mut() {
+                    *x = sanitize(*x);
+                }
+                if self.wet_gain == 0.0 {
+                    self.bypass();
+                    return;
+                }
+                self.bypassed = false;
+                for block in buf.chunks_mut(CHUNK) {
+                    if !self.process_unguarded(block) {
+                        for x in block.iter_mut() {
+                            *x = self.tick_wet(*x);
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     }
 
     /// The wet chain over `buf` (sanitised samples) without the filters' per-sample guards,
