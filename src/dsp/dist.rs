@@ -88,14 +88,14 @@ impl OnePole {
 #[inline(always)]
 fn keeps_one_pole_state(s: f32) -> bool {
     let a = s.abs();
-    (a >= 1e-20) & (a <= f32::MAX)
+    (1e-20..=f32::MAX).contains(&a)
 }
 
 /// A state-variable pair the guard leaves alone: |a| + |b| in [1e-20, 1e30).
 #[inline(always)]
 fn keeps_svf_state(ic1: f32, ic2: f32) -> bool {
     let m = ic1.abs() + ic2.abs();
-    (m >= 1e-20) & (m < 1e30)
+    (1e-20..1e30).contains(&m)
 }
 
 /// The effects' cutoff range, as `filter`'s.

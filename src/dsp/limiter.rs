@@ -169,9 +169,7 @@ impl Limiter {
         lines.delay_gain[p] = needed;
         c.delay_pos = if p + 1 == self.lookahead { 0 } else { p + 1 };
 
-        // The average is ≤ the delayed sample's requirement by construction; `min` only
-        // guards against rounding.
-        c.gain = smoothed.min(needed_then).clamp(0.0, 1.0);
+        c.gain = applied_gain(smoothed, needed_then);
         (
             (dl * c.gain).clamp(-1.0, 1.0),
             (dr * c.gain).clamp(-1.0, 1.0),
@@ -298,9 +296,7 @@ impl Limiter {
         c.window_len = 1;
         lines.window_val[0] = 1.0;
         lines.window_idx[0] = c.now - 1;
-        c.gain = ((c.avg_sum * self.avg_scale) as f32)
-            .min(1.0)
-            .clamp(0.0, 1.0);
+        c.gain = applied_gain((c.avg_sum * self.avg_scale) as f32, 1.0);
         if c.gain != 1.0 {
             apply_gain(left, right, |_| c.gain);
         }
@@ -330,9 +326,8 @@ impl Limiter {
         swap_through_ring(left, &mut lines.delay_l, c.delay_pos);
         swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
         c.delay_pos = (c.delay_pos + n) % self.lookahead;
-        let gain = |i: usize| smoothed[i].min(1.0).clamp(0.0, 1.0);
-        c.gain = gain(n - 1);
-        apply_gain(left, right, gain);
+        c.gain = applied_gain(smoothed[n - 1], 1.0);
+        apply_gain(left, right, |i| applied_gain(smoothed[i], 1.0));
         self.cur = c;
     }
 
@@ -364,9 +359,8 @@ impl Limiter {
         swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
         swap_through_ring(needed, &mut lines.delay_gain, c.delay_pos);
         c.delay_pos = (c.delay_pos + n) % self.lookahead;
-        let gain = |i: usize| smoothed[i].min(needed[i]).clamp(0.0, 1.0);
-        c.gain = gain(n - 1);
-        apply_gain(left, right, gain);
+        c.gain = applied_gain(smoothed[n - 1], needed[n - 1]);
+        apply_gain(left, right, |i| applied_gain(smoothed[i], needed[i]));
         self.cur = c;
     }
 }
@@ -379,6 +373,13 @@ const CHUNK: usize = 64;
 fn required_gain(l: f32, r: f32) -> f32 {
     let peak = l.abs().max(r.abs());
     if peak > CEILING { CEILING / peak } else { 1.0 }
+}
+
+/// The gain applied to a delayed frame: the smoothed gain, at most the frame's own
+/// requirement (the average is ≤ it by construction; `min` only guards against rounding).
+#[inline(always)]
+fn applied_gain(smoothed: f32, needed_then: f32) -> f32 {
+    smoothed.min(needed_then).clamp(0.0, 1.0)
 }
 
 /// The largest `|x|` of both channels, as bits (which order like the values).
