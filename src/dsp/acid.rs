@@ -403,11 +403,14 @@ impl AcidFilter {
     /// computes. When the de-zippered controls have settled (a step leaves them unchanged)
     /// they are constant for the whole block and only the envelope moves.
     pub fn process(&mut self, buf: &mut [f32]) {
-        crate::platform::with_wide_lanes(|| {
-            for block in buf.chunks_mut(CHUNK) {
-                self.process_chunk(block);
-            }
-        });
+        crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || {
+                for block in buf.chunks_mut(CHUNK) {
+                    self.process_chunk(block);
+                }
+            },
+        );
     }
 
     /// `process` for at most [`CHUNK`] samples.
@@ -461,20 +464,24 @@ impl AcidFilter {
             (fc[i], k[i]) = self.ladder_targets(cutoff_s[i], res_s[i], env[i]);
         }
         // The ladder writes its output over its input.
+        let mut any_blown = false;
         for i in 0..n {
             match self.ladder(&mut m, fc[i], k[i], xin[i]) {
                 Some(y4) => xin[i] = y4,
-                None => blown[i] = true,
+                None => (blown[i], any_blown) = (true, true),
             }
         }
         self.motion = m;
         for i in 0..n {
             let wet = self.compensate(xin[i], k[i], res_s[i], accent_gain[i]);
-            block[i] = if blown[i] {
-                0.0
-            } else {
-                self.mix_output(block[i], wet)
-            };
+            block[i] = self.mix_output(block[i], wet);
+        }
+        if any_blown {
+            for (y, &b) in block.iter_mut().zip(blown.iter()) {
+                if b {
+                    *y = 0.0;
+                }
+            }
         }
     }
 }

@@ -88,14 +88,14 @@ impl OnePole {
 #[inline(always)]
 fn keeps_one_pole_state(s: f32) -> bool {
     let a = s.abs();
-    (a >= 1e-20) & (a <= f32::MAX)
+    (1e-20..=f32::MAX).contains(&a)
 }
 
 /// A state-variable pair the guard leaves alone: |a| + |b| in [1e-20, 1e30).
 #[inline(always)]
 fn keeps_svf_state(ic1: f32, ic2: f32) -> bool {
     let m = ic1.abs() + ic2.abs();
-    (m >= 1e-20) & (m < 1e30)
+    (1e-20..1e30).contains(&m)
 }
 
 /// The effects' cutoff range, as `filter`'s.
@@ -303,23 +303,26 @@ impl Distortion {
 
     /// Processes `buf` in place: bit for bit what `tick` gives.
     pub fn process(&mut self, buf: &mut [f32]) {
-        crate::platform::with_wide_lanes(|| {
-            for x in buf.iter_mut() {
-                *x = sanitize(*x);
-            }
-            if self.wet_gain == 0.0 {
-                self.bypass();
-                return;
-            }
-            self.bypassed = false;
-            for block in buf.chunks_mut(CHUNK) {
-                if !self.process_unguarded(block) {
-                    for x in block.iter_mut() {
-                        *x = self.tick_wet(*x);
+        crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || {
+                for x in buf.iter_mut() {
+                    *x = sanitize(*x);
+                }
+                if self.wet_gain == 0.0 {
+                    self.bypass();
+                    return;
+                }
+                self.bypassed = false;
+                for block in buf.chunks_mut(CHUNK) {
+                    if !self.process_unguarded(block) {
+                        for x in block.iter_mut() {
+                            *x = self.tick_wet(*x);
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     }
 
     /// The wet chain over `buf` (sanitised samples) without the filters' per-sample guards,

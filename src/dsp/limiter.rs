@@ -22,8 +22,10 @@ pub struct Limiter {
     avg_scale: f64,
     lines: Lines,
     cur: Cursor,
-    /// Every recent requirement and held gain is exactly 1 (see `is_settled`).
+    /// Every recent requirement is 1 and the held gain and average rest (see `is_settled`).
     settled: bool,
+    /// At least this many of the latest frames required no gain reduction (0: unknown).
+    unity_run: usize,
 }
 
 /// The limiter's buffers, allocated in `new`.
@@ -88,6 +90,7 @@ impl Limiter {
                 ..Cursor::START
             },
             settled: true,
+            unity_run: usize::MAX,
         }
     }
 
@@ -126,15 +129,21 @@ impl Limiter {
     /// the delay: sliding minimum, release, moving average.
     #[inline(always)]
     fn smoothed_gain(&mut self, c: &mut Cursor, needed: f32) -> f32 {
-        let lines = &mut self.lines;
-        let min = Self::window_min(lines, c, self.lookahead, needed);
+        let min = Self::window_min(&mut self.lines, c, self.lookahead, needed);
         c.now += 1;
+        self.hold_and_average(c, min)
+    }
+
+    /// Moves the held gain towards the window's minimum `min` (at once down, with the
+    /// release up) and returns the moving average of the held gains.
+    #[inline(always)]
+    fn hold_and_average(&mut self, c: &mut Cursor, min: f32) -> f32 {
         c.held = if min < c.held {
             min
         } else {
             min + (c.held - min) * self.release
         };
-
+        let lines = &mut self.lines;
         let n = lines.avg_buf.len();
         c.avg_sum += f64::from(c.held) - f64::from(lines.avg_buf[c.avg_pos]);
         lines.avg_buf[c.avg_pos] = c.held;
@@ -160,9 +169,7 @@ impl Limiter {
         lines.delay_gain[p] = needed;
         c.delay_pos = if p + 1 == self.lookahead { 0 } else { p + 1 };
 
-        // The average is ≤ the delayed sample's requirement by construction; `min` only
-        // guards against rounding.
-        c.gain = smoothed.min(needed_then).clamp(0.0, 1.0);
+        c.gain = applied_gain(smoothed, needed_then);
         (
             (dl * c.gain).clamp(-1.0, 1.0),
             (dr * c.gain).clamp(-1.0, 1.0),
@@ -181,8 +188,9 @@ impl Limiter {
         let mut c = self.cur;
         let out = self.step(&mut c, l, r);
         self.cur = c;
-        // `process` checks again before it takes its shortcut.
+        // `process` checks again before it takes its shortcuts.
         self.settled = false;
+        self.unity_run = 0;
         out
     }
 
@@ -207,10 +215,20 @@ impl Limiter {
             ..Cursor::START
         };
         self.settled = true;
+        self.unity_run = usize::MAX;
     }
 
     /// Limits the stereo block in place (up to the shorter length).
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || self.process_wide(left, right),
+        );
+    }
+
+    /// `process`, inlined into the wide-lane code.
+    #[inline(always)]
+    fn process_wide(&mut self, left: &mut [f32], right: &mut [f32]) {
         let n = left.len().min(right.len());
         let (left, right) = (&mut left[..n], &mut right[..n]);
         // The bits of |x| order like its value, so one integer pass finds any non-finite
@@ -222,8 +240,18 @@ impl Limiter {
             return;
         }
         for (l, r) in left.chunks_mut(CHUNK).zip(right.chunks_mut(CHUNK)) {
-            if self.settled && largest_magnitude(l, r) <= CEILING.to_bits() {
-                self.pass_through(l, r);
+            if largest_magnitude(l, r) <= CEILING.to_bits() {
+                if self.settled {
+                    self.pass_through(l, r);
+                    self.unity_run = self.unity_run.saturating_add(l.len());
+                } else if self.unity_run >= self.lookahead {
+                    self.release_chunk(l, r);
+                    self.unity_run = self.unity_run.saturating_add(l.len());
+                    self.settled = self.is_settled();
+                } else {
+                    self.limit_chunk(l, r);
+                    self.settled = self.is_settled();
+                }
             } else {
                 self.limit_chunk(l, r);
                 self.settled = self.is_settled();
@@ -231,14 +259,18 @@ impl Limiter {
         }
     }
 
-    /// True when every sample in the lookahead and the average wants unity gain and the
-    /// running average is exact: then a chunk whose peaks stay under the ceiling leaves the
-    /// gain at its constant unity value and the limiter is a plain delay.
+    /// True when every requirement in the lookahead is 1, the held gain is where the release
+    /// leaves it (1, or the float just below that the release never climbs out of), every
+    /// value in the average is that held gain and their sum is exact: then a chunk whose
+    /// peaks stay under the ceiling changes none of them and the limiter is a delay with a
+    /// constant gain.
+    #[inline(always)]
     fn is_settled(&self) -> bool {
         let lines = &self.lines;
-        self.cur.held == 1.0
-            && self.cur.avg_sum == lines.avg_buf.len() as f64
-            && lines.avg_buf.iter().fold(true, |all, &v| all & (v == 1.0))
+        let held = self.cur.held;
+        (1.0 + (held - 1.0) * self.release).to_bits() == held.to_bits()
+            && self.cur.avg_sum == f64::from(held) * lines.avg_buf.len() as f64
+            && lines.avg_buf.iter().fold(true, |all, &v| all & (v == held))
             && lines
                 .delay_gain
                 .iter()
@@ -246,9 +278,10 @@ impl Limiter {
     }
 
     /// What `step` computes for a settled limiter and a chunk under the ceiling: every
-    /// required gain is 1, so the sliding minimum, the held gain and the average stay at 1
-    /// (the average at its exact sum), and the output is the delayed input times the constant
-    /// gain the average gives.
+    /// required gain is 1, so the sliding minimum stays 1, the held gain and the average stay
+    /// as they are (the average at its exact sum), and the output is the delayed input times
+    /// the constant gain the average gives.
+    #[inline(always)]
     fn pass_through(&mut self, left: &mut [f32], right: &mut [f32]) {
         let n = left.len();
         let lines = &mut self.lines;
@@ -263,17 +296,44 @@ impl Limiter {
         c.window_len = 1;
         lines.window_val[0] = 1.0;
         lines.window_idx[0] = c.now - 1;
-        c.gain = ((c.avg_sum * self.avg_scale) as f32)
-            .min(1.0)
-            .clamp(0.0, 1.0);
+        c.gain = applied_gain((c.avg_sum * self.avg_scale) as f32, 1.0);
         if c.gain != 1.0 {
             apply_gain(left, right, |_| c.gain);
         }
         self.cur = c;
     }
 
+    /// What `step` computes for a chunk under the ceiling when every requirement in the
+    /// lookahead is 1 (the gain released after a peak): the sliding minimum is 1 throughout,
+    /// so only the release and the average move.
+    #[inline(always)]
+    fn release_chunk(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let n = left.len();
+        let mut smoothed = [0.0f32; CHUNK];
+        let smoothed = &mut smoothed[..n];
+        let mut c = self.cur;
+        for s in smoothed.iter_mut() {
+            *s = self.hold_and_average(&mut c, 1.0);
+        }
+        c.now += n as u64;
+        let lines = &mut self.lines;
+        // The window holds only unity requirements: the newest stands for all of them.
+        c.window_head = 0;
+        c.window_len = 1;
+        lines.window_val[0] = 1.0;
+        lines.window_idx[0] = c.now - 1;
+        // The requirements through the delay stay 1.
+        swap_through_ring(left, &mut lines.delay_l, c.delay_pos);
+        swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
+        c.delay_pos = (c.delay_pos + n) % self.lookahead;
+        c.gain = applied_gain(smoothed[n - 1], 1.0);
+        apply_gain(left, right, |i| applied_gain(smoothed[i], 1.0));
+        self.cur = c;
+    }
+
     /// `step` over a chunk of finite samples, with its independent parts as passes over the
     /// chunk: the required gains, the delay lines, and the gain applied to the delayed audio.
+    #[inline(always)]
     fn limit_chunk(&mut self, left: &mut [f32], right: &mut [f32]) {
         let n = left.len();
         let mut needed = [0.0f32; CHUNK];
@@ -282,6 +342,12 @@ impl Limiter {
         for ((g, &l), &r) in needed.iter_mut().zip(left.iter()).zip(right.iter()) {
             *g = required_gain(l, r);
         }
+        let unity_tail = needed.iter().rev().take_while(|&&g| g == 1.0).count();
+        self.unity_run = if unity_tail == n {
+            self.unity_run.saturating_add(n)
+        } else {
+            unity_tail
+        };
         let mut c = self.cur;
         for (&g, s) in needed.iter().zip(smoothed.iter_mut()) {
             *s = self.smoothed_gain(&mut c, g);
@@ -293,9 +359,8 @@ impl Limiter {
         swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
         swap_through_ring(needed, &mut lines.delay_gain, c.delay_pos);
         c.delay_pos = (c.delay_pos + n) % self.lookahead;
-        let gain = |i: usize| smoothed[i].min(needed[i]).clamp(0.0, 1.0);
-        c.gain = gain(n - 1);
-        apply_gain(left, right, gain);
+        c.gain = applied_gain(smoothed[n - 1], needed[n - 1]);
+        apply_gain(left, right, |i| applied_gain(smoothed[i], needed[i]));
         self.cur = c;
     }
 }
@@ -310,7 +375,15 @@ fn required_gain(l: f32, r: f32) -> f32 {
     if peak > CEILING { CEILING / peak } else { 1.0 }
 }
 
+/// The gain applied to a delayed frame: the smoothed gain, at most the frame's own
+/// requirement (the average is ≤ it by construction; `min` only guards against rounding).
+#[inline(always)]
+fn applied_gain(smoothed: f32, needed_then: f32) -> f32 {
+    smoothed.min(needed_then).clamp(0.0, 1.0)
+}
+
 /// The largest `|x|` of both channels, as bits (which order like the values).
+#[inline(always)]
 fn largest_magnitude(left: &[f32], right: &[f32]) -> u32 {
     left.iter()
         .chain(right.iter())
@@ -320,6 +393,7 @@ fn largest_magnitude(left: &[f32], right: &[f32]) -> u32 {
 /// Delays `buf` through the circular `ring` read and written at `pos`: each sample is
 /// exchanged with the one `ring.len()` samples older, exactly as a sample-by-sample ring
 /// would, but one contiguous stretch at a time.
+#[inline(always)]
 fn swap_through_ring(buf: &mut [f32], ring: &mut [f32], mut pos: usize) {
     let mut rest = buf;
     while !rest.is_empty() {
@@ -474,11 +548,13 @@ mod tests {
         let (mut l, mut r): (Vec<f32>, Vec<f32>) = input.iter().copied().unzip();
         let mut at = 0;
         let mut shortcut = 0;
+        let mut releasing = 0;
         for len in [512, 1, 72, 73, 31, 200, 64, 1000, 7].into_iter().cycle() {
             if at == l.len() {
                 break;
             }
             let end = (at + len).min(l.len());
+            releasing += usize::from(!a.settled && a.unity_run >= a.lookahead);
             a.process(&mut l[at..end], &mut r[at..end]);
             shortcut += usize::from(a.settled);
             at = end;
@@ -487,6 +563,7 @@ mod tests {
             shortcut > 100,
             "quiet spans run as a plain delay: {shortcut}"
         );
+        assert!(releasing > 20, "spans run the release alone: {releasing}");
         for (i, &(x, y)) in input.iter().enumerate() {
             let (bl, br) = b.tick(x, y);
             assert_eq!(

@@ -48,7 +48,7 @@ pub fn flush_denormal(x: f32) -> f32 {
 const INPUT_LIMIT: f32 = 1.0e6;
 
 /// Clamps `x` to ±[`INPUT_LIMIT`] and maps NaN to 0.
-#[inline]
+#[inline(always)]
 pub(crate) fn sanitize(x: f32) -> f32 {
     if x.abs() <= INPUT_LIMIT {
         x
@@ -60,7 +60,7 @@ pub(crate) fn sanitize(x: f32) -> f32 {
 }
 
 /// Smooth saturator: a rational tanh-like curve, exactly ±1 beyond |x| = 3, slope 1 at 0.
-#[inline]
+#[inline(always)]
 pub(crate) fn soft_clip(x: f32) -> f32 {
     if x.abs() >= 3.0 {
         1.0f32.copysign(x)
