@@ -116,7 +116,9 @@ pub fn allow_wide_lanes(on: bool) {
 
 /// Runs `f` compiled for AVX2 (eight f32 lanes a register instead of four) when this CPU has
 /// it, else as built for the baseline processor. Everything `f` does must be inlined into it
-/// (`#[inline(always)]` down the call tree) to be compiled for AVX2. FMA is not enabled and
+/// to be compiled for AVX2: mark the closure itself `#[inline(always)]` (a closure is not
+/// inlined into a function of other target features otherwise) and the functions it calls
+/// down the call tree. FMA is not enabled and
 /// Rust never fuses a multiply and an add by itself, so both versions compute the same bits;
 /// only the width of the registers differs.
 #[inline(always)]

@@ -328,20 +328,32 @@ impl Steps {
 /// correction between the naive values before and after it (the order the per-sample path
 /// adds them in, so the sums round the same), and writes the samples leaving it to `out`.
 #[inline(always)]
-fn merge(ring: &mut [f32; RING], blep: &[f32], naive: &[f32; BLOCK], steps: &Steps, out: &mut [f32]) {
+fn merge(
+    ring: &mut [f32; RING],
+    blep: &[f32],
+    naive: &[f32; BLOCK],
+    steps: &Steps,
+    out: &mut [f32],
+) {
     let n = out.len().min(BLOCK);
     let mut line = [0.0f32; RING + BLOCK];
     line[..RING].copy_from_slice(ring);
     let mut from = 0;
     for k in 0..steps.len.min(BLOCK) {
         let at = steps.at[k].min(n);
-        for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + at].iter_mut().zip(&naive[from..at]) {
+        for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + at]
+            .iter_mut()
+            .zip(&naive[from..at])
+        {
             *l += x;
         }
         add_step(&mut line[at..at + RING], blep, steps.since[k], steps.amp[k]);
         from = at;
     }
-    for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + n].iter_mut().zip(&naive[from..n]) {
+    for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + n]
+        .iter_mut()
+        .zip(&naive[from..n])
+    {
         *l += x;
     }
     out[..n].copy_from_slice(&line[..n]);
@@ -938,7 +950,12 @@ mod tests {
     fn blocks_at_a_constant_pitch_and_dense_steps_match_tick() {
         // Up to 0.45·fs, where a square has an edge nearly every sample, and blocks that
         // do not line up with the oscillator's own.
-        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Pink] {
+        for w in [
+            Waveform::Sine,
+            Waveform::Saw,
+            Waveform::Square,
+            Waveform::Pink,
+        ] {
             for f in [30.0, 440.0, 5000.0, 17_000.0, 21_600.0, 40_000.0] {
                 let mut a = Oscillator::new(SR, 3);
                 a.set_waveform_immediate(w);

@@ -68,7 +68,10 @@ impl Analyser {
     pub fn feed(&mut self, mono: &[f32], first_sample: u64) {
         let skip = ((self.decimate - first_sample % self.decimate) % self.decimate) as usize;
         // The eight bands fill one AVX2 register where there is one.
-        crate::platform::with_wide_lanes(|| self.feed_bands(mono, skip));
+        crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || self.feed_bands(mono, skip),
+        );
     }
 
     #[inline(always)]
