@@ -569,7 +569,11 @@ mod tests {
                 a.process(block);
             }
             for (i, (&x, &y)) in input.iter().zip(&buf).enumerate() {
-                assert_eq!(y.to_bits(), b.tick(x).to_bits(), "blocks of {cut}, sample {i}");
+                assert_eq!(
+                    y.to_bits(),
+                    b.tick(x).to_bits(),
+                    "blocks of {cut}, sample {i}"
+                );
             }
             assert_eq!((a.ic1, a.ic2), (0.0, 0.0), "decayed to exact silence");
         }

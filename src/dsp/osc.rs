@@ -329,20 +329,32 @@ impl Steps {
 /// correction between the naive values before and after it (the order the per-sample path
 /// adds them in, so the sums round the same), and writes the samples leaving it to `out`.
 #[inline(always)]
-fn merge(ring: &mut [f32; RING], blep: &[f32], naive: &[f32; BLOCK], steps: &Steps, out: &mut [f32]) {
+fn merge(
+    ring: &mut [f32; RING],
+    blep: &[f32],
+    naive: &[f32; BLOCK],
+    steps: &Steps,
+    out: &mut [f32],
+) {
     let n = out.len().min(BLOCK);
     let mut line = [0.0f32; RING + BLOCK];
     line[..RING].copy_from_slice(ring);
     let mut from = 0;
     for k in 0..steps.len.min(BLOCK) {
         let at = steps.at[k].min(n);
-        for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + at].iter_mut().zip(&naive[from..at]) {
+        for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + at]
+            .iter_mut()
+            .zip(&naive[from..at])
+        {
             *l += x;
         }
         add_step(&mut line[at..at + RING], blep, steps.since[k], steps.amp[k]);
         from = at;
     }
-    for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + n].iter_mut().zip(&naive[from..n]) {
+    for (l, &x) in line[BLEP_HALF + from..BLEP_HALF + n]
+        .iter_mut()
+        .zip(&naive[from..n])
+    {
         *l += x;
     }
     out[..n].copy_from_slice(&line[..n]);

@@ -209,7 +209,10 @@ impl Voice {
     /// `None` when a unit blew up (an output sample is not finite).
     pub fn render_own(&mut self, buf: &mut [f32], gain: Ramp) -> Option<f32> {
         let Voice { core, lp, .. } = self;
-        crate::platform::with_wide_lanes(#[inline(always)] || render_core(core, lp, buf, gain))
+        crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || render_core(core, lp, buf, gain),
+        )
     }
 
     /// Renders into `buf` through `filter` (acid1 for voice2).
@@ -220,7 +223,10 @@ impl Voice {
         gain: Ramp,
     ) -> Option<f32> {
         let core = &mut self.core;
-        crate::platform::with_wide_lanes(#[inline(always)] || render_core(core, filter, buf, gain))
+        crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || render_core(core, filter, buf, gain),
+        )
     }
 
     /// Adds the rendered `buf` (whose peak |sample| is `peak`) to the dry and send buses and
@@ -237,12 +243,15 @@ impl Voice {
         if rs.is_settled() && ds.is_settled() {
             // Both sends at rest: dry and sends in one pass (a send at zero adds nothing).
             let (r, d) = (rs.value(), ds.value());
-            crate::platform::with_wide_lanes(#[inline(always)] || match (r != 0.0, d != 0.0) {
-                (true, true) => mix3::<true, true>(buf, dry, reverb, delay, r, d),
-                (true, false) => mix3::<true, false>(buf, dry, reverb, delay, r, d),
-                (false, true) => mix3::<false, true>(buf, dry, reverb, delay, r, d),
-                (false, false) => mix3::<false, false>(buf, dry, reverb, delay, r, d),
-            });
+            crate::platform::with_wide_lanes(
+                #[inline(always)]
+                || match (r != 0.0, d != 0.0) {
+                    (true, true) => mix3::<true, true>(buf, dry, reverb, delay, r, d),
+                    (true, false) => mix3::<true, false>(buf, dry, reverb, delay, r, d),
+                    (false, true) => mix3::<false, true>(buf, dry, reverb, delay, r, d),
+                    (false, false) => mix3::<false, false>(buf, dry, reverb, delay, r, d),
+                },
+            );
         } else {
             for (d, &y) in dry.iter_mut().zip(buf) {
                 *d += y;
