@@ -29,6 +29,7 @@ const BLOCK: usize = 32;
 const MAX_DT: f32 = 0.45;
 /// Waveform switch crossfade time.
 const FADE_SECONDS: f32 = 0.005;
+/// Poles of the pink filter (even: the block loop takes them in pairs).
 const PINK_POLES: usize = 10;
 
 /// Oscillator waveform (`osc/type`).
@@ -92,6 +93,8 @@ pub struct Oscillator {
     /// from now; `ring[BLEP_HALF]` receives the naive value of the sample being rendered.
     /// Outside [`Run`], since the BLEP corrections write it by address.
     ring: [f32; RING],
+    /// The steps of the block being rendered (kept here so no block clears it first).
+    steps: Steps,
 }
 
 /// What an oscillator reads but never changes while running.
@@ -174,6 +177,7 @@ impl Oscillator {
                 brown_state: 0.0,
             },
             ring: [0.0; RING],
+            steps: Steps::new(),
         }
     }
 
@@ -259,27 +263,25 @@ impl Oscillator {
             }
             return;
         }
-        // A local copy whose address never escapes, so its scalars live in registers.
-        let mut r = self.run;
-        let t = &self.tables;
+        let (r, t, steps) = (&mut self.run, &self.tables, &mut self.steps);
         let mut naive = [0.0f32; BLOCK];
-        let mut steps = Steps::new();
+        steps.len = 0;
         // Without a crossfade the waveform cannot change inside the block: choose it once.
         match r.wave {
             Waveform::Sine => {
-                r.walk::<{ Waveform::Sine as u8 }>(dt, &mut naive, &mut steps, out.len());
+                r.walk::<{ Waveform::Sine as u8 }>(dt, &mut naive, steps, out.len());
                 for x in naive.iter_mut() {
                     *x = sin_2pi(*x);
                 }
             }
             Waveform::Saw => {
-                r.walk::<{ Waveform::Saw as u8 }>(dt, &mut naive, &mut steps, out.len());
+                r.walk::<{ Waveform::Saw as u8 }>(dt, &mut naive, steps, out.len());
                 for x in naive.iter_mut() {
                     *x = 2.0 * *x - 1.0;
                 }
             }
             Waveform::Square => {
-                r.walk::<{ Waveform::Square as u8 }>(dt, &mut naive, &mut steps, out.len());
+                r.walk::<{ Waveform::Square as u8 }>(dt, &mut naive, steps, out.len());
                 for x in naive.iter_mut() {
                     *x = if *x < 0.5 { 1.0 } else { -1.0 };
                 }
@@ -290,12 +292,12 @@ impl Oscillator {
                 r.noise_block(t, noise, &mut naive, out.len());
             }
         }
-        self.run = r;
-        merge(&mut self.ring, t.blep, &naive, &steps, out);
+        merge(&mut self.ring, t.blep, &naive, steps, out);
     }
 }
 
 /// The band-limiting steps found in one block, in time order (at most one per sample).
+#[derive(Clone, Debug)]
 struct Steps {
     at: [usize; BLOCK],
     since: [f32; BLOCK],
@@ -304,7 +306,6 @@ struct Steps {
 }
 
 impl Steps {
-    #[inline(always)]
     fn new() -> Steps {
         Steps {
             at: [0; BLOCK],
@@ -499,14 +500,18 @@ impl Run {
                 for (y, &x) in y.iter_mut().zip(&x) {
                     *y = t.pink_direct * x;
                 }
-                for k in 0..PINK_POLES {
-                    let (pole, input) = (t.pink_pole[k], t.pink_in[k]);
-                    let mut st = self.pink_state[k];
+                // Two poles a pass: half the passes over the sum.
+                for k in (0..PINK_POLES).step_by(2) {
+                    let (pa, ia) = (t.pink_pole[k], t.pink_in[k]);
+                    let (pb, ib) = (t.pink_pole[k + 1], t.pink_in[k + 1]);
+                    let (mut sa, mut sb) = (self.pink_state[k], self.pink_state[k + 1]);
                     for (y, &x) in y[..n].iter_mut().zip(&x[..n]) {
-                        st = pole * st + input * x;
-                        *y += st;
+                        sa = pa * sa + ia * x;
+                        sb = pb * sb + ib * x;
+                        *y = (*y + sa) + sb;
                     }
-                    self.pink_state[k] = st;
+                    self.pink_state[k] = sa;
+                    self.pink_state[k + 1] = sb;
                 }
                 for (o, &y) in naive.iter_mut().zip(&y) {
                     *o = 1.0 * PINK_GAIN * y;
@@ -950,12 +955,7 @@ mod tests {
     fn blocks_at_a_constant_pitch_and_dense_steps_match_tick() {
         // Up to 0.45·fs, where a square has an edge nearly every sample, and blocks that
         // do not line up with the oscillator's own.
-        for w in [
-            Waveform::Sine,
-            Waveform::Saw,
-            Waveform::Square,
-            Waveform::Pink,
-        ] {
+        for w in ALL_WAVEFORMS {
             for f in [30.0, 440.0, 5000.0, 17_000.0, 21_600.0, 40_000.0] {
                 let mut a = Oscillator::new(SR, 3);
                 a.set_waveform_immediate(w);
