@@ -209,22 +209,9 @@ impl Delay {
         self.lowcut = lowcut;
         self.highcut = highcut;
         let feedback = self.feedback;
-        let buf = &mut buf[..n];
-        let full = n - n % 8;
-        // Eight samples a step (one vector each), written so that no check is left inside.
-        for ((x, y), slot) in buf[..full]
-            .chunks_exact_mut(8)
-            .zip(read[..full].chunks_exact(8))
-            .zip(write[..full].chunks_exact_mut(8))
-        {
-            for j in 0..8 {
-                slot[j] = flush(clamp_input(x[j]) + slot[j] * feedback);
-                x[j] = y[j];
-            }
-        }
-        for i in full..n {
-            write[i] = flush(clamp_input(buf[i]) + write[i] * feedback);
-            buf[i] = read[i];
+        for ((x, &y), slot) in buf[..n].iter_mut().zip(read).zip(write.iter_mut()) {
+            *slot = flush(clamp_input(*x) + *slot * feedback);
+            *x = y;
         }
         self.write = if w + n == len { 0 } else { w + n };
         n

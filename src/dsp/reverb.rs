@@ -177,29 +177,8 @@ fn comb_run(
     let [l0, l1, l2, l3, l4, l5, l6, l7] = lines;
     let (l0, l1, l2, l3) = (&mut l0[..n], &mut l1[..n], &mut l2[..n], &mut l3[..n]);
     let (l4, l5, l6, l7) = (&mut l4[..n], &mut l5[..n], &mut l6[..n], &mut l7[..n]);
-    let at = |i: usize| {
-        (((((((0.0 + l0[i]) + l1[i]) + l2[i]) + l3[i]) + l4[i]) + l5[i]) + l6[i]) + l7[i]
-    };
-    // Eight samples a step (one vector each), written so that no check is left inside.
-    let full = n - n % LANES;
-    for ((((((((s, a0), a1), a2), a3), a4), a5), a6), a7) in sum[..full]
-        .chunks_exact_mut(LANES)
-        .zip(blocks(l0, full))
-        .zip(blocks(l1, full))
-        .zip(blocks(l2, full))
-        .zip(blocks(l3, full))
-        .zip(blocks(l4, full))
-        .zip(blocks(l5, full))
-        .zip(blocks(l6, full))
-        .zip(blocks(l7, full))
-    {
-        for j in 0..LANES {
-            s[j] =
-                (((((((0.0 + a0[j]) + a1[j]) + a2[j]) + a3[j]) + a4[j]) + a5[j]) + a6[j]) + a7[j];
-        }
-    }
-    for (i, s) in sum.iter_mut().enumerate().skip(full) {
-        *s = at(i);
+    for (i, s) in sum.iter_mut().enumerate() {
+        *s = (((((((0.0 + l0[i]) + l1[i]) + l2[i]) + l3[i]) + l4[i]) + l5[i]) + l6[i]) + l7[i];
     }
     // A local copy stays in a register through the run.
     let mut st = *state;
@@ -216,12 +195,6 @@ fn comb_run(
         [l0[i], l1[i], l2[i], l3[i], l4[i], l5[i], l6[i], l7[i]] = feed;
     }
     *state = st;
-}
-
-/// The first `full` samples of `l` in steps of [`LANES`].
-#[inline(always)]
-fn blocks(l: &[f32], full: usize) -> std::slice::ChunksExact<'_, f32> {
-    l[..full].chunks_exact(LANES)
 }
 
 /// The four allpasses in series (Schroeder: w = x + g·w[n−D], y = w[n−D] − g·w, flat
