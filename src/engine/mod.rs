@@ -170,6 +170,9 @@ pub struct Engine {
     acid_applied: [f32; 8],
     dist: Distortion,
     dist_applied: [f32; 3],
+    /// An effect setting was set since the last control tick (its smoother may rest at a new
+    /// value): the next tick passes the settings on even if no smoother moves.
+    fx_dirty: bool,
     reverb: Reverb,
     reverb_applied: [f32; 2],
     reverb_mix: Smoother,
@@ -266,6 +269,7 @@ impl Scratch {
 }
 
 /// True when every sample is finite.
+#[inline(always)]
 fn all_finite(buf: &[f32]) -> bool {
     largest_magnitude(buf) < f32::INFINITY.to_bits()
 }
@@ -306,6 +310,7 @@ impl Engine {
             acid_applied: [f32::NAN; 8],
             dist: Distortion::new(sample_rate),
             dist_applied: [f32::NAN; 3],
+            fx_dirty: true,
             reverb: Reverb::new(sample_rate),
             reverb_applied: [f32::NAN; 2],
             reverb_mix: Smoother::new(sample_rate, SMOOTH_MS, d(ParamId::reverb(reverb::MIX))),
@@ -756,8 +761,11 @@ impl Engine {
             return;
         }
         let start = self.sample - n as u64;
-        let mut resets = self.render_buses(n);
-        resets += self.render_master(&mut out[2 * from..2 * to], n, start);
+        let out = &mut out[2 * from..2 * to];
+        let resets = crate::platform::with_wide_lanes(
+            #[inline(always)]
+            || self.render_buses(n) + self.render_master(out, n, start),
+        );
         self.emit_resets(resets);
     }
 
@@ -880,7 +888,10 @@ impl Engine {
                 self.acid_applied[acid::DECAY] = f32::NAN;
                 self.apply_acid();
             }
-            _ => self.fx[i - FX_BASE].set_target(v),
+            _ => {
+                self.fx[i - FX_BASE].set_target(v);
+                self.fx_dirty = true;
+            }
         }
     }
 
@@ -900,6 +911,7 @@ impl Engine {
             }
         };
         self.fx[time - FX_BASE].set_target(target);
+        self.fx_dirty = true;
     }
 
     fn fx_value(&self, id: ParamId) -> f32 {
@@ -963,10 +975,16 @@ impl Engine {
         if !self.delay_tempo.is_nan() && self.delay_tempo != self.clock.bpm {
             self.delay_time_target();
         }
-        for s in self.fx.iter_mut() {
+        // A resting smoother's tick changes nothing: only moving ones tick, and the units
+        // hear of settings only when one moved or was set.
+        let mut moved = std::mem::take(&mut self.fx_dirty);
+        for s in self.fx.iter_mut().filter(|s| !s.is_settled()) {
             tick_settling(s);
+            moved = true;
         }
-        self.apply_effects();
+        if moved {
+            self.apply_effects();
+        }
 
         let rate1 = self.fx_value(ParamId::lfo1(lfo::RATE));
         if rate1 != self.lfo1_rate {
@@ -1410,6 +1428,7 @@ impl Engine {
     }
 
     /// The buses in place; returns the units reset.
+    #[inline(always)]
     fn render_buses(&mut self, n: usize) -> u32 {
         let sc = &mut self.scratch;
         let mut resets = 0u32;
@@ -1441,6 +1460,7 @@ impl Engine {
     }
 
     /// The master bus into `out`, the peaks and the analyser; returns the units reset.
+    #[inline(always)]
     fn render_master(&mut self, out: &mut [f32], n: usize, start: u64) -> u32 {
         let sc = &mut self.scratch;
         let mut resets = 0u32;

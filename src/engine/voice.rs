@@ -200,9 +200,12 @@ impl Voice {
             self.settle();
             return;
         }
-        tick_settling(&mut self.cutoff);
-        tick_settling(&mut self.q);
-        self.apply_filter();
+        // Resting smoothers' ticks change nothing.
+        if !(self.cutoff.is_settled() && self.q.is_settled()) {
+            tick_settling(&mut self.cutoff);
+            tick_settling(&mut self.q);
+            self.apply_filter();
+        }
     }
 
     /// Renders into `buf` through the voice's own low-pass; returns the peak |output|, or
