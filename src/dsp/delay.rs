@@ -1,7 +1,7 @@
 //! Feedback delay (send bus): mono in, wet out, crossfading between taps when the time changes.
 
 use super::filter::{LowPass, OnePole};
-use super::{INPUT_LIMIT, flush_denormal, sanitize};
+use super::{flush_denormal, sanitize};
 
 /// Crossfade time between the old and the new tap when the delay time changes.
 const CROSSFADE_S: f32 = 0.025;
@@ -210,7 +210,7 @@ impl Delay {
         self.highcut = highcut;
         let feedback = self.feedback;
         for ((x, &y), slot) in buf[..n].iter_mut().zip(read).zip(write.iter_mut()) {
-            *slot = flush(clamp_input(*x) + *slot * feedback);
+            *slot = flush(sanitize(*x) + *slot * feedback);
             *x = y;
         }
         self.write = if w + n == len { 0 } else { w + n };
@@ -226,18 +226,6 @@ fn flush(x: f32) -> f32 {
         x
     } else {
         0.0
-    }
-}
-
-/// [`sanitize`], always inlined (compiled for wide lanes too).
-#[inline(always)]
-fn clamp_input(x: f32) -> f32 {
-    if x.abs() <= INPUT_LIMIT {
-        x
-    } else if x.is_nan() {
-        0.0
-    } else {
-        INPUT_LIMIT.copysign(x)
     }
 }
 

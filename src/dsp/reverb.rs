@@ -1,7 +1,7 @@
 //! Freeverb-style stereo reverb: 8 damped feedback combs in parallel, then 4 allpasses in
 //! series, per side; the right side's delays are longer by a fixed spread.
 
-use super::INPUT_LIMIT;
+use super::sanitize;
 
 /// Comb delays in samples at 44.1 kHz (mutually prime-ish, 25–37 ms), scaled to the rate.
 const COMB_TUNING: [usize; 8] = [1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617];
@@ -252,18 +252,6 @@ fn allpass_run(lines: &mut [Line; ALLPASSES], sig: &mut [f32]) -> u32 {
         peak = peak.max(o.to_bits() & 0x7fff_ffff);
     }
     peak
-}
-
-/// [`super::sanitize`], always inlined.
-#[inline(always)]
-fn sanitize(x: f32) -> f32 {
-    if x.abs() <= INPUT_LIMIT {
-        x
-    } else if x.is_nan() {
-        0.0
-    } else {
-        INPUT_LIMIT.copysign(x)
-    }
 }
 
 /// Stereo reverb returning only the wet signal; all delay memory is allocated in `new`.
