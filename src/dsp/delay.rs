@@ -210,22 +210,11 @@ impl Delay {
         self.highcut = highcut;
         let feedback = self.feedback;
         for ((x, &y), slot) in buf[..n].iter_mut().zip(read).zip(write.iter_mut()) {
-            *slot = flush(sanitize(*x) + *slot * feedback);
+            *slot = flush_denormal(sanitize(*x) + *slot * feedback);
             *x = y;
         }
         self.write = if w + n == len { 0 } else { w + n };
         n
-    }
-}
-
-/// [`flush_denormal`], always inlined (compiled for wide lanes too).
-#[inline(always)]
-fn flush(x: f32) -> f32 {
-    let a = x.abs();
-    if (1e-20..=f32::MAX).contains(&a) {
-        x
-    } else {
-        0.0
     }
 }
 

@@ -32,8 +32,9 @@ pub use reverb::Reverb;
 
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
 
-/// Returns 0 for tiny (|x| < 1e-20) and non-finite values, `x` otherwise.
-#[inline]
+/// Returns 0 for tiny (|x| < 1e-20) and non-finite values, `x` otherwise. Always inlined,
+/// so the feedback loops that use it are compiled for wide lanes too.
+#[inline(always)]
 pub fn flush_denormal(x: f32) -> f32 {
     let a = x.abs();
     if (1e-20..=f32::MAX).contains(&a) {

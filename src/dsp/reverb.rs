@@ -1,7 +1,7 @@
 //! Freeverb-style stereo reverb: 8 damped feedback combs in parallel, then 4 allpasses in
 //! series, per side; the right side's delays are longer by a fixed spread.
 
-use super::sanitize;
+use super::{flush_denormal, sanitize};
 
 /// Comb delays in samples at 44.1 kHz (mutually prime-ish, 25–37 ms), scaled to the rate.
 const COMB_TUNING: [usize; 8] = [1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617];
@@ -67,17 +67,6 @@ impl Line {
     fn reset(&mut self) {
         self.buf.fill(0.0);
         self.pos = 0;
-    }
-}
-
-/// [`super::flush_denormal`], always inlined (so it is compiled for wide lanes too).
-#[inline(always)]
-fn flush(x: f32) -> f32 {
-    let a = x.abs();
-    if (1e-20..=f32::MAX).contains(&a) {
-        x
-    } else {
-        0.0
     }
 }
 
@@ -187,7 +176,7 @@ fn comb_run(
         let x = x[i];
         let mut feed = [0.0; COMBS];
         for k in 0..COMBS {
-            let s = flush(taps[k] + (st[k] - taps[k]) * damp);
+            let s = flush_denormal(taps[k] + (st[k] - taps[k]) * damp);
             st[k] = s;
             feed[k] = x + s * fb;
         }
@@ -211,7 +200,7 @@ fn allpass_run(lines: &mut [Line; ALLPASSES], sig: &mut [f32]) -> u32 {
         let mut out = [0.0; ALLPASSES];
         for (o, &delayed) in out.iter_mut().zip(&delayed) {
             let w = s + ALLPASS_GAIN * delayed;
-            *o = flush(w);
+            *o = flush_denormal(w);
             s = delayed - ALLPASS_GAIN * w;
         }
         (s * OUTPUT_GAIN, out)
@@ -232,7 +221,7 @@ fn allpass_run(lines: &mut [Line; ALLPASSES], sig: &mut [f32]) -> u32 {
             let delayed: [f32; LANES] = std::array::from_fn(|j| m[j]);
             let w: [f32; LANES] = std::array::from_fn(|j| s[j] + ALLPASS_GAIN * delayed[j]);
             for j in 0..LANES {
-                m[j] = flush(w[j]);
+                m[j] = flush_denormal(w[j]);
             }
             s = std::array::from_fn(|j| delayed[j] - ALLPASS_GAIN * w[j]);
         }
