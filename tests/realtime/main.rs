@@ -390,8 +390,8 @@ mod jack;
 use jack::jack_or_skip;
 
 /// End to end through cpal: slot 1 plays on `alsa:jack` (a JACK dummy server) for 5 s with
-/// `--record`; the WAV is 5 s ± 50 ms long and not silent, and no callback of ours was late
-/// or blocked. The xruns JACK reports are bounded, not zero: a dummy server without real-time
+/// `--record`; the WAV holds the periods rendered after it began (5 s ± 0.25 s) and is not
+/// silent, and no callback of ours was late or blocked. The xruns JACK reports are bounded, not zero: a dummy server without real-time
 /// priority on a loaded 2-core CI machine misses its own wake-ups now and then (CI saw one in
 /// 945 callbacks with our load at 15 % max), which says nothing about Chronus; an engine too
 /// slow for its period shows as `late` in every period and as hundreds of xruns.
@@ -447,7 +447,17 @@ fn plays_slot_one_through_jack_and_records_it() {
     let frames = reader.duration() as f64;
     let seconds = frames / 48_000.0;
     eprintln!("recorded {seconds:.4} s; stopped: {stopped}");
-    assert!((seconds - 5.0).abs() <= 0.05, "recording is {seconds} s");
+    // The recording holds every period JACK asked for after it began: all the callbacks'
+    // frames but the few before `--record` took effect (about 60 ms of start-up here). The
+    // dummy server's clock is its own and falls behind the wall clock on a loaded machine (CI
+    // saw 939 periods in 5.0015 s where 948 is usual), so the length is held to the periods
+    // rendered, and only loosely to the wall clock's 5 s.
+    let rendered = stopped["callbacks"].as_u64().unwrap() as f64 * 256.0;
+    assert!(
+        frames <= rendered && frames >= rendered - 0.25 * 48_000.0,
+        "recording is {frames} frames of the {rendered} rendered"
+    );
+    assert!((seconds - 5.0).abs() <= 0.25, "recording is {seconds} s");
     let samples: Vec<f32> = reader.into_samples::<f32>().map(Result::unwrap).collect();
     let rms = (samples.iter().map(|x| x * x).sum::<f32>() / samples.len() as f32).sqrt();
     assert!(rms > 0.01, "recording is silent (rms {rms})");
