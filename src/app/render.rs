@@ -37,6 +37,8 @@ impl OfflineRender {
     /// Loads `slot` into a new engine of `voices` voices at `sample_rate` Hz, playing.
     pub fn new(slot: &Slot, bars: u32, sample_rate: u32, voices: usize) -> OfflineRender {
         let mut engine = Engine::new(sample_rate as f32, voices);
+        // Nothing shows meters here: the engine computes none.
+        engine.set_metering(false);
         let scene = Box::new(Scene::from_slot(slot, engine.voices()));
         engine.handle(EngineMsg::Load {
             scene,

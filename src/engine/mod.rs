@@ -233,7 +233,10 @@ pub struct Engine {
     master_peak: [f32; 2],
     /// The limiter's deepest gain reduction since the last report, in dB.
     limiting_db: f32,
+    /// Sample of the next meter report (`u64::MAX` while metering is off).
     next_report: u64,
+    /// Meters (levels, spectrum) are computed and reported.
+    metering: bool,
     scratch: Scratch,
 }
 
@@ -327,6 +330,7 @@ impl Engine {
             control_sample: 0,
             limiter: Limiter::new(sample_rate),
             next_report: analyser.period,
+            metering: true,
             analyser,
             clock: Clock::new(sample_rate),
             sample: 0,
@@ -591,6 +595,21 @@ impl Engine {
             samples_per_step: self.clock.samples_per_step(),
             bpm: self.clock.bpm,
         }
+    }
+
+    /// Turns the meters (levels, spectrum, limiting) on or off. Off, as in an offline render
+    /// that shows none, the engine neither runs the analyser nor stops the buses at report
+    /// times; the sound is the same either way. On again, reports resume one period later.
+    pub fn set_metering(&mut self, on: bool) {
+        if on == self.metering {
+            return;
+        }
+        self.metering = on;
+        self.next_report = if on {
+            self.sample + self.analyser.period
+        } else {
+            u64::MAX
+        };
     }
 
     /// Hands the tempo to an outside timeline (`true`: the song's tempo no longer moves the
@@ -1493,6 +1512,13 @@ impl Engine {
             resets += 1;
             peak = [largest_magnitude(left), largest_magnitude(right)];
         }
+        if !self.metering {
+            for (j, frame) in out.chunks_exact_mut(2).enumerate() {
+                frame[0] = left[j];
+                frame[1] = right[j];
+            }
+            return resets;
+        }
         let peak = peak.map(f32::from_bits);
         for (j, frame) in out.chunks_exact_mut(2).enumerate() {
             let (l, r) = (left[j], right[j]);
@@ -1856,6 +1882,49 @@ mod tests {
             }
         }
         assert_eq!((levels, spectra), (30, 30));
+    }
+
+    #[test]
+    fn metering_off_reports_no_meters_and_changes_no_sample() {
+        let (mut on, mut off) = (Engine::new(48000.0, 8), Engine::new(48000.0, 8));
+        off.set_metering(false);
+        for e in [&mut on, &mut off] {
+            for (voice, send) in [(1, 0.0), (3, 0.4), (6, 0.7)] {
+                e.handle(EngineMsg::SetParam {
+                    id: ParamId::voice(voice, vp::REVERB_SEND),
+                    value: send,
+                });
+                e.handle(EngineMsg::SetParam {
+                    id: ParamId::voice(voice, vp::DELAY_SEND),
+                    value: send / 2.0,
+                });
+                e.handle(EngineMsg::Gate { voice, on: true });
+            }
+        }
+        // Odd buffer lengths: the bus spans fall differently from the report times.
+        let render = |e: &mut Engine| {
+            let mut out = vec![0.0; 48000 * 2];
+            for chunk in out.chunks_mut(2 * 333) {
+                e.process(chunk);
+            }
+            out
+        };
+        let (a, b) = (render(&mut on), render(&mut off));
+        assert!(a.iter().any(|x| x.abs() > 0.05));
+        let differ = a
+            .iter()
+            .zip(&b)
+            .position(|(x, y)| x.to_bits() != y.to_bits());
+        assert_eq!(differ, None, "first differing sample");
+        let meters = |e: &mut Engine| {
+            std::iter::from_fn(|| e.pop_event())
+                .filter(|ev| matches!(ev, EngineEvent::Levels { .. }))
+                .count()
+        };
+        assert_eq!((meters(&mut on), meters(&mut off)), (30, 0));
+        off.set_metering(true);
+        run(&mut off, 24000);
+        assert_eq!(meters(&mut off), 15);
     }
 
     #[test]
