@@ -49,27 +49,27 @@ pub struct Distortion {
 
 /// Trapezoidal one-pole (high-pass output), as `filter::OnePole`.
 #[derive(Clone, Copy, Debug)]
-struct OnePole {
+pub(super) struct OnePole {
     /// g/(1 + g) with g = tan(π·fc/fs).
     gain: f32,
-    s: f32,
+    pub(super) s: f32,
 }
 
 impl OnePole {
-    fn new(sample_rate: f32, cutoff_hz: f32) -> Self {
+    pub(super) fn new(sample_rate: f32, cutoff_hz: f32) -> Self {
         let mut f = Self { gain: 0.0, s: 0.0 };
         f.set(sample_rate, cutoff_hz);
         f
     }
 
-    fn set(&mut self, sample_rate: f32, cutoff_hz: f32) {
+    pub(super) fn set(&mut self, sample_rate: f32, cutoff_hz: f32) {
         let g = tan_pi(clamp_cutoff(cutoff_hz, sample_rate) / sample_rate);
         self.gain = g / (1.0 + g);
     }
 
     /// High-pass output for `x` and the new state, unguarded.
     #[inline(always)]
-    fn raw(&self, x: f32) -> (f32, f32) {
+    pub(super) fn raw(&self, x: f32) -> (f32, f32) {
         let v = (x - self.s) * self.gain;
         let y = v + self.s;
         (x - y, y + v)
@@ -77,7 +77,7 @@ impl OnePole {
 
     /// High-pass output for `x`; a tiny or non-finite state is flushed to 0.
     #[inline(always)]
-    fn highpass(&mut self, x: f32) -> f32 {
+    pub(super) fn highpass(&mut self, x: f32) -> f32 {
         let (h, s) = self.raw(x);
         self.s = if keeps_one_pole_state(s) { s } else { 0.0 };
         h
@@ -86,14 +86,14 @@ impl OnePole {
 
 /// A one-pole state the guard leaves alone: finite and not below 1e-20 in magnitude.
 #[inline(always)]
-fn keeps_one_pole_state(s: f32) -> bool {
+pub(super) fn keeps_one_pole_state(s: f32) -> bool {
     let a = s.abs();
     (1e-20..=f32::MAX).contains(&a)
 }
 
 /// A state-variable pair the guard leaves alone: |a| + |b| in [1e-20, 1e30).
 #[inline(always)]
-fn keeps_svf_state(ic1: f32, ic2: f32) -> bool {
+pub(super) fn keeps_svf_state(ic1: f32, ic2: f32) -> bool {
     let m = ic1.abs() + ic2.abs();
     (1e-20..1e30).contains(&m)
 }
@@ -106,19 +106,19 @@ fn clamp_cutoff(cutoff_hz: f32, sample_rate: f32) -> f32 {
 /// The trapezoidal state-variable low-pass of `filter::LowPass`, same coefficients and order
 /// of operations.
 #[derive(Clone, Copy, Debug)]
-struct Svf {
+pub(super) struct Svf {
     a2: f32,
     a3: f32,
     p: f32,
     /// 2·a2 and 2·a3.
     q: f32,
     r: f32,
-    ic1: f32,
-    ic2: f32,
+    pub(super) ic1: f32,
+    pub(super) ic2: f32,
 }
 
 impl Svf {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             a2: 0.0,
             a3: 0.0,
@@ -130,7 +130,7 @@ impl Svf {
         }
     }
 
-    fn set(&mut self, sample_rate: f32, cutoff_hz: f32, q: f32) {
+    pub(super) fn set(&mut self, sample_rate: f32, cutoff_hz: f32, q: f32) {
         let cutoff = clamp_cutoff(cutoff_hz, sample_rate);
         let g = tan_pi(cutoff / sample_rate);
         let k = 1.0 / q.clamp(0.05, 100.0);
@@ -143,20 +143,28 @@ impl Svf {
         self.r = 2.0 * self.a3;
     }
 
-    /// Output for `x` and the new states, unguarded.
+    /// Output for `x` and the new states, unguarded. The three are computed as lanes of one
+    /// four-wide step, `(s + k·x) + (m·ic1 − k·ic2)` with s = (ic2, ic1, ic2),
+    /// k = (a3, q, r) and m = (a2, p, q): each lane the operations of
+    /// y = (ic2 + a3·x) + (a2·ic1 − a3·ic2), n1 = (ic1 + q·x) + (p·ic1 − q·ic2),
+    /// n2 = (ic2 + r·x) + (q·ic1 − r·ic2).
     #[inline(always)]
-    fn raw(&self, x: f32) -> (f32, f32, f32) {
+    pub(super) fn raw(&self, x: f32) -> (f32, f32, f32) {
         let (ic1, ic2) = (self.ic1, self.ic2);
-        let y = (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2);
-        let n1 = (ic1 + self.q * x) + (self.p * ic1 - self.q * ic2);
-        let n2 = (ic2 + self.r * x) + (self.q * ic1 - self.r * ic2);
-        (y, n1, n2)
+        let s = [ic2, ic1, ic2, 0.0];
+        let k = [self.a3, self.q, self.r, 0.0];
+        let m = [self.a2, self.p, self.q, 0.0];
+        let mut o = [0.0f32; 4];
+        for j in 0..4 {
+            o[j] = (s[j] + k[j] * x) + (m[j] * ic1 - k[j] * ic2);
+        }
+        (o[0], o[1], o[2])
     }
 
     /// Filters one sample; states that decayed below 1e-20 or blew up are cleared (and a
     /// blow-up outputs 0).
     #[inline(always)]
-    fn tick(&mut self, x: f32) -> f32 {
+    pub(super) fn tick(&mut self, x: f32) -> f32 {
         let (y, n1, n2) = self.raw(x);
         if keeps_svf_state(n1, n2) {
             (self.ic1, self.ic2) = (n1, n2);
@@ -325,62 +333,187 @@ impl Distortion {
         );
     }
 
-    /// The wet chain over `buf` (sanitised samples) without the filters' per-sample guards,
-    /// the recurrences in scalar loops and the shaper, the checks and the mix as passes over
-    /// the block. When no guard would have acted and every output is finite, the result is
-    /// exactly the guarded one: it is kept and true returned. Otherwise nothing is changed
-    /// and false returned.
+    /// The wet chain over `buf` (sanitised samples, at most [`CHUNK`]) without the filters'
+    /// per-sample guards. When no guard would have acted and every output is finite, the
+    /// result is exactly the guarded one: it is kept and true returned. Otherwise nothing is
+    /// changed and false returned.
+    ///
+    /// The three one-poles run as lanes of one four-wide step, each at its own sample: the
+    /// input high-pass [`AHEAD`] samples ahead of the DC blocker (its outputs are shaped in
+    /// a vectorised pass before the DC blocker reaches them), the tone high-pass [`BEHIND`]
+    /// samples behind (so the low-pass output it takes was computed a few steps earlier and
+    /// the lanes' recurrences do not wait on each other). The low-pass takes the DC
+    /// blocker's output in the same step. The states are recorded and checked afterwards,
+    /// and the mix is a vectorised pass.
     #[inline(always)]
     fn process_unguarded(&mut self, buf: &mut [f32]) -> bool {
-        let n = buf.len();
-        let mut wet = [0.0f32; CHUNK];
-        let mut hp_in = [0.0f32; CHUNK];
-        let mut dc = [0.0f32; CHUNK];
-        let mut hp_out = [0.0f32; CHUNK];
-        let mut ic1 = [0.0f32; CHUNK];
-        let mut ic2 = [0.0f32; CHUNK];
-        let wet = &mut wet[..n];
-        let (hp_in, dc, hp_out) = (&mut hp_in[..n], &mut dc[..n], &mut hp_out[..n]);
-        let (ic1, ic2) = (&mut ic1[..n], &mut ic2[..n]);
+        let n = buf.len().min(CHUNK);
+        let ahead_end = n.saturating_sub(AHEAD);
+        // Input, and the input high-pass's output (shaped in place), padded for the lane
+        // that runs past the end.
+        let mut input = [0.0f32; CHUNK + AHEAD];
+        input[..n].copy_from_slice(&buf[..n]);
+        let mut shaped = [0.0f32; CHUNK + AHEAD];
+        // Guard records: the input high-pass's states over the first samples, the lanes'
+        // states, the low-pass's lanes, the tone high-pass's last states.
+        let mut first = [1.0f32; AHEAD];
+        let mut lanes_rec = [[1.0f32; 4]; CHUNK];
+        let mut lp_rec = [[1.0f32; 4]; CHUNK];
+        let mut last = [1.0f32; BEHIND];
+        // wet[t]: the tone high-pass output of sample t − BEHIND.
+        let mut wet = [0.0f32; CHUNK + BEHIND];
 
         let mut input_hp = self.input_hp;
-        for ((&x, h), s) in buf.iter().zip(wet.iter_mut()).zip(hp_in.iter_mut()) {
-            (*h, *s) = input_hp.raw(x);
-            input_hp.s = *s;
+        let p = n.min(AHEAD);
+        for ((&x, h), r) in input[..p]
+            .iter()
+            .zip(shaped[..p].iter_mut())
+            .zip(first[..p].iter_mut())
+        {
+            let (v, s) = input_hp.raw(x);
+            input_hp.s = s;
+            (*h, *r) = (v, s);
         }
-        for w in wet.iter_mut() {
-            *w = self.shape(*w);
+        let mut lanes = Lanes {
+            st: [input_hp.s, self.dc_block.s, self.tone_hp.s, 1.0],
+            g: [input_hp.gain, self.dc_block.gain, self.tone_hp.gain, 0.0],
+            lp: self.tone_lp,
+            ys: [0.0; BEHIND],
+        };
+        let mut t0 = 0;
+        while t0 < n {
+            let t1 = (t0 + AHEAD).min(n);
+            for v in shaped[t0..t1].iter_mut() {
+                *v = self.shape(*v);
+            }
+            let mut t = t0;
+            if t0 == 0 {
+                // The tone high-pass has no input yet: its lane keeps its state.
+                let hp_s = lanes.st[2];
+                while t < t1.min(BEHIND) {
+                    let (h, l) = lanes.step(input[t + AHEAD], shaped[t]);
+                    shaped[t + AHEAD] = h;
+                    lanes.st[2] = hp_s;
+                    lanes_rec[t] = lanes.st;
+                    lanes_rec[t][2] = 1.0;
+                    lp_rec[t] = l;
+                    t += 1;
+                }
+            }
+            let len = t1 - t;
+            let (done, ahead) = shaped.split_at_mut(t + AHEAD);
+            for ((((&x, &sh), h), (w, r)), l) in input[t + AHEAD..t1 + AHEAD]
+                .iter()
+                .zip(done[t..t1].iter())
+                .zip(ahead[..len].iter_mut())
+                .zip(wet[t..t1].iter_mut().zip(lanes_rec[t..t1].iter_mut()))
+                .zip(lp_rec[t..t1].iter_mut())
+            {
+                let (o, y) = lanes.step_all(x, sh);
+                (*h, *w) = (o[0], o[2]);
+                *r = lanes.st;
+                *l = y;
+            }
+            t0 = t1;
         }
-        let (mut dc_block, mut tone_lp, mut tone_hp) = (self.dc_block, self.tone_lp, self.tone_hp);
-        for (i, w) in wet.iter_mut().enumerate() {
-            let (v, s) = dc_block.raw(*w);
-            dc_block.s = s;
-            dc[i] = s;
-            let (v, n1, n2) = tone_lp.raw(v);
-            (tone_lp.ic1, tone_lp.ic2) = (n1, n2);
-            (ic1[i], ic2[i]) = (n1, n2);
-            let (v, s) = tone_hp.raw(v);
+        // The tone high-pass catches up on the low-pass outputs it has not taken yet.
+        let mut tone_hp = self.tone_hp;
+        tone_hp.s = lanes.st[2];
+        let m = n.min(BEHIND);
+        for ((&y, w), r) in lanes.ys[BEHIND - m..]
+            .iter()
+            .zip(wet[n - m + BEHIND..n + BEHIND].iter_mut())
+            .zip(last.iter_mut())
+        {
+            let (v, s) = tone_hp.raw(y);
             tone_hp.s = s;
-            hp_out[i] = s;
-            *w = v * self.makeup;
+            (*w, *r) = (v, s);
+        }
+        // The input high-pass lane ran on padding past the end: its state after the last
+        // sample is the one recorded there, and the records past it do not count.
+        if n > AHEAD {
+            input_hp.s = lanes_rec[n - 1 - AHEAD][0];
+        }
+        for r in lanes_rec[ahead_end..n].iter_mut() {
+            r[0] = 1.0;
         }
 
-        let (dry_gain, wet_gain) = (self.dry_gain, self.wet_gain);
         let mut kept = true;
-        for i in 0..n {
-            wet[i] = dry_gain * buf[i] + wet_gain * wet[i];
-            kept &= keeps_one_pole_state(hp_in[i])
-                & keeps_one_pole_state(dc[i])
-                & keeps_one_pole_state(hp_out[i])
-                & keeps_svf_state(ic1[i], ic2[i])
-                & (wet[i].abs() <= f32::MAX);
+        for r in lanes_rec[..n].iter() {
+            for &s in r {
+                kept &= keeps_one_pole_state(s);
+            }
+        }
+        for l in lp_rec[..n].iter() {
+            kept &= keeps_svf_state(l[1], l[2]);
+        }
+        for &s in first.iter().chain(last.iter()) {
+            kept &= keeps_one_pole_state(s);
+        }
+        let (dry_gain, wet_gain, makeup) = (self.dry_gain, self.wet_gain, self.makeup);
+        let mut out = [0.0f32; CHUNK];
+        for ((o, &x), &w) in out[..n].iter_mut().zip(&input[..n]).zip(&wet[BEHIND..n + BEHIND]) {
+            *o = dry_gain * x + wet_gain * (w * makeup);
+            kept &= o.abs() <= f32::MAX;
         }
         if kept {
-            buf.copy_from_slice(wet);
-            (self.input_hp, self.dc_block, self.tone_lp, self.tone_hp) =
-                (input_hp, dc_block, tone_lp, tone_hp);
+            buf[..n].copy_from_slice(&out[..n]);
+            self.input_hp = input_hp;
+            self.dc_block.s = lanes.st[1];
+            self.tone_lp = lanes.lp;
+            self.tone_hp = tone_hp;
         }
         kept
+    }
+}
+
+/// Samples the input high-pass runs ahead of the DC blocker in
+/// [`Distortion::process_unguarded`] (its first ones alone, before the lanes start).
+const AHEAD: usize = 8;
+/// Samples the tone high-pass runs behind the low-pass there.
+const BEHIND: usize = 3;
+
+/// The wet chain's filters in [`Distortion::process_unguarded`]: the one-poles' states and
+/// gains as lanes (input high-pass, DC blocker, tone high-pass, and an idle lane holding 1),
+/// the low-pass, and the low-pass outputs the tone high-pass has not taken yet (oldest
+/// first).
+struct Lanes {
+    st: [f32; 4],
+    g: [f32; 4],
+    lp: Svf,
+    ys: [f32; BEHIND],
+}
+
+impl Lanes {
+    /// One step: the input high-pass on `x` (a sample [`AHEAD`] later), the DC blocker on
+    /// `sh` (a shaped sample) and the low-pass on its output, the tone high-pass on the
+    /// oldest waiting low-pass output. Returns the one-poles' outputs and the low-pass's
+    /// (output, new states).
+    #[inline(always)]
+    fn step_all(&mut self, x: f32, sh: f32) -> ([f32; 4], [f32; 4]) {
+        let x = [x, sh, self.ys[0], 0.0];
+        let mut o = [0.0f32; 4];
+        for j in 0..4 {
+            // The one-pole's high-pass output and new state, as `OnePole::raw`.
+            let v = (x[j] - self.st[j]) * self.g[j];
+            let y = v + self.st[j];
+            o[j] = x[j] - y;
+            self.st[j] = y + v;
+        }
+        let (y, n1, n2) = self.lp.raw(o[1]);
+        (self.lp.ic1, self.lp.ic2) = (n1, n2);
+        for k in 1..BEHIND {
+            self.ys[k - 1] = self.ys[k];
+        }
+        self.ys[BEHIND - 1] = y;
+        (o, [y, n1, n2, 0.0])
+    }
+
+    /// [`Lanes::step_all`] returning the input high-pass's output and the low-pass's lanes.
+    #[inline(always)]
+    fn step(&mut self, x: f32, sh: f32) -> (f32, [f32; 4]) {
+        let (o, l) = self.step_all(x, sh);
+        (o[0], l)
     }
 }
 
