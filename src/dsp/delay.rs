@@ -233,31 +233,46 @@ impl Delay {
 
 impl Delay {
     /// The feedback filters over `read` (at most [`RUN`] samples) into `out`, without their
-    /// per-sample guards: the two recurrences in one plain loop, the states recorded and
-    /// checked afterwards in a vectorised pass. When no guard would have acted, the output
-    /// is exactly the guarded one: it is kept and true returned. Otherwise the filters are
-    /// left as they were and false returned (`out` then holds scratch values).
+    /// per-sample guards: the two state recurrences in one plain loop, the states recorded
+    /// and checked afterwards and the low-pass's outputs computed from them, in vectorised
+    /// passes. When no guard would have acted, the output is exactly the guarded one: it is
+    /// written, and true returned. Otherwise nothing is changed and false returned.
     #[inline(always)]
     fn feedback_unguarded(&mut self, read: &[f32], out: &mut [f32]) -> bool {
         let n = read.len().min(out.len()).min(RUN);
-        let (mut s, mut ic1, mut ic2) = ([0.0f32; RUN], [0.0f32; RUN], [0.0f32; RUN]);
+        let (read, out) = (&read[..n], &mut out[..n]);
+        // h: the high-pass outputs; s: its states; c1, c2: the low-pass's states before
+        // each sample (and after the last).
+        let (mut h, mut s) = ([0.0f32; RUN], [0.0f32; RUN]);
+        let (mut c1, mut c2) = ([0.0f32; RUN + 1], [0.0f32; RUN + 1]);
         let (mut lowcut, mut highcut) = (self.lowcut, self.highcut);
-        for (i, (o, &y)) in out[..n].iter_mut().zip(&read[..n]).enumerate() {
-            let (h, ns) = lowcut.raw(y);
-            lowcut.s = ns;
-            let (v, n1, n2) = highcut.raw(h);
-            (highcut.ic1, highcut.ic2) = (n1, n2);
-            *o = v;
-            (s[i], ic1[i], ic2[i]) = (ns, n1, n2);
+        (c1[0], c2[0]) = (highcut.ic1, highcut.ic2);
+        {
+            let (h, s) = (&mut h[..n], &mut s[..n]);
+            let (n1s, n2s) = (&mut c1[1..][..n], &mut c2[1..][..n]);
+            for i in 0..n {
+                let (v, ns) = lowcut.raw(read[i]);
+                lowcut.s = ns;
+                let (n1, n2) = highcut.next(v);
+                (highcut.ic1, highcut.ic2) = (n1, n2);
+                (h[i], s[i], n1s[i], n2s[i]) = (v, ns, n1, n2);
+            }
         }
         let mut kept = true;
-        for ((&s, &a), &b) in s[..n].iter().zip(&ic1[..n]).zip(&ic2[..n]) {
-            kept &= keeps_one_pole_state(s) & keeps_svf_state(a, b);
+        for &v in &s[..n] {
+            kept &= keeps_one_pole_state(v);
         }
-        if kept {
-            (self.lowcut, self.highcut) = (lowcut, highcut);
+        for (&a, &b) in c1[1..=n].iter().zip(&c2[1..=n]) {
+            kept &= keeps_svf_state(a, b);
         }
-        kept
+        if !kept {
+            return false;
+        }
+        for (((o, &x), &a), &b) in out.iter_mut().zip(&h[..n]).zip(&c1[..n]).zip(&c2[..n]) {
+            *o = highcut.output(a, b, x);
+        }
+        (self.lowcut, self.highcut) = (lowcut, highcut);
+        true
     }
 }
 

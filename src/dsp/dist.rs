@@ -16,7 +16,7 @@ const MAX_BIAS: f32 = 0.2;
 /// Sine peak level at which the wet path keeps its RMS whatever the drive (−12 dBFS).
 const REFERENCE_LEVEL: f32 = 0.25;
 /// Samples per pass of [`Distortion::process`].
-const CHUNK: usize = 64;
+const CHUNK: usize = 128;
 
 /// Distortion insert with `drive`, `mix` and `tone` (all 0..1).
 ///
@@ -143,22 +143,28 @@ impl Svf {
         self.r = 2.0 * self.a3;
     }
 
-    /// Output for `x` and the new states, unguarded. The three are computed as lanes of one
-    /// four-wide step, `(s + k·x) + (m·ic1 − k·ic2)` with s = (ic2, ic1, ic2),
-    /// k = (a3, q, r) and m = (a2, p, q): each lane the operations of
-    /// y = (ic2 + a3·x) + (a2·ic1 − a3·ic2), n1 = (ic1 + q·x) + (p·ic1 − q·ic2),
-    /// n2 = (ic2 + r·x) + (q·ic1 − r·ic2).
+    /// Output for `x` and the new states, unguarded.
     #[inline(always)]
     pub(super) fn raw(&self, x: f32) -> (f32, f32, f32) {
         let (ic1, ic2) = (self.ic1, self.ic2);
-        let s = [ic2, ic1, ic2, 0.0];
-        let k = [self.a3, self.q, self.r, 0.0];
-        let m = [self.a2, self.p, self.q, 0.0];
-        let mut o = [0.0f32; 4];
-        for j in 0..4 {
-            o[j] = (s[j] + k[j] * x) + (m[j] * ic1 - k[j] * ic2);
-        }
-        (o[0], o[1], o[2])
+        let y = (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2);
+        let (n1, n2) = self.next(x);
+        (y, n1, n2)
+    }
+
+    /// The new states for input `x`, unguarded.
+    #[inline(always)]
+    pub(super) fn next(&self, x: f32) -> (f32, f32) {
+        let (ic1, ic2) = (self.ic1, self.ic2);
+        let n1 = (ic1 + self.q * x) + (self.p * ic1 - self.q * ic2);
+        let n2 = (ic2 + self.r * x) + (self.q * ic1 - self.r * ic2);
+        (n1, n2)
+    }
+
+    /// The output for input `x` from the states before it, `ic1` and `ic2`.
+    #[inline(always)]
+    pub(super) fn output(&self, ic1: f32, ic2: f32, x: f32) -> f32 {
+        (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2)
     }
 
     /// Filters one sample; states that decayed below 1e-20 or blew up are cleared (and a
@@ -338,182 +344,195 @@ impl Distortion {
     /// result is exactly the guarded one: it is kept and true returned. Otherwise nothing is
     /// changed and false returned.
     ///
-    /// The three one-poles run as lanes of one four-wide step, each at its own sample: the
-    /// input high-pass [`AHEAD`] samples ahead of the DC blocker (its outputs are shaped in
-    /// a vectorised pass before the DC blocker reaches them), the tone high-pass [`BEHIND`]
-    /// samples behind (so the low-pass output it takes was computed a few steps earlier and
-    /// the lanes' recurrences do not wait on each other). The low-pass takes the DC
-    /// blocker's output in the same step. The states are recorded and checked afterwards,
-    /// and the mix is a vectorised pass.
+    /// The recurrences share one loop, each at its own sample so that none waits on
+    /// another: the input high-pass [`AHEAD`] samples ahead of the DC blocker (its outputs
+    /// are shaped in a vectorised pass before the DC blocker reaches them), the low-pass on
+    /// the DC blocker's output, the tone high-pass [`BEHIND`] samples behind the low-pass.
+    /// The states are recorded and checked afterwards, and the mix is a vectorised pass.
     #[inline(always)]
     fn process_unguarded(&mut self, buf: &mut [f32]) -> bool {
         let n = buf.len().min(CHUNK);
         let ahead_end = n.saturating_sub(AHEAD);
-        // Input, and the input high-pass's output (shaped in place), padded for the lane
-        // that runs past the end.
-        let mut input = [0.0f32; CHUNK + AHEAD];
-        input[..n].copy_from_slice(&buf[..n]);
-        let mut shaped = [0.0f32; CHUNK + AHEAD];
-        // Guard records: the input high-pass's states over the first samples, the lanes'
-        // states, the low-pass's lanes, the tone high-pass's last states.
-        let mut first = [1.0f32; AHEAD];
-        let mut lanes_rec = [[1.0f32; 4]; CHUNK];
-        let mut lp_rec = [[1.0f32; 4]; CHUNK];
-        let mut last = [1.0f32; BEHIND];
-        // wet[t]: the tone high-pass output of sample t − BEHIND.
-        let mut wet = [0.0f32; CHUNK + BEHIND];
+        let mut w = Work::new();
+        w.input[..n].copy_from_slice(&buf[..n]);
 
+        // The input high-pass alone over the first samples.
         let mut input_hp = self.input_hp;
         let p = n.min(AHEAD);
-        for ((&x, h), r) in input[..p]
-            .iter()
-            .zip(shaped[..p].iter_mut())
-            .zip(first[..p].iter_mut())
-        {
-            let (v, s) = input_hp.raw(x);
+        for i in 0..p {
+            let (v, s) = input_hp.raw(w.input[i]);
             input_hp.s = s;
-            (*h, *r) = (v, s);
+            (w.shaped[i], w.first[i]) = (v, s);
         }
-        let mut lanes = Lanes {
-            st: [input_hp.s, self.dc_block.s, self.tone_hp.s, 1.0],
-            g: [input_hp.gain, self.dc_block.gain, self.tone_hp.gain, 0.0],
-            lp: self.tone_lp,
+        let mut chain = Chain {
+            input_hp,
+            dc_block: self.dc_block,
+            tone_lp: self.tone_lp,
+            tone_hp: self.tone_hp,
             ys: [0.0; BEHIND],
         };
         let mut t0 = 0;
         while t0 < n {
             let t1 = (t0 + AHEAD).min(n);
-            for v in shaped[t0..t1].iter_mut() {
+            for v in w.shaped[t0..t1].iter_mut() {
                 *v = self.shape(*v);
             }
-            let mut t = t0;
             if t0 == 0 {
-                // The tone high-pass has no input yet: its lane keeps its state.
-                let hp_s = lanes.st[2];
-                while t < t1.min(BEHIND) {
-                    let (h, l) = lanes.step(input[t + AHEAD], shaped[t]);
-                    shaped[t + AHEAD] = h;
-                    lanes.st[2] = hp_s;
-                    lanes_rec[t] = lanes.st;
-                    lanes_rec[t][2] = 1.0;
-                    lp_rec[t] = l;
-                    t += 1;
-                }
-            }
-            let len = t1 - t;
-            let (done, ahead) = shaped.split_at_mut(t + AHEAD);
-            for ((((&x, &sh), h), (w, r)), l) in input[t + AHEAD..t1 + AHEAD]
-                .iter()
-                .zip(done[t..t1].iter())
-                .zip(ahead[..len].iter_mut())
-                .zip(wet[t..t1].iter_mut().zip(lanes_rec[t..t1].iter_mut()))
-                .zip(lp_rec[t..t1].iter_mut())
-            {
-                let (o, y) = lanes.step_all(x, sh);
-                (*h, *w) = (o[0], o[2]);
-                *r = lanes.st;
-                *l = y;
+                // The tone high-pass has no input over the first steps: it runs on zeros
+                // and gets its state back.
+                let b = t1.min(BEHIND);
+                let s = chain.tone_hp.s;
+                chain.run(&mut w, 0, b);
+                chain.tone_hp.s = s;
+                chain.run(&mut w, b, t1);
+            } else {
+                chain.run(&mut w, t0, t1);
             }
             t0 = t1;
         }
         // The tone high-pass catches up on the low-pass outputs it has not taken yet.
-        let mut tone_hp = self.tone_hp;
-        tone_hp.s = lanes.st[2];
         let m = n.min(BEHIND);
-        for ((&y, w), r) in lanes.ys[BEHIND - m..]
-            .iter()
-            .zip(wet[n - m + BEHIND..n + BEHIND].iter_mut())
-            .zip(last.iter_mut())
-        {
-            let (v, s) = tone_hp.raw(y);
-            tone_hp.s = s;
-            (*w, *r) = (v, s);
+        for (k, &y) in chain.ys[BEHIND - m..].iter().enumerate() {
+            let (v, s) = chain.tone_hp.raw(y);
+            chain.tone_hp.s = s;
+            (w.wet[n - m + BEHIND + k], w.last[k]) = (v, s);
         }
-        // The input high-pass lane ran on padding past the end: its state after the last
-        // sample is the one recorded there, and the records past it do not count.
+        // The input high-pass ran on padding past the end: its state after the last sample
+        // is the one recorded there.
         if n > AHEAD {
-            input_hp.s = lanes_rec[n - 1 - AHEAD][0];
-        }
-        for r in lanes_rec[ahead_end..n].iter_mut() {
-            r[0] = 1.0;
+            chain.input_hp.s = w.rec_in[n - 1 - AHEAD];
+        } else {
+            chain.input_hp.s = input_hp.s;
         }
 
         let mut kept = true;
-        for r in lanes_rec[..n].iter() {
-            for &s in r {
+        let one_poles: [&[f32]; 5] = [
+            &w.first[..p],
+            &w.rec_in[..ahead_end],
+            &w.rec_dc[..n],
+            &w.rec_hp[BEHIND.min(n)..n],
+            &w.last[..m],
+        ];
+        for states in one_poles {
+            for &s in states {
                 kept &= keeps_one_pole_state(s);
             }
         }
-        for l in lp_rec[..n].iter() {
-            kept &= keeps_svf_state(l[1], l[2]);
-        }
-        for &s in first.iter().chain(last.iter()) {
-            kept &= keeps_one_pole_state(s);
+        for (&a, &b) in w.rec_n1[..n].iter().zip(&w.rec_n2[..n]) {
+            kept &= keeps_svf_state(a, b);
         }
         let (dry_gain, wet_gain, makeup) = (self.dry_gain, self.wet_gain, self.makeup);
         let mut out = [0.0f32; CHUNK];
-        for ((o, &x), &w) in out[..n].iter_mut().zip(&input[..n]).zip(&wet[BEHIND..n + BEHIND]) {
-            *o = dry_gain * x + wet_gain * (w * makeup);
+        for ((o, &x), &y) in out[..n]
+            .iter_mut()
+            .zip(&w.input[..n])
+            .zip(&w.wet[BEHIND..n + BEHIND])
+        {
+            *o = dry_gain * x + wet_gain * (y * makeup);
             kept &= o.abs() <= f32::MAX;
         }
         if kept {
             buf[..n].copy_from_slice(&out[..n]);
-            self.input_hp = input_hp;
-            self.dc_block.s = lanes.st[1];
-            self.tone_lp = lanes.lp;
-            self.tone_hp = tone_hp;
+            self.input_hp = chain.input_hp;
+            self.dc_block = chain.dc_block;
+            self.tone_lp = chain.tone_lp;
+            self.tone_hp = chain.tone_hp;
         }
         kept
     }
 }
 
 /// Samples the input high-pass runs ahead of the DC blocker in
-/// [`Distortion::process_unguarded`] (its first ones alone, before the lanes start).
-const AHEAD: usize = 8;
+/// [`Distortion::process_unguarded`] (its first ones alone, before the others start).
+const AHEAD: usize = 16;
 /// Samples the tone high-pass runs behind the low-pass there.
 const BEHIND: usize = 3;
 
-/// The wet chain's filters in [`Distortion::process_unguarded`]: the one-poles' states and
-/// gains as lanes (input high-pass, DC blocker, tone high-pass, and an idle lane holding 1),
-/// the low-pass, and the low-pass outputs the tone high-pass has not taken yet (oldest
-/// first).
-struct Lanes {
-    st: [f32; 4],
-    g: [f32; 4],
-    lp: Svf,
+/// The per-sample records of [`Distortion::process_unguarded`].
+struct Work {
+    /// The input, padded with zeros for the input high-pass running past the end.
+    input: [f32; CHUNK + AHEAD],
+    /// The input high-pass's outputs, shaped in place before the DC blocker takes them.
+    shaped: [f32; CHUNK + AHEAD],
+    /// `wet[t]`: the tone high-pass's output for sample t − BEHIND.
+    wet: [f32; CHUNK + BEHIND],
+    /// The input high-pass's states over the first samples, and after sample t + AHEAD.
+    first: [f32; AHEAD],
+    rec_in: [f32; CHUNK],
+    /// The DC blocker's and the low-pass's states after sample t.
+    rec_dc: [f32; CHUNK],
+    rec_n1: [f32; CHUNK],
+    rec_n2: [f32; CHUNK],
+    /// The tone high-pass's state after sample t − BEHIND, and after the last ones.
+    rec_hp: [f32; CHUNK],
+    last: [f32; BEHIND],
+}
+
+impl Work {
+    #[inline(always)]
+    fn new() -> Self {
+        Self {
+            input: [0.0; CHUNK + AHEAD],
+            shaped: [0.0; CHUNK + AHEAD],
+            wet: [0.0; CHUNK + BEHIND],
+            first: [0.0; AHEAD],
+            rec_in: [0.0; CHUNK],
+            rec_dc: [0.0; CHUNK],
+            rec_n1: [0.0; CHUNK],
+            rec_n2: [0.0; CHUNK],
+            rec_hp: [0.0; CHUNK],
+            last: [0.0; BEHIND],
+        }
+    }
+}
+
+/// The wet chain's filters in [`Distortion::process_unguarded`], and the low-pass outputs
+/// the tone high-pass has not taken yet (oldest first).
+#[derive(Clone, Copy)]
+struct Chain {
+    input_hp: OnePole,
+    dc_block: OnePole,
+    tone_lp: Svf,
+    tone_hp: OnePole,
     ys: [f32; BEHIND],
 }
 
-impl Lanes {
-    /// One step: the input high-pass on `x` (a sample [`AHEAD`] later), the DC blocker on
-    /// `sh` (a shaped sample) and the low-pass on its output, the tone high-pass on the
-    /// oldest waiting low-pass output. Returns the one-poles' outputs and the low-pass's
-    /// (output, new states).
+impl Chain {
+    /// Steps `a..b` (at most [`AHEAD`] of them, shaped already): at step t the input
+    /// high-pass takes sample t + AHEAD, the DC blocker and the low-pass sample t, the tone
+    /// high-pass the low-pass output of step t − BEHIND.
     #[inline(always)]
-    fn step_all(&mut self, x: f32, sh: f32) -> ([f32; 4], [f32; 4]) {
-        let x = [x, sh, self.ys[0], 0.0];
-        let mut o = [0.0f32; 4];
-        for j in 0..4 {
-            // The one-pole's high-pass output and new state, as `OnePole::raw`.
-            let v = (x[j] - self.st[j]) * self.g[j];
-            let y = v + self.st[j];
-            o[j] = x[j] - y;
-            self.st[j] = y + v;
+    fn run(&mut self, w: &mut Work, a: usize, b: usize) {
+        let len = b - a;
+        let (done, ahead) = w.shaped.split_at_mut(a + AHEAD);
+        let input = &w.input[a + AHEAD..][..len];
+        let shaped = &done[a..][..len];
+        let ahead = &mut ahead[..len];
+        let wet = &mut w.wet[a..][..len];
+        let rec_in = &mut w.rec_in[a..][..len];
+        let rec_dc = &mut w.rec_dc[a..][..len];
+        let rec_n1 = &mut w.rec_n1[a..][..len];
+        let rec_n2 = &mut w.rec_n2[a..][..len];
+        let rec_hp = &mut w.rec_hp[a..][..len];
+        let mut c = *self;
+        let [mut y0, mut y1, mut y2] = c.ys;
+        for i in 0..len {
+            let (h, s) = c.input_hp.raw(input[i]);
+            c.input_hp.s = s;
+            (ahead[i], rec_in[i]) = (h, s);
+            let (d, s) = c.dc_block.raw(shaped[i]);
+            c.dc_block.s = s;
+            rec_dc[i] = s;
+            let (y, n1, n2) = c.tone_lp.raw(d);
+            (c.tone_lp.ic1, c.tone_lp.ic2) = (n1, n2);
+            (rec_n1[i], rec_n2[i]) = (n1, n2);
+            let (v, s) = c.tone_hp.raw(y0);
+            c.tone_hp.s = s;
+            (wet[i], rec_hp[i]) = (v, s);
+            (y0, y1, y2) = (y1, y2, y);
         }
-        let (y, n1, n2) = self.lp.raw(o[1]);
-        (self.lp.ic1, self.lp.ic2) = (n1, n2);
-        for k in 1..BEHIND {
-            self.ys[k - 1] = self.ys[k];
-        }
-        self.ys[BEHIND - 1] = y;
-        (o, [y, n1, n2, 0.0])
-    }
-
-    /// [`Lanes::step_all`] returning the input high-pass's output and the low-pass's lanes.
-    #[inline(always)]
-    fn step(&mut self, x: f32, sh: f32) -> (f32, [f32; 4]) {
-        let (o, l) = self.step_all(x, sh);
-        (o[0], l)
+        c.ys = [y0, y1, y2];
+        *self = c;
     }
 }
 
