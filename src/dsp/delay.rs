@@ -82,8 +82,11 @@ impl Delay {
             self.lowcut.set(self.sample_rate, lowcut_hz);
         }
         if !highcut_hz.is_nan() {
-            self.highcut
-                .set(self.sample_rate, highcut_hz, std::f32::consts::FRAC_1_SQRT_2);
+            self.highcut.set(
+                self.sample_rate,
+                highcut_hz,
+                std::f32::consts::FRAC_1_SQRT_2,
+            );
         }
     }
 

@@ -45,6 +45,8 @@ pub struct Distortion {
     tone_hp: OnePole,
     /// The wet chain is idle (mix 0) and its filters are cleared.
     bypassed: bool,
+    /// Scratch for [`Distortion::process_unguarded`] (kept here so no pass clears it).
+    work: Box<Work>,
 }
 
 /// Trapezoidal one-pole (high-pass output), as `filter::OnePole`.
@@ -201,6 +203,7 @@ impl Distortion {
             tone_lp: Svf::new(),
             tone_hp: OnePole::new(sample_rate, 100.0),
             bypassed: false,
+            work: Box::new(Work::new()),
         };
         d.set(0.0, 0.0, 0.5);
         d
@@ -353,7 +356,10 @@ impl Distortion {
     fn process_unguarded(&mut self, buf: &mut [f32]) -> bool {
         let n = buf.len().min(CHUNK);
         let ahead_end = n.saturating_sub(AHEAD);
-        let mut w = Work::new();
+        let (pre_gain, bias, bias_out) = (self.pre_gain, self.bias, self.bias_out);
+        // Every record is written before it is read: the scratch needs no clearing, and
+        // the padding past the input holds finite samples of earlier chunks.
+        let w = &mut *self.work;
         w.input[..n].copy_from_slice(&buf[..n]);
 
         // The input high-pass alone over the first samples.
@@ -375,18 +381,19 @@ impl Distortion {
         while t0 < n {
             let t1 = (t0 + AHEAD).min(n);
             for v in w.shaped[t0..t1].iter_mut() {
-                *v = self.shape(*v);
+                // `shape`, on the copied settings.
+                *v = soft_clip(*v * pre_gain + bias) - bias_out;
             }
             if t0 == 0 {
                 // The tone high-pass has no input over the first steps: it runs on zeros
                 // and gets its state back.
                 let b = t1.min(BEHIND);
                 let s = chain.tone_hp.s;
-                chain.run(&mut w, 0, b);
+                chain.run(w, 0, b);
                 chain.tone_hp.s = s;
-                chain.run(&mut w, b, t1);
+                chain.run(w, b, t1);
             } else {
-                chain.run(&mut w, t0, t1);
+                chain.run(w, t0, t1);
             }
             t0 = t1;
         }
@@ -422,7 +429,7 @@ impl Distortion {
             kept &= keeps_svf_state(a, b);
         }
         let (dry_gain, wet_gain, makeup) = (self.dry_gain, self.wet_gain, self.makeup);
-        let mut out = [0.0f32; CHUNK];
+        let out = &mut w.out;
         for ((o, &x), &y) in out[..n]
             .iter_mut()
             .zip(&w.input[..n])
@@ -449,6 +456,7 @@ const AHEAD: usize = 16;
 const BEHIND: usize = 3;
 
 /// The per-sample records of [`Distortion::process_unguarded`].
+#[derive(Clone)]
 struct Work {
     /// The input, padded with zeros for the input high-pass running past the end.
     input: [f32; CHUNK + AHEAD],
@@ -466,10 +474,17 @@ struct Work {
     /// The tone high-pass's state after sample t − BEHIND, and after the last ones.
     rec_hp: [f32; CHUNK],
     last: [f32; BEHIND],
+    /// The mixed output.
+    out: [f32; CHUNK],
+}
+
+impl std::fmt::Debug for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Work")
+    }
 }
 
 impl Work {
-    #[inline(always)]
     fn new() -> Self {
         Self {
             input: [0.0; CHUNK + AHEAD],
@@ -482,6 +497,7 @@ impl Work {
             rec_n2: [0.0; CHUNK],
             rec_hp: [0.0; CHUNK],
             last: [0.0; BEHIND],
+            out: [0.0; CHUNK],
         }
     }
 }
