@@ -139,6 +139,140 @@ pub fn with_wide_lanes<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Moves between eight rows of eight f32 and their transpose in registers: what a unit
+/// whose lanes are separate delay lines (the reverb's combs, one lane each) needs to read and
+/// write eight consecutive samples of each line as eight vectors, one per sample.
+/// [`Portable`] does it with plain array code; [`Avx2`] with AVX shuffles. Both move the same
+/// bits.
+pub trait Lanes: Copy {
+    /// The 8×8 block whose row `j` holds the `j`-th value of every row given:
+    /// `out[j][k] == rows[k][j]`.
+    fn load_transposed(self, rows: [&[f32; 8]; 8]) -> [[f32; 8]; 8];
+    /// Writes the transpose of `block` into `rows`: `rows[k][j] = block[j][k]`.
+    fn store_transposed(self, block: [[f32; 8]; 8], rows: [&mut [f32; 8]; 8]);
+}
+
+/// [`Lanes`] for any processor (the compiler picks the instructions).
+#[derive(Clone, Copy, Debug)]
+pub struct Portable;
+
+impl Lanes for Portable {
+    #[inline(always)]
+    fn load_transposed(self, rows: [&[f32; 8]; 8]) -> [[f32; 8]; 8] {
+        std::array::from_fn(|j| std::array::from_fn(|k| rows[k][j]))
+    }
+
+    #[inline(always)]
+    fn store_transposed(self, block: [[f32; 8]; 8], rows: [&mut [f32; 8]; 8]) {
+        for (k, row) in rows.into_iter().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = block[j][k];
+            }
+        }
+    }
+}
+
+/// [`Lanes`] with AVX shuffles (x86_64). A value exists only where the CPU has AVX2: only
+/// [`with_lanes`] makes one, after asking the CPU.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2(());
+
+/// Transposes the two 4×4 blocks held in the low and the high halves of four vectors.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn transpose_halves(
+    [a, b, c, d]: [std::arch::x86_64::__m256; 4],
+) -> [std::arch::x86_64::__m256; 4] {
+    use std::arch::x86_64::*;
+    // SAFETY: only reached through an `Avx2` value, which exists only where the CPU has AVX.
+    unsafe {
+        let (ab_lo, ab_hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+        let (cd_lo, cd_hi) = (_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+        [
+            _mm256_shuffle_ps::<0x44>(ab_lo, cd_lo),
+            _mm256_shuffle_ps::<0xee>(ab_lo, cd_lo),
+            _mm256_shuffle_ps::<0x44>(ab_hi, cd_hi),
+            _mm256_shuffle_ps::<0xee>(ab_hi, cd_hi),
+        ]
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx2 {
+    /// Half rows are loaded straight into the halves of the vectors (a load and an insert
+    /// from memory), so only the in-half shuffles are left: 16 of them, not 24.
+    #[inline(always)]
+    fn load_transposed(self, rows: [&[f32; 8]; 8]) -> [[f32; 8]; 8] {
+        use std::arch::x86_64::*;
+        // SAFETY: `self` exists only where the CPU has AVX2 (see `with_lanes`); every load
+        // reads four f32 inside one of the `[f32; 8]` rows (at 0 or 4).
+        unsafe {
+            let halves = |at: usize| -> [__m256; 4] {
+                std::array::from_fn(|k| {
+                    let lo = _mm_loadu_ps(rows[k].as_ptr().add(at));
+                    let hi = _mm_loadu_ps(rows[k + 4].as_ptr().add(at));
+                    _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(lo), hi)
+                })
+            };
+            let first = transpose_halves(halves(0));
+            let last = transpose_halves(halves(4));
+            std::mem::transmute::<[[__m256; 4]; 2], [[f32; 8]; 8]>([first, last])
+        }
+    }
+
+    /// The in-half shuffles, then each half stored on its own (a store and an extract to
+    /// memory), as in `load_transposed`.
+    #[inline(always)]
+    fn store_transposed(self, block: [[f32; 8]; 8], rows: [&mut [f32; 8]; 8]) {
+        use std::arch::x86_64::*;
+        // SAFETY: `self` exists only where the CPU has AVX2 (see `with_lanes`); every store
+        // writes four f32 inside one of the `[f32; 8]` rows (at 0 or 4).
+        unsafe {
+            let [first, last] = std::mem::transmute::<[[f32; 8]; 8], [[__m256; 4]; 2]>(block);
+            for (at, quarter) in [(0, first), (4, last)] {
+                for (k, v) in transpose_halves(quarter).into_iter().enumerate() {
+                    _mm_storeu_ps(rows[k].as_mut_ptr().add(at), _mm256_castps256_ps128(v));
+                    _mm_storeu_ps(
+                        rows[k + 4].as_mut_ptr().add(at),
+                        _mm256_extractf128_ps::<1>(v),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Work that runs with a [`Lanes`] implementation (see [`with_lanes`]).
+pub trait OnLanes {
+    /// What the work returns.
+    type Output;
+    /// Does the work; everything it calls must be `#[inline(always)]` to be compiled for AVX2
+    /// (see [`with_wide_lanes`]).
+    fn run<L: Lanes>(self, lanes: L) -> Self::Output;
+}
+
+/// As [`with_wide_lanes`], and hands the work the shuffles that go with the instructions it
+/// was compiled for: [`Avx2`] where the CPU has AVX2 (and wide lanes are allowed), else
+/// [`Portable`].
+#[inline(always)]
+pub fn with_lanes<T: OnLanes>(task: T) -> T::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx,avx2")]
+        fn wide<T: OnLanes>(task: T) -> T::Output {
+            task.run(Avx2(()))
+        }
+        if WIDE_LANES.load(std::sync::atomic::Ordering::Relaxed)
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: the CPU reports AVX and AVX2, the only features `wide` is compiled for.
+            return unsafe { wide(task) };
+        }
+    }
+    task.run(Portable)
+}
+
 /// What a path on disk is, as far as reading it goes: only a regular file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -293,6 +427,52 @@ fn held_by_another_program(e: &std::io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An 8×8 block of distinct values, `rows[k][j] = 8k + j + 0.5` (negated on odd k).
+    fn block() -> [[f32; 8]; 8] {
+        std::array::from_fn(|k| {
+            let sign = if k % 2 == 1 { -1.0 } else { 1.0 };
+            std::array::from_fn(|j| sign * ((8 * k + j) as f32 + 0.5))
+        })
+    }
+
+    /// Loads the transpose of `block()` and stores it back transposed (so into rows again).
+    fn round_trip<L: Lanes>(lanes: L) -> ([[f32; 8]; 8], [[f32; 8]; 8]) {
+        let rows = block();
+        let t = lanes.load_transposed(rows.each_ref());
+        let mut back = [[0.0; 8]; 8];
+        lanes.store_transposed(t, back.each_mut());
+        (t, back)
+    }
+
+    #[test]
+    fn the_portable_transposes_move_row_k_value_j_to_row_j_value_k() {
+        let rows = block();
+        let (t, back) = round_trip(Portable);
+        for k in 0..8 {
+            for j in 0..8 {
+                assert_eq!(t[j][k].to_bits(), rows[k][j].to_bits(), "{j} {k}");
+            }
+        }
+        assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn avx2_and_the_portable_transposes_agree() {
+        struct Both;
+        impl OnLanes for Both {
+            type Output = ([[f32; 8]; 8], [[f32; 8]; 8]);
+            #[inline(always)]
+            fn run<L: Lanes>(self, lanes: L) -> Self::Output {
+                round_trip(lanes)
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            assert_eq!(round_trip(Avx2(())), round_trip(Portable));
+        }
+        assert_eq!(with_lanes(Both), round_trip(Portable));
+    }
 
     #[test]
     fn a_replace_puts_the_new_content_under_the_old_name() {

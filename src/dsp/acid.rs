@@ -90,14 +90,16 @@ struct Motion {
 struct LadderCoefs {
     fc: f32,
     k: f32,
-    /// G, G², G³, G⁴ with G = g/(1 + g), g = tan(π·fc/fs).
-    gp: [f32; 4],
+    /// G⁴ with G = g/(1 + g), g = tan(π·fc/fs).
+    g4: f32,
     /// 2·G^j: how the loop input enters each new state.
     gp2: [f32; 4],
-    /// (1 − G)·G^j: what state j contributes to a stage j stages later.
-    kg: [f32; 4],
     /// 1/(1 + k·G⁴): resolves the zero-delay feedback loop.
     inv: f32,
+    /// Column j: what state j contributes to the stage outputs' state parts c1…c4,
+    /// (1 − G)·G^(i−j) for stage i ≥ j, else 0: `(col0·s1 + col1·s2) + (col2·s3 + col3·s4)`
+    /// gives all four in one pass of lanes.
+    cols: [[f32; 4]; 4],
     /// k·inv·(1 − G)·G^(3−j): each state's share of the resolved feedback.
     fb: [f32; 4],
 }
@@ -111,16 +113,92 @@ impl LadderCoefs {
         let kg = [keep, keep * gp[0], keep * gp[1], keep * gp[2]];
         let inv = 1.0 / (1.0 + k * gp[3]);
         let ki = k * inv;
+        let fb = [ki * kg[3], ki * kg[2], ki * kg[1], ki * kg[0]];
+        let mut cols = [[0.0f32; 4]; 4];
+        for (j, col) in cols.iter_mut().enumerate() {
+            col[j..].copy_from_slice(&kg[..4 - j]);
+        }
         Self {
             fc,
             k,
-            gp,
+            g4: gp[3],
             gp2: gp.map(|v| 2.0 * v),
-            kg,
             inv,
-            fb: [ki * kg[3], ki * kg[2], ki * kg[1], ki * kg[0]],
+            cols,
+            fb,
         }
     }
+
+    /// Whether the ladder recomputes its coefficients for cutoff `fc` and feedback `k`,
+    /// `age` samples (counting this one) after it last did.
+    #[inline(always)]
+    fn stale(&self, fc: f32, k: f32, age: u32) -> bool {
+        (fc != self.fc || k != self.k)
+            && (age >= COEF_REFRESH
+                || (fc - self.fc).abs() > COEF_CUTOFF_TOLERANCE * self.fc
+                || (k - self.k).abs() > COEF_K_TOLERANCE)
+    }
+
+    /// The offset in `fc`/`k` of the first sample whose coefficients are stale, when the
+    /// sample before the first was `age` samples after the last recomputation; `fc.len()`
+    /// when none is.
+    #[inline(always)]
+    fn first_stale(&self, fc: &[f32], k: &[f32], age: u32) -> usize {
+        let far = COEF_CUTOFF_TOLERANCE * self.fc;
+        // The offset from which the age reaches COEF_REFRESH.
+        let old = COEF_REFRESH.saturating_sub(1).saturating_sub(age) as usize;
+        for (i, (&f, &kk)) in fc.iter().zip(k).enumerate() {
+            if (f != self.fc || kk != self.k)
+                && (i >= old || (f - self.fc).abs() > far || (kk - self.k).abs() > COEF_K_TOLERANCE)
+            {
+                return i;
+            }
+        }
+        fc.len().min(k.len())
+    }
+
+    /// One ladder step from states `s` with driven input `xin`: the ladder output and the
+    /// new states.
+    ///
+    /// Four trapezoidal one-poles in series, written in state-space form: every stage
+    /// output is y_j = G^j·u + c_j(states), so once the loop input u is known all four
+    /// states update in parallel instead of one stage after another.
+    #[inline(always)]
+    fn step(&self, s: [f32; 4], xin: f32) -> (f32, [f32; 4]) {
+        let [a, b, c, d] = &self.cols;
+        let (mut cs, mut fb) = ([0.0f32; 4], [0.0f32; 4]);
+        for j in 0..4 {
+            cs[j] = (a[j] * s[0] + b[j] * s[1]) + (c[j] * s[2] + d[j] * s[3]);
+            fb[j] = self.fb[j] * s[j];
+        }
+        let feedback = (fb[0] + fb[1]) + (fb[2] + fb[3]);
+        // u = (xin − k·y4)/(1 + k·G⁴) solved without a unit delay, then saturated so the
+        // loop stays bounded at any resonance.
+        let u = soft_clip(xin * self.inv - feedback);
+        let y4 = self.g4 * u + cs[3];
+        let mut next = [0.0f32; 4];
+        for j in 0..4 {
+            next[j] = self.gp2[j] * u + (2.0 * cs[j] - s[j]);
+        }
+        (y4, next)
+    }
+}
+
+/// Bits of the smallest and (one past) the largest state size the ladder keeps as it is.
+const SIZE_LOW: u32 = 1e-20f32.to_bits();
+const SIZE_HIGH: u32 = 1e30f32.to_bits();
+
+/// Checks the ladder's new states: flushes them to zero once they are tiny; false (and
+/// cleared states) when they blew up.
+#[inline(always)]
+fn states_ok(s: &mut [f32; 4]) -> bool {
+    let size = s[0].abs() + s[1].abs() + s[2].abs() + s[3].abs();
+    // A sum of magnitudes is +0 or more, or NaN: one unsigned test covers the usual case.
+    if size.to_bits().wrapping_sub(SIZE_LOW) < SIZE_HIGH - SIZE_LOW {
+        return true;
+    }
+    *s = [0.0; 4];
+    size < 1e-20
 }
 
 impl AcidFilter {
@@ -328,42 +406,14 @@ impl AcidFilter {
     #[inline(always)]
     fn ladder(&mut self, m: &mut Motion, fc: f32, k: f32, xin: f32) -> Option<f32> {
         m.coef_age = m.coef_age.saturating_add(1);
-        if (fc != self.coef.fc || k != self.coef.k)
-            && (m.coef_age >= COEF_REFRESH
-                || (fc - self.coef.fc).abs() > COEF_CUTOFF_TOLERANCE * self.coef.fc
-                || (k - self.coef.k).abs() > COEF_K_TOLERANCE)
-        {
+        if self.coef.stale(fc, k, m.coef_age) {
             self.coef = LadderCoefs::new(fc, k, self.inv_sr);
             m.coef_age = 0;
         }
-        let c = &self.coef;
-        let [s1, s2, s3, s4] = m.s;
-        // Four trapezoidal one-poles in series, written in state-space form: every stage
-        // output is y_j = G^j·u + c_j(states), so once the loop input u is known all four
-        // states update in parallel instead of one stage after another.
-        let c1 = c.kg[0] * s1;
-        let c2 = c.kg[1] * s1 + c.kg[0] * s2;
-        let c3 = (c.kg[2] * s1 + c.kg[1] * s2) + c.kg[0] * s3;
-        let c4 = (c.kg[3] * s1 + c.kg[2] * s2) + (c.kg[1] * s3 + c.kg[0] * s4);
-        let feedback = (c.fb[0] * s1 + c.fb[1] * s2) + (c.fb[2] * s3 + c.fb[3] * s4);
-        // u = (xin − k·y4)/(1 + k·G⁴) solved without a unit delay, then saturated so the
-        // loop stays bounded at any resonance.
-        let u = soft_clip(xin * c.inv - feedback);
-        let y4 = c.gp[3] * u + c4;
-        m.s = [
-            c.gp2[0] * u + (2.0 * c1 - s1),
-            c.gp2[1] * u + (2.0 * c2 - s2),
-            c.gp2[2] * u + (2.0 * c3 - s3),
-            c.gp2[3] * u + (2.0 * c4 - s4),
-        ];
-        let size = m.s[0].abs() + m.s[1].abs() + m.s[2].abs() + m.s[3].abs();
-        if size < 1e-20 {
-            m.s = [0.0; 4];
-        } else if size >= 1e30 || size.is_nan() {
-            m.s = [0.0; 4];
-            return None;
-        }
-        Some(y4)
+        let (y4, mut s) = self.coef.step(m.s, xin);
+        let ok = states_ok(&mut s);
+        m.s = s;
+        ok.then_some(y4)
     }
 
     /// The ladder output with its partial passband makeup, volume compensation and accent
@@ -427,50 +477,87 @@ impl AcidFilter {
         let mut blown = [false; CHUNK];
         let xin = &mut xin[..n];
         let (env, cutoff_s, res_s) = (&mut env[..n], &mut cutoff_s[..n], &mut res_s[..n]);
-        let (accent_gain, fc, k, blown) = (
-            &mut accent_gain[..n],
-            &mut fc[..n],
-            &mut k[..n],
-            &mut blown[..n],
-        );
+        let (accent_gain, blown) = (&mut accent_gain[..n], &mut blown[..n]);
         for (x, d) in block.iter_mut().zip(xin.iter_mut()) {
             (*x, *d) = self.drive_input(*x);
         }
 
         let mut m = self.motion;
+        // Each de-zippered control either rests (a step leaves it unchanged, and so every
+        // later step) or moves every sample; the controls do not depend on one another.
+        dezip_into(
+            &mut m.cutoff_s,
+            self.cutoff + self.cutoff_mod,
+            self.dezip,
+            cutoff_s,
+        );
+        dezip_into(&mut m.res_s, self.res, self.dezip, res_s);
+        dezip_into(
+            &mut m.accent_gain,
+            self.accent_gain_target,
+            self.dezip,
+            accent_gain,
+        );
+        // The envelope: the attack sample by sample, then the decay, which is the same
+        // step from 0 on (0 − decay clamps to 0).
         let decay = self.decay();
-        let mut settled = m;
-        self.dezip_controls(&mut settled);
-        let at_rest = settled.cutoff_s.to_bits() == m.cutoff_s.to_bits()
-            && settled.res_s.to_bits() == m.res_s.to_bits()
-            && settled.accent_gain.to_bits() == m.accent_gain.to_bits();
-        if at_rest {
-            for e in env.iter_mut() {
-                self.advance_envelope(&mut m, decay);
-                *e = m.env;
-            }
-            cutoff_s.fill(m.cutoff_s);
-            res_s.fill(m.res_s);
-            accent_gain.fill(m.accent_gain);
-        } else {
-            for i in 0..n {
-                self.dezip_controls(&mut m);
-                self.advance_envelope(&mut m, decay);
-                (env[i], cutoff_s[i], res_s[i], accent_gain[i]) =
-                    (m.env, m.cutoff_s, m.res_s, m.accent_gain);
-            }
+        let mut start = 0;
+        while m.env_rising && start < n {
+            self.advance_envelope(&mut m, decay);
+            env[start] = m.env;
+            start += 1;
         }
+        let mut e = m.env;
+        if e > 0.0 {
+            for v in env[start..].iter_mut() {
+                let d = e - decay;
+                e = if d > 0.0 { d } else { 0.0 };
+                *v = e;
+            }
+        } else {
+            env[start..].fill(e);
+        }
+        m.env = e;
+        let (fc, k) = (&mut fc[..n], &mut k[..n]);
         for i in 0..n {
             (fc[i], k[i]) = self.ladder_targets(cutoff_s[i], res_s[i], env[i]);
         }
-        // The ladder writes its output over its input.
+        // The ladder writes its output over its input, in stretches of constant
+        // coefficients: the samples where `ladder` would recompute them are found first.
         let mut any_blown = false;
-        for i in 0..n {
-            match self.ladder(&mut m, fc[i], k[i], xin[i]) {
-                Some(y4) => xin[i] = y4,
-                None => (blown[i], any_blown) = (true, true),
+        let mut age = m.coef_age;
+        let mut s = m.s;
+        let mut i = 0;
+        while i < n {
+            let coef = &self.coef;
+            let end = i + coef.first_stale(&fc[i..], &k[i..], age);
+            for (y, b) in xin[i..end].iter_mut().zip(blown[i..end].iter_mut()) {
+                let (y4, mut next) = coef.step(s, *y);
+                let ok = states_ok(&mut next);
+                s = next;
+                if ok {
+                    *y = y4;
+                } else {
+                    (*b, any_blown) = (true, true);
+                }
             }
+            age = age.saturating_add((end - i) as u32);
+            if end < n {
+                self.coef = LadderCoefs::new(fc[end], k[end], self.inv_sr);
+                age = 0;
+                let (y4, mut next) = self.coef.step(s, xin[end]);
+                let ok = states_ok(&mut next);
+                s = next;
+                if ok {
+                    xin[end] = y4;
+                } else {
+                    (blown[end], any_blown) = (true, true);
+                }
+            }
+            i = end + 1;
         }
+        m.coef_age = age;
+        m.s = s;
         self.motion = m;
         for i in 0..n {
             let wet = self.compensate(xin[i], k[i], res_s[i], accent_gain[i]);
@@ -484,6 +571,22 @@ impl AcidFilter {
             }
         }
     }
+}
+
+/// Moves a de-zippered control `v` towards `target` by `dezip` a sample, writing each
+/// sample's value to `out`: a fill when a step leaves it unchanged.
+#[inline(always)]
+fn dezip_into(v: &mut f32, target: f32, dezip: f32, out: &mut [f32]) {
+    let mut x = *v;
+    if (x + (target - x) * dezip).to_bits() == x.to_bits() {
+        out.fill(x);
+        return;
+    }
+    for o in out.iter_mut() {
+        x += (target - x) * dezip;
+        *o = x;
+    }
+    *v = x;
 }
 
 /// Samples per pass of [`AcidFilter::process`].

@@ -1,12 +1,14 @@
 //! Feedback delay (send bus): mono in, wet out, crossfading between taps when the time changes.
 
-use super::filter::{LowPass, OnePole};
+use super::dist::{OnePole, Svf, keeps_one_pole_state, keeps_svf_state};
 use super::{flush_denormal, sanitize};
 
 /// Crossfade time between the old and the new tap when the delay time changes.
 const CROSSFADE_S: f32 = 0.025;
 /// Feedback ceiling: with the loop filters' gain ≤ 1, the loop always decays.
 const MAX_FEEDBACK: f32 = 0.95;
+/// Samples the feedback filters run at once without their per-sample guards.
+const RUN: usize = 64;
 
 /// Feedback delay returning only the wet signal.
 ///
@@ -29,8 +31,11 @@ pub struct Delay {
     fade_step: f32,
     fading: bool,
     feedback: f32,
+    /// The feedback path's one-pole high-pass and state-variable low-pass: the numbers of
+    /// `filter::OnePole` and `filter::LowPass` (held to them by the tests), in the forms
+    /// that can run a stretch without their per-sample guards.
     lowcut: OnePole,
-    highcut: LowPass,
+    highcut: Svf,
 }
 
 impl Delay {
@@ -55,7 +60,7 @@ impl Delay {
             fading: false,
             feedback: 0.0,
             lowcut: OnePole::new(sample_rate, 100.0),
-            highcut: LowPass::new(sample_rate),
+            highcut: Svf::new(),
         };
         d.set(0.25, 0.4, 100.0, 5000.0);
         d.current = d.requested;
@@ -73,9 +78,16 @@ impl Delay {
         if !feedback.is_nan() {
             self.feedback = feedback.clamp(0.0, MAX_FEEDBACK);
         }
-        self.lowcut.set(lowcut_hz);
-        self.highcut
-            .set(highcut_hz, std::f32::consts::FRAC_1_SQRT_2);
+        if !lowcut_hz.is_nan() {
+            self.lowcut.set(self.sample_rate, lowcut_hz);
+        }
+        if !highcut_hz.is_nan() {
+            self.highcut.set(
+                self.sample_rate,
+                highcut_hz,
+                std::f32::consts::FRAC_1_SQRT_2,
+            );
+        }
     }
 
     /// The delay in samples the output is currently settling on.
@@ -150,8 +162,8 @@ impl Delay {
         self.next = self.requested;
         self.fading = false;
         self.fade = 0.0;
-        self.lowcut.reset();
-        self.highcut.reset();
+        self.lowcut.s = 0.0;
+        (self.highcut.ic1, self.highcut.ic2) = (0.0, 0.0);
     }
 
     /// Processes `buf` in place (input → wet output).
@@ -202,12 +214,16 @@ impl Delay {
             let (lo, hi) = line.split_at_mut(r);
             (&hi[..n], &mut lo[w..w + n])
         };
-        let (mut lowcut, mut highcut) = (self.lowcut.clone(), self.highcut.clone());
-        for (slot, &y) in write.iter_mut().zip(read) {
-            *slot = highcut.tick(lowcut.highpass(y));
+        for (write, read) in write.chunks_mut(RUN).zip(read.chunks(RUN)) {
+            if !self.feedback_unguarded(read, write) {
+                let (mut lowcut, mut highcut) = (self.lowcut, self.highcut);
+                for (slot, &y) in write.iter_mut().zip(read) {
+                    *slot = highcut.tick(lowcut.highpass(y));
+                }
+                self.lowcut = lowcut;
+                self.highcut = highcut;
+            }
         }
-        self.lowcut = lowcut;
-        self.highcut = highcut;
         let feedback = self.feedback;
         for ((x, &y), slot) in buf[..n].iter_mut().zip(read).zip(write.iter_mut()) {
             *slot = flush_denormal(sanitize(*x) + *slot * feedback);
@@ -215,6 +231,51 @@ impl Delay {
         }
         self.write = if w + n == len { 0 } else { w + n };
         n
+    }
+}
+
+impl Delay {
+    /// The feedback filters over `read` (at most [`RUN`] samples) into `out`, without their
+    /// per-sample guards: the two state recurrences in one plain loop, the states recorded
+    /// and checked afterwards and the low-pass's outputs computed from them, in vectorised
+    /// passes. When no guard would have acted, the output is exactly the guarded one: it is
+    /// written, and true returned. Otherwise nothing is changed and false returned.
+    #[inline(always)]
+    fn feedback_unguarded(&mut self, read: &[f32], out: &mut [f32]) -> bool {
+        let n = read.len().min(out.len()).min(RUN);
+        let (read, out) = (&read[..n], &mut out[..n]);
+        // h: the high-pass outputs; s: its states; c1, c2: the low-pass's states before
+        // each sample (and after the last).
+        let (mut h, mut s) = ([0.0f32; RUN], [0.0f32; RUN]);
+        let (mut c1, mut c2) = ([0.0f32; RUN + 1], [0.0f32; RUN + 1]);
+        let (mut lowcut, mut highcut) = (self.lowcut, self.highcut);
+        (c1[0], c2[0]) = (highcut.ic1, highcut.ic2);
+        {
+            let (h, s) = (&mut h[..n], &mut s[..n]);
+            let (n1s, n2s) = (&mut c1[1..][..n], &mut c2[1..][..n]);
+            for i in 0..n {
+                let (v, ns) = lowcut.raw(read[i]);
+                lowcut.s = ns;
+                let (n1, n2) = highcut.next(v);
+                (highcut.ic1, highcut.ic2) = (n1, n2);
+                (h[i], s[i], n1s[i], n2s[i]) = (v, ns, n1, n2);
+            }
+        }
+        let mut kept = true;
+        for &v in &s[..n] {
+            kept &= keeps_one_pole_state(v);
+        }
+        for (&a, &b) in c1[1..=n].iter().zip(&c2[1..=n]) {
+            kept &= keeps_svf_state(a, b);
+        }
+        if !kept {
+            return false;
+        }
+        for (((o, &x), &a), &b) in out.iter_mut().zip(&h[..n]).zip(&c1[..n]).zip(&c2[..n]) {
+            *o = highcut.output(a, b, x);
+        }
+        (self.lowcut, self.highcut) = (lowcut, highcut);
+        true
     }
 }
 
@@ -410,6 +471,68 @@ mod tests {
                 break;
             }
         }
+    }
+
+    /// The feedback path's filters, set through `set` (NaN keeping the old values), give
+    /// the bits of `filter::OnePole` and `filter::LowPass`, through silence long enough for
+    /// their guards to flush the states and through non-finite and huge input.
+    #[test]
+    fn feedback_filters_give_the_bits_of_the_filter_module() {
+        use super::super::filter::{LowPass, OnePole as FilterOnePole};
+        let mut d = Delay::new(SR, 0.1);
+        d.set(0.01, 0.5, 250.0, 3000.0);
+        d.set(f32::NAN, f32::NAN, f32::NAN, f32::NAN);
+        let mut lowcut = FilterOnePole::new(SR, 100.0);
+        lowcut.set(250.0);
+        let mut highcut = LowPass::new(SR);
+        highcut.set(3000.0, std::f32::consts::FRAC_1_SQRT_2);
+        let (mut a, mut b) = (d.lowcut, d.highcut);
+        for (i, &n) in rng_stream(8, 60_000).iter().enumerate() {
+            let x = match i {
+                10_000..=40_000 => 0.0,
+                45_000 => f32::NAN,
+                45_001..=45_010 => 3e38,
+                50_000..=50_500 => 1e-25 * n,
+                _ => n,
+            };
+            let want = highcut.tick(lowcut.highpass(x));
+            let got = b.tick(a.highpass(x));
+            assert_eq!(got.to_bits(), want.to_bits(), "sample {i}");
+        }
+    }
+
+    /// Blocks through the unguarded feedback runs give the bits of `tick` also where the
+    /// filters' guards act: the repeats dying away into silence, and tiny input.
+    #[test]
+    fn steady_runs_match_tick_where_the_guards_act() {
+        let noise = rng_stream(9, 150_000);
+        let input: Vec<f32> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| match i {
+                20_000..=120_000 => 0.0,
+                130_000..=131_000 => 1e-22 * n,
+                _ => n,
+            })
+            .collect();
+        let mut a = Delay::new(SR, 0.05);
+        a.set(0.004, 0.3, 150.0, 4000.0);
+        a.reset();
+        let mut b = a.clone();
+        let mut out = input.clone();
+        let mut at = 0;
+        for len in [512, 1, 64, 65, 300, 7].into_iter().cycle() {
+            if at == out.len() {
+                break;
+            }
+            let end = (at + len).min(out.len());
+            a.process(&mut out[at..end]);
+            at = end;
+        }
+        for (i, &x) in input.iter().enumerate() {
+            assert_eq!(out[i].to_bits(), b.tick(x).to_bits(), "sample {i}");
+        }
+        assert!(out[100_000..120_000].iter().all(|&v| v == 0.0));
     }
 
     #[test]

@@ -16,7 +16,7 @@ const MAX_BIAS: f32 = 0.2;
 /// Sine peak level at which the wet path keeps its RMS whatever the drive (−12 dBFS).
 const REFERENCE_LEVEL: f32 = 0.25;
 /// Samples per pass of [`Distortion::process`].
-const CHUNK: usize = 64;
+const CHUNK: usize = 128;
 
 /// Distortion insert with `drive`, `mix` and `tone` (all 0..1).
 ///
@@ -45,31 +45,33 @@ pub struct Distortion {
     tone_hp: OnePole,
     /// The wet chain is idle (mix 0) and its filters are cleared.
     bypassed: bool,
+    /// Scratch for [`Distortion::process_unguarded`] (kept here so no pass clears it).
+    work: Box<Work>,
 }
 
 /// Trapezoidal one-pole (high-pass output), as `filter::OnePole`.
 #[derive(Clone, Copy, Debug)]
-struct OnePole {
+pub(super) struct OnePole {
     /// g/(1 + g) with g = tan(π·fc/fs).
     gain: f32,
-    s: f32,
+    pub(super) s: f32,
 }
 
 impl OnePole {
-    fn new(sample_rate: f32, cutoff_hz: f32) -> Self {
+    pub(super) fn new(sample_rate: f32, cutoff_hz: f32) -> Self {
         let mut f = Self { gain: 0.0, s: 0.0 };
         f.set(sample_rate, cutoff_hz);
         f
     }
 
-    fn set(&mut self, sample_rate: f32, cutoff_hz: f32) {
+    pub(super) fn set(&mut self, sample_rate: f32, cutoff_hz: f32) {
         let g = tan_pi(clamp_cutoff(cutoff_hz, sample_rate) / sample_rate);
         self.gain = g / (1.0 + g);
     }
 
     /// High-pass output for `x` and the new state, unguarded.
     #[inline(always)]
-    fn raw(&self, x: f32) -> (f32, f32) {
+    pub(super) fn raw(&self, x: f32) -> (f32, f32) {
         let v = (x - self.s) * self.gain;
         let y = v + self.s;
         (x - y, y + v)
@@ -77,7 +79,7 @@ impl OnePole {
 
     /// High-pass output for `x`; a tiny or non-finite state is flushed to 0.
     #[inline(always)]
-    fn highpass(&mut self, x: f32) -> f32 {
+    pub(super) fn highpass(&mut self, x: f32) -> f32 {
         let (h, s) = self.raw(x);
         self.s = if keeps_one_pole_state(s) { s } else { 0.0 };
         h
@@ -86,14 +88,14 @@ impl OnePole {
 
 /// A one-pole state the guard leaves alone: finite and not below 1e-20 in magnitude.
 #[inline(always)]
-fn keeps_one_pole_state(s: f32) -> bool {
+pub(super) fn keeps_one_pole_state(s: f32) -> bool {
     let a = s.abs();
     (1e-20..=f32::MAX).contains(&a)
 }
 
 /// A state-variable pair the guard leaves alone: |a| + |b| in [1e-20, 1e30).
 #[inline(always)]
-fn keeps_svf_state(ic1: f32, ic2: f32) -> bool {
+pub(super) fn keeps_svf_state(ic1: f32, ic2: f32) -> bool {
     let m = ic1.abs() + ic2.abs();
     (1e-20..1e30).contains(&m)
 }
@@ -106,19 +108,19 @@ fn clamp_cutoff(cutoff_hz: f32, sample_rate: f32) -> f32 {
 /// The trapezoidal state-variable low-pass of `filter::LowPass`, same coefficients and order
 /// of operations.
 #[derive(Clone, Copy, Debug)]
-struct Svf {
+pub(super) struct Svf {
     a2: f32,
     a3: f32,
     p: f32,
     /// 2·a2 and 2·a3.
     q: f32,
     r: f32,
-    ic1: f32,
-    ic2: f32,
+    pub(super) ic1: f32,
+    pub(super) ic2: f32,
 }
 
 impl Svf {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             a2: 0.0,
             a3: 0.0,
@@ -130,7 +132,7 @@ impl Svf {
         }
     }
 
-    fn set(&mut self, sample_rate: f32, cutoff_hz: f32, q: f32) {
+    pub(super) fn set(&mut self, sample_rate: f32, cutoff_hz: f32, q: f32) {
         let cutoff = clamp_cutoff(cutoff_hz, sample_rate);
         let g = tan_pi(cutoff / sample_rate);
         let k = 1.0 / q.clamp(0.05, 100.0);
@@ -145,18 +147,32 @@ impl Svf {
 
     /// Output for `x` and the new states, unguarded.
     #[inline(always)]
-    fn raw(&self, x: f32) -> (f32, f32, f32) {
+    pub(super) fn raw(&self, x: f32) -> (f32, f32, f32) {
         let (ic1, ic2) = (self.ic1, self.ic2);
         let y = (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2);
+        let (n1, n2) = self.next(x);
+        (y, n1, n2)
+    }
+
+    /// The new states for input `x`, unguarded.
+    #[inline(always)]
+    pub(super) fn next(&self, x: f32) -> (f32, f32) {
+        let (ic1, ic2) = (self.ic1, self.ic2);
         let n1 = (ic1 + self.q * x) + (self.p * ic1 - self.q * ic2);
         let n2 = (ic2 + self.r * x) + (self.q * ic1 - self.r * ic2);
-        (y, n1, n2)
+        (n1, n2)
+    }
+
+    /// The output for input `x` from the states before it, `ic1` and `ic2`.
+    #[inline(always)]
+    pub(super) fn output(&self, ic1: f32, ic2: f32, x: f32) -> f32 {
+        (ic2 + self.a3 * x) + (self.a2 * ic1 - self.a3 * ic2)
     }
 
     /// Filters one sample; states that decayed below 1e-20 or blew up are cleared (and a
     /// blow-up outputs 0).
     #[inline(always)]
-    fn tick(&mut self, x: f32) -> f32 {
+    pub(super) fn tick(&mut self, x: f32) -> f32 {
         let (y, n1, n2) = self.raw(x);
         if keeps_svf_state(n1, n2) {
             (self.ic1, self.ic2) = (n1, n2);
@@ -187,6 +203,7 @@ impl Distortion {
             tone_lp: Svf::new(),
             tone_hp: OnePole::new(sample_rate, 100.0),
             bypassed: false,
+            work: Box::new(Work::new()),
         };
         d.set(0.0, 0.0, 0.5);
         d
@@ -325,62 +342,213 @@ impl Distortion {
         );
     }
 
-    /// The wet chain over `buf` (sanitised samples) without the filters' per-sample guards,
-    /// the recurrences in scalar loops and the shaper, the checks and the mix as passes over
-    /// the block. When no guard would have acted and every output is finite, the result is
-    /// exactly the guarded one: it is kept and true returned. Otherwise nothing is changed
-    /// and false returned.
+    /// The wet chain over `buf` (sanitised samples, at most [`CHUNK`]) without the filters'
+    /// per-sample guards. When no guard would have acted and every output is finite, the
+    /// result is exactly the guarded one: it is kept and true returned. Otherwise nothing is
+    /// changed and false returned.
+    ///
+    /// The recurrences share one loop, each at its own sample so that none waits on
+    /// another: the input high-pass [`AHEAD`] samples ahead of the DC blocker (its outputs
+    /// are shaped in a vectorised pass before the DC blocker reaches them), the low-pass on
+    /// the DC blocker's output, the tone high-pass [`BEHIND`] samples behind the low-pass.
+    /// The states are recorded and checked afterwards, and the mix is a vectorised pass.
     #[inline(always)]
     fn process_unguarded(&mut self, buf: &mut [f32]) -> bool {
-        let n = buf.len();
-        let mut wet = [0.0f32; CHUNK];
-        let mut hp_in = [0.0f32; CHUNK];
-        let mut dc = [0.0f32; CHUNK];
-        let mut hp_out = [0.0f32; CHUNK];
-        let mut ic1 = [0.0f32; CHUNK];
-        let mut ic2 = [0.0f32; CHUNK];
-        let wet = &mut wet[..n];
-        let (hp_in, dc, hp_out) = (&mut hp_in[..n], &mut dc[..n], &mut hp_out[..n]);
-        let (ic1, ic2) = (&mut ic1[..n], &mut ic2[..n]);
+        let n = buf.len().min(CHUNK);
+        let ahead_end = n.saturating_sub(AHEAD);
+        let (pre_gain, bias, bias_out) = (self.pre_gain, self.bias, self.bias_out);
+        // Every record is written before it is read: the scratch needs no clearing, and
+        // the padding past the input holds finite samples of earlier chunks.
+        let w = &mut *self.work;
+        w.input[..n].copy_from_slice(&buf[..n]);
 
+        // The input high-pass alone over the first samples.
         let mut input_hp = self.input_hp;
-        for ((&x, h), s) in buf.iter().zip(wet.iter_mut()).zip(hp_in.iter_mut()) {
-            (*h, *s) = input_hp.raw(x);
-            input_hp.s = *s;
+        let p = n.min(AHEAD);
+        for i in 0..p {
+            let (v, s) = input_hp.raw(w.input[i]);
+            input_hp.s = s;
+            (w.shaped[i], w.first[i]) = (v, s);
         }
-        for w in wet.iter_mut() {
-            *w = self.shape(*w);
+        let mut chain = Chain {
+            input_hp,
+            dc_block: self.dc_block,
+            tone_lp: self.tone_lp,
+            tone_hp: self.tone_hp,
+            ys: [0.0; BEHIND],
+        };
+        let mut t0 = 0;
+        while t0 < n {
+            let t1 = (t0 + AHEAD).min(n);
+            for v in w.shaped[t0..t1].iter_mut() {
+                // `shape`, on the copied settings.
+                *v = soft_clip(*v * pre_gain + bias) - bias_out;
+            }
+            if t0 == 0 {
+                // The tone high-pass has no input over the first steps: it runs on zeros
+                // and gets its state back.
+                let b = t1.min(BEHIND);
+                let s = chain.tone_hp.s;
+                chain.run(w, 0, b);
+                chain.tone_hp.s = s;
+                chain.run(w, b, t1);
+            } else {
+                chain.run(w, t0, t1);
+            }
+            t0 = t1;
         }
-        let (mut dc_block, mut tone_lp, mut tone_hp) = (self.dc_block, self.tone_lp, self.tone_hp);
-        for (i, w) in wet.iter_mut().enumerate() {
-            let (v, s) = dc_block.raw(*w);
-            dc_block.s = s;
-            dc[i] = s;
-            let (v, n1, n2) = tone_lp.raw(v);
-            (tone_lp.ic1, tone_lp.ic2) = (n1, n2);
-            (ic1[i], ic2[i]) = (n1, n2);
-            let (v, s) = tone_hp.raw(v);
-            tone_hp.s = s;
-            hp_out[i] = s;
-            *w = v * self.makeup;
+        // The tone high-pass catches up on the low-pass outputs it has not taken yet.
+        let m = n.min(BEHIND);
+        for (k, &y) in chain.ys[BEHIND - m..].iter().enumerate() {
+            let (v, s) = chain.tone_hp.raw(y);
+            chain.tone_hp.s = s;
+            (w.wet[n - m + BEHIND + k], w.last[k]) = (v, s);
+        }
+        // The input high-pass ran on padding past the end: its state after the last sample
+        // is the one recorded there.
+        if n > AHEAD {
+            chain.input_hp.s = w.rec_in[n - 1 - AHEAD];
+        } else {
+            chain.input_hp.s = input_hp.s;
         }
 
-        let (dry_gain, wet_gain) = (self.dry_gain, self.wet_gain);
         let mut kept = true;
-        for i in 0..n {
-            wet[i] = dry_gain * buf[i] + wet_gain * wet[i];
-            kept &= keeps_one_pole_state(hp_in[i])
-                & keeps_one_pole_state(dc[i])
-                & keeps_one_pole_state(hp_out[i])
-                & keeps_svf_state(ic1[i], ic2[i])
-                & (wet[i].abs() <= f32::MAX);
+        let one_poles: [&[f32]; 5] = [
+            &w.first[..p],
+            &w.rec_in[..ahead_end],
+            &w.rec_dc[..n],
+            &w.rec_hp[BEHIND.min(n)..n],
+            &w.last[..m],
+        ];
+        for states in one_poles {
+            for &s in states {
+                kept &= keeps_one_pole_state(s);
+            }
+        }
+        for (&a, &b) in w.rec_n1[..n].iter().zip(&w.rec_n2[..n]) {
+            kept &= keeps_svf_state(a, b);
+        }
+        let (dry_gain, wet_gain, makeup) = (self.dry_gain, self.wet_gain, self.makeup);
+        let out = &mut w.out;
+        for ((o, &x), &y) in out[..n]
+            .iter_mut()
+            .zip(&w.input[..n])
+            .zip(&w.wet[BEHIND..n + BEHIND])
+        {
+            *o = dry_gain * x + wet_gain * (y * makeup);
+            kept &= o.abs() <= f32::MAX;
         }
         if kept {
-            buf.copy_from_slice(wet);
-            (self.input_hp, self.dc_block, self.tone_lp, self.tone_hp) =
-                (input_hp, dc_block, tone_lp, tone_hp);
+            buf[..n].copy_from_slice(&out[..n]);
+            self.input_hp = chain.input_hp;
+            self.dc_block = chain.dc_block;
+            self.tone_lp = chain.tone_lp;
+            self.tone_hp = chain.tone_hp;
         }
         kept
+    }
+}
+
+/// Samples the input high-pass runs ahead of the DC blocker in
+/// [`Distortion::process_unguarded`] (its first ones alone, before the others start).
+const AHEAD: usize = 16;
+/// Samples the tone high-pass runs behind the low-pass there.
+const BEHIND: usize = 3;
+
+/// The per-sample records of [`Distortion::process_unguarded`].
+#[derive(Clone)]
+struct Work {
+    /// The input, padded with zeros for the input high-pass running past the end.
+    input: [f32; CHUNK + AHEAD],
+    /// The input high-pass's outputs, shaped in place before the DC blocker takes them.
+    shaped: [f32; CHUNK + AHEAD],
+    /// `wet[t]`: the tone high-pass's output for sample t − BEHIND.
+    wet: [f32; CHUNK + BEHIND],
+    /// The input high-pass's states over the first samples, and after sample t + AHEAD.
+    first: [f32; AHEAD],
+    rec_in: [f32; CHUNK],
+    /// The DC blocker's and the low-pass's states after sample t.
+    rec_dc: [f32; CHUNK],
+    rec_n1: [f32; CHUNK],
+    rec_n2: [f32; CHUNK],
+    /// The tone high-pass's state after sample t − BEHIND, and after the last ones.
+    rec_hp: [f32; CHUNK],
+    last: [f32; BEHIND],
+    /// The mixed output.
+    out: [f32; CHUNK],
+}
+
+impl std::fmt::Debug for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Work")
+    }
+}
+
+impl Work {
+    fn new() -> Self {
+        Self {
+            input: [0.0; CHUNK + AHEAD],
+            shaped: [0.0; CHUNK + AHEAD],
+            wet: [0.0; CHUNK + BEHIND],
+            first: [0.0; AHEAD],
+            rec_in: [0.0; CHUNK],
+            rec_dc: [0.0; CHUNK],
+            rec_n1: [0.0; CHUNK],
+            rec_n2: [0.0; CHUNK],
+            rec_hp: [0.0; CHUNK],
+            last: [0.0; BEHIND],
+            out: [0.0; CHUNK],
+        }
+    }
+}
+
+/// The wet chain's filters in [`Distortion::process_unguarded`], and the low-pass outputs
+/// the tone high-pass has not taken yet (oldest first).
+#[derive(Clone, Copy)]
+struct Chain {
+    input_hp: OnePole,
+    dc_block: OnePole,
+    tone_lp: Svf,
+    tone_hp: OnePole,
+    ys: [f32; BEHIND],
+}
+
+impl Chain {
+    /// Steps `a..b` (at most [`AHEAD`] of them, shaped already): at step t the input
+    /// high-pass takes sample t + AHEAD, the DC blocker and the low-pass sample t, the tone
+    /// high-pass the low-pass output of step t − BEHIND.
+    #[inline(always)]
+    fn run(&mut self, w: &mut Work, a: usize, b: usize) {
+        let len = b - a;
+        let (done, ahead) = w.shaped.split_at_mut(a + AHEAD);
+        let input = &w.input[a + AHEAD..][..len];
+        let shaped = &done[a..][..len];
+        let ahead = &mut ahead[..len];
+        let wet = &mut w.wet[a..][..len];
+        let rec_in = &mut w.rec_in[a..][..len];
+        let rec_dc = &mut w.rec_dc[a..][..len];
+        let rec_n1 = &mut w.rec_n1[a..][..len];
+        let rec_n2 = &mut w.rec_n2[a..][..len];
+        let rec_hp = &mut w.rec_hp[a..][..len];
+        let mut c = *self;
+        let [mut y0, mut y1, mut y2] = c.ys;
+        for i in 0..len {
+            let (h, s) = c.input_hp.raw(input[i]);
+            c.input_hp.s = s;
+            (ahead[i], rec_in[i]) = (h, s);
+            let (d, s) = c.dc_block.raw(shaped[i]);
+            c.dc_block.s = s;
+            rec_dc[i] = s;
+            let (y, n1, n2) = c.tone_lp.raw(d);
+            (c.tone_lp.ic1, c.tone_lp.ic2) = (n1, n2);
+            (rec_n1[i], rec_n2[i]) = (n1, n2);
+            let (v, s) = c.tone_hp.raw(y0);
+            c.tone_hp.s = s;
+            (wet[i], rec_hp[i]) = (v, s);
+            (y0, y1, y2) = (y1, y2, y);
+        }
+        c.ys = [y0, y1, y2];
+        *self = c;
     }
 }
 

@@ -138,11 +138,7 @@ impl Limiter {
     /// release up) and returns the moving average of the held gains.
     #[inline(always)]
     fn hold_and_average(&mut self, c: &mut Cursor, min: f32) -> f32 {
-        c.held = if min < c.held {
-            min
-        } else {
-            min + (c.held - min) * self.release
-        };
+        c.held = hold(c.held, min, self.release);
         let lines = &mut self.lines;
         let n = lines.avg_buf.len();
         c.avg_sum += f64::from(c.held) - f64::from(lines.avg_buf[c.avg_pos]);
@@ -298,7 +294,11 @@ impl Limiter {
         lines.window_idx[0] = c.now - 1;
         c.gain = applied_gain((c.avg_sum * self.avg_scale) as f32, 1.0);
         if c.gain != 1.0 {
-            apply_gain(left, right, |_| c.gain);
+            let g = c.gain;
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                *l = (*l * g).clamp(-1.0, 1.0);
+                *r = (*r * g).clamp(-1.0, 1.0);
+            }
         }
         self.cur = c;
     }
@@ -309,12 +309,19 @@ impl Limiter {
     #[inline(always)]
     fn release_chunk(&mut self, left: &mut [f32], right: &mut [f32]) {
         let n = left.len();
+        let mut gains = [0.0f32; CHUNK];
+        let gains = &mut gains[..n];
+        let mut c = self.cur;
+        // The held gains (the only serial float chain) first, then their moving average.
+        let mut h = c.held;
+        for g in gains.iter_mut() {
+            h = hold(h, 1.0, self.release);
+            *g = h;
+        }
+        c.held = h;
         let mut smoothed = [0.0f32; CHUNK];
         let smoothed = &mut smoothed[..n];
-        let mut c = self.cur;
-        for s in smoothed.iter_mut() {
-            *s = self.hold_and_average(&mut c, 1.0);
-        }
+        average_run(&mut self.lines, &mut c, self.avg_scale, gains, smoothed);
         c.now += n as u64;
         let lines = &mut self.lines;
         // The window holds only unity requirements: the newest stands for all of them.
@@ -326,8 +333,11 @@ impl Limiter {
         swap_through_ring(left, &mut lines.delay_l, c.delay_pos);
         swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
         c.delay_pos = (c.delay_pos + n) % self.lookahead;
-        c.gain = applied_gain(smoothed[n - 1], 1.0);
-        apply_gain(left, right, |i| applied_gain(smoothed[i], 1.0));
+        for (g, &s) in gains.iter_mut().zip(smoothed.iter()) {
+            *g = applied_gain(s, 1.0);
+        }
+        c.gain = gains[n - 1];
+        apply_gains(left, right, gains);
         self.cur = c;
     }
 
@@ -349,9 +359,21 @@ impl Limiter {
             unity_tail
         };
         let mut c = self.cur;
-        for (&g, s) in needed.iter().zip(smoothed.iter_mut()) {
-            *s = self.smoothed_gain(&mut c, g);
+        // The sliding minimum, the held gain and the moving average, each a pass of its own
+        // (the same steps per frame as `smoothed_gain`: they share no state).
+        let mut held = [0.0f32; CHUNK];
+        let held = &mut held[..n];
+        for (&g, m) in needed.iter().zip(held.iter_mut()) {
+            *m = Self::window_min(&mut self.lines, &mut c, self.lookahead, g);
+            c.now += 1;
         }
+        let mut h = c.held;
+        for m in held.iter_mut() {
+            h = hold(h, *m, self.release);
+            *m = h;
+        }
+        c.held = h;
+        average_run(&mut self.lines, &mut c, self.avg_scale, held, smoothed);
         let lines = &mut self.lines;
         // Through the delay: the audio comes out delayed, and `needed` turns into the
         // requirement of each delayed sample.
@@ -359,8 +381,11 @@ impl Limiter {
         swap_through_ring(right, &mut lines.delay_r, c.delay_pos);
         swap_through_ring(needed, &mut lines.delay_gain, c.delay_pos);
         c.delay_pos = (c.delay_pos + n) % self.lookahead;
-        c.gain = applied_gain(smoothed[n - 1], needed[n - 1]);
-        apply_gain(left, right, |i| applied_gain(smoothed[i], needed[i]));
+        for (g, &s) in needed.iter_mut().zip(smoothed.iter()) {
+            *g = applied_gain(s, *g);
+        }
+        c.gain = needed[n - 1];
+        apply_gains(left, right, needed);
         self.cur = c;
     }
 }
@@ -411,11 +436,59 @@ fn swap_through_ring(buf: &mut [f32], ring: &mut [f32], mut pos: usize) {
 
 /// Multiplies each delayed frame by its gain and clips to ±1.
 #[inline(always)]
-fn apply_gain(left: &mut [f32], right: &mut [f32], gain: impl Fn(usize) -> f32) {
-    for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
-        let g = gain(i);
+fn apply_gains(left: &mut [f32], right: &mut [f32], gains: &[f32]) {
+    for ((l, r), &g) in left.iter_mut().zip(right.iter_mut()).zip(gains) {
         *l = (*l * g).clamp(-1.0, 1.0);
         *r = (*r * g).clamp(-1.0, 1.0);
+    }
+}
+
+/// The held gain after `held` meets the window's minimum `min`: down to it at once, up
+/// towards it with the release factor.
+#[inline(always)]
+fn hold(held: f32, min: f32, release: f32) -> f32 {
+    if min < held {
+        min
+    } else {
+        min + (held - min) * release
+    }
+}
+
+/// Pushes the held gains `held` (in order) into the moving average and writes the average
+/// after each to `out`: what [`Limiter::hold_and_average`] returns, frame by frame. The
+/// differences to the values they replace are a vectorisable pass, the running sum a plain
+/// loop; the sum is re-added from scratch where the average's ring wraps, as there.
+#[inline(always)]
+fn average_run(lines: &mut Lines, c: &mut Cursor, avg_scale: f64, held: &[f32], out: &mut [f32]) {
+    let window = lines.avg_buf.len();
+    let mut at = 0;
+    while at < held.len() {
+        let len = (window - c.avg_pos).min(held.len() - at);
+        let (h, o) = (&held[at..at + len], &mut out[at..at + len]);
+        let ring = &mut lines.avg_buf[c.avg_pos..c.avg_pos + len];
+        let mut sums = [0.0f64; CHUNK];
+        let sums = &mut sums[..len];
+        for ((d, &h), &old) in sums.iter_mut().zip(h).zip(ring.iter()) {
+            *d = f64::from(h) - f64::from(old);
+        }
+        ring.copy_from_slice(h);
+        let mut sum = c.avg_sum;
+        for d in sums.iter_mut() {
+            sum += *d;
+            *d = sum;
+        }
+        c.avg_pos += len;
+        if c.avg_pos == window {
+            c.avg_pos = 0;
+            // Re-add from scratch once per window so rounding never accumulates.
+            sum = lines.avg_buf.iter().map(|&v| f64::from(v)).sum();
+            sums[len - 1] = sum;
+        }
+        c.avg_sum = sum;
+        for (o, &s) in o.iter_mut().zip(sums.iter()) {
+            *o = (s * avg_scale) as f32;
+        }
+        at += len;
     }
 }
 
