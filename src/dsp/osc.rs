@@ -499,8 +499,8 @@ impl Run {
                 // The ten poles side by side as lanes, then their sum in render_noise's order.
                 let mut st = self.pink_state;
                 for (o, &x) in naive[..n].iter_mut().zip(&x[..n]) {
-                    for i in 0..PINK_POLES {
-                        st[i] = t.pink_pole[i] * st[i] + t.pink_in[i] * x;
+                    for ((s, &p), &c) in st.iter_mut().zip(&t.pink_pole).zip(&t.pink_in) {
+                        *s = p * *s + c * x;
                     }
                     let mut y = t.pink_direct * x;
                     for &s in &st {
