@@ -29,7 +29,7 @@ const BLOCK: usize = 32;
 const MAX_DT: f32 = 0.45;
 /// Waveform switch crossfade time.
 const FADE_SECONDS: f32 = 0.005;
-/// Poles of the pink filter (even: the block loop takes them in pairs).
+/// Poles of the pink filter.
 const PINK_POLES: usize = 10;
 
 /// Oscillator waveform (`osc/type`).
@@ -473,8 +473,8 @@ impl Run {
 
     /// The naive values of `n` samples of noise waveform `w` (the values of
     /// [`Run::render_noise`] at gain 1): the generator's states first (the only serial part
-    /// of white noise), then their conversion; pink's poles one at a time over the block,
-    /// each added to the sum in the order `render_noise` adds them.
+    /// of white noise), then their conversion; pink's poles all at once as lanes, added to
+    /// the sum in the order `render_noise` adds them.
     #[inline(always)]
     fn noise_block(&mut self, t: &Tables, w: Waveform, naive: &mut [f32; BLOCK], n: usize) {
         let n = n.min(BLOCK);
@@ -496,26 +496,19 @@ impl Run {
                 }
             }
             Waveform::Pink => {
-                let mut y = [0.0f32; BLOCK];
-                for (y, &x) in y.iter_mut().zip(&x) {
-                    *y = t.pink_direct * x;
-                }
-                // Two poles a pass: half the passes over the sum.
-                for k in (0..PINK_POLES).step_by(2) {
-                    let (pa, ia) = (t.pink_pole[k], t.pink_in[k]);
-                    let (pb, ib) = (t.pink_pole[k + 1], t.pink_in[k + 1]);
-                    let (mut sa, mut sb) = (self.pink_state[k], self.pink_state[k + 1]);
-                    for (y, &x) in y[..n].iter_mut().zip(&x[..n]) {
-                        sa = pa * sa + ia * x;
-                        sb = pb * sb + ib * x;
-                        *y = (*y + sa) + sb;
+                // The ten poles side by side as lanes, then their sum in render_noise's order.
+                let mut st = self.pink_state;
+                for (o, &x) in naive[..n].iter_mut().zip(&x[..n]) {
+                    for ((s, &p), &c) in st.iter_mut().zip(&t.pink_pole).zip(&t.pink_in) {
+                        *s = p * *s + c * x;
                     }
-                    self.pink_state[k] = sa;
-                    self.pink_state[k + 1] = sb;
-                }
-                for (o, &y) in naive.iter_mut().zip(&y) {
+                    let mut y = t.pink_direct * x;
+                    for &s in &st {
+                        y += s;
+                    }
                     *o = 1.0 * PINK_GAIN * y;
                 }
+                self.pink_state = st;
             }
             _ => {
                 let mut st = self.brown_state;
