@@ -310,9 +310,9 @@ impl Biquad {
     }
 }
 
-/// Trapezoidal one-pole giving low-pass and high-pass outputs; used inside the effects.
-// The effects run their own unguarded forms of it (dist.rs); the tests hold them to it.
-#[allow(dead_code)]
+/// Trapezoidal one-pole giving low-pass and high-pass outputs: the reference the effects'
+/// own unguarded forms of it (dist.rs, used by the delay too) are held to in the tests.
+#[cfg(test)]
 #[derive(Clone, Debug)]
 pub(crate) struct OnePole {
     sample_rate: f32,
@@ -321,7 +321,7 @@ pub(crate) struct OnePole {
     s: f32,
 }
 
-#[allow(dead_code)]
+#[cfg(test)]
 impl OnePole {
     /// Creates a one-pole at `cutoff_hz`.
     pub(crate) fn new(sample_rate: f32, cutoff_hz: f32) -> Self {
