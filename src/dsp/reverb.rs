@@ -38,16 +38,24 @@ type Frame = [f32; COMBS];
 
 /// A circular delay line whose read and write position coincide (read the oldest sample,
 /// then overwrite it with the newest).
+///
+/// The buffer has [`LANES`] positions of slack after the line's end, so a block of eight
+/// samples can run on past the wrap: before it, the line's head is copied there (what the
+/// block reads past the end), after it copied back (what the block wrote there).
 #[derive(Clone, Debug)]
 struct Line {
     buf: Box<[f32]>,
+    /// Length of the line (the buffer is [`LANES`] longer).
+    len: usize,
     pos: usize,
 }
 
 impl Line {
     fn new(len: usize) -> Self {
+        let len = len.max(1);
         Self {
-            buf: vec![0.0; len.max(1)].into_boxed_slice(),
+            buf: vec![0.0; len + LANES].into_boxed_slice(),
+            len,
             pos: 0,
         }
     }
@@ -55,20 +63,62 @@ impl Line {
     /// Positions left before the line wraps.
     #[inline(always)]
     fn room(&self) -> usize {
-        self.buf.len() - self.pos
+        self.len - self.pos
+    }
+
+    /// Whether a block can run past this line's wrap: its head and the end the block writes
+    /// before the wrap do not overlap.
+    fn crossable(&self) -> bool {
+        self.len >= 2 * LANES
+    }
+
+    /// Before a block of [`LANES`] samples: if it crosses the wrap, the head to the slack.
+    #[inline(always)]
+    fn head_to_slack(&mut self) {
+        if self.room() < LANES {
+            let (line, slack) = self.buf.split_at_mut(self.len);
+            slack[..LANES].copy_from_slice(&line[..LANES]);
+        }
+    }
+
+    /// After a block of [`LANES`] samples (before `advance`): if it crossed the wrap, what
+    /// it wrote to the slack back to the head.
+    #[inline(always)]
+    fn slack_to_head(&mut self) {
+        if self.room() < LANES {
+            let (line, slack) = self.buf.split_at_mut(self.len);
+            line[..LANES].copy_from_slice(&slack[..LANES]);
+        }
     }
 
     #[inline(always)]
     fn advance(&mut self, n: usize) {
         self.pos += n;
-        if self.pos >= self.buf.len() {
-            self.pos -= self.buf.len();
+        if self.pos >= self.len {
+            self.pos -= self.len;
         }
     }
 
     fn reset(&mut self) {
         self.buf.fill(0.0);
         self.pos = 0;
+    }
+}
+
+/// How many samples the next step over lines with `room` positions before the nearest wrap
+/// goes, with `left` samples of the span left; true when it is a block across a wrap. Whole
+/// blocks up to the wrap, then a block across it; samples one by one only at the span's end
+/// (or where a line is too short to cross).
+#[inline(always)]
+fn step(room: usize, left: usize, crossable: bool) -> (usize, bool) {
+    if room >= left {
+        (left, false)
+    } else if room >= LANES {
+        (room - room % LANES, false)
+    } else if left >= LANES && crossable {
+        (LANES, true)
+    } else {
+        (room, false)
     }
 }
 
@@ -79,14 +129,21 @@ struct Side {
     /// Damping low-pass state of each comb.
     damp_state: Frame,
     allpasses: [Line; ALLPASSES],
+    /// Whether blocks can run past the wraps of the combs' and of the allpasses' lines.
+    crossable: (bool, bool),
 }
 
 impl Side {
     fn new(comb_len: [usize; COMBS], allpass_len: [usize; ALLPASSES]) -> Self {
+        let (combs, allpasses) = (comb_len.map(Line::new), allpass_len.map(Line::new));
         Self {
-            combs: comb_len.map(Line::new),
+            crossable: (
+                combs.iter().all(Line::crossable),
+                allpasses.iter().all(Line::crossable),
+            ),
+            combs,
             damp_state: [0.0; COMBS],
-            allpasses: allpass_len.map(Line::new),
+            allpasses,
         }
     }
 
@@ -96,7 +153,8 @@ impl Side {
         self.allpasses.iter_mut().for_each(Line::reset);
     }
 
-    /// The next `n` positions of each comb line, from its current one (none wraps within).
+    /// The next `n` positions of each comb line's buffer, from its current one (none wraps
+    /// within; a block across a wrap runs on into the slack).
     #[inline(always)]
     fn comb_run(&mut self, n: usize) -> ([&mut [f32]; COMBS], &mut Frame) {
         let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut self.combs;
@@ -112,12 +170,15 @@ impl Side {
         let mut peak = 0u32;
         let mut start = 0;
         while start < n {
-            let m = self
-                .allpasses
-                .iter()
-                .map(Line::room)
-                .fold(n - start, usize::min);
+            let room = self.allpasses.iter().map(Line::room).fold(n, usize::min);
+            let (m, across) = step(room, n - start, self.crossable.1);
+            if across {
+                self.allpasses.iter_mut().for_each(Line::head_to_slack);
+            }
             peak = peak.max(allpass_run(&mut self.allpasses, &mut sig[start..start + m]));
+            if across {
+                self.allpasses.iter_mut().for_each(Line::slack_to_head);
+            }
             self.allpasses.iter_mut().for_each(|l| l.advance(m));
             start += m;
         }
@@ -127,8 +188,9 @@ impl Side {
 
 /// The combs of both sides over the scaled input `x`: the sum of each side's eight oldest
 /// samples (in comb order, from 0) into `out`, and per sample the damping low-pass and the
-/// feedback `x + fb·state` of all combs written back. Split where a comb line wraps; each run
-/// goes eight samples a block (see [`comb_blocks`]), the few samples left over one by one.
+/// feedback `x + fb·state` of all combs written back. Eight samples a block (see
+/// [`comb_blocks`]) up to the nearest wrap of a line, then a block across it (see [`Line`]);
+/// one by one only the samples at the span's end that do not fill a block.
 #[inline(always)]
 fn combs<L: Lanes>(
     lanes: L,
@@ -139,11 +201,19 @@ fn combs<L: Lanes>(
 ) {
     let n = x.len().min(out_l.len()).min(out_r.len());
     let mut start = 0;
+    let crossable = sides[0].crossable.0 && sides[1].crossable.0;
     while start < n {
-        let m = sides
+        let room = sides
             .iter()
             .flat_map(|s| s.combs.iter().map(Line::room))
-            .fold(n - start, usize::min);
+            .fold(n, usize::min);
+        let (m, across) = step(room, n - start, crossable);
+        if across {
+            sides
+                .iter_mut()
+                .flat_map(|s| s.combs.iter_mut())
+                .for_each(Line::head_to_slack);
+        }
         let [l, r] = sides;
         let ((mut lines_l, state_l), (mut lines_r, state_r)) = (l.comb_run(m), r.comb_run(m));
         let (x, out_l, out_r) = (
@@ -170,7 +240,12 @@ fn combs<L: Lanes>(
         sides
             .iter_mut()
             .flat_map(|s| s.combs.iter_mut())
-            .for_each(|l| l.advance(m));
+            .for_each(|l| {
+                if across {
+                    l.slack_to_head();
+                }
+                l.advance(m);
+            });
         start += m;
     }
 }
@@ -236,7 +311,8 @@ fn comb_step(
 /// is eight consecutive samples of each of the eight lines of a side: read as eight vectors
 /// and transposed (a vector per sample, a lane per comb), then the eight samples one after the
 /// other over the combs' state, transposed back and written as eight samples per line. Each
-/// line is longer than a run (none wraps within it), so a block never reads what it writes.
+/// line is longer than a block (at least 16 positions where a block crosses its wrap), so a
+/// block never reads what it writes.
 /// The two sides' serial chains are interleaved, so one's latency hides the other's.
 #[inline(always)]
 fn comb_blocks<L: Lanes>(
@@ -313,7 +389,8 @@ fn comb_blocks<L: Lanes>(
 }
 
 /// The four allpasses in series (Schroeder: w = x + g·w[n−D], y = w[n−D] − g·w, flat
-/// magnitude) and the output gain, in place over a run in which no allpass line wraps;
+/// magnitude) and the output gain, in place over a run in which no allpass line wraps (or
+/// one block across a wrap, see [`Line`]);
 /// returns the largest magnitude's bits of the output.
 #[inline(always)]
 fn allpass_run(lines: &mut [Line; ALLPASSES], sig: &mut [f32]) -> u32 {
@@ -373,8 +450,10 @@ fn allpass_run(lines: &mut [Line; ALLPASSES], sig: &mut [f32]) -> u32 {
 ///
 /// Both sides run their combs (eight samples a block, a vector of eight lanes per sample, see
 /// [`comb_blocks`]) and then each its allpasses (a plain loop over the samples, vectorised
-/// across them) over the whole span they are given, split only where a delay line wraps: every
-/// stage feeds the next one forward only, so a span's result does not depend on its length
+/// across them) over the whole span they are given, eight samples a block, a block running on
+/// past a line's wrap (see [`Line`]): every stage feeds the next one forward only, and each
+/// sample's arithmetic is the same in a block and alone, so a span's result does not depend
+/// on its length
 /// and `tick` (a span of one) and `process` agree bit for bit. The loops are compiled for wide
 /// lanes where the CPU has them.
 #[derive(Clone, Debug)]
@@ -628,8 +707,10 @@ mod tests {
 
     #[test]
     fn process_matches_tick_and_reset_repeats() {
-        // 22.05 and 8 kHz make the shortest line shorter than a 128-sample chunk.
-        for &rate in &[48_000.0, 22_050.0, 8_000.0] {
+        // 22.05 and 8 kHz make the shortest line shorter than a 128-sample chunk; at 1 kHz
+        // the allpasses' lines are too short for a block to cross their wraps (the combs'
+        // are not), at 300 Hz the combs' too.
+        for &rate in &[48_000.0, 22_050.0, 8_000.0, 1_000.0, 300.0] {
             let input = rng_stream(2, 5000);
             let mut a = Reverb::new(rate);
             a.set(0.7, 0.3);
