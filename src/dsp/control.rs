@@ -238,6 +238,21 @@ impl Portamento {
         let coef = self.coef;
         let snap = target.abs() * 1e-7 + 1e-12;
         let mut value = self.value;
+        if coef <= 0.5 && value != target {
+            // With coef ≤ 0.5 each step lands between the value and the target, so the
+            // distance never grows and a stall repeats forever: if the block's last step still
+            // moved and ended outside the snap distance, no step snapped. Walk without the test.
+            let (mut prev, mut v) = (value, value);
+            for x in buf.iter_mut() {
+                prev = v;
+                v += (target - v) * coef;
+                *x = v;
+            }
+            if v != prev && (target - v).abs() > snap {
+                self.value = v;
+                return;
+            }
+        }
         let mut i = 0;
         while i < buf.len() && value != target {
             let v = value + (target - value) * coef;
