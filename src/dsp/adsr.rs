@@ -207,6 +207,12 @@ impl Adsr {
                 }
                 Stage::Attack => {
                     let step = self.attack_step;
+                    // The level only rises: still below the peak after the block means below
+                    // it at every sample, so the block needs no test (else redo it with one).
+                    if let Some(l) = walk(level, rest, |l| l + step, |l| l < 1.0) {
+                        level = l;
+                        break;
+                    }
                     for o in rest.iter_mut() {
                         level += step;
                         i += 1;
@@ -221,6 +227,10 @@ impl Adsr {
                 }
                 Stage::Decay => {
                     let (step, sustain) = (self.decay_step, self.sustain);
+                    if let Some(l) = walk(level, rest, |l| l - step, |l| l > sustain) {
+                        level = l;
+                        break;
+                    }
                     for o in rest.iter_mut() {
                         level -= step;
                         i += 1;
@@ -246,6 +256,10 @@ impl Adsr {
                 }
                 Stage::Release => {
                     let step = self.release_step;
+                    if let Some(l) = walk(level, rest, |l| l - step, |l| l > 0.0) {
+                        level = l;
+                        break;
+                    }
                     for o in rest.iter_mut() {
                         level -= step;
                         i += 1;
@@ -267,6 +281,25 @@ impl Adsr {
         self.curved_level = level;
         self.curved = curve(level as f32);
     }
+}
+
+/// Walks a monotone segment over `out` (writing each level as f32) without a test per
+/// sample; returns the final level when it still passes `inside`, so that every earlier
+/// level passed it too (the segment moves one way), or `None` to have the caller redo the
+/// block sample by sample from `level`.
+#[inline(always)]
+fn walk(
+    level: f64,
+    out: &mut [f32],
+    step: impl Fn(f64) -> f64,
+    inside: impl Fn(f64) -> bool,
+) -> Option<f64> {
+    let mut l = level;
+    for o in out.iter_mut() {
+        l = step(l);
+        *o = l as f32;
+    }
+    inside(l).then_some(l)
 }
 
 /// The output curve level^0.75 as √l · ⁴√l: two square roots instead of a powf.

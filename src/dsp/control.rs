@@ -107,9 +107,26 @@ impl Smoother {
             out.fill(self.value());
             return;
         }
-        for o in out {
-            *o = self.tick();
+        // The offset only shrinks (× decay < 1, rounded), so if it is still above the snap
+        // threshold after the block it was above it at every sample: walk without the test
+        // first, and redo the block sample by sample only when it lands inside.
+        let (decay, target) = (self.decay, self.target);
+        let mut o = self.offset;
+        for x in out.iter_mut() {
+            o *= decay;
+            *x = target + o;
         }
+        if o.abs() > self.snap {
+            self.offset = o;
+            return;
+        }
+        let mut i = 0;
+        while i < out.len() && self.offset != 0.0 {
+            out[i] = self.tick();
+            i += 1;
+        }
+        // Settled: every further tick returns the target.
+        out[i..].fill(self.value());
     }
 }
 
@@ -186,8 +203,17 @@ impl Portamento {
     #[inline(always)]
     pub fn glide_in_place(&mut self, buf: &mut [f32]) {
         if self.coef < 1.0 {
-            for x in buf {
-                *x = self.tick(*x);
+            match buf.first() {
+                Some(&t)
+                    if self.primed && t != 0.0 && t.is_finite() && buf.iter().all(|&x| x == t) =>
+                {
+                    self.glide_to(t, buf)
+                }
+                _ => {
+                    for x in buf {
+                        *x = self.tick(*x);
+                    }
+                }
             }
             return;
         }
@@ -202,6 +228,44 @@ impl Portamento {
         }
         self.value = value;
         self.primed = primed;
+    }
+
+    /// Glides towards the one finite, non-zero `target` that fills `buf` (primed, coef < 1):
+    /// the same steps as [`Portamento::tick`], with the threshold hoisted, and a fill once the
+    /// value has landed (a non-zero target equal to the value has the same bits).
+    #[inline(always)]
+    fn glide_to(&mut self, target: f32, buf: &mut [f32]) {
+        let coef = self.coef;
+        let snap = target.abs() * 1e-7 + 1e-12;
+        let mut value = self.value;
+        if coef <= 0.5 && value != target {
+            // With coef ≤ 0.5 each step lands between the value and the target, so the
+            // distance never grows and a stall repeats forever: if the block's last step still
+            // moved and ended outside the snap distance, no step snapped. Walk without the test.
+            let (mut prev, mut v) = (value, value);
+            for x in buf.iter_mut() {
+                prev = v;
+                v += (target - v) * coef;
+                *x = v;
+            }
+            if v != prev && (target - v).abs() > snap {
+                self.value = v;
+                return;
+            }
+        }
+        let mut i = 0;
+        while i < buf.len() && value != target {
+            let v = value + (target - value) * coef;
+            value = if v == value || (target - v).abs() <= snap {
+                target
+            } else {
+                v
+            };
+            buf[i] = value;
+            i += 1;
+        }
+        buf[i..].fill(value);
+        self.value = value;
     }
 
     /// Glides through `target`, writing the glided values to `out`.
@@ -323,6 +387,54 @@ mod tests {
         a.process(&mut block);
         for &x in &block {
             assert_eq!(x.to_bits(), b.tick().to_bits());
+        }
+    }
+
+    #[test]
+    fn smoother_process_in_blocks_matches_tick_through_landing() {
+        for (from, to, cut) in [
+            (0.0, 1.0, 32),
+            (440.0, -3.5, 7),
+            (1.0, 0.0, 32),
+            (-0.0, 2.0, 1),
+        ] {
+            let mut a = Smoother::new(SR, 5.0, from);
+            a.set_target(to);
+            let mut b = a.clone();
+            let mut block = vec![0.0f32; 4000];
+            for c in block.chunks_mut(cut) {
+                a.process(c);
+            }
+            for (i, &x) in block.iter().enumerate() {
+                assert_eq!(
+                    x.to_bits(),
+                    b.tick().to_bits(),
+                    "{from} -> {to}, sample {i}"
+                );
+            }
+            assert!(a.is_settled() && b.is_settled());
+        }
+    }
+
+    #[test]
+    fn glide_in_place_lands_like_tick_on_constant_and_zero_targets() {
+        for (start, target) in [(100.0, 200.0), (200.0, -50.0), (30.0, 0.0), (-0.0, 0.0)] {
+            let mut a = Portamento::new(SR);
+            a.set_time(0.001);
+            a.reset_to(start);
+            let mut b = a.clone();
+            let mut buf = vec![target; 2000];
+            for block in buf.chunks_mut(32) {
+                a.glide_in_place(block);
+            }
+            for (i, &y) in buf.iter().enumerate() {
+                assert_eq!(
+                    y.to_bits(),
+                    b.tick(target).to_bits(),
+                    "{start} -> {target}, sample {i}"
+                );
+            }
+            assert_eq!(a.value.to_bits(), b.value.to_bits());
         }
     }
 
