@@ -123,20 +123,16 @@ pub fn allow_wide_lanes(on: bool) {
 /// only the width of the registers differs.
 #[inline(always)]
 pub fn with_wide_lanes<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx,avx2")]
-        fn wide<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if WIDE_LANES.load(std::sync::atomic::Ordering::Relaxed)
-            && std::arch::is_x86_feature_detected!("avx2")
-        {
-            // SAFETY: the CPU reports AVX and AVX2, the only features `wide` is compiled for.
-            return unsafe { wide(f) };
+    /// Work that needs no shuffles: the closure alone.
+    struct Plain<F>(F);
+    impl<R, F: FnOnce() -> R> OnLanes for Plain<F> {
+        type Output = R;
+        #[inline(always)]
+        fn run<L: Lanes>(self, _: L) -> R {
+            (self.0)()
         }
     }
-    f()
+    with_lanes(Plain(f))
 }
 
 /// Moves between eight rows of eight f32 and their transpose in registers: what a unit
